@@ -1,0 +1,403 @@
+/**
+ * Tunnel benchmark: mesh vs. nebula 1.6.1 in the same throw-away namespace setup.
+ *
+ *   npm run bench -- [--cipher aes|chachapoly|both] [--buffer BYTES] [--time 10] [--pings 50]
+ *                    [--interval 0.02] [--only mesh|nebula] [--json FILE]
+ *
+ * Topology (all names carry a random id; nothing is added to the root namespace):
+ *
+ *   mt<id>sw : bridge (its own namespace)
+ *   mt<id>h1 : veth 172.31.88.1/24, overlay 10.88.0.1/16 (tun mb0), ping + iperf3 client
+ *   mt<id>h2 : veth 172.31.88.2/24, overlay 10.88.0.2/16 (tun mb0), iperf3 server
+ *
+ * For each implementation (and cipher), with the same Nebula config (static_host_map both ways,
+ * no lighthouse, allow-all firewall, tun MTU 1300, tx_queue 500):
+ *  - h1's daemon is started and its tun waited for; then h2's daemon is started at T0 and h2 pings
+ *    h1 every 10 ms (`ping -c 1 -w 15 -i 0.01`) until the first reply: time-to-first-ping = reply - T0
+ *    (including h2's own start-up and tun creation);
+ *  - RTT: `ping -c N -i INTERVAL` h1 → h2 over the tunnel (avg / p50 / max);
+ *  - TCP: `iperf3 -t T -c h2` (1 stream) h1 → h2 over the tunnel;
+ *  - memory: VmRSS of both daemons when idle (after the pings) and the max sampled every 0.5 s
+ *    during iperf3, plus VmHWM at the end.
+ * Needs root. Only PIDs started here are signalled; namespaces are removed on exit and on SIGINT.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { nebulaConfig } from '../test/helpers/configs.js';
+import { NetnsLab, netnsSkipReason, run } from '../test/helpers/netns.js';
+import { makeCA, makeHost, type TestHost } from '../test/helpers/pki.js';
+
+type Impl = 'mesh' | 'nebula';
+type Cipher = 'aes' | 'chachapoly';
+
+interface Options {
+  ciphers: Cipher[];
+  buffer: number | null;
+  time: number;
+  pings: number;
+  interval: number;
+  only: Impl[];
+  json: string | null;
+}
+
+function usage(msg?: string): never {
+  if (msg) process.stderr.write(`bench: ${msg}\n`);
+  process.stderr.write(
+    'usage: npm run bench -- [--cipher aes|chachapoly|both] [--buffer BYTES] [--time SECONDS] [--pings N] [--interval SECONDS] [--only mesh|nebula] [--json FILE]\n',
+  );
+  process.exit(2);
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = { ciphers: ['aes'], buffer: null, time: 10, pings: 50, interval: 0.02, only: ['mesh', 'nebula'], json: null };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = (): string => {
+      const v = argv[++i];
+      if (v === undefined) usage(`${a} needs a value`);
+      return v;
+    };
+    const num = (v: string): number => {
+      const n = Number(v);
+      if (!Number.isFinite(n) || n <= 0) usage(`${a}: not a positive number: ${v}`);
+      return n;
+    };
+    switch (a) {
+      case '--cipher': {
+        const v = next();
+        if (v === 'both') o.ciphers = ['aes', 'chachapoly'];
+        else if (v === 'aes' || v === 'chachapoly') o.ciphers = [v];
+        else usage(`--cipher: aes, chachapoly or both, not ${v}`);
+        break;
+      }
+      case '--buffer':
+        o.buffer = Math.round(num(next()));
+        break;
+      case '--time':
+        o.time = num(next());
+        break;
+      case '--pings':
+        o.pings = Math.round(num(next()));
+        break;
+      case '--interval':
+        o.interval = num(next());
+        break;
+      case '--only': {
+        const v = next();
+        if (v !== 'mesh' && v !== 'nebula') usage(`--only: mesh or nebula, not ${v}`);
+        o.only = [v];
+        break;
+      }
+      case '--json':
+        o.json = next();
+        break;
+      case '-h':
+      case '--help':
+        usage();
+      default:
+        usage(`unknown argument ${a}`);
+    }
+  }
+  return o;
+}
+
+const TUN = 'mb0';
+const PORT = 4242;
+const UNDER = { h1: '172.31.88.1', h2: '172.31.88.2' };
+const OVER = { h1: '10.88.0.1', h2: '10.88.0.2' };
+const meshBin = fileURLToPath(new URL('../src/cli/bin.js', import.meta.url));
+
+interface Result {
+  impl: Impl;
+  cipher: Cipher;
+  tcpMbps: number;
+  tcpRetransmits: number | null;
+  rttAvg: number;
+  rttP50: number;
+  rttMax: number;
+  rttLoss: number;
+  ttfpMs: number;
+  rssIdle: [number, number];
+  rssIperfMax: [number, number];
+  hwm: [number, number];
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function procStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+function configYaml(host: TestHost, peer: { over: string; under: string }, cipher: Cipher, buffer: number | null): string {
+  const raw = nebulaConfig({
+    ca: host.ca,
+    cert: host.certPem,
+    key: host.keyPem,
+    listen: { host: '0.0.0.0', port: PORT },
+    staticHostMap: { [peer.over]: [`${peer.under}:${PORT}`] },
+    cipher,
+    logLevel: 'info',
+  });
+  raw.listen = { host: '0.0.0.0', port: PORT, ...(buffer ? { read_buffer: buffer, write_buffer: buffer } : {}) };
+  raw.tun = { disabled: false, dev: TUN, drop_local_broadcast: false, drop_multicast: false, tx_queue: 500, mtu: 1300, routes: [], unsafe_routes: [] };
+  return stringify(raw);
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+}
+
+class Bench {
+  private readonly dir = mkdtempSync(join(tmpdir(), 'mesh-bench-'));
+  private readonly ca = makeCA('bench CA');
+  private readonly hosts = { h1: makeHost(this.ca, 'bench-h1', `${OVER.h1}/16`), h2: makeHost(this.ca, 'bench-h2', `${OVER.h2}/16`) };
+  ns = { sw: '', h1: '', h2: '' };
+
+  constructor(
+    readonly lab: NetnsLab,
+    readonly opts: Options,
+  ) {}
+
+  removeDir(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  async setup(): Promise<void> {
+    const lab = this.lab;
+    this.ns.sw = await lab.namespace('sw');
+    this.ns.h1 = await lab.namespace('h1');
+    this.ns.h2 = await lab.namespace('h2');
+    const br = await lab.bridge(this.ns.sw);
+    for (const h of ['h1', 'h2'] as const) {
+      const v = await lab.veth(this.ns[h], this.ns.sw);
+      await lab.attach(this.ns.sw, br, v.b);
+      await lab.address(this.ns[h], v.a, `${UNDER[h]}/24`);
+    }
+    // Underlay reachable before anything else is measured.
+    await lab.execOk(this.ns.h1, 'ping', ['-n', '-c', '1', '-w', '5', UNDER.h2]);
+  }
+
+  private startDaemon(impl: Impl, h: 'h1' | 'h2', cipher: Cipher) {
+    const peer = h === 'h1' ? 'h2' : 'h1';
+    const file = join(this.dir, `${impl}-${cipher}-${h}.yml`);
+    writeFileSync(file, configYaml(this.hosts[h], { over: OVER[peer], under: UNDER[peer] }, cipher, this.opts.buffer), { mode: 0o600 });
+    const child =
+      impl === 'nebula'
+        ? this.lab.spawn(this.ns[h], 'nebula', ['-config', file])
+        : this.lab.spawn(this.ns[h], process.execPath, [meshBin, 'node', '--config', file]);
+    let log = '';
+    const keep = (d: Buffer) => {
+      log += d.toString();
+      if (log.length > 200_000) log = log.slice(-100_000);
+    };
+    child.stdout!.on('data', keep);
+    child.stderr!.on('data', keep);
+    return { child, pid: child.pid!, log: () => log };
+  }
+
+  private async waitTun(h: 'h1' | 'h2', daemon: { child: { exitCode: number | null }; log: () => string }): Promise<void> {
+    const end = Date.now() + 15_000;
+    while (Date.now() < end) {
+      const r = await run('ip', ['-n', this.ns[h], '-4', 'route', 'show', 'dev', TUN]);
+      if (r.code === 0 && r.stdout.includes('10.88.')) return;
+      if (daemon.child.exitCode !== null) throw new Error(`daemon in ${h} exited:\n${daemon.log().slice(-2000)}`);
+      await sleep(5);
+    }
+    throw new Error(`tun of ${h} never came up:\n${daemon.log().slice(-2000)}`);
+  }
+
+  private async stopDaemon(d: { child: import('node:child_process').ChildProcess }): Promise<void> {
+    const c = d.child;
+    if (c.exitCode !== null || c.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => c.kill('SIGKILL'), 5000);
+      c.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      c.kill('SIGTERM');
+    });
+  }
+
+  async measure(impl: Impl, cipher: Cipher): Promise<Result> {
+    const { ns, opts } = this;
+    process.stderr.write(`bench: ${impl} ${cipher}: starting h1\n`);
+    const d1 = this.startDaemon(impl, 'h1', cipher);
+    let d2: ReturnType<Bench['startDaemon']> | null = null;
+    try {
+      await this.waitTun('h1', d1);
+      // Time to first ping: h2 started at T0, pings h1 every 10 ms (once its tun exists) until a reply.
+      const t0 = performance.now();
+      d2 = this.startDaemon(impl, 'h2', cipher);
+      await this.waitTun('h2', d2);
+      const first = await this.lab.exec(ns.h2, 'ping', ['-n', '-i', '0.01', '-c', '1', '-w', '15', OVER.h1], { timeoutMs: 20_000 });
+      const ttfpMs = performance.now() - t0;
+      if (first.code !== 0) throw new Error(`no first ping h2 → h1 over ${impl}: ${first.stdout}${first.stderr}\nh2 log:\n${d2.log().slice(-2000)}`);
+
+      process.stderr.write(`bench: ${impl} ${cipher}: ${opts.pings} pings\n`);
+      const ping = await this.lab.exec(ns.h1, 'ping', ['-n', '-c', String(opts.pings), '-i', String(opts.interval), '-W', '2', OVER.h2], { timeoutMs: 60_000 + opts.pings * 2000 });
+      const rtts = [...ping.stdout.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1])).sort((a, b) => a - b);
+      if (rtts.length === 0) throw new Error(`ping h1 → h2 over ${impl} failed: ${ping.stdout}${ping.stderr}`);
+      const rssIdle: [number, number] = [procStatusKb(d1.pid, 'VmRSS'), procStatusKb(d2.pid, 'VmRSS')];
+
+      process.stderr.write(`bench: ${impl} ${cipher}: iperf3 ${opts.time} s\n`);
+      const server = this.lab.spawn(ns.h2, 'iperf3', ['-s', '-1', '-p', '5201', '-B', OVER.h2]);
+      let serverOut = '';
+      server.stdout!.on('data', (d: Buffer) => (serverOut += d.toString()));
+      server.stderr!.on('data', (d: Buffer) => (serverOut += d.toString()));
+      const rssIperfMax: [number, number] = [0, 0];
+      let sampling = true;
+      const sampler = (async () => {
+        while (sampling) {
+          rssIperfMax[0] = Math.max(rssIperfMax[0], procStatusKb(d1.pid, 'VmRSS') || 0);
+          rssIperfMax[1] = Math.max(rssIperfMax[1], procStatusKb(d2.pid, 'VmRSS') || 0);
+          await sleep(500);
+        }
+      })();
+      let iperf: { code: number | null; stdout: string; stderr: string } | null = null;
+      try {
+        for (let attempt = 0; attempt < 50; attempt++) {
+          iperf = await this.lab.exec(ns.h1, 'iperf3', ['-J', '-p', '5201', '-t', String(opts.time), '-c', OVER.h2], { timeoutMs: (opts.time + 30) * 1000 });
+          if (iperf.code === 0 || !/unable to connect|Connection refused/i.test(iperf.stdout + iperf.stderr)) break;
+          await sleep(100);
+        }
+      } finally {
+        sampling = false;
+        await sampler;
+        await this.stopDaemon({ child: server });
+      }
+      if (!iperf || iperf.code !== 0) throw new Error(`iperf3 over ${impl} failed: ${iperf?.stdout.slice(-2000)}${iperf?.stderr}\nserver: ${serverOut}`);
+      const j = JSON.parse(iperf.stdout) as { error?: string; end: { sum_received?: { bits_per_second: number }; sum_sent?: { retransmits?: number } } };
+      if (j.error || !j.end.sum_received) throw new Error(`iperf3 over ${impl}: ${j.error ?? 'no result'}\nserver: ${serverOut}`);
+      const hwm: [number, number] = [procStatusKb(d1.pid, 'VmHWM'), procStatusKb(d2.pid, 'VmHWM')];
+      const sum = rtts.reduce((a, b) => a + b, 0);
+      return {
+        impl,
+        cipher,
+        tcpMbps: j.end.sum_received.bits_per_second / 1e6,
+        tcpRetransmits: j.end.sum_sent?.retransmits ?? null,
+        rttAvg: sum / rtts.length,
+        rttP50: percentile(rtts, 0.5),
+        rttMax: rtts[rtts.length - 1]!,
+        rttLoss: opts.pings - rtts.length,
+        ttfpMs,
+        rssIdle,
+        rssIperfMax,
+        hwm,
+      };
+    } finally {
+      if (d2) await this.stopDaemon(d2);
+      await this.stopDaemon(d1);
+    }
+  }
+}
+
+function fmt(n: number, digits = 1): string {
+  return Number.isFinite(n) ? n.toFixed(digits) : 'n/a';
+}
+
+function table(results: Result[], ciphers: Cipher[]): string {
+  const lines: string[] = [];
+  for (const cipher of ciphers) {
+    const m = results.find((r) => r.impl === 'mesh' && r.cipher === cipher);
+    const n = results.find((r) => r.impl === 'nebula' && r.cipher === cipher);
+    lines.push(`cipher: ${cipher}`, '');
+    lines.push('| metric | mesh | nebula 1.6.1 | mesh/nebula |', '|---|---:|---:|---:|');
+    const row = (name: string, get: (r: Result) => number, digits = 1) => {
+      const a = m ? get(m) : NaN;
+      const b = n ? get(n) : NaN;
+      lines.push(`| ${name} | ${fmt(a, digits)} | ${fmt(b, digits)} | ${Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? (a / b).toFixed(2) : 'n/a'} |`);
+    };
+    row('TCP throughput, 1 stream (Mbit/s)', (r) => r.tcpMbps);
+    row('TCP retransmits', (r) => r.tcpRetransmits ?? NaN, 0);
+    row('ping RTT avg (ms)', (r) => r.rttAvg, 3);
+    row('ping RTT p50 (ms)', (r) => r.rttP50, 3);
+    row('ping RTT max (ms)', (r) => r.rttMax, 3);
+    row('pings lost', (r) => r.rttLoss, 0);
+    row('time to first ping (ms)', (r) => r.ttfpMs, 0);
+    row('RSS idle h1 (MiB)', (r) => r.rssIdle[0] / 1024);
+    row('RSS idle h2 (MiB)', (r) => r.rssIdle[1] / 1024);
+    row('RSS max during iperf3 h1 / sender (MiB)', (r) => r.rssIperfMax[0] / 1024);
+    row('RSS max during iperf3 h2 / receiver (MiB)', (r) => r.rssIperfMax[1] / 1024);
+    row('peak RSS (VmHWM) h1 (MiB)', (r) => r.hwm[0] / 1024);
+    row('peak RSS (VmHWM) h2 (MiB)', (r) => r.hwm[1] / 1024);
+    lines.push('');
+  }
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2));
+  if (process.getuid?.() !== 0) {
+    process.stderr.write('bench: needs root (network namespaces, veth, TUN devices). Run it as root, e.g. `sudo npm run bench`.\n');
+    process.exit(1);
+  }
+  const reason = netnsSkipReason();
+  if (reason) {
+    process.stderr.write(`bench: cannot run here: ${reason}\n`);
+    process.exit(1);
+  }
+  for (const tool of ['iperf3', 'ping', ...(opts.only.includes('nebula') ? ['nebula'] : [])]) {
+    try {
+      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
+    } catch {
+      process.stderr.write(`bench: \`${tool}\` is not installed\n`);
+      process.exit(1);
+    }
+  }
+  if (opts.only.includes('mesh') && !existsSync(meshBin)) {
+    process.stderr.write(`bench: ${meshBin} is missing; build first (npx tsc -p .)\n`);
+    process.exit(1);
+  }
+
+  const lab = NetnsLab.create();
+  const bench = new Bench(lab, opts);
+  let interrupted = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupted) return;
+    interrupted = true;
+    process.stderr.write(`\nbench: ${signal}, cleaning up\n`);
+    lab.cleanupSync(); // kills only the PIDs the lab started, deletes only its namespaces
+    bench.removeDir();
+    process.exit(130);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('exit', () => bench.removeDir());
+
+  const results: Result[] = [];
+  try {
+    await bench.setup();
+    for (const cipher of opts.ciphers) {
+      for (const impl of opts.only) results.push(await bench.measure(impl, cipher));
+    }
+  } finally {
+    await lab.cleanup();
+    bench.removeDir();
+  }
+  const os = await import('node:os');
+  const cpus = os.cpus();
+  const header = [
+    `date: ${new Date().toISOString()}`,
+    `machine: ${cpus.length} cores (${cpus[0]?.model ?? '?'}), node ${process.version}, load average at end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+    `settings: iperf3 -t ${opts.time} (1 stream), ${opts.pings} pings at ${opts.interval} s, socket buffers ${opts.buffer ?? 'default'}, tun MTU 1300`,
+    '',
+  ].join('\n');
+  process.stdout.write(`${header}\n${table(results, opts.ciphers)}`);
+  if (opts.json) writeFileSync(opts.json, JSON.stringify({ date: new Date().toISOString(), opts, results }, null, 2));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
+});

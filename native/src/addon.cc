@@ -1,0 +1,62 @@
+// Entry point of the mesh native addon: a TUN device and a batched UDP socket, both polled in the
+// libuv loop (no threads), both delivering one JS callback per batch of packets.
+#include "common.h"
+
+namespace mesh {
+
+static const char* ErrnoName(int err) {
+  switch (err) {
+#define E(x) case x: return #x;
+    E(EPERM) E(ENOENT) E(EIO) E(ENXIO) E(EBADF) E(EAGAIN) E(ENOMEM) E(EACCES) E(EFAULT) E(EBUSY)
+    E(EEXIST) E(ENODEV) E(EINVAL) E(ENFILE) E(EMFILE) E(ENOSPC) E(ERANGE) E(ENOTSUP)
+    E(EADDRINUSE) E(EADDRNOTAVAIL) E(ENETDOWN) E(ENETUNREACH) E(EHOSTUNREACH) E(EMSGSIZE)
+    E(EAFNOSUPPORT) E(EPROTONOSUPPORT) E(ENOBUFS) E(ESRCH) E(ENOTDIR)
+#undef E
+    default: return "EUNKNOWN";
+  }
+}
+
+void ThrowErrno(Napi::Env env, const std::string& what, int err) {
+  std::string msg = what + ": " + std::strerror(err) + " (" + ErrnoName(err) + ")";
+  Napi::Error e = Napi::Error::New(env, msg);
+  e.Set("code", Napi::String::New(env, ErrnoName(err)));
+  e.Set("errno", Napi::Number::New(env, -err));
+  throw e;
+}
+
+uv_loop_t* LoopOf(Napi::Env env) {
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
+    throw Napi::Error::New(env, "mesh native: cannot get the libuv event loop");
+  }
+  return loop;
+}
+
+void CallFromLoop(Napi::Env env, Napi::FunctionReference& cb, Napi::AsyncContext& ctx,
+                  const std::initializer_list<napi_value>& args) {
+  napi_value recv;
+  napi_get_global(env, &recv);
+  napi_value result;
+  napi_status status = napi_make_callback(env, ctx, recv, cb.Value(), args.size(), args.begin(), &result);
+  if (status != napi_ok) {
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending) {
+      napi_value err;
+      napi_get_and_clear_last_exception(env, &err);
+      napi_fatal_exception(env, err);
+    }
+  }
+}
+
+}  // namespace mesh
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+#ifndef MESH_NO_NATIVE_IO
+  InitTun(env, exports);
+  InitUdp(env, exports);
+#endif
+  return exports;
+}
+
+NODE_API_MODULE(mesh_native, Init)

@@ -1,0 +1,349 @@
+// Batched UDP socket: recvmmsg/sendmmsg on a non-blocking socket polled in the libuv loop. One
+// JS callback per recvmmsg batch. IPv4 ("0.0.0.0") or dual-stack IPv6 ("::", IPV6_V6ONLY=0);
+// IPv4-mapped peers of a dual-stack socket are reported as plain IPv4 text.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <memory>
+#include <vector>
+
+#include "common.h"
+
+namespace mesh {
+
+namespace {
+
+// Parses textual IPv4/IPv6 into `out` for a socket of `family`. Returns the sockaddr length or 0.
+socklen_t ParseAddress(const std::string& text, int port, int family, sockaddr_storage* out) {
+  std::memset(out, 0, sizeof(*out));
+  in_addr v4;
+  in6_addr v6;
+  std::string host = text;
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) {
+    if (family == AF_INET) {
+      auto* sin = reinterpret_cast<sockaddr_in*>(out);
+      sin->sin_family = AF_INET;
+      sin->sin_port = htons(static_cast<uint16_t>(port));
+      sin->sin_addr = v4;
+      return sizeof(sockaddr_in);
+    }
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(out);
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons(static_cast<uint16_t>(port));
+    sin6->sin6_addr.s6_addr[10] = 0xff;
+    sin6->sin6_addr.s6_addr[11] = 0xff;
+    std::memcpy(&sin6->sin6_addr.s6_addr[12], &v4, 4);
+    return sizeof(sockaddr_in6);
+  }
+  if (family == AF_INET6 && inet_pton(AF_INET6, host.c_str(), &v6) == 1) {
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(out);
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons(static_cast<uint16_t>(port));
+    sin6->sin6_addr = v6;
+    return sizeof(sockaddr_in6);
+  }
+  return 0;
+}
+
+std::string FormatAddress(const sockaddr_storage& ss, int* port) {
+  char buf[INET6_ADDRSTRLEN] = "";
+  if (ss.ss_family == AF_INET) {
+    auto* sin = reinterpret_cast<const sockaddr_in*>(&ss);
+    *port = ntohs(sin->sin_port);
+    inet_ntop(AF_INET, &sin->sin_addr, buf, sizeof(buf));
+  } else if (ss.ss_family == AF_INET6) {
+    auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&ss);
+    *port = ntohs(sin6->sin6_port);
+    if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) inet_ntop(AF_INET, &sin6->sin6_addr.s6_addr[12], buf, sizeof(buf));
+    else inet_ntop(AF_INET6, &sin6->sin6_addr, buf, sizeof(buf));
+  } else {
+    *port = 0;
+  }
+  return buf;
+}
+
+int SetBuffer(int fd, int force, int plain, int size) {
+  if (size <= 0) return 0;
+  if (setsockopt(fd, SOL_SOCKET, force, &size, sizeof(size)) == 0) return 0;
+  if (setsockopt(fd, SOL_SOCKET, plain, &size, sizeof(size)) == 0) return 0;
+  return errno;
+}
+
+int GetBuffer(int fd, int opt) {
+  int v = 0;
+  socklen_t l = sizeof(v);
+  getsockopt(fd, SOL_SOCKET, opt, &v, &l);
+  return v;
+}
+
+}  // namespace
+
+class Udp : public Napi::ObjectWrap<Udp> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Udp", {
+      InstanceAccessor<&Udp::GetLocalPort>("localPort"),
+      InstanceAccessor<&Udp::GetLocalAddress>("localAddress"),
+      InstanceMethod<&Udp::Start>("start"),
+      InstanceMethod<&Udp::Send>("send"),
+      InstanceMethod<&Udp::Ref>("ref"),
+      InstanceMethod<&Udp::Unref>("unref"),
+      InstanceMethod<&Udp::Stats>("stats"),
+      InstanceMethod<&Udp::Close>("close"),
+    });
+  }
+
+  // new Udp(host, port, readBuffer, writeBuffer, batch, maxDatagram)
+  explicit Udp(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Udp>(info) {
+    Napi::Env env = info.Env();
+    std::string host = info[0].As<Napi::String>().Utf8Value();
+    int port = info[1].As<Napi::Number>().Int32Value();
+    int rbuf = info[2].As<Napi::Number>().Int32Value();
+    int wbuf = info[3].As<Napi::Number>().Int32Value();
+    batch_ = std::max(1, std::min(1024, info[4].As<Napi::Number>().Int32Value()));
+    max_datagram_ = std::max(9001, std::min(65535, info[5].As<Napi::Number>().Int32Value()));
+    if (port < 0 || port > 65535) throw Napi::RangeError::New(env, "udp: port must be 0..65535");
+
+    sockaddr_storage addr;
+    in6_addr probe;
+    std::string bare = host;
+    if (bare.size() > 2 && bare.front() == '[' && bare.back() == ']') bare = bare.substr(1, bare.size() - 2);
+    family_ = inet_pton(AF_INET6, bare.c_str(), &probe) == 1 ? AF_INET6 : AF_INET;
+    socklen_t len = ParseAddress(bare, port, family_, &addr);
+    if (len == 0) throw Napi::Error::New(env, "udp: invalid bind address \"" + host + "\" (need a numeric IPv4 or IPv6 address)");
+
+    int fd = socket(family_, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) ThrowErrno(env, "udp: socket", errno);
+    if (family_ == AF_INET6) {
+      int off = 0;
+      setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+    }
+    int err = SetBuffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, rbuf);
+    if (err == 0) err = SetBuffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, wbuf);
+    if (err != 0) { close(fd); ThrowErrno(env, "udp: set socket buffer size", err); }
+    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), len) < 0) {
+      err = errno;
+      close(fd);
+      ThrowErrno(env, "udp: bind " + host + ":" + std::to_string(port), err);
+    }
+    sockaddr_storage local;
+    socklen_t llen = sizeof(local);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&local), &llen);
+    local_address_ = FormatAddress(local, &local_port_);
+    fd_ = fd;
+  }
+
+  ~Udp() override { CloseFd(); }
+
+ private:
+  Napi::Value GetLocalPort(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), local_port_); }
+  Napi::Value GetLocalAddress(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), local_address_); }
+
+  void CheckOpen(Napi::Env env) {
+    if (fd_ < 0) throw Napi::Error::New(env, "udp: socket is closed");
+  }
+
+  // start(callback: (batch: ArrayBuffer | undefined, count: number, addresses: string[], error?: Error) => void)
+  void Start(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    if (poller_.active()) throw Napi::Error::New(env, "udp: already started");
+    callback_ = Napi::Persistent(info[0].As<Napi::Function>());
+    context_ = std::make_unique<Napi::AsyncContext>(env, "MeshUdp");
+    size_t n = static_cast<size_t>(batch_);
+    slab_.resize(n * static_cast<size_t>(max_datagram_));
+    rx_msgs_.resize(n);
+    rx_iov_.resize(n);
+    rx_addr_.resize(n);
+    int rc = poller_.Start(LoopOf(env), fd_, this, &Udp::OnReadable);
+    if (rc != 0) throw Napi::Error::New(env, std::string("udp: uv_poll_start: ") + uv_strerror(rc));
+    if (!self_ref_) { Napi::ObjectWrap<Udp>::Ref(); self_ref_ = true; }
+  }
+
+  static void OnReadable(void* owner, int status) { static_cast<Udp*>(owner)->ReadBatch(status); }
+
+  void ReadBatch(int status) {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    size_t n = static_cast<size_t>(batch_);
+    for (size_t i = 0; i < n; i++) {
+      rx_iov_[i].iov_base = slab_.data() + i * static_cast<size_t>(max_datagram_);
+      rx_iov_[i].iov_len = static_cast<size_t>(max_datagram_);
+      std::memset(&rx_msgs_[i].msg_hdr, 0, sizeof(msghdr));
+      rx_msgs_[i].msg_hdr.msg_iov = &rx_iov_[i];
+      rx_msgs_[i].msg_hdr.msg_iovlen = 1;
+      rx_msgs_[i].msg_hdr.msg_name = &rx_addr_[i];
+      rx_msgs_[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+      rx_msgs_[i].msg_len = 0;
+    }
+    int got;
+    do {
+      got = recvmmsg(fd_, rx_msgs_.data(), static_cast<unsigned>(n), MSG_DONTWAIT, nullptr);
+    } while (got < 0 && errno == EINTR);
+    if (got < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      // Errors such as ECONNREFUSED (ICMP port unreachable for an earlier send) are transient.
+      return;
+    }
+    // Header: per datagram (length, port, address index); then payloads.
+    std::vector<uint32_t> header;
+    header.reserve(static_cast<size_t>(got) * 3);
+    size_t total = 0;
+    Napi::Array addresses = Napi::Array::New(env);
+    uint32_t naddr = 0;
+    const sockaddr_storage* last = nullptr;
+    socklen_t last_len = 0;
+    int kept = 0;
+    for (int i = 0; i < got; i++) {
+      mmsghdr& m = rx_msgs_[static_cast<size_t>(i)];
+      if (m.msg_hdr.msg_flags & MSG_TRUNC) { rx_truncated_++; continue; }
+      int port = 0;
+      const sockaddr_storage& ss = rx_addr_[static_cast<size_t>(i)];
+      if (!last || last_len != m.msg_hdr.msg_namelen || std::memcmp(last, &ss, last_len) != 0) {
+        addresses.Set(naddr++, Napi::String::New(env, FormatAddress(ss, &port)));
+        last = &ss;
+        last_len = m.msg_hdr.msg_namelen;
+      } else {
+        FormatPort(ss, &port);
+      }
+      header.push_back(m.msg_len);
+      header.push_back(static_cast<uint32_t>(port));
+      header.push_back(naddr - 1);
+      total += m.msg_len;
+      kept++;
+    }
+    rx_datagrams_ += static_cast<uint64_t>(kept);
+    if (kept == 0) return;
+    size_t hbytes = header.size() * 4;
+    Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, hbytes + total);
+    char* out = static_cast<char*>(ab.Data());
+    std::memcpy(out, header.data(), hbytes);
+    out += hbytes;
+    for (int i = 0; i < got; i++) {
+      mmsghdr& m = rx_msgs_[static_cast<size_t>(i)];
+      if (m.msg_hdr.msg_flags & MSG_TRUNC) continue;
+      std::memcpy(out, rx_iov_[static_cast<size_t>(i)].iov_base, m.msg_len);
+      out += m.msg_len;
+    }
+    CallFromLoop(env, callback_, *context_, {ab, Napi::Number::New(env, kept), addresses});
+  }
+
+  static void FormatPort(const sockaddr_storage& ss, int* port) {
+    *port = ss.ss_family == AF_INET ? ntohs(reinterpret_cast<const sockaddr_in*>(&ss)->sin_port)
+                                    : ntohs(reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_port);
+  }
+
+  // send(data: Uint8Array[], addresses: string[], ports: number[]): number accepted by the kernel.
+  Napi::Value Send(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    Napi::Array datas = info[0].As<Napi::Array>();
+    Napi::Array addrs = info[1].As<Napi::Array>();
+    Napi::Array ports = info[2].As<Napi::Array>();
+    uint32_t n = datas.Length();
+    if (addrs.Length() != n || ports.Length() != n) throw Napi::TypeError::New(env, "udp.send: array lengths differ");
+    tx_msgs_.resize(n);
+    tx_iov_.resize(n);
+    tx_addr_.resize(n);
+    size_t m = 0;
+    std::string last_host;
+    int last_port = -1;
+    socklen_t last_len = 0;
+    for (uint32_t i = 0; i < n; i++) {
+      Napi::Value v = datas.Get(i);
+      if (!v.IsTypedArray()) throw Napi::TypeError::New(env, "udp.send: data must be Uint8Arrays");
+      Napi::Uint8Array d = v.As<Napi::Uint8Array>();
+      std::string host = addrs.Get(i).As<Napi::String>().Utf8Value();
+      int port = ports.Get(i).As<Napi::Number>().Int32Value();
+      socklen_t alen;
+      if (m > 0 && host == last_host && port == last_port) {
+        tx_addr_[m] = tx_addr_[m - 1];
+        alen = last_len;
+      } else {
+        alen = (port > 0 && port <= 65535) ? ParseAddress(host, port, family_, &tx_addr_[m]) : 0;
+      }
+      if (alen == 0) { tx_errors_++; last_tx_errno_ = EINVAL; continue; }
+      last_host = std::move(host);
+      last_port = port;
+      last_len = alen;
+      tx_iov_[m].iov_base = d.Data();
+      tx_iov_[m].iov_len = d.ByteLength();
+      std::memset(&tx_msgs_[m], 0, sizeof(mmsghdr));
+      tx_msgs_[m].msg_hdr.msg_name = &tx_addr_[m];
+      tx_msgs_[m].msg_hdr.msg_namelen = alen;
+      tx_msgs_[m].msg_hdr.msg_iov = &tx_iov_[m];
+      tx_msgs_[m].msg_hdr.msg_iovlen = 1;
+      m++;
+    }
+    size_t i = 0, sent = 0;
+    while (i < m) {
+      int r = sendmmsg(fd_, tx_msgs_.data() + i, static_cast<unsigned>(std::min<size_t>(m - i, 1024)), MSG_DONTWAIT);
+      if (r > 0) { i += static_cast<size_t>(r); sent += static_cast<size_t>(r); continue; }
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) { tx_dropped_ += m - i; break; }
+      // The datagram at i failed (e.g. ENETUNREACH, EMSGSIZE, EPERM): count it and go on.
+      tx_errors_++;
+      last_tx_errno_ = r < 0 ? errno : EIO;
+      i++;
+    }
+    tx_datagrams_ += sent;
+    return Napi::Number::New(env, static_cast<double>(sent));
+  }
+
+  void Ref(const Napi::CallbackInfo&) { poller_.SetRef(true); }
+  void Unref(const Napi::CallbackInfo&) { poller_.SetRef(false); }
+
+  Napi::Value Stats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("rxDatagrams", Napi::Number::New(env, static_cast<double>(rx_datagrams_)));
+    o.Set("rxTruncated", Napi::Number::New(env, static_cast<double>(rx_truncated_)));
+    o.Set("txDatagrams", Napi::Number::New(env, static_cast<double>(tx_datagrams_)));
+    o.Set("txDropped", Napi::Number::New(env, static_cast<double>(tx_dropped_)));
+    o.Set("txErrors", Napi::Number::New(env, static_cast<double>(tx_errors_)));
+    o.Set("lastTxError", last_tx_errno_ ? Napi::String::New(env, std::strerror(last_tx_errno_)) : env.Null());
+    o.Set("recvBufferSize", Napi::Number::New(env, fd_ >= 0 ? GetBuffer(fd_, SO_RCVBUF) : 0));
+    o.Set("sendBufferSize", Napi::Number::New(env, fd_ >= 0 ? GetBuffer(fd_, SO_SNDBUF) : 0));
+    return o;
+  }
+
+  void Close(const Napi::CallbackInfo&) {
+    CloseFd();
+    if (self_ref_) { self_ref_ = false; Napi::ObjectWrap<Udp>::Unref(); }
+  }
+
+  void CloseFd() {
+    poller_.Close();
+    if (fd_ >= 0) { ::close(fd_); fd_ = -1; }
+  }
+
+  int fd_ = -1;
+  int family_ = AF_INET;
+  int local_port_ = 0;
+  std::string local_address_;
+  int batch_ = 64;
+  int max_datagram_ = 9216;
+  ReadPoller poller_;
+  bool self_ref_ = false;
+  Napi::FunctionReference callback_;
+  std::unique_ptr<Napi::AsyncContext> context_;
+  std::vector<char> slab_;
+  std::vector<mmsghdr> rx_msgs_;
+  std::vector<iovec> rx_iov_;
+  std::vector<sockaddr_storage> rx_addr_;
+  std::vector<mmsghdr> tx_msgs_;
+  std::vector<iovec> tx_iov_;
+  std::vector<sockaddr_storage> tx_addr_;
+  uint64_t rx_datagrams_ = 0, rx_truncated_ = 0, tx_datagrams_ = 0, tx_dropped_ = 0, tx_errors_ = 0;
+  int last_tx_errno_ = 0;
+};
+
+}  // namespace mesh
+
+Napi::Object InitUdp(Napi::Env env, Napi::Object exports) {
+  exports.Set("Udp", mesh::Udp::Define(env));
+  return exports;
+}

@@ -1,0 +1,248 @@
+/**
+ * `mesh ca ...`: the certificate authority commands, mirroring nebula-cert 1.6
+ * (init = `nebula-cert ca`, sign, keygen, print, verify). Files are interchangeable with
+ * nebula-cert's.
+ */
+import { Command, Option } from 'commander';
+import { parseCidr, type Cidr } from '../src/net/ipv4.js';
+import { UserError } from '../src/errors.js';
+import { certificateToJson, certificateToText, CertificateError, type Certificate } from './cert.js';
+import { CAPool } from './ca-pool.js';
+import { DurationError, formatGoDuration, parseGoDuration } from './duration.js';
+import { writeOutputFiles } from './files.js';
+import {
+  encodeCertificatePem,
+  encodeEd25519PrivateKeyPem,
+  encodeX25519PrivateKeyPem,
+  encodeX25519PublicKeyPem,
+  generateX25519KeyPair,
+  loadCertificate,
+  loadCertificates,
+  loadEd25519PrivateKey,
+  loadX25519PublicKey,
+  readPathOrPem,
+} from './keys.js';
+import { createCA, DEFAULT_CA_DURATION_NS, signCertificate } from './sign.js';
+
+/** Runs an action, turning PKI and input errors into one-line UserErrors. */
+function run<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void {
+  return (...args: A) => {
+    try {
+      fn(...args);
+    } catch (err) {
+      if (err instanceof CertificateError || err instanceof DurationError) throw new UserError(err.message);
+      throw err;
+    }
+  };
+}
+
+/** Splits a comma list, trimming entries and dropping empty ones (as nebula-cert does). */
+function splitList(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
+function parseCidrs(value: string | undefined, what: string): Cidr[] {
+  return splitList(value).map((text) => {
+    try {
+      return parseCidr(text);
+    } catch (err) {
+      throw new UserError(`invalid ${what} definition: ${(err as Error).message}`);
+    }
+  });
+}
+
+function parseDuration(text: string): bigint {
+  try {
+    return parseGoDuration(text);
+  } catch (err) {
+    throw new UserError(`--duration: ${(err as Error).message}`);
+  }
+}
+
+/** Runs a loader (whose errors already name the file) and says what was being loaded. */
+function loading<T>(what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof CertificateError) throw new UserError(`${what}: ${err.message}`);
+    throw err;
+  }
+}
+
+interface InitOptions {
+  name: string;
+  duration: string;
+  groups?: string;
+  ips?: string;
+  subnets?: string;
+  outCrt: string;
+  outKey: string;
+  force?: boolean;
+}
+
+function initCommand(): Command {
+  return new Command('init')
+    .description('create a self-signed certificate authority (like `nebula-cert ca`)')
+    .requiredOption('--name <name>', 'name of the certificate authority')
+    .option('--duration <duration>', 'how long the CA is valid, Go syntax (e.g. 8760h, 1h30m, 90s)', formatGoDuration(DEFAULT_CA_DURATION_NS))
+    .option('--groups <list>', 'comma separated groups; limits the groups of certificates this CA signs')
+    .option('--ips <cidrs>', 'comma separated IPv4 networks; limits the IPs of certificates this CA signs')
+    .option('--subnets <cidrs>', 'comma separated IPv4 networks; limits the subnets of certificates this CA signs')
+    .option('--out-crt <path>', 'where to write the CA certificate', 'ca.crt')
+    .option('--out-key <path>', 'where to write the CA private key', 'ca.key')
+    .option('--force', 'overwrite existing output files')
+    .action(
+      run((opts: InitOptions) => {
+        const durationNs = parseDuration(opts.duration);
+        if (durationNs <= 0n) throw new UserError('--duration must be greater than 0');
+        const ips = parseCidrs(opts.ips, 'ip');
+        const subnets = parseCidrs(opts.subnets, 'subnet');
+        const ca = createCA({ name: opts.name, durationNs, groups: splitList(opts.groups), ips, subnets });
+        writeOutputFiles(
+          [
+            { path: opts.outKey, data: encodeEd25519PrivateKeyPem(ca.privateKey), what: 'CA key' },
+            { path: opts.outCrt, data: encodeCertificatePem(ca.cert), what: 'CA cert' },
+          ],
+          opts.force === true,
+        );
+      }),
+    );
+}
+
+interface SignCliOptions {
+  caCrt: string;
+  caKey: string;
+  name: string;
+  ip: string;
+  groups?: string;
+  subnets?: string;
+  duration?: string;
+  inPub?: string;
+  outCrt?: string;
+  outKey?: string;
+  force?: boolean;
+}
+
+function signCommand(): Command {
+  return new Command('sign')
+    .description('create and sign a host certificate (like `nebula-cert sign`)')
+    .option('--ca-crt <path>', 'the signing CA certificate', 'ca.crt')
+    .option('--ca-key <path>', 'the signing CA private key', 'ca.key')
+    .requiredOption('--name <name>', 'name of the certificate, usually the host name')
+    .requiredOption('--ip <cidr>', 'the VPN IPv4 address and network prefix, e.g. 10.42.0.2/16')
+    .option('--groups <list>', 'comma separated groups')
+    .option('--subnets <cidrs>', 'comma separated IPv4 networks this host may route for (unsafe routes)')
+    .option('--duration <duration>', 'how long the certificate is valid, Go syntax (default: until 1 s before the CA expires)')
+    .addOption(new Option('--in-pub <path>', 'sign an existing X25519 public key (from `mesh ca keygen`) instead of creating a key pair').conflicts('outKey'))
+    .option('--out-crt <path>', 'where to write the certificate (default: <name>.crt)')
+    .option('--out-key <path>', 'where to write the new private key (default: <name>.key)')
+    .option('--force', 'overwrite existing output files')
+    .action(run((opts: SignCliOptions) => signAction(opts)));
+}
+
+function signAction(opts: SignCliOptions): void {
+  const caKey = loading('error while reading ca-key', () => loadEd25519PrivateKey(opts.caKey));
+  const caCert = loading('error while reading ca-crt', () => loadCertificate(opts.caCrt));
+  const ipList = splitList(opts.ip);
+  if (ipList.length !== 1) throw new UserError(`invalid ip definition: expected one IPv4 address with prefix, got "${opts.ip}"`);
+  const ips = parseCidrs(opts.ip, 'ip');
+  const subnets = parseCidrs(opts.subnets, 'subnet');
+  const durationNs = opts.duration === undefined ? undefined : parseDuration(opts.duration);
+  if (durationNs !== undefined && durationNs < 0n) throw new UserError('--duration must not be negative');
+
+  let publicKey: Uint8Array;
+  let privateKey: Uint8Array | undefined;
+  if (opts.inPub !== undefined) {
+    const inPub = opts.inPub;
+    publicKey = loading('error while reading in-pub', () => loadX25519PublicKey(inPub));
+  } else {
+    ({ publicKey, privateKey } = generateX25519KeyPair());
+  }
+
+  const cert = signCertificate({ caCert, caKey, name: opts.name, ips, subnets, groups: splitList(opts.groups), publicKey, ...(durationNs === undefined ? {} : { durationNs }) });
+
+  const outCrt = opts.outCrt ?? `${opts.name}.crt`;
+  // Checked in this order, like nebula-cert: the certificate, then the key.
+  const outputs = [{ path: outCrt, data: encodeCertificatePem(cert), what: 'cert' }];
+  if (privateKey) {
+    outputs.push({ path: opts.outKey ?? `${opts.name}.key`, data: encodeX25519PrivateKeyPem(privateKey), what: 'key' });
+  }
+  writeOutputFiles(outputs, opts.force === true);
+}
+
+function keygenCommand(): Command {
+  return new Command('keygen')
+    .description('create an X25519 key pair for a host; sign the public key with `mesh ca sign --in-pub`')
+    .requiredOption('--out-key <path>', 'where to write the private key')
+    .requiredOption('--out-pub <path>', 'where to write the public key')
+    .option('--force', 'overwrite existing output files')
+    .action(
+      run((opts: { outKey: string; outPub: string; force?: boolean }) => {
+        const pair = generateX25519KeyPair();
+        writeOutputFiles(
+          [
+            { path: opts.outKey, data: encodeX25519PrivateKeyPem(pair.privateKey), what: 'key' },
+            { path: opts.outPub, data: encodeX25519PublicKeyPem(pair.publicKey), what: 'public key' },
+          ],
+          opts.force === true,
+        );
+      }),
+    );
+}
+
+function printCommand(): Command {
+  return new Command('print')
+    .description('print the certificates in a file (like `nebula-cert print`)')
+    .requiredOption('--path <path>', 'the certificate file')
+    .option('--json', 'print one JSON object per certificate, in the format of `nebula-cert print -json`')
+    .action(
+      run((opts: { path: string; json?: boolean }) => {
+        const certs = loading('error while reading cert', () => loadCertificates(opts.path));
+        const out = certs.map((c) => (opts.json ? certificateToJson(c) : certificateToText(c)) + '\n').join('');
+        process.stdout.write(out);
+      }),
+    );
+}
+
+function verifyCommand(): Command {
+  return new Command('verify')
+    .description('verify a certificate against one or more CA certificates; exit 0 when it is valid now')
+    .requiredOption('--ca <path>', 'file with the trusted CA certificate(s)')
+    .requiredOption('--crt <path>', 'the certificate to verify')
+    .option('--blocklist <fingerprints>', 'comma separated certificate fingerprints to reject (like pki.blocklist)')
+    .action(
+      run((opts: { ca: string; crt: string; blocklist?: string }) => {
+        const pool = loading('error while adding ca cert to pool', () => {
+          const { text, label } = readPathOrPem(opts.ca);
+          try {
+            return CAPool.fromPem(text);
+          } catch (err) {
+            throw new CertificateError(`${label}: ${(err as Error).message}`);
+          }
+        });
+        const cert: Certificate = loading('error while parsing crt', () => loadCertificate(opts.crt));
+        const blocklist = new Set(splitList(opts.blocklist).map((f) => f.toLowerCase()));
+        try {
+          pool.verify(cert, new Date(), blocklist);
+        } catch (err) {
+          if (err instanceof CertificateError) throw new UserError(`${opts.crt}: ${err.message}`);
+          throw err;
+        }
+      }),
+    );
+}
+
+/** `mesh ca ...`: the certificate authority commands. */
+export function caCommand(): Command {
+  return new Command('ca')
+    .description('certificate authority: init, sign, keygen, print, verify (files compatible with nebula-cert 1.6)')
+    .addCommand(initCommand())
+    .addCommand(signCommand())
+    .addCommand(keygenCommand())
+    .addCommand(printCommand())
+    .addCommand(verifyCommand());
+}

@@ -1,0 +1,176 @@
+/**
+ * Keys (X25519 host keys, Ed25519 CA keys) and loaders for certificates, keys and CA pools.
+ *
+ * Loaders accept a file path or inline PEM (any value containing "-----BEGIN"), as Nebula's
+ * pki.ca / pki.cert / pki.key settings do. Every loader error names its source.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { ed25519, x25519 } from '@noble/curves/ed25519.js';
+import { CAPool } from './ca-pool.js';
+import { CertificateError, marshalCertificate, unmarshalCertificate, type Certificate } from './cert.js';
+import {
+  CERT_BANNER,
+  decodePem,
+  ED25519_PRIVATE_KEY_BANNER,
+  ED25519_PUBLIC_KEY_BANNER,
+  encodePem,
+  parseCertificatesPem,
+  X25519_PRIVATE_KEY_BANNER,
+  X25519_PUBLIC_KEY_BANNER,
+} from './pem.js';
+
+export { parseCertificatesPem };
+
+export const X25519_KEY_LENGTH = 32;
+export const ED25519_PRIVATE_KEY_LENGTH = 64;
+export const ED25519_PUBLIC_KEY_LENGTH = 32;
+
+export interface KeyPair {
+  privateKey: Uint8Array;
+  publicKey: Uint8Array;
+}
+
+// ---------------------------------------------------------------------------------------------
+// X25519 (host keys)
+
+/** A new X25519 pair. The private key is 32 random bytes, stored unclamped as nebula-cert does. */
+export function generateX25519KeyPair(): KeyPair {
+  const privateKey = Uint8Array.from(randomBytes(32));
+  return { privateKey, publicKey: x25519PublicFromPrivate(privateKey) };
+}
+
+export function x25519PublicFromPrivate(privateKey: Uint8Array): Uint8Array {
+  if (privateKey.length !== X25519_KEY_LENGTH) throw new CertificateError(`X25519 private key must be 32 bytes, got ${privateKey.length}`);
+  return x25519.getPublicKey(privateKey);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ed25519 (CA keys; Go format: 32-byte seed || 32-byte public key)
+
+export function generateEd25519KeyPair(): KeyPair {
+  const seed = Uint8Array.from(randomBytes(32));
+  const publicKey = ed25519.getPublicKey(seed);
+  const privateKey = new Uint8Array(64);
+  privateKey.set(seed, 0);
+  privateKey.set(publicKey, 32);
+  return { privateKey, publicKey };
+}
+
+/** The public half of a 64-byte Ed25519 private key, after checking it matches the seed. */
+export function ed25519PublicFromPrivate(privateKey: Uint8Array): Uint8Array {
+  if (privateKey.length !== ED25519_PRIVATE_KEY_LENGTH) {
+    throw new CertificateError(`key was not ${ED25519_PRIVATE_KEY_LENGTH} bytes, is invalid Ed25519 private key`);
+  }
+  const derived = ed25519.getPublicKey(privateKey.subarray(0, 32));
+  if (!Buffer.from(derived).equals(Buffer.from(privateKey.subarray(32)))) {
+    throw new CertificateError('corrupt Ed25519 private key: the public half does not match the seed');
+  }
+  return derived;
+}
+
+// ---------------------------------------------------------------------------------------------
+// PEM encode / decode
+
+function checkLength(bytes: Uint8Array, expected: number, what: string): Uint8Array {
+  if (bytes.length !== expected) throw new CertificateError(`key was not ${expected} bytes, is invalid ${what}`);
+  return bytes;
+}
+
+export function encodeX25519PrivateKeyPem(key: Uint8Array): string {
+  return encodePem(X25519_PRIVATE_KEY_BANNER, checkLength(key, X25519_KEY_LENGTH, 'X25519 private key'));
+}
+export function encodeX25519PublicKeyPem(key: Uint8Array): string {
+  return encodePem(X25519_PUBLIC_KEY_BANNER, checkLength(key, X25519_KEY_LENGTH, 'X25519 public key'));
+}
+export function encodeEd25519PrivateKeyPem(key: Uint8Array): string {
+  return encodePem(ED25519_PRIVATE_KEY_BANNER, checkLength(key, ED25519_PRIVATE_KEY_LENGTH, 'Ed25519 private key'));
+}
+export function encodeEd25519PublicKeyPem(key: Uint8Array): string {
+  return encodePem(ED25519_PUBLIC_KEY_BANNER, checkLength(key, ED25519_PUBLIC_KEY_LENGTH, 'Ed25519 public key'));
+}
+export function encodeCertificatePem(cert: Certificate): string {
+  return encodePem(CERT_BANNER, marshalCertificate(cert));
+}
+
+export function parseX25519PrivateKeyPem(pem: string | Uint8Array): Uint8Array {
+  return checkLength(decodePem(pem, X25519_PRIVATE_KEY_BANNER, 'X25519 private key'), X25519_KEY_LENGTH, 'X25519 private key');
+}
+export function parseX25519PublicKeyPem(pem: string | Uint8Array): Uint8Array {
+  return checkLength(decodePem(pem, X25519_PUBLIC_KEY_BANNER, 'X25519 public key'), X25519_KEY_LENGTH, 'X25519 public key');
+}
+/** A 64-byte Go-format Ed25519 private key; checks that the public half matches the seed. */
+export function parseEd25519PrivateKeyPem(pem: string | Uint8Array): Uint8Array {
+  const key = checkLength(decodePem(pem, ED25519_PRIVATE_KEY_BANNER, 'Ed25519 private key'), ED25519_PRIVATE_KEY_LENGTH, 'Ed25519 private key');
+  ed25519PublicFromPrivate(key);
+  return key;
+}
+export function parseEd25519PublicKeyPem(pem: string | Uint8Array): Uint8Array {
+  return checkLength(decodePem(pem, ED25519_PUBLIC_KEY_BANNER, 'Ed25519 public key'), ED25519_PUBLIC_KEY_LENGTH, 'Ed25519 public key');
+}
+
+/** The first certificate of the PEM input (as Nebula's UnmarshalNebulaCertificateFromPEM). */
+export function parseCertificatePem(pem: string | Uint8Array): Certificate {
+  return unmarshalCertificate(decodePem(pem, CERT_BANNER, 'certificate'));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loaders: a path or inline PEM
+
+export function isInlinePem(value: string): boolean {
+  return value.includes('-----BEGIN');
+}
+
+/** Reads a path or returns the inline PEM; `label` names the source in error messages. */
+export function readPathOrPem(pathOrPem: string): { text: string; label: string } {
+  if (isInlinePem(pathOrPem)) return { text: pathOrPem, label: 'inline PEM' };
+  try {
+    return { text: readFileSync(pathOrPem, 'latin1'), label: pathOrPem };
+  } catch (err) {
+    throw new CertificateError(`${pathOrPem}: ${describeFsError(err)}`);
+  }
+}
+
+export function describeFsError(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  switch (e?.code) {
+    case 'ENOENT':
+      return 'no such file';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'is a directory';
+    default:
+      return e instanceof Error ? e.message : String(err);
+  }
+}
+
+function load<T>(pathOrPem: string, parse: (text: string) => T): T {
+  const { text, label } = readPathOrPem(pathOrPem);
+  try {
+    return parse(text);
+  } catch (err) {
+    if (err instanceof CertificateError) throw new CertificateError(`${label}: ${err.message}`);
+    throw err;
+  }
+}
+
+export function loadCAPool(pathOrPem: string): CAPool {
+  return load(pathOrPem, (text) => CAPool.fromPem(text));
+}
+export function loadCertificate(pathOrPem: string): Certificate {
+  return load(pathOrPem, parseCertificatePem);
+}
+export function loadCertificates(pathOrPem: string): Certificate[] {
+  return load(pathOrPem, parseCertificatesPem);
+}
+export function loadX25519PrivateKey(pathOrPem: string): Uint8Array {
+  return load(pathOrPem, parseX25519PrivateKeyPem);
+}
+export function loadX25519PublicKey(pathOrPem: string): Uint8Array {
+  return load(pathOrPem, parseX25519PublicKeyPem);
+}
+export function loadEd25519PrivateKey(pathOrPem: string): Uint8Array {
+  return load(pathOrPem, parseEd25519PrivateKeyPem);
+}

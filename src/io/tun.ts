@@ -1,0 +1,157 @@
+/**
+ * TUN device interface and its native Linux implementation (native/src/tun.cc).
+ *
+ * Data path: the device fd is non-blocking and polled in the libuv loop (no threads). Each time it
+ * becomes readable the addon reads packets until EAGAIN or the batch limit (default 64) and calls
+ * the onPackets handler once with all of them. write() writes each packet synchronously; when the
+ * kernel queue is full (EAGAIN) the packet is dropped and counted in stats().txDropped.
+ *
+ * Buffer ownership: the Buffers handed to onPackets are never reused by the device; the handler
+ * owns them and may keep them. The packets of one batch are views into one shared ArrayBuffer
+ * (packet.buffer), so keeping one packet keeps the whole batch's memory (at most batch x MTU)
+ * alive; copy (Buffer.from(packet)) a packet you keep for long. write() does not retain the
+ * arrays passed to it: they may be reused as soon as it returns.
+ */
+import type { Cidr } from '../net/ipv4.js';
+import { formatCidr } from '../net/ipv4.js';
+import { loadNative, splitBatch, type NativeTun, type NativeTunStats } from './native.js';
+
+export interface TunRoute {
+  cidr: Cidr;
+  /** Per-route MTU (route metric "mtu"), for unsafe routes that need a smaller MTU. */
+  mtu?: number;
+  /** Route priority ("metric" in `ip route`). */
+  metric?: number;
+}
+
+export interface TunOptions {
+  /** Interface name (max 15 chars). A pattern such as "mesh%d" or undefined lets the kernel pick. */
+  name?: string;
+  mtu: number;
+  address: Cidr;
+  routes?: TunRoute[];
+  txQueueLength?: number;
+  /** Max packets per read batch (default 64). */
+  batch?: number;
+}
+
+export interface TunDevice {
+  readonly name: string;
+  readonly mtu: number;
+  /** One call per batch read from the kernel. Setting a handler starts reading; a later call replaces it. */
+  onPackets(handler: (packets: Buffer[]) => void): void;
+  write(packets: readonly Uint8Array[]): void;
+  addRoute(route: TunRoute): void;
+  removeRoute(route: TunRoute): void;
+  close(): void;
+}
+
+/** The native device; extra members beyond TunDevice are Linux specific. */
+export class NativeTunDevice implements TunDevice {
+  readonly name: string;
+  readonly mtu: number;
+  private handler: ((packets: Buffer[]) => void) | undefined;
+  private errorHandler: ((err: Error) => void) | undefined;
+  private started = false;
+  private closed = false;
+
+  constructor(
+    private readonly dev: NativeTun,
+    mtu: number,
+    private readonly batch: number,
+  ) {
+    this.name = dev.name;
+    this.mtu = mtu;
+  }
+
+  onPackets(handler: (packets: Buffer[]) => void): void {
+    this.handler = handler;
+    if (this.started || this.closed) return;
+    this.started = true;
+    this.dev.start((batch, count, error) => {
+      if (error) {
+        if (this.errorHandler) this.errorHandler(error);
+        else throw error;
+        return;
+      }
+      if (batch && count > 0) this.handler?.(splitBatch(batch, count, 1).views);
+    }, this.batch);
+  }
+
+  /** Called when reading fails for good (e.g. the interface was deleted); without one the error is thrown as uncaught. */
+  onError(handler: (err: Error) => void): void {
+    this.errorHandler = handler;
+  }
+
+  /** Writes the packets; returns how many the kernel accepted (the rest were dropped and counted). */
+  write(packets: readonly Uint8Array[]): number {
+    if (this.closed) throw new Error(`tun ${this.name} is closed`);
+    return this.dev.write(packets);
+  }
+
+  addRoute(route: TunRoute): void {
+    checkRoute(route);
+    this.dev.addRoute(route.cidr.ip, route.cidr.bits, route.mtu, route.metric);
+  }
+
+  removeRoute(route: TunRoute): void {
+    checkRoute(route);
+    this.dev.removeRoute(route.cidr.ip, route.cidr.bits, undefined, route.metric);
+  }
+
+  stats(): NativeTunStats {
+    return this.dev.stats();
+  }
+
+  /** Lets the process exit while the device is open (like socket.unref()). */
+  unref(): void {
+    this.dev.unref();
+  }
+
+  ref(): void {
+    this.dev.ref();
+  }
+
+  /** Closes the fd; the kernel removes the (non-persistent) interface and its routes. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.dev.close();
+  }
+}
+
+function checkRoute(route: TunRoute): void {
+  const { bits, ip } = route.cidr;
+  if (!Number.isInteger(bits) || bits < 0 || bits > 32 || !Number.isInteger(ip) || ip < 0 || ip > 0xffffffff) {
+    throw new RangeError(`invalid route ${JSON.stringify(route.cidr)}`);
+  }
+  if (route.mtu !== undefined && (!Number.isInteger(route.mtu) || route.mtu < 68 || route.mtu > 65535)) {
+    throw new RangeError(`route ${formatCidr(route.cidr)}: invalid mtu ${route.mtu}`);
+  }
+  if (route.metric !== undefined && (!Number.isInteger(route.metric) || route.metric < 0 || route.metric > 0xffffffff)) {
+    throw new RangeError(`route ${formatCidr(route.cidr)}: invalid metric ${route.metric}`);
+  }
+}
+
+/**
+ * Creates and configures a TUN device (Linux, needs CAP_NET_ADMIN): sets MTU, tx queue length,
+ * address/prefix, brings it up and adds the routes. On any failure the device is closed again and
+ * the error (with errno text) is thrown.
+ */
+export function openTun(options: TunOptions): TunDevice & NativeTunDevice {
+  const { Tun } = loadNative();
+  if (!Number.isInteger(options.mtu) || options.mtu < 68 || options.mtu > 65535) throw new RangeError(`invalid tun mtu ${options.mtu}`);
+  const dev = new Tun(options.name ?? '');
+  const device = new NativeTunDevice(dev, options.mtu, options.batch ?? 64);
+  try {
+    dev.setMtu(options.mtu);
+    if (options.txQueueLength !== undefined) dev.setTxQueueLength(options.txQueueLength);
+    dev.setAddress(options.address.ip, options.address.bits);
+    dev.up();
+    for (const route of options.routes ?? []) device.addRoute(route);
+  } catch (err) {
+    device.close();
+    throw err;
+  }
+  return device;
+}

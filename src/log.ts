@@ -1,0 +1,32 @@
+import { pino, type Logger, type LevelWithSilent } from 'pino';
+import pretty from 'pino-pretty';
+
+export type { Logger };
+export type LogFormat = 'json' | 'text';
+
+export interface LogOptions {
+  level?: LevelWithSilent;
+  /** json by default; text when stderr is a terminal unless set explicitly. */
+  format?: LogFormat;
+  /** Where log lines go; stderr by default so that command output on stdout stays clean. */
+  destination?: NodeJS.WritableStream;
+}
+
+const LEVELS: readonly LevelWithSilent[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export function isLogLevel(value: string): value is LevelWithSilent {
+  return (LEVELS as readonly string[]).includes(value);
+}
+
+export function createLogger(options: LogOptions = {}): Logger {
+  const destination = options.destination ?? process.stderr;
+  const isTty = (destination as { isTTY?: boolean }).isTTY === true;
+  const format = options.format ?? (isTty ? 'text' : 'json');
+  const level = options.level ?? 'info';
+  if (format === 'text') {
+    const stream = pretty({ destination, sync: true, colorize: isTty, translateTime: 'SYS:standard', ignore: 'pid,hostname' });
+    return pino({ level }, stream);
+  }
+  const sink = destination === process.stderr ? pino.destination({ dest: 2, sync: true }) : destination;
+  return pino({ level, base: undefined }, sink);
+}

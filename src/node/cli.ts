@@ -1,0 +1,79 @@
+import { Command } from 'commander';
+import type { LevelWithSilent } from 'pino';
+import { openTun } from '../io/tun.js';
+import { bindUdp } from '../io/udp.js';
+import { createLogger, type LogFormat, type Logger } from '../log.js';
+import { loadConfig, type LoadedConfig } from './config.js';
+import { LocalIdentity } from './identity.js';
+import { MeshNode } from './node.js';
+
+interface GlobalOptions {
+  logFormat?: LogFormat;
+  logLevel?: string;
+  config: string;
+  test?: boolean;
+}
+
+/** Nebula's level names (logrus) in pino's terms. */
+export function pinoLevel(level: string): LevelWithSilent {
+  if (level === 'warning') return 'warn';
+  if (level === 'panic') return 'fatal';
+  return level as LevelWithSilent;
+}
+
+export function loggerFor(loaded: LoadedConfig, opts: GlobalOptions): Logger {
+  const logging = loaded.config.logging;
+  return createLogger({
+    level: pinoLevel(opts.logLevel ?? logging.level),
+    format: opts.logFormat ?? (process.stderr.isTTY ? undefined : logging.format),
+  });
+}
+
+/**
+ * Runs a node until SIGTERM/SIGINT. SIGHUP reloads the certificate, CA, blocklist and firewall;
+ * a reload that fails is logged and the running configuration stays.
+ */
+export async function runNode(opts: GlobalOptions, overrides: (loaded: LoadedConfig) => void = () => {}): Promise<void> {
+  const loaded = loadConfig(opts.config);
+  overrides(loaded);
+  const log = loggerFor(loaded, opts);
+  for (const warning of loaded.warnings) log.warn(`config: ${warning}`);
+  if (opts.test) {
+    LocalIdentity.fromConfig(loaded.config.pki);
+    process.stdout.write(`${opts.config}: configuration is valid\n`);
+    return;
+  }
+  const node = await MeshNode.start(loaded.config, log, { openTun, bindUdp });
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log.info({ signal }, 'shutting down');
+      node.stop().then(resolve, (err) => {
+        log.error({ err }, 'error during shutdown');
+        resolve();
+      });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', () => {
+      try {
+        const next = loadConfig(opts.config);
+        overrides(next);
+        for (const warning of next.warnings) log.warn(`config: ${warning}`);
+        node.reload(next.config);
+        if (!opts.logLevel) log.level = pinoLevel(next.config.logging.level);
+      } catch (err) {
+        log.error({ reason: err instanceof Error ? err.message : String(err) }, 'reload failed, keeping the running configuration');
+      }
+    });
+  });
+}
+
+export function nodeCommand(): Command {
+  return new Command('node')
+    .description('run a mesh node (takes a Nebula 1.6 config file as it is)')
+    .requiredOption('-c, --config <path>', 'config file, or a directory of *.yml/*.yaml files merged in order')
+    .option('-t, --test', 'validate the config and certificates, then exit')
+    .action(async (_opts, command: Command) => {
+      await runNode(command.optsWithGlobals<GlobalOptions>());
+    });
+}

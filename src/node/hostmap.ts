@@ -1,0 +1,195 @@
+import { randomBytes } from 'node:crypto';
+import type { Certificate } from '../../pki/cert.js';
+import type { Endpoint } from '../io/udp.js';
+import type { Aead } from '../protocol/aead.js';
+import type { InitiatorState } from '../protocol/noise.js';
+import { ReplayWindow } from '../protocol/replay.js';
+import type { PeerIdentity } from './firewall.js';
+import { RemoteList } from './remote-list.js';
+
+/** Packets waiting for a tunnel, per host (Nebula keeps at most 100). */
+export const MAX_QUEUED_PACKETS = 100;
+
+export interface QueuedMessage {
+  type: number;
+  subtype: number;
+  payload: Buffer;
+}
+
+export interface PendingHandshake {
+  state: InitiatorState;
+  /** Message 1 exactly as first sent: retransmissions must be byte-identical. */
+  message: Buffer;
+  attempts: number;
+  timer: NodeJS.Timeout | null;
+}
+
+/** One peer: a tunnel being set up (pending) or established. */
+export class HostInfo {
+  remoteIndex = 0;
+  /** The underlay address traffic currently goes to. */
+  remote: Endpoint | null = null;
+  /** The address we roamed away from, and when, to suppress flapping back within 2 s. */
+  previousRemote: { addr: Endpoint; at: number } | null = null;
+  cert: Certificate | null = null;
+  identity: PeerIdentity | null = null;
+  encrypt: Aead | null = null;
+  decrypt: Aead | null = null;
+  /** Last counter used on send; the first transport packet carries 3. */
+  messageCounter = 2;
+  readonly window = new ReplayWindow();
+  /** Responder side: message 1 body (after the header) as received, to recognise retransmissions. */
+  handshakeMessage1: Buffer | null = null;
+  /** Responder side: our full message 2, re-sent for a retransmitted message 1. */
+  handshakeMessage2: Buffer | null = null;
+  /** The peer's clock in its handshake (Unix ns); a newer handshake replaces this tunnel. */
+  lastHandshakeTime = 0n;
+  recvErrors = 0;
+  /** Messages waiting for the tunnel (data packets, lighthouse updates, tests). */
+  queue: QueuedMessage[] = [];
+  pending: PendingHandshake | null = null;
+  /** Connection manager state. */
+  inboundSeen = false;
+  outboundSeen = false;
+  livenessTimer: NodeJS.Timeout | null = null;
+  testSentAt = 0;
+  readonly createdAt = Date.now();
+
+  constructor(
+    readonly vpnIp: number,
+    readonly localIndex: number,
+    readonly remotes: RemoteList,
+  ) {}
+
+  get established(): boolean {
+    return this.encrypt !== null && this.pending === null;
+  }
+
+  /** Queues a message for when the tunnel is up; drops the oldest beyond the limit. */
+  enqueue(type: number, subtype: number, payload: Uint8Array): void {
+    if (this.queue.length >= MAX_QUEUED_PACKETS) this.queue.shift();
+    this.queue.push({ type, subtype, payload: Buffer.from(payload) });
+  }
+}
+
+/**
+ * All tunnels by overlay IP and by local index, plus the pending handshakes (kept apart so that a
+ * half-made tunnel never carries data).
+ */
+export class HostMap {
+  private readonly byVpnIp = new Map<number, HostInfo>();
+  private readonly byIndex = new Map<number, HostInfo>();
+  private readonly pendingByVpnIp = new Map<number, HostInfo>();
+  private readonly pendingByIndex = new Map<number, HostInfo>();
+  /** Established tunnels by the peer's index, for recv_error (which names the index we send to). */
+  private readonly byRemoteIndex = new Map<number, HostInfo>();
+  /** Remote lists outlive tunnels: static and lighthouse addresses stay known across reconnects. */
+  private readonly remoteLists = new Map<number, RemoteList>();
+
+  constructor(private readonly newRemoteList: () => RemoteList = () => new RemoteList()) {}
+
+  remotesFor(vpnIp: number): RemoteList {
+    let list = this.remoteLists.get(vpnIp);
+    if (!list) {
+      list = this.newRemoteList();
+      this.remoteLists.set(vpnIp, list);
+    }
+    return list;
+  }
+
+  peekRemotes(vpnIp: number): RemoteList | undefined {
+    return this.remoteLists.get(vpnIp);
+  }
+
+  forgetRemotes(vpnIp: number): void {
+    const list = this.remoteLists.get(vpnIp);
+    if (!list) return;
+    if (list.hasStatic) list.resetDynamic();
+    else this.remoteLists.delete(vpnIp);
+  }
+
+  /** A random non-zero 32-bit index unused by any tunnel or pending handshake. */
+  allocateIndex(): number {
+    for (let attempt = 0; attempt < 32; attempt++) {
+      const index = randomBytes(4).readUInt32BE(0);
+      if (index !== 0 && !this.byIndex.has(index) && !this.pendingByIndex.has(index)) return index;
+    }
+    throw new Error('could not allocate a free local index');
+  }
+
+  indexInUse(index: number): boolean {
+    return this.byIndex.has(index) || this.pendingByIndex.has(index);
+  }
+
+  get(vpnIp: number): HostInfo | undefined {
+    return this.byVpnIp.get(vpnIp);
+  }
+
+  getByIndex(index: number): HostInfo | undefined {
+    return this.byIndex.get(index);
+  }
+
+  getPending(vpnIp: number): HostInfo | undefined {
+    return this.pendingByVpnIp.get(vpnIp);
+  }
+
+  getPendingByIndex(index: number): HostInfo | undefined {
+    return this.pendingByIndex.get(index);
+  }
+
+  /** Finds an established tunnel by the index the peer uses (the one we put in our headers). */
+  getByRemoteIndex(remoteIndex: number): HostInfo | undefined {
+    return this.byRemoteIndex.get(remoteIndex);
+  }
+
+  addPending(host: HostInfo): void {
+    this.pendingByVpnIp.set(host.vpnIp, host);
+    this.pendingByIndex.set(host.localIndex, host);
+  }
+
+  removePending(host: HostInfo): void {
+    if (this.pendingByVpnIp.get(host.vpnIp) === host) this.pendingByVpnIp.delete(host.vpnIp);
+    if (this.pendingByIndex.get(host.localIndex) === host) this.pendingByIndex.delete(host.localIndex);
+    if (host.pending?.timer) clearTimeout(host.pending.timer);
+  }
+
+  /** Installs an established tunnel, returning the one it replaced (if any). */
+  add(host: HostInfo): HostInfo | undefined {
+    const previous = this.byVpnIp.get(host.vpnIp);
+    if (previous && previous !== host) this.unindex(previous);
+    this.byVpnIp.set(host.vpnIp, host);
+    this.byIndex.set(host.localIndex, host);
+    this.byRemoteIndex.set(host.remoteIndex, host);
+    return previous !== host ? previous : undefined;
+  }
+
+  remove(host: HostInfo): boolean {
+    const current = this.byVpnIp.get(host.vpnIp) === host;
+    if (current) this.byVpnIp.delete(host.vpnIp);
+    this.unindex(host);
+    return current;
+  }
+
+  private unindex(host: HostInfo): void {
+    if (this.byIndex.get(host.localIndex) === host) this.byIndex.delete(host.localIndex);
+    if (this.byRemoteIndex.get(host.remoteIndex) === host) this.byRemoteIndex.delete(host.remoteIndex);
+    if (host.livenessTimer) clearTimeout(host.livenessTimer);
+    host.livenessTimer = null;
+  }
+
+  hosts(): IterableIterator<HostInfo> {
+    return this.byVpnIp.values();
+  }
+
+  pendingHosts(): IterableIterator<HostInfo> {
+    return this.pendingByVpnIp.values();
+  }
+
+  get size(): number {
+    return this.byVpnIp.size;
+  }
+
+  get pendingSize(): number {
+    return this.pendingByVpnIp.size;
+  }
+}

@@ -1,0 +1,105 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { CAPool } from '../../pki/ca-pool.js';
+import { certificateFingerprint, marshalCertificate, unmarshalCertificate, type Certificate } from '../../pki/cert.js';
+import { loadCAPool, loadCertificate, loadX25519PrivateKey } from '../../pki/keys.js';
+import { UserError } from '../errors.js';
+import { cidrContains, type Cidr } from '../net/ipv4.js';
+import { x25519PublicKey, type KeyPair } from '../protocol/noise.js';
+import type { NodeConfig } from './config.js';
+import type { PeerIdentity } from './firewall.js';
+
+/**
+ * What this node is: its certificate and key, the CAs it trusts and the fingerprints it refuses.
+ * Rebuilt as a whole on SIGHUP so a reload either applies completely or not at all.
+ */
+export class LocalIdentity {
+  readonly vpnIp: number;
+  /** The overlay network: Ips[0] with its mask. */
+  readonly vpnNetwork: Cidr;
+  /** Our certificate as sent in handshakes: without the public key, which the peer takes from Noise. */
+  readonly handshakeCert: Uint8Array;
+  readonly blocklist: ReadonlySet<string>;
+
+  constructor(
+    readonly cert: Certificate,
+    readonly keyPair: KeyPair,
+    readonly caPool: CAPool,
+    blocklist: readonly string[],
+  ) {
+    const first = cert.details.ips[0];
+    if (!first) throw new UserError('pki.cert: certificate has no IP address');
+    this.vpnIp = first.ip;
+    this.vpnNetwork = first;
+    this.handshakeCert = marshalCertificate(cert, { omitPublicKey: true });
+    this.blocklist = new Set(blocklist.map((f) => f.toLowerCase()));
+  }
+
+  static fromConfig(pki: NodeConfig['pki'], now = new Date()): LocalIdentity {
+    const caPool = wrap('pki.ca', () => loadCAPool(pki.ca));
+    const cert = wrap('pki.cert', () => loadCertificate(pki.cert));
+    const privateKey = wrap('pki.key', () => loadX25519PrivateKey(pki.key));
+    const publicKey = x25519PublicKey(privateKey);
+    const certKey = cert.details.publicKey;
+    if (certKey.length !== publicKey.length || !timingSafeEqual(certKey, publicKey)) {
+      throw new UserError('pki.key: the private key does not match the public key in pki.cert');
+    }
+    if (cert.details.ips.length === 0) throw new UserError('pki.cert: certificate has no IP address');
+    const t = Math.floor(now.getTime() / 1000);
+    if (t < cert.details.notBefore || t > cert.details.notAfter) {
+      throw new UserError(`pki.cert: certificate is expired or not yet valid (valid ${iso(cert.details.notBefore)} to ${iso(cert.details.notAfter)})`);
+    }
+    return new LocalIdentity(cert, { privateKey, publicKey }, caPool, pki.blocklist);
+  }
+
+  /** Addresses this node may receive for: its cert IPs (as /32) and subnets. */
+  localCidrs(): Cidr[] {
+    return [...this.cert.details.ips.map((c) => ({ ip: c.ip, bits: 32 })), ...this.cert.details.subnets];
+  }
+
+  inVpnNetwork(ip: number): boolean {
+    return cidrContains(this.vpnNetwork, ip);
+  }
+
+  /**
+   * Validates a peer's handshake certificate: inserts the Noise static key as the public key (so
+   * the CA signature only verifies when the peer really owns the certified key), then checks it
+   * against the CA pool and blocklist. Throws with the reason.
+   */
+  verifyPeer(certBytes: Uint8Array, remoteStatic: Uint8Array, now = new Date()): { cert: Certificate; identity: PeerIdentity } {
+    const bound = unmarshalCertificate(certBytes, { publicKey: remoteStatic });
+    this.caPool.verify(bound, now, this.blocklist);
+    if (bound.details.ips.length === 0) throw new Error('certificate has no IP address');
+    return { cert: bound, identity: this.peerIdentity(bound) };
+  }
+
+  peerIdentity(cert: Certificate): PeerIdentity {
+    const d = cert.details;
+    const ca = this.caPool.get(d.issuer);
+    const needsCidrs = d.ips.length > 1 || d.subnets.length > 0;
+    return {
+      name: d.name,
+      groups: d.groups,
+      vpnIp: d.ips[0]!.ip,
+      remoteCidrs: needsCidrs ? [...d.ips.map((c) => ({ ip: c.ip, bits: 32 })), ...d.subnets] : null,
+      caName: ca?.details.name ?? '',
+      caSha: d.issuer,
+    };
+  }
+
+  get fingerprint(): string {
+    return certificateFingerprint(this.cert);
+  }
+}
+
+function iso(unix: number): string {
+  return new Date(unix * 1000).toISOString();
+}
+
+function wrap<T>(key: string, load: () => T): T {
+  try {
+    return load();
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    throw new UserError(`${key}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}

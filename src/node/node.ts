@@ -1,0 +1,394 @@
+import { lookup } from 'node:dns/promises';
+import type { Logger } from 'pino';
+import { UserError } from '../errors.js';
+import type { TunDevice, TunOptions, TunRoute } from '../io/tun.js';
+import type { Endpoint, OutgoingDatagram, UdpBind, UdpOptions } from '../io/udp.js';
+import { cidrContains, cidrsOverlap, formatCidr, formatIp, parseIp, type Cidr } from '../net/ipv4.js';
+import type { CipherName } from '../protocol/aead.js';
+import { HEADER_LEN, MessageSubType, MessageType, writeHeader } from '../protocol/header.js';
+import type { NodeConfig } from './config.js';
+import { ConnectionManager } from './connection-manager.js';
+import { Firewall } from './firewall.js';
+import { HandshakeManager } from './handshake-manager.js';
+import { HostInfo, HostMap } from './hostmap.js';
+import { LocalIdentity } from './identity.js';
+import { consumeTunPackets } from './inside.js';
+import { consumeDatagrams } from './outside.js';
+import { endpointKey, RemoteList, sameEndpoint } from './remote-list.js';
+import { DisabledTun } from './tun-disabled.js';
+
+export interface NodeStats {
+  rxPackets: number;
+  txPackets: number;
+  dropped: Record<string, number>;
+  recvErrorsSent: number;
+  handshakeTimeouts: number;
+  invalidCertificates: number;
+  deadTunnels: number;
+  firewallDrops: number;
+}
+
+export interface NodeDeps {
+  openTun?: (options: TunOptions) => TunDevice;
+  bindUdp?: (options: UdpOptions) => Promise<UdpBind>;
+  now?: () => Date;
+}
+
+interface UnsafeRoute {
+  cidr: Cidr;
+  via: number;
+}
+
+/** How long two switches of a peer's address must be apart before we switch back (Nebula: 2 s). */
+const ROAMING_SUPPRESS_MS = 2000;
+
+/**
+ * A running mesh node: one UDP socket, one TUN device, and the tunnels between them. The protocol
+ * concepts live in their own files (handshake manager, host map, connection manager, firewall,
+ * inside/outside paths); this class owns their shared state and the send primitives.
+ */
+export class MeshNode {
+  readonly hostmap: HostMap;
+  readonly handshakes: HandshakeManager;
+  readonly connections: ConnectionManager;
+  readonly stats: NodeStats = {
+    rxPackets: 0,
+    txPackets: 0,
+    dropped: {},
+    recvErrorsSent: 0,
+    handshakeTimeouts: 0,
+    invalidCertificates: 0,
+    deadTunnels: 0,
+    firewallDrops: 0,
+  };
+  firewall: Firewall;
+  unsafeRoutes: UnsafeRoute[] = [];
+  private readonly dropLogAt = new Map<string, number>();
+  private readonly scratchHeader = Buffer.alloc(HEADER_LEN);
+  private stopped = false;
+  private lastSource = { address: '', inOverlay: false };
+
+  private constructor(
+    public config: NodeConfig,
+    public identity: LocalIdentity,
+    readonly log: Logger,
+    readonly udp: UdpBind,
+    readonly tun: TunDevice,
+  ) {
+    const preferred = config.preferredRanges;
+    this.hostmap = new HostMap(() => new RemoteList(preferred));
+    this.handshakes = new HandshakeManager(this);
+    this.connections = new ConnectionManager(this);
+    this.firewall = Firewall.fromConfig(config.firewall, identity.localCidrs());
+    this.unsafeRoutes = config.tun.unsafeRoutes.map((r) => ({ cidr: r.route, via: r.via }));
+  }
+
+  static async start(config: NodeConfig, log: Logger, deps: NodeDeps = {}): Promise<MeshNode> {
+    const identity = LocalIdentity.fromConfig(config.pki, deps.now?.() ?? new Date());
+    validateAgainstCertificate(config, identity);
+    const staticHosts = await resolveStaticHosts(config);
+    let tun: TunDevice;
+    if (config.tun.disabled) {
+      tun = new DisabledTun(identity.vpnIp, config.tun.mtu);
+    } else {
+      if (!deps.openTun) throw new UserError('tun: no TUN implementation available');
+      const routes: TunRoute[] = [
+        ...config.tun.routes.map((r) => ({ cidr: r.route, mtu: r.mtu })),
+        ...config.tun.unsafeRoutes.map((r) => ({ cidr: r.route, mtu: r.mtu, metric: r.metric })),
+      ];
+      tun = deps.openTun({ name: config.tun.dev || undefined, mtu: config.tun.mtu, address: identity.vpnNetwork, routes, txQueueLength: config.tun.txQueue });
+    }
+    let udp: UdpBind;
+    try {
+      if (!deps.bindUdp) throw new UserError('listen: no UDP implementation available');
+      udp = await deps.bindUdp({
+        host: config.listen.host,
+        port: config.listen.port,
+        readBuffer: config.listen.readBuffer,
+        writeBuffer: config.listen.writeBuffer,
+        batch: config.listen.batch,
+      });
+    } catch (err) {
+      tun.close();
+      throw err instanceof UserError ? err : new UserError(`listen: cannot bind ${config.listen.host}:${config.listen.port}: ${(err as Error).message}`);
+    }
+    const node = new MeshNode(config, identity, log, udp, tun);
+    for (const [vpnIp, addrs] of staticHosts) node.hostmap.remotesFor(vpnIp).setStatic(addrs);
+    udp.onDatagrams((batch) => consumeDatagrams(node, batch));
+    tun.onPackets((packets) => consumeTunPackets(node, packets));
+    log.info(
+      { vpnIp: formatIp(identity.vpnIp), cert: identity.cert.details.name, fingerprint: identity.fingerprint, listen: `${config.listen.host}:${udp.localPort}`, tun: tun.name, cipher: config.cipher },
+      'mesh node started',
+    );
+    return node;
+  }
+
+  get cipher(): CipherName {
+    return this.config.cipher;
+  }
+
+  get listenPort(): number {
+    return this.udp.localPort;
+  }
+
+  /** Sends raw bytes (handshakes, punches) without touching any tunnel state. */
+  sendRaw(data: Uint8Array, to: Endpoint): void {
+    this.udp.send([{ data, to }]);
+  }
+
+  sendHandshakeReply(message: Buffer, to: Endpoint | null, _via?: HostInfo): void {
+    if (to) this.sendRaw(message, to);
+  }
+
+  /** Encrypts one message for an established tunnel; returns the datagram to send. */
+  seal(host: HostInfo, type: number, subtype: number, payload: Uint8Array): Buffer {
+    const counter = ++host.messageCounter;
+    writeHeader(this.scratchHeader, 0, type, subtype, host.remoteIndex, counter);
+    return host.encrypt!.encryptPacket(this.scratchHeader, counter, payload);
+  }
+
+  /**
+   * Sends a message to a peer by overlay IP, starting a handshake and queueing the message when
+   * there is no tunnel yet.
+   */
+  sendTo(vpnIp: number, type: number, subtype: number, payload: Uint8Array, out?: OutgoingDatagram[]): void {
+    const host = this.hostmap.get(vpnIp);
+    if (!host) {
+      const pending = this.handshakes.start(vpnIp);
+      pending.enqueue(type, subtype, payload);
+      return;
+    }
+    this.sendOn(host, type, subtype, payload, out);
+  }
+
+  sendOn(host: HostInfo, type: number, subtype: number, payload: Uint8Array, out?: OutgoingDatagram[]): void {
+    if (!host.remote) return;
+    const datagram = this.seal(host, type, subtype, payload);
+    this.connections.outbound(host);
+    this.stats.txPackets++;
+    if (out) out.push({ data: datagram, to: host.remote });
+    else this.udp.send([{ data: datagram, to: host.remote }]);
+  }
+
+  sendTest(host: HostInfo): void {
+    if (host.established) this.sendOn(host, MessageType.Test, MessageSubType.TestRequest, Buffer.alloc(0));
+  }
+
+  sendRecvError(to: Endpoint, remoteIndex: number): void {
+    const mode = this.config.listen.sendRecvError;
+    if (mode === 'never' || (mode === 'private' && !isPrivateAddress(to.address))) return;
+    const packet = Buffer.alloc(HEADER_LEN);
+    writeHeader(packet, 0, MessageType.RecvError, 0, remoteIndex, 0);
+    this.stats.recvErrorsSent++;
+    this.sendRaw(packet, to);
+  }
+
+  /** Called by the handshake manager when a tunnel is established. */
+  tunnelUp(host: HostInfo, _via?: HostInfo): void {
+    const replaced = this.hostmap.add(host);
+    if (replaced) this.log.debug({ vpnIp: formatIp(host.vpnIp), oldIndex: replaced.localIndex }, 'tunnel replaced by a newer handshake');
+    const queued = host.queue;
+    host.queue = [];
+    if (queued.length === 0) return;
+    const out: OutgoingDatagram[] = [];
+    for (const m of queued) {
+      if (m.type === MessageType.Message && m.subtype === MessageSubType.None) {
+        const reason = this.firewall.outbound(m.payload, host.identity!);
+        if (reason) {
+          this.firewallDrop('outbound', reason, host);
+          continue;
+        }
+      }
+      this.sendOn(host, m.type, m.subtype, m.payload, out);
+    }
+    if (out.length > 0) this.udp.send(out);
+  }
+
+  /** Tears a tunnel down locally; with `notify`, tells the peer with a closeTunnel first. */
+  removeTunnel(host: HostInfo, notify: boolean): void {
+    if (notify && host.established && host.remote) this.sendOn(host, MessageType.CloseTunnel, 0, Buffer.alloc(0));
+    if (this.hostmap.remove(host)) this.hostmap.forgetRemotes(host.vpnIp);
+  }
+
+  /** Switches a tunnel to the address an authenticated packet came from (roaming). */
+  roam(host: HostInfo, from: Endpoint): void {
+    if (sameEndpoint(host.remote, from)) return;
+    if (!this.remoteAllowed(host.vpnIp, from)) return;
+    const now = Date.now();
+    const prev = host.previousRemote;
+    if (prev && sameEndpoint(prev.addr, from) && now - prev.at < ROAMING_SUPPRESS_MS) return;
+    this.log.info({ vpnIp: formatIp(host.vpnIp), from: host.remote && endpointKey(host.remote), to: endpointKey(from) }, 'host roamed to a new address');
+    if (host.remote) host.previousRemote = { addr: host.remote, at: now };
+    host.remote = { ...from };
+    host.remotes.learn(from);
+  }
+
+  /** `lighthouse.remote_allow_list` applied to an underlay address (lighthouse work refines this). */
+  remoteAllowed(_vpnIp: number, _addr: Endpoint): boolean {
+    return true;
+  }
+
+  /** Lighthouse messages (header type 3) from an established tunnel. */
+  onLighthouseMessage(host: HostInfo, _payload: Buffer): void {
+    this.drop('lighthouse-unhandled', host.remote);
+  }
+
+  /** Control messages (header type 6: relay set-up) from an established tunnel. */
+  onControlMessage(host: HostInfo, _payload: Buffer): void {
+    this.drop('control-unhandled', host.remote);
+  }
+
+  /** Hooks for the lighthouse client: a handshake starts / is retried. */
+  onHandshakeStart(_host: HostInfo): void {}
+
+  onHandshakeAttempt(_host: HostInfo, _message: Buffer): void {}
+
+  /** Re-validates a peer certificate (pki.disconnect_invalid); closes the tunnel when it fails. */
+  stillValid(host: HostInfo): boolean {
+    try {
+      this.identity.caPool.verify(host.cert!, new Date(), this.identity.blocklist);
+      return true;
+    } catch (err) {
+      this.log.info({ vpnIp: formatIp(host.vpnIp), reason: (err as Error).message }, 'peer certificate no longer valid, closing tunnel');
+      this.removeTunnel(host, true);
+      return false;
+    }
+  }
+
+  /** True at most once per second per key: keeps logs about hostile or repeated input bounded. */
+  private logAllowed(key: string): boolean {
+    const now = Date.now();
+    const last = this.dropLogAt.get(key);
+    if (last !== undefined && now - last < 1000) return false;
+    if (this.dropLogAt.size > 4096) this.dropLogAt.clear();
+    this.dropLogAt.set(key, now);
+    return true;
+  }
+
+  /** Logs at info at most once per second per key (refused handshakes can be retransmitted or forged in bulk). */
+  infoLimited(key: string, fields: Record<string, unknown>, message: string): void {
+    if (this.logAllowed(key)) this.log.info(fields, message);
+  }
+
+  /** Counts a dropped datagram and logs it at debug, at most once per second per source. */
+  drop(kind: string, from: Endpoint | null, err?: unknown): void {
+    this.stats.dropped[kind] = (this.stats.dropped[kind] ?? 0) + 1;
+    if (!this.log.isLevelEnabled('debug')) return;
+    const source = from ? endpointKey(from) : 'relay';
+    if (!this.logAllowed(`${kind} ${source}`)) return;
+    this.log.debug({ from: source, kind, reason: err instanceof Error ? err.message : err, total: this.stats.dropped[kind] }, 'dropped datagram');
+  }
+
+  firewallDrop(direction: 'inbound' | 'outbound', reason: string, host: HostInfo | null): void {
+    this.stats.firewallDrops++;
+    const kind = `firewall-${direction}`;
+    this.stats.dropped[kind] = (this.stats.dropped[kind] ?? 0) + 1;
+    if (!this.log.isLevelEnabled('debug') || !this.logAllowed(`${kind} ${host?.vpnIp ?? 0}`)) return;
+    this.log.debug({ direction, reason, vpnIp: host ? formatIp(host.vpnIp) : undefined }, 'firewall dropped packet');
+  }
+
+  /**
+   * Whether an underlay source address lies inside our overlay network (a tunnel inside the
+   * tunnel, dropped). Batches mostly come from one peer, so the last answer is remembered.
+   */
+  isOverlayAddress(address: string): boolean {
+    if (address !== this.lastSource.address) {
+      this.lastSource = { address, inOverlay: !address.includes(':') && this.identity.inVpnNetwork(parseIp(address)) };
+    }
+    return this.lastSource.inOverlay;
+  }
+
+  /** Which overlay IP a destination is reached through: itself inside the VPN network, or an unsafe route's `via`. */
+  routeFor(dst: number): number | null {
+    if (this.identity.inVpnNetwork(dst)) return dst;
+    let best: UnsafeRoute | null = null;
+    for (const r of this.unsafeRoutes) if (cidrContains(r.cidr, dst) && (!best || r.cidr.bits > best.cidr.bits)) best = r;
+    return best ? best.via : null;
+  }
+
+  /**
+   * SIGHUP: re-reads the certificate, key, CA and firewall. A new certificate must keep the same
+   * overlay IP; new settings apply to new handshakes, existing tunnels stay up.
+   */
+  reload(config: NodeConfig): void {
+    const identity = LocalIdentity.fromConfig(config.pki);
+    if (identity.vpnIp !== this.identity.vpnIp) {
+      throw new UserError(`pki.cert: the new certificate has overlay IP ${formatIp(identity.vpnIp)}, the running node has ${formatIp(this.identity.vpnIp)}; restart to change it`);
+    }
+    validateAgainstCertificate(config, identity);
+    const firewall = this.firewall.withRules(config.firewall, identity.localCidrs());
+    this.identity = identity;
+    this.firewall = firewall;
+    this.config = config;
+    this.unsafeRoutes = config.tun.unsafeRoutes.map((r) => ({ cidr: r.route, via: r.via }));
+    this.log.info({ fingerprint: identity.fingerprint }, 'configuration reloaded');
+  }
+
+  /** SIGTERM: closes every tunnel (telling each peer), removes the TUN device and the socket. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.handshakes.stopAll();
+    const out: OutgoingDatagram[] = [];
+    for (const host of [...this.hostmap.hosts()]) {
+      if (host.established && host.remote) this.sendOn(host, MessageType.CloseTunnel, 0, Buffer.alloc(0), out);
+      this.hostmap.remove(host);
+    }
+    if (out.length > 0) this.udp.send(out);
+    this.tun.close();
+    await this.udp.close();
+    this.log.info('mesh node stopped');
+  }
+
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+}
+
+const PRIVATE_RANGES: Cidr[] = [
+  { ip: 0x0a000000, bits: 8 },
+  { ip: 0xac100000, bits: 12 },
+  { ip: 0xc0a80000, bits: 16 },
+  { ip: 0x7f000000, bits: 8 },
+];
+
+function isPrivateAddress(address: string): boolean {
+  if (address.includes(':')) return /^f[cd]/i.test(address) || address === '::1';
+  const ip = parseIp(address);
+  return PRIVATE_RANGES.some((r) => cidrContains(r, ip));
+}
+
+/** Checks the parts of the config that depend on our certificate, with Nebula's rules. */
+function validateAgainstCertificate(config: NodeConfig, identity: LocalIdentity): void {
+  const net = identity.vpnNetwork;
+  for (const lh of config.lighthouse.hosts) {
+    if (!identity.inVpnNetwork(lh)) throw new UserError(`lighthouse.hosts: ${formatIp(lh)} is not inside the overlay network ${formatCidr({ ip: net.ip, bits: net.bits })}`);
+  }
+  for (const vpnIp of config.staticHostMap.keys()) {
+    if (!identity.inVpnNetwork(vpnIp)) throw new UserError(`static_host_map: ${formatIp(vpnIp)} is not inside the overlay network ${formatCidr(net)}`);
+  }
+  for (const r of config.tun.routes) {
+    if (!cidrsOverlap(r.route, net) || r.route.bits < net.bits) throw new UserError(`tun.routes: ${formatCidr(r.route)} is not inside the overlay network ${formatCidr(net)}`);
+  }
+  for (const r of config.tun.unsafeRoutes) {
+    if (cidrsOverlap(r.route, net)) throw new UserError(`tun.unsafe_routes: ${formatCidr(r.route)} overlaps the overlay network ${formatCidr(net)}`);
+    if (!identity.inVpnNetwork(r.via)) throw new UserError(`tun.unsafe_routes: via ${formatIp(r.via)} is not inside the overlay network ${formatCidr(net)}`);
+  }
+}
+
+async function resolveStaticHosts(config: NodeConfig): Promise<Map<number, Endpoint[]>> {
+  const result = new Map<number, Endpoint[]>();
+  for (const [vpnIp, entries] of config.staticHostMap) {
+    const addrs: Endpoint[] = [];
+    for (const entry of entries) {
+      try {
+        const resolved = await lookup(entry.host, { all: true });
+        for (const r of resolved) addrs.push({ address: r.address, port: entry.port });
+      } catch (err) {
+        throw new UserError(`static_host_map: cannot resolve "${entry.host}" for ${formatIp(vpnIp)}: ${(err as Error).message}`);
+      }
+    }
+    result.set(vpnIp, addrs);
+  }
+  return result;
+}

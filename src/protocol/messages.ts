@@ -1,0 +1,504 @@
+/**
+ * Codecs for Nebula's control-plane protobufs (nebula.proto, proto3):
+ *   NebulaHandshake / NebulaHandshakeDetails  (handshake payload, §2.4)
+ *   NebulaMeta / NebulaMetaDetails            (lighthouse, §5.1)
+ *   NebulaControl                             (relay setup, §6.2)
+ *
+ * Encoders emit what Go emits (ascending fields, zeros omitted, packed repeated uint32, Details
+ * always present). Decoders accept any field order, skip unknown fields, merge repeated embedded
+ * messages like Go, and throw an Error (ProtobufError) on malformed input.
+ *
+ * The schema is defined in code with protobufjs reflection (nothing is read from disk). protobufjs
+ * writes fields in id order, packs repeated scalars (proto3), and writes a field only when it is
+ * set, so the encoders leave every zero/empty value unset. Decoders run the strict wire-type pass of
+ * ./protobuf.ts first, because protobufjs alone silently skips known fields with wrong wire types.
+ */
+import protobuf from 'protobufjs';
+import { formatIp, parseIp } from '../net/ipv4.js';
+import { bigintToLong, checkWireTypes, longToBigint, plainBytes, ProtobufError, wireChecksFor } from './protobuf.js';
+
+export { ProtobufError } from './protobuf.js';
+
+const P3 = 'proto3';
+
+// nebula.proto of Nebula 1.6.1.
+const root = protobuf.Root.fromJSON({
+  nested: {
+    nebula: {
+      nested: {
+        NebulaMeta: {
+          edition: P3,
+          fields: {
+            Type: { type: 'MessageType', id: 1 },
+            Details: { type: 'NebulaMetaDetails', id: 2 },
+          },
+          nested: {
+            MessageType: {
+              values: {
+                None: 0,
+                HostQuery: 1,
+                HostQueryReply: 2,
+                HostUpdateNotification: 3,
+                HostMovedNotification: 4,
+                HostPunchNotification: 5,
+                HostWhoami: 6,
+                HostWhoamiReply: 7,
+                PathCheck: 8,
+                PathCheckReply: 9,
+                HostUpdateNotificationAck: 10,
+              },
+            },
+          },
+        },
+        NebulaMetaDetails: {
+          edition: P3,
+          fields: {
+            VpnIp: { type: 'uint32', id: 1 },
+            Ip4AndPorts: { rule: 'repeated', type: 'Ip4AndPort', id: 2 },
+            counter: { type: 'uint32', id: 3 },
+            Ip6AndPorts: { rule: 'repeated', type: 'Ip6AndPort', id: 4 },
+            RelayVpnIp: { rule: 'repeated', type: 'uint32', id: 5, options: { packed: true } },
+          },
+        },
+        Ip4AndPort: {
+          edition: P3,
+          fields: {
+            Ip: { type: 'uint32', id: 1 },
+            Port: { type: 'uint32', id: 2 },
+          },
+        },
+        Ip6AndPort: {
+          edition: P3,
+          fields: {
+            Hi: { type: 'uint64', id: 1 },
+            Lo: { type: 'uint64', id: 2 },
+            Port: { type: 'uint32', id: 3 },
+          },
+        },
+        NebulaHandshake: {
+          edition: P3,
+          fields: {
+            Details: { type: 'NebulaHandshakeDetails', id: 1 },
+            Hmac: { type: 'bytes', id: 2 },
+          },
+        },
+        NebulaHandshakeDetails: {
+          edition: P3,
+          fields: {
+            Cert: { type: 'bytes', id: 1 },
+            InitiatorIndex: { type: 'uint32', id: 2 },
+            ResponderIndex: { type: 'uint32', id: 3 },
+            Cookie: { type: 'uint64', id: 4 },
+            Time: { type: 'uint64', id: 5 },
+          },
+        },
+        NebulaControl: {
+          edition: P3,
+          fields: {
+            Type: { type: 'MessageType', id: 1 },
+            InitiatorRelayIndex: { type: 'uint32', id: 2 },
+            ResponderRelayIndex: { type: 'uint32', id: 3 },
+            RelayToIp: { type: 'uint32', id: 4 },
+            RelayFromIp: { type: 'uint32', id: 5 },
+          },
+          nested: {
+            MessageType: { values: { None: 0, CreateRelayRequest: 1, CreateRelayResponse: 2 } },
+          },
+        },
+      },
+    },
+  },
+});
+
+const PbHandshake = root.lookupType('nebula.NebulaHandshake');
+const PbHandshakeDetails = root.lookupType('nebula.NebulaHandshakeDetails');
+const PbMeta = root.lookupType('nebula.NebulaMeta');
+const PbMetaDetails = root.lookupType('nebula.NebulaMetaDetails');
+const PbIp4AndPort = root.lookupType('nebula.Ip4AndPort');
+const PbIp6AndPort = root.lookupType('nebula.Ip6AndPort');
+const PbControl = root.lookupType('nebula.NebulaControl');
+
+const HANDSHAKE_CHECKS = wireChecksFor(PbHandshake);
+const META_CHECKS = wireChecksFor(PbMeta);
+const CONTROL_CHECKS = wireChecksFor(PbControl);
+
+type Fields = Record<string, unknown>;
+
+// Encoding: validate like Go's types would, and set only non-zero values.
+
+function setUint32(o: Fields, key: string, value: number): void {
+  if (value >>> 0 !== value) throw new ProtobufError(`${key}: ${value} is not a uint32`);
+  if (value !== 0) o[key] = value;
+}
+
+function setInt32(o: Fields, key: string, value: number): void {
+  if ((value | 0) !== value) throw new ProtobufError(`${key}: ${value} is not an int32`);
+  if (value !== 0) o[key] = value;
+}
+
+function setUint64(o: Fields, key: string, value: bigint): void {
+  const long = bigintToLong(value);
+  if (value !== 0n) o[key] = long;
+}
+
+function setBytes(o: Fields, key: string, value: Uint8Array): void {
+  if (value.length > 0) o[key] = value;
+}
+
+function encode(type: protobuf.Type, fields: Fields): Uint8Array {
+  return plainBytes(type.encode(type.create(fields)).finish());
+}
+
+/** Strict pre-pass, then protobufjs decode; every failure becomes a ProtobufError. */
+function decode<T>(type: protobuf.Type, checks: Parameters<typeof checkWireTypes>[1], bytes: Uint8Array): T {
+  checkWireTypes(bytes, checks);
+  try {
+    return type.decode(bytes) as unknown as T;
+  } catch (err) {
+    throw new ProtobufError(`${type.name}: ${(err as Error).message}`);
+  }
+}
+
+/** A copy (decoded bytes may be views into the input). */
+function copyBytes(b: Uint8Array | null | undefined): Uint8Array {
+  return b ? new Uint8Array(b) : new Uint8Array(0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handshake
+
+export interface HandshakeDetails {
+  cert: Uint8Array;
+  initiatorIndex: number;
+  responderIndex: number;
+  cookie: bigint;
+  /** Unix nanoseconds, exact. */
+  time: bigint;
+}
+
+export interface Handshake {
+  details: HandshakeDetails;
+  hmac: Uint8Array;
+}
+
+interface PbHandshakeDetailsFields {
+  Cert?: Uint8Array;
+  InitiatorIndex?: number;
+  ResponderIndex?: number;
+  Cookie?: protobuf.Long | number;
+  Time?: protobuf.Long | number;
+}
+
+interface PbHandshakeFields {
+  Details?: PbHandshakeDetailsFields | null;
+  Hmac?: Uint8Array;
+}
+
+export function encodeHandshake(m: { details: HandshakeDetails; hmac?: Uint8Array }): Uint8Array {
+  const d: Fields = {};
+  setBytes(d, 'Cert', m.details.cert);
+  setUint32(d, 'InitiatorIndex', m.details.initiatorIndex);
+  setUint32(d, 'ResponderIndex', m.details.responderIndex);
+  setUint64(d, 'Cookie', m.details.cookie);
+  setUint64(d, 'Time', m.details.time);
+  // Details is always emitted (Go marshals the non-nil pointer even when it is empty).
+  const o: Fields = { Details: PbHandshakeDetails.create(d) };
+  if (m.hmac) setBytes(o, 'Hmac', m.hmac);
+  return encode(PbHandshake, o);
+}
+
+export function decodeHandshake(bytes: Uint8Array): Handshake {
+  const m = decode<PbHandshakeFields>(PbHandshake, HANDSHAKE_CHECKS, bytes);
+  const d = m.Details;
+  if (!d) throw new ProtobufError('NebulaHandshake: Details missing');
+  return {
+    details: {
+      cert: copyBytes(d.Cert),
+      initiatorIndex: d.InitiatorIndex ?? 0,
+      responderIndex: d.ResponderIndex ?? 0,
+      cookie: longToBigint(d.Cookie),
+      time: longToBigint(d.Time),
+    },
+    hmac: copyBytes(m.Hmac),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lighthouse (NebulaMeta)
+
+export const MetaType = {
+  None: 0,
+  HostQuery: 1,
+  HostQueryReply: 2,
+  HostUpdateNotification: 3,
+  HostMovedNotification: 4,
+  HostPunchNotification: 5,
+  HostWhoami: 6,
+  HostWhoamiReply: 7,
+  PathCheck: 8,
+  PathCheckReply: 9,
+  HostUpdateNotificationAck: 10,
+} as const;
+
+export interface Ip4AndPort {
+  ip: number;
+  port: number;
+}
+
+export interface Ip6AndPort {
+  hi: bigint;
+  lo: bigint;
+  port: number;
+}
+
+export interface MetaDetails {
+  vpnIp: number;
+  ip4AndPorts: Ip4AndPort[];
+  counter: number;
+  ip6AndPorts: Ip6AndPort[];
+  relayVpnIps: number[];
+}
+
+export interface MetaMessage {
+  type: number;
+  details: MetaDetails;
+}
+
+export function emptyMetaDetails(): MetaDetails {
+  return { vpnIp: 0, ip4AndPorts: [], counter: 0, ip6AndPorts: [], relayVpnIps: [] };
+}
+
+interface PbMetaDetailsFields {
+  VpnIp?: number;
+  Ip4AndPorts?: { Ip?: number; Port?: number }[];
+  counter?: number;
+  Ip6AndPorts?: { Hi?: protobuf.Long | number; Lo?: protobuf.Long | number; Port?: number }[];
+  RelayVpnIp?: number[];
+}
+
+interface PbMetaFields {
+  Type?: number;
+  Details?: PbMetaDetailsFields | null;
+}
+
+function metaDetailsMessage(d: MetaDetails): protobuf.Message {
+  const o: Fields = {};
+  setUint32(o, 'VpnIp', d.vpnIp);
+  if (d.ip4AndPorts.length > 0) {
+    o['Ip4AndPorts'] = d.ip4AndPorts.map((e) => {
+      const x: Fields = {};
+      setUint32(x, 'Ip', e.ip);
+      setUint32(x, 'Port', e.port);
+      return PbIp4AndPort.create(x);
+    });
+  }
+  setUint32(o, 'counter', d.counter);
+  if (d.ip6AndPorts.length > 0) {
+    o['Ip6AndPorts'] = d.ip6AndPorts.map((e) => {
+      const x: Fields = {};
+      setUint64(x, 'Hi', e.hi);
+      setUint64(x, 'Lo', e.lo);
+      setUint32(x, 'Port', e.port);
+      return PbIp6AndPort.create(x);
+    });
+  }
+  if (d.relayVpnIps.length > 0) {
+    for (const ip of d.relayVpnIps) {
+      if (ip >>> 0 !== ip) throw new ProtobufError(`RelayVpnIp: ${ip} is not a uint32`);
+    }
+    o['RelayVpnIp'] = [...d.relayVpnIps];
+  }
+  return PbMetaDetails.create(o);
+}
+
+/** Encodes a NebulaMeta; Details is always emitted (1.6 drops messages without it). */
+export function encodeMeta(type: number, details: MetaDetails): Uint8Array {
+  const o: Fields = {};
+  setInt32(o, 'Type', type);
+  o['Details'] = metaDetailsMessage(details);
+  return encode(PbMeta, o);
+}
+
+/** Decodes a NebulaMeta; throws when Details is missing or the bytes are malformed. */
+export function decodeMeta(bytes: Uint8Array): MetaMessage {
+  const m = decode<PbMetaFields>(PbMeta, META_CHECKS, bytes);
+  const d = m.Details;
+  if (!d) throw new ProtobufError('NebulaMeta: Details missing');
+  return {
+    type: m.Type ?? 0,
+    details: {
+      vpnIp: d.VpnIp ?? 0,
+      ip4AndPorts: (d.Ip4AndPorts ?? []).map((e) => ({ ip: e.Ip ?? 0, port: e.Port ?? 0 })),
+      counter: d.counter ?? 0,
+      ip6AndPorts: (d.Ip6AndPorts ?? []).map((e) => ({ hi: longToBigint(e.Hi), lo: longToBigint(e.Lo), port: e.Port ?? 0 })),
+      relayVpnIps: [...(d.RelayVpnIp ?? [])],
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Relay control (NebulaControl)
+
+export const ControlType = { None: 0, CreateRelayRequest: 1, CreateRelayResponse: 2 } as const;
+
+export interface ControlMessage {
+  type: number;
+  initiatorRelayIndex: number;
+  responderRelayIndex: number;
+  relayToIp: number;
+  relayFromIp: number;
+}
+
+interface PbControlFields {
+  Type?: number;
+  InitiatorRelayIndex?: number;
+  ResponderRelayIndex?: number;
+  RelayToIp?: number;
+  RelayFromIp?: number;
+}
+
+export function encodeControl(m: ControlMessage): Uint8Array {
+  const o: Fields = {};
+  setInt32(o, 'Type', m.type);
+  setUint32(o, 'InitiatorRelayIndex', m.initiatorRelayIndex);
+  setUint32(o, 'ResponderRelayIndex', m.responderRelayIndex);
+  setUint32(o, 'RelayToIp', m.relayToIp);
+  setUint32(o, 'RelayFromIp', m.relayFromIp);
+  return encode(PbControl, o);
+}
+
+export function decodeControl(bytes: Uint8Array): ControlMessage {
+  const m = decode<PbControlFields>(PbControl, CONTROL_CHECKS, bytes);
+  return {
+    type: m.Type ?? 0,
+    initiatorRelayIndex: m.InitiatorRelayIndex ?? 0,
+    responderRelayIndex: m.ResponderRelayIndex ?? 0,
+    relayToIp: m.RelayToIp ?? 0,
+    relayFromIp: m.RelayFromIp ?? 0,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Endpoint helpers
+
+/** "a.b.c.d:port" for an Ip4AndPort. */
+export function formatIp4AndPort(e: Ip4AndPort): string {
+  return `${formatIp(e.ip)}:${e.port}`;
+}
+
+/** Parses "a.b.c.d:port". */
+export function parseIp4AndPort(text: string): Ip4AndPort {
+  const i = text.lastIndexOf(':');
+  if (i < 0) throw new Error(`invalid IPv4 endpoint "${text}"`);
+  return { ip: parseIp(text.slice(0, i)), port: parsePort(text.slice(i + 1), text) };
+}
+
+function parsePort(text: string, whole: string): number {
+  if (!/^\d{1,5}$/.test(text)) throw new Error(`invalid port in "${whole}"`);
+  const port = Number(text);
+  if (port > 65535) throw new Error(`invalid port in "${whole}"`);
+  return port;
+}
+
+/** Parses IPv6 text (with "::" and an optional dotted-quad tail; no zone) into 16 bytes. */
+export function parseIp6(text: string): Uint8Array {
+  const fail = (): never => {
+    throw new Error(`invalid IPv6 address "${text}"`);
+  };
+  let s = text.trim();
+  if (s.startsWith('[') && s.endsWith(']')) s = s.slice(1, -1);
+  const out = new Uint8Array(16);
+  const parts = s.split('::');
+  if (parts.length > 2) fail();
+  const parseGroups = (chunk: string, last: boolean): number[] => {
+    if (chunk === '') return [];
+    const groups: number[] = [];
+    const items = chunk.split(':');
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!;
+      if (last && i === items.length - 1 && item.includes('.')) {
+        let v4 = 0;
+        try {
+          v4 = parseIp(item);
+        } catch {
+          fail();
+        }
+        groups.push(v4 >>> 16, v4 & 0xffff);
+      } else {
+        if (!/^[0-9a-fA-F]{1,4}$/.test(item)) fail();
+        groups.push(parseInt(item, 16));
+      }
+    }
+    return groups;
+  };
+  const head = parseGroups(parts[0]!, parts.length === 1);
+  const tail = parts.length === 2 ? parseGroups(parts[1]!, true) : [];
+  if (parts.length === 1 ? head.length !== 8 : head.length + tail.length > 7) fail();
+  const groups = [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
+  groups.forEach((g, i) => {
+    out[i * 2] = g >>> 8;
+    out[i * 2 + 1] = g & 0xff;
+  });
+  return out;
+}
+
+/** RFC 5952 text for 16 address bytes (longest run of ≥2 zero groups compressed, lowercase). */
+export function formatIp6(bytes: Uint8Array): string {
+  if (bytes.length !== 16) throw new Error('IPv6 address must be 16 bytes');
+  const groups: number[] = [];
+  for (let i = 0; i < 8; i++) groups.push((bytes[i * 2]! << 8) | bytes[i * 2 + 1]!);
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestLen < 2) return hex.join(':');
+  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+}
+
+/** Splits 16 IPv6 address bytes into Nebula's big-endian Hi/Lo uint64 pair. */
+export function ip6BytesToHiLo(bytes: Uint8Array): { hi: bigint; lo: bigint } {
+  if (bytes.length !== 16) throw new Error('IPv6 address must be 16 bytes');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, 16);
+  return { hi: view.getBigUint64(0, false), lo: view.getBigUint64(8, false) };
+}
+
+export function hiLoToIp6Bytes(hi: bigint, lo: bigint): Uint8Array {
+  const out = new Uint8Array(16);
+  const view = new DataView(out.buffer);
+  view.setBigUint64(0, BigInt.asUintN(64, hi), false);
+  view.setBigUint64(8, BigInt.asUintN(64, lo), false);
+  return out;
+}
+
+export function ip6ToHiLo(text: string): { hi: bigint; lo: bigint } {
+  return ip6BytesToHiLo(parseIp6(text));
+}
+
+export function hiLoToIp6(hi: bigint, lo: bigint): string {
+  return formatIp6(hiLoToIp6Bytes(hi, lo));
+}
+
+/** "[addr]:port" for an Ip6AndPort. */
+export function formatIp6AndPort(e: Ip6AndPort): string {
+  return `[${hiLoToIp6(e.hi, e.lo)}]:${e.port}`;
+}
+
+/** Parses "[addr]:port". */
+export function parseIp6AndPort(text: string): Ip6AndPort {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(text.trim());
+  if (!m) throw new Error(`invalid IPv6 endpoint "${text}"`);
+  const { hi, lo } = ip6ToHiLo(m[1]!);
+  return { hi, lo, port: parsePort(m[2]!, text) };
+}

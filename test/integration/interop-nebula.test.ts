@@ -1,0 +1,82 @@
+/**
+ * A mesh node and a real nebula 1.6.1 node, each with a real TUN device in its own network
+ * namespace (root only; skips with the reason when that, the native addon or `nebula` is missing).
+ *
+ * For each cipher and each initiator: both nodes start fresh (no tunnel, no lighthouse, punchy off,
+ * so nothing handshakes until traffic appears), the first ping comes from the initiating side, and
+ * the logs confirm who initiated. Then 100 MiB cross the tunnel over TCP with matching SHA-256 (from
+ * the initiator to the responder), and SIGTERM is checked: stopping the mesh node exits 0, removes
+ * its TUN device and nebula logs the closeTunnel; stopping nebula makes mesh drop the tunnel.
+ * Certificates come from nebula-cert for aes and from `mesh ca` for chachapoly.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { overlaySkipReason, withOverlayLab, type Cipher } from '../helpers/overlay-lab.js';
+
+const BYTES = 100 * 1024 * 1024;
+const PORT = 9300;
+
+const cases: { cipher: Cipher; initiator: 'mesh' | 'nebula'; net: number }[] = [
+  { cipher: 'aes', initiator: 'mesh', net: 31 },
+  { cipher: 'aes', initiator: 'nebula', net: 32 },
+  { cipher: 'chachapoly', initiator: 'mesh', net: 33 },
+  { cipher: 'chachapoly', initiator: 'nebula', net: 34 },
+];
+
+for (const { cipher, initiator, net } of cases) {
+  const pki = cipher === 'aes' ? 'nebula-cert' : 'mesh';
+  test(`mesh <-> nebula 1.6.1 (${cipher}, ${initiator} initiates, certs by ${pki}): ping both ways, 100 MiB TCP intact, SIGTERM`, { timeout: 120_000 }, async (t) => {
+    const reason = await overlaySkipReason({ nebula: true, nebulaCert: pki === 'nebula-cert' });
+    if (reason) {
+      t.skip(reason);
+      return;
+    }
+    await withOverlayLab(t, { cipher, net, pki }, async (lab) => {
+      await lab.addHost('m', { impl: 'mesh' });
+      await lab.addHost('n', { impl: 'nebula' });
+      await lab.start('m');
+      await lab.start('n');
+      const [from, to] = initiator === 'mesh' ? ['m', 'n'] : ['n', 'm'];
+      await lab.waitForPing(from, to);
+      await lab.waitForPing(to, from);
+
+      // Who initiated: mesh says so; nebula logs stage 1 sent (initiator) or stage 1 received (responder).
+      const meshLog = lab.log('m');
+      const nebulaLog = lab.log('n');
+      if (initiator === 'mesh') {
+        assert.match(meshLog, /tunnel up \(initiator\)/);
+        assert.doesNotMatch(meshLog, /tunnel up \(responder\)/);
+        assert.match(nebulaLog, /Handshake message received.*stage:1/);
+        assert.doesNotMatch(nebulaLog, /Handshake message sent.*stage:1/);
+      } else {
+        assert.match(meshLog, /tunnel up \(responder\)/);
+        assert.doesNotMatch(meshLog, /tunnel up \(initiator\)/);
+        assert.match(nebulaLog, /Handshake message sent.*stage:1/);
+      }
+
+      await lab.tcpServe(to, [PORT]);
+      const r = await lab.tcpSend(from, to, PORT, BYTES, 5000, 100_000);
+      t.diagnostic(`${cipher} ${from} -> ${to}: ${BYTES} bytes in ${r.ms} ms (${r.mbitPerSec} Mbit/s)`);
+      assert.equal(r.connected, true, r.error);
+      assert.equal(r.sent, BYTES);
+      assert.equal(r.received, BYTES);
+      assert.equal(r.receivedSha256, r.sentSha256);
+
+      if (initiator === 'mesh') {
+        // SIGTERM on mesh: exit 0, TUN gone, nebula tears the tunnel down on our closeTunnel.
+        const m = lab.host('m');
+        assert.equal(await lab.deviceExists('m', m.tunDev), true);
+        assert.deepEqual(await lab.stop('m'), { code: 0, signal: null }, lab.logTail('m'));
+        assert.equal(await lab.deviceExists('m', m.tunDev), false, `TUN ${m.tunDev} still exists after SIGTERM`);
+        await lab.waitForLog('n', /Close tunnel received, tearing down/);
+      } else {
+        // SIGTERM on nebula: mesh handles nebula's closeTunnel; then mesh exits 0 on SIGTERM too.
+        await lab.stop('n');
+        await lab.waitForLog('m', /peer closed the tunnel/);
+        const m = lab.host('m');
+        assert.deepEqual(await lab.stop('m'), { code: 0, signal: null }, lab.logTail('m'));
+        assert.equal(await lab.deviceExists('m', m.tunDev), false, `TUN ${m.tunDev} still exists after SIGTERM`);
+      }
+    });
+  });
+}

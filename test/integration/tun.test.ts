@@ -1,0 +1,150 @@
+/**
+ * Native TUN device inside a fresh network namespace (root only; skips with the reason otherwise).
+ * The TUN is opened by a child agent running in the namespace (test/helpers/tun-agent.ts).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { netnsSkipReason, NetnsLab } from '../helpers/netns.js';
+import { TunAgent } from '../helpers/tun-agent-client.js';
+import { icmpEcho, parseIpv4, udpPacket } from '../helpers/packets.js';
+import { nativeLoadError } from '../../src/io/native.js';
+
+function skipReason(): string | undefined {
+  return netnsSkipReason() ?? nativeLoadError()?.message;
+}
+
+const TUN_IP = '172.31.9.1';
+const PEER_IP = '172.31.9.2';
+
+test('native TUN in a namespace: config, batched reads, writes reach the kernel, routes, close', { timeout: 60_000 }, async (t) => {
+  const reason = skipReason();
+  if (reason) {
+    t.skip(reason);
+    return;
+  }
+  const lab = NetnsLab.create(t);
+  const ns = await lab.namespace('tun');
+  const agent = await TunAgent.start(lab, ns);
+
+  // Open without reading yet, so packets queue in the kernel and arrive as one batch later.
+  const opened = await agent.request<{ name: string; mtu: number }>('open', {
+    name: 'mesh%d',
+    mtu: 1300,
+    address: `${TUN_IP}/24`,
+    txQueueLength: 500,
+    routes: [{ cidr: '172.31.50.0/24', mtu: 1200, metric: 7 }],
+    listen: false,
+  });
+  const dev = opened.name;
+  assert.match(dev, /^mesh\d+$/, 'kernel picks a name from the pattern');
+
+  await t.test('interface is configured and up', async () => {
+    const link = await lab.ip(ns, 'addr', 'show', 'dev', dev);
+    assert.match(link, /mtu 1300/);
+    assert.match(link, /qlen 500/);
+    assert.match(link, /[<,]UP[,>]/);
+    assert.match(link, new RegExp(`inet ${TUN_IP.replace(/\./g, '\\.')}/24`));
+    const routes = await lab.ip(ns, '-4', 'route', 'show', 'dev', dev);
+    assert.match(routes, /172\.31\.9\.0\/24 .*proto kernel/);
+    assert.match(routes, /172\.31\.50\.0\/24 .*metric 7 .*mtu 1200/);
+  });
+
+  await t.test('packets routed into the TUN arrive in JS, several per batch', async () => {
+    const payloads = Array.from({ length: 10 }, (_, i) => Buffer.from(`datagram-${i}`).toString('hex'));
+    await agent.request('udpSend', { to: '172.31.9.7', port: 9999, payloads });
+    await agent.request('udpSend', { to: '172.31.50.3', port: 9998, payloads: [Buffer.from('unsafe-route').toString('hex')] });
+    await new Promise((r) => setTimeout(r, 300));
+    const from = agent.events.length;
+    await agent.request('listen');
+    const first = await agent.waitFor((e) => e.event === 'packets', 5000, from);
+    const batch = (first.packets as string[]).map((h) => parseIpv4(Buffer.from(h, 'hex')));
+    const udp = batch.filter((p) => p.udp);
+    assert.ok(udp.length >= 11, `expected the 11 queued datagrams in the first batch, got ${batch.length} packets: ${JSON.stringify(batch.map((p) => [p.version, p.dst]))}`);
+    const toPeer = udp.filter((p) => p.dst === '172.31.9.7');
+    assert.deepEqual(
+      toPeer.map((p) => p.udp!.data.toString()),
+      Array.from({ length: 10 }, (_, i) => `datagram-${i}`),
+    );
+    for (const p of toPeer) {
+      assert.equal(p.src, TUN_IP);
+      assert.equal(p.udp!.dstPort, 9999);
+    }
+    const viaRoute = udp.find((p) => p.dst === '172.31.50.3');
+    assert.equal(viaRoute?.udp?.data.toString(), 'unsafe-route');
+  });
+
+  await t.test('an ICMP echo request written into the TUN is answered by the kernel', async () => {
+    const from = agent.events.length;
+    const written = await agent.request<number>('write', { packets: [icmpEcho(PEER_IP, TUN_IP, 8, 0x1234, 7).toString('hex')] });
+    assert.equal(written, 1);
+    const ev = await agent.waitFor(
+      (e) => e.event === 'packets' && (e.packets as string[]).some((h) => parseIpv4(Buffer.from(h, 'hex')).icmp?.type === 0),
+      5000,
+      from,
+    );
+    const reply = (ev.packets as string[]).map((h) => parseIpv4(Buffer.from(h, 'hex'))).find((p) => p.icmp?.type === 0)!;
+    assert.equal(reply.src, TUN_IP);
+    assert.equal(reply.dst, PEER_IP);
+    assert.equal(reply.icmp!.id, 0x1234);
+    assert.equal(reply.icmp!.seq, 7);
+    assert.equal(reply.icmp!.data.toString(), 'mesh-test');
+  });
+
+  await t.test('a UDP packet written into the TUN reaches a socket in the namespace', async () => {
+    const port = await agent.request<number>('udpBind', { host: TUN_IP, port: 7000 });
+    assert.equal(port, 7000);
+    const from = agent.events.length;
+    const pkts = [udpPacket(PEER_IP, 5555, TUN_IP, 7000, Buffer.from('hello-1')), udpPacket(PEER_IP, 5555, TUN_IP, 7000, Buffer.from('hello-2'))];
+    assert.equal(await agent.request<number>('write', { packets: pkts.map((p) => p.toString('hex')) }), 2);
+    const got = await agent.waitFor((e) => e.event === 'udp' && Buffer.from(e.data as string, 'hex').toString() === 'hello-2', 5000, from);
+    assert.deepEqual(got.from, { address: PEER_IP, port: 5555 });
+    const all = agent.events.slice(from).filter((e) => e.event === 'udp').map((e) => Buffer.from(e.data as string, 'hex').toString());
+    assert.deepEqual(all, ['hello-1', 'hello-2']);
+  });
+
+  await t.test('routes can be added and removed', async () => {
+    await agent.request('addRoute', { route: { cidr: '172.31.60.0/24', metric: 5 } });
+    await agent.request('addRoute', { route: { cidr: '172.31.61.0/24', mtu: 1100 } });
+    let routes = await lab.ip(ns, '-4', 'route', 'show', 'dev', dev);
+    assert.match(routes, /172\.31\.60\.0\/24 .*metric 5/);
+    assert.match(routes, /172\.31\.61\.0\/24 .*mtu 1100/);
+    await agent.request('removeRoute', { route: { cidr: '172.31.60.0/24', metric: 5 } });
+    await agent.request('removeRoute', { route: { cidr: '172.31.61.0/24' } });
+    routes = await lab.ip(ns, '-4', 'route', 'show', 'dev', dev);
+    assert.doesNotMatch(routes, /172\.31\.60\.0/);
+    assert.doesNotMatch(routes, /172\.31\.61\.0/);
+    await assert.rejects(agent.request('removeRoute', { route: { cidr: '172.31.62.0/24' } }), /remove route 172\.31\.62\.0\/24 .*No such process|ESRCH/);
+  });
+
+  await t.test('opening a second TUN with a name in use fails with a clear error', async () => {
+    await assert.rejects(agent.request('open', { name: dev, mtu: 1300, address: '172.31.10.1/24' }), (err: Error & { code?: string }) => {
+      assert.match(err.message, new RegExp(`TUNSETIFF.*${dev}|${dev}.*TUNSETIFF`));
+      assert.match(err.message, /busy|EBUSY|in use/i);
+      return true;
+    });
+  });
+
+  await t.test('close removes the device and its routes', async () => {
+    await agent.request('close');
+    const r = await lab.exec(ns, 'ip', ['link', 'show', 'dev', dev]);
+    assert.notEqual(r.code, 0, `device ${dev} still exists after close: ${r.stdout}`);
+    const routes = await lab.ip(ns, '-4', 'route', 'show');
+    assert.doesNotMatch(routes, /172\.31\.50\.0/);
+  });
+});
+
+test('openTun rejects bad names and MTUs with clear errors and leaves nothing behind', { timeout: 30_000 }, async (t) => {
+  const reason = skipReason();
+  if (reason) {
+    t.skip(reason);
+    return;
+  }
+  const lab = NetnsLab.create(t);
+  const ns = await lab.namespace('err');
+  const agent = await TunAgent.start(lab, ns);
+  await assert.rejects(agent.request('open', { name: 'this-name-is-too-long', mtu: 1300, address: '172.31.11.1/24' }), /longer than 15/);
+  await assert.rejects(agent.request('open', { name: 'mtbad0', mtu: 20, address: '172.31.11.1/24' }), /invalid tun mtu/);
+  // The failed opens left nothing behind.
+  const links = await lab.ip(ns, 'link', 'show');
+  assert.doesNotMatch(links, /mtbad0/);
+});

@@ -1,0 +1,51 @@
+/**
+ * Two mesh nodes with real TUN devices in network namespaces (root only; skips with the reason
+ * otherwise): overlay ping both ways and 100 MiB over TCP with matching SHA-256, once per cipher.
+ * Also SIGTERM: the node exits 0, its TUN device is gone, and the peer handles the closeTunnel.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { overlaySkipReason, withOverlayLab, type Cipher } from '../helpers/overlay-lab.js';
+
+const BYTES = 100 * 1024 * 1024;
+const PORT = 9100;
+
+for (const cipher of ['aes', 'chachapoly'] as const satisfies readonly Cipher[]) {
+  test(`mesh <-> mesh over real TUN (${cipher}): ping both ways, 100 MiB TCP intact, SIGTERM`, { timeout: 120_000 }, async (t) => {
+    const reason = await overlaySkipReason();
+    if (reason) {
+      t.skip(reason);
+      return;
+    }
+    await withOverlayLab(t, { cipher, net: cipher === 'aes' ? 11 : 12 }, async (lab) => {
+      await lab.addHost('a');
+      await lab.addHost('b');
+      await lab.start('a');
+      await lab.start('b');
+      await lab.waitForPing('a', 'b');
+      await lab.waitForPing('b', 'a');
+      assert.match(lab.log('a'), /tunnel up \(initiator\)/);
+      assert.match(lab.log('b'), /tunnel up \(responder\)/);
+
+      await lab.tcpServe('b', [PORT]);
+      const r = await lab.tcpSend('a', 'b', PORT, BYTES, 5000, 90_000);
+      t.diagnostic(`${cipher}: ${BYTES} bytes in ${r.ms} ms (${r.mbitPerSec} Mbit/s)`);
+      assert.equal(r.connected, true, r.error);
+      assert.equal(r.sent, BYTES);
+      assert.equal(r.received, BYTES);
+      assert.equal(r.receivedSha256, r.sentSha256);
+
+      // SIGTERM on a: exits 0, removes its TUN device, and b tears the tunnel down on closeTunnel.
+      const a = lab.host('a');
+      assert.equal(await lab.deviceExists('a', a.tunDev), true);
+      const exit = await lab.stop('a');
+      assert.deepEqual(exit, { code: 0, signal: null }, lab.logTail('a'));
+      assert.equal(await lab.deviceExists('a', a.tunDev), false, `TUN ${a.tunDev} still exists after SIGTERM`);
+      await lab.waitForLog('b', /peer closed the tunnel/);
+      // b forgot the tunnel: after a restarts, b's next packet starts a fresh handshake as initiator.
+      await lab.start('a');
+      await lab.waitForPing('b', 'a');
+      assert.match(lab.log('b'), /tunnel up \(initiator\)/);
+    });
+  });
+}

@@ -1,0 +1,349 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+import protobuf from 'protobufjs';
+import {
+  ControlType,
+  decodeControl,
+  decodeHandshake,
+  decodeMeta,
+  emptyMetaDetails,
+  encodeControl,
+  encodeHandshake,
+  encodeMeta,
+  formatIp4AndPort,
+  formatIp6,
+  formatIp6AndPort,
+  hiLoToIp6,
+  ip6ToHiLo,
+  MetaType,
+  parseIp4AndPort,
+  parseIp6,
+  parseIp6AndPort,
+  type MetaDetails,
+} from '../../../src/protocol/messages.js';
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+const unhex = (s: string) => new Uint8Array(Buffer.from(s.replace(/[\s|]/g, ''), 'hex'));
+
+// An independent reference: protobufjs parsing the nebula.proto definitions (proto3 => packed repeated).
+const root = protobuf.parse(`
+syntax = "proto3";
+message NebulaMeta { MessageType Type = 1; NebulaMetaDetails Details = 2;
+  enum MessageType { None = 0; HostQuery = 1; HostQueryReply = 2; HostUpdateNotification = 3; HostMovedNotification = 4;
+    HostPunchNotification = 5; HostWhoami = 6; HostWhoamiReply = 7; PathCheck = 8; PathCheckReply = 9; HostUpdateNotificationAck = 10; } }
+message NebulaMetaDetails { uint32 VpnIp = 1; repeated Ip4AndPort Ip4AndPorts = 2; uint32 counter = 3;
+  repeated Ip6AndPort Ip6AndPorts = 4; repeated uint32 RelayVpnIp = 5; }
+message Ip4AndPort { uint32 Ip = 1; uint32 Port = 2; }
+message Ip6AndPort { uint64 Hi = 1; uint64 Lo = 2; uint32 Port = 3; }
+message NebulaHandshake { NebulaHandshakeDetails Details = 1; bytes Hmac = 2; }
+message NebulaHandshakeDetails { bytes Cert = 1; uint32 InitiatorIndex = 2; uint32 ResponderIndex = 3; uint64 Cookie = 4; uint64 Time = 5; }
+message NebulaControl { MessageType Type = 1; uint32 InitiatorRelayIndex = 2; uint32 ResponderRelayIndex = 3;
+  uint32 RelayToIp = 4; uint32 RelayFromIp = 5;
+  enum MessageType { None = 0; CreateRelayRequest = 1; CreateRelayResponse = 2; } }
+`).root;
+const PbMeta = root.lookupType('NebulaMeta');
+const PbHandshake = root.lookupType('NebulaHandshake');
+const PbControl = root.lookupType('NebulaControl');
+
+/** Drops zero/empty values so protobufjs (which writes explicitly-set zeros) emits what Go emits. */
+function nonZero(o: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) {
+    if (v === 0 || v === 0n || v === undefined) continue;
+    if ((v instanceof Uint8Array || Array.isArray(v)) && v.length === 0) continue;
+    out[k] = typeof v === 'bigint' ? v.toString() : v;
+  }
+  return out;
+}
+
+function refMetaBytes(type: number, d: MetaDetails): Uint8Array {
+  const obj = nonZero({
+    Type: type,
+    Details: nonZero({
+      VpnIp: d.vpnIp,
+      Ip4AndPorts: d.ip4AndPorts.map((e) => nonZero({ Ip: e.ip, Port: e.port })),
+      counter: d.counter,
+      Ip6AndPorts: d.ip6AndPorts.map((e) => nonZero({ Hi: e.hi, Lo: e.lo, Port: e.port })),
+      RelayVpnIp: d.relayVpnIps,
+    }),
+  });
+  obj['Details'] ??= {};
+  return PbMeta.encode(PbMeta.fromObject(obj)).finish();
+}
+
+let seed = 987654321;
+function rnd(): number {
+  seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+  return seed;
+}
+const pick = <T>(...xs: T[]): T => xs[rnd() % xs.length]!;
+const rndU32 = () => pick(0, 1, 127, 128, 0xffffffff, rnd());
+const rndU64 = () => pick(0n, 1n, 2n ** 64n - 1n, 1_700_000_000_123_456_789n, (BigInt(rnd()) << 32n) | BigInt(rnd()));
+
+function randomMetaDetails(): MetaDetails {
+  const n4 = rnd() % 4;
+  const n6 = rnd() % 3;
+  const nr = rnd() % 4;
+  return {
+    vpnIp: rndU32(),
+    ip4AndPorts: Array.from({ length: n4 }, () => ({ ip: rndU32(), port: rnd() % 65536 })),
+    counter: rndU32(),
+    ip6AndPorts: Array.from({ length: n6 }, () => ({ hi: rndU64(), lo: rndU64(), port: pick(0, 4242, 65535) })),
+    relayVpnIps: Array.from({ length: nr }, () => rndU32()),
+  };
+}
+
+describe('NebulaHandshake', () => {
+  const details = { cert: Buffer.from('CERT'), initiatorIndex: 0x11223344, responderIndex: 0, cookie: 0n, time: 1700000000000000000n };
+
+  it('encodes the notes example byte for byte', () => {
+    assert.equal(hex(encodeHandshake({ details })), '0a160a0443455254' + '10c4e6888901' + '288080a8b1e39fe7cb17');
+  });
+
+  it('round-trips uint64 exactly and echoes cookie/hmac', () => {
+    const d = { cert: randomBytes(200), initiatorIndex: 0xffffffff, responderIndex: 7, cookie: 2n ** 64n - 1n, time: 1_732_000_000_123_456_789n };
+    const hmac = randomBytes(12);
+    const back = decodeHandshake(encodeHandshake({ details: d, hmac }));
+    assert.deepEqual({ ...back.details, cert: hex(back.details.cert) }, { ...d, cert: hex(d.cert) });
+    assert.equal(hex(back.hmac), hex(hmac));
+  });
+
+  it('emits Details even when empty, and decodes it', () => {
+    const empty = { cert: new Uint8Array(0), initiatorIndex: 0, responderIndex: 0, cookie: 0n, time: 0n };
+    assert.equal(hex(encodeHandshake({ details: empty })), '0a00');
+    const back = decodeHandshake(unhex('0a00'));
+    assert.equal(back.details.cert.length, 0);
+    assert.equal(back.details.time, 0n);
+    assert.equal(back.hmac.length, 0);
+  });
+
+  it('matches protobufjs on random messages, both directions', () => {
+    for (let i = 0; i < 300; i++) {
+      const d = { cert: randomBytes(rnd() % 40), initiatorIndex: rndU32(), responderIndex: rndU32(), cookie: rndU64(), time: rndU64() };
+      const hmac = rnd() % 2 ? randomBytes(rnd() % 5) : undefined;
+      const ours = encodeHandshake({ details: d, ...(hmac ? { hmac } : {}) });
+      const ref = PbHandshake.encode(
+        PbHandshake.fromObject({
+          Details: nonZero({ Cert: d.cert, InitiatorIndex: d.initiatorIndex, ResponderIndex: d.responderIndex, Cookie: d.cookie, Time: d.time }),
+          ...(hmac && hmac.length ? { Hmac: hmac } : {}),
+        }),
+      ).finish();
+      assert.equal(hex(ours), hex(ref));
+      const back = decodeHandshake(ref);
+      assert.equal(back.details.time, d.time);
+      assert.equal(back.details.cookie, d.cookie);
+      assert.equal(back.details.initiatorIndex, d.initiatorIndex);
+    }
+  });
+
+  it('accepts any field order and skips unknown fields', () => {
+    // Details fields reversed, plus unknown fields 6 (varint), 7 (bytes), 9 (fixed32), 10 (fixed64); Hmac before Details.
+    const inner = unhex('288080a8b1e39fe7cb17' + '10c4e6888901' + '0a0443455254' + '3001' + '3a03616263' + '4d01020304' + '510102030405060708');
+    const outer = new Uint8Array([...unhex('12026869'), 0x0a, inner.length, ...inner, ...unhex('f80101')]);
+    const m = decodeHandshake(outer);
+    assert.equal(Buffer.from(m.details.cert).toString(), 'CERT');
+    assert.equal(m.details.initiatorIndex, 0x11223344);
+    assert.equal(m.details.time, 1700000000000000000n);
+    assert.equal(Buffer.from(m.hmac).toString(), 'hi');
+  });
+
+  it('throws when Details is missing or garbled', () => {
+    assert.throws(() => decodeHandshake(new Uint8Array(0)), /Details missing/);
+    assert.throws(() => decodeHandshake(unhex('12026869')), /Details missing/);
+    assert.throws(() => decodeHandshake(unhex('0a05')), Error);
+    assert.throws(() => decodeHandshake(unhex('0a0310')), Error);
+    assert.throws(() => decodeHandshake(unhex('0801')), /wire type/);
+  });
+
+  it('copies the cert out of the input buffer', () => {
+    const buf = Buffer.from(encodeHandshake({ details }));
+    const m = decodeHandshake(buf);
+    buf.fill(0);
+    assert.equal(Buffer.from(m.details.cert).toString(), 'CERT');
+  });
+});
+
+describe('NebulaMeta', () => {
+  it('encodes the notes examples byte for byte', () => {
+    assert.equal(hex(encodeMeta(MetaType.HostQuery, { ...emptyMetaDetails(), vpnIp: 0x0a2a0003 })), '0801120508' + '8380a851');
+    const update: MetaDetails = {
+      vpnIp: 0x0a2a0002,
+      ip4AndPorts: [{ ip: 0xc000020a, port: 4242 }],
+      counter: 0,
+      ip6AndPorts: [],
+      relayVpnIps: [0x0a2a0001],
+    };
+    const expected = '0803 1216 08 8280a851 1209 08 8a8480800c 10 9221 2a04 8180a851'.replace(/ /g, '');
+    assert.equal(hex(encodeMeta(MetaType.HostUpdateNotification, update)), expected);
+    assert.deepEqual(decodeMeta(unhex(expected)), { type: 3, details: update });
+  });
+
+  it('encodes the Ip6AndPort example (2001:db8::1 port 4242)', () => {
+    const { hi, lo } = ip6ToHiLo('2001:db8::1');
+    assert.equal(hi, 0x20010db800000000n);
+    assert.equal(lo, 1n);
+    const bytes = encodeMeta(MetaType.HostQueryReply, { ...emptyMetaDetails(), ip6AndPorts: [{ hi, lo, port: 4242 }] });
+    const ip6 = '08 8080808080b7c38020 10 01 18 9221'.replace(/ /g, '');
+    assert.equal(hex(bytes), `08021211220f${ip6}`);
+    const back = decodeMeta(bytes);
+    assert.equal(formatIp6AndPort(back.details.ip6AndPorts[0]!), '[2001:db8::1]:4242');
+  });
+
+  it('always emits Details, even when empty', () => {
+    assert.equal(hex(encodeMeta(MetaType.None, emptyMetaDetails())), '1200');
+    assert.equal(hex(encodeMeta(MetaType.HostWhoami, emptyMetaDetails())), '08061200');
+    assert.deepEqual(decodeMeta(unhex('1200')), { type: 0, details: emptyMetaDetails() });
+  });
+
+  it('throws when Details is missing, garbled or has wrong wire types', () => {
+    assert.throws(() => decodeMeta(unhex('0801')), /Details missing/);
+    assert.throws(() => decodeMeta(new Uint8Array(0)), /Details missing/);
+    assert.throws(() => decodeMeta(unhex('1205080101')), Error);
+    assert.throws(() => decodeMeta(unhex('120212')), Error);
+    assert.throws(() => decodeMeta(unhex('1202' + '0a00')), /wire type/);
+  });
+
+  it('matches protobufjs on random messages, both directions', () => {
+    for (let i = 0; i < 500; i++) {
+      const type = rnd() % 11;
+      const d = randomMetaDetails();
+      const ours = encodeMeta(type, d);
+      const ref = refMetaBytes(type, d);
+      assert.equal(hex(ours), hex(ref), JSON.stringify(d, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)));
+      const decoded = PbMeta.toObject(PbMeta.decode(ours), { longs: String, defaults: true, arrays: true }) as {
+        Details: { Ip6AndPorts: { Hi: string }[]; RelayVpnIp: number[] };
+      };
+      assert.deepEqual(decoded.Details.RelayVpnIp, d.relayVpnIps);
+      assert.deepEqual(decoded.Details.Ip6AndPorts.map((e) => BigInt(e.Hi)), d.ip6AndPorts.map((e) => e.hi));
+      assert.deepEqual(decodeMeta(ref), { type, details: d });
+    }
+  });
+
+  it('accepts unpacked RelayVpnIp, mixed order, merged Details and unknown fields', () => {
+    // Details split in two occurrences (Go merges), RelayVpnIp unpacked (28 = field 5 varint) plus packed,
+    // Type after Details, unknown field 15.
+    const part1 = unhex('2801' + '12040801' + '1002');
+    const part2 = unhex('08 05 2a02 0203 7801'.replace(/ /g, ''));
+    const bytes = new Uint8Array([0x12, part1.length, ...part1, 0x12, part2.length, ...part2, 0x08, 0x02]);
+    const m = decodeMeta(bytes);
+    assert.equal(m.type, 2);
+    assert.equal(m.details.vpnIp, 5);
+    assert.deepEqual(m.details.relayVpnIps, [1, 2, 3]);
+    assert.deepEqual(m.details.ip4AndPorts, [{ ip: 1, port: 2 }]);
+  });
+
+  it('truncates over-long varints for uint32 fields like Go', () => {
+    // VpnIp encoded as 2^32 + 5 => 5
+    const m = decodeMeta(unhex('1206' + '088580808010'));
+    assert.equal(m.details.vpnIp, 5);
+  });
+});
+
+describe('NebulaControl', () => {
+  it('encodes the notes example byte for byte', () => {
+    const m = {
+      type: ControlType.CreateRelayRequest,
+      initiatorRelayIndex: 0x5b02a91b,
+      responderRelayIndex: 0,
+      relayToIp: 0x0a2a0003,
+      relayFromIp: 0x0a2a0002,
+    };
+    const expected = '0801' + '109bd28ad805' + '208380a851' + '288280a851';
+    assert.equal(hex(encodeControl(m)), expected);
+    assert.deepEqual(decodeControl(unhex(expected)), m);
+  });
+
+  it('matches protobufjs on random messages', () => {
+    for (let i = 0; i < 300; i++) {
+      const m = { type: rnd() % 3, initiatorRelayIndex: rndU32(), responderRelayIndex: rndU32(), relayToIp: rndU32(), relayFromIp: rndU32() };
+      const ref = PbControl.encode(
+        PbControl.fromObject(
+          nonZero({ Type: m.type, InitiatorRelayIndex: m.initiatorRelayIndex, ResponderRelayIndex: m.responderRelayIndex, RelayToIp: m.relayToIp, RelayFromIp: m.relayFromIp }),
+        ),
+      ).finish();
+      assert.equal(hex(encodeControl(m)), hex(ref));
+      assert.deepEqual(decodeControl(ref), m);
+    }
+  });
+
+  it('an empty message decodes to all zeros; garbage throws', () => {
+    assert.deepEqual(decodeControl(new Uint8Array(0)), { type: 0, initiatorRelayIndex: 0, responderRelayIndex: 0, relayToIp: 0, relayFromIp: 0 });
+    assert.throws(() => decodeControl(unhex('10')), Error);
+    assert.throws(() => decodeControl(unhex('1201')), /wire type/);
+  });
+
+  it('negative enum values use the 10-byte form and round-trip', () => {
+    const m = { type: -1, initiatorRelayIndex: 0, responderRelayIndex: 0, relayToIp: 0, relayFromIp: 0 };
+    assert.equal(hex(encodeControl(m)), '08ffffffffffffffffff01');
+    assert.deepEqual(decodeControl(encodeControl(m)), m);
+  });
+});
+
+describe('decoders on garbage', () => {
+  it('never throw anything but Error and never hang', () => {
+    const decoders = [decodeHandshake, decodeMeta, decodeControl];
+    const valid = [
+      encodeHandshake({ details: { cert: randomBytes(50), initiatorIndex: 1, responderIndex: 2, cookie: 3n, time: 4n } }),
+      encodeMeta(3, randomMetaDetails()),
+      encodeControl({ type: 1, initiatorRelayIndex: 1, responderRelayIndex: 2, relayToIp: 3, relayFromIp: 4 }),
+    ];
+    const start = Date.now();
+    let thrown = 0;
+    for (let i = 0; i < 20000; i++) {
+      let input: Uint8Array;
+      if (i % 2 === 0) {
+        input = randomBytes(rnd() % 64);
+      } else {
+        // mutate a valid message: flip bytes, truncate, or splice in random bytes
+        input = Buffer.from(valid[i % 3]!);
+        const flips = 1 + (rnd() % 4);
+        for (let f = 0; f < flips && input.length; f++) input[rnd() % input.length] = rnd() & 0xff;
+        if (rnd() % 3 === 0) input = input.subarray(0, rnd() % (input.length + 1));
+      }
+      for (const decode of decoders) {
+        try {
+          decode(input);
+        } catch (err) {
+          thrown++;
+          assert.ok(err instanceof Error, `non-Error thrown: ${String(err)}`);
+        }
+      }
+    }
+    assert.ok(thrown > 0);
+    assert.ok(Date.now() - start < 20000);
+  });
+});
+
+describe('endpoint helpers', () => {
+  it('IPv4 endpoints', () => {
+    assert.deepEqual(parseIp4AndPort('192.0.2.10:4242'), { ip: 0xc000020a, port: 4242 });
+    assert.equal(formatIp4AndPort({ ip: 0xc000020a, port: 4242 }), '192.0.2.10:4242');
+    assert.throws(() => parseIp4AndPort('192.0.2.10'));
+    assert.throws(() => parseIp4AndPort('192.0.2.10:70000'));
+  });
+
+  it('IPv6 text <-> bytes <-> hi/lo', () => {
+    const cases: [string, string][] = [
+      ['::', '::'],
+      ['::1', '::1'],
+      ['2001:db8::1', '2001:db8::1'],
+      ['2001:DB8:0:0:1:0:0:1', '2001:db8::1:0:0:1'],
+      ['fe80::1:2:3:4', 'fe80::1:2:3:4'],
+      ['1:2:3:4:5:6:7:8', '1:2:3:4:5:6:7:8'],
+      ['1:0:3:4:5:6:7:8', '1:0:3:4:5:6:7:8'],
+      ['::ffff:192.0.2.1', '::ffff:c000:201'],
+      ['[2001:db8::2]', '2001:db8::2'],
+    ];
+    for (const [input, canonical] of cases) {
+      assert.equal(formatIp6(parseIp6(input)), canonical, input);
+      const { hi, lo } = ip6ToHiLo(input);
+      assert.equal(hiLoToIp6(hi, lo), canonical);
+    }
+    for (const bad of ['', ':::', '1::2::3', '12345::', 'g::', '1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7', '::1.2.3', '1.2.3.4::', '::1:2:3:4:5:6:7:8']) {
+      assert.throws(() => parseIp6(bad), Error, bad);
+    }
+    assert.deepEqual(parseIp6AndPort('[2001:db8::1]:4242'), { hi: 0x20010db800000000n, lo: 1n, port: 4242 });
+    assert.throws(() => parseIp6AndPort('2001:db8::1:4242'));
+  });
+});

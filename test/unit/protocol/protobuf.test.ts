@@ -1,0 +1,129 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import protobuf from 'protobufjs';
+import {
+  bigintToLong,
+  checkWireTypes,
+  longToBigint,
+  ProtobufError,
+  WIRE_BYTES,
+  WIRE_VARINT,
+  wireChecksFor,
+  type MessageCheck,
+} from '../../../src/protocol/protobuf.js';
+import { decodeControl, decodeMeta, encodeControl, encodeHandshake, encodeMeta, emptyMetaDetails } from '../../../src/protocol/messages.js';
+
+const unhex = (s: string) => new Uint8Array(Buffer.from(s.replace(/\s/g, ''), 'hex'));
+
+const root = protobuf.Root.fromJSON({
+  nested: {
+    Inner: { edition: 'proto3', fields: { N: { type: 'uint32', id: 1 } } },
+    Outer: {
+      edition: 'proto3',
+      fields: {
+        Name: { type: 'string', id: 1 },
+        Ids: { rule: 'repeated', type: 'uint32', id: 2 },
+        Inner: { type: 'Inner', id: 3 },
+        Big: { type: 'uint64', id: 4 },
+        F: { type: 'fixed32', id: 5 },
+      },
+    },
+  },
+});
+const OUTER = wireChecksFor(root.lookupType('Outer'));
+
+describe('wireChecksFor', () => {
+  it('derives accepted wire types from the reflection schema', () => {
+    assert.deepEqual(OUTER.fields[1], { name: 'Name', wire: [WIRE_BYTES], utf8: true });
+    assert.deepEqual(OUTER.fields[2], { name: 'Ids', wire: [WIRE_VARINT, WIRE_BYTES], packedVarints: true });
+    assert.deepEqual(OUTER.fields[3]!.message!.fields[1], { name: 'N', wire: [WIRE_VARINT] });
+    assert.deepEqual(OUTER.fields[4], { name: 'Big', wire: [WIRE_VARINT] });
+    assert.deepEqual(OUTER.fields[5], { name: 'F', wire: [5] });
+  });
+});
+
+describe('checkWireTypes', () => {
+  const ok = (h: string) => checkWireTypes(unhex(h), OUTER);
+  const bad = (h: string, re: RegExp) => assert.throws(() => ok(h), (e: unknown) => e instanceof ProtobufError && re.test(e.message));
+
+  it('accepts valid messages, packed and unpacked, unknown fields of every valid wire type', () => {
+    ok('');
+    ok('0a026869 1003 12020102 1a020801 20ffffffffffffffffff01 2d01020304');
+    ok('3001 3a00 410102030405060708 4d01020304');
+  });
+
+  it('rejects wrong wire types for known fields', () => {
+    bad('0801', /wrong wire type 0 for field Name/);
+    bad('1501020304', /wrong wire type 5 for field Ids/);
+    bad('1a02 0a00', /Inner: wrong wire type 2 for field N/);
+    bad('2801', /wrong wire type 0 for field F/);
+  });
+
+  it('rejects truncation, garbage, groups and field 0', () => {
+    bad('0a05', /truncated/);
+    bad('20ff', /truncated varint/);
+    bad('120180', /truncated varint/);
+    bad('20ffffffffffffffffffff01', /longer than 10 bytes/);
+    bad('3d0102', /truncated/);
+    bad('4101', /truncated/);
+    bad('33', /invalid wire type 3/);
+    bad('34', /invalid wire type 4/);
+    bad('37', /invalid wire type 7/);
+    bad('0001', /field number 0/);
+    bad('0a02c328', /UTF-8/);
+    bad('80', /Outer/);
+  });
+
+  it('options: varint overflow and uniqueness', () => {
+    const overflow = unhex('20ffffffffffffffffff7f');
+    checkWireTypes(overflow, OUTER);
+    assert.throws(() => checkWireTypes(overflow, OUTER, { rejectVarintOverflow: true }), /overflows 64 bits/);
+    const unique: MessageCheck = { name: 'U', fields: { 1: { name: 'A', wire: [WIRE_VARINT], unique: true } } };
+    checkWireTypes(unhex('0801'), unique);
+    assert.throws(() => checkWireTypes(unhex('08010802'), unique), /more than once/);
+  });
+});
+
+describe('64-bit conversions', () => {
+  it('round-trips exactly', () => {
+    for (const v of [0n, 1n, 0xffffffffn, 0x100000000n, 2n ** 53n + 1n, 2n ** 63n, 2n ** 64n - 1n]) {
+      const long = bigintToLong(v);
+      assert.equal(long.unsigned, true);
+      assert.equal(longToBigint(long), v);
+    }
+    for (const v of [-(2n ** 63n), -1n, 0n, 2n ** 63n - 1n]) assert.equal(longToBigint(bigintToLong(v, true), true), v);
+    assert.equal(longToBigint(undefined), 0n);
+    assert.equal(longToBigint(null), 0n);
+    assert.equal(longToBigint(42), 42n);
+    assert.throws(() => longToBigint(2 ** 60), ProtobufError);
+  });
+
+  it('rejects out-of-range values', () => {
+    assert.throws(() => bigintToLong(-1n), ProtobufError);
+    assert.throws(() => bigintToLong(2n ** 64n), ProtobufError);
+    assert.throws(() => bigintToLong(2n ** 63n, true), ProtobufError);
+  });
+});
+
+describe('message encoders validate their input', () => {
+  it('throws ProtobufError for values outside the field type', () => {
+    const ctl = { type: 1, initiatorRelayIndex: 0, responderRelayIndex: 0, relayToIp: 0, relayFromIp: 0 };
+    assert.throws(() => encodeControl({ ...ctl, relayToIp: -1 }), ProtobufError);
+    assert.throws(() => encodeControl({ ...ctl, relayToIp: 2 ** 32 }), ProtobufError);
+    assert.throws(() => encodeControl({ ...ctl, type: 2 ** 31 }), ProtobufError);
+    assert.throws(() => encodeMeta(1, { ...emptyMetaDetails(), relayVpnIps: [1.5] }), ProtobufError);
+    assert.throws(() => encodeMeta(1, { ...emptyMetaDetails(), ip6AndPorts: [{ hi: -1n, lo: 0n, port: 1 }] }), ProtobufError);
+    const d = { cert: new Uint8Array(0), initiatorIndex: 0, responderIndex: 0, cookie: 0n, time: 2n ** 64n };
+    assert.throws(() => encodeHandshake({ details: d }), ProtobufError);
+  });
+
+  it('decoders reject wrong wire types inside nested messages and never return stale shared arrays', () => {
+    assert.throws(() => decodeMeta(unhex('1204 1202 0a00')), /Ip4AndPort: wrong wire type/);
+    assert.throws(() => decodeMeta(unhex('1204 2202 0a00')), /Ip6AndPort: wrong wire type/);
+    const a = decodeMeta(unhex('1200'));
+    a.details.relayVpnIps.push(1);
+    a.details.ip4AndPorts.push({ ip: 1, port: 1 });
+    assert.deepEqual(decodeMeta(unhex('1200')).details, emptyMetaDetails());
+    assert.deepEqual(decodeControl(unhex('0802 0802')).type, 2);
+  });
+});
