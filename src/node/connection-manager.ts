@@ -20,6 +20,16 @@ export class ConnectionManager {
     host.inboundSeen = true;
   }
 
+  /** A candidate tunnel nobody used is dropped after both liveness periods have passed twice. */
+  expireCandidate(host: HostInfo): void {
+    const { connectionAliveInterval, pendingDeletionInterval } = this.node.config.timers;
+    host.livenessTimer = setTimeout(() => {
+      host.livenessTimer = null;
+      this.node.hostmap.removeCandidate(host);
+    }, 2 * (connectionAliveInterval + pendingDeletionInterval));
+    host.livenessTimer.unref?.();
+  }
+
   private arm(host: HostInfo, delay: number): void {
     host.livenessTimer = setTimeout(() => this.check(host), delay);
     host.livenessTimer.unref?.();

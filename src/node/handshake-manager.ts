@@ -113,14 +113,18 @@ export class HandshakeManager {
     }
     const body = datagram.subarray(HEADER_LEN);
     const existing = node.hostmap.get(vpnIp);
-    if (existing?.handshakeMessage1 && existing.handshakeMessage2 && existing.handshakeMessage1.equals(body)) {
-      // A retransmission of the message 1 we already answered: answer it the same way.
-      log.debug(fields, 'duplicate handshake message 1, re-sending message 2');
-      node.sendHandshakeReply(existing.handshakeMessage2, from, via);
-      return;
+    const candidate = node.hostmap.getCandidate(vpnIp);
+    for (const answered of [existing, candidate]) {
+      if (answered?.handshakeMessage1 && answered.handshakeMessage2 && answered.handshakeMessage1.equals(body)) {
+        // A retransmission of the message 1 we already answered: answer it the same way.
+        log.debug(fields, 'duplicate handshake message 1, re-sending message 2');
+        node.sendHandshakeReply(answered.handshakeMessage2, from, via);
+        return;
+      }
     }
-    if (existing && existing.lastHandshakeTime >= details.time) {
-      log.info({ ...fields, existing: existing.lastHandshakeTime.toString(), offered: details.time.toString() }, 'handshake too old, keeping the existing tunnel');
+    const newest = candidate && (!existing || candidate.lastHandshakeTime > existing.lastHandshakeTime) ? candidate : existing;
+    if (existing && newest && newest.lastHandshakeTime >= details.time) {
+      node.infoLimited(`old-handshake ${formatIp(vpnIp)}`, { ...fields, existing: newest.lastHandshakeTime.toString(), offered: details.time.toString() }, 'handshake too old, keeping the existing tunnel');
       node.sendTest(existing);
       return;
     }
@@ -147,6 +151,12 @@ export class HandshakeManager {
     this.complete(host, keys, verified, from);
     if (ours) host.queue.push(...ours.queue);
     node.sendHandshakeReply(message, from, via);
+    if (existing?.established) {
+      node.infoLimited(`candidate ${formatIp(vpnIp)}`, { ...fields, localIndex: host.localIndex, remoteIndex: host.remoteIndex }, 'newer handshake received, switching once the peer uses it');
+      node.hostmap.addCandidate(host);
+      node.connections.expireCandidate(host);
+      return;
+    }
     log.info({ ...fields, localIndex: host.localIndex, remoteIndex: host.remoteIndex }, 'handshake message 1 received, tunnel up (responder)');
     node.tunnelUp(host, via);
   }

@@ -83,6 +83,12 @@ export class HostMap {
   private readonly pendingByIndex = new Map<number, HostInfo>();
   /** Established tunnels by the peer's index, for recv_error (which names the index we send to). */
   private readonly byRemoteIndex = new Map<number, HostInfo>();
+  /**
+   * Responder tunnels from a newer handshake while an established one exists. Message 1 proves
+   * nothing (anyone who saw a certificate can replay or forge it), so such a tunnel takes over only
+   * once the peer sends authenticated traffic on it, or when the old tunnel dies.
+   */
+  private readonly candidates = new Map<number, HostInfo>();
   /** Remote lists outlive tunnels: static and lighthouse addresses stay known across reconnects. */
   private readonly remoteLists = new Map<number, RemoteList>();
 
@@ -163,7 +169,42 @@ export class HostMap {
     return previous !== host ? previous : undefined;
   }
 
+  /** Registers a candidate tunnel (see `candidates`), dropping an older candidate for that peer. */
+  addCandidate(host: HostInfo): void {
+    const previous = this.candidates.get(host.vpnIp);
+    if (previous && previous !== host) this.removeCandidate(previous);
+    this.candidates.set(host.vpnIp, host);
+    this.byIndex.set(host.localIndex, host);
+  }
+
+  getCandidate(vpnIp: number): HostInfo | undefined {
+    return this.candidates.get(vpnIp);
+  }
+
+  isCandidate(host: HostInfo): boolean {
+    return this.candidates.get(host.vpnIp) === host;
+  }
+
+  removeCandidate(host: HostInfo): void {
+    if (this.candidates.get(host.vpnIp) !== host) return;
+    this.candidates.delete(host.vpnIp);
+    this.unindex(host);
+  }
+
+  /** Turns a candidate into the established tunnel; the caller then treats it as a new tunnel. */
+  takeCandidate(host: HostInfo): boolean {
+    if (this.candidates.get(host.vpnIp) !== host) return false;
+    this.candidates.delete(host.vpnIp);
+    if (host.livenessTimer) clearTimeout(host.livenessTimer);
+    host.livenessTimer = null;
+    return true;
+  }
+
   remove(host: HostInfo): boolean {
+    if (this.isCandidate(host)) {
+      this.removeCandidate(host);
+      return false;
+    }
     const current = this.byVpnIp.get(host.vpnIp) === host;
     if (current) this.byVpnIp.delete(host.vpnIp);
     this.unindex(host);
@@ -179,6 +220,10 @@ export class HostMap {
 
   hosts(): IterableIterator<HostInfo> {
     return this.byVpnIp.values();
+  }
+
+  candidateHosts(): IterableIterator<HostInfo> {
+    return this.candidates.values();
   }
 
   pendingHosts(): IterableIterator<HostInfo> {

@@ -207,7 +207,17 @@ export class MeshNode {
   /** Tears a tunnel down locally; with `notify`, tells the peer with a closeTunnel first. */
   removeTunnel(host: HostInfo, notify: boolean): void {
     if (notify && host.established && host.remote) this.sendOn(host, MessageType.CloseTunnel, 0, Buffer.alloc(0));
-    if (this.hostmap.remove(host)) this.hostmap.forgetRemotes(host.vpnIp);
+    if (!this.hostmap.remove(host)) return;
+    const candidate = this.hostmap.getCandidate(host.vpnIp);
+    if (candidate) this.promoteCandidate(candidate, 'the old tunnel is gone');
+    else this.hostmap.forgetRemotes(host.vpnIp);
+  }
+
+  /** A candidate tunnel (a newer handshake we answered) becomes the tunnel to its peer. */
+  promoteCandidate(host: HostInfo, why: string): void {
+    if (!this.hostmap.takeCandidate(host)) return;
+    this.log.info({ vpnIp: formatIp(host.vpnIp), localIndex: host.localIndex, remoteIndex: host.remoteIndex, why }, 'switching to the newer tunnel');
+    this.tunnelUp(host);
   }
 
   /** Switches a tunnel to the address an authenticated packet came from (roaming). */
@@ -329,6 +339,7 @@ export class MeshNode {
     if (this.stopped) return;
     this.stopped = true;
     this.handshakes.stopAll();
+    for (const candidate of [...this.hostmap.candidateHosts()]) this.hostmap.removeCandidate(candidate);
     const out: OutgoingDatagram[] = [];
     for (const host of [...this.hostmap.hosts()]) {
       if (host.established && host.remote) this.sendOn(host, MessageType.CloseTunnel, 0, Buffer.alloc(0), out);

@@ -83,6 +83,7 @@ function decrypt(node: MeshNode, host: HostInfo, data: Buffer, header: Header, f
     node.drop('replay', from);
     return null;
   }
+  if (node.hostmap.isCandidate(host)) node.promoteCandidate(host, 'the peer sent traffic on it');
   node.roam(host, from);
   node.connections.inbound(host);
   return plaintext;
@@ -113,6 +114,11 @@ function receiveControl(node: MeshNode, data: Buffer, header: Header, from: Endp
       return;
     case MessageType.CloseTunnel:
       node.log.info({ vpnIp: formatIp(host.vpnIp), index: host.localIndex }, 'peer closed the tunnel');
+      // A peer that shuts down sends no traffic on any newer tunnel either.
+      {
+        const candidate = node.hostmap.getCandidate(host.vpnIp);
+        if (candidate && candidate !== host) node.hostmap.removeCandidate(candidate);
+      }
       node.removeTunnel(host, false);
       return;
     case MessageType.LightHouse:

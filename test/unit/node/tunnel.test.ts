@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { MemoryNetwork } from '../../../src/io/memory.js';
 import { parseIp } from '../../../src/net/ipv4.js';
-import { MessageType } from '../../../src/protocol/header.js';
+import { HEADER_LEN, MessageType } from '../../../src/protocol/header.js';
+import { decodeHandshake, encodeHandshake } from '../../../src/protocol/messages.js';
 import { parseConfig } from '../../../src/node/config.js';
 import { nebulaConfig } from '../../helpers/configs.js';
 import { startMemoryNode, sleep, waitFor, type MemoryNode } from '../../helpers/memory-mesh.js';
@@ -28,6 +29,12 @@ async function pair(net: MemoryNetwork, options: Parameters<typeof startMemoryNo
 
 function handshakeStage(data: Buffer): number {
   return (data[0]! & 0x0f) === MessageType.Handshake ? Number(data.readBigUInt64BE(8)) : 0;
+}
+
+/** Data and closeTunnel packets: what a crashed node would not send. */
+function carriesTraffic(data: Buffer): boolean {
+  const type = data[0]! & 0x0f;
+  return type === MessageType.Message || type === MessageType.CloseTunnel;
 }
 
 function tunnelsMatch(a: MemoryNode, b: MemoryNode): boolean {
@@ -138,6 +145,84 @@ describe('tunnels on an in-memory network', () => {
     await waitFor(() => tunnelsMatch(a, b2), 3000, 'new tunnel');
     assert.notEqual(a.node.hostmap.get(parseIp('10.42.0.2'))!.localIndex, firstIndex);
     await waitFor(() => a.tun.written.some((p) => p.readUInt16BE(26) === 3), 3000, 'packet over the new tunnel');
+  });
+
+  it('keeps the tunnel when a captured message 1 comes back with a later time, until the peer really uses a new one', async () => {
+    const net = new MemoryNetwork();
+    let captured: Buffer | null = null;
+    net.addHook((p) => {
+      if (!captured && handshakeStage(Buffer.from(p.data)) === 1) captured = Buffer.from(p.data);
+      return p;
+    });
+    const { a, b } = await pair(net);
+    a.tun.inject([echo('10.42.0.1', '10.42.0.2', 8, 1, 1)]);
+    await waitFor(() => tunnelsMatch(a, b) && b.tun.written.length === 1, 3000, 'tunnel');
+    const tunnel = b.node.hostmap.get(parseIp('10.42.0.1'))!;
+    // Message 1 carries its payload in the clear (e and s are 32 bytes each): anyone can re-date it.
+    const msg1 = captured!;
+    const payloadAt = HEADER_LEN + 64;
+    const { details } = decodeHandshake(msg1.subarray(payloadAt));
+    const forged = Buffer.concat([msg1.subarray(0, payloadAt), encodeHandshake({ details: { ...details, time: details.time + 1_000_000_000n } })]);
+    const attacker = net.bind('192.0.2.66', 4242);
+    attacker.send([{ data: forged, to: { address: '192.0.2.2', port: 4242 } }]);
+    await waitFor(() => b.node.hostmap.getCandidate(parseIp('10.42.0.1')) !== undefined, 3000, 'candidate tunnel');
+    assert.equal(b.node.hostmap.get(parseIp('10.42.0.1')), tunnel, 'the established tunnel stays');
+    a.tun.inject([echo('10.42.0.1', '10.42.0.2', 8, 1, 2)]);
+    b.tun.inject([echo('10.42.0.2', '10.42.0.1', 0, 1, 2)]);
+    await waitFor(() => b.tun.written.length === 2 && a.tun.written.length === 1, 3000, 'traffic both ways on the old tunnel');
+    assert.ok(tunnelsMatch(a, b));
+    assert.equal(b.node.hostmap.get(parseIp('10.42.0.1')), tunnel);
+    // A genuine restart of a (new tunnel, traffic on it) still takes over.
+    await a.node.stop();
+    running = running.filter((n) => n !== a);
+    await waitFor(() => b.node.hostmap.size === 0, 3000, 'closeTunnel');
+    const a2 = await startMemoryNode(net, hostA, '192.0.2.1', { staticHostMap: { '10.42.0.2': ['192.0.2.2:4242'] } });
+    running.push(a2);
+    a2.tun.inject([echo('10.42.0.1', '10.42.0.2', 8, 1, 3)]);
+    await waitFor(() => tunnelsMatch(a2, b) && b.tun.written.length === 3, 3000, 'tunnel after restart');
+  });
+
+  it('switches to the newer tunnel of a restarted peer once it sends on it', async () => {
+    const net = new MemoryNetwork();
+    const { a, b } = await pair(net);
+    a.tun.inject([echo('10.42.0.1', '10.42.0.2', 8, 1, 1)]);
+    await waitFor(() => tunnelsMatch(a, b), 3000, 'first tunnel');
+    // a stops without its closeTunnel reaching b (as in a crash) and comes back: b holds the new tunnel as a candidate until a's packet on it.
+    const dropData = net.addHook((p) => (p.from.address === '192.0.2.1' && carriesTraffic(p.data) ? null : p));
+    await a.node.stop();
+    running = running.filter((n) => n !== a);
+    const a2 = await startMemoryNode(net, hostA, '192.0.2.1', { staticHostMap: { '10.42.0.2': ['192.0.2.2:4242'] } });
+    running.push(a2);
+    a2.tun.inject([echo('10.42.0.1', '10.42.0.2', 8, 1, 2)]);
+    await waitFor(() => b.node.hostmap.getCandidate(parseIp('10.42.0.1')) !== undefined, 3000, 'candidate');
+    assert.ok(!tunnelsMatch(a2, b));
+    dropData();
+    a2.tun.inject([echo('10.42.0.1', '10.42.0.2', 8, 1, 3)]);
+    await waitFor(() => tunnelsMatch(a2, b) && b.tun.written.some((p) => p.readUInt16BE(26) === 3), 3000, 'switch on traffic');
+    assert.equal(b.node.hostmap.getCandidate(parseIp('10.42.0.1')), undefined);
+  });
+
+  it('switches to the newer tunnel of a restarted peer when the old one draws recv_errors', async () => {
+    const net = new MemoryNetwork();
+    const { a, b } = await pair(net);
+    a.tun.inject([echo('10.42.0.1', '10.42.0.2', 8, 1, 1)]);
+    await waitFor(() => tunnelsMatch(a, b), 3000, 'first tunnel');
+    const dropData = net.addHook((p) => (p.from.address === '192.0.2.1' && carriesTraffic(p.data) ? null : p));
+    await a.node.stop();
+    running = running.filter((n) => n !== a);
+    const a2 = await startMemoryNode(net, hostA, '192.0.2.1', { staticHostMap: { '10.42.0.2': ['192.0.2.2:4242'] } });
+    running.push(a2);
+    a2.tun.inject([echo('10.42.0.1', '10.42.0.2', 8, 1, 2)]);
+    await waitFor(() => b.node.hostmap.getCandidate(parseIp('10.42.0.1')) !== undefined, 3000, 'candidate');
+    dropData();
+    // b still sends on the old tunnel; a2 does not know it and answers with recv_error.
+    for (let i = 0; i < 4; i++) {
+      b.tun.inject([echo('10.42.0.2', '10.42.0.1', 8, 5, i)]);
+      await sleep(20);
+    }
+    await waitFor(() => tunnelsMatch(a2, b), 3000, 'switch after recv_errors');
+    b.tun.inject([echo('10.42.0.2', '10.42.0.1', 8, 5, 99)]);
+    await waitFor(() => a2.tun.written.some((p) => p.readUInt16BE(26) === 99), 3000, 'packet over the new tunnel');
   });
 
   it('removes a dead peer after the liveness checks and handshakes anew on the next packet', async () => {
