@@ -16,6 +16,12 @@ import { consumeTunPackets } from './inside.js';
 import { consumeDatagrams } from './outside.js';
 import { endpointKey, RemoteList, sameEndpoint } from './remote-list.js';
 import { DisabledTun } from './tun-disabled.js';
+import { LighthouseServer } from '../../lighthouse/server.js';
+import { LighthouseClient } from './lighthouse-client.js';
+import { NatDiscovery } from './nat-discovery.js';
+import { RelayManager } from './relay-manager.js';
+import { decodeMeta } from '../protocol/messages.js';
+import { allowListAllows } from './config.js';
 
 export interface NodeStats {
   rxPackets: number;
@@ -51,6 +57,11 @@ export class MeshNode {
   readonly hostmap: HostMap;
   readonly handshakes: HandshakeManager;
   readonly connections: ConnectionManager;
+  /** The address book, when this node is a lighthouse (`lighthouse.am_lighthouse`). */
+  readonly lighthouse: LighthouseServer | null;
+  readonly lighthouseClient: LighthouseClient;
+  readonly relays: RelayManager;
+  readonly nat: NatDiscovery;
   readonly stats: NodeStats = {
     rxPackets: 0,
     txPackets: 0,
@@ -79,6 +90,10 @@ export class MeshNode {
     this.hostmap = new HostMap(() => new RemoteList(preferred));
     this.handshakes = new HandshakeManager(this);
     this.connections = new ConnectionManager(this);
+    this.lighthouse = config.lighthouse.amLighthouse ? new LighthouseServer(this) : null;
+    this.lighthouseClient = new LighthouseClient(this);
+    this.relays = new RelayManager(this);
+    this.nat = new NatDiscovery(this);
     this.firewall = Firewall.fromConfig(config.firewall, identity.localCidrs());
     this.unsafeRoutes = config.tun.unsafeRoutes.map((r) => ({ cidr: r.route, via: r.via }));
   }
@@ -116,6 +131,8 @@ export class MeshNode {
     for (const [vpnIp, addrs] of staticHosts) node.hostmap.remotesFor(vpnIp).setStatic(addrs);
     udp.onDatagrams((batch) => consumeDatagrams(node, batch));
     tun.onPackets((packets) => consumeTunPackets(node, packets));
+    node.lighthouseClient.start();
+    node.nat.start();
     log.info(
       { vpnIp: formatIp(identity.vpnIp), cert: identity.cert.details.name, fingerprint: identity.fingerprint, listen: `${config.listen.host}:${udp.localPort}`, tun: tun.name, cipher: config.cipher },
       'mesh node started',
@@ -186,7 +203,12 @@ export class MeshNode {
   /** Called by the handshake manager when a tunnel is established. */
   tunnelUp(host: HostInfo, _via?: HostInfo): void {
     const replaced = this.hostmap.add(host);
-    if (replaced) this.log.debug({ vpnIp: formatIp(host.vpnIp), oldIndex: replaced.localIndex }, 'tunnel replaced by a newer handshake');
+    if (replaced) {
+      this.log.debug({ vpnIp: formatIp(host.vpnIp), oldIndex: replaced.localIndex }, 'tunnel replaced by a newer handshake');
+      this.relays.onTunnelGone(replaced);
+    }
+    this.lighthouse?.onTunnelUp(host);
+    this.lighthouseClient.onTunnelUp(host);
     const queued = host.queue;
     host.queue = [];
     if (queued.length === 0) return;
@@ -208,6 +230,8 @@ export class MeshNode {
   removeTunnel(host: HostInfo, notify: boolean): void {
     if (notify && host.established && host.remote) this.sendOn(host, MessageType.CloseTunnel, 0, Buffer.alloc(0));
     if (!this.hostmap.remove(host)) return;
+    this.relays.onTunnelGone(host);
+    this.lighthouse?.onTunnelGone(host);
     const candidate = this.hostmap.getCandidate(host.vpnIp);
     if (candidate) this.promoteCandidate(candidate, 'the old tunnel is gone');
     else this.hostmap.forgetRemotes(host.vpnIp);
@@ -231,27 +255,48 @@ export class MeshNode {
     if (host.remote) host.previousRemote = { addr: host.remote, at: now };
     host.remote = { ...from };
     host.remotes.learn(from);
+    this.lighthouse?.onRoam(host, from);
   }
 
-  /** `lighthouse.remote_allow_list` applied to an underlay address (lighthouse work refines this). */
-  remoteAllowed(_vpnIp: number, _addr: Endpoint): boolean {
-    return true;
+  /**
+   * `lighthouse.remote_allow_list`, refined per overlay range by `remote_allow_ranges`, applied to
+   * an underlay address (handshakes, roaming, lighthouse answers).
+   */
+  remoteAllowed(vpnIp: number, addr: Endpoint): boolean {
+    return remoteAllowedBy(this.config, vpnIp, addr);
   }
 
   /** Lighthouse messages (header type 3) from an established tunnel. */
-  onLighthouseMessage(host: HostInfo, _payload: Buffer): void {
-    this.drop('lighthouse-unhandled', host.remote);
+  onLighthouseMessage(host: HostInfo, payload: Buffer): void {
+    let meta;
+    try {
+      meta = decodeMeta(payload);
+    } catch (err) {
+      this.drop('lighthouse-malformed', host.remote, err);
+      return;
+    }
+    if (this.lighthouse) this.lighthouse.handle(host, meta);
+    else this.lighthouseClient.handle(host, meta);
   }
 
   /** Control messages (header type 6: relay set-up) from an established tunnel. */
-  onControlMessage(host: HostInfo, _payload: Buffer): void {
-    this.drop('control-unhandled', host.remote);
+  onControlMessage(host: HostInfo, payload: Buffer): void {
+    this.relays.handleControl(host, payload);
   }
 
-  /** Hooks for the lighthouse client: a handshake starts / is retried. */
-  onHandshakeStart(_host: HostInfo): void {}
+  /** A STUN message on the node's socket: requests are answered by lighthouses, responses feed NAT discovery. */
+  onStun(data: Buffer, from: Endpoint): void {
+    this.nat.handle(data, from);
+  }
 
-  onHandshakeAttempt(_host: HostInfo, _message: Buffer): void {}
+  onHandshakeStart(host: HostInfo): void {
+    this.lighthouseClient.onHandshakeStart(host);
+  }
+
+  onHandshakeAttempt(host: HostInfo, message: Buffer): void {
+    this.lighthouseClient.onHandshakeAttempt(host);
+    this.relays.onHandshakeAttempt(host, message);
+  }
 
   /** Re-validates a peer certificate (pki.disconnect_invalid); closes the tunnel when it fails. */
   stillValid(host: HostInfo): boolean {
@@ -339,6 +384,9 @@ export class MeshNode {
     if (this.stopped) return;
     this.stopped = true;
     this.handshakes.stopAll();
+    this.lighthouseClient.stop();
+    this.nat.stop();
+    this.lighthouse?.stop();
     for (const candidate of [...this.hostmap.candidateHosts()]) this.hostmap.removeCandidate(candidate);
     const out: OutgoingDatagram[] = [];
     for (const host of [...this.hostmap.hosts()]) {
@@ -346,6 +394,7 @@ export class MeshNode {
       this.hostmap.remove(host);
     }
     if (out.length > 0) this.udp.send(out);
+    this.relays.stop();
     this.tun.close();
     await this.udp.close();
     this.log.info('mesh node stopped');
@@ -354,6 +403,17 @@ export class MeshNode {
   get isStopped(): boolean {
     return this.stopped;
   }
+}
+
+/** Nebula's RemoteAllowList.Allow: the most specific `remote_allow_ranges` entry and the main list must both allow. */
+function remoteAllowedBy(config: NodeConfig, vpnIp: number, addr: Endpoint): boolean {
+  const { remoteAllowList, remoteAllowRanges } = config.lighthouse;
+  let inside: (typeof remoteAllowRanges)[number] | null = null;
+  for (const range of remoteAllowRanges) {
+    if (cidrContains(range.inside, vpnIp) && (!inside || range.inside.bits > inside.inside.bits)) inside = range;
+  }
+  if (inside && !allowListAllows(inside.allowList, addr.address)) return false;
+  return allowListAllows(remoteAllowList, addr.address);
 }
 
 const PRIVATE_RANGES: Cidr[] = [

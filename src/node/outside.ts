@@ -1,6 +1,7 @@
 import type { Datagram, Endpoint } from '../io/udp.js';
 import { formatIp } from '../net/ipv4.js';
 import { MessageSubType, MessageType, parseHeader, type Header } from '../protocol/header.js';
+import { looksLikeStun } from '../protocol/stun.js';
 import type { HostInfo } from './hostmap.js';
 import type { MeshNode } from './node.js';
 import { sameEndpoint } from './remote-list.js';
@@ -26,9 +27,11 @@ export function consumeDatagrams(node: MeshNode, batch: Datagram[]): void {
 }
 
 function consumeDatagram(node: MeshNode, data: Buffer, from: Endpoint, toTun: Buffer[]): void {
+  if (looksLikeStun(data)) return node.onStun(data, from);
   const header = parseHeader(data);
   if (!header) {
-    node.drop('short', from);
+    // 1-byte datagrams are Nebula's hole punches (0x00) and punchy keepalives (0x01).
+    node.drop(data.length === 1 ? 'punch' : 'short', from);
     return;
   }
   // A datagram from inside our own overlay network would be a tunnel inside the tunnel.
@@ -43,7 +46,8 @@ function consumeDatagram(node: MeshNode, data: Buffer, from: Endpoint, toTun: Bu
       if (header.counter === 2) return node.handshakes.handleStage2(data, header, from);
       return node.drop('handshake-stage', from);
     case MessageType.Message:
-      if (header.subtype !== MessageSubType.None) return node.drop('relay-unsupported', from);
+      if (header.subtype === MessageSubType.Relay) return node.relays.receiveFrame(data, header, from, toTun);
+      if (header.subtype !== MessageSubType.None) return node.drop('message-subtype', from);
       return receiveData(node, data, header, from, toTun);
     case MessageType.RecvError:
       return receiveRecvError(node, header, from);
