@@ -4,12 +4,13 @@
  * nebula-cert's.
  */
 import { Command, Option } from 'commander';
-import { parseCidr, type Cidr } from '../src/net/ipv4.js';
+import { formatCidr, parseCidr, type Cidr } from '../src/net/ipv4.js';
 import { UserError } from '../src/errors.js';
 import { certificateToJson, certificateToText, CertificateError, type Certificate } from './cert.js';
 import { CAPool } from './ca-pool.js';
 import { DurationError, formatGoDuration, parseGoDuration } from './duration.js';
-import { writeOutputFiles } from './files.js';
+import { checkOutputsAbsent, writeOutputFiles } from './files.js';
+import { checkNotHandedOut, chooseSubnet, ledgerPathFor, recordSubnets, withLedger } from './subnet-ledger.js';
 import {
   encodeCertificatePem,
   encodeEd25519PrivateKeyPem,
@@ -20,6 +21,7 @@ import {
   loadCertificates,
   loadEd25519PrivateKey,
   loadX25519PublicKey,
+  isInlinePem,
   readPathOrPem,
 } from './keys.js';
 import { createCA, DEFAULT_CA_DURATION_NS, signCertificate } from './sign.js';
@@ -135,7 +137,7 @@ function signCommand(): Command {
     .requiredOption('--name <name>', 'name of the certificate, usually the host name')
     .requiredOption('--ip <cidr>', 'the VPN IPv4 address and network prefix, e.g. 10.42.0.2/16')
     .option('--groups <list>', 'comma separated groups')
-    .option('--subnets <cidrs>', 'comma separated IPv4 networks this host may route for (unsafe routes)')
+    .option('--subnets <cidrs>', 'comma separated IPv4 networks this host may route for (unsafe routes, its Docker containers), or "auto": the next free /24 in the CA\'s subnets, recorded in a ledger next to the CA key')
     .option('--duration <duration>', 'how long the certificate is valid, Go syntax (default: until 1 s before the CA expires)')
     .addOption(new Option('--in-pub <path>', 'sign an existing X25519 public key (from `mesh ca keygen`) instead of creating a key pair').conflicts('outKey'))
     .option('--out-crt <path>', 'where to write the certificate (default: <name>.crt)')
@@ -150,7 +152,8 @@ function signAction(opts: SignCliOptions): void {
   const ipList = splitList(opts.ip);
   if (ipList.length !== 1) throw new UserError(`invalid ip definition: expected one IPv4 address with prefix, got "${opts.ip}"`);
   const ips = parseCidrs(opts.ip, 'ip');
-  const subnets = parseCidrs(opts.subnets, 'subnet');
+  const auto = opts.subnets?.trim() === 'auto';
+  const explicitSubnets = auto ? [] : parseCidrs(opts.subnets, 'subnet');
   const durationNs = opts.duration === undefined ? undefined : parseDuration(opts.duration);
   if (durationNs !== undefined && durationNs < 0n) throw new UserError('--duration must not be negative');
 
@@ -163,15 +166,31 @@ function signAction(opts: SignCliOptions): void {
     ({ publicKey, privateKey } = generateX25519KeyPair());
   }
 
-  const cert = signCertificate({ caCert, caKey, name: opts.name, ips, subnets, groups: splitList(opts.groups), publicKey, ...(durationNs === undefined ? {} : { durationNs }) });
-
   const outCrt = opts.outCrt ?? `${opts.name}.crt`;
   // Checked in this order, like nebula-cert: the certificate, then the key.
-  const outputs = [{ path: outCrt, data: encodeCertificatePem(cert), what: 'cert' }];
-  if (privateKey) {
-    outputs.push({ path: opts.outKey ?? `${opts.name}.key`, data: encodeX25519PrivateKeyPem(privateKey), what: 'key' });
+  const outputs = [{ path: outCrt, what: 'cert' }];
+  if (privateKey) outputs.push({ path: opts.outKey ?? `${opts.name}.key`, what: 'key' });
+  checkOutputsAbsent(outputs, opts.force === true);
+
+  const signAndWrite = (subnets: Cidr[]) => {
+    const cert = signCertificate({ caCert, caKey, name: opts.name, ips, subnets, groups: splitList(opts.groups), publicKey, ...(durationNs === undefined ? {} : { durationNs }) });
+    const data = [encodeCertificatePem(cert), ...(privateKey ? [encodeX25519PrivateKeyPem(privateKey)] : [])];
+    writeOutputFiles(outputs.map((o, i) => ({ ...o, data: data[i]! })), opts.force === true);
+  };
+  if (!auto && explicitSubnets.length === 0) return signAndWrite([]);
+  // Subnets go through the ledger, so that no two hosts get the same one.
+  if (isInlinePem(opts.caKey)) {
+    if (auto) throw new UserError('--subnets auto needs --ca-key as a file: the subnet ledger is kept next to it');
+    return signAndWrite(explicitSubnets);
   }
-  writeOutputFiles(outputs, opts.force === true);
+  const ledger = ledgerPathFor(opts.caKey);
+  withLedger(ledger, (entries) => {
+    const subnets = auto ? [chooseSubnet(caCert.details.subnets, entries, opts.name)] : explicitSubnets;
+    if (!auto) checkNotHandedOut(subnets, entries, opts.name);
+    signAndWrite(subnets);
+    if (auto) process.stdout.write(`${opts.name}: subnet ${subnets.map(formatCidr).join(', ')} (recorded in ${ledger})\n`);
+    return { entries: recordSubnets(entries, opts.name, subnets, new Date()), result: undefined };
+  });
 }
 
 function keygenCommand(): Command {
