@@ -46,6 +46,11 @@ const root = protobuf.Root.fromJSON({
                 PathCheck: 8,
                 PathCheckReply: 9,
                 HostUpdateNotificationAck: 10,
+                MeshSubnetQuery: 100,
+                MeshSubnetReply: 101,
+                MeshNamesUpdate: 102,
+                MeshNameQuery: 103,
+                MeshNameReply: 104,
               },
             },
           },
@@ -58,6 +63,22 @@ const root = protobuf.Root.fromJSON({
             counter: { type: 'uint32', id: 3 },
             Ip6AndPorts: { rule: 'repeated', type: 'Ip6AndPort', id: 4 },
             RelayVpnIp: { rule: 'repeated', type: 'uint32', id: 5, options: { packed: true } },
+            MeshSubnets: { rule: 'repeated', type: 'MeshSubnet', id: 100 },
+            MeshNames: { rule: 'repeated', type: 'MeshName', id: 101 },
+          },
+        },
+        MeshSubnet: {
+          edition: P3,
+          fields: {
+            Ip: { type: 'uint32', id: 1 },
+            Bits: { type: 'uint32', id: 2 },
+          },
+        },
+        MeshName: {
+          edition: P3,
+          fields: {
+            Name: { type: 'string', id: 1 },
+            Ips: { rule: 'repeated', type: 'uint32', id: 2, options: { packed: true } },
           },
         },
         Ip4AndPort: {
@@ -116,6 +137,8 @@ const PbMeta = root.lookupType('nebula.NebulaMeta');
 const PbMetaDetails = root.lookupType('nebula.NebulaMetaDetails');
 const PbIp4AndPort = root.lookupType('nebula.Ip4AndPort');
 const PbIp6AndPort = root.lookupType('nebula.Ip6AndPort');
+const PbMeshSubnet = root.lookupType('nebula.MeshSubnet');
+const PbMeshName = root.lookupType('nebula.MeshName');
 const PbControl = root.lookupType('nebula.NebulaControl');
 
 const HANDSHAKE_CHECKS = wireChecksFor(PbHandshake);
@@ -238,7 +261,24 @@ export const MetaType = {
   PathCheck: 8,
   PathCheckReply: 9,
   HostUpdateNotificationAck: 10,
+  // mesh extensions (container subnets and names), sent only to lighthouses: a Nebula 1.6 lighthouse
+  // ignores message types it does not know, and every Nebula ignores the fields numbered 100+.
+  /** node → lighthouse: which host routes Details.VpnIp (an address in some certificate's subnets)? */
+  MeshSubnetQuery: 100,
+  /** lighthouse → node: Details.VpnIp owns MeshSubnets (from its certificate), reachable at Ip4AndPorts. */
+  MeshSubnetReply: 101,
+  /** node → lighthouse: the container names it serves (replaces the previous update). */
+  MeshNamesUpdate: 102,
+  /** node → lighthouse: MeshNames[0].Name, please. */
+  MeshNameQuery: 103,
+  /** lighthouse → node: MeshNames with the addresses known for the name (none: unknown). */
+  MeshNameReply: 104,
 } as const;
+
+export interface MeshName {
+  name: string;
+  ips: number[];
+}
 
 export interface Ip4AndPort {
   ip: number;
@@ -257,6 +297,10 @@ export interface MetaDetails {
   counter: number;
   ip6AndPorts: Ip6AndPort[];
   relayVpnIps: number[];
+  /** mesh extension (field 100): subnets as network address and prefix length. */
+  meshSubnets?: { ip: number; bits: number }[];
+  /** mesh extension (field 101). */
+  meshNames?: MeshName[];
 }
 
 export interface MetaMessage {
@@ -274,6 +318,8 @@ interface PbMetaDetailsFields {
   counter?: number;
   Ip6AndPorts?: { Hi?: protobuf.Long | number; Lo?: protobuf.Long | number; Port?: number }[];
   RelayVpnIp?: number[];
+  MeshSubnets?: { Ip?: number; Bits?: number }[];
+  MeshNames?: { Name?: string; Ips?: number[] }[];
 }
 
 interface PbMetaFields {
@@ -308,6 +354,24 @@ function metaDetailsMessage(d: MetaDetails): protobuf.Message {
     }
     o['RelayVpnIp'] = [...d.relayVpnIps];
   }
+  if (d.meshSubnets && d.meshSubnets.length > 0) {
+    o['MeshSubnets'] = d.meshSubnets.map((e) => {
+      if (e.bits > 32) throw new ProtobufError(`MeshSubnets: /${e.bits} is not an IPv4 prefix length`);
+      const x: Fields = {};
+      setUint32(x, 'Ip', e.ip);
+      setUint32(x, 'Bits', e.bits);
+      return PbMeshSubnet.create(x);
+    });
+  }
+  if (d.meshNames && d.meshNames.length > 0) {
+    o['MeshNames'] = d.meshNames.map((e) => {
+      const x: Fields = {};
+      if (e.name) x['Name'] = e.name;
+      for (const ip of e.ips) setUint32({}, 'Ips', ip);
+      if (e.ips.length > 0) x['Ips'] = [...e.ips];
+      return PbMeshName.create(x);
+    });
+  }
   return PbMetaDetails.create(o);
 }
 
@@ -317,6 +381,12 @@ export function encodeMeta(type: number, details: MetaDetails): Uint8Array {
   setInt32(o, 'Type', type);
   o['Details'] = metaDetailsMessage(details);
   return encode(PbMeta, o);
+}
+
+function meshSubnetFrom(e: { Ip?: number; Bits?: number }): { ip: number; bits: number } {
+  const bits = e.Bits ?? 0;
+  if (bits > 32) throw new ProtobufError(`MeshSubnets: /${bits} is not an IPv4 prefix length`);
+  return { ip: e.Ip ?? 0, bits };
 }
 
 /** Decodes a NebulaMeta; throws when Details is missing or the bytes are malformed. */
@@ -332,6 +402,8 @@ export function decodeMeta(bytes: Uint8Array): MetaMessage {
       counter: d.counter ?? 0,
       ip6AndPorts: (d.Ip6AndPorts ?? []).map((e) => ({ hi: longToBigint(e.Hi), lo: longToBigint(e.Lo), port: e.Port ?? 0 })),
       relayVpnIps: [...(d.RelayVpnIp ?? [])],
+      ...(d.MeshSubnets?.length ? { meshSubnets: d.MeshSubnets.map(meshSubnetFrom) } : {}),
+      ...(d.MeshNames?.length ? { meshNames: d.MeshNames.map((e) => ({ name: e.Name ?? '', ips: [...(e.Ips ?? [])] })) } : {}),
     },
   };
 }

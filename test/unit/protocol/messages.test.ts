@@ -240,6 +240,35 @@ describe('NebulaMeta', () => {
   });
 });
 
+describe('NebulaMeta mesh extensions', () => {
+  it('round-trips container subnets and names in fields 100 and 101, which a Nebula 1.6 decoder skips', () => {
+    const details: MetaDetails = {
+      ...emptyMetaDetails(),
+      vpnIp: 0x0a2a0003,
+      ip4AndPorts: [{ ip: 0xc000020a, port: 4242 }],
+      meshSubnets: [{ ip: 0x0ac80200, bits: 24 }],
+      meshNames: [{ name: 'web.cluster', ips: [0x0ac80202, 0x0ac80203] }],
+    };
+    const bytes = encodeMeta(MetaType.MeshSubnetReply, details);
+    assert.deepEqual(decodeMeta(bytes), { type: MetaType.MeshSubnetReply, details });
+    // nebula.proto 1.6 as an independent decoder: the known fields survive, the extensions are skipped.
+    const asNebula = PbMeta.toObject(PbMeta.decode(bytes), { enums: Number }) as { Type: number; Details: { VpnIp: number; Ip4AndPorts: unknown[] } };
+    assert.equal(asNebula.Type, 101);
+    assert.equal(asNebula.Details.VpnIp, 0x0a2a0003);
+    assert.equal(asNebula.Details.Ip4AndPorts.length, 1);
+    const base = encodeMeta(MetaType.MeshSubnetReply, { ...details, meshSubnets: [], meshNames: [] });
+    assert.equal(decodeMeta(base).details.meshSubnets, undefined, 'empty extensions are not emitted');
+    assert.ok(hex(bytes).includes('a206'), 'field 100 tag');
+    assert.ok(hex(bytes).includes('aa06'), 'field 101 tag');
+  });
+
+  it('rejects an extension subnet longer than /32', () => {
+    assert.throws(() => encodeMeta(MetaType.MeshSubnetReply, { ...emptyMetaDetails(), meshSubnets: [{ ip: 1, bits: 33 }] }), /prefix length/);
+    // Details { MeshSubnets { Bits: 40 } }
+    assert.throws(() => decodeMeta(unhex('0865 1205 a206021028')), /prefix length/);
+  });
+});
+
 describe('NebulaControl', () => {
   it('encodes the notes example byte for byte', () => {
     const m = {
