@@ -1,0 +1,177 @@
+/**
+ * Container names across hosts. Docker's embedded DNS (127.0.0.11 in every container on a
+ * user-defined network) answers for the containers on its own host and forwards every other name
+ * to the daemon's upstream servers. With the one documented daemon option `"dns": ["<gateway of
+ * the cluster network>"]` that upstream is this server, on the bridge gateway of the host's
+ * `cluster` network. It answers `<container>.<network>` (and a bare `<container>`) for containers
+ * on other hosts, asking the mesh (the lighthouses) for them, answers NXDOMAIN for unknown names in
+ * the network's zone, and forwards everything else to the host's own resolvers.
+ */
+import dgram from 'node:dgram';
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import dnsPacket, { type Answer, type DecodedPacket } from 'dns-packet';
+import type { Logger } from 'pino';
+import { formatIp } from '../net/ipv4.js';
+
+const RCODE_SERVFAIL = 2;
+const RCODE_NXDOMAIN = 3;
+const TTL_SECONDS = 10;
+const FORWARD_TIMEOUT_MS = 2000;
+const MAX_PENDING_FORWARDS = 1024;
+
+/** Where names come from: the local containers, then the mesh. */
+export interface NameSource {
+  local(name: string): number[];
+  remote(name: string): Promise<number[]>;
+}
+
+/** Nameservers from resolv.conf, without loopback ones (unreachable from where Docker forwards) and without `self`. */
+export function upstreamServers(resolvConf: string, self: string): string[] {
+  const out: string[] = [];
+  for (const line of resolvConf.split('\n')) {
+    const m = /^\s*nameserver\s+(\S+)/.exec(line);
+    if (!m) continue;
+    const ip = m[1]!;
+    if (isIP(ip) !== 4 || ip.startsWith('127.') || ip === self) continue;
+    out.push(ip);
+  }
+  return out;
+}
+
+/** The container name a question asks for in `zone`, or null when it is outside the zone. */
+export function containerNameOf(question: string, zone: string): string | null {
+  const name = question.replace(/\.$/, '').toLowerCase();
+  if (name.endsWith(`.${zone}`)) {
+    const label = name.slice(0, -zone.length - 1);
+    return label && !label.includes('.') ? label : null;
+  }
+  return name && !name.includes('.') ? name : null;
+}
+
+interface Server {
+  address: string;
+  port: number;
+}
+
+interface PendingForward {
+  server: Server;
+  client: { address: string; port: number };
+  clientId: number;
+  timer: NodeJS.Timeout;
+}
+
+export class ContainerDns {
+  private readonly socket: dgram.Socket;
+  private readonly upstream: dgram.Socket;
+  private readonly forwards = new Map<number, PendingForward>();
+  private nextId = Math.floor(Math.random() * 0x10000);
+
+  private constructor(
+    private readonly zone: string,
+    private readonly names: NameSource,
+    private readonly servers: Server[],
+    private readonly log: Logger,
+  ) {
+    this.socket = dgram.createSocket('udp4');
+    this.upstream = dgram.createSocket('udp4');
+  }
+
+  /** Binds `address:port` (the bridge gateway, port 53) and serves `zone` (the network name). */
+  static async start(options: { address: string; port: number; zone: string; names: NameSource; log: Logger; upstream?: Server[] }): Promise<ContainerDns> {
+    let servers = options.upstream;
+    if (!servers) {
+      let conf = '';
+      try {
+        conf = readFileSync('/etc/resolv.conf', 'utf8');
+      } catch {
+        // no resolv.conf: names outside the zone get SERVFAIL
+      }
+      servers = upstreamServers(conf, options.address).map((address) => ({ address, port: 53 }));
+    }
+    const dns = new ContainerDns(options.zone.toLowerCase(), options.names, servers, options.log);
+    await new Promise<void>((resolve, reject) => {
+      dns.socket.once('error', reject);
+      dns.socket.bind({ address: options.address, port: options.port }, () => {
+        dns.socket.off('error', reject);
+        resolve();
+      });
+    });
+    await new Promise<void>((resolve) => dns.upstream.bind(0, resolve));
+    dns.socket.on('error', (err) => dns.log.warn({ reason: err.message }, 'container DNS socket error'));
+    dns.upstream.on('error', (err) => dns.log.warn({ reason: err.message }, 'container DNS upstream socket error'));
+    dns.socket.on('message', (data, rinfo) => void dns.answer(data, { address: rinfo.address, port: rinfo.port }));
+    dns.upstream.on('message', (data, rinfo) => dns.relay(data, rinfo));
+    options.log.info({ address: `${options.address}:${dns.port}`, zone: options.zone, upstream: dns.servers.map((s) => s.address) }, 'docker: serving container names');
+    return dns;
+  }
+
+  get port(): number {
+    return this.socket.address().port;
+  }
+
+  async stop(): Promise<void> {
+    for (const f of this.forwards.values()) clearTimeout(f.timer);
+    this.forwards.clear();
+    await Promise.all([this.socket, this.upstream].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  }
+
+  private async answer(data: Buffer, from: { address: string; port: number }): Promise<void> {
+    let query: DecodedPacket & { opcode?: string };
+    try {
+      query = dnsPacket.decode(data);
+    } catch {
+      return; // malformed: dropped
+    }
+    const question = query.questions?.[0];
+    if (query.type !== 'query' || query.opcode !== 'QUERY' || !question || query.questions!.length !== 1) return;
+    const name = containerNameOf(question.name, this.zone);
+    const inZone = question.name.replace(/\.$/, '').toLowerCase().endsWith(`.${this.zone}`);
+    if (name === null || (!inZone && !(question.type === 'A' || question.type === 'AAAA'))) return this.forward(data, query, from);
+    let ips = this.names.local(name);
+    if (ips.length === 0) {
+      try {
+        ips = await this.names.remote(name);
+      } catch (err) {
+        this.log.debug({ name, reason: (err as Error).message }, 'container DNS: mesh lookup failed');
+        ips = [];
+      }
+    }
+    // A bare name nobody in the mesh knows may still be a real host name: let the upstream answer.
+    if (ips.length === 0 && !inZone) return this.forward(data, query, from);
+    const answers: Answer[] = question.type === 'A' ? ips.map((ip) => ({ type: 'A', name: question.name, ttl: TTL_SECONDS, data: formatIp(ip) })) : [];
+    const rcode = ips.length === 0 ? RCODE_NXDOMAIN : 0;
+    this.reply(query, answers, rcode, from);
+  }
+
+  private reply(query: DecodedPacket, answers: Answer[], rcode: number, to: { address: string; port: number }): void {
+    const flags = dnsPacket.AUTHORITATIVE_ANSWER | dnsPacket.RECURSION_AVAILABLE | (query.flags! & dnsPacket.RECURSION_DESIRED) | rcode;
+    this.socket.send(dnsPacket.encode({ type: 'response', id: query.id, flags, questions: query.questions, answers }), to.port, to.address);
+  }
+
+  private forward(data: Buffer, query: DecodedPacket, client: { address: string; port: number }): void {
+    const server = this.servers[0];
+    if (!server || this.forwards.size >= MAX_PENDING_FORWARDS) return this.reply(query, [], RCODE_SERVFAIL, client);
+    const id = this.nextId++ & 0xffff;
+    const out = Buffer.from(data);
+    out.writeUInt16BE(id, 0);
+    const timer = setTimeout(() => {
+      this.forwards.delete(id);
+      this.reply(query, [], RCODE_SERVFAIL, client);
+    }, FORWARD_TIMEOUT_MS);
+    timer.unref();
+    this.forwards.set(id, { server, client, clientId: query.id ?? 0, timer });
+    this.upstream.send(out, server.port, server.address);
+  }
+
+  private relay(data: Buffer, from: { address: string; port: number }): void {
+    if (data.length < 12) return;
+    const pending = this.forwards.get(data.readUInt16BE(0));
+    if (!pending || pending.server.address !== from.address || pending.server.port !== from.port) return;
+    clearTimeout(pending.timer);
+    this.forwards.delete(data.readUInt16BE(0));
+    const out = Buffer.from(data);
+    out.writeUInt16BE(pending.clientId, 0);
+    this.socket.send(out, pending.client.port, pending.client.address);
+  }
+}

@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import { after, before, describe, it } from 'node:test';
+import dnsPacket, { type DecodedPacket } from 'dns-packet';
+import { pino } from 'pino';
+import { containerNameOf, ContainerDns, upstreamServers } from '../../../src/docker/dns.js';
+import { parseIp } from '../../../src/net/ipv4.js';
+
+const dataOf = (a: { data?: unknown }) => a.data;
+const log = pino({ level: process.env.MESH_TEST_LOG ?? 'silent' });
+
+function query(socket: dgram.Socket, port: number, name: string, type: 'A' | 'AAAA' | 'TXT' = 'A', id = 7): Promise<DecodedPacket & { rcode?: string }> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer for ${name}`)), 3000);
+    socket.once('message', (data) => {
+      clearTimeout(timer);
+      resolve(dnsPacket.decode(data));
+    });
+    socket.send(dnsPacket.encode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type, name }] }), port, '127.0.0.1');
+  });
+}
+
+describe('container DNS', () => {
+  let dns: ContainerDns;
+  let upstream: dgram.Socket;
+  let client: dgram.Socket;
+  const remoteLookups: string[] = [];
+
+  before(async () => {
+    // A stand-in for the host's resolver: answers every A query with 192.0.2.53.
+    upstream = dgram.createSocket('udp4');
+    upstream.on('message', (data, rinfo) => {
+      const q = dnsPacket.decode(data);
+      upstream.send(dnsPacket.encode({ type: 'response', id: q.id, questions: q.questions, answers: [{ type: 'A', name: q.questions![0]!.name, data: '192.0.2.53' }] }), rinfo.port, rinfo.address);
+    });
+    await new Promise<void>((r) => upstream.bind(0, '127.0.0.1', r));
+    dns = await ContainerDns.start({
+      address: '127.0.0.1',
+      port: 0,
+      zone: 'cluster',
+      log,
+      upstream: [{ address: '127.0.0.1', port: upstream.address().port }],
+      names: {
+        local: (name) => (name === 'db' ? [parseIp('10.200.2.5')] : []),
+        remote: async (name) => {
+          remoteLookups.push(name);
+          return name === 'web' ? [parseIp('10.200.3.2')] : [];
+        },
+      },
+    });
+    client = dgram.createSocket('udp4');
+    await new Promise<void>((r) => client.bind(0, '127.0.0.1', r));
+  });
+  after(async () => {
+    await dns.stop();
+    upstream.close();
+    client.close();
+  });
+
+  it('answers local and remote containers as <name>.<network> and bare names', async () => {
+    const web = await query(client, dns.port, 'web.cluster');
+    assert.deepEqual(web.answers!.map(dataOf), ['10.200.3.2']);
+    assert.equal(web.id, 7);
+    assert.deepEqual((await query(client, dns.port, 'DB.Cluster.')).answers!.map(dataOf), ['10.200.2.5']);
+    assert.deepEqual((await query(client, dns.port, 'web')).answers!.map(dataOf), ['10.200.3.2']);
+    assert.ok(remoteLookups.includes('web'));
+  });
+
+  it('says NXDOMAIN for unknown names in the zone and forwards everything else upstream', async () => {
+    const missing = await query(client, dns.port, 'nothere.cluster');
+    assert.equal(missing.rcode, 'NXDOMAIN');
+    assert.equal(missing.answers!.length, 0);
+    const outside = await query(client, dns.port, 'example.org', 'A', 4242);
+    assert.deepEqual(outside.answers!.map(dataOf), ['192.0.2.53']);
+    assert.equal(outside.id, 4242, 'the client id is restored');
+    const bareUnknown = await query(client, dns.port, 'printer');
+    assert.deepEqual(bareUnknown.answers!.map(dataOf), ['192.0.2.53'], 'a bare name nobody knows goes upstream');
+  });
+
+  it('drops malformed queries and keeps answering', async () => {
+    client.send(Buffer.from('garbage'), dns.port, '127.0.0.1');
+    client.send(Buffer.alloc(0), dns.port, '127.0.0.1');
+    assert.deepEqual((await query(client, dns.port, 'web.cluster')).answers!.map(dataOf), ['10.200.3.2']);
+  });
+
+  it('parses names and resolv.conf', () => {
+    assert.equal(containerNameOf('web.cluster.', 'cluster'), 'web');
+    assert.equal(containerNameOf('a.b.cluster', 'cluster'), null);
+    assert.equal(containerNameOf('example.org', 'cluster'), null);
+    assert.equal(containerNameOf('web', 'cluster'), 'web');
+    assert.deepEqual(upstreamServers('# x\nnameserver 127.0.0.53\nnameserver 10.0.0.2\nnameserver ::1\nnameserver 10.200.2.1\n', '10.200.2.1'), ['10.0.0.2']);
+  });
+});
