@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { after, before, describe, it } from 'node:test';
-import dnsPacket, { type DecodedPacket } from 'dns-packet';
+import dnsPacket, { type Answer, type DecodedPacket } from 'dns-packet';
 import { pino } from 'pino';
 import { containerNameOf, ContainerDns, upstreamServers } from '../../../src/docker/dns.js';
 import { parseIp } from '../../../src/net/ipv4.js';
 
-const dataOf = (a: { data?: unknown }) => a.data;
+const dataOf = (a: Answer) => ('data' in a ? a.data : undefined);
 const log = pino({ level: process.env.MESH_TEST_LOG ?? 'silent' });
 
 function query(socket: dgram.Socket, port: number, name: string, type: 'A' | 'AAAA' | 'TXT' = 'A', id = 7): Promise<DecodedPacket & { rcode?: string }> {
