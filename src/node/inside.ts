@@ -25,7 +25,8 @@ export function consumeTunPackets(node: MeshNode, packets: Buffer[]): void {
     if ((dropMulticast && dst >>> 28 === 0xe) || (dropLocalBroadcast && dst === broadcast)) continue;
     const vpnIp = node.routeFor(dst);
     if (vpnIp === null) {
-      node.drop('tun-no-route', null);
+      // Inside the auto-routed container ranges the owner may just be unknown yet: asked for, held.
+      if (!node.subnets.hold(dst, packet)) node.drop('tun-no-route', null);
       continue;
     }
     const host = node.hostmap.get(vpnIp);

@@ -20,7 +20,10 @@ import { LighthouseServer } from '../../lighthouse/server.js';
 import { LighthouseClient } from './lighthouse-client.js';
 import { NatDiscovery } from './nat-discovery.js';
 import { RelayManager } from './relay-manager.js';
-import { decodeMeta } from '../protocol/messages.js';
+import { decodeMeta, encodeMeta, MetaType, type MetaDetails, type MetaMessage } from '../protocol/messages.js';
+import { MeshDirectory } from '../../lighthouse/directory.js';
+import { NameDirectory } from './name-directory.js';
+import { SubnetRouter } from './subnet-router.js';
 import { allowListAllows } from './config.js';
 
 export interface NodeStats {
@@ -62,6 +65,12 @@ export class MeshNode {
   readonly lighthouseClient: LighthouseClient;
   readonly relays: RelayManager;
   readonly nat: NatDiscovery;
+  /** Container subnets of other hosts, found without unsafe_routes (`--docker-bridge`). */
+  readonly subnets: SubnetRouter;
+  /** Container names across the mesh (`--docker-bridge`). */
+  readonly names: NameDirectory;
+  /** On lighthouses: container subnets and names of the hosts (mesh extension). */
+  readonly directory: MeshDirectory | null;
   readonly stats: NodeStats = {
     rxPackets: 0,
     txPackets: 0,
@@ -94,6 +103,9 @@ export class MeshNode {
     this.lighthouseClient = new LighthouseClient(this);
     this.relays = new RelayManager(this);
     this.nat = new NatDiscovery(this);
+    this.subnets = new SubnetRouter(this);
+    this.names = new NameDirectory(this);
+    this.directory = config.lighthouse.amLighthouse ? new MeshDirectory() : null;
     this.firewall = Firewall.fromConfig(config.firewall, identity.localCidrs());
     this.unsafeRoutes = config.tun.unsafeRoutes.map((r) => ({ cidr: r.route, via: r.via }));
   }
@@ -208,7 +220,9 @@ export class MeshNode {
       this.relays.onTunnelGone(replaced);
     }
     this.lighthouse?.onTunnelUp(host);
+    this.directory?.onTunnelUp(host);
     this.lighthouseClient.onTunnelUp(host);
+    this.subnets.onTunnelUp(host);
     const queued = host.queue;
     host.queue = [];
     if (queued.length === 0) return;
@@ -232,6 +246,7 @@ export class MeshNode {
     if (!this.hostmap.remove(host)) return;
     this.relays.onTunnelGone(host);
     this.lighthouse?.onTunnelGone(host);
+    this.directory?.onTunnelGone(host);
     const candidate = this.hostmap.getCandidate(host.vpnIp);
     if (candidate) this.promoteCandidate(candidate, 'the old tunnel is gone');
     else this.hostmap.forgetRemotes(host.vpnIp);
@@ -275,8 +290,26 @@ export class MeshNode {
       this.drop('lighthouse-malformed', host.remote, err);
       return;
     }
-    if (this.lighthouse) this.lighthouse.handle(host, meta);
+    if (meta.type >= MetaType.MeshSubnetQuery) this.onMeshExtension(host, meta);
+    else if (this.lighthouse) this.lighthouse.handle(host, meta);
     else this.lighthouseClient.handle(host, meta);
+  }
+
+  /** Container subnets and names (mesh extension of the lighthouse protocol). */
+  private onMeshExtension(host: HostInfo, meta: MetaMessage): void {
+    if (this.directory) {
+      const reply = (type: number, details: MetaDetails) => this.sendOn(host, MessageType.LightHouse, 0, encodeMeta(type, details));
+      const addressesOf = (vpnIp: number) => {
+        const remote = this.hostmap.get(vpnIp)?.remote;
+        return remote && !remote.address.includes(':') ? [{ ip: parseIp(remote.address), port: remote.port }] : [];
+      };
+      if (!this.directory.handle(host, meta, reply, addressesOf)) this.drop('lighthouse-unexpected', host.remote);
+      return;
+    }
+    if (!this.config.lighthouse.hosts.includes(host.vpnIp)) return this.drop('lighthouse-not-ours', host.remote);
+    if (meta.type === MetaType.MeshSubnetReply) this.subnets.handleReply(host, meta.details);
+    else if (meta.type === MetaType.MeshNameReply) this.names.handleReply(meta.details);
+    else this.drop('lighthouse-unexpected', host.remote);
   }
 
   /** Control messages (header type 6: relay set-up) from an established tunnel. */
@@ -358,7 +391,7 @@ export class MeshNode {
     if (this.identity.inVpnNetwork(dst)) return dst;
     let best: UnsafeRoute | null = null;
     for (const r of this.unsafeRoutes) if (cidrContains(r.cidr, dst) && (!best || r.cidr.bits > best.cidr.bits)) best = r;
-    return best ? best.via : null;
+    return best ? best.via : this.subnets.ownerOf(dst);
   }
 
   /**
@@ -386,6 +419,8 @@ export class MeshNode {
     this.handshakes.stopAll();
     this.lighthouseClient.stop();
     this.nat.stop();
+    this.subnets.stop();
+    this.names.stop();
     this.lighthouse?.stop();
     for (const candidate of [...this.hostmap.candidateHosts()]) this.hostmap.removeCandidate(candidate);
     const out: OutgoingDatagram[] = [];

@@ -1,0 +1,136 @@
+import type { Endpoint } from '../io/udp.js';
+import { cidrContains, formatCidr, formatIp, parseIp, type Cidr } from '../net/ipv4.js';
+import { PrefixTable, withinAny } from '../net/prefix-table.js';
+import { MessageType } from '../protocol/header.js';
+import { emptyMetaDetails, encodeMeta, MetaType, type MetaDetails } from '../protocol/messages.js';
+import type { HostInfo } from './hostmap.js';
+import { consumeTunPackets } from './inside.js';
+import type { MeshNode } from './node.js';
+
+/** Packets held per unknown destination, destinations held at once, and how long. */
+const HOLD_PACKETS = 16;
+const HOLD_DESTINATIONS = 256;
+const HOLD_MS = 3000;
+const REQUERY_MS = 1000;
+
+interface Held {
+  packets: Buffer[];
+  since: number;
+  queriedAt: number;
+}
+
+/**
+ * Routes to other hosts' container subnets without per-host unsafe_routes. The node routes whole
+ * ranges (the CA's subnets) into the TUN; for a destination inside them it needs the host whose
+ * certificate carries the subnet. It learns that from the certificates of its tunnels, and asks
+ * its lighthouses (MeshSubnetQuery) for the rest, holding the first packets meanwhile. What a
+ * lighthouse says is dropped again when the named host's certificate turns out not to carry it.
+ */
+export class SubnetRouter {
+  private ranges: Cidr[] = [];
+  private readonly owners = new PrefixTable<{ vpnIp: number; fromCert: boolean }>();
+  private readonly held = new Map<number, Held>();
+  private sweeper: NodeJS.Timeout | null = null;
+
+  constructor(private readonly node: MeshNode) {}
+
+  /** The ranges routed into the mesh this way (empty: off). */
+  setRanges(ranges: readonly Cidr[]): void {
+    this.ranges = [...ranges];
+    for (const host of this.node.hostmap.hosts()) this.onTunnelUp(host);
+  }
+
+  get active(): boolean {
+    return this.ranges.length > 0;
+  }
+
+  /** The overlay IP of the host routing `dst`, if known. */
+  ownerOf(dst: number): number | null {
+    if (!this.active || !this.ranges.some((r) => cidrContains(r, dst))) return null;
+    return this.owners.lookup(dst)?.vpnIp ?? null;
+  }
+
+  /** Keeps a packet for an unknown destination inside the ranges and asks the lighthouses; false outside them. */
+  hold(dst: number, packet: Buffer): boolean {
+    if (!this.active || !this.ranges.some((r) => cidrContains(r, dst))) return false;
+    const now = Date.now();
+    let held = this.held.get(dst);
+    if (!held) {
+      if (this.held.size >= HOLD_DESTINATIONS) return false;
+      held = { packets: [], since: now, queriedAt: 0 };
+      this.held.set(dst, held);
+      this.armSweeper();
+    }
+    if (held.packets.length < HOLD_PACKETS) held.packets.push(Buffer.from(packet));
+    if (now - held.queriedAt >= REQUERY_MS) {
+      held.queriedAt = now;
+      this.query(dst);
+    }
+    return true;
+  }
+
+  onTunnelUp(host: HostInfo): void {
+    const subnets = host.cert?.details.subnets ?? [];
+    // Drop what a lighthouse claimed for this host but its certificate does not carry.
+    this.owners.deleteWhere((v, cidr) => v.vpnIp === host.vpnIp && !v.fromCert && !subnets.some((s) => s.bits <= cidr.bits && cidrContains(s, cidr.ip)));
+    for (const s of subnets) if (withinAny(this.ranges, s)) this.owners.set(s, { vpnIp: host.vpnIp, fromCert: true });
+    this.release();
+  }
+
+  /** MeshSubnetReply from a lighthouse: owner, its subnets and where it is. */
+  handleReply(lighthouse: HostInfo, details: MetaDetails): void {
+    const owner = details.vpnIp;
+    if (!this.node.identity.inVpnNetwork(owner) || owner === this.node.identity.vpnIp) return;
+    for (const s of details.meshSubnets ?? []) {
+      const cidr = { ip: s.ip, bits: s.bits };
+      if (!withinAny(this.ranges, cidr)) continue;
+      if (this.owners.lookup(s.ip)?.fromCert) continue;
+      this.owners.set(cidr, { vpnIp: owner, fromCert: false });
+      this.node.log.debug({ subnet: formatCidr(cidr), owner: formatIp(owner) }, 'container subnet owner learned from a lighthouse');
+    }
+    const addrs: Endpoint[] = details.ip4AndPorts
+      .map((e) => ({ address: formatIp(e.ip), port: e.port }))
+      .filter((e) => e.port !== 0 && !this.node.identity.inVpnNetwork(parseIp(e.address)) && this.node.remoteAllowed(owner, e));
+    if (addrs.length > 0) this.node.hostmap.remotesFor(owner).setReported(lighthouse.vpnIp, addrs, details.relayVpnIps);
+    this.release();
+  }
+
+  stop(): void {
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = null;
+    this.held.clear();
+  }
+
+  private query(dst: number): void {
+    const payload = encodeMeta(MetaType.MeshSubnetQuery, { ...emptyMetaDetails(), vpnIp: dst });
+    for (const lighthouse of this.node.config.lighthouse.hosts) this.node.sendTo(lighthouse, MessageType.LightHouse, 0, payload);
+  }
+
+  /** Sends what was held for destinations whose owner is now known. */
+  private release(): void {
+    const ready: Buffer[] = [];
+    for (const [dst, held] of this.held) {
+      if (this.owners.lookup(dst) === undefined) continue;
+      ready.push(...held.packets);
+      this.held.delete(dst);
+    }
+    if (ready.length > 0) consumeTunPackets(this.node, ready);
+  }
+
+  private armSweeper(): void {
+    if (this.sweeper) return;
+    this.sweeper = setInterval(() => {
+      const now = Date.now();
+      for (const [dst, held] of this.held) {
+        if (now - held.since < HOLD_MS) continue;
+        this.held.delete(dst);
+        this.node.drop('subnet-unknown', null, `no host routes ${formatIp(dst)}`);
+      }
+      if (this.held.size === 0 && this.sweeper) {
+        clearInterval(this.sweeper);
+        this.sweeper = null;
+      }
+    }, 500);
+    this.sweeper.unref();
+  }
+}
