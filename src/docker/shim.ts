@@ -6,7 +6,7 @@
  */
 import { networkInterfaces } from 'node:os';
 import type { Logger } from 'pino';
-import { cidrsOverlap, formatCidr, formatIp, networkOf, parseCidr, type Cidr } from '../net/ipv4.js';
+import { cidrsOverlap, formatCidr, formatIp, networkOf, parseCidr, parseIp, type Cidr } from '../net/ipv4.js';
 import { DockerError, DockerUnavailableError, type DockerEngine, type NetworkCreateRequest, type NetworkInfo } from './engine.js';
 import { applyRules, commentFor, removeTagged, shimRules, type IptablesRunner } from './iptables.js';
 
@@ -19,6 +19,8 @@ export interface ShimOptions {
   tun: string;
   /** Replace an existing network of that name on another subnet (only when no container uses it). */
   force: boolean;
+  /** Told the containers on the network (name → IPv4) whenever they may have changed. */
+  onContainers?: (containers: Map<string, number>) => void;
 }
 
 export class ShimError extends Error {}
@@ -159,7 +161,7 @@ export class DockerBridgeShim {
         this.markReady();
         delay = RETRY_MIN_MS;
         await this.engine.events(
-          { type: ['network', 'daemon'], event: ['destroy', 'create', 'reload'] },
+          { type: ['network', 'daemon'], event: ['destroy', 'create', 'reload', 'connect', 'disconnect'] },
           (event) => {
             const name = event.Actor?.Attributes?.name;
             if (event.Type === 'network' && name !== this.options.network) return;
@@ -184,6 +186,7 @@ export class DockerBridgeShim {
     const rules = shimRules({ tun: this.options.tun, bridge: this.bridge, subnet: formatCidr({ ip: networkOf(this.options.subnet), bits: this.options.subnet.bits }) });
     const { added, removed } = await applyRules(this.iptables, rules, this.tag);
     if (added > 0 || removed > 0) this.log.info({ bridge: this.bridge, added, removed }, 'docker: iptables rules in place');
+    this.options.onContainers?.(containersOf(info));
   }
 
   private async ensureNetwork(): Promise<NetworkInfo> {
@@ -212,6 +215,21 @@ export class DockerBridgeShim {
     }
     return info;
   }
+}
+
+/** Container name → IPv4 on a network, from `docker network inspect`. */
+export function containersOf(info: NetworkInfo): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const c of Object.values(info.Containers ?? {})) {
+    const ip = c.IPv4Address?.split('/')[0];
+    if (!c.Name || !ip) continue;
+    try {
+      out.set(c.Name.toLowerCase(), parseIp(ip));
+    } catch {
+      // not an IPv4 address: skipped
+    }
+  }
+  return out;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -6,12 +6,16 @@ import { createLogger, type LogFormat, type Logger } from '../log.js';
 import { loadConfig, type LoadedConfig } from './config.js';
 import { LocalIdentity } from './identity.js';
 import { MeshNode } from './node.js';
+import { startDockerBridge, type DockerBridge } from '../docker/integration.js';
 
 interface GlobalOptions {
   logFormat?: LogFormat;
   logLevel?: string;
   config: string;
   test?: boolean;
+  dockerBridge?: string;
+  dockerSubnet?: string;
+  force?: boolean;
 }
 
 /** Nebula's level names (logrus) in pino's terms. */
@@ -44,13 +48,25 @@ export async function runNode(opts: GlobalOptions, overrides: (loaded: LoadedCon
     return;
   }
   const node = await MeshNode.start(loaded.config, log, { openTun, bindUdp });
+  let docker: DockerBridge | null = null;
+  if (opts.dockerBridge !== undefined) {
+    try {
+      docker = await startDockerBridge(node, log, { network: opts.dockerBridge, subnet: opts.dockerSubnet, force: opts.force === true });
+    } catch (err) {
+      await node.stop();
+      throw err;
+    }
+  }
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       log.info({ signal }, 'shutting down');
-      node.stop().then(resolve, (err) => {
-        log.error({ err }, 'error during shutdown');
-        resolve();
-      });
+      (docker?.stop() ?? Promise.resolve())
+        .catch((err) => log.error({ reason: (err as Error).message }, 'docker: error while removing the shim'))
+        .then(() => node.stop())
+        .then(resolve, (err) => {
+          log.error({ err }, 'error during shutdown');
+          resolve();
+        });
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
@@ -73,6 +89,9 @@ export function nodeCommand(): Command {
     .description('run a mesh node (takes a Nebula 1.6 config file as it is)')
     .requiredOption('-c, --config <path>', 'config file, or a directory of *.yml/*.yaml files merged in order')
     .option('-t, --test', 'validate the config and certificates, then exit')
+    .option('--docker-bridge <network>', 'give the local Docker a bridge network of this name on the container subnet in the host certificate, and route the other hosts\' container subnets through the mesh')
+    .option('--docker-subnet <cidr>', 'which of the certificate\'s subnets to use for --docker-bridge (default: the first)')
+    .option('--force', 'with --docker-bridge: replace an unused Docker network of that name on another subnet')
     .action(async (_opts, command: Command) => {
       await runNode(command.optsWithGlobals<GlobalOptions>());
     });
