@@ -1,26 +1,227 @@
+import { isIPv4 } from 'node:net';
+import type { Logger } from 'pino';
 import type { Endpoint } from '../src/io/udp.js';
+import { formatIp, parseIp } from '../src/net/ipv4.js';
 import type { HostInfo } from '../src/node/hostmap.js';
 import type { MeshNode } from '../src/node/node.js';
-import type { MetaMessage } from '../src/protocol/messages.js';
+import { MessageType } from '../src/protocol/header.js';
+import {
+  encodeMeta,
+  hiLoToIp6,
+  ip6ToHiLo,
+  MetaType,
+  type Ip4AndPort,
+  type Ip6AndPort,
+  type MetaMessage,
+} from '../src/protocol/messages.js';
+
+/** Nebula keeps at most this many reported addresses per family and host. */
+export const MAX_REPORTED_PER_FAMILY = 10;
+/** Relays a host may name; Nebula has no limit, a bound keeps a hostile update small. */
+export const MAX_RELAYS = 10;
+
+/** What the server needs from its node; MeshNode provides it, the benchmark fakes it. */
+export type LighthouseNode = Pick<MeshNode, 'sendOn' | 'sendTo' | 'remoteAllowed' | 'drop'> & {
+  readonly identity: Pick<MeshNode['identity'], 'inVpnNetwork'>;
+  readonly log: Logger;
+};
+
+/**
+ * One host in the book. IPv4 addresses are packed as uint32 pairs (ip, port) in one array so a
+ * host costs a few small objects; IPv6 is rare and kept as protobuf-shaped entries.
+ */
+interface BookEntry {
+  /** UDP source of the host's tunnel: [ip, port] for IPv4, or null. */
+  learned4: Ip4AndPort | null;
+  learned6: Ip6AndPort | null;
+  /** Reported IPv4 as ip0, port0, ip1, port1, ... */
+  reported4: number[];
+  reported6: Ip6AndPort[];
+  relays: number[];
+  /** `encodeMeta(None, details)`: field 2 (Details) only; a message type is prefixed per send. */
+  encoded: Uint8Array | null;
+}
 
 /**
  * The lighthouse's address book (Nebula 1.6 §5), hosted by a node with `lighthouse.am_lighthouse`.
  * Soft state only: rebuilt from HostUpdateNotifications after a restart.
  */
 export class LighthouseServer {
-  constructor(readonly node: MeshNode) {}
+  private readonly book = new Map<number, BookEntry>();
+
+  constructor(readonly node: LighthouseNode) {}
+
+  /** Hosts currently in the book. */
+  get size(): number {
+    return this.book.size;
+  }
+
+  /** The addresses a query for `vpnIp` would be answered with (learned first), for tests and logs. */
+  addressesOf(vpnIp: number): { v4: Endpoint[]; v6: Endpoint[]; relays: number[] } | null {
+    const entry = this.book.get(vpnIp);
+    if (!entry) return null;
+    const v4 = ip4List(entry).map((e) => ({ address: formatIp(e.ip), port: e.port }));
+    const v6 = ip6List(entry).map((e) => ({ address: hiLoToIp6(e.hi, e.lo), port: e.port }));
+    return { v4, v6, relays: [...entry.relays] };
+  }
 
   /** A NebulaMeta from an established tunnel (already decrypted and decoded). */
-  handle(_host: HostInfo, _meta: MetaMessage): void {}
+  handle(host: HostInfo, meta: MetaMessage): void {
+    switch (meta.type) {
+      case MetaType.HostQuery:
+        return this.answerQuery(host, meta.details.vpnIp);
+      case MetaType.HostUpdateNotification:
+        return this.update(host, meta);
+      default:
+        // Replies and punch notifications are for nodes; a lighthouse ignores them like Nebula does.
+        this.node.drop('lighthouse-unexpected', host.remote);
+    }
+  }
 
   /** A tunnel came up: its UDP source is the host's learned address. */
-  onTunnelUp(_host: HostInfo): void {}
+  onTunnelUp(host: HostInfo): void {
+    if (host.remote) this.learn(host.vpnIp, host.remote);
+  }
 
   /** An established host moved to a new underlay address. */
-  onRoam(_host: HostInfo, _from: Endpoint): void {}
+  onRoam(host: HostInfo, _from: Endpoint): void {
+    if (host.remote) this.learn(host.vpnIp, host.remote);
+  }
 
   /** A tunnel is gone (closeTunnel, recv_error, dead): forget the host, as Nebula does. */
-  onTunnelGone(_host: HostInfo): void {}
+  onTunnelGone(host: HostInfo): void {
+    this.book.delete(host.vpnIp);
+  }
 
-  stop(): void {}
+  stop(): void {
+    this.book.clear();
+  }
+
+  private entryFor(vpnIp: number): BookEntry {
+    let entry = this.book.get(vpnIp);
+    if (!entry) {
+      entry = { learned4: null, learned6: null, reported4: [], reported6: [], relays: [], encoded: null };
+      this.book.set(vpnIp, entry);
+    }
+    return entry;
+  }
+
+  private learn(vpnIp: number, from: Endpoint): void {
+    const entry = this.entryFor(vpnIp);
+    if (isIPv4(from.address)) {
+      const ip = parseIp(from.address);
+      if (entry.learned4?.ip === ip && entry.learned4.port === from.port) return;
+      entry.learned4 = { ip, port: from.port };
+    } else {
+      const { hi, lo } = ip6ToHiLo(from.address);
+      if (entry.learned6?.hi === hi && entry.learned6.lo === lo && entry.learned6.port === from.port) return;
+      entry.learned6 = { hi, lo, port: from.port };
+    }
+    entry.encoded = null;
+  }
+
+  /** HostUpdateNotification: replaces what the host reported about itself. */
+  private update(host: HostInfo, meta: MetaMessage): void {
+    const d = meta.details;
+    if (d.vpnIp !== host.vpnIp) {
+      // Only a host's own tunnel may speak for it: anything else would poison the book.
+      this.node.drop('lighthouse-update-wrong-ip', host.remote, `update for ${formatIp(d.vpnIp)} from ${formatIp(host.vpnIp)}`);
+      return;
+    }
+    const entry = this.entryFor(host.vpnIp);
+    const reported4: number[] = [];
+    for (const e of d.ip4AndPorts) {
+      if (reported4.length >= MAX_REPORTED_PER_FAMILY * 2) break;
+      if (!this.acceptable4(host.vpnIp, e) || hasPair(reported4, e.ip, e.port)) continue;
+      reported4.push(e.ip, e.port);
+    }
+    const reported6: Ip6AndPort[] = [];
+    for (const e of d.ip6AndPorts) {
+      if (reported6.length >= MAX_REPORTED_PER_FAMILY) break;
+      if (e.port === 0 || (e.hi === 0n && e.lo === 0n)) continue;
+      if (reported6.some((r) => r.hi === e.hi && r.lo === e.lo && r.port === e.port)) continue;
+      if (!this.node.remoteAllowed(host.vpnIp, { address: hiLoToIp6(e.hi, e.lo), port: e.port })) continue;
+      reported6.push({ hi: e.hi, lo: e.lo, port: e.port });
+    }
+    const relays: number[] = [];
+    for (const ip of d.relayVpnIps) {
+      if (relays.length >= MAX_RELAYS) break;
+      if (ip !== host.vpnIp && this.node.identity.inVpnNetwork(ip) && !relays.includes(ip)) relays.push(ip);
+    }
+    if (sameNumbers(entry.reported4, reported4) && sameIp6(entry.reported6, reported6) && sameNumbers(entry.relays, relays)) return;
+    entry.reported4 = reported4;
+    entry.reported6 = reported6;
+    entry.relays = relays;
+    entry.encoded = null;
+  }
+
+  private acceptable4(vpnIp: number, e: Ip4AndPort): boolean {
+    if (e.ip === 0 || e.port === 0 || this.node.identity.inVpnNetwork(e.ip)) return false;
+    return this.node.remoteAllowed(vpnIp, { address: formatIp(e.ip), port: e.port });
+  }
+
+  /**
+   * HostQuery: the target's addresses to the querier, then the querier's addresses to the target so
+   * both sides punch at once. Unknown target: silence (Nebula has no negative answer).
+   */
+  private answerQuery(querier: HostInfo, target: number): void {
+    const targetEntry = this.book.get(target);
+    if (!targetEntry) return;
+    this.node.sendOn(querier, MessageType.LightHouse, 0, withType(MetaType.HostQueryReply, this.encoded(target, targetEntry)));
+    const querierEntry = this.book.get(querier.vpnIp);
+    if (!querierEntry || target === querier.vpnIp) return;
+    this.node.sendTo(target, MessageType.LightHouse, 0, withType(MetaType.HostPunchNotification, this.encoded(querier.vpnIp, querierEntry)));
+  }
+
+  private encoded(vpnIp: number, entry: BookEntry): Uint8Array {
+    entry.encoded ??= encodeMeta(MetaType.None, {
+      vpnIp,
+      ip4AndPorts: ip4List(entry),
+      counter: 0,
+      ip6AndPorts: ip6List(entry),
+      relayVpnIps: entry.relays,
+    });
+    return entry.encoded;
+  }
+}
+
+/** Learned first, then reported, without repeating the learned address. */
+function ip4List(entry: BookEntry): Ip4AndPort[] {
+  const out: Ip4AndPort[] = [];
+  const learned = entry.learned4;
+  if (learned) out.push(learned);
+  const r = entry.reported4;
+  for (let i = 0; i < r.length; i += 2) {
+    if (learned && learned.ip === r[i] && learned.port === r[i + 1]) continue;
+    out.push({ ip: r[i]!, port: r[i + 1]! });
+  }
+  return out;
+}
+
+function ip6List(entry: BookEntry): Ip6AndPort[] {
+  const learned = entry.learned6;
+  if (!learned) return entry.reported6;
+  return [learned, ...entry.reported6.filter((e) => e.hi !== learned.hi || e.lo !== learned.lo || e.port !== learned.port)];
+}
+
+/** A NebulaMeta of `type` from the cached Details field: 08 <type> followed by field 2. */
+function withType(type: number, details: Uint8Array): Uint8Array {
+  const message = new Uint8Array(details.length + 2);
+  message[0] = 0x08;
+  message[1] = type;
+  message.set(details, 2);
+  return message;
+}
+
+function hasPair(list: number[], ip: number, port: number): boolean {
+  for (let i = 0; i < list.length; i += 2) if (list[i] === ip && list[i + 1] === port) return true;
+  return false;
+}
+
+function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+function sameIp6(a: readonly Ip6AndPort[], b: readonly Ip6AndPort[]): boolean {
+  return a.length === b.length && a.every((v, i) => v.hi === b[i]!.hi && v.lo === b[i]!.lo && v.port === b[i]!.port);
 }

@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { UserError } from '../errors.js';
 import { caCommand } from '../../pki/cli.js';
 import { nodeCommand } from '../node/cli.js';
+import { lighthouseCommand } from '../../lighthouse/cli.js';
 
 export function buildProgram(): Command {
   const program = new Command('mesh')
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
     .exitOverride();
   program.addCommand(caCommand());
   program.addCommand(nodeCommand());
+  program.addCommand(lighthouseCommand());
   for (const command of program.commands) applyExitOverride(command);
   return program;
 }

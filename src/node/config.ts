@@ -119,7 +119,8 @@ export interface NodeConfig {
     sendRecvError: SendRecvError;
   };
   routines: number;
-  punchy: { punch: boolean; respond: boolean; delay: number };
+  /** respondDelay: `punchy.respond_delay` (nebula 1.7's key; 1.6 always waits 5 s). */
+  punchy: { punch: boolean; respond: boolean; delay: number; respondDelay: number };
   cipher: Cipher;
   /** preferred_ranges plus the deprecated local_range. */
   preferredRanges: Cidr[];
@@ -789,17 +790,19 @@ function parsePunchy(ctx: Ctx, root: Obj): NodeConfig['punchy'] {
   let punch = false;
   let respond: boolean | null = null;
   let delay = 1000;
+  let respondDelay = 5000;
   if (isMap(p)) {
-    checkKeys(ctx, p, 'punchy', ['punch', 'respond', 'delay']);
+    checkKeys(ctx, p, 'punchy', ['punch', 'respond', 'delay', 'respond_delay']);
     punch = bool(p.punch, 'punchy.punch', false);
     if (p.respond !== null && p.respond !== undefined) respond = bool(p.respond, 'punchy.respond', false);
     delay = duration(ctx, p.delay, 'punchy.delay', 1000);
+    respondDelay = duration(ctx, p.respond_delay, 'punchy.respond_delay', 5000);
   } else if (p !== null && p !== undefined) {
     // Legacy form: "punchy: true".
     punch = bool(p, 'punchy', false);
   }
   if (respond === null) respond = bool(root.punch_back, 'punch_back', false);
-  return { punch, respond, delay };
+  return { punch, respond, delay, respondDelay };
 }
 
 function parseRelay(ctx: Ctx, v: unknown): NodeConfig['relay'] {

@@ -1,24 +1,213 @@
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
+import type { Endpoint } from '../io/udp.js';
+import { formatIp, parseIp } from '../net/ipv4.js';
+import { MessageType } from '../protocol/header.js';
+import { encodeMeta, hiLoToIp6, ip6ToHiLo, MetaType, type Ip4AndPort, type Ip6AndPort, type MetaDetails, type MetaMessage } from '../protocol/messages.js';
+import { allowListAllows, localAllowListAllowsName } from './config.js';
 import type { HostInfo } from './hostmap.js';
 import type { MeshNode } from './node.js';
-import type { MetaMessage } from '../protocol/messages.js';
+import { Puncher } from './punching.js';
+
+/** The local interfaces, as os.networkInterfaces() reports them (injectable for tests). */
+export type InterfaceSource = () => NodeJS.Dict<NetworkInterfaceInfo[]>;
+
+/** Addresses taken from one lighthouse answer, per family (Nebula: MaxRemotes = 10). */
+const MAX_ANSWER_PER_FAMILY = 10;
+/** Relays taken from one lighthouse answer. */
+const MAX_ANSWER_RELAYS = 10;
 
 /**
  * A node's side of the lighthouse protocol (Nebula 1.6 §5): registration updates, host queries,
  * query replies into the remote lists, and punch notifications.
  */
 export class LighthouseClient {
-  constructor(readonly node: MeshNode) {}
+  readonly puncher: Puncher;
+  private readonly lighthouses: ReadonlySet<number>;
+  private updateTimer: NodeJS.Timeout | null = null;
+  private interfaces: InterfaceSource = networkInterfaces;
+  /** advertise_addrs given as names, once resolved. */
+  private resolvedAdvertised: Endpoint[] = [];
+  private stopped = false;
 
-  start(): void {}
+  constructor(readonly node: MeshNode) {
+    this.puncher = new Puncher(node);
+    // A lighthouse neither registers nor queries (Nebula ignores lighthouse.hosts there).
+    this.lighthouses = new Set(node.config.lighthouse.amLighthouse ? [] : node.config.lighthouse.hosts);
+  }
 
-  stop(): void {}
+  /** True when `vpnIp` is one of our configured lighthouses. */
+  isLighthouse(vpnIp: number): boolean {
+    return this.lighthouses.has(vpnIp);
+  }
+
+  start(interfaces: InterfaceSource = networkInterfaces): void {
+    this.interfaces = interfaces;
+    this.puncher.start();
+    if (this.lighthouses.size === 0) return;
+    this.sendUpdate();
+    const interval = this.node.config.lighthouse.interval;
+    if (interval > 0) {
+      this.updateTimer = setInterval(() => this.sendUpdate(), interval);
+      this.updateTimer.unref?.();
+    }
+    const names = this.node.config.lighthouse.advertiseAddrs.filter((a) => isIP(a.host) === 0);
+    if (names.length > 0) void this.resolveAdvertised(names);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.updateTimer) clearInterval(this.updateTimer);
+    this.updateTimer = null;
+    this.puncher.stop();
+  }
 
   /** A NebulaMeta from an established tunnel (already decrypted and decoded). */
-  handle(_host: HostInfo, _meta: MetaMessage): void {}
+  handle(host: HostInfo, meta: MetaMessage): void {
+    switch (meta.type) {
+      case MetaType.HostQueryReply:
+        if (!this.isLighthouse(host.vpnIp)) return this.node.drop('lighthouse-reply-not-lighthouse', host.remote);
+        return this.takeAnswer(host.vpnIp, meta.details);
+      case MetaType.HostPunchNotification:
+        if (!this.isLighthouse(host.vpnIp)) return this.node.drop('lighthouse-punch-not-lighthouse', host.remote);
+        return this.puncher.onNotification(meta.details);
+      case MetaType.HostMovedNotification:
+      case MetaType.HostUpdateNotificationAck:
+        return; // no-op in 1.6; the ack comes from 1.7+ lighthouses
+      default:
+        this.node.drop('lighthouse-unexpected', host.remote);
+    }
+  }
 
-  onHandshakeStart(_host: HostInfo): void {}
+  onHandshakeStart(host: HostInfo): void {
+    this.query(host.vpnIp);
+  }
 
-  onHandshakeAttempt(_host: HostInfo): void {}
+  /** Each retry asks again while we know at most one address (Nebula's rule). */
+  onHandshakeAttempt(host: HostInfo): void {
+    if (host.remotes.size <= 1) this.query(host.vpnIp);
+  }
 
   onTunnelUp(_host: HostInfo): void {}
+
+  /** HostQuery for `vpnIp` to every lighthouse; nobody asks about a lighthouse itself. */
+  query(vpnIp: number): void {
+    if (this.lighthouses.size === 0 || this.lighthouses.has(vpnIp)) return;
+    const details: MetaDetails = { vpnIp, ip4AndPorts: [], counter: 0, ip6AndPorts: [], relayVpnIps: [] };
+    const payload = encodeMeta(MetaType.HostQuery, details);
+    for (const lighthouse of this.lighthouses) this.node.sendTo(lighthouse, MessageType.LightHouse, 0, payload);
+  }
+
+  /** HostUpdateNotification to every lighthouse; the tunnel is made (and the update queued) as needed. */
+  sendUpdate(): void {
+    if (this.stopped) return;
+    const payload = encodeMeta(MetaType.HostUpdateNotification, this.updateDetails());
+    for (const lighthouse of this.lighthouses) this.node.sendTo(lighthouse, MessageType.LightHouse, 0, payload);
+  }
+
+  /**
+   * What we tell the lighthouses about ourselves: advertise_addrs, the STUN-discovered address,
+   * then every allowed local interface address, with our listen port.
+   */
+  updateDetails(): MetaDetails {
+    const node = this.node;
+    const { advertiseAddrs, localAllowList } = node.config.lighthouse;
+    const port = node.listenPort;
+    const v4: Ip4AndPort[] = [];
+    const v6: Ip6AndPort[] = [];
+    const add = (address: string, p: number): void => {
+      if (p === 0) return;
+      if (isIP(address) === 4) {
+        const ip = parseIp(address);
+        if (ip === 0 || node.identity.inVpnNetwork(ip) || v4.some((e) => e.ip === ip && e.port === p)) return;
+        v4.push({ ip, port: p });
+      } else if (isIP(address) === 6) {
+        const { hi, lo } = ip6ToHiLo(address);
+        if (v6.some((e) => e.hi === hi && e.lo === lo && e.port === p)) return;
+        v6.push({ hi, lo, port: p });
+      }
+    };
+    for (const a of advertiseAddrs) if (isIP(a.host) !== 0) add(a.host, a.port || port);
+    for (const a of this.resolvedAdvertised) add(a.address, a.port || port);
+    const reflexive = node.nat.reflexive;
+    if (reflexive) add(reflexive.address, reflexive.port);
+    let local: NodeJS.Dict<NetworkInterfaceInfo[]> = {};
+    try {
+      local = this.interfaces();
+    } catch (err) {
+      node.infoLimited('interfaces', { reason: (err as Error).message }, 'cannot list local interfaces, reporting none');
+    }
+    for (const [name, addrs] of Object.entries(local)) {
+      if (!addrs || !localAllowListAllowsName(localAllowList, name)) continue;
+      for (const a of addrs) {
+        const address = stripZone(a.address);
+        if (a.internal || !reachableFromElsewhere(address) || !allowListAllows(localAllowList, address)) continue;
+        add(address, port);
+      }
+    }
+    const { relays, amRelay } = node.config.relay;
+    return { vpnIp: node.identity.vpnIp, ip4AndPorts: v4, counter: 0, ip6AndPorts: v6, relayVpnIps: amRelay ? [] : [...relays] };
+  }
+
+  /** HostQueryReply: replaces what this lighthouse told us before, then tries the handshake at once. */
+  private takeAnswer(lighthouse: number, details: MetaDetails): void {
+    const node = this.node;
+    const target = details.vpnIp;
+    if (target === node.identity.vpnIp || !node.identity.inVpnNetwork(target)) {
+      node.drop('lighthouse-reply-target', null, `answer about ${formatIp(target)}`);
+      return;
+    }
+    const addrs: Endpoint[] = [];
+    let count = 0;
+    for (const e of details.ip4AndPorts) {
+      if (count >= MAX_ANSWER_PER_FAMILY) break;
+      if (e.ip === 0 || e.port === 0 || node.identity.inVpnNetwork(e.ip)) continue;
+      const to = { address: formatIp(e.ip), port: e.port };
+      if (node.remoteAllowed(target, to)) {
+        addrs.push(to);
+        count++;
+      }
+    }
+    count = 0;
+    for (const e of details.ip6AndPorts) {
+      if (count >= MAX_ANSWER_PER_FAMILY) break;
+      if (e.port === 0 || (e.hi === 0n && e.lo === 0n)) continue;
+      const to = { address: hiLoToIp6(e.hi, e.lo), port: e.port };
+      if (node.remoteAllowed(target, to)) {
+        addrs.push(to);
+        count++;
+      }
+    }
+    const relays = details.relayVpnIps
+      .filter((ip) => ip !== target && node.identity.inVpnNetwork(ip))
+      .slice(0, MAX_ANSWER_RELAYS);
+    node.hostmap.remotesFor(target).setReported(lighthouse, addrs, relays);
+    node.handshakes.triggerNow(target);
+  }
+
+  private async resolveAdvertised(names: readonly { host: string; port: number }[]): Promise<void> {
+    const resolved: Endpoint[] = [];
+    for (const { host, port } of names) {
+      try {
+        for (const r of await lookup(host, { all: true })) resolved.push({ address: r.address, port });
+      } catch (err) {
+        this.node.log.warn({ host, reason: (err as Error).message }, 'lighthouse.advertise_addrs: cannot resolve, not advertised');
+      }
+    }
+    if (this.stopped || resolved.length === 0) return;
+    this.resolvedAdvertised = resolved;
+    this.sendUpdate();
+  }
+}
+
+function stripZone(address: string): string {
+  const i = address.indexOf('%');
+  return i < 0 ? address : address.slice(0, i);
+}
+
+/** Loopback (127.0.0.0/8, ::1) and link-local (169.254.0.0/16, fe80::/10) addresses are not. */
+function reachableFromElsewhere(address: string): boolean {
+  if (isIP(address) === 4) return !address.startsWith('127.') && !address.startsWith('169.254.');
+  return address !== '::1' && !/^fe[89ab]/i.test(address);
 }

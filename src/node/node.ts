@@ -17,7 +17,7 @@ import { consumeDatagrams } from './outside.js';
 import { endpointKey, RemoteList, sameEndpoint } from './remote-list.js';
 import { DisabledTun } from './tun-disabled.js';
 import { LighthouseServer } from '../../lighthouse/server.js';
-import { LighthouseClient } from './lighthouse-client.js';
+import { LighthouseClient, type InterfaceSource } from './lighthouse-client.js';
 import { NatDiscovery } from './nat-discovery.js';
 import { RelayManager } from './relay-manager.js';
 import { decodeMeta, encodeMeta, MetaType, type MetaDetails, type MetaMessage } from '../protocol/messages.js';
@@ -41,6 +41,8 @@ export interface NodeDeps {
   openTun?: (options: TunOptions) => TunDevice;
   bindUdp?: (options: UdpOptions) => Promise<UdpBind>;
   now?: () => Date;
+  /** Local interface addresses reported to lighthouses (default os.networkInterfaces). */
+  networkInterfaces?: InterfaceSource;
 }
 
 interface UnsafeRoute {
@@ -143,7 +145,7 @@ export class MeshNode {
     for (const [vpnIp, addrs] of staticHosts) node.hostmap.remotesFor(vpnIp).setStatic(addrs);
     udp.onDatagrams((batch) => consumeDatagrams(node, batch));
     tun.onPackets((packets) => consumeTunPackets(node, packets));
-    node.lighthouseClient.start();
+    node.lighthouseClient.start(deps.networkInterfaces);
     node.nat.start();
     log.info(
       { vpnIp: formatIp(identity.vpnIp), cert: identity.cert.details.name, fingerprint: identity.fingerprint, listen: `${config.listen.host}:${udp.localPort}`, tun: tun.name, cipher: config.cipher },

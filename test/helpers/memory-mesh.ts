@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { MemoryNetwork, MemoryTun } from '../../src/io/memory.js';
 import { parseConfig } from '../../src/node/config.js';
-import { MeshNode } from '../../src/node/node.js';
+import { MeshNode, type NodeDeps } from '../../src/node/node.js';
 import { nebulaConfig, type NodeConfigOptions } from './configs.js';
 import type { TestHost } from './pki.js';
 
@@ -29,7 +29,7 @@ export async function startMemoryNode(
   net: MemoryNetwork,
   host: TestHost,
   address: string,
-  options: Partial<NodeConfigOptions> & { port?: number } = {},
+  options: Partial<NodeConfigOptions> & { port?: number; networkInterfaces?: NodeDeps['networkInterfaces'] } = {},
 ): Promise<MemoryNode> {
   const port = options.port ?? 4242;
   const raw = nebulaConfig({
@@ -45,6 +45,7 @@ export async function startMemoryNode(
   const node = await MeshNode.start(config, testLogger(host.name), {
     openTun: (o) => (tun = new MemoryTun(o)),
     bindUdp: async (o) => net.bind(address, o.port),
+    networkInterfaces: options.networkInterfaces,
   });
   return { node, tun: tun!, host, address, port };
 }

@@ -278,7 +278,7 @@ describe('parseConfig: Nebula-shaped files', () => {
     assert.deepEqual(config.lighthouse.dns, { host: '', port: 53 });
     assert.deepEqual(config.listen, { host: '0.0.0.0', port: 0, batch: 64, readBuffer: 0, writeBuffer: 0, sendRecvError: 'always' });
     assert.equal(config.routines, 1);
-    assert.deepEqual(config.punchy, { punch: false, respond: false, delay: 1000 });
+    assert.deepEqual(config.punchy, { punch: false, respond: false, delay: 1000, respondDelay: 5000 });
     assert.equal(config.cipher, 'aes');
     assert.deepEqual(config.preferredRanges, []);
     assert.deepEqual(config.relay, { relays: [], amRelay: false, useRelays: true });
@@ -303,7 +303,7 @@ describe('parseConfig: Nebula-shaped files', () => {
         lighthouse: { am_lighthouse: true, interval: '30s', serve_dns: true, dns: { host: '10.0.0.1', port: 5353 } },
         listen: { host: '[::]', port: '4242', batch: 128, read_buffer: 10485760, write_buffer: 10485760, send_recv_error: 'private' },
         routines: 2,
-        punchy: { punch: 'yes', respond: 'y', delay: '250ms' },
+        punchy: { punch: 'yes', respond: 'y', delay: '250ms', respond_delay: '2s' },
         cipher: 'chachapoly',
         preferred_ranges: ['172.16.0.0/24'],
         local_range: '192.168.0.0/16',
@@ -332,7 +332,7 @@ describe('parseConfig: Nebula-shaped files', () => {
     assert.deepEqual(config.lighthouse.dns, { host: '10.0.0.1', port: 5353 });
     assert.deepEqual(config.listen, { host: '::', port: 4242, batch: 128, readBuffer: 10485760, writeBuffer: 10485760, sendRecvError: 'private' });
     assert.equal(config.routines, 2);
-    assert.deepEqual(config.punchy, { punch: true, respond: true, delay: 250 });
+    assert.deepEqual(config.punchy, { punch: true, respond: true, delay: 250, respondDelay: 2000 });
     assert.equal(config.cipher, 'chachapoly');
     assert.deepEqual(config.preferredRanges, [parseCidr('172.16.0.0/24'), parseCidr('192.168.0.0/16')]);
     assert.deepEqual(config.relay, { relays: [parseIp('10.0.0.5')], amRelay: false, useRelays: false });
@@ -349,7 +349,7 @@ describe('parseConfig: Nebula-shaped files', () => {
   });
 
   it('accepts the legacy punchy/punch_back forms and send_recv_error booleans', () => {
-    assert.deepEqual(parseConfig(cfg({ punchy: true, punch_back: true }), 'x').config.punchy, { punch: true, respond: true, delay: 1000 });
+    assert.deepEqual(parseConfig(cfg({ punchy: true, punch_back: true }), 'x').config.punchy, { punch: true, respond: true, delay: 1000, respondDelay: 5000 });
     assert.equal(parseConfig(cfg({ listen: { send_recv_error: false } }), 'x').config.listen.sendRecvError, 'never');
     assert.equal(parseConfig(cfg({ listen: { send_recv_error: true } }), 'x').config.listen.sendRecvError, 'always');
   });

@@ -1,0 +1,84 @@
+import type { Endpoint } from '../io/udp.js';
+import { formatIp } from '../net/ipv4.js';
+import { MessageSubType, MessageType } from '../protocol/header.js';
+import { hiLoToIp6, type MetaDetails } from '../protocol/messages.js';
+import type { MeshNode } from './node.js';
+
+/** Nebula's hole punch after a HostPunchNotification: one byte 0x00. */
+export const PUNCH = Uint8Array.of(0x00);
+/** Nebula's NAT keepalive (`punchy.punch`): one byte 0x01. */
+export const KEEPALIVE = Uint8Array.of(0x01);
+/** How often `punchy.punch` refreshes the NAT mappings of established tunnels (Nebula: 10 s). */
+export const KEEPALIVE_INTERVAL_MS = 10_000;
+/** Addresses punched per notification and family (the lighthouse sends at most 10 + learned). */
+const MAX_PUNCH_TARGETS = 16;
+/** Delayed punches and responses waiting at once; beyond this a notification is dropped. */
+const MAX_SCHEDULED = 1024;
+
+/**
+ * Hole punching (Nebula 1.6 §5.4): answers a lighthouse's HostPunchNotification by sending a byte
+ * to every address of the host that is trying to reach us, so our NAT lets its handshake in; with
+ * `punchy.respond` also handshakes towards it; with `punchy.punch` keeps NAT mappings open.
+ */
+export class Puncher {
+  private readonly scheduled = new Set<NodeJS.Timeout>();
+  private keepaliveTimer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly node: MeshNode) {}
+
+  start(): void {
+    if (!this.node.config.punchy.punch || this.keepaliveTimer) return;
+    this.keepaliveTimer = setInterval(() => this.sendKeepalives(), KEEPALIVE_INTERVAL_MS);
+    this.keepaliveTimer.unref?.();
+  }
+
+  stop(): void {
+    if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
+    this.keepaliveTimer = null;
+    for (const timer of this.scheduled) clearTimeout(timer);
+    this.scheduled.clear();
+  }
+
+  /** A HostPunchNotification from a lighthouse: `details` names the querier and its addresses. */
+  onNotification(details: MetaDetails): void {
+    const node = this.node;
+    if (this.scheduled.size >= MAX_SCHEDULED) {
+      node.drop('punch-backlog', null, 'too many punches waiting');
+      return;
+    }
+    const targets: Endpoint[] = [];
+    for (const e of details.ip4AndPorts.slice(0, MAX_PUNCH_TARGETS)) {
+      // Punching into our own overlay, or at port 0, reaches nothing.
+      if (e.ip !== 0 && e.port !== 0 && !node.identity.inVpnNetwork(e.ip)) targets.push({ address: formatIp(e.ip), port: e.port });
+    }
+    for (const e of details.ip6AndPorts.slice(0, MAX_PUNCH_TARGETS)) {
+      if (e.port !== 0 && (e.hi !== 0n || e.lo !== 0n)) targets.push({ address: hiLoToIp6(e.hi, e.lo), port: e.port });
+    }
+    const { delay, respond, respondDelay } = node.config.punchy;
+    if (targets.length > 0) {
+      this.later(delay, () => {
+        for (const to of targets) node.sendRaw(PUNCH, to);
+      });
+    }
+    const querier = details.vpnIp;
+    if (respond && querier !== node.identity.vpnIp && node.identity.inVpnNetwork(querier)) {
+      // A test request starts our own handshake towards the querier when there is no tunnel:
+      // this gets through when only the querier's NAT is the problem.
+      this.later(respondDelay, () => node.sendTo(querier, MessageType.Test, MessageSubType.TestRequest, Buffer.alloc(0)));
+    }
+  }
+
+  /** `punchy.punch`: a 0x01 byte to the remote of every established tunnel. */
+  sendKeepalives(): void {
+    for (const host of this.node.hostmap.hosts()) if (host.established && host.remote) this.node.sendRaw(KEEPALIVE, host.remote);
+  }
+
+  private later(ms: number, action: () => void): void {
+    const timer = setTimeout(() => {
+      this.scheduled.delete(timer);
+      if (!this.node.isStopped) action();
+    }, ms);
+    timer.unref?.();
+    this.scheduled.add(timer);
+  }
+}

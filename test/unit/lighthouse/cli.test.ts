@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { stringify } from 'yaml';
+import { asLighthouse } from '../../../lighthouse/cli.js';
+import { loadConfig } from '../../../src/node/config.js';
+import { nebulaConfig } from '../../helpers/configs.js';
+import { fixturePath, repoRoot } from '../pki/fixtures.js';
+
+const BIN = join(repoRoot(), 'dist', 'src', 'cli', 'bin.js');
+
+function mesh(...args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 20_000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+function writeConfig(t: { after(fn: () => void): void }, port: number | undefined): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mesh-lh-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const config = nebulaConfig({ ca: fixturePath('ca.crt'), cert: fixturePath('host1.crt'), key: fixturePath('host1.key'), tun: { disabled: true } });
+  const listen: Record<string, unknown> = { host: '127.0.0.1' };
+  if (port !== undefined) listen.port = port;
+  config.listen = listen;
+  const file = join(dir, 'lighthouse.yml');
+  writeFileSync(file, stringify(config));
+  return file;
+}
+
+test('mesh lighthouse --help describes the command', () => {
+  const r = mesh('lighthouse', '--help');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /Usage: mesh lighthouse /);
+  assert.match(r.stdout, /--config/);
+  assert.match(mesh('--help').stdout, /lighthouse/);
+});
+
+test('mesh lighthouse refuses a config without listen.port, naming the key', (t) => {
+  for (const port of [undefined, 0]) {
+    const r = mesh('lighthouse', '--config', writeConfig(t, port));
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /listen\.port/);
+  }
+});
+
+test('the lighthouse command forces am_lighthouse on a config written for a node', (t) => {
+  const loaded = loadConfig(writeConfig(t, 4242));
+  assert.equal(loaded.config.lighthouse.amLighthouse, false);
+  asLighthouse(loaded);
+  assert.equal(loaded.config.lighthouse.amLighthouse, true);
+});
+
+test('mesh lighthouse runs as a lighthouse on a fixed port and stops on SIGTERM', async (t) => {
+  const port = 20000 + Math.floor(Math.random() * 30000);
+  const child = spawn(process.execPath, [BIN, '--log-format', 'json', '--log-level', 'info', 'lighthouse', '--config', writeConfig(t, port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  const deadline = Date.now() + 15_000;
+  while (!output.includes('mesh node started') && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.match(output, /mesh node started/, output);
+  assert.match(output, new RegExp(`127\\.0\\.0\\.1:${port}`));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.kill('SIGTERM');
+  assert.equal(await exited, 0, output);
+});

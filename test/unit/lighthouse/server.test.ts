@@ -1,0 +1,141 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { pino } from 'pino';
+import { LighthouseServer, type LighthouseNode } from '../../../lighthouse/server.js';
+import type { Endpoint } from '../../../src/io/udp.js';
+import { cidrContains, formatIp, parseCidr, parseIp } from '../../../src/net/ipv4.js';
+import type { HostInfo } from '../../../src/node/hostmap.js';
+import { MessageType } from '../../../src/protocol/header.js';
+import { decodeMeta, encodeMeta, formatIp4AndPort, formatIp6AndPort, ip6ToHiLo, MetaType, type MetaDetails, type MetaMessage } from '../../../src/protocol/messages.js';
+
+interface Sent {
+  to: number;
+  meta: MetaMessage;
+}
+
+/** A LighthouseServer on a fake node that records what it sends and drops. */
+function book(allowed: (addr: Endpoint) => boolean = () => true) {
+  const sent: Sent[] = [];
+  const drops: string[] = [];
+  const vpnNet = parseCidr('10.42.0.0/16');
+  const record = (to: number, type: number, subtype: number, payload: Uint8Array) => {
+    assert.equal(type, MessageType.LightHouse);
+    assert.equal(subtype, 0);
+    sent.push({ to, meta: decodeMeta(payload) });
+  };
+  const node: LighthouseNode = {
+    sendOn: (host, type, subtype, payload) => record(host.vpnIp, type, subtype, payload),
+    sendTo: (vpnIp, type, subtype, payload) => record(vpnIp, type, subtype, payload),
+    remoteAllowed: (_vpnIp, addr) => allowed(addr),
+    drop: (kind) => void drops.push(kind),
+    identity: { inVpnNetwork: (ip) => cidrContains(vpnNet, ip) },
+    log: pino({ level: 'silent' }),
+  };
+  return { server: new LighthouseServer(node), sent, drops };
+}
+
+function host(ip: string, remote: string | null): HostInfo {
+  const i = remote ? remote.lastIndexOf(':') : -1;
+  const endpoint = remote ? { address: remote.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(remote.slice(i + 1)) } : null;
+  return { vpnIp: parseIp(ip), remote: endpoint } as unknown as HostInfo;
+}
+
+function meta(type: number, vpnIp: number, v4: string[] = [], v6: string[] = [], relays: string[] = []): MetaMessage {
+  const details: MetaDetails = {
+    vpnIp,
+    ip4AndPorts: v4.map((a) => ({ ip: parseIp(a.split(':')[0]!), port: Number(a.split(':')[1]) })),
+    counter: 0,
+    ip6AndPorts: v6.map((a) => {
+      const m = /^\[(.+)\]:(\d+)$/.exec(a)!;
+      return { ...ip6ToHiLo(m[1]!), port: Number(m[2]) };
+    }),
+    relayVpnIps: relays.map(parseIp),
+  };
+  // Through the codec, as the node hands it over.
+  return decodeMeta(encodeMeta(type, details));
+}
+
+const addrs = (d: MetaDetails) => [...d.ip4AndPorts.map(formatIp4AndPort), ...d.ip6AndPorts.map(formatIp6AndPort)];
+
+describe('LighthouseServer', () => {
+  it('answers a query with the learned address first, then the reported ones, and notifies the target', () => {
+    const { server, sent } = book();
+    const a = host('10.42.0.2', '198.51.100.2:31000');
+    const b = host('10.42.0.3', '[2001:db8::3]:4242');
+    server.onTunnelUp(a);
+    server.onTunnelUp(b);
+    server.handle(a, meta(MetaType.HostUpdateNotification, a.vpnIp, ['192.168.1.2:4242', '198.51.100.2:31000'], [], ['10.42.0.1']));
+    server.handle(b, meta(MetaType.HostUpdateNotification, b.vpnIp, ['192.168.1.3:4242'], ['[2001:db8::33]:4242']));
+    server.handle(a, meta(MetaType.HostQuery, b.vpnIp));
+    assert.equal(sent.length, 2);
+    const [reply, punch] = sent as [Sent, Sent];
+    assert.equal(reply.to, a.vpnIp);
+    assert.equal(reply.meta.type, MetaType.HostQueryReply);
+    assert.equal(formatIp(reply.meta.details.vpnIp), '10.42.0.3');
+    assert.deepEqual(addrs(reply.meta.details), ['192.168.1.3:4242', '[2001:db8::3]:4242', '[2001:db8::33]:4242']);
+    assert.equal(punch.to, b.vpnIp);
+    assert.equal(punch.meta.type, MetaType.HostPunchNotification);
+    assert.equal(formatIp(punch.meta.details.vpnIp), '10.42.0.2');
+    // Learned first; the reported copy of the learned address is not repeated.
+    assert.deepEqual(addrs(punch.meta.details), ['198.51.100.2:31000', '192.168.1.2:4242']);
+    assert.deepEqual(punch.meta.details.relayVpnIps.map(formatIp), ['10.42.0.1']);
+  });
+
+  it('keeps at most 10 reported addresses per family and drops VPN-network, port 0 and disallowed ones', () => {
+    const { server } = book((addr) => !addr.address.startsWith('203.0.113.'));
+    const a = host('10.42.0.2', null);
+    const v4 = ['10.42.0.9:4242', '192.0.2.1:0', '203.0.113.5:4242', ...Array.from({ length: 12 }, (_, i) => `192.0.2.${i + 1}:4242`)];
+    const v6 = Array.from({ length: 12 }, (_, i) => `[2001:db8::${i + 1}]:4242`);
+    server.handle(a, meta(MetaType.HostUpdateNotification, a.vpnIp, v4, v6));
+    const entry = server.addressesOf(a.vpnIp)!;
+    assert.deepEqual(entry.v4.map((e) => e.address), Array.from({ length: 10 }, (_, i) => `192.0.2.${i + 1}`));
+    assert.equal(entry.v6.length, 10);
+  });
+
+  it('replaces the report on each update and follows roaming', () => {
+    const { server, sent } = book();
+    const a = host('10.42.0.2', '198.51.100.2:31000');
+    const b = host('10.42.0.3', '198.51.100.3:4242');
+    server.onTunnelUp(a);
+    server.onTunnelUp(b);
+    server.handle(b, meta(MetaType.HostUpdateNotification, b.vpnIp, ['192.168.1.3:4242']));
+    server.handle(a, meta(MetaType.HostQuery, b.vpnIp));
+    server.handle(b, meta(MetaType.HostUpdateNotification, b.vpnIp, ['192.168.7.3:4242']));
+    b.remote = { address: '198.51.100.33', port: 5000 };
+    server.onRoam(b, { address: '198.51.100.3', port: 4242 });
+    server.handle(a, meta(MetaType.HostQuery, b.vpnIp));
+    const replies = sent.filter((s) => s.meta.type === MetaType.HostQueryReply);
+    assert.deepEqual(addrs(replies[0]!.meta.details), ['198.51.100.3:4242', '192.168.1.3:4242']);
+    assert.deepEqual(addrs(replies[1]!.meta.details), ['198.51.100.33:5000', '192.168.7.3:4242']);
+  });
+
+  it('stays silent for unknown and forgotten hosts', () => {
+    const { server, sent } = book();
+    const a = host('10.42.0.2', '198.51.100.2:31000');
+    const b = host('10.42.0.3', '198.51.100.3:4242');
+    server.onTunnelUp(a);
+    server.handle(a, meta(MetaType.HostQuery, b.vpnIp));
+    assert.equal(sent.length, 0);
+    server.onTunnelUp(b);
+    server.handle(a, meta(MetaType.HostQuery, b.vpnIp));
+    assert.equal(sent.length, 2);
+    server.onTunnelGone(b);
+    assert.equal(server.size, 1);
+    server.handle(a, meta(MetaType.HostQuery, b.vpnIp));
+    assert.equal(sent.length, 2);
+  });
+
+  it('ignores updates for another overlay IP and messages meant for nodes', () => {
+    const { server, sent, drops } = book();
+    const a = host('10.42.0.2', '198.51.100.2:31000');
+    const b = host('10.42.0.3', '198.51.100.3:4242');
+    server.onTunnelUp(a);
+    server.onTunnelUp(b);
+    server.handle(b, meta(MetaType.HostUpdateNotification, a.vpnIp, ['192.0.2.66:4242']));
+    server.handle(b, meta(MetaType.HostQueryReply, a.vpnIp, ['192.0.2.66:4242']));
+    server.handle(b, meta(MetaType.HostPunchNotification, a.vpnIp, ['192.0.2.66:4242']));
+    assert.deepEqual(drops, ['lighthouse-update-wrong-ip', 'lighthouse-unexpected', 'lighthouse-unexpected']);
+    assert.deepEqual(server.addressesOf(a.vpnIp)!.v4, [{ address: '198.51.100.2', port: 31000 }]);
+    assert.equal(sent.length, 0);
+  });
+});
