@@ -32,7 +32,12 @@ export class FakeDockerd {
   async stop(): Promise<void> {
     for (const s of this.streams) s.end();
     this.streams.clear();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    const server = this.server;
+    if (server) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+    }
     this.server = null;
   }
 

@@ -57,7 +57,7 @@ describe('docker shim: pure parts', () => {
   });
 });
 
-describe('docker shim against a fake Engine API', () => {
+describe('docker shim against a fake Engine API', { timeout: 30_000 }, () => {
   let dockerd: FakeDockerd | null = null;
   let shim: DockerBridgeShim | null = null;
   afterEach(async () => {
