@@ -4,8 +4,10 @@
  * version 1 (byte 0 is 0x10-0x16). A Nebula node reads a STUN request as handshake subtype 1, which
  * it ignores.
  *
- * Encoding and attribute parsing are the `stun` package's; the framing checks before it are ours,
- * because its decoder accepts trailing bytes after the declared length.
+ * Encoding and attribute parsing are the `stun` package's (2.x, quiet for years; only its message
+ * codec is used, not its client, server or CLI, which are what need its old dependencies such as
+ * `ip`, `parse-url` and `meow`). The framing checks before it are ours, because its decoder accepts
+ * trailing bytes after the declared length.
  */
 import { randomBytes } from 'node:crypto';
 import stun from 'stun';
