@@ -165,6 +165,21 @@ describe('STUN: lighthouse responder and NAT discovery', () => {
     assert.ok(gaps.at(-1)! >= 300, `gaps grow: ${gaps.join(', ')}`);
   });
 
+  it('asks again at once on SIGHUP (reload)', async () => {
+    const net = new MemoryNetwork();
+    let requests = 0;
+    net.addHook((p) => {
+      if (p.to.address === LIGHTHOUSE && isStunRequest(p.data)) requests++;
+      return p;
+    });
+    const { node } = await startClient(net, { '10.9.0.1': `${LIGHTHOUSE}:4242` }, '10s');
+    await net.settle();
+    assert.equal(requests, 1);
+    node.reload(node.config);
+    await net.settle();
+    assert.equal(requests, 2);
+  });
+
   it('the lighthouse drops malformed and non-request STUN and keeps answering', async () => {
     const net = new MemoryNetwork();
     const lh = await startLighthouse(net);
