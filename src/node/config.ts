@@ -125,6 +125,13 @@ export interface NodeConfig {
   /** preferred_ranges plus the deprecated local_range. */
   preferredRanges: Cidr[];
   relay: { relays: number[]; amRelay: boolean; useRelays: boolean };
+  /** mesh extension (Nebula ignores the section): STUN for NAT discovery. */
+  stun: {
+    /** Lighthouse: second UDP port answering STUN, named in OTHER-ADDRESS (RFC 5780); 0 = none. */
+    alternatePort: number;
+    /** Node: how often to ask the lighthouses for our reflexive address; 0 = never. */
+    interval: number;
+  };
   tun: {
     disabled: boolean;
     /** null = let the OS choose. */
@@ -626,7 +633,7 @@ function parseLocalAllowList(v: unknown, key: string): LocalAllowList {
 
 const TOP_KEYS = [
   'pki', 'static_host_map', 'lighthouse', 'listen', 'routines', 'punchy', 'punch_back', 'cipher',
-  'preferred_ranges', 'local_range', 'relay', 'tun', 'logging', 'handshakes', 'timers', 'firewall', 'stats', 'sshd',
+  'preferred_ranges', 'local_range', 'relay', 'stun', 'tun', 'logging', 'handshakes', 'timers', 'firewall', 'stats', 'sshd',
 ] as const;
 
 /** Validates an already-parsed YAML document. Throws UserError on the first bad value. */
@@ -650,6 +657,7 @@ export function parseConfig(raw: unknown, source: string): LoadedConfig {
     if (!preferredRanges.some((r) => r.ip === lr.ip && r.bits === lr.bits)) preferredRanges.push(lr);
   }
   const relay = parseRelay(ctx, root.relay);
+  const stun = parseStun(ctx, root.stun);
   const tun = parseTun(ctx, root.tun);
   const logging = parseLogging(ctx, root.logging);
   const handshakes = parseHandshakes(ctx, root.handshakes);
@@ -668,7 +676,7 @@ export function parseConfig(raw: unknown, source: string): LoadedConfig {
   }
 
   const config: NodeConfig = {
-    pki, staticHostMap, lighthouse, listen, routines, punchy, cipher, preferredRanges, relay, tun, logging,
+    pki, staticHostMap, lighthouse, listen, routines, punchy, cipher, preferredRanges, relay, stun, tun, logging,
     handshakes, timers, firewall, stats, sshd,
   };
   return { config, warnings: ctx.warnings, raw, source };
@@ -812,6 +820,12 @@ function parseRelay(ctx: Ctx, v: unknown): NodeConfig['relay'] {
   const relays = strList(r.relays, 'relay.relays').map((h, i) => ipv4(h, `relay.relays[${i}]`));
   if (amRelay && relays.length > 0) ctx.warn('relay.relays', 'ignored because relay.am_relay is true');
   return { relays, amRelay, useRelays: bool(r.use_relays, 'relay.use_relays', true) };
+}
+
+function parseStun(ctx: Ctx, v: unknown): NodeConfig['stun'] {
+  const s = section(v, 'stun');
+  checkKeys(ctx, s, 'stun', ['alternate_port', 'interval']);
+  return { alternatePort: int(s.alternate_port, 'stun.alternate_port', 0, 0, 65535), interval: seconds(s.interval, 'stun.interval', 60) };
 }
 
 function parseTun(ctx: Ctx, v: unknown): NodeConfig['tun'] {

@@ -1,24 +1,200 @@
 import type { Endpoint } from '../io/udp.js';
+import { formatIp } from '../net/ipv4.js';
+import { decodeStun, encodeBindingRequest, newTransactionId, StunDecodeError } from '../protocol/stun.js';
 import type { MeshNode } from './node.js';
+import { endpointKey, sameEndpoint } from './remote-list.js';
 
-/** STUN towards the lighthouses: the node's reflexive address, and whether its NAT is symmetric. */
+/** Unanswered requests retried at once (after the reply timeout) before backing off. */
+const QUICK_RETRIES = 2;
+/** Longest pause between tries to a server that does not answer, in intervals. */
+const MAX_BACKOFF_INTERVALS = 16;
+const MAX_REPLY_TIMEOUT_MS = 3000;
+
+type Mapping = 'unknown' | 'endpoint-independent' | 'endpoint-dependent';
+
+interface StunServer {
+  endpoint: Endpoint;
+  key: string;
+  /** Learned from this server's OTHER-ADDRESS (its second port). */
+  alternate: StunServer | null;
+  isAlternate: boolean;
+  /** Consecutive requests without an answer. */
+  failures: number;
+  /** Our socket's address as this server last saw it. */
+  mapped: Endpoint | null;
+  pending: string | null;
+  timer: NodeJS.Timeout | null;
+}
+
+/**
+ * STUN towards the lighthouses (Binding requests from the node's own socket to each lighthouse's
+ * static_host_map addresses, and to the second port a lighthouse names in OTHER-ADDRESS): the node's
+ * reflexive address, and whether its NAT maps the socket differently per destination (symmetric).
+ * A real Nebula lighthouse never answers; after a few tries such a server is asked ever more rarely.
+ */
 export class NatDiscovery {
+  private servers = new Map<string, StunServer>();
+  /** Transaction ID (hex) → the server asked; at most one outstanding request per server. */
+  private readonly transactions = new Map<string, StunServer>();
+  private latest: Endpoint | null = null;
+  private mapping: Mapping = 'unknown';
+  private logged = '';
+
   constructor(readonly node: MeshNode) {}
 
   /** Our address as the lighthouses see it (STUN XOR-MAPPED-ADDRESS), once known. */
   get reflexive(): Endpoint | null {
-    return null;
+    return this.latest;
   }
 
   /** True once two STUN servers saw different mappings: punching cannot work, use a relay at once. */
   get symmetric(): boolean {
-    return false;
+    return this.mapping === 'endpoint-dependent';
   }
 
-  start(): void {}
+  start(): void {
+    if (this.interval === 0) return;
+    for (const lighthouse of this.node.config.lighthouse.hosts) {
+      for (const endpoint of this.node.hostmap.remotesFor(lighthouse).staticAddresses) {
+        const server = this.addServer(endpoint, false);
+        if (server) this.query(server);
+      }
+    }
+    this.node.log.debug({ servers: [...this.servers.keys()], lighthouses: this.node.config.lighthouse.hosts.map(formatIp) }, 'STUN: asking the lighthouses for our address');
+  }
 
-  stop(): void {}
+  stop(): void {
+    for (const server of this.servers.values()) if (server.timer) clearTimeout(server.timer);
+    this.servers.clear();
+    this.transactions.clear();
+  }
 
-  /** A STUN message arrived on the node's UDP socket. */
-  handle(_data: Buffer, _from: Endpoint): void {}
+  /** SIGHUP: ask every server again now, forgetting back-off (the network may have changed). */
+  refresh(): void {
+    this.stop();
+    this.start();
+  }
+
+  /** A STUN message arrived on the node's UDP socket (requests only reach us on non-lighthouses). */
+  handle(data: Buffer, from: Endpoint): void {
+    let message;
+    try {
+      message = decodeStun(data);
+    } catch (err) {
+      this.node.drop(err instanceof StunDecodeError ? 'stun-malformed' : 'stun-error', from, err);
+      return;
+    }
+    if (message.kind !== 'binding-success') {
+      this.node.drop('stun-request-not-lighthouse', from);
+      return;
+    }
+    const id = message.transactionId.toString('hex');
+    const server = this.transactions.get(id);
+    if (!server || !sameEndpoint(server.endpoint, from)) {
+      this.node.drop('stun-unsolicited', from);
+      return;
+    }
+    this.transactions.delete(id);
+    server.pending = null;
+    server.failures = 0;
+    this.schedule(server, this.interval);
+    this.record(server, message.mapped);
+    if (message.other && !server.isAlternate) this.learnAlternate(server, message.other);
+  }
+
+  private get interval(): number {
+    return this.node.config.stun.interval;
+  }
+
+  private addServer(endpoint: Endpoint, isAlternate: boolean): StunServer | null {
+    const key = endpointKey(endpoint);
+    if (this.servers.has(key)) return null;
+    const server: StunServer = { endpoint: { ...endpoint }, key, alternate: null, isAlternate, failures: 0, mapped: null, pending: null, timer: null };
+    this.servers.set(key, server);
+    return server;
+  }
+
+  /**
+   * The port comes from OTHER-ADDRESS, the address is the one we asked: a forged reply must not make
+   * us send to arbitrary hosts, and a lighthouse on a wildcard address names no address of its own.
+   */
+  private learnAlternate(primary: StunServer, other: Endpoint): void {
+    const endpoint = { address: primary.endpoint.address, port: other.port };
+    if (other.port === 0 || sameEndpoint(primary.alternate?.endpoint, endpoint)) return;
+    if (primary.alternate) this.removeServer(primary.alternate);
+    const alternate = this.addServer(endpoint, true);
+    primary.alternate = alternate;
+    if (alternate) this.query(alternate);
+  }
+
+  private removeServer(server: StunServer): void {
+    if (server.timer) clearTimeout(server.timer);
+    if (server.pending) this.transactions.delete(server.pending);
+    this.servers.delete(server.key);
+  }
+
+  private query(server: StunServer): void {
+    if (server.pending) this.transactions.delete(server.pending);
+    const id = newTransactionId();
+    server.pending = id.toString('hex');
+    this.transactions.set(server.pending, server);
+    this.node.sendRaw(encodeBindingRequest(id), server.endpoint);
+    const timeout = Math.min(MAX_REPLY_TIMEOUT_MS, Math.max(1, this.interval / 4));
+    this.setTimer(server, timeout, () => this.unanswered(server));
+  }
+
+  private unanswered(server: StunServer): void {
+    if (server.pending) this.transactions.delete(server.pending);
+    server.pending = null;
+    server.failures++;
+    const backoff = server.failures <= QUICK_RETRIES ? 0 : this.interval * Math.min(MAX_BACKOFF_INTERVALS, 2 ** (server.failures - QUICK_RETRIES - 1));
+    if (server.failures === QUICK_RETRIES + 1) this.node.log.debug({ server: server.key }, 'STUN server does not answer, backing off');
+    this.schedule(server, backoff);
+  }
+
+  private schedule(server: StunServer, delay: number): void {
+    this.setTimer(server, delay, () => this.query(server));
+  }
+
+  private setTimer(server: StunServer, delay: number, run: () => void): void {
+    if (server.timer) clearTimeout(server.timer);
+    server.timer = setTimeout(() => {
+      server.timer = null;
+      run();
+    }, delay);
+    server.timer.unref();
+  }
+
+  /**
+   * A server changing its view of our socket means our network changed (or the NAT dropped the
+   * mapping): the other servers' views are stale until they answer again.
+   */
+  private record(server: StunServer, mapped: Endpoint): void {
+    if (server.mapped && !sameEndpoint(server.mapped, mapped)) {
+      for (const other of this.servers.values()) if (other !== server) other.mapped = null;
+    }
+    server.mapped = { ...mapped };
+    this.latest = server.mapped;
+    const seen = [...this.servers.values()].filter((s) => s.mapped);
+    const distinct = new Set(seen.map((s) => endpointKey(s.mapped!))).size;
+    if (distinct > 1) this.mapping = 'endpoint-dependent';
+    else if (seen.length > 1) this.mapping = 'endpoint-independent';
+    // With a single current view, the last classification stands until another server answers.
+    this.report();
+  }
+
+  /** Logs at info when the reflexive address or the classification changes, not on every answer. */
+  private report(): void {
+    const address = this.latest!.address;
+    const summary = `${address} ${this.mapping}`;
+    const text = this.mapping === 'endpoint-dependent' ? 'endpoint-dependent (symmetric)' : this.mapping === 'unknown' ? 'unknown (one STUN server answered)' : this.mapping;
+    const fields = { reflexive: endpointKey(this.latest!), mapping: this.mapping };
+    const message = `NAT: reflexive address ${endpointKey(this.latest!)}, mapping ${text}`;
+    if (summary === this.logged) {
+      this.node.log.debug(fields, message);
+      return;
+    }
+    this.logged = summary;
+    this.node.log.info(fields, message);
+  }
 }

@@ -17,6 +17,9 @@ import { consumeDatagrams } from './outside.js';
 import { endpointKey, RemoteList, sameEndpoint } from './remote-list.js';
 import { DisabledTun } from './tun-disabled.js';
 import { LighthouseServer } from '../../lighthouse/server.js';
+import { StunResponder } from '../../lighthouse/stun.js';
+import { LighthouseDns } from '../../lighthouse/dns.js';
+import { isStunRequest } from '../protocol/stun.js';
 import { LighthouseClient, type InterfaceSource } from './lighthouse-client.js';
 import { NatDiscovery } from './nat-discovery.js';
 import { RelayManager } from './relay-manager.js';
@@ -73,6 +76,10 @@ export class MeshNode {
   readonly names: NameDirectory;
   /** On lighthouses: container subnets and names of the hosts (mesh extension). */
   readonly directory: MeshDirectory | null;
+  /** Lighthouses answer STUN Binding requests (lighthouse/stun.ts). */
+  stunResponder: StunResponder | null = null;
+  /** `lighthouse.serve_dns` (lighthouse/dns.ts). */
+  dns: LighthouseDns | null = null;
   readonly stats: NodeStats = {
     rxPackets: 0,
     txPackets: 0,
@@ -147,11 +154,23 @@ export class MeshNode {
     tun.onPackets((packets) => consumeTunPackets(node, packets));
     node.lighthouseClient.start(deps.networkInterfaces);
     node.nat.start();
+    if (config.lighthouse.amLighthouse) await node.startLighthouseServices(deps);
     log.info(
       { vpnIp: formatIp(identity.vpnIp), cert: identity.cert.details.name, fingerprint: identity.fingerprint, listen: `${config.listen.host}:${udp.localPort}`, tun: tun.name, cipher: config.cipher },
       'mesh node started',
     );
     return node;
+  }
+
+  /** STUN and DNS are aids: when they cannot bind, the lighthouse runs without them (as Nebula does for DNS). */
+  private async startLighthouseServices(deps: NodeDeps): Promise<void> {
+    this.stunResponder = await StunResponder.start(this, deps.bindUdp);
+    if (!this.config.lighthouse.serveDns) return;
+    try {
+      this.dns = await LighthouseDns.start(this);
+    } catch (err) {
+      this.log.error({ reason: (err as Error).message, host: this.config.lighthouse.dns.host, port: this.config.lighthouse.dns.port }, 'lighthouse.dns: cannot start the DNS server');
+    }
   }
 
   get cipher(): CipherName {
@@ -321,7 +340,8 @@ export class MeshNode {
 
   /** A STUN message on the node's socket: requests are answered by lighthouses, responses feed NAT discovery. */
   onStun(data: Buffer, from: Endpoint): void {
-    this.nat.handle(data, from);
+    if (this.stunResponder && isStunRequest(data)) this.stunResponder.answer(data, from);
+    else this.nat.handle(data, from);
   }
 
   onHandshakeStart(host: HostInfo): void {
@@ -411,6 +431,7 @@ export class MeshNode {
     this.firewall = firewall;
     this.config = config;
     this.unsafeRoutes = config.tun.unsafeRoutes.map((r) => ({ cidr: r.route, via: r.via }));
+    this.nat.refresh();
     this.log.info({ fingerprint: identity.fingerprint }, 'configuration reloaded');
   }
 
@@ -424,6 +445,8 @@ export class MeshNode {
     this.subnets.stop();
     this.names.stop();
     this.lighthouse?.stop();
+    await this.stunResponder?.stop();
+    await this.dns?.stop();
     for (const candidate of [...this.hostmap.candidateHosts()]) this.hostmap.removeCandidate(candidate);
     const out: OutgoingDatagram[] = [];
     for (const host of [...this.hostmap.hosts()]) {

@@ -39,6 +39,10 @@ export class RemoteList {
     return this.staticAddrs.length > 0;
   }
 
+  get staticAddresses(): readonly Endpoint[] {
+    return this.staticAddrs;
+  }
+
   setStatic(addrs: readonly Endpoint[]): void {
     this.staticAddrs = [...addrs];
     this.cache = null;

@@ -1,10 +1,27 @@
 /**
- * Telling STUN (RFC 5389) from Nebula on one UDP port: a STUN message starts with two zero bits and
- * carries the magic cookie at bytes 4-7, while every Nebula 1.6 header starts with version 1
- * (byte 0 is 0x10-0x16). A Nebula node reads a STUN request as handshake subtype 1, which it ignores.
+ * STUN (RFC 5389) on the node's UDP port. Telling STUN from Nebula: a STUN message starts with two
+ * zero bits and carries the magic cookie at bytes 4-7, while every Nebula 1.6 header starts with
+ * version 1 (byte 0 is 0x10-0x16). A Nebula node reads a STUN request as handshake subtype 1, which
+ * it ignores.
+ *
+ * Encoding and attribute parsing are the `stun` package's (2.x, quiet for years; only its message
+ * codec is used, not its client, server or CLI, which are what need its old dependencies such as
+ * `ip`, `parse-url` and `meow`). The framing checks before it are ours, because its decoder accepts
+ * trailing bytes after the declared length.
  */
+import { randomBytes } from 'node:crypto';
+import stun from 'stun';
+import type { Endpoint } from '../io/udp.js';
+
 export const STUN_MAGIC_COOKIE = 0x2112a442;
 export const STUN_HEADER_LEN = 20;
+export const STUN_TRANSACTION_ID_LEN = 12;
+
+const BINDING_REQUEST = stun.constants.STUN_BINDING_REQUEST!;
+const BINDING_RESPONSE = stun.constants.STUN_BINDING_RESPONSE!;
+const ATTR_OTHER_ADDRESS = stun.constants.STUN_ATTR_OTHER_ADDRESS!;
+/** The class bits of the message type (RFC 5389 §6): 0b00 request, 0b10 success response. */
+const CLASS_MASK = 0x0110;
 
 export function looksLikeStun(data: Uint8Array): boolean {
   return (
@@ -15,4 +32,58 @@ export function looksLikeStun(data: Uint8Array): boolean {
     data[6] === 0xa4 &&
     data[7] === 0x42
   );
+}
+
+/** Cheap pre-dispatch: a STUN message of the request class (any method). */
+export function isStunRequest(data: Uint8Array): boolean {
+  return looksLikeStun(data) && (((data[0]! << 8) | data[1]!) & CLASS_MASK) === 0;
+}
+
+export type StunMessage =
+  | { kind: 'binding-request'; transactionId: Buffer }
+  | { kind: 'binding-success'; transactionId: Buffer; mapped: Endpoint; other: Endpoint | null };
+
+export class StunDecodeError extends Error {}
+
+export function newTransactionId(): Buffer {
+  return randomBytes(STUN_TRANSACTION_ID_LEN);
+}
+
+/** Decodes a Binding request or Binding success response; anything else throws StunDecodeError. */
+export function decodeStun(data: Uint8Array): StunMessage {
+  if (!looksLikeStun(data)) throw new StunDecodeError('not a STUN message');
+  const bodyLength = (data[2]! << 8) | data[3]!;
+  if (bodyLength % 4 !== 0 || STUN_HEADER_LEN + bodyLength !== data.length) {
+    throw new StunDecodeError(`bad length: header says ${bodyLength}, datagram has ${data.length - STUN_HEADER_LEN}`);
+  }
+  let message;
+  try {
+    message = stun.decode(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+  } catch (err) {
+    throw new StunDecodeError(`malformed: ${(err as Error).message}`);
+  }
+  const transactionId = Buffer.from(message.transactionId);
+  if (message.type === BINDING_REQUEST) return { kind: 'binding-request', transactionId };
+  if (message.type !== BINDING_RESPONSE) throw new StunDecodeError(`unsupported message type 0x${message.type.toString(16)}`);
+  const mapped = message.getXorAddress() ?? message.getAddress();
+  if (!mapped) throw new StunDecodeError('binding response without a mapped address');
+  const other = message.getAttribute(ATTR_OTHER_ADDRESS)?.value as { address: string; port: number } | undefined;
+  return {
+    kind: 'binding-success',
+    transactionId,
+    mapped: { address: mapped.address, port: mapped.port },
+    other: other ? { address: other.address, port: other.port } : null,
+  };
+}
+
+export function encodeBindingRequest(transactionId: Buffer): Buffer {
+  return stun.encode(stun.createMessage(BINDING_REQUEST, transactionId));
+}
+
+/** A Binding success response: XOR-MAPPED-ADDRESS, and OTHER-ADDRESS (RFC 5780) when given. */
+export function encodeBindingSuccess(transactionId: Buffer, mapped: Endpoint, other: Endpoint | null): Buffer {
+  const response = stun.createMessage(BINDING_RESPONSE, transactionId);
+  response.addXorAddress(mapped.address, mapped.port);
+  if (other) response.addAttribute(ATTR_OTHER_ADDRESS, other.address, other.port);
+  return stun.encode(response);
 }

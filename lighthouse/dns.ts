@@ -1,0 +1,125 @@
+import dgram from 'node:dgram';
+import { isIP } from 'node:net';
+import dnsPacket, { type Answer, type DecodedPacket, type Question } from 'dns-packet';
+import type { Certificate } from '../pki/cert.js';
+import { formatCidr, formatIp, parseIp } from '../src/net/ipv4.js';
+import type { MeshNode } from '../src/node/node.js';
+
+const RCODE_NXDOMAIN = 3;
+/** Short, because names follow tunnels that come and go (Nebula uses 3600 s and never forgets a name). */
+const TTL_SECONDS = 60;
+
+/**
+ * `lighthouse.serve_dns`: a UDP DNS server answering A queries for the certificate name of every
+ * host with a tunnel to this lighthouse (and the lighthouse's own), and, like Nebula, TXT queries
+ * for an overlay IP with that host's certificate details (only to queriers on the overlay or
+ * loopback). Unknown names get NXDOMAIN; malformed queries are dropped.
+ */
+export class LighthouseDns {
+  private constructor(
+    private readonly node: MeshNode,
+    private readonly socket: dgram.Socket,
+  ) {}
+
+  /** Binds lighthouse.dns.host:port ("" = every IPv4 address, as Nebula's ":53"). */
+  static start(node: MeshNode): Promise<LighthouseDns> {
+    const host = node.config.lighthouse.dns.host || '0.0.0.0';
+    const socket = dgram.createSocket(isIP(host) === 6 ? 'udp6' : 'udp4');
+    const server = new LighthouseDns(node, socket);
+    return new Promise((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind({ address: host, port: node.config.lighthouse.dns.port }, () => {
+        socket.off('error', reject);
+        socket.on('error', (err) => node.log.warn({ reason: err.message }, 'DNS socket error'));
+        socket.on('message', (data, rinfo) => server.answer(data, { address: rinfo.address, port: rinfo.port }));
+        node.log.info({ address: `${host}:${server.port}` }, 'serving DNS for connected hosts');
+        resolve(server);
+      });
+    });
+  }
+
+  get port(): number {
+    return this.socket.address().port;
+  }
+
+  stop(): Promise<void> {
+    return new Promise((resolve) => this.socket.close(() => resolve()));
+  }
+
+  private answer(data: Buffer, from: { address: string; port: number }): void {
+    let query: DecodedPacket & { opcode?: string };
+    try {
+      query = dnsPacket.decode(data);
+    } catch (err) {
+      this.node.drop('dns-malformed', from, err);
+      return;
+    }
+    const questions = query.questions ?? [];
+    if (query.type !== 'query' || query.opcode !== 'QUERY' || questions.length === 0) {
+      this.node.drop('dns-not-query', from);
+      return;
+    }
+    const answers: Answer[] = [];
+    let unknown = false;
+    for (const question of questions) {
+      const found = this.resolve(question, from.address);
+      if (found === null) unknown = true;
+      else answers.push(...found);
+    }
+    const flags = dnsPacket.AUTHORITATIVE_ANSWER | (query.flags! & dnsPacket.RECURSION_DESIRED) | (unknown && answers.length === 0 ? RCODE_NXDOMAIN : 0);
+    const reply = dnsPacket.encode({ type: 'response', id: query.id, flags, questions, answers });
+    this.socket.send(reply, from.port, from.address);
+  }
+
+  /** The answers for one question; null when the name does not exist (NXDOMAIN). */
+  private resolve(question: Question, querier: string): Answer[] | null {
+    const name = question.name.replace(/\.$/, '').toLowerCase();
+    if (question.type === 'TXT' && isIP(name) === 4) {
+      const cert = this.certFor(parseIp(name));
+      if (!cert) return null;
+      if (!this.mayReadCertificates(querier)) return [];
+      return [{ type: 'TXT', name: question.name, ttl: TTL_SECONDS, data: certificateText(cert) }];
+    }
+    const vpnIp = this.vpnIpFor(name);
+    if (vpnIp === null) return null;
+    if (question.type !== 'A') return [];
+    return [{ type: 'A', name: question.name, ttl: TTL_SECONDS, data: formatIp(vpnIp) }];
+  }
+
+  private vpnIpFor(name: string): number | null {
+    if (this.node.identity.cert.details.name.toLowerCase() === name) return this.node.identity.vpnIp;
+    for (const host of this.node.hostmap.hosts()) {
+      if (host.cert?.details.name.toLowerCase() === name) return host.vpnIp;
+    }
+    return null;
+  }
+
+  private certFor(vpnIp: number): Certificate | null {
+    if (vpnIp === this.node.identity.vpnIp) return this.node.identity.cert;
+    return this.node.hostmap.get(vpnIp)?.cert ?? null;
+  }
+
+  /** Nebula answers TXT only to hosts on the overlay and to 127.0.0.1. */
+  private mayReadCertificates(querier: string): boolean {
+    const address = querier.startsWith('::ffff:') ? querier.slice(7) : querier;
+    if (isIP(address) !== 4) return false;
+    const ip = parseIp(address);
+    return address.startsWith('127.') || this.node.identity.inVpnNetwork(ip);
+  }
+}
+
+/** The certificate details as TXT strings, in the order of Nebula's answer. */
+function certificateText(cert: Certificate): string[] {
+  const d = cert.details;
+  return [
+    `Name: ${d.name}`,
+    `Ips: ${d.ips.map(formatCidr).join(', ')}`,
+    `Subnets: ${d.subnets.map(formatCidr).join(', ')}`,
+    `Groups: ${d.groups.join(', ')}`,
+    `NotBefore: ${new Date(d.notBefore * 1000).toISOString()}`,
+    `NotAfter: ${new Date(d.notAfter * 1000).toISOString()}`,
+    `PublicKey: ${Buffer.from(d.publicKey).toString('hex')}`,
+    `IsCA: ${d.isCA}`,
+    `Issuer: ${d.issuer}`,
+  ];
+}

@@ -1,0 +1,80 @@
+import type { Endpoint, UdpBind, UdpOptions } from '../src/io/udp.js';
+import type { MeshNode } from '../src/node/node.js';
+import { decodeStun, encodeBindingSuccess, StunDecodeError } from '../src/protocol/stun.js';
+
+/**
+ * A lighthouse's STUN server: answers Binding requests on the node's own port with the request's
+ * source (XOR-MAPPED-ADDRESS), and, with `stun.alternate_port`, on a second port too, each naming
+ * the other in OTHER-ADDRESS (RFC 5780) so that a node with one lighthouse can still compare two
+ * mappings of its socket. Two ports on one IP detect port-dependent mappings (what defeats
+ * punching); an address-dependent NAT that keeps the port looks endpoint-independent.
+ */
+export class StunResponder {
+  private constructor(
+    private readonly node: MeshNode,
+    private readonly alternate: UdpBind | null,
+  ) {}
+
+  /**
+   * A failure to bind the alternate port is logged and leaves STUN on the main port only: it is an
+   * aid to the nodes' NAT detection, not worth refusing to run the lighthouse for.
+   */
+  static async start(node: MeshNode, bindUdp: ((options: UdpOptions) => Promise<UdpBind>) | undefined): Promise<StunResponder> {
+    const port = node.config.stun.alternatePort;
+    let alternate: UdpBind | null = null;
+    if (port !== 0 && bindUdp) {
+      try {
+        alternate = await bindUdp({ host: node.config.listen.host, port, batch: 8 });
+      } catch (err) {
+        node.log.warn({ port, reason: (err as Error).message }, 'stun.alternate_port: cannot bind, answering STUN on the listen port only');
+      }
+    }
+    const responder = new StunResponder(node, alternate);
+    alternate?.onDatagrams((batch) => {
+      for (const d of batch) responder.answerOn(alternate, d.data, d.from);
+    });
+    if (alternate) node.log.info({ port: alternate.localPort }, 'answering STUN on the alternate port');
+    return responder;
+  }
+
+  get alternatePort(): number | null {
+    return this.alternate?.localPort ?? null;
+  }
+
+  /** A STUN request on the node's main socket. */
+  answer(data: Buffer, from: Endpoint): void {
+    this.answerOn(null, data, from);
+  }
+
+  async stop(): Promise<void> {
+    await this.alternate?.close();
+  }
+
+  /** `socket` null is the node's main socket; replies leave from the socket the request came to. */
+  private answerOn(socket: UdpBind | null, data: Buffer, from: Endpoint): void {
+    let message;
+    try {
+      message = decodeStun(data);
+    } catch (err) {
+      this.node.drop(err instanceof StunDecodeError ? 'stun-malformed' : 'stun-error', from, err);
+      return;
+    }
+    if (message.kind !== 'binding-request') {
+      this.node.drop('stun-not-request', from);
+      return;
+    }
+    const reply = encodeBindingSuccess(message.transactionId, from, this.otherAddress(socket));
+    if (socket) socket.send([{ data: reply, to: from }]);
+    else this.node.sendRaw(reply, from);
+  }
+
+  /**
+   * The other port of the pair, at listen.host. A wildcard listen address does not know which of its
+   * addresses the client used, so it names the unspecified address; clients pair the port with the
+   * address they sent to in any case (they never send to an address from an unauthenticated reply).
+   */
+  private otherAddress(socket: UdpBind | null): Endpoint | null {
+    if (!this.alternate) return null;
+    return { address: this.node.config.listen.host, port: socket ? this.node.listenPort : this.alternate.localPort };
+  }
+}

@@ -1,0 +1,188 @@
+/**
+ * STUN and DNS on real loopback sockets (no root: every node runs with tun.disabled):
+ *  - `dig` resolves a connected host's certificate name against a `mesh` lighthouse process, and a
+ *    mesh node learns its address from that lighthouse over STUN (both lighthouse ports);
+ *  - a real nebula 1.6.1 lighthouse ignores STUN silently (nothing logged at info or above, no
+ *    reply) and still handshakes with a mesh node that keeps sending it STUN requests.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { bindUdp } from '../../src/io/udp.js';
+import { parseIp } from '../../src/net/ipv4.js';
+import { parseConfig } from '../../src/node/config.js';
+import { MeshNode } from '../../src/node/node.js';
+import { decodeStun, encodeBindingRequest, newTransactionId } from '../../src/protocol/stun.js';
+import { nebulaConfig, nebulaConfigYaml } from '../helpers/configs.js';
+import { FAST_TIMERS, sleep, testLogger, waitFor } from '../helpers/memory-mesh.js';
+import { MESH_BIN } from '../helpers/overlay-lab.js';
+import { makeCA, makeHost, type TestHost } from '../helpers/pki.js';
+
+const NEBULA = '/usr/bin/nebula';
+const DIG = '/usr/bin/dig';
+
+const ca = makeCA('Loopback CA', { ips: ['10.77.0.0/16'] });
+const lighthouseHost = makeHost(ca, 'lighthouse', '10.77.0.1/16');
+const clientHost = makeHost(ca, 'laptop.example', '10.77.0.2/16', { groups: ['laptop'] });
+
+const tmp = mkdtempSync(join(tmpdir(), 'mesh-stun-dns-'));
+const children: ChildProcess[] = [];
+after(() => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+/** A UDP port free on 127.0.0.1 right now. */
+async function freePort(): Promise<number> {
+  const socket = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  const port = socket.address().port;
+  await new Promise<void>((resolve) => socket.close(() => resolve()));
+  return port;
+}
+
+/** Runs a process, collecting its output lines; resolves once a line matches `ready`. */
+async function startProcess(cmd: string, args: string[], ready: RegExp): Promise<{ proc: ChildProcess; lines: string[] }> {
+  const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(proc);
+  const lines: string[] = [];
+  const collect = (chunk: Buffer) => lines.push(...chunk.toString().split('\n').filter((l) => l.length > 0));
+  proc.stdout!.on('data', collect);
+  proc.stderr!.on('data', collect);
+  await waitFor(() => lines.some((l) => ready.test(l)) || proc.exitCode !== null, 15_000, `${cmd} to start`);
+  assert.equal(proc.exitCode, null, `${cmd} exited:\n${lines.join('\n')}`);
+  return { proc, lines };
+}
+
+async function stopProcess(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null) return;
+  const exited = new Promise((resolve) => proc.once('exit', resolve));
+  proc.kill('SIGTERM');
+  await exited;
+}
+
+/** An in-process mesh node on 127.0.0.1 (random port) whose lighthouse is at 127.0.0.1:`port`. */
+async function startClient(host: TestHost, lighthouseIp: string, port: number, stunInterval: string): Promise<MeshNode> {
+  const raw = nebulaConfig({
+    ca: host.ca,
+    cert: host.certPem,
+    key: host.keyPem,
+    listen: { host: '127.0.0.1', port: 0 },
+    lighthouses: [lighthouseIp],
+    staticHostMap: { [lighthouseIp]: [`127.0.0.1:${port}`] },
+    tun: { disabled: true },
+    extra: { ...FAST_TIMERS, stun: { interval: stunInterval } },
+  });
+  return MeshNode.start(parseConfig(raw, `${host.name}.yml`).config, testLogger(host.name), { bindUdp });
+}
+
+function dig(port: number, ...args: string[]): string {
+  const r = spawnSync(DIG, ['@127.0.0.1', '-p', String(port), '+tries=1', '+time=2', ...args], { encoding: 'utf8', timeout: 10_000 });
+  assert.equal(r.status, 0, `dig ${args.join(' ')}: ${r.stdout}${r.stderr}`);
+  return r.stdout;
+}
+
+describe('STUN and DNS on loopback', () => {
+  it('dig resolves a connected host against a mesh lighthouse, which also answers STUN on both ports', { skip: existsSync(DIG) ? false : 'dig (dnsutils) not installed', timeout: 60_000 }, async () => {
+    const [listenPort, stunPort, dnsPort] = [await freePort(), await freePort(), await freePort()];
+    const configPath = join(tmp, 'mesh-lighthouse.yml');
+    writeFileSync(
+      configPath,
+      nebulaConfigYaml({
+        ca: lighthouseHost.ca,
+        cert: lighthouseHost.certPem,
+        key: lighthouseHost.keyPem,
+        listen: { host: '127.0.0.1', port: listenPort },
+        amLighthouse: true,
+        tun: { disabled: true },
+        extra: {
+          lighthouse: { am_lighthouse: true, serve_dns: true, dns: { host: '127.0.0.1', port: dnsPort } },
+          stun: { alternate_port: stunPort },
+        },
+      }),
+    );
+    const { proc, lines } = await startProcess(process.execPath, [MESH_BIN, 'node', '--config', configPath], /serving DNS/);
+    const client = await startClient(clientHost, '10.77.0.1', listenPort, '60s');
+    try {
+      client.handshakes.start(parseIp('10.77.0.1'));
+      await waitFor(() => client.hostmap.get(parseIp('10.77.0.1'))?.established === true, 10_000, `tunnel to the lighthouse\n${lines.join('\n')}`);
+
+      assert.equal(dig(dnsPort, '+short', 'laptop.example', 'A').trim(), '10.77.0.2');
+      assert.equal(dig(dnsPort, '+short', 'LIGHTHOUSE.', 'A').trim(), '10.77.0.1');
+      assert.match(dig(dnsPort, 'nobody.example', 'A'), /status: NXDOMAIN/);
+      assert.match(dig(dnsPort, '+short', '10.77.0.2', 'TXT'), /"Name: laptop\.example"/);
+
+      // STUN over real sockets: the mapping seen from both lighthouse ports is our own socket.
+      await waitFor(() => client.nat.reflexive !== null, 5000, 'a STUN answer');
+      assert.deepEqual(client.nat.reflexive, { address: '127.0.0.1', port: client.listenPort });
+      assert.equal(client.nat.symmetric, false);
+      const prober = dgram.createSocket('udp4');
+      const id = newTransactionId();
+      const reply = new Promise<Buffer>((resolve) => prober.once('message', resolve));
+      prober.send(encodeBindingRequest(id), stunPort, '127.0.0.1');
+      const answer = decodeStun(await reply);
+      prober.close();
+      assert.equal(answer.kind, 'binding-success');
+      if (answer.kind === 'binding-success') assert.deepEqual(answer.other, { address: '127.0.0.1', port: listenPort }, 'the alternate port names the listen port');
+    } finally {
+      await client.stop();
+      await stopProcess(proc);
+    }
+  });
+
+  it('a nebula 1.6.1 lighthouse ignores STUN silently and keeps working', { skip: existsSync(NEBULA) ? false : 'nebula not installed', timeout: 60_000 }, async () => {
+    const port = await freePort();
+    const configPath = join(tmp, 'nebula-lighthouse.yml');
+    writeFileSync(
+      configPath,
+      nebulaConfigYaml({
+        ca: lighthouseHost.ca,
+        cert: lighthouseHost.certPem,
+        key: lighthouseHost.keyPem,
+        listen: { host: '127.0.0.1', port },
+        amLighthouse: true,
+        tun: { disabled: true },
+        logLevel: 'info',
+      }),
+    );
+    const { proc, lines } = await startProcess(NEBULA, ['-config', configPath], /Nebula interface is active/);
+    try {
+      await sleep(300);
+      const startup = lines.length;
+      const prober = dgram.createSocket('udp4');
+      const replies: Buffer[] = [];
+      prober.on('message', (data) => replies.push(data));
+      await new Promise<void>((resolve) => prober.bind(0, '127.0.0.1', resolve));
+      const request = encodeBindingRequest(newTransactionId());
+      const indication = Buffer.from(request);
+      indication[1] = 0x11;
+      for (const data of [request, encodeBindingRequest(newTransactionId()), indication, Buffer.concat([request, Buffer.alloc(4)])]) {
+        prober.send(data, port, '127.0.0.1');
+      }
+      await sleep(1000);
+      prober.close();
+      assert.deepEqual(lines.slice(startup), [], 'nebula logged nothing about the STUN messages');
+      assert.equal(replies.length, 0, 'nebula did not answer');
+
+      // A mesh node that asks it for STUN every 200 ms still gets a tunnel, and nebula complains about nothing.
+      const client = await startClient(clientHost, '10.77.0.1', port, '200ms');
+      try {
+        client.handshakes.start(parseIp('10.77.0.1'));
+        await waitFor(() => client.hostmap.get(parseIp('10.77.0.1'))?.established === true, 10_000, `tunnel to nebula\n${lines.join('\n')}`);
+        await sleep(1000);
+        assert.equal(client.nat.reflexive, null);
+        const noisy = lines.slice(startup).filter((l) => /level=(warning|error|fatal)/.test(l) || !/Handshake message/.test(l));
+        assert.deepEqual(noisy, [], 'only the handshake was logged');
+        assert.ok(lines.slice(startup).some((l) => /Handshake message/.test(l)), 'the log is being read');
+      } finally {
+        await client.stop();
+      }
+    } finally {
+      await stopProcess(proc);
+    }
+  });
+});

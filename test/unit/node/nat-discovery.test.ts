@@ -1,0 +1,212 @@
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { afterEach, describe, it } from 'node:test';
+import { pino } from 'pino';
+import { MemoryNetwork, type MemoryPacket } from '../../../src/io/memory.js';
+import { parseConfig } from '../../../src/node/config.js';
+import { MeshNode } from '../../../src/node/node.js';
+import { decodeStun, encodeBindingRequest, encodeBindingSuccess, isStunRequest, looksLikeStun, newTransactionId } from '../../../src/protocol/stun.js';
+import { nebulaConfig } from '../../helpers/configs.js';
+import { FAST_TIMERS, sleep, startMemoryNode, waitFor, type MemoryNode } from '../../helpers/memory-mesh.js';
+import { makeCA, makeHost } from '../../helpers/pki.js';
+
+const ca = makeCA('STUN CA', { ips: ['10.9.0.0/16'] });
+const lighthouseHost = makeHost(ca, 'lighthouse', '10.9.0.1/16');
+const lighthouse2Host = makeHost(ca, 'lighthouse2', '10.9.0.2/16');
+const clientHost = makeHost(ca, 'client', '10.9.0.10/16');
+
+const LIGHTHOUSE = '198.51.100.1';
+const LIGHTHOUSE2 = '198.51.100.2';
+const CLIENT = '192.168.1.2';
+const NAT_PUBLIC = '203.0.113.9';
+
+let running: MeshNode[] = [];
+afterEach(async () => {
+  for (const n of running) await n.stop();
+  running = [];
+});
+
+async function startLighthouse(net: MemoryNetwork, host = lighthouseHost, address = LIGHTHOUSE, alternatePort = 4243): Promise<MemoryNode> {
+  const lh = await startMemoryNode(net, host, address, { amLighthouse: true, tun: { disabled: true }, extra: { stun: { alternate_port: alternatePort } } });
+  running.push(lh.node);
+  return lh;
+}
+
+/** A client whose info logs are kept, to check what NAT discovery reports. */
+async function startClient(net: MemoryNetwork, lighthouses: Record<string, string>, interval = '200ms'): Promise<{ node: MeshNode; logs: string[] }> {
+  const raw = nebulaConfig({
+    ca: clientHost.ca,
+    cert: clientHost.certPem,
+    key: clientHost.keyPem,
+    listen: { host: CLIENT, port: 4242 },
+    lighthouses: Object.keys(lighthouses),
+    staticHostMap: Object.fromEntries(Object.entries(lighthouses).map(([vpn, addr]) => [vpn, [addr]])),
+    tun: { disabled: true },
+    extra: { ...FAST_TIMERS, stun: { interval } },
+  });
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      logs.push(JSON.parse(String(chunk)).msg);
+      done();
+    },
+  });
+  const node = await MeshNode.start(parseConfig(raw, 'client.yml').config, pino({ level: 'info' }, sink), { bindUdp: async (o) => net.bind(CLIENT, o.port) });
+  running.push(node);
+  return { node, logs };
+}
+
+/**
+ * A NAT in front of CLIENT:4242: outgoing packets leave from NAT_PUBLIC with a port chosen by
+ * `portFor(destination)`, and replies to such a port from that destination are let back in.
+ */
+function addNat(net: MemoryNetwork, portFor: (to: MemoryPacket['to']) => number): void {
+  const outbound = new Map<number, string>();
+  net.addHook((p) => {
+    if (p.from.address === CLIENT) {
+      const port = portFor(p.to);
+      outbound.set(port, `${p.to.address}:${p.to.port}`);
+      return { ...p, from: { address: NAT_PUBLIC, port } };
+    }
+    if (p.to.address === NAT_PUBLIC) {
+      return outbound.get(p.to.port) === `${p.from.address}:${p.from.port}` ? { ...p, to: { address: CLIENT, port: 4242 } } : null;
+    }
+    return p;
+  });
+}
+
+describe('STUN: lighthouse responder and NAT discovery', () => {
+  it('finds the reflexive address behind an endpoint-independent NAT, using the OTHER-ADDRESS port', async () => {
+    const net = new MemoryNetwork();
+    addNat(net, () => 30000);
+    await startLighthouse(net);
+    const { node, logs } = await startClient(net, { '10.9.0.1': `${LIGHTHOUSE}:4242` });
+    await waitFor(() => node.stats.rxPackets >= 0 && logs.some((l) => l.includes('endpoint-independent')), 3000, 'classification');
+    assert.deepEqual(node.nat.reflexive, { address: NAT_PUBLIC, port: 30000 });
+    assert.equal(node.nat.symmetric, false);
+    const answeredFrom = new Set(net.traffic.filter((r) => r.packet && r.sent.to.address === NAT_PUBLIC && looksLikeStun(r.sent.data)).map((r) => r.sent.from.port));
+    assert.deepEqual([...answeredFrom].sort(), [4242, 4243], 'both lighthouse ports answered');
+    await sleep(500);
+    assert.deepEqual(
+      logs.filter((l) => l.startsWith('NAT:')),
+      [`NAT: reflexive address ${NAT_PUBLIC}:30000, mapping unknown (one STUN server answered)`, `NAT: reflexive address ${NAT_PUBLIC}:30000, mapping endpoint-independent`],
+      'logged when learned and when classified, not on every answer',
+    );
+  });
+
+  it('detects an endpoint-dependent (symmetric) NAT', async () => {
+    const net = new MemoryNetwork();
+    const ports = new Map<string, number>();
+    addNat(net, (to) => {
+      const key = `${to.address}:${to.port}`;
+      if (!ports.has(key)) ports.set(key, 31000 + ports.size);
+      return ports.get(key)!;
+    });
+    await startLighthouse(net);
+    const { node, logs } = await startClient(net, { '10.9.0.1': `${LIGHTHOUSE}:4242` });
+    await waitFor(() => node.nat.symmetric, 3000, 'symmetric');
+    assert.equal(node.nat.reflexive?.address, NAT_PUBLIC);
+    assert.ok(logs.some((l) => /^NAT: reflexive address 203\.0\.113\.9:3100\d, mapping endpoint-dependent \(symmetric\)$/.test(l)), logs.join('\n'));
+  });
+
+  it('compares two lighthouses when none names a second port', async () => {
+    const net = new MemoryNetwork();
+    await startLighthouse(net, lighthouseHost, LIGHTHOUSE, 0);
+    await startLighthouse(net, lighthouse2Host, LIGHTHOUSE2, 0);
+    const { node, logs } = await startClient(net, { '10.9.0.1': `${LIGHTHOUSE}:4242`, '10.9.0.2': `${LIGHTHOUSE2}:4242` });
+    await waitFor(() => logs.some((l) => l.includes('endpoint-independent')), 3000, 'classification');
+    assert.deepEqual(node.nat.reflexive, { address: CLIENT, port: 4242 });
+    assert.equal(node.nat.symmetric, false);
+    assert.equal(net.traffic.filter((r) => r.sent.to.port === 4243).length, 0, 'no OTHER-ADDRESS, no second port asked');
+  });
+
+  it('drops responses that do not answer a request we sent to that address', async () => {
+    const net = new MemoryNetwork();
+    let requestId: Buffer | null = null;
+    // The lighthouse is silent; remember the transaction the client used.
+    net.addHook((p) => {
+      if (p.to.address === LIGHTHOUSE && isStunRequest(p.data)) {
+        requestId = Buffer.from(p.data.subarray(8, 20));
+        return null;
+      }
+      return p;
+    });
+    const { node } = await startClient(net, { '10.9.0.1': `${LIGHTHOUSE}:4242` }, '10s');
+    await waitFor(() => requestId !== null, 2000, 'a request');
+    const attacker = net.bind('198.51.100.66', 4242);
+    const forged = { address: '6.6.6.6', port: 666 };
+    attacker.send([
+      { data: encodeBindingSuccess(requestId!, forged, null), to: { address: CLIENT, port: 4242 } },
+      { data: encodeBindingSuccess(newTransactionId(), forged, null), to: { address: CLIENT, port: 4242 } },
+    ]);
+    await net.settle();
+    assert.equal(node.stats.dropped['stun-unsolicited'], 2);
+    assert.equal(node.nat.reflexive, null);
+    // A request to a node that is not a lighthouse is dropped, not answered.
+    attacker.send([{ data: encodeBindingRequest(newTransactionId()), to: { address: CLIENT, port: 4242 } }]);
+    await net.settle();
+    assert.equal(node.stats.dropped['stun-request-not-lighthouse'], 1);
+    await attacker.close();
+  });
+
+  it('backs off from a server that never answers', async () => {
+    const net = new MemoryNetwork();
+    const sentAt: number[] = [];
+    net.addHook((p) => {
+      if (p.to.address === LIGHTHOUSE && isStunRequest(p.data)) sentAt.push(Date.now());
+      return p;
+    });
+    await startClient(net, { '10.9.0.1': `${LIGHTHOUSE}:4242` }, '100ms');
+    await sleep(1500);
+    // Three quick tries 25 ms apart, then 100, 200, 400, 800 ms pauses: at most 6 requests in 1.5 s
+    // where a client without back-off would have sent 12.
+    assert.ok(sentAt.length >= 4 && sentAt.length <= 6, `requests sent: ${sentAt.length}`);
+    const gaps = sentAt.slice(1).map((t, i) => t - sentAt[i]!);
+    assert.ok(gaps.at(-1)! >= 300, `gaps grow: ${gaps.join(', ')}`);
+  });
+
+  it('asks again at once on SIGHUP (reload)', async () => {
+    const net = new MemoryNetwork();
+    let requests = 0;
+    net.addHook((p) => {
+      if (p.to.address === LIGHTHOUSE && isStunRequest(p.data)) requests++;
+      return p;
+    });
+    const { node } = await startClient(net, { '10.9.0.1': `${LIGHTHOUSE}:4242` }, '10s');
+    await net.settle();
+    assert.equal(requests, 1);
+    node.reload(node.config);
+    await net.settle();
+    assert.equal(requests, 2);
+  });
+
+  it('the lighthouse drops malformed and non-request STUN and keeps answering', async () => {
+    const net = new MemoryNetwork();
+    const lh = await startLighthouse(net);
+    const prober = net.bind('198.51.100.77', 5000);
+    const replies: Buffer[] = [];
+    prober.onDatagrams((batch) => replies.push(...batch.map((d) => d.data)));
+    const request = encodeBindingRequest(newTransactionId());
+    const badLength = Buffer.concat([request, Buffer.alloc(4)]);
+    const response = encodeBindingSuccess(newTransactionId(), { address: '1.2.3.4', port: 1 }, null);
+    const id = newTransactionId();
+    prober.send([
+      { data: badLength, to: { address: LIGHTHOUSE, port: 4242 } },
+      { data: response, to: { address: LIGHTHOUSE, port: 4242 } },
+      { data: badLength, to: { address: LIGHTHOUSE, port: 4243 } },
+      { data: encodeBindingRequest(id), to: { address: LIGHTHOUSE, port: 4243 } },
+    ]);
+    await waitFor(() => replies.length > 0, 2000, 'an answer');
+    await net.settle();
+    assert.equal(replies.length, 1);
+    assert.deepEqual(decodeStun(replies[0]!), {
+      kind: 'binding-success',
+      transactionId: id,
+      mapped: { address: '198.51.100.77', port: 5000 },
+      other: { address: LIGHTHOUSE, port: 4242 },
+    });
+    assert.equal(lh.node.stats.dropped['stun-malformed'], 2);
+    assert.equal(lh.node.stats.dropped['stun-unsolicited'], 1);
+    await prober.close();
+  });
+});
