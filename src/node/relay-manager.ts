@@ -191,11 +191,12 @@ export class RelayManager {
   private handleRequest(hop: HostInfo, m: ControlMessage): void {
     const node = this.node;
     const me = node.identity.vpnIp;
-    // The hop must be the node the request speaks for: a peer cannot open relays in another's name.
-    if (m.relayFromIp !== hop.vpnIp || m.initiatorRelayIndex === 0 || m.relayToIp === hop.vpnIp) {
-      return node.drop('relay-request-invalid', hop.remote);
-    }
-    if (m.relayToIp === me) return this.acceptAsTarget(hop, m);
+    const forUs = m.relayToIp === me;
+    // To the target the request comes from a relay on the initiator's behalf; to a relay the
+    // initiator speaks for itself, so nobody opens relays in another node's name.
+    const sane = forUs ? m.relayFromIp !== hop.vpnIp && m.relayFromIp !== me : m.relayFromIp === hop.vpnIp && m.relayToIp !== hop.vpnIp;
+    if (!sane || m.initiatorRelayIndex === 0) return node.drop('relay-request-invalid', hop.remote);
+    if (forUs) return this.acceptAsTarget(hop, m);
     if (!node.config.relay.amRelay) {
       if (!this.refusalLogged) {
         this.refusalLogged = true;
