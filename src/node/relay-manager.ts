@@ -165,13 +165,23 @@ export class RelayManager {
   /** A tunnel is gone: tear down every relay using it as a hop, and our requests for a relayed peer. */
   onTunnelGone(host: HostInfo): void {
     const table = this.byHop.get(host);
+    const strandedPeers: number[] = [];
     if (table) {
       for (const relay of [...table.values()]) {
-        if (!relay.terminal) {
+        if (relay.terminal) strandedPeers.push(relay.peerIp);
+        else {
           const partner = this.partnerOf(relay);
           if (partner) this.remove(partner);
         }
         this.remove(relay);
+      }
+    }
+    // A relayed tunnel with no path left would swallow traffic: drop it so the next packet handshakes anew.
+    for (const peer of strandedPeers) {
+      const end = this.node.hostmap.get(peer);
+      if (end && !end.remote && !this.terminalTo(peer)) {
+        this.node.log.info({ vpnIp: formatIp(peer), relay: formatIp(host.vpnIp) }, 'relay hop is gone, removing the tunnel relayed through it');
+        this.node.removeTunnel(end, false);
       }
     }
     // A relayed tunnel that died: the path behind the relay may be gone, so ask again next time.

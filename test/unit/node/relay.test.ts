@@ -173,6 +173,18 @@ describe('relays on an in-memory network', () => {
     assertRelayed(b, IP_A);
   });
 
+  it('tears the relayed tunnel down at once when A loses its tunnel to R', async () => {
+    const { a, b } = await trio();
+    await ping(a, b, 1);
+    const first = a.node.hostmap.get(IP_B)!;
+    a.node.removeTunnel(a.node.hostmap.get(IP_R)!, true);
+    assert.equal(a.node.hostmap.get(IP_B), undefined, 'no tunnel left that could only black-hole traffic');
+    assert.equal(a.node.relays.relays().length, 0);
+    await pingUntilDelivered(a, b, 100, 5000);
+    assert.notEqual(a.node.hostmap.get(IP_B), first, 'a new tunnel');
+    assertRelayed(a, IP_B);
+  });
+
   it('drops malformed control messages and frames with unknown indices or bad tags without harm', async () => {
     const { a, b, r, net } = await trio();
     await ping(a, b, 1);
