@@ -169,11 +169,7 @@ export class RelayManager {
     if (table) {
       for (const relay of [...table.values()]) {
         if (relay.terminal) strandedPeers.push(relay.peerIp);
-        else {
-          const partner = this.partnerOf(relay);
-          if (partner) this.remove(partner);
-        }
-        this.remove(relay);
+        this.removeWithPartner(relay);
       }
     }
     // A relayed tunnel with no path left would swallow traffic: drop it so the next packet handshakes anew.
@@ -201,6 +197,8 @@ export class RelayManager {
   private handleRequest(hop: HostInfo, m: ControlMessage): void {
     const node = this.node;
     const me = node.identity.vpnIp;
+    // Frames are not nested: a relay needs a direct tunnel on both of its hops.
+    if (!hop.remote) return node.drop('relay-over-relay', null);
     const forUs = m.relayToIp === me;
     // To the target the request comes from a relay on the initiator's behalf; to a relay the
     // initiator speaks for itself, so nobody opens relays in another node's name.
@@ -324,7 +322,8 @@ export class RelayManager {
 
   private add(hop: HostInfo, peerIp: number, fields: Pick<Relay, 'terminal' | 'initiatedHere' | 'state' | 'remoteIndex'>): Relay | null {
     let table = this.byHop.get(hop);
-    if (this.byIndex.size >= MAX_RELAYS || (table && table.size >= MAX_RELAYS_PER_HOP)) return null;
+    if (table && table.size >= MAX_RELAYS_PER_HOP && !this.evictIdle(table)) return null;
+    if (this.byIndex.size >= MAX_RELAYS) return null;
     const localIndex = this.allocateIndex();
     if (localIndex === null) return null;
     if (!table) {
@@ -335,6 +334,28 @@ export class RelayManager {
     table.set(peerIp, relay);
     this.byIndex.set(localIndex, relay);
     return relay;
+  }
+
+  /**
+   * Frees one slot in a full table: the oldest relay not set up yet (its requester retries) or
+   * ending here for a peer we have no tunnel with.
+   */
+  private evictIdle(table: Map<number, Relay>): boolean {
+    for (const relay of table.values()) {
+      if (relay.state !== 'established' || (relay.terminal && !this.node.hostmap.get(relay.peerIp))) {
+        this.removeWithPartner(relay);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private removeWithPartner(relay: Relay): void {
+    if (!relay.terminal) {
+      const partner = this.partnerOf(relay);
+      if (partner) this.remove(partner);
+    }
+    this.remove(relay);
   }
 
   private remove(relay: Relay): void {

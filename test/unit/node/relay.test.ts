@@ -5,6 +5,7 @@ import { parseIp } from '../../../src/net/ipv4.js';
 import { HEADER_LEN, MessageSubType, MessageType, writeHeader } from '../../../src/protocol/header.js';
 import { ControlType, encodeControl } from '../../../src/protocol/messages.js';
 import type { HostInfo } from '../../../src/node/hostmap.js';
+import { MAX_RELAYS_PER_HOP } from '../../../src/node/relay-manager.js';
 import { startMemoryNode, waitFor, type MemoryNode } from '../../helpers/memory-mesh.js';
 import { icmpEcho as echo, parseIpv4 } from '../../helpers/packets.js';
 import { makeCA, makeHost } from '../../helpers/pki.js';
@@ -183,6 +184,23 @@ describe('relays on an in-memory network', () => {
     await pingUntilDelivered(a, b, 100, 5000);
     assert.notEqual(a.node.hostmap.get(IP_B), first, 'a new tunnel');
     assertRelayed(a, IP_B);
+  });
+
+  it('keeps each hop\'s relay table bounded, making room from idle relays', async () => {
+    const { a, b, r } = await trio();
+    await ping(a, b, 1);
+    const toR = a.node.hostmap.get(IP_R)!;
+    // Requests naming R as the target are accepted for any initiator (R cannot check who that is).
+    for (let i = 0; i < MAX_RELAYS_PER_HOP + 50; i++) {
+      const request = { type: ControlType.CreateRelayRequest, initiatorRelayIndex: 1000 + i, responderRelayIndex: 0, relayFromIp: parseIp('10.43.1.0') + i, relayToIp: IP_R };
+      a.node.sendOn(toR, MessageType.Control, 0, encodeControl(request));
+    }
+    await waitFor(() => r.node.relays.relays().some((x) => x.remoteIndex === 1000 + MAX_RELAYS_PER_HOP + 49), 3000, 'the last request accepted');
+    const onHopA = r.node.relays.relays().filter((x) => x.hop.vpnIp === IP_A);
+    assert.ok(onHopA.length <= MAX_RELAYS_PER_HOP, `R's table for A holds ${onHopA.length}`);
+    assert.ok(onHopA.some((x) => !x.terminal && x.state === 'established'), 'the relay in use was kept');
+    await ping(a, b, 2);
+    await ping(b, a, 3);
   });
 
   it('drops malformed control messages and frames with unknown indices or bad tags without harm', async () => {
