@@ -229,9 +229,9 @@ export class RelayManager {
       targetHalf = this.add(target, hop.vpnIp, { terminal: false, initiatedHere: false, state: 'requested', remoteIndex: 0 }) ?? undefined;
       if (!targetHalf) return node.drop('relay-table-full', hop.remote);
     }
-    if (targetHalf.state === 'requested') {
-      this.sendControl(target, { type: ControlType.CreateRelayRequest, initiatorRelayIndex: targetHalf.localIndex, responderRelayIndex: 0, relayFromIp: hop.vpnIp, relayToIp: target.vpnIp });
-    }
+    // Asked again even when established, so a target that dropped its half restores it; requests
+    // only come while an initiator sets a relay up, so this costs little.
+    this.sendControl(target, { type: ControlType.CreateRelayRequest, initiatorRelayIndex: targetHalf.localIndex, responderRelayIndex: 0, relayFromIp: hop.vpnIp, relayToIp: target.vpnIp });
 
     let initiatorHalf = this.tableOf(hop)?.get(target.vpnIp);
     if (initiatorHalf && initiatorHalf.terminal) return node.drop('relay-request-conflict', hop.remote);
@@ -265,10 +265,11 @@ export class RelayManager {
   private handleResponse(hop: HostInfo, m: ControlMessage): void {
     const node = this.node;
     const relay = this.byIndex.get(m.initiatorRelayIndex);
-    if (!relay || relay.hop !== hop || relay.state !== 'requested' || m.responderRelayIndex === 0) {
-      return node.drop('relay-response-unexpected', hop.remote);
-    }
+    // A forwarding half asks its target again on each new request (handleRequest), so it may hear twice.
+    const expected = relay && relay.hop === hop && m.responderRelayIndex !== 0 && (relay.state === 'requested' || (!relay.terminal && relay.state === 'established'));
+    if (!relay || !expected) return node.drop('relay-response-unexpected', hop.remote);
     relay.remoteIndex = m.responderRelayIndex;
+    if (relay.state === 'established') return;
     relay.state = 'established';
     node.log.debug({ relay: formatIp(hop.vpnIp), peer: formatIp(relay.peerIp), localIndex: relay.localIndex, remoteIndex: relay.remoteIndex }, 'relay established');
     if (relay.terminal) {
