@@ -186,8 +186,10 @@ export class MeshNode {
     this.udp.send([{ data, to }]);
   }
 
-  sendHandshakeReply(message: Buffer, to: Endpoint | null, _via?: HostInfo): void {
+  /** Handshake message 2 goes back the way message 1 came: directly, or through the relay hop `via`. */
+  sendHandshakeReply(message: Buffer, to: Endpoint | null, via?: HostInfo): void {
     if (to) this.sendRaw(message, to);
+    else if (via) this.relays.sendHandshakeVia(via, message);
   }
 
   /** Encrypts one message for an established tunnel; returns the datagram to send. */
@@ -211,9 +213,13 @@ export class MeshNode {
     this.sendOn(host, type, subtype, payload, out);
   }
 
+  /** Sends on an established tunnel: to its address, or wrapped in a relay frame when it has none. */
   sendOn(host: HostInfo, type: number, subtype: number, payload: Uint8Array, out?: OutgoingDatagram[]): void {
-    if (!host.remote) return;
     const datagram = this.seal(host, type, subtype, payload);
+    if (!host.remote) {
+      if (this.relays.sendRelayed(host, datagram, out)) this.connections.outbound(host);
+      return;
+    }
     this.connections.outbound(host);
     this.stats.txPackets++;
     if (out) out.push({ data: datagram, to: host.remote });
@@ -263,7 +269,7 @@ export class MeshNode {
 
   /** Tears a tunnel down locally; with `notify`, tells the peer with a closeTunnel first. */
   removeTunnel(host: HostInfo, notify: boolean): void {
-    if (notify && host.established && host.remote) this.sendOn(host, MessageType.CloseTunnel, 0, Buffer.alloc(0));
+    if (notify && host.established) this.sendOn(host, MessageType.CloseTunnel, 0, Buffer.alloc(0));
     if (!this.hostmap.remove(host)) return;
     this.relays.onTunnelGone(host);
     this.lighthouse?.onTunnelGone(host);
@@ -449,8 +455,10 @@ export class MeshNode {
     await this.dns?.stop();
     for (const candidate of [...this.hostmap.candidateHosts()]) this.hostmap.removeCandidate(candidate);
     const out: OutgoingDatagram[] = [];
-    for (const host of [...this.hostmap.hosts()]) {
-      if (host.established && host.remote) this.sendOn(host, MessageType.CloseTunnel, 0, Buffer.alloc(0), out);
+    // Relayed tunnels first: their closeTunnel must pass the relay before the hop tunnel closes.
+    const hosts = [...this.hostmap.hosts()].sort((a, b) => Number(a.remote !== null) - Number(b.remote !== null));
+    for (const host of hosts) {
+      if (host.established) this.sendOn(host, MessageType.CloseTunnel, 0, Buffer.alloc(0), out);
       this.hostmap.remove(host);
     }
     if (out.length > 0) this.udp.send(out);

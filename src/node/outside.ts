@@ -26,6 +26,32 @@ export function consumeDatagrams(node: MeshNode, batch: Datagram[]): void {
   if (toTun.length > 0) node.tun.write(toTun);
 }
 
+/**
+ * The inner packet of a relay frame for this node (we are A or B): processed as if it had arrived
+ * directly, but with no underlay address: no roaming, no recv_error, replies go back through `hop`.
+ */
+export function consumeRelayedPacket(node: MeshNode, data: Buffer, hop: HostInfo, toTun: Buffer[]): void {
+  const header = parseHeader(data);
+  if (!header) return node.drop('relayed-short', null);
+  switch (header.type) {
+    case MessageType.Handshake:
+      if (header.subtype !== MessageSubType.IxPsk0) return node.drop('handshake-subtype', null);
+      if (header.counter === 1) return node.handshakes.handleStage1(data, null, hop);
+      if (header.counter === 2) return node.handshakes.handleStage2(data, header, null, hop);
+      return node.drop('handshake-stage', null);
+    case MessageType.Message:
+      if (header.subtype !== MessageSubType.None) return node.drop('relayed-subtype', null);
+      return receiveData(node, data, header, null, toTun);
+    case MessageType.LightHouse:
+    case MessageType.Test:
+    case MessageType.Control:
+    case MessageType.CloseTunnel:
+      return receiveControl(node, data, header, null);
+    default:
+      return node.drop('relayed-type', null);
+  }
+}
+
 function consumeDatagram(node: MeshNode, data: Buffer, from: Endpoint, toTun: Buffer[]): void {
   if (looksLikeStun(data)) return node.onStun(data, from);
   const header = parseHeader(data);
@@ -62,22 +88,22 @@ function consumeDatagram(node: MeshNode, data: Buffer, from: Endpoint, toTun: Bu
 }
 
 /** Looks the tunnel up and checks the replay window; on failure answers with recv_error as Nebula does. */
-function tunnelFor(node: MeshNode, header: Header, from: Endpoint): HostInfo | null {
+function tunnelFor(node: MeshNode, header: Header, from: Endpoint | null): HostInfo | null {
   const host = node.hostmap.getByIndex(header.remoteIndex);
   if (!host || !host.decrypt) {
     node.drop('unknown-index', from);
-    node.sendRecvError(from, header.remoteIndex);
+    if (from) node.sendRecvError(from, header.remoteIndex);
     return null;
   }
   if (!host.window.check(header.counter)) {
     node.drop('replay', from);
-    node.sendRecvError(from, header.remoteIndex);
+    if (from) node.sendRecvError(from, header.remoteIndex);
     return null;
   }
   return host;
 }
 
-function decrypt(node: MeshNode, host: HostInfo, data: Buffer, header: Header, from: Endpoint): Buffer | null {
+function decrypt(node: MeshNode, host: HostInfo, data: Buffer, header: Header, from: Endpoint | null): Buffer | null {
   const plaintext = host.decrypt!.decryptPacket(data, header.counter);
   if (!plaintext) {
     node.drop('bad-tag', from);
@@ -88,12 +114,12 @@ function decrypt(node: MeshNode, host: HostInfo, data: Buffer, header: Header, f
     return null;
   }
   if (node.hostmap.isCandidate(host)) node.promoteCandidate(host, 'the peer sent traffic on it');
-  node.roam(host, from);
+  if (from) node.roam(host, from);
   node.connections.inbound(host);
   return plaintext;
 }
 
-function receiveData(node: MeshNode, data: Buffer, header: Header, from: Endpoint, toTun: Buffer[]): void {
+function receiveData(node: MeshNode, data: Buffer, header: Header, from: Endpoint | null, toTun: Buffer[]): void {
   const host = tunnelFor(node, header, from);
   if (!host) return;
   const packet = decrypt(node, host, data, header, from);
@@ -106,7 +132,7 @@ function receiveData(node: MeshNode, data: Buffer, header: Header, from: Endpoin
   toTun.push(packet);
 }
 
-function receiveControl(node: MeshNode, data: Buffer, header: Header, from: Endpoint): void {
+function receiveControl(node: MeshNode, data: Buffer, header: Header, from: Endpoint | null): void {
   const host = tunnelFor(node, header, from);
   if (!host) return;
   // Nebula 1.6 does not authenticate closeTunnel; we do, which still accepts every genuine one.

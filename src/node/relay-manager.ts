@@ -1,25 +1,379 @@
-import type { Datagram, Endpoint } from '../io/udp.js';
-import type { Header } from '../protocol/header.js';
+import { randomBytes } from 'node:crypto';
+import type { Endpoint, OutgoingDatagram } from '../io/udp.js';
+import { formatIp } from '../net/ipv4.js';
+import { MessageType, type Header } from '../protocol/header.js';
+import { ControlType, decodeControl, encodeControl, type ControlMessage } from '../protocol/messages.js';
+import { openRelayFrame, sealRelayFrame } from '../protocol/relay-frame.js';
 import type { HostInfo } from './hostmap.js';
 import type { MeshNode } from './node.js';
+import { consumeRelayedPacket } from './outside.js';
 
-/** Relays (Nebula 1.6 §6): CreateRelayRequest/Response control messages and relay frames. */
-export class RelayManager {
-  constructor(readonly node: MeshNode) {}
+/** Relay records one hop tunnel may carry: a relay serves many pairs, but not without bound. */
+export const MAX_RELAYS_PER_HOP = 256;
+/** Relay records in total (each holds a relay index in the separate relay index namespace). */
+export const MAX_RELAYS = 4096;
+/** Relays asked on one handshake attempt (lighthouses may list several for a host). */
+const MAX_RELAYS_TRIED = 4;
 
-  /** A NebulaControl message (header type 6) from an established tunnel. */
-  handleControl(_host: HostInfo, _payload: Buffer): void {}
+/**
+ * requested: we asked for it and wait for the answer. peer-requested (forwarding, R only): the
+ * initiator's half, waiting for the target's half. established: frames flow.
+ */
+export type RelayState = 'requested' | 'peer-requested' | 'established';
 
-  /** A relay frame (type 1, subtype 1) from the socket. */
-  receiveFrame(_data: Buffer, _header: Header, _from: Endpoint, _toTun: Buffer[]): void {}
-
-  /** Every handshake attempt: ask relays for a path when the peer advertises some. */
-  onHandshakeAttempt(_host: HostInfo, _message: Buffer): void {}
-
-  /** A tunnel is gone: tear down every relay using it as a hop. */
-  onTunnelGone(_host: HostInfo): void {}
-
-  stop(): void {}
+/** One half of a relay, stored against the hop tunnel it rides on (Nebula's `Relay`). */
+export interface Relay {
+  /** Our relay index: the remote index of frames that arrive for this relay. */
+  readonly localIndex: number;
+  /** The other side's relay index: the remote index we put in frames we send; 0 until known. */
+  remoteIndex: number;
+  /** The hop tunnel (to the relay on A and B, to an end on R). */
+  readonly hop: HostInfo;
+  /** The overlay IP at the far end: the end-to-end peer (terminal), the other hop's peer (forwarding). */
+  readonly peerIp: number;
+  /** Terminal: frames carry packets for this node. Forwarding: frames are passed on (R). */
+  readonly terminal: boolean;
+  /** Terminal relays we asked for (A side); the others were asked of us. */
+  readonly initiatedHere: boolean;
+  state: RelayState;
 }
 
-export type { Datagram };
+/**
+ * Relays (Nebula 1.6 §6): CreateRelayRequest/Response control messages and relay frames, for the
+ * three roles: A asks R to reach B, R forwards between its tunnels to A and B, B accepts.
+ *
+ * A end-to-end tunnel without a direct address (`host.remote === null`) is reached through any
+ * established terminal relay whose peer is that tunnel's overlay IP. Such a tunnel stays relayed
+ * even when a direct address becomes known later, as in Nebula 1.6.
+ */
+export class RelayManager {
+  /** Every relay by its local relay index (the namespace relay frames are looked up in). */
+  private readonly byIndex = new Map<number, Relay>();
+  /** The relay table of each hop tunnel, by the relay's peer overlay IP. */
+  private readonly byHop = new Map<HostInfo, Map<number, Relay>>();
+  /** The terminal relay whose frame is being processed, so a handshake reply goes back through it. */
+  private inbound: Relay | null = null;
+  private refusalLogged = false;
+
+  constructor(readonly node: MeshNode) {}
+
+  /** The relay (its overlay IP) that traffic to `vpnIp` currently goes through, if any. */
+  relayFor(vpnIp: number): number | null {
+    const relay = this.terminalTo(vpnIp);
+    return relay ? relay.hop.vpnIp : null;
+  }
+
+  /** Every relay record, for diagnostics and tests. */
+  relays(): Relay[] {
+    return [...this.byIndex.values()];
+  }
+
+  /** A NebulaControl message (header type 6) from an established tunnel. */
+  handleControl(host: HostInfo, payload: Buffer): void {
+    let message: ControlMessage;
+    try {
+      message = decodeControl(payload);
+    } catch (err) {
+      this.node.drop('control-malformed', host.remote, err);
+      return;
+    }
+    if (message.type === ControlType.CreateRelayRequest) this.handleRequest(host, message);
+    else if (message.type === ControlType.CreateRelayResponse) this.handleResponse(host, message);
+    else this.node.drop('control-type', host.remote);
+  }
+
+  /** A relay frame (type 1, subtype 1) from the socket. */
+  receiveFrame(data: Buffer, header: Header, from: Endpoint, toTun: Buffer[]): void {
+    const node = this.node;
+    const relay = this.byIndex.get(header.remoteIndex);
+    if (!relay) return node.drop('relay-unknown-index', from);
+    const hop = relay.hop;
+    if (!hop.decrypt || !hop.window.check(header.counter)) return node.drop('relay-replay', from);
+    const inner = openRelayFrame(hop.decrypt, data, header.counter);
+    if (!inner) return node.drop('relay-bad-tag', from);
+    // Nebula 1.6.1 leaves the window alone for relay frames; updating it refuses replayed frames.
+    if (!hop.window.update(header.counter)) return node.drop('relay-replay', from);
+    node.roam(hop, from);
+    node.connections.inbound(hop);
+    if (relay.state !== 'established') return node.drop('relay-not-established', from);
+    if (relay.terminal) {
+      this.inbound = relay;
+      try {
+        consumeRelayedPacket(node, inner, hop, toTun);
+      } finally {
+        this.inbound = null;
+      }
+      return;
+    }
+    const onward = this.partnerOf(relay);
+    if (!onward || onward.state !== 'established' || !onward.hop.remote) return node.drop('relay-no-onward', from);
+    this.sendFrame(onward, inner);
+  }
+
+  /**
+   * Sends a sealed end-to-end packet to a tunnel that has no direct address, through a relay.
+   * Returns false when there is no established relay to the peer.
+   */
+  sendRelayed(host: HostInfo, datagram: Buffer, out?: OutgoingDatagram[]): boolean {
+    const relay = this.terminalTo(host.vpnIp);
+    if (!relay) return false;
+    this.sendFrame(relay, datagram, out);
+    return true;
+  }
+
+  /** A handshake message 2 (or a re-sent one) for a message 1 that came through `hop`. */
+  sendHandshakeVia(hop: HostInfo, message: Buffer): void {
+    const relay = this.inbound;
+    if (relay && relay.hop === hop) this.sendFrame(relay, message);
+  }
+
+  /** Every handshake attempt: ask relays for a path when the peer advertises some. */
+  onHandshakeAttempt(host: HostInfo, message: Buffer): void {
+    const node = this.node;
+    const { useRelays, amRelay } = node.config.relay;
+    // Relays do not use relays themselves (Nebula: am_relay overrides the rest).
+    if (!useRelays || amRelay || !host.pending) return;
+    const relayIps = host.remotes.relays;
+    if (relayIps.length === 0) return;
+    // Direct addresses get one attempt alone unless they are unlikely to work.
+    const directFirst = host.pending.attempts < 2 && host.remotes.size > 0 && !node.nat.symmetric;
+    if (directFirst) return;
+    let asked = 0;
+    for (const relayIp of relayIps) {
+      if (asked >= MAX_RELAYS_TRIED) break;
+      if (relayIp === host.vpnIp || relayIp === node.identity.vpnIp) continue;
+      asked++;
+      const hop = node.hostmap.get(relayIp);
+      if (!hop) {
+        if (node.identity.inVpnNetwork(relayIp)) node.handshakes.start(relayIp);
+        continue;
+      }
+      // A relay is only usable over a direct tunnel: frames are not nested.
+      if (!hop.remote) continue;
+      let relay = this.tableOf(hop)?.get(host.vpnIp);
+      if (relay && !relay.terminal) continue;
+      if (!relay) {
+        const created = this.add(hop, host.vpnIp, { terminal: true, initiatedHere: true, state: 'requested', remoteIndex: 0 });
+        if (!created) continue;
+        relay = created;
+      }
+      if (relay.state === 'established') this.sendFrame(relay, message);
+      else this.sendControl(hop, { type: ControlType.CreateRelayRequest, initiatorRelayIndex: relay.localIndex, responderRelayIndex: 0, relayFromIp: node.identity.vpnIp, relayToIp: host.vpnIp });
+    }
+  }
+
+  /** A tunnel is gone: tear down every relay using it as a hop, and our requests for a relayed peer. */
+  onTunnelGone(host: HostInfo): void {
+    const table = this.byHop.get(host);
+    const strandedPeers: number[] = [];
+    if (table) {
+      for (const relay of [...table.values()]) {
+        if (relay.terminal) strandedPeers.push(relay.peerIp);
+        this.removeWithPartner(relay);
+      }
+    }
+    // A relayed tunnel with no path left would swallow traffic: drop it so the next packet handshakes anew.
+    for (const peer of strandedPeers) {
+      const end = this.node.hostmap.get(peer);
+      if (end && !end.remote && !this.terminalTo(peer)) {
+        this.node.log.info({ vpnIp: formatIp(peer), relay: formatIp(host.vpnIp) }, 'relay hop is gone, removing the tunnel relayed through it');
+        this.node.removeTunnel(end, false);
+      }
+    }
+    // A relayed tunnel that died: the path behind the relay may be gone, so ask again next time.
+    const current = this.node.hostmap.get(host.vpnIp);
+    if (!host.remote && (!current || current === host)) {
+      for (const relay of this.relays()) {
+        if (relay.terminal && relay.initiatedHere && relay.peerIp === host.vpnIp) this.remove(relay);
+      }
+    }
+  }
+
+  stop(): void {
+    this.byIndex.clear();
+    this.byHop.clear();
+  }
+
+  private handleRequest(hop: HostInfo, m: ControlMessage): void {
+    const node = this.node;
+    const me = node.identity.vpnIp;
+    // Frames are not nested: a relay needs a direct tunnel on both of its hops.
+    if (!hop.remote) return node.drop('relay-over-relay', null);
+    const forUs = m.relayToIp === me;
+    // To the target the request comes from a relay on the initiator's behalf; to a relay the
+    // initiator speaks for itself, so nobody opens relays in another node's name.
+    const sane = forUs ? m.relayFromIp !== hop.vpnIp && m.relayFromIp !== me : m.relayFromIp === hop.vpnIp && m.relayToIp !== hop.vpnIp;
+    if (!sane || m.initiatorRelayIndex === 0) return node.drop('relay-request-invalid', hop.remote);
+    if (forUs) return this.acceptAsTarget(hop, m);
+    if (!node.config.relay.amRelay) {
+      if (!this.refusalLogged) {
+        this.refusalLogged = true;
+        node.log.info({ from: formatIp(hop.vpnIp), to: formatIp(m.relayToIp) }, 'refusing relay request: relay.am_relay is false (further refusals are only counted)');
+      }
+      node.drop('relay-refused', hop.remote);
+      return;
+    }
+    if (!node.identity.inVpnNetwork(m.relayToIp)) return node.drop('relay-request-invalid', hop.remote);
+    const target = node.hostmap.get(m.relayToIp);
+    if (!target) {
+      // The initiator re-sends its request on each handshake retry; by then this tunnel may be up.
+      node.handshakes.start(m.relayToIp);
+      return;
+    }
+    // Only relay to peers reached directly: frames are not nested.
+    if (!target.remote) return node.drop('relay-target-relayed', hop.remote);
+
+    let targetHalf = this.tableOf(target)?.get(hop.vpnIp);
+    if (targetHalf && targetHalf.terminal) return node.drop('relay-request-conflict', hop.remote);
+    if (!targetHalf) {
+      targetHalf = this.add(target, hop.vpnIp, { terminal: false, initiatedHere: false, state: 'requested', remoteIndex: 0 }) ?? undefined;
+      if (!targetHalf) return node.drop('relay-table-full', hop.remote);
+    }
+    // Asked again even when established, so a target that dropped its half restores it; requests
+    // only come while an initiator sets a relay up, so this costs little.
+    this.sendControl(target, { type: ControlType.CreateRelayRequest, initiatorRelayIndex: targetHalf.localIndex, responderRelayIndex: 0, relayFromIp: hop.vpnIp, relayToIp: target.vpnIp });
+
+    let initiatorHalf = this.tableOf(hop)?.get(target.vpnIp);
+    if (initiatorHalf && initiatorHalf.terminal) return node.drop('relay-request-conflict', hop.remote);
+    const state: RelayState = targetHalf.state === 'established' ? 'established' : 'peer-requested';
+    if (!initiatorHalf) {
+      initiatorHalf = this.add(hop, target.vpnIp, { terminal: false, initiatedHere: false, state, remoteIndex: m.initiatorRelayIndex }) ?? undefined;
+      if (!initiatorHalf) return node.drop('relay-table-full', hop.remote);
+    } else {
+      // A new index means the initiator forgot its old relay (restart, dead tunnel): follow it.
+      initiatorHalf.remoteIndex = m.initiatorRelayIndex;
+      if (initiatorHalf.state !== 'established') initiatorHalf.state = state;
+    }
+    if (initiatorHalf.state === 'established') this.respond(initiatorHalf, hop.vpnIp, target.vpnIp);
+  }
+
+  /** B: any request naming us as the target is accepted; a new index from the same peer replaces the old one. */
+  private acceptAsTarget(hop: HostInfo, m: ControlMessage): void {
+    let relay = this.tableOf(hop)?.get(m.relayFromIp);
+    if (relay && !relay.terminal) return this.node.drop('relay-request-conflict', hop.remote);
+    if (!relay) {
+      relay = this.add(hop, m.relayFromIp, { terminal: true, initiatedHere: false, state: 'established', remoteIndex: m.initiatorRelayIndex }) ?? undefined;
+      if (!relay) return this.node.drop('relay-table-full', hop.remote);
+      this.node.log.debug({ relay: formatIp(hop.vpnIp), from: formatIp(m.relayFromIp), localIndex: relay.localIndex }, 'accepted a relay to us');
+    } else {
+      relay.remoteIndex = m.initiatorRelayIndex;
+      relay.state = 'established';
+    }
+    this.respond(relay, m.relayFromIp, this.node.identity.vpnIp);
+  }
+
+  private handleResponse(hop: HostInfo, m: ControlMessage): void {
+    const node = this.node;
+    const relay = this.byIndex.get(m.initiatorRelayIndex);
+    // A forwarding half asks its target again on each new request (handleRequest), so it may hear twice.
+    const expected = relay && relay.hop === hop && m.responderRelayIndex !== 0 && (relay.state === 'requested' || (!relay.terminal && relay.state === 'established'));
+    if (!relay || !expected) return node.drop('relay-response-unexpected', hop.remote);
+    relay.remoteIndex = m.responderRelayIndex;
+    if (relay.state === 'established') return;
+    relay.state = 'established';
+    node.log.debug({ relay: formatIp(hop.vpnIp), peer: formatIp(relay.peerIp), localIndex: relay.localIndex, remoteIndex: relay.remoteIndex }, 'relay established');
+    if (relay.terminal) {
+      // A: the handshake need not wait for its next retry.
+      const pending = node.hostmap.getPending(relay.peerIp);
+      if (pending?.pending) this.sendFrame(relay, pending.pending.message);
+      return;
+    }
+    const initiatorHalf = this.partnerOf(relay);
+    if (!initiatorHalf || initiatorHalf.state === 'established') return;
+    initiatorHalf.state = 'established';
+    this.respond(initiatorHalf, initiatorHalf.hop.vpnIp, hop.vpnIp);
+  }
+
+  /** The other half of a forwarding relay on R: on the tunnel to its peer, pointing back at this hop. */
+  private partnerOf(relay: Relay): Relay | null {
+    const otherHop = this.node.hostmap.get(relay.peerIp);
+    const partner = otherHop ? this.tableOf(otherHop)?.get(relay.hop.vpnIp) : undefined;
+    return partner && !partner.terminal ? partner : null;
+  }
+
+  private terminalTo(vpnIp: number): Relay | null {
+    for (const [hop, table] of this.byHop) {
+      const relay = table.get(vpnIp);
+      if (relay?.terminal && relay.state === 'established' && hop.remote && this.node.hostmap.get(hop.vpnIp) === hop) return relay;
+    }
+    return null;
+  }
+
+  private respond(relay: Relay, fromIp: number, toIp: number): void {
+    this.sendControl(relay.hop, { type: ControlType.CreateRelayResponse, initiatorRelayIndex: relay.remoteIndex, responderRelayIndex: relay.localIndex, relayFromIp: fromIp, relayToIp: toIp });
+  }
+
+  private sendControl(hop: HostInfo, message: ControlMessage): void {
+    this.node.sendOn(hop, MessageType.Control, 0, encodeControl(message));
+  }
+
+  private sendFrame(relay: Relay, inner: Uint8Array, out?: OutgoingDatagram[]): void {
+    const hop = relay.hop;
+    if (!hop.encrypt || !hop.remote) return;
+    const frame = sealRelayFrame(hop.encrypt, relay.remoteIndex, ++hop.messageCounter, inner);
+    this.node.connections.outbound(hop);
+    this.node.stats.txPackets++;
+    if (out) out.push({ data: frame, to: hop.remote });
+    else this.node.udp.send([{ data: frame, to: hop.remote }]);
+  }
+
+  private tableOf(hop: HostInfo): Map<number, Relay> | undefined {
+    return this.byHop.get(hop);
+  }
+
+  private add(hop: HostInfo, peerIp: number, fields: Pick<Relay, 'terminal' | 'initiatedHere' | 'state' | 'remoteIndex'>): Relay | null {
+    let table = this.byHop.get(hop);
+    if (table && table.size >= MAX_RELAYS_PER_HOP && !this.evictIdle(table)) return null;
+    if (this.byIndex.size >= MAX_RELAYS) return null;
+    const localIndex = this.allocateIndex();
+    if (localIndex === null) return null;
+    if (!table) {
+      table = new Map();
+      this.byHop.set(hop, table);
+    }
+    const relay: Relay = { localIndex, hop, peerIp, ...fields };
+    table.set(peerIp, relay);
+    this.byIndex.set(localIndex, relay);
+    return relay;
+  }
+
+  /**
+   * Frees one slot in a full table: the oldest relay not set up yet (its requester retries) or
+   * ending here for a peer we have no tunnel with.
+   */
+  private evictIdle(table: Map<number, Relay>): boolean {
+    for (const relay of table.values()) {
+      if (relay.state !== 'established' || (relay.terminal && !this.node.hostmap.get(relay.peerIp))) {
+        this.removeWithPartner(relay);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private removeWithPartner(relay: Relay): void {
+    if (!relay.terminal) {
+      const partner = this.partnerOf(relay);
+      if (partner) this.remove(partner);
+    }
+    this.remove(relay);
+  }
+
+  private remove(relay: Relay): void {
+    if (this.byIndex.get(relay.localIndex) === relay) this.byIndex.delete(relay.localIndex);
+    const table = this.byHop.get(relay.hop);
+    if (table?.get(relay.peerIp) === relay) {
+      table.delete(relay.peerIp);
+      if (table.size === 0) this.byHop.delete(relay.hop);
+    }
+  }
+
+  /** A random non-zero 32-bit index unused by any relay (relay indices are their own namespace). */
+  private allocateIndex(): number | null {
+    for (let attempt = 0; attempt < 32; attempt++) {
+      const index = randomBytes(4).readUInt32BE(0);
+      if (index !== 0 && !this.byIndex.has(index)) return index;
+    }
+    return null;
+  }
+}
