@@ -93,7 +93,7 @@ let meshLighthouseCommand: Promise<boolean> | undefined;
 
 /** Whether the mesh CLI has a dedicated `lighthouse` command (otherwise `node` with am_lighthouse runs lighthouses). */
 function meshHasLighthouseCommand(): Promise<boolean> {
-  meshLighthouseCommand ??= run(process.execPath, [MESH_BIN, 'lighthouse', '--help']).then((r) => r.code === 0);
+  meshLighthouseCommand ??= run(process.execPath, [MESH_BIN, '--help']).then((r) => /^\s+lighthouse\b/m.test(r.stdout));
   return meshLighthouseCommand;
 }
 
@@ -301,7 +301,6 @@ export class NatLab {
       const sub = node.role === 'lighthouse' && (await meshHasLighthouseCommand()) ? 'lighthouse' : 'node';
       [cmd, args] = [process.execPath, [MESH_BIN, sub, '--config', node.configPath]];
     }
-    const offset = existsSync(node.logPath) ? readFileSync(node.logPath).length : 0;
     const fd = openSync(node.logPath, 'a');
     try {
       node.proc = this.lab.spawn(node.ns, cmd, args, { stdio: ['ignore', fd, fd] });
@@ -311,10 +310,9 @@ export class NatLab {
     node.exit = undefined;
     const proc = node.proc;
     proc.once('exit', (code, signal) => (node.exit = { code, signal }));
-    const ready = node.impl === 'mesh' ? /mesh (node|lighthouse) started/ : /Nebula interface is active/;
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      if (ready.test(readFileSync(node.logPath, 'utf8').slice(offset))) break;
+      if (await this.listening(node)) break;
       const exit = exitOf(node);
       if (exit) throw new Error(`${node.impl} ${name} exited during start (${exit.code ?? exit.signal}):\n${this.logTail(name)}`);
       if (Date.now() > deadline) throw new Error(`${node.impl} ${name} did not start within ${timeoutMs} ms:\n${this.logTail(name)}`);
@@ -322,6 +320,16 @@ export class NatLab {
     }
     this.say(`started ${node.impl} ${node.role} "${name}" (pid ${proc.pid}, TUN ${node.tunDev}, log ${node.logPath})`);
     return node;
+  }
+
+  /**
+   * Whether the node is ready: its UDP port is bound and its TUN device exists. Judged from the
+   * namespace rather than from log lines, so that it holds for every implementation and command.
+   */
+  private async listening(node: NatNode): Promise<boolean> {
+    const udp = await this.lab.exec(node.ns, 'ss', ['-H', '-u', '-l', '-n', 'sport', '=', `:${node.listenPort}`]);
+    if (udp.code !== 0 || udp.stdout.trim() === '') return false;
+    return (await run('ip', ['-n', node.ns, 'link', 'show', 'dev', node.tunDev])).code === 0;
   }
 
   /** Starts several nodes in order. */
@@ -421,7 +429,7 @@ export class NatLab {
   }
 
   /** Pings until one answer arrives (the first packets also start the handshake); returns the ms it took. */
-  async waitForPing(from: string, to: string, timeoutMs = 20_000): Promise<number> {
+  async waitForPing(from: string, to: string, timeoutMs = 15_000): Promise<number> {
     const t0 = Date.now();
     let last: ExecResult | undefined;
     while (Date.now() - t0 < timeoutMs) {
