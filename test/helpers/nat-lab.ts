@@ -41,7 +41,6 @@ export interface NatRouter {
   ns: string;
   kind: NatKind;
   wanDev: string;
-  lanDev: string;
   publicIp: string;
   lanNet: string;
   /** Destinations whose forwarded packets are counted (see watch()). */
@@ -177,7 +176,7 @@ export class NatLab {
     // Counting chain: one RETURN rule per watched destination, its counters read by forwarded().
     await this.lab.execOk(ns, 'iptables', ['-N', 'MNTCOUNT']);
     await this.lab.execOk(ns, 'iptables', ['-A', 'FORWARD', '-o', wanDev, '-p', 'udp', '-m', 'length', '--length', `${DATA_PACKET_MIN_BYTES}:65535`, '-j', 'MNTCOUNT']);
-    const router: NatRouter = { name, ns, kind, wanDev, lanDev: '', publicIp, lanNet: `10.${this.net}.${i}`, watched: new Set() };
+    const router: NatRouter = { name, ns, kind, wanDev, publicIp, lanNet: `10.${this.net}.${i}`, watched: new Set() };
     this.routers.set(name, router);
     this.say(`created ${kind === 'symmetric' ? 'symmetric (--random-fully)' : 'cone'} NAT router "${name}" in ${ns}: public ${publicIp} on ${wanDev}, LAN ${router.lanNet}.0/24`);
     return router;
@@ -204,7 +203,6 @@ export class NatLab {
       if ([...this.nodes.values()].some((n) => n.router === router)) throw new Error(`router ${router.name} already has a host`);
       const link = await this.lab.veth(ns, router.ns);
       dev = link.a;
-      router.lanDev = link.b;
       underlayIp = `${router.lanNet}.2`;
       await this.lab.address(router.ns, link.b, `${router.lanNet}.1/24`);
       await this.lab.address(ns, dev, `${underlayIp}/24`);
