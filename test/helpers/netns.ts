@@ -91,18 +91,19 @@ export class NetnsLab {
   private closed = false;
   private readonly exitHandler = (): void => this.cleanupSync();
 
-  private constructor(private readonly prefix: string) {
+  private constructor(private readonly namePrefix: string) {
     process.once('exit', this.exitHandler);
   }
 
   /**
    * Creates a lab; with a test context, cleanup runs when the test ends. Throws if
-   * netnsSkipReason() says this host cannot run netns tests.
+   * netnsSkipReason() says this host cannot run netns tests. `namePrefix` starts every namespace
+   * name (default "mt"), so that labs of different test files are told apart.
    */
-  static create(t?: CleanupHost, prefix = 'mt'): NetnsLab {
+  static create(t?: CleanupHost, namePrefix = 'mt'): NetnsLab {
     const reason = netnsSkipReason();
     if (reason) throw new Error(`netns tests unavailable: ${reason}`);
-    const lab = new NetnsLab(prefix);
+    const lab = new NetnsLab(namePrefix);
     t?.after(() => lab.cleanup());
     return lab;
   }
@@ -114,10 +115,10 @@ export class NetnsLab {
     return name;
   }
 
-  /** Creates a namespace "<prefix><id><label>" (prefix "mt" unless given) with loopback up; returns its name. */
+  /** Creates a namespace "<namePrefix><id><label>" with loopback up; returns its name. */
   async namespace(label = String(this.namespaces.length)): Promise<string> {
     if (this.closed) throw new Error('netns lab is cleaned up');
-    const name = `${this.prefix}${this.id}${label}`;
+    const name = `${this.namePrefix}${this.id}${label}`;
     await runOk('ip', ['netns', 'add', name]);
     this.namespaces.push(name);
     await this.ip(name, 'link', 'set', 'lo', 'up');

@@ -1,0 +1,165 @@
+/**
+ * NAT traversal in a namespace lab (root only; skips with the reason otherwise): hosts behind
+ * masquerading home routers, lighthouses and a relay on a simulated internet (see nat-lab.ts).
+ *
+ * Every scenario runs with real nebula 1.6.1 nodes (which proves the topology) and with mesh nodes;
+ * the interop cases mix them. Paths are proven from the network: the pinging host's router counts
+ * the data-sized UDP packets it forwards to each public address, so "direct" means the pings went
+ * to the other router's public address and "relayed" means they went to the relay and none to the
+ * other router.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { overlaySkipReason, type Impl } from '../helpers/overlay-lab.js';
+import { run } from '../helpers/netns.js';
+import { withNatLab, type NatLab } from '../helpers/nat-lab.js';
+
+const PINGS = 10;
+
+async function skipReason(impls: Impl[]): Promise<string | undefined> {
+  const reason = await overlaySkipReason({ nebula: impls.includes('nebula'), nebulaCert: true, meshTun: impls.includes('mesh') });
+  if (reason) return reason;
+  const iptables = await run('sh', ['-c', 'command -v iptables']).catch(() => null);
+  if (!iptables || iptables.code !== 0) return '`iptables` is not installed';
+  return undefined;
+}
+
+/** Asserts that all pings were answered and went straight to `peerPublicIp`, not via `notVia`. */
+async function assertDirect(lab: NatLab, from: string, to: string, notVia: string[]): Promise<void> {
+  const peerPublicIp = lab.publicIp(to);
+  const trace = await lab.tracePings(from, to, PINGS);
+  assert.equal(trace.replies, PINGS, `${from} -> ${to}: ${trace.output}`);
+  const direct = trace.sentTo.get(peerPublicIp) ?? 0;
+  assert.ok(direct >= PINGS, `${from} -> ${to}: expected >= ${PINGS} data packets straight to ${peerPublicIp}, counted ${direct} (${fmt(trace.sentTo)})`);
+  for (const ip of notVia) assert.ok((trace.sentTo.get(ip) ?? 0) < PINGS / 2, `${from} -> ${to}: data went via ${ip} (${fmt(trace.sentTo)})`);
+}
+
+function fmt(counts: Map<string, number>): string {
+  return [...counts].map(([ip, n]) => `${ip}: ${n}`).join(', ');
+}
+
+/** Lighthouse on the internet, hosts a and b behind cone NATs: after punching they talk directly. */
+async function punchScenario(lab: NatLab, impls: { lh: Impl; a: Impl; b: Impl }): Promise<void> {
+  await lab.addNode('lh', { impl: impls.lh, role: 'lighthouse' });
+  await lab.addRouter('ra', 'cone');
+  await lab.addRouter('rb', 'cone');
+  await lab.addNode('a', { impl: impls.a, behind: 'ra' });
+  await lab.addNode('b', { impl: impls.b, behind: 'rb' });
+  await lab.watchAll();
+  await lab.startAll('lh', 'a', 'b');
+  await lab.waitForPing('a', 'b');
+  await assertDirect(lab, 'a', 'b', [lab.publicIp('lh')]);
+  await assertDirect(lab, 'b', 'a', [lab.publicIp('lh')]);
+}
+
+const same = (impl: Impl) => ({ lh: impl, a: impl, b: impl });
+let net = 40;
+
+for (const impl of ['nebula', 'mesh'] as const) {
+  const directNet = net++;
+  test(`[${impl}] two hosts behind cone NATs punch through via the lighthouse and talk directly`, { timeout: 60_000 }, async (t) => {
+    const reason = await skipReason([impl]);
+    if (reason) return t.skip(reason);
+    await withNatLab(t, { net: directNet }, (lab) => punchScenario(lab, same(impl)));
+  });
+
+  const relayNet = net++;
+  test(`[${impl}] two hosts behind symmetric NATs cannot punch and talk through the relay`, { timeout: 60_000 }, async (t) => {
+    const reason = await skipReason([impl]);
+    if (reason) return t.skip(reason);
+    await withNatLab(t, { net: relayNet }, async (lab) => {
+      await lab.addNode('lh', { impl, role: 'lighthouse' });
+      await lab.addNode('relay', { impl, role: 'relay' });
+      await lab.addRouter('ra', 'symmetric');
+      await lab.addRouter('rb', 'symmetric');
+      await lab.addNode('a', { impl, behind: 'ra' });
+      await lab.addNode('b', { impl, behind: 'rb' });
+      await lab.watchAll();
+      await lab.startAll('lh', 'relay', 'a', 'b');
+      // No tunnel to the relay exists yet: the relay must reach b through the lighthouse (b punches
+      // and, with punchy.respond, handshakes back after 5 s), so the first reply takes ~6 s.
+      await lab.waitForPing('a', 'b', 20_000);
+      // a did try b's public address (handshakes sent to what the lighthouse reported), in vain.
+      const triedDirect = (await lab.forwarded('ra')).get(lab.publicIp('b')) ?? 0;
+      assert.ok(triedDirect >= 1, `a never tried to reach ${lab.publicIp('b')} directly`);
+      for (const [from, to] of [['a', 'b'], ['b', 'a']] as const) {
+        const trace = await lab.tracePings(from, to, PINGS);
+        assert.equal(trace.replies, PINGS, `${from} -> ${to}: ${trace.output}`);
+        const viaRelay = trace.sentTo.get(lab.publicIp('relay')) ?? 0;
+        const direct = trace.sentTo.get(lab.publicIp(to)) ?? 0;
+        assert.ok(viaRelay >= PINGS, `${from} -> ${to}: expected >= ${PINGS} data packets to the relay, counted ${viaRelay} (${fmt(trace.sentTo)})`);
+        assert.equal(direct, 0, `${from} -> ${to}: data went straight to ${lab.publicIp(to)} although both NATs are symmetric (${fmt(trace.sentTo)})`);
+      }
+    });
+  });
+
+  const twoLighthousesNet = net++;
+  test(`[${impl}] with two lighthouses, one killed: the existing tunnel keeps working and new tunnels still form`, { timeout: 60_000 }, async (t) => {
+    const reason = await skipReason([impl]);
+    if (reason) return t.skip(reason);
+    await withNatLab(t, { net: twoLighthousesNet }, async (lab) => {
+      await lab.addNode('lh1', { impl, role: 'lighthouse' });
+      await lab.addNode('lh2', { impl, role: 'lighthouse' });
+      for (const r of ['ra', 'rb', 'rc']) await lab.addRouter(r, 'cone');
+      await lab.addNode('a', { impl, behind: 'ra' });
+      await lab.addNode('b', { impl, behind: 'rb' });
+      await lab.addNode('c', { impl, behind: 'rc' });
+      const lighthouses = [lab.publicIp('lh1'), lab.publicIp('lh2')];
+      await lab.watchAll();
+      await lab.startAll('lh1', 'lh2', 'a', 'b');
+      await lab.waitForPing('a', 'b');
+      await assertDirect(lab, 'a', 'b', lighthouses);
+
+      await lab.stop('lh1', 'SIGKILL');
+      await assertDirect(lab, 'a', 'b', lighthouses);
+      await assertDirect(lab, 'b', 'a', lighthouses);
+
+      // A host that starts after the crash (it still lists both) and an existing host both form new tunnels.
+      await lab.start('c');
+      await lab.waitForPing('c', 'a');
+      await assertDirect(lab, 'c', 'a', lighthouses);
+      await lab.waitForPing('b', 'c');
+      await assertDirect(lab, 'b', 'c', lighthouses);
+    });
+  });
+
+  const roamingNet = net++;
+  test(`[${impl}] a router's public address changes: the tunnel recovers within seconds of traffic`, { timeout: 60_000 }, async (t) => {
+    const reason = await skipReason([impl]);
+    if (reason) return t.skip(reason);
+    await withNatLab(t, { net: roamingNet }, async (lab) => {
+      await lab.addNode('lh', { impl, role: 'lighthouse' });
+      await lab.addRouter('ra', 'cone');
+      await lab.addRouter('rb', 'cone');
+      await lab.addNode('a', { impl, behind: 'ra' });
+      await lab.addNode('b', { impl, behind: 'rb' });
+      await lab.watchAll();
+      await lab.startAll('lh', 'a', 'b');
+      await lab.waitForPing('a', 'b');
+      await assertDirect(lab, 'a', 'b', [lab.publicIp('lh')]);
+
+      const moved = await lab.readdress('ra');
+      const recoveryMs = await lab.waitForPing('a', 'b', 15_000);
+      t.diagnostic(`a -> b answered again ${recoveryMs} ms after a's router moved to ${moved}`);
+      assert.ok(recoveryMs < 12_000, `recovery took ${recoveryMs} ms`);
+      await assertDirect(lab, 'a', 'b', [lab.publicIp('lh')]);
+      // b now sends to the new address.
+      await assertDirect(lab, 'b', 'a', [lab.publicIp('lh')]);
+    });
+  });
+}
+
+const interop: { lh: Impl; a: Impl; b: Impl }[] = [
+  { lh: 'mesh', a: 'nebula', b: 'nebula' },
+  { lh: 'nebula', a: 'mesh', b: 'mesh' },
+  { lh: 'nebula', a: 'mesh', b: 'nebula' },
+  { lh: 'mesh', a: 'nebula', b: 'mesh' },
+];
+for (const impls of interop) {
+  const interopNet = net++;
+  test(`[interop] ${impls.lh} lighthouse, ${impls.a} host and ${impls.b} host behind cone NATs punch through and talk directly`, { timeout: 60_000 }, async (t) => {
+    const reason = await skipReason(['nebula', 'mesh']);
+    if (reason) return t.skip(reason);
+    await withNatLab(t, { net: interopNet }, (lab) => punchScenario(lab, impls));
+  });
+}
