@@ -91,7 +91,8 @@ export class NetnsLab {
   private closed = false;
   private readonly exitHandler = (): void => this.cleanupSync();
 
-  private constructor() {
+  /** `prefix` starts every namespace name, so that parallel suites can tell theirs apart. */
+  private constructor(private readonly prefix: string) {
     process.once('exit', this.exitHandler);
   }
 
@@ -99,10 +100,10 @@ export class NetnsLab {
    * Creates a lab; with a test context, cleanup runs when the test ends. Throws if
    * netnsSkipReason() says this host cannot run netns tests.
    */
-  static create(t?: CleanupHost): NetnsLab {
+  static create(t?: CleanupHost, prefix = 'mt'): NetnsLab {
     const reason = netnsSkipReason();
     if (reason) throw new Error(`netns tests unavailable: ${reason}`);
-    const lab = new NetnsLab();
+    const lab = new NetnsLab(prefix);
     t?.after(() => lab.cleanup());
     return lab;
   }
@@ -114,10 +115,10 @@ export class NetnsLab {
     return name;
   }
 
-  /** Creates a namespace "mt<id><label>" with loopback up; returns its name. */
+  /** Creates a namespace "<prefix><id><label>" with loopback up; returns its name. */
   async namespace(label = String(this.namespaces.length)): Promise<string> {
     if (this.closed) throw new Error('netns lab is cleaned up');
-    const name = `mt${this.id}${label}`;
+    const name = `${this.prefix}${this.id}${label}`;
     await runOk('ip', ['netns', 'add', name]);
     this.namespaces.push(name);
     await this.ip(name, 'link', 'set', 'lo', 'up');
