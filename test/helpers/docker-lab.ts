@@ -344,6 +344,15 @@ export class DockerLab {
     return this.log(name).trimEnd().split('\n').slice(-lines).join('\n');
   }
 
+  /** Waits until `pattern` appears in the node's log. */
+  async waitForLog(name: string, pattern: RegExp, timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!pattern.test(this.log(name))) {
+      if (Date.now() > deadline) throw new Error(`${name} did not log ${pattern} within ${timeoutMs} ms:\n${this.logTail(name)}`);
+      await sleep(100);
+    }
+  }
+
   allLogTails(lines = 30): string {
     const parts: string[] = [];
     for (const h of this.hosts.values()) {

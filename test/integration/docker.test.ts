@@ -54,11 +54,14 @@ describe('mesh node --docker-bridge with real dockerd', { skip, timeout: 240_000
   };
 
   const ping = (host: string, container: string, target: string) => lab.exec(host, container, ['ping', '-c', '1', '-W', '2', target]);
-  const wget = (host: string, container: string, url: string, timeoutSeconds = 3) => lab.exec(host, container, ['wget', '-q', '-O', '-', '-T', String(timeoutSeconds), url]);
-  const containerLogs = async (host: string, container: string) => {
-    const r = await lab.docker(host, ['logs', container]);
-    return r.stdout + r.stderr;
+  // busybox-static's `wget -T` crashes (1.35, Debian 12): bound it with `timeout` instead.
+  const wget = (host: string, container: string, url: string, timeoutSeconds = 4) => lab.exec(host, container, ['timeout', String(timeoutSeconds), 'wget', '-q', '-O', '-', url]);
+  /** The client addresses busybox httpd logged ("ADDR:PORT: url:/") since `sinceSeconds`. */
+  const clientsSeen = async (host: string, container: string, sinceSeconds: number) => {
+    const r = await lab.docker(host, ['logs', '--since', String(sinceSeconds), container]);
+    return new Set([...(r.stdout + r.stderr).matchAll(/^\[?(?:::ffff:)?([\d.]+)\]?:\d+: url:/gm)].map((m) => m[1]!));
   };
+  const nowSeconds = () => Math.floor(Date.now() / 1000) - 1;
   const taggedRules = async (host: string) => ({
     filter: (await lab.iptablesRules(host, 'filter', 'DOCKER-USER')).filter((l) => l.includes(TAG)),
     nat: (await lab.iptablesRules(host, 'nat', 'POSTROUTING')).filter((l) => l.includes(TAG)),
@@ -99,10 +102,121 @@ describe('mesh node --docker-bridge with real dockerd', { skip, timeout: 240_000
       await eventually('ping alpha -> web by IP', () => ping('ha', 'alpha', WEB));
       await eventually('ping web -> alpha by IP', () => ping('hb', 'web', ALPHA));
       await eventually(`ping alpha -> web.${NETWORK}`, () => ping('ha', 'alpha', `web.${NETWORK}`));
-      const page = await eventually(`wget alpha -> http://web.${NETWORK}/`, () => wget('ha', 'alpha', `http://web.${NETWORK}/?from=alpha-first`));
+      const since = nowSeconds();
+      const page = await eventually(`wget alpha -> http://web.${NETWORK}/`, () => wget('ha', 'alpha', `http://web.${NETWORK}/`));
       assert.equal(page.stdout.trim(), 'web-on-hb');
-      const logs = await containerLogs('hb', 'web');
-      assert.match(logs, new RegExp(`${ALPHA.replaceAll('.', '\\.')}.*from=alpha-first|from=alpha-first[\\s\\S]*${ALPHA.replaceAll('.', '\\.')}`), `web's httpd log does not show alpha's address ${ALPHA}:\n${logs}`);
+      assert.deepEqual(await clientsSeen('hb', 'web', since), new Set([ALPHA]), 'web must see alpha\'s own address, not a masqueraded one');
+      const back = await eventually(`wget web -> http://alpha.${NETWORK}/`, () => wget('hb', 'web', `http://alpha.${NETWORK}/`));
+      assert.equal(back.stdout.trim(), 'alpha-on-ha');
+      assert.deepEqual(await clientsSeen('ha', 'alpha', since), new Set([WEB]));
+    }),
+  );
+
+  it(
+    'a host that joins later (hc) is reachable from ha and hb without touching them',
+    step(async () => {
+      const untouched = { ha: lab.host('ha').node!.pid, hb: lab.host('hb').node!.pid };
+      await lab.startDockerd('hc');
+      await lab.startNode('hc');
+      await lab.runContainer('hc', 'gamma', GAMMA, lab.httpdCommand(80, 'gamma-on-hc'));
+      await eventually('ping alpha -> gamma by IP', () => ping('ha', 'alpha', GAMMA));
+      const since = nowSeconds();
+      const page = await eventually(`wget alpha -> http://gamma.${NETWORK}/`, () => wget('ha', 'alpha', `http://gamma.${NETWORK}/`));
+      assert.equal(page.stdout.trim(), 'gamma-on-hc');
+      assert.deepEqual(await clientsSeen('hc', 'gamma', since), new Set([ALPHA]));
+      await eventually(`ping gamma -> web.${NETWORK}`, () => ping('hc', 'gamma', `web.${NETWORK}`));
+      assert.deepEqual({ ha: lab.host('ha').node!.pid, hb: lab.host('hb').node!.pid }, untouched);
+      assert.equal(lab.host('ha').nodeExit, undefined);
+      assert.equal(lab.host('hb').nodeExit, undefined);
+    }),
+  );
+
+  it(
+    'hb\'s mesh firewall judges container traffic by the sending host\'s certificate: tcp/80 only from group "web"',
+    step(async () => {
+      // hc has no group: ICMP and tcp/8080 pass, tcp/80 does not.
+      await eventually('ping gamma -> web', () => ping('hc', 'gamma', WEB));
+      const alt = await eventually(`wget gamma -> http://alt.${NETWORK}:8080/`, () => wget('hc', 'gamma', `http://alt.${NETWORK}:8080/`));
+      assert.equal(alt.stdout.trim(), 'alt-on-hb');
+      const since = nowSeconds();
+      const blocked = await wget('hc', 'gamma', `http://web.${NETWORK}/`, 3);
+      assert.notEqual(blocked.code, 0, `gamma (hc, no group "web") reached web:80: ${blocked.stdout}`);
+      assert.equal((await clientsSeen('hb', 'web', since)).size, 0);
+      // ha is in group "web": port 80 passes.
+      const allowed = await wget('ha', 'alpha', `http://web.${NETWORK}/`);
+      assert.equal(allowed.code, 0, allowed.stderr);
+    }),
+  );
+
+  it(
+    'restarting the mesh node and restarting dockerd bring connectivity back, with the two rules once each',
+    step(async () => {
+      const once = { filter: 1, nat: 1 };
+      const counts = async (h: string) => {
+        const r = await taggedRules(h);
+        return { filter: r.filter.length, nat: r.nat.length };
+      };
+      assert.deepEqual(await counts('hb'), once);
+
+      assert.deepEqual(await lab.stopNode('hb'), { code: 0, signal: null });
+      assert.deepEqual(await counts('hb'), { filter: 0, nat: 0 });
+      await lab.startNode('hb');
+      assert.deepEqual(await counts('hb'), once);
+      let since = nowSeconds();
+      await eventually('wget alpha -> web after the node restart', () => wget('ha', 'alpha', `http://web.${NETWORK}/`));
+      assert.deepEqual(await clientsSeen('hb', 'web', since), new Set([ALPHA]));
+
+      // dockerd goes away and comes back; the containers restart (--restart always) on their fixed IPs.
+      await lab.stopDockerd('hb', { removeContainers: false });
+      await lab.startDockerd('hb');
+      await lab.waitForLog('hb', /docker: dockerd is gone/, 10_000);
+      since = nowSeconds();
+      await eventually('wget alpha -> web after the dockerd restart', () => wget('ha', 'alpha', `http://web.${NETWORK}/`), 30_000);
+      assert.deepEqual(await clientsSeen('hb', 'web', since), new Set([ALPHA]));
+      // hb's containers going out into the mesh must still keep their own address (not masqueraded).
+      await eventually('wget web -> alpha after the dockerd restart', () => wget('hb', 'web', `http://alpha.${NETWORK}/`));
+      assert.deepEqual(await clientsSeen('ha', 'alpha', since), new Set([WEB]));
+      assert.deepEqual(await counts('hb'), once);
+      const nat = await lab.iptablesRules('hb', 'nat', 'POSTROUTING');
+      const ours = nat.findIndex((l) => l.includes(TAG));
+      const masquerade = nat.findIndex((l) => l.includes('-s 10.200.1.0/24') && l.includes('MASQUERADE'));
+      assert.ok(masquerade < 0 || ours < masquerade, `the RETURN rule must come before Docker's MASQUERADE:\n${nat.join('\n')}`);
+    }),
+  );
+
+  it(
+    'stopping the node removes its rules and routes and nothing else',
+    step(async () => {
+      const hc = lab.host('hc');
+      const before = await lab.iptablesSave('hc');
+      assert.equal(before.filter((l) => l.includes(TAG)).length, 2, before.join('\n'));
+      const routesBefore = await lab.lab.ip(hc.ns, 'route', 'show');
+      assert.match(routesBefore, new RegExp(`10\\.200\\.0\\.0/16 dev ${hc.tunDev}`));
+
+      assert.deepEqual(await lab.stopNode('hc'), { code: 0, signal: null });
+
+      const afterStop = await lab.iptablesSave('hc');
+      assert.deepEqual(afterStop, before.filter((l) => !l.includes(TAG)), 'only the two tagged rules may go');
+      const routesAfter = await lab.lab.ip(hc.ns, 'route', 'show');
+      assert.doesNotMatch(routesAfter, /10\.200\.0\.0\/16/);
+      assert.match(routesAfter, /10\.200\.2\.0\/24 dev mesh-cluster/);
+      assert.equal(await lab.dockerOk('hc', ['network', 'inspect', '-f', '{{range .IPAM.Config}}{{.Subnet}}{{end}}', NETWORK]), '10.200.2.0/24');
+      assert.equal(await lab.dockerOk('hc', ['inspect', '-f', '{{.State.Running}}', 'gamma']), 'true');
+      const local = await lab.exec('hc', 'gamma', ['ping', '-c', '1', '-W', '2', '10.200.2.1']);
+      assert.equal(local.code, 0, 'the container still reaches its gateway');
+    }),
+  );
+
+  it(
+    'a nebula 1.6.1 node with tun.unsafe_routes via hb reaches a container behind hb',
+    step(async () => {
+      await lab.startNode('nb');
+      const nb = lab.host('nb');
+      await eventually('ping nebula -> web', () => lab.lab.exec(nb.ns, 'ping', ['-n', '-c', '1', '-W', '2', WEB]));
+      const since = nowSeconds();
+      const page = await eventually('wget nebula -> alt:8080', () => lab.lab.exec(nb.ns, 'timeout', ['4', 'busybox', 'wget', '-q', '-O', '-', `http://${ALT}:8080/`]));
+      assert.equal(page.stdout.trim(), 'alt-on-hb');
+      assert.deepEqual(await clientsSeen('hb', 'alt', since), new Set([nb.vpnIp]));
     }),
   );
 });
