@@ -384,7 +384,7 @@ export class DockerLab {
     for (const h of this.hosts.values()) {
       if (!h.dockerd) continue;
       await this.stopDockerd(h.name, { removeContainers: true }).catch(() => {});
-      await removeDockerDirs(h.dockerd);
+      removeDockerDirs(h.dockerd);
     }
     await this.lab.cleanup();
     rmSync(this.dir, { recursive: true, force: true });
@@ -407,15 +407,14 @@ export class DockerLab {
           // best effort
         }
       }
-      unmountUnder([d.dataRoot, d.execRoot]);
-      for (const p of [d.dataRoot, d.execRoot, d.pidfile, d.socket]) rmSync(p, { recursive: true, force: true });
+      removeDockerDirs(d);
     }
     this.lab.cleanupSync();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
-async function removeDockerDirs(d: Dockerd): Promise<void> {
+function removeDockerDirs(d: Dockerd): void {
   unmountUnder([d.dataRoot, d.execRoot]);
   for (const p of [d.dataRoot, d.execRoot, d.pidfile, d.socket]) rmSync(p, { recursive: true, force: true });
 }

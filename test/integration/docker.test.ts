@@ -57,11 +57,12 @@ describe('mesh node --docker-bridge with real dockerd', { skip, timeout: 240_000
   // busybox-static's `wget -T` crashes (1.35, Debian 12): bound it with `timeout` instead.
   const wget = (host: string, container: string, url: string, timeoutSeconds = 4) => lab.exec(host, container, ['timeout', String(timeoutSeconds), 'wget', '-q', '-O', '-', url]);
   /** The client addresses busybox httpd logged ("ADDR:PORT: url:/") since `sinceSeconds`. */
-  const clientsSeen = async (host: string, container: string, sinceSeconds: number) => {
-    const r = await lab.docker(host, ['logs', '--since', String(sinceSeconds), container]);
+  const clientsSeen = async (host: string, container: string, since: string) => {
+    const r = await lab.docker(host, ['logs', '--since', since, container]);
     return new Set([...(r.stdout + r.stderr).matchAll(/^\[?(?:::ffff:)?([\d.]+)\]?:\d+: url:/gm)].map((m) => m[1]!));
   };
-  const nowSeconds = () => Math.floor(Date.now() / 1000) - 1;
+  /** Now, as `docker logs --since` takes it (Unix seconds with a fraction). */
+  const nowSeconds = () => (Date.now() / 1000).toFixed(3);
   const taggedRules = async (host: string) => ({
     filter: (await lab.iptablesRules(host, 'filter', 'DOCKER-USER')).filter((l) => l.includes(TAG)),
     nat: (await lab.iptablesRules(host, 'nat', 'POSTROUTING')).filter((l) => l.includes(TAG)),
@@ -180,7 +181,7 @@ describe('mesh node --docker-bridge with real dockerd', { skip, timeout: 240_000
       const nat = await lab.iptablesRules('hb', 'nat', 'POSTROUTING');
       const ours = nat.findIndex((l) => l.includes(TAG));
       const masquerade = nat.findIndex((l) => l.includes('-s 10.200.1.0/24') && l.includes('MASQUERADE'));
-      assert.ok(masquerade < 0 || ours < masquerade, `the RETURN rule must come before Docker's MASQUERADE:\n${nat.join('\n')}`);
+      assert.ok(masquerade >= 0 && ours >= 0 && ours < masquerade, `the RETURN rule must come before Docker's MASQUERADE:\n${nat.join('\n')}`);
     }),
   );
 
