@@ -56,7 +56,7 @@ describe('mesh node --docker-bridge with real dockerd', { skip, timeout: 240_000
   const ping = (host: string, container: string, target: string) => lab.exec(host, container, ['ping', '-c', '1', '-W', '2', target]);
   // busybox-static's `wget -T` crashes (1.35, Debian 12): bound it with `timeout` instead.
   const wget = (host: string, container: string, url: string, timeoutSeconds = 4) => lab.exec(host, container, ['timeout', String(timeoutSeconds), 'wget', '-q', '-O', '-', url]);
-  /** The client addresses busybox httpd logged ("ADDR:PORT: url:/") since `sinceSeconds`. */
+  /** The client addresses busybox httpd logged ("ADDR:PORT: url:/") since `since`. */
   const clientsSeen = async (host: string, container: string, since: string) => {
     const r = await lab.docker(host, ['logs', '--since', since, container]);
     return new Set([...(r.stdout + r.stderr).matchAll(/^\[?(?:::ffff:)?([\d.]+)\]?:\d+: url:/gm)].map((m) => m[1]!));
