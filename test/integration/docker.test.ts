@@ -1,0 +1,223 @@
+/**
+ * `mesh node --docker-bridge cluster` against real dockerd daemons (root, dockerd, busybox-static;
+ * else skipped with the reason). One lab for the whole file, see test/helpers/docker-lab.ts:
+ *
+ *   lh  mesh lighthouse (TUN disabled)                               10.42.0.1
+ *   ha  dockerd + mesh node, group "web", containers 10.200.0.0/24   10.42.0.2   alpha (httpd :80)
+ *   hb  dockerd + mesh node, containers 10.200.1.0/24                10.42.0.3   web (httpd :80), alt (httpd :8080)
+ *       inbound firewall: tcp/80 only from group "web", tcp/8080 and icmp from anyone
+ *   hc  dockerd + mesh node, no group, containers 10.200.2.0/24      10.42.0.4   gamma (httpd :80), joins later
+ *   nb  nebula 1.6.1, tun.unsafe_routes 10.200.1.0/24 via hb         10.42.0.5
+ *
+ * The steps build on each other and run in order.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { DockerLab, dockerSkipReason, NETWORK } from '../helpers/docker-lab.js';
+import { sleep } from '../helpers/overlay-lab.js';
+import type { ExecResult } from '../helpers/netns.js';
+
+const TAG = 'mesh-docker:';
+const ALPHA = '10.200.0.10';
+const WEB = '10.200.1.10';
+const ALT = '10.200.1.11';
+const GAMMA = '10.200.2.10';
+
+const skip = await dockerSkipReason({ nebula: true });
+if (skip) process.stdout.write(`# docker integration tests skipped: ${skip}\n`);
+
+/** Retries `attempt` until it returns a result with exit code 0. */
+async function eventually(what: string, attempt: () => Promise<ExecResult>, timeoutMs = 20_000): Promise<ExecResult> {
+  const deadline = Date.now() + timeoutMs;
+  let last: ExecResult;
+  do {
+    last = await attempt();
+    if (last.code === 0) return last;
+    await sleep(300);
+  } while (Date.now() < deadline);
+  throw new Error(`${what}: no success within ${timeoutMs} ms (exit ${last.code ?? last.signal}): ${last.stdout.trim()} ${last.stderr.trim()}`);
+}
+
+describe('mesh node --docker-bridge with real dockerd', { skip, timeout: 240_000 }, () => {
+  let lab: DockerLab;
+  let failed = false;
+
+  /** Runs a step; on failure prints every node's and dockerd's log tail before rethrowing. */
+  const step = (fn: () => Promise<void>) => async () => {
+    try {
+      await fn();
+    } catch (err) {
+      if (!failed) process.stderr.write(`\n=== docker lab ${lab?.lab.id} logs ===\n${lab?.allLogTails() ?? ''}\n=== end of logs ===\n`);
+      failed = true;
+      throw err;
+    }
+  };
+
+  const ping = (host: string, container: string, target: string) => lab.exec(host, container, ['ping', '-c', '1', '-W', '2', target]);
+  // busybox-static's `wget -T` crashes (1.35, Debian 12): bound it with `timeout` instead.
+  const wget = (host: string, container: string, url: string, timeoutSeconds = 4) => lab.exec(host, container, ['timeout', String(timeoutSeconds), 'wget', '-q', '-O', '-', url]);
+  /** The client addresses busybox httpd logged ("ADDR:PORT: url:/") since `since`. */
+  const clientsSeen = async (host: string, container: string, since: string) => {
+    const r = await lab.docker(host, ['logs', '--since', since, container]);
+    return new Set([...(r.stdout + r.stderr).matchAll(/^\[?(?:::ffff:)?([\d.]+)\]?:\d+: url:/gm)].map((m) => m[1]!));
+  };
+  /** Now, as `docker logs --since` takes it (Unix seconds with a fraction). */
+  const nowSeconds = () => (Date.now() / 1000).toFixed(3);
+  const taggedRules = async (host: string) => ({
+    filter: (await lab.iptablesRules(host, 'filter', 'DOCKER-USER')).filter((l) => l.includes(TAG)),
+    nat: (await lab.iptablesRules(host, 'nat', 'POSTROUTING')).filter((l) => l.includes(TAG)),
+  });
+
+  before(
+    step(async () => {
+      lab = DockerLab.create();
+      await lab.addHost('lh', { kind: 'lighthouse' });
+      await lab.addHost('ha', { kind: 'docker', groups: ['web'] });
+      await lab.addHost('hb', {
+        kind: 'docker',
+        inbound: [
+          { port: 80, proto: 'tcp', group: 'web' },
+          { port: 8080, proto: 'tcp', host: 'any' },
+          { port: 'any', proto: 'icmp', host: 'any' },
+        ],
+      });
+      await lab.addHost('hc', { kind: 'docker' });
+      await lab.addHost('nb', { kind: 'nebula', unsafeRoutes: [{ route: '10.200.1.0/24', via: '10.42.0.3' }] });
+      assert.deepEqual(['ha', 'hb', 'hc'].map((h) => lab.host(h).subnet), ['10.200.0.0/24', '10.200.1.0/24', '10.200.2.0/24']);
+      await lab.startNode('lh');
+      await Promise.all(['ha', 'hb'].map((h) => lab.startDockerd(h)));
+      await Promise.all(['ha', 'hb'].map((h) => lab.startNode(h)));
+      await lab.runContainer('ha', 'alpha', ALPHA, lab.httpdCommand(80, 'alpha-on-ha'));
+      await lab.runContainer('hb', 'web', WEB, lab.httpdCommand(80, 'web-on-hb'));
+      await lab.runContainer('hb', 'alt', ALT, lab.httpdCommand(8080, 'alt-on-hb'));
+    }),
+  );
+
+  after(async () => {
+    await lab?.cleanup();
+  });
+
+  it(
+    'containers on ha reach containers on hb by IP and by name; the server sees the client container\'s own IP',
+    step(async () => {
+      await eventually('ping alpha -> web by IP', () => ping('ha', 'alpha', WEB));
+      await eventually('ping web -> alpha by IP', () => ping('hb', 'web', ALPHA));
+      await eventually(`ping alpha -> web.${NETWORK}`, () => ping('ha', 'alpha', `web.${NETWORK}`));
+      const since = nowSeconds();
+      const page = await eventually(`wget alpha -> http://web.${NETWORK}/`, () => wget('ha', 'alpha', `http://web.${NETWORK}/`));
+      assert.equal(page.stdout.trim(), 'web-on-hb');
+      assert.deepEqual(await clientsSeen('hb', 'web', since), new Set([ALPHA]), 'web must see alpha\'s own address, not a masqueraded one');
+      const back = await eventually(`wget web -> http://alpha.${NETWORK}/`, () => wget('hb', 'web', `http://alpha.${NETWORK}/`));
+      assert.equal(back.stdout.trim(), 'alpha-on-ha');
+      assert.deepEqual(await clientsSeen('ha', 'alpha', since), new Set([WEB]));
+    }),
+  );
+
+  it(
+    'a host that joins later (hc) is reachable from ha and hb without touching them',
+    step(async () => {
+      const untouched = { ha: lab.host('ha').node!.pid, hb: lab.host('hb').node!.pid };
+      await lab.startDockerd('hc');
+      await lab.startNode('hc');
+      await lab.runContainer('hc', 'gamma', GAMMA, lab.httpdCommand(80, 'gamma-on-hc'));
+      await eventually('ping alpha -> gamma by IP', () => ping('ha', 'alpha', GAMMA));
+      const since = nowSeconds();
+      const page = await eventually(`wget alpha -> http://gamma.${NETWORK}/`, () => wget('ha', 'alpha', `http://gamma.${NETWORK}/`));
+      assert.equal(page.stdout.trim(), 'gamma-on-hc');
+      assert.deepEqual(await clientsSeen('hc', 'gamma', since), new Set([ALPHA]));
+      await eventually(`ping gamma -> web.${NETWORK}`, () => ping('hc', 'gamma', `web.${NETWORK}`));
+      assert.deepEqual({ ha: lab.host('ha').node!.pid, hb: lab.host('hb').node!.pid }, untouched);
+      assert.equal(lab.host('ha').nodeExit, undefined);
+      assert.equal(lab.host('hb').nodeExit, undefined);
+    }),
+  );
+
+  it(
+    'hb\'s mesh firewall judges container traffic by the sending host\'s certificate: tcp/80 only from group "web"',
+    step(async () => {
+      // hc has no group: ICMP and tcp/8080 pass, tcp/80 does not.
+      await eventually('ping gamma -> web', () => ping('hc', 'gamma', WEB));
+      const alt = await eventually(`wget gamma -> http://alt.${NETWORK}:8080/`, () => wget('hc', 'gamma', `http://alt.${NETWORK}:8080/`));
+      assert.equal(alt.stdout.trim(), 'alt-on-hb');
+      const since = nowSeconds();
+      const blocked = await wget('hc', 'gamma', `http://web.${NETWORK}/`, 3);
+      assert.notEqual(blocked.code, 0, `gamma (hc, no group "web") reached web:80: ${blocked.stdout}`);
+      assert.equal((await clientsSeen('hb', 'web', since)).size, 0);
+      // ha is in group "web": port 80 passes.
+      const allowed = await wget('ha', 'alpha', `http://web.${NETWORK}/`);
+      assert.equal(allowed.code, 0, allowed.stderr);
+    }),
+  );
+
+  it(
+    'restarting the mesh node and restarting dockerd bring connectivity back, with the two rules once each',
+    step(async () => {
+      const once = { filter: 1, nat: 1 };
+      const counts = async (h: string) => {
+        const r = await taggedRules(h);
+        return { filter: r.filter.length, nat: r.nat.length };
+      };
+      assert.deepEqual(await counts('hb'), once);
+
+      assert.deepEqual(await lab.stopNode('hb'), { code: 0, signal: null });
+      assert.deepEqual(await counts('hb'), { filter: 0, nat: 0 });
+      await lab.startNode('hb');
+      assert.deepEqual(await counts('hb'), once);
+      let since = nowSeconds();
+      await eventually('wget alpha -> web after the node restart', () => wget('ha', 'alpha', `http://web.${NETWORK}/`));
+      assert.deepEqual(await clientsSeen('hb', 'web', since), new Set([ALPHA]));
+
+      // dockerd goes away and comes back; the containers restart (--restart always) on their fixed IPs.
+      await lab.stopDockerd('hb', { removeContainers: false });
+      await lab.startDockerd('hb');
+      await lab.waitForLog('hb', /docker: dockerd is gone/, 10_000);
+      since = nowSeconds();
+      await eventually('wget alpha -> web after the dockerd restart', () => wget('ha', 'alpha', `http://web.${NETWORK}/`), 30_000);
+      assert.deepEqual(await clientsSeen('hb', 'web', since), new Set([ALPHA]));
+      // hb's containers going out into the mesh must still keep their own address (not masqueraded).
+      await eventually('wget web -> alpha after the dockerd restart', () => wget('hb', 'web', `http://alpha.${NETWORK}/`));
+      assert.deepEqual(await clientsSeen('ha', 'alpha', since), new Set([WEB]));
+      assert.deepEqual(await counts('hb'), once);
+      const nat = await lab.iptablesRules('hb', 'nat', 'POSTROUTING');
+      const ours = nat.findIndex((l) => l.includes(TAG));
+      const masquerade = nat.findIndex((l) => l.includes('-s 10.200.1.0/24') && l.includes('MASQUERADE'));
+      assert.ok(masquerade >= 0 && ours >= 0 && ours < masquerade, `the RETURN rule must come before Docker's MASQUERADE:\n${nat.join('\n')}`);
+    }),
+  );
+
+  it(
+    'stopping the node removes its rules and routes and nothing else',
+    step(async () => {
+      const hc = lab.host('hc');
+      const before = await lab.iptablesSave('hc');
+      assert.equal(before.filter((l) => l.includes(TAG)).length, 2, before.join('\n'));
+      const routesBefore = await lab.lab.ip(hc.ns, 'route', 'show');
+      assert.match(routesBefore, new RegExp(`10\\.200\\.0\\.0/16 dev ${hc.tunDev}`));
+
+      assert.deepEqual(await lab.stopNode('hc'), { code: 0, signal: null });
+
+      const afterStop = await lab.iptablesSave('hc');
+      assert.deepEqual(afterStop, before.filter((l) => !l.includes(TAG)), 'only the two tagged rules may go');
+      const routesAfter = await lab.lab.ip(hc.ns, 'route', 'show');
+      assert.doesNotMatch(routesAfter, /10\.200\.0\.0\/16/);
+      assert.match(routesAfter, /10\.200\.2\.0\/24 dev mesh-cluster/);
+      assert.equal(await lab.dockerOk('hc', ['network', 'inspect', '-f', '{{range .IPAM.Config}}{{.Subnet}}{{end}}', NETWORK]), '10.200.2.0/24');
+      assert.equal(await lab.dockerOk('hc', ['inspect', '-f', '{{.State.Running}}', 'gamma']), 'true');
+      const local = await lab.exec('hc', 'gamma', ['ping', '-c', '1', '-W', '2', '10.200.2.1']);
+      assert.equal(local.code, 0, 'the container still reaches its gateway');
+    }),
+  );
+
+  it(
+    'a nebula 1.6.1 node with tun.unsafe_routes via hb reaches a container behind hb',
+    step(async () => {
+      await lab.startNode('nb');
+      const nb = lab.host('nb');
+      await eventually('ping nebula -> web', () => lab.lab.exec(nb.ns, 'ping', ['-n', '-c', '1', '-W', '2', WEB]));
+      const since = nowSeconds();
+      const page = await eventually('wget nebula -> alt:8080', () => lab.lab.exec(nb.ns, 'timeout', ['4', 'busybox', 'wget', '-q', '-O', '-', `http://${ALT}:8080/`]));
+      assert.equal(page.stdout.trim(), 'alt-on-hb');
+      assert.deepEqual(await clientsSeen('hb', 'alt', since), new Set([nb.vpnIp]));
+    }),
+  );
+});
