@@ -89,6 +89,7 @@ export class LighthouseClient {
     if (host.remotes.size <= 1) this.query(host.vpnIp);
   }
 
+  /** Nothing to do: updates and queries queued for a lighthouse are flushed by the node itself. */
   onTunnelUp(_host: HostInfo): void {}
 
   /** HostQuery for `vpnIp` to every lighthouse; nobody asks about a lighthouse itself. */

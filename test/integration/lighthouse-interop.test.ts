@@ -1,0 +1,135 @@
+/**
+ * Lighthouse protocol against a real nebula 1.6.1, on loopback only (no root): nebula runs with
+ * tun.disabled, mesh nodes run in process on real UDP sockets bound to 127.0.0.1 with an in-memory
+ * TUN. Skips with the reason when `nebula` is not installed.
+ *
+ * 1. nebula lighthouse, two mesh nodes: they register, find each other through nebula's answers,
+ *    and nebula's punch notification makes the target punch the querier.
+ * 2. mesh lighthouse, a nebula node and a mesh node: nebula's updates land in the mesh book, the
+ *    mesh node reaches nebula through the mesh answer, and nebula punches on the mesh notification.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { MemoryTun } from '../../src/io/memory.js';
+import { bindUdp } from '../../src/io/udp.js';
+import { parseIp } from '../../src/net/ipv4.js';
+import { parseConfig } from '../../src/node/config.js';
+import { MeshNode } from '../../src/node/node.js';
+import { nebulaConfig, nebulaConfigYaml, type NodeConfigOptions } from '../helpers/configs.js';
+import { FAST_TIMERS, testLogger, waitFor } from '../helpers/memory-mesh.js';
+import { icmpEcho as echo, parseIpv4 } from '../helpers/packets.js';
+import { makeCA, makeHost, type TestHost } from '../helpers/pki.js';
+
+const nebulaMissing = spawnSync('sh', ['-c', 'command -v nebula']).status === 0 ? undefined : '`nebula` is not installed';
+
+const ca = makeCA('Lighthouse interop CA', { ips: ['10.43.0.0/16'] });
+const lhHost = makeHost(ca, 'lh', '10.43.0.1/16');
+const hostA = makeHost(ca, 'a', '10.43.0.2/16');
+const hostB = makeHost(ca, 'b', '10.43.0.3/16');
+
+/** A random block of three loopback ports (collisions with other runs are unlikely, and fail loudly). */
+function ports(): [number, number, number] {
+  const base = 30000 + Math.floor(Math.random() * 1000) * 30;
+  return [base, base + 1, base + 2];
+}
+
+function pem(host: TestHost): Pick<NodeConfigOptions, 'ca' | 'cert' | 'key'> {
+  return { ca: host.ca, cert: host.certPem, key: host.keyPem };
+}
+
+function startNebula(t: TestContext, name: string, options: NodeConfigOptions): { proc: ChildProcess; log: () => string } {
+  const dir = mkdtempSync(join(tmpdir(), `mesh-lh-interop-${name}-`));
+  const configPath = join(dir, 'config.yml');
+  const logPath = join(dir, 'nebula.log');
+  writeFileSync(configPath, nebulaConfigYaml({ ...options, tun: { disabled: true }, logLevel: 'debug' }));
+  const fd = openSync(logPath, 'w');
+  const proc = spawn('nebula', ['-config', configPath], { stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  t.after(async () => {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      const exited = new Promise((resolve) => proc.once('exit', resolve));
+      proc.kill('SIGTERM');
+      await exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { proc, log: () => readFileSync(logPath, 'utf8') };
+}
+
+async function startMesh(t: TestContext, host: TestHost, port: number, options: Partial<NodeConfigOptions>): Promise<{ node: MeshNode; tun: MemoryTun }> {
+  const raw = nebulaConfig({ ...pem(host), listen: { host: '127.0.0.1', port }, ...options, extra: { ...FAST_TIMERS, ...options.extra } });
+  const { config } = parseConfig(raw, `${host.name}.yml`);
+  let tun: MemoryTun | undefined;
+  const node = await MeshNode.start(config, testLogger(host.name), {
+    openTun: (o) => (tun = new MemoryTun(o)),
+    bindUdp,
+    // Only loopback traffic in this test: report no interface addresses.
+    networkInterfaces: () => ({}),
+  });
+  t.after(() => node.stop());
+  return { node, tun: tun! };
+}
+
+function clientOptions(lhPort: number, advertise: string[] = []): Partial<NodeConfigOptions> {
+  return {
+    staticHostMap: { [lhHost.ip]: [`127.0.0.1:${lhPort}`] },
+    extra: {
+      lighthouse: { am_lighthouse: false, interval: 1, hosts: [lhHost.ip], advertise_addrs: advertise },
+      punchy: { punch: false, respond: false, delay: '50ms' },
+    },
+  };
+}
+
+test('mesh nodes find each other through a nebula 1.6.1 lighthouse, and get punched', { skip: nebulaMissing, timeout: 30_000 }, async (t) => {
+  const [lhPort, aPort, bPort] = ports();
+  const lh = startNebula(t, 'lh', { ...pem(lhHost), listen: { host: '127.0.0.1', port: lhPort }, amLighthouse: true });
+  await waitFor(() => /Nebula interface is active/.test(lh.log()), 10_000, 'nebula lighthouse up');
+  const a = await startMesh(t, hostA, aPort, clientOptions(lhPort));
+  const b = await startMesh(t, hostB, bPort, clientOptions(lhPort, ['127.0.0.6:4999']));
+  // nebula logs nothing per update; its tunnels to both clients show they got through.
+  await waitFor(() => !!a.node.hostmap.get(parseIp(lhHost.ip)) && !!b.node.hostmap.get(parseIp(lhHost.ip)), 10_000, 'tunnels to the lighthouse');
+  await new Promise((r) => setTimeout(r, 200)); // the queued updates are delivered with the tunnels
+  a.tun.inject([echo(hostA.ip, hostB.ip, 8, 1, 1)]);
+  await waitFor(() => b.tun.written.length > 0, 10_000, 'ping from a at b');
+  assert.equal(parseIpv4(b.tun.written[0]!).src, hostA.ip);
+  assert.equal(a.node.hostmap.get(parseIp(hostB.ip))?.remote?.port, bPort);
+  // nebula's answer carried b's learned address and what b reported.
+  const known = a.node.hostmap.peekRemotes(parseIp(hostB.ip))!.addresses().map((e) => `${e.address}:${e.port}`);
+  assert.ok(known.includes(`127.0.0.1:${bPort}`) && known.includes('127.0.0.6:4999'), known.join(', '));
+  // nebula told b that a was looking for it: b punched a's address with a 0x00 byte.
+  await waitFor(() => (a.node.stats.dropped['punch'] ?? 0) > 0, 10_000, 'punch from b at a');
+});
+
+test('a nebula 1.6.1 node registers with a mesh lighthouse and is reached through it', { skip: nebulaMissing, timeout: 30_000 }, async (t) => {
+  const [lhPort, aPort, bPort] = ports();
+  const lh = await startMesh(t, lhHost, lhPort, { amLighthouse: true, tun: { disabled: true } });
+  startNebula(t, 'b', {
+    ...pem(hostB),
+    listen: { host: '127.0.0.1', port: bPort },
+    staticHostMap: { [lhHost.ip]: [`127.0.0.1:${lhPort}`] },
+    lighthouses: [lhHost.ip],
+    extra: {
+      lighthouse: {
+        am_lighthouse: false,
+        interval: 1,
+        hosts: [lhHost.ip],
+        // Loopback only: no interface address is reported, one advertised loopback address is.
+        local_allow_list: { '0.0.0.0/0': false, '::/0': false },
+        advertise_addrs: ['127.0.0.5:4999'],
+      },
+    },
+  });
+  const B = parseIp(hostB.ip);
+  const book = () => (lh.node.lighthouse!.addressesOf(B)?.v4 ?? []).map((e) => `${e.address}:${e.port}`);
+  await waitFor(() => book().length === 2, 15_000, 'nebula registered');
+  assert.deepEqual(book(), [`127.0.0.1:${bPort}`, '127.0.0.5:4999'], 'learned address first, then what nebula reported');
+  const a = await startMesh(t, hostA, aPort, clientOptions(lhPort));
+  a.tun.inject([echo(hostA.ip, hostB.ip, 8, 1, 1)]);
+  // nebula's disabled tun answers ping itself.
+  await waitFor(() => a.tun.written.some((p) => parseIpv4(p).src === hostB.ip), 15_000, 'echo reply from nebula');
+  await waitFor(() => (a.node.stats.dropped['punch'] ?? 0) > 0, 10_000, 'punch from nebula at a');
+});
