@@ -47,30 +47,31 @@ export async function runNode(opts: GlobalOptions, overrides: (loaded: LoadedCon
     process.stdout.write(`${opts.config}: configuration is valid\n`);
     return;
   }
-  const node = await MeshNode.start(loaded.config, log, { openTun, bindUdp });
-  let docker: DockerBridge | null = null;
-  if (opts.dockerBridge !== undefined) {
-    try {
-      docker = await startDockerBridge(node, log, { network: opts.dockerBridge, subnet: opts.dockerSubnet, force: opts.force === true });
-    } catch (err) {
-      await node.stop();
-      throw err;
+  // Signals are taken from the start: a SIGTERM while the node (or the Docker shim) is still
+  // starting stops it cleanly once it is up, instead of killing the process half-way.
+  let stopRequested: string | null = null;
+  let requestStop = (signal: string) => {
+    stopRequested ??= signal;
+  };
+  let reload = () => {};
+  const onTerm = () => requestStop('SIGTERM');
+  const onInt = () => requestStop('SIGINT');
+  const onHup = () => reload();
+  process.on('SIGTERM', onTerm);
+  process.on('SIGINT', onInt);
+  process.on('SIGHUP', onHup);
+  try {
+    const node = await MeshNode.start(loaded.config, log, { openTun, bindUdp });
+    let docker: DockerBridge | null = null;
+    if (opts.dockerBridge !== undefined) {
+      try {
+        docker = await startDockerBridge(node, log, { network: opts.dockerBridge, subnet: opts.dockerSubnet, force: opts.force === true });
+      } catch (err) {
+        await node.stop();
+        throw err;
+      }
     }
-  }
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      log.info({ signal }, 'shutting down');
-      (docker?.stop() ?? Promise.resolve())
-        .catch((err) => log.error({ reason: (err as Error).message }, 'docker: error while removing the shim'))
-        .then(() => node.stop())
-        .then(resolve, (err) => {
-          log.error({ err }, 'error during shutdown');
-          resolve();
-        });
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.on('SIGHUP', () => {
+    reload = () => {
       try {
         const next = loadConfig(opts.config);
         overrides(next);
@@ -80,8 +81,27 @@ export async function runNode(opts: GlobalOptions, overrides: (loaded: LoadedCon
       } catch (err) {
         log.error({ reason: err instanceof Error ? err.message : String(err) }, 'reload failed, keeping the running configuration');
       }
+    };
+    const signal = await new Promise<string>((resolve) => {
+      requestStop = resolve;
+      if (stopRequested) resolve(stopRequested);
     });
-  });
+    log.info({ signal }, 'shutting down');
+    try {
+      await docker?.stop();
+    } catch (err) {
+      log.error({ reason: (err as Error).message }, 'docker: error while removing the shim');
+    }
+    try {
+      await node.stop();
+    } catch (err) {
+      log.error({ err }, 'error during shutdown');
+    }
+  } finally {
+    process.off('SIGTERM', onTerm);
+    process.off('SIGINT', onInt);
+    process.off('SIGHUP', onHup);
+  }
 }
 
 export function nodeCommand(): Command {
