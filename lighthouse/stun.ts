@@ -1,6 +1,6 @@
 import type { Endpoint, UdpBind, UdpOptions } from '../src/io/udp.js';
 import type { MeshNode } from '../src/node/node.js';
-import { decodeStun, encodeBindingSuccess, StunDecodeError } from '../src/protocol/stun.js';
+import { decodeStunAs, encodeBindingSuccess } from '../src/protocol/stun.js';
 
 /**
  * A lighthouse's STUN server: answers Binding requests on the node's own port with the request's
@@ -52,18 +52,9 @@ export class StunResponder {
 
   /** `socket` null is the node's main socket; replies leave from the socket the request came to. */
   private answerOn(socket: UdpBind | null, data: Buffer, from: Endpoint): void {
-    let message;
-    try {
-      message = decodeStun(data);
-    } catch (err) {
-      this.node.drop(err instanceof StunDecodeError ? 'stun-malformed' : 'stun-error', from, err);
-      return;
-    }
-    if (message.kind !== 'binding-request') {
-      this.node.drop('stun-not-request', from);
-      return;
-    }
-    const reply = encodeBindingSuccess(message.transactionId, from, this.otherAddress(socket));
+    const decoded = decodeStunAs(data, 'binding-request', 'stun-not-request');
+    if ('drop' in decoded) return this.node.drop(decoded.drop, from, decoded.err);
+    const reply = encodeBindingSuccess(decoded.message.transactionId, from, this.otherAddress(socket));
     if (socket) socket.send([{ data: reply, to: from }]);
     else this.node.sendRaw(reply, from);
   }

@@ -1,6 +1,6 @@
 import type { Endpoint } from '../io/udp.js';
 import { formatIp } from '../net/ipv4.js';
-import { decodeStun, encodeBindingRequest, newTransactionId, StunDecodeError } from '../protocol/stun.js';
+import { decodeStunAs, encodeBindingRequest, newTransactionId } from '../protocol/stun.js';
 import type { MeshNode } from './node.js';
 import { endpointKey, sameEndpoint } from './remote-list.js';
 
@@ -77,17 +77,9 @@ export class NatDiscovery {
 
   /** A STUN message arrived on the node's UDP socket (requests only reach us on non-lighthouses). */
   handle(data: Buffer, from: Endpoint): void {
-    let message;
-    try {
-      message = decodeStun(data);
-    } catch (err) {
-      this.node.drop(err instanceof StunDecodeError ? 'stun-malformed' : 'stun-error', from, err);
-      return;
-    }
-    if (message.kind !== 'binding-success') {
-      this.node.drop('stun-request-not-lighthouse', from);
-      return;
-    }
+    const decoded = decodeStunAs(data, 'binding-success', 'stun-request-not-lighthouse');
+    if ('drop' in decoded) return this.node.drop(decoded.drop, from, decoded.err);
+    const message = decoded.message;
     const id = message.transactionId.toString('hex');
     const server = this.transactions.get(id);
     if (!server || !sameEndpoint(server.endpoint, from)) {

@@ -49,6 +49,25 @@ export function newTransactionId(): Buffer {
   return randomBytes(STUN_TRANSACTION_ID_LEN);
 }
 
+/**
+ * Decodes a STUN message expected to be of one kind; otherwise says which drop counter it belongs
+ * to (`stun-malformed`, or `wrongKind` for a well-formed message of the other kind).
+ */
+export function decodeStunAs<K extends StunMessage['kind']>(
+  data: Uint8Array,
+  kind: K,
+  wrongKind: string,
+): { message: Extract<StunMessage, { kind: K }> } | { drop: string; err?: unknown } {
+  let message: StunMessage;
+  try {
+    message = decodeStun(data);
+  } catch (err) {
+    return { drop: err instanceof StunDecodeError ? 'stun-malformed' : 'stun-error', err };
+  }
+  if (message.kind !== kind) return { drop: wrongKind };
+  return { message: message as Extract<StunMessage, { kind: K }> };
+}
+
 /** Decodes a Binding request or Binding success response; anything else throws StunDecodeError. */
 export function decodeStun(data: Uint8Array): StunMessage {
   if (!looksLikeStun(data)) throw new StunDecodeError('not a STUN message');

@@ -43,6 +43,26 @@ function tunnelsMatch(a: MemoryNode, b: MemoryNode): boolean {
   return !!ab && !!ba && ab.remoteIndex === ba.localIndex && ba.remoteIndex === ab.localIndex;
 }
 
+/**
+ * a and b with a tunnel; then a stops without its closeTunnel reaching b (as in a crash) and comes
+ * back as a2, whose data b does not get until `dropData()` is called: b holds a2's new tunnel as a
+ * candidate next to the old one.
+ */
+async function restartBehindCandidate() {
+  const net = new MemoryNetwork();
+  const { a, b } = await pair(net);
+  a.tun.inject([echo('10.42.0.1', '10.42.0.2', 8, 1, 1)]);
+  await waitFor(() => tunnelsMatch(a, b), 3000, 'first tunnel');
+  const dropData = net.addHook((p) => (p.from.address === '192.0.2.1' && carriesTraffic(p.data) ? null : p));
+  await a.node.stop();
+  running = running.filter((n) => n !== a);
+  const a2 = await startMemoryNode(net, hostA, '192.0.2.1', { staticHostMap: { '10.42.0.2': ['192.0.2.2:4242'] } });
+  running.push(a2);
+  a2.tun.inject([echo('10.42.0.1', '10.42.0.2', 8, 1, 2)]);
+  await waitFor(() => b.node.hostmap.getCandidate(parseIp('10.42.0.1')) !== undefined, 3000, 'candidate');
+  return { a2, b, dropData };
+}
+
 describe('tunnels on an in-memory network', () => {
   for (const cipher of ['aes', 'chachapoly'] as const) {
     it(`carries a ping both ways (${cipher})`, async () => {
@@ -183,18 +203,7 @@ describe('tunnels on an in-memory network', () => {
   });
 
   it('switches to the newer tunnel of a restarted peer once it sends on it', async () => {
-    const net = new MemoryNetwork();
-    const { a, b } = await pair(net);
-    a.tun.inject([echo('10.42.0.1', '10.42.0.2', 8, 1, 1)]);
-    await waitFor(() => tunnelsMatch(a, b), 3000, 'first tunnel');
-    // a stops without its closeTunnel reaching b (as in a crash) and comes back: b holds the new tunnel as a candidate until a's packet on it.
-    const dropData = net.addHook((p) => (p.from.address === '192.0.2.1' && carriesTraffic(p.data) ? null : p));
-    await a.node.stop();
-    running = running.filter((n) => n !== a);
-    const a2 = await startMemoryNode(net, hostA, '192.0.2.1', { staticHostMap: { '10.42.0.2': ['192.0.2.2:4242'] } });
-    running.push(a2);
-    a2.tun.inject([echo('10.42.0.1', '10.42.0.2', 8, 1, 2)]);
-    await waitFor(() => b.node.hostmap.getCandidate(parseIp('10.42.0.1')) !== undefined, 3000, 'candidate');
+    const { a2, b, dropData } = await restartBehindCandidate();
     assert.ok(!tunnelsMatch(a2, b));
     dropData();
     a2.tun.inject([echo('10.42.0.1', '10.42.0.2', 8, 1, 3)]);
@@ -203,17 +212,7 @@ describe('tunnels on an in-memory network', () => {
   });
 
   it('switches to the newer tunnel of a restarted peer when the old one draws recv_errors', async () => {
-    const net = new MemoryNetwork();
-    const { a, b } = await pair(net);
-    a.tun.inject([echo('10.42.0.1', '10.42.0.2', 8, 1, 1)]);
-    await waitFor(() => tunnelsMatch(a, b), 3000, 'first tunnel');
-    const dropData = net.addHook((p) => (p.from.address === '192.0.2.1' && carriesTraffic(p.data) ? null : p));
-    await a.node.stop();
-    running = running.filter((n) => n !== a);
-    const a2 = await startMemoryNode(net, hostA, '192.0.2.1', { staticHostMap: { '10.42.0.2': ['192.0.2.2:4242'] } });
-    running.push(a2);
-    a2.tun.inject([echo('10.42.0.1', '10.42.0.2', 8, 1, 2)]);
-    await waitFor(() => b.node.hostmap.getCandidate(parseIp('10.42.0.1')) !== undefined, 3000, 'candidate');
+    const { a2, b, dropData } = await restartBehindCandidate();
     dropData();
     // b still sends on the old tunnel; a2 does not know it and answers with recv_error.
     for (let i = 0; i < 4; i++) {
