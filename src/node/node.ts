@@ -154,6 +154,7 @@ export class MeshNode {
     tun.onPackets((packets) => consumeTunPackets(node, packets));
     node.lighthouseClient.start(deps.networkInterfaces);
     node.nat.start();
+    node.relays.start();
     if (config.lighthouse.amLighthouse) await node.startLighthouseServices(deps);
     log.info(
       { vpnIp: formatIp(identity.vpnIp), cert: identity.cert.details.name, fingerprint: identity.fingerprint, listen: `${config.listen.host}:${udp.localPort}`, tun: tun.name, cipher: config.cipher },

@@ -14,6 +14,8 @@ export const MAX_RELAYS_PER_HOP = 256;
 export const MAX_RELAYS = 4096;
 /** Relays asked on one handshake attempt (lighthouses may list several for a host). */
 const MAX_RELAYS_TRIED = 4;
+/** How often a node checks that it has a tunnel to each of its own relays. */
+const OWN_RELAYS_CHECK_MS = 10_000;
 
 /**
  * requested: we asked for it and wait for the answer. peer-requested (forwarding, R only): the
@@ -54,8 +56,28 @@ export class RelayManager {
   /** The terminal relay whose frame is being processed, so a handshake reply goes back through it. */
   private inbound: Relay | null = null;
   private refusalLogged = false;
+  private ownRelaysTimer: NodeJS.Timeout | null = null;
 
   constructor(readonly node: MeshNode) {}
+
+  /**
+   * Keeps a tunnel to each of this node's own relays (`relay.relays`): a relay can only reach us
+   * over a tunnel we opened when our NAT drops what we did not ask for (punchy.punch keeps its
+   * mapping). Nebula 1.6 leaves this to chance (a punch-back 5 s after someone asks for us).
+   */
+  start(): void {
+    const { relays, amRelay } = this.node.config.relay;
+    if (amRelay || relays.length === 0) return;
+    const check = () => {
+      for (const relay of relays) {
+        if (relay === this.node.identity.vpnIp || this.node.hostmap.get(relay) || this.node.hostmap.getPending(relay)) continue;
+        this.node.handshakes.start(relay);
+      }
+    };
+    check();
+    this.ownRelaysTimer = setInterval(check, OWN_RELAYS_CHECK_MS);
+    this.ownRelaysTimer.unref();
+  }
 
   /** The relay (its overlay IP) that traffic to `vpnIp` currently goes through, if any. */
   relayFor(vpnIp: number): number | null {
@@ -190,6 +212,8 @@ export class RelayManager {
   }
 
   stop(): void {
+    if (this.ownRelaysTimer) clearInterval(this.ownRelaysTimer);
+    this.ownRelaysTimer = null;
     this.byIndex.clear();
     this.byHop.clear();
   }

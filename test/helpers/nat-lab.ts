@@ -64,6 +64,8 @@ export interface NatNode {
   keyPath: string;
   configPath: string;
   logPath: string;
+  /** Top-level config sections merged over the lab's (e.g. mesh's `stun`). */
+  extra?: Record<string, unknown>;
   proc?: ChildProcess;
   exit?: { code: number | null; signal: NodeJS.Signals | null };
 }
@@ -186,7 +188,7 @@ export class NatLab {
    * Adds a node: on the internet (public address) when `behind` is undefined, else as the one host
    * on that router's LAN (default route via the router).
    */
-  async addNode(name: string, options: { impl: Impl; role?: NodeRole; behind?: string; listenPort?: number }): Promise<NatNode> {
+  async addNode(name: string, options: { impl: Impl; role?: NodeRole; behind?: string; listenPort?: number; extra?: Record<string, unknown> }): Promise<NatNode> {
     checkName(name, this.nodes);
     const role = options.role ?? 'host';
     const ns = await this.lab.namespace(name);
@@ -223,6 +225,7 @@ export class NatLab {
       keyPath: join(this.dir, `${name}.key`),
       configPath: join(this.dir, `${name}.yml`),
       logPath: join(this.dir, `${name}.log`),
+      ...(options.extra ? { extra: options.extra } : {}),
     };
     this.nodes.set(name, node);
     this.say(`added ${options.impl} ${role} "${name}" in ${ns}: underlay ${underlayIp}${router ? ` behind router ${router.name} (${router.publicIp})` : ' (public)'}, overlay ${node.vpnIp}`);
@@ -282,7 +285,7 @@ export class NatLab {
       },
     });
     (config.lighthouse as Record<string, unknown>).interval = FAST.lighthouseInterval;
-    return config;
+    return { ...config, ...node.extra };
   }
 
   /** Writes certificate and config, starts the node in its namespace and waits until it runs. */

@@ -34,6 +34,14 @@ async function assertDirect(lab: NatLab, from: string, to: string, notVia: strin
   for (const ip of notVia) assert.ok((trace.sentTo.get(ip) ?? 0) < PINGS / 2, `${from} -> ${to}: data went via ${ip} (${fmt(trace.sentTo)})`);
 }
 
+async function waitForLog(lab: NatLab, name: string, pattern: RegExp, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pattern.test(lab.log(name))) {
+    if (Date.now() > deadline) throw new Error(`${name} never logged ${pattern}:\n${lab.logTail(name)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 function fmt(counts: Map<string, number>): string {
   return [...counts].map(([ip, n]) => `${ip}: ${n}`).join(', ');
 }
@@ -92,6 +100,37 @@ for (const impl of ['nebula', 'mesh'] as const) {
       }
     });
   });
+
+  const stunNet = net++;
+  if (impl === 'mesh') {
+    test('[mesh] behind symmetric NATs, STUN tells the hosts so, and they reach each other through the relay', { timeout: 60_000 }, async (t) => {
+      const reason = await skipReason([impl]);
+      if (reason) return t.skip(reason);
+      await withNatLab(t, { net: stunNet }, async (lab) => {
+        await lab.addNode('lh', { impl, role: 'lighthouse', extra: { stun: { alternate_port: 4243 } } });
+        await lab.addNode('relay', { impl, role: 'relay' });
+        await lab.addRouter('ra', 'symmetric');
+        await lab.addRouter('rb', 'symmetric');
+        await lab.addNode('a', { impl, behind: 'ra' });
+        await lab.addNode('b', { impl, behind: 'rb' });
+        await lab.watchAll();
+        await lab.startAll('lh', 'relay', 'a', 'b');
+        for (const host of ['a', 'b']) {
+          await waitForLog(lab, host, /mapping endpoint-dependent \(symmetric\)/, 10_000);
+        }
+        // Each host keeps a tunnel to its relay and knows its NAT is symmetric, so a asks the relay at
+        // once and the relay reaches b at once (the nebula variant waits for b's 5 s punch-back).
+        const firstReply = await lab.waitForPing('a', 'b', 20_000);
+        t.diagnostic(`first reply after ${firstReply} ms`);
+        for (const [from, to] of [['a', 'b'], ['b', 'a']] as const) {
+          const trace = await lab.tracePings(from, to, PINGS);
+          assert.equal(trace.replies, PINGS, `${from} -> ${to}: ${trace.output}`);
+          assert.equal(trace.sentTo.get(lab.publicIp(to)) ?? 0, 0, `${from} -> ${to}: data went straight to ${lab.publicIp(to)} (${fmt(trace.sentTo)})`);
+          assert.ok((trace.sentTo.get(lab.publicIp('relay')) ?? 0) >= PINGS, `${from} -> ${to}: not through the relay (${fmt(trace.sentTo)})`);
+        }
+      });
+    });
+  }
 
   const twoLighthousesNet = net++;
   test(`[${impl}] with two lighthouses, one killed: the existing tunnel keeps working and new tunnels still form`, { timeout: 60_000 }, async (t) => {
