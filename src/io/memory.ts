@@ -12,7 +12,7 @@
  */
 import { isIP } from 'node:net';
 import type { Datagram, Endpoint, OutgoingDatagram, UdpBind } from './udp.js';
-import type { TunDevice, TunOptions, TunRoute } from './tun.js';
+import { checkRoute, type TunDevice, type TunOptions, type TunRoute } from './tun.js';
 import { formatCidr, networkOf } from '../net/ipv4.js';
 
 /** A datagram in flight on a MemoryNetwork. */
@@ -317,6 +317,8 @@ export class MemoryTun implements TunDevice {
 
   addRoute(route: TunRoute): void {
     if (this.closed) throw new Error(`tun ${this.name} is closed`);
+    // The same checks as the kernel device, so that in-memory tests catch what it would refuse.
+    checkRoute(route);
     const i = this.findRoute(route);
     const copy: TunRoute = { ...route, cidr: { ...route.cidr } };
     if (i >= 0) this.routes[i] = copy;

@@ -120,7 +120,7 @@ export class NativeTunDevice implements TunDevice {
   }
 }
 
-function checkRoute(route: TunRoute): void {
+export function checkRoute(route: TunRoute): void {
   const { bits, ip } = route.cidr;
   if (!Number.isInteger(bits) || bits < 0 || bits > 32 || !Number.isInteger(ip) || ip < 0 || ip > 0xffffffff) {
     throw new RangeError(`invalid route ${JSON.stringify(route.cidr)}`);

@@ -129,8 +129,9 @@ export class MeshNode {
     } else {
       if (!deps.openTun) throw new UserError('tun: no TUN implementation available');
       const routes: TunRoute[] = [
-        ...config.tun.routes.map((r) => ({ cidr: r.route, mtu: r.mtu })),
-        ...config.tun.unsafeRoutes.map((r) => ({ cidr: r.route, mtu: r.mtu, metric: r.metric })),
+        ...config.tun.routes.map((r) => ({ cidr: r.route, mtu: r.mtu || undefined })),
+        // mtu 0 (not set) means the device MTU, as in Nebula.
+        ...config.tun.unsafeRoutes.map((r) => ({ cidr: r.route, mtu: r.mtu || undefined, metric: r.metric })),
       ];
       tun = deps.openTun({ name: config.tun.dev || undefined, mtu: config.tun.mtu, address: identity.vpnNetwork, routes, txQueueLength: config.tun.txQueue });
     }
