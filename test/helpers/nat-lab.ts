@@ -73,6 +73,8 @@ export interface NatLabOptions {
   net?: number;
   /** Called with a plain-words description of each step (NAT_VERBOSE=1 prints them to stderr). */
   say?: (message: string) => void;
+  /** Starts every namespace name (default "mnt"). */
+  namePrefix?: string;
 }
 
 /** Settings shared by all nodes of a lab, shortened so that scenarios finish in seconds. */
@@ -125,7 +127,7 @@ export class NatLab {
 
   /** Creates a lab; with a test context, cleanup() runs when the test ends (pass or fail). */
   static create(t?: { after(fn: () => unknown): void }, options: NatLabOptions = {}): NatLab {
-    const lab = NetnsLab.create(undefined, 'mnt');
+    const lab = NetnsLab.create(undefined, options.namePrefix ?? 'mnt');
     const nat = new NatLab(lab, options);
     t?.after(() => nat.cleanup());
     return nat;
