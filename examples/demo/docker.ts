@@ -39,7 +39,7 @@ function show(io: DemoIO, prompt: string, output: string): void {
 export async function dockerAct(io: DemoIO, namePrefix: string, options: { withoutDockerd: boolean }): Promise<ActResult> {
   const overlay = await overlaySkipReason();
   if (overlay) return { ran: false, reason: overlay };
-  const noDocker = options.withoutDockerd ? 'asked to show the fallback (--without-dockerd)' : await dockerSkipReason();
+  const noDocker = options.withoutDockerd ? '--without-dockerd was given' : await dockerSkipReason();
   if (noDocker) {
     io.say(`Docker cannot run here (${noDocker}): namespaces act as the containers instead.`);
     return namespaceContainers(io, namePrefix);
@@ -77,7 +77,7 @@ async function dockerContainers(io: DemoIO, namePrefix: string): Promise<ActResu
       await lab.startNode(h.name);
       say(`${h.name}: Docker network "${NETWORK}" on ${h.subnet}; other hosts' container subnets are routed into the mesh; names *.${NETWORK} answered at ${h.gateway}`);
     }
-    say(`both found each other through the lighthouse ${lh.vpnIp}`);
+    say(`both registered with the lighthouse ${lh.vpnIp}, which tells each where the other is on first contact`);
 
     step('4. Containers: "web" on hb serves HTTP, "client" on ha');
     const webIp = containerIp(hb);
@@ -89,6 +89,9 @@ async function dockerContainers(io: DemoIO, namePrefix: string): Promise<ActResu
     step(`5. From the client container: ping web by IP, fetch http://web.${NETWORK}/ by name`);
     const ping = await eventually(`ping client -> ${webIp}`, () => lab.exec('ha', 'client', ['ping', '-c', '3', '-W', '2', webIp]), 30_000);
     show(io, 'client', ping.stdout);
+    const lookup = await eventually(`nslookup web.${NETWORK}`, () => lab.exec('ha', 'client', ['nslookup', `web.${NETWORK}`]));
+    say(`client$ nslookup web.${NETWORK}   (answered by the mesh node at ${ha.gateway})`);
+    show(io, 'client', lookup.stdout);
     const since = (Date.now() / 1000).toFixed(3);
     // busybox-static's `wget -T` crashes (1.35): bound it with `timeout` instead.
     const page = await eventually(`wget http://web.${NETWORK}/`, () => lab.exec('ha', 'client', ['timeout', '4', 'wget', '-q', '-O', '-', `http://web.${NETWORK}/`]));
@@ -133,8 +136,9 @@ async function namespaceContainers(io: DemoIO, namePrefix: string): Promise<ActR
   try {
     step('1. Underlay, CA and certificates: a lighthouse and two hosts with container subnets');
     const { ha, hb } = await addHosts(io, lab, false);
-    ha.unsafeRoutes.push({ route: hb.subnet!, via: hb.vpnIp });
-    hb.unsafeRoutes.push({ route: ha.subnet!, via: ha.vpnIp });
+    // The route MTU is spelled out: mesh rejects an unsafe route without one ("invalid mtu 0"), where Nebula uses tun.mtu.
+    ha.unsafeRoutes.push({ route: hb.subnet!, via: hb.vpnIp, mtu: 1300 });
+    hb.unsafeRoutes.push({ route: ha.subnet!, via: ha.vpnIp, mtu: 1300 });
     say(`tun.unsafe_routes: ha sends ${hb.subnet} via ${hb.vpnIp}, hb sends ${ha.subnet} via ${ha.vpnIp}`);
 
     step('2. A "container" on each host: a namespace behind a bridge that holds the subnet gateway');

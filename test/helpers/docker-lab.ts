@@ -42,7 +42,7 @@ export interface DockerLabHostOptions {
   groups?: string[];
   inbound?: FirewallRule[];
   /** Nebula's tun.unsafe_routes (for a nebula host reaching containers behind a mesh host). */
-  unsafeRoutes?: { route: string; via: string }[];
+  unsafeRoutes?: { route: string; via: string; mtu?: number }[];
   /**
    * For a Docker host: run `mesh node --docker-bridge` (default). False starts a plain `mesh node`
    * (its container subnet is then served by something else, routed with unsafe_routes).
@@ -69,7 +69,7 @@ export interface LabHost {
   tunDev: string;
   groups: string[];
   inbound: FirewallRule[];
-  unsafeRoutes: { route: string; via: string }[];
+  unsafeRoutes: { route: string; via: string; mtu?: number }[];
   dockerBridge: boolean;
   certPath: string;
   keyPath: string;
