@@ -90,7 +90,7 @@ async function dockerContainers(io: DemoIO, namePrefix: string): Promise<ActResu
     const ping = await eventually(`ping client -> ${webIp}`, () => lab.exec('ha', 'client', ['ping', '-c', '3', '-W', '2', webIp]), 30_000);
     show(io, 'client', ping.stdout);
     const lookup = await eventually(`nslookup web.${NETWORK}`, () => lab.exec('ha', 'client', ['nslookup', `web.${NETWORK}`]));
-    say(`client$ nslookup web.${NETWORK}   (answered by the mesh node at ${ha.gateway})`);
+    say(`client$ nslookup web.${NETWORK}   (Docker's resolver 127.0.0.11 asks the mesh node at ${ha.gateway})`);
     show(io, 'client', lookup.stdout);
     const since = (Date.now() / 1000).toFixed(3);
     // busybox-static's `wget -T` crashes (1.35): bound it with `timeout` instead.
