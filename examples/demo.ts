@@ -61,12 +61,18 @@ async function main(): Promise<number> {
   }
 
   let interruptCleanup: (() => Promise<void>) | undefined;
-  let interrupted = false;
+  /** Set on Ctrl-C / SIGTERM: the running act's cleanup, after which the demo exits. */
+  let interruption: Promise<void> | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (interrupted) return;
-    interrupted = true;
+    if (interruption) return;
     process.stdout.write(`\n${signal} received, cleaning up...\n`);
-    void (interruptCleanup?.() ?? Promise.resolve()).finally(() => process.exit(130));
+    interruption = (interruptCleanup?.() ?? Promise.resolve()).catch((err: unknown) => {
+      process.stderr.write(`cleanup failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    });
+    void interruption.then(() => {
+      process.stdout.write('Interrupted; everything the demo created has been removed.\n');
+      process.exit(130);
+    });
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -80,6 +86,9 @@ async function main(): Promise<number> {
       say: (message) => process.stdout.write(`  ${message}\n`),
       step: (title) => process.stdout.write(`\n== [${act}] ${title}\n`),
       onInterrupt: (cleanup) => (interruptCleanup = cleanup),
+      diagnose: (text) => {
+        if (!interruption) process.stderr.write(`\n${text}\n`);
+      },
     };
     const started = Date.now();
     let result: ActResult;
@@ -87,6 +96,8 @@ async function main(): Promise<number> {
       result =
         act === 'tunnel' ? await tunnelAct(io, NAME_PREFIX) : act === 'nat' ? await natAct(io, NAME_PREFIX) : await dockerAct(io, NAME_PREFIX, { withoutDockerd });
     } catch (err) {
+      // Ctrl-C makes the running act fail: that is no failure to report.
+      if (interruption) break;
       process.stderr.write(`\nAct "${act}" failed: ${err instanceof Error ? err.message : String(err)}\n`);
       summary.push(`${act}: FAILED`);
       failed = true;
@@ -94,12 +105,17 @@ async function main(): Promise<number> {
     } finally {
       interruptCleanup = undefined;
     }
+    if (interruption) break;
     if (result.ran) {
       summary.push(`${act}: done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     } else {
       process.stdout.write(`  Act "${act}" cannot run here: ${result.reason}. Nothing was changed.\n`);
       summary.push(`${act}: skipped (${result.reason})`);
     }
+  }
+  if (interruption) {
+    await interruption;
+    return 130;
   }
   process.stdout.write(`\nDemo ${failed ? 'finished with failures' : 'finished'} in ${((Date.now() - t0) / 1000).toFixed(1)} s; everything it created has been removed.\n`);
   for (const line of summary) process.stdout.write(`  ${line}\n`);

@@ -13,7 +13,7 @@
 import { DockerLab, dockerSkipReason, NETWORK, type LabHost } from '../../test/helpers/docker-lab.js';
 import type { ExecResult } from '../../test/helpers/netns.js';
 import { overlaySkipReason, sleep } from '../../test/helpers/overlay-lab.js';
-import { check, type ActResult, type DemoIO } from './io.js';
+import { check, cleanupOnce, type ActResult, type DemoIO } from './io.js';
 
 /** The address each container gets: .10 in its host's container subnet. */
 function containerIp(host: LabHost): string {
@@ -61,7 +61,8 @@ async function addHosts(io: DemoIO, lab: DockerLab, dockerBridge: boolean): Prom
 async function dockerContainers(io: DemoIO, namePrefix: string): Promise<ActResult> {
   const { say, step } = io;
   const lab = DockerLab.create({ namePrefix });
-  io.onInterrupt(() => lab.cleanup());
+  const cleanup = cleanupOnce(() => lab.cleanup());
+  io.onInterrupt(cleanup);
   try {
     step('1. Underlay, CA and certificates: a lighthouse and two Docker hosts, each in its own namespace');
     const { lh, ha, hb } = await addHosts(io, lab, true);
@@ -111,11 +112,11 @@ async function dockerContainers(io: DemoIO, namePrefix: string): Promise<ActResu
     for (const h of ['ha', 'hb', 'lh']) await lab.stopNode(h);
     return { ran: true };
   } catch (err) {
-    process.stderr.write(`\nDocker lab logs:\n${lab.allLogTails(20)}\n`);
+    io.diagnose(`Docker lab logs:\n${lab.allLogTails(20)}`);
     throw err;
   } finally {
     step('8. Clean up: remove the containers, stop the dockerds, delete their directories and the namespaces');
-    await lab.cleanup();
+    await cleanup();
   }
 }
 
@@ -132,7 +133,8 @@ const HTTP_GET = `fetch(process.argv[1], { signal: AbortSignal.timeout(3000) }).
 async function namespaceContainers(io: DemoIO, namePrefix: string): Promise<ActResult> {
   const { say, step } = io;
   const lab = DockerLab.create({ namePrefix });
-  io.onInterrupt(() => lab.cleanup());
+  const cleanup = cleanupOnce(() => lab.cleanup());
+  io.onInterrupt(cleanup);
   try {
     step('1. Underlay, CA and certificates: a lighthouse and two hosts with container subnets');
     const { ha, hb } = await addHosts(io, lab, false);
@@ -191,10 +193,10 @@ async function namespaceContainers(io: DemoIO, namePrefix: string): Promise<ActR
     for (const h of ['ha', 'hb', 'lh']) await lab.stopNode(h);
     return { ran: true };
   } catch (err) {
-    process.stderr.write(`\nNode logs:\n${lab.allLogTails(20)}\n`);
+    io.diagnose(`Node logs:\n${lab.allLogTails(20)}`);
     throw err;
   } finally {
     step('8. Clean up: stop our processes, delete the namespaces (with bridges, veths and TUN devices)');
-    await lab.cleanup();
+    await cleanup();
   }
 }

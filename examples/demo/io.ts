@@ -6,6 +6,14 @@ export interface DemoIO {
   step(title: string): void;
   /** Registers what to undo if the demo is interrupted now (replaces the previous registration). */
   onInterrupt(cleanup: () => Promise<void>): void;
+  /** Prints logs that explain a failure (not when the failure is the user's Ctrl-C). */
+  diagnose(text: string): void;
+}
+
+/** Wraps a cleanup so that the act's own `finally` and a Ctrl-C share one run of it and both can await it. */
+export function cleanupOnce(cleanup: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  return () => (running ??= cleanup());
 }
 
 /** An act either runs to the end or says in one line why it cannot run on this machine. */

@@ -8,7 +8,7 @@
 import { run } from '../../test/helpers/netns.js';
 import { NatLab } from '../../test/helpers/nat-lab.js';
 import { overlaySkipReason } from '../../test/helpers/overlay-lab.js';
-import { check, type ActResult, type DemoIO } from './io.js';
+import { check, cleanupOnce, type ActResult, type DemoIO } from './io.js';
 
 const PINGS = 10;
 
@@ -24,7 +24,8 @@ export async function natAct(io: DemoIO, namePrefix: string): Promise<ActResult>
   if (reason) return { ran: false, reason };
   const { say, step } = io;
   const lab = NatLab.create(undefined, { net: 78, say, namePrefix });
-  io.onInterrupt(() => lab.cleanup());
+  const cleanup = cleanupOnce(() => lab.cleanup());
+  io.onInterrupt(cleanup);
   try {
     step('1. The "internet" (a bridge in its own namespace) and a mesh lighthouse on it');
     const lh = await lab.addNode('lh', { impl: 'mesh', role: 'lighthouse' });
@@ -63,10 +64,10 @@ export async function natAct(io: DemoIO, namePrefix: string): Promise<ActResult>
     for (const name of ['alice', 'bob', 'lh']) await lab.stop(name);
     return { ran: true };
   } catch (err) {
-    process.stderr.write(`\nNAT lab diagnostics:\n${await lab.diagnostics(20)}\n`);
+    io.diagnose(`NAT lab diagnostics:\n${await lab.diagnostics(20)}`);
     throw err;
   } finally {
     step('7. Clean up');
-    await lab.cleanup();
+    await cleanup();
   }
 }

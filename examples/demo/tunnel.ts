@@ -3,7 +3,7 @@
  * per host), a ping across the overlay and 20 MiB over TCP checked with SHA-256.
  */
 import { OverlayLab, overlaySkipReason } from '../../test/helpers/overlay-lab.js';
-import { check, type ActResult, type DemoIO } from './io.js';
+import { check, cleanupOnce, type ActResult, type DemoIO } from './io.js';
 
 const TRANSFER_BYTES = 20 * 1024 * 1024;
 const PORT = 7000;
@@ -13,7 +13,8 @@ export async function tunnelAct(io: DemoIO, namePrefix: string): Promise<ActResu
   if (reason) return { ran: false, reason };
   const { say, step } = io;
   const lab = OverlayLab.create(undefined, { net: 77, pki: 'mesh', cipher: 'aes', say, namePrefix });
-  io.onInterrupt(() => lab.cleanup());
+  const cleanup = cleanupOnce(() => lab.cleanup());
+  io.onInterrupt(cleanup);
   try {
     step('1. Underlay network: a bridge in its own namespace, one namespace per host');
     await lab.addHost('alice');
@@ -55,11 +56,10 @@ export async function tunnelAct(io: DemoIO, namePrefix: string): Promise<ActResu
     check(exitA.code === 0, `alice exited with ${exitA.code ?? exitA.signal}`);
     return { ran: true };
   } catch (err) {
-    const tails = lab.allLogTails(20);
-    if (tails) process.stderr.write(`\nNode logs:\n${tails}\n`);
+    io.diagnose(`Node logs:\n${lab.allLogTails(20)}`);
     throw err;
   } finally {
     step('7. Clean up');
-    await lab.cleanup();
+    await cleanup();
   }
 }
