@@ -41,7 +41,7 @@ export interface DockerLabHostOptions {
   kind: HostKind;
   groups?: string[];
   inbound?: FirewallRule[];
-  /** Nebula's tun.unsafe_routes (for a nebula host reaching containers behind a mesh host). */
+  /** tun.unsafe_routes (a nebula host reaching containers behind a mesh host, or a host without --docker-bridge). */
   unsafeRoutes?: { route: string; via: string; mtu?: number }[];
   /**
    * For a Docker host: run `mesh node --docker-bridge` (default). False starts a plain `mesh node`

@@ -1,7 +1,8 @@
 /**
  * NAT lab for root-only NAT-traversal tests, built on NetnsLab.
  *
- * Layout (every name starts with "mnt" + the lab id; nothing is created in the root namespace):
+ * Layout (every name starts with "mnt" (or the namePrefix option) + the lab id; nothing is created
+ * in the root namespace):
  *
  *   "internet" namespace: one bridge, nothing else (no routing, no filtering).
  *   public nodes (lighthouses, relays): own namespace, veth to the internet bridge,
