@@ -1,105 +1,125 @@
 /**
- * `npm run demo` (as root): a small mesh overlay in network namespaces.
+ * `npm run demo` (as root): the mesh overlay in network namespaces, in three acts.
  *
- * Builds an underlay (a bridge in its own namespace, one namespace per host joined to it by a
- * veth pair), makes a CA and host certificates with `mesh ca init/sign`, starts a mesh node in each
- * host namespace, pings across the overlay, sends data over TCP through it and compares checksums,
- * then removes everything it made (processes, namespaces with their interfaces, temp files).
+ *   tunnel  two mesh nodes on a shared underlay: ping, then 20 MiB over TCP checked with SHA-256
+ *   nat     two hosts behind home routers find each other through `mesh lighthouse` and punch through
+ *   docker  two Docker hosts (`mesh node --docker-bridge cluster`): a container fetches http://web.cluster/
+ *           from a container on the other host (namespaces stand in for containers where dockerd cannot run)
+ *
+ * `npm run demo -- --only nat|docker|tunnel` runs one act; `--without-dockerd` shows the docker act's
+ * namespace fallback even where Docker works. Each act removes everything it made (processes,
+ * namespaces with their interfaces, dockerd directories, temp files), also on failure and on Ctrl-C.
  */
+import { parseArgs } from 'node:util';
 import { netnsSkipReason } from '../test/helpers/netns.js';
-import { OverlayLab, overlaySkipReason } from '../test/helpers/overlay-lab.js';
+import { dockerAct } from './demo/docker.js';
+import type { ActResult, DemoIO } from './demo/io.js';
+import { natAct } from './demo/nat.js';
+import { tunnelAct } from './demo/tunnel.js';
 
-const TRANSFER_BYTES = 20 * 1024 * 1024;
-const PORT = 7000;
+/** Starts every namespace (and dockerd directory) the demo creates. */
+const NAME_PREFIX = 'mdm';
+const ACTS = ['tunnel', 'nat', 'docker'] as const;
+type ActName = (typeof ACTS)[number];
 
-function say(message: string): void {
-  process.stdout.write(`  ${message}\n`);
-}
+const TITLES: Record<ActName, string> = {
+  tunnel: 'two mesh nodes talking over an encrypted overlay, each in its own network namespace',
+  nat: 'two hosts behind NAT routers meet through a lighthouse and punch through to talk directly',
+  docker: 'containers on two Docker hosts reach each other through the mesh, by name and by IP',
+};
 
-function step(title: string): void {
-  process.stdout.write(`\n== ${title}\n`);
+function usage(message: string): number {
+  process.stderr.write(`${message}\nusage: npm run demo -- [--only tunnel|nat|docker] [--without-dockerd]\n`);
+  return 2;
 }
 
 async function main(): Promise<number> {
-  process.stdout.write('mesh demo: two mesh nodes talking over an encrypted overlay, each in its own network namespace\n');
+  let only: string | undefined;
+  let withoutDockerd: boolean;
+  try {
+    const { values } = parseArgs({ options: { only: { type: 'string' }, 'without-dockerd': { type: 'boolean', default: false } } });
+    only = values.only;
+    withoutDockerd = values['without-dockerd'] ?? false;
+  } catch (err) {
+    return usage((err as Error).message);
+  }
+  if (only !== undefined && !(ACTS as readonly string[]).includes(only)) return usage(`unknown act "${only}"`);
+  const acts = only === undefined ? [...ACTS] : [only as ActName];
+
+  process.stdout.write(`mesh demo: ${acts.length === 1 ? 'one act' : `${acts.length} acts`} (${acts.join(', ')}), each in network namespaces it creates and removes\n`);
   if (process.getuid?.() !== 0) {
     process.stderr.write(
-      '\nThis demo needs root: it creates network namespaces, a bridge, veth pairs and TUN devices.\n' +
+      '\nThis demo needs root: it creates network namespaces, bridges, veth pairs, TUN devices and iptables rules.\n' +
         'Run it as root, e.g. `sudo npm run demo`. Nothing was changed.\n',
     );
     return 1;
   }
-  const reason = netnsSkipReason() ?? (await overlaySkipReason());
+  const reason = netnsSkipReason();
   if (reason) {
     process.stderr.write(`\nThis demo cannot run here: ${reason}. Nothing was changed.\n`);
     return 1;
   }
 
-  const lab = OverlayLab.create(undefined, { net: 77, pki: 'mesh', cipher: 'aes', say });
-  let interrupted = false;
+  let interruptCleanup: (() => Promise<void>) | undefined;
+  /** Set on Ctrl-C / SIGTERM: the running act's cleanup, after which the demo exits. */
+  let interruption: Promise<void> | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (interrupted) return;
-    interrupted = true;
+    if (interruption) return;
     process.stdout.write(`\n${signal} received, cleaning up...\n`);
-    void lab.cleanup().then(() => process.exit(130));
+    interruption = (interruptCleanup?.() ?? Promise.resolve()).catch((err: unknown) => {
+      process.stderr.write(`cleanup failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    });
+    void interruption.then(() => {
+      process.stdout.write('Interrupted; everything the demo created has been removed.\n');
+      process.exit(130);
+    });
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  try {
-    step('1. Underlay network: a bridge in its own namespace, one namespace per host');
-    await lab.addHost('alice');
-    await lab.addHost('bob');
-
-    step('2. Certificates: a CA and one certificate per host (mesh ca init / mesh ca sign)');
-    for (const h of lab.hosts.values()) await lab.certify(h);
-
-    step('3. Start a mesh node in each host namespace (mesh node --config <nebula-style yml>)');
-    await lab.start('alice');
-    await lab.start('bob');
-    const alice = lab.host('alice');
-    const bob = lab.host('bob');
-    say(`alice's overlay address ${alice.vpnIp} lives on TUN device ${alice.tunDev}; bob's ${bob.vpnIp} on ${bob.tunDev}`);
-    say(`each node knows the other's underlay address from static_host_map (e.g. ${bob.vpnIp} -> ${bob.underlayIp}:${bob.listenPort})`);
-
-    step('4. Ping across the overlay (the first packet triggers the Noise IX handshake)');
-    await lab.waitForPing('alice', 'bob');
-    const ping = await lab.ping('alice', 'bob', 3, 1);
-    for (const line of ping.stdout.trim().split('\n')) if (line.trim()) say(`alice$ ${line}`);
-    if (ping.code !== 0) throw new Error('ping alice -> bob failed');
-    await lab.waitForPing('bob', 'alice');
-    const handshake = /handshake message 2 received, tunnel up \(initiator\)/.test(lab.log('alice'));
-    say(`alice's log ${handshake ? 'shows' : 'does not show'} "tunnel up (initiator)": alice started the handshake, bob answered`);
-
-    step(`5. TCP transfer over the overlay: ${TRANSFER_BYTES >> 20} MiB from alice to bob, checked with SHA-256`);
-    await lab.tcpServe('bob', [PORT]);
-    say(`bob listens on ${bob.vpnIp}:${PORT} and hashes what it receives`);
-    const r = await lab.tcpSend('alice', 'bob', PORT, TRANSFER_BYTES, 5000, 120_000);
-    if (!r.connected || r.received !== TRANSFER_BYTES || r.sentSha256 !== r.receivedSha256) {
-      throw new Error(`transfer failed: ${JSON.stringify(r)}`);
+  const t0 = Date.now();
+  const summary: string[] = [];
+  let failed = false;
+  for (const [i, act] of acts.entries()) {
+    process.stdout.write(`\n######## Act ${i + 1}: ${act}: ${TITLES[act]}\n`);
+    const io: DemoIO = {
+      say: (message) => process.stdout.write(`  ${message}\n`),
+      step: (title) => process.stdout.write(`\n== [${act}] ${title}\n`),
+      onInterrupt: (cleanup) => (interruptCleanup = cleanup),
+      diagnose: (text) => {
+        if (!interruption) process.stderr.write(`\n${text}\n`);
+      },
+    };
+    const started = Date.now();
+    let result: ActResult;
+    try {
+      result =
+        act === 'tunnel' ? await tunnelAct(io, NAME_PREFIX) : act === 'nat' ? await natAct(io, NAME_PREFIX) : await dockerAct(io, NAME_PREFIX, { withoutDockerd });
+    } catch (err) {
+      // Ctrl-C makes the running act fail: that is no failure to report.
+      if (interruption) break;
+      process.stderr.write(`\nAct "${act}" failed: ${err instanceof Error ? err.message : String(err)}\n`);
+      summary.push(`${act}: FAILED`);
+      failed = true;
+      continue;
+    } finally {
+      interruptCleanup = undefined;
     }
-    say(`sha256 sent     ${r.sentSha256}`);
-    say(`sha256 received ${r.receivedSha256}`);
-
-    step('6. Stop the nodes with SIGTERM (each tells its peer with a closeTunnel)');
-    const exitA = await lab.stop('alice');
-    await lab.stop('bob');
-    if (/peer closed the tunnel/.test(lab.log('bob'))) say("bob's log: peer closed the tunnel (alice said goodbye)");
-    say(`alice's TUN device ${alice.tunDev} ${(await lab.deviceExists('alice', alice.tunDev)) ? 'still exists!' : 'is gone'}`);
-    if (exitA.code !== 0) throw new Error(`alice exited with ${exitA.code ?? exitA.signal}`);
-
-    step('7. Clean up');
-    await lab.cleanup();
-    process.stdout.write('\nDemo finished: everything it created has been removed.\n');
-    return 0;
-  } catch (err) {
-    process.stderr.write(`\nDemo failed: ${err instanceof Error ? err.message : String(err)}\n`);
-    const tails = lab.allLogTails(20);
-    if (tails) process.stderr.write(`\nNode logs:\n${tails}\n`);
-    step('Clean up');
-    await lab.cleanup();
-    return 1;
+    if (interruption) break;
+    if (result.ran) {
+      summary.push(`${act}: done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    } else {
+      process.stdout.write(`  Act "${act}" cannot run here: ${result.reason}. Nothing was changed.\n`);
+      summary.push(`${act}: skipped (${result.reason})`);
+    }
   }
+  if (interruption) {
+    await interruption;
+    return 130;
+  }
+  process.stdout.write(`\nDemo ${failed ? 'finished with failures' : 'finished'} in ${((Date.now() - t0) / 1000).toFixed(1)} s; everything it created has been removed.\n`);
+  for (const line of summary) process.stdout.write(`  ${line}\n`);
+  return failed ? 1 : 0;
 }
 
 process.exitCode = await main();

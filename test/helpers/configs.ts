@@ -17,7 +17,7 @@ export interface NodeConfigOptions {
   staticHostMap?: Record<string, string[]>;
   lighthouses?: string[];
   amLighthouse?: boolean;
-  tun?: { disabled?: boolean; dev?: string; mtu?: number; unsafe_routes?: { route: string; via: string }[] };
+  tun?: { disabled?: boolean; dev?: string; mtu?: number; unsafe_routes?: { route: string; via: string; mtu?: number }[] };
   cipher?: 'aes' | 'chachapoly';
   inbound?: FirewallRule[];
   outbound?: FirewallRule[];

@@ -41,8 +41,13 @@ export interface DockerLabHostOptions {
   kind: HostKind;
   groups?: string[];
   inbound?: FirewallRule[];
-  /** Nebula's tun.unsafe_routes (for a nebula host reaching containers behind a mesh host). */
-  unsafeRoutes?: { route: string; via: string }[];
+  /** tun.unsafe_routes (a nebula host reaching containers behind a mesh host, or a host without --docker-bridge). */
+  unsafeRoutes?: { route: string; via: string; mtu?: number }[];
+  /**
+   * For a Docker host: run `mesh node --docker-bridge` (default). False starts a plain `mesh node`
+   * (its container subnet is then served by something else, routed with unsafe_routes).
+   */
+  dockerBridge?: boolean;
 }
 
 export interface Dockerd {
@@ -64,7 +69,8 @@ export interface LabHost {
   tunDev: string;
   groups: string[];
   inbound: FirewallRule[];
-  unsafeRoutes: { route: string; via: string }[];
+  unsafeRoutes: { route: string; via: string; mtu?: number }[];
+  dockerBridge: boolean;
   certPath: string;
   keyPath: string;
   configPath: string;
@@ -111,8 +117,9 @@ export class DockerLab {
     process.prependOnceListener('exit', this.exitHandler);
   }
 
-  static create(): DockerLab {
-    return new DockerLab(NetnsLab.create(undefined, 'mdk'));
+  /** `namePrefix` starts every namespace name and the dockerd paths (default "mdk"). */
+  static create(options: { namePrefix?: string } = {}): DockerLab {
+    return new DockerLab(NetnsLab.create(undefined, options.namePrefix ?? 'mdk'));
   }
 
   host(name: string): LabHost {
@@ -144,6 +151,7 @@ export class DockerLab {
       groups: options.groups ?? [],
       inbound: options.inbound ?? ALLOW_ALL,
       unsafeRoutes: options.unsafeRoutes ?? [],
+      dockerBridge: options.kind === 'docker' && options.dockerBridge !== false,
       certPath: join(this.dir, `${name}.crt`),
       keyPath: join(this.dir, `${name}.key`),
       configPath: join(this.dir, `${name}.yml`),
@@ -200,7 +208,7 @@ export class DockerLab {
     const [cmd, args, ready] =
       host.kind === 'nebula'
         ? ['nebula', ['-config', host.configPath], /Nebula interface is active/]
-        : host.kind === 'docker'
+        : host.dockerBridge
           ? [process.execPath, [MESH_BIN, 'node', '--config', host.configPath, '--docker-bridge', NETWORK], /docker: bridge shim running/]
           : [process.execPath, [MESH_BIN, 'node', '--config', host.configPath], /mesh node started/];
     const env = host.dockerd ? { ...process.env, DOCKER_HOST: `unix://${host.dockerd.socket}` } : process.env;
@@ -242,12 +250,12 @@ export class DockerLab {
     const host = this.host(name);
     if (!host.gateway) throw new Error(`${name} is not a Docker host`);
     if (host.dockerd && host.dockerd.proc.exitCode === null && host.dockerd.proc.signalCode === null) throw new Error(`${name}: dockerd already running`);
-    const id = `${this.lab.id}-${name}`;
+    const id = `${this.lab.namePrefix}-${this.lab.id}-${name}`;
     const d = host.dockerd ?? {
-      socket: `/run/docker-mdk-${id}.sock`,
-      dataRoot: `/var/lib/docker-mdk-${id}`,
-      execRoot: `/run/docker-exec-mdk-${id}`,
-      pidfile: `/run/docker-mdk-${id}.pid`,
+      socket: `/run/docker-${id}.sock`,
+      dataRoot: `/var/lib/docker-${id}`,
+      execRoot: `/run/docker-exec-${id}`,
+      pidfile: `/run/docker-${id}.pid`,
       logPath: join(this.dir, `${name}.dockerd.log`),
     };
     // Docker sets this itself too; routing between the TUN and the bridge needs it from the start.

@@ -1,7 +1,8 @@
 /**
  * NAT lab for root-only NAT-traversal tests, built on NetnsLab.
  *
- * Layout (every name starts with "mnt" + the lab id; nothing is created in the root namespace):
+ * Layout (every name starts with "mnt" (or the namePrefix option) + the lab id; nothing is created
+ * in the root namespace):
  *
  *   "internet" namespace: one bridge, nothing else (no routing, no filtering).
  *   public nodes (lighthouses, relays): own namespace, veth to the internet bridge,
@@ -75,6 +76,8 @@ export interface NatLabOptions {
   net?: number;
   /** Called with a plain-words description of each step (NAT_VERBOSE=1 prints them to stderr). */
   say?: (message: string) => void;
+  /** Starts every namespace name (default "mnt"). */
+  namePrefix?: string;
 }
 
 /** Settings shared by all nodes of a lab, shortened so that scenarios finish in seconds. */
@@ -127,7 +130,7 @@ export class NatLab {
 
   /** Creates a lab; with a test context, cleanup() runs when the test ends (pass or fail). */
   static create(t?: { after(fn: () => unknown): void }, options: NatLabOptions = {}): NatLab {
-    const lab = NetnsLab.create(undefined, 'mnt');
+    const lab = NetnsLab.create(undefined, options.namePrefix ?? 'mnt');
     const nat = new NatLab(lab, options);
     t?.after(() => nat.cleanup());
     return nat;

@@ -91,7 +91,7 @@ export class NetnsLab {
   private closed = false;
   private readonly exitHandler = (): void => this.cleanupSync();
 
-  private constructor(private readonly namePrefix: string) {
+  private constructor(readonly namePrefix: string) {
     process.once('exit', this.exitHandler);
   }
 

@@ -68,6 +68,8 @@ export interface OverlayLabOptions {
   cipher?: Cipher;
   /** Called with a plain-words description of each step (the demo prints these; OVERLAY_VERBOSE=1 prints them to stderr by default). */
   say?: (message: string) => void;
+  /** Starts every namespace name (default "mt"). */
+  namePrefix?: string;
 }
 
 export interface TcpResult {
@@ -134,7 +136,7 @@ export class OverlayLab {
 
   /** Creates a lab; with a test context, cleanup() runs when the test ends (pass or fail). */
   static create(t?: { after(fn: () => unknown): void }, options: OverlayLabOptions = {}): OverlayLab {
-    const lab = NetnsLab.create();
+    const lab = NetnsLab.create(undefined, options.namePrefix);
     const overlay = new OverlayLab(lab, options);
     t?.after(() => overlay.cleanup());
     return overlay;
@@ -387,7 +389,7 @@ export class OverlayLab {
     process.off('exit', this.exitHandler);
     await this.lab.cleanup();
     rmSync(this.dir, { recursive: true, force: true });
-    this.say(`cleaned up: stopped our processes, deleted namespaces mt${this.lab.id}* (with their veths, bridge and TUN devices) and ${this.dir}`);
+    this.say(`cleaned up: stopped our processes, deleted namespaces ${this.lab.namePrefix}${this.lab.id}* (with their veths, bridge and TUN devices) and ${this.dir}`);
   }
 }
 
