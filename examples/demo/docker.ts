@@ -138,9 +138,8 @@ async function namespaceContainers(io: DemoIO, namePrefix: string): Promise<ActR
   try {
     step('1. Underlay, CA and certificates: a lighthouse and two hosts with container subnets');
     const { ha, hb } = await addHosts(io, lab, false);
-    // The route MTU is spelled out: mesh rejects an unsafe route without one ("invalid mtu 0"), where Nebula uses tun.mtu.
-    ha.unsafeRoutes.push({ route: hb.subnet!, via: hb.vpnIp, mtu: 1300 });
-    hb.unsafeRoutes.push({ route: ha.subnet!, via: ha.vpnIp, mtu: 1300 });
+    ha.unsafeRoutes.push({ route: hb.subnet!, via: hb.vpnIp });
+    hb.unsafeRoutes.push({ route: ha.subnet!, via: ha.vpnIp });
     say(`tun.unsafe_routes: ha sends ${hb.subnet} via ${hb.vpnIp}, hb sends ${ha.subnet} via ${ha.vpnIp}`);
 
     step('2. A "container" on each host: a namespace behind a bridge that holds the subnet gateway');
