@@ -20,14 +20,24 @@ export class MeshDirectory {
   private readonly subnets = new PrefixTable<number>();
   private readonly namesByHost = new Map<number, MeshName[]>();
   private readonly hostsByName = new Map<string, Set<number>>();
+  /** Certificate names of the connected hosts (lighthouse.serve_dns), lower case. */
+  private readonly byCertName = new Map<string, number>();
 
   onTunnelUp(host: HostInfo): void {
     for (const s of host.cert?.details.subnets ?? []) this.subnets.set(s, host.vpnIp);
+    if (host.cert) this.byCertName.set(host.cert.details.name.toLowerCase(), host.vpnIp);
   }
 
   onTunnelGone(host: HostInfo): void {
     this.subnets.deleteWhere((vpnIp) => vpnIp === host.vpnIp);
     this.setNames(host.vpnIp, []);
+    const name = host.cert?.details.name.toLowerCase();
+    if (name !== undefined && this.byCertName.get(name) === host.vpnIp) this.byCertName.delete(name);
+  }
+
+  /** The overlay IP of the connected host whose certificate has this name (lower case). */
+  hostNamed(name: string): number | undefined {
+    return this.byCertName.get(name);
   }
 
   /**

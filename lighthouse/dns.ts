@@ -88,10 +88,9 @@ export class LighthouseDns {
 
   private vpnIpFor(name: string): number | null {
     if (this.node.identity.cert.details.name.toLowerCase() === name) return this.node.identity.vpnIp;
-    for (const host of this.node.hostmap.hosts()) {
-      if (host.cert?.details.name.toLowerCase() === name) return host.vpnIp;
-    }
-    return null;
+    const vpnIp = this.node.directory?.hostNamed(name);
+    // The index follows tunnels; a host whose tunnel was replaced is still answered by its current one.
+    return vpnIp !== undefined && this.node.hostmap.get(vpnIp) ? vpnIp : null;
   }
 
   private certFor(vpnIp: number): Certificate | null {

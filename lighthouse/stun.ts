@@ -9,7 +9,16 @@ import { decodeStunAs, encodeBindingSuccess } from '../src/protocol/stun.js';
  * mappings of its socket. Two ports on one IP detect port-dependent mappings (what defeats
  * punching); an address-dependent NAT that keeps the port looks endpoint-independent.
  */
+/** Answers per second in all and per source IP: a reply is bigger than its request, so unlimited answers to spoofed requests would amplify. */
+const ANSWERS_PER_SECOND = 2000;
+const ANSWERS_PER_SOURCE_PER_SECOND = 10;
+const TRACKED_SOURCES = 4096;
+
 export class StunResponder {
+  private windowStart = 0;
+  private answered = 0;
+  private readonly bySource = new Map<string, number>();
+
   private constructor(
     private readonly node: MeshNode,
     private readonly alternate: UdpBind | null,
@@ -37,6 +46,20 @@ export class StunResponder {
     return responder;
   }
 
+  private withinRate(source: string): boolean {
+    const now = Date.now();
+    if (now - this.windowStart >= 1000) {
+      this.windowStart = now;
+      this.answered = 0;
+      this.bySource.clear();
+    }
+    const fromSource = this.bySource.get(source) ?? 0;
+    if (this.answered >= ANSWERS_PER_SECOND || fromSource >= ANSWERS_PER_SOURCE_PER_SECOND) return false;
+    if (this.bySource.size < TRACKED_SOURCES || this.bySource.has(source)) this.bySource.set(source, fromSource + 1);
+    this.answered++;
+    return true;
+  }
+
   get alternatePort(): number | null {
     return this.alternate?.localPort ?? null;
   }
@@ -54,6 +77,7 @@ export class StunResponder {
   private answerOn(socket: UdpBind | null, data: Buffer, from: Endpoint): void {
     const decoded = decodeStunAs(data, 'binding-request', 'stun-not-request');
     if ('drop' in decoded) return this.node.drop(decoded.drop, from, decoded.err);
+    if (!this.withinRate(from.address)) return this.node.drop('stun-rate-limited', from);
     const reply = encodeBindingSuccess(decoded.message.transactionId, from, this.otherAddress(socket));
     if (socket) socket.send([{ data: reply, to: from }]);
     else this.node.sendRaw(reply, from);

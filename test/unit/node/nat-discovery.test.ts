@@ -209,4 +209,22 @@ describe('STUN: lighthouse responder and NAT discovery', () => {
     assert.equal(lh.node.stats.dropped['stun-unsolicited'], 1);
     await prober.close();
   });
+
+  it('the lighthouse answers at most 10 STUN requests per second per source (no amplification of a spoofed flood)', async () => {
+    const net = new MemoryNetwork();
+    const lh = await startLighthouse(net);
+    const flooder = net.bind('198.51.100.78', 5000);
+    const other = net.bind('198.51.100.79', 5000);
+    let flooded = 0;
+    let answeredOther = 0;
+    flooder.onDatagrams((batch) => (flooded += batch.length));
+    other.onDatagrams((batch) => (answeredOther += batch.length));
+    flooder.send(Array.from({ length: 50 }, () => ({ data: encodeBindingRequest(newTransactionId()), to: { address: LIGHTHOUSE, port: 4242 } })));
+    other.send([{ data: encodeBindingRequest(newTransactionId()), to: { address: LIGHTHOUSE, port: 4242 } }]);
+    await net.settle();
+    await waitFor(() => answeredOther === 1, 2000, 'the other source answered');
+    assert.equal(flooded, 10);
+    assert.equal(lh.node.stats.dropped['stun-rate-limited'], 40);
+    await Promise.all([flooder.close(), other.close()]);
+  });
 });
