@@ -45,7 +45,29 @@ export class LighthouseClient {
   start(interfaces: InterfaceSource = networkInterfaces): void {
     this.interfaces = interfaces;
     this.puncher.start();
-    if (this.lighthouses.size === 0) return;
+    this.register();
+  }
+
+  /**
+   * SIGHUP: lighthouse.interval, advertise_addrs and local_allow_list take effect with an update
+   * sent at once. The lighthouses themselves (their static_host_map entries are resolved at start)
+   * need a restart.
+   */
+  reload(): void {
+    const now = this.node.config.lighthouse;
+    const wanted = new Set(now.amLighthouse ? [] : now.hosts);
+    if (wanted.size !== this.lighthouses.size || [...wanted].some((ip) => !this.lighthouses.has(ip))) {
+      this.node.log.warn({ running: [...this.lighthouses].map(formatIp), configured: [...wanted].map(formatIp) }, 'lighthouse.hosts changed: restart the node to use the new lighthouses');
+    }
+    if (this.updateTimer) clearInterval(this.updateTimer);
+    this.updateTimer = null;
+    this.resolvedAdvertised = [];
+    this.register();
+  }
+
+  /** An update now, then every lighthouse.interval. */
+  private register(): void {
+    if (this.lighthouses.size === 0 || this.stopped) return;
     this.sendUpdate();
     const interval = this.node.config.lighthouse.interval;
     if (interval > 0) {

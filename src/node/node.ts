@@ -440,6 +440,7 @@ export class MeshNode {
     this.config = config;
     this.unsafeRoutes = config.tun.unsafeRoutes.map((r) => ({ cidr: r.route, via: r.via }));
     this.nat.refresh();
+    this.lighthouseClient.reload();
     this.log.info({ fingerprint: identity.fingerprint }, 'configuration reloaded');
   }
 
