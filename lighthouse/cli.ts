@@ -7,6 +7,9 @@ import { runNode } from '../src/node/cli.js';
 export function asLighthouse(loaded: LoadedConfig): void {
   const config = loaded.config;
   config.lighthouse.amLighthouse = true;
+  // Read before am_lighthouse was forced on: a lighthouse does serve DNS.
+  const dnsWarning = loaded.warnings.findIndex((w) => w.startsWith('lighthouse.serve_dns:'));
+  if (dnsWarning >= 0) loaded.warnings.splice(dnsWarning, 1);
   if (config.listen.port === 0) {
     throw new UserError(`config ${loaded.source}: listen.port: a lighthouse needs a fixed port (the one in the nodes' static_host_map), not 0 or unset`);
   }

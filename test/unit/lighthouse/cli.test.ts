@@ -17,10 +17,11 @@ function mesh(...args: string[]): { code: number; stdout: string; stderr: string
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
-function writeConfig(t: { after(fn: () => void): void }, port: number | undefined): string {
+function writeConfig(t: { after(fn: () => void): void }, port: number | undefined, lighthouse: Record<string, unknown> = {}): string {
   const dir = mkdtempSync(join(tmpdir(), 'mesh-lh-cli-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const config = nebulaConfig({ ca: fixturePath('ca.crt'), cert: fixturePath('host1.crt'), key: fixturePath('host1.key'), tun: { disabled: true } });
+  Object.assign(config.lighthouse as Record<string, unknown>, lighthouse);
   const listen: Record<string, unknown> = { host: '127.0.0.1' };
   if (port !== undefined) listen.port = port;
   config.listen = listen;
@@ -50,6 +51,14 @@ test('the lighthouse command forces am_lighthouse on a config written for a node
   assert.equal(loaded.config.lighthouse.amLighthouse, false);
   asLighthouse(loaded);
   assert.equal(loaded.config.lighthouse.amLighthouse, true);
+});
+
+test('mesh lighthouse does not warn that serve_dns needs am_lighthouse', (t) => {
+  const loaded = loadConfig(writeConfig(t, 4242, { serve_dns: true }));
+  assert.ok(loaded.warnings.some((w) => w.startsWith('lighthouse.serve_dns:')), 'a plain node would be warned');
+  asLighthouse(loaded);
+  assert.deepEqual(loaded.warnings.filter((w) => w.startsWith('lighthouse.serve_dns:')), []);
+  assert.equal(loaded.config.lighthouse.serveDns, true);
 });
 
 test('mesh lighthouse runs as a lighthouse on a fixed port and stops on SIGTERM', async (t) => {
