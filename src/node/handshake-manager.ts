@@ -28,7 +28,7 @@ export class HandshakeManager {
   constructor(private readonly node: MeshNode) {}
 
   /** The pending or new outbound handshake to `vpnIp`. */
-  start(vpnIp: number): HostInfo {
+  start(vpnIp: number, options: { directOnly?: boolean } = {}): HostInfo {
     const hostmap = this.node.hostmap;
     const existing = hostmap.getPending(vpnIp);
     if (existing) return existing;
@@ -38,7 +38,7 @@ export class HandshakeManager {
     });
     const { message, state } = initiatorWriteMessage1(this.node.cipher, this.node.identity.keyPair, handshakeHeader(0, 1), payload);
     host.window.update(1);
-    host.pending = { state, message, attempts: 0, timer: null };
+    host.pending = { state, message, attempts: 0, timer: null, ...(options.directOnly ? { directOnly: true } : {}) };
     hostmap.addPending(host);
     this.node.log.debug({ vpnIp: formatIp(vpnIp), localIndex: host.localIndex }, 'starting handshake');
     this.node.onHandshakeStart(host);
@@ -67,7 +67,8 @@ export class HandshakeManager {
     const pending = host.pending;
     if (!pending || this.node.hostmap.getPending(host.vpnIp) !== host) return;
     if (pending.attempts >= this.node.config.handshakes.retries) {
-      this.node.log.info({ vpnIp: formatIp(host.vpnIp), attempts: pending.attempts, remotes: host.remotes.addresses().map(endpointKey) }, 'handshake timed out');
+      // A failed try for a direct path next to a working relayed tunnel is routine.
+      this.node.log[pending.directOnly ? 'debug' : 'info']({ vpnIp: formatIp(host.vpnIp), attempts: pending.attempts, remotes: host.remotes.addresses().map(endpointKey) }, 'handshake timed out');
       this.node.hostmap.removePending(host);
       this.node.stats.handshakeTimeouts++;
       return;

@@ -22,6 +22,8 @@ export interface PendingHandshake {
   message: Buffer;
   attempts: number;
   timer: NodeJS.Timeout | null;
+  /** Only the peer's direct addresses, never relays (trying to replace a relayed tunnel by a direct one). */
+  directOnly?: boolean;
 }
 
 /** One peer: a tunnel being set up (pending) or established. */

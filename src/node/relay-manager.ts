@@ -16,6 +16,8 @@ export const MAX_RELAYS = 4096;
 const MAX_RELAYS_TRIED = 4;
 /** How often a node checks that it has a tunnel to each of its own relays. */
 const OWN_RELAYS_CHECK_MS = 10_000;
+/** A relayed tunnel tries a direct path every this many connection_alive_intervals (30 s by default). */
+const UPGRADE_EVERY_ALIVE_INTERVALS = 6;
 
 /**
  * requested: we asked for it and wait for the answer. peer-requested (forwarding, R only): the
@@ -45,8 +47,8 @@ export interface Relay {
  * three roles: A asks R to reach B, R forwards between its tunnels to A and B, B accepts.
  *
  * A end-to-end tunnel without a direct address (`host.remote === null`) is reached through any
- * established terminal relay whose peer is that tunnel's overlay IP. Such a tunnel stays relayed
- * even when a direct address becomes known later, as in Nebula 1.6.
+ * established terminal relay whose peer is that tunnel's overlay IP, until a direct handshake
+ * replaces it (startUpgrades).
  */
 export class RelayManager {
   /** Every relay by its local relay index (the namespace relay frames are looked up in). */
@@ -57,6 +59,7 @@ export class RelayManager {
   private inbound: Relay | null = null;
   private refusalLogged = false;
   private ownRelaysTimer: NodeJS.Timeout | null = null;
+  private upgradeTimer: NodeJS.Timeout | null = null;
 
   constructor(readonly node: MeshNode) {}
 
@@ -66,6 +69,7 @@ export class RelayManager {
    * mapping). Nebula 1.6 leaves this to chance (a punch-back 5 s after someone asks for us).
    */
   start(): void {
+    this.startUpgrades();
     const { relays, amRelay } = this.node.config.relay;
     if (amRelay || relays.length === 0) return;
     const check = () => {
@@ -77,6 +81,26 @@ export class RelayManager {
     check();
     this.ownRelaysTimer = setInterval(check, OWN_RELAYS_CHECK_MS);
     this.ownRelaysTimer.unref();
+  }
+
+  /**
+   * Now and then, a relayed tunnel whose peer has direct addresses tries a direct handshake (never
+   * via relays); when it completes, the direct tunnel replaces the relayed one on both sides (the
+   * peer switches when our traffic arrives on it). Nebula 1.6 keeps a relayed tunnel relayed for
+   * its whole life. Not tried behind a symmetric NAT, where it cannot work.
+   */
+  private startUpgrades(): void {
+    if (!this.node.config.relay.useRelays) return;
+    const every = UPGRADE_EVERY_ALIVE_INTERVALS * this.node.config.timers.connectionAliveInterval;
+    this.upgradeTimer = setInterval(() => {
+      if (this.node.nat.symmetric) return;
+      for (const host of this.node.hostmap.hosts()) {
+        if (host.remote || !host.established || host.remotes.size === 0 || this.node.hostmap.getPending(host.vpnIp)) continue;
+        this.node.log.debug({ vpnIp: formatIp(host.vpnIp), relay: this.relayFor(host.vpnIp) === null ? null : formatIp(this.relayFor(host.vpnIp)!) }, 'trying a direct path for a relayed tunnel');
+        this.node.handshakes.start(host.vpnIp, { directOnly: true });
+      }
+    }, every);
+    this.upgradeTimer.unref();
   }
 
   /** The relay (its overlay IP) that traffic to `vpnIp` currently goes through, if any. */
@@ -154,7 +178,7 @@ export class RelayManager {
     const node = this.node;
     const { useRelays, amRelay } = node.config.relay;
     // Relays do not use relays themselves (Nebula: am_relay overrides the rest).
-    if (!useRelays || amRelay || !host.pending) return;
+    if (!useRelays || amRelay || !host.pending || host.pending.directOnly) return;
     const relayIps = host.remotes.relays;
     if (relayIps.length === 0) return;
     // Direct addresses get one attempt alone unless they are unlikely to work.
@@ -214,6 +238,8 @@ export class RelayManager {
   stop(): void {
     if (this.ownRelaysTimer) clearInterval(this.ownRelaysTimer);
     this.ownRelaysTimer = null;
+    if (this.upgradeTimer) clearInterval(this.upgradeTimer);
+    this.upgradeTimer = null;
     this.byIndex.clear();
     this.byHop.clear();
   }

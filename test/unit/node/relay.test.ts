@@ -47,6 +47,8 @@ interface Trio {
   b: MemoryNode;
   r: MemoryNode;
   net: MemoryNetwork;
+  /** Lets A and B reach each other directly from now on. */
+  unblock: () => void;
 }
 
 /**
@@ -55,7 +57,7 @@ interface Trio {
  */
 async function trio(options: { amRelay?: boolean; bAddressKnown?: boolean } = {}): Promise<Trio> {
   const net = new MemoryNetwork();
-  net.addHook((p) => (between(p, ADDR_A, ADDR_B) ? null : p));
+  const unblock = net.addHook((p) => (between(p, ADDR_A, ADDR_B) ? null : p));
   const extra = RELAY_TIMERS;
   const r = await startMemoryNode(net, hostR, ADDR_R, {
     staticHostMap: { '10.43.0.1': [`${ADDR_A}:4242`], '10.43.0.2': [`${ADDR_B}:4242`] },
@@ -71,7 +73,7 @@ async function trio(options: { amRelay?: boolean; bAddressKnown?: boolean } = {}
   };
   a.node.lighthouseClient.onHandshakeStart = report;
   report({ vpnIp: IP_B, remotes: a.node.hostmap.remotesFor(IP_B) } as HostInfo);
-  return { a, b, r, net };
+  return { a, b, r, net, unblock };
 }
 
 async function ping(from: MemoryNode, to: MemoryNode, seq: number, timeoutMs = 3000): Promise<void> {
@@ -117,6 +119,23 @@ describe('relays on an in-memory network', () => {
     assert.ok(relayFrames.length >= 6, 'handshake and pings travelled in relay frames');
     // B's reply to A's first ping came back through the relay as well.
     assert.ok(a.tun.written.some((p) => parseIpv4(p).src === b.host.ip));
+  });
+
+  it('replaces a relayed tunnel by a direct one once the direct path works', async () => {
+    const { a, b, net, unblock } = await trio();
+    await ping(a, b, 1);
+    assertRelayed(a, IP_B);
+    unblock();
+    // Every 6 connection_alive_intervals (300 ms here) A tries B's direct address.
+    await waitFor(() => (a.node.hostmap.get(IP_B)?.remote ?? null) !== null, 5000, 'a direct tunnel at A');
+    await ping(a, b, 2);
+    await waitFor(() => (b.node.hostmap.get(IP_A)?.remote ?? null) !== null, 3000, 'B switched to the direct tunnel');
+    net.clearTraffic();
+    await ping(b, a, 3);
+    await ping(a, b, 4);
+    const relayFrames = net.traffic.filter((t) => typeOf(t.sent.data) === MessageType.Message && t.sent.data[1] === MessageSubType.Relay);
+    assert.equal(relayFrames.length, 0, 'no more relay frames');
+    assert.ok(net.traffic.some((t) => t.verdict === 'delivered' && between(t.sent, ADDR_A, ADDR_B)), 'A and B talk directly');
   });
 
   it('reaches a peer with no known direct address through its relay', async () => {
