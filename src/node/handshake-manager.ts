@@ -12,6 +12,9 @@ export function unixNanos(): bigint {
   return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n;
 }
 
+/** A try for a direct path next to a relayed tunnel is short: the relay keeps carrying the traffic. */
+const DIRECT_ONLY_ATTEMPTS = 3;
+
 function handshakeHeader(remoteIndex: number, stage: number): Buffer {
   const header = Buffer.alloc(HEADER_LEN);
   writeHeader(header, 0, MessageType.Handshake, 0, remoteIndex, stage);
@@ -66,7 +69,8 @@ export class HandshakeManager {
   private attempt(host: HostInfo): void {
     const pending = host.pending;
     if (!pending || this.node.hostmap.getPending(host.vpnIp) !== host) return;
-    if (pending.attempts >= this.node.config.handshakes.retries) {
+    const retries = pending.directOnly ? Math.min(DIRECT_ONLY_ATTEMPTS, this.node.config.handshakes.retries) : this.node.config.handshakes.retries;
+    if (pending.attempts >= retries) {
       // A failed try for a direct path next to a working relayed tunnel is routine.
       this.node.log[pending.directOnly ? 'debug' : 'info']({ vpnIp: formatIp(host.vpnIp), attempts: pending.attempts, remotes: host.remotes.addresses().map(endpointKey) }, 'handshake timed out');
       this.node.hostmap.removePending(host);

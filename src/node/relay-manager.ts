@@ -18,6 +18,7 @@ const MAX_RELAYS_TRIED = 4;
 const OWN_RELAYS_CHECK_MS = 10_000;
 /** A relayed tunnel tries a direct path every this many connection_alive_intervals (30 s by default). */
 const UPGRADE_EVERY_ALIVE_INTERVALS = 6;
+const MAX_UPGRADE_BACKOFF = 16;
 
 /**
  * requested: we asked for it and wait for the answer. peer-requested (forwarding, R only): the
@@ -92,11 +93,22 @@ export class RelayManager {
   private startUpgrades(): void {
     if (!this.node.config.relay.useRelays) return;
     const every = UPGRADE_EVERY_ALIVE_INTERVALS * this.node.config.timers.connectionAliveInterval;
+    // Per relayed tunnel: ticks to skip before the next try, doubling after each (up to 16).
+    const backoff = new Map<HostInfo, { wait: number; skip: number }>();
     this.upgradeTimer = setInterval(() => {
+      for (const host of backoff.keys()) if (host.remote || this.node.hostmap.get(host.vpnIp) !== host) backoff.delete(host);
       if (this.node.nat.symmetric) return;
       for (const host of this.node.hostmap.hosts()) {
         if (host.remote || !host.established || host.remotes.size === 0 || this.node.hostmap.getPending(host.vpnIp)) continue;
-        this.node.log.debug({ vpnIp: formatIp(host.vpnIp), relay: this.relayFor(host.vpnIp) === null ? null : formatIp(this.relayFor(host.vpnIp)!) }, 'trying a direct path for a relayed tunnel');
+        const state = backoff.get(host) ?? { wait: 1, skip: 0 };
+        backoff.set(host, state);
+        if (state.skip > 0) {
+          state.skip--;
+          continue;
+        }
+        state.skip = state.wait - 1;
+        state.wait = Math.min(MAX_UPGRADE_BACKOFF, state.wait * 2);
+        this.node.log.debug({ vpnIp: formatIp(host.vpnIp) }, 'trying a direct path for a relayed tunnel');
         this.node.handshakes.start(host.vpnIp, { directOnly: true });
       }
     }, every);

@@ -92,6 +92,8 @@ const FAST = {
 
 /** UDP packets at least this long carry overlay data (a 56-byte ping is 144 bytes on the wire); punches, tests and keepalives are shorter. */
 const DATA_PACKET_MIN_BYTES = 120;
+/** u32 match: the low nibble of the first UDP payload byte (the Nebula header type) is 1 (message). */
+const NEBULA_MESSAGE_U32 = '0>>22&0x3C@8>>24&0x0F=1';
 
 let meshLighthouseCommand: Promise<boolean> | undefined;
 
@@ -181,6 +183,9 @@ export class NatLab {
     // Counting chain: one RETURN rule per watched destination, its counters read by forwarded().
     await this.lab.execOk(ns, 'iptables', ['-N', 'MNTCOUNT']);
     await this.lab.execOk(ns, 'iptables', ['-A', 'FORWARD', '-o', wanDev, '-p', 'udp', '-m', 'length', '--length', `${DATA_PACKET_MIN_BYTES}:65535`, '-j', 'MNTCOUNT']);
+    // Nebula message packets only (header type 1: tunnelled data and relay frames), not handshakes.
+    await this.lab.execOk(ns, 'iptables', ['-N', 'MNTDATA']);
+    await this.lab.execOk(ns, 'iptables', ['-A', 'FORWARD', '-o', wanDev, '-p', 'udp', '-m', 'u32', '--u32', NEBULA_MESSAGE_U32, '-j', 'MNTDATA']);
     const router: NatRouter = { name, ns, kind, wanDev, publicIp, lanNet: `10.${this.net}.${i}`, watched: new Set() };
     this.routers.set(name, router);
     this.say(`created ${kind === 'symmetric' ? 'symmetric (--random-fully)' : 'cone'} NAT router "${name}" in ${ns}: public ${publicIp} on ${wanDev}, LAN ${router.lanNet}.0/24`);
@@ -386,7 +391,7 @@ export class NatLab {
   async watch(router: string, dstIp: string): Promise<void> {
     const r = this.router(router);
     if (r.watched.has(dstIp)) return;
-    await this.lab.execOk(r.ns, 'iptables', ['-A', 'MNTCOUNT', '-d', dstIp, '-j', 'RETURN']);
+    for (const chain of ['MNTCOUNT', 'MNTDATA']) await this.lab.execOk(r.ns, 'iptables', ['-A', chain, '-d', dstIp, '-j', 'RETURN']);
     r.watched.add(dstIp);
   }
 
@@ -397,9 +402,12 @@ export class NatLab {
     for (const r of this.routers.values()) for (const ip of publicIps) if (ip !== r.publicIp) await this.watch(r.name, ip);
   }
 
-  /** Data-sized UDP packets the router has forwarded out of its WAN to each watched destination. */
-  async forwarded(router: string): Promise<Map<string, number>> {
-    const out = await this.lab.execOk(this.router(router).ns, 'iptables', ['-n', '-v', '-x', '-L', 'MNTCOUNT']);
+  /**
+   * UDP packets the router has forwarded out of its WAN to each watched destination: data-sized
+   * ones of any kind (handshakes included), or with `messagesOnly` Nebula message packets only.
+   */
+  async forwarded(router: string, messagesOnly = false): Promise<Map<string, number>> {
+    const out = await this.lab.execOk(this.router(router).ns, 'iptables', ['-n', '-v', '-x', '-L', messagesOnly ? 'MNTDATA' : 'MNTCOUNT']);
     const counts = new Map<string, number>();
     for (const line of out.split('\n')) {
       // pkts bytes target prot opt in out source destination
@@ -417,9 +425,10 @@ export class NatLab {
   async tracePings(from: string, to: string, count = 10): Promise<{ replies: number; sentTo: Map<string, number>; output: string }> {
     const router = this.node(from).router;
     if (!router) throw new Error(`${from} is not behind a router`);
-    const before = await this.forwarded(router.name);
+    // Messages only: a concurrent handshake (a relayed tunnel trying a direct path) is not data.
+    const before = await this.forwarded(router.name, true);
     const r = await this.lab.exec(this.node(from).ns, 'ping', ['-n', '-q', '-c', String(count), '-i', '0.2', '-W', '1', this.node(to).vpnIp], { timeoutMs: count * 1000 + 5000 });
-    const after = await this.forwarded(router.name);
+    const after = await this.forwarded(router.name, true);
     const sentTo = new Map<string, number>();
     for (const [ip, n] of after) sentTo.set(ip, n - (before.get(ip) ?? 0));
     const replies = Number(/(\d+) received/.exec(r.stdout)?.[1] ?? 0);
