@@ -102,6 +102,20 @@ test('mesh nodes find each other through a nebula 1.6.1 lighthouse, and get punc
   assert.ok(known.includes(`127.0.0.1:${bPort}`) && known.includes('127.0.0.6:4999'), known.join(', '));
   // nebula told b that a was looking for it: b punched a's address with a 0x00 byte.
   await waitFor(() => (a.node.stats.dropped['punch'] ?? 0) > 0, 10_000, 'punch from b at a');
+
+  // The mesh extensions (container names and subnets) sent to a nebula lighthouse are ignored:
+  // no answer, no complaint in its (debug) log, and the tunnels and lighthouse service go on.
+  const logBefore = lh.log().length;
+  a.node.names.publish([{ name: 'web', ips: [parseIp('10.43.9.2')] }]);
+  assert.deepEqual(await b.node.names.resolve('web'), [], 'nobody answers a name query');
+  b.node.subnets.setRanges([{ ip: parseIp('10.43.9.0'), bits: 24 }]);
+  assert.ok(b.node.subnets.hold(parseIp('10.43.9.2'), echo(hostB.ip, '10.43.9.2', 8, 1, 1)));
+  await new Promise((r) => setTimeout(r, 500));
+  const added = lh.log().slice(logBefore);
+  assert.doesNotMatch(added, /level=(error|warning)|Unhandled|Failed to unmarshal/i, added);
+  assert.equal(lh.proc.exitCode, null, 'the nebula lighthouse still runs');
+  b.tun.inject([echo(hostB.ip, hostA.ip, 8, 1, 2)]);
+  await waitFor(() => a.tun.written.some((p) => parseIpv4(p).src === hostB.ip), 10_000, 'ping from b at a afterwards');
 });
 
 test('a nebula 1.6.1 node registers with a mesh lighthouse and is reached through it', { skip: nebulaMissing, timeout: 30_000 }, async (t) => {
