@@ -64,7 +64,16 @@ export interface NativeUdp {
   close(): void;
 }
 
+/** One AEAD key with lazily made OpenSSL contexts (see native/src/aead.cc); lengths are checked natively. */
+export interface NativeAead {
+  /** Writes ciphertext || tag (plaintext.length + 16 bytes) at out[outOffset]; throws on an invalid counter. */
+  sealInto(out: Uint8Array, outOffset: number, counter: number, ad: Uint8Array, plaintext: Uint8Array): void;
+  /** Writes the plaintext of sealed = ciphertext || tag at out[outOffset]; its length, or -1 when it does not authenticate. */
+  openInto(out: Uint8Array, outOffset: number, counter: number, ad: Uint8Array, sealed: Uint8Array): number;
+}
+
 export interface NativeAddon {
+  Aead: new (cipher: 'aes' | 'chachapoly', key: Uint8Array) => NativeAead;
   Tun: new (name: string) => NativeTun;
   Udp?: new (host: string, port: number, readBuffer: number, writeBuffer: number, batch: number, maxDatagram: number) => NativeUdp;
 }
