@@ -20,6 +20,7 @@ namespace {
 constexpr int kKeyLen = 32;
 constexpr int kNonceLen = 12;
 constexpr int kTagLen = 16;
+constexpr size_t kHeaderLen = 16;
 // Approximate native footprint of one object with both contexts (OpenSSL's GCM/ChaCha state + ours).
 constexpr int64_t kExternalBytes = 2048;
 // Largest integer a JS number holds exactly; counters above it never occur (Nebula stops far earlier).
@@ -63,6 +64,8 @@ class Aead : public Napi::ObjectWrap<Aead> {
     return DefineClass(env, "Aead", {
       InstanceMethod<&Aead::SealInto>("sealInto"),
       InstanceMethod<&Aead::OpenInto>("openInto"),
+      InstanceMethod<&Aead::SealPacket>("sealPacket"),
+      InstanceMethod<&Aead::OpenPacket>("openPacket"),
     });
   }
 
@@ -156,9 +159,29 @@ class Aead : public Napi::ObjectWrap<Aead> {
     return env.Undefined();
   }
 
+  // Writes the plaintext of ciphertext || tag at out; its length, or -1 when authentication fails
+  // (out may then hold unauthenticated bytes, which the caller discards).
+  int Open(EVP_CIPHER_CTX* ctx, uint64_t counter, const uint8_t* ad, size_t ad_len, const uint8_t* sealed,
+           size_t ct_len, uint8_t* out) {
+    uint8_t nonce[kNonceLen];
+    Nonce(counter, nonce);
+    int n = 0;
+    if (EVP_DecryptInit_ex(ctx, nullptr, nullptr, nullptr, nonce) != 1) return -1;
+    if (ad_len > 0 && EVP_DecryptUpdate(ctx, nullptr, &n, ad, static_cast<int>(ad_len)) != 1) return -1;
+    int written = 0;
+    if (ct_len > 0) {
+      if (EVP_DecryptUpdate(ctx, out, &n, sealed, static_cast<int>(ct_len)) != 1) return -1;
+      written = n;
+    }
+    // The tag is read, not written; OpenSSL's ctrl takes a non-const pointer.
+    if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, kTagLen, const_cast<uint8_t*>(sealed + ct_len)) != 1) return -1;
+    if (EVP_DecryptFinal_ex(ctx, out + written, &n) != 1) return -1;
+    return written + n;
+  }
+
   // openInto(out, outOffset, counter, ad, sealed): writes the plaintext of sealed = ciphertext || tag
   // at out[outOffset]; returns its length, or -1 when the counter is invalid, the input is too short
-  // or authentication fails (out may then hold unauthenticated bytes, which the caller discards).
+  // or authentication fails.
   Napi::Value OpenInto(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Span out = SpanOf(info[0]);
@@ -170,22 +193,41 @@ class Aead : public Napi::ObjectWrap<Aead> {
     size_t ct_len = sealed.length - kTagLen;
     if (ad.length > INT_MAX || ct_len > INT_MAX) throw Napi::RangeError::New(env, "aead: input too large");
     if (at > out.length || out.length - at < ct_len) throw Napi::RangeError::New(env, "aead: output too small");
-    EVP_CIPHER_CTX* ctx = Context(env, false);
-    uint8_t nonce[kNonceLen];
-    Nonce(counter, nonce);
-    uint8_t* dst = out.data + at;
-    int n = 0;
-    int written = 0;
-    bool ok = EVP_DecryptInit_ex(ctx, nullptr, nullptr, nullptr, nonce) == 1 &&
-              (ad.length == 0 || EVP_DecryptUpdate(ctx, nullptr, &n, ad.data, static_cast<int>(ad.length)) == 1);
-    if (ok && ct_len > 0) {
-      ok = EVP_DecryptUpdate(ctx, dst, &n, sealed.data, static_cast<int>(ct_len)) == 1;
-      written = n;
+    int length = Open(Context(env, false), counter, ad.data, ad.length, sealed.data, ct_len, out.data + at);
+    return Napi::Number::New(env, length);
+  }
+
+  // openPacket(out, counter, packet): packet = header(16, the AD) || ciphertext || tag; writes the
+  // plaintext at out[0] and returns its length, or -1 as openInto. Spares the caller two subarrays.
+  Napi::Value OpenPacket(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Span out = SpanOf(info[0]);
+    Span packet = SpanOf(info[2]);
+    uint64_t counter;
+    if (!CounterOf(info[1], &counter) || packet.length < kHeaderLen + kTagLen) return Napi::Number::New(env, -1);
+    size_t ct_len = packet.length - kHeaderLen - kTagLen;
+    if (ct_len > INT_MAX) throw Napi::RangeError::New(env, "aead: input too large");
+    if (out.length < ct_len) throw Napi::RangeError::New(env, "aead: output too small");
+    int length = Open(Context(env, false), counter, packet.data, kHeaderLen, packet.data + kHeaderLen, ct_len, out.data);
+    return Napi::Number::New(env, length);
+  }
+
+  // sealPacket(out, counter, header, plaintext): writes header(16, the AD) || ciphertext || tag at out[0].
+  Napi::Value SealPacket(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Span out = SpanOf(info[0]);
+    uint64_t counter;
+    if (!CounterOf(info[1], &counter)) throw Napi::RangeError::New(env, "aead: invalid counter");
+    Span header = SpanOf(info[2]);
+    Span pt = SpanOf(info[3]);
+    if (header.length != kHeaderLen) throw Napi::RangeError::New(env, "aead: header must be 16 bytes");
+    if (pt.length > INT_MAX - kHeaderLen - kTagLen) throw Napi::RangeError::New(env, "aead: input too large");
+    if (out.length < kHeaderLen + pt.length + kTagLen) throw Napi::RangeError::New(env, "aead: output too small");
+    std::memmove(out.data, header.data, kHeaderLen);
+    if (!Seal(Context(env, true), counter, out.data, kHeaderLen, pt.data, pt.length, out.data + kHeaderLen)) {
+      throw Napi::Error::New(env, "aead: encryption failed");
     }
-    ok = ok && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, kTagLen, sealed.data + ct_len) == 1 &&
-         EVP_DecryptFinal_ex(ctx, dst + written, &n) == 1;
-    if (!ok) return Napi::Number::New(env, -1);
-    return Napi::Number::New(env, static_cast<double>(written + n));
+    return env.Undefined();
   }
 
   const EVP_CIPHER* cipher_ = nullptr;

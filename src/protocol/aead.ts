@@ -182,14 +182,14 @@ class OpenSslAead implements Aead {
   encryptPacket(header: Uint8Array, counter: number, plaintext: Uint8Array): Buffer {
     if (header.length !== HEADER_LEN) throw new RangeError(`header must be ${HEADER_LEN} bytes`);
     const out = Buffer.allocUnsafe(HEADER_LEN + plaintext.length + TAG_LEN);
-    out.set(header, 0);
-    this.native.sealInto(out, HEADER_LEN, counter, header, plaintext);
+    this.native.sealPacket(out, counter, header, plaintext);
     return out;
   }
 
   decryptPacket(packet: Uint8Array, counter: number): Buffer | null {
     if (packet.length < HEADER_LEN + TAG_LEN) return null;
-    return this.openInto(counter, packet.subarray(0, HEADER_LEN), packet.subarray(HEADER_LEN));
+    const out = Buffer.allocUnsafe(packet.length - HEADER_LEN - TAG_LEN);
+    return this.native.openPacket(out, counter, packet) < 0 ? null : out;
   }
 
   seal(counter: number, ad: Uint8Array, plaintext: Uint8Array): Buffer {
@@ -200,13 +200,8 @@ class OpenSslAead implements Aead {
 
   open(counter: number, ad: Uint8Array, sealed: Uint8Array): Buffer | null {
     if (sealed.length < TAG_LEN) return null;
-    return this.openInto(counter, ad, sealed);
-  }
-
-  private openInto(counter: number, ad: Uint8Array, sealed: Uint8Array): Buffer | null {
     const out = Buffer.allocUnsafe(sealed.length - TAG_LEN);
-    const length = this.native.openInto(out, 0, counter, ad, sealed);
-    return length < 0 ? null : out;
+    return this.native.openInto(out, 0, counter, ad, sealed) < 0 ? null : out;
   }
 }
 

@@ -54,6 +54,21 @@ describe('native OpenSSL AEAD against node:crypto', { skip }, () => {
         }
       });
 
+      it('works on views into larger buffers (as packets of a received batch are)', () => {
+        const key = randomBytes(32);
+        const native = createAead(cipher, key);
+        const reference = createNodeCryptoAead(cipher, key);
+        const backing = randomBytes(3000);
+        const header = backing.subarray(5, 21);
+        const pt = backing.subarray(100, 1400);
+        const packet = native.encryptPacket(header, 9, pt);
+        assert.deepEqual(packet, reference.encryptPacket(header, 9, pt));
+        const batch = Buffer.concat([randomBytes(37), packet, randomBytes(11)]);
+        const view = batch.subarray(37, 37 + packet.length);
+        assert.deepEqual(native.decryptPacket(view, 9), pt);
+        assert.deepEqual(native.open(9, view.subarray(0, 16), view.subarray(16)), pt);
+      });
+
       it('rejects what node:crypto rejects: wrong tag, ciphertext, AD, counter or key; truncated input', () => {
         const key = randomBytes(32);
         const native = createAead(cipher, key);
