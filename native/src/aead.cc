@@ -5,6 +5,7 @@
 //
 // Nonce = 4 zero bytes + 64-bit counter, big-endian for AES-256-GCM, little-endian for
 // ChaCha20-Poly1305 (Nebula/Noise rules). Tags are 16 bytes. Output layouts match src/protocol/aead.ts.
+#include <dlfcn.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
@@ -239,7 +240,23 @@ class Aead : public Napi::ObjectWrap<Aead> {
 
 }  // namespace mesh
 
+// The OpenSSL functions are resolved lazily from the process (node exports its copy); a runtime built
+// without them would abort at the first call, so Aead is only offered when all of them are present,
+// and JS falls back to node:crypto otherwise.
+static bool OpenSslAvailable() {
+  static const char* const kSymbols[] = {
+      "EVP_aes_256_gcm", "EVP_chacha20_poly1305", "EVP_CIPHER_CTX_new", "EVP_CIPHER_CTX_free",
+      "EVP_CIPHER_CTX_ctrl", "EVP_CipherInit_ex", "EVP_EncryptInit_ex", "EVP_EncryptUpdate",
+      "EVP_EncryptFinal_ex", "EVP_DecryptInit_ex", "EVP_DecryptUpdate", "EVP_DecryptFinal_ex",
+      "OPENSSL_cleanse",
+  };
+  for (const char* name : kSymbols) {
+    if (dlsym(RTLD_DEFAULT, name) == nullptr) return false;
+  }
+  return true;
+}
+
 Napi::Object InitAead(Napi::Env env, Napi::Object exports) {
-  exports.Set("Aead", mesh::Aead::Define(env));
+  if (OpenSslAvailable()) exports.Set("Aead", mesh::Aead::Define(env));
   return exports;
 }

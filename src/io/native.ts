@@ -77,7 +77,8 @@ export interface NativeAead {
 }
 
 export interface NativeAddon {
-  Aead: new (cipher: 'aes' | 'chachapoly', key: Uint8Array) => NativeAead;
+  /** Absent when the running node does not export the OpenSSL functions it needs. */
+  Aead?: new (cipher: 'aes' | 'chachapoly', key: Uint8Array) => NativeAead;
   Tun: new (name: string) => NativeTun;
   Udp?: new (host: string, port: number, readBuffer: number, writeBuffer: number, batch: number, maxDatagram: number) => NativeUdp;
 }
