@@ -24,8 +24,8 @@ constexpr int kTagLen = 16;
 constexpr size_t kHeaderLen = 16;
 // Approximate native footprint of one object with both contexts (OpenSSL's GCM/ChaCha state + ours).
 constexpr int64_t kExternalBytes = 2048;
-// Largest integer a JS number holds exactly; counters above it never occur (Nebula stops far earlier).
-constexpr double kMaxCounter = 9007199254740991.0;
+// Largest integer a JS number holds exactly (2^53 - 1): the bound for counters.
+constexpr double kMaxSafeInteger = 9007199254740991.0;
 
 struct Span {
   uint8_t* data;
@@ -44,17 +44,9 @@ Span SpanOf(const Napi::Value& v) {
 bool CounterOf(const Napi::Value& v, uint64_t* out) {
   if (!v.IsNumber()) return false;
   double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= 0 && d <= kMaxCounter) || d != static_cast<double>(static_cast<uint64_t>(d))) return false;
+  if (!(d >= 0 && d <= kMaxSafeInteger) || d != static_cast<double>(static_cast<uint64_t>(d))) return false;
   *out = static_cast<uint64_t>(d);
   return true;
-}
-
-size_t OffsetOf(const Napi::Value& v) {
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= 0 && d <= static_cast<double>(SIZE_MAX)) || d != static_cast<double>(static_cast<size_t>(d))) {
-    throw Napi::RangeError::New(v.Env(), "aead: invalid offset");
-  }
-  return static_cast<size_t>(d);
 }
 
 }  // namespace
@@ -143,18 +135,17 @@ class Aead : public Napi::ObjectWrap<Aead> {
     return EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, kTagLen, out + written) == 1;
   }
 
-  // sealInto(out, outOffset, counter, ad, plaintext): writes ciphertext || tag at out[outOffset].
+  // sealInto(out, counter, ad, plaintext): writes ciphertext || tag at out[0].
   Napi::Value SealInto(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Span out = SpanOf(info[0]);
-    size_t at = OffsetOf(info[1]);
     uint64_t counter;
-    if (!CounterOf(info[2], &counter)) throw Napi::RangeError::New(env, "aead: invalid counter");
-    Span ad = SpanOf(info[3]);
-    Span pt = SpanOf(info[4]);
+    if (!CounterOf(info[1], &counter)) throw Napi::RangeError::New(env, "aead: invalid counter");
+    Span ad = SpanOf(info[2]);
+    Span pt = SpanOf(info[3]);
     if (ad.length > INT_MAX || pt.length > INT_MAX - kTagLen) throw Napi::RangeError::New(env, "aead: input too large");
-    if (at > out.length || out.length - at < pt.length + kTagLen) throw Napi::RangeError::New(env, "aead: output too small");
-    if (!Seal(Context(env, true), counter, ad.data, ad.length, pt.data, pt.length, out.data + at)) {
+    if (out.length < pt.length + kTagLen) throw Napi::RangeError::New(env, "aead: output too small");
+    if (!Seal(Context(env, true), counter, ad.data, ad.length, pt.data, pt.length, out.data)) {
       throw Napi::Error::New(env, "aead: encryption failed");
     }
     return env.Undefined();
@@ -180,21 +171,20 @@ class Aead : public Napi::ObjectWrap<Aead> {
     return written + n;
   }
 
-  // openInto(out, outOffset, counter, ad, sealed): writes the plaintext of sealed = ciphertext || tag
-  // at out[outOffset]; returns its length, or -1 when the counter is invalid, the input is too short
+  // openInto(out, counter, ad, sealed): writes the plaintext of sealed = ciphertext || tag at out[0];
+  // returns its length, or -1 when the counter is invalid, the input is too short
   // or authentication fails.
   Napi::Value OpenInto(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Span out = SpanOf(info[0]);
-    size_t at = OffsetOf(info[1]);
-    Span ad = SpanOf(info[3]);
-    Span sealed = SpanOf(info[4]);
+    Span ad = SpanOf(info[2]);
+    Span sealed = SpanOf(info[3]);
     uint64_t counter;
-    if (!CounterOf(info[2], &counter) || sealed.length < kTagLen) return Napi::Number::New(env, -1);
+    if (!CounterOf(info[1], &counter) || sealed.length < kTagLen) return Napi::Number::New(env, -1);
     size_t ct_len = sealed.length - kTagLen;
     if (ad.length > INT_MAX || ct_len > INT_MAX) throw Napi::RangeError::New(env, "aead: input too large");
-    if (at > out.length || out.length - at < ct_len) throw Napi::RangeError::New(env, "aead: output too small");
-    int length = Open(Context(env, false), counter, ad.data, ad.length, sealed.data, ct_len, out.data + at);
+    if (out.length < ct_len) throw Napi::RangeError::New(env, "aead: output too small");
+    int length = Open(Context(env, false), counter, ad.data, ad.length, sealed.data, ct_len, out.data);
     return Napi::Number::New(env, length);
   }
 

@@ -66,10 +66,10 @@ export interface NativeUdp {
 
 /** One AEAD key with lazily made OpenSSL contexts (see native/src/aead.cc); lengths are checked natively. */
 export interface NativeAead {
-  /** Writes ciphertext || tag (plaintext.length + 16 bytes) at out[outOffset]; throws on an invalid counter. */
-  sealInto(out: Uint8Array, outOffset: number, counter: number, ad: Uint8Array, plaintext: Uint8Array): void;
-  /** Writes the plaintext of sealed = ciphertext || tag at out[outOffset]; its length, or -1 when it does not authenticate. */
-  openInto(out: Uint8Array, outOffset: number, counter: number, ad: Uint8Array, sealed: Uint8Array): number;
+  /** Writes ciphertext || tag (plaintext.length + 16 bytes) at out[0]; throws on an invalid counter. */
+  sealInto(out: Uint8Array, counter: number, ad: Uint8Array, plaintext: Uint8Array): void;
+  /** Writes the plaintext of sealed = ciphertext || tag at out[0]; its length, or -1 when it does not authenticate. */
+  openInto(out: Uint8Array, counter: number, ad: Uint8Array, sealed: Uint8Array): number;
   /** Writes header(16 bytes, the AD) || ciphertext || tag at out[0]. */
   sealPacket(out: Uint8Array, counter: number, header: Uint8Array, plaintext: Uint8Array): void;
   /** packet = header(16, the AD) || ciphertext || tag: writes the plaintext at out[0]; its length or -1. */

@@ -194,14 +194,14 @@ class OpenSslAead implements Aead {
 
   seal(counter: number, ad: Uint8Array, plaintext: Uint8Array): Buffer {
     const out = Buffer.allocUnsafe(plaintext.length + TAG_LEN);
-    this.native.sealInto(out, 0, counter, ad, plaintext);
+    this.native.sealInto(out, counter, ad, plaintext);
     return out;
   }
 
   open(counter: number, ad: Uint8Array, sealed: Uint8Array): Buffer | null {
     if (sealed.length < TAG_LEN) return null;
     const out = Buffer.allocUnsafe(sealed.length - TAG_LEN);
-    return this.native.openInto(out, 0, counter, ad, sealed) < 0 ? null : out;
+    return this.native.openInto(out, counter, ad, sealed) < 0 ? null : out;
   }
 }
 
