@@ -1,5 +1,6 @@
 // Entry point of the mesh native addon: a TUN device and a batched UDP socket, both polled in the
-// libuv loop (no threads), both delivering one JS callback per batch of packets.
+// libuv loop (no threads), both delivering one JS callback per batch of packets; and the transport
+// AEAD on OpenSSL contexts kept per tunnel direction.
 #include "common.h"
 
 namespace mesh {
@@ -56,6 +57,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitTun(env, exports);
   InitUdp(env, exports);
 #endif
+  InitAead(env, exports);
   return exports;
 }
 

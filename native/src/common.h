@@ -26,6 +26,7 @@ void CallFromLoop(Napi::Env env, Napi::FunctionReference& cb, Napi::AsyncContext
 
 Napi::Object InitTun(Napi::Env env, Napi::Object exports);
 Napi::Object InitUdp(Napi::Env env, Napi::Object exports);
+Napi::Object InitAead(Napi::Env env, Napi::Object exports);
 
 namespace mesh {
 

@@ -64,7 +64,21 @@ export interface NativeUdp {
   close(): void;
 }
 
+/** One AEAD key with lazily made OpenSSL contexts (see native/src/aead.cc); lengths are checked natively. */
+export interface NativeAead {
+  /** Writes ciphertext || tag (plaintext.length + 16 bytes) at out[0]; throws on an invalid counter. */
+  sealInto(out: Uint8Array, counter: number, ad: Uint8Array, plaintext: Uint8Array): void;
+  /** Writes the plaintext of sealed = ciphertext || tag at out[0]; its length, or -1 when it does not authenticate. */
+  openInto(out: Uint8Array, counter: number, ad: Uint8Array, sealed: Uint8Array): number;
+  /** Writes header(16 bytes, the AD) || ciphertext || tag at out[0]. */
+  sealPacket(out: Uint8Array, counter: number, header: Uint8Array, plaintext: Uint8Array): void;
+  /** packet = header(16, the AD) || ciphertext || tag: writes the plaintext at out[0]; its length or -1. */
+  openPacket(out: Uint8Array, counter: number, packet: Uint8Array): number;
+}
+
 export interface NativeAddon {
+  /** Absent when the running node does not export the OpenSSL functions it needs. */
+  Aead?: new (cipher: 'aes' | 'chachapoly', key: Uint8Array) => NativeAead;
   Tun: new (name: string) => NativeTun;
   Udp?: new (host: string, port: number, readBuffer: number, writeBuffer: number, batch: number, maxDatagram: number) => NativeUdp;
 }

@@ -4,7 +4,7 @@ import { UserError } from '../errors.js';
 import type { TunDevice, TunOptions, TunRoute } from '../io/tun.js';
 import type { Endpoint, OutgoingDatagram, UdpBind, UdpOptions } from '../io/udp.js';
 import { cidrContains, cidrsOverlap, formatCidr, formatIp, parseIp, type Cidr } from '../net/ipv4.js';
-import type { CipherName } from '../protocol/aead.js';
+import { aeadImplementation, type CipherName } from '../protocol/aead.js';
 import { HEADER_LEN, MessageSubType, MessageType, writeHeader } from '../protocol/header.js';
 import type { NodeConfig } from './config.js';
 import { ConnectionManager } from './connection-manager.js';
@@ -158,7 +158,7 @@ export class MeshNode {
     node.relays.start();
     if (config.lighthouse.amLighthouse) await node.startLighthouseServices(deps);
     log.info(
-      { vpnIp: formatIp(identity.vpnIp), cert: identity.cert.details.name, fingerprint: identity.fingerprint, listen: `${config.listen.host}:${udp.localPort}`, tun: tun.name, cipher: config.cipher },
+      { vpnIp: formatIp(identity.vpnIp), cert: identity.cert.details.name, fingerprint: identity.fingerprint, listen: `${config.listen.host}:${udp.localPort}`, tun: tun.name, cipher: config.cipher, aead: aeadImplementation() },
       'mesh node started',
     );
     return node;

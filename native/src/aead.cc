@@ -1,0 +1,252 @@
+// Transport AEAD on OpenSSL's EVP API (the copy linked into node; its symbols are exported by the
+// node binary, so nothing extra is linked). One EVP_CIPHER_CTX per direction, keyed once; per
+// packet only the nonce is set. This replaces a createCipheriv/createDecipheriv per packet, whose
+// object churn dominated the data path.
+//
+// Nonce = 4 zero bytes + 64-bit counter, big-endian for AES-256-GCM, little-endian for
+// ChaCha20-Poly1305 (Nebula/Noise rules). Tags are 16 bytes. Output layouts match src/protocol/aead.ts.
+#include <dlfcn.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include <climits>
+#include <cstdint>
+
+#include "common.h"
+
+namespace mesh {
+
+namespace {
+
+constexpr int kKeyLen = 32;
+constexpr int kNonceLen = 12;
+constexpr int kTagLen = 16;
+constexpr size_t kHeaderLen = 16;
+// Approximate native footprint of one object with both contexts (OpenSSL's GCM/ChaCha state + ours).
+constexpr int64_t kExternalBytes = 2048;
+// Largest integer a JS number holds exactly (2^53 - 1): the bound for counters.
+constexpr double kMaxSafeInteger = 9007199254740991.0;
+
+struct Span {
+  uint8_t* data;
+  size_t length;
+};
+
+Span SpanOf(const Napi::Value& v) {
+  if (!v.IsTypedArray()) throw Napi::TypeError::New(v.Env(), "aead: expected a Uint8Array");
+  Napi::TypedArray t = v.As<Napi::TypedArray>();
+  if (t.TypedArrayType() != napi_uint8_array) throw Napi::TypeError::New(v.Env(), "aead: expected a Uint8Array");
+  Napi::Uint8Array u = v.As<Napi::Uint8Array>();
+  return {u.Data(), u.ByteLength()};
+}
+
+// Returns false for anything that is not an integer counter in [0, 2^53).
+bool CounterOf(const Napi::Value& v, uint64_t* out) {
+  if (!v.IsNumber()) return false;
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= 0 && d <= kMaxSafeInteger) || d != static_cast<double>(static_cast<uint64_t>(d))) return false;
+  *out = static_cast<uint64_t>(d);
+  return true;
+}
+
+}  // namespace
+
+class Aead : public Napi::ObjectWrap<Aead> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Aead", {
+      InstanceMethod<&Aead::SealInto>("sealInto"),
+      InstanceMethod<&Aead::OpenInto>("openInto"),
+      InstanceMethod<&Aead::SealPacket>("sealPacket"),
+      InstanceMethod<&Aead::OpenPacket>("openPacket"),
+    });
+  }
+
+  // new Aead(cipher: 'aes' | 'chachapoly', key: Uint8Array(32))
+  explicit Aead(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Aead>(info) {
+    Napi::Env env = info.Env();
+    std::string cipher = info[0].As<Napi::String>().Utf8Value();
+    if (cipher == "aes") {
+      big_endian_nonce_ = true;
+      cipher_ = EVP_aes_256_gcm();
+    } else if (cipher == "chachapoly") {
+      big_endian_nonce_ = false;
+      cipher_ = EVP_chacha20_poly1305();
+    } else {
+      throw Napi::Error::New(env, "aead: unknown cipher " + cipher);
+    }
+    Span key = SpanOf(info[1]);
+    if (key.length != kKeyLen) throw Napi::RangeError::New(env, "aead: key must be 32 bytes");
+    std::memcpy(key_, key.data, kKeyLen);
+    // The contexts live outside the V8 heap; telling V8 their size lets tunnel churn trigger the GC
+    // that finalizes (and frees) the dropped ones.
+    Napi::MemoryManagement::AdjustExternalMemory(env, kExternalBytes);
+  }
+
+  // Runs from the garbage collector's finalizer once the tunnel's JS object is gone.
+  ~Aead() override {
+    if (seal_ctx_) EVP_CIPHER_CTX_free(seal_ctx_);
+    if (open_ctx_) EVP_CIPHER_CTX_free(open_ctx_);
+    OPENSSL_cleanse(key_, sizeof(key_));
+    Napi::MemoryManagement::AdjustExternalMemory(Env(), -kExternalBytes);
+  }
+
+ private:
+  // Contexts are made on first use: a tunnel direction only ever seals or only ever opens.
+  EVP_CIPHER_CTX* Context(Napi::Env env, bool encrypt) {
+    EVP_CIPHER_CTX*& slot = encrypt ? seal_ctx_ : open_ctx_;
+    if (slot) return slot;
+    EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+    bool ok = ctx != nullptr &&
+              EVP_CipherInit_ex(ctx, cipher_, nullptr, nullptr, nullptr, encrypt ? 1 : 0) == 1 &&
+              EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_IVLEN, kNonceLen, nullptr) == 1 &&
+              EVP_CipherInit_ex(ctx, nullptr, nullptr, key_, nullptr, encrypt ? 1 : 0) == 1;
+    if (!ok) {
+      EVP_CIPHER_CTX_free(ctx);
+      throw Napi::Error::New(env, "aead: cannot create the OpenSSL cipher context");
+    }
+    slot = ctx;
+    return ctx;
+  }
+
+  void Nonce(uint64_t counter, uint8_t* out) const {
+    std::memset(out, 0, 4);
+    for (int i = 0; i < 8; i++) {
+      uint8_t byte = static_cast<uint8_t>(counter >> (8 * i));
+      out[big_endian_nonce_ ? 11 - i : 4 + i] = byte;
+    }
+  }
+
+  // Writes ciphertext || tag (plaintext.length + 16 bytes) at out. False on an OpenSSL failure.
+  bool Seal(EVP_CIPHER_CTX* ctx, uint64_t counter, const uint8_t* ad, size_t ad_len, const uint8_t* pt,
+            size_t pt_len, uint8_t* out) {
+    uint8_t nonce[kNonceLen];
+    Nonce(counter, nonce);
+    int n = 0;
+    if (EVP_EncryptInit_ex(ctx, nullptr, nullptr, nullptr, nonce) != 1) return false;
+    if (ad_len > 0 && EVP_EncryptUpdate(ctx, nullptr, &n, ad, static_cast<int>(ad_len)) != 1) return false;
+    int written = 0;
+    if (pt_len > 0) {
+      if (EVP_EncryptUpdate(ctx, out, &n, pt, static_cast<int>(pt_len)) != 1) return false;
+      written = n;
+    }
+    if (EVP_EncryptFinal_ex(ctx, out + written, &n) != 1) return false;
+    written += n;
+    return EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, kTagLen, out + written) == 1;
+  }
+
+  // sealInto(out, counter, ad, plaintext): writes ciphertext || tag at out[0].
+  Napi::Value SealInto(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Span out = SpanOf(info[0]);
+    uint64_t counter;
+    if (!CounterOf(info[1], &counter)) throw Napi::RangeError::New(env, "aead: invalid counter");
+    Span ad = SpanOf(info[2]);
+    Span pt = SpanOf(info[3]);
+    if (ad.length > INT_MAX || pt.length > INT_MAX - kTagLen) throw Napi::RangeError::New(env, "aead: input too large");
+    if (out.length < pt.length + kTagLen) throw Napi::RangeError::New(env, "aead: output too small");
+    if (!Seal(Context(env, true), counter, ad.data, ad.length, pt.data, pt.length, out.data)) {
+      throw Napi::Error::New(env, "aead: encryption failed");
+    }
+    return env.Undefined();
+  }
+
+  // Writes the plaintext of ciphertext || tag at out; its length, or -1 when authentication fails
+  // (out may then hold unauthenticated bytes, which the caller discards).
+  int Open(EVP_CIPHER_CTX* ctx, uint64_t counter, const uint8_t* ad, size_t ad_len, const uint8_t* sealed,
+           size_t ct_len, uint8_t* out) {
+    uint8_t nonce[kNonceLen];
+    Nonce(counter, nonce);
+    int n = 0;
+    if (EVP_DecryptInit_ex(ctx, nullptr, nullptr, nullptr, nonce) != 1) return -1;
+    if (ad_len > 0 && EVP_DecryptUpdate(ctx, nullptr, &n, ad, static_cast<int>(ad_len)) != 1) return -1;
+    int written = 0;
+    if (ct_len > 0) {
+      if (EVP_DecryptUpdate(ctx, out, &n, sealed, static_cast<int>(ct_len)) != 1) return -1;
+      written = n;
+    }
+    // The tag is read, not written; OpenSSL's ctrl takes a non-const pointer.
+    if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, kTagLen, const_cast<uint8_t*>(sealed + ct_len)) != 1) return -1;
+    if (EVP_DecryptFinal_ex(ctx, out + written, &n) != 1) return -1;
+    return written + n;
+  }
+
+  // openInto(out, counter, ad, sealed): writes the plaintext of sealed = ciphertext || tag at out[0];
+  // returns its length, or -1 when the counter is invalid, the input is too short
+  // or authentication fails.
+  Napi::Value OpenInto(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Span out = SpanOf(info[0]);
+    Span ad = SpanOf(info[2]);
+    Span sealed = SpanOf(info[3]);
+    uint64_t counter;
+    if (!CounterOf(info[1], &counter) || sealed.length < kTagLen) return Napi::Number::New(env, -1);
+    size_t ct_len = sealed.length - kTagLen;
+    if (ad.length > INT_MAX || ct_len > INT_MAX) throw Napi::RangeError::New(env, "aead: input too large");
+    if (out.length < ct_len) throw Napi::RangeError::New(env, "aead: output too small");
+    int length = Open(Context(env, false), counter, ad.data, ad.length, sealed.data, ct_len, out.data);
+    return Napi::Number::New(env, length);
+  }
+
+  // openPacket(out, counter, packet): packet = header(16, the AD) || ciphertext || tag; writes the
+  // plaintext at out[0] and returns its length, or -1 as openInto. Spares the caller two subarrays.
+  Napi::Value OpenPacket(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Span out = SpanOf(info[0]);
+    Span packet = SpanOf(info[2]);
+    uint64_t counter;
+    if (!CounterOf(info[1], &counter) || packet.length < kHeaderLen + kTagLen) return Napi::Number::New(env, -1);
+    size_t ct_len = packet.length - kHeaderLen - kTagLen;
+    if (ct_len > INT_MAX) throw Napi::RangeError::New(env, "aead: input too large");
+    if (out.length < ct_len) throw Napi::RangeError::New(env, "aead: output too small");
+    int length = Open(Context(env, false), counter, packet.data, kHeaderLen, packet.data + kHeaderLen, ct_len, out.data);
+    return Napi::Number::New(env, length);
+  }
+
+  // sealPacket(out, counter, header, plaintext): writes header(16, the AD) || ciphertext || tag at out[0].
+  Napi::Value SealPacket(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Span out = SpanOf(info[0]);
+    uint64_t counter;
+    if (!CounterOf(info[1], &counter)) throw Napi::RangeError::New(env, "aead: invalid counter");
+    Span header = SpanOf(info[2]);
+    Span pt = SpanOf(info[3]);
+    if (header.length != kHeaderLen) throw Napi::RangeError::New(env, "aead: header must be 16 bytes");
+    if (pt.length > INT_MAX - kHeaderLen - kTagLen) throw Napi::RangeError::New(env, "aead: input too large");
+    if (out.length < kHeaderLen + pt.length + kTagLen) throw Napi::RangeError::New(env, "aead: output too small");
+    std::memmove(out.data, header.data, kHeaderLen);
+    if (!Seal(Context(env, true), counter, out.data, kHeaderLen, pt.data, pt.length, out.data + kHeaderLen)) {
+      throw Napi::Error::New(env, "aead: encryption failed");
+    }
+    return env.Undefined();
+  }
+
+  const EVP_CIPHER* cipher_ = nullptr;
+  bool big_endian_nonce_ = true;
+  uint8_t key_[kKeyLen];
+  EVP_CIPHER_CTX* seal_ctx_ = nullptr;
+  EVP_CIPHER_CTX* open_ctx_ = nullptr;
+};
+
+}  // namespace mesh
+
+// The OpenSSL functions are resolved lazily from the process (node exports its copy); a runtime built
+// without them would abort at the first call, so Aead is only offered when all of them are present,
+// and JS falls back to node:crypto otherwise.
+static bool OpenSslAvailable() {
+  static const char* const kSymbols[] = {
+      "EVP_aes_256_gcm", "EVP_chacha20_poly1305", "EVP_CIPHER_CTX_new", "EVP_CIPHER_CTX_free",
+      "EVP_CIPHER_CTX_ctrl", "EVP_CipherInit_ex", "EVP_EncryptInit_ex", "EVP_EncryptUpdate",
+      "EVP_EncryptFinal_ex", "EVP_DecryptInit_ex", "EVP_DecryptUpdate", "EVP_DecryptFinal_ex",
+      "OPENSSL_cleanse",
+  };
+  for (const char* name : kSymbols) {
+    if (dlsym(RTLD_DEFAULT, name) == nullptr) return false;
+  }
+  return true;
+}
+
+Napi::Object InitAead(Napi::Env env, Napi::Object exports) {
+  if (OpenSslAvailable()) exports.Set("Aead", mesh::Aead::Define(env));
+  return exports;
+}
