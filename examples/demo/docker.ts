@@ -10,26 +10,13 @@
  * mesh node routes the other host's container subnet through the overlay with tun.unsafe_routes
  * (the certificates carry the subnets). Ping and HTTP go between the two namespace containers.
  */
-import { DockerLab, dockerSkipReason, NETWORK, type LabHost } from '../../test/helpers/docker-lab.js';
-import type { ExecResult } from '../../test/helpers/netns.js';
+import { DockerLab, dockerSkipReason, eventually, NETWORK, type LabHost } from '../../test/helpers/docker-lab.js';
 import { overlaySkipReason, sleep } from '../../test/helpers/overlay-lab.js';
 import { check, cleanupOnce, type ActResult, type DemoIO } from './io.js';
 
 /** The address each container gets: .10 in its host's container subnet. */
 function containerIp(host: LabHost): string {
   return host.gateway!.replace(/\.1$/, '.10');
-}
-
-/** Retries `attempt` until it exits 0. */
-async function eventually(what: string, attempt: () => Promise<ExecResult>, timeoutMs = 20_000): Promise<ExecResult> {
-  const deadline = Date.now() + timeoutMs;
-  let last: ExecResult;
-  do {
-    last = await attempt();
-    if (last.code === 0) return last;
-    await sleep(300);
-  } while (Date.now() < deadline);
-  throw new Error(`${what}: no success within ${timeoutMs} ms (exit ${last.code ?? last.signal}): ${last.stdout.trim()} ${last.stderr.trim()}`);
 }
 
 function show(io: DemoIO, prompt: string, output: string): void {

@@ -455,3 +455,15 @@ function isAlive(pid: number): boolean {
 function tail(path: string, lines = 30): string {
   return existsSync(path) ? readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n') : '';
 }
+
+/** Retries `attempt` (a command in a container, say) until it exits 0; throws with the last output. */
+export async function eventually(what: string, attempt: () => Promise<ExecResult>, timeoutMs = 20_000): Promise<ExecResult> {
+  const deadline = Date.now() + timeoutMs;
+  let last: ExecResult;
+  do {
+    last = await attempt();
+    if (last.code === 0) return last;
+    await sleep(300);
+  } while (Date.now() < deadline);
+  throw new Error(`${what}: no success within ${timeoutMs} ms (exit ${last.code ?? last.signal}): ${last.stdout.trim()} ${last.stderr.trim()}`);
+}

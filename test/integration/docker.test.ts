@@ -13,9 +13,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { DockerLab, dockerSkipReason, NETWORK } from '../helpers/docker-lab.js';
-import { sleep } from '../helpers/overlay-lab.js';
-import type { ExecResult } from '../helpers/netns.js';
+import { DockerLab, dockerSkipReason, eventually, NETWORK } from '../helpers/docker-lab.js';
 
 const TAG = 'mesh-docker:';
 const ALPHA = '10.200.0.10';
@@ -25,18 +23,6 @@ const GAMMA = '10.200.2.10';
 
 const skip = await dockerSkipReason({ nebula: true });
 if (skip) process.stdout.write(`# docker integration tests skipped: ${skip}\n`);
-
-/** Retries `attempt` until it returns a result with exit code 0. */
-async function eventually(what: string, attempt: () => Promise<ExecResult>, timeoutMs = 20_000): Promise<ExecResult> {
-  const deadline = Date.now() + timeoutMs;
-  let last: ExecResult;
-  do {
-    last = await attempt();
-    if (last.code === 0) return last;
-    await sleep(300);
-  } while (Date.now() < deadline);
-  throw new Error(`${what}: no success within ${timeoutMs} ms (exit ${last.code ?? last.signal}): ${last.stdout.trim()} ${last.stderr.trim()}`);
-}
 
 describe('mesh node --docker-bridge with real dockerd', { skip, timeout: 240_000 }, () => {
   let lab: DockerLab;

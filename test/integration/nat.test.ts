@@ -42,6 +42,30 @@ async function waitForLog(lab: NatLab, name: string, pattern: RegExp, timeoutMs:
   }
 }
 
+/** A lighthouse and a relay on the internet, hosts a and b behind symmetric NATs, all started. */
+async function symmetricTopology(lab: NatLab, impl: Impl, lighthouseExtra?: Record<string, unknown>): Promise<void> {
+  await lab.addNode('lh', { impl, role: 'lighthouse', ...(lighthouseExtra ? { extra: lighthouseExtra } : {}) });
+  await lab.addNode('relay', { impl, role: 'relay' });
+  await lab.addRouter('ra', 'symmetric');
+  await lab.addRouter('rb', 'symmetric');
+  await lab.addNode('a', { impl, behind: 'ra' });
+  await lab.addNode('b', { impl, behind: 'rb' });
+  await lab.watchAll();
+  await lab.startAll('lh', 'relay', 'a', 'b');
+}
+
+/** Pings a -> b and b -> a: every reply comes, all data goes to the relay, none straight to the peer. */
+async function assertRelayPath(lab: NatLab): Promise<void> {
+  for (const [from, to] of [['a', 'b'], ['b', 'a']] as const) {
+    const trace = await lab.tracePings(from, to, PINGS);
+    assert.equal(trace.replies, PINGS, `${from} -> ${to}: ${trace.output}`);
+    const viaRelay = trace.sentTo.get(lab.publicIp('relay')) ?? 0;
+    const direct = trace.sentTo.get(lab.publicIp(to)) ?? 0;
+    assert.ok(viaRelay >= PINGS, `${from} -> ${to}: expected >= ${PINGS} data packets to the relay, counted ${viaRelay} (${fmt(trace.sentTo)})`);
+    assert.equal(direct, 0, `${from} -> ${to}: data went straight to ${lab.publicIp(to)} although both NATs are symmetric (${fmt(trace.sentTo)})`);
+  }
+}
+
 function fmt(counts: Map<string, number>): string {
   return [...counts].map(([ip, n]) => `${ip}: ${n}`).join(', ');
 }
@@ -76,28 +100,14 @@ for (const impl of ['nebula', 'mesh'] as const) {
     const reason = await skipReason([impl]);
     if (reason) return t.skip(reason);
     await withNatLab(t, { net: relayNet }, async (lab) => {
-      await lab.addNode('lh', { impl, role: 'lighthouse' });
-      await lab.addNode('relay', { impl, role: 'relay' });
-      await lab.addRouter('ra', 'symmetric');
-      await lab.addRouter('rb', 'symmetric');
-      await lab.addNode('a', { impl, behind: 'ra' });
-      await lab.addNode('b', { impl, behind: 'rb' });
-      await lab.watchAll();
-      await lab.startAll('lh', 'relay', 'a', 'b');
+      await symmetricTopology(lab, impl);
       // No tunnel to the relay exists yet: the relay must reach b through the lighthouse (b punches
       // and, with punchy.respond, handshakes back after 5 s), so the first reply takes ~6 s.
       await lab.waitForPing('a', 'b', 20_000);
       // a did try b's public address (handshakes sent to what the lighthouse reported), in vain.
       const triedDirect = (await lab.forwarded('ra')).get(lab.publicIp('b')) ?? 0;
       assert.ok(triedDirect >= 1, `a never tried to reach ${lab.publicIp('b')} directly`);
-      for (const [from, to] of [['a', 'b'], ['b', 'a']] as const) {
-        const trace = await lab.tracePings(from, to, PINGS);
-        assert.equal(trace.replies, PINGS, `${from} -> ${to}: ${trace.output}`);
-        const viaRelay = trace.sentTo.get(lab.publicIp('relay')) ?? 0;
-        const direct = trace.sentTo.get(lab.publicIp(to)) ?? 0;
-        assert.ok(viaRelay >= PINGS, `${from} -> ${to}: expected >= ${PINGS} data packets to the relay, counted ${viaRelay} (${fmt(trace.sentTo)})`);
-        assert.equal(direct, 0, `${from} -> ${to}: data went straight to ${lab.publicIp(to)} although both NATs are symmetric (${fmt(trace.sentTo)})`);
-      }
+      await assertRelayPath(lab);
     });
   });
 
@@ -107,14 +117,7 @@ for (const impl of ['nebula', 'mesh'] as const) {
       const reason = await skipReason([impl]);
       if (reason) return t.skip(reason);
       await withNatLab(t, { net: stunNet }, async (lab) => {
-        await lab.addNode('lh', { impl, role: 'lighthouse', extra: { stun: { alternate_port: 4243 } } });
-        await lab.addNode('relay', { impl, role: 'relay' });
-        await lab.addRouter('ra', 'symmetric');
-        await lab.addRouter('rb', 'symmetric');
-        await lab.addNode('a', { impl, behind: 'ra' });
-        await lab.addNode('b', { impl, behind: 'rb' });
-        await lab.watchAll();
-        await lab.startAll('lh', 'relay', 'a', 'b');
+        await symmetricTopology(lab, impl, { stun: { alternate_port: 4243 } });
         for (const host of ['a', 'b']) {
           await waitForLog(lab, host, /mapping endpoint-dependent \(symmetric\)/, 10_000);
         }
@@ -122,12 +125,7 @@ for (const impl of ['nebula', 'mesh'] as const) {
         // once and the relay reaches b at once (the nebula variant waits for b's 5 s punch-back).
         const firstReply = await lab.waitForPing('a', 'b', 20_000);
         t.diagnostic(`first reply after ${firstReply} ms`);
-        for (const [from, to] of [['a', 'b'], ['b', 'a']] as const) {
-          const trace = await lab.tracePings(from, to, PINGS);
-          assert.equal(trace.replies, PINGS, `${from} -> ${to}: ${trace.output}`);
-          assert.equal(trace.sentTo.get(lab.publicIp(to)) ?? 0, 0, `${from} -> ${to}: data went straight to ${lab.publicIp(to)} (${fmt(trace.sentTo)})`);
-          assert.ok((trace.sentTo.get(lab.publicIp('relay')) ?? 0) >= PINGS, `${from} -> ${to}: not through the relay (${fmt(trace.sentTo)})`);
-        }
+        await assertRelayPath(lab);
       });
     });
   }
