@@ -47,6 +47,8 @@ export class HostInfo {
   /** The peer's clock in its handshake (Unix ns); a newer handshake replaces this tunnel. */
   lastHandshakeTime = 0n;
   recvErrors = 0;
+  /** A newer tunnel waiting for the peer's traffic next to the established one (HostMap.addCandidate). */
+  candidate = false;
   /** Messages waiting for the tunnel (data packets, lighthouse updates, tests). */
   queue: QueuedMessage[] = [];
   pending: PendingHandshake | null = null;
@@ -176,6 +178,7 @@ export class HostMap {
     const previous = this.candidates.get(host.vpnIp);
     if (previous && previous !== host) this.removeCandidate(previous);
     this.candidates.set(host.vpnIp, host);
+    host.candidate = true;
     this.byIndex.set(host.localIndex, host);
   }
 
@@ -184,18 +187,20 @@ export class HostMap {
   }
 
   isCandidate(host: HostInfo): boolean {
-    return this.candidates.get(host.vpnIp) === host;
+    return host.candidate;
   }
 
   removeCandidate(host: HostInfo): void {
-    if (this.candidates.get(host.vpnIp) !== host) return;
+    if (!host.candidate) return;
+    host.candidate = false;
     this.candidates.delete(host.vpnIp);
     this.unindex(host);
   }
 
   /** Turns a candidate into the established tunnel; the caller then treats it as a new tunnel. */
   takeCandidate(host: HostInfo): boolean {
-    if (this.candidates.get(host.vpnIp) !== host) return false;
+    if (!host.candidate) return false;
+    host.candidate = false;
     this.candidates.delete(host.vpnIp);
     if (host.livenessTimer) clearTimeout(host.livenessTimer);
     host.livenessTimer = null;
