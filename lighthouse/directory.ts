@@ -41,16 +41,16 @@ export class MeshDirectory {
   }
 
   /**
-   * Handles a mesh extension message; false for anything else. `addressesOf` gives what the
-   * lighthouse knows of a host's underlay addresses, so one reply is enough to start a handshake.
+   * Handles a mesh extension message; false for anything else. `answerOf` gives what the address
+   * book would answer about a host, so one reply is enough to start a handshake.
    */
-  handle(host: HostInfo, meta: MetaMessage, reply: Reply, addressesOf: (vpnIp: number) => MetaDetails['ip4AndPorts']): boolean {
+  handle(host: HostInfo, meta: MetaMessage, reply: Reply, answerOf: (vpnIp: number) => Pick<MetaDetails, 'ip4AndPorts' | 'ip6AndPorts' | 'relayVpnIps'>): boolean {
     switch (meta.type) {
       case MetaType.MeshSubnetQuery: {
         const owner = this.subnets.lookup(meta.details.vpnIp);
         if (owner === undefined || owner === host.vpnIp) return true; // unknown: silence, as for HostQuery
         const subnets = this.subnetsOf(owner);
-        reply(MetaType.MeshSubnetReply, { ...emptyMetaDetails(), vpnIp: owner, ip4AndPorts: addressesOf(owner), meshSubnets: subnets });
+        reply(MetaType.MeshSubnetReply, { ...emptyMetaDetails(), vpnIp: owner, ...answerOf(owner), meshSubnets: subnets });
         return true;
       }
       case MetaType.MeshNamesUpdate: {

@@ -6,12 +6,14 @@ import type { HostInfo } from '../src/node/hostmap.js';
 import type { MeshNode } from '../src/node/node.js';
 import { MessageType } from '../src/protocol/header.js';
 import {
+  emptyMetaDetails,
   encodeMeta,
   hiLoToIp6,
   ip6ToHiLo,
   MetaType,
   type Ip4AndPort,
   type Ip6AndPort,
+  type MetaDetails,
   type MetaMessage,
 } from '../src/protocol/messages.js';
 
@@ -63,6 +65,13 @@ export class LighthouseServer {
     const v4 = ip4List(entry).map((e) => ({ address: formatIp(e.ip), port: e.port }));
     const v6 = ip6List(entry).map((e) => ({ address: hiLoToIp6(e.hi, e.lo), port: e.port }));
     return { v4, v6, relays: [...entry.relays] };
+  }
+
+  /** What an answer about `vpnIp` carries: its addresses (learned first) and relays; empty if unknown. */
+  answerDetails(vpnIp: number): Pick<MetaDetails, 'ip4AndPorts' | 'ip6AndPorts' | 'relayVpnIps'> {
+    const entry = this.book.get(vpnIp);
+    if (!entry) return { ip4AndPorts: [], ip6AndPorts: [], relayVpnIps: [] };
+    return { ip4AndPorts: ip4List(entry), ip6AndPorts: ip6List(entry), relayVpnIps: entry.relays };
   }
 
   /** A NebulaMeta from an established tunnel (already decrypted and decoded). */
@@ -174,13 +183,7 @@ export class LighthouseServer {
   }
 
   private encoded(vpnIp: number, entry: BookEntry): Uint8Array {
-    entry.encoded ??= encodeMeta(MetaType.None, {
-      vpnIp,
-      ip4AndPorts: ip4List(entry),
-      counter: 0,
-      ip6AndPorts: ip6List(entry),
-      relayVpnIps: entry.relays,
-    });
+    entry.encoded ??= encodeMeta(MetaType.None, { ...emptyMetaDetails(), vpnIp, ...this.answerDetails(vpnIp) });
     return entry.encoded;
   }
 }

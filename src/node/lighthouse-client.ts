@@ -4,7 +4,7 @@ import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 import type { Endpoint } from '../io/udp.js';
 import { formatIp, parseIp } from '../net/ipv4.js';
 import { MessageType } from '../protocol/header.js';
-import { encodeMeta, hiLoToIp6, ip6ToHiLo, MetaType, type Ip4AndPort, type Ip6AndPort, type MetaDetails, type MetaMessage } from '../protocol/messages.js';
+import { emptyMetaDetails, encodeMeta, hiLoToIp6, ip6ToHiLo, MetaType, type Ip4AndPort, type Ip6AndPort, type MetaDetails, type MetaMessage } from '../protocol/messages.js';
 import { allowListAllows, localAllowListAllowsName } from './config.js';
 import type { HostInfo } from './hostmap.js';
 import type { MeshNode } from './node.js';
@@ -114,19 +114,27 @@ export class LighthouseClient {
   /** Nothing to do: updates and queries queued for a lighthouse are flushed by the node itself. */
   onTunnelUp(_host: HostInfo): void {}
 
-  /** HostQuery for `vpnIp` to every lighthouse; nobody asks about a lighthouse itself. */
-  query(vpnIp: number): void {
-    if (this.lighthouses.size === 0 || this.lighthouses.has(vpnIp)) return;
-    const details: MetaDetails = { vpnIp, ip4AndPorts: [], counter: 0, ip6AndPorts: [], relayVpnIps: [] };
-    const payload = encodeMeta(MetaType.HostQuery, details);
+  get hasLighthouses(): boolean {
+    return this.lighthouses.size > 0;
+  }
+
+  /** One NebulaMeta to every lighthouse; the tunnels are made (and the message queued) as needed. */
+  sendToLighthouses(type: number, details: MetaDetails): void {
+    if (this.lighthouses.size === 0) return;
+    const payload = encodeMeta(type, details);
     for (const lighthouse of this.lighthouses) this.node.sendTo(lighthouse, MessageType.LightHouse, 0, payload);
   }
 
-  /** HostUpdateNotification to every lighthouse; the tunnel is made (and the update queued) as needed. */
+  /** HostQuery for `vpnIp` to every lighthouse; nobody asks about a lighthouse itself. */
+  query(vpnIp: number): void {
+    if (this.lighthouses.has(vpnIp)) return;
+    this.sendToLighthouses(MetaType.HostQuery, { ...emptyMetaDetails(), vpnIp });
+  }
+
+  /** HostUpdateNotification to every lighthouse. */
   sendUpdate(): void {
-    if (this.stopped) return;
-    const payload = encodeMeta(MetaType.HostUpdateNotification, this.updateDetails());
-    for (const lighthouse of this.lighthouses) this.node.sendTo(lighthouse, MessageType.LightHouse, 0, payload);
+    if (this.stopped || this.lighthouses.size === 0) return;
+    this.sendToLighthouses(MetaType.HostUpdateNotification, this.updateDetails());
   }
 
   /**
@@ -173,8 +181,11 @@ export class LighthouseClient {
     return { vpnIp: node.identity.vpnIp, ip4AndPorts: v4, counter: 0, ip6AndPorts: v6, relayVpnIps: amRelay ? [] : [...relays] };
   }
 
-  /** HostQueryReply: replaces what this lighthouse told us before, then tries the handshake at once. */
-  private takeAnswer(lighthouse: number, details: MetaDetails): void {
+  /**
+   * A lighthouse's answer about a host (HostQueryReply, MeshSubnetReply): replaces what this
+   * lighthouse told us before, then tries the handshake at once.
+   */
+  takeAnswer(lighthouse: number, details: MetaDetails): void {
     const node = this.node;
     const target = details.vpnIp;
     if (target === node.identity.vpnIp || !node.identity.inVpnNetwork(target)) {

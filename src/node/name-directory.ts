@@ -1,5 +1,4 @@
-import { MessageType } from '../protocol/header.js';
-import { emptyMetaDetails, encodeMeta, MetaType, type MeshName, type MetaDetails } from '../protocol/messages.js';
+import { emptyMetaDetails, MetaType, type MeshName, type MetaDetails } from '../protocol/messages.js';
 import type { MeshNode } from './node.js';
 
 const LOOKUP_TIMEOUT_MS = 1000;
@@ -43,15 +42,14 @@ export class NameDirectory {
     const key = name.toLowerCase();
     const cached = this.cache.get(key);
     if (cached && cached.until > Date.now()) return Promise.resolve(cached.ips);
-    if (this.node.config.lighthouse.hosts.length === 0) return Promise.resolve([]);
+    if (!this.node.lighthouseClient.hasLighthouses) return Promise.resolve([]);
     return new Promise((resolve) => {
       let list = this.waiting.get(key);
       if (!list) {
         if (this.waiting.size >= MAX_WAITING_NAMES) return resolve([]);
         list = [];
         this.waiting.set(key, list);
-        const payload = encodeMeta(MetaType.MeshNameQuery, { ...emptyMetaDetails(), meshNames: [{ name: key, ips: [] }] });
-        for (const lighthouse of this.node.config.lighthouse.hosts) this.node.sendTo(lighthouse, MessageType.LightHouse, 0, payload);
+        this.node.lighthouseClient.sendToLighthouses(MetaType.MeshNameQuery, { ...emptyMetaDetails(), meshNames: [{ name: key, ips: [] }] });
       }
       const waiter: Waiter = {
         resolve,
@@ -88,7 +86,6 @@ export class NameDirectory {
   }
 
   private send(): void {
-    const payload = encodeMeta(MetaType.MeshNamesUpdate, { ...emptyMetaDetails(), vpnIp: this.node.identity.vpnIp, meshNames: this.published });
-    for (const lighthouse of this.node.config.lighthouse.hosts) this.node.sendTo(lighthouse, MessageType.LightHouse, 0, payload);
+    this.node.lighthouseClient.sendToLighthouses(MetaType.MeshNamesUpdate, { ...emptyMetaDetails(), vpnIp: this.node.identity.vpnIp, meshNames: this.published });
   }
 }

@@ -328,14 +328,11 @@ export class MeshNode {
   private onMeshExtension(host: HostInfo, meta: MetaMessage): void {
     if (this.directory) {
       const reply = (type: number, details: MetaDetails) => this.sendOn(host, MessageType.LightHouse, 0, encodeMeta(type, details));
-      const addressesOf = (vpnIp: number) => {
-        const remote = this.hostmap.get(vpnIp)?.remote;
-        return remote && !remote.address.includes(':') ? [{ ip: parseIp(remote.address), port: remote.port }] : [];
-      };
-      if (!this.directory.handle(host, meta, reply, addressesOf)) this.drop('lighthouse-unexpected', host.remote);
+      const answerOf = (vpnIp: number) => this.lighthouse!.answerDetails(vpnIp);
+      if (!this.directory.handle(host, meta, reply, answerOf)) this.drop('lighthouse-unexpected', host.remote);
       return;
     }
-    if (!this.config.lighthouse.hosts.includes(host.vpnIp)) return this.drop('lighthouse-not-ours', host.remote);
+    if (!this.lighthouseClient.isLighthouse(host.vpnIp)) return this.drop('lighthouse-not-ours', host.remote);
     if (meta.type === MetaType.MeshSubnetReply) this.subnets.handleReply(host, meta.details);
     else if (meta.type === MetaType.MeshNameReply) this.names.handleReply(meta.details);
     else this.drop('lighthouse-unexpected', host.remote);

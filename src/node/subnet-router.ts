@@ -1,8 +1,6 @@
-import type { Endpoint } from '../io/udp.js';
-import { cidrContains, formatCidr, formatIp, parseIp, type Cidr } from '../net/ipv4.js';
+import { cidrContains, formatCidr, formatIp, type Cidr } from '../net/ipv4.js';
 import { PrefixTable, withinAny } from '../net/prefix-table.js';
-import { MessageType } from '../protocol/header.js';
-import { emptyMetaDetails, encodeMeta, MetaType, type MetaDetails } from '../protocol/messages.js';
+import { emptyMetaDetails, MetaType, type MetaDetails } from '../protocol/messages.js';
 import type { HostInfo } from './hostmap.js';
 import { consumeTunPackets } from './inside.js';
 import type { MeshNode } from './node.js';
@@ -88,10 +86,7 @@ export class SubnetRouter {
       this.owners.set(cidr, { vpnIp: owner, fromCert: false });
       this.node.log.debug({ subnet: formatCidr(cidr), owner: formatIp(owner) }, 'container subnet owner learned from a lighthouse');
     }
-    const addrs: Endpoint[] = details.ip4AndPorts
-      .map((e) => ({ address: formatIp(e.ip), port: e.port }))
-      .filter((e) => e.port !== 0 && !this.node.identity.inVpnNetwork(parseIp(e.address)) && this.node.remoteAllowed(owner, e));
-    if (addrs.length > 0) this.node.hostmap.remotesFor(owner).setReported(lighthouse.vpnIp, addrs, details.relayVpnIps);
+    this.node.lighthouseClient.takeAnswer(lighthouse.vpnIp, details);
     this.release();
   }
 
@@ -102,8 +97,7 @@ export class SubnetRouter {
   }
 
   private query(dst: number): void {
-    const payload = encodeMeta(MetaType.MeshSubnetQuery, { ...emptyMetaDetails(), vpnIp: dst });
-    for (const lighthouse of this.node.config.lighthouse.hosts) this.node.sendTo(lighthouse, MessageType.LightHouse, 0, payload);
+    this.node.lighthouseClient.sendToLighthouses(MetaType.MeshSubnetQuery, { ...emptyMetaDetails(), vpnIp: dst });
   }
 
   /** Sends what was held for destinations whose owner is now known. */
