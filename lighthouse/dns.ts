@@ -88,7 +88,7 @@ export class LighthouseDns {
 
   private vpnIpFor(name: string): number | null {
     if (this.node.identity.cert.details.name.toLowerCase() === name) return this.node.identity.vpnIp;
-    const vpnIp = this.node.directory?.hostNamed(name);
+    const vpnIp = this.node.lighthouse?.directory.hostNamed(name);
     // The index follows tunnels; a host whose tunnel was replaced is still answered by its current one.
     return vpnIp !== undefined && this.node.hostmap.get(vpnIp) ? vpnIp : null;
   }

@@ -5,6 +5,7 @@ import { formatIp, parseIp } from '../src/net/ipv4.js';
 import type { HostInfo } from '../src/node/hostmap.js';
 import type { MeshNode } from '../src/node/node.js';
 import { MessageType } from '../src/protocol/header.js';
+import { MeshDirectory } from './directory.js';
 import {
   emptyMetaDetails,
   encodeMeta,
@@ -50,6 +51,8 @@ interface BookEntry {
  */
 export class LighthouseServer {
   private readonly book = new Map<number, BookEntry>();
+  /** Container subnets and names of the hosts (mesh extension, meta types 100+). */
+  readonly directory = new MeshDirectory();
 
   constructor(readonly node: LighthouseNode) {}
 
@@ -76,6 +79,11 @@ export class LighthouseServer {
 
   /** A NebulaMeta from an established tunnel (already decrypted and decoded). */
   handle(host: HostInfo, meta: MetaMessage): void {
+    if (meta.type >= MetaType.MeshSubnetQuery) {
+      const reply = (type: number, details: MetaDetails) => this.node.sendOn(host, MessageType.LightHouse, 0, encodeMeta(type, details));
+      if (!this.directory.handle(host, meta, reply, (vpnIp) => this.answerDetails(vpnIp))) this.node.drop('lighthouse-unexpected', host.remote);
+      return;
+    }
     switch (meta.type) {
       case MetaType.HostQuery:
         return this.answerQuery(host, meta.details.vpnIp);
@@ -90,6 +98,7 @@ export class LighthouseServer {
   /** A tunnel came up: its UDP source is the host's learned address. */
   onTunnelUp(host: HostInfo): void {
     if (host.remote) this.learn(host.vpnIp, host.remote);
+    this.directory.onTunnelUp(host);
   }
 
   /** An established host moved to a new underlay address. */
@@ -100,6 +109,7 @@ export class LighthouseServer {
   /** A tunnel is gone (closeTunnel, recv_error, dead): forget the host, as Nebula does. */
   onTunnelGone(host: HostInfo): void {
     this.book.delete(host.vpnIp);
+    this.directory.onTunnelGone(host);
   }
 
   stop(): void {

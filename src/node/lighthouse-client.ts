@@ -94,6 +94,12 @@ export class LighthouseClient {
       case MetaType.HostPunchNotification:
         if (!this.isLighthouse(host.vpnIp)) return this.node.drop('lighthouse-punch-not-lighthouse', host.remote);
         return this.puncher.onNotification(meta.details);
+      case MetaType.MeshSubnetReply:
+        if (!this.isLighthouse(host.vpnIp)) return this.node.drop('lighthouse-reply-not-lighthouse', host.remote);
+        return this.node.subnets.handleReply(host, meta.details);
+      case MetaType.MeshNameReply:
+        if (!this.isLighthouse(host.vpnIp)) return this.node.drop('lighthouse-reply-not-lighthouse', host.remote);
+        return this.node.names.handleReply(meta.details);
       case MetaType.HostMovedNotification:
       case MetaType.HostUpdateNotificationAck:
         return; // no-op in 1.6; the ack comes from 1.7+ lighthouses

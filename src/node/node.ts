@@ -23,8 +23,7 @@ import { isStunRequest } from '../protocol/stun.js';
 import { LighthouseClient, type InterfaceSource } from './lighthouse-client.js';
 import { NatDiscovery } from './nat-discovery.js';
 import { RelayManager } from './relay-manager.js';
-import { decodeMeta, encodeMeta, MetaType, type MetaDetails, type MetaMessage } from '../protocol/messages.js';
-import { MeshDirectory } from '../../lighthouse/directory.js';
+import { decodeMeta } from '../protocol/messages.js';
 import { NameDirectory } from './name-directory.js';
 import { SubnetRouter } from './subnet-router.js';
 import { allowListAllows } from './config.js';
@@ -74,8 +73,6 @@ export class MeshNode {
   readonly subnets: SubnetRouter;
   /** Container names across the mesh (`--docker-bridge`). */
   readonly names: NameDirectory;
-  /** On lighthouses: container subnets and names of the hosts (mesh extension). */
-  readonly directory: MeshDirectory | null;
   /** Lighthouses answer STUN Binding requests (lighthouse/stun.ts). */
   stunResponder: StunResponder | null = null;
   /** `lighthouse.serve_dns` (lighthouse/dns.ts). */
@@ -114,7 +111,6 @@ export class MeshNode {
     this.nat = new NatDiscovery(this);
     this.subnets = new SubnetRouter(this);
     this.names = new NameDirectory(this);
-    this.directory = config.lighthouse.amLighthouse ? new MeshDirectory() : null;
     this.firewall = Firewall.fromConfig(config.firewall, identity.localCidrs());
     this.unsafeRoutes = config.tun.unsafeRoutes.map((r) => ({ cidr: r.route, via: r.via }));
   }
@@ -249,7 +245,6 @@ export class MeshNode {
       this.relays.onTunnelGone(replaced);
     }
     this.lighthouse?.onTunnelUp(host);
-    this.directory?.onTunnelUp(host);
     this.lighthouseClient.onTunnelUp(host);
     this.subnets.onTunnelUp(host);
     const queued = host.queue;
@@ -275,7 +270,6 @@ export class MeshNode {
     if (!this.hostmap.remove(host)) return;
     this.relays.onTunnelGone(host);
     this.lighthouse?.onTunnelGone(host);
-    this.directory?.onTunnelGone(host);
     const candidate = this.hostmap.getCandidate(host.vpnIp);
     if (candidate) this.promoteCandidate(candidate, 'the old tunnel is gone');
     else this.hostmap.forgetRemotes(host.vpnIp);
@@ -319,23 +313,8 @@ export class MeshNode {
       this.drop('lighthouse-malformed', host.remote, err);
       return;
     }
-    if (meta.type >= MetaType.MeshSubnetQuery) this.onMeshExtension(host, meta);
-    else if (this.lighthouse) this.lighthouse.handle(host, meta);
+    if (this.lighthouse) this.lighthouse.handle(host, meta);
     else this.lighthouseClient.handle(host, meta);
-  }
-
-  /** Container subnets and names (mesh extension of the lighthouse protocol). */
-  private onMeshExtension(host: HostInfo, meta: MetaMessage): void {
-    if (this.directory) {
-      const reply = (type: number, details: MetaDetails) => this.sendOn(host, MessageType.LightHouse, 0, encodeMeta(type, details));
-      const answerOf = (vpnIp: number) => this.lighthouse!.answerDetails(vpnIp);
-      if (!this.directory.handle(host, meta, reply, answerOf)) this.drop('lighthouse-unexpected', host.remote);
-      return;
-    }
-    if (!this.lighthouseClient.isLighthouse(host.vpnIp)) return this.drop('lighthouse-not-ours', host.remote);
-    if (meta.type === MetaType.MeshSubnetReply) this.subnets.handleReply(host, meta.details);
-    else if (meta.type === MetaType.MeshNameReply) this.names.handleReply(meta.details);
-    else this.drop('lighthouse-unexpected', host.remote);
   }
 
   /** Control messages (header type 6: relay set-up) from an established tunnel. */
