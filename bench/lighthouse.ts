@@ -7,7 +7,6 @@
  *   node dist/bench/lighthouse.js [--hosts 100000] [--queries 500000] [--addrs 2]
  */
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
 import { LighthouseServer, type LighthouseNode } from '../lighthouse/server.js';
 import type { HostInfo } from '../src/node/hostmap.js';
 import { cidrContains, formatIp, parseCidr } from '../src/net/ipv4.js';
@@ -37,9 +36,8 @@ const node: LighthouseNode = {
     sentBytes += payload.length;
   },
   remoteAllowed: () => true,
-  drop: () => {},
-  identity: { inVpnNetwork: (ip: number) => cidrContains(vpnNet, ip) },
-  log: pino({ level: 'silent' }),
+  diag: { drop: () => {} },
+  inVpnNetwork: (ip: number) => cidrContains(vpnNet, ip),
 };
 
 const mib = (n: number) => (n / 1024 / 1024).toFixed(1);

@@ -1,9 +1,23 @@
 import dgram from 'node:dgram';
 import { isIP } from 'node:net';
 import dnsPacket, { type Answer, type DecodedPacket, type Question } from 'dns-packet';
+import type { Logger } from 'pino';
 import type { Certificate } from '../pki/cert.js';
 import { formatCidr, formatIp, parseIp } from '../src/net/ipv4.js';
-import type { MeshNode } from '../src/node/node.js';
+import type { Diagnostics } from '../src/node/diagnostics.js';
+
+/** What the DNS server needs: who we are, who is connected, and the directory's name index. */
+export interface LighthouseDnsDeps {
+  readonly diag: Pick<Diagnostics, 'drop'>;
+  readonly log: Logger;
+  /** Our own certificate and overlay IP (replaced by a reload). */
+  self(): { cert: Certificate; vpnIp: number };
+  /** The certificate of a host with an established tunnel, if any. */
+  connectedCert(vpnIp: number): Certificate | null;
+  /** The overlay IP of the connected host with this certificate name (lower case). */
+  hostNamed(name: string): number | undefined;
+  inVpnNetwork(ip: number): boolean;
+}
 
 const RCODE_NXDOMAIN = 3;
 /** Short, because names follow tunnels that come and go (Nebula uses 3600 s and never forgets a name). */
@@ -17,18 +31,18 @@ const TTL_SECONDS = 60;
  */
 export class LighthouseDns {
   private constructor(
-    private readonly node: MeshNode,
+    private readonly node: LighthouseDnsDeps,
     private readonly socket: dgram.Socket,
   ) {}
 
   /** Binds lighthouse.dns.host:port ("" = every IPv4 address, as Nebula's ":53"). */
-  static start(node: MeshNode): Promise<LighthouseDns> {
-    const host = node.config.lighthouse.dns.host || '0.0.0.0';
+  static start(node: LighthouseDnsDeps, listen: { host: string; port: number }): Promise<LighthouseDns> {
+    const host = listen.host || '0.0.0.0';
     const socket = dgram.createSocket(isIP(host) === 6 ? 'udp6' : 'udp4');
     const server = new LighthouseDns(node, socket);
     return new Promise((resolve, reject) => {
       socket.once('error', reject);
-      socket.bind({ address: host, port: node.config.lighthouse.dns.port }, () => {
+      socket.bind({ address: host, port: listen.port }, () => {
         socket.off('error', reject);
         socket.on('error', (err) => node.log.warn({ reason: err.message }, 'DNS socket error'));
         socket.on('message', (data, rinfo) => server.answer(data, { address: rinfo.address, port: rinfo.port }));
@@ -51,12 +65,12 @@ export class LighthouseDns {
     try {
       query = dnsPacket.decode(data);
     } catch (err) {
-      this.node.drop('dns-malformed', from, err);
+      this.node.diag.drop('dns-malformed', from, err);
       return;
     }
     const questions = query.questions ?? [];
     if (query.type !== 'query' || query.opcode !== 'QUERY' || questions.length === 0) {
-      this.node.drop('dns-not-query', from);
+      this.node.diag.drop('dns-not-query', from);
       return;
     }
     const answers: Answer[] = [];
@@ -87,15 +101,17 @@ export class LighthouseDns {
   }
 
   private vpnIpFor(name: string): number | null {
-    if (this.node.identity.cert.details.name.toLowerCase() === name) return this.node.identity.vpnIp;
-    const vpnIp = this.node.lighthouse?.directory.hostNamed(name);
+    const self = this.node.self();
+    if (self.cert.details.name.toLowerCase() === name) return self.vpnIp;
+    const vpnIp = this.node.hostNamed(name);
     // The index follows tunnels; a host whose tunnel was replaced is still answered by its current one.
-    return vpnIp !== undefined && this.node.hostmap.get(vpnIp) ? vpnIp : null;
+    return vpnIp !== undefined && this.node.connectedCert(vpnIp) ? vpnIp : null;
   }
 
   private certFor(vpnIp: number): Certificate | null {
-    if (vpnIp === this.node.identity.vpnIp) return this.node.identity.cert;
-    return this.node.hostmap.get(vpnIp)?.cert ?? null;
+    const self = this.node.self();
+    if (vpnIp === self.vpnIp) return self.cert;
+    return this.node.connectedCert(vpnIp);
   }
 
   /** Nebula answers TXT only to hosts on the overlay and to 127.0.0.1. */
@@ -103,7 +119,7 @@ export class LighthouseDns {
     const address = querier.startsWith('::ffff:') ? querier.slice(7) : querier;
     if (isIP(address) !== 4) return false;
     const ip = parseIp(address);
-    return address.startsWith('127.') || this.node.identity.inVpnNetwork(ip);
+    return address.startsWith('127.') || this.node.inVpnNetwork(ip);
   }
 }
 

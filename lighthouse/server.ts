@@ -1,9 +1,9 @@
 import { isIPv4 } from 'node:net';
-import type { Logger } from 'pino';
-import type { Endpoint } from '../src/io/udp.js';
+import type { Endpoint } from '../src/net/endpoint.js';
 import { formatIp, parseIp } from '../src/net/ipv4.js';
+import type { Diagnostics } from '../src/node/diagnostics.js';
 import type { HostInfo } from '../src/node/hostmap.js';
-import type { MeshNode } from '../src/node/node.js';
+import type { LighthouseRole } from '../src/node/node.js';
 import { MessageType } from '../src/protocol/header.js';
 import { MeshDirectory } from './directory.js';
 import {
@@ -23,11 +23,16 @@ export const MAX_REPORTED_PER_FAMILY = 10;
 /** Relays a host may name; Nebula has no limit, a bound keeps a hostile update small. */
 export const MAX_RELAYS = 10;
 
-/** What the server needs from its node; MeshNode provides it, the benchmark fakes it. */
-export type LighthouseNode = Pick<MeshNode, 'sendOn' | 'sendTo' | 'remoteAllowed' | 'drop'> & {
-  readonly identity: Pick<MeshNode['identity'], 'inVpnNetwork'>;
-  readonly log: Logger;
-};
+/** What the server needs from its node; the composition root wires a MeshNode in, the benchmark fakes it. */
+export interface LighthouseNode {
+  readonly diag: Pick<Diagnostics, 'drop'>;
+  /** Sends on an established tunnel. */
+  sendOn(host: HostInfo, type: number, subtype: number, payload: Uint8Array): void;
+  /** Sends to a host by overlay IP, handshaking first when there is no tunnel. */
+  sendTo(vpnIp: number, type: number, subtype: number, payload: Uint8Array): void;
+  remoteAllowed(vpnIp: number, addr: Endpoint): boolean;
+  inVpnNetwork(ip: number): boolean;
+}
 
 /**
  * One host in the book. IPv4 addresses are packed as uint32 pairs (ip, port) in one array so a
@@ -49,7 +54,7 @@ interface BookEntry {
  * The lighthouse's address book (Nebula 1.6 §5), hosted by a node with `lighthouse.am_lighthouse`.
  * Soft state only: rebuilt from HostUpdateNotifications after a restart.
  */
-export class LighthouseServer {
+export class LighthouseServer implements LighthouseRole {
   private readonly book = new Map<number, BookEntry>();
   /** Container subnets and names of the hosts (mesh extension, meta types 100+). */
   readonly directory = new MeshDirectory();
@@ -81,7 +86,7 @@ export class LighthouseServer {
   handle(host: HostInfo, meta: MetaMessage): void {
     if (meta.type >= MetaType.MeshSubnetQuery) {
       const reply = (type: number, details: MetaDetails) => this.node.sendOn(host, MessageType.LightHouse, 0, encodeMeta(type, details));
-      if (!this.directory.handle(host, meta, reply, (vpnIp) => this.answerDetails(vpnIp))) this.node.drop('lighthouse-unexpected', host.remote);
+      if (!this.directory.handle(host, meta, reply, (vpnIp) => this.answerDetails(vpnIp))) this.node.diag.drop('lighthouse-unexpected', host.remote);
       return;
     }
     switch (meta.type) {
@@ -91,7 +96,7 @@ export class LighthouseServer {
         return this.update(host, meta);
       default:
         // Replies and punch notifications are for nodes; a lighthouse ignores them like Nebula does.
-        this.node.drop('lighthouse-unexpected', host.remote);
+        this.node.diag.drop('lighthouse-unexpected', host.remote);
     }
   }
 
@@ -102,7 +107,7 @@ export class LighthouseServer {
   }
 
   /** An established host moved to a new underlay address. */
-  onRoam(host: HostInfo, _from: Endpoint): void {
+  onRoam(host: HostInfo): void {
     if (host.remote) this.learn(host.vpnIp, host.remote);
   }
 
@@ -144,7 +149,7 @@ export class LighthouseServer {
     const d = meta.details;
     if (d.vpnIp !== host.vpnIp) {
       // Only a host's own tunnel may speak for it: anything else would poison the book.
-      this.node.drop('lighthouse-update-wrong-ip', host.remote, `update for ${formatIp(d.vpnIp)} from ${formatIp(host.vpnIp)}`);
+      this.node.diag.drop('lighthouse-update-wrong-ip', host.remote, `update for ${formatIp(d.vpnIp)} from ${formatIp(host.vpnIp)}`);
       return;
     }
     const entry = this.entryFor(host.vpnIp);
@@ -165,7 +170,7 @@ export class LighthouseServer {
     const relays: number[] = [];
     for (const ip of d.relayVpnIps) {
       if (relays.length >= MAX_RELAYS) break;
-      if (ip !== host.vpnIp && this.node.identity.inVpnNetwork(ip) && !relays.includes(ip)) relays.push(ip);
+      if (ip !== host.vpnIp && this.node.inVpnNetwork(ip) && !relays.includes(ip)) relays.push(ip);
     }
     if (sameNumbers(entry.reported4, reported4) && sameIp6(entry.reported6, reported6) && sameNumbers(entry.relays, relays)) return;
     entry.reported4 = reported4;
@@ -175,7 +180,7 @@ export class LighthouseServer {
   }
 
   private acceptable4(vpnIp: number, e: Ip4AndPort): boolean {
-    if (e.ip === 0 || e.port === 0 || this.node.identity.inVpnNetwork(e.ip)) return false;
+    if (e.ip === 0 || e.port === 0 || this.node.inVpnNetwork(e.ip)) return false;
     return this.node.remoteAllowed(vpnIp, { address: formatIp(e.ip), port: e.port });
   }
 

@@ -1,6 +1,21 @@
-import type { Endpoint, UdpBind, UdpOptions } from '../src/io/udp.js';
-import type { MeshNode } from '../src/node/node.js';
+import type { Logger } from 'pino';
+import type { UdpBind, UdpOptions } from '../src/io/udp.js';
+import type { Endpoint } from '../src/net/endpoint.js';
+import type { Diagnostics } from '../src/node/diagnostics.js';
 import { decodeStunAs, encodeBindingSuccess } from '../src/protocol/stun.js';
+
+/** What the responder needs: the node's socket and counters, and a way to bind the alternate port. */
+export interface StunResponderDeps {
+  readonly diag: Pick<Diagnostics, 'drop'>;
+  readonly log: Logger;
+  /** listen.host, named with the other port in OTHER-ADDRESS. */
+  readonly listenHost: string;
+  /** The node's own port. */
+  listenPort(): number;
+  /** Sends from the node's own socket. */
+  sendRaw(data: Uint8Array, to: Endpoint): void;
+  bindUdp?: (options: UdpOptions) => Promise<UdpBind>;
+}
 
 /**
  * A lighthouse's STUN server: answers Binding requests on the node's own port with the request's
@@ -20,7 +35,7 @@ export class StunResponder {
   private readonly bySource = new Map<string, number>();
 
   private constructor(
-    private readonly node: MeshNode,
+    private readonly node: StunResponderDeps,
     private readonly alternate: UdpBind | null,
   ) {}
 
@@ -28,12 +43,11 @@ export class StunResponder {
    * A failure to bind the alternate port is logged and leaves STUN on the main port only: it is an
    * aid to the nodes' NAT detection, not worth refusing to run the lighthouse for.
    */
-  static async start(node: MeshNode, bindUdp: ((options: UdpOptions) => Promise<UdpBind>) | undefined): Promise<StunResponder> {
-    const port = node.config.stun.alternatePort;
+  static async start(node: StunResponderDeps, port: number): Promise<StunResponder> {
     let alternate: UdpBind | null = null;
-    if (port !== 0 && bindUdp) {
+    if (port !== 0 && node.bindUdp) {
       try {
-        alternate = await bindUdp({ host: node.config.listen.host, port, batch: 8 });
+        alternate = await node.bindUdp({ host: node.listenHost, port, batch: 8 });
       } catch (err) {
         node.log.warn({ port, reason: (err as Error).message }, 'stun.alternate_port: cannot bind, answering STUN on the listen port only');
       }
@@ -76,8 +90,8 @@ export class StunResponder {
   /** `socket` null is the node's main socket; replies leave from the socket the request came to. */
   private answerOn(socket: UdpBind | null, data: Buffer, from: Endpoint): void {
     const decoded = decodeStunAs(data, 'binding-request', 'stun-not-request');
-    if ('drop' in decoded) return this.node.drop(decoded.drop, from, decoded.err);
-    if (!this.withinRate(from.address)) return this.node.drop('stun-rate-limited', from);
+    if ('drop' in decoded) return this.node.diag.drop(decoded.drop, from, decoded.err);
+    if (!this.withinRate(from.address)) return this.node.diag.drop('stun-rate-limited', from);
     const reply = encodeBindingSuccess(decoded.message.transactionId, from, this.otherAddress(socket));
     if (socket) socket.send([{ data: reply, to: from }]);
     else this.node.sendRaw(reply, from);
@@ -90,6 +104,6 @@ export class StunResponder {
    */
   private otherAddress(socket: UdpBind | null): Endpoint | null {
     if (!this.alternate) return null;
-    return { address: this.node.config.listen.host, port: socket ? this.node.listenPort : this.alternate.localPort };
+    return { address: this.node.listenHost, port: socket ? this.node.listenPort() : this.alternate.localPort };
   }
 }

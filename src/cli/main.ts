@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { UserError } from '../errors.js';
-import { caCommand } from '../../pki/cli.js';
-import { nodeCommand } from '../node/cli.js';
-import { lighthouseCommand } from '../../lighthouse/cli.js';
+import { caCommand } from './ca.js';
+import { nodeCommand } from './node.js';
+import { lighthouseCommand } from './lighthouse.js';
 
 export function buildProgram(): Command {
   const program = new Command('mesh')

@@ -6,8 +6,8 @@
  */
 import type { Logger } from 'pino';
 import { UserError } from '../errors.js';
-import { formatCidr } from '../net/ipv4.js';
-import type { MeshNode } from '../node/node.js';
+import { formatCidr, type Cidr } from '../net/ipv4.js';
+import type { NameDirectory } from '../node/name-directory.js';
 import { ContainerDns } from './dns.js';
 import { dockerSocketPath, HttpDockerEngine } from './engine.js';
 import { systemIptables } from './iptables.js';
@@ -24,10 +24,23 @@ export interface DockerBridge {
   stop(): Promise<void>;
 }
 
-export async function startDockerBridge(node: MeshNode, log: Logger, options: DockerBridgeOptions): Promise<DockerBridge> {
-  if (node.config.tun.disabled) throw new UserError('--docker-bridge needs the TUN device: remove tun.disabled from the config');
-  const cert = node.identity.cert;
-  const caSubnets = node.identity.caPool.get(cert.details.issuer)?.details.subnets ?? [];
+/** What the shim needs from the node it runs beside; the composition root wires a MeshNode in. */
+export interface DockerHost {
+  /** The node's TUN device; null with tun.disabled. */
+  readonly tun: { readonly name: string; readonly mtu: number; addRoute(route: { cidr: Cidr }): void } | null;
+  /** The container subnets signed into our certificate. */
+  readonly certSubnets: readonly Cidr[];
+  /** The subnets our CA allows: the ranges container subnets come from. */
+  readonly caSubnets: readonly Cidr[];
+  /** Routes these ranges to the hosts whose certificates carry them (the node's SubnetRouter). */
+  routeContainerRanges(ranges: readonly Cidr[]): void;
+  readonly names: Pick<NameDirectory, 'publish' | 'resolve'>;
+}
+
+export async function startDockerBridge(node: DockerHost, log: Logger, options: DockerBridgeOptions): Promise<DockerBridge> {
+  const tun = node.tun;
+  if (!tun) throw new UserError('--docker-bridge needs the TUN device: remove tun.disabled from the config');
+  const caSubnets = node.caSubnets;
   if (caSubnets.length === 0) {
     throw new UserError('--docker-bridge: the CA has no subnets, so there is no range to route containers through; create the CA with `mesh ca init ... --subnets 10.200.0.0/16` (or route single hosts with tun.unsafe_routes)');
   }
@@ -35,13 +48,13 @@ export async function startDockerBridge(node: MeshNode, log: Logger, options: Do
   let subnet;
   try {
     socket = dockerSocketPath();
-    subnet = chooseContainerSubnet(cert.details.subnets, caSubnets, options.subnet, hostNetworks(bridgeNameFor(options.network)));
+    subnet = chooseContainerSubnet(node.certSubnets, caSubnets, options.subnet, hostNetworks(bridgeNameFor(options.network)));
   } catch (err) {
     if (err instanceof ShimError || err instanceof DockerError) throw new UserError(`--docker-bridge: ${err.message}`);
     throw err;
   }
-  for (const range of caSubnets) node.tun.addRoute({ cidr: range });
-  node.subnets.setRanges(caSubnets);
+  for (const range of caSubnets) tun.addRoute({ cidr: range });
+  node.routeContainerRanges(caSubnets);
 
   let local = new Map<string, number>();
   let dns: ContainerDns | null = null;
@@ -63,8 +76,8 @@ export async function startDockerBridge(node: MeshNode, log: Logger, options: Do
   const shim = new DockerBridgeShim(new HttpDockerEngine(socket), systemIptables, {
     network: options.network,
     subnet,
-    mtu: node.config.tun.mtu,
-    tun: node.tun.name,
+    mtu: tun.mtu,
+    tun: tun.name,
     force: options.force,
     onContainers: (containers) => {
       local = containers;

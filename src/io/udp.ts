@@ -21,12 +21,10 @@
  */
 import dgram from 'node:dgram';
 import { isIP } from 'node:net';
+import type { Endpoint } from '../net/endpoint.js';
 import { splitBatch, tryLoadNative, type NativeUdp, type NativeUdpStats } from './native.js';
 
-export interface Endpoint {
-  address: string;
-  port: number;
-}
+export type { Endpoint };
 
 export interface Datagram {
   data: Buffer;

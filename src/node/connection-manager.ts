@@ -1,6 +1,19 @@
 import { formatIp } from '../net/ipv4.js';
-import type { HostInfo } from './hostmap.js';
-import type { MeshNode } from './node.js';
+import type { Diagnostics } from './diagnostics.js';
+import type { HostInfo, HostMap } from './hostmap.js';
+import type { Timers } from './timers.js';
+
+/** What the connection manager needs from its node. */
+export interface ConnectionDeps {
+  readonly hostmap: HostMap;
+  readonly diag: Diagnostics;
+  readonly timers: Timers;
+  settings(): { connectionAliveInterval: number; pendingDeletionInterval: number; disconnectInvalid: boolean };
+  /** Re-checks a peer certificate; false (and the tunnel closed) when it no longer holds. */
+  stillValid(host: HostInfo): boolean;
+  sendTest(host: HostInfo): void;
+  removeTunnel(host: HostInfo, notify: boolean): void;
+}
 
 /**
  * Nebula's liveness rule: a tunnel we send on must hear something back. After
@@ -9,11 +22,11 @@ import type { MeshNode } from './node.js';
  * a new handshake). Tunnels we only receive on are not probed, as in Nebula.
  */
 export class ConnectionManager {
-  constructor(private readonly node: MeshNode) {}
+  constructor(private readonly deps: ConnectionDeps) {}
 
   outbound(host: HostInfo): void {
     host.outboundSeen = true;
-    if (!host.livenessTimer) this.arm(host, this.node.config.timers.connectionAliveInterval);
+    if (!host.livenessTimer) this.arm(host, this.deps.settings().connectionAliveInterval);
   }
 
   inbound(host: HostInfo): void {
@@ -22,24 +35,23 @@ export class ConnectionManager {
 
   /** A candidate tunnel nobody used is dropped after both liveness periods have passed twice. */
   expireCandidate(host: HostInfo): void {
-    const { connectionAliveInterval, pendingDeletionInterval } = this.node.config.timers;
-    host.livenessTimer = setTimeout(() => {
+    const { connectionAliveInterval, pendingDeletionInterval } = this.deps.settings();
+    host.livenessTimer = this.deps.timers.after(2 * (connectionAliveInterval + pendingDeletionInterval), () => {
       host.livenessTimer = null;
-      this.node.hostmap.removeCandidate(host);
-    }, 2 * (connectionAliveInterval + pendingDeletionInterval));
-    host.livenessTimer.unref?.();
+      this.deps.hostmap.removeCandidate(host);
+    });
   }
 
   private arm(host: HostInfo, delay: number): void {
-    host.livenessTimer = setTimeout(() => this.check(host), delay);
-    host.livenessTimer.unref?.();
+    host.livenessTimer = this.deps.timers.after(delay, () => this.check(host));
   }
 
   private check(host: HostInfo): void {
     host.livenessTimer = null;
-    const node = this.node;
-    if (node.hostmap.get(host.vpnIp) !== host) return;
-    if (node.config.pki.disconnectInvalid && host.cert && !node.stillValid(host)) return;
+    const { hostmap, diag } = this.deps;
+    const settings = this.deps.settings();
+    if (hostmap.get(host.vpnIp) !== host) return;
+    if (settings.disconnectInvalid && host.cert && !this.deps.stillValid(host)) return;
     if (host.inboundSeen) {
       host.inboundSeen = false;
       host.outboundSeen = false;
@@ -47,14 +59,14 @@ export class ConnectionManager {
       return;
     }
     if (host.testSentAt === 0) {
-      node.log.debug({ vpnIp: formatIp(host.vpnIp) }, 'no inbound traffic, sending a test packet');
-      host.testSentAt = Date.now();
-      node.sendTest(host);
-      this.arm(host, node.config.timers.pendingDeletionInterval);
+      diag.log.debug({ vpnIp: formatIp(host.vpnIp) }, 'no inbound traffic, sending a test packet');
+      host.testSentAt = this.deps.timers.now();
+      this.deps.sendTest(host);
+      this.arm(host, settings.pendingDeletionInterval);
       return;
     }
-    node.log.info({ vpnIp: formatIp(host.vpnIp), remote: host.remote ? `${host.remote.address}:${host.remote.port}` : null }, 'tunnel is dead, removing it');
-    node.stats.deadTunnels++;
-    node.removeTunnel(host, false);
+    diag.log.info({ vpnIp: formatIp(host.vpnIp), remote: host.remote ? `${host.remote.address}:${host.remote.port}` : null }, 'tunnel is dead, removing it');
+    diag.stats.deadTunnels++;
+    this.deps.removeTunnel(host, false);
   }
 }

@@ -1,11 +1,35 @@
+import { endpointKey, type Endpoint } from '../net/endpoint.js';
 import { formatIp } from '../net/ipv4.js';
-import type { Endpoint } from '../io/udp.js';
+import type { AeadFactory, CipherName } from '../protocol/aead.js';
 import { HEADER_LEN, MessageType, writeHeader, type Header } from '../protocol/header.js';
 import { decodeHandshake, encodeHandshake, type HandshakeDetails } from '../protocol/messages.js';
 import { initiatorReadMessage2, initiatorWriteMessage1, responderReadMessage1, responderWriteMessage2, type HandshakeKeys } from '../protocol/noise.js';
-import { HostInfo } from './hostmap.js';
-import { endpointKey } from './remote-list.js';
-import type { MeshNode } from './node.js';
+import type { Diagnostics } from './diagnostics.js';
+import { HostInfo, type HostMap } from './hostmap.js';
+import type { LocalIdentity, VerifiedPeer } from './identity.js';
+import type { Timers } from './timers.js';
+
+/** What the handshake manager needs from its node. */
+export interface HandshakeDeps {
+  readonly hostmap: HostMap;
+  readonly diag: Diagnostics;
+  readonly timers: Timers;
+  readonly aead: AeadFactory;
+  /** Our certificate and keys (replaced by a reload). */
+  identity(): LocalIdentity;
+  settings(): { cipher: CipherName; tryInterval: number; retries: number };
+  remoteAllowed(vpnIp: number, from: Endpoint): boolean;
+  sendRaw(data: Uint8Array, to: Endpoint): void;
+  /** Message 2 goes back the way message 1 came: to `to`, or through the relay hop `via`. */
+  reply(message: Buffer, to: Endpoint | null, via?: HostInfo): void;
+  sendTest(host: HostInfo): void;
+  /** A handshake completed: the tunnel takes over for its peer. */
+  tunnelUp(host: HostInfo): void;
+  /** A newer handshake next to an established tunnel: it waits until the peer uses it. */
+  addCandidate(host: HostInfo): void;
+  onStart(host: HostInfo): void;
+  onAttempt(host: HostInfo, message: Buffer): void;
+}
 
 /** Wall clock in Unix nanoseconds, as Nebula puts it in handshakes (microsecond resolution is plenty). */
 export function unixNanos(): bigint {
@@ -28,23 +52,24 @@ function handshakeHeader(remoteIndex: number, stage: number): Buffer {
  * settles simultaneous opens in favour of the higher overlay IP.
  */
 export class HandshakeManager {
-  constructor(private readonly node: MeshNode) {}
+  constructor(private readonly deps: HandshakeDeps) {}
 
   /** The pending or new outbound handshake to `vpnIp`. */
   start(vpnIp: number, options: { directOnly?: boolean } = {}): HostInfo {
-    const hostmap = this.node.hostmap;
+    const { hostmap, aead } = this.deps;
     const existing = hostmap.getPending(vpnIp);
     if (existing) return existing;
+    const identity = this.deps.identity();
     const host = new HostInfo(vpnIp, hostmap.allocateIndex(), hostmap.remotesFor(vpnIp));
     const payload = encodeHandshake({
-      details: { cert: this.node.identity.handshakeCert, initiatorIndex: host.localIndex, responderIndex: 0, cookie: 0n, time: unixNanos() },
+      details: { cert: identity.handshakeCert, initiatorIndex: host.localIndex, responderIndex: 0, cookie: 0n, time: unixNanos() },
     });
-    const { message, state } = initiatorWriteMessage1(this.node.cipher, this.node.identity.keyPair, handshakeHeader(0, 1), payload);
+    const { message, state } = initiatorWriteMessage1(this.deps.settings().cipher, identity.keyPair, handshakeHeader(0, 1), payload, undefined, aead);
     host.window.update(1);
     host.pending = { state, message, attempts: 0, timer: null, ...(options.directOnly ? { directOnly: true } : {}) };
     hostmap.addPending(host);
-    this.node.log.debug({ vpnIp: formatIp(vpnIp), localIndex: host.localIndex }, 'starting handshake');
-    this.node.onHandshakeStart(host);
+    this.deps.diag.log.debug({ vpnIp: formatIp(vpnIp), localIndex: host.localIndex }, 'starting handshake');
+    this.deps.onStart(host);
     // Static hosts are tried at once; otherwise wait for a lighthouse answer or the first retry.
     if (host.remotes.size > 0) this.attempt(host);
     else this.schedule(host);
@@ -53,100 +78,102 @@ export class HandshakeManager {
 
   /** Sends message 1 now (e.g. a lighthouse just told us where the peer is) unless already tried. */
   triggerNow(vpnIp: number): void {
-    const host = this.node.hostmap.getPending(vpnIp);
+    const host = this.deps.hostmap.getPending(vpnIp);
     if (host && host.pending && host.pending.attempts === 0) this.attempt(host);
   }
 
   private schedule(host: HostInfo): void {
     const pending = host.pending;
     if (!pending) return;
-    if (pending.timer) clearTimeout(pending.timer);
-    const delay = this.node.config.handshakes.tryInterval * Math.max(1, pending.attempts);
-    pending.timer = setTimeout(() => this.attempt(host), delay);
-    pending.timer.unref?.();
+    pending.timer?.cancel();
+    const delay = this.deps.settings().tryInterval * Math.max(1, pending.attempts);
+    pending.timer = this.deps.timers.after(delay, () => this.attempt(host));
   }
 
   private attempt(host: HostInfo): void {
     const pending = host.pending;
-    if (!pending || this.node.hostmap.getPending(host.vpnIp) !== host) return;
-    const retries = pending.directOnly ? Math.min(DIRECT_ONLY_ATTEMPTS, this.node.config.handshakes.retries) : this.node.config.handshakes.retries;
+    const { hostmap, diag } = this.deps;
+    if (!pending || hostmap.getPending(host.vpnIp) !== host) return;
+    const configured = this.deps.settings().retries;
+    const retries = pending.directOnly ? Math.min(DIRECT_ONLY_ATTEMPTS, configured) : configured;
     if (pending.attempts >= retries) {
       // A failed try for a direct path next to a working relayed tunnel is routine.
-      this.node.log[pending.directOnly ? 'debug' : 'info']({ vpnIp: formatIp(host.vpnIp), attempts: pending.attempts, remotes: host.remotes.addresses().map(endpointKey) }, 'handshake timed out');
-      this.node.hostmap.removePending(host);
-      this.node.stats.handshakeTimeouts++;
+      diag.log[pending.directOnly ? 'debug' : 'info']({ vpnIp: formatIp(host.vpnIp), attempts: pending.attempts, remotes: host.remotes.addresses().map(endpointKey) }, 'handshake timed out');
+      hostmap.removePending(host);
+      diag.stats.handshakeTimeouts++;
       return;
     }
     pending.attempts++;
     const addresses = host.remotes.addresses();
-    for (const addr of addresses) this.node.sendRaw(pending.message, addr);
-    this.node.onHandshakeAttempt(host, pending.message);
+    for (const addr of addresses) this.deps.sendRaw(pending.message, addr);
+    this.deps.onAttempt(host, pending.message);
     this.schedule(host);
   }
 
   /** Handshake message 1 (we are the responder). */
   handleStage1(datagram: Buffer, from: Endpoint | null, via?: HostInfo): void {
-    const node = this.node;
-    const log = node.log;
+    const { hostmap, diag } = this.deps;
+    const log = diag.log;
+    const identity = this.deps.identity();
     let read;
     let details: HandshakeDetails;
     try {
-      read = responderReadMessage1(node.cipher, node.identity.keyPair, datagram);
+      read = responderReadMessage1(this.deps.settings().cipher, identity.keyPair, datagram, this.deps.aead);
       details = decodeHandshake(read.payload).details;
     } catch (err) {
-      node.drop('handshake1', from, err);
+      diag.drop('handshake1', from, err);
       return;
     }
     let verified;
     try {
-      verified = node.identity.verifyPeer(details.cert, read.remoteStatic);
+      verified = identity.verifyPeer(details.cert, read.remoteStatic);
     } catch (err) {
       const source = from ? endpointKey(from) : 'relay';
-      node.infoLimited(`invalid-cert ${source}`, { from: source, reason: (err as Error).message }, 'invalid certificate from host, refusing handshake');
-      node.stats.invalidCertificates++;
+      diag.limited('info', `invalid-cert ${source}`, { from: source, reason: (err as Error).message }, 'invalid certificate from host, refusing handshake');
+      diag.stats.invalidCertificates++;
       return;
     }
     const vpnIp = verified.identity.vpnIp;
     const fields = { vpnIp: formatIp(vpnIp), certName: verified.cert.details.name, from: from && endpointKey(from) };
-    if (vpnIp === node.identity.vpnIp) {
-      log.info(fields, 'refusing to handshake with myself');
+    if (vpnIp === identity.vpnIp) {
+      diag.limited('info', `myself ${fields.from}`, fields, 'refusing to handshake with myself');
       return;
     }
-    if (from && !node.remoteAllowed(vpnIp, from)) {
-      log.debug(fields, 'handshake source refused by remote_allow_list');
+    if (from && !this.deps.remoteAllowed(vpnIp, from)) {
+      diag.limited('debug', `remote-allow ${fields.from}`, fields, 'handshake source refused by remote_allow_list');
       return;
     }
     const body = datagram.subarray(HEADER_LEN);
-    const existing = node.hostmap.get(vpnIp);
-    const candidate = node.hostmap.getCandidate(vpnIp);
+    const existing = hostmap.get(vpnIp);
+    const candidate = hostmap.getCandidate(vpnIp);
     for (const answered of [existing, candidate]) {
       if (answered?.handshakeMessage1 && answered.handshakeMessage2 && answered.handshakeMessage1.equals(body)) {
         // A retransmission of the message 1 we already answered: answer it the same way.
         log.debug(fields, 'duplicate handshake message 1, re-sending message 2');
-        node.sendHandshakeReply(answered.handshakeMessage2, from, via);
+        this.deps.reply(answered.handshakeMessage2, from, via);
         return;
       }
     }
     const newest = candidate && (!existing || candidate.lastHandshakeTime > existing.lastHandshakeTime) ? candidate : existing;
     if (existing && newest && newest.lastHandshakeTime >= details.time) {
-      node.infoLimited(`old-handshake ${formatIp(vpnIp)}`, { ...fields, existing: newest.lastHandshakeTime.toString(), offered: details.time.toString() }, 'handshake too old, keeping the existing tunnel');
-      node.sendTest(existing);
+      diag.limited('info', `old-handshake ${formatIp(vpnIp)}`, { ...fields, existing: newest.lastHandshakeTime.toString(), offered: details.time.toString() }, 'handshake too old, keeping the existing tunnel');
+      this.deps.sendTest(existing);
       return;
     }
-    const ours = node.hostmap.getPending(vpnIp);
+    const ours = hostmap.getPending(vpnIp);
     if (ours) {
-      if (vpnIp > node.identity.vpnIp) {
+      if (vpnIp > identity.vpnIp) {
         log.debug(fields, 'simultaneous handshake: the peer has the higher overlay IP, abandoning ours');
-        node.hostmap.removePending(ours);
+        hostmap.removePending(ours);
       } else {
         log.debug(fields, 'simultaneous handshake: ours wins, ignoring theirs');
         return;
       }
     }
 
-    const host = new HostInfo(vpnIp, node.hostmap.allocateIndex(), node.hostmap.remotesFor(vpnIp));
+    const host = new HostInfo(vpnIp, hostmap.allocateIndex(), hostmap.remotesFor(vpnIp));
     const reply = encodeHandshake({
-      details: { ...details, cert: node.identity.handshakeCert, responderIndex: host.localIndex, time: unixNanos() },
+      details: { ...details, cert: identity.handshakeCert, responderIndex: host.localIndex, time: unixNanos() },
     });
     const { message, keys } = responderWriteMessage2(read.state, handshakeHeader(details.initiatorIndex, 2), reply);
     host.remoteIndex = details.initiatorIndex;
@@ -155,24 +182,23 @@ export class HandshakeManager {
     host.lastHandshakeTime = details.time;
     this.complete(host, keys, verified, from);
     if (ours) host.queue.push(...ours.queue);
-    node.sendHandshakeReply(message, from, via);
+    this.deps.reply(message, from, via);
     if (existing?.established) {
-      node.infoLimited(`candidate ${formatIp(vpnIp)}`, { ...fields, localIndex: host.localIndex, remoteIndex: host.remoteIndex }, 'newer handshake received, switching once the peer uses it');
-      node.hostmap.addCandidate(host);
-      node.connections.expireCandidate(host);
+      diag.limited('info', `candidate ${formatIp(vpnIp)}`, { ...fields, localIndex: host.localIndex, remoteIndex: host.remoteIndex }, 'newer handshake received, switching once the peer uses it');
+      this.deps.addCandidate(host);
       return;
     }
     log.info({ ...fields, localIndex: host.localIndex, remoteIndex: host.remoteIndex }, 'handshake message 1 received, tunnel up (responder)');
-    node.tunnelUp(host, via);
+    this.deps.tunnelUp(host);
   }
 
   /** Handshake message 2 (we initiated). */
-  handleStage2(datagram: Buffer, header: Header, from: Endpoint | null, via?: HostInfo): void {
-    const node = this.node;
-    const host = node.hostmap.getPendingByIndex(header.remoteIndex);
+  handleStage2(datagram: Buffer, header: Header, from: Endpoint | null): void {
+    const { hostmap, diag } = this.deps;
+    const host = hostmap.getPendingByIndex(header.remoteIndex);
     if (!host || !host.pending) {
-      const done = node.hostmap.getByIndex(header.remoteIndex);
-      if (done) node.log.debug({ vpnIp: formatIp(done.vpnIp) }, 'handshake is already complete');
+      const done = hostmap.getByIndex(header.remoteIndex);
+      if (done) diag.log.debug({ vpnIp: formatIp(done.vpnIp) }, 'handshake is already complete');
       return;
     }
     let result;
@@ -182,34 +208,34 @@ export class HandshakeManager {
       details = decodeHandshake(result.payload).details;
     } catch (err) {
       // Possibly forged: keep waiting for a genuine message 2.
-      node.drop('handshake2', from, err);
+      diag.drop('handshake2', from, err);
       return;
     }
     let verified;
     try {
-      verified = node.identity.verifyPeer(details.cert, result.keys.remoteStatic);
+      verified = this.deps.identity().verifyPeer(details.cert, result.keys.remoteStatic);
     } catch (err) {
-      node.log.info({ vpnIp: formatIp(host.vpnIp), from: from && endpointKey(from), reason: (err as Error).message }, 'invalid certificate from host, abandoning handshake');
-      node.stats.invalidCertificates++;
-      node.hostmap.removePending(host);
+      diag.log.info({ vpnIp: formatIp(host.vpnIp), from: from && endpointKey(from), reason: (err as Error).message }, 'invalid certificate from host, abandoning handshake');
+      diag.stats.invalidCertificates++;
+      hostmap.removePending(host);
       return;
     }
     if (verified.identity.vpnIp !== host.vpnIp) {
-      node.log.info({ intended: formatIp(host.vpnIp), responded: formatIp(verified.identity.vpnIp), from: from && endpointKey(from) }, 'incorrect host responded to handshake');
+      diag.log.info({ intended: formatIp(host.vpnIp), responded: formatIp(verified.identity.vpnIp), from: from && endpointKey(from) }, 'incorrect host responded to handshake');
       if (from) host.remotes.block(from);
       return;
     }
-    node.hostmap.removePending(host);
+    hostmap.removePending(host);
     host.pending = null;
     host.remoteIndex = details.responderIndex;
     host.lastHandshakeTime = details.time;
     host.remotes.unblockAll();
     this.complete(host, result.keys, verified, from);
-    node.log.info({ vpnIp: formatIp(host.vpnIp), certName: verified.cert.details.name, from: from && endpointKey(from), localIndex: host.localIndex, remoteIndex: host.remoteIndex }, 'handshake message 2 received, tunnel up (initiator)');
-    node.tunnelUp(host, via);
+    diag.log.info({ vpnIp: formatIp(host.vpnIp), certName: verified.cert.details.name, from: from && endpointKey(from), localIndex: host.localIndex, remoteIndex: host.remoteIndex }, 'handshake message 2 received, tunnel up (initiator)');
+    this.deps.tunnelUp(host);
   }
 
-  private complete(host: HostInfo, keys: HandshakeKeys, verified: ReturnType<MeshNode['identity']['verifyPeer']>, from: Endpoint | null): void {
+  private complete(host: HostInfo, keys: HandshakeKeys, verified: VerifiedPeer, from: Endpoint | null): void {
     host.window.update(1);
     host.window.update(2);
     host.encrypt = keys.encrypt;
@@ -225,7 +251,8 @@ export class HandshakeManager {
 
   /** Stops every pending handshake (shutdown). */
   stopAll(): void {
-    for (const host of [...this.node.hostmap.pendingHosts()]) this.node.hostmap.removePending(host);
+    const { hostmap } = this.deps;
+    for (const host of [...hostmap.pendingHosts()]) hostmap.removePending(host);
   }
 }
 

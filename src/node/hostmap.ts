@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { Certificate } from '../../pki/cert.js';
-import type { Endpoint } from '../io/udp.js';
+import type { Endpoint } from '../net/endpoint.js';
 import type { Aead } from '../protocol/aead.js';
 import type { InitiatorState } from '../protocol/noise.js';
 import { ReplayWindow } from '../protocol/replay.js';
 import type { PeerIdentity } from './firewall.js';
 import { RemoteList } from './remote-list.js';
+import type { Timer } from './timers.js';
 
 /** Packets waiting for a tunnel, per host (Nebula keeps at most 100). */
 export const MAX_QUEUED_PACKETS = 100;
@@ -21,7 +22,7 @@ export interface PendingHandshake {
   /** Message 1 exactly as first sent: retransmissions must be byte-identical. */
   message: Buffer;
   attempts: number;
-  timer: NodeJS.Timeout | null;
+  timer: Timer | null;
   /** Only the peer's direct addresses, never relays (trying to replace a relayed tunnel by a direct one). */
   directOnly?: boolean;
 }
@@ -55,7 +56,7 @@ export class HostInfo {
   /** Connection manager state. */
   inboundSeen = false;
   outboundSeen = false;
-  livenessTimer: NodeJS.Timeout | null = null;
+  livenessTimer: Timer | null = null;
   testSentAt = 0;
   readonly createdAt = Date.now();
 
@@ -160,7 +161,7 @@ export class HostMap {
   removePending(host: HostInfo): void {
     if (this.pendingByVpnIp.get(host.vpnIp) === host) this.pendingByVpnIp.delete(host.vpnIp);
     if (this.pendingByIndex.get(host.localIndex) === host) this.pendingByIndex.delete(host.localIndex);
-    if (host.pending?.timer) clearTimeout(host.pending.timer);
+    host.pending?.timer?.cancel();
   }
 
   /** Installs an established tunnel, returning the one it replaced (if any). */
@@ -202,7 +203,7 @@ export class HostMap {
     if (!host.candidate) return false;
     host.candidate = false;
     this.candidates.delete(host.vpnIp);
-    if (host.livenessTimer) clearTimeout(host.livenessTimer);
+    host.livenessTimer?.cancel();
     host.livenessTimer = null;
     return true;
   }
@@ -221,7 +222,7 @@ export class HostMap {
   private unindex(host: HostInfo): void {
     if (this.byIndex.get(host.localIndex) === host) this.byIndex.delete(host.localIndex);
     if (this.byRemoteIndex.get(host.remoteIndex) === host) this.byRemoteIndex.delete(host.remoteIndex);
-    if (host.livenessTimer) clearTimeout(host.livenessTimer);
+    host.livenessTimer?.cancel();
     host.livenessTimer = null;
   }
 

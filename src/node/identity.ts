@@ -12,6 +12,12 @@ import type { PeerIdentity } from './firewall.js';
  * What this node is: its certificate and key, the CAs it trusts and the fingerprints it refuses.
  * Rebuilt as a whole on SIGHUP so a reload either applies completely or not at all.
  */
+/** A peer certificate checked against our CA pool and its handshake key. */
+export interface VerifiedPeer {
+  cert: Certificate;
+  identity: PeerIdentity;
+}
+
 export class LocalIdentity {
   readonly vpnIp: number;
   /** The overlay network: Ips[0] with its mask. */
@@ -65,7 +71,7 @@ export class LocalIdentity {
    * the CA signature only verifies when the peer really owns the certified key), then checks it
    * against the CA pool and blocklist. Throws with the reason.
    */
-  verifyPeer(certBytes: Uint8Array, remoteStatic: Uint8Array, now = new Date()): { cert: Certificate; identity: PeerIdentity } {
+  verifyPeer(certBytes: Uint8Array, remoteStatic: Uint8Array, now = new Date()): VerifiedPeer {
     const bound = unmarshalCertificate(certBytes, { publicKey: remoteStatic });
     this.caPool.verify(bound, now, this.blocklist);
     if (bound.details.ips.length === 0) throw new Error('certificate has no IP address');

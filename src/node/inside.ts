@@ -1,6 +1,24 @@
 import type { OutgoingDatagram } from '../io/udp.js';
 import { MessageSubType, MessageType } from '../protocol/header.js';
-import type { MeshNode } from './node.js';
+import type { Diagnostics } from './diagnostics.js';
+import type { Firewall } from './firewall.js';
+import type { HostInfo, HostMap } from './hostmap.js';
+
+/** What the inside path (TUN → tunnels → socket) needs from its node. */
+export interface InsideNode {
+  readonly diag: Diagnostics;
+  readonly hostmap: HostMap;
+  readonly firewall: Pick<Firewall, 'outbound'>;
+  /** Our overlay IP and what tun.drop_* discard. */
+  insideFilter(): { self: number; broadcast: number; dropMulticast: boolean; dropLocalBroadcast: boolean };
+  /** Which overlay IP a destination is reached through; null when unknown. */
+  routeFor(dst: number): number | null;
+  /** Holds a packet whose container-subnet owner is being looked up; false outside those ranges. */
+  holdForOwner(dst: number, packet: Buffer): boolean;
+  startHandshake(vpnIp: number): HostInfo;
+  sendOn(host: HostInfo, type: number, subtype: number, payload: Uint8Array, out: OutgoingDatagram[]): void;
+  sendDatagrams(out: OutgoingDatagram[]): void;
+}
 
 function readIp(p: Uint8Array, offset: number): number {
   return ((p[offset]! << 24) | (p[offset + 1]! << 16) | (p[offset + 2]! << 8) | p[offset + 3]!) >>> 0;
@@ -10,14 +28,12 @@ function readIp(p: Uint8Array, offset: number): number {
  * Packets the kernel routed into the TUN device: find the tunnel for the destination, apply the
  * outbound firewall, encrypt, and send the whole batch to the socket in one call.
  */
-export function consumeTunPackets(node: MeshNode, packets: Buffer[]): void {
+export function consumeTunPackets(node: InsideNode, packets: Buffer[]): void {
   const out: OutgoingDatagram[] = [];
-  const self = node.identity.vpnIp;
-  const { dropMulticast, dropLocalBroadcast } = node.config.tun;
-  const broadcast = (node.identity.vpnNetwork.ip | ~(0xffffffff << (32 - node.identity.vpnNetwork.bits))) >>> 0;
+  const { self, broadcast, dropMulticast, dropLocalBroadcast } = node.insideFilter();
   for (const packet of packets) {
     if (packet.length < 20 || packet[0]! >> 4 !== 4) {
-      node.drop('tun-not-ipv4', null);
+      node.diag.drop('tun-not-ipv4', null);
       continue;
     }
     const dst = readIp(packet, 16);
@@ -26,21 +42,21 @@ export function consumeTunPackets(node: MeshNode, packets: Buffer[]): void {
     const vpnIp = node.routeFor(dst);
     if (vpnIp === null) {
       // Inside the auto-routed container ranges the owner may just be unknown yet: asked for, held.
-      if (!node.subnets.hold(dst, packet)) node.drop('tun-no-route', null);
+      if (!node.holdForOwner(dst, packet)) node.diag.drop('tun-no-route', null);
       continue;
     }
     const host = node.hostmap.get(vpnIp);
     if (!host) {
       // No tunnel yet: queue the packet and handshake; the firewall is applied when it is sent.
-      node.handshakes.start(vpnIp).enqueue(MessageType.Message, MessageSubType.None, packet);
+      node.startHandshake(vpnIp).enqueue(MessageType.Message, MessageSubType.None, packet);
       continue;
     }
     const reason = node.firewall.outbound(packet, host.identity!);
     if (reason) {
-      node.firewallDrop('outbound', reason, host);
+      node.diag.firewallDrop('outbound', reason, host.vpnIp);
       continue;
     }
     node.sendOn(host, MessageType.Message, MessageSubType.None, packet, out);
   }
-  if (out.length > 0) node.udp.send(out);
+  if (out.length > 0) node.sendDatagrams(out);
 }

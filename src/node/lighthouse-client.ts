@@ -1,17 +1,33 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
-import type { Endpoint } from '../io/udp.js';
+import type { Endpoint } from '../net/endpoint.js';
 import { formatIp, parseIp } from '../net/ipv4.js';
 import { MessageType } from '../protocol/header.js';
 import { emptyMetaDetails, encodeMeta, hiLoToIp6, ip6ToHiLo, MetaType, type Ip4AndPort, type Ip6AndPort, type MetaDetails, type MetaMessage } from '../protocol/messages.js';
-import { allowListAllows, localAllowListAllowsName } from './config.js';
-import type { HostInfo } from './hostmap.js';
-import type { MeshNode } from './node.js';
-import { Puncher } from './punching.js';
+import { allowListAllows, localAllowListAllowsName, type NodeConfig } from './config.js';
+import type { HostInfo, HostMap } from './hostmap.js';
+import { Puncher, type PunchDeps } from './punching.js';
+import type { Timer } from './timers.js';
 
 /** The local interfaces, as os.networkInterfaces() reports them (injectable for tests). */
 export type InterfaceSource = () => NodeJS.Dict<NetworkInterfaceInfo[]>;
+
+/** What the lighthouse client needs from its node (and its puncher). */
+export interface LighthouseClientDeps extends PunchDeps {
+  readonly hostmap: HostMap;
+  settings(): Pick<NodeConfig, 'lighthouse' | 'relay' | 'punchy'>;
+  listenPort(): number;
+  /** Our address as the lighthouses' STUN saw it, once known. */
+  reflexive(): Endpoint | null;
+  remoteAllowed(vpnIp: number, addr: Endpoint): boolean;
+  /** Sends message 1 of a pending handshake now that an answer brought addresses. */
+  triggerHandshake(vpnIp: number): void;
+  readonly networkInterfaces?: InterfaceSource;
+}
+
+/** A handler for a lighthouse's answer of one mesh extension type (container subnets, names). */
+export type ReplyHandler = (lighthouse: HostInfo, details: MetaDetails) => void;
 
 /** Addresses taken from one lighthouse answer, per family (Nebula: MaxRemotes = 10). */
 const MAX_ANSWER_PER_FAMILY = 10;
@@ -25,16 +41,24 @@ const MAX_ANSWER_RELAYS = 10;
 export class LighthouseClient {
   readonly puncher: Puncher;
   private readonly lighthouses: ReadonlySet<number>;
-  private updateTimer: NodeJS.Timeout | null = null;
-  private interfaces: InterfaceSource = networkInterfaces;
+  private readonly replyHandlers = new Map<number, ReplyHandler>();
+  private updateTimer: Timer | null = null;
+  private readonly interfaces: InterfaceSource;
   /** advertise_addrs given as names, once resolved. */
   private resolvedAdvertised: Endpoint[] = [];
   private stopped = false;
 
-  constructor(readonly node: MeshNode) {
-    this.puncher = new Puncher(node);
+  constructor(private readonly deps: LighthouseClientDeps) {
+    this.puncher = new Puncher(deps);
+    this.interfaces = deps.networkInterfaces ?? networkInterfaces;
+    const { lighthouse } = deps.settings();
     // A lighthouse neither registers nor queries (Nebula ignores lighthouse.hosts there).
-    this.lighthouses = new Set(node.config.lighthouse.amLighthouse ? [] : node.config.lighthouse.hosts);
+    this.lighthouses = new Set(lighthouse.amLighthouse ? [] : lighthouse.hosts);
+  }
+
+  /** Routes a lighthouse's answers of a mesh extension type to the component that asked. */
+  onReply(type: number, handler: ReplyHandler): void {
+    this.replyHandlers.set(type, handler);
   }
 
   /** True when `vpnIp` is one of our configured lighthouses. */
@@ -42,8 +66,7 @@ export class LighthouseClient {
     return this.lighthouses.has(vpnIp);
   }
 
-  start(interfaces: InterfaceSource = networkInterfaces): void {
-    this.interfaces = interfaces;
+  start(): void {
     this.puncher.start();
     this.register();
   }
@@ -54,12 +77,12 @@ export class LighthouseClient {
    * need a restart.
    */
   reload(): void {
-    const now = this.node.config.lighthouse;
+    const now = this.deps.settings().lighthouse;
     const wanted = new Set(now.amLighthouse ? [] : now.hosts);
     if (wanted.size !== this.lighthouses.size || [...wanted].some((ip) => !this.lighthouses.has(ip))) {
-      this.node.log.warn({ running: [...this.lighthouses].map(formatIp), configured: [...wanted].map(formatIp) }, 'lighthouse.hosts changed: restart the node to use the new lighthouses');
+      this.deps.diag.log.warn({ running: [...this.lighthouses].map(formatIp), configured: [...wanted].map(formatIp) }, 'lighthouse.hosts changed: restart the node to use the new lighthouses');
     }
-    if (this.updateTimer) clearInterval(this.updateTimer);
+    this.updateTimer?.cancel();
     this.updateTimer = null;
     this.resolvedAdvertised = [];
     this.register();
@@ -69,42 +92,39 @@ export class LighthouseClient {
   private register(): void {
     if (this.lighthouses.size === 0 || this.stopped) return;
     this.sendUpdate();
-    const interval = this.node.config.lighthouse.interval;
-    if (interval > 0) {
-      this.updateTimer = setInterval(() => this.sendUpdate(), interval);
-      this.updateTimer.unref?.();
-    }
-    const names = this.node.config.lighthouse.advertiseAddrs.filter((a) => isIP(a.host) === 0);
+    const { interval, advertiseAddrs } = this.deps.settings().lighthouse;
+    if (interval > 0) this.updateTimer = this.deps.timers.every(interval, () => this.sendUpdate());
+    const names = advertiseAddrs.filter((a) => isIP(a.host) === 0);
     if (names.length > 0) void this.resolveAdvertised(names);
   }
 
   stop(): void {
     this.stopped = true;
-    if (this.updateTimer) clearInterval(this.updateTimer);
+    this.updateTimer?.cancel();
     this.updateTimer = null;
     this.puncher.stop();
   }
 
   /** A NebulaMeta from an established tunnel (already decrypted and decoded). */
   handle(host: HostInfo, meta: MetaMessage): void {
+    const drop = this.deps.diag.drop.bind(this.deps.diag);
+    const extension = this.replyHandlers.get(meta.type);
+    if (extension) {
+      if (!this.isLighthouse(host.vpnIp)) return drop('lighthouse-reply-not-lighthouse', host.remote);
+      return extension(host, meta.details);
+    }
     switch (meta.type) {
       case MetaType.HostQueryReply:
-        if (!this.isLighthouse(host.vpnIp)) return this.node.drop('lighthouse-reply-not-lighthouse', host.remote);
+        if (!this.isLighthouse(host.vpnIp)) return drop('lighthouse-reply-not-lighthouse', host.remote);
         return this.takeAnswer(host.vpnIp, meta.details);
       case MetaType.HostPunchNotification:
-        if (!this.isLighthouse(host.vpnIp)) return this.node.drop('lighthouse-punch-not-lighthouse', host.remote);
+        if (!this.isLighthouse(host.vpnIp)) return drop('lighthouse-punch-not-lighthouse', host.remote);
         return this.puncher.onNotification(meta.details);
-      case MetaType.MeshSubnetReply:
-        if (!this.isLighthouse(host.vpnIp)) return this.node.drop('lighthouse-reply-not-lighthouse', host.remote);
-        return this.node.subnets.handleReply(host, meta.details);
-      case MetaType.MeshNameReply:
-        if (!this.isLighthouse(host.vpnIp)) return this.node.drop('lighthouse-reply-not-lighthouse', host.remote);
-        return this.node.names.handleReply(meta.details);
       case MetaType.HostMovedNotification:
       case MetaType.HostUpdateNotificationAck:
         return; // no-op in 1.6; the ack comes from 1.7+ lighthouses
       default:
-        this.node.drop('lighthouse-unexpected', host.remote);
+        drop('lighthouse-unexpected', host.remote);
     }
   }
 
@@ -117,9 +137,6 @@ export class LighthouseClient {
     if (host.remotes.size <= 1) this.query(host.vpnIp);
   }
 
-  /** Nothing to do: updates and queries queued for a lighthouse are flushed by the node itself. */
-  onTunnelUp(_host: HostInfo): void {}
-
   get hasLighthouses(): boolean {
     return this.lighthouses.size > 0;
   }
@@ -128,7 +145,7 @@ export class LighthouseClient {
   sendToLighthouses(type: number, details: MetaDetails): void {
     if (this.lighthouses.size === 0) return;
     const payload = encodeMeta(type, details);
-    for (const lighthouse of this.lighthouses) this.node.sendTo(lighthouse, MessageType.LightHouse, 0, payload);
+    for (const lighthouse of this.lighthouses) this.deps.sendTo(lighthouse, MessageType.LightHouse, 0, payload);
   }
 
   /** HostQuery for `vpnIp` to every lighthouse; nobody asks about a lighthouse itself. */
@@ -148,16 +165,17 @@ export class LighthouseClient {
    * then every allowed local interface address, with our listen port.
    */
   updateDetails(): MetaDetails {
-    const node = this.node;
-    const { advertiseAddrs, localAllowList } = node.config.lighthouse;
-    const port = node.listenPort;
+    const { lighthouse, relay } = this.deps.settings();
+    const { advertiseAddrs, localAllowList } = lighthouse;
+    const identity = this.deps.identity();
+    const port = this.deps.listenPort();
     const v4: Ip4AndPort[] = [];
     const v6: Ip6AndPort[] = [];
     const add = (address: string, p: number): void => {
       if (p === 0) return;
       if (isIP(address) === 4) {
         const ip = parseIp(address);
-        if (ip === 0 || node.identity.inVpnNetwork(ip) || v4.some((e) => e.ip === ip && e.port === p)) return;
+        if (ip === 0 || identity.inVpnNetwork(ip) || v4.some((e) => e.ip === ip && e.port === p)) return;
         v4.push({ ip, port: p });
       } else if (isIP(address) === 6) {
         const { hi, lo } = ip6ToHiLo(address);
@@ -167,13 +185,13 @@ export class LighthouseClient {
     };
     for (const a of advertiseAddrs) if (isIP(a.host) !== 0) add(a.host, a.port || port);
     for (const a of this.resolvedAdvertised) add(a.address, a.port || port);
-    const reflexive = node.nat.reflexive;
+    const reflexive = this.deps.reflexive();
     if (reflexive) add(reflexive.address, reflexive.port);
     let local: NodeJS.Dict<NetworkInterfaceInfo[]> = {};
     try {
       local = this.interfaces();
     } catch (err) {
-      node.infoLimited('interfaces', { reason: (err as Error).message }, 'cannot list local interfaces, reporting none');
+      this.deps.diag.limited('info', 'interfaces', { reason: (err as Error).message }, 'cannot list local interfaces, reporting none');
     }
     for (const [name, addrs] of Object.entries(local)) {
       if (!addrs || !localAllowListAllowsName(localAllowList, name)) continue;
@@ -183,8 +201,7 @@ export class LighthouseClient {
         add(address, port);
       }
     }
-    const { relays, amRelay } = node.config.relay;
-    return { vpnIp: node.identity.vpnIp, ip4AndPorts: v4, counter: 0, ip6AndPorts: v6, relayVpnIps: amRelay ? [] : [...relays] };
+    return { vpnIp: identity.vpnIp, ip4AndPorts: v4, counter: 0, ip6AndPorts: v6, relayVpnIps: relay.amRelay ? [] : [...relay.relays] };
   }
 
   /**
@@ -192,19 +209,19 @@ export class LighthouseClient {
    * lighthouse told us before, then tries the handshake at once.
    */
   takeAnswer(lighthouse: number, details: MetaDetails): void {
-    const node = this.node;
+    const identity = this.deps.identity();
     const target = details.vpnIp;
-    if (target === node.identity.vpnIp || !node.identity.inVpnNetwork(target)) {
-      node.drop('lighthouse-reply-target', null, `answer about ${formatIp(target)}`);
+    if (target === identity.vpnIp || !identity.inVpnNetwork(target)) {
+      this.deps.diag.drop('lighthouse-reply-target', null, `answer about ${formatIp(target)}`);
       return;
     }
     const addrs: Endpoint[] = [];
     let count = 0;
     for (const e of details.ip4AndPorts) {
       if (count >= MAX_ANSWER_PER_FAMILY) break;
-      if (e.ip === 0 || e.port === 0 || node.identity.inVpnNetwork(e.ip)) continue;
+      if (e.ip === 0 || e.port === 0 || identity.inVpnNetwork(e.ip)) continue;
       const to = { address: formatIp(e.ip), port: e.port };
-      if (node.remoteAllowed(target, to)) {
+      if (this.deps.remoteAllowed(target, to)) {
         addrs.push(to);
         count++;
       }
@@ -214,16 +231,16 @@ export class LighthouseClient {
       if (count >= MAX_ANSWER_PER_FAMILY) break;
       if (e.port === 0 || (e.hi === 0n && e.lo === 0n)) continue;
       const to = { address: hiLoToIp6(e.hi, e.lo), port: e.port };
-      if (node.remoteAllowed(target, to)) {
+      if (this.deps.remoteAllowed(target, to)) {
         addrs.push(to);
         count++;
       }
     }
     const relays = details.relayVpnIps
-      .filter((ip) => ip !== target && node.identity.inVpnNetwork(ip))
+      .filter((ip) => ip !== target && identity.inVpnNetwork(ip))
       .slice(0, MAX_ANSWER_RELAYS);
-    node.hostmap.remotesFor(target).setReported(lighthouse, addrs, relays);
-    node.handshakes.triggerNow(target);
+    this.deps.hostmap.remotesFor(target).setReported(lighthouse, addrs, relays);
+    this.deps.triggerHandshake(target);
   }
 
   private async resolveAdvertised(names: readonly { host: string; port: number }[]): Promise<void> {
@@ -232,7 +249,7 @@ export class LighthouseClient {
       try {
         for (const r of await lookup(host, { all: true })) resolved.push({ address: r.address, port });
       } catch (err) {
-        this.node.log.warn({ host, reason: (err as Error).message }, 'lighthouse.advertise_addrs: cannot resolve, not advertised');
+        this.deps.diag.log.warn({ host, reason: (err as Error).message }, 'lighthouse.advertise_addrs: cannot resolve, not advertised');
       }
     }
     if (this.stopped || resolved.length === 0) return;

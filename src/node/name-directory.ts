@@ -1,5 +1,17 @@
+import type { Logger } from 'pino';
 import { emptyMetaDetails, MetaType, type MeshName, type MetaDetails } from '../protocol/messages.js';
-import type { MeshNode } from './node.js';
+import type { Timer, Timers } from './timers.js';
+
+/** What the name directory needs from its node. */
+export interface NameDirectoryDeps {
+  readonly log: Logger;
+  readonly timers: Timers;
+  vpnIp(): number;
+  /** lighthouse.interval in ms (0: no periodic updates). */
+  interval(): number;
+  hasLighthouses(): boolean;
+  sendToLighthouses(type: number, details: MetaDetails): void;
+}
 
 const LOOKUP_TIMEOUT_MS = 1000;
 const CACHE_MS = 10_000;
@@ -9,7 +21,7 @@ export const MAX_PUBLISHED_NAMES = 64;
 
 interface Waiter {
   resolve: (ips: number[]) => void;
-  timer: NodeJS.Timeout;
+  timer: Timer;
 }
 
 /**
@@ -21,42 +33,35 @@ export class NameDirectory {
   private published: MeshName[] = [];
   private readonly cache = new Map<string, { ips: number[]; until: number }>();
   private readonly waiting = new Map<string, Waiter[]>();
-  private timer: NodeJS.Timeout | null = null;
+  private timer: Timer | null = null;
 
-  constructor(private readonly node: MeshNode) {}
+  constructor(private readonly deps: NameDirectoryDeps) {}
 
   /** Replaces the names this node serves and tells the lighthouses. */
   publish(names: readonly MeshName[]): void {
     if (names.length > MAX_PUBLISHED_NAMES) {
-      this.node.log.warn({ names: names.length, published: MAX_PUBLISHED_NAMES }, 'too many container names for one update; publishing the first ones');
+      this.deps.log.warn({ names: names.length, published: MAX_PUBLISHED_NAMES }, 'too many container names for one update; publishing the first ones');
     }
     this.published = names.slice(0, MAX_PUBLISHED_NAMES).map((n) => ({ name: n.name.toLowerCase(), ips: [...n.ips] }));
     this.send();
-    if (!this.timer && this.node.config.lighthouse.interval > 0) {
-      this.timer = setInterval(() => this.send(), this.node.config.lighthouse.interval);
-      this.timer.unref();
-    }
+    const interval = this.deps.interval();
+    if (!this.timer && interval > 0) this.timer = this.deps.timers.every(interval, () => this.send());
   }
 
   resolve(name: string): Promise<number[]> {
     const key = name.toLowerCase();
     const cached = this.cache.get(key);
-    if (cached && cached.until > Date.now()) return Promise.resolve(cached.ips);
-    if (!this.node.lighthouseClient.hasLighthouses) return Promise.resolve([]);
+    if (cached && cached.until > this.deps.timers.now()) return Promise.resolve(cached.ips);
+    if (!this.deps.hasLighthouses()) return Promise.resolve([]);
     return new Promise((resolve) => {
       let list = this.waiting.get(key);
       if (!list) {
         if (this.waiting.size >= MAX_WAITING_NAMES) return resolve([]);
         list = [];
         this.waiting.set(key, list);
-        this.node.lighthouseClient.sendToLighthouses(MetaType.MeshNameQuery, { ...emptyMetaDetails(), meshNames: [{ name: key, ips: [] }] });
+        this.deps.sendToLighthouses(MetaType.MeshNameQuery, { ...emptyMetaDetails(), meshNames: [{ name: key, ips: [] }] });
       }
-      const waiter: Waiter = {
-        resolve,
-        timer: setTimeout(() => this.settle(key, [], false), LOOKUP_TIMEOUT_MS),
-      };
-      waiter.timer.unref();
-      list.push(waiter);
+      list.push({ resolve, timer: this.deps.timers.after(LOOKUP_TIMEOUT_MS, () => this.settle(key, [], false)) });
     });
   }
 
@@ -68,24 +73,24 @@ export class NameDirectory {
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.timer?.cancel();
     this.timer = null;
     for (const key of [...this.waiting.keys()]) this.settle(key, [], false);
   }
 
   private settle(key: string, ips: number[], cache: boolean): void {
-    if (cache) this.cache.set(key, { ips, until: Date.now() + CACHE_MS });
+    if (cache) this.cache.set(key, { ips, until: this.deps.timers.now() + CACHE_MS });
     if (this.cache.size > 4096) this.cache.clear();
     const list = this.waiting.get(key);
     if (!list) return;
     this.waiting.delete(key);
     for (const w of list) {
-      clearTimeout(w.timer);
+      w.timer.cancel();
       w.resolve(ips);
     }
   }
 
   private send(): void {
-    this.node.lighthouseClient.sendToLighthouses(MetaType.MeshNamesUpdate, { ...emptyMetaDetails(), vpnIp: this.node.identity.vpnIp, meshNames: this.published });
+    this.deps.sendToLighthouses(MetaType.MeshNamesUpdate, { ...emptyMetaDetails(), vpnIp: this.deps.vpnIp(), meshNames: this.published });
   }
 }

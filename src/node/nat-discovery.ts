@@ -1,8 +1,19 @@
-import type { Endpoint } from '../io/udp.js';
+import { endpointKey, sameEndpoint, type Endpoint } from '../net/endpoint.js';
 import { formatIp } from '../net/ipv4.js';
 import { decodeStunAs, encodeBindingRequest, newTransactionId } from '../protocol/stun.js';
-import type { MeshNode } from './node.js';
-import { endpointKey, sameEndpoint } from './remote-list.js';
+import type { Diagnostics } from './diagnostics.js';
+import type { Timer, Timers } from './timers.js';
+
+/** What NAT discovery needs from its node. */
+export interface NatDiscoveryDeps {
+  readonly diag: Diagnostics;
+  readonly timers: Timers;
+  /** stun.interval in ms (0: off) and the lighthouses to ask. */
+  settings(): { interval: number; lighthouses: readonly number[] };
+  /** A lighthouse's static_host_map addresses: where its STUN server listens. */
+  staticAddressesOf(vpnIp: number): readonly Endpoint[];
+  sendRaw(data: Uint8Array, to: Endpoint): void;
+}
 
 /** Unanswered requests retried at once (after the reply timeout) before backing off. */
 const QUICK_RETRIES = 2;
@@ -23,7 +34,7 @@ interface StunServer {
   /** Our socket's address as this server last saw it. */
   mapped: Endpoint | null;
   pending: string | null;
-  timer: NodeJS.Timeout | null;
+  timer: Timer | null;
 }
 
 /**
@@ -40,7 +51,7 @@ export class NatDiscovery {
   private mapping: Mapping = 'unknown';
   private logged = '';
 
-  constructor(readonly node: MeshNode) {}
+  constructor(private readonly deps: NatDiscoveryDeps) {}
 
   /** Our address as the lighthouses see it (STUN XOR-MAPPED-ADDRESS), once known. */
   get reflexive(): Endpoint | null {
@@ -53,18 +64,19 @@ export class NatDiscovery {
   }
 
   start(): void {
-    if (this.interval === 0) return;
-    for (const lighthouse of this.node.config.lighthouse.hosts) {
-      for (const endpoint of this.node.hostmap.remotesFor(lighthouse).staticAddresses) {
+    const { interval, lighthouses } = this.deps.settings();
+    if (interval === 0) return;
+    for (const lighthouse of lighthouses) {
+      for (const endpoint of this.deps.staticAddressesOf(lighthouse)) {
         const server = this.addServer(endpoint, false);
         if (server) this.query(server);
       }
     }
-    this.node.log.debug({ servers: [...this.servers.keys()], lighthouses: this.node.config.lighthouse.hosts.map(formatIp) }, 'STUN: asking the lighthouses for our address');
+    this.deps.diag.log.debug({ servers: [...this.servers.keys()], lighthouses: lighthouses.map(formatIp) }, 'STUN: asking the lighthouses for our address');
   }
 
   stop(): void {
-    for (const server of this.servers.values()) if (server.timer) clearTimeout(server.timer);
+    for (const server of this.servers.values()) server.timer?.cancel();
     this.servers.clear();
     this.transactions.clear();
   }
@@ -78,12 +90,12 @@ export class NatDiscovery {
   /** A STUN message arrived on the node's UDP socket (requests only reach us on non-lighthouses). */
   handle(data: Buffer, from: Endpoint): void {
     const decoded = decodeStunAs(data, 'binding-success', 'stun-request-not-lighthouse');
-    if ('drop' in decoded) return this.node.drop(decoded.drop, from, decoded.err);
+    if ('drop' in decoded) return this.deps.diag.drop(decoded.drop, from, decoded.err);
     const message = decoded.message;
     const id = message.transactionId.toString('hex');
     const server = this.transactions.get(id);
     if (!server || !sameEndpoint(server.endpoint, from)) {
-      this.node.drop('stun-unsolicited', from);
+      this.deps.diag.drop('stun-unsolicited', from);
       return;
     }
     this.transactions.delete(id);
@@ -95,7 +107,7 @@ export class NatDiscovery {
   }
 
   private get interval(): number {
-    return this.node.config.stun.interval;
+    return this.deps.settings().interval;
   }
 
   private addServer(endpoint: Endpoint, isAlternate: boolean): StunServer | null {
@@ -120,7 +132,7 @@ export class NatDiscovery {
   }
 
   private removeServer(server: StunServer): void {
-    if (server.timer) clearTimeout(server.timer);
+    server.timer?.cancel();
     if (server.pending) this.transactions.delete(server.pending);
     this.servers.delete(server.key);
   }
@@ -130,7 +142,7 @@ export class NatDiscovery {
     const id = newTransactionId();
     server.pending = id.toString('hex');
     this.transactions.set(server.pending, server);
-    this.node.sendRaw(encodeBindingRequest(id), server.endpoint);
+    this.deps.sendRaw(encodeBindingRequest(id), server.endpoint);
     const timeout = Math.min(MAX_REPLY_TIMEOUT_MS, Math.max(1, this.interval / 4));
     this.setTimer(server, timeout, () => this.unanswered(server));
   }
@@ -140,7 +152,7 @@ export class NatDiscovery {
     server.pending = null;
     server.failures++;
     const backoff = server.failures <= QUICK_RETRIES ? 0 : this.interval * Math.min(MAX_BACKOFF_INTERVALS, 2 ** (server.failures - QUICK_RETRIES - 1));
-    if (server.failures === QUICK_RETRIES + 1) this.node.log.debug({ server: server.key }, 'STUN server does not answer, backing off');
+    if (server.failures === QUICK_RETRIES + 1) this.deps.diag.log.debug({ server: server.key }, 'STUN server does not answer, backing off');
     this.schedule(server, backoff);
   }
 
@@ -149,12 +161,11 @@ export class NatDiscovery {
   }
 
   private setTimer(server: StunServer, delay: number, run: () => void): void {
-    if (server.timer) clearTimeout(server.timer);
-    server.timer = setTimeout(() => {
+    server.timer?.cancel();
+    server.timer = this.deps.timers.after(delay, () => {
       server.timer = null;
       run();
-    }, delay);
-    server.timer.unref();
+    });
   }
 
   /**
@@ -183,10 +194,10 @@ export class NatDiscovery {
     const fields = { reflexive: endpointKey(this.latest!), mapping: this.mapping };
     const message = `NAT: reflexive address ${endpointKey(this.latest!)}, mapping ${text}`;
     if (summary === this.logged) {
-      this.node.log.debug(fields, message);
+      this.deps.diag.log.debug(fields, message);
       return;
     }
     this.logged = summary;
-    this.node.log.info(fields, message);
+    this.deps.diag.log.info(fields, message);
   }
 }

@@ -2,50 +2,59 @@ import { lookup } from 'node:dns/promises';
 import type { Logger } from 'pino';
 import { UserError } from '../errors.js';
 import type { TunDevice, TunOptions, TunRoute } from '../io/tun.js';
-import type { Endpoint, OutgoingDatagram, UdpBind, UdpOptions } from '../io/udp.js';
+import type { OutgoingDatagram, UdpBind, UdpOptions } from '../io/udp.js';
+import { endpointKey, sameEndpoint, type Endpoint } from '../net/endpoint.js';
 import { cidrContains, cidrsOverlap, formatCidr, formatIp, parseIp, type Cidr } from '../net/ipv4.js';
-import { aeadImplementation, type CipherName } from '../protocol/aead.js';
+import { createAead, type AeadFactory, type CipherName } from '../protocol/aead.js';
 import { HEADER_LEN, MessageSubType, MessageType, writeHeader } from '../protocol/header.js';
-import type { NodeConfig } from './config.js';
+import { decodeMeta, emptyMetaDetails, MetaType, type MetaMessage } from '../protocol/messages.js';
+import { isStunRequest } from '../protocol/stun.js';
+import { allowListAllows, type NodeConfig } from './config.js';
 import { ConnectionManager } from './connection-manager.js';
+import { Diagnostics, type NodeStats } from './diagnostics.js';
 import { Firewall } from './firewall.js';
 import { HandshakeManager } from './handshake-manager.js';
 import { HostInfo, HostMap } from './hostmap.js';
 import { LocalIdentity } from './identity.js';
-import { consumeTunPackets } from './inside.js';
-import { consumeDatagrams } from './outside.js';
-import { endpointKey, RemoteList, sameEndpoint } from './remote-list.js';
-import { DisabledTun } from './tun-disabled.js';
-import { LighthouseServer } from '../../lighthouse/server.js';
-import { StunResponder } from '../../lighthouse/stun.js';
-import { LighthouseDns } from '../../lighthouse/dns.js';
-import { isStunRequest } from '../protocol/stun.js';
+import { consumeTunPackets, type InsideNode } from './inside.js';
 import { LighthouseClient, type InterfaceSource } from './lighthouse-client.js';
-import { NatDiscovery } from './nat-discovery.js';
-import { RelayManager } from './relay-manager.js';
-import { decodeMeta } from '../protocol/messages.js';
 import { NameDirectory } from './name-directory.js';
+import { NatDiscovery } from './nat-discovery.js';
+import { consumeDatagrams, consumeRelayedPacket, type OutsideNode } from './outside.js';
+import { RelayManager } from './relay-manager.js';
+import { RemoteList } from './remote-list.js';
 import { SubnetRouter } from './subnet-router.js';
-import { allowListAllows } from './config.js';
+import { systemTimers, type Timers } from './timers.js';
+import { DisabledTun } from './tun-disabled.js';
 
-export interface NodeStats {
-  rxPackets: number;
-  txPackets: number;
-  dropped: Record<string, number>;
-  recvErrorsSent: number;
-  handshakeTimeouts: number;
-  invalidCertificates: number;
-  deadTunnels: number;
-  firewallDrops: number;
-}
+export type { NodeStats };
 
+/** The I/O and environment a node runs on, chosen by the composition root (src/cli). */
 export interface NodeDeps {
   openTun?: (options: TunOptions) => TunDevice;
   bindUdp?: (options: UdpOptions) => Promise<UdpBind>;
   now?: () => Date;
   /** Local interface addresses reported to lighthouses (default os.networkInterfaces). */
   networkInterfaces?: InterfaceSource;
+  /** The transport AEAD (default node:crypto) and its name for the start-up log. */
+  aead?: { factory: AeadFactory; name: string };
+  timers?: Timers;
 }
+
+/**
+ * What a lighthouse (lighthouse/) adds to a node: it answers the lighthouse messages that arrive on
+ * tunnels, and its address book follows the tunnels. The node defines the interface; it never
+ * imports a lighthouse.
+ */
+export interface LighthouseRole {
+  handle(host: HostInfo, meta: MetaMessage): void;
+  onTunnelUp(host: HostInfo): void;
+  onRoam(host: HostInfo): void;
+  onTunnelGone(host: HostInfo): void;
+}
+
+/** A handler for STUN Binding requests arriving on the node's socket (a lighthouse's responder). */
+export type StunAnswerer = (data: Buffer, from: Endpoint) => void;
 
 interface UnsafeRoute {
   cidr: Cidr;
@@ -55,17 +64,37 @@ interface UnsafeRoute {
 /** How long two switches of a peer's address must be apart before we switch back (Nebula: 2 s). */
 const ROAMING_SUPPRESS_MS = 2000;
 
+/** What a start checks and prepares before anything is opened; `mesh node --test` runs the same. */
+export interface PreparedNode {
+  identity: LocalIdentity;
+  staticHosts: Map<number, Endpoint[]>;
+}
+
+/**
+ * Every check a start runs before it opens a device or socket: the certificate, key and CA, the
+ * config against the certificate (Nebula's rules), and the static_host_map names resolved.
+ */
+export async function prepareNode(config: NodeConfig, now = new Date()): Promise<PreparedNode> {
+  // Nodes find a lighthouse at the port in their static_host_map: a random one cannot be it.
+  if (config.lighthouse.amLighthouse && config.listen.port === 0) {
+    throw new UserError('config: listen.port: must be set (not 0) when lighthouse.am_lighthouse is true');
+  }
+  const identity = LocalIdentity.fromConfig(config.pki, now);
+  validateAgainstCertificate(config, identity);
+  return { identity, staticHosts: await resolveStaticHosts(config) };
+}
+
 /**
  * A running mesh node: one UDP socket, one TUN device, and the tunnels between them. The protocol
- * concepts live in their own files (handshake manager, host map, connection manager, firewall,
- * inside/outside paths); this class owns their shared state and the send primitives.
+ * concepts live in their own files (handshake manager, host map, connection manager, relays,
+ * lighthouse client, inside/outside paths); this class assembles them, handing each the few
+ * capabilities it uses, and owns the send primitives and the tunnel life cycle they share.
  */
-export class MeshNode {
+export class MeshNode implements InsideNode, OutsideNode {
   readonly hostmap: HostMap;
+  readonly diag: Diagnostics;
   readonly handshakes: HandshakeManager;
   readonly connections: ConnectionManager;
-  /** The address book, when this node is a lighthouse (`lighthouse.am_lighthouse`). */
-  readonly lighthouse: LighthouseServer | null;
   readonly lighthouseClient: LighthouseClient;
   readonly relays: RelayManager;
   readonly nat: NatDiscovery;
@@ -73,23 +102,10 @@ export class MeshNode {
   readonly subnets: SubnetRouter;
   /** Container names across the mesh (`--docker-bridge`). */
   readonly names: NameDirectory;
-  /** Lighthouses answer STUN Binding requests (lighthouse/stun.ts). */
-  stunResponder: StunResponder | null = null;
-  /** `lighthouse.serve_dns` (lighthouse/dns.ts). */
-  dns: LighthouseDns | null = null;
-  readonly stats: NodeStats = {
-    rxPackets: 0,
-    txPackets: 0,
-    dropped: {},
-    recvErrorsSent: 0,
-    handshakeTimeouts: 0,
-    invalidCertificates: 0,
-    deadTunnels: 0,
-    firewallDrops: 0,
-  };
   firewall: Firewall;
-  unsafeRoutes: UnsafeRoute[] = [];
-  private readonly dropLogAt = new Map<string, number>();
+  private unsafeRoutes: UnsafeRoute[];
+  private lighthouse: LighthouseRole | null = null;
+  private stunAnswerer: StunAnswerer | null = null;
   private readonly scratchHeader = Buffer.alloc(HEADER_LEN);
   private stopped = false;
   private lastSource = { address: '', inOverlay: false };
@@ -100,25 +116,110 @@ export class MeshNode {
     readonly log: Logger,
     readonly udp: UdpBind,
     readonly tun: TunDevice,
+    deps: NodeDeps,
   ) {
-    const preferred = config.preferredRanges;
-    this.hostmap = new HostMap(() => new RemoteList(preferred));
-    this.handshakes = new HandshakeManager(this);
-    this.connections = new ConnectionManager(this);
-    this.lighthouse = config.lighthouse.amLighthouse ? new LighthouseServer(this) : null;
-    this.lighthouseClient = new LighthouseClient(this);
-    this.relays = new RelayManager(this);
-    this.nat = new NatDiscovery(this);
-    this.subnets = new SubnetRouter(this);
-    this.names = new NameDirectory(this);
+    const timers = deps.timers ?? systemTimers;
+    const diag = (this.diag = new Diagnostics(log));
+    const hostmap = (this.hostmap = new HostMap(() => new RemoteList(config.preferredRanges)));
+    const identityNow = () => this.identity;
+    const sendRaw = (data: Uint8Array, to: Endpoint) => this.sendRaw(data, to);
+    const sendTo = (vpnIp: number, type: number, subtype: number, payload: Uint8Array) => this.sendTo(vpnIp, type, subtype, payload);
+    this.connections = new ConnectionManager({
+      hostmap,
+      diag,
+      timers,
+      settings: () => ({ ...this.config.timers, disconnectInvalid: this.config.pki.disconnectInvalid }),
+      stillValid: (host) => this.stillValid(host),
+      sendTest: (host) => this.sendTest(host),
+      removeTunnel: (host, notify) => this.removeTunnel(host, notify),
+    });
+    this.handshakes = new HandshakeManager({
+      hostmap,
+      diag,
+      timers,
+      aead: deps.aead?.factory ?? createAead,
+      identity: identityNow,
+      settings: () => ({ cipher: this.config.cipher, ...this.config.handshakes }),
+      remoteAllowed: (vpnIp, from) => this.remoteAllowed(vpnIp, from),
+      sendRaw,
+      reply: (message, to, via) => {
+        if (to) this.sendRaw(message, to);
+        else if (via) this.relays.sendHandshakeVia(via, message);
+      },
+      sendTest: (host) => this.sendTest(host),
+      tunnelUp: (host) => this.tunnelUp(host),
+      addCandidate: (host) => {
+        hostmap.addCandidate(host);
+        this.connections.expireCandidate(host);
+      },
+      onStart: (host) => this.lighthouseClient.onHandshakeStart(host),
+      onAttempt: (host, message) => {
+        this.lighthouseClient.onHandshakeAttempt(host);
+        this.relays.onHandshakeAttempt(host, message);
+      },
+    });
+    this.nat = new NatDiscovery({
+      diag,
+      timers,
+      settings: () => ({ interval: this.config.stun.interval, lighthouses: this.config.lighthouse.hosts }),
+      staticAddressesOf: (vpnIp) => hostmap.remotesFor(vpnIp).staticAddresses,
+      sendRaw,
+    });
+    this.lighthouseClient = new LighthouseClient({
+      hostmap,
+      diag,
+      timers,
+      identity: identityNow,
+      settings: () => this.config,
+      listenPort: () => this.listenPort,
+      reflexive: () => this.nat.reflexive,
+      tunnels: () => hostmap.hosts(),
+      sendRaw,
+      sendTo,
+      remoteAllowed: (vpnIp, addr) => this.remoteAllowed(vpnIp, addr),
+      triggerHandshake: (vpnIp) => this.handshakes.triggerNow(vpnIp),
+      networkInterfaces: deps.networkInterfaces,
+    });
+    this.relays = new RelayManager({
+      hostmap,
+      diag,
+      timers,
+      identity: identityNow,
+      settings: () => ({ relay: this.config.relay, connectionAliveInterval: this.config.timers.connectionAliveInterval }),
+      natSymmetric: () => this.nat.symmetric,
+      startHandshake: (vpnIp, options) => void this.handshakes.start(vpnIp, options),
+      sendOn: (host, type, subtype, payload) => this.sendOn(host, type, subtype, payload),
+      transmit: (host, datagram, out) => this.transmit(host, datagram, out),
+      heardFrom: (hop, from) => this.heardFrom(hop, from),
+      deliver: (inner, hop, toTun) => consumeRelayedPacket(this, inner, hop, toTun),
+      removeTunnel: (host, notify) => this.removeTunnel(host, notify),
+    });
+    const lighthouses = this.lighthouseClient;
+    this.subnets = new SubnetRouter({
+      diag,
+      timers,
+      identity: identityNow,
+      tunnels: () => hostmap.hosts(),
+      askLighthouses: (dst) => lighthouses.sendToLighthouses(MetaType.MeshSubnetQuery, { ...emptyMetaDetails(), vpnIp: dst }),
+      takeAddresses: (lighthouse, details) => lighthouses.takeAnswer(lighthouse, details),
+      resend: (packets) => consumeTunPackets(this, packets),
+    });
+    this.names = new NameDirectory({
+      log,
+      timers,
+      vpnIp: () => this.identity.vpnIp,
+      interval: () => this.config.lighthouse.interval,
+      hasLighthouses: () => lighthouses.hasLighthouses,
+      sendToLighthouses: (type, details) => lighthouses.sendToLighthouses(type, details),
+    });
+    lighthouses.onReply(MetaType.MeshSubnetReply, (lighthouse, details) => this.subnets.handleReply(lighthouse, details));
+    lighthouses.onReply(MetaType.MeshNameReply, (_lighthouse, details) => this.names.handleReply(details));
     this.firewall = Firewall.fromConfig(config.firewall, identity.localCidrs());
-    this.unsafeRoutes = config.tun.unsafeRoutes.map((r) => ({ cidr: r.route, via: r.via }));
+    this.unsafeRoutes = unsafeRoutesOf(config);
   }
 
   static async start(config: NodeConfig, log: Logger, deps: NodeDeps = {}): Promise<MeshNode> {
-    const identity = LocalIdentity.fromConfig(config.pki, deps.now?.() ?? new Date());
-    validateAgainstCertificate(config, identity);
-    const staticHosts = await resolveStaticHosts(config);
+    const { identity, staticHosts } = await prepareNode(config, deps.now?.() ?? new Date());
     let tun: TunDevice;
     if (config.tun.disabled) {
       tun = new DisabledTun(identity.vpnIp, config.tun.mtu);
@@ -145,30 +246,33 @@ export class MeshNode {
       tun.close();
       throw err instanceof UserError ? err : new UserError(`listen: cannot bind ${config.listen.host}:${config.listen.port}: ${(err as Error).message}`);
     }
-    const node = new MeshNode(config, identity, log, udp, tun);
+    const node = new MeshNode(config, identity, log, udp, tun, deps);
     for (const [vpnIp, addrs] of staticHosts) node.hostmap.remotesFor(vpnIp).setStatic(addrs);
     udp.onDatagrams((batch) => consumeDatagrams(node, batch));
     tun.onPackets((packets) => consumeTunPackets(node, packets));
-    node.lighthouseClient.start(deps.networkInterfaces);
+    node.lighthouseClient.start();
     node.nat.start();
     node.relays.start();
-    if (config.lighthouse.amLighthouse) await node.startLighthouseServices(deps);
     log.info(
-      { vpnIp: formatIp(identity.vpnIp), cert: identity.cert.details.name, fingerprint: identity.fingerprint, listen: `${config.listen.host}:${udp.localPort}`, tun: tun.name, cipher: config.cipher, aead: aeadImplementation() },
+      { vpnIp: formatIp(identity.vpnIp), cert: identity.cert.details.name, fingerprint: identity.fingerprint, listen: `${config.listen.host}:${udp.localPort}`, tun: tun.name, cipher: config.cipher, aead: deps.aead?.name ?? 'node-crypto' },
       'mesh node started',
     );
     return node;
   }
 
-  /** STUN and DNS are aids: when they cannot bind, the lighthouse runs without them (as Nebula does for DNS). */
-  private async startLighthouseServices(deps: NodeDeps): Promise<void> {
-    this.stunResponder = await StunResponder.start(this, deps.bindUdp);
-    if (!this.config.lighthouse.serveDns) return;
-    try {
-      this.dns = await LighthouseDns.start(this);
-    } catch (err) {
-      this.log.error({ reason: (err as Error).message, host: this.config.lighthouse.dns.host, port: this.config.lighthouse.dns.port }, 'lighthouse.dns: cannot start the DNS server');
-    }
+  /** Makes this node a lighthouse: lighthouse messages go to `role`, which follows the tunnels. */
+  serveLighthouse(role: LighthouseRole): void {
+    this.lighthouse = role;
+    for (const host of this.hostmap.hosts()) role.onTunnelUp(host);
+  }
+
+  /** STUN Binding requests on the node's socket go to `answer` (lighthouses); without one they are dropped. */
+  answerStun(answer: StunAnswerer): void {
+    this.stunAnswerer = answer;
+  }
+
+  get stats(): NodeStats {
+    return this.diag.stats;
   }
 
   get cipher(): CipherName {
@@ -179,15 +283,21 @@ export class MeshNode {
     return this.udp.localPort;
   }
 
-  /** Sends raw bytes (handshakes, punches) without touching any tunnel state. */
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
+  /** Sends raw bytes (handshakes, punches, STUN) without touching any tunnel state. */
   sendRaw(data: Uint8Array, to: Endpoint): void {
     this.udp.send([{ data, to }]);
   }
 
-  /** Handshake message 2 goes back the way message 1 came: directly, or through the relay hop `via`. */
-  sendHandshakeReply(message: Buffer, to: Endpoint | null, via?: HostInfo): void {
-    if (to) this.sendRaw(message, to);
-    else if (via) this.relays.sendHandshakeVia(via, message);
+  sendDatagrams(out: OutgoingDatagram[]): void {
+    this.udp.send(out);
+  }
+
+  writeToTun(packets: Buffer[]): void {
+    this.tun.write(packets);
   }
 
   /** Encrypts one message for an established tunnel; returns the datagram to send. */
@@ -204,8 +314,7 @@ export class MeshNode {
   sendTo(vpnIp: number, type: number, subtype: number, payload: Uint8Array, out?: OutgoingDatagram[]): void {
     const host = this.hostmap.get(vpnIp);
     if (!host) {
-      const pending = this.handshakes.start(vpnIp);
-      pending.enqueue(type, subtype, payload);
+      this.handshakes.start(vpnIp).enqueue(type, subtype, payload);
       return;
     }
     this.sendOn(host, type, subtype, payload, out);
@@ -218,8 +327,14 @@ export class MeshNode {
       if (this.relays.sendRelayed(host, datagram, out)) this.connections.outbound(host);
       return;
     }
+    this.transmit(host, datagram, out);
+  }
+
+  /** A sealed datagram to a tunnel's address, counted as traffic on it (into `out` when given). */
+  transmit(host: HostInfo, datagram: Uint8Array, out?: OutgoingDatagram[]): void {
+    if (!host.remote) return;
     this.connections.outbound(host);
-    this.stats.txPackets++;
+    this.diag.stats.txPackets++;
     if (out) out.push({ data: datagram, to: host.remote });
     else this.udp.send([{ data: datagram, to: host.remote }]);
   }
@@ -233,19 +348,22 @@ export class MeshNode {
     if (mode === 'never' || (mode === 'private' && !isPrivateAddress(to.address))) return;
     const packet = Buffer.alloc(HEADER_LEN);
     writeHeader(packet, 0, MessageType.RecvError, 0, remoteIndex, 0);
-    this.stats.recvErrorsSent++;
+    this.diag.stats.recvErrorsSent++;
     this.sendRaw(packet, to);
   }
 
-  /** Called by the handshake manager when a tunnel is established. */
-  tunnelUp(host: HostInfo, _via?: HostInfo): void {
+  startHandshake(vpnIp: number): HostInfo {
+    return this.handshakes.start(vpnIp);
+  }
+
+  /** A handshake completed (or a candidate took over): the tunnel becomes the one to its peer. */
+  private tunnelUp(host: HostInfo): void {
     const replaced = this.hostmap.add(host);
     if (replaced) {
       this.log.debug({ vpnIp: formatIp(host.vpnIp), oldIndex: replaced.localIndex }, 'tunnel replaced by a newer handshake');
       this.relays.onTunnelGone(replaced);
     }
     this.lighthouse?.onTunnelUp(host);
-    this.lighthouseClient.onTunnelUp(host);
     this.subnets.onTunnelUp(host);
     const queued = host.queue;
     host.queue = [];
@@ -255,7 +373,7 @@ export class MeshNode {
       if (m.type === MessageType.Message && m.subtype === MessageSubType.None) {
         const reason = this.firewall.outbound(m.payload, host.identity!);
         if (reason) {
-          this.firewallDrop('outbound', reason, host);
+          this.diag.firewallDrop('outbound', reason, host.vpnIp);
           continue;
         }
       }
@@ -282,8 +400,13 @@ export class MeshNode {
     this.tunnelUp(host);
   }
 
+  heardFrom(host: HostInfo, from: Endpoint | null): void {
+    if (from) this.roam(host, from);
+    this.connections.inbound(host);
+  }
+
   /** Switches a tunnel to the address an authenticated packet came from (roaming). */
-  roam(host: HostInfo, from: Endpoint): void {
+  private roam(host: HostInfo, from: Endpoint): void {
     if (sameEndpoint(host.remote, from)) return;
     if (!this.remoteAllowed(host.vpnIp, from)) return;
     const now = Date.now();
@@ -293,7 +416,7 @@ export class MeshNode {
     if (host.remote) host.previousRemote = { addr: host.remote, at: now };
     host.remote = { ...from };
     host.remotes.learn(from);
-    this.lighthouse?.onRoam(host, from);
+    this.lighthouse?.onRoam(host);
   }
 
   /**
@@ -310,7 +433,7 @@ export class MeshNode {
     try {
       meta = decodeMeta(payload);
     } catch (err) {
-      this.drop('lighthouse-malformed', host.remote, err);
+      this.diag.drop('lighthouse-malformed', host.remote, err);
       return;
     }
     if (this.lighthouse) this.lighthouse.handle(host, meta);
@@ -324,21 +447,12 @@ export class MeshNode {
 
   /** A STUN message on the node's socket: requests are answered by lighthouses, responses feed NAT discovery. */
   onStun(data: Buffer, from: Endpoint): void {
-    if (this.stunResponder && isStunRequest(data)) this.stunResponder.answer(data, from);
+    if (this.stunAnswerer && isStunRequest(data)) this.stunAnswerer(data, from);
     else this.nat.handle(data, from);
   }
 
-  onHandshakeStart(host: HostInfo): void {
-    this.lighthouseClient.onHandshakeStart(host);
-  }
-
-  onHandshakeAttempt(host: HostInfo, message: Buffer): void {
-    this.lighthouseClient.onHandshakeAttempt(host);
-    this.relays.onHandshakeAttempt(host, message);
-  }
-
   /** Re-validates a peer certificate (pki.disconnect_invalid); closes the tunnel when it fails. */
-  stillValid(host: HostInfo): boolean {
+  private stillValid(host: HostInfo): boolean {
     try {
       this.identity.caPool.verify(host.cert!, new Date(), this.identity.blocklist);
       return true;
@@ -347,38 +461,6 @@ export class MeshNode {
       this.removeTunnel(host, true);
       return false;
     }
-  }
-
-  /** True at most once per second per key: keeps logs about hostile or repeated input bounded. */
-  private logAllowed(key: string): boolean {
-    const now = Date.now();
-    const last = this.dropLogAt.get(key);
-    if (last !== undefined && now - last < 1000) return false;
-    if (this.dropLogAt.size > 4096) this.dropLogAt.clear();
-    this.dropLogAt.set(key, now);
-    return true;
-  }
-
-  /** Logs at info at most once per second per key (refused handshakes can be retransmitted or forged in bulk). */
-  infoLimited(key: string, fields: Record<string, unknown>, message: string): void {
-    if (this.logAllowed(key)) this.log.info(fields, message);
-  }
-
-  /** Counts a dropped datagram and logs it at debug, at most once per second per source. */
-  drop(kind: string, from: Endpoint | null, err?: unknown): void {
-    this.stats.dropped[kind] = (this.stats.dropped[kind] ?? 0) + 1;
-    if (!this.log.isLevelEnabled('debug')) return;
-    const source = from ? endpointKey(from) : 'relay';
-    if (!this.logAllowed(`${kind} ${source}`)) return;
-    this.log.debug({ from: source, kind, reason: err instanceof Error ? err.message : err, total: this.stats.dropped[kind] }, 'dropped datagram');
-  }
-
-  firewallDrop(direction: 'inbound' | 'outbound', reason: string, host: HostInfo | null): void {
-    this.stats.firewallDrops++;
-    const kind = `firewall-${direction}`;
-    this.stats.dropped[kind] = (this.stats.dropped[kind] ?? 0) + 1;
-    if (!this.log.isLevelEnabled('debug') || !this.logAllowed(`${kind} ${host?.vpnIp ?? 0}`)) return;
-    this.log.debug({ direction, reason, vpnIp: host ? formatIp(host.vpnIp) : undefined }, 'firewall dropped packet');
   }
 
   /**
@@ -392,12 +474,22 @@ export class MeshNode {
     return this.lastSource.inOverlay;
   }
 
+  insideFilter(): { self: number; broadcast: number; dropMulticast: boolean; dropLocalBroadcast: boolean } {
+    const net = this.identity.vpnNetwork;
+    const broadcast = (net.ip | ~(0xffffffff << (32 - net.bits))) >>> 0;
+    return { self: this.identity.vpnIp, broadcast, dropMulticast: this.config.tun.dropMulticast, dropLocalBroadcast: this.config.tun.dropLocalBroadcast };
+  }
+
   /** Which overlay IP a destination is reached through: itself inside the VPN network, or an unsafe route's `via`. */
   routeFor(dst: number): number | null {
     if (this.identity.inVpnNetwork(dst)) return dst;
     let best: UnsafeRoute | null = null;
     for (const r of this.unsafeRoutes) if (cidrContains(r.cidr, dst) && (!best || r.cidr.bits > best.cidr.bits)) best = r;
     return best ? best.via : this.subnets.ownerOf(dst);
+  }
+
+  holdForOwner(dst: number, packet: Buffer): boolean {
+    return this.subnets.hold(dst, packet);
   }
 
   /**
@@ -414,7 +506,7 @@ export class MeshNode {
     this.identity = identity;
     this.firewall = firewall;
     this.config = config;
-    this.unsafeRoutes = config.tun.unsafeRoutes.map((r) => ({ cidr: r.route, via: r.via }));
+    this.unsafeRoutes = unsafeRoutesOf(config);
     this.nat.refresh();
     this.lighthouseClient.reload();
     this.log.info({ fingerprint: identity.fingerprint }, 'configuration reloaded');
@@ -429,9 +521,6 @@ export class MeshNode {
     this.nat.stop();
     this.subnets.stop();
     this.names.stop();
-    this.lighthouse?.stop();
-    await this.stunResponder?.stop();
-    await this.dns?.stop();
     for (const candidate of [...this.hostmap.candidateHosts()]) this.hostmap.removeCandidate(candidate);
     const out: OutgoingDatagram[] = [];
     // Relayed tunnels first: their closeTunnel must pass the relay before the hop tunnel closes.
@@ -446,10 +535,10 @@ export class MeshNode {
     await this.udp.close();
     this.log.info('mesh node stopped');
   }
+}
 
-  get isStopped(): boolean {
-    return this.stopped;
-  }
+function unsafeRoutesOf(config: NodeConfig): UnsafeRoute[] {
+  return config.tun.unsafeRoutes.map((r) => ({ cidr: r.route, via: r.via }));
 }
 
 /** Nebula's RemoteAllowList.Allow: the most specific `remote_allow_ranges` entry and the main list must both allow. */

@@ -1,8 +1,24 @@
-import type { Endpoint } from '../io/udp.js';
+import type { Endpoint } from '../net/endpoint.js';
 import { formatIp } from '../net/ipv4.js';
 import { MessageSubType, MessageType } from '../protocol/header.js';
 import { hiLoToIp6, type MetaDetails } from '../protocol/messages.js';
-import type { MeshNode } from './node.js';
+import type { NodeConfig } from './config.js';
+import type { Diagnostics } from './diagnostics.js';
+import type { HostInfo } from './hostmap.js';
+import type { Timer, Timers } from './timers.js';
+
+/** What hole punching needs from its node. */
+export interface PunchDeps {
+  readonly diag: Diagnostics;
+  readonly timers: Timers;
+  identity(): { readonly vpnIp: number; inVpnNetwork(ip: number): boolean };
+  settings(): Pick<NodeConfig, 'punchy'>;
+  /** The established tunnels, whose NAT mappings `punchy.punch` keeps open. */
+  tunnels(): Iterable<HostInfo>;
+  sendRaw(data: Uint8Array, to: Endpoint): void;
+  /** Sends to a peer by overlay IP, handshaking first when there is no tunnel. */
+  sendTo(vpnIp: number, type: number, subtype: number, payload: Uint8Array): void;
+}
 
 /** Nebula's hole punch after a HostPunchNotification: one byte 0x00. */
 export const PUNCH = Uint8Array.of(0x00);
@@ -21,64 +37,65 @@ const MAX_SCHEDULED = 1024;
  * `punchy.respond` also handshakes towards it; with `punchy.punch` keeps NAT mappings open.
  */
 export class Puncher {
-  private readonly scheduled = new Set<NodeJS.Timeout>();
-  private keepaliveTimer: NodeJS.Timeout | null = null;
+  private readonly scheduled = new Set<Timer>();
+  private keepaliveTimer: Timer | null = null;
+  private stopped = false;
 
-  constructor(private readonly node: MeshNode) {}
+  constructor(private readonly deps: PunchDeps) {}
 
   start(): void {
-    if (!this.node.config.punchy.punch || this.keepaliveTimer) return;
-    this.keepaliveTimer = setInterval(() => this.sendKeepalives(), KEEPALIVE_INTERVAL_MS);
-    this.keepaliveTimer.unref?.();
+    if (!this.deps.settings().punchy.punch || this.keepaliveTimer) return;
+    this.keepaliveTimer = this.deps.timers.every(KEEPALIVE_INTERVAL_MS, () => this.sendKeepalives());
   }
 
   stop(): void {
-    if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
+    this.stopped = true;
+    this.keepaliveTimer?.cancel();
     this.keepaliveTimer = null;
-    for (const timer of this.scheduled) clearTimeout(timer);
+    for (const timer of this.scheduled) timer.cancel();
     this.scheduled.clear();
   }
 
   /** A HostPunchNotification from a lighthouse: `details` names the querier and its addresses. */
   onNotification(details: MetaDetails): void {
-    const node = this.node;
+    const deps = this.deps;
+    const identity = deps.identity();
     if (this.scheduled.size >= MAX_SCHEDULED) {
-      node.drop('punch-backlog', null, 'too many punches waiting');
+      deps.diag.drop('punch-backlog', null, 'too many punches waiting');
       return;
     }
     const targets: Endpoint[] = [];
     for (const e of details.ip4AndPorts.slice(0, MAX_PUNCH_TARGETS)) {
       // Punching into our own overlay, or at port 0, reaches nothing.
-      if (e.ip !== 0 && e.port !== 0 && !node.identity.inVpnNetwork(e.ip)) targets.push({ address: formatIp(e.ip), port: e.port });
+      if (e.ip !== 0 && e.port !== 0 && !identity.inVpnNetwork(e.ip)) targets.push({ address: formatIp(e.ip), port: e.port });
     }
     for (const e of details.ip6AndPorts.slice(0, MAX_PUNCH_TARGETS)) {
       if (e.port !== 0 && (e.hi !== 0n || e.lo !== 0n)) targets.push({ address: hiLoToIp6(e.hi, e.lo), port: e.port });
     }
-    const { delay, respond, respondDelay } = node.config.punchy;
+    const { delay, respond, respondDelay } = deps.settings().punchy;
     if (targets.length > 0) {
       this.later(delay, () => {
-        for (const to of targets) node.sendRaw(PUNCH, to);
+        for (const to of targets) deps.sendRaw(PUNCH, to);
       });
     }
     const querier = details.vpnIp;
-    if (respond && querier !== node.identity.vpnIp && node.identity.inVpnNetwork(querier)) {
+    if (respond && querier !== identity.vpnIp && identity.inVpnNetwork(querier)) {
       // A test request starts our own handshake towards the querier when there is no tunnel:
       // this gets through when only the querier's NAT is the problem.
-      this.later(respondDelay, () => node.sendTo(querier, MessageType.Test, MessageSubType.TestRequest, Buffer.alloc(0)));
+      this.later(respondDelay, () => deps.sendTo(querier, MessageType.Test, MessageSubType.TestRequest, Buffer.alloc(0)));
     }
   }
 
   /** `punchy.punch`: a 0x01 byte to the remote of every established tunnel. */
   sendKeepalives(): void {
-    for (const host of this.node.hostmap.hosts()) if (host.established && host.remote) this.node.sendRaw(KEEPALIVE, host.remote);
+    for (const host of this.deps.tunnels()) if (host.established && host.remote) this.deps.sendRaw(KEEPALIVE, host.remote);
   }
 
   private later(ms: number, action: () => void): void {
-    const timer = setTimeout(() => {
+    const timer = this.deps.timers.after(ms, () => {
       this.scheduled.delete(timer);
-      if (!this.node.isStopped) action();
-    }, ms);
-    timer.unref?.();
+      if (!this.stopped) action();
+    });
     this.scheduled.add(timer);
   }
 }

@@ -1,12 +1,35 @@
 import { randomBytes } from 'node:crypto';
-import type { Endpoint, OutgoingDatagram } from '../io/udp.js';
+import type { OutgoingDatagram } from '../io/udp.js';
+import type { Endpoint } from '../net/endpoint.js';
 import { formatIp } from '../net/ipv4.js';
 import { MessageType, type Header } from '../protocol/header.js';
 import { ControlType, decodeControl, encodeControl, type ControlMessage } from '../protocol/messages.js';
 import { openRelayFrame, sealRelayFrame } from '../protocol/relay-frame.js';
-import type { HostInfo } from './hostmap.js';
-import type { MeshNode } from './node.js';
-import { consumeRelayedPacket } from './outside.js';
+import type { NodeConfig } from './config.js';
+import type { Diagnostics } from './diagnostics.js';
+import type { HostInfo, HostMap } from './hostmap.js';
+import type { Timer, Timers } from './timers.js';
+
+/** What the relay manager needs from its node. */
+export interface RelayDeps {
+  readonly hostmap: HostMap;
+  readonly diag: Diagnostics;
+  readonly timers: Timers;
+  identity(): { readonly vpnIp: number; inVpnNetwork(ip: number): boolean };
+  settings(): { relay: NodeConfig['relay']; connectionAliveInterval: number };
+  /** True when STUN found our NAT symmetric: punching cannot work. */
+  natSymmetric(): boolean;
+  startHandshake(vpnIp: number, options?: { directOnly?: boolean }): void;
+  /** Sends a message on an established tunnel (control messages to a hop). */
+  sendOn(host: HostInfo, type: number, subtype: number, payload: Uint8Array): void;
+  /** Sends a sealed datagram to a tunnel's address, counted as traffic on it (into `out` when given). */
+  transmit(host: HostInfo, datagram: Uint8Array, out?: OutgoingDatagram[]): void;
+  /** An authenticated frame arrived on a hop tunnel from `from` (roaming, liveness). */
+  heardFrom(hop: HostInfo, from: Endpoint): void;
+  /** The inner packet of a frame that ends here, processed like a datagram without an address. */
+  deliver(inner: Buffer, hop: HostInfo, toTun: Buffer[]): void;
+  removeTunnel(host: HostInfo, notify: boolean): void;
+}
 
 /** Relay records one hop tunnel may carry: a relay serves many pairs, but not without bound. */
 export const MAX_RELAYS_PER_HOP = 256;
@@ -59,10 +82,10 @@ export class RelayManager {
   /** The terminal relay whose frame is being processed, so a handshake reply goes back through it. */
   private inbound: Relay | null = null;
   private refusalLogged = false;
-  private ownRelaysTimer: NodeJS.Timeout | null = null;
-  private upgradeTimer: NodeJS.Timeout | null = null;
+  private ownRelaysTimer: Timer | null = null;
+  private upgradeTimer: Timer | null = null;
 
-  constructor(readonly node: MeshNode) {}
+  constructor(private readonly deps: RelayDeps) {}
 
   /**
    * Keeps a tunnel to each of this node's own relays (`relay.relays`): a relay can only reach us
@@ -71,17 +94,17 @@ export class RelayManager {
    */
   start(): void {
     this.startUpgrades();
-    const { relays, amRelay } = this.node.config.relay;
+    const { relays, amRelay } = this.deps.settings().relay;
     if (amRelay || relays.length === 0) return;
+    const { hostmap } = this.deps;
     const check = () => {
       for (const relay of relays) {
-        if (relay === this.node.identity.vpnIp || this.node.hostmap.get(relay) || this.node.hostmap.getPending(relay)) continue;
-        this.node.handshakes.start(relay);
+        if (relay === this.deps.identity().vpnIp || hostmap.get(relay) || hostmap.getPending(relay)) continue;
+        this.deps.startHandshake(relay);
       }
     };
     check();
-    this.ownRelaysTimer = setInterval(check, OWN_RELAYS_CHECK_MS);
-    this.ownRelaysTimer.unref();
+    this.ownRelaysTimer = this.deps.timers.every(OWN_RELAYS_CHECK_MS, check);
   }
 
   /**
@@ -91,15 +114,17 @@ export class RelayManager {
    * its whole life. Not tried behind a symmetric NAT, where it cannot work.
    */
   private startUpgrades(): void {
-    if (!this.node.config.relay.useRelays) return;
-    const every = UPGRADE_EVERY_ALIVE_INTERVALS * this.node.config.timers.connectionAliveInterval;
+    const settings = this.deps.settings();
+    if (!settings.relay.useRelays) return;
+    const { hostmap } = this.deps;
+    const every = UPGRADE_EVERY_ALIVE_INTERVALS * settings.connectionAliveInterval;
     // Per relayed tunnel: ticks to skip before the next try, doubling after each (up to 16).
     const backoff = new Map<HostInfo, { wait: number; skip: number }>();
-    this.upgradeTimer = setInterval(() => {
-      for (const host of backoff.keys()) if (host.remote || this.node.hostmap.get(host.vpnIp) !== host) backoff.delete(host);
-      if (this.node.nat.symmetric) return;
-      for (const host of this.node.hostmap.hosts()) {
-        if (host.remote || !host.established || host.remotes.size === 0 || this.node.hostmap.getPending(host.vpnIp)) continue;
+    this.upgradeTimer = this.deps.timers.every(every, () => {
+      for (const host of backoff.keys()) if (host.remote || hostmap.get(host.vpnIp) !== host) backoff.delete(host);
+      if (this.deps.natSymmetric()) return;
+      for (const host of hostmap.hosts()) {
+        if (host.remote || !host.established || host.remotes.size === 0 || hostmap.getPending(host.vpnIp)) continue;
         const state = backoff.get(host) ?? { wait: 1, skip: 0 };
         backoff.set(host, state);
         if (state.skip > 0) {
@@ -108,11 +133,10 @@ export class RelayManager {
         }
         state.skip = state.wait - 1;
         state.wait = Math.min(MAX_UPGRADE_BACKOFF, state.wait * 2);
-        this.node.log.debug({ vpnIp: formatIp(host.vpnIp) }, 'trying a direct path for a relayed tunnel');
-        this.node.handshakes.start(host.vpnIp, { directOnly: true });
+        this.deps.diag.log.debug({ vpnIp: formatIp(host.vpnIp) }, 'trying a direct path for a relayed tunnel');
+        this.deps.startHandshake(host.vpnIp, { directOnly: true });
       }
-    }, every);
-    this.upgradeTimer.unref();
+    });
   }
 
   /** The relay (its overlay IP) that traffic to `vpnIp` currently goes through, if any. */
@@ -132,39 +156,38 @@ export class RelayManager {
     try {
       message = decodeControl(payload);
     } catch (err) {
-      this.node.drop('control-malformed', host.remote, err);
+      this.deps.diag.drop('control-malformed', host.remote, err);
       return;
     }
     if (message.type === ControlType.CreateRelayRequest) this.handleRequest(host, message);
     else if (message.type === ControlType.CreateRelayResponse) this.handleResponse(host, message);
-    else this.node.drop('control-type', host.remote);
+    else this.deps.diag.drop('control-type', host.remote);
   }
 
   /** A relay frame (type 1, subtype 1) from the socket. */
   receiveFrame(data: Buffer, header: Header, from: Endpoint, toTun: Buffer[]): void {
-    const node = this.node;
+    const diag = this.deps.diag;
     const relay = this.byIndex.get(header.remoteIndex);
-    if (!relay) return node.drop('relay-unknown-index', from);
+    if (!relay) return diag.drop('relay-unknown-index', from);
     const hop = relay.hop;
-    if (!hop.decrypt || !hop.window.check(header.counter)) return node.drop('relay-replay', from);
+    if (!hop.decrypt || !hop.window.check(header.counter)) return diag.drop('relay-replay', from);
     const inner = openRelayFrame(hop.decrypt, data, header.counter);
-    if (!inner) return node.drop('relay-bad-tag', from);
+    if (!inner) return diag.drop('relay-bad-tag', from);
     // Nebula 1.6.1 leaves the window alone for relay frames; updating it refuses replayed frames.
-    if (!hop.window.update(header.counter)) return node.drop('relay-replay', from);
-    node.roam(hop, from);
-    node.connections.inbound(hop);
-    if (relay.state !== 'established') return node.drop('relay-not-established', from);
+    if (!hop.window.update(header.counter)) return diag.drop('relay-replay', from);
+    this.deps.heardFrom(hop, from);
+    if (relay.state !== 'established') return diag.drop('relay-not-established', from);
     if (relay.terminal) {
       this.inbound = relay;
       try {
-        consumeRelayedPacket(node, inner, hop, toTun);
+        this.deps.deliver(inner, hop, toTun);
       } finally {
         this.inbound = null;
       }
       return;
     }
     const onward = this.partnerOf(relay);
-    if (!onward || onward.state !== 'established' || !onward.hop.remote) return node.drop('relay-no-onward', from);
+    if (!onward || onward.state !== 'established' || !onward.hop.remote) return diag.drop('relay-no-onward', from);
     this.sendFrame(onward, inner);
   }
 
@@ -187,23 +210,24 @@ export class RelayManager {
 
   /** Every handshake attempt: ask relays for a path when the peer advertises some. */
   onHandshakeAttempt(host: HostInfo, message: Buffer): void {
-    const node = this.node;
-    const { useRelays, amRelay } = node.config.relay;
+    const { hostmap } = this.deps;
+    const identity = this.deps.identity();
+    const { useRelays, amRelay } = this.deps.settings().relay;
     // Relays do not use relays themselves (Nebula: am_relay overrides the rest).
     if (!useRelays || amRelay || !host.pending || host.pending.directOnly) return;
     const relayIps = host.remotes.relays;
     if (relayIps.length === 0) return;
     // Direct addresses get one attempt alone unless they are unlikely to work.
-    const directFirst = host.pending.attempts < 2 && host.remotes.size > 0 && !node.nat.symmetric;
+    const directFirst = host.pending.attempts < 2 && host.remotes.size > 0 && !this.deps.natSymmetric();
     if (directFirst) return;
     let asked = 0;
     for (const relayIp of relayIps) {
       if (asked >= MAX_RELAYS_TRIED) break;
-      if (relayIp === host.vpnIp || relayIp === node.identity.vpnIp) continue;
+      if (relayIp === host.vpnIp || relayIp === identity.vpnIp) continue;
       asked++;
-      const hop = node.hostmap.get(relayIp);
+      const hop = hostmap.get(relayIp);
       if (!hop) {
-        if (node.identity.inVpnNetwork(relayIp)) node.handshakes.start(relayIp);
+        if (identity.inVpnNetwork(relayIp)) this.deps.startHandshake(relayIp);
         continue;
       }
       // A relay is only usable over a direct tunnel: frames are not nested.
@@ -216,7 +240,7 @@ export class RelayManager {
         relay = created;
       }
       if (relay.state === 'established') this.sendFrame(relay, message);
-      else this.sendControl(hop, { type: ControlType.CreateRelayRequest, initiatorRelayIndex: relay.localIndex, responderRelayIndex: 0, relayFromIp: node.identity.vpnIp, relayToIp: host.vpnIp });
+      else this.sendControl(hop, { type: ControlType.CreateRelayRequest, initiatorRelayIndex: relay.localIndex, responderRelayIndex: 0, relayFromIp: identity.vpnIp, relayToIp: host.vpnIp });
     }
   }
 
@@ -232,14 +256,14 @@ export class RelayManager {
     }
     // A relayed tunnel with no path left would swallow traffic: drop it so the next packet handshakes anew.
     for (const peer of strandedPeers) {
-      const end = this.node.hostmap.get(peer);
+      const end = this.deps.hostmap.get(peer);
       if (end && !end.remote && !this.terminalTo(peer)) {
-        this.node.log.info({ vpnIp: formatIp(peer), relay: formatIp(host.vpnIp) }, 'relay hop is gone, removing the tunnel relayed through it');
-        this.node.removeTunnel(end, false);
+        this.deps.diag.log.info({ vpnIp: formatIp(peer), relay: formatIp(host.vpnIp) }, 'relay hop is gone, removing the tunnel relayed through it');
+        this.deps.removeTunnel(end, false);
       }
     }
     // A relayed tunnel that died: the path behind the relay may be gone, so ask again next time.
-    const current = this.node.hostmap.get(host.vpnIp);
+    const current = this.deps.hostmap.get(host.vpnIp);
     if (!host.remote && (!current || current === host)) {
       for (const relay of this.relays()) {
         if (relay.terminal && relay.initiatedHere && relay.peerIp === host.vpnIp) this.remove(relay);
@@ -248,59 +272,60 @@ export class RelayManager {
   }
 
   stop(): void {
-    if (this.ownRelaysTimer) clearInterval(this.ownRelaysTimer);
+    this.ownRelaysTimer?.cancel();
     this.ownRelaysTimer = null;
-    if (this.upgradeTimer) clearInterval(this.upgradeTimer);
+    this.upgradeTimer?.cancel();
     this.upgradeTimer = null;
     this.byIndex.clear();
     this.byHop.clear();
   }
 
   private handleRequest(hop: HostInfo, m: ControlMessage): void {
-    const node = this.node;
-    const me = node.identity.vpnIp;
+    const { hostmap, diag } = this.deps;
+    const identity = this.deps.identity();
+    const me = identity.vpnIp;
     // Frames are not nested: a relay needs a direct tunnel on both of its hops.
-    if (!hop.remote) return node.drop('relay-over-relay', null);
+    if (!hop.remote) return diag.drop('relay-over-relay', null);
     const forUs = m.relayToIp === me;
     // To the target the request comes from a relay on the initiator's behalf; to a relay the
     // initiator speaks for itself, so nobody opens relays in another node's name.
     const sane = forUs ? m.relayFromIp !== hop.vpnIp && m.relayFromIp !== me : m.relayFromIp === hop.vpnIp && m.relayToIp !== hop.vpnIp;
-    if (!sane || m.initiatorRelayIndex === 0) return node.drop('relay-request-invalid', hop.remote);
+    if (!sane || m.initiatorRelayIndex === 0) return diag.drop('relay-request-invalid', hop.remote);
     if (forUs) return this.acceptAsTarget(hop, m);
-    if (!node.config.relay.amRelay) {
+    if (!this.deps.settings().relay.amRelay) {
       if (!this.refusalLogged) {
         this.refusalLogged = true;
-        node.log.info({ from: formatIp(hop.vpnIp), to: formatIp(m.relayToIp) }, 'refusing relay request: relay.am_relay is false (further refusals are only counted)');
+        diag.log.info({ from: formatIp(hop.vpnIp), to: formatIp(m.relayToIp) }, 'refusing relay request: relay.am_relay is false (further refusals are only counted)');
       }
-      node.drop('relay-refused', hop.remote);
+      diag.drop('relay-refused', hop.remote);
       return;
     }
-    if (!node.identity.inVpnNetwork(m.relayToIp)) return node.drop('relay-request-invalid', hop.remote);
-    const target = node.hostmap.get(m.relayToIp);
+    if (!identity.inVpnNetwork(m.relayToIp)) return diag.drop('relay-request-invalid', hop.remote);
+    const target = hostmap.get(m.relayToIp);
     if (!target) {
       // The initiator re-sends its request on each handshake retry; by then this tunnel may be up.
-      node.handshakes.start(m.relayToIp);
+      this.deps.startHandshake(m.relayToIp);
       return;
     }
     // Only relay to peers reached directly: frames are not nested.
-    if (!target.remote) return node.drop('relay-target-relayed', hop.remote);
+    if (!target.remote) return diag.drop('relay-target-relayed', hop.remote);
 
     let targetHalf = this.tableOf(target)?.get(hop.vpnIp);
-    if (targetHalf && targetHalf.terminal) return node.drop('relay-request-conflict', hop.remote);
+    if (targetHalf && targetHalf.terminal) return diag.drop('relay-request-conflict', hop.remote);
     if (!targetHalf) {
       targetHalf = this.add(target, hop.vpnIp, { terminal: false, initiatedHere: false, state: 'requested', remoteIndex: 0 }) ?? undefined;
-      if (!targetHalf) return node.drop('relay-table-full', hop.remote);
+      if (!targetHalf) return diag.drop('relay-table-full', hop.remote);
     }
     // Asked again even when established, so a target that dropped its half restores it; requests
     // only come while an initiator sets a relay up, so this costs little.
     this.sendControl(target, { type: ControlType.CreateRelayRequest, initiatorRelayIndex: targetHalf.localIndex, responderRelayIndex: 0, relayFromIp: hop.vpnIp, relayToIp: target.vpnIp });
 
     let initiatorHalf = this.tableOf(hop)?.get(target.vpnIp);
-    if (initiatorHalf && initiatorHalf.terminal) return node.drop('relay-request-conflict', hop.remote);
+    if (initiatorHalf && initiatorHalf.terminal) return diag.drop('relay-request-conflict', hop.remote);
     const state: RelayState = targetHalf.state === 'established' ? 'established' : 'peer-requested';
     if (!initiatorHalf) {
       initiatorHalf = this.add(hop, target.vpnIp, { terminal: false, initiatedHere: false, state, remoteIndex: m.initiatorRelayIndex }) ?? undefined;
-      if (!initiatorHalf) return node.drop('relay-table-full', hop.remote);
+      if (!initiatorHalf) return diag.drop('relay-table-full', hop.remote);
     } else {
       // A new index means the initiator forgot its old relay (restart, dead tunnel): follow it.
       initiatorHalf.remoteIndex = m.initiatorRelayIndex;
@@ -312,31 +337,31 @@ export class RelayManager {
   /** B: any request naming us as the target is accepted; a new index from the same peer replaces the old one. */
   private acceptAsTarget(hop: HostInfo, m: ControlMessage): void {
     let relay = this.tableOf(hop)?.get(m.relayFromIp);
-    if (relay && !relay.terminal) return this.node.drop('relay-request-conflict', hop.remote);
+    if (relay && !relay.terminal) return this.deps.diag.drop('relay-request-conflict', hop.remote);
     if (!relay) {
       relay = this.add(hop, m.relayFromIp, { terminal: true, initiatedHere: false, state: 'established', remoteIndex: m.initiatorRelayIndex }) ?? undefined;
-      if (!relay) return this.node.drop('relay-table-full', hop.remote);
-      this.node.log.debug({ relay: formatIp(hop.vpnIp), from: formatIp(m.relayFromIp), localIndex: relay.localIndex }, 'accepted a relay to us');
+      if (!relay) return this.deps.diag.drop('relay-table-full', hop.remote);
+      this.deps.diag.log.debug({ relay: formatIp(hop.vpnIp), from: formatIp(m.relayFromIp), localIndex: relay.localIndex }, 'accepted a relay to us');
     } else {
       relay.remoteIndex = m.initiatorRelayIndex;
       relay.state = 'established';
     }
-    this.respond(relay, m.relayFromIp, this.node.identity.vpnIp);
+    this.respond(relay, m.relayFromIp, this.deps.identity().vpnIp);
   }
 
   private handleResponse(hop: HostInfo, m: ControlMessage): void {
-    const node = this.node;
+    const { hostmap, diag } = this.deps;
     const relay = this.byIndex.get(m.initiatorRelayIndex);
     // A forwarding half asks its target again on each new request (handleRequest), so it may hear twice.
     const expected = relay && relay.hop === hop && m.responderRelayIndex !== 0 && (relay.state === 'requested' || (!relay.terminal && relay.state === 'established'));
-    if (!relay || !expected) return node.drop('relay-response-unexpected', hop.remote);
+    if (!relay || !expected) return diag.drop('relay-response-unexpected', hop.remote);
     relay.remoteIndex = m.responderRelayIndex;
     if (relay.state === 'established') return;
     relay.state = 'established';
-    node.log.debug({ relay: formatIp(hop.vpnIp), peer: formatIp(relay.peerIp), localIndex: relay.localIndex, remoteIndex: relay.remoteIndex }, 'relay established');
+    diag.log.debug({ relay: formatIp(hop.vpnIp), peer: formatIp(relay.peerIp), localIndex: relay.localIndex, remoteIndex: relay.remoteIndex }, 'relay established');
     if (relay.terminal) {
       // A: the handshake need not wait for its next retry.
-      const pending = node.hostmap.getPending(relay.peerIp);
+      const pending = hostmap.getPending(relay.peerIp);
       if (pending?.pending) this.sendFrame(relay, pending.pending.message);
       return;
     }
@@ -348,7 +373,7 @@ export class RelayManager {
 
   /** The other half of a forwarding relay on R: on the tunnel to its peer, pointing back at this hop. */
   private partnerOf(relay: Relay): Relay | null {
-    const otherHop = this.node.hostmap.get(relay.peerIp);
+    const otherHop = this.deps.hostmap.get(relay.peerIp);
     const partner = otherHop ? this.tableOf(otherHop)?.get(relay.hop.vpnIp) : undefined;
     return partner && !partner.terminal ? partner : null;
   }
@@ -356,7 +381,7 @@ export class RelayManager {
   private terminalTo(vpnIp: number): Relay | null {
     for (const [hop, table] of this.byHop) {
       const relay = table.get(vpnIp);
-      if (relay?.terminal && relay.state === 'established' && hop.remote && this.node.hostmap.get(hop.vpnIp) === hop) return relay;
+      if (relay?.terminal && relay.state === 'established' && hop.remote && this.deps.hostmap.get(hop.vpnIp) === hop) return relay;
     }
     return null;
   }
@@ -366,17 +391,13 @@ export class RelayManager {
   }
 
   private sendControl(hop: HostInfo, message: ControlMessage): void {
-    this.node.sendOn(hop, MessageType.Control, 0, encodeControl(message));
+    this.deps.sendOn(hop, MessageType.Control, 0, encodeControl(message));
   }
 
   private sendFrame(relay: Relay, inner: Uint8Array, out?: OutgoingDatagram[]): void {
     const hop = relay.hop;
     if (!hop.encrypt || !hop.remote) return;
-    const frame = sealRelayFrame(hop.encrypt, relay.remoteIndex, ++hop.messageCounter, inner);
-    this.node.connections.outbound(hop);
-    this.node.stats.txPackets++;
-    if (out) out.push({ data: frame, to: hop.remote });
-    else this.node.udp.send([{ data: frame, to: hop.remote }]);
+    this.deps.transmit(hop, sealRelayFrame(hop.encrypt, relay.remoteIndex, ++hop.messageCounter, inner), out);
   }
 
   private tableOf(hop: HostInfo): Map<number, Relay> | undefined {
@@ -405,7 +426,7 @@ export class RelayManager {
    */
   private evictIdle(table: Map<number, Relay>): boolean {
     for (const relay of table.values()) {
-      if (relay.state !== 'established' || (relay.terminal && !this.node.hostmap.get(relay.peerIp))) {
+      if (relay.state !== 'established' || (relay.terminal && !this.deps.hostmap.get(relay.peerIp))) {
         this.removeWithPartner(relay);
         return true;
       }

@@ -1,13 +1,5 @@
-import type { Endpoint } from '../io/udp.js';
+import { endpointKey, sameEndpoint, type Endpoint } from '../net/endpoint.js';
 import { cidrContains, parseIp, type Cidr } from '../net/ipv4.js';
-
-export function endpointKey(e: Endpoint): string {
-  return e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
-}
-
-export function sameEndpoint(a: Endpoint | null | undefined, b: Endpoint | null | undefined): boolean {
-  return !!a && !!b && a.port === b.port && a.address === b.address;
-}
 
 const PRIVATE_V4: Cidr[] = [
   { ip: 0x0a000000, bits: 8 },

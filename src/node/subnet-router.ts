@@ -1,9 +1,23 @@
 import { cidrContains, formatCidr, formatIp, type Cidr } from '../net/ipv4.js';
 import { PrefixTable, withinAny } from '../net/prefix-table.js';
-import { emptyMetaDetails, MetaType, type MetaDetails } from '../protocol/messages.js';
+import type { MetaDetails } from '../protocol/messages.js';
+import type { Diagnostics } from './diagnostics.js';
 import type { HostInfo } from './hostmap.js';
-import { consumeTunPackets } from './inside.js';
-import type { MeshNode } from './node.js';
+import type { Timer, Timers } from './timers.js';
+
+/** What container subnet routing needs from its node. */
+export interface SubnetRouterDeps {
+  readonly diag: Diagnostics;
+  readonly timers: Timers;
+  identity(): { readonly vpnIp: number; inVpnNetwork(ip: number): boolean };
+  tunnels(): Iterable<HostInfo>;
+  /** Asks the lighthouses which host routes `dst` (MeshSubnetQuery). */
+  askLighthouses(dst: number): void;
+  /** A lighthouse's answer also says where the owner is, like a HostQueryReply. */
+  takeAddresses(lighthouse: number, details: MetaDetails): void;
+  /** Packets held for an unknown owner go back through the inside path once it is known. */
+  resend(packets: Buffer[]): void;
+}
 
 /** Packets held per unknown destination, destinations held at once, and how long. */
 const HOLD_PACKETS = 16;
@@ -28,14 +42,14 @@ export class SubnetRouter {
   private ranges: Cidr[] = [];
   private readonly owners = new PrefixTable<{ vpnIp: number; fromCert: boolean }>();
   private readonly held = new Map<number, Held>();
-  private sweeper: NodeJS.Timeout | null = null;
+  private sweeper: Timer | null = null;
 
-  constructor(private readonly node: MeshNode) {}
+  constructor(private readonly deps: SubnetRouterDeps) {}
 
   /** The ranges routed into the mesh this way (empty: off). */
   setRanges(ranges: readonly Cidr[]): void {
     this.ranges = [...ranges];
-    for (const host of this.node.hostmap.hosts()) this.onTunnelUp(host);
+    for (const host of this.deps.tunnels()) this.onTunnelUp(host);
   }
 
   get active(): boolean {
@@ -51,7 +65,7 @@ export class SubnetRouter {
   /** Keeps a packet for an unknown destination inside the ranges and asks the lighthouses; false outside them. */
   hold(dst: number, packet: Buffer): boolean {
     if (!this.active || !this.ranges.some((r) => cidrContains(r, dst))) return false;
-    const now = Date.now();
+    const now = this.deps.timers.now();
     let held = this.held.get(dst);
     if (!held) {
       if (this.held.size >= HOLD_DESTINATIONS) return false;
@@ -78,26 +92,27 @@ export class SubnetRouter {
   /** MeshSubnetReply from a lighthouse: owner, its subnets and where it is. */
   handleReply(lighthouse: HostInfo, details: MetaDetails): void {
     const owner = details.vpnIp;
-    if (!this.node.identity.inVpnNetwork(owner) || owner === this.node.identity.vpnIp) return;
+    const identity = this.deps.identity();
+    if (!identity.inVpnNetwork(owner) || owner === identity.vpnIp) return;
     for (const s of details.meshSubnets ?? []) {
       const cidr = { ip: s.ip, bits: s.bits };
       if (!withinAny(this.ranges, cidr)) continue;
       if (this.owners.lookup(s.ip)?.fromCert) continue;
       this.owners.set(cidr, { vpnIp: owner, fromCert: false });
-      this.node.log.debug({ subnet: formatCidr(cidr), owner: formatIp(owner) }, 'container subnet owner learned from a lighthouse');
+      this.deps.diag.log.debug({ subnet: formatCidr(cidr), owner: formatIp(owner) }, 'container subnet owner learned from a lighthouse');
     }
-    this.node.lighthouseClient.takeAnswer(lighthouse.vpnIp, details);
+    this.deps.takeAddresses(lighthouse.vpnIp, details);
     this.release();
   }
 
   stop(): void {
-    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper?.cancel();
     this.sweeper = null;
     this.held.clear();
   }
 
   private query(dst: number): void {
-    this.node.lighthouseClient.sendToLighthouses(MetaType.MeshSubnetQuery, { ...emptyMetaDetails(), vpnIp: dst });
+    this.deps.askLighthouses(dst);
   }
 
   /** Sends what was held for destinations whose owner is now known. */
@@ -108,23 +123,22 @@ export class SubnetRouter {
       ready.push(...held.packets);
       this.held.delete(dst);
     }
-    if (ready.length > 0) consumeTunPackets(this.node, ready);
+    if (ready.length > 0) this.deps.resend(ready);
   }
 
   private armSweeper(): void {
     if (this.sweeper) return;
-    this.sweeper = setInterval(() => {
-      const now = Date.now();
+    this.sweeper = this.deps.timers.every(500, () => {
+      const now = this.deps.timers.now();
       for (const [dst, held] of this.held) {
         if (now - held.since < HOLD_MS) continue;
         this.held.delete(dst);
-        this.node.drop('subnet-unknown', null, `no host routes ${formatIp(dst)}`);
+        this.deps.diag.drop('subnet-unknown', null, `no host routes ${formatIp(dst)}`);
       }
       if (this.held.size === 0 && this.sweeper) {
-        clearInterval(this.sweeper);
+        this.sweeper.cancel();
         this.sweeper = null;
       }
-    }, 500);
-    this.sweeper.unref();
+    });
   }
 }

@@ -1,14 +1,13 @@
 /**
- * Transport AEADs (AES-256-GCM and ChaCha20-Poly1305): on the native addon's OpenSSL contexts when it
- * is built (one keyed context per direction, only the nonce changes per packet), else on node:crypto
- * (a cipher object per packet). MESH_NATIVE_AEAD=0 forces node:crypto. Both produce identical bytes.
+ * Transport AEADs (AES-256-GCM and ChaCha20-Poly1305): the contract, and its node:crypto
+ * implementation (a cipher object per packet). The composition root may pass a faster factory with
+ * the same contract (src/io/openssl-aead.ts, the addon's OpenSSL contexts); both produce identical bytes.
  *
  * Nonce = 4 zero bytes followed by the 64-bit counter, big-endian for AES-GCM and little-endian for
  * ChaCha20-Poly1305 (the same per-cipher encoding Noise uses; Nebula selects it from `cipher`).
  * Tags are always 16 bytes.
  */
 import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from 'node:crypto';
-import { tryLoadNative, type NativeAead } from '../io/native.js';
 import { HEADER_LEN } from './header.js';
 
 export type CipherName = 'aes' | 'chachapoly';
@@ -28,6 +27,9 @@ export interface Aead {
   /** generic: sealed = ciphertext||tag; null when authentication fails or too short */
   open(counter: number, ad: Uint8Array, sealed: Uint8Array): Buffer | null;
 }
+
+/** Makes the AEAD for one direction of a tunnel from its 32-byte key. */
+export type AeadFactory = (cipher: CipherName, key: Uint8Array) => Aead;
 
 const TWO_32 = 0x1_0000_0000;
 
@@ -166,64 +168,8 @@ class NodeAead implements Aead {
 
 const EMPTY = Buffer.alloc(0);
 
-/** The same contract on one OpenSSL context per direction held by the addon (freed by its GC finalizer). */
-class OpenSslAead implements Aead {
-  private readonly native: NativeAead;
-
-  constructor(
-    readonly cipher: CipherName,
-    key: Uint8Array,
-    Native: new (cipher: CipherName, key: Uint8Array) => NativeAead,
-  ) {
-    if (key.length !== KEY_LEN) throw new RangeError(`AEAD key must be ${KEY_LEN} bytes, got ${key.length}`);
-    this.native = new Native(cipher, key);
-  }
-
-  encryptPacket(header: Uint8Array, counter: number, plaintext: Uint8Array): Buffer {
-    if (header.length !== HEADER_LEN) throw new RangeError(`header must be ${HEADER_LEN} bytes`);
-    const out = Buffer.allocUnsafe(HEADER_LEN + plaintext.length + TAG_LEN);
-    this.native.sealPacket(out, counter, header, plaintext);
-    return out;
-  }
-
-  decryptPacket(packet: Uint8Array, counter: number): Buffer | null {
-    if (packet.length < HEADER_LEN + TAG_LEN) return null;
-    const out = Buffer.allocUnsafe(packet.length - HEADER_LEN - TAG_LEN);
-    return this.native.openPacket(out, counter, packet) < 0 ? null : out;
-  }
-
-  seal(counter: number, ad: Uint8Array, plaintext: Uint8Array): Buffer {
-    const out = Buffer.allocUnsafe(plaintext.length + TAG_LEN);
-    this.native.sealInto(out, counter, ad, plaintext);
-    return out;
-  }
-
-  open(counter: number, ad: Uint8Array, sealed: Uint8Array): Buffer | null {
-    if (sealed.length < TAG_LEN) return null;
-    const out = Buffer.allocUnsafe(sealed.length - TAG_LEN);
-    return this.native.openInto(out, counter, ad, sealed) < 0 ? null : out;
-  }
-}
-
-/** The addon's AEAD class, unless the addon is missing or MESH_NATIVE_AEAD=0 asks for node:crypto. */
-function nativeAeadClass() {
-  if (process.env.MESH_NATIVE_AEAD === '0') return undefined;
-  return tryLoadNative()?.Aead;
-}
-
-/** Which implementation createAead uses in this process. */
-export function aeadImplementation(): 'openssl-native' | 'node-crypto' {
-  return nativeAeadClass() ? 'openssl-native' : 'node-crypto';
-}
-
+/** The node:crypto implementation: the reference, and the fallback when the addon is not there. */
 export function createAead(cipher: CipherName, key: Uint8Array): Aead {
-  if (!isCipherName(cipher)) throw new Error(`unknown cipher ${String(cipher)}`);
-  const Native = nativeAeadClass();
-  return Native ? new OpenSslAead(cipher, key, Native) : new NodeAead(cipher, key);
-}
-
-/** The node:crypto implementation regardless of the addon (for tests comparing both). */
-export function createNodeCryptoAead(cipher: CipherName, key: Uint8Array): Aead {
   if (!isCipherName(cipher)) throw new Error(`unknown cipher ${String(cipher)}`);
   return new NodeAead(cipher, key);
 }

@@ -22,7 +22,7 @@ import {
   randomBytes,
   type KeyObject,
 } from 'node:crypto';
-import { createAead, TAG_LEN, type Aead, type CipherName } from './aead.js';
+import { createAead, TAG_LEN, type Aead, type AeadFactory, type CipherName } from './aead.js';
 import { HEADER_LEN } from './header.js';
 
 export const DH_LEN = 32;
@@ -221,6 +221,7 @@ function checkHeader(header: Uint8Array): void {
 }
 
 function makeKeys(
+  aead: AeadFactory,
   cipher: CipherName,
   sendKey: Buffer,
   receiveKey: Buffer,
@@ -228,8 +229,8 @@ function makeKeys(
   handshakeHash: Buffer,
 ): HandshakeKeys {
   return {
-    encrypt: createAead(cipher, sendKey),
-    decrypt: createAead(cipher, receiveKey),
+    encrypt: aead(cipher, sendKey),
+    decrypt: aead(cipher, receiveKey),
     remoteStatic: new Uint8Array(remoteStatic),
     sendKey: new Uint8Array(sendKey),
     receiveKey: new Uint8Array(receiveKey),
@@ -242,6 +243,8 @@ function makeKeys(
 
 export interface InitiatorState {
   readonly cipher: CipherName;
+  /** Makes the transport AEADs once the handshake completes. */
+  readonly aead: AeadFactory;
   /** @internal */ readonly _ss: SymmetricState;
   /** @internal */ readonly _s: KeyObject;
   /** @internal */ readonly _e: KeyObject;
@@ -254,6 +257,7 @@ export function initiatorWriteMessage1(
   header: Uint8Array,
   payload: Uint8Array,
   ephemeral?: KeyPair,
+  aead: AeadFactory = createAead,
 ): { message: Buffer; state: InitiatorState } {
   checkCipher(cipher);
   checkHeader(header);
@@ -274,7 +278,7 @@ export function initiatorWriteMessage1(
   message.set(payload, HEADER_LEN + 2 * DH_LEN);
   return {
     message,
-    state: { cipher, _ss: ss, _s: privateKeyObject(local.privateKey), _e: privateKeyObject(e.privateKey) },
+    state: { cipher, aead, _ss: ss, _s: privateKeyObject(local.privateKey), _e: privateKeyObject(e.privateKey) },
   };
 }
 
@@ -297,7 +301,7 @@ export function initiatorReadMessage2(
   ss.mixKey(x25519(state._e, rs)); // es
   const payload = ss.decryptAndHash(msg.subarray(2 * DH_LEN + TAG_LEN));
   const [k1, k2] = ss.split();
-  return { payload, keys: makeKeys(state.cipher, k1, k2, rs, ss.h) };
+  return { payload, keys: makeKeys(state.aead, state.cipher, k1, k2, rs, ss.h) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -305,6 +309,8 @@ export function initiatorReadMessage2(
 
 export interface ResponderState {
   readonly cipher: CipherName;
+  /** Makes the transport AEADs once the handshake completes. */
+  readonly aead: AeadFactory;
   /** The initiator's static key from message 1. */
   readonly remoteStatic: Uint8Array;
   /** @internal */ readonly _ss: SymmetricState;
@@ -322,6 +328,7 @@ export function responderReadMessage1(
   cipher: CipherName,
   local: KeyPair,
   datagram: Uint8Array,
+  aead: AeadFactory = createAead,
 ): { payload: Buffer; remoteStatic: Uint8Array; state: ResponderState } {
   checkCipher(cipher);
   checkKeyPair(local, 'static');
@@ -342,7 +349,7 @@ export function responderReadMessage1(
   return {
     payload,
     remoteStatic: rs,
-    state: { cipher, remoteStatic: rs, _ss: ss, _s: local, _re: re, _es: es },
+    state: { cipher, aead, remoteStatic: rs, _ss: ss, _s: local, _re: re, _es: es },
   };
 }
 
@@ -372,5 +379,5 @@ export function responderWriteMessage2(
   message.set(e.publicKey, HEADER_LEN);
   message.set(encS, HEADER_LEN + DH_LEN);
   message.set(encPayload, HEADER_LEN + DH_LEN + encS.length);
-  return { message, keys: makeKeys(state.cipher, k2, k1, state.remoteStatic, ss.h) };
+  return { message, keys: makeKeys(state.aead, state.cipher, k2, k1, state.remoteStatic, ss.h) };
 }

@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import stun from 'stun';
-import type { Endpoint } from '../io/udp.js';
+import type { Endpoint } from '../net/endpoint.js';
 
 export const STUN_MAGIC_COOKIE = 0x2112a442;
 export const STUN_HEADER_LEN = 20;

@@ -1,12 +1,18 @@
 import { pino } from 'pino';
+import type { Lighthouse } from '../../lighthouse/attach.js';
+import { startMesh } from '../../src/cli/assemble.js';
 import { MemoryNetwork, MemoryTun } from '../../src/io/memory.js';
 import { parseConfig } from '../../src/node/config.js';
-import { MeshNode, type NodeDeps } from '../../src/node/node.js';
+import type { MeshNode, NodeDeps } from '../../src/node/node.js';
 import { nebulaConfig, type NodeConfigOptions } from './configs.js';
 import type { TestHost } from './pki.js';
 
 export interface MemoryNode {
   node: MeshNode;
+  /** The address book, STUN and DNS when the config makes this node a lighthouse. */
+  lighthouse: Lighthouse | null;
+  /** Stops the lighthouse parts, then the node (what SIGTERM does). */
+  stop(): Promise<void>;
   tun: MemoryTun;
   host: TestHost;
   address: string;
@@ -42,12 +48,12 @@ export async function startMemoryNode(
   });
   const { config } = parseConfig(raw, `${host.name}.yml`);
   let tun: MemoryTun | undefined;
-  const node = await MeshNode.start(config, testLogger(host.name), {
+  const mesh = await startMesh(config, testLogger(host.name), {
     openTun: (o) => (tun = new MemoryTun(o)),
     bindUdp: async (o) => net.bind(address, o.port),
     networkInterfaces: options.networkInterfaces,
   });
-  return { node, tun: tun!, host, address, port };
+  return { node: mesh.node, lighthouse: mesh.lighthouse, stop: () => mesh.stop(), tun: tun!, host, address, port };
 }
 
 export function waitFor(predicate: () => boolean, timeoutMs = 3000, what = 'condition'): Promise<void> {

@@ -239,7 +239,7 @@ export async function meshLearnsRelaysFromLighthouse(): Promise<boolean> {
     }
     return false;
   } finally {
-    await a.node.stop();
-    await l.node.stop();
+    await a.stop();
+    await l.stop();
   }
 }

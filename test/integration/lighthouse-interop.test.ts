@@ -18,7 +18,7 @@ import { MemoryTun } from '../../src/io/memory.js';
 import { bindUdp } from '../../src/io/udp.js';
 import { parseIp } from '../../src/net/ipv4.js';
 import { parseConfig } from '../../src/node/config.js';
-import { MeshNode } from '../../src/node/node.js';
+import { startMesh as assemble, type Mesh } from '../../src/cli/assemble.js';
 import { nebulaConfig, nebulaConfigYaml, type NodeConfigOptions } from '../helpers/configs.js';
 import { FAST_TIMERS, testLogger, waitFor } from '../helpers/memory-mesh.js';
 import { icmpEcho as echo, parseIpv4 } from '../helpers/packets.js';
@@ -60,18 +60,18 @@ function startNebula(t: TestContext, name: string, options: NodeConfigOptions): 
   return { proc, log: () => readFileSync(logPath, 'utf8') };
 }
 
-async function startMesh(t: TestContext, host: TestHost, port: number, options: Partial<NodeConfigOptions>): Promise<{ node: MeshNode; tun: MemoryTun }> {
+async function startMesh(t: TestContext, host: TestHost, port: number, options: Partial<NodeConfigOptions>): Promise<Mesh & { tun: MemoryTun }> {
   const raw = nebulaConfig({ ...pem(host), listen: { host: '127.0.0.1', port }, ...options, extra: { ...FAST_TIMERS, ...options.extra } });
   const { config } = parseConfig(raw, `${host.name}.yml`);
   let tun: MemoryTun | undefined;
-  const node = await MeshNode.start(config, testLogger(host.name), {
+  const mesh = await assemble(config, testLogger(host.name), {
     openTun: (o) => (tun = new MemoryTun(o)),
     bindUdp,
     // Only loopback traffic in this test: report no interface addresses.
     networkInterfaces: () => ({}),
   });
-  t.after(() => node.stop());
-  return { node, tun: tun! };
+  t.after(() => mesh.stop());
+  return { ...mesh, tun: tun! };
 }
 
 function clientOptions(lhPort: number, advertise: string[] = []): Partial<NodeConfigOptions> {
@@ -138,7 +138,7 @@ test('a nebula 1.6.1 node registers with a mesh lighthouse and is reached throug
     },
   });
   const B = parseIp(hostB.ip);
-  const book = () => (lh.node.lighthouse!.addressesOf(B)?.v4 ?? []).map((e) => `${e.address}:${e.port}`);
+  const book = () => (lh.lighthouse!.server.addressesOf(B)?.v4 ?? []).map((e) => `${e.address}:${e.port}`);
   await waitFor(() => book().length === 2, 15_000, 'nebula registered');
   assert.deepEqual(book(), [`127.0.0.1:${bPort}`, '127.0.0.5:4999'], 'learned address first, then what nebula reported');
   const a = await startMesh(t, hostA, aPort, clientOptions(lhPort));

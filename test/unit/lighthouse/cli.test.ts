@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { stringify } from 'yaml';
-import { asLighthouse } from '../../../lighthouse/cli.js';
+import { asLighthouse } from '../../../src/cli/lighthouse.js';
 import { loadConfig } from '../../../src/node/config.js';
 import { nebulaConfig } from '../../helpers/configs.js';
 import { fixturePath, repoRoot } from '../pki/fixtures.js';

@@ -14,7 +14,7 @@ const hostA = makeHost(ca, 'a', '10.42.0.2/16');
 
 let running: MemoryNode[] = [];
 afterEach(async () => {
-  for (const n of running) await n.node.stop();
+  for (const n of running) await n.stop();
   running = [];
 });
 

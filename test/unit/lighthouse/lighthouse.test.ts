@@ -4,7 +4,7 @@ import { MemoryNetwork } from '../../../src/io/memory.js';
 import { parseIp } from '../../../src/net/ipv4.js';
 import { MessageType } from '../../../src/protocol/header.js';
 import { encodeMeta, MetaType, type MetaDetails } from '../../../src/protocol/messages.js';
-import { sameEndpoint } from '../../../src/node/remote-list.js';
+import { sameEndpoint } from '../../../src/net/endpoint.js';
 import { startMemoryNode, sleep, waitFor, type MemoryNode } from '../../helpers/memory-mesh.js';
 import { icmpEcho as echo } from '../../helpers/packets.js';
 import { makeCA, makeHost, type TestHost } from '../../helpers/pki.js';
@@ -20,7 +20,7 @@ const LH = parseIp(lhHost.ip);
 
 let running: MemoryNode[] = [];
 afterEach(async () => {
-  for (const n of running) await n.node.stop();
+  for (const n of running) await n.stop();
   running = [];
 });
 
@@ -62,7 +62,7 @@ async function startClient(net: MemoryNetwork, host: TestHost, address: string, 
 }
 
 function registered(lh: MemoryNode, ...hosts: TestHost[]): () => boolean {
-  return () => hosts.every((h) => (lh.node.lighthouse!.addressesOf(parseIp(h.ip))?.v4.length ?? 0) > 0);
+  return () => hosts.every((h) => (lh.lighthouse!.server.addressesOf(parseIp(h.ip))?.v4.length ?? 0) > 0);
 }
 
 /** Encrypted lighthouse messages (header type 3) sent from `from` to `to`. */
@@ -97,11 +97,11 @@ describe('lighthouse on an in-memory network', () => {
     await waitFor(registered(lh, hostA, hostB), 3000, 'both registered');
     b.node.sendTo(LH, MessageType.LightHouse, 0, encodeMeta(MetaType.HostUpdateNotification, details(A, [['198.51.100.66', 4242]])));
     await waitFor(() => (lh.node.stats.dropped['lighthouse-update-wrong-ip'] ?? 0) > 0, 3000, 'spoofed update dropped');
-    const book = lh.node.lighthouse!.addressesOf(A)!;
+    const book = lh.lighthouse!.server.addressesOf(A)!;
     assert.deepEqual(book.v4, [{ address: '192.0.2.2', port: 4242 }]);
     // The genuine owner can still report it.
     a.node.sendTo(LH, MessageType.LightHouse, 0, encodeMeta(MetaType.HostUpdateNotification, details(A, [['198.51.100.66', 4242]])));
-    await waitFor(() => lh.node.lighthouse!.addressesOf(A)!.v4.length === 2, 3000, 'genuine report');
+    await waitFor(() => lh.lighthouse!.server.addressesOf(A)!.v4.length === 2, 3000, 'genuine report');
   });
 
   it('does not answer a query for an unknown host', async () => {
@@ -164,10 +164,10 @@ describe('lighthouse on an in-memory network', () => {
     const a = await startClient(net, hostA, '192.0.2.2');
     const b = await startClient(net, hostB, '192.0.2.3');
     await waitFor(registered(lh, hostA, hostB), 3000, 'both registered');
-    await lh.node.stop();
+    await lh.stop();
     running = running.filter((n) => n !== lh);
     const restarted = await startLighthouse(net);
-    assert.equal(restarted.node.lighthouse!.size, 0, 'a new lighthouse starts empty');
+    assert.equal(restarted.lighthouse!.server.size, 0, 'a new lighthouse starts empty');
     await waitFor(registered(restarted, hostA, hostB), 3000, 'both registered again');
     await pingThrough(a, b);
   });
@@ -176,7 +176,7 @@ describe('lighthouse on an in-memory network', () => {
     const net = new MemoryNetwork();
     const lh1 = await startLighthouse(net);
     const lh2 = await startLighthouse(net, lh2Host, '192.0.2.4');
-    await lh1.node.stop();
+    await lh1.stop();
     running = running.filter((n) => n !== lh1);
     const lighthouses: [TestHost, string][] = [[lhHost, '192.0.2.1:4242'], [lh2Host, '192.0.2.4:4242']];
     const a = await startClient(net, hostA, '192.0.2.2', { lighthouses });
@@ -214,6 +214,6 @@ describe('lighthouse on an in-memory network', () => {
     a.node.sendTo(LH, MessageType.LightHouse, 0, Buffer.from([0x08, MetaType.HostQuery]));
     await waitFor(() => (lh.node.stats.dropped['lighthouse-malformed'] ?? 0) === 2, 3000, 'malformed messages dropped');
     assert.equal(lh.node.hostmap.get(A)?.established, true);
-    assert.ok(lh.node.lighthouse!.addressesOf(A), 'the host stays in the book');
+    assert.ok(lh.lighthouse!.server.addressesOf(A), 'the host stays in the book');
   });
 });

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { pino } from 'pino';
 import { LighthouseServer, type LighthouseNode } from '../../../lighthouse/server.js';
 import type { Endpoint } from '../../../src/io/udp.js';
 import { cidrContains, formatIp, parseCidr, parseIp } from '../../../src/net/ipv4.js';
@@ -27,9 +26,8 @@ function book(allowed: (addr: Endpoint) => boolean = () => true) {
     sendOn: (host, type, subtype, payload) => record(host.vpnIp, type, subtype, payload),
     sendTo: (vpnIp, type, subtype, payload) => record(vpnIp, type, subtype, payload),
     remoteAllowed: (_vpnIp, addr) => allowed(addr),
-    drop: (kind) => void drops.push(kind),
-    identity: { inVpnNetwork: (ip) => cidrContains(vpnNet, ip) },
-    log: pino({ level: 'silent' }),
+    diag: { drop: (kind) => void drops.push(kind) },
+    inVpnNetwork: (ip) => cidrContains(vpnNet, ip),
   };
   return { server: new LighthouseServer(node), sent, drops };
 }
@@ -102,7 +100,7 @@ describe('LighthouseServer', () => {
     server.handle(a, meta(MetaType.HostQuery, b.vpnIp));
     server.handle(b, meta(MetaType.HostUpdateNotification, b.vpnIp, ['192.168.7.3:4242']));
     b.remote = { address: '198.51.100.33', port: 5000 };
-    server.onRoam(b, { address: '198.51.100.3', port: 4242 });
+    server.onRoam(b);
     server.handle(a, meta(MetaType.HostQuery, b.vpnIp));
     const replies = sent.filter((s) => s.meta.type === MetaType.HostQueryReply);
     assert.deepEqual(addrs(replies[0]!.meta.details), ['198.51.100.3:4242', '192.168.1.3:4242']);

@@ -14,7 +14,7 @@ const RANGE = [parseCidr('10.200.0.0/16')];
 
 let running: MemoryNode[] = [];
 afterEach(async () => {
-  for (const n of running) await n.node.stop();
+  for (const n of running) await n.stop();
   running = [];
 });
 
@@ -55,13 +55,13 @@ describe('container subnets and names through a lighthouse (mesh extension)', ()
       { name: 'Web', ips: [parseIp('10.200.2.7')] },
       { name: 'forged', ips: [parseIp('10.200.1.99')] },
     ]);
-    await waitFor(() => lighthouse.node.lighthouse!.directory.names === 1, 3000, 'names at the lighthouse');
+    await waitFor(() => lighthouse.lighthouse!.server.directory.names === 1, 3000, 'names at the lighthouse');
     assert.deepEqual(await a.node.names.resolve('web'), [parseIp('10.200.2.7')]);
     assert.deepEqual(await a.node.names.resolve('forged'), []);
     assert.deepEqual(await a.node.names.resolve('nobody'), []);
     // b's tunnel to the lighthouse goes: so do its names.
-    await b.node.stop();
+    await b.stop();
     running = running.filter((n) => n !== b);
-    await waitFor(() => lighthouse.node.lighthouse!.directory.names === 0, 3000, 'names forgotten');
+    await waitFor(() => lighthouse.lighthouse!.server.directory.names === 0, 3000, 'names forgotten');
   });
 });

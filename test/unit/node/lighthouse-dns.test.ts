@@ -39,7 +39,7 @@ describe('lighthouse DNS (serve_dns)', () => {
     client = await startMemoryNode(net, clientHost, '192.0.2.2', { staticHostMap: { '10.7.0.1': ['192.0.2.1:4242'] } });
     client.tun.inject([icmpEcho('10.7.0.2', '10.7.0.1', 8, 1, 1)]);
     await waitFor(() => lighthouse.node.hostmap.get(parseIp('10.7.0.2'))?.established === true, 3000, 'tunnel to the lighthouse');
-    dnsPort = lighthouse.node.dns!.port;
+    dnsPort = lighthouse.lighthouse!.dns!.port;
     socket.on('message', (data) => {
       const reply = dnsPacket.decode(data);
       replies.set(reply.id!, reply);
@@ -49,8 +49,8 @@ describe('lighthouse DNS (serve_dns)', () => {
 
   after(async () => {
     socket.close();
-    await client.node.stop();
-    await lighthouse.node.stop();
+    await client.stop();
+    await lighthouse.stop();
   });
 
   it('answers A for a connected host by certificate name, case-insensitive, with or without the final dot', async () => {
@@ -100,7 +100,7 @@ describe('lighthouse DNS (serve_dns)', () => {
   });
 
   it('forgets a host whose tunnel is gone', async () => {
-    await client.node.stop();
+    await client.stop();
     await waitFor(() => !lighthouse.node.hostmap.get(parseIp('10.7.0.2')), 3000, 'tunnel closed');
     const reply = await query('client.example', 'A', 150);
     assert.equal(reply.rcode, 'NXDOMAIN');

@@ -20,7 +20,7 @@ const LIGHTHOUSE2 = '198.51.100.2';
 const CLIENT = '192.168.1.2';
 const NAT_PUBLIC = '203.0.113.9';
 
-let running: MeshNode[] = [];
+let running: { stop(): Promise<void> }[] = [];
 afterEach(async () => {
   for (const n of running) await n.stop();
   running = [];
@@ -28,7 +28,7 @@ afterEach(async () => {
 
 async function startLighthouse(net: MemoryNetwork, host = lighthouseHost, address = LIGHTHOUSE, alternatePort = 4243): Promise<MemoryNode> {
   const lh = await startMemoryNode(net, host, address, { amLighthouse: true, tun: { disabled: true }, extra: { stun: { alternate_port: alternatePort } } });
-  running.push(lh.node);
+  running.push(lh);
   return lh;
 }
 

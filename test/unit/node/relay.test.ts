@@ -26,7 +26,7 @@ const RELAY_TIMERS = { handshakes: { try_interval: '20ms', retries: 10 } };
 
 let running: MemoryNode[] = [];
 afterEach(async () => {
-  for (const n of running) await n.node.stop();
+  for (const n of running) await n.stop();
   running = [];
 });
 

@@ -16,7 +16,7 @@ const hostB = makeHost(ca, 'b', '10.42.0.2/16');
 
 let running: MemoryNode[] = [];
 afterEach(async () => {
-  for (const n of running) await n.node.stop();
+  for (const n of running) await n.stop();
   running = [];
 });
 
@@ -54,7 +54,7 @@ async function restartBehindCandidate() {
   a.tun.inject([echo('10.42.0.1', '10.42.0.2', 8, 1, 1)]);
   await waitFor(() => tunnelsMatch(a, b), 3000, 'first tunnel');
   const dropData = net.addHook((p) => (p.from.address === '192.0.2.1' && carriesTraffic(p.data) ? null : p));
-  await a.node.stop();
+  await a.stop();
   running = running.filter((n) => n !== a);
   const a2 = await startMemoryNode(net, hostA, '192.0.2.1', { staticHostMap: { '10.42.0.2': ['192.0.2.2:4242'] } });
   running.push(a2);
@@ -193,7 +193,7 @@ describe('tunnels on an in-memory network', () => {
     assert.ok(tunnelsMatch(a, b));
     assert.equal(b.node.hostmap.get(parseIp('10.42.0.1')), tunnel);
     // A genuine restart of a (new tunnel, traffic on it) still takes over.
-    await a.node.stop();
+    await a.stop();
     running = running.filter((n) => n !== a);
     await waitFor(() => b.node.hostmap.size === 0, 3000, 'closeTunnel');
     const a2 = await startMemoryNode(net, hostA, '192.0.2.1', { staticHostMap: { '10.42.0.2': ['192.0.2.2:4242'] } });
@@ -242,7 +242,7 @@ describe('tunnels on an in-memory network', () => {
     const { a, b } = await pair(net);
     a.tun.inject([echo('10.42.0.1', '10.42.0.2', 8, 1, 1)]);
     await waitFor(() => tunnelsMatch(a, b), 3000, 'tunnel');
-    await a.node.stop();
+    await a.stop();
     running = running.filter((n) => n !== a);
     await waitFor(() => b.node.hostmap.size === 0, 3000, 'peer to drop the tunnel');
     assert.ok(a.tun.closed);

@@ -3,12 +3,14 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { tryLoadNative } from '../../../src/io/native.js';
-import { aeadImplementation, createAead, createNodeCryptoAead, type CipherName } from '../../../src/protocol/aead.js';
+import { openSslAeadFactory, selectAead } from '../../../src/io/openssl-aead.js';
+import { createAead as createNodeCryptoAead, type AeadFactory, type CipherName } from '../../../src/protocol/aead.js';
 import { encodeHeader } from '../../../src/protocol/header.js';
 
 const ciphers: CipherName[] = ['aes', 'chachapoly'];
-const skip = tryLoadNative() ? false : 'the native addon is not built';
+const native = openSslAeadFactory();
+const skip = native ? false : 'the native addon is not built';
+const createAead: AeadFactory = (cipher, key) => native!(cipher, key);
 
 /** Counters across the ranges where the two nonce encodings differ: small, 32-bit edges, 2^53 - 1. */
 function randomCounter(): number {
@@ -25,8 +27,10 @@ function randomCounter(): number {
 }
 
 describe('native OpenSSL AEAD against node:crypto', { skip }, () => {
-  it('is the implementation createAead picks (MESH_NATIVE_AEAD unset)', { skip: process.env.MESH_NATIVE_AEAD === '0' }, () => {
-    assert.equal(aeadImplementation(), 'openssl-native');
+  it('is what the composition root picks unless node:crypto is asked for', () => {
+    assert.equal(selectAead(true).name, 'openssl-native');
+    assert.equal(selectAead(false).name, 'node-crypto');
+    assert.equal(selectAead(false).factory, createNodeCryptoAead);
   });
 
   for (const cipher of ciphers) {

@@ -1,12 +1,13 @@
 import { Command } from 'commander';
 import type { LevelWithSilent } from 'pino';
+import { startDockerBridge, type DockerBridge } from '../docker/integration.js';
+import { selectAead } from '../io/openssl-aead.js';
 import { openTun } from '../io/tun.js';
 import { bindUdp } from '../io/udp.js';
 import { createLogger, type LogFormat, type Logger } from '../log.js';
-import { loadConfig, type LoadedConfig } from './config.js';
-import { LocalIdentity } from './identity.js';
-import { MeshNode } from './node.js';
-import { startDockerBridge, type DockerBridge } from '../docker/integration.js';
+import { loadConfig, type LoadedConfig } from '../node/config.js';
+import { prepareNode } from '../node/node.js';
+import { dockerHostOf, startMesh } from './assemble.js';
 
 interface GlobalOptions {
   logFormat?: LogFormat;
@@ -43,7 +44,7 @@ export async function runNode(opts: GlobalOptions, overrides: (loaded: LoadedCon
   const log = loggerFor(loaded, opts);
   for (const warning of loaded.warnings) log.warn(`config: ${warning}`);
   if (opts.test) {
-    LocalIdentity.fromConfig(loaded.config.pki);
+    await prepareNode(loaded.config);
     process.stdout.write(`${opts.config}: configuration is valid\n`);
     return;
   }
@@ -61,13 +62,16 @@ export async function runNode(opts: GlobalOptions, overrides: (loaded: LoadedCon
   process.on('SIGINT', onInt);
   process.on('SIGHUP', onHup);
   try {
-    const node = await MeshNode.start(loaded.config, log, { openTun, bindUdp });
+    // MESH_NATIVE_AEAD=0 keeps the transport AEAD on node:crypto (comparisons, a suspect addon).
+    const aead = selectAead(process.env.MESH_NATIVE_AEAD !== '0');
+    const mesh = await startMesh(loaded.config, log, { openTun, bindUdp, aead });
+    const node = mesh.node;
     let docker: DockerBridge | null = null;
     if (opts.dockerBridge !== undefined) {
       try {
-        docker = await startDockerBridge(node, log, { network: opts.dockerBridge, subnet: opts.dockerSubnet, force: opts.force === true });
+        docker = await startDockerBridge(dockerHostOf(node), log, { network: opts.dockerBridge, subnet: opts.dockerSubnet, force: opts.force === true });
       } catch (err) {
-        await node.stop();
+        await mesh.stop();
         throw err;
       }
     }
@@ -93,7 +97,7 @@ export async function runNode(opts: GlobalOptions, overrides: (loaded: LoadedCon
       log.error({ reason: (err as Error).message }, 'docker: error while removing the shim');
     }
     try {
-      await node.stop();
+      await mesh.stop();
     } catch (err) {
       log.error({ err }, 'error during shutdown');
     }
@@ -108,7 +112,7 @@ export function nodeCommand(): Command {
   return new Command('node')
     .description('run a mesh node (takes a Nebula 1.6 config file as it is)')
     .requiredOption('-c, --config <path>', 'config file, or a directory of *.yml/*.yaml files merged in order')
-    .option('-t, --test', 'validate the config and certificates, then exit')
+    .option('-t, --test', 'run every check a start would run (config, certificates, static hosts), then exit')
     .option('--docker-bridge <network>', 'give the local Docker a bridge network of this name on the container subnet in the host certificate, and route the other hosts\' container subnets through the mesh')
     .option('--docker-subnet <cidr>', 'which of the certificate\'s subnets to use for --docker-bridge (default: the first)')
     .option('--force', 'with --docker-bridge: replace an unused Docker network of that name on another subnet')

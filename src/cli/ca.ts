@@ -4,13 +4,13 @@
  * nebula-cert's.
  */
 import { Command, Option } from 'commander';
-import { formatCidr, parseCidr, type Cidr } from '../src/net/ipv4.js';
-import { UserError } from '../src/errors.js';
-import { certificateToJson, certificateToText, CertificateError, type Certificate } from './cert.js';
-import { CAPool } from './ca-pool.js';
-import { DurationError, formatGoDuration, parseGoDuration } from './duration.js';
-import { checkOutputsAbsent, writeOutputFiles } from './files.js';
-import { checkNotHandedOut, chooseSubnet, ledgerPathFor, recordSubnets, withLedger } from './subnet-ledger.js';
+import { formatCidr, parseCidr, type Cidr } from '../net/ipv4.js';
+import { UserError } from '../errors.js';
+import { certificateToJson, certificateToText, CertificateError, type Certificate } from '../../pki/cert.js';
+import { CAPool } from '../../pki/ca-pool.js';
+import { DurationError, formatGoDuration, parseGoDuration } from '../../pki/duration.js';
+import { checkOutputsAbsent, writeOutputFiles } from '../../pki/files.js';
+import { checkNotHandedOut, chooseSubnet, ledgerPathFor, recordSubnets, withLedger } from '../../pki/subnet-ledger.js';
 import {
   encodeCertificatePem,
   encodeEd25519PrivateKeyPem,
@@ -23,8 +23,8 @@ import {
   loadX25519PublicKey,
   isInlinePem,
   readPathOrPem,
-} from './keys.js';
-import { createCA, DEFAULT_CA_DURATION_NS, signCertificate } from './sign.js';
+} from '../../pki/keys.js';
+import { createCA, DEFAULT_CA_DURATION_NS, signCertificate } from '../../pki/sign.js';
 
 /** Runs an action, turning PKI and input errors into one-line UserErrors. */
 function run<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void {

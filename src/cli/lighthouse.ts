@@ -1,7 +1,7 @@
 import { Command } from 'commander';
-import { UserError } from '../src/errors.js';
-import type { LoadedConfig } from '../src/node/config.js';
-import { runNode } from '../src/node/cli.js';
+import { UserError } from '../errors.js';
+import type { LoadedConfig } from '../node/config.js';
+import { runNode } from './node.js';
 
 /** `mesh lighthouse` is `mesh node` with lighthouse.am_lighthouse forced on. */
 export function asLighthouse(loaded: LoadedConfig): void {
@@ -23,7 +23,7 @@ export function lighthouseCommand(): Command {
   return new Command('lighthouse')
     .description('run a lighthouse: a node with lighthouse.am_lighthouse forced on (needs listen.port; tun.disabled: true runs without root)')
     .requiredOption('-c, --config <path>', 'config file, or a directory of *.yml/*.yaml files merged in order')
-    .option('-t, --test', 'validate the config and certificates, then exit')
+    .option('-t, --test', 'run every check a start would run (config, certificates, static hosts), then exit')
     .action(async (_opts, command: Command) => {
       await runNode(command.optsWithGlobals(), asLighthouse);
     });

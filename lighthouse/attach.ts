@@ -1,0 +1,64 @@
+/**
+ * A lighthouse is a node plus the address book, STUN and DNS: this plugs them into a running
+ * MeshNode through the node's lighthouse and STUN hooks, each part taking only what it uses.
+ */
+import type { UdpBind, UdpOptions } from '../src/io/udp.js';
+import type { MeshNode } from '../src/node/node.js';
+import { LighthouseDns } from './dns.js';
+import { LighthouseServer } from './server.js';
+import { StunResponder } from './stun.js';
+
+export interface Lighthouse {
+  readonly server: LighthouseServer;
+  readonly stun: StunResponder;
+  /** `lighthouse.serve_dns`; null when off or when it could not bind. */
+  readonly dns: LighthouseDns | null;
+  stop(): Promise<void>;
+}
+
+/** STUN and DNS are aids: when they cannot bind, the lighthouse runs without them (as Nebula does for DNS). */
+export async function attachLighthouse(node: MeshNode, bindUdp?: (options: UdpOptions) => Promise<UdpBind>): Promise<Lighthouse> {
+  const { diag, log } = node;
+  const server = new LighthouseServer({
+    diag,
+    sendOn: (host, type, subtype, payload) => node.sendOn(host, type, subtype, payload),
+    sendTo: (vpnIp, type, subtype, payload) => node.sendTo(vpnIp, type, subtype, payload),
+    remoteAllowed: (vpnIp, addr) => node.remoteAllowed(vpnIp, addr),
+    inVpnNetwork: (ip) => node.identity.inVpnNetwork(ip),
+  });
+  node.serveLighthouse(server);
+  const stun = await StunResponder.start(
+    { diag, log, listenHost: node.config.listen.host, listenPort: () => node.listenPort, sendRaw: (data, to) => node.sendRaw(data, to), bindUdp },
+    node.config.stun.alternatePort,
+  );
+  node.answerStun((data, from) => stun.answer(data, from));
+  let dns: LighthouseDns | null = null;
+  const { serveDns, dns: listen } = node.config.lighthouse;
+  if (serveDns) {
+    try {
+      dns = await LighthouseDns.start(
+        {
+          diag,
+          log,
+          self: () => ({ cert: node.identity.cert, vpnIp: node.identity.vpnIp }),
+          connectedCert: (vpnIp) => node.hostmap.get(vpnIp)?.cert ?? null,
+          hostNamed: (name) => server.directory.hostNamed(name),
+          inVpnNetwork: (ip) => node.identity.inVpnNetwork(ip),
+        },
+        listen,
+      );
+    } catch (err) {
+      log.error({ reason: (err as Error).message, host: listen.host, port: listen.port }, 'lighthouse.dns: cannot start the DNS server');
+    }
+  }
+  return {
+    server,
+    stun,
+    dns,
+    async stop() {
+      server.stop();
+      await stun.stop();
+      await dns?.stop();
+    },
+  };
+}

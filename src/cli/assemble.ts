@@ -1,0 +1,50 @@
+/**
+ * The composition root's assembly: a MeshNode on the I/O it is given, with the lighthouse plugged
+ * in when the config says so. `mesh node`, `mesh lighthouse`, the in-memory tests and the lab all
+ * start nodes through here, so they run the same wiring.
+ */
+import type { Logger } from 'pino';
+import { attachLighthouse, type Lighthouse } from '../../lighthouse/attach.js';
+import type { DockerHost } from '../docker/integration.js';
+import type { NodeConfig } from '../node/config.js';
+import { MeshNode, type NodeDeps } from '../node/node.js';
+
+export interface Mesh {
+  readonly node: MeshNode;
+  /** The address book, STUN and DNS, when lighthouse.am_lighthouse is set. */
+  readonly lighthouse: Lighthouse | null;
+  stop(): Promise<void>;
+}
+
+export async function startMesh(config: NodeConfig, log: Logger, deps: NodeDeps): Promise<Mesh> {
+  const node = await MeshNode.start(config, log, deps);
+  let lighthouse: Lighthouse | null = null;
+  if (config.lighthouse.amLighthouse) {
+    try {
+      lighthouse = await attachLighthouse(node, deps.bindUdp);
+    } catch (err) {
+      await node.stop();
+      throw err;
+    }
+  }
+  return {
+    node,
+    lighthouse,
+    async stop() {
+      await lighthouse?.stop();
+      await node.stop();
+    },
+  };
+}
+
+/** The node as the Docker shim sees it. */
+export function dockerHostOf(node: MeshNode): DockerHost {
+  const cert = node.identity.cert;
+  return {
+    tun: node.config.tun.disabled ? null : node.tun,
+    certSubnets: cert.details.subnets,
+    caSubnets: node.identity.caPool.get(cert.details.issuer)?.details.subnets ?? [],
+    routeContainerRanges: (ranges) => node.subnets.setRanges(ranges),
+    names: node.names,
+  };
+}
