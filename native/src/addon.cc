@@ -33,23 +33,6 @@ uv_loop_t* LoopOf(Napi::Env env) {
   return loop;
 }
 
-void CallFromLoop(Napi::Env env, Napi::FunctionReference& cb, Napi::AsyncContext& ctx,
-                  const std::initializer_list<napi_value>& args) {
-  napi_value recv;
-  napi_get_global(env, &recv);
-  napi_value result;
-  napi_status status = napi_make_callback(env, ctx, recv, cb.Value(), args.size(), args.begin(), &result);
-  if (status != napi_ok) {
-    bool pending = false;
-    napi_is_exception_pending(env, &pending);
-    if (pending) {
-      napi_value err;
-      napi_get_and_clear_last_exception(env, &err);
-      napi_fatal_exception(env, err);
-    }
-  }
-}
-
 }  // namespace mesh
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {

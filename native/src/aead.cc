@@ -24,6 +24,8 @@ constexpr int kTagLen = 16;
 constexpr size_t kHeaderLen = 16;
 // Approximate native footprint of one object with both contexts (OpenSSL's GCM/ChaCha state + ours).
 constexpr int64_t kExternalBytes = 2048;
+// EVP_CipherInit_ex's `enc` for "keep the direction the context was made for".
+constexpr int kKeepDirection = -1;
 // Largest integer a JS number holds exactly (2^53 - 1): the bound for counters.
 constexpr double kMaxSafeInteger = 9007199254740991.0;
 
@@ -117,108 +119,112 @@ class Aead : public Napi::ObjectWrap<Aead> {
     }
   }
 
-  // Writes ciphertext || tag (plaintext.length + 16 bytes) at out. False on an OpenSSL failure.
-  bool Seal(EVP_CIPHER_CTX* ctx, uint64_t counter, const uint8_t* ad, size_t ad_len, const uint8_t* pt,
-            size_t pt_len, uint8_t* out) {
+  // What sealing and opening share: sets the nonce, authenticates the AD and runs `in` through the
+  // cipher in the context's direction. Returns the bytes written at out, or -1 on an OpenSSL failure.
+  int Crypt(EVP_CIPHER_CTX* ctx, uint64_t counter, const uint8_t* ad, size_t ad_len, const uint8_t* in,
+            size_t in_len, uint8_t* out) const {
     uint8_t nonce[kNonceLen];
     Nonce(counter, nonce);
     int n = 0;
-    if (EVP_EncryptInit_ex(ctx, nullptr, nullptr, nullptr, nonce) != 1) return false;
-    if (ad_len > 0 && EVP_EncryptUpdate(ctx, nullptr, &n, ad, static_cast<int>(ad_len)) != 1) return false;
-    int written = 0;
-    if (pt_len > 0) {
-      if (EVP_EncryptUpdate(ctx, out, &n, pt, static_cast<int>(pt_len)) != 1) return false;
-      written = n;
-    }
-    if (EVP_EncryptFinal_ex(ctx, out + written, &n) != 1) return false;
-    written += n;
-    return EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, kTagLen, out + written) == 1;
+    if (EVP_CipherInit_ex(ctx, nullptr, nullptr, nullptr, nonce, kKeepDirection) != 1) return -1;
+    if (ad_len > 0 && EVP_CipherUpdate(ctx, nullptr, &n, ad, static_cast<int>(ad_len)) != 1) return -1;
+    if (in_len == 0) return 0;
+    if (EVP_CipherUpdate(ctx, out, &n, in, static_cast<int>(in_len)) != 1) return -1;
+    return n;
   }
 
-  // sealInto(out, counter, ad, plaintext): writes ciphertext || tag at out[0].
-  Napi::Value SealInto(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    Span out = SpanOf(info[0]);
-    uint64_t counter;
-    if (!CounterOf(info[1], &counter)) throw Napi::RangeError::New(env, "aead: invalid counter");
-    Span ad = SpanOf(info[2]);
-    Span pt = SpanOf(info[3]);
-    if (ad.length > INT_MAX || pt.length > INT_MAX - kTagLen) throw Napi::RangeError::New(env, "aead: input too large");
-    if (out.length < pt.length + kTagLen) throw Napi::RangeError::New(env, "aead: output too small");
-    if (!Seal(Context(env, true), counter, ad.data, ad.length, pt.data, pt.length, out.data)) {
-      throw Napi::Error::New(env, "aead: encryption failed");
-    }
-    return env.Undefined();
+  // Writes ciphertext || tag (plaintext.length + 16 bytes) at out. False on an OpenSSL failure.
+  bool Encrypt(EVP_CIPHER_CTX* ctx, uint64_t counter, const uint8_t* ad, size_t ad_len, const uint8_t* pt,
+               size_t pt_len, uint8_t* out) const {
+    int written = Crypt(ctx, counter, ad, ad_len, pt, pt_len, out);
+    int n = 0;
+    return written >= 0 && EVP_CipherFinal_ex(ctx, out + written, &n) == 1 &&
+           EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, kTagLen, out + written + n) == 1;
   }
 
   // Writes the plaintext of ciphertext || tag at out; its length, or -1 when authentication fails
   // (out may then hold unauthenticated bytes, which the caller discards).
-  int Open(EVP_CIPHER_CTX* ctx, uint64_t counter, const uint8_t* ad, size_t ad_len, const uint8_t* sealed,
-           size_t ct_len, uint8_t* out) {
-    uint8_t nonce[kNonceLen];
-    Nonce(counter, nonce);
+  int Decrypt(EVP_CIPHER_CTX* ctx, uint64_t counter, const uint8_t* ad, size_t ad_len, const uint8_t* sealed,
+              size_t ct_len, uint8_t* out) const {
+    int written = Crypt(ctx, counter, ad, ad_len, sealed, ct_len, out);
     int n = 0;
-    if (EVP_DecryptInit_ex(ctx, nullptr, nullptr, nullptr, nonce) != 1) return -1;
-    if (ad_len > 0 && EVP_DecryptUpdate(ctx, nullptr, &n, ad, static_cast<int>(ad_len)) != 1) return -1;
-    int written = 0;
-    if (ct_len > 0) {
-      if (EVP_DecryptUpdate(ctx, out, &n, sealed, static_cast<int>(ct_len)) != 1) return -1;
-      written = n;
-    }
     // The tag is read, not written; OpenSSL's ctrl takes a non-const pointer.
-    if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, kTagLen, const_cast<uint8_t*>(sealed + ct_len)) != 1) return -1;
-    if (EVP_DecryptFinal_ex(ctx, out + written, &n) != 1) return -1;
-    return written + n;
+    bool ok = written >= 0 &&
+              EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, kTagLen, const_cast<uint8_t*>(sealed + ct_len)) == 1 &&
+              EVP_CipherFinal_ex(ctx, out + written, &n) == 1;
+    return ok ? written + n : -1;
   }
 
-  // openInto(out, counter, ad, sealed): writes the plaintext of sealed = ciphertext || tag at out[0];
-  // returns its length, or -1 when the counter is invalid, the input is too short
-  // or authentication fails.
-  Napi::Value OpenInto(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    Span out = SpanOf(info[0]);
-    Span ad = SpanOf(info[2]);
-    Span sealed = SpanOf(info[3]);
+  // The arguments of sealInto and sealPacket: (out, counter, ad or header, plaintext).
+  struct SealArgs {
+    Span out;
     uint64_t counter;
-    if (!CounterOf(info[1], &counter) || sealed.length < kTagLen) return Napi::Number::New(env, -1);
+    Span ad;
+    Span pt;
+  };
+
+  static SealArgs SealArgsOf(const Napi::CallbackInfo& info) {
+    Span out = SpanOf(info[0]);
+    uint64_t counter;
+    if (!CounterOf(info[1], &counter)) throw Napi::RangeError::New(info.Env(), "aead: invalid counter");
+    return {out, counter, SpanOf(info[2]), SpanOf(info[3])};
+  }
+
+  // Writes ciphertext || tag at out[0], or with `ad_first` the AD || ciphertext || tag.
+  void Seal(Napi::Env env, const SealArgs& a, bool ad_first) {
+    size_t prefix = ad_first ? a.ad.length : 0;
+    if (a.ad.length > INT_MAX || a.pt.length > INT_MAX - prefix - kTagLen) {
+      throw Napi::RangeError::New(env, "aead: input too large");
+    }
+    if (a.out.length < prefix + a.pt.length + kTagLen) throw Napi::RangeError::New(env, "aead: output too small");
+    const uint8_t* ad = a.ad.data;
+    if (ad_first) {
+      // The header may overlap out (hence memmove); it is authenticated where it lands.
+      std::memmove(a.out.data, a.ad.data, prefix);
+      ad = a.out.data;
+    }
+    if (!Encrypt(Context(env, true), a.counter, ad, a.ad.length, a.pt.data, a.pt.length, a.out.data + prefix)) {
+      throw Napi::Error::New(env, "aead: encryption failed");
+    }
+  }
+
+  // sealInto(out, counter, ad, plaintext): writes ciphertext || tag at out[0].
+  void SealInto(const Napi::CallbackInfo& info) { Seal(info.Env(), SealArgsOf(info), false); }
+
+  // sealPacket(out, counter, header, plaintext): writes header(16, the AD) || ciphertext || tag at out[0].
+  void SealPacket(const Napi::CallbackInfo& info) {
+    SealArgs a = SealArgsOf(info);
+    if (a.ad.length != kHeaderLen) throw Napi::RangeError::New(info.Env(), "aead: header must be 16 bytes");
+    Seal(info.Env(), a, true);
+  }
+
+  // Writes the plaintext of sealed = ciphertext || tag at out[0]; returns its length, or -1 when the
+  // counter is invalid, sealed is too short or authentication fails.
+  Napi::Value Open(Napi::Env env, Span out, const Napi::Value& counter_arg, Span ad, Span sealed) {
+    uint64_t counter;
+    if (!CounterOf(counter_arg, &counter) || sealed.length < kTagLen) return Napi::Number::New(env, -1);
     size_t ct_len = sealed.length - kTagLen;
     if (ad.length > INT_MAX || ct_len > INT_MAX) throw Napi::RangeError::New(env, "aead: input too large");
     if (out.length < ct_len) throw Napi::RangeError::New(env, "aead: output too small");
-    int length = Open(Context(env, false), counter, ad.data, ad.length, sealed.data, ct_len, out.data);
+    int length = Decrypt(Context(env, false), counter, ad.data, ad.length, sealed.data, ct_len, out.data);
     return Napi::Number::New(env, length);
   }
 
-  // openPacket(out, counter, packet): packet = header(16, the AD) || ciphertext || tag; writes the
-  // plaintext at out[0] and returns its length, or -1 as openInto. Spares the caller two subarrays.
+  // openInto(out, counter, ad, sealed): see Open.
+  Napi::Value OpenInto(const Napi::CallbackInfo& info) {
+    Span out = SpanOf(info[0]);
+    Span ad = SpanOf(info[2]);
+    Span sealed = SpanOf(info[3]);
+    return Open(info.Env(), out, info[1], ad, sealed);
+  }
+
+  // openPacket(out, counter, packet): packet = header(16, the AD) || ciphertext || tag; otherwise as
+  // openInto. Spares the caller two subarrays.
   Napi::Value OpenPacket(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
     Span out = SpanOf(info[0]);
     Span packet = SpanOf(info[2]);
-    uint64_t counter;
-    if (!CounterOf(info[1], &counter) || packet.length < kHeaderLen + kTagLen) return Napi::Number::New(env, -1);
-    size_t ct_len = packet.length - kHeaderLen - kTagLen;
-    if (ct_len > INT_MAX) throw Napi::RangeError::New(env, "aead: input too large");
-    if (out.length < ct_len) throw Napi::RangeError::New(env, "aead: output too small");
-    int length = Open(Context(env, false), counter, packet.data, kHeaderLen, packet.data + kHeaderLen, ct_len, out.data);
-    return Napi::Number::New(env, length);
-  }
-
-  // sealPacket(out, counter, header, plaintext): writes header(16, the AD) || ciphertext || tag at out[0].
-  Napi::Value SealPacket(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    Span out = SpanOf(info[0]);
-    uint64_t counter;
-    if (!CounterOf(info[1], &counter)) throw Napi::RangeError::New(env, "aead: invalid counter");
-    Span header = SpanOf(info[2]);
-    Span pt = SpanOf(info[3]);
-    if (header.length != kHeaderLen) throw Napi::RangeError::New(env, "aead: header must be 16 bytes");
-    if (pt.length > INT_MAX - kHeaderLen - kTagLen) throw Napi::RangeError::New(env, "aead: input too large");
-    if (out.length < kHeaderLen + pt.length + kTagLen) throw Napi::RangeError::New(env, "aead: output too small");
-    std::memmove(out.data, header.data, kHeaderLen);
-    if (!Seal(Context(env, true), counter, out.data, kHeaderLen, pt.data, pt.length, out.data + kHeaderLen)) {
-      throw Napi::Error::New(env, "aead: encryption failed");
-    }
-    return env.Undefined();
+    if (packet.length < kHeaderLen) return Napi::Number::New(info.Env(), -1);
+    return Open(info.Env(), out, info[1], {packet.data, kHeaderLen}, {packet.data + kHeaderLen, packet.length - kHeaderLen});
   }
 
   const EVP_CIPHER* cipher_ = nullptr;
@@ -236,9 +242,7 @@ class Aead : public Napi::ObjectWrap<Aead> {
 static bool OpenSslAvailable() {
   static const char* const kSymbols[] = {
       "EVP_aes_256_gcm", "EVP_chacha20_poly1305", "EVP_CIPHER_CTX_new", "EVP_CIPHER_CTX_free",
-      "EVP_CIPHER_CTX_ctrl", "EVP_CipherInit_ex", "EVP_EncryptInit_ex", "EVP_EncryptUpdate",
-      "EVP_EncryptFinal_ex", "EVP_DecryptInit_ex", "EVP_DecryptUpdate", "EVP_DecryptFinal_ex",
-      "OPENSSL_cleanse",
+      "EVP_CIPHER_CTX_ctrl", "EVP_CipherInit_ex", "EVP_CipherUpdate", "EVP_CipherFinal_ex", "OPENSSL_cleanse",
   };
   for (const char* name : kSymbols) {
     if (dlsym(RTLD_DEFAULT, name) == nullptr) return false;

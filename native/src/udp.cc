@@ -6,10 +6,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <memory>
 #include <vector>
 
-#include "common.h"
+#include "polled_fd.h"
 
 namespace mesh {
 
@@ -81,29 +80,16 @@ int GetBuffer(int fd, int opt) {
 
 }  // namespace
 
-class Udp : public Napi::ObjectWrap<Udp> {
+class Udp : public PolledFd<Udp> {
  public:
-  static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "Udp", {
-      InstanceAccessor<&Udp::GetLocalPort>("localPort"),
-      InstanceAccessor<&Udp::GetLocalAddress>("localAddress"),
-      InstanceMethod<&Udp::Start>("start"),
-      InstanceMethod<&Udp::Send>("send"),
-      InstanceMethod<&Udp::Ref>("ref"),
-      InstanceMethod<&Udp::Unref>("unref"),
-      InstanceMethod<&Udp::Stats>("stats"),
-      InstanceMethod<&Udp::Close>("close"),
-    });
-  }
-
   // new Udp(host, port, readBuffer, writeBuffer, batch, maxDatagram)
-  explicit Udp(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Udp>(info) {
+  explicit Udp(const Napi::CallbackInfo& info) : PolledFd(info, "udp", "MeshUdp") {
     Napi::Env env = info.Env();
     std::string host = info[0].As<Napi::String>().Utf8Value();
     int port = info[1].As<Napi::Number>().Int32Value();
     int rbuf = info[2].As<Napi::Number>().Int32Value();
     int wbuf = info[3].As<Napi::Number>().Int32Value();
-    batch_ = std::max(1, std::min(1024, info[4].As<Napi::Number>().Int32Value()));
+    batch_ = ClampBatch(info[4].As<Napi::Number>().Int32Value());
     max_datagram_ = std::max(9001, std::min(65535, info[5].As<Napi::Number>().Int32Value()));
     if (port < 0 || port > 65535) throw Napi::RangeError::New(env, "udp: port must be 0..65535");
 
@@ -115,59 +101,42 @@ class Udp : public Napi::ObjectWrap<Udp> {
     socklen_t len = ParseAddress(bare, port, family_, &addr);
     if (len == 0) throw Napi::Error::New(env, "udp: invalid bind address \"" + host + "\" (need a numeric IPv4 or IPv6 address)");
 
-    int fd = socket(family_, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) ThrowErrno(env, "udp: socket", errno);
+    fd_ = socket(family_, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd_ < 0) ThrowErrno(env, "udp: socket", errno);
     if (family_ == AF_INET6) {
       int off = 0;
-      setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+      setsockopt(fd_, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
     }
-    int err = SetBuffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, rbuf);
-    if (err == 0) err = SetBuffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, wbuf);
-    if (err != 0) { close(fd); ThrowErrno(env, "udp: set socket buffer size", err); }
-    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), len) < 0) {
+    int err = SetBuffer(fd_, SO_RCVBUFFORCE, SO_RCVBUF, rbuf);
+    if (err == 0) err = SetBuffer(fd_, SO_SNDBUFFORCE, SO_SNDBUF, wbuf);
+    if (err != 0) ThrowErrno(env, "udp: set socket buffer size", err);
+    if (bind(fd_, reinterpret_cast<sockaddr*>(&addr), len) < 0) {
       err = errno;
-      close(fd);
       ThrowErrno(env, "udp: bind " + host + ":" + std::to_string(port), err);
     }
     sockaddr_storage local;
     socklen_t llen = sizeof(local);
-    getsockname(fd, reinterpret_cast<sockaddr*>(&local), &llen);
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&local), &llen);
     local_address_ = FormatAddress(local, &local_port_);
-    fd_ = fd;
   }
-
-  ~Udp() override { CloseFd(); }
 
  private:
+  friend class PolledFd<Udp>;
+
   Napi::Value GetLocalPort(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), local_port_); }
   Napi::Value GetLocalAddress(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), local_address_); }
+  std::string Subject() const { return "socket"; }
 
-  void CheckOpen(Napi::Env env) {
-    if (fd_ < 0) throw Napi::Error::New(env, "udp: socket is closed");
-  }
-
-  // start(callback: (batch: ArrayBuffer | undefined, count: number, addresses: string[], error?: Error) => void)
-  void Start(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    CheckOpen(env);
-    if (poller_.active()) throw Napi::Error::New(env, "udp: already started");
-    callback_ = Napi::Persistent(info[0].As<Napi::Function>());
-    context_ = std::make_unique<Napi::AsyncContext>(env, "MeshUdp");
+  // For start(callback: (batch: ArrayBuffer | undefined, count: number, addresses: string[], error?: Error) => void).
+  void PrepareReads(const Napi::CallbackInfo&) {
     size_t n = static_cast<size_t>(batch_);
     slab_.resize(n * static_cast<size_t>(max_datagram_));
     rx_msgs_.resize(n);
     rx_iov_.resize(n);
     rx_addr_.resize(n);
-    int rc = poller_.Start(LoopOf(env), fd_, this, &Udp::OnReadable);
-    if (rc != 0) throw Napi::Error::New(env, std::string("udp: uv_poll_start: ") + uv_strerror(rc));
-    if (!self_ref_) { Napi::ObjectWrap<Udp>::Ref(); self_ref_ = true; }
   }
 
-  static void OnReadable(void* owner, int status) { static_cast<Udp*>(owner)->ReadBatch(status); }
-
-  void ReadBatch(int status) {
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
+  void ReadBatch(Napi::Env env, int status) {
     size_t n = static_cast<size_t>(batch_);
     for (size_t i = 0; i < n; i++) {
       rx_iov_[i].iov_base = slab_.data() + i * static_cast<size_t>(max_datagram_);
@@ -217,18 +186,15 @@ class Udp : public Napi::ObjectWrap<Udp> {
     }
     rx_datagrams_ += static_cast<uint64_t>(kept);
     if (kept == 0) return;
-    size_t hbytes = header.size() * 4;
-    Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, hbytes + total);
-    char* out = static_cast<char*>(ab.Data());
-    std::memcpy(out, header.data(), hbytes);
-    out += hbytes;
+    char* out;
+    Napi::ArrayBuffer batch = NewBatch(env, header, total, &out);
     for (int i = 0; i < got; i++) {
       mmsghdr& m = rx_msgs_[static_cast<size_t>(i)];
       if (m.msg_hdr.msg_flags & MSG_TRUNC) continue;
       std::memcpy(out, rx_iov_[static_cast<size_t>(i)].iov_base, m.msg_len);
       out += m.msg_len;
     }
-    CallFromLoop(env, callback_, *context_, {ab, Napi::Number::New(env, kept), addresses});
+    Deliver(env, {batch, Napi::Number::New(env, kept), addresses});
   }
 
   static void FormatPort(const sockaddr_storage& ss, int* port) {
@@ -265,7 +231,7 @@ class Udp : public Napi::ObjectWrap<Udp> {
       } else {
         alen = (port > 0 && port <= 65535) ? ParseAddress(host, port, family_, &tx_addr_[m]) : 0;
       }
-      if (alen == 0) { tx_errors_++; last_tx_errno_ = EINVAL; continue; }
+      if (alen == 0) { CountTxError(EINVAL); continue; }
       last_host = std::move(host);
       last_port = port;
       last_len = alen;
@@ -285,51 +251,34 @@ class Udp : public Napi::ObjectWrap<Udp> {
       if (r < 0 && errno == EINTR) continue;
       if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) { tx_dropped_ += m - i; break; }
       // The datagram at i failed (e.g. ENETUNREACH, EMSGSIZE, EPERM): count it and go on.
-      tx_errors_++;
-      last_tx_errno_ = r < 0 ? errno : EIO;
+      CountTxError(r < 0 ? errno : EIO);
       i++;
     }
     tx_datagrams_ += sent;
     return Napi::Number::New(env, static_cast<double>(sent));
   }
 
-  void Ref(const Napi::CallbackInfo&) { poller_.SetRef(true); }
-  void Unref(const Napi::CallbackInfo&) { poller_.SetRef(false); }
-
   Napi::Value Stats(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("rxDatagrams", Napi::Number::New(env, static_cast<double>(rx_datagrams_)));
-    o.Set("rxTruncated", Napi::Number::New(env, static_cast<double>(rx_truncated_)));
-    o.Set("txDatagrams", Napi::Number::New(env, static_cast<double>(tx_datagrams_)));
-    o.Set("txDropped", Napi::Number::New(env, static_cast<double>(tx_dropped_)));
-    o.Set("txErrors", Napi::Number::New(env, static_cast<double>(tx_errors_)));
-    o.Set("lastTxError", last_tx_errno_ ? Napi::String::New(env, std::strerror(last_tx_errno_)) : env.Null());
-    o.Set("recvBufferSize", Napi::Number::New(env, fd_ >= 0 ? GetBuffer(fd_, SO_RCVBUF) : 0));
-    o.Set("sendBufferSize", Napi::Number::New(env, fd_ >= 0 ? GetBuffer(fd_, SO_SNDBUF) : 0));
-    return o;
+    Napi::Object stats = StatsWith(env, {{"rxDatagrams", rx_datagrams_}, {"rxTruncated", rx_truncated_}, {"txDatagrams", tx_datagrams_}});
+    stats.Set("recvBufferSize", Napi::Number::New(env, fd_ >= 0 ? GetBuffer(fd_, SO_RCVBUF) : 0));
+    stats.Set("sendBufferSize", Napi::Number::New(env, fd_ >= 0 ? GetBuffer(fd_, SO_SNDBUF) : 0));
+    return stats;
   }
 
-  void Close(const Napi::CallbackInfo&) {
-    CloseFd();
-    if (self_ref_) { self_ref_ = false; Napi::ObjectWrap<Udp>::Unref(); }
+  // The JS members besides those PolledFd defines.
+  static std::vector<Property> Members() {
+    return {
+      InstanceAccessor<&Udp::GetLocalPort>("localPort"),
+      InstanceAccessor<&Udp::GetLocalAddress>("localAddress"),
+      InstanceMethod<&Udp::Send>("send"),
+    };
   }
 
-  void CloseFd() {
-    poller_.Close();
-    if (fd_ >= 0) { ::close(fd_); fd_ = -1; }
-  }
-
-  int fd_ = -1;
   int family_ = AF_INET;
   int local_port_ = 0;
   std::string local_address_;
-  int batch_ = 64;
   int max_datagram_ = 9216;
-  ReadPoller poller_;
-  bool self_ref_ = false;
-  Napi::FunctionReference callback_;
-  std::unique_ptr<Napi::AsyncContext> context_;
   std::vector<char> slab_;
   std::vector<mmsghdr> rx_msgs_;
   std::vector<iovec> rx_iov_;
@@ -337,13 +286,12 @@ class Udp : public Napi::ObjectWrap<Udp> {
   std::vector<mmsghdr> tx_msgs_;
   std::vector<iovec> tx_iov_;
   std::vector<sockaddr_storage> tx_addr_;
-  uint64_t rx_datagrams_ = 0, rx_truncated_ = 0, tx_datagrams_ = 0, tx_dropped_ = 0, tx_errors_ = 0;
-  int last_tx_errno_ = 0;
+  uint64_t rx_datagrams_ = 0, rx_truncated_ = 0, tx_datagrams_ = 0;
 };
 
 }  // namespace mesh
 
 Napi::Object InitUdp(Napi::Env env, Napi::Object exports) {
-  exports.Set("Udp", mesh::Udp::Define(env));
+  exports.Set("Udp", mesh::Udp::Define(env, "Udp"));
   return exports;
 }
