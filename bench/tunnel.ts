@@ -27,9 +27,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { nebulaConfig } from '../test/helpers/configs.js';
-import { NetnsLab, netnsSkipReason, run } from '../test/helpers/netns.js';
-import { makeCA, makeHost, type TestHost } from '../test/helpers/pki.js';
+import { nebulaConfig } from '../src/lab/configs.js';
+import { NetnsLab, netnsSkipReason, run } from '../src/lab/netns.js';
+import { makeCA, makeHost, type TestHost } from '../src/lab/pki.js';
 
 type Impl = 'mesh' | 'nebula';
 type Cipher = 'aes' | 'chachapoly';

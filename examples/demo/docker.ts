@@ -3,15 +3,15 @@
  * `mesh node --docker-bridge cluster`; a mesh lighthouse lets them find each other. A container `web`
  * on host B serves HTTP; a container on host A fetches http://web.cluster/ by name and pings it by IP,
  * and web's log shows the client container's own address (no NAT in between). See
- * test/helpers/docker-lab.ts.
+ * src/lab/docker.ts.
  *
  * Where dockerd cannot run, the same picture with namespaces as containers: on each host a bridge
  * with the gateway of the host's container subnet and one "container" namespace behind it; each
  * mesh node routes the other host's container subnet through the overlay with tun.unsafe_routes
  * (the certificates carry the subnets). Ping and HTTP go between the two namespace containers.
  */
-import { DockerLab, dockerSkipReason, eventually, NETWORK, type LabHost } from '../../test/helpers/docker-lab.js';
-import { overlaySkipReason, sleep } from '../../test/helpers/overlay-lab.js';
+import { DockerLab, dockerSkipReason, eventually, NETWORK, type LabHost } from '../../src/lab/docker.js';
+import { overlaySkipReason, sleep } from '../../src/lab/overlay.js';
 import { check, cleanupOnce, type ActResult, type DemoIO } from './io.js';
 
 /** The address each container gets: .10 in its host's container subnet. */

@@ -3,11 +3,11 @@
  * (MASQUERADE, unsolicited inbound NEW packets dropped). Neither host knows where the other is; the
  * lighthouse tells each where the other's router was seen, both punch, and the pings then go
  * straight from router to router. The proof is each router's iptables counters of data-sized UDP
- * packets it forwarded to each public address (see test/helpers/nat-lab.ts).
+ * packets it forwarded to each public address (see src/lab/nat.ts).
  */
-import { run } from '../../test/helpers/netns.js';
-import { NatLab } from '../../test/helpers/nat-lab.js';
-import { overlaySkipReason } from '../../test/helpers/overlay-lab.js';
+import { run } from '../../src/lab/netns.js';
+import { NatLab } from '../../src/lab/nat.js';
+import { overlaySkipReason } from '../../src/lab/overlay.js';
 import { check, cleanupOnce, type ActResult, type DemoIO } from './io.js';
 
 const PINGS = 10;

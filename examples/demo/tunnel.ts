@@ -2,7 +2,7 @@
  * Act "tunnel": two mesh nodes on a shared underlay (a bridge in its own namespace, one namespace
  * per host), a ping across the overlay and 20 MiB over TCP checked with SHA-256.
  */
-import { OverlayLab, overlaySkipReason } from '../../test/helpers/overlay-lab.js';
+import { OverlayLab, overlaySkipReason } from '../../src/lab/overlay.js';
 import { check, cleanupOnce, type ActResult, type DemoIO } from './io.js';
 
 const TRANSFER_BYTES = 20 * 1024 * 1024;

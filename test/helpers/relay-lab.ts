@@ -15,12 +15,12 @@ import { MemoryNetwork } from '../../src/io/memory.js';
 import { parseIp } from '../../src/net/ipv4.js';
 import { MessageType } from '../../src/protocol/header.js';
 import { emptyMetaDetails, encodeMeta, MetaType } from '../../src/protocol/messages.js';
-import { nebulaConfigYaml } from './configs.js';
+import { nebulaConfigYaml } from '../../src/lab/configs.js';
 import { startMemoryNode } from './memory-mesh.js';
-import { NetnsLab, runOk, type CleanupHost, type ExecResult } from './netns.js';
-import { MESH_BIN, sleep, type Impl } from './overlay-lab.js';
+import { NetnsLab, runOk, type CleanupHost, type ExecResult } from '../../src/lab/netns.js';
+import { MESH_BIN, sleep, type Impl } from '../../src/lab/overlay.js';
 import { icmpEcho } from './packets.js';
-import { makeCA, makeHost } from './pki.js';
+import { makeCA, makeHost } from '../../src/lab/pki.js';
 
 export type Side = 'a' | 'b';
 

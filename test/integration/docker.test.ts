@@ -1,6 +1,6 @@
 /**
  * `mesh node --docker-bridge cluster` against real dockerd daemons (root, dockerd, busybox-static;
- * else skipped with the reason). One lab for the whole file, see test/helpers/docker-lab.ts:
+ * else skipped with the reason). One lab for the whole file, see src/lab/docker.ts:
  *
  *   lh  mesh lighthouse (TUN disabled)                               10.42.0.1
  *   ha  dockerd + mesh node, group "web", containers 10.200.0.0/24   10.42.0.2   alpha (httpd :80)
@@ -13,7 +13,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { DockerLab, dockerSkipReason, eventually, NETWORK } from '../helpers/docker-lab.js';
+import { DockerLab, dockerSkipReason, eventually, NETWORK } from '../../src/lab/docker.js';
 
 const TAG = 'mesh-docker:';
 const ALPHA = '10.200.0.10';

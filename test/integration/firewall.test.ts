@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { overlaySkipReason, withOverlayLab } from '../helpers/overlay-lab.js';
+import { overlaySkipReason, withOverlayLab } from '../../src/lab/overlay.js';
 
 const OPEN = 9201;
 const BLOCKED = 9202;

@@ -11,7 +11,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { overlaySkipReason, withOverlayLab, type Cipher } from '../helpers/overlay-lab.js';
+import { overlaySkipReason, withOverlayLab, type Cipher } from '../../src/lab/overlay.js';
 
 const BYTES = 100 * 1024 * 1024;
 const PORT = 9300;

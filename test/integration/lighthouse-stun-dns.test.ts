@@ -17,10 +17,10 @@ import { parseIp } from '../../src/net/ipv4.js';
 import { parseConfig } from '../../src/node/config.js';
 import { MeshNode } from '../../src/node/node.js';
 import { decodeStun, encodeBindingRequest, newTransactionId } from '../../src/protocol/stun.js';
-import { nebulaConfig, nebulaConfigYaml } from '../helpers/configs.js';
+import { nebulaConfig, nebulaConfigYaml } from '../../src/lab/configs.js';
 import { FAST_TIMERS, sleep, testLogger, waitFor } from '../helpers/memory-mesh.js';
-import { MESH_BIN } from '../helpers/overlay-lab.js';
-import { makeCA, makeHost, type TestHost } from '../helpers/pki.js';
+import { MESH_BIN } from '../../src/lab/overlay.js';
+import { makeCA, makeHost, type TestHost } from '../../src/lab/pki.js';
 
 const NEBULA = '/usr/bin/nebula';
 const DIG = '/usr/bin/dig';

@@ -1,6 +1,6 @@
 /**
  * NAT traversal in a namespace lab (root only; skips with the reason otherwise): hosts behind
- * masquerading home routers, lighthouses and a relay on a simulated internet (see nat-lab.ts).
+ * masquerading home routers, lighthouses and a relay on a simulated internet (see src/lab/nat.ts).
  *
  * Every scenario runs with real nebula 1.6.1 nodes (which proves the topology) and with mesh nodes;
  * the interop cases mix them. Paths are proven from the network: the pinging host's router counts
@@ -10,9 +10,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { overlaySkipReason, type Impl } from '../helpers/overlay-lab.js';
-import { run } from '../helpers/netns.js';
-import { withNatLab, type NatLab } from '../helpers/nat-lab.js';
+import { overlaySkipReason, type Impl } from '../../src/lab/overlay.js';
+import { run } from '../../src/lab/netns.js';
+import { withNatLab, type NatLab } from '../../src/lab/nat.js';
 
 const PINGS = 10;
 

@@ -12,9 +12,9 @@
  */
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import { overlaySkipReason } from '../helpers/overlay-lab.js';
+import { overlaySkipReason } from '../../src/lab/overlay.js';
 import { meshLearnsRelaysFromLighthouse, RelayLab } from '../helpers/relay-lab.js';
-import type { Impl } from '../helpers/overlay-lab.js';
+import type { Impl } from '../../src/lab/overlay.js';
 
 interface Case {
   title: string;

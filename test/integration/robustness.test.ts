@@ -29,9 +29,9 @@ import { MeshNode } from '../../src/node/node.js';
 import { parseIp } from '../../src/net/ipv4.js';
 import { HEADER_LEN, MessageType, writeHeader } from '../../src/protocol/header.js';
 import { decodeHandshake, encodeHandshake } from '../../src/protocol/messages.js';
-import { nebulaConfig } from '../helpers/configs.js';
+import { nebulaConfig } from '../../src/lab/configs.js';
 import { icmpEcho, parseIpv4 } from '../helpers/packets.js';
-import { makeCA, makeHost, type TestHost } from '../helpers/pki.js';
+import { makeCA, makeHost, type TestHost } from '../../src/lab/pki.js';
 
 const LOOPBACK = '127.0.0.1';
 const BLAST_MS = Number(process.env.MESH_BLAST_MS ?? 4000);

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { netnsSkipReason, NetnsLab } from '../helpers/netns.js';
+import { netnsSkipReason, NetnsLab } from '../../src/lab/netns.js';
 import { TunAgent } from '../helpers/tun-agent-client.js';
 import { icmpEcho, parseIpv4, udpPacket } from '../helpers/packets.js';
 import { nativeLoadError } from '../../src/io/native.js';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { netnsSkipReason, NetnsLab, run } from '../helpers/netns.js';
+import { netnsSkipReason, NetnsLab, run } from '../../src/lab/netns.js';
 
 const script = fileURLToPath(new URL('../helpers/udp-echo.js', import.meta.url));
 

@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nebulaConfigYaml, ALLOW_ALL, type FirewallRule } from './configs.js';
 import { NetnsLab, netnsSkipReason, run, runOk, type ExecResult } from './netns.js';
-import { MESH_BIN, sleep } from './overlay-lab.js';
+import { MESH_BIN, sleep } from './overlay.js';
 
 export const BUSYBOX = '/bin/busybox';
 export const IMAGE = 'local/busybox';
@@ -88,7 +88,7 @@ export async function dockerSkipReason(needs: { nebula?: boolean } = {}): Promis
   const netns = netnsSkipReason();
   if (netns) return netns;
   if (!existsSync(MESH_BIN)) return `mesh CLI not built (${MESH_BIN})`;
-  const { nativeLoadError } = await import('../../src/io/native.js');
+  const { nativeLoadError } = await import('../io/native.js');
   const err = nativeLoadError();
   if (err) return `native addon not available (needed for the mesh TUN device): ${err.message}`;
   if (!existsSync(BUSYBOX)) return `${BUSYBOX} is missing (apt-get install busybox-static): it is the containers' image`;

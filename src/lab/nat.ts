@@ -32,7 +32,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { nebulaConfig, ALLOW_ALL } from './configs.js';
 import { NetnsLab, run, runOk, type ExecResult } from './netns.js';
-import { MESH_BIN, sleep, type Impl } from './overlay-lab.js';
+import { MESH_BIN, sleep, type Impl } from './overlay.js';
 
 export type NatKind = 'cone' | 'symmetric';
 export type NodeRole = 'lighthouse' | 'relay' | 'host';

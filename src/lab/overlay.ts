@@ -23,7 +23,7 @@ import { nebulaConfigYaml, ALLOW_ALL, type FirewallRule } from './configs.js';
 import { NetnsLab, netnsSkipReason, run, runOk, type ExecResult } from './netns.js';
 
 /** The compiled mesh CLI and the TCP tool, next to this file in dist/. */
-export const MESH_BIN = fileURLToPath(new URL('../../src/cli/bin.js', import.meta.url));
+export const MESH_BIN = fileURLToPath(new URL('../cli/bin.js', import.meta.url));
 export const TCP_TOOL = fileURLToPath(new URL('./tcp-tool.js', import.meta.url));
 
 export type Impl = 'mesh' | 'nebula';
@@ -89,7 +89,7 @@ export async function overlaySkipReason(needs: { nebula?: boolean; nebulaCert?: 
   if (netns) return netns;
   if (!existsSync(MESH_BIN)) return `mesh CLI not built (${MESH_BIN})`;
   if (needs.meshTun !== false) {
-    const { nativeLoadError } = await import('../../src/io/native.js');
+    const { nativeLoadError } = await import('../io/native.js');
     const err = nativeLoadError();
     if (err) return `native addon not available (needed for the mesh TUN device): ${err.message}`;
   }

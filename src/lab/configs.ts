@@ -1,0 +1,55 @@
+import { stringify } from 'yaml';
+
+export interface FirewallRule {
+  port: string | number;
+  proto: string;
+  host?: string;
+  group?: string;
+  groups?: string[];
+  cidr?: string;
+}
+
+export interface NodeConfigOptions {
+  ca: string;
+  cert: string;
+  key: string;
+  listen?: { host?: string; port?: number };
+  staticHostMap?: Record<string, string[]>;
+  lighthouses?: string[];
+  amLighthouse?: boolean;
+  tun?: { disabled?: boolean; dev?: string; mtu?: number; unsafe_routes?: { route: string; via: string; mtu?: number }[] };
+  cipher?: 'aes' | 'chachapoly';
+  inbound?: FirewallRule[];
+  outbound?: FirewallRule[];
+  punchy?: { punch?: boolean; respond?: boolean; delay?: string };
+  relay?: { am_relay?: boolean; relays?: string[]; use_relays?: boolean };
+  logLevel?: string;
+  extra?: Record<string, unknown>;
+}
+
+export const ALLOW_ALL: FirewallRule[] = [{ port: 'any', proto: 'any', host: 'any' }];
+
+/** A Nebula 1.6 config, usable as it is by both `nebula -config` and `mesh node --config`. */
+export function nebulaConfig(o: NodeConfigOptions): Record<string, unknown> {
+  return {
+    pki: { ca: o.ca, cert: o.cert, key: o.key },
+    static_host_map: o.staticHostMap ?? {},
+    lighthouse: { am_lighthouse: o.amLighthouse ?? false, interval: 60, hosts: o.lighthouses ?? [] },
+    listen: { host: o.listen?.host ?? '0.0.0.0', port: o.listen?.port ?? 4242 },
+    punchy: { punch: o.punchy?.punch ?? false, respond: o.punchy?.respond ?? false, ...(o.punchy?.delay ? { delay: o.punchy.delay } : {}) },
+    ...(o.relay ? { relay: o.relay } : {}),
+    cipher: o.cipher ?? 'aes',
+    tun: { disabled: o.tun?.disabled ?? false, dev: o.tun?.dev ?? 'mesh0', mtu: o.tun?.mtu ?? 1300, unsafe_routes: o.tun?.unsafe_routes ?? [] },
+    logging: { level: o.logLevel ?? 'info', format: 'text' },
+    firewall: {
+      conntrack: { tcp_timeout: '12m', udp_timeout: '3m', default_timeout: '10m' },
+      outbound: o.outbound ?? ALLOW_ALL,
+      inbound: o.inbound ?? ALLOW_ALL,
+    },
+    ...o.extra,
+  };
+}
+
+export function nebulaConfigYaml(o: NodeConfigOptions): string {
+  return stringify(nebulaConfig(o));
+}

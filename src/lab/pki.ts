@@ -1,0 +1,56 @@
+import { createCA, signCertificate } from '../../pki/sign.js';
+import { encodeCertificatePem, encodeEd25519PrivateKeyPem, encodeX25519PrivateKeyPem, generateX25519KeyPair } from '../../pki/keys.js';
+import type { Certificate } from '../../pki/cert.js';
+import { parseCidr } from '../net/ipv4.js';
+
+export interface TestCA {
+  cert: Certificate;
+  key: Uint8Array;
+  pem: string;
+  keyPem: string;
+}
+
+export interface TestHost {
+  name: string;
+  ip: string;
+  cert: Certificate;
+  /** Inline PEM strings, accepted by pki.ca/cert/key like Nebula's. */
+  ca: string;
+  certPem: string;
+  keyPem: string;
+}
+
+const HOUR_NS = 3600n * 1_000_000_000n;
+
+export function makeCA(name = 'Test CA', options: { groups?: string[]; ips?: string[]; subnets?: string[]; hours?: number; now?: Date } = {}): TestCA {
+  const { cert, privateKey } = createCA({
+    name,
+    durationNs: BigInt(options.hours ?? 24) * HOUR_NS,
+    groups: options.groups,
+    ips: options.ips?.map(parseCidr),
+    subnets: options.subnets?.map(parseCidr),
+    now: options.now,
+  });
+  return { cert, key: privateKey, pem: encodeCertificatePem(cert), keyPem: encodeEd25519PrivateKeyPem(privateKey) };
+}
+
+export function makeHost(
+  ca: TestCA,
+  name: string,
+  ipCidr: string,
+  options: { groups?: string[]; subnets?: string[]; durationNs?: bigint; now?: Date } = {},
+): TestHost {
+  const keys = generateX25519KeyPair();
+  const cert = signCertificate({
+    caCert: ca.cert,
+    caKey: ca.key,
+    name,
+    ips: [parseCidr(ipCidr)],
+    subnets: options.subnets?.map(parseCidr),
+    groups: options.groups,
+    publicKey: keys.publicKey,
+    durationNs: options.durationNs,
+    now: options.now,
+  });
+  return { name, ip: ipCidr.split('/')[0]!, cert, ca: ca.pem, certPem: encodeCertificatePem(cert), keyPem: encodeX25519PrivateKeyPem(keys.privateKey) };
+}
