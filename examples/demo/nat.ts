@@ -5,22 +5,14 @@
  * straight from router to router. The proof is each router's iptables counters of data-sized UDP
  * packets it forwarded to each public address (see src/lab/nat.ts).
  */
-import { run } from '../../src/lab/netns.js';
+import { labSkipReason } from '../../src/lab/lab.js';
 import { NatLab } from '../../src/lab/nat.js';
-import { overlaySkipReason } from '../../src/lab/overlay.js';
 import { check, cleanupOnce, type ActResult, type DemoIO } from './io.js';
 
 const PINGS = 10;
 
-async function natSkipReason(): Promise<string | undefined> {
-  const reason = await overlaySkipReason({ nebulaCert: true, meshTun: true });
-  if (reason) return reason;
-  const iptables = await run('sh', ['-c', 'command -v iptables']).catch(() => null);
-  return iptables?.code === 0 ? undefined : '`iptables` is not installed (the home routers need it)';
-}
-
 export async function natAct(io: DemoIO, namePrefix: string): Promise<ActResult> {
-  const reason = await natSkipReason();
+  const reason = await labSkipReason({ nebulaCert: true, meshTun: true, commands: ['iptables'] });
   if (reason) return { ran: false, reason };
   const { say, step } = io;
   const lab = NatLab.create(undefined, { net: 78, say, namePrefix });

@@ -2,14 +2,15 @@
  * Act "tunnel": two mesh nodes on a shared underlay (a bridge in its own namespace, one namespace
  * per host), a ping across the overlay and 20 MiB over TCP checked with SHA-256.
  */
-import { OverlayLab, overlaySkipReason } from '../../src/lab/overlay.js';
+import { labSkipReason } from '../../src/lab/lab.js';
+import { OverlayLab } from '../../src/lab/overlay.js';
 import { check, cleanupOnce, type ActResult, type DemoIO } from './io.js';
 
 const TRANSFER_BYTES = 20 * 1024 * 1024;
 const PORT = 7000;
 
 export async function tunnelAct(io: DemoIO, namePrefix: string): Promise<ActResult> {
-  const reason = await overlaySkipReason();
+  const reason = await labSkipReason();
   if (reason) return { ran: false, reason };
   const { say, step } = io;
   const lab = OverlayLab.create(undefined, { net: 77, pki: 'mesh', cipher: 'aes', say, namePrefix });

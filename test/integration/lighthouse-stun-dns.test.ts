@@ -13,14 +13,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { bindUdp } from '../../src/io/udp.js';
+import { MESH_BIN } from '../../src/lab/binaries.js';
+import { nebulaConfig, nebulaConfigYaml } from '../../src/lab/configs.js';
+import { makeCA, makeHost, type TestHost } from '../../src/lab/pki.js';
 import { parseIp } from '../../src/net/ipv4.js';
 import { parseConfig } from '../../src/node/config.js';
 import { MeshNode } from '../../src/node/node.js';
 import { decodeStun, encodeBindingRequest, newTransactionId } from '../../src/protocol/stun.js';
-import { nebulaConfig, nebulaConfigYaml } from '../../src/lab/configs.js';
 import { FAST_TIMERS, sleep, testLogger, waitFor } from '../helpers/memory-mesh.js';
-import { MESH_BIN } from '../../src/lab/overlay.js';
-import { makeCA, makeHost, type TestHost } from '../../src/lab/pki.js';
 
 const NEBULA = '/usr/bin/nebula';
 const DIG = '/usr/bin/dig';

@@ -10,18 +10,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { overlaySkipReason, type Impl } from '../../src/lab/overlay.js';
-import { run } from '../../src/lab/netns.js';
+import type { Impl } from '../../src/lab/binaries.js';
+import { labSkipReason } from '../../src/lab/lab.js';
 import { withNatLab, type NatLab } from '../../src/lab/nat.js';
 
 const PINGS = 10;
 
-async function skipReason(impls: Impl[]): Promise<string | undefined> {
-  const reason = await overlaySkipReason({ nebula: impls.includes('nebula'), nebulaCert: true, meshTun: impls.includes('mesh') });
-  if (reason) return reason;
-  const iptables = await run('sh', ['-c', 'command -v iptables']).catch(() => null);
-  if (!iptables || iptables.code !== 0) return '`iptables` is not installed';
-  return undefined;
+function skipReason(impls: Impl[]): Promise<string | undefined> {
+  return labSkipReason({ nebula: impls.includes('nebula'), nebulaCert: true, meshTun: impls.includes('mesh'), commands: ['iptables'] });
 }
 
 /** Asserts that all pings were answered and went straight to `peerPublicIp`, not via `notVia`. */
@@ -32,14 +28,6 @@ async function assertDirect(lab: NatLab, from: string, to: string, notVia: strin
   const direct = trace.sentTo.get(peerPublicIp) ?? 0;
   assert.ok(direct >= PINGS, `${from} -> ${to}: expected >= ${PINGS} data packets straight to ${peerPublicIp}, counted ${direct} (${fmt(trace.sentTo)})`);
   for (const ip of notVia) assert.ok((trace.sentTo.get(ip) ?? 0) < PINGS / 2, `${from} -> ${to}: data went via ${ip} (${fmt(trace.sentTo)})`);
-}
-
-async function waitForLog(lab: NatLab, name: string, pattern: RegExp, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pattern.test(lab.log(name))) {
-    if (Date.now() > deadline) throw new Error(`${name} never logged ${pattern}:\n${lab.logTail(name)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 /** A lighthouse and a relay on the internet, hosts a and b behind symmetric NATs, all started. */
@@ -119,7 +107,7 @@ for (const impl of ['nebula', 'mesh'] as const) {
       await withNatLab(t, { net: stunNet }, async (lab) => {
         await symmetricTopology(lab, impl, { stun: { alternate_port: 4243 } });
         for (const host of ['a', 'b']) {
-          await waitForLog(lab, host, /mapping endpoint-dependent \(symmetric\)/, 10_000);
+          await lab.waitForLog(host, /mapping endpoint-dependent \(symmetric\)/, 10_000);
         }
         // Each host keeps a tunnel to its relay and knows its NAT is symmetric, so a asks the relay at
         // once and the relay reaches b at once (the nebula variant waits for b's 5 s punch-back).
