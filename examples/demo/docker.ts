@@ -13,7 +13,7 @@
 import { DockerLab, dockerSkipReason, NETWORK, type DockerHost } from '../../src/lab/docker.js';
 import { labSkipReason } from '../../src/lab/lab.js';
 import { eventually, sleep } from '../../src/lab/wait.js';
-import { check, cleanupOnce, type ActResult, type DemoIO } from './io.js';
+import { check, runAct, type ActResult, type DemoIO } from './io.js';
 
 /** The address each container gets: .10 in its host's container subnet. */
 function containerIp(host: DockerHost): string {
@@ -49,9 +49,8 @@ async function addHosts(io: DemoIO, lab: DockerLab, dockerBridge: boolean): Prom
 async function dockerContainers(io: DemoIO, namePrefix: string): Promise<ActResult> {
   const { say, step } = io;
   const lab = DockerLab.create({ namePrefix });
-  const cleanup = cleanupOnce(() => lab.cleanup());
-  io.onInterrupt(cleanup);
-  try {
+  const cleanupStep = '8. Clean up: remove the containers, stop the dockerds, delete their directories and the namespaces';
+  return runAct(io, lab, { explain: () => `Docker lab logs:\n${lab.allLogTails(20)}`, cleanupStep }, async () => {
     step('1. Underlay, CA and certificates: a lighthouse and two Docker hosts, each in its own namespace');
     const { lh, ha, hb } = await addHosts(io, lab, true);
 
@@ -98,14 +97,7 @@ async function dockerContainers(io: DemoIO, namePrefix: string): Promise<ActResu
 
     step('7. Stop the mesh nodes (each removes its routes and iptables rules)');
     for (const h of ['ha', 'hb', 'lh']) await lab.stop(h);
-    return { ran: true };
-  } catch (err) {
-    io.diagnose(`Docker lab logs:\n${lab.allLogTails(20)}`);
-    throw err;
-  } finally {
-    step('8. Clean up: remove the containers, stop the dockerds, delete their directories and the namespaces');
-    await cleanup();
-  }
+  });
 }
 
 /** A tiny HTTP server that answers "<text>\n" and logs each client's address (Node, so no busybox is needed). */
@@ -121,9 +113,8 @@ const HTTP_GET = `fetch(process.argv[1], { signal: AbortSignal.timeout(3000) }).
 async function namespaceContainers(io: DemoIO, namePrefix: string): Promise<ActResult> {
   const { say, step } = io;
   const lab = DockerLab.create({ namePrefix });
-  const cleanup = cleanupOnce(() => lab.cleanup());
-  io.onInterrupt(cleanup);
-  try {
+  const cleanupStep = '8. Clean up: stop our processes, delete the namespaces (with bridges, veths and TUN devices)';
+  return runAct(io, lab, { explain: () => `Node logs:\n${lab.allLogTails(20)}`, cleanupStep }, async () => {
     step('1. Underlay, CA and certificates: a lighthouse and two hosts with container subnets');
     const { ha, hb } = await addHosts(io, lab, false);
     ha.unsafeRoutes.push({ route: hb.subnet!, via: hb.vpnIp });
@@ -178,12 +169,5 @@ async function namespaceContainers(io: DemoIO, namePrefix: string): Promise<ActR
 
     step('7. Stop the mesh nodes');
     for (const h of ['ha', 'hb', 'lh']) await lab.stop(h);
-    return { ran: true };
-  } catch (err) {
-    io.diagnose(`Node logs:\n${lab.allLogTails(20)}`);
-    throw err;
-  } finally {
-    step('8. Clean up: stop our processes, delete the namespaces (with bridges, veths and TUN devices)');
-    await cleanup();
-  }
+  });
 }

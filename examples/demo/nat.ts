@@ -7,7 +7,7 @@
  */
 import { labSkipReason } from '../../src/lab/lab.js';
 import { NatLab } from '../../src/lab/nat.js';
-import { check, cleanupOnce, type ActResult, type DemoIO } from './io.js';
+import { check, runAct, type ActResult, type DemoIO } from './io.js';
 
 const PINGS = 10;
 
@@ -16,9 +16,7 @@ export async function natAct(io: DemoIO, namePrefix: string): Promise<ActResult>
   if (reason) return { ran: false, reason };
   const { say, step } = io;
   const lab = NatLab.create(undefined, { net: 78, say, namePrefix });
-  const cleanup = cleanupOnce(() => lab.cleanup());
-  io.onInterrupt(cleanup);
-  try {
+  return runAct(io, lab, { explain: async () => `NAT lab diagnostics:\n${await lab.diagnostics(20)}`, cleanupStep: '7. Clean up' }, async () => {
     step('1. The "internet" (a bridge in its own namespace) and a mesh lighthouse on it');
     const lh = await lab.addNode('lh', { impl: 'mesh', role: 'lighthouse' });
 
@@ -54,12 +52,5 @@ export async function natAct(io: DemoIO, namePrefix: string): Promise<ActResult>
 
     step('6. Stop the nodes');
     for (const name of ['alice', 'bob', 'lh']) await lab.stop(name);
-    return { ran: true };
-  } catch (err) {
-    io.diagnose(`NAT lab diagnostics:\n${await lab.diagnostics(20)}`);
-    throw err;
-  } finally {
-    step('7. Clean up');
-    await cleanup();
-  }
+  });
 }
