@@ -21,18 +21,17 @@
  *    during iperf3, plus VmHWM at the end.
  * Needs root. Only PIDs started here are signalled; namespaces are removed on exit and on SIGINT.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { nebulaConfig } from '../test/helpers/configs.js';
-import { NetnsLab, netnsSkipReason, run } from '../test/helpers/netns.js';
-import { makeCA, makeHost, type TestHost } from '../test/helpers/pki.js';
-
-type Impl = 'mesh' | 'nebula';
-type Cipher = 'aes' | 'chachapoly';
+import { MESH_BIN as meshBin, nodeCommand, type Impl } from '../src/lab/binaries.js';
+import { nebulaConfig } from '../src/lab/configs.js';
+import { NetnsLab, netnsSkipReason, run, terminate } from '../src/lab/netns.js';
+import type { Cipher } from '../src/lab/overlay.js';
+import { makeCA, makeHost, type TestHost } from '../src/lab/pki.js';
+import { sleep } from '../src/lab/wait.js';
 
 interface Options {
   ciphers: Cipher[];
@@ -52,6 +51,14 @@ function usage(msg?: string): never {
   process.exit(2);
 }
 
+/** The options that take a positive number, and where it goes. */
+const NUMERIC_OPTIONS: Record<string, (o: Options, n: number) => void> = {
+  '--buffer': (o, n) => (o.buffer = Math.round(n)),
+  '--time': (o, n) => (o.time = n),
+  '--pings': (o, n) => (o.pings = Math.round(n)),
+  '--interval': (o, n) => (o.interval = n),
+};
+
 function parseArgs(argv: string[]): Options {
   const o: Options = { ciphers: ['aes'], buffer: null, time: 10, pings: 50, interval: 0.02, only: ['mesh', 'nebula'], json: null };
   for (let i = 0; i < argv.length; i++) {
@@ -66,6 +73,11 @@ function parseArgs(argv: string[]): Options {
       if (!Number.isFinite(n) || n <= 0) usage(`${a}: not a positive number: ${v}`);
       return n;
     };
+    const numeric = NUMERIC_OPTIONS[a];
+    if (numeric) {
+      numeric(o, num(next()));
+      continue;
+    }
     switch (a) {
       case '--cipher': {
         const v = next();
@@ -74,18 +86,6 @@ function parseArgs(argv: string[]): Options {
         else usage(`--cipher: aes, chachapoly or both, not ${v}`);
         break;
       }
-      case '--buffer':
-        o.buffer = Math.round(num(next()));
-        break;
-      case '--time':
-        o.time = num(next());
-        break;
-      case '--pings':
-        o.pings = Math.round(num(next()));
-        break;
-      case '--interval':
-        o.interval = num(next());
-        break;
       case '--only': {
         const v = next();
         if (v !== 'mesh' && v !== 'nebula') usage(`--only: mesh or nebula, not ${v}`);
@@ -109,7 +109,6 @@ const TUN = 'mb0';
 const PORT = 4242;
 const UNDER = { h1: '172.31.88.1', h2: '172.31.88.2' };
 const OVER = { h1: '10.88.0.1', h2: '10.88.0.2' };
-const meshBin = fileURLToPath(new URL('../src/cli/bin.js', import.meta.url));
 
 interface Result {
   impl: Impl;
@@ -125,8 +124,6 @@ interface Result {
   rssIperfMax: [number, number];
   hwm: [number, number];
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function procStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   try {
@@ -191,10 +188,7 @@ class Bench {
     const peer = h === 'h1' ? 'h2' : 'h1';
     const file = join(this.dir, `${impl}-${cipher}-${h}.yml`);
     writeFileSync(file, configYaml(this.hosts[h], { over: OVER[peer], under: UNDER[peer] }, cipher, this.opts.buffer), { mode: 0o600 });
-    const child =
-      impl === 'nebula'
-        ? this.lab.spawn(this.ns[h], 'nebula', ['-config', file])
-        : this.lab.spawn(this.ns[h], process.execPath, [meshBin, 'node', '--config', file]);
+    const child = this.lab.spawn(this.ns[h], ...nodeCommand(impl, file));
     let log = '';
     const keep = (d: Buffer) => {
       log += d.toString();
@@ -216,17 +210,8 @@ class Bench {
     throw new Error(`tun of ${h} never came up:\n${daemon.log().slice(-2000)}`);
   }
 
-  private async stopDaemon(d: { child: import('node:child_process').ChildProcess }): Promise<void> {
-    const c = d.child;
-    if (c.exitCode !== null || c.signalCode !== null) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => c.kill('SIGKILL'), 5000);
-      c.once('exit', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      c.kill('SIGTERM');
-    });
+  private async stopDaemon(d: { child: ChildProcess }): Promise<void> {
+    await terminate(d.child, 'SIGTERM', 5000);
   }
 
   async measure(impl: Impl, cipher: Cipher): Promise<Result> {

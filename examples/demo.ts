@@ -11,7 +11,7 @@
  * namespaces with their interfaces, dockerd directories, temp files), also on failure and on Ctrl-C.
  */
 import { parseArgs } from 'node:util';
-import { netnsSkipReason } from '../test/helpers/netns.js';
+import { netnsSkipReason } from '../src/lab/netns.js';
 import { dockerAct } from './demo/docker.js';
 import type { ActResult, DemoIO } from './demo/io.js';
 import { natAct } from './demo/nat.js';

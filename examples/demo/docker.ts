@@ -3,19 +3,20 @@
  * `mesh node --docker-bridge cluster`; a mesh lighthouse lets them find each other. A container `web`
  * on host B serves HTTP; a container on host A fetches http://web.cluster/ by name and pings it by IP,
  * and web's log shows the client container's own address (no NAT in between). See
- * test/helpers/docker-lab.ts.
+ * src/lab/docker.ts.
  *
  * Where dockerd cannot run, the same picture with namespaces as containers: on each host a bridge
  * with the gateway of the host's container subnet and one "container" namespace behind it; each
  * mesh node routes the other host's container subnet through the overlay with tun.unsafe_routes
  * (the certificates carry the subnets). Ping and HTTP go between the two namespace containers.
  */
-import { DockerLab, dockerSkipReason, eventually, NETWORK, type LabHost } from '../../test/helpers/docker-lab.js';
-import { overlaySkipReason, sleep } from '../../test/helpers/overlay-lab.js';
-import { check, cleanupOnce, type ActResult, type DemoIO } from './io.js';
+import { DockerLab, dockerSkipReason, NETWORK, type DockerHost } from '../../src/lab/docker.js';
+import { labSkipReason } from '../../src/lab/lab.js';
+import { eventually, sleep } from '../../src/lab/wait.js';
+import { check, runAct, type ActResult, type DemoIO } from './io.js';
 
 /** The address each container gets: .10 in its host's container subnet. */
-function containerIp(host: LabHost): string {
+function containerIp(host: DockerHost): string {
   return host.gateway!.replace(/\.1$/, '.10');
 }
 
@@ -24,7 +25,7 @@ function show(io: DemoIO, prompt: string, output: string): void {
 }
 
 export async function dockerAct(io: DemoIO, namePrefix: string, options: { withoutDockerd: boolean }): Promise<ActResult> {
-  const overlay = await overlaySkipReason();
+  const overlay = await labSkipReason();
   if (overlay) return { ran: false, reason: overlay };
   const noDocker = options.withoutDockerd ? '--without-dockerd was given' : await dockerSkipReason();
   if (noDocker) {
@@ -35,7 +36,7 @@ export async function dockerAct(io: DemoIO, namePrefix: string, options: { witho
 }
 
 /** The lab's hosts: a lighthouse (no TUN) and two container hosts with subnets from `--subnets auto`. */
-async function addHosts(io: DemoIO, lab: DockerLab, dockerBridge: boolean): Promise<{ lh: LabHost; ha: LabHost; hb: LabHost }> {
+async function addHosts(io: DemoIO, lab: DockerLab, dockerBridge: boolean): Promise<{ lh: DockerHost; ha: DockerHost; hb: DockerHost }> {
   const lh = await lab.addHost('lh', { kind: 'lighthouse' });
   const ha = await lab.addHost('ha', { kind: 'docker', dockerBridge });
   const hb = await lab.addHost('hb', { kind: 'docker', dockerBridge });
@@ -48,21 +49,20 @@ async function addHosts(io: DemoIO, lab: DockerLab, dockerBridge: boolean): Prom
 async function dockerContainers(io: DemoIO, namePrefix: string): Promise<ActResult> {
   const { say, step } = io;
   const lab = DockerLab.create({ namePrefix });
-  const cleanup = cleanupOnce(() => lab.cleanup());
-  io.onInterrupt(cleanup);
-  try {
+  const cleanupStep = '8. Clean up: remove the containers, stop the dockerds, delete their directories and the namespaces';
+  return runAct(io, lab, { explain: () => `Docker lab logs:\n${lab.allLogTails(20)}`, cleanupStep }, async () => {
     step('1. Underlay, CA and certificates: a lighthouse and two Docker hosts, each in its own namespace');
     const { lh, ha, hb } = await addHosts(io, lab, true);
 
     step('2. Start the mesh lighthouse and a private dockerd in each host namespace');
-    await lab.startNode('lh');
+    await lab.start('lh');
     await Promise.all(['ha', 'hb'].map((h) => lab.startDockerd(h)));
     say(`image ${'local/busybox'} imported into each dockerd from Debian's busybox-static (no registry)`);
     for (const h of [ha, hb]) say(`${h.name}: dockerd pid ${h.dockerd!.proc.pid}, socket ${h.dockerd!.socket}`);
 
     step(`3. Start \`mesh node --docker-bridge ${NETWORK}\` on each Docker host`);
     for (const h of [ha, hb]) {
-      await lab.startNode(h.name);
+      await lab.start(h.name);
       say(`${h.name}: Docker network "${NETWORK}" on ${h.subnet}; other hosts' container subnets are routed into the mesh; names *.${NETWORK} answered at ${h.gateway}`);
     }
     say(`both registered with the lighthouse ${lh.vpnIp}, which tells each where the other is on first contact`);
@@ -96,15 +96,8 @@ async function dockerContainers(io: DemoIO, namePrefix: string): Promise<ActResu
     say(`web saw the client container's own address ${clientIp}: no NAT between the containers, the mesh carried the packets`);
 
     step('7. Stop the mesh nodes (each removes its routes and iptables rules)');
-    for (const h of ['ha', 'hb', 'lh']) await lab.stopNode(h);
-    return { ran: true };
-  } catch (err) {
-    io.diagnose(`Docker lab logs:\n${lab.allLogTails(20)}`);
-    throw err;
-  } finally {
-    step('8. Clean up: remove the containers, stop the dockerds, delete their directories and the namespaces');
-    await cleanup();
-  }
+    for (const h of ['ha', 'hb', 'lh']) await lab.stop(h);
+  });
 }
 
 /** A tiny HTTP server that answers "<text>\n" and logs each client's address (Node, so no busybox is needed). */
@@ -120,9 +113,8 @@ const HTTP_GET = `fetch(process.argv[1], { signal: AbortSignal.timeout(3000) }).
 async function namespaceContainers(io: DemoIO, namePrefix: string): Promise<ActResult> {
   const { say, step } = io;
   const lab = DockerLab.create({ namePrefix });
-  const cleanup = cleanupOnce(() => lab.cleanup());
-  io.onInterrupt(cleanup);
-  try {
+  const cleanupStep = '8. Clean up: stop our processes, delete the namespaces (with bridges, veths and TUN devices)';
+  return runAct(io, lab, { explain: () => `Node logs:\n${lab.allLogTails(20)}`, cleanupStep }, async () => {
     step('1. Underlay, CA and certificates: a lighthouse and two hosts with container subnets');
     const { ha, hb } = await addHosts(io, lab, false);
     ha.unsafeRoutes.push({ route: hb.subnet!, via: hb.vpnIp });
@@ -140,7 +132,7 @@ async function namespaceContainers(io: DemoIO, namePrefix: string): Promise<ActR
       const ip = containerIp(h);
       await lab.lab.address(ns, link.a, `${ip}/24`);
       await lab.lab.ip(ns, 'route', 'add', 'default', 'via', h.gateway!);
-      await lab.lab.execOk(h.ns, 'sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1']);
+      await lab.lab.sysctl(h.ns, 'net.ipv4.ip_forward', 1);
       containers.set(h.name, { ns, ip });
       say(`${h.name}: bridge ${bridge} with ${h.gateway}/24, container namespace ${ns} at ${ip}`);
     }
@@ -148,7 +140,7 @@ async function namespaceContainers(io: DemoIO, namePrefix: string): Promise<ActR
     const web = containers.get('hb')!;
 
     step('3. Start the mesh lighthouse and a mesh node on each host');
-    for (const h of ['lh', 'ha', 'hb']) await lab.startNode(h);
+    for (const h of ['lh', 'ha', 'hb']) await lab.start(h);
     say(`each node routes the other host's container subnet into its TUN device`);
 
     step('4. "web" in hb\'s container serves HTTP on port 80');
@@ -176,13 +168,6 @@ async function namespaceContainers(io: DemoIO, namePrefix: string): Promise<ActR
     say(`web saw the client container's own address ${client.ip}: the mesh carried it unchanged between the subnets`);
 
     step('7. Stop the mesh nodes');
-    for (const h of ['ha', 'hb', 'lh']) await lab.stopNode(h);
-    return { ran: true };
-  } catch (err) {
-    io.diagnose(`Node logs:\n${lab.allLogTails(20)}`);
-    throw err;
-  } finally {
-    step('8. Clean up: stop our processes, delete the namespaces (with bridges, veths and TUN devices)');
-    await cleanup();
-  }
+    for (const h of ['ha', 'hb', 'lh']) await lab.stop(h);
+  });
 }

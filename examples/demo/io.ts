@@ -10,14 +10,34 @@ export interface DemoIO {
   diagnose(text: string): void;
 }
 
-/** Wraps a cleanup so that the act's own `finally` and a Ctrl-C share one run of it and both can await it. */
-export function cleanupOnce(cleanup: () => Promise<void>): () => Promise<void> {
-  let running: Promise<void> | undefined;
-  return () => (running ??= cleanup());
-}
-
 /** An act either runs to the end or says in one line why it cannot run on this machine. */
 export type ActResult = { ran: true } | { ran: false; reason: string };
+
+/**
+ * Runs an act's steps with its lab: a Ctrl-C cleans the lab up; on failure `explain` says what the
+ * lab knows (node logs, say); either way the last step, `cleanupStep`, removes everything the lab made.
+ */
+export async function runAct<L extends { cleanup(): Promise<void> }>(
+  io: DemoIO,
+  lab: L,
+  options: { explain: (lab: L) => Promise<string> | string; cleanupStep: string },
+  steps: (lab: L) => Promise<void>,
+): Promise<ActResult> {
+  // The act's own `finally` and a Ctrl-C share one run of the cleanup, and both can await it.
+  let cleaning: Promise<void> | undefined;
+  const cleanup = (): Promise<void> => (cleaning ??= lab.cleanup());
+  io.onInterrupt(cleanup);
+  try {
+    await steps(lab);
+    return { ran: true };
+  } catch (err) {
+    io.diagnose(await options.explain(lab));
+    throw err;
+  } finally {
+    io.step(options.cleanupStep);
+    await cleanup();
+  }
+}
 
 /** Throws with `message` unless `condition` holds (the demo checks what it shows). */
 export function check(condition: boolean, message: string): asserts condition {

@@ -3,30 +3,20 @@
  * (MASQUERADE, unsolicited inbound NEW packets dropped). Neither host knows where the other is; the
  * lighthouse tells each where the other's router was seen, both punch, and the pings then go
  * straight from router to router. The proof is each router's iptables counters of data-sized UDP
- * packets it forwarded to each public address (see test/helpers/nat-lab.ts).
+ * packets it forwarded to each public address (see src/lab/nat.ts).
  */
-import { run } from '../../test/helpers/netns.js';
-import { NatLab } from '../../test/helpers/nat-lab.js';
-import { overlaySkipReason } from '../../test/helpers/overlay-lab.js';
-import { check, cleanupOnce, type ActResult, type DemoIO } from './io.js';
+import { labSkipReason } from '../../src/lab/lab.js';
+import { NatLab } from '../../src/lab/nat.js';
+import { check, runAct, type ActResult, type DemoIO } from './io.js';
 
 const PINGS = 10;
 
-async function natSkipReason(): Promise<string | undefined> {
-  const reason = await overlaySkipReason({ nebulaCert: true, meshTun: true });
-  if (reason) return reason;
-  const iptables = await run('sh', ['-c', 'command -v iptables']).catch(() => null);
-  return iptables?.code === 0 ? undefined : '`iptables` is not installed (the home routers need it)';
-}
-
 export async function natAct(io: DemoIO, namePrefix: string): Promise<ActResult> {
-  const reason = await natSkipReason();
+  const reason = await labSkipReason({ nebulaCert: true, meshTun: true, commands: ['iptables'] });
   if (reason) return { ran: false, reason };
   const { say, step } = io;
   const lab = NatLab.create(undefined, { net: 78, say, namePrefix });
-  const cleanup = cleanupOnce(() => lab.cleanup());
-  io.onInterrupt(cleanup);
-  try {
+  return runAct(io, lab, { explain: async () => `NAT lab diagnostics:\n${await lab.diagnostics(20)}`, cleanupStep: '7. Clean up' }, async () => {
     step('1. The "internet" (a bridge in its own namespace) and a mesh lighthouse on it');
     const lh = await lab.addNode('lh', { impl: 'mesh', role: 'lighthouse' });
 
@@ -62,12 +52,5 @@ export async function natAct(io: DemoIO, namePrefix: string): Promise<ActResult>
 
     step('6. Stop the nodes');
     for (const name of ['alice', 'bob', 'lh']) await lab.stop(name);
-    return { ran: true };
-  } catch (err) {
-    io.diagnose(`NAT lab diagnostics:\n${await lab.diagnostics(20)}`);
-    throw err;
-  } finally {
-    step('7. Clean up');
-    await cleanup();
-  }
+  });
 }

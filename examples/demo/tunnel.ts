@@ -2,20 +2,19 @@
  * Act "tunnel": two mesh nodes on a shared underlay (a bridge in its own namespace, one namespace
  * per host), a ping across the overlay and 20 MiB over TCP checked with SHA-256.
  */
-import { OverlayLab, overlaySkipReason } from '../../test/helpers/overlay-lab.js';
-import { check, cleanupOnce, type ActResult, type DemoIO } from './io.js';
+import { labSkipReason } from '../../src/lab/lab.js';
+import { OverlayLab } from '../../src/lab/overlay.js';
+import { check, runAct, type ActResult, type DemoIO } from './io.js';
 
 const TRANSFER_BYTES = 20 * 1024 * 1024;
 const PORT = 7000;
 
 export async function tunnelAct(io: DemoIO, namePrefix: string): Promise<ActResult> {
-  const reason = await overlaySkipReason();
+  const reason = await labSkipReason();
   if (reason) return { ran: false, reason };
   const { say, step } = io;
   const lab = OverlayLab.create(undefined, { net: 77, pki: 'mesh', cipher: 'aes', say, namePrefix });
-  const cleanup = cleanupOnce(() => lab.cleanup());
-  io.onInterrupt(cleanup);
-  try {
+  return runAct(io, lab, { explain: () => `Node logs:\n${lab.allLogTails(20)}`, cleanupStep: '7. Clean up' }, async () => {
     step('1. Underlay network: a bridge in its own namespace, one namespace per host');
     await lab.addHost('alice');
     await lab.addHost('bob');
@@ -54,12 +53,5 @@ export async function tunnelAct(io: DemoIO, namePrefix: string): Promise<ActResu
     if (/peer closed the tunnel/.test(lab.log('bob'))) say("bob's log: peer closed the tunnel (alice said goodbye)");
     say(`alice's TUN device ${alice.tunDev} ${(await lab.deviceExists('alice', alice.tunDev)) ? 'still exists!' : 'is gone'}`);
     check(exitA.code === 0, `alice exited with ${exitA.code ?? exitA.signal}`);
-    return { ran: true };
-  } catch (err) {
-    io.diagnose(`Node logs:\n${lab.allLogTails(20)}`);
-    throw err;
-  } finally {
-    step('7. Clean up');
-    await cleanup();
-  }
+  });
 }

@@ -1,26 +1,22 @@
 /**
- * A split underlay for relay tests (root only), built on NetnsLab with namespaces "mrl<id>…":
- * two bridges in one switch namespace, side "a" (172.31.61.0/24) and side "b" (172.31.62.0/24).
- * A host joins one side or both; a host on both sides never forwards IP (ip_forward=0), and no
- * host has a route to the other side's network, so a host on side a can only reach a host on
- * side b through the overlay, via a node on both sides. Overlay addresses are 172.31.190.<n>/24.
- *
- * Nodes are `mesh node` or `nebula` processes started by PID in their namespace; cleanup kills
- * only those PIDs and deletes only this lab's namespaces and temp directory.
+ * A split underlay for relay tests (root only), a Lab (see src/lab/lab.ts) with namespaces
+ * "mrl<id>…": two bridges in one switch namespace, side "a" (172.31.61.0/24) and side "b"
+ * (172.31.62.0/24). A host joins one side or both; a host on both sides never forwards IP
+ * (ip_forward=0), and no host has a route to the other side's network, so a host on side a can only
+ * reach a host on side b through the overlay, via a node on both sides. Overlay addresses are
+ * 172.31.190.<n>/24.
  */
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { MemoryNetwork } from '../../src/io/memory.js';
+import { nodeCommand, READY, type Impl } from '../../src/lab/binaries.js';
+import { Lab, type LabNode } from '../../src/lab/lab.js';
+import type { CleanupHost } from '../../src/lab/netns.js';
+import { makeCA, makeHost } from '../../src/lab/pki.js';
+import { sleep } from '../../src/lab/wait.js';
 import { parseIp } from '../../src/net/ipv4.js';
 import { MessageType } from '../../src/protocol/header.js';
 import { emptyMetaDetails, encodeMeta, MetaType } from '../../src/protocol/messages.js';
-import { nebulaConfigYaml } from './configs.js';
 import { startMemoryNode } from './memory-mesh.js';
-import { NetnsLab, runOk, type CleanupHost, type ExecResult } from './netns.js';
-import { MESH_BIN, sleep, type Impl } from './overlay-lab.js';
 import { icmpEcho } from './packets.js';
-import { makeCA, makeHost } from './pki.js';
 
 export type Side = 'a' | 'b';
 
@@ -39,87 +35,35 @@ export interface RelayLabHostOptions {
   tunDisabled?: boolean;
 }
 
-export interface RelayLabHost extends RelayLabHostOptions {
-  name: string;
-  ns: string;
-  vpnIp: string;
+export interface RelayLabHost extends RelayLabHostOptions, LabNode {
   underlay: Partial<Record<Side, string>>;
-  tunDev: string;
-  certPath: string;
-  keyPath: string;
-  configPath: string;
-  logPath: string;
-  exited: boolean;
 }
 
+const SIDES: Side[] = ['a', 'b'];
 const SIDE_NET: Record<Side, number> = { a: 61, b: 62 };
 
-export class RelayLab {
-  readonly lab: NetnsLab;
-  readonly dir: string;
-  readonly hosts = new Map<string, RelayLabHost>();
-  private switchNs?: string;
-  private readonly bridges: Partial<Record<Side, string>> = {};
-  private caReady = false;
-
-  private constructor(t: CleanupHost) {
-    this.lab = NetnsLab.create(undefined, 'mrl');
-    this.dir = mkdtempSync(join(tmpdir(), `mesh-relay-${this.lab.id}-`));
-    t.after(() => this.cleanup());
+export class RelayLab extends Lab<RelayLabHost> {
+  private constructor() {
+    super({ kind: 'relay', namePrefix: 'mrl', pki: 'nebula-cert', underlay: { bridges: SIDES.length } });
   }
 
   static create(t: CleanupHost): RelayLab {
-    return new RelayLab(t);
-  }
-
-  host(name: string): RelayLabHost {
-    const h = this.hosts.get(name);
-    if (!h) throw new Error(`no host ${name}`);
-    return h;
+    return new RelayLab().cleanupAfter(t);
   }
 
   async addHost(name: string, options: RelayLabHostOptions): Promise<RelayLabHost> {
-    if (!this.switchNs) {
-      this.switchNs = await this.lab.namespace('sw');
-      for (const side of ['a', 'b'] as const) this.bridges[side] = await this.lab.bridge(this.switchNs);
-    }
+    const ns = await this.hostNamespace(name, 8);
     const n = this.hosts.size + 1;
-    const ns = await this.lab.namespace(name);
-    await this.lab.execOk(ns, 'sysctl', ['-q', '-w', 'net.ipv4.ip_forward=0']);
+    await this.lab.sysctl(ns, 'net.ipv4.ip_forward', 0);
     const underlay: Partial<Record<Side, string>> = {};
     for (const side of options.sides) {
-      const link = await this.lab.veth(ns, this.switchNs);
-      await this.lab.attach(this.switchNs, this.bridges[side]!, link.b);
+      const dev = await this.plug(ns, SIDES.indexOf(side));
       underlay[side] = `172.31.${SIDE_NET[side]}.${n}`;
-      await this.lab.address(ns, link.a, `${underlay[side]}/24`);
+      await this.lab.address(ns, dev, `${underlay[side]}/24`);
     }
-    const host: RelayLabHost = {
-      ...options,
-      name,
-      ns,
-      vpnIp: `172.31.190.${n}`,
-      underlay,
-      tunDev: this.lab.ifName('t'),
-      certPath: join(this.dir, `${name}.crt`),
-      keyPath: join(this.dir, `${name}.key`),
-      configPath: join(this.dir, `${name}.yml`),
-      logPath: join(this.dir, `${name}.log`),
-      exited: false,
-    };
+    const host: RelayLabHost = { ...options, name, ns, vpnIp: `172.31.190.${n}`, underlay, ...this.nodeFiles(name) };
     this.hosts.set(name, host);
     return host;
-  }
-
-  private async certify(host: RelayLabHost): Promise<void> {
-    const caCrt = join(this.dir, 'ca.crt');
-    const caKey = join(this.dir, 'ca.key');
-    if (!this.caReady) {
-      await runOk('nebula-cert', ['ca', '-name', `relay lab ${this.lab.id}`, '-duration', '24h', '-out-crt', caCrt, '-out-key', caKey]);
-      this.caReady = true;
-    }
-    if (!existsSync(host.certPath)) {
-      await runOk('nebula-cert', ['sign', '-ca-crt', caCrt, '-ca-key', caKey, '-name', host.name, '-ip', `${host.vpnIp}/24`, '-out-crt', host.certPath, '-out-key', host.keyPath]);
-    }
   }
 
   /** The addresses of `other` that `host` can reach (the sides they share). */
@@ -127,7 +71,7 @@ export class RelayLab {
     return other.sides.filter((s) => host.sides.includes(s)).map((s) => `${other.underlay[s]}:4242`);
   }
 
-  private writeConfig(host: RelayLabHost): void {
+  private configFor(host: RelayLabHost): Record<string, unknown> {
     const staticHostMap: Record<string, string[]> = {};
     for (const name of [...(host.knows ?? []), ...(host.lighthouses ?? [])]) {
       const other = this.host(name);
@@ -136,80 +80,33 @@ export class RelayLab {
     const relay: { am_relay?: boolean; relays?: string[] } = {};
     if (host.amRelay) relay.am_relay = true;
     if (host.relays) relay.relays = host.relays.map((n) => this.host(n).vpnIp);
-    writeFileSync(
-      host.configPath,
-      nebulaConfigYaml({
-        ca: join(this.dir, 'ca.crt'),
-        cert: host.certPath,
-        key: host.keyPath,
-        listen: { host: '0.0.0.0', port: 4242 },
-        staticHostMap,
-        amLighthouse: host.amLighthouse ?? false,
-        lighthouses: (host.lighthouses ?? []).map((n) => this.host(n).vpnIp),
-        relay,
-        tun: { disabled: host.tunDisabled ?? false, dev: host.tunDev, mtu: 1300 },
-        logLevel: 'debug',
-        extra: { handshakes: { try_interval: '100ms', retries: 20 } },
-      }),
-    );
+    return this.nodeConfig(host, {
+      listen: { host: '0.0.0.0', port: 4242 },
+      staticHostMap,
+      amLighthouse: host.amLighthouse ?? false,
+      lighthouses: (host.lighthouses ?? []).map((n) => this.host(n).vpnIp),
+      relay,
+      tun: { disabled: host.tunDisabled ?? false, dev: host.tunDev, mtu: 1300 },
+      logLevel: 'debug',
+      extra: { handshakes: { try_interval: '100ms', retries: 20 } },
+    });
   }
 
   async start(name: string, timeoutMs = 15_000): Promise<void> {
     const host = this.host(name);
     await this.certify(host);
-    this.writeConfig(host);
-    const fd = openSync(host.logPath, 'a');
-    const [cmd, args] = host.impl === 'mesh' ? [process.execPath, [MESH_BIN, 'node', '--config', host.configPath]] : ['nebula', ['-config', host.configPath]];
-    try {
-      const proc = this.lab.spawn(host.ns, cmd, args, { stdio: ['ignore', fd, fd] });
-      proc.once('exit', () => (host.exited = true));
-    } finally {
-      closeSync(fd);
-    }
-    const ready = host.impl === 'mesh' ? /mesh node started/ : /Nebula interface is active/;
-    const deadline = Date.now() + timeoutMs;
-    while (!ready.test(this.log(name))) {
-      if (host.exited) throw new Error(`${host.impl} ${name} exited during start:\n${this.logTail(name)}`);
-      if (Date.now() > deadline) throw new Error(`${host.impl} ${name} did not start:\n${this.logTail(name)}`);
-      await sleep(50);
-    }
+    this.writeConfig(host, this.configFor(host));
+    await this.launch(host, nodeCommand(host.impl, host.configPath), READY[host.impl], { timeoutMs });
   }
 
-  ping(from: string, to: string): Promise<ExecResult> {
-    return this.lab.exec(this.host(from).ns, 'ping', ['-n', '-c', '1', '-W', '1', this.host(to).vpnIp], { timeoutMs: 7000 });
-  }
-
-  async waitForPing(from: string, to: string, timeoutMs = 20_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      if ((await this.ping(from, to)).code === 0) return;
-      await sleep(200);
-    }
-    throw new Error(`no ping reply ${from} -> ${to} within ${timeoutMs} ms\n${this.allLogTails()}`);
+  protected override describe(host: RelayLabHost): string {
+    return `${host.impl} ${host.name}`;
   }
 
   /** Whether `from` can reach `to`'s address on `side` outside the overlay (it must not, across sides). */
   async underlayReachable(from: string, to: string, side: Side): Promise<boolean> {
     const r = await this.lab.exec(this.host(from).ns, 'ping', ['-n', '-c', '1', '-W', '1', this.host(to).underlay[side]!], { timeoutMs: 5000 });
     return r.code === 0;
-  }
-
-  log(name: string): string {
-    const path = this.host(name).logPath;
-    return existsSync(path) ? readFileSync(path, 'utf8') : '';
-  }
-
-  logTail(name: string, lines = 40): string {
-    return this.log(name).trimEnd().split('\n').slice(-lines).join('\n');
-  }
-
-  allLogTails(lines = 30): string {
-    return [...this.hosts.values()].map((h) => `--- ${h.impl} ${h.name}:\n${this.logTail(h.name, lines)}`).join('\n');
-  }
-
-  async cleanup(): Promise<void> {
-    await this.lab.cleanup();
-    rmSync(this.dir, { recursive: true, force: true });
   }
 }
 

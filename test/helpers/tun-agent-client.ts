@@ -2,7 +2,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { NetnsLab } from './netns.js';
+import type { NetnsLab } from '../../src/lab/netns.js';
 
 export interface AgentEvent {
   event: string;

@@ -1,6 +1,6 @@
 /**
  * `mesh node --docker-bridge cluster` against real dockerd daemons (root, dockerd, busybox-static;
- * else skipped with the reason). One lab for the whole file, see test/helpers/docker-lab.ts:
+ * else skipped with the reason). One lab for the whole file, see src/lab/docker.ts:
  *
  *   lh  mesh lighthouse (TUN disabled)                               10.42.0.1
  *   ha  dockerd + mesh node, group "web", containers 10.200.0.0/24   10.42.0.2   alpha (httpd :80)
@@ -13,7 +13,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { DockerLab, dockerSkipReason, eventually, NETWORK } from '../helpers/docker-lab.js';
+import { DockerLab, dockerSkipReason, NETWORK } from '../../src/lab/docker.js';
+import { eventually } from '../../src/lab/wait.js';
 
 const TAG = 'mesh-docker:';
 const ALPHA = '10.200.0.10';
@@ -78,9 +79,9 @@ describe('mesh node --docker-bridge with real dockerd', { skip, timeout: 240_000
       await lab.addHost('hc', { kind: 'docker' });
       await lab.addHost('nb', { kind: 'nebula', unsafeRoutes: [{ route: '10.200.1.0/24', via: '10.42.0.3' }] });
       assert.deepEqual(['ha', 'hb', 'hc'].map((h) => lab.host(h).subnet), ['10.200.0.0/24', '10.200.1.0/24', '10.200.2.0/24']);
-      await lab.startNode('lh');
+      await lab.start('lh');
       await Promise.all(['ha', 'hb'].map((h) => lab.startDockerd(h)));
-      await Promise.all(['ha', 'hb'].map((h) => lab.startNode(h)));
+      await Promise.all(['ha', 'hb'].map((h) => lab.start(h)));
       await lab.runContainer('ha', 'alpha', ALPHA, lab.httpdCommand(80, 'alpha-on-ha'));
       await lab.runContainer('hb', 'web', WEB, lab.httpdCommand(80, 'web-on-hb'));
       await lab.runContainer('hb', 'alt', ALT, lab.httpdCommand(8080, 'alt-on-hb'));
@@ -110,9 +111,9 @@ describe('mesh node --docker-bridge with real dockerd', { skip, timeout: 240_000
   it(
     'a host that joins later (hc) is reachable from ha and hb without touching them',
     step(async () => {
-      const untouched = { ha: lab.host('ha').node!.pid, hb: lab.host('hb').node!.pid };
+      const untouched = { ha: lab.host('ha').proc!.pid, hb: lab.host('hb').proc!.pid };
       await lab.startDockerd('hc');
-      await lab.startNode('hc');
+      await lab.start('hc');
       await lab.runContainer('hc', 'gamma', GAMMA, lab.httpdCommand(80, 'gamma-on-hc'));
       await eventually('ping alpha -> gamma by IP', () => ping('ha', 'alpha', GAMMA));
       const since = nowSeconds();
@@ -120,9 +121,9 @@ describe('mesh node --docker-bridge with real dockerd', { skip, timeout: 240_000
       assert.equal(page.stdout.trim(), 'gamma-on-hc');
       assert.deepEqual(await clientsSeen('hc', 'gamma', since), new Set([ALPHA]));
       await eventually(`ping gamma -> web.${NETWORK}`, () => ping('hc', 'gamma', `web.${NETWORK}`));
-      assert.deepEqual({ ha: lab.host('ha').node!.pid, hb: lab.host('hb').node!.pid }, untouched);
-      assert.equal(lab.host('ha').nodeExit, undefined);
-      assert.equal(lab.host('hb').nodeExit, undefined);
+      assert.deepEqual({ ha: lab.host('ha').proc!.pid, hb: lab.host('hb').proc!.pid }, untouched);
+      assert.equal(lab.host('ha').exit, undefined);
+      assert.equal(lab.host('hb').exit, undefined);
     }),
   );
 
@@ -153,9 +154,9 @@ describe('mesh node --docker-bridge with real dockerd', { skip, timeout: 240_000
       };
       assert.deepEqual(await counts('hb'), once);
 
-      assert.deepEqual(await lab.stopNode('hb'), { code: 0, signal: null });
+      assert.deepEqual(await lab.stop('hb'), { code: 0, signal: null });
       assert.deepEqual(await counts('hb'), { filter: 0, nat: 0 });
-      await lab.startNode('hb');
+      await lab.start('hb');
       assert.deepEqual(await counts('hb'), once);
       let since = nowSeconds();
       await eventually('wget alpha -> web after the node restart', () => wget('ha', 'alpha', `http://web.${NETWORK}/`));
@@ -188,7 +189,7 @@ describe('mesh node --docker-bridge with real dockerd', { skip, timeout: 240_000
       const routesBefore = await lab.lab.ip(hc.ns, 'route', 'show');
       assert.match(routesBefore, new RegExp(`10\\.200\\.0\\.0/16 dev ${hc.tunDev}`));
 
-      assert.deepEqual(await lab.stopNode('hc'), { code: 0, signal: null });
+      assert.deepEqual(await lab.stop('hc'), { code: 0, signal: null });
 
       const afterStop = await lab.iptablesSave('hc');
       assert.deepEqual(afterStop, before.filter((l) => !l.includes(TAG)), 'only the two tagged rules may go');
@@ -205,7 +206,7 @@ describe('mesh node --docker-bridge with real dockerd', { skip, timeout: 240_000
   it(
     'a nebula 1.6.1 node with tun.unsafe_routes via hb reaches a container behind hb',
     step(async () => {
-      await lab.startNode('nb');
+      await lab.start('nb');
       const nb = lab.host('nb');
       await eventually('ping nebula -> web', () => lab.lab.exec(nb.ns, 'ping', ['-n', '-c', '1', '-W', '2', WEB]));
       const since = nowSeconds();

@@ -7,7 +7,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { overlaySkipReason, withOverlayLab } from '../helpers/overlay-lab.js';
+import { labSkipReason } from '../../src/lab/lab.js';
+import { withOverlayLab } from '../../src/lab/overlay.js';
 
 const OPEN = 9201;
 const BLOCKED = 9202;
@@ -15,7 +16,7 @@ const GROUP = 9203;
 const CONNECT_TIMEOUT_MS = 3000;
 
 test('mesh inbound firewall: allowed port reaches, blocked port times out, group rule', { timeout: 90_000 }, async (t) => {
-  const reason = await overlaySkipReason();
+  const reason = await labSkipReason();
   if (reason) {
     t.skip(reason);
     return;

@@ -11,7 +11,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { overlaySkipReason, withOverlayLab, type Cipher } from '../helpers/overlay-lab.js';
+import { labSkipReason } from '../../src/lab/lab.js';
+import { withOverlayLab, type Cipher } from '../../src/lab/overlay.js';
 
 const BYTES = 100 * 1024 * 1024;
 const PORT = 9300;
@@ -26,7 +27,7 @@ const cases: { cipher: Cipher; initiator: 'mesh' | 'nebula'; net: number }[] = [
 for (const { cipher, initiator, net } of cases) {
   const pki = cipher === 'aes' ? 'nebula-cert' : 'mesh';
   test(`mesh <-> nebula 1.6.1 (${cipher}, ${initiator} initiates, certs by ${pki}): ping both ways, 100 MiB TCP intact, SIGTERM`, { timeout: 120_000 }, async (t) => {
-    const reason = await overlaySkipReason({ nebula: true, nebulaCert: pki === 'nebula-cert' });
+    const reason = await labSkipReason({ nebula: true, nebulaCert: pki === 'nebula-cert' });
     if (reason) {
       t.skip(reason);
       return;

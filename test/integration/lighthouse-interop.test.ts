@@ -19,10 +19,10 @@ import { bindUdp } from '../../src/io/udp.js';
 import { parseIp } from '../../src/net/ipv4.js';
 import { parseConfig } from '../../src/node/config.js';
 import { startMesh as assemble, type Mesh } from '../../src/cli/assemble.js';
-import { nebulaConfig, nebulaConfigYaml, type NodeConfigOptions } from '../helpers/configs.js';
+import { nebulaConfig, nebulaConfigYaml, type NodeConfigOptions } from '../../src/lab/configs.js';
 import { FAST_TIMERS, testLogger, waitFor } from '../helpers/memory-mesh.js';
 import { icmpEcho as echo, parseIpv4 } from '../helpers/packets.js';
-import { makeCA, makeHost, type TestHost } from '../helpers/pki.js';
+import { makeCA, makeHost, type TestHost } from '../../src/lab/pki.js';
 
 const nebulaMissing = spawnSync('sh', ['-c', 'command -v nebula']).status === 0 ? undefined : '`nebula` is not installed';
 

@@ -13,14 +13,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { bindUdp } from '../../src/io/udp.js';
+import { MESH_BIN } from '../../src/lab/binaries.js';
+import { nebulaConfig, nebulaConfigYaml, type NodeConfigOptions } from '../../src/lab/configs.js';
+import { makeCA, makeHost, type TestHost } from '../../src/lab/pki.js';
 import { parseIp } from '../../src/net/ipv4.js';
 import { parseConfig } from '../../src/node/config.js';
 import { MeshNode } from '../../src/node/node.js';
 import { decodeStun, encodeBindingRequest, newTransactionId } from '../../src/protocol/stun.js';
-import { nebulaConfig, nebulaConfigYaml } from '../helpers/configs.js';
 import { FAST_TIMERS, sleep, testLogger, waitFor } from '../helpers/memory-mesh.js';
-import { MESH_BIN } from '../helpers/overlay-lab.js';
-import { makeCA, makeHost, type TestHost } from '../helpers/pki.js';
 
 const NEBULA = '/usr/bin/nebula';
 const DIG = '/usr/bin/dig';
@@ -80,6 +80,24 @@ async function startClient(host: TestHost, lighthouseIp: string, port: number, s
   return MeshNode.start(parseConfig(raw, `${host.name}.yml`).config, testLogger(host.name), { bindUdp });
 }
 
+/** Writes `file` (in the temp directory): the lighthouse's config on 127.0.0.1:`port`, TUN disabled. Returns its path. */
+function lighthouseConfig(file: string, port: number, more: Omit<NodeConfigOptions, 'ca' | 'cert' | 'key' | 'listen'> = {}): string {
+  const path = join(tmp, file);
+  writeFileSync(
+    path,
+    nebulaConfigYaml({
+      ca: lighthouseHost.ca,
+      cert: lighthouseHost.certPem,
+      key: lighthouseHost.keyPem,
+      listen: { host: '127.0.0.1', port },
+      amLighthouse: true,
+      tun: { disabled: true },
+      ...more,
+    }),
+  );
+  return path;
+}
+
 function dig(port: number, ...args: string[]): string {
   const r = spawnSync(DIG, ['@127.0.0.1', '-p', String(port), '+tries=1', '+time=2', ...args], { encoding: 'utf8', timeout: 10_000 });
   assert.equal(r.status, 0, `dig ${args.join(' ')}: ${r.stdout}${r.stderr}`);
@@ -89,22 +107,12 @@ function dig(port: number, ...args: string[]): string {
 describe('STUN and DNS on loopback', () => {
   it('dig resolves a connected host against a mesh lighthouse, which also answers STUN on both ports', { skip: existsSync(DIG) ? false : 'dig (dnsutils) not installed', timeout: 60_000 }, async () => {
     const [listenPort, stunPort, dnsPort] = [await freePort(), await freePort(), await freePort()];
-    const configPath = join(tmp, 'mesh-lighthouse.yml');
-    writeFileSync(
-      configPath,
-      nebulaConfigYaml({
-        ca: lighthouseHost.ca,
-        cert: lighthouseHost.certPem,
-        key: lighthouseHost.keyPem,
-        listen: { host: '127.0.0.1', port: listenPort },
-        amLighthouse: true,
-        tun: { disabled: true },
-        extra: {
-          lighthouse: { am_lighthouse: true, serve_dns: true, dns: { host: '127.0.0.1', port: dnsPort } },
-          stun: { alternate_port: stunPort },
-        },
-      }),
-    );
+    const configPath = lighthouseConfig('mesh-lighthouse.yml', listenPort, {
+      extra: {
+        lighthouse: { am_lighthouse: true, serve_dns: true, dns: { host: '127.0.0.1', port: dnsPort } },
+        stun: { alternate_port: stunPort },
+      },
+    });
     const { proc, lines } = await startProcess(process.execPath, [MESH_BIN, 'node', '--config', configPath], /serving DNS/);
     const client = await startClient(clientHost, '10.77.0.1', listenPort, '60s');
     try {
@@ -136,19 +144,7 @@ describe('STUN and DNS on loopback', () => {
 
   it('a nebula 1.6.1 lighthouse ignores STUN silently and keeps working', { skip: existsSync(NEBULA) ? false : 'nebula not installed', timeout: 60_000 }, async () => {
     const port = await freePort();
-    const configPath = join(tmp, 'nebula-lighthouse.yml');
-    writeFileSync(
-      configPath,
-      nebulaConfigYaml({
-        ca: lighthouseHost.ca,
-        cert: lighthouseHost.certPem,
-        key: lighthouseHost.keyPem,
-        listen: { host: '127.0.0.1', port },
-        amLighthouse: true,
-        tun: { disabled: true },
-        logLevel: 'info',
-      }),
-    );
+    const configPath = lighthouseConfig('nebula-lighthouse.yml', port, { logLevel: 'info' });
     const { proc, lines } = await startProcess(NEBULA, ['-config', configPath], /Nebula interface is active/);
     try {
       await sleep(300);

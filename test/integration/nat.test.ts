@@ -1,6 +1,6 @@
 /**
  * NAT traversal in a namespace lab (root only; skips with the reason otherwise): hosts behind
- * masquerading home routers, lighthouses and a relay on a simulated internet (see nat-lab.ts).
+ * masquerading home routers, lighthouses and a relay on a simulated internet (see src/lab/nat.ts).
  *
  * Every scenario runs with real nebula 1.6.1 nodes (which proves the topology) and with mesh nodes;
  * the interop cases mix them. Paths are proven from the network: the pinging host's router counts
@@ -10,18 +10,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { overlaySkipReason, type Impl } from '../helpers/overlay-lab.js';
-import { run } from '../helpers/netns.js';
-import { withNatLab, type NatLab } from '../helpers/nat-lab.js';
+import type { Impl } from '../../src/lab/binaries.js';
+import { labSkipReason } from '../../src/lab/lab.js';
+import { withNatLab, type NatKind, type NatLab } from '../../src/lab/nat.js';
 
 const PINGS = 10;
 
-async function skipReason(impls: Impl[]): Promise<string | undefined> {
-  const reason = await overlaySkipReason({ nebula: impls.includes('nebula'), nebulaCert: true, meshTun: impls.includes('mesh') });
-  if (reason) return reason;
-  const iptables = await run('sh', ['-c', 'command -v iptables']).catch(() => null);
-  if (!iptables || iptables.code !== 0) return '`iptables` is not installed';
-  return undefined;
+function skipReason(impls: Impl[]): Promise<string | undefined> {
+  return labSkipReason({ nebula: impls.includes('nebula'), nebulaCert: true, meshTun: impls.includes('mesh'), commands: ['iptables'] });
 }
 
 /** Asserts that all pings were answered and went straight to `peerPublicIp`, not via `notVia`. */
@@ -34,24 +30,19 @@ async function assertDirect(lab: NatLab, from: string, to: string, notVia: strin
   for (const ip of notVia) assert.ok((trace.sentTo.get(ip) ?? 0) < PINGS / 2, `${from} -> ${to}: data went via ${ip} (${fmt(trace.sentTo)})`);
 }
 
-async function waitForLog(lab: NatLab, name: string, pattern: RegExp, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pattern.test(lab.log(name))) {
-    if (Date.now() > deadline) throw new Error(`${name} never logged ${pattern}:\n${lab.logTail(name)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** A lighthouse and a relay on the internet, hosts a and b behind symmetric NATs, all started. */
-async function symmetricTopology(lab: NatLab, impl: Impl, lighthouseExtra?: Record<string, unknown>): Promise<void> {
-  await lab.addNode('lh', { impl, role: 'lighthouse', ...(lighthouseExtra ? { extra: lighthouseExtra } : {}) });
-  await lab.addNode('relay', { impl, role: 'relay' });
-  await lab.addRouter('ra', 'symmetric');
-  await lab.addRouter('rb', 'symmetric');
-  await lab.addNode('a', { impl, behind: 'ra' });
-  await lab.addNode('b', { impl, behind: 'rb' });
+/**
+ * A lighthouse (with `relay`, also a relay) on the internet and hosts a and b behind NATs of `kind`;
+ * every router counts what it forwards to every public address, and all nodes are started.
+ */
+async function twoHostsBehindNats(lab: NatLab, kind: NatKind, impls: { lh: Impl; a: Impl; b: Impl }, options: { relay?: boolean; lighthouseExtra?: Record<string, unknown> } = {}): Promise<void> {
+  await lab.addNode('lh', { impl: impls.lh, role: 'lighthouse', ...(options.lighthouseExtra ? { extra: options.lighthouseExtra } : {}) });
+  if (options.relay) await lab.addNode('relay', { impl: impls.lh, role: 'relay' });
+  await lab.addRouter('ra', kind);
+  await lab.addRouter('rb', kind);
+  await lab.addNode('a', { impl: impls.a, behind: 'ra' });
+  await lab.addNode('b', { impl: impls.b, behind: 'rb' });
   await lab.watchAll();
-  await lab.startAll('lh', 'relay', 'a', 'b');
+  await lab.startAll('lh', ...(options.relay ? ['relay'] : []), 'a', 'b');
 }
 
 /** Pings a -> b and b -> a: every reply comes, all data goes to the relay, none straight to the peer. */
@@ -72,13 +63,7 @@ function fmt(counts: Map<string, number>): string {
 
 /** Lighthouse on the internet, hosts a and b behind cone NATs: after punching they talk directly. */
 async function punchScenario(lab: NatLab, impls: { lh: Impl; a: Impl; b: Impl }): Promise<void> {
-  await lab.addNode('lh', { impl: impls.lh, role: 'lighthouse' });
-  await lab.addRouter('ra', 'cone');
-  await lab.addRouter('rb', 'cone');
-  await lab.addNode('a', { impl: impls.a, behind: 'ra' });
-  await lab.addNode('b', { impl: impls.b, behind: 'rb' });
-  await lab.watchAll();
-  await lab.startAll('lh', 'a', 'b');
+  await twoHostsBehindNats(lab, 'cone', impls);
   await lab.waitForPing('a', 'b');
   await assertDirect(lab, 'a', 'b', [lab.publicIp('lh')]);
   await assertDirect(lab, 'b', 'a', [lab.publicIp('lh')]);
@@ -100,7 +85,7 @@ for (const impl of ['nebula', 'mesh'] as const) {
     const reason = await skipReason([impl]);
     if (reason) return t.skip(reason);
     await withNatLab(t, { net: relayNet }, async (lab) => {
-      await symmetricTopology(lab, impl);
+      await twoHostsBehindNats(lab, 'symmetric', same(impl), { relay: true });
       // No tunnel to the relay exists yet: the relay must reach b through the lighthouse (b punches
       // and, with punchy.respond, handshakes back after 5 s), so the first reply takes ~6 s.
       await lab.waitForPing('a', 'b', 20_000);
@@ -117,9 +102,9 @@ for (const impl of ['nebula', 'mesh'] as const) {
       const reason = await skipReason([impl]);
       if (reason) return t.skip(reason);
       await withNatLab(t, { net: stunNet }, async (lab) => {
-        await symmetricTopology(lab, impl, { stun: { alternate_port: 4243 } });
+        await twoHostsBehindNats(lab, 'symmetric', same(impl), { relay: true, lighthouseExtra: { stun: { alternate_port: 4243 } } });
         for (const host of ['a', 'b']) {
-          await waitForLog(lab, host, /mapping endpoint-dependent \(symmetric\)/, 10_000);
+          await lab.waitForLog(host, /mapping endpoint-dependent \(symmetric\)/, 10_000);
         }
         // Each host keeps a tunnel to its relay and knows its NAT is symmetric, so a asks the relay at
         // once and the relay reaches b at once (the nebula variant waits for b's 5 s punch-back).
@@ -165,13 +150,7 @@ for (const impl of ['nebula', 'mesh'] as const) {
     const reason = await skipReason([impl]);
     if (reason) return t.skip(reason);
     await withNatLab(t, { net: roamingNet }, async (lab) => {
-      await lab.addNode('lh', { impl, role: 'lighthouse' });
-      await lab.addRouter('ra', 'cone');
-      await lab.addRouter('rb', 'cone');
-      await lab.addNode('a', { impl, behind: 'ra' });
-      await lab.addNode('b', { impl, behind: 'rb' });
-      await lab.watchAll();
-      await lab.startAll('lh', 'a', 'b');
+      await twoHostsBehindNats(lab, 'cone', same(impl));
       await lab.waitForPing('a', 'b');
       await assertDirect(lab, 'a', 'b', [lab.publicIp('lh')]);
 

@@ -12,9 +12,9 @@
  */
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import { overlaySkipReason } from '../helpers/overlay-lab.js';
+import type { Impl } from '../../src/lab/binaries.js';
+import { labSkipReason, withLab } from '../../src/lab/lab.js';
 import { meshLearnsRelaysFromLighthouse, RelayLab } from '../helpers/relay-lab.js';
-import type { Impl } from '../helpers/overlay-lab.js';
 
 interface Case {
   title: string;
@@ -34,7 +34,7 @@ const cases: Case[] = [
 let lighthouseProbe: Promise<boolean> | null = null;
 
 async function skipReason(c: Case): Promise<string | undefined> {
-  const reason = await overlaySkipReason({ nebula: true, nebulaCert: true, meshTun: c.a === 'mesh' || c.b === 'mesh' });
+  const reason = await labSkipReason({ nebula: true, nebulaCert: true, meshTun: c.a === 'mesh' || c.b === 'mesh' });
   if (reason) return reason;
   lighthouseProbe ??= meshLearnsRelaysFromLighthouse();
   if ((c.a === 'mesh' || c.b === 'mesh') && !(await lighthouseProbe)) {
@@ -50,8 +50,7 @@ for (const c of cases) {
       t.skip(reason);
       return;
     }
-    const lab = RelayLab.create(t);
-    try {
+    await withLab(RelayLab.create(t), async (lab) => {
       const lighthouse = c.rIsLighthouse ? 'r' : 'l';
       if (!c.rIsLighthouse) await lab.addHost('l', { impl: 'nebula', sides: ['a', 'b'], amLighthouse: true, tunDisabled: true });
       await lab.addHost('r', { impl: c.r, sides: ['a', 'b'], amRelay: true, amLighthouse: c.rIsLighthouse, knows: ['a', 'b'], tunDisabled: c.r === 'mesh' });
@@ -69,9 +68,6 @@ for (const c of cases) {
       for (let i = 0; i < 3; i++) assert.equal((await lab.ping('a', 'b')).code, 0, `ping ${i} through the relay`);
       if (c.r === 'mesh') assert.match(lab.log('r'), /relay established/, 'mesh R set the relay up');
       else assert.match(lab.log('r'), /handleCreateRelayRequest/, 'nebula R was asked for the relay');
-    } catch (err) {
-      process.stderr.write(`\n=== node logs (relay lab ${lab.lab.id}) ===\n${lab.allLogTails()}\n`);
-      throw err;
-    }
+    });
   });
 }

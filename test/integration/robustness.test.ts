@@ -29,9 +29,9 @@ import { MeshNode } from '../../src/node/node.js';
 import { parseIp } from '../../src/net/ipv4.js';
 import { HEADER_LEN, MessageType, writeHeader } from '../../src/protocol/header.js';
 import { decodeHandshake, encodeHandshake } from '../../src/protocol/messages.js';
-import { nebulaConfig } from '../helpers/configs.js';
+import { nebulaConfig } from '../../src/lab/configs.js';
 import { icmpEcho, parseIpv4 } from '../helpers/packets.js';
-import { makeCA, makeHost, type TestHost } from '../helpers/pki.js';
+import { makeCA, makeHost, type TestHost } from '../../src/lab/pki.js';
 
 const LOOPBACK = '127.0.0.1';
 const BLAST_MS = Number(process.env.MESH_BLAST_MS ?? 4000);
@@ -129,6 +129,41 @@ function startNode(host: TestHost, port: number, peers: Record<string, string[]>
     bindUdp: capturingBind(captured, new Set(Object.values(peers).flat().map((hostPort) => Number(hostPort.split(':')[1]))), capture),
     ...(tun ? { openTun: (_o: TunOptions) => tun } : {}),
   });
+}
+
+interface Pair {
+  hostA: TestHost;
+  hostB: TestHost;
+  portA: number;
+  portB: number;
+  /** What each node received from the other (see capturingBind). */
+  captured: Buffer[];
+  tunA: MemoryTun;
+  nodeA: MeshNode;
+  nodeB: MeshNode;
+}
+
+/**
+ * Nodes A (rob-a, `<net>.1`, a MemoryTun the test plays the kernel of) and B (rob-b, `<net>.2`,
+ * tun.disabled) of a fresh CA on loopback, each with the other in static_host_map. Both stop when
+ * the test ends.
+ */
+async function startPair(t: { after(fn: () => unknown): void }, caName: string, net: string): Promise<Pair> {
+  const ca = makeCA(caName);
+  const hostA = makeHost(ca, 'rob-a', `${net}.1/16`);
+  const hostB = makeHost(ca, 'rob-b', `${net}.2/16`);
+  const [portA, portB] = [await freePort(), await freePort()];
+  const captured: Buffer[] = [];
+  const tunA = new MemoryTun({ name: 'memtun0' });
+  const nodes: MeshNode[] = [];
+  t.after(async () => {
+    for (const n of nodes) await n.stop().catch(() => {});
+  });
+  const nodeB = await startNode(hostB, portB, { [hostA.ip]: [`${LOOPBACK}:${portA}`] }, null, captured);
+  nodes.push(nodeB);
+  const nodeA = await startNode(hostA, portA, { [hostB.ip]: [`${LOOPBACK}:${portB}`] }, tunA, captured);
+  nodes.push(nodeA);
+  return { hostA, hostB, portA, portB, captured, tunA, nodeA, nodeB };
 }
 
 interface Pinger {
@@ -349,23 +384,9 @@ function internals(node: MeshNode) {
 
 test('a node survives a UDP blast of random and mutated datagrams with its tunnel, traffic and memory intact', { timeout: 60_000 }, async (t) => {
   const gc = getGc();
-  const ca = makeCA('Robustness CA');
-  const hostA = makeHost(ca, 'rob-a', '10.77.0.1/16');
-  const hostB = makeHost(ca, 'rob-b', '10.77.0.2/16');
+  const { hostA, hostB, portA, portB, captured, tunA, nodeA, nodeB } = await startPair(t, 'Robustness CA', '10.77.0');
   const otherCa = makeCA('Untrusted CA');
   const hostC = makeHost(otherCa, 'rob-c', '10.77.0.3/16');
-
-  const [portA, portB] = [await freePort(), await freePort()];
-  const captured: Buffer[] = [];
-  const tunA = new MemoryTun({ name: 'memtun0' });
-  const nodes: MeshNode[] = [];
-  t.after(async () => {
-    for (const n of nodes) await n.stop().catch(() => {});
-  });
-  const nodeB = await startNode(hostB, portB, { [hostA.ip]: [`${LOOPBACK}:${portA}`] }, null, captured);
-  nodes.push(nodeB);
-  const nodeA = await startNode(hostA, portA, { [hostB.ip]: [`${LOOPBACK}:${portB}`] }, tunA, captured);
-  nodes.push(nodeA);
 
   // Tunnel up, A → B → A.
   const p = pinger(tunA, hostA.ip, hostB.ip);
@@ -466,20 +487,7 @@ test('a node survives a UDP blast of random and mutated datagrams with its tunne
  * it; mesh answers it but keeps the established tunnel until the peer sends traffic on the new one.
  */
 test('a replayed message 1 with a forged newer time does not replace the tunnel', { timeout: 60_000 }, async (t) => {
-  const ca = makeCA('Robustness CA 2');
-  const hostA = makeHost(ca, 'rob-a', '10.78.0.1/16');
-  const hostB = makeHost(ca, 'rob-b', '10.78.0.2/16');
-  const [portA, portB] = [await freePort(), await freePort()];
-  const captured: Buffer[] = [];
-  const tunA = new MemoryTun({ name: 'memtun0' });
-  const nodes: MeshNode[] = [];
-  t.after(async () => {
-    for (const n of nodes) await n.stop().catch(() => {});
-  });
-  const nodeB = await startNode(hostB, portB, { [hostA.ip]: [`${LOOPBACK}:${portA}`] }, null, captured);
-  nodes.push(nodeB);
-  const nodeA = await startNode(hostA, portA, { [hostB.ip]: [`${LOOPBACK}:${portB}`] }, tunA, captured);
-  nodes.push(nodeA);
+  const { hostA, hostB, portA, portB, captured, tunA, nodeA, nodeB } = await startPair(t, 'Robustness CA 2', '10.78.0');
   const p = pinger(tunA, hostA.ip, hostB.ip);
   await pingUntil(p, 5000);
   const original = nodeB.hostmap.get(parseIp(hostA.ip))!;

@@ -2,9 +2,10 @@
  * Native TUN device inside a fresh network namespace (root only; skips with the reason otherwise).
  * The TUN is opened by a child agent running in the namespace (test/helpers/tun-agent.ts).
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { netnsSkipReason, NetnsLab } from '../helpers/netns.js';
+import { netnsSkipReason, type NetnsLab } from '../../src/lab/netns.js';
+import { netnsLabOrSkip } from '../helpers/netns-lab.js';
 import { TunAgent } from '../helpers/tun-agent-client.js';
 import { icmpEcho, parseIpv4, udpPacket } from '../helpers/packets.js';
 import { nativeLoadError } from '../../src/io/native.js';
@@ -13,18 +14,21 @@ function skipReason(): string | undefined {
   return netnsSkipReason() ?? nativeLoadError()?.message;
 }
 
+/** A TUN agent in a fresh namespace "<label>", or undefined after skipping the test (see skipReason). */
+async function startAgent(t: TestContext, label: string): Promise<{ lab: NetnsLab; ns: string; agent: TunAgent } | undefined> {
+  const lab = netnsLabOrSkip(t, skipReason());
+  if (!lab) return undefined;
+  const ns = await lab.namespace(label);
+  return { lab, ns, agent: await TunAgent.start(lab, ns) };
+}
+
 const TUN_IP = '172.31.9.1';
 const PEER_IP = '172.31.9.2';
 
 test('native TUN in a namespace: config, batched reads, writes reach the kernel, routes, close', { timeout: 60_000 }, async (t) => {
-  const reason = skipReason();
-  if (reason) {
-    t.skip(reason);
-    return;
-  }
-  const lab = NetnsLab.create(t);
-  const ns = await lab.namespace('tun');
-  const agent = await TunAgent.start(lab, ns);
+  const started = await startAgent(t, 'tun');
+  if (!started) return;
+  const { lab, ns, agent } = started;
 
   // Open without reading yet, so packets queue in the kernel and arrive as one batch later.
   const opened = await agent.request<{ name: string; mtu: number }>('open', {
@@ -134,14 +138,9 @@ test('native TUN in a namespace: config, batched reads, writes reach the kernel,
 });
 
 test('openTun rejects bad names and MTUs with clear errors and leaves nothing behind', { timeout: 30_000 }, async (t) => {
-  const reason = skipReason();
-  if (reason) {
-    t.skip(reason);
-    return;
-  }
-  const lab = NetnsLab.create(t);
-  const ns = await lab.namespace('err');
-  const agent = await TunAgent.start(lab, ns);
+  const started = await startAgent(t, 'err');
+  if (!started) return;
+  const { lab, ns, agent } = started;
   await assert.rejects(agent.request('open', { name: 'this-name-is-too-long', mtu: 1300, address: '172.31.11.1/24' }), /longer than 15/);
   await assert.rejects(agent.request('open', { name: 'mtbad0', mtu: 20, address: '172.31.11.1/24' }), /invalid tun mtu/);
   // The failed opens left nothing behind.

@@ -5,14 +5,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { overlaySkipReason, withOverlayLab, type Cipher } from '../helpers/overlay-lab.js';
+import { labSkipReason } from '../../src/lab/lab.js';
+import { withOverlayLab, type Cipher } from '../../src/lab/overlay.js';
 
 const BYTES = 100 * 1024 * 1024;
 const PORT = 9100;
 
 for (const cipher of ['aes', 'chachapoly'] as const satisfies readonly Cipher[]) {
   test(`mesh <-> mesh over real TUN (${cipher}): ping both ways, 100 MiB TCP intact, SIGTERM`, { timeout: 120_000 }, async (t) => {
-    const reason = await overlaySkipReason();
+    const reason = await labSkipReason();
     if (reason) {
       t.skip(reason);
       return;

@@ -7,17 +7,14 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { netnsSkipReason, NetnsLab, run } from '../helpers/netns.js';
+import { run } from '../../src/lab/netns.js';
+import { netnsLabOrSkip } from '../helpers/netns-lab.js';
 
 const script = fileURLToPath(new URL('../helpers/udp-echo.js', import.meta.url));
 
 test('UDP echo across namespaces through a bridge namespace (native batched when built)', { timeout: 60_000 }, async (t) => {
-  const reason = netnsSkipReason();
-  if (reason) {
-    t.skip(reason);
-    return;
-  }
-  const lab = NetnsLab.create(t);
+  const lab = netnsLabOrSkip(t);
+  if (!lab) return;
   const sw = await lab.namespace('sw');
   const a = await lab.namespace('a');
   const b = await lab.namespace('b');

@@ -1,7 +1,7 @@
 import { createCA, signCertificate } from '../../pki/sign.js';
 import { encodeCertificatePem, encodeEd25519PrivateKeyPem, encodeX25519PrivateKeyPem, generateX25519KeyPair } from '../../pki/keys.js';
 import type { Certificate } from '../../pki/cert.js';
-import { parseCidr } from '../../src/net/ipv4.js';
+import { parseCidr } from '../net/ipv4.js';
 
 export interface TestCA {
   cert: Certificate;

@@ -1,5 +1,5 @@
 /**
- * Network-namespace sandbox for root-only tests.
+ * Network-namespace sandbox for the root-only labs (integration tests, `npm run demo`, the bench).
  *
  * Everything a NetnsLab creates lives in namespaces it created itself (names "mt" + random id):
  * veth pairs are created directly inside those namespaces, bridges only inside a namespace (never
@@ -10,6 +10,7 @@
  * Address plan suggestion: 172.31.x.y inside the namespaces; traffic never leaves them.
  */
 import { execFile, execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 
@@ -80,6 +81,30 @@ export async function runOk(cmd: string, args: readonly string[], options: { tim
   const r = await run(cmd, args, options);
   if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.code ?? r.signal}): ${r.stderr.trim() || r.stdout.trim()}`);
   return r.stdout;
+}
+
+/** How a process ended. */
+export interface ProcessExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/**
+ * Sends `signal` to the child (by its PID) and waits until it has exited, sending SIGKILL after
+ * `graceMs`. Resolves true when SIGKILL was needed, false otherwise (also when it had already exited).
+ */
+export async function terminate(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 2000): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return false;
+  const exited = once(child, 'exit');
+  let killed = false;
+  const timer = setTimeout(() => {
+    killed = true;
+    child.kill('SIGKILL');
+  }, graceMs);
+  child.kill(signal);
+  await exited;
+  clearTimeout(timer);
+  return killed;
 }
 
 export class NetnsLab {
@@ -162,6 +187,16 @@ export class NetnsLab {
     await this.ip(ns, 'link', 'set', dev, 'up');
   }
 
+  /** Whether the network device `dev` exists in `ns`. */
+  async linkExists(ns: string, dev: string): Promise<boolean> {
+    return (await run('ip', ['-n', ns, 'link', 'show', 'dev', dev])).code === 0;
+  }
+
+  /** Sets a sysctl inside `ns`, e.g. sysctl(ns, 'net.ipv4.ip_forward', 1). */
+  async sysctl(ns: string, key: string, value: string | number): Promise<void> {
+    await this.execOk(ns, 'sysctl', ['-q', '-w', `${key}=${value}`]);
+  }
+
   /** Runs a command inside `ns` (`ip netns exec NS cmd ...`) to completion. */
   exec(ns: string, cmd: string, args: readonly string[] = [], options: { timeoutMs?: number; input?: string } = {}): Promise<ExecResult> {
     return run('ip', ['netns', 'exec', ns, cmd, ...args], options);
@@ -189,22 +224,8 @@ export class NetnsLab {
     if (this.closed) return;
     this.closed = true;
     process.off('exit', this.exitHandler);
-    const alive = [...this.children].filter((c) => c.exitCode === null && c.signalCode === null && c.pid !== undefined);
-    await Promise.all(
-      alive.map(
-        (child) =>
-          new Promise<void>((resolve) => {
-            const timer = setTimeout(() => {
-              child.kill('SIGKILL');
-            }, graceMs);
-            child.once('exit', () => {
-              clearTimeout(timer);
-              resolve();
-            });
-            child.kill('SIGTERM');
-          }),
-      ),
-    );
+    const alive = [...this.children].filter((c) => c.pid !== undefined);
+    await Promise.all(alive.map((child) => terminate(child, 'SIGTERM', graceMs)));
     for (const ns of this.namespaces.splice(0)) {
       await run('ip', ['netns', 'del', ns]);
     }

@@ -1,0 +1,15 @@
+/** The node programs a lab runs: the compiled mesh CLI and nebula 1.6.1. */
+import { fileURLToPath } from 'node:url';
+
+/** The compiled mesh CLI (dist/src/cli/bin.js, next to this module's directory). */
+export const MESH_BIN = fileURLToPath(new URL('../cli/bin.js', import.meta.url));
+
+export type Impl = 'mesh' | 'nebula';
+
+/** The log line that says a node is up, per implementation. */
+export const READY: Record<Impl, RegExp> = { mesh: /mesh node started/, nebula: /Nebula interface is active/ };
+
+/** The command that runs a node of `impl` with `configPath` (`sub` picks the mesh subcommand). */
+export function nodeCommand(impl: Impl, configPath: string, sub = 'node'): [string, string[]] {
+  return impl === 'mesh' ? [process.execPath, [MESH_BIN, sub, '--config', configPath]] : ['nebula', ['-config', configPath]];
+}

@@ -1,0 +1,185 @@
+/**
+ * Overlay-network lab (root-only tests and the demo), a Lab (see lab.ts).
+ *
+ * Layout: one "switch" namespace holding a bridge and one namespace per host joined to it by a veth
+ * pair. Underlay addresses are 172.31.<net>.<10+i>/24, overlay (VPN) addresses
+ * 172.31.<net+128>.<1+i>/24. Certificates are made with `mesh ca` or `nebula-cert`; nodes are
+ * `mesh node --config` or `nebula -config`, each with its own TUN device (unique name per lab).
+ * On top of the shared lab: TCP transfers checked with SHA-256 (tcp-tool.ts).
+ */
+import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { nodeCommand, READY, type Impl } from './binaries.js';
+import type { SignOptions } from './certs.js';
+import { ALLOW_ALL, type FirewallRule } from './configs.js';
+import { checkNet, Lab, withLab, type LabNode } from './lab.js';
+import type { CleanupHost } from './netns.js';
+
+/** The TCP tool, next to this file in dist/. */
+export const TCP_TOOL = fileURLToPath(new URL('./tcp-tool.js', import.meta.url));
+
+export type Cipher = 'aes' | 'chachapoly';
+
+export interface HostOptions {
+  impl?: Impl;
+  groups?: string[];
+  inbound?: FirewallRule[];
+  outbound?: FirewallRule[];
+  logLevel?: string;
+  listenPort?: number;
+}
+
+export interface OverlayHost extends LabNode {
+  impl: Impl;
+  underlayIp: string;
+  listenPort: number;
+  groups: string[];
+  inbound: FirewallRule[];
+  outbound: FirewallRule[];
+  logLevel: string;
+}
+
+export interface OverlayLabOptions {
+  /** Third octet of the underlay network (overlay uses net+128). Default 1. */
+  net?: number;
+  /** Who makes the certificates. Default 'mesh' (`mesh ca init/sign`). */
+  pki?: 'mesh' | 'nebula-cert';
+  cipher?: Cipher;
+  /** Called with a plain-words description of each step (the demo prints these; OVERLAY_VERBOSE=1 prints them to stderr by default). */
+  say?: (message: string) => void;
+  /** Starts every namespace name (default "mt"). */
+  namePrefix?: string;
+}
+
+export interface TcpResult {
+  connected: boolean;
+  error?: string;
+  sent?: number;
+  sentSha256?: string;
+  received?: number;
+  receivedSha256?: string;
+  ms?: number;
+  mbitPerSec?: number;
+}
+
+export class OverlayLab extends Lab<OverlayHost> {
+  readonly net: number;
+  cipher: Cipher;
+
+  private constructor(options: OverlayLabOptions) {
+    const net = checkNet(options.net, 127);
+    super({ ...options, kind: 'overlay', namePrefix: options.namePrefix ?? 'mt', pki: options.pki ?? 'mesh', underlay: { description: `the underlay switch (172.31.${net}.0/24)` } });
+    this.net = net;
+    this.cipher = options.cipher ?? 'aes';
+  }
+
+  /** Creates a lab; with a test context, cleanup() runs when the test ends (pass or fail). */
+  static create(t?: CleanupHost, options: OverlayLabOptions = {}): OverlayLab {
+    return new OverlayLab(options).cleanupAfter(t);
+  }
+
+  /** Adds a host: its namespace, a veth to the underlay bridge, and its underlay address. */
+  async addHost(name: string, options: HostOptions = {}): Promise<OverlayHost> {
+    const ns = await this.hostNamespace(name, 8);
+    const i = this.hosts.size;
+    const dev = await this.plug(ns);
+    const underlayIp = `172.31.${this.net}.${10 + i}`;
+    await this.lab.address(ns, dev, `${underlayIp}/24`);
+    const host: OverlayHost = {
+      name,
+      ns,
+      impl: options.impl ?? 'mesh',
+      underlayIp,
+      vpnIp: `172.31.${this.net + 128}.${1 + i}`,
+      listenPort: options.listenPort ?? 4242,
+      groups: options.groups ?? [],
+      inbound: options.inbound ?? ALLOW_ALL,
+      outbound: options.outbound ?? ALLOW_ALL,
+      logLevel: options.logLevel ?? 'info',
+      ...this.nodeFiles(name),
+    };
+    this.hosts.set(name, host);
+    this.say(`created namespace ${ns} for host "${name}": underlay ${underlayIp} on ${dev} (veth to the bridge), overlay ${host.vpnIp}`);
+    return host;
+  }
+
+  /** The host's Nebula 1.6 config: every other host in static_host_map, its own TUN name. */
+  configFor(host: OverlayHost): Record<string, unknown> {
+    const staticHostMap: Record<string, string[]> = {};
+    for (const other of this.hosts.values()) if (other !== host) staticHostMap[other.vpnIp] = [`${other.underlayIp}:${other.listenPort}`];
+    return this.nodeConfig(host, {
+      listen: { host: '0.0.0.0', port: host.listenPort },
+      staticHostMap,
+      cipher: this.cipher,
+      tun: { dev: host.tunDev, mtu: 1300 },
+      inbound: host.inbound,
+      outbound: host.outbound,
+      logLevel: host.logLevel,
+    });
+  }
+
+  /**
+   * Starts the host's node in its namespace (certificate and config written first), logging to
+   * its log file, and waits until it reports that it is running.
+   */
+  async start(name: string, timeoutMs = 15_000): Promise<OverlayHost> {
+    const host = this.host(name);
+    await this.certify(host);
+    this.writeConfig(host, this.configFor(host));
+    const proc = await this.launch(host, nodeCommand(host.impl, host.configPath), READY[host.impl], { timeoutMs });
+    this.say(`started ${host.impl === 'mesh' ? 'mesh node' : 'nebula'} "${name}" in ${host.ns} (pid ${proc.pid}, TUN ${host.tunDev}, cipher ${this.cipher}, log ${host.logPath})`);
+    return host;
+  }
+
+  protected override certRequest(host: OverlayHost): { ipCidr: string; options: SignOptions } {
+    return { ipCidr: `${host.vpnIp}/24`, options: { groups: host.groups } };
+  }
+
+  protected override describe(host: OverlayHost): string {
+    return `${host.impl} ${host.name}`;
+  }
+
+  /** Starts the TCP checksum server (tcp-tool serve) on the host's overlay address. */
+  async tcpServe(name: string, ports: number[]): Promise<ChildProcess> {
+    const host = this.host(name);
+    const proc = this.lab.spawn(host.ns, process.execPath, [TCP_TOOL, 'serve', host.vpnIp, ports.join(',')]);
+    let err = '';
+    proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    const lines = createInterface({ input: proc.stdout! });
+    await Promise.race([
+      once(lines, 'line'),
+      once(proc, 'exit').then(() => {
+        throw new Error(`tcp server on ${name} exited: ${err}`);
+      }),
+    ]);
+    return proc;
+  }
+
+  /** Sends `bytes` pseudo-random bytes over TCP from `from` to `to`'s overlay address; returns both checksums. */
+  async tcpSend(from: string, to: string, port: number, bytes: number, connectTimeoutMs = 5000, totalTimeoutMs = 120_000): Promise<TcpResult> {
+    const out = await this.lab.execOk(this.host(from).ns, process.execPath, [TCP_TOOL, 'send', this.host(to).vpnIp, String(port), String(bytes), String(connectTimeoutMs)], {
+      timeoutMs: totalTimeoutMs,
+    });
+    const result = JSON.parse(out.trim()) as TcpResult;
+    if (result.connected && result.sent !== undefined) {
+      this.say(
+        `TCP ${from} -> ${to}:${port}: sent ${fmtBytes(result.sent)} in ${result.ms} ms (${result.mbitPerSec} Mbit/s), ` +
+          `receiver got ${fmtBytes(result.received ?? 0)}, sha256 ${result.sentSha256 === result.receivedSha256 ? 'matches' : 'DIFFERS'}`,
+      );
+    } else {
+      this.say(`TCP ${from} -> ${to}:${port}: no connection (${result.error})`);
+    }
+    return result;
+  }
+}
+
+/** Runs `fn` with a fresh overlay lab; on failure prints every node's log tail; cleans up either way. */
+export function withOverlayLab<T>(t: CleanupHost, options: OverlayLabOptions, fn: (lab: OverlayLab) => Promise<T>): Promise<T> {
+  return withLab(OverlayLab.create(t, options), fn);
+}
+
+function fmtBytes(n: number): string {
+  return n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${n} bytes`;
+}
