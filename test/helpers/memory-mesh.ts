@@ -4,8 +4,8 @@ import { startMesh } from '../../src/cli/assemble.js';
 import { MemoryNetwork, MemoryTun } from '../../src/io/memory.js';
 import { parseConfig } from '../../src/node/config.js';
 import type { MeshNode, NodeDeps } from '../../src/node/node.js';
-import { nebulaConfig, type NodeConfigOptions } from './configs.js';
-import type { TestHost } from './pki.js';
+import { nebulaConfig, type NodeConfigOptions } from '../../src/lab/configs.js';
+import type { TestHost } from '../../src/lab/pki.js';
 
 export interface MemoryNode {
   node: MeshNode;

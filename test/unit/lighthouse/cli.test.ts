@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { stringify } from 'yaml';
 import { asLighthouse } from '../../../src/cli/lighthouse.js';
 import { loadConfig } from '../../../src/node/config.js';
-import { nebulaConfig } from '../../helpers/configs.js';
+import { nebulaConfig } from '../../../src/lab/configs.js';
 import { fixturePath, repoRoot } from '../pki/fixtures.js';
 
 const BIN = join(repoRoot(), 'dist', 'src', 'cli', 'bin.js');

@@ -6,7 +6,7 @@ import { parseIp } from '../../../src/net/ipv4.js';
 import { MessageType } from '../../../src/protocol/header.js';
 import { decodeMeta, formatIp4AndPort, formatIp6AndPort, MetaType } from '../../../src/protocol/messages.js';
 import { startMemoryNode, waitFor, type MemoryNode } from '../../helpers/memory-mesh.js';
-import { makeCA, makeHost } from '../../helpers/pki.js';
+import { makeCA, makeHost } from '../../../src/lab/pki.js';
 
 const ca = makeCA('Client CA', { ips: ['10.42.0.0/16'] });
 const lhHost = makeHost(ca, 'lh', '10.42.0.1/16');

@@ -7,7 +7,7 @@ import { encodeMeta, MetaType, type MetaDetails } from '../../../src/protocol/me
 import { sameEndpoint } from '../../../src/net/endpoint.js';
 import { startMemoryNode, sleep, waitFor, type MemoryNode } from '../../helpers/memory-mesh.js';
 import { icmpEcho as echo } from '../../helpers/packets.js';
-import { makeCA, makeHost, type TestHost } from '../../helpers/pki.js';
+import { makeCA, makeHost, type TestHost } from '../../../src/lab/pki.js';
 
 const ca = makeCA('Lighthouse CA', { ips: ['10.42.0.0/16'] });
 const lhHost = makeHost(ca, 'lh', '10.42.0.1/16');

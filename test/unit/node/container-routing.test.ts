@@ -4,7 +4,7 @@ import { MemoryNetwork } from '../../../src/io/memory.js';
 import { parseCidr, parseIp } from '../../../src/net/ipv4.js';
 import { startMemoryNode, waitFor, type MemoryNode } from '../../helpers/memory-mesh.js';
 import { icmpEcho, parseIpv4 } from '../../helpers/packets.js';
-import { makeCA, makeHost } from '../../helpers/pki.js';
+import { makeCA, makeHost } from '../../../src/lab/pki.js';
 
 const ca = makeCA('Container CA', { ips: ['10.42.0.0/16'], subnets: ['10.200.0.0/16'] });
 const lh = makeHost(ca, 'lh', '10.42.0.100/16');

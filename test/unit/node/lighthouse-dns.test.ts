@@ -6,7 +6,7 @@ import { MemoryNetwork } from '../../../src/io/memory.js';
 import { parseIp } from '../../../src/net/ipv4.js';
 import { icmpEcho } from '../../helpers/packets.js';
 import { startMemoryNode, waitFor, type MemoryNode } from '../../helpers/memory-mesh.js';
-import { makeCA, makeHost } from '../../helpers/pki.js';
+import { makeCA, makeHost } from '../../../src/lab/pki.js';
 
 const ca = makeCA('DNS CA', { ips: ['10.7.0.0/16'] });
 const lighthouseHost = makeHost(ca, 'Lighthouse', '10.7.0.1/16');

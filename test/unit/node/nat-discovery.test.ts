@@ -6,9 +6,9 @@ import { MemoryNetwork, type MemoryPacket } from '../../../src/io/memory.js';
 import { parseConfig } from '../../../src/node/config.js';
 import { MeshNode } from '../../../src/node/node.js';
 import { decodeStun, encodeBindingRequest, encodeBindingSuccess, isStunRequest, looksLikeStun, newTransactionId } from '../../../src/protocol/stun.js';
-import { nebulaConfig } from '../../helpers/configs.js';
+import { nebulaConfig } from '../../../src/lab/configs.js';
 import { FAST_TIMERS, sleep, startMemoryNode, waitFor, type MemoryNode } from '../../helpers/memory-mesh.js';
-import { makeCA, makeHost } from '../../helpers/pki.js';
+import { makeCA, makeHost } from '../../../src/lab/pki.js';
 
 const ca = makeCA('STUN CA', { ips: ['10.9.0.0/16'] });
 const lighthouseHost = makeHost(ca, 'lighthouse', '10.9.0.1/16');

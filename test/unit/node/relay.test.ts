@@ -8,7 +8,7 @@ import type { HostInfo } from '../../../src/node/hostmap.js';
 import { MAX_RELAYS_PER_HOP } from '../../../src/node/relay-manager.js';
 import { startMemoryNode, waitFor, type MemoryNode } from '../../helpers/memory-mesh.js';
 import { icmpEcho as echo, parseIpv4 } from '../../helpers/packets.js';
-import { makeCA, makeHost } from '../../helpers/pki.js';
+import { makeCA, makeHost } from '../../../src/lab/pki.js';
 
 const ca = makeCA('Relay CA', { ips: ['10.43.0.0/16'] });
 const hostA = makeHost(ca, 'a', '10.43.0.1/16');

@@ -5,10 +5,10 @@ import { parseIp } from '../../../src/net/ipv4.js';
 import { HEADER_LEN, MessageType } from '../../../src/protocol/header.js';
 import { decodeHandshake, encodeHandshake } from '../../../src/protocol/messages.js';
 import { parseConfig } from '../../../src/node/config.js';
-import { nebulaConfig } from '../../helpers/configs.js';
+import { nebulaConfig } from '../../../src/lab/configs.js';
 import { startMemoryNode, sleep, waitFor, type MemoryNode } from '../../helpers/memory-mesh.js';
 import { icmpEcho as echo, parseIpv4, tcpSyn as syn } from '../../helpers/packets.js';
-import { makeCA, makeHost } from '../../helpers/pki.js';
+import { makeCA, makeHost } from '../../../src/lab/pki.js';
 
 const ca = makeCA('Tunnel CA', { ips: ['10.42.0.0/16'] });
 const hostA = makeHost(ca, 'a', '10.42.0.1/16', { groups: ['web'] });

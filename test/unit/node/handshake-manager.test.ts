@@ -1,0 +1,200 @@
+/**
+ * The handshake manager alone, on fakes of the capabilities it takes: a recorded wire, a fake
+ * clock, and callbacks that count tunnels. No node, no sockets.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { makeCA, makeHost, type TestHost } from '../../../src/lab/pki.js';
+import type { Endpoint } from '../../../src/net/endpoint.js';
+import { parseIp } from '../../../src/net/ipv4.js';
+import { createAead } from '../../../src/protocol/aead.js';
+import { parseHeader } from '../../../src/protocol/header.js';
+import { Diagnostics } from '../../../src/node/diagnostics.js';
+import { HandshakeManager } from '../../../src/node/handshake-manager.js';
+import { HostMap, type HostInfo } from '../../../src/node/hostmap.js';
+import { LocalIdentity } from '../../../src/node/identity.js';
+import { FakeTimers } from '../../helpers/fake-timers.js';
+
+const ca = makeCA('handshake CA');
+const TRY_INTERVAL = 100;
+const RETRIES = 4;
+
+interface Sent {
+  data: Buffer;
+  to: Endpoint;
+}
+
+interface Peer {
+  name: string;
+  address: Endpoint;
+  identity: LocalIdentity;
+  hostmap: HostMap;
+  diag: Diagnostics;
+  manager: HandshakeManager;
+  /** Datagrams this peer put on the wire, in order. */
+  sent: Sent[];
+  up: HostInfo[];
+  candidates: HostInfo[];
+  tests: HostInfo[];
+}
+
+/** Log messages at info and above, to check what a flood makes us write. */
+function capturingLogger(lines: string[]) {
+  return pino({ level: 'info' }, new Writable({
+      write(chunk, _enc, done) {
+        lines.push(JSON.parse(String(chunk)).msg);
+        done();
+      },
+    }),);
+}
+
+function peer(host: TestHost, port: number, timers: FakeTimers, logLines?: string[]): Peer {
+  const identity = LocalIdentity.fromConfig({ ca: host.ca, cert: host.certPem, key: host.keyPem, blocklist: [], disconnectInvalid: false });
+  const hostmap = new HostMap();
+  const diag = new Diagnostics(logLines ? capturingLogger(logLines) : pino({ level: 'silent' }));
+  const p: Peer = { name: host.name, address: { address: '127.0.0.1', port }, identity, hostmap, diag, sent: [], up: [], candidates: [], tests: [] } as unknown as Peer;
+  p.manager = new HandshakeManager({
+    hostmap,
+    diag,
+    timers,
+    aead: createAead,
+    identity: () => identity,
+    settings: () => ({ cipher: 'aes', tryInterval: TRY_INTERVAL, retries: RETRIES }),
+    remoteAllowed: () => true,
+    sendRaw: (data, to) => void p.sent.push({ data: Buffer.from(data), to }),
+    reply: (message, to) => {
+      if (to) p.sent.push({ data: message, to });
+    },
+    sendTest: (h) => void p.tests.push(h),
+    tunnelUp: (h) => {
+      hostmap.add(h);
+      p.up.push(h);
+    },
+    addCandidate: (h) => {
+      hostmap.addCandidate(h);
+      p.candidates.push(h);
+    },
+    onStart: () => {},
+    onAttempt: () => {},
+  });
+  return p;
+}
+
+/** Hands every datagram `from` sent since `since` to `to`'s manager, as the outside path would. */
+function deliver(from: Peer, to: Peer, since = 0): number {
+  const batch = from.sent.slice(since);
+  for (const { data } of batch) {
+    const header = parseHeader(data)!;
+    if (header.counter === 1) to.manager.handleStage1(data, from.address);
+    else to.manager.handleStage2(data, header, from.address);
+  }
+  return from.sent.length;
+}
+
+function pair(): { timers: FakeTimers; a: Peer; b: Peer } {
+  const timers = new FakeTimers();
+  const a = peer(makeHost(ca, 'a', '10.9.0.1/16'), 4001, timers);
+  const b = peer(makeHost(ca, 'b', '10.9.0.2/16'), 4002, timers);
+  a.hostmap.remotesFor(b.identity.vpnIp).setStatic([b.address]);
+  b.hostmap.remotesFor(a.identity.vpnIp).setStatic([a.address]);
+  return { timers, a, b };
+}
+
+describe('HandshakeManager on fakes', () => {
+  it('completes Noise IX both ways with keys that fit together', () => {
+    const { a, b } = pair();
+    a.manager.start(b.identity.vpnIp);
+    assert.equal(a.sent.length, 1, 'a peer with a static address is tried at once');
+    deliver(a, b);
+    assert.equal(b.up.length, 1, 'the responder is up after message 1');
+    deliver(b, a);
+    assert.equal(a.up.length, 1, 'the initiator is up after message 2');
+    const [ha, hb] = [a.up[0]!, b.up[0]!];
+    assert.equal(ha.remoteIndex, hb.localIndex);
+    assert.equal(hb.remoteIndex, ha.localIndex);
+    assert.deepEqual(hb.remote, a.address);
+    const header = Buffer.alloc(16, 1);
+    const sealed = ha.encrypt!.encryptPacket(header, 3, Buffer.from('through the tunnel'));
+    assert.equal(hb.decrypt!.decryptPacket(sealed, 3)?.toString(), 'through the tunnel');
+    assert.equal(a.hostmap.pendingSize, 0);
+  });
+
+  it('retransmits the same bytes with linear back-off, then gives up', () => {
+    const { timers, a, b } = pair();
+    a.manager.start(b.identity.vpnIp);
+    timers.advance(TRY_INTERVAL - 1);
+    assert.equal(a.sent.length, 1, 'no retry before try_interval');
+    timers.advance(1);
+    assert.equal(a.sent.length, 2);
+    timers.advance(2 * TRY_INTERVAL);
+    assert.equal(a.sent.length, 3, 'the second wait is twice as long');
+    assert.ok(a.sent.every((s) => s.data.equals(a.sent[0]!.data)), 'retransmissions are byte-identical');
+    timers.advance(100 * TRY_INTERVAL);
+    assert.equal(a.sent.length, RETRIES);
+    assert.equal(a.diag.stats.handshakeTimeouts, 1);
+    assert.equal(a.hostmap.pendingSize, 0);
+    assert.equal(timers.pending, 0, 'no timer left behind');
+  });
+
+  it('answers a retransmitted message 1 with the same message 2 and no second tunnel', () => {
+    const { a, b } = pair();
+    a.manager.start(b.identity.vpnIp);
+    deliver(a, b);
+    deliver(a, b);
+    assert.equal(b.up.length, 1);
+    assert.equal(b.sent.length, 2);
+    assert.ok(b.sent[1]!.data.equals(b.sent[0]!.data));
+  });
+
+  it('keeps a newer handshake next to an established tunnel as a candidate', () => {
+    const { a, b } = pair();
+    a.manager.start(b.identity.vpnIp);
+    deliver(a, b);
+    // a restarts: a new handshake with a later clock reaches b while b's tunnel is up.
+    const restarted = peer(makeHost(ca, 'a', '10.9.0.1/16'), 4001, new FakeTimers());
+    restarted.hostmap.remotesFor(b.identity.vpnIp).setStatic([b.address]);
+    restarted.manager.start(b.identity.vpnIp);
+    deliver(restarted, b);
+    assert.equal(b.up.length, 1, 'the running tunnel stays');
+    assert.equal(b.candidates.length, 1, 'the newer one waits for traffic');
+  });
+
+  it('settles a simultaneous open in favour of the higher overlay IP', () => {
+    const { a, b } = pair();
+    a.manager.start(b.identity.vpnIp);
+    b.manager.start(a.identity.vpnIp);
+    const aSent = a.sent.length;
+    const bSent = b.sent.length;
+    deliver(b, a, 0);
+    assert.equal(a.up.length, 1, 'a (lower IP) abandons its own and answers b');
+    assert.equal(a.hostmap.getPending(b.identity.vpnIp), undefined);
+    deliver(a, b, aSent - 1);
+    assert.equal(b.up.length, 1, 'b ignores a\'s message 1 and completes its own');
+    assert.equal(b.sent.length, bSent, 'b sent no message 2');
+  });
+
+  it('refuses a handshake from our own certificate without a log line per datagram', () => {
+    const lines: string[] = [];
+    const a = peer(makeHost(ca, 'a', '10.9.0.1/16'), 4001, new FakeTimers(), lines);
+    const self = peer(makeHost(ca, 'a2', '10.9.0.1/16'), 4003, new FakeTimers());
+    self.hostmap.remotesFor(parseIp('10.9.0.2')).setStatic([a.address]);
+    self.manager.start(parseIp('10.9.0.2'));
+    for (let i = 0; i < 50; i++) deliver(self, a);
+    assert.equal(a.up.length, 0);
+    assert.equal(a.sent.length, 0);
+    assert.deepEqual(lines, ['refusing to handshake with myself'], 'one line for 50 datagrams within a second');
+  });
+
+  it('drops malformed message 1 as a counted drop', () => {
+    const { a, b } = pair();
+    a.manager.start(b.identity.vpnIp);
+    const bad = Buffer.from(a.sent[0]!.data);
+    bad[40] = bad[40]! ^ 0xff;
+    bad.writeUInt32BE(0xffffffff, bad.length - 4);
+    b.manager.handleStage1(bad.subarray(0, 60), a.address);
+    assert.equal(b.diag.stats.dropped['handshake1'], 1);
+    assert.equal(b.up.length, 0);
+  });
+});
