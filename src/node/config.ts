@@ -940,10 +940,3 @@ function parseFirewallSection(ctx: Ctx, v: unknown): NodeConfig['firewall'] {
     outbound: parseFirewallRules(f.outbound, 'firewall.outbound', warnRule),
   };
 }
-
-/** Nebula refuses to be a lighthouse on a random port; call once the config is final. */
-export function checkLighthousePort(config: NodeConfig): void {
-  if (config.lighthouse.amLighthouse && config.listen.port === 0) {
-    throw new UserError('config: listen.port: must be set (not 0) when lighthouse.am_lighthouse is true');
-  }
-}

@@ -8,7 +8,6 @@ import { UserError } from '../../../src/errors.js';
 import { parseCidr, parseIp } from '../../../src/net/ipv4.js';
 import {
   allowListAllows,
-  checkLighthousePort,
   loadConfig,
   localAllowListAllowsName,
   mergeConfig,
@@ -254,7 +253,6 @@ describe('parseConfig: Nebula-shaped files', () => {
     assert.equal(lh.config.lighthouse.amLighthouse, true);
     assert.equal(lh.config.relay.amRelay, true);
     assert.equal(lh.config.tun.disabled, true);
-    assert.doesNotThrow(() => checkLighthousePort(lh.config));
     const node = parseConfig(parse(MINIMAL_NODE), 'node.yml');
     assert.deepEqual(node.warnings, []);
     assert.deepEqual(node.config.relay.relays, [parseIp('10.42.0.1')]);
@@ -483,11 +481,6 @@ describe('parseConfig: errors and warnings', () => {
     assert.equal(config.punchy.delay, 2000);
     assert.equal(warnings.length, 1);
     assert.match(warnings[0]!, /punchy\.delay/);
-  });
-
-  it('exposes the lighthouse listen.port runtime check', () => {
-    const { config } = parseConfig(cfg({ lighthouse: { am_lighthouse: true } }), 'x');
-    assert.throws(() => checkLighthousePort(config), /listen\.port/);
   });
 });
 
