@@ -15,7 +15,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
 import { extname, join, resolve } from 'node:path';
 import YAML from 'yaml';
-import { UserError } from '../errors.js';
+import { describeFsError, showValue, UserError } from '../errors.js';
 import { type Cidr, parseCidr, parseIp } from '../net/ipv4.js';
 import { type FirewallRule, parseFirewallRules } from './firewall.js';
 
@@ -241,11 +241,9 @@ function readYamlFile(file: string): unknown {
   return doc;
 }
 
+/** The path may name a file or a directory, so a missing one is said as the OS says it. */
 function errnoText(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  if (e?.code === 'ENOENT') return 'no such file or directory';
-  if (e?.code === 'EACCES') return 'permission denied';
-  return e instanceof Error ? e.message : String(err);
+  return describeFsError(err, 'no such file or directory');
 }
 
 /**
@@ -278,22 +276,12 @@ function kindOf(v: unknown): string {
   if (v === null || v === undefined) return 'nothing';
   if (Array.isArray(v)) return 'a list';
   if (isMap(v)) return 'a mapping';
-  return `${typeof v} ${show(v)}`;
-}
-
-function show(v: unknown): string {
-  let s: string;
-  try {
-    s = JSON.stringify(v) ?? String(v);
-  } catch {
-    s = String(v);
-  }
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+  return `${typeof v} ${showValue(v)}`;
 }
 
 /** Throws the standard "config: key: expected X, got Y" error. */
 export function configError(key: string, expected: string, got: unknown): UserError {
-  return new UserError(`config: ${key}: expected ${expected}, got ${Array.isArray(got) || isMap(got) ? kindOf(got) : show(got)}`);
+  return new UserError(`config: ${key}: expected ${expected}, got ${Array.isArray(got) || isMap(got) ? kindOf(got) : showValue(got)}`);
 }
 
 class Ctx {

@@ -12,7 +12,7 @@
  * was allowed for; otherwise the packet takes the full path (and still passes when the rules allow it).
  */
 import type { NodeConfig } from './config.js';
-import { UserError } from '../errors.js';
+import { showValue, UserError } from '../errors.js';
 import { type Cidr, formatCidr, maskFromBits, parseCidr } from '../net/ipv4.js';
 import { type FwPacket, emptyFwPacket, parseIpPacket, PROTO_ICMP, PROTO_TCP, PROTO_UDP } from '../protocol/ip-packet.js';
 import { Conntrack, type ConntrackEntry } from './conntrack.js';
@@ -75,11 +75,6 @@ function ruleError(key: string, text: string): UserError {
   return new UserError(`config: ${key}: ${text}`);
 }
 
-function show(v: unknown): string {
-  const s = JSON.stringify(v) ?? String(v);
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
-}
-
 /** Nebula's fmt.Sprintf("%v") for a rule value; "" means absent. */
 function scalarText(v: unknown, key: string): string {
   if (v === null || v === undefined) return '';
@@ -95,7 +90,7 @@ export function parsePort(text: string, key: string): { startPort: number; endPo
   if (s === 'fragment') return { startPort: PORT_FRAGMENT, endPort: PORT_FRAGMENT };
   const num = (t: string, what: string): number => {
     const u = t.trim();
-    if (!/^\d{1,5}$/.test(u) || Number(u) > 65535) throw ruleError(key, `expected any, fragment, a port 0-65535 or a range like 200-901; ${what} ${show(t)} is not a port`);
+    if (!/^\d{1,5}$/.test(u) || Number(u) > 65535) throw ruleError(key, `expected any, fragment, a port 0-65535 or a range like 200-901; ${what} ${showValue(t)} is not a port`);
     return Number(u);
   };
   if (s.includes('-')) {
@@ -117,12 +112,12 @@ export function parsePort(text: string, key: string): { startPort: number; endPo
  */
 export function parseFirewallRules(raw: unknown, table: string, warn?: (key: string, text: string) => void): FirewallRule[] {
   if (raw === null || raw === undefined) return [];
-  if (!Array.isArray(raw)) throw ruleError(table, `expected a list of rules, got ${typeof raw === 'object' ? 'a mapping' : show(raw)}`);
+  if (!Array.isArray(raw)) throw ruleError(table, `expected a list of rules, got ${typeof raw === 'object' ? 'a mapping' : showValue(raw)}`);
   return raw.map((item, i) => parseFirewallRule(item, `${table}[${i}]`, warn));
 }
 
 export function parseFirewallRule(item: unknown, key: string, warn?: (key: string, text: string) => void): FirewallRule {
-  if (typeof item !== 'object' || item === null || Array.isArray(item)) throw ruleError(key, `expected a rule mapping (port, proto, host/group/groups/cidr/ca_name/ca_sha), got ${show(item)}`);
+  if (typeof item !== 'object' || item === null || Array.isArray(item)) throw ruleError(key, `expected a rule mapping (port, proto, host/group/groups/cidr/ca_name/ca_sha), got ${showValue(item)}`);
   const r = item as Record<string, unknown>;
   for (const k of Object.keys(r)) {
     if (!RULE_KEYS.includes(k)) warn?.(`${key}.${k}`, k === 'local_cidr' ? 'only exists in later nebula versions, ignored' : 'unknown rule key, ignored');
@@ -136,7 +131,7 @@ export function parseFirewallRule(item: unknown, key: string, warn?: (key: strin
 
   const protoText = scalarText(r.proto, `${key}.proto`);
   if (protoText !== 'any' && protoText !== 'tcp' && protoText !== 'udp' && protoText !== 'icmp') {
-    throw ruleError(`${key}.proto`, `expected one of any, tcp, udp, icmp, got ${show(r.proto ?? '')}`);
+    throw ruleError(`${key}.proto`, `expected one of any, tcp, udp, icmp, got ${showValue(r.proto ?? '')}`);
   }
 
   const host = scalarText(r.host, `${key}.host`);
@@ -162,7 +157,7 @@ export function parseFirewallRule(item: unknown, key: string, warn?: (key: strin
       const c = parseCidr(cidrText.trim());
       cidr = { ip: (c.ip & maskFromBits(c.bits)) >>> 0, bits: c.bits };
     } catch {
-      throw ruleError(`${key}.cidr`, `expected an IPv4 CIDR like 10.0.0.0/8 (0.0.0.0/0 = any), got ${show(r.cidr)}`);
+      throw ruleError(`${key}.cidr`, `expected an IPv4 CIDR like 10.0.0.0/8 (0.0.0.0/0 = any), got ${showValue(r.cidr)}`);
     }
   }
   const caName = scalarText(r.ca_name, `${key}.ca_name`);
@@ -189,7 +184,7 @@ function validateRule(r: FirewallRule, key: string): void {
   if (!okPort(r.startPort) || !okPort(r.endPort)) throw ruleError(`${key}.port`, `invalid port range ${r.startPort}-${r.endPort}`);
   if (r.startPort > r.endPort) throw ruleError(`${key}.port`, `range start ${r.startPort} is greater than range end ${r.endPort}`);
   if ((r.startPort === PORT_FRAGMENT) !== (r.endPort === PORT_FRAGMENT)) throw ruleError(`${key}.port`, 'fragment cannot be part of a range');
-  if (!['any', 'tcp', 'udp', 'icmp'].includes(r.proto)) throw ruleError(`${key}.proto`, `expected one of any, tcp, udp, icmp, got ${show(r.proto)}`);
+  if (!['any', 'tcp', 'udp', 'icmp'].includes(r.proto)) throw ruleError(`${key}.proto`, `expected one of any, tcp, udp, icmp, got ${showValue(r.proto)}`);
   if (r.host === null && (r.groups === null || r.groups.length === 0) && r.cidr === null && r.caName === null && r.caSha === null) {
     throw ruleError(key, 'at least one of host, group, groups, cidr, ca_name, or ca_sha must be provided');
   }
