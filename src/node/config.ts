@@ -16,6 +16,7 @@ import { isIPv6 } from 'node:net';
 import { extname, join, resolve } from 'node:path';
 import YAML from 'yaml';
 import { describeFsError, showValue, UserError } from '../errors.js';
+import { parseIpNumber, parseIpPrefix } from '../net/ip.js';
 import { type Cidr, parseCidr, parseIp } from '../net/ipv4.js';
 import { type FirewallRule, parseFirewallRules } from './firewall.js';
 
@@ -491,71 +492,17 @@ export function parseHostPort(text: string, key: string, allowPortZero: boolean)
 // Allow lists
 // ---------------------------------------------------------------------------------------------
 
-function parseAnyCidr(text: string): { family: 4 | 6; ip: bigint; bits: number } | null {
-  const slash = text.indexOf('/');
-  if (slash < 0) return null;
-  const addr = text.slice(0, slash);
-  const prefix = text.slice(slash + 1);
-  if (!/^\d{1,3}$/.test(prefix)) return null;
-  const bits = Number(prefix);
-  if (addr.includes(':')) {
-    if (!isIPv6(addr) || bits > 128) return null;
-    const value = ipv6ToBigInt(addr);
-    const mask = bits === 0 ? 0n : ((1n << 128n) - 1n) ^ ((1n << BigInt(128 - bits)) - 1n);
-    return { family: 6, ip: value & mask, bits };
-  }
-  try {
-    const c = parseCidr(text);
-    const mask = bits === 0 ? 0n : ((1n << 32n) - 1n) ^ ((1n << BigInt(32 - bits)) - 1n);
-    return { family: 4, ip: BigInt(c.ip) & mask, bits: c.bits };
-  } catch {
-    return null;
-  }
-}
-
-function ipv6ToBigInt(addr: string): bigint {
-  let text = addr;
-  const zone = text.indexOf('%');
-  if (zone >= 0) text = text.slice(0, zone);
-  // Embedded IPv4 tail ("::ffff:1.2.3.4").
-  const lastColon = text.lastIndexOf(':');
-  const tail = text.slice(lastColon + 1);
-  if (tail.includes('.')) {
-    const v4 = parseIp(tail);
-    text = `${text.slice(0, lastColon + 1)}${(v4 >>> 16).toString(16)}:${(v4 & 0xffff).toString(16)}`;
-  }
-  const [head, rest] = text.includes('::') ? text.split('::') as [string, string] : [text, null];
-  const headParts = head ? head.split(':') : [];
-  const restParts = rest ? rest.split(':') : [];
-  const fill = rest === null ? 0 : 8 - headParts.length - restParts.length;
-  const parts = [...headParts, ...new Array<string>(fill).fill('0'), ...restParts];
-  let value = 0n;
-  for (const p of parts) value = (value << 16n) | BigInt(parseInt(p || '0', 16));
-  return value;
-}
-
-/** Parses an IPv4 or IPv6 address into (family, bigint); null when it is neither. */
-function addressToBigInt(address: string | number): { family: 4 | 6; ip: bigint } | null {
-  if (typeof address === 'number') return { family: 4, ip: BigInt(address >>> 0) };
-  if (address.includes(':')) return isIPv6(address) ? { family: 6, ip: ipv6ToBigInt(address) } : null;
-  try {
-    return { family: 4, ip: BigInt(parseIp(address)) };
-  } catch {
-    return null;
-  }
-}
-
 /** Nebula's AllowList.Allow: the most specific matching rule decides; null list allows all. */
 export function allowListAllows(list: AllowList | null, address: string | number): boolean {
   if (!list) return true;
-  const a = addressToBigInt(address);
+  const a = parseIpNumber(address);
   if (!a) return false;
   let best: AllowListRule | null = null;
   for (const r of list.rules) {
     if (r.family !== a.family) continue;
     const width = a.family === 4 ? 32 : 128;
     const shift = BigInt(width - r.bits);
-    if (r.bits === 0 || a.ip >> shift === r.ip >> shift) {
+    if (r.bits === 0 || a.value >> shift === r.ip >> shift) {
       if (!best || r.bits > best.bits) best = r;
     }
   }
@@ -577,7 +524,7 @@ function parseAllowList(v: unknown, key: string, onInterfaces?: (value: unknown)
       onInterfaces(value);
       continue;
     }
-    const parsed = parseAnyCidr(cidrText);
+    const parsed = parseIpPrefix(cidrText);
     if (!parsed) throw configError(`${key}."${cidrText}"`, 'a CIDR key (IPv4 or IPv6) mapped to true/false', cidrText);
     if (value === null || value === undefined) throw configError(`${key}."${cidrText}"`, 'true or false', value);
     rules.push({ cidr: cidrText, ...parsed, allow: bool(value, `${key}."${cidrText}"`, false), implicit: false });
