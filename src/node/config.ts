@@ -16,7 +16,17 @@ import { isIPv6 } from 'node:net';
 import { extname, join, resolve } from 'node:path';
 import YAML from 'yaml';
 import { describeFsError, showValue, UserError } from '../errors.js';
-import { parseIpNumber, parseIpPrefix } from '../net/ip.js';
+import {
+  type AllowList,
+  AllowListError,
+  type AllowListRule,
+  completeAllowList,
+  type InterfaceRule,
+  interfaceRegex,
+  type LocalAllowList,
+  type RemoteAllowRange,
+} from '../net/allow-list.js';
+import { parseIpPrefix } from '../net/ip.js';
 import { type Cidr, parseCidr, parseIp } from '../net/ipv4.js';
 import { type FirewallRule, parseFirewallRules } from './firewall.js';
 
@@ -28,40 +38,6 @@ import { type FirewallRule, parseFirewallRules } from './firewall.js';
 export interface HostPort {
   host: string;
   port: number;
-}
-
-/** One CIDR → allow/deny entry; `ip` is the network as a bigint (32 bits for IPv4, 128 for IPv6). */
-export interface AllowListRule {
-  cidr: string;
-  family: 4 | 6;
-  ip: bigint;
-  bits: number;
-  allow: boolean;
-  /** True for the default Nebula adds (0.0.0.0/0, ::/0) when all explicit rules share one value. */
-  implicit: boolean;
-}
-
-/** Nebula allow list: most specific matching rule wins; always has a default for both families. */
-export interface AllowList {
-  rules: AllowListRule[];
-}
-
-export interface InterfaceRule {
-  /** The regex as written; it must match the whole interface name. */
-  pattern: string;
-  regex: RegExp;
-  allow: boolean;
-}
-
-export interface LocalAllowList extends AllowList {
-  /** Interface name rules (all of the same polarity); empty = every interface. */
-  interfaces: InterfaceRule[];
-}
-
-export interface RemoteAllowRange {
-  /** Inside (VPN) range the allow list applies to. */
-  inside: Cidr;
-  allowList: AllowList;
 }
 
 export type SendRecvError = 'always' | 'never' | 'private';
@@ -492,30 +468,6 @@ export function parseHostPort(text: string, key: string, allowPortZero: boolean)
 // Allow lists
 // ---------------------------------------------------------------------------------------------
 
-/** Nebula's AllowList.Allow: the most specific matching rule decides; null list allows all. */
-export function allowListAllows(list: AllowList | null, address: string | number): boolean {
-  if (!list) return true;
-  const a = parseIpNumber(address);
-  if (!a) return false;
-  let best: AllowListRule | null = null;
-  for (const r of list.rules) {
-    if (r.family !== a.family) continue;
-    const width = a.family === 4 ? 32 : 128;
-    const shift = BigInt(width - r.bits);
-    if (r.bits === 0 || a.value >> shift === r.ip >> shift) {
-      if (!best || r.bits > best.bits) best = r;
-    }
-  }
-  return best ? best.allow : true;
-}
-
-/** Nebula's LocalAllowList.AllowName. */
-export function localAllowListAllowsName(list: LocalAllowList | null, name: string): boolean {
-  if (!list || list.interfaces.length === 0) return true;
-  for (const r of list.interfaces) if (r.regex.test(name)) return r.allow;
-  return !list.interfaces[0]!.allow;
-}
-
 function parseAllowList(v: unknown, key: string, onInterfaces?: (value: unknown) => void): AllowList {
   if (!isMap(v)) throw configError(key, 'a mapping of CIDR to true/false', v);
   const rules: AllowListRule[] = [];
@@ -529,17 +481,12 @@ function parseAllowList(v: unknown, key: string, onInterfaces?: (value: unknown)
     if (value === null || value === undefined) throw configError(`${key}."${cidrText}"`, 'true or false', value);
     rules.push({ cidr: cidrText, ...parsed, allow: bool(value, `${key}."${cidrText}"`, false), implicit: false });
   }
-  for (const family of [4, 6] as const) {
-    const mine = rules.filter((r) => r.family === family);
-    if (mine.some((r) => r.bits === 0)) continue;
-    const values = new Set(mine.map((r) => r.allow));
-    if (values.size > 1) {
-      throw new UserError(`config: ${key}: contains both true and false rules but no default for ${family === 4 ? '0.0.0.0/0' : '::/0'}`);
-    }
-    const allow = mine.length === 0 ? true : !mine[0]!.allow;
-    rules.push({ cidr: family === 4 ? '0.0.0.0/0' : '::/0', family, ip: 0n, bits: 0, allow, implicit: true });
+  try {
+    return completeAllowList(rules);
+  } catch (err) {
+    if (err instanceof AllowListError) throw new UserError(`config: ${key}: ${err.message}`);
+    throw err;
   }
-  return { rules };
 }
 
 function parseLocalAllowList(v: unknown, key: string): LocalAllowList {
@@ -549,12 +496,8 @@ function parseLocalAllowList(v: unknown, key: string): LocalAllowList {
     if (value === null || value === undefined) return;
     if (!isMap(value)) throw configError(k, 'a mapping of interface-name regex to true/false', value);
     for (const [pattern, allow] of Object.entries(value)) {
-      let regex: RegExp;
-      try {
-        regex = new RegExp(`^(?:${pattern})$`);
-      } catch {
-        throw configError(`${k}."${pattern}"`, 'a valid regular expression as key', pattern);
-      }
+      const regex = interfaceRegex(pattern);
+      if (!regex) throw configError(`${k}."${pattern}"`, 'a valid regular expression as key', pattern);
       interfaces.push({ pattern, regex, allow: bool(allow, `${k}."${pattern}"`, false) });
     }
     if (new Set(interfaces.map((r) => r.allow)).size > 1) throw new UserError(`config: ${k}: values must all be the same true/false value`);

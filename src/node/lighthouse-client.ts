@@ -5,7 +5,7 @@ import type { Endpoint } from '../io/udp.js';
 import { formatIp, parseIp } from '../net/ipv4.js';
 import { MessageType } from '../protocol/header.js';
 import { emptyMetaDetails, encodeMeta, hiLoToIp6, ip6ToHiLo, MetaType, type Ip4AndPort, type Ip6AndPort, type MetaDetails, type MetaMessage } from '../protocol/messages.js';
-import { allowListAllows, localAllowListAllowsName } from './config.js';
+import { allowListAllows, localAllowListAllowsName } from '../net/allow-list.js';
 import type { HostInfo } from './hostmap.js';
 import type { MeshNode } from './node.js';
 import { Puncher } from './punching.js';

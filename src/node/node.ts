@@ -26,7 +26,7 @@ import { RelayManager } from './relay-manager.js';
 import { decodeMeta } from '../protocol/messages.js';
 import { NameDirectory } from './name-directory.js';
 import { SubnetRouter } from './subnet-router.js';
-import { allowListAllows } from './config.js';
+import { allowListAllows } from '../net/allow-list.js';
 
 export interface NodeStats {
   rxPackets: number;

@@ -5,11 +5,10 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { UserError } from '../../../src/errors.js';
+import { allowListAllows, localAllowListAllowsName } from '../../../src/net/allow-list.js';
 import { parseCidr, parseIp } from '../../../src/net/ipv4.js';
 import {
-  allowListAllows,
   loadConfig,
-  localAllowListAllowsName,
   mergeConfig,
   parseConfig,
   parseDuration,
