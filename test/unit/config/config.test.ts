@@ -7,13 +7,10 @@ import { parse } from 'yaml';
 import { UserError } from '../../../src/errors.js';
 import { allowListAllows, localAllowListAllowsName } from '../../../src/net/allow-list.js';
 import { parseCidr, parseIp } from '../../../src/net/ipv4.js';
-import {
-  loadConfig,
-  mergeConfig,
-  parseConfig,
-  parseDuration,
-} from '../../../src/node/config.js';
-import { PORT_ANY, PORT_FRAGMENT } from '../../../src/node/firewall.js';
+import { loadConfig, parseConfig } from '../../../src/node/config.js';
+import { mergeConfig } from '../../../src/node/config/files.js';
+import { PORT_ANY, PORT_FRAGMENT } from '../../../src/node/config/firewall.js';
+import { parseDuration } from '../../../src/node/config/values.js';
 
 const PKI = { ca: '/etc/nebula/ca.crt', cert: '/etc/nebula/host.crt', key: '/etc/nebula/host.key' };
 
