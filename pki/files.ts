@@ -6,8 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, linkSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { describeFsError } from '../src/errors.js';
 import { CertificateError } from './cert.js';
-import { describeFsError } from './keys.js';
 
 export interface OutputFile {
   path: string;

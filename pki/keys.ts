@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ed25519, x25519 } from '@noble/curves/ed25519.js';
+import { describeFsError } from '../src/errors.js';
 import { CAPool } from './ca-pool.js';
 import { CertificateError, marshalCertificate, unmarshalCertificate, type Certificate } from './cert.js';
 import {
@@ -128,21 +129,6 @@ export function readPathOrPem(pathOrPem: string): { text: string; label: string 
     return { text: readFileSync(pathOrPem, 'latin1'), label: pathOrPem };
   } catch (err) {
     throw new CertificateError(`${pathOrPem}: ${describeFsError(err)}`);
-  }
-}
-
-export function describeFsError(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  switch (e?.code) {
-    case 'ENOENT':
-      return 'no such file';
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied';
-    case 'EISDIR':
-      return 'is a directory';
-    default:
-      return e instanceof Error ? e.message : String(err);
   }
 }
 

@@ -7,8 +7,8 @@
 import { closeSync, existsSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { cidrsOverlap, formatCidr, networkOf, parseCidr, type Cidr } from '../src/net/ipv4.js';
+import { describeFsError } from '../src/errors.js';
 import { CertificateError } from './cert.js';
-import { describeFsError } from './keys.js';
 
 export interface LedgerEntry {
   subnet: string;

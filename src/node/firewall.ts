@@ -11,37 +11,12 @@
  * Deliberate difference: a conntrack hit also requires the packet to come from/go to the peer the flow
  * was allowed for; otherwise the packet takes the full path (and still passes when the rules allow it).
  */
-import type { NodeConfig } from './config.js';
-import { UserError } from '../errors.js';
-import { type Cidr, formatCidr, maskFromBits, parseCidr } from '../net/ipv4.js';
+import { type Cidr, formatCidr, maskFromBits } from '../net/ipv4.js';
 import { type FwPacket, emptyFwPacket, parseIpPacket, PROTO_ICMP, PROTO_TCP, PROTO_UDP } from '../protocol/ip-packet.js';
+import { checkFirewallConfig, type FirewallConfig, type FirewallRule, PORT_ANY, PORT_FRAGMENT } from './config/firewall.js';
 import { Conntrack, type ConntrackEntry } from './conntrack.js';
 
 export { Conntrack } from './conntrack.js';
-
-/** `port: any` / `0`. */
-export const PORT_ANY = 0;
-/** `port: fragment`: second and later fragments. */
-export const PORT_FRAGMENT = -1;
-
-export type FirewallProto = 'any' | 'tcp' | 'udp' | 'icmp';
-
-/** One parsed rule of firewall.inbound / firewall.outbound. */
-export interface FirewallRule {
-  /** PORT_ANY..PORT_ANY for any, PORT_FRAGMENT..PORT_FRAGMENT for fragments, else 1..65535 range. */
-  startPort: number;
-  endPort: number;
-  proto: FirewallProto;
-  /** Cert name, "any", or null when not given. */
-  host: string | null;
-  /** `group` (as a one-element list) or `groups`; all must be in the peer cert. null when not given. */
-  groups: string[] | null;
-  cidr: Cidr | null;
-  caName: string | null;
-  caSha: string | null;
-  /** Where the rule came from, e.g. "firewall.inbound[1]" (for messages). */
-  key: string;
-}
 
 /** Who is on the other end of the tunnel the packet uses. */
 export interface PeerIdentity {
@@ -63,137 +38,6 @@ export function peerRemoteCidrs(certIps: readonly Cidr[], certSubnets: readonly 
 /** The local CIDRs the firewall accepts: our cert Ips as /32 plus our cert Subnets. */
 export function localCidrsFromCert(certIps: readonly Cidr[], certSubnets: readonly Cidr[]): Cidr[] {
   return [...certIps.map((c) => ({ ip: c.ip, bits: 32 })), ...certSubnets];
-}
-
-// ---------------------------------------------------------------------------------------------
-// Rule parsing (used by the config loader and by Firewall.fromConfig)
-// ---------------------------------------------------------------------------------------------
-
-const RULE_KEYS = ['port', 'code', 'proto', 'host', 'group', 'groups', 'cidr', 'ca_name', 'ca_sha'];
-
-function ruleError(key: string, text: string): UserError {
-  return new UserError(`config: ${key}: ${text}`);
-}
-
-function show(v: unknown): string {
-  const s = JSON.stringify(v) ?? String(v);
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
-}
-
-/** Nebula's fmt.Sprintf("%v") for a rule value; "" means absent. */
-function scalarText(v: unknown, key: string): string {
-  if (v === null || v === undefined) return '';
-  if (typeof v === 'string') return v;
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  throw ruleError(key, `expected a single value, got ${Array.isArray(v) ? 'a list' : 'a mapping'}`);
-}
-
-/** Parses a port/code value: any, 0, a number, a range "a-b", or fragment. */
-export function parsePort(text: string, key: string): { startPort: number; endPort: number } {
-  const s = text.trim();
-  if (s === 'any') return { startPort: PORT_ANY, endPort: PORT_ANY };
-  if (s === 'fragment') return { startPort: PORT_FRAGMENT, endPort: PORT_FRAGMENT };
-  const num = (t: string, what: string): number => {
-    const u = t.trim();
-    if (!/^\d{1,5}$/.test(u) || Number(u) > 65535) throw ruleError(key, `expected any, fragment, a port 0-65535 or a range like 200-901; ${what} ${show(t)} is not a port`);
-    return Number(u);
-  };
-  if (s.includes('-')) {
-    const dash = s.indexOf('-');
-    const start = num(s.slice(0, dash), 'range start');
-    const end = num(s.slice(dash + 1), 'range end');
-    if (start === PORT_ANY) return { startPort: PORT_ANY, endPort: PORT_ANY }; // Nebula: a range from 0 is any
-    if (start > end) throw ruleError(key, `range start ${start} is greater than range end ${end}`);
-    return { startPort: start, endPort: end };
-  }
-  if (s === '') throw ruleError(key, 'expected any, fragment, a port 0-65535 or a range like 200-901, got ""');
-  const p = num(s, 'value');
-  return { startPort: p, endPort: p };
-}
-
-/**
- * Parses one table (firewall.inbound or firewall.outbound). `warn(key, text)` receives notes such as
- * an unknown rule key; errors are UserErrors naming the rule key, e.g. "firewall.inbound[1].port".
- */
-export function parseFirewallRules(raw: unknown, table: string, warn?: (key: string, text: string) => void): FirewallRule[] {
-  if (raw === null || raw === undefined) return [];
-  if (!Array.isArray(raw)) throw ruleError(table, `expected a list of rules, got ${typeof raw === 'object' ? 'a mapping' : show(raw)}`);
-  return raw.map((item, i) => parseFirewallRule(item, `${table}[${i}]`, warn));
-}
-
-export function parseFirewallRule(item: unknown, key: string, warn?: (key: string, text: string) => void): FirewallRule {
-  if (typeof item !== 'object' || item === null || Array.isArray(item)) throw ruleError(key, `expected a rule mapping (port, proto, host/group/groups/cidr/ca_name/ca_sha), got ${show(item)}`);
-  const r = item as Record<string, unknown>;
-  for (const k of Object.keys(r)) {
-    if (!RULE_KEYS.includes(k)) warn?.(`${key}.${k}`, k === 'local_cidr' ? 'only exists in later nebula versions, ignored' : 'unknown rule key, ignored');
-  }
-  const port = scalarText(r.port, `${key}.port`);
-  const code = scalarText(r.code, `${key}.code`);
-  if (port !== '' && code !== '') throw ruleError(key, 'only one of port or code should be provided');
-  if (port === '' && code === '') throw ruleError(`${key}.port`, 'required (any, a number, a range like 200-901, or fragment)');
-  const portKey = code !== '' ? `${key}.code` : `${key}.port`;
-  const { startPort, endPort } = parsePort(code !== '' ? code : port, portKey);
-
-  const protoText = scalarText(r.proto, `${key}.proto`);
-  if (protoText !== 'any' && protoText !== 'tcp' && protoText !== 'udp' && protoText !== 'icmp') {
-    throw ruleError(`${key}.proto`, `expected one of any, tcp, udp, icmp, got ${show(r.proto ?? '')}`);
-  }
-
-  const host = scalarText(r.host, `${key}.host`);
-  let group: string;
-  if (Array.isArray(r.group)) {
-    if (r.group.length > 1) throw ruleError(`${key}.group`, 'should be a single value; use groups for a list (all must match)');
-    warn?.(`${key}.group`, 'was a list with a single value, using that value');
-    group = scalarText(r.group[0], `${key}.group`);
-  } else group = scalarText(r.group, `${key}.group`);
-
-  let groups: string[] = [];
-  if (r.groups !== null && r.groups !== undefined) {
-    if (Array.isArray(r.groups)) groups = r.groups.map((g, j) => scalarText(g, `${key}.groups[${j}]`));
-    else groups = [scalarText(r.groups, `${key}.groups`)];
-  }
-  if (group !== '' && groups.length > 0) throw ruleError(key, 'only one of group or groups should be defined, both provided');
-  if (group !== '') groups = [group];
-
-  const cidrText = scalarText(r.cidr, `${key}.cidr`);
-  let cidr: Cidr | null = null;
-  if (cidrText !== '') {
-    try {
-      const c = parseCidr(cidrText.trim());
-      cidr = { ip: (c.ip & maskFromBits(c.bits)) >>> 0, bits: c.bits };
-    } catch {
-      throw ruleError(`${key}.cidr`, `expected an IPv4 CIDR like 10.0.0.0/8 (0.0.0.0/0 = any), got ${show(r.cidr)}`);
-    }
-  }
-  const caName = scalarText(r.ca_name, `${key}.ca_name`);
-  const caSha = scalarText(r.ca_sha, `${key}.ca_sha`);
-  if (host === '' && groups.length === 0 && cidr === null && caName === '' && caSha === '') {
-    throw ruleError(key, 'at least one of host, group, groups, cidr, ca_name, or ca_sha must be provided');
-  }
-  return {
-    startPort,
-    endPort,
-    proto: protoText,
-    host: host === '' ? null : host,
-    groups: groups.length > 0 ? groups : null,
-    cidr,
-    caName: caName === '' ? null : caName,
-    caSha: caSha === '' ? null : caSha,
-    key,
-  };
-}
-
-/** Checks a FirewallRule built in code (not by the parser); throws UserError naming the rule key. */
-function validateRule(r: FirewallRule, key: string): void {
-  const okPort = (p: number): boolean => Number.isInteger(p) && p >= PORT_FRAGMENT && p <= 65535;
-  if (!okPort(r.startPort) || !okPort(r.endPort)) throw ruleError(`${key}.port`, `invalid port range ${r.startPort}-${r.endPort}`);
-  if (r.startPort > r.endPort) throw ruleError(`${key}.port`, `range start ${r.startPort} is greater than range end ${r.endPort}`);
-  if ((r.startPort === PORT_FRAGMENT) !== (r.endPort === PORT_FRAGMENT)) throw ruleError(`${key}.port`, 'fragment cannot be part of a range');
-  if (!['any', 'tcp', 'udp', 'icmp'].includes(r.proto)) throw ruleError(`${key}.proto`, `expected one of any, tcp, udp, icmp, got ${show(r.proto)}`);
-  if (r.host === null && (r.groups === null || r.groups.length === 0) && r.cidr === null && r.caName === null && r.caSha === null) {
-    throw ruleError(key, 'at least one of host, group, groups, cidr, ca_name, or ca_sha must be provided');
-  }
-  if (r.cidr !== null && (!Number.isInteger(r.cidr.bits) || r.cidr.bits < 0 || r.cidr.bits > 32)) throw ruleError(`${key}.cidr`, 'prefix must be 0..32');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -345,7 +189,7 @@ export class Firewall {
   private readonly timeouts: [number, number, number];
 
   private constructor(
-    readonly config: NodeConfig['firewall'],
+    readonly config: FirewallConfig,
     private readonly inRules: Table,
     private readonly outRules: Table,
     readonly localCidrs: readonly Cidr[],
@@ -389,20 +233,9 @@ export class Firewall {
    * Builds a firewall. `localCidrs`: our cert Ips (as /32) plus Subnets (see localCidrsFromCert).
    * Throws UserError naming the bad rule key.
    */
-  static fromConfig(fw: NodeConfig['firewall'], localCidrs: readonly Cidr[], options: FirewallOptions = {}): Firewall {
+  static fromConfig(fw: FirewallConfig, localCidrs: readonly Cidr[], options: FirewallOptions = {}): Firewall {
+    checkFirewallConfig(fw);
     const ct = fw.conntrack;
-    for (const [k, v] of [
-      ['tcp_timeout', ct.tcpTimeout],
-      ['udp_timeout', ct.udpTimeout],
-      ['default_timeout', ct.defaultTimeout],
-    ] as const) {
-      if (!(v > 0) || !Number.isFinite(v)) throw new UserError(`config: firewall.conntrack.${k}: expected a duration greater than 0, got ${v}ms`);
-    }
-    if (!Number.isSafeInteger(ct.maxConnections) || ct.maxConnections < 1) {
-      throw new UserError(`config: firewall.conntrack.max_connections: expected an integer >= 1, got ${ct.maxConnections}`);
-    }
-    fw.inbound.forEach((r, i) => validateRule(r, `firewall.inbound[${i}]`));
-    fw.outbound.forEach((r, i) => validateRule(r, `firewall.outbound[${i}]`));
     const conntrack = options.conntrack ?? new Conntrack(ct.maxConnections);
     conntrack.maxConnections = ct.maxConnections;
     return new Firewall(fw, compile(fw.inbound), compile(fw.outbound), localCidrs, options.extraLocalCidrs ?? [], conntrack);
@@ -413,7 +246,7 @@ export class Firewall {
    * CIDRs and (unless given, e.g. after a cert reload) local CIDRs.
    * Existing entries are re-checked against the new rules the next time they are hit.
    */
-  withRules(fw: NodeConfig['firewall'], localCidrs: readonly Cidr[] = this.localCidrs): Firewall {
+  withRules(fw: FirewallConfig, localCidrs: readonly Cidr[] = this.localCidrs): Firewall {
     return Firewall.fromConfig(fw, localCidrs, { extraLocalCidrs: this.extraLocalCidrs, conntrack: this.conntrack });
   }
 

@@ -14,6 +14,7 @@
  * ./protobuf.ts first, because protobufjs alone silently skips known fields with wrong wire types.
  */
 import protobuf from 'protobufjs';
+import { formatIp6, parseIp6 } from '../net/ip.js';
 import { formatIp, parseIp } from '../net/ipv4.js';
 import { bigintToLong, checkWireTypes, longToBigint, plainBytes, ProtobufError, wireChecksFor } from './protobuf.js';
 
@@ -470,73 +471,6 @@ function parsePort(text: string, whole: string): number {
   const port = Number(text);
   if (port > 65535) throw new Error(`invalid port in "${whole}"`);
   return port;
-}
-
-/** Parses IPv6 text (with "::" and an optional dotted-quad tail; no zone) into 16 bytes. */
-export function parseIp6(text: string): Uint8Array {
-  const fail = (): never => {
-    throw new Error(`invalid IPv6 address "${text}"`);
-  };
-  let s = text.trim();
-  if (s.startsWith('[') && s.endsWith(']')) s = s.slice(1, -1);
-  const out = new Uint8Array(16);
-  const parts = s.split('::');
-  if (parts.length > 2) fail();
-  const parseGroups = (chunk: string, last: boolean): number[] => {
-    if (chunk === '') return [];
-    const groups: number[] = [];
-    const items = chunk.split(':');
-    for (let i = 0; i < items.length; i++) {
-      const item = items[i]!;
-      if (last && i === items.length - 1 && item.includes('.')) {
-        let v4 = 0;
-        try {
-          v4 = parseIp(item);
-        } catch {
-          fail();
-        }
-        groups.push(v4 >>> 16, v4 & 0xffff);
-      } else {
-        if (!/^[0-9a-fA-F]{1,4}$/.test(item)) fail();
-        groups.push(parseInt(item, 16));
-      }
-    }
-    return groups;
-  };
-  const head = parseGroups(parts[0]!, parts.length === 1);
-  const tail = parts.length === 2 ? parseGroups(parts[1]!, true) : [];
-  if (parts.length === 1 ? head.length !== 8 : head.length + tail.length > 7) fail();
-  const groups = [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
-  groups.forEach((g, i) => {
-    out[i * 2] = g >>> 8;
-    out[i * 2 + 1] = g & 0xff;
-  });
-  return out;
-}
-
-/** RFC 5952 text for 16 address bytes (longest run of ≥2 zero groups compressed, lowercase). */
-export function formatIp6(bytes: Uint8Array): string {
-  if (bytes.length !== 16) throw new Error('IPv6 address must be 16 bytes');
-  const groups: number[] = [];
-  for (let i = 0; i < 8; i++) groups.push((bytes[i * 2]! << 8) | bytes[i * 2 + 1]!);
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestLen < 2) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
 }
 
 /** Splits 16 IPv6 address bytes into Nebula's big-endian Hi/Lo uint64 pair. */

@@ -5,17 +5,12 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { UserError } from '../../../src/errors.js';
+import { allowListAllows, localAllowListAllowsName } from '../../../src/net/allow-list.js';
 import { parseCidr, parseIp } from '../../../src/net/ipv4.js';
-import {
-  allowListAllows,
-  checkLighthousePort,
-  loadConfig,
-  localAllowListAllowsName,
-  mergeConfig,
-  parseConfig,
-  parseDuration,
-} from '../../../src/node/config.js';
-import { PORT_ANY, PORT_FRAGMENT } from '../../../src/node/firewall.js';
+import { loadConfig, parseConfig } from '../../../src/node/config.js';
+import { mergeConfig } from '../../../src/node/config/files.js';
+import { PORT_ANY, PORT_FRAGMENT } from '../../../src/node/config/firewall.js';
+import { parseDuration } from '../../../src/node/config/values.js';
 
 const PKI = { ca: '/etc/nebula/ca.crt', cert: '/etc/nebula/host.crt', key: '/etc/nebula/host.key' };
 
@@ -254,7 +249,6 @@ describe('parseConfig: Nebula-shaped files', () => {
     assert.equal(lh.config.lighthouse.amLighthouse, true);
     assert.equal(lh.config.relay.amRelay, true);
     assert.equal(lh.config.tun.disabled, true);
-    assert.doesNotThrow(() => checkLighthousePort(lh.config));
     const node = parseConfig(parse(MINIMAL_NODE), 'node.yml');
     assert.deepEqual(node.warnings, []);
     assert.deepEqual(node.config.relay.relays, [parseIp('10.42.0.1')]);
@@ -483,11 +477,6 @@ describe('parseConfig: errors and warnings', () => {
     assert.equal(config.punchy.delay, 2000);
     assert.equal(warnings.length, 1);
     assert.match(warnings[0]!, /punchy\.delay/);
-  });
-
-  it('exposes the lighthouse listen.port runtime check', () => {
-    const { config } = parseConfig(cfg({ lighthouse: { am_lighthouse: true } }), 'x');
-    assert.throws(() => checkLighthousePort(config), /listen\.port/);
   });
 });
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import protobuf from 'protobufjs';
+import { formatIp6, parseIp6 } from '../../../src/net/ip.js';
 import {
   ControlType,
   decodeControl,
@@ -12,13 +13,11 @@ import {
   encodeHandshake,
   encodeMeta,
   formatIp4AndPort,
-  formatIp6,
   formatIp6AndPort,
   hiLoToIp6,
   ip6ToHiLo,
   MetaType,
   parseIp4AndPort,
-  parseIp6,
   parseIp6AndPort,
   type MetaDetails,
 } from '../../../src/protocol/messages.js';

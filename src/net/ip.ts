@@ -1,0 +1,84 @@
+/**
+ * IP address text of both families. IPv4 as uint32 stays in ./ipv4.ts (the form Nebula's
+ * certificates and messages carry); IPv6 text is checked by node:net and converted by
+ * @leichtgewicht/ip-codec, and both families get one bigint form for prefix matching.
+ */
+import { v6 } from '@leichtgewicht/ip-codec';
+import { isIPv6 } from 'node:net';
+import { parseCidr, parseIp } from './ipv4.js';
+
+/** An address of either family as a number: 32 bits for IPv4, 128 for IPv6. */
+export interface IpNumber {
+  family: 4 | 6;
+  value: bigint;
+}
+
+/** A prefix of either family; `ip` is the network (host bits cleared). */
+export interface IpPrefix {
+  family: 4 | 6;
+  ip: bigint;
+  bits: number;
+}
+
+/** Parses IPv6 text ("::", a dotted-quad tail, optional [brackets]; no zone) into 16 bytes. */
+export function parseIp6(text: string): Uint8Array {
+  let s = text.trim();
+  if (s.startsWith('[') && s.endsWith(']')) s = s.slice(1, -1);
+  // ip-codec encodes whatever it is given, so node:net decides what is an address.
+  if (!isIPv6(s) || s.includes('%')) throw new Error(`invalid IPv6 address "${text}"`);
+  return v6.encode(s);
+}
+
+/** RFC 5952 text for 16 address bytes: lowercase, the longest run of two or more zero groups as "::". */
+export function formatIp6(bytes: Uint8Array): string {
+  if (bytes.length !== 16) throw new Error('IPv6 address must be 16 bytes');
+  // ip-codec shortens the first zero run, not the longest; the URL standard's IPv6 serializer is
+  // RFC 5952's canonical form.
+  return new URL(`http://[${v6.decode(bytes)}]/`).hostname.slice(1, -1);
+}
+
+/** IPv4 or IPv6 text (an IPv6 zone such as "%eth0" is dropped) as a number; null when it is neither. */
+export function parseIpNumber(address: string | number): IpNumber | null {
+  if (typeof address === 'number') return { family: 4, value: BigInt(address >>> 0) };
+  if (address.includes(':')) {
+    if (!isIPv6(address)) return null;
+    return { family: 6, value: bytesToBigInt(parseIp6(address.split('%')[0]!)) };
+  }
+  try {
+    return { family: 4, value: BigInt(parseIp(address)) };
+  } catch {
+    return null;
+  }
+}
+
+/** "address/bits" of either family (IPv6 zone dropped); null when the text is not such a prefix. */
+export function parseIpPrefix(text: string): IpPrefix | null {
+  const slash = text.indexOf('/');
+  if (slash < 0) return null;
+  const address = text.slice(0, slash);
+  const prefix = text.slice(slash + 1);
+  if (!/^\d{1,3}$/.test(prefix)) return null;
+  const bits = Number(prefix);
+  if (address.includes(':')) {
+    const ip = parseIpNumber(address);
+    if (!ip || bits > 128) return null;
+    return { family: 6, ip: ip.value & prefixMask(128, bits), bits };
+  }
+  try {
+    const c = parseCidr(text);
+    return { family: 4, ip: BigInt(c.ip) & prefixMask(32, c.bits), bits: c.bits };
+  } catch {
+    return null;
+  }
+}
+
+function prefixMask(width: number, bits: number): bigint {
+  const all = (1n << BigInt(width)) - 1n;
+  return all ^ ((1n << BigInt(width - bits)) - 1n);
+}
+
+function bytesToBigInt(bytes: Uint8Array): bigint {
+  let value = 0n;
+  for (const b of bytes) value = (value << 8n) | BigInt(b);
+  return value;
+}

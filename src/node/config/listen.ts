@@ -1,0 +1,39 @@
+/** listen: the UDP socket tunnels run over. */
+import { field, type Field, int, section, unsupported } from './schema.js';
+import { configError, isAbsent, readBool, readText } from './values.js';
+
+export type SendRecvError = 'always' | 'never' | 'private';
+
+/** "always", "never", "private", or the older boolean form (true = always). */
+const sendRecvError: Field<SendRecvError> = field('send_recv_error', (value, path) => {
+  if (isAbsent(value)) return 'always';
+  if (value === 'always' || value === 'never' || value === 'private') return value;
+  try {
+    return readBool(value, path, true) ? 'always' : 'never';
+  } catch {
+    throw configError(path, 'always, never, private (or a boolean)', value);
+  }
+});
+
+/** An IP address; IPv6 may be written in [brackets]. */
+const host = field('host', (value, path) => {
+  let text = readText(value, path, '0.0.0.0');
+  if (text.startsWith('[') && text.endsWith(']')) text = text.slice(1, -1);
+  if (text === '') throw configError(path, 'an IP address', value);
+  return text;
+});
+
+export const listenSection = section(
+  'listen',
+  {
+    sendRecvError,
+    host,
+    /** 0 = random port. */
+    port: int('port', 0, { min: 0, max: 65535 }),
+    batch: int('batch', 64, { min: 1, max: 65535 }),
+    /** 0 = system default. */
+    readBuffer: int('read_buffer', 0, { min: 0 }),
+    writeBuffer: int('write_buffer', 0, { min: 0 }),
+  },
+  { ignored: { routines: unsupported('deprecated in nebula; use routines') } },
+);

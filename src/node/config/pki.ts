@@ -1,0 +1,48 @@
+/** pki: where the CA, the host certificate and its key come from, and which certificates are refused. */
+import { bool, field, type Field, list, optional, section } from './schema.js';
+import { configError, isAbsent, keyError } from './values.js';
+
+export interface PkiConfig {
+  /** Path or inline PEM, as written. */
+  ca: string;
+  cert: string;
+  key: string;
+  /** Lower-case hex certificate fingerprints (pki.blocklist plus the deprecated pki.blacklist). */
+  blocklist: string[];
+  disconnectInvalid: boolean;
+}
+
+function pathOrPem(key: string): Field<string> {
+  return field(key, (value, path) => {
+    if (isAbsent(value) || value === '') throw keyError(path, 'required (a file path or an inline PEM block)');
+    if (typeof value !== 'string') throw configError(path, 'a file path or an inline PEM block', value);
+    return value;
+  });
+}
+
+function fingerprint(text: string, path: string): string {
+  const s = text.trim().toLowerCase();
+  if (!/^[0-9a-f]{64}$/.test(s)) throw configError(path, 'a certificate fingerprint (64 hex digits)', text);
+  return s;
+}
+
+export const pkiSection = section(
+  'pki',
+  {
+    ca: pathOrPem('ca'),
+    cert: pathOrPem('cert'),
+    key: pathOrPem('key'),
+    blocklist: list('blocklist', fingerprint),
+    blacklist: optional(list('blacklist', fingerprint)),
+    disconnectInvalid: bool('disconnect_invalid', false),
+  },
+  {
+    finish: ({ blacklist, ...pki }, warnings, _raw, path): PkiConfig => {
+      if (blacklist !== null) {
+        warnings.add(`${path}.blacklist`, 'deprecated, use pki.blocklist (entries merged)');
+        for (const f of blacklist) if (!pki.blocklist.includes(f)) pki.blocklist.push(f);
+      }
+      return pki;
+    },
+  },
+);
