@@ -69,11 +69,27 @@ function request(from: number, to: number, initiatorRelayIndex: number): Buffer 
   return Buffer.from(encodeControl({ type: ControlType.CreateRelayRequest, initiatorRelayIndex, responderRelayIndex: 0, relayFromIp: from, relayToIp: to }));
 }
 
+function response(initiatorRelayIndex: number, responderRelayIndex: number): Buffer {
+  return Buffer.from(encodeControl({ type: ControlType.CreateRelayResponse, initiatorRelayIndex, responderRelayIndex, relayFromIp: A, relayToIp: B }));
+}
+
+/** R with direct tunnels to A and B. */
+function between(amRelay: boolean): { r: Relay; hopA: HostInfo; hopB: HostInfo } {
+  const r = relay(amRelay);
+  return { r, hopA: r.tunnel(A, 1), hopB: r.tunnel(B, 2) };
+}
+
+/** R between A and B with the relay set up: A asked, B accepted. */
+function established(): { r: Relay; hopA: HostInfo; hopB: HostInfo } {
+  const { r, hopA, hopB } = between(true);
+  r.manager.handleControl(hopA, request(A, B, 55));
+  r.manager.handleControl(hopB, response(r.control[0]!.message.initiatorRelayIndex, 77));
+  return { r, hopA, hopB };
+}
+
 describe('RelayManager on fakes (relay role)', () => {
   it('refuses requests when relay.am_relay is false and keeps no state', () => {
-    const r = relay(false);
-    const hopA = r.tunnel(A, 1);
-    r.tunnel(B, 2);
+    const { r, hopA } = between(false);
     r.manager.handleControl(hopA, request(A, B, 55));
     assert.equal(r.diag.stats.dropped['relay-refused'], 1);
     assert.deepEqual(r.manager.relays(), []);
@@ -88,10 +104,8 @@ describe('RelayManager on fakes (relay role)', () => {
     assert.deepEqual(r.manager.relays(), []);
   });
 
-  it('asks the target, then answers the initiator once the target accepted', () => {
-    const r = relay(true);
-    const hopA = r.tunnel(A, 1);
-    const hopB = r.tunnel(B, 2);
+  it('asks the target for a new relay and waits for its answer', () => {
+    const { r, hopA } = between(true);
     r.manager.handleControl(hopA, request(A, B, 55));
     assert.equal(r.control.length, 1);
     const asked = r.control[0]!;
@@ -100,8 +114,10 @@ describe('RelayManager on fakes (relay role)', () => {
     assert.equal(asked.message.relayFromIp, A);
     assert.equal(asked.message.relayToIp, B);
     assert.ok(r.manager.relays().every((x) => !x.terminal && x.state !== 'established'));
+  });
 
-    r.manager.handleControl(hopB, Buffer.from(encodeControl({ type: ControlType.CreateRelayResponse, initiatorRelayIndex: asked.message.initiatorRelayIndex, responderRelayIndex: 77, relayFromIp: A, relayToIp: B })));
+  it('answers the initiator once the target accepted', () => {
+    const { r, hopB } = established();
     const answer = r.control[1]!;
     assert.equal(answer.to, A);
     assert.equal(answer.message.type, ControlType.CreateRelayResponse);
@@ -113,12 +129,10 @@ describe('RelayManager on fakes (relay role)', () => {
   });
 
   it('refuses a request in another host\'s name and an unexpected response', () => {
-    const r = relay(true);
-    const hopA = r.tunnel(A, 1);
-    r.tunnel(B, 2);
+    const { r, hopA } = between(true);
     r.manager.handleControl(hopA, request(B, A, 55));
     assert.equal(r.diag.stats.dropped['relay-request-invalid'], 1);
-    r.manager.handleControl(hopA, Buffer.from(encodeControl({ type: ControlType.CreateRelayResponse, initiatorRelayIndex: 12345, responderRelayIndex: 1, relayFromIp: A, relayToIp: B })));
+    r.manager.handleControl(hopA, response(12345, 1));
     assert.equal(r.diag.stats.dropped['relay-response-unexpected'], 1);
     r.manager.handleControl(hopA, Buffer.from([0xff, 0xff]));
     assert.equal(r.diag.stats.dropped['control-malformed'], 1);
@@ -126,11 +140,7 @@ describe('RelayManager on fakes (relay role)', () => {
   });
 
   it('drops both halves when one hop tunnel goes', () => {
-    const r = relay(true);
-    const hopA = r.tunnel(A, 1);
-    const hopB = r.tunnel(B, 2);
-    r.manager.handleControl(hopA, request(A, B, 55));
-    r.manager.handleControl(hopB, Buffer.from(encodeControl({ type: ControlType.CreateRelayResponse, initiatorRelayIndex: r.control[0]!.message.initiatorRelayIndex, responderRelayIndex: 77, relayFromIp: A, relayToIp: B })));
+    const { r, hopA } = established();
     assert.equal(r.manager.relays().length, 2);
     r.hostmap.remove(hopA);
     r.manager.onTunnelGone(hopA);
