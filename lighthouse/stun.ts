@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { UdpBind, UdpOptions } from '../src/io/udp.js';
 import type { Endpoint } from '../src/net/endpoint.js';
 import type { Diagnostics } from '../src/node/diagnostics.js';
-import { decodeStunAs, encodeBindingSuccess } from '../src/protocol/stun.js';
+import { decodeStunAs, encodeBindingSuccess } from '../src/protocol/stun-codec.js';
 
 /** What the responder needs: the node's socket and counters, and a way to bind the alternate port. */
 export interface StunResponderDeps {

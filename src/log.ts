@@ -1,5 +1,4 @@
 import { pino, type Logger, type LevelWithSilent } from 'pino';
-import pretty from 'pino-pretty';
 
 export type { Logger };
 export type LogFormat = 'json' | 'text';
@@ -18,12 +17,14 @@ export function isLogLevel(value: string): value is LevelWithSilent {
   return (LEVELS as readonly string[]).includes(value);
 }
 
-export function createLogger(options: LogOptions = {}): Logger {
+/** pino-pretty is loaded only for text output: it is the costliest module a node start would load. */
+export async function createLogger(options: LogOptions = {}): Promise<Logger> {
   const destination = options.destination ?? process.stderr;
   const isTty = (destination as { isTTY?: boolean }).isTTY === true;
   const format = options.format ?? (isTty ? 'text' : 'json');
   const level = options.level ?? 'info';
   if (format === 'text') {
+    const { default: pretty } = await import('pino-pretty');
     const stream = pretty({ destination, sync: true, colorize: isTty, translateTime: 'SYS:standard', ignore: 'pid,hostname' });
     return pino({ level }, stream);
   }

@@ -4,7 +4,7 @@
  * start nodes through here, so they run the same wiring.
  */
 import type { Logger } from 'pino';
-import { attachLighthouse, type Lighthouse } from '../../lighthouse/attach.js';
+import type { Lighthouse } from '../../lighthouse/attach.js';
 import type { DockerHost } from '../docker/integration.js';
 import type { NodeConfig } from '../node/config.js';
 import { MeshNode, type NodeDeps } from '../node/node.js';
@@ -21,6 +21,8 @@ export async function startMesh(config: NodeConfig, log: Logger, deps: NodeDeps)
   let lighthouse: Lighthouse | null = null;
   if (config.lighthouse.amLighthouse) {
     try {
+      // Loaded only on lighthouses: the book, STUN and DNS are not every node's modules.
+      const { attachLighthouse } = await import('../../lighthouse/attach.js');
       lighthouse = await attachLighthouse(node, deps.bindUdp);
     } catch (err) {
       await node.stop();

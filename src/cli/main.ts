@@ -1,11 +1,26 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { UserError } from '../errors.js';
-import { caCommand } from './ca.js';
-import { nodeCommand } from './node.js';
-import { lighthouseCommand } from './lighthouse.js';
 
-export function buildProgram(): Command {
+/**
+ * The subcommands, each loaded only when it runs: `mesh --version` loads none of them and
+ * `mesh ca print` none of the node's modules (start-up time is mostly module loading).
+ */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  ca: async () => (await import('./ca.js')).caCommand(),
+  node: async () => (await import('./node.js')).nodeCommand(),
+  lighthouse: async () => (await import('./lighthouse.js')).lighthouseCommand(),
+};
+
+/** The commands `argv` needs: the one it names; none for a bare --version; all for help and errors. */
+function commandsFor(argv: readonly string[]): string[] {
+  const named = argv.find((a) => Object.hasOwn(COMMANDS, a));
+  if (named) return [named];
+  if (argv.length === 1 && (argv[0] === '-v' || argv[0] === '--version')) return [];
+  return Object.keys(COMMANDS);
+}
+
+export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
   const program = new Command('mesh')
     .description('Encrypted peer-to-peer overlay network, wire-compatible with Nebula 1.6')
     .version(packageVersion(), '-v, --version')
@@ -13,9 +28,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  program.addCommand(caCommand());
-  program.addCommand(nodeCommand());
-  program.addCommand(lighthouseCommand());
+  for (const name of commandsFor(argv)) program.addCommand(await COMMANDS[name]!());
   for (const command of program.commands) applyExitOverride(command);
   return program;
 }
@@ -31,8 +44,8 @@ function applyExitOverride(command: Command): void {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
   try {
+    const program = await buildProgram(argv);
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {

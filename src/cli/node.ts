@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import type { LevelWithSilent } from 'pino';
-import { startDockerBridge, type DockerBridge } from '../docker/integration.js';
+import type { DockerBridge } from '../docker/integration.js';
 import { selectAead } from '../io/openssl-aead.js';
 import { openTun } from '../io/tun.js';
 import { bindUdp } from '../io/udp.js';
@@ -26,7 +26,7 @@ export function pinoLevel(level: string): LevelWithSilent {
   return level as LevelWithSilent;
 }
 
-export function loggerFor(loaded: LoadedConfig, opts: GlobalOptions): Logger {
+export function loggerFor(loaded: LoadedConfig, opts: GlobalOptions): Promise<Logger> {
   const logging = loaded.config.logging;
   return createLogger({
     level: pinoLevel(opts.logLevel ?? logging.level),
@@ -41,7 +41,7 @@ export function loggerFor(loaded: LoadedConfig, opts: GlobalOptions): Logger {
 export async function runNode(opts: GlobalOptions, overrides: (loaded: LoadedConfig) => void = () => {}): Promise<void> {
   const loaded = loadConfig(opts.config);
   overrides(loaded);
-  const log = loggerFor(loaded, opts);
+  const log = await loggerFor(loaded, opts);
   for (const warning of loaded.warnings) log.warn(`config: ${warning}`);
   if (opts.test) {
     await prepareNode(loaded.config);
@@ -69,6 +69,7 @@ export async function runNode(opts: GlobalOptions, overrides: (loaded: LoadedCon
     let docker: DockerBridge | null = null;
     if (opts.dockerBridge !== undefined) {
       try {
+        const { startDockerBridge } = await import('../docker/integration.js');
         docker = await startDockerBridge(dockerHostOf(node), log, { network: opts.dockerBridge, subnet: opts.dockerSubnet, force: opts.force === true });
       } catch (err) {
         await mesh.stop();

@@ -1,6 +1,5 @@
 import { endpointKey, sameEndpoint, type Endpoint } from '../net/endpoint.js';
 import { formatIp } from '../net/ipv4.js';
-import { decodeStunAs, encodeBindingRequest, newTransactionId } from '../protocol/stun.js';
 import type { Diagnostics } from './diagnostics.js';
 import type { Timer, Timers } from './timers.js';
 
@@ -50,6 +49,8 @@ export class NatDiscovery {
   private latest: Endpoint | null = null;
   private mapping: Mapping = 'unknown';
   private logged = '';
+  /** The STUN codec, loaded when discovery starts (the package is slow to load, and not every node asks). */
+  private codec: typeof import('../protocol/stun-codec.js') | null = null;
 
   constructor(private readonly deps: NatDiscoveryDeps) {}
 
@@ -63,9 +64,10 @@ export class NatDiscovery {
     return this.mapping === 'endpoint-dependent';
   }
 
-  start(): void {
+  async start(): Promise<void> {
     const { interval, lighthouses } = this.deps.settings();
-    if (interval === 0) return;
+    if (interval === 0 || lighthouses.length === 0) return;
+    this.codec ??= await import('../protocol/stun-codec.js');
     for (const lighthouse of lighthouses) {
       for (const endpoint of this.deps.staticAddressesOf(lighthouse)) {
         const server = this.addServer(endpoint, false);
@@ -82,14 +84,15 @@ export class NatDiscovery {
   }
 
   /** SIGHUP: ask every server again now, forgetting back-off (the network may have changed). */
-  refresh(): void {
+  refresh(): Promise<void> {
     this.stop();
-    this.start();
+    return this.start();
   }
 
   /** A STUN message arrived on the node's UDP socket (requests only reach us on non-lighthouses). */
   handle(data: Buffer, from: Endpoint): void {
-    const decoded = decodeStunAs(data, 'binding-success', 'stun-request-not-lighthouse');
+    if (!this.codec) return this.deps.diag.drop('stun-unsolicited', from);
+    const decoded = this.codec.decodeStunAs(data, 'binding-success', 'stun-request-not-lighthouse');
     if ('drop' in decoded) return this.deps.diag.drop(decoded.drop, from, decoded.err);
     const message = decoded.message;
     const id = message.transactionId.toString('hex');
@@ -139,6 +142,7 @@ export class NatDiscovery {
 
   private query(server: StunServer): void {
     if (server.pending) this.transactions.delete(server.pending);
+    const { newTransactionId, encodeBindingRequest } = this.codec!;
     const id = newTransactionId();
     server.pending = id.toString('hex');
     this.transactions.set(server.pending, server);

@@ -252,7 +252,7 @@ export class MeshNode implements InsideNode, OutsideNode {
     udp.onDatagrams((batch) => consumeDatagrams(node, batch));
     tun.onPackets((packets) => consumeTunPackets(node, packets));
     node.lighthouseClient.start();
-    node.nat.start();
+    await node.nat.start();
     node.relays.start();
     log.info(
       { vpnIp: formatIp(identity.vpnIp), cert: identity.cert.details.name, fingerprint: identity.fingerprint, listen: `${config.listen.host}:${udp.localPort}`, tun: tun.name, cipher: config.cipher, aead: deps.aead?.name ?? 'node-crypto' },
@@ -508,7 +508,7 @@ export class MeshNode implements InsideNode, OutsideNode {
     this.firewall = firewall;
     this.config = config;
     this.unsafeRoutes = unsafeRoutesOf(config);
-    this.nat.refresh();
+    void this.nat.refresh();
     this.lighthouseClient.reload();
     this.log.info({ fingerprint: identity.fingerprint }, 'configuration reloaded');
   }

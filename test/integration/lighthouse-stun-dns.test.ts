@@ -19,7 +19,7 @@ import { makeCA, makeHost, type TestHost } from '../../src/lab/pki.js';
 import { parseIp } from '../../src/net/ipv4.js';
 import { parseConfig } from '../../src/node/config.js';
 import { MeshNode } from '../../src/node/node.js';
-import { decodeStun, encodeBindingRequest, newTransactionId } from '../../src/protocol/stun.js';
+import { decodeStun, encodeBindingRequest, newTransactionId } from '../../src/protocol/stun-codec.js';
 import { FAST_TIMERS, sleep, testLogger, waitFor } from '../helpers/memory-mesh.js';
 
 const NEBULA = '/usr/bin/nebula';

@@ -70,7 +70,7 @@ function nullLogger(name: string) {
       cb();
     },
   });
-  // debug: exercises the per-source drop log limiter (MeshNode.dropLogAt), output discarded.
+  // debug: exercises the per-source drop log limiter (Diagnostics), output discarded.
   return createLogger({ level: 'debug', format: 'json', destination: sink });
 }
 
@@ -114,7 +114,7 @@ function capturingBind(captured: Buffer[], peerPorts: Set<number>, capture: 'rec
   };
 }
 
-function startNode(host: TestHost, port: number, peers: Record<string, string[]>, tun: MemoryTun | null, captured: Buffer[], capture: 'received' | 'sent' = 'received'): Promise<MeshNode> {
+async function startNode(host: TestHost, port: number, peers: Record<string, string[]>, tun: MemoryTun | null, captured: Buffer[], capture: 'received' | 'sent' = 'received'): Promise<MeshNode> {
   const raw = nebulaConfig({
     ca: host.ca,
     cert: host.certPem,
@@ -125,7 +125,7 @@ function startNode(host: TestHost, port: number, peers: Record<string, string[]>
     logLevel: 'debug',
   });
   const config = parseConfig(raw, `robustness-${host.name}`).config;
-  return MeshNode.start(config, nullLogger(host.name), {
+  return MeshNode.start(config, await nullLogger(host.name), {
     bindUdp: capturingBind(captured, new Set(Object.values(peers).flat().map((hostPort) => Number(hostPort.split(':')[1]))), capture),
     ...(tun ? { openTun: (_o: TunOptions) => tun } : {}),
   });

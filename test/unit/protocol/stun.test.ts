@@ -1,14 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  decodeStun,
-  encodeBindingRequest,
-  encodeBindingSuccess,
-  isStunRequest,
-  looksLikeStun,
-  newTransactionId,
-  StunDecodeError,
-} from '../../../src/protocol/stun.js';
+import { decodeStun, encodeBindingRequest, encodeBindingSuccess, newTransactionId, StunDecodeError } from '../../../src/protocol/stun-codec.js';
+import { isStunRequest, looksLikeStun } from '../../../src/protocol/stun.js';
 
 describe('STUN codec', () => {
   it('encodes a Binding request that decodes to the same transaction', () => {
