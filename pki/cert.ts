@@ -7,7 +7,8 @@
 import { createHash } from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { bitsFromMask, cidrContains, formatCidr, maskFromBits, type Cidr } from '../src/net/ipv4.js';
-import { decodeRawCertificate, encodeRawCertificate, encodeRawDetails, ProtoError, type RawDetails } from './proto.js';
+import { ProtobufError } from '../src/protocol/protobuf.js';
+import { decodeRawCertificate, encodeRawCertificate, encodeRawDetails, type RawDetails } from './proto.js';
 
 export interface CertificateDetails {
   name: string;
@@ -96,7 +97,7 @@ export function unmarshalCertificate(bytes: Uint8Array, options: UnmarshalOption
   try {
     raw = decodeRawCertificate(bytes);
   } catch (err) {
-    if (err instanceof ProtoError) throw new CertificateError(`invalid certificate: ${err.message}`);
+    if (err instanceof ProtobufError) throw new CertificateError(`invalid certificate: ${err.message}`);
     throw err;
   }
   const d = raw.details;

@@ -8,248 +8,21 @@
  * always present). Decoders accept any field order, skip unknown fields, merge repeated embedded
  * messages like Go, and throw an Error (ProtobufError) on malformed input.
  *
- * The schema is defined in code with protobufjs reflection (nothing is read from disk). protobufjs
- * writes fields in id order, packs repeated scalars (proto3), and writes a field only when it is
- * set, so the encoders leave every zero/empty value unset. Decoders run the strict wire-type pass of
- * ./protobuf.ts first, because protobufjs alone silently skips known fields with wrong wire types.
+ * The schema below is the one definition of the messages. Its field names are the properties of
+ * this module's objects, so protobufjs converts them itself (fromObject / toObject) and does the
+ * proto3 encoding (fields in id order, repeated scalars packed, zero values left out). What
+ * protobufjs does not do is checked here: values that do not fit their field type (it would wrap
+ * them), and on decoding the strict wire format (./protobuf.ts; it would skip known fields with
+ * wrong wire types).
  */
 import protobuf from 'protobufjs';
 import { formatIp6, parseIp6 } from '../net/ip.js';
 import { formatIp, parseIp } from '../net/ipv4.js';
-import { bigintToLong, checkWireTypes, longToBigint, plainBytes, ProtobufError, wireChecksFor } from './protobuf.js';
+import { copyBytes, plainBytes, ProtobufError, strictDecoder } from './protobuf.js';
 
 export { ProtobufError } from './protobuf.js';
 
-const P3 = 'proto3';
-
-// nebula.proto of Nebula 1.6.1.
-const root = protobuf.Root.fromJSON({
-  nested: {
-    nebula: {
-      nested: {
-        NebulaMeta: {
-          edition: P3,
-          fields: {
-            Type: { type: 'MessageType', id: 1 },
-            Details: { type: 'NebulaMetaDetails', id: 2 },
-          },
-          nested: {
-            MessageType: {
-              values: {
-                None: 0,
-                HostQuery: 1,
-                HostQueryReply: 2,
-                HostUpdateNotification: 3,
-                HostMovedNotification: 4,
-                HostPunchNotification: 5,
-                HostWhoami: 6,
-                HostWhoamiReply: 7,
-                PathCheck: 8,
-                PathCheckReply: 9,
-                HostUpdateNotificationAck: 10,
-                MeshSubnetQuery: 100,
-                MeshSubnetReply: 101,
-                MeshNamesUpdate: 102,
-                MeshNameQuery: 103,
-                MeshNameReply: 104,
-              },
-            },
-          },
-        },
-        NebulaMetaDetails: {
-          edition: P3,
-          fields: {
-            VpnIp: { type: 'uint32', id: 1 },
-            Ip4AndPorts: { rule: 'repeated', type: 'Ip4AndPort', id: 2 },
-            counter: { type: 'uint32', id: 3 },
-            Ip6AndPorts: { rule: 'repeated', type: 'Ip6AndPort', id: 4 },
-            RelayVpnIp: { rule: 'repeated', type: 'uint32', id: 5, options: { packed: true } },
-            MeshSubnets: { rule: 'repeated', type: 'MeshSubnet', id: 100 },
-            MeshNames: { rule: 'repeated', type: 'MeshName', id: 101 },
-          },
-        },
-        MeshSubnet: {
-          edition: P3,
-          fields: {
-            Ip: { type: 'uint32', id: 1 },
-            Bits: { type: 'uint32', id: 2 },
-          },
-        },
-        MeshName: {
-          edition: P3,
-          fields: {
-            Name: { type: 'string', id: 1 },
-            Ips: { rule: 'repeated', type: 'uint32', id: 2, options: { packed: true } },
-          },
-        },
-        Ip4AndPort: {
-          edition: P3,
-          fields: {
-            Ip: { type: 'uint32', id: 1 },
-            Port: { type: 'uint32', id: 2 },
-          },
-        },
-        Ip6AndPort: {
-          edition: P3,
-          fields: {
-            Hi: { type: 'uint64', id: 1 },
-            Lo: { type: 'uint64', id: 2 },
-            Port: { type: 'uint32', id: 3 },
-          },
-        },
-        NebulaHandshake: {
-          edition: P3,
-          fields: {
-            Details: { type: 'NebulaHandshakeDetails', id: 1 },
-            Hmac: { type: 'bytes', id: 2 },
-          },
-        },
-        NebulaHandshakeDetails: {
-          edition: P3,
-          fields: {
-            Cert: { type: 'bytes', id: 1 },
-            InitiatorIndex: { type: 'uint32', id: 2 },
-            ResponderIndex: { type: 'uint32', id: 3 },
-            Cookie: { type: 'uint64', id: 4 },
-            Time: { type: 'uint64', id: 5 },
-          },
-        },
-        NebulaControl: {
-          edition: P3,
-          fields: {
-            Type: { type: 'MessageType', id: 1 },
-            InitiatorRelayIndex: { type: 'uint32', id: 2 },
-            ResponderRelayIndex: { type: 'uint32', id: 3 },
-            RelayToIp: { type: 'uint32', id: 4 },
-            RelayFromIp: { type: 'uint32', id: 5 },
-          },
-          nested: {
-            MessageType: { values: { None: 0, CreateRelayRequest: 1, CreateRelayResponse: 2 } },
-          },
-        },
-      },
-    },
-  },
-});
-
-const PbHandshake = root.lookupType('nebula.NebulaHandshake');
-const PbHandshakeDetails = root.lookupType('nebula.NebulaHandshakeDetails');
-const PbMeta = root.lookupType('nebula.NebulaMeta');
-const PbMetaDetails = root.lookupType('nebula.NebulaMetaDetails');
-const PbIp4AndPort = root.lookupType('nebula.Ip4AndPort');
-const PbIp6AndPort = root.lookupType('nebula.Ip6AndPort');
-const PbMeshSubnet = root.lookupType('nebula.MeshSubnet');
-const PbMeshName = root.lookupType('nebula.MeshName');
-const PbControl = root.lookupType('nebula.NebulaControl');
-
-const HANDSHAKE_CHECKS = wireChecksFor(PbHandshake);
-const META_CHECKS = wireChecksFor(PbMeta);
-const CONTROL_CHECKS = wireChecksFor(PbControl);
-
-type Fields = Record<string, unknown>;
-
-// Encoding: validate like Go's types would, and set only non-zero values.
-
-function setUint32(o: Fields, key: string, value: number): void {
-  if (value >>> 0 !== value) throw new ProtobufError(`${key}: ${value} is not a uint32`);
-  if (value !== 0) o[key] = value;
-}
-
-function setInt32(o: Fields, key: string, value: number): void {
-  if ((value | 0) !== value) throw new ProtobufError(`${key}: ${value} is not an int32`);
-  if (value !== 0) o[key] = value;
-}
-
-function setUint64(o: Fields, key: string, value: bigint): void {
-  const long = bigintToLong(value);
-  if (value !== 0n) o[key] = long;
-}
-
-function setBytes(o: Fields, key: string, value: Uint8Array): void {
-  if (value.length > 0) o[key] = value;
-}
-
-function encode(type: protobuf.Type, fields: Fields): Uint8Array {
-  return plainBytes(type.encode(type.create(fields)).finish());
-}
-
-/** Strict pre-pass, then protobufjs decode; every failure becomes a ProtobufError. */
-function decode<T>(type: protobuf.Type, checks: Parameters<typeof checkWireTypes>[1], bytes: Uint8Array): T {
-  checkWireTypes(bytes, checks);
-  try {
-    return type.decode(bytes) as unknown as T;
-  } catch (err) {
-    throw new ProtobufError(`${type.name}: ${(err as Error).message}`);
-  }
-}
-
-/** A copy (decoded bytes may be views into the input). */
-function copyBytes(b: Uint8Array | null | undefined): Uint8Array {
-  return b ? new Uint8Array(b) : new Uint8Array(0);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Handshake
-
-export interface HandshakeDetails {
-  cert: Uint8Array;
-  initiatorIndex: number;
-  responderIndex: number;
-  cookie: bigint;
-  /** Unix nanoseconds, exact. */
-  time: bigint;
-}
-
-export interface Handshake {
-  details: HandshakeDetails;
-  hmac: Uint8Array;
-}
-
-interface PbHandshakeDetailsFields {
-  Cert?: Uint8Array;
-  InitiatorIndex?: number;
-  ResponderIndex?: number;
-  Cookie?: protobuf.Long | number;
-  Time?: protobuf.Long | number;
-}
-
-interface PbHandshakeFields {
-  Details?: PbHandshakeDetailsFields | null;
-  Hmac?: Uint8Array;
-}
-
-export function encodeHandshake(m: { details: HandshakeDetails; hmac?: Uint8Array }): Uint8Array {
-  const d: Fields = {};
-  setBytes(d, 'Cert', m.details.cert);
-  setUint32(d, 'InitiatorIndex', m.details.initiatorIndex);
-  setUint32(d, 'ResponderIndex', m.details.responderIndex);
-  setUint64(d, 'Cookie', m.details.cookie);
-  setUint64(d, 'Time', m.details.time);
-  // Details is always emitted (Go marshals the non-nil pointer even when it is empty).
-  const o: Fields = { Details: PbHandshakeDetails.create(d) };
-  if (m.hmac) setBytes(o, 'Hmac', m.hmac);
-  return encode(PbHandshake, o);
-}
-
-export function decodeHandshake(bytes: Uint8Array): Handshake {
-  const m = decode<PbHandshakeFields>(PbHandshake, HANDSHAKE_CHECKS, bytes);
-  const d = m.Details;
-  if (!d) throw new ProtobufError('NebulaHandshake: Details missing');
-  return {
-    details: {
-      cert: copyBytes(d.Cert),
-      initiatorIndex: d.InitiatorIndex ?? 0,
-      responderIndex: d.ResponderIndex ?? 0,
-      cookie: longToBigint(d.Cookie),
-      time: longToBigint(d.Time),
-    },
-    hmac: copyBytes(m.Hmac),
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Lighthouse (NebulaMeta)
-
+/** NebulaMeta.MessageType: what a lighthouse message asks or tells. */
 export const MetaType = {
   None: 0,
   HostQuery: 1,
@@ -275,6 +48,147 @@ export const MetaType = {
   /** lighthouse → node: MeshNames with the addresses known for the name (none: unknown). */
   MeshNameReply: 104,
 } as const;
+
+/** NebulaControl.MessageType: the relay setup messages. */
+export const ControlType = { None: 0, CreateRelayRequest: 1, CreateRelayResponse: 2 } as const;
+
+/** The values of an enum in .proto syntax. */
+function protoEnumValues(values: Readonly<Record<string, number>>): string {
+  return Object.entries(values)
+    .map(([name, value]) => `${name} = ${value};`)
+    .join(' ');
+}
+
+// nebula.proto of Nebula 1.6.1 with the mesh extensions (fields numbered 100 and up). The field
+// names are nebula.proto's in camelCase (RelayVpnIp, a list, is relayVpnIps): the wire carries
+// only the numbers.
+const { root } = protobuf.parse(`
+  syntax = "proto3";
+  package nebula;
+  message NebulaMeta {
+    enum MessageType { ${protoEnumValues(MetaType)} }
+    MessageType type = 1;
+    NebulaMetaDetails details = 2;
+  }
+  message NebulaMetaDetails {
+    uint32 vpnIp = 1;
+    repeated Ip4AndPort ip4AndPorts = 2;
+    uint32 counter = 3;
+    repeated Ip6AndPort ip6AndPorts = 4;
+    repeated uint32 relayVpnIps = 5;
+    repeated MeshSubnet meshSubnets = 100;
+    repeated MeshName meshNames = 101;
+  }
+  message MeshSubnet { uint32 ip = 1; uint32 bits = 2; }
+  message MeshName { string name = 1; repeated uint32 ips = 2; }
+  message Ip4AndPort { uint32 ip = 1; uint32 port = 2; }
+  message Ip6AndPort { uint64 hi = 1; uint64 lo = 2; uint32 port = 3; }
+  message NebulaHandshake {
+    NebulaHandshakeDetails details = 1;
+    bytes hmac = 2;
+  }
+  message NebulaHandshakeDetails {
+    bytes cert = 1;
+    uint32 initiatorIndex = 2;
+    uint32 responderIndex = 3;
+    uint64 cookie = 4;
+    uint64 time = 5;
+  }
+  message NebulaControl {
+    enum MessageType { ${protoEnumValues(ControlType)} }
+    MessageType type = 1;
+    uint32 initiatorRelayIndex = 2;
+    uint32 responderRelayIndex = 3;
+    uint32 relayToIp = 4;
+    uint32 relayFromIp = 5;
+  }
+`);
+root.resolveAll();
+
+const PbHandshake = root.lookupType('nebula.NebulaHandshake');
+const PbMeta = root.lookupType('nebula.NebulaMeta');
+const PbControl = root.lookupType('nebula.NebulaControl');
+
+type Plain = Record<string, unknown>;
+
+/** The field types whose values protobufjs would wrap silently; Go's types refuse them. */
+const VALUE_RANGES: Readonly<Record<string, { fits: (value: unknown) => boolean; expected: string }>> = {
+  uint32: { fits: (value) => (value as number) >>> 0 === value, expected: 'a uint32' },
+  int32: { fits: (value) => ((value as number) | 0) === value, expected: 'an int32' },
+  uint64: { fits: (value) => BigInt.asUintN(64, value as bigint) === value, expected: 'a uint64' },
+};
+
+/** Checks every value of `plain` against its field type. */
+function checkValues(type: protobuf.Type, plain: Plain): void {
+  for (const field of type.fieldsArray) {
+    const value = plain[field.name];
+    if (value === undefined) continue;
+    if (field.repeated) for (const item of value as unknown[]) checkValue(field, item);
+    else checkValue(field, value);
+  }
+}
+
+function checkValue(field: protobuf.Field, value: unknown): void {
+  const resolved = field.resolvedType;
+  if (resolved instanceof protobuf.Type) return checkValues(resolved, value as Plain);
+  const range = VALUE_RANGES[resolved instanceof protobuf.Enum ? 'int32' : field.type];
+  if (range && !range.fits(value)) throw new ProtobufError(`${field.name}: ${value} is not ${range.expected}`);
+}
+
+function encode(type: protobuf.Type, plain: object): Uint8Array {
+  checkValues(type, plain as Plain);
+  // fromObject takes bigints for uint64 (long's Long.fromValue converts them exactly).
+  return plainBytes(type.encode(type.fromObject(plain)).finish());
+}
+
+/** Unset fields read as their proto3 zero values (a message field as null), uint64 as exact bigints. */
+const TO_OBJECT: protobuf.IConversionOptions = { longs: BigInt, arrays: true, defaults: true };
+
+/** A strict decoder of `type` to a plain object; Nebula drops a message without Details. */
+function plainDecoder<T>(type: protobuf.Type): (bytes: Uint8Array) => T {
+  const decode = strictDecoder(type);
+  const detailsRequired = type.fields['details'] !== undefined;
+  return (bytes) => {
+    const plain = type.toObject(decode(bytes), TO_OBJECT);
+    if (detailsRequired && !plain['details']) throw new ProtobufError(`${type.name}: Details missing`);
+    return plain as T;
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handshake
+
+export interface HandshakeDetails {
+  cert: Uint8Array;
+  initiatorIndex: number;
+  responderIndex: number;
+  cookie: bigint;
+  /** Unix nanoseconds, exact. */
+  time: bigint;
+}
+
+export interface Handshake {
+  details: HandshakeDetails;
+  hmac: Uint8Array;
+}
+
+/** Encodes a NebulaHandshake; Details is always emitted (Go marshals the non-nil pointer even when it is empty). */
+export function encodeHandshake(m: { details: HandshakeDetails; hmac?: Uint8Array }): Uint8Array {
+  return encode(PbHandshake, m);
+}
+
+const decodeHandshakeObject = plainDecoder<Handshake>(PbHandshake);
+
+export function decodeHandshake(bytes: Uint8Array): Handshake {
+  const m = decodeHandshakeObject(bytes);
+  // Decoded bytes are views into the input.
+  m.details.cert = copyBytes(m.details.cert);
+  m.hmac = copyBytes(m.hmac);
+  return m;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lighthouse (NebulaMeta)
 
 export interface MeshName {
   name: string;
@@ -313,106 +227,35 @@ export function emptyMetaDetails(): MetaDetails {
   return { vpnIp: 0, ip4AndPorts: [], counter: 0, ip6AndPorts: [], relayVpnIps: [] };
 }
 
-interface PbMetaDetailsFields {
-  VpnIp?: number;
-  Ip4AndPorts?: { Ip?: number; Port?: number }[];
-  counter?: number;
-  Ip6AndPorts?: { Hi?: protobuf.Long | number; Lo?: protobuf.Long | number; Port?: number }[];
-  RelayVpnIp?: number[];
-  MeshSubnets?: { Ip?: number; Bits?: number }[];
-  MeshNames?: { Name?: string; Ips?: number[] }[];
-}
-
-interface PbMetaFields {
-  Type?: number;
-  Details?: PbMetaDetailsFields | null;
-}
-
-function metaDetailsMessage(d: MetaDetails): protobuf.Message {
-  const o: Fields = {};
-  setUint32(o, 'VpnIp', d.vpnIp);
-  if (d.ip4AndPorts.length > 0) {
-    o['Ip4AndPorts'] = d.ip4AndPorts.map((e) => {
-      const x: Fields = {};
-      setUint32(x, 'Ip', e.ip);
-      setUint32(x, 'Port', e.port);
-      return PbIp4AndPort.create(x);
-    });
+/** The mesh extension carries IPv4 prefixes. */
+function checkMeshSubnets(subnets: readonly { bits: number }[]): void {
+  for (const { bits } of subnets) {
+    if (bits > 32) throw new ProtobufError(`meshSubnets: /${bits} is not an IPv4 prefix length`);
   }
-  setUint32(o, 'counter', d.counter);
-  if (d.ip6AndPorts.length > 0) {
-    o['Ip6AndPorts'] = d.ip6AndPorts.map((e) => {
-      const x: Fields = {};
-      setUint64(x, 'Hi', e.hi);
-      setUint64(x, 'Lo', e.lo);
-      setUint32(x, 'Port', e.port);
-      return PbIp6AndPort.create(x);
-    });
-  }
-  if (d.relayVpnIps.length > 0) {
-    for (const ip of d.relayVpnIps) {
-      if (ip >>> 0 !== ip) throw new ProtobufError(`RelayVpnIp: ${ip} is not a uint32`);
-    }
-    o['RelayVpnIp'] = [...d.relayVpnIps];
-  }
-  if (d.meshSubnets && d.meshSubnets.length > 0) {
-    o['MeshSubnets'] = d.meshSubnets.map((e) => {
-      if (e.bits > 32) throw new ProtobufError(`MeshSubnets: /${e.bits} is not an IPv4 prefix length`);
-      const x: Fields = {};
-      setUint32(x, 'Ip', e.ip);
-      setUint32(x, 'Bits', e.bits);
-      return PbMeshSubnet.create(x);
-    });
-  }
-  if (d.meshNames && d.meshNames.length > 0) {
-    o['MeshNames'] = d.meshNames.map((e) => {
-      const x: Fields = {};
-      if (e.name) x['Name'] = e.name;
-      for (const ip of e.ips) setUint32({}, 'Ips', ip);
-      if (e.ips.length > 0) x['Ips'] = [...e.ips];
-      return PbMeshName.create(x);
-    });
-  }
-  return PbMetaDetails.create(o);
 }
 
 /** Encodes a NebulaMeta; Details is always emitted (1.6 drops messages without it). */
 export function encodeMeta(type: number, details: MetaDetails): Uint8Array {
-  const o: Fields = {};
-  setInt32(o, 'Type', type);
-  o['Details'] = metaDetailsMessage(details);
-  return encode(PbMeta, o);
+  checkMeshSubnets(details.meshSubnets ?? []);
+  return encode(PbMeta, { type, details });
 }
 
-function meshSubnetFrom(e: { Ip?: number; Bits?: number }): { ip: number; bits: number } {
-  const bits = e.Bits ?? 0;
-  if (bits > 32) throw new ProtobufError(`MeshSubnets: /${bits} is not an IPv4 prefix length`);
-  return { ip: e.Ip ?? 0, bits };
-}
+const decodeMetaObject = plainDecoder<{ type: number; details: Required<MetaDetails> }>(PbMeta);
 
 /** Decodes a NebulaMeta; throws when Details is missing or the bytes are malformed. */
 export function decodeMeta(bytes: Uint8Array): MetaMessage {
-  const m = decode<PbMetaFields>(PbMeta, META_CHECKS, bytes);
-  const d = m.Details;
-  if (!d) throw new ProtobufError('NebulaMeta: Details missing');
-  return {
-    type: m.Type ?? 0,
-    details: {
-      vpnIp: d.VpnIp ?? 0,
-      ip4AndPorts: (d.Ip4AndPorts ?? []).map((e) => ({ ip: e.Ip ?? 0, port: e.Port ?? 0 })),
-      counter: d.counter ?? 0,
-      ip6AndPorts: (d.Ip6AndPorts ?? []).map((e) => ({ hi: longToBigint(e.Hi), lo: longToBigint(e.Lo), port: e.Port ?? 0 })),
-      relayVpnIps: [...(d.RelayVpnIp ?? [])],
-      ...(d.MeshSubnets?.length ? { meshSubnets: d.MeshSubnets.map(meshSubnetFrom) } : {}),
-      ...(d.MeshNames?.length ? { meshNames: d.MeshNames.map((e) => ({ name: e.Name ?? '', ips: [...(e.Ips ?? [])] })) } : {}),
-    },
-  };
+  const { type, details } = decodeMetaObject(bytes);
+  // The mesh extension lists are optional properties, left out when empty.
+  const { meshSubnets, meshNames, ...base } = details;
+  const metaDetails: MetaDetails = base;
+  checkMeshSubnets(meshSubnets);
+  if (meshSubnets.length > 0) metaDetails.meshSubnets = meshSubnets;
+  if (meshNames.length > 0) metaDetails.meshNames = meshNames;
+  return { type, details: metaDetails };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Relay control (NebulaControl)
-
-export const ControlType = { None: 0, CreateRelayRequest: 1, CreateRelayResponse: 2 } as const;
 
 export interface ControlMessage {
   type: number;
@@ -422,34 +265,11 @@ export interface ControlMessage {
   relayFromIp: number;
 }
 
-interface PbControlFields {
-  Type?: number;
-  InitiatorRelayIndex?: number;
-  ResponderRelayIndex?: number;
-  RelayToIp?: number;
-  RelayFromIp?: number;
-}
-
 export function encodeControl(m: ControlMessage): Uint8Array {
-  const o: Fields = {};
-  setInt32(o, 'Type', m.type);
-  setUint32(o, 'InitiatorRelayIndex', m.initiatorRelayIndex);
-  setUint32(o, 'ResponderRelayIndex', m.responderRelayIndex);
-  setUint32(o, 'RelayToIp', m.relayToIp);
-  setUint32(o, 'RelayFromIp', m.relayFromIp);
-  return encode(PbControl, o);
+  return encode(PbControl, m);
 }
 
-export function decodeControl(bytes: Uint8Array): ControlMessage {
-  const m = decode<PbControlFields>(PbControl, CONTROL_CHECKS, bytes);
-  return {
-    type: m.Type ?? 0,
-    initiatorRelayIndex: m.InitiatorRelayIndex ?? 0,
-    responderRelayIndex: m.ResponderRelayIndex ?? 0,
-    relayToIp: m.RelayToIp ?? 0,
-    relayFromIp: m.RelayFromIp ?? 0,
-  };
-}
+export const decodeControl: (bytes: Uint8Array) => ControlMessage = plainDecoder(PbControl);
 
 // ---------------------------------------------------------------------------------------------
 // Endpoint helpers

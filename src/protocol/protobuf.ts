@@ -1,17 +1,15 @@
 /**
- * Shared helpers around protobufjs for Nebula's protobufs.
+ * The strict protobuf layer shared by Nebula's protobufs: nebula.proto (./messages.ts) and
+ * cert.proto (pki/proto.ts).
  *
  * protobufjs decodes leniently: a known field that arrives with the wrong wire type is silently
- * treated as unknown, groups are skipped, and so on. Go (gogo-protobuf) rejects such input, so
- * decoders first run {@link checkWireTypes}, a strict pass over the wire format built on protobufjs'
- * {@link protobuf.Reader}, and only then let protobufjs decode the values.
- *
- * uint64/int64 fields decode to `Long` (protobufjs uses the `long` package); {@link longToBigint}
- * and {@link bigintToLong} convert exactly in both directions.
+ * treated as unknown, groups are skipped, and so on. Go rejects such input, so {@link strictDecoder}
+ * first runs {@link checkWireTypes}, a strict pass over the wire format, and only then lets
+ * protobufjs decode the values.
  */
 import protobuf from 'protobufjs';
 
-const { Reader, util } = protobuf;
+const { util } = protobuf;
 
 export class ProtobufError extends Error {
   constructor(message: string) {
@@ -29,18 +27,18 @@ export const WIRE_FIXED32 = 5;
 // Strict wire-format validation
 
 export interface FieldCheck {
-  /** Field name, for error messages. */
+  /** Field name, for error messages (and the name of an embedded message's content). */
   readonly name: string;
   /** Wire types accepted for the field (a repeated scalar accepts packed and unpacked). */
   readonly wire: readonly number[];
+  /** A repeated field may occur any number of times. */
+  readonly repeated?: boolean;
   /** Embedded message: its content is validated against this schema as well. */
   readonly message?: MessageCheck;
   /** The length-delimited form is a packed list of varints, each validated. */
   readonly packedVarints?: boolean;
   /** The length-delimited form must be valid UTF-8 (string fields). */
   readonly utf8?: boolean;
-  /** Reject a second occurrence (protobuf itself accepts it: last value wins, messages merge). */
-  readonly unique?: boolean;
 }
 
 export interface MessageCheck {
@@ -54,11 +52,10 @@ export interface CheckOptions {
   /**
    * Reject a 10-byte varint whose last byte carries bits beyond 64 (golang/protobuf does;
    * gogo-protobuf's generated Unmarshal, used by Nebula's nebula.proto, silently drops them).
-   * Default false.
    */
   readonly rejectVarintOverflow?: boolean;
-  /** Maximum nesting depth of embedded messages. Default 32. */
-  readonly maxDepth?: number;
+  /** Reject a second occurrence of a singular field (protobuf accepts it: last value wins, messages merge). */
+  readonly rejectDuplicateFields?: boolean;
 }
 
 /**
@@ -79,9 +76,10 @@ function buildChecks(type: protobuf.Type, seen: Map<protobuf.Type, MessageCheck>
   for (const field of type.fieldsArray) {
     field.resolve();
     if (field.map) throw new Error(`${type.name}.${field.name}: map fields are not supported`);
+    const repeated = field.repeated ? { repeated: true } : {};
     const resolved = field.resolvedType;
     if (resolved instanceof protobuf.Type) {
-      fields[field.id] = { name: field.name, wire: [WIRE_BYTES], message: buildChecks(resolved, seen) };
+      fields[field.id] = { name: field.name, wire: [WIRE_BYTES], ...repeated, message: buildChecks(resolved, seen) };
       continue;
     }
     const scalar = resolved instanceof protobuf.Enum ? 'int32' : field.type;
@@ -91,6 +89,7 @@ function buildChecks(type: protobuf.Type, seen: Map<protobuf.Type, MessageCheck>
     fields[field.id] = {
       name: field.name,
       wire: packable ? [basic, WIRE_BYTES] : [basic],
+      ...repeated,
       ...(packable && basic === WIRE_VARINT ? { packedVarints: true } : {}),
       ...(scalar === 'string' ? { utf8: true } : {}),
     };
@@ -100,17 +99,30 @@ function buildChecks(type: protobuf.Type, seen: Map<protobuf.Type, MessageCheck>
 
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
 
-/** Length of the varint at `pos` (at most 10 bytes); throws when it is truncated or too long. */
-function varintLength(buf: Uint8Array, pos: number, end: number, rejectOverflow: boolean, what: string): number {
+/** What an error names: the message `what`, or one of its fields. */
+function culprit(what: string, rule?: FieldCheck, field?: number): string {
+  if (field === undefined) return what;
+  return rule ? `${what}.${rule.name}` : `${what} field ${field}`;
+}
+
+/** Length of the varint at `pos` (at most 10 bytes, as Go); throws when it is truncated or too long. */
+function varintLength(buf: Uint8Array, pos: number, end: number, rejectOverflow: boolean, what: string, rule?: FieldCheck, field?: number): number {
   for (let i = 0; i < 10; i++) {
-    if (pos + i >= end) throw new ProtobufError(`truncated varint in ${what}`);
+    if (pos + i >= end) throw new ProtobufError(`truncated varint in ${culprit(what, rule, field)}`);
     const b = buf[pos + i]!;
     if (b < 0x80) {
-      if (i === 9 && b > 1 && rejectOverflow) throw new ProtobufError(`varint overflows 64 bits in ${what}`);
+      if (i === 9 && b > 1 && rejectOverflow) throw new ProtobufError(`varint overflows 64 bits in ${culprit(what, rule, field)}`);
       return i + 1;
     }
   }
-  throw new ProtobufError(`varint longer than 10 bytes in ${what}`);
+  throw new ProtobufError(`varint longer than 10 bytes in ${culprit(what, rule, field)}`);
+}
+
+/** The value of the `length`-byte varint at `pos`, exact up to 2^53 (tags and lengths need 35 bits). */
+function varintValue(buf: Uint8Array, pos: number, length: number): number {
+  let value = 0;
+  for (let i = length - 1; i >= 0; i--) value = value * 0x80 + (buf[pos + i]! & 0x7f);
+  return value;
 }
 
 /**
@@ -119,110 +131,98 @@ function varintLength(buf: Uint8Array, pos: number, end: number, rejectOverflow:
  * invalid wire types are rejected. Throws a {@link ProtobufError}; never reads out of bounds.
  */
 export function checkWireTypes(bytes: Uint8Array, schema: MessageCheck, options: CheckOptions = {}): void {
-  const ctx = { rejectOverflow: options.rejectVarintOverflow === true, maxDepth: options.maxDepth ?? 32 };
-  try {
-    checkMessage(bytes, schema, ctx, 0);
-  } catch (err) {
-    if (err instanceof ProtobufError) throw err;
-    // protobufjs' Reader throws plain Errors/RangeErrors on malformed tags and lengths.
-    throw new ProtobufError(`${schema.name}: ${(err as Error).message}`);
-  }
+  checkMessage(bytes, schema, schema.name, options, 0);
 }
 
-interface CheckContext {
-  rejectOverflow: boolean;
-  maxDepth: number;
-}
-
-function checkMessage(bytes: Uint8Array, schema: MessageCheck, ctx: CheckContext, depth: number): void {
-  if (depth > ctx.maxDepth) throw new ProtobufError(`${schema.name}: messages nested too deeply`);
-  const reader = Reader.create(bytes);
-  const seen = new Set<number>();
-  while (reader.pos < reader.len) {
-    // Reader.tag() rejects truncated tags and tags longer than 5 bytes / above 32 bits.
-    const tag = reader.tag();
+// Error texts name their culprit only when thrown: building them for every field would double the cost.
+function checkMessage(buf: Uint8Array, schema: MessageCheck, what: string, options: CheckOptions, depth: number): void {
+  if (depth > util.recursionLimit) throw new ProtobufError(`${what} is nested too deeply`);
+  const rejectOverflow = options.rejectVarintOverflow === true;
+  const seen = options.rejectDuplicateFields ? new Set<number>() : undefined;
+  const end = buf.length;
+  let pos = 0;
+  while (pos < end) {
+    const tagLength = varintLength(buf, pos, end, rejectOverflow, what);
+    const tag = varintValue(buf, pos, tagLength);
+    // Go refuses field numbers above 2^29 - 1, that is tags wider than 32 bits; longer encodings too.
+    if (tagLength > 5 || tag > 0xffff_ffff) throw new ProtobufError(`invalid field tag in ${what}`);
+    pos += tagLength;
     const field = tag >>> 3;
     const wire = tag & 7;
-    if (field === 0) throw new ProtobufError(`${schema.name}: invalid field number 0`);
+    if (field === 0) throw new ProtobufError(`invalid field number 0 in ${what}`);
     const rule = schema.fields[field];
     if (rule) {
-      if (!rule.wire.includes(wire)) {
-        throw new ProtobufError(`${schema.name}: wrong wire type ${wire} for field ${rule.name} (${field})`);
-      }
-      if (rule.unique) {
-        if (seen.has(field)) throw new ProtobufError(`${schema.name}: field ${rule.name} (${field}) appears more than once`);
+      if (!rule.wire.includes(wire)) throw new ProtobufError(`field ${what}.${rule.name} (${field}) has wrong wire type ${wire}`);
+      if (seen && !rule.repeated) {
+        if (seen.has(field)) throw new ProtobufError(`field ${what}.${rule.name} (${field}) appears more than once`);
         seen.add(field);
       }
     }
-    const label = rule ? `${schema.name}.${rule.name}` : `${schema.name} field ${field}`;
     switch (wire) {
       case WIRE_VARINT:
-        reader.pos += varintLength(reader.buf, reader.pos, reader.len, ctx.rejectOverflow, label);
+        pos += varintLength(buf, pos, end, rejectOverflow, what, rule, field);
         break;
       case WIRE_FIXED64:
       case WIRE_FIXED32: {
         const n = wire === WIRE_FIXED64 ? 8 : 4;
-        if (n > reader.len - reader.pos) throw new ProtobufError(`truncated ${label}`);
-        reader.pos += n;
+        if (n > end - pos) throw new ProtobufError(`truncated ${culprit(what, rule, field)}`);
+        pos += n;
         break;
       }
       case WIRE_BYTES: {
-        const len = reader.size();
-        const from = reader.pos;
-        if (len > reader.len - from) throw new ProtobufError(`truncated ${label}: needs ${len} bytes, ${reader.len - from} left`);
-        const to = from + len;
-        reader.pos = to;
+        const lengthLength = varintLength(buf, pos, end, rejectOverflow, what, rule, field);
+        if (lengthLength > 5) throw new ProtobufError(`length of ${culprit(what, rule, field)} is too large`);
+        const len = varintValue(buf, pos, lengthLength);
+        const from = pos + lengthLength;
+        if (len > end - from) throw new ProtobufError(`truncated ${culprit(what, rule, field)}: needs ${len} bytes, ${end - from} left`);
+        pos = from + len;
         if (!rule) break;
-        const content = reader.buf.subarray(from, to);
-        if (rule.message) checkMessage(content, rule.message, ctx, depth + 1);
+        const content = buf.subarray(from, pos);
+        if (rule.message) checkMessage(content, rule.message, rule.name, options, depth + 1);
         if (rule.packedVarints) {
-          for (let p = 0; p < content.length; ) p += varintLength(content, p, content.length, ctx.rejectOverflow, label);
+          for (let p = 0; p < content.length; ) p += varintLength(content, p, content.length, rejectOverflow, what, rule, field);
         }
         if (rule.utf8) {
           try {
             utf8Decoder.decode(content);
           } catch {
-            throw new ProtobufError(`${label} contains invalid UTF-8`);
+            throw new ProtobufError(`${culprit(what, rule, field)} contains invalid UTF-8`);
           }
         }
         break;
       }
       default:
         // 3/4 are proto2 groups (not valid in proto3 messages), 6/7 do not exist.
-        throw new ProtobufError(`${label}: invalid wire type ${wire}`);
+        throw new ProtobufError(`invalid wire type ${wire} for ${culprit(what, rule, field)}`);
     }
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// 64-bit integers
-
-const U32 = 0x1_0000_0000n;
-
 /**
- * A protobufjs 64-bit value (Long, or a number when `long` is unavailable; null/undefined for an
- * unset field) as an exact bigint. Unsigned unless `signed`.
+ * A decoder for `type` that runs {@link checkWireTypes} first, then protobufjs; every failure is a
+ * {@link ProtobufError}. Unknown fields are skipped.
  */
-export function longToBigint(value: protobuf.Long | number | null | undefined, signed = false): bigint {
-  if (value === null || value === undefined) return 0n;
-  if (typeof value === 'number') {
-    if (!Number.isSafeInteger(value)) throw new ProtobufError(`64-bit value ${value} lost precision`);
-    return signed ? BigInt.asIntN(64, BigInt(value)) : BigInt.asUintN(64, BigInt(value));
-  }
-  const bits = BigInt(value.high >>> 0) * U32 + BigInt(value.low >>> 0);
-  return signed ? BigInt.asIntN(64, bits) : bits;
+export function strictDecoder(type: protobuf.Type, options: CheckOptions = {}): (bytes: Uint8Array) => protobuf.Message {
+  const checks = wireChecksFor(type);
+  return (bytes) => {
+    checkWireTypes(bytes, checks, options);
+    try {
+      return type.decode(bytes);
+    } catch (err) {
+      throw new ProtobufError(`${type.name}: ${(err as Error).message}`);
+    }
+  };
 }
 
-/** An exact bigint as a protobufjs Long; throws a ProtobufError when it does not fit (u)int64. */
-export function bigintToLong(value: bigint, signed = false): protobuf.Long {
-  const fits = signed ? BigInt.asIntN(64, value) === value : BigInt.asUintN(64, value) === value;
-  if (!fits) throw new ProtobufError(`${value} is not a${signed ? 'n int64' : ' uint64'}`);
-  if (!util.Long) throw new ProtobufError('the "long" package is required for 64-bit fields');
-  const bits = BigInt.asUintN(64, value);
-  return new util.Long(Number(bits & (U32 - 1n)) | 0, Number(bits >> 32n) | 0, !signed);
-}
+// ---------------------------------------------------------------------------------------------
+// Bytes
 
 /** A plain Uint8Array view of protobufjs output (a Buffer under Node). */
 export function plainBytes(b: Uint8Array): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/** A copy of a decoded bytes field: protobufjs returns views into the input (and [] when unset). */
+export function copyBytes(b: Uint8Array | readonly number[]): Uint8Array {
+  return new Uint8Array(b);
 }

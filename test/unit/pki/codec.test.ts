@@ -219,6 +219,7 @@ test('strict decoding rejects malformed protobuf with clear CertificateErrors', 
     ['invalid UTF-8 name', bytes(field(1, 2, bytes(field(1, 2, [0xff, 0xfe]), field(7, 2, new Uint8Array(32)))), sig), /invalid UTF-8/],
     ['duplicate Name', bytes(field(1, 2, validDetails(field(1, 2, Buffer.from('x')))), sig), /appears more than once/],
     ['varint longer than 10 bytes', bytes(field(1, 2, validDetails([0x28, ...new Array(10).fill(0x80), 0x01])), sig), /varint longer than 10 bytes/],
+    ['field number above 2^29 - 1', bytes(field(1, 2, validDetails()), sig, [0xf8, 0x80, 0x80, 0x80, 0x10, 0x01]), /invalid field tag/],
   ];
   for (const [what, input, expected] of cases) {
     assert.throws(() => unmarshalCertificate(input), (err: unknown) => {
@@ -227,6 +228,22 @@ test('strict decoding rejects malformed protobuf with clear CertificateErrors', 
       return true;
     }, what);
   }
+});
+
+test('protobuf errors name the offending field as the CLI prints it', () => {
+  const message = (input: Uint8Array) => {
+    try {
+      unmarshalCertificate(input);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    return 'accepted';
+  };
+  assert.equal(message(bytes(field(1, 0, varint(3)), sig)), 'invalid certificate: field RawNebulaCertificate.Details (1) has wrong wire type 0');
+  assert.equal(message(bytes(field(1, 2, validDetails(field(5, 2, [1]))), sig)), 'invalid certificate: field Details.NotBefore (5) has wrong wire type 2');
+  assert.equal(message(bytes(field(1, 2, validDetails(field(1, 2, [0x61]))), sig)), 'invalid certificate: field Details.Name (1) appears more than once');
+  assert.equal(message(bytes(field(1, 2, validDetails([0x22, 0x05, 0x61])), sig)), 'invalid certificate: truncated Details.Groups: needs 5 bytes, 1 left');
+  assert.equal(message(bytes(field(1, 2, validDetails([0x28, ...new Array(9).fill(0xff), 0x7f])), sig)), 'invalid certificate: varint overflows 64 bits in Details.NotBefore');
 });
 
 test('every truncation of a real certificate is rejected', () => {

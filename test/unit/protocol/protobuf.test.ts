@@ -2,10 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import protobuf from 'protobufjs';
 import {
-  bigintToLong,
   checkWireTypes,
-  longToBigint,
   ProtobufError,
+  strictDecoder,
   WIRE_BYTES,
   WIRE_VARINT,
   wireChecksFor,
@@ -35,7 +34,7 @@ const OUTER = wireChecksFor(root.lookupType('Outer'));
 describe('wireChecksFor', () => {
   it('derives accepted wire types from the reflection schema', () => {
     assert.deepEqual(OUTER.fields[1], { name: 'Name', wire: [WIRE_BYTES], utf8: true });
-    assert.deepEqual(OUTER.fields[2], { name: 'Ids', wire: [WIRE_VARINT, WIRE_BYTES], packedVarints: true });
+    assert.deepEqual(OUTER.fields[2], { name: 'Ids', wire: [WIRE_VARINT, WIRE_BYTES], repeated: true, packedVarints: true });
     assert.deepEqual(OUTER.fields[3]!.message!.fields[1], { name: 'N', wire: [WIRE_VARINT] });
     assert.deepEqual(OUTER.fields[4], { name: 'Big', wire: [WIRE_VARINT] });
     assert.deepEqual(OUTER.fields[5], { name: 'F', wire: [5] });
@@ -53,14 +52,14 @@ describe('checkWireTypes', () => {
   });
 
   it('rejects wrong wire types for known fields', () => {
-    bad('0801', /wrong wire type 0 for field Name/);
-    bad('1501020304', /wrong wire type 5 for field Ids/);
-    bad('1a02 0a00', /Inner: wrong wire type 2 for field N/);
-    bad('2801', /wrong wire type 0 for field F/);
+    bad('0801', /^field Outer\.Name \(1\) has wrong wire type 0$/);
+    bad('1501020304', /^field Outer\.Ids \(2\) has wrong wire type 5$/);
+    bad('1a02 0a00', /^field Inner\.N \(1\) has wrong wire type 2$/);
+    bad('2801', /^field Outer\.F \(5\) has wrong wire type 0$/);
   });
 
   it('rejects truncation, garbage, groups and field 0', () => {
-    bad('0a05', /truncated/);
+    bad('0a05', /^truncated Outer\.Name: needs 5 bytes, 0 left$/);
     bad('20ff', /truncated varint/);
     bad('120180', /truncated varint/);
     bad('20ffffffffffffffffffff01', /longer than 10 bytes/);
@@ -71,37 +70,38 @@ describe('checkWireTypes', () => {
     bad('37', /invalid wire type 7/);
     bad('0001', /field number 0/);
     bad('0a02c328', /UTF-8/);
-    bad('80', /Outer/);
+    bad('80', /^truncated varint in Outer$/);
   });
 
-  it('options: varint overflow and uniqueness', () => {
+  it('rejects tags wider than 32 bits (as Go does) and tags or lengths longer than 5 bytes', () => {
+    ok('f8ffffff0f01'); // field 2^29 - 1, the largest
+    bad('f8ffffff1f01', /^invalid field tag in Outer$/);
+    bad('f88080801001', /^invalid field tag in Outer$/); // field 15 plus bit 32
+    bad('f88080808000 01', /^invalid field tag in Outer$/);
+    ok('0a8080808000'); // a non-minimal 5-byte length of 0
+    bad('0a8080808010' + '00'.repeat(8), /^truncated Outer\.Name: needs 4294967296 bytes, 8 left$/);
+    bad('0a808080808000' + '00'.repeat(8), /^length of Outer\.Name is too large$/);
+  });
+
+  it('options: varint overflow and duplicate singular fields', () => {
     const overflow = unhex('20ffffffffffffffffff7f');
     checkWireTypes(overflow, OUTER);
-    assert.throws(() => checkWireTypes(overflow, OUTER, { rejectVarintOverflow: true }), /overflows 64 bits/);
-    const unique: MessageCheck = { name: 'U', fields: { 1: { name: 'A', wire: [WIRE_VARINT], unique: true } } };
-    checkWireTypes(unhex('0801'), unique);
-    assert.throws(() => checkWireTypes(unhex('08010802'), unique), /more than once/);
+    assert.throws(() => checkWireTypes(overflow, OUTER, { rejectVarintOverflow: true }), /^ProtobufError: varint overflows 64 bits in Outer\.Big$/);
+    const twice = unhex('0801 0802');
+    const single: MessageCheck = { name: 'U', fields: { 1: { name: 'A', wire: [WIRE_VARINT] } } };
+    checkWireTypes(twice, single);
+    assert.throws(() => checkWireTypes(twice, single, { rejectDuplicateFields: true }), /^ProtobufError: field U\.A \(1\) appears more than once$/);
+    const list: MessageCheck = { name: 'U', fields: { 1: { name: 'A', wire: [WIRE_VARINT], repeated: true } } };
+    checkWireTypes(twice, list, { rejectDuplicateFields: true });
   });
 });
 
-describe('64-bit conversions', () => {
-  it('round-trips exactly', () => {
-    for (const v of [0n, 1n, 0xffffffffn, 0x100000000n, 2n ** 53n + 1n, 2n ** 63n, 2n ** 64n - 1n]) {
-      const long = bigintToLong(v);
-      assert.equal(long.unsigned, true);
-      assert.equal(longToBigint(long), v);
-    }
-    for (const v of [-(2n ** 63n), -1n, 0n, 2n ** 63n - 1n]) assert.equal(longToBigint(bigintToLong(v, true), true), v);
-    assert.equal(longToBigint(undefined), 0n);
-    assert.equal(longToBigint(null), 0n);
-    assert.equal(longToBigint(42), 42n);
-    assert.throws(() => longToBigint(2 ** 60), ProtobufError);
-  });
+describe('strictDecoder', () => {
+  const decodeOuter = strictDecoder(root.lookupType('Outer'));
 
-  it('rejects out-of-range values', () => {
-    assert.throws(() => bigintToLong(-1n), ProtobufError);
-    assert.throws(() => bigintToLong(2n ** 64n), ProtobufError);
-    assert.throws(() => bigintToLong(2n ** 63n, true), ProtobufError);
+  it('checks the wire format first, then decodes with protobufjs', () => {
+    assert.deepEqual(root.lookupType('Outer').toObject(decodeOuter(unhex('0a026869 1a020805'))), { Name: 'hi', Inner: { N: 5 } });
+    assert.throws(() => decodeOuter(unhex('1a02 0a00')), (e: unknown) => e instanceof ProtobufError && /Inner\.N/.test(e.message));
   });
 });
 
@@ -118,8 +118,8 @@ describe('message encoders validate their input', () => {
   });
 
   it('decoders reject wrong wire types inside nested messages and never return stale shared arrays', () => {
-    assert.throws(() => decodeMeta(unhex('1204 1202 0a00')), /Ip4AndPort: wrong wire type/);
-    assert.throws(() => decodeMeta(unhex('1204 2202 0a00')), /Ip6AndPort: wrong wire type/);
+    assert.throws(() => decodeMeta(unhex('1204 1202 0a00')), /^ProtobufError: field ip4AndPorts\.ip \(1\) has wrong wire type 2$/);
+    assert.throws(() => decodeMeta(unhex('1204 2202 0a00')), /^ProtobufError: field ip6AndPorts\.hi \(1\) has wrong wire type 2$/);
     const a = decodeMeta(unhex('1200'));
     a.details.relayVpnIps.push(1);
     a.details.ip4AndPorts.push({ ip: 1, port: 1 });
