@@ -21,16 +21,16 @@ import {
   X25519_PUBLIC_KEY_BANNER,
 } from './pem.js';
 
+import type { KeyPair } from '../src/protocol/noise.js';
+
 export { parseCertificatesPem };
 
 export const X25519_KEY_LENGTH = 32;
 export const ED25519_PRIVATE_KEY_LENGTH = 64;
 export const ED25519_PUBLIC_KEY_LENGTH = 32;
 
-export interface KeyPair {
-  privateKey: Uint8Array;
-  publicKey: Uint8Array;
-}
+/** The one key pair shape (Noise's): X25519 host keys and Ed25519 CA keys alike. */
+export type { KeyPair };
 
 // ---------------------------------------------------------------------------------------------
 // X25519 (host keys)
