@@ -126,14 +126,14 @@ export class OverlayLab extends Lab<OverlayHost> {
 
   /**
    * Starts the host's node in its namespace (certificate and config written first), logging to
-   * its log file, and waits until it reports that it is running.
+   * its log file, and waits until it reports that it is running. `env` replaces the environment.
    */
-  async start(name: string, timeoutMs = 15_000): Promise<OverlayHost> {
+  async start(name: string, timeoutMs = 15_000, env?: NodeJS.ProcessEnv): Promise<OverlayHost> {
     const host = this.host(name);
     await this.certify(host);
     this.writeConfig(host, this.configFor(host));
     const command: [string, string[]] = host.impl === 'mesh' && this.meshBin ? [this.meshBin, ['node', '--config', host.configPath]] : nodeCommand(host.impl, host.configPath);
-    const proc = await this.launch(host, command, READY[host.impl], { timeoutMs });
+    const proc = await this.launch(host, command, READY[host.impl], { timeoutMs, env });
     this.say(`started ${host.impl === 'mesh' ? 'mesh node' : 'nebula'} "${name}" in ${host.ns} (pid ${proc.pid}, TUN ${host.tunDev}, cipher ${this.cipher}, log ${host.logPath})`);
     return host;
   }
