@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import type { LevelWithSilent } from 'pino';
 import type { DockerBridge } from '../docker/integration.js';
 import { selectAead } from '../io/openssl-aead.js';
+import { serviceNotifier } from '../io/systemd-notify.js';
 import { openTun } from '../io/tun.js';
 import { bindUdp } from '../io/udp.js';
 import { createLogger, type LogFormat, type Logger } from '../log.js';
@@ -36,7 +37,9 @@ export function loggerFor(loaded: LoadedConfig, opts: GlobalOptions): Promise<Lo
 
 /**
  * Runs a node until SIGTERM/SIGINT. SIGHUP reloads the certificate, CA, blocklist and firewall;
- * a reload that fails is logged and the running configuration stays.
+ * a reload that fails is logged and the running configuration stays. Under systemd (`Type=notify`)
+ * it reports READY=1 once the TUN is up and the UDP socket bound, RELOADING=1 / READY=1 around each
+ * reload and STOPPING=1 when it begins to stop.
  */
 export async function runNode(opts: GlobalOptions, overrides: (loaded: LoadedConfig) => void = () => {}): Promise<void> {
   const loaded = loadConfig(opts.config);
@@ -64,6 +67,7 @@ export async function runNode(opts: GlobalOptions, overrides: (loaded: LoadedCon
   try {
     // MESH_NATIVE_AEAD=0 keeps the transport AEAD on node:crypto (comparisons, a suspect addon).
     const aead = selectAead(process.env.MESH_NATIVE_AEAD !== '0');
+    const notifier = serviceNotifier((message) => log.warn(message));
     const mesh = await startMesh(loaded.config, log, { openTun, bindUdp, aead });
     const node = mesh.node;
     let docker: DockerBridge | null = null;
@@ -76,22 +80,31 @@ export async function runNode(opts: GlobalOptions, overrides: (loaded: LoadedCon
         throw err;
       }
     }
+    // One reload at a time, each announced to the service manager before it starts.
+    let reloads = Promise.resolve();
     reload = () => {
-      try {
-        const next = loadConfig(opts.config);
-        overrides(next);
-        for (const warning of next.warnings) log.warn(`config: ${warning}`);
-        node.reload(next.config);
-        if (!opts.logLevel) log.level = pinoLevel(next.config.logging.level);
-      } catch (err) {
-        log.error({ reason: err instanceof Error ? err.message : String(err) }, 'reload failed, keeping the running configuration');
-      }
+      reloads = reloads.then(async () => {
+        await notifier.reloading();
+        try {
+          const next = loadConfig(opts.config);
+          overrides(next);
+          for (const warning of next.warnings) log.warn(`config: ${warning}`);
+          node.reload(next.config);
+          if (!opts.logLevel) log.level = pinoLevel(next.config.logging.level);
+        } catch (err) {
+          log.error({ reason: err instanceof Error ? err.message : String(err) }, 'reload failed, keeping the running configuration');
+        }
+        await notifier.ready();
+      });
     };
+    await notifier.ready();
     const signal = await new Promise<string>((resolve) => {
       requestStop = resolve;
       if (stopRequested) resolve(stopRequested);
     });
     log.info({ signal }, 'shutting down');
+    await notifier.stopping();
+    await reloads;
     try {
       await docker?.stop();
     } catch (err) {

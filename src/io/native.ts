@@ -1,7 +1,8 @@
 /**
- * Loads the native addon (native/, built by `npm install` through node-gyp) from
- * native/build/Release/mesh_native.node relative to the package root, or from the path in
- * MESH_NATIVE_ADDON. Works both from src/io (ts runners) and dist/src/io (compiled).
+ * Loads the native addon with node-gyp-build: native/build/Release (built from source by
+ * `npm install` in the repository) or the prebuilt native/prebuilds/<platform>-<arch>/ that the
+ * published package ships; or the file named by MESH_NATIVE_ADDON. Works both from src/io (ts
+ * runners) and dist/src/io (compiled).
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
@@ -85,31 +86,24 @@ export interface NativeAddon {
 
 let cached: { addon?: NativeAddon; error?: Error } | undefined;
 
-function candidates(): string[] {
-  const out: string[] = [];
-  if (process.env.MESH_NATIVE_ADDON) out.push(process.env.MESH_NATIVE_ADDON);
-  // src/io/native.ts -> ../../native ; dist/src/io/native.js -> ../../../native
-  for (const up of ['../../', '../../../']) {
-    out.push(fileURLToPath(new URL(`${up}native/build/Release/mesh_native.node`, import.meta.url)));
-    out.push(fileURLToPath(new URL(`${up}native/build/Debug/mesh_native.node`, import.meta.url)));
-  }
-  return out;
+/** native/ of the package: ../../native from src/io, ../../../native from dist/src/io. */
+function nativeDirectory(): string | undefined {
+  return ['../../native/', '../../../native/'].map((up) => fileURLToPath(new URL(up, import.meta.url))).find((dir) => existsSync(`${dir}binding.gyp`));
 }
 
 /** Returns the addon, or undefined when it is not built or cannot load (see nativeLoadError()). */
 export function tryLoadNative(): NativeAddon | undefined {
   if (!cached) {
     const require = createRequire(import.meta.url);
-    const tried = candidates();
-    const path = tried.find((p) => existsSync(p));
-    if (!path) {
-      cached = { error: new Error(`mesh native addon not built (run "npm install"); looked in: ${tried.join(', ')}`) };
-    } else {
-      try {
-        cached = { addon: require(path) as NativeAddon };
-      } catch (err) {
-        cached = { error: new Error(`mesh native addon ${path} failed to load: ${(err as Error).message}`) };
-      }
+    try {
+      const override = process.env.MESH_NATIVE_ADDON;
+      const dir = nativeDirectory();
+      if (override) cached = { addon: require(override) as NativeAddon };
+      else if (!dir) cached = { error: new Error(`mesh native addon: no native/binding.gyp above ${fileURLToPath(import.meta.url)}`) };
+      else cached = { addon: (require('node-gyp-build') as (dir: string) => NativeAddon)(dir) };
+    } catch (err) {
+      // No prebuild for this platform and no source build: say how to build one.
+      cached = { error: new Error(`mesh native addon failed to load: ${(err as Error).message} (build it from source: "npm install" in the repository, or "npm install -g --allow-scripts=mesh mesh" for a global install; needs python3, make and g++)`) };
     }
   }
   return cached.addon;

@@ -51,6 +51,8 @@ export interface OverlayLabOptions {
   say?: (message: string) => void;
   /** Starts every namespace name (default "mt"). */
   namePrefix?: string;
+  /** The `mesh` executable mesh nodes run (an installed package's, say); default: this build's CLI under this node. */
+  meshBin?: string;
 }
 
 export interface TcpResult {
@@ -67,12 +69,14 @@ export interface TcpResult {
 export class OverlayLab extends Lab<OverlayHost> {
   readonly net: number;
   cipher: Cipher;
+  private readonly meshBin?: string;
 
   private constructor(options: OverlayLabOptions) {
     const net = checkNet(options.net, 127);
     super({ ...options, kind: 'overlay', namePrefix: options.namePrefix ?? 'mt', pki: options.pki ?? 'mesh', underlay: { description: `the underlay switch (172.31.${net}.0/24)` } });
     this.net = net;
     this.cipher = options.cipher ?? 'aes';
+    this.meshBin = options.meshBin;
   }
 
   /** Creates a lab; with a test context, cleanup() runs when the test ends (pass or fail). */
@@ -122,13 +126,14 @@ export class OverlayLab extends Lab<OverlayHost> {
 
   /**
    * Starts the host's node in its namespace (certificate and config written first), logging to
-   * its log file, and waits until it reports that it is running.
+   * its log file, and waits until it reports that it is running. `env` replaces the environment.
    */
-  async start(name: string, timeoutMs = 15_000): Promise<OverlayHost> {
+  async start(name: string, timeoutMs = 15_000, env?: NodeJS.ProcessEnv): Promise<OverlayHost> {
     const host = this.host(name);
     await this.certify(host);
     this.writeConfig(host, this.configFor(host));
-    const proc = await this.launch(host, nodeCommand(host.impl, host.configPath), READY[host.impl], { timeoutMs });
+    const command: [string, string[]] = host.impl === 'mesh' && this.meshBin ? [this.meshBin, ['node', '--config', host.configPath]] : nodeCommand(host.impl, host.configPath);
+    const proc = await this.launch(host, command, READY[host.impl], { timeoutMs, env });
     this.say(`started ${host.impl === 'mesh' ? 'mesh node' : 'nebula'} "${name}" in ${host.ns} (pid ${proc.pid}, TUN ${host.tunDev}, cipher ${this.cipher}, log ${host.logPath})`);
     return host;
   }

@@ -1,0 +1,79 @@
+/**
+ * The npm package as a user gets it (root only; skips with the reason otherwise): `npm pack` of this
+ * checkout, then `npm install -g` of the tarball into a temporary prefix with npm's default settings
+ * (npm 11 runs no install scripts for a global install, so the addon must come prebuilt). From that
+ * install: `mesh --version`, `mesh ca init`, and two nodes with real TUN devices forming a tunnel.
+ * The one install fetches the dependencies from the npm registry.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { labSkipReason } from '../../src/lab/lab.js';
+import { withOverlayLab } from '../../src/lab/overlay.js';
+
+const run = promisify(execFile);
+const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+
+/** The environment without what an enclosing `npm test` sets (npm_config_*, npm_lifecycle_*, ...): npm's defaults. */
+function plainEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  return { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.toLowerCase().startsWith('npm_'))), ...extra };
+}
+
+test('npm pack + npm install -g (default settings): prebuilt addon, mesh --version, mesh ca init, a tunnel over real TUN', { timeout: 600_000 }, async (t) => {
+  const reason = await labSkipReason();
+  if (reason) {
+    t.skip(reason);
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'mesh-package-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const env = plainEnv({ npm_config_prefix: join(dir, 'prefix') });
+
+  const packed = await run('npm', ['pack', '--json', '--pack-destination', dir], { cwd: REPO, env, maxBuffer: 64 << 20, timeout: 300_000 });
+  const manifest = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[];
+  const files = manifest[0]!.files.map((f) => f.path);
+  t.diagnostic(`tarball ${manifest[0]!.filename}: ${files.length} files`);
+
+  await t.test('the tarball holds what runs and nothing else', () => {
+    assert.ok(files.includes('dist/src/cli/bin.js'));
+    assert.ok(files.includes('native/binding.gyp'), 'the sources for a build where no prebuild fits');
+    assert.ok(files.some((f) => /^native\/prebuilds\/linux-x64\/.*\.node$/.test(f)), `no linux-x64 prebuild in ${files.filter((f) => f.startsWith('native/')).join(', ')}`);
+    const unwanted = files.filter((f) => /^dist\/(test|bench|examples)\/|^dist\/src\/lab\/|\.map$|\.o$|^native\/build\/|\.ts$/.test(f));
+    assert.deepEqual(unwanted, []);
+  });
+
+  await run('npm', ['install', '-g', join(dir, manifest[0]!.filename)], { cwd: dir, env, maxBuffer: 64 << 20, timeout: 300_000 });
+  const installed = join(dir, 'prefix', 'lib', 'node_modules', 'mesh');
+  const mesh = join(dir, 'prefix', 'bin', 'mesh');
+
+  await t.test('no install script ran: the addon loads from the prebuild', () => {
+    assert.equal(existsSync(join(installed, 'native', 'build')), false, 'a source build ran during the global install');
+    assert.ok(readdirSync(join(installed, 'native', 'prebuilds', 'linux-x64')).some((f) => f.endsWith('.node')));
+  });
+
+  await t.test('mesh --version and mesh ca init from the install', async () => {
+    const version = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
+    assert.equal((await run(mesh, ['--version'], { cwd: dir })).stdout.trim(), version);
+    await run(mesh, ['ca', 'init', '--name', 'Package CA', '--ips', '10.42.0.0/16'], { cwd: dir });
+    const printed = JSON.parse((await run(mesh, ['ca', 'print', '--path', 'ca.crt', '--json'], { cwd: dir })).stdout) as { details: { name: string; isCa: boolean } };
+    assert.equal(printed.details.name, 'Package CA');
+    assert.equal(printed.details.isCa, true);
+  });
+
+  await t.test('two nodes of the install form a tunnel over real TUN devices', async () => {
+    await withOverlayLab(t, { net: 35, namePrefix: 'mpk', meshBin: mesh }, async (lab) => {
+      await lab.addHost('a');
+      await lab.addHost('b');
+      await lab.start('a');
+      await lab.start('b');
+      await lab.waitForPing('a', 'b', 30_000);
+      await lab.waitForPing('b', 'a', 30_000);
+      assert.match(lab.log('a'), /tunnel up/);
+    });
+  });
+});
