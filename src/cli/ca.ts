@@ -4,13 +4,13 @@
  * nebula-cert's.
  */
 import { Command, Option } from 'commander';
-import { formatCidr, parseCidr, type Cidr } from '../net/ipv4.js';
+import { formatCidr, formatIp, parseCidr, type Cidr } from '../net/ipv4.js';
 import { UserError } from '../errors.js';
 import { certificateToJson, certificateToText, CertificateError, type Certificate } from '../../pki/cert.js';
 import { CAPool } from '../../pki/ca-pool.js';
 import { DurationError, formatGoDuration, parseGoDuration } from '../../pki/duration.js';
 import { checkOutputsAbsent, writeOutputFiles } from '../../pki/files.js';
-import { checkNotHandedOut, chooseSubnet, ledgerPathFor, recordSubnets, withLedger } from '../../pki/subnet-ledger.js';
+import { addressHolder, checkNotHandedOut, chooseSubnet, ledgerPathFor, recordAddress, recordSubnets, withLedger } from '../../pki/subnet-ledger.js';
 import {
   encodeCertificatePem,
   encodeEd25519PrivateKeyPem,
@@ -177,19 +177,23 @@ function signAction(opts: SignCliOptions): void {
     const data = [encodeCertificatePem(cert), ...(privateKey ? [encodeX25519PrivateKeyPem(privateKey)] : [])];
     writeOutputFiles(outputs.map((o, i) => ({ ...o, data: data[i]! })), opts.force === true);
   };
-  if (!auto && explicitSubnets.length === 0) return signAndWrite([]);
-  // Subnets go through the ledger, so that no two hosts get the same one.
+  // Subnets and the IP go through the ledger, so that no two hosts (nor `mesh join`) get the same one.
   if (isInlinePem(opts.caKey)) {
     if (auto) throw new UserError('--subnets auto needs --ca-key as a file: the subnet ledger is kept next to it');
     return signAndWrite(explicitSubnets);
   }
   const ledger = ledgerPathFor(opts.caKey);
-  withLedger(ledger, (entries) => {
-    const subnets = auto ? [chooseSubnet(caCert.details.subnets, entries, opts.name)] : explicitSubnets;
-    if (!auto) checkNotHandedOut(subnets, entries, opts.name);
+  withLedger(ledger, (state) => {
+    const subnets = auto ? [chooseSubnet(caCert.details.subnets, state.subnets, opts.name)] : explicitSubnets;
+    if (!auto) checkNotHandedOut(subnets, state.subnets, opts.name);
+    const holder = addressHolder(state.addresses, ips[0]!.ip, opts.name);
+    // nebula-cert signs what it is told; the ledger only warns, as reusing an IP can be intended (a renamed host).
+    if (holder) process.stderr.write(`warning: ${formatIp(ips[0]!.ip)} is also recorded for "${holder.name}" (${holder.at}) in ${ledger}\n`);
     signAndWrite(subnets);
     if (auto) process.stdout.write(`${opts.name}: subnet ${subnets.map(formatCidr).join(', ')} (recorded in ${ledger})\n`);
-    return { entries: recordSubnets(entries, opts.name, subnets, new Date()), result: undefined };
+    const now = new Date();
+    const recordedSubnets = subnets.length > 0 ? recordSubnets(state.subnets, opts.name, subnets, now) : state.subnets;
+    return { state: { subnets: recordedSubnets, addresses: recordAddress(state.addresses, opts.name, ips[0]!.ip, now) }, result: undefined };
   });
 }
 
