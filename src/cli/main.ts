@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { UserError } from '../errors.js';
 import { caCommand } from './ca.js';
 import { nodeCommand } from './node.js';
+import { joinCommand } from './join.js';
 import { lighthouseCommand } from './lighthouse.js';
 
 export function buildProgram(): Command {
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
   program.addCommand(caCommand());
   program.addCommand(nodeCommand());
   program.addCommand(lighthouseCommand());
+  program.addCommand(joinCommand());
   for (const command of program.commands) applyExitOverride(command);
   return program;
 }
