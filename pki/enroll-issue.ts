@@ -52,6 +52,12 @@ export function issuedLogPathFor(caKeyPath: string): string {
   return join(dirname(caKeyPath), `${basename(caKeyPath).replace(/\.key$/, '')}.issued.log`);
 }
 
+/** The issuer's duration, or undefined (until 1 s before the CA expires) when the CA ends sooner. */
+function durationWithinCA(issuer: Issuer, now: Date): bigint | undefined {
+  const caLeftNs = BigInt(issuer.caCert.details.notAfter * 1000 - 1000 - now.getTime()) * 1_000_000n;
+  return issuer.durationNs < caLeftNs ? issuer.durationNs : undefined;
+}
+
 export function joinHost(issuer: Issuer, request: JoinRequest, now: Date): Certificate {
   if (request.publicKey.length !== 32) throw new EnrollmentError('the public key must be 32 bytes (X25519)', 400);
   return withLedger(issuer.ledgerPath, (state) => {
@@ -62,7 +68,7 @@ export function joinHost(issuer: Issuer, request: JoinRequest, now: Date): Certi
     const ip = chooseAddress(issuer.network, state, name, issuer.reserved);
     const subnets = token.subnet === 'auto' ? [chooseSubnet(issuer.caCert.details.subnets, state.subnets, name)] : [];
     const groups = token.groups.length > 0 ? token.groups : issuer.defaultGroups;
-    const cert = signCertificate({ caCert: issuer.caCert, caKey: issuer.caKey, name, ips: [ip], subnets, groups, publicKey: request.publicKey, durationNs: issuer.durationNs, now });
+    const cert = signCertificate({ caCert: issuer.caCert, caKey: issuer.caKey, name, ips: [ip], subnets, groups, publicKey: request.publicKey, durationNs: durationWithinCA(issuer, now), now });
     // The use is counted before the certificate leaves: a failed write refuses the join.
     writeTokens(issuer.tokensPath, markUsed(tokens, token.id));
     logIssued(issuer.issuedLogPath, cert, `token ${token.id}`, now);
@@ -113,7 +119,7 @@ export function renewHost(issuer: Issuer, servicePrivateKey: Uint8Array, request
       if (!state.subnets.some((e) => e.name === name && e.subnet === formatCidr(s))) throw new EnrollmentError(`cannot renew "${name}": the ledger no longer gives it ${formatCidr(s)}`);
     }
     if (!cidrContains(issuer.network, ips[0]!.ip)) throw new EnrollmentError(`cannot renew "${name}": ${formatIp(ips[0]!.ip)} is outside ${formatCidr(issuer.network)}`);
-    const renewed = signCertificate({ caCert: issuer.caCert, caKey: issuer.caKey, name, ips, subnets, groups, publicKey: cert.details.publicKey, durationNs: issuer.durationNs, now });
+    const renewed = signCertificate({ caCert: issuer.caCert, caKey: issuer.caKey, name, ips, subnets, groups, publicKey: cert.details.publicKey, durationNs: durationWithinCA(issuer, now), now });
     logIssued(issuer.issuedLogPath, renewed, `renewal of ${certificateFingerprint(cert)}`, now);
     return { state, result: renewed };
   });

@@ -51,7 +51,7 @@ function withIssuer(fn: (issuer: Issuer, dir: string) => void, caSubnets = ['10.
   return () => {
     const dir = mkdtempSync(join(tmpdir(), 'mesh-enroll-'));
     try {
-      const ca = makeCA('enroll', { ips: ['10.43.0.0/16'], subnets: caSubnets, now: new Date(NOW.getTime() - 60_000) });
+      const ca = makeCA('enroll', { ips: ['10.43.0.0/16'], subnets: caSubnets, hours: 100, now: new Date(NOW.getTime() - 60_000) });
       fn(
         {
           caCert: ca.cert,
@@ -62,7 +62,7 @@ function withIssuer(fn: (issuer: Issuer, dir: string) => void, caSubnets = ['10.
           network: parseCidr('10.43.0.0/16'),
           reserved: [parseIp('10.43.0.1')],
           defaultGroups: ['default'],
-          durationNs: 3600n * 1_000_000_000n,
+          durationNs: 48n * 3600n * 1_000_000_000n,
         },
         dir,
       );
@@ -86,12 +86,14 @@ test('joinHost: next free IP past reserved and ledger entries, a subnet when the
   assert.equal(formatCidr(a.details.ips[0]!), '10.43.0.3/16');
   assert.equal(formatCidr(a.details.subnets[0]!), '10.201.0.0/24');
   assert.deepEqual(a.details.groups, ['web']);
-  // The same name again keeps its IP and subnet.
-  const again = joinHost(issuer, { tokenId: id, secret, name: 'a', hostName: null, publicKey: key.publicKey, wantSubnet: false }, NOW);
-  assert.deepEqual([again.details.ips, again.details.subnets], [a.details.ips, a.details.subnets]);
+  assert.equal(a.details.notAfter, Math.floor(NOW.getTime() / 1000) + 48 * 3600);
+  // A service duration beyond the CA's end is cut to 1 s before it, as `mesh ca sign` does.
+  const capped = joinHost({ ...issuer, durationNs: 1000n * 3600n * 1_000_000_000n }, { tokenId: id, secret, name: 'a', hostName: null, publicKey: key.publicKey, wantSubnet: false }, NOW);
+  assert.equal(capped.details.notAfter, issuer.caCert.details.notAfter - 1);
+  assert.deepEqual([capped.details.ips, capped.details.subnets], [a.details.ips, a.details.subnets], 'the same name again keeps its IP and subnet');
   assert.throws(() => joinHost(issuer, { tokenId: id, secret, name: 'b', hostName: null, publicKey: key.publicKey, wantSubnet: false }, NOW), /used up/);
   const log = readFileSync(issuer.issuedLogPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { fingerprint: string });
-  assert.deepEqual(log.map((l) => l.fingerprint), [certificateFingerprint(a), certificateFingerprint(again)]);
+  assert.deepEqual(log.map((l) => l.fingerprint), [certificateFingerprint(a), certificateFingerprint(capped)]);
 }));
 
 test('joinHost: a refused join (name outside the prefix, subnet not allowed) changes neither ledger nor tokens', withIssuer((issuer) => {
