@@ -9,14 +9,19 @@
  *         certificates last 30 s, and renews itself while pinging web1
  *   ten concurrent joins from web2's namespace: distinct IPs and subnets, the ledger exact
  *
+ * Then two Docker hosts (real dockerd, src/lab/docker.ts in enrollment mode) join and their
+ * containers reach each other by name.
+ *
  * The steps build on each other and run in order.
  */
 import assert from 'node:assert/strict';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { DockerLab, dockerSkipReason, NETWORK } from '../../src/lab/docker.js';
 import { EnrollLab } from '../../src/lab/enroll.js';
 import { labSkipReason } from '../../src/lab/lab.js';
+import { eventually } from '../../src/lab/wait.js';
 import { certificateFingerprint } from '../../pki/cert.js';
 import { loadCertificate } from '../../pki/keys.js';
 import { readLedgerState } from '../../pki/subnet-ledger.js';
@@ -147,4 +152,35 @@ describe('mesh ca serve, tokens and mesh join in a namespace lab', { skip, timeo
       assert.ok(issued.length >= 14, `every issued certificate is logged (${issued.length})`);
     }),
   );
+});
+
+const dockerSkip = await dockerSkipReason();
+if (dockerSkip) process.stdout.write(`# enrollment Docker test skipped: ${dockerSkip}\n`);
+
+describe('Docker hosts joined with mesh join', { skip: dockerSkip, timeout: 240_000 }, () => {
+  let lab: DockerLab;
+  after(() => lab?.cleanup());
+
+  it('get distinct container subnets from one service, and their containers reach each other by name', async () => {
+    lab = DockerLab.create({ namePrefix: 'mej', enroll: true });
+    try {
+      await lab.addHost('lh', { kind: 'lighthouse' });
+      const ha = await lab.addHost('ha', { kind: 'docker' });
+      const hb = await lab.addHost('hb', { kind: 'docker' });
+      assert.notEqual(ha.subnet, hb.subnet);
+      assert.notEqual(ha.vpnIp, hb.vpnIp);
+      await lab.start('lh');
+      await Promise.all(['ha', 'hb'].map((h) => lab.startDockerd(h)));
+      await lab.start('ha');
+      await lab.start('hb');
+      await lab.runContainer('hb', 'web', hb.gateway!.replace(/\.1$/, '.10'), lab.httpdCommand(80, 'joined-web'));
+      await lab.runContainer('ha', 'client', ha.gateway!.replace(/\.1$/, '.10'), ['sleep', '3600']);
+      // busybox-static's `wget -T` crashes (1.35): bound it with `timeout` instead.
+      const page = await eventually(`wget http://web.${NETWORK}/`, () => lab.exec('ha', 'client', ['timeout', '4', 'wget', '-q', '-O', '-', `http://web.${NETWORK}/`]), 30_000);
+      assert.equal(page.stdout.trim(), 'joined-web');
+    } catch (err) {
+      process.stderr.write(`\n=== docker enroll lab ${lab?.lab.id} logs ===\n${lab?.allLogTails() ?? ''}\n=== end of logs ===\n`);
+      throw err;
+    }
+  });
 });
