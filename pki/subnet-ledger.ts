@@ -1,12 +1,13 @@
 /**
- * The subnet ledger: which container subnet the CA handed to which host, so that
- * `mesh ca sign --subnets auto` never hands out a subnet twice. It is a small JSON file next to the
- * CA key (`ca.key` → `ca.subnets.json`), written atomically under a lock file so that two signings
- * at once cannot pick the same subnet.
+ * The allocation ledger: which container subnet and which overlay IP the CA handed to which host,
+ * so that `mesh ca sign --subnets auto` never hands out a subnet twice and enrollment (`mesh join`)
+ * never hands out an IP twice. It is a small JSON file next to the CA key (`ca.key` →
+ * `ca.subnets.json`), written atomically under a lock file so that two signings at once cannot
+ * pick the same subnet or IP.
  */
 import { closeSync, existsSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { cidrsOverlap, formatCidr, networkOf, parseCidr, type Cidr } from '../src/net/ipv4.js';
+import { cidrContains, cidrsOverlap, formatCidr, formatIp, networkOf, parseCidr, parseIp, type Cidr } from '../src/net/ipv4.js';
 import { describeFsError } from '../src/errors.js';
 import { CertificateError } from './cert.js';
 
@@ -17,9 +18,24 @@ export interface LedgerEntry {
   at: string;
 }
 
+/** An overlay IP handed to a host (by `mesh ca sign` or by enrollment). */
+export interface AddressEntry {
+  ip: string;
+  name: string;
+  /** ISO time of the signing. */
+  at: string;
+}
+
+export interface LedgerState {
+  subnets: LedgerEntry[];
+  addresses: AddressEntry[];
+}
+
 interface LedgerFile {
   version: 1;
   allocations: LedgerEntry[];
+  /** Absent in ledgers written before overlay IPs were recorded. */
+  addresses?: AddressEntry[];
 }
 
 /** Size of the subnets `--subnets auto` hands out. */
@@ -33,7 +49,11 @@ export function ledgerPathFor(caKeyPath: string): string {
 }
 
 export function readLedger(path: string): LedgerEntry[] {
-  if (!existsSync(path)) return [];
+  return readLedgerState(path).subnets;
+}
+
+export function readLedgerState(path: string): LedgerState {
+  if (!existsSync(path)) return { subnets: [], addresses: [] };
   let parsed: unknown;
   try {
     parsed = JSON.parse(readFileSync(path, 'utf8'));
@@ -41,10 +61,22 @@ export function readLedger(path: string): LedgerEntry[] {
     throw new CertificateError(`${path}: cannot read the subnet ledger: ${err instanceof SyntaxError ? err.message : describeFsError(err)}`);
   }
   const allocations = (parsed as Partial<LedgerFile> | null)?.allocations;
-  if (!Array.isArray(allocations) || !allocations.every(isEntry)) {
-    throw new CertificateError(`${path}: not a subnet ledger (expected {"version":1,"allocations":[{"subnet","name","at"}...]})`);
+  const addresses = (parsed as Partial<LedgerFile> | null)?.addresses ?? [];
+  if (!Array.isArray(allocations) || !allocations.every(isEntry) || !Array.isArray(addresses) || !addresses.every(isAddressEntry)) {
+    throw new CertificateError(`${path}: not a subnet ledger (expected {"version":1,"allocations":[{"subnet","name","at"}...],"addresses":[{"ip","name","at"}...]})`);
   }
-  return allocations;
+  return { subnets: allocations, addresses };
+}
+
+function isAddressEntry(e: unknown): e is AddressEntry {
+  const o = e as Record<string, unknown> | null;
+  if (!o || typeof o.ip !== 'string' || typeof o.name !== 'string' || typeof o.at !== 'string') return false;
+  try {
+    parseIp(o.ip);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function isEntry(e: unknown): e is LedgerEntry {
@@ -90,10 +122,44 @@ export function checkNotHandedOut(subnets: readonly Cidr[], entries: readonly Le
 }
 
 /**
- * Runs `fn` with the ledger locked and saves what it returns. The lock is a file created
- * exclusively; one older than 30 s is taken to be left over from a crash.
+ * The overlay IP for `name`: the one it already holds (a renewal keeps its address), else the
+ * lowest host address of `network` that nobody holds and that is not in `reserved` (addresses
+ * in use outside the ledger, such as the lighthouses of the node template).
  */
-export function withLedger<T>(path: string, fn: (entries: LedgerEntry[]) => { entries: LedgerEntry[]; result: T }): T {
+export function chooseAddress(network: Cidr, state: LedgerState, name: string, reserved: readonly number[] = []): Cidr {
+  const held = state.addresses.find((e) => e.name === name);
+  if (held) {
+    const ip = parseIp(held.ip);
+    if (cidrContains(network, ip)) return { ip, bits: network.bits };
+  }
+  if (network.bits > 30) throw new CertificateError(`network ${formatCidr(network)} has no room for hosts`);
+  const taken = new Set<number>([...state.addresses.map((e) => parseIp(e.ip)), ...reserved]);
+  const first = networkOf(network);
+  const size = 2 ** (32 - network.bits);
+  // The network and broadcast addresses are never handed out.
+  for (let i = 1; i < size - 1; i++) {
+    const ip = (first + i) >>> 0;
+    if (!taken.has(ip)) return { ip, bits: network.bits };
+  }
+  throw new CertificateError(`every address in ${formatCidr(network)} is handed out (see the ledger)`);
+}
+
+/** Records `ip` for `name`, replacing the address the name held before. */
+export function recordAddress(entries: readonly AddressEntry[], name: string, ip: number, now: Date): AddressEntry[] {
+  return [...entries.filter((e) => e.name !== name), { ip: formatIp(ip), name, at: now.toISOString() }];
+}
+
+/** The name that holds `ip` in the ledger, other than `name`; undefined when none does. */
+export function addressHolder(entries: readonly AddressEntry[], ip: number, name: string): AddressEntry | undefined {
+  return entries.find((e) => e.name !== name && parseIp(e.ip) === ip);
+}
+
+/**
+ * Runs `fn` with the ledger locked and saves the state it returns. The lock is a file created
+ * exclusively; one older than 30 s is taken to be left over from a crash. Other CA state kept
+ * next to the ledger (enrollment tokens) is changed under the same lock.
+ */
+export function withLedger<T>(path: string, fn: (state: LedgerState) => { state: LedgerState; result: T }): T {
   const lock = `${path}.lock`;
   const deadline = Date.now() + LOCK_WAIT_MS;
   for (;;) {
@@ -111,9 +177,9 @@ export function withLedger<T>(path: string, fn: (entries: LedgerEntry[]) => { en
     }
   }
   try {
-    const { entries, result } = fn(readLedger(path));
+    const { state, result } = fn(readLedgerState(path));
     const temp = `${path}.${process.pid}.tmp`;
-    const file: LedgerFile = { version: 1, allocations: entries };
+    const file: LedgerFile = { version: 1, allocations: state.subnets, addresses: state.addresses };
     try {
       writeFileSync(temp, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
       renameSync(temp, path);

@@ -1,6 +1,8 @@
 /**
- * Act "docker": two Docker hosts joined by the mesh. Each host namespace runs its own dockerd and
- * `mesh node --docker-bridge cluster`; a mesh lighthouse lets them find each other. A container `web`
+ * Act "docker": two Docker hosts joined by the mesh. The CA host runs a mesh lighthouse and
+ * `mesh ca serve`; each Docker host joins with `mesh join TOKEN --docker-bridge cluster` (a token
+ * from `mesh ca token create --subnet auto`), then runs its own dockerd and
+ * `mesh node --docker-bridge cluster` from the config it received. A container `web`
  * on host B serves HTTP; a container on host A fetches http://web.cluster/ by name and pings it by IP,
  * and web's log shows the client container's own address (no NAT in between). See
  * src/lab/docker.ts.
@@ -35,12 +37,13 @@ export async function dockerAct(io: DemoIO, namePrefix: string, options: { witho
   return dockerContainers(io, namePrefix);
 }
 
-/** The lab's hosts: a lighthouse (no TUN) and two container hosts with subnets from `--subnets auto`. */
+/** The lab's hosts: a lighthouse (no TUN) and two container hosts that join with `mesh join`. */
 async function addHosts(io: DemoIO, lab: DockerLab, dockerBridge: boolean): Promise<{ lh: DockerHost; ha: DockerHost; hb: DockerHost }> {
   const lh = await lab.addHost('lh', { kind: 'lighthouse' });
   const ha = await lab.addHost('ha', { kind: 'docker', dockerBridge });
   const hb = await lab.addHost('hb', { kind: 'docker', dockerBridge });
-  io.say(`CA made with \`mesh ca init --ips 10.42.0.0/16 --subnets 10.200.0.0/16\`; hosts signed with \`mesh ca sign --subnets auto\``);
+  io.say(`CA made with \`mesh ca init --ips 10.42.0.0/16 --subnets 10.200.0.0/16\`; lighthouse signed with \`mesh ca sign\``);
+  io.say(`\`mesh ca serve\` runs beside the lighthouse; each host joined with \`mesh ca token create --subnet auto\` there and \`mesh join TOKEN --docker-bridge ${NETWORK}\` on the host`);
   io.say(`lighthouse lh: overlay ${lh.vpnIp}, underlay ${lh.underlayIp}`);
   for (const h of [ha, hb]) io.say(`host ${h.name}: overlay ${h.vpnIp}, underlay ${h.underlayIp}, container subnet ${h.subnet} (gateway ${h.gateway})`);
   return { lh, ha, hb };
@@ -48,10 +51,10 @@ async function addHosts(io: DemoIO, lab: DockerLab, dockerBridge: boolean): Prom
 
 async function dockerContainers(io: DemoIO, namePrefix: string): Promise<ActResult> {
   const { say, step } = io;
-  const lab = DockerLab.create({ namePrefix });
+  const lab = DockerLab.create({ namePrefix, enroll: true });
   const cleanupStep = '8. Clean up: remove the containers, stop the dockerds, delete their directories and the namespaces';
   return runAct(io, lab, { explain: () => `Docker lab logs:\n${lab.allLogTails(20)}`, cleanupStep }, async () => {
-    step('1. Underlay, CA and certificates: a lighthouse and two Docker hosts, each in its own namespace');
+    step('1. Underlay and CA; a lighthouse, and two Docker hosts that join with `mesh join`, each in its own namespace');
     const { lh, ha, hb } = await addHosts(io, lab, true);
 
     step('2. Start the mesh lighthouse and a private dockerd in each host namespace');
@@ -112,10 +115,10 @@ const HTTP_GET = `fetch(process.argv[1], { signal: AbortSignal.timeout(3000) }).
 
 async function namespaceContainers(io: DemoIO, namePrefix: string): Promise<ActResult> {
   const { say, step } = io;
-  const lab = DockerLab.create({ namePrefix });
+  const lab = DockerLab.create({ namePrefix, enroll: true });
   const cleanupStep = '8. Clean up: stop our processes, delete the namespaces (with bridges, veths and TUN devices)';
   return runAct(io, lab, { explain: () => `Node logs:\n${lab.allLogTails(20)}`, cleanupStep }, async () => {
-    step('1. Underlay, CA and certificates: a lighthouse and two hosts with container subnets');
+    step('1. Underlay and CA; a lighthouse, and two hosts that join with `mesh join` and get container subnets');
     const { ha, hb } = await addHosts(io, lab, false);
     ha.unsafeRoutes.push({ route: hb.subnet!, via: hb.vpnIp });
     hb.unsafeRoutes.push({ route: ha.subnet!, via: ha.vpnIp });

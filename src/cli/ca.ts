@@ -4,13 +4,17 @@
  * nebula-cert's.
  */
 import { Command, Option } from 'commander';
-import { formatCidr, parseCidr, type Cidr } from '../net/ipv4.js';
+import type { LevelWithSilent } from 'pino';
+import { cidrCovers, formatCidr, formatIp, maskFromBits, parseCidr, type Cidr } from '../net/ipv4.js';
+import { createLogger, type LogFormat } from '../log.js';
+import { readServiceState, servicePathFor } from './enroll-state.js';
+import { createToken, encodeToken, readTokens, tokensPathFor, writeTokens, type SubnetPolicy } from '../../pki/enroll-token.js';
 import { UserError } from '../errors.js';
 import { certificateToJson, certificateToText, CertificateError, type Certificate } from '../../pki/cert.js';
 import { CAPool } from '../../pki/ca-pool.js';
 import { DurationError, formatGoDuration, parseGoDuration } from '../../pki/duration.js';
 import { checkOutputsAbsent, writeOutputFiles } from '../../pki/files.js';
-import { checkNotHandedOut, chooseSubnet, ledgerPathFor, recordSubnets, withLedger } from '../../pki/subnet-ledger.js';
+import { addressHolder, checkNotHandedOut, chooseSubnet, ledgerPathFor, recordAddress, recordSubnets, withLedger } from '../../pki/subnet-ledger.js';
 import {
   encodeCertificatePem,
   encodeEd25519PrivateKeyPem,
@@ -177,19 +181,23 @@ function signAction(opts: SignCliOptions): void {
     const data = [encodeCertificatePem(cert), ...(privateKey ? [encodeX25519PrivateKeyPem(privateKey)] : [])];
     writeOutputFiles(outputs.map((o, i) => ({ ...o, data: data[i]! })), opts.force === true);
   };
-  if (!auto && explicitSubnets.length === 0) return signAndWrite([]);
-  // Subnets go through the ledger, so that no two hosts get the same one.
+  // Subnets and the IP go through the ledger, so that no two hosts (nor `mesh join`) get the same one.
   if (isInlinePem(opts.caKey)) {
     if (auto) throw new UserError('--subnets auto needs --ca-key as a file: the subnet ledger is kept next to it');
     return signAndWrite(explicitSubnets);
   }
   const ledger = ledgerPathFor(opts.caKey);
-  withLedger(ledger, (entries) => {
-    const subnets = auto ? [chooseSubnet(caCert.details.subnets, entries, opts.name)] : explicitSubnets;
-    if (!auto) checkNotHandedOut(subnets, entries, opts.name);
+  withLedger(ledger, (state) => {
+    const subnets = auto ? [chooseSubnet(caCert.details.subnets, state.subnets, opts.name)] : explicitSubnets;
+    if (!auto) checkNotHandedOut(subnets, state.subnets, opts.name);
+    const holder = addressHolder(state.addresses, ips[0]!.ip, opts.name);
+    // nebula-cert signs what it is told; the ledger only warns, as reusing an IP can be intended (a renamed host).
+    if (holder) process.stderr.write(`warning: ${formatIp(ips[0]!.ip)} is also recorded for "${holder.name}" (${holder.at}) in ${ledger}\n`);
     signAndWrite(subnets);
     if (auto) process.stdout.write(`${opts.name}: subnet ${subnets.map(formatCidr).join(', ')} (recorded in ${ledger})\n`);
-    return { entries: recordSubnets(entries, opts.name, subnets, new Date()), result: undefined };
+    const now = new Date();
+    const recordedSubnets = subnets.length > 0 ? recordSubnets(state.subnets, opts.name, subnets, now) : state.subnets;
+    return { state: { subnets: recordedSubnets, addresses: recordAddress(state.addresses, opts.name, ips[0]!.ip, now) }, result: undefined };
   });
 }
 
@@ -255,13 +263,175 @@ function verifyCommand(): Command {
     );
 }
 
+interface ServeOptions {
+  caCrt: string;
+  caKey: string;
+  listen: string;
+  advertise?: string;
+  template: string;
+  network?: string;
+  groups?: string;
+  duration: string;
+}
+
+function parseHostPort(text: string, flag: string): { host: string; port: number } {
+  const colon = text.lastIndexOf(':');
+  const port = Number(text.slice(colon + 1));
+  if (colon <= 0 || !/^\d+$/.test(text.slice(colon + 1)) || port < 1 || port > 65535) throw new UserError(`${flag}: expected HOST:PORT, got "${text}"`);
+  return { host: text.slice(0, colon), port };
+}
+
+function serveCommand(): Command {
+  return new Command('serve')
+    .description('run the enrollment service: hosts join with a token (`mesh join`) and running nodes renew their certificates; state is kept next to the CA key')
+    .option('--ca-crt <path>', 'the signing CA certificate', 'ca.crt')
+    .option('--ca-key <path>', 'the signing CA private key (a file: the ledger, tokens and service state live next to it)', 'ca.key')
+    .option('--listen <host:port>', 'where to accept HTTPS', '0.0.0.0:4243')
+    .option('--advertise <host:port>', 'the address joining hosts connect to, put into tokens (default: --listen, which then must not be 0.0.0.0)')
+    .requiredOption('--template <path>', 'node configuration joining hosts receive (lighthouse, static_host_map, punchy, relay, firewall, ...); pki and enrollment are filled in')
+    .option('--network <cidr>', 'overlay network host IPs are allocated from (default: the CA\'s first --ips network)')
+    .option('--groups <list>', 'groups for hosts whose token names none')
+    .option('--duration <duration>', 'how long issued certificates are valid, Go syntax; running nodes renew before expiry', '720h')
+    .action(async (opts: ServeOptions, command: Command) => {
+      const globals = command.optsWithGlobals<{ logFormat?: LogFormat; logLevel?: LevelWithSilent }>();
+      const log = await createLogger({ level: globals.logLevel ?? 'info', format: globals.logFormat });
+      if (isInlinePem(opts.caKey)) throw new UserError('--ca-key must be a file: the ledger and the service state are kept next to it');
+      const caKey = loading('error while reading ca-key', () => loadEd25519PrivateKey(opts.caKey));
+      const caCert = loading('error while reading ca-crt', () => loadCertificate(opts.caCrt));
+      const listen = parseHostPort(opts.listen, '--listen');
+      const advertise = opts.advertise ?? opts.listen;
+      const advertised = parseHostPort(advertise, '--advertise');
+      if (advertised.host === '0.0.0.0' || advertised.host === '::') throw new UserError('--advertise: give the address joining hosts reach this service at (--listen is a wildcard)');
+      const network = opts.network !== undefined ? parseCidrs(opts.network, 'network')[0] : caCert.details.ips[0];
+      if (!network) throw new UserError('--network: the CA has no --ips network to allocate host IPs from; pass --network CIDR');
+      if (caCert.details.ips.length > 0 && !caCert.details.ips.some((ca) => cidrCovers(ca, network))) {
+        throw new UserError(`--network ${formatCidr(network)} is outside the CA's networks (${caCert.details.ips.map(formatCidr).join(', ')})`);
+      }
+      const durationNs = parseDuration(opts.duration);
+      if (durationNs <= 0n) throw new UserError('--duration must be greater than 0');
+      const { readTemplate, prepareServiceState, startEnrollmentService } = await import('./enroll-service.js');
+      readTemplate(opts.template); // refused now rather than at the first join
+      const { issuedLogPathFor } = await import('../../pki/enroll-issue.js');
+      const statePath = servicePathFor(opts.caKey);
+      const state = await prepareServiceState(statePath, advertise);
+      const caPem = encodeCertificatePem(caCert);
+      const server = await startEnrollmentService(
+        {
+          issuer: {
+            caCert,
+            caKey,
+            ledgerPath: ledgerPathFor(opts.caKey),
+            tokensPath: tokensPathFor(opts.caKey),
+            issuedLogPath: issuedLogPathFor(opts.caKey),
+            network: { ip: network.ip & maskFromBits(network.bits), bits: network.bits },
+            reserved: [],
+            defaultGroups: splitList(opts.groups),
+            durationNs,
+          },
+          state,
+          templatePath: opts.template,
+          caPem,
+          log,
+        },
+        listen,
+      );
+      log.info({ listen: opts.listen, advertise, pin: state.pin, network: formatCidr(network) }, 'enrollment service running; create tokens with `mesh ca token create`');
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          process.off('SIGTERM', stop);
+          process.off('SIGINT', stop);
+          resolve();
+        };
+        process.on('SIGTERM', stop);
+        process.on('SIGINT', stop);
+      });
+      log.info('enrollment service stopping');
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    });
+}
+
+interface TokenCreateOptions {
+  caKey: string;
+  uses: string;
+  ttl: string;
+  groups?: string;
+  name?: string;
+  namePrefix?: string;
+  subnet: SubnetPolicy;
+}
+
+function tokenCommand(): Command {
+  const caKeyOption = () => new Option('--ca-key <path>', 'the CA private key whose service the token is for (tokens are kept next to it)').default('ca.key');
+  const create = new Command('create')
+    .description('create an enrollment token for `mesh join` (needs `mesh ca serve` to have started once); prints it')
+    .addOption(caKeyOption())
+    .option('--uses <n>', 'how many hosts may join with it', '1')
+    .option('--ttl <duration>', 'how long it is valid, Go syntax', '24h')
+    .option('--groups <list>', 'comma separated groups the joining hosts get (default: the service\'s --groups)')
+    .addOption(new Option('--name <name>', 'the name the joining host gets (a token of one use)').conflicts('namePrefix'))
+    .option('--name-prefix <prefix>', 'joining hosts choose their name, starting with this')
+    .addOption(new Option('--subnet <policy>', 'hand each host a container subnet from the CA\'s --subnets (for Docker hosts)').choices(['auto', 'none']).default('none'))
+    .action(
+      run((opts: TokenCreateOptions) => {
+        const state = readServiceState(servicePathFor(opts.caKey));
+        if (!state) throw new UserError(`no enrollment service state next to ${opts.caKey}: start \`mesh ca serve --ca-key ${opts.caKey} ...\` once first`);
+        if (!/^\d+$/.test(opts.uses)) throw new UserError(`--uses: expected a whole number, got "${opts.uses}"`);
+        const ttlNs = parseGoDuration(opts.ttl);
+        const { record, id, secret } = createToken(
+          { uses: Number(opts.uses), ttlMs: Number(ttlNs / 1_000_000n), groups: splitList(opts.groups), name: opts.name ?? null, namePrefix: opts.namePrefix ?? null, subnet: opts.subnet },
+          new Date(),
+        );
+        const tokensPath = tokensPathFor(opts.caKey);
+        withLedger(ledgerPathFor(opts.caKey), (ledger) => {
+          writeTokens(tokensPath, [...readTokens(tokensPath), record]);
+          return { state: ledger, result: undefined };
+        });
+        process.stdout.write(`${encodeToken({ server: state.advertise, pin: state.pin, id, secret })}\n`);
+      }),
+    );
+  const list = new Command('list')
+    .description('list the enrollment tokens: id, uses, expiry, what they allow')
+    .addOption(caKeyOption())
+    .action(
+      run((opts: { caKey: string }) => {
+        const now = Date.now();
+        const rows = readTokens(tokensPathFor(opts.caKey)).map((t) => {
+          const status = t.revoked ? 'revoked' : Date.parse(t.expiresAt) <= now ? 'expired' : t.used >= t.uses ? 'used up' : 'valid';
+          const allows = [t.name !== null ? `name=${t.name}` : t.namePrefix !== null ? `name-prefix=${t.namePrefix}` : 'any name', `groups=${t.groups.join(',') || '(default)'}`, `subnet=${t.subnet}`].join(' ');
+          return `${t.id}  ${status.padEnd(8)} ${`${t.used}/${t.uses}`.padEnd(7)} ${t.expiresAt}  ${allows}`;
+        });
+        process.stdout.write(rows.length === 0 ? 'no tokens\n' : `ID                STATUS   USED    EXPIRES                   ALLOWS\n${rows.join('\n')}\n`);
+      }),
+    );
+  const revoke = new Command('revoke')
+    .description('revoke an enrollment token: it is refused from now on (certificates already issued stay valid)')
+    .argument('<id>', 'the token id, as `mesh ca token list` shows it')
+    .addOption(caKeyOption())
+    .action(
+      run((id: string, opts: { caKey: string }) => {
+        const tokensPath = tokensPathFor(opts.caKey);
+        withLedger(ledgerPathFor(opts.caKey), (ledger) => {
+          const tokens = readTokens(tokensPath);
+          if (!tokens.some((t) => t.id === id)) throw new UserError(`no token ${id} in ${tokensPath}`);
+          writeTokens(tokensPath, tokens.map((t) => (t.id === id ? { ...t, revoked: true } : t)));
+          return { state: ledger, result: undefined };
+        });
+        process.stdout.write(`token ${id} revoked\n`);
+      }),
+    );
+  return new Command('token').description('enrollment tokens for `mesh join`: create, list, revoke').addCommand(create).addCommand(list).addCommand(revoke);
+}
+
 /** `mesh ca ...`: the certificate authority commands. */
 export function caCommand(): Command {
   return new Command('ca')
-    .description('certificate authority: init, sign, keygen, print, verify (files compatible with nebula-cert 1.6)')
+    .description('certificate authority: init, sign, keygen, print, verify; serve and token for `mesh join` (files compatible with nebula-cert 1.6)')
     .addCommand(initCommand())
     .addCommand(signCommand())
     .addCommand(keygenCommand())
     .addCommand(printCommand())
-    .addCommand(verifyCommand());
+    .addCommand(verifyCommand())
+    .addCommand(serveCommand())
+    .addCommand(tokenCommand());
 }

@@ -10,6 +10,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   ca: async () => (await import('./ca.js')).caCommand(),
   node: async () => (await import('./node.js')).nodeCommand(),
   lighthouse: async () => (await import('./lighthouse.js')).lighthouseCommand(),
+  join: async () => (await import('./join.js')).joinCommand(),
 };
 
 /** The commands `argv` needs: the one it names; none for a bare --version; all for help and errors. */

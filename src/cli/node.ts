@@ -8,6 +8,8 @@ import { bindUdp } from '../io/udp.js';
 import { createLogger, type LogFormat, type Logger } from '../log.js';
 import { loadConfig, type LoadedConfig } from '../node/config.js';
 import { prepareNode } from '../node/node.js';
+import { CertificateRenewal } from '../node/renewal.js';
+import { systemTimers } from '../node/timers.js';
 import { dockerHostOf, startMesh } from './assemble.js';
 
 interface GlobalOptions {
@@ -80,29 +82,46 @@ export async function runNode(opts: GlobalOptions, overrides: (loaded: LoadedCon
         throw err;
       }
     }
+    let renewal: CertificateRenewal | null = null;
+    const reloadNow = () => {
+      const next = loadConfig(opts.config);
+      overrides(next);
+      for (const warning of next.warnings) log.warn(`config: ${warning}`);
+      node.reload(next.config);
+      if (!opts.logLevel) log.level = pinoLevel(next.config.logging.level);
+      renewal?.schedule();
+    };
     // One reload at a time, each announced to the service manager before it starts.
     let reloads = Promise.resolve();
     reload = () => {
       reloads = reloads.then(async () => {
         await notifier.reloading();
         try {
-          const next = loadConfig(opts.config);
-          overrides(next);
-          for (const warning of next.warnings) log.warn(`config: ${warning}`);
-          node.reload(next.config);
-          if (!opts.logLevel) log.level = pinoLevel(next.config.logging.level);
+          reloadNow();
         } catch (err) {
           log.error({ reason: err instanceof Error ? err.message : String(err) }, 'reload failed, keeping the running configuration');
         }
         await notifier.ready();
       });
     };
+    if (loaded.config.enrollment.server !== '') {
+      const { renewThroughService } = await import('./enroll-renew.js');
+      renewal = new CertificateRenewal({
+        timers: systemTimers,
+        log,
+        certificate: () => node.identity.cert,
+        renew: () => renewThroughService(node.config, node.identity, reloadNow),
+        renewBeforeMs: loaded.config.enrollment.renewBefore,
+      });
+      renewal.start();
+    }
     await notifier.ready();
     const signal = await new Promise<string>((resolve) => {
       requestStop = resolve;
       if (stopRequested) resolve(stopRequested);
     });
     log.info({ signal }, 'shutting down');
+    renewal?.stop();
     await notifier.stopping();
     await reloads;
     try {

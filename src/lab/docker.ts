@@ -12,13 +12,19 @@
  * gateway of the host's container subnet (where the mesh serves container names). Its image store
  * gets `local/busybox`, imported from a rootfs built around Debian's busybox-static (no registry).
  *
+ * With `enroll: true`, Docker hosts join as a user's would: `mesh ca serve` runs beside the
+ * lighthouse (in its namespace, port 4243), and each Docker host runs `mesh join TOKEN --docker-bridge
+ * cluster` with a token from `mesh ca token create --subnet auto`; its node then runs from the
+ * config `mesh join` wrote (the lab sets only its unique TUN name and, without dockerd, unsafe_routes).
+ *
  * Before the shared cleanup, cleanup() removes the containers, stops each dockerd by the PID we
  * started (SIGTERM, waiting for it), unmounts what it left and deletes its directories.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { nodeCommand, READY } from './binaries.js';
+import { parse, stringify } from 'yaml';
+import { MESH_BIN, nodeCommand, READY } from './binaries.js';
 import type { SignOptions } from './certs.js';
 import { ALLOW_ALL, type FirewallRule } from './configs.js';
 import { Lab, labSkipReason, tailFile, type LabNode } from './lab.js';
@@ -33,6 +39,7 @@ const OVERLAY_NET = '10.42.0';
 const CA_IPS = '10.42.0.0/16';
 const CA_SUBNETS = '10.200.0.0/16';
 const LISTEN_PORT = 4242;
+const SERVICE_PORT = 4243;
 const APPLETS = ['sh', 'httpd', 'wget', 'ping', 'sleep', 'cat', 'echo', 'nc', 'nslookup', 'ls', 'ip', 'hostname', 'grep', 'tail', 'timeout'];
 
 export type HostKind = 'lighthouse' | 'docker' | 'nebula';
@@ -66,7 +73,9 @@ export interface DockerHost extends LabNode {
   inbound: FirewallRule[];
   unsafeRoutes: { route: string; via: string; mtu?: number }[];
   dockerBridge: boolean;
-  /** The container subnet `--subnets auto` gave a Docker host, and its gateway. */
+  /** Enrollment mode: the config `mesh join` wrote for this host. */
+  joinedConfig?: string;
+  /** The container subnet `--subnets auto` (or `mesh join`) gave a Docker host, and its gateway. */
   subnet?: string;
   gateway?: string;
   dockerd?: Dockerd;
@@ -82,14 +91,22 @@ export async function dockerSkipReason(needs: { nebula?: boolean } = {}): Promis
 
 export class DockerLab extends Lab<DockerHost> {
   private imageTar?: string;
+  /** Enrollment mode: the `mesh ca serve` process's pseudo-host (in the lighthouse's namespace). */
+  private service?: DockerHost;
 
-  private constructor(namePrefix: string) {
+  private constructor(
+    namePrefix: string,
+    private readonly enroll: boolean,
+  ) {
     super({ kind: 'docker', namePrefix, pki: 'mesh', ca: { ips: CA_IPS, subnets: CA_SUBNETS } });
   }
 
-  /** `namePrefix` starts every namespace name and the dockerd paths (default "mdk"). */
-  static create(options: { namePrefix?: string } = {}): DockerLab {
-    return new DockerLab(options.namePrefix ?? 'mdk');
+  /**
+   * `namePrefix` starts every namespace name and the dockerd paths (default "mdk"); `enroll`: Docker
+   * hosts join with `mesh join` instead of being signed with `mesh ca sign`.
+   */
+  static create(options: { namePrefix?: string; enroll?: boolean } = {}): DockerLab {
+    return new DockerLab(options.namePrefix ?? 'mdk', options.enroll === true);
   }
 
   /** Adds a host namespace on the underlay and signs its certificate (Docker hosts get a container subnet). */
@@ -112,10 +129,10 @@ export class DockerLab extends Lab<DockerHost> {
       ...this.nodeFiles(name),
     };
     this.hosts.set(name, host);
-    const out = await this.certify(host);
+    const out = this.enroll && host.kind === 'docker' ? await this.joinHost(host) : await this.certify(host);
     if (host.kind === 'docker') {
       const m = /subnet (\d+\.\d+\.\d+)\.0\/24/.exec(out);
-      if (!m) throw new Error(`mesh ca sign --subnets auto did not say which subnet it gave ${host.name}: ${out}`);
+      if (!m) throw new Error(`${this.enroll ? 'mesh join' : 'mesh ca sign --subnets auto'} did not say which subnet it gave ${host.name}: ${out}`);
       host.subnet = `${m[1]}.0/24`;
       host.gateway = `${m[1]}.1`;
     }
@@ -124,6 +141,44 @@ export class DockerLab extends Lab<DockerHost> {
 
   protected override certRequest(host: DockerHost): { ipCidr: string; options: SignOptions } {
     return { ipCidr: `${host.vpnIp}/16`, options: { groups: host.groups, ...(host.kind === 'docker' ? { subnets: 'auto' as const } : {}) } };
+  }
+
+  /**
+   * Enrollment mode: starts `mesh ca serve` beside the lighthouse (once), then joins `host` from its
+   * namespace with a one-use token; returns what `mesh join` printed.
+   */
+  private async joinHost(host: DockerHost): Promise<string> {
+    const lh = [...this.hosts.values()].find((h) => h.kind === 'lighthouse');
+    if (!lh) throw new Error('enrollment mode: add the lighthouse first (the enrollment service runs beside it)');
+    if (!this.service) {
+      const template = this.configFor({ ...host, kind: 'docker', inbound: ALLOW_ALL, unsafeRoutes: [] });
+      delete template.pki;
+      const templatePath = join(this.dir, 'template.yml');
+      writeFileSync(templatePath, stringify(template));
+      this.service = { ...lh, name: 'ca', ...this.nodeFiles('ca') };
+      const args = ['ca', 'serve', '--ca-crt', this.ca.crt, '--ca-key', this.ca.key, '--listen', `0.0.0.0:${SERVICE_PORT}`, '--advertise', `${lh.underlayIp}:${SERVICE_PORT}`, '--template', templatePath];
+      await this.launch(this.service, [process.execPath, [MESH_BIN, ...args]], /enrollment service running/, { timeoutMs: 30_000 });
+      this.say(`started \`mesh ca serve\` beside the lighthouse (${lh.underlayIp}:${SERVICE_PORT})`);
+    }
+    const groups = host.groups.length > 0 ? ['--groups', host.groups.join(',')] : [];
+    const token = (await this.lab.execOk(lh.ns, process.execPath, [MESH_BIN, 'ca', 'token', 'create', '--ca-key', this.ca.key, '--uses', '1', '--ttl', '10m', '--subnet', 'auto', '--name', host.name, ...groups])).trim();
+    const dir = join(this.dir, host.name);
+    const out = await this.lab.execOk(host.ns, process.execPath, [MESH_BIN, 'join', token, '--dir', dir, '--docker-bridge', NETWORK]);
+    const ip = /joined as "[^"]+": (\d+\.\d+\.\d+\.\d+)\//.exec(out)?.[1];
+    if (!ip) throw new Error(`mesh join did not say which IP ${host.name} got: ${out}`);
+    host.vpnIp = ip;
+    host.certPath = join(dir, 'host.crt');
+    host.keyPath = join(dir, 'host.key');
+    host.joinedConfig = join(dir, 'config.yml');
+    this.say(`"${host.name}" joined with \`mesh join\` (token from \`mesh ca token create --subnet auto\`): ${out.split('\n')[0]}`);
+    return out;
+  }
+
+  /** The config `mesh join` wrote, with the lab's TUN name and the host's unsafe_routes. */
+  private joinedConfigFor(host: DockerHost): Record<string, unknown> {
+    const config = parse(readFileSync(host.joinedConfig!, 'utf8')) as Record<string, unknown> & { tun?: Record<string, unknown> };
+    config.tun = { ...config.tun, dev: host.tunDev, unsafe_routes: host.unsafeRoutes };
+    return config;
   }
 
   private configFor(host: DockerHost): Record<string, unknown> {
@@ -144,7 +199,7 @@ export class DockerLab extends Lab<DockerHost> {
   /** Starts the host's node (mesh, with --docker-bridge on Docker hosts, or nebula) and waits until it runs. */
   async start(name: string, timeoutMs = 20_000): Promise<void> {
     const host = this.host(name);
-    this.writeConfig(host, this.configFor(host));
+    this.writeConfig(host, host.joinedConfig ? this.joinedConfigFor(host) : this.configFor(host));
     const impl = host.kind === 'nebula' ? 'nebula' : 'mesh';
     const [cmd, args] = nodeCommand(impl, host.configPath);
     const env = host.dockerd ? { ...process.env, DOCKER_HOST: `unix://${host.dockerd.socket}` } : undefined;
@@ -252,7 +307,8 @@ export class DockerLab extends Lab<DockerHost> {
   /** Log tails of every started node and every dockerd. */
   override allLogTails(lines = 30): string {
     const dockerds = [...this.hosts.values()].filter((h) => h.dockerd).map((h) => `--- dockerd ${h.name} ${h.dockerd!.logPath}:\n${tailFile(h.dockerd!.logPath, lines)}`);
-    return [super.allLogTails(lines), ...dockerds].filter(Boolean).join('\n');
+    const service = this.service?.proc ? [`--- mesh ca serve ${this.service.logPath}:\n${tailFile(this.service.logPath, lines)}`] : [];
+    return [super.allLogTails(lines), ...dockerds, ...service].filter(Boolean).join('\n');
   }
 
   /** A rootfs with busybox and its applets as symlinks, tarred once for `docker import`. */

@@ -10,6 +10,7 @@
  */
 import { UserError } from '../errors.js';
 import { readConfigDocument } from './config/files.js';
+import { enrollmentSection } from './config/enrollment.js';
 import { firewallSection } from './config/firewall.js';
 import { handshakesSection } from './config/handshakes.js';
 import { checkLighthouseHosts, lighthouseSection } from './config/lighthouse.js';
@@ -90,6 +91,7 @@ const topLevel = mapping(
     handshakes: handshakesSection,
     timers: timersSection,
     firewall: firewallSection,
+    enrollment: enrollmentSection,
     stats,
     sshd,
   },

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadCertificate } from '../../../pki/keys.js';
-import { checkNotHandedOut, chooseSubnet, ledgerPathFor, readLedger, recordSubnets } from '../../../pki/subnet-ledger.js';
-import { formatCidr, parseCidr } from '../../../src/net/ipv4.js';
+import { addressHolder, checkNotHandedOut, chooseAddress, chooseSubnet, ledgerPathFor, readLedger, readLedgerState, recordAddress, recordSubnets } from '../../../pki/subnet-ledger.js';
+import { formatCidr, parseCidr, parseIp } from '../../../src/net/ipv4.js';
 import { repoRoot } from './fixtures.js';
 
 const BIN = join(repoRoot(), 'dist', 'src', 'cli', 'bin.js');
@@ -100,3 +100,30 @@ test('--subnets auto errors: CA without subnets, broken ledger, a failed signing
   assert.equal(outsideCa.code, 1);
   assert.deepEqual(JSON.parse(readFileSync(join(dir, 'ca.subnets.json'), 'utf8')).allocations, []);
 }, ''));
+
+test('chooseAddress: lowest free host address, the held one for a known name, skips reserved ones, reports exhaustion', () => {
+  const network = parseCidr('10.42.0.0/29');
+  const at = new Date('2026-01-01T00:00:00Z');
+  let state = { subnets: [], addresses: recordAddress([], 'lighthouse', parseIp('10.42.0.1'), at) };
+  const a = chooseAddress(network, state, 'a');
+  assert.equal(formatCidr(a), '10.42.0.2/29');
+  state = { ...state, addresses: recordAddress(state.addresses, 'a', a.ip, at) };
+  assert.equal(formatCidr(chooseAddress(network, state, 'a')), '10.42.0.2/29', 'a known name keeps its address');
+  assert.equal(formatCidr(chooseAddress(network, state, 'b', [parseIp('10.42.0.3')])), '10.42.0.4/29');
+  for (const [name, ip] of [['c', '10.42.0.3'], ['d', '10.42.0.4'], ['e', '10.42.0.5'], ['f', '10.42.0.6']] as const) {
+    state = { ...state, addresses: recordAddress(state.addresses, name, parseIp(ip), at) };
+  }
+  assert.throws(() => chooseAddress(network, state, 'g'), /every address in 10\.42\.0\.0\/29 is handed out/);
+  assert.equal(addressHolder(state.addresses, parseIp('10.42.0.2'), 'x')?.name, 'a');
+  assert.equal(addressHolder(state.addresses, parseIp('10.42.0.2'), 'a'), undefined);
+});
+
+test('mesh ca sign records the overlay IP in the ledger and warns when another name holds it', withCA((dir) => {
+  const first = mesh(dir, 'ca', 'sign', '--name', 'one', '--ip', '10.42.0.7/16');
+  assert.equal(first.code, 0, first.stderr);
+  const second = mesh(dir, 'ca', 'sign', '--name', 'two', '--ip', '10.42.0.7/16');
+  assert.equal(second.code, 0, second.stderr);
+  assert.match(second.stderr, /10\.42\.0\.7 is also recorded for "one"/);
+  const state = readLedgerState(ledgerPathFor(join(dir, 'ca.key')));
+  assert.deepEqual(state.addresses.map((e) => [e.name, e.ip]), [['one', '10.42.0.7'], ['two', '10.42.0.7']]);
+}));
