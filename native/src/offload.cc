@@ -199,7 +199,7 @@ bool ParseSegment4(const Span& p, Segment4* s) {
   if (n < 40 || (ip[0] >> 4) != 4) return false;
   s->ip_len = static_cast<size_t>(ip[0] & 0x0f) * 4;
   if (s->ip_len < 20 || Get16(ip + 2) != n || (Get16(ip + 6) & 0x3fff) != 0 || ip[9] != kProtoTcp) return false;
-  if (n < s->ip_len + 20) return false;
+  if (n < s->ip_len + 20 || Fold(SumBytes(ip, s->ip_len, 0)) != 0xffff) return false;
   const uint8_t* tcp = ip + s->ip_len;
   s->tcp_len = static_cast<size_t>(tcp[12] >> 4) * 4;
   if (s->tcp_len < 20 || n <= s->hdrs()) return false;
@@ -207,7 +207,7 @@ bool ParseSegment4(const Span& p, Segment4* s) {
   if ((s->flags & ~kTcpPsh) != kTcpAck) return false;
   s->payload = n - s->hdrs();
   s->seq = Get32(tcp + 4);
-  // The kernel will not check a super-packet's segments: a corrupt one must reach it alone.
+  // The kernel checks neither checksum of a super-packet's segments: a corrupt one must reach it alone.
   return Fold(PseudoSum(ip, kProtoTcp, n - s->ip_len) + SumBytes(tcp, n - s->ip_len, 0)) == 0xffff;
 }
 
