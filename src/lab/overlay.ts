@@ -51,6 +51,8 @@ export interface OverlayLabOptions {
   say?: (message: string) => void;
   /** Starts every namespace name (default "mt"). */
   namePrefix?: string;
+  /** mesh hosts' tun.offload (default: see NodeConfigOptions.tun). */
+  tunOffload?: boolean;
 }
 
 export interface TcpResult {
@@ -67,12 +69,14 @@ export interface TcpResult {
 export class OverlayLab extends Lab<OverlayHost> {
   readonly net: number;
   cipher: Cipher;
+  private readonly tunOffload: boolean | undefined;
 
   private constructor(options: OverlayLabOptions) {
     const net = checkNet(options.net, 127);
     super({ ...options, kind: 'overlay', namePrefix: options.namePrefix ?? 'mt', pki: options.pki ?? 'mesh', underlay: { description: `the underlay switch (172.31.${net}.0/24)` } });
     this.net = net;
     this.cipher = options.cipher ?? 'aes';
+    this.tunOffload = options.tunOffload;
   }
 
   /** Creates a lab; with a test context, cleanup() runs when the test ends (pass or fail). */
@@ -113,7 +117,7 @@ export class OverlayLab extends Lab<OverlayHost> {
       listen: { host: '0.0.0.0', port: host.listenPort },
       staticHostMap,
       cipher: this.cipher,
-      tun: { dev: host.tunDev, mtu: 1300 },
+      tun: { dev: host.tunDev, mtu: 1300, offload: this.tunOffload },
       inbound: host.inbound,
       outbound: host.outbound,
       logLevel: host.logLevel,
