@@ -58,11 +58,19 @@ export interface NativeUdpStats {
   lastTxError: string | null;
   recvBufferSize: number;
   sendBufferSize: number;
+  /** Received GRO buffers that held several datagrams. */
+  rxGroBatches: number;
+  /** Messages sent with UDP_SEGMENT (several datagrams each). */
+  txGsoBatches: number;
 }
 
 export interface NativeUdp {
   readonly localPort: number;
   readonly localAddress: string;
+  /** Active offloads: any of "gso", "gro". */
+  readonly offloads: string[];
+  /** Why the kernel refused GSO (then off for this socket), or null. */
+  readonly gsoError: string | null;
   start(callback: NativeUdpCallback): void;
   /** Sends datagram i = (data[i], addresses[i], ports[i]); returns how many the kernel accepted. */
   send(data: readonly Uint8Array[], addresses: readonly string[], ports: readonly number[]): number;
@@ -92,7 +100,7 @@ export interface NativeAddon {
   segmentTunFrame(frame: Uint8Array, mtu: number, room?: number): Buffer[] | null;
   /** For tests: the bytes (virtio_net_hdr first) of each TUN write the coalescer makes of `packets`. */
   coalesceTunPackets(packets: readonly Uint8Array[]): Buffer[];
-  Udp?: new (host: string, port: number, readBuffer: number, writeBuffer: number, batch: number, maxDatagram: number) => NativeUdp;
+  Udp?: new (host: string, port: number, readBuffer: number, writeBuffer: number, batch: number, maxDatagram: number, offload?: boolean) => NativeUdp;
 }
 
 let cached: { addon?: NativeAddon; error?: Error } | undefined;
