@@ -123,6 +123,18 @@ interface Result {
   rssIdle: [number, number];
   rssIperfMax: [number, number];
   hwm: [number, number];
+  /** mesh: the kernel offloads each node logged at start (tun.offload, listen.offload). */
+  offloads?: [NodeOffloads, NodeOffloads];
+}
+
+interface NodeOffloads {
+  tun: string;
+  udp: string;
+}
+
+function offloadsOf(log: string): NodeOffloads {
+  const logged = (key: string): string => new RegExp(`${key}[=:]\\s*"?([\\w,]+)`).exec(log)?.[1] ?? 'unknown';
+  return { tun: logged('tunOffloads'), udp: logged('udpOffloads') };
 }
 
 function procStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
@@ -280,6 +292,7 @@ class Bench {
         rssIdle,
         rssIperfMax,
         hwm,
+        ...(impl === 'mesh' ? { offloads: [offloadsOf(d1.log()), offloadsOf(d2.log())] as [NodeOffloads, NodeOffloads] } : {}),
       };
     } finally {
       if (d2) await this.stopDaemon(d2);
@@ -375,12 +388,13 @@ async function main(): Promise<void> {
   const cpus = os.cpus();
   const header = [
     `date: ${new Date().toISOString()}`,
-    `machine: ${cpus.length} cores (${cpus[0]?.model ?? '?'}), node ${process.version}, load average at end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+    `machine: ${cpus.length} cores (${cpus[0]?.model ?? '?'}), kernel ${os.release()}, node ${process.version}, load average at end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+    ...results.filter((r) => r.offloads).map((r) => `mesh offloads (${r.cipher}): ${r.offloads!.map((o, i) => `h${i + 1} tun ${o.tun}, udp ${o.udp}`).join('; ')}`),
     `settings: iperf3 -t ${opts.time} (1 stream), ${opts.pings} pings at ${opts.interval} s, socket buffers ${opts.buffer ?? 'default'}, tun MTU 1300`,
     '',
   ].join('\n');
   process.stdout.write(`${header}\n${table(results, opts.ciphers)}`);
-  if (opts.json) writeFileSync(opts.json, JSON.stringify({ date: new Date().toISOString(), opts, results }, null, 2));
+  if (opts.json) writeFileSync(opts.json, JSON.stringify({ date: new Date().toISOString(), kernel: os.release(), opts, results }, null, 2));
 }
 
 main().catch((err: unknown) => {
