@@ -85,7 +85,7 @@ void WriteVnetHdr(const VnetHdr& h, uint8_t* p) {
   std::memcpy(p + 8, &h.csum_offset, 2);
 }
 
-long Segment(const uint8_t* frame, size_t len, size_t mtu, uint8_t* out, size_t cap, std::vector<uint32_t>& lens) {
+long Segment(const uint8_t* frame, size_t len, uint8_t* out, size_t cap, std::vector<uint32_t>& lens) {
   if (len <= kVnetHdrLen) return -1;
   const VnetHdr h = ReadVnetHdr(frame);
   const uint8_t* pkt = frame + kVnetHdrLen;
@@ -134,14 +134,11 @@ long Segment(const uint8_t* frame, size_t len, size_t mtu, uint8_t* out, size_t 
     if (l4_len < 20) return -1;
   }
   const size_t hdrs = ip_len + l4_len;
-  if (n < hdrs || h.gso_size == 0 || mtu <= hdrs) return -1;
+  if (n < hdrs || h.gso_size == 0) return -1;
   const size_t payload = n - hdrs;
-  size_t mss = h.gso_size;
-  // TCP may be cut smaller than the kernel asked; a UDP segment is a datagram and must stay whole.
-  if (mss > mtu - hdrs) {
-    if (udp) return -1;
-    mss = mtu - hdrs;
-  }
+  // gso_size is what the kernel would have cut to itself (the MSS from the route's MTU, or the
+  // sender's UDP_SEGMENT size), so the packets are the ones it would send without offloads.
+  const size_t mss = h.gso_size;
   const size_t segments = payload == 0 ? 1 : (payload + mss - 1) / mss;
   if (payload > cap || segments > cap / hdrs || segments * hdrs > cap - payload) return -1;
 

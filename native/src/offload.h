@@ -29,10 +29,11 @@ constexpr size_t kMaxSuperPacket = 65535;
 // Output room that always holds a legitimate super-packet split to segments of >= 536 bytes.
 constexpr size_t kSegmentRoom = 2 * 65536;
 
-// Splits one frame read from TUN (virtio_net_hdr + packet) into IP packets of at most `mtu` bytes,
-// back to back in out[0..cap), appending each length to `lens`. Returns the bytes written, or -1
-// when the frame is malformed or its segments would not fit in `cap` (nothing is appended then).
-long Segment(const uint8_t* frame, size_t len, size_t mtu, uint8_t* out, size_t cap, std::vector<uint32_t>& lens);
+// Splits one frame read from TUN (virtio_net_hdr + packet) into IP packets carrying gso_size bytes
+// of payload each (the kernel derives it from the route's MTU), back to back in out[0..cap),
+// appending each length to `lens`. Returns the bytes written, or -1 when the frame is malformed or
+// its segments would not fit in `cap` (nothing is appended then).
+long Segment(const uint8_t* frame, size_t len, uint8_t* out, size_t cap, std::vector<uint32_t>& lens);
 
 // One write to TUN: a virtio_net_hdr, `head` (the rewritten IP and TCP headers of a super-packet;
 // empty for a packet passed through), then packets[first .. first+count) each minus its first

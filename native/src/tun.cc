@@ -239,8 +239,7 @@ class Tun : public PolledFd<Tun> {
       }
       size_t before = lens_.size();
       long wrote = offload::Segment(reinterpret_cast<const uint8_t*>(frame_.data()), static_cast<size_t>(n),
-                                    static_cast<size_t>(mtu_), reinterpret_cast<uint8_t*>(slab_.data() + used),
-                                    slab_.size() - used, lens_);
+                                    reinterpret_cast<uint8_t*>(slab_.data() + used), slab_.size() - used, lens_);
       if (wrote < 0) {
         rx_invalid_++;
         continue;
@@ -339,16 +338,15 @@ class Tun : public PolledFd<Tun> {
   uint64_t rx_packets_ = 0, tx_packets_ = 0, rx_super_packets_ = 0, rx_invalid_ = 0, tx_super_packets_ = 0;
 };
 
-// segmentTunFrame(frame: Uint8Array, mtu: number, cap?: number): Buffer[] | null — offload::Segment
+// segmentTunFrame(frame: Uint8Array, cap?: number): Buffer[] | null — offload::Segment
 // on one frame as read from a vnet-header TUN (null when it is dropped); for tests.
 Napi::Value SegmentTunFrame(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Uint8Array frame = info[0].As<Napi::Uint8Array>();
-  size_t mtu = info[1].As<Napi::Number>().Uint32Value();
-  size_t cap = info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().Uint32Value() : offload::kSegmentRoom;
+  size_t cap = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : offload::kSegmentRoom;
   std::vector<uint8_t> out(cap);
   std::vector<uint32_t> lens;
-  long wrote = offload::Segment(frame.Data(), frame.ByteLength(), mtu, out.data(), cap, lens);
+  long wrote = offload::Segment(frame.Data(), frame.ByteLength(), out.data(), cap, lens);
   if (wrote < 0) return env.Null();
   Napi::Array result = Napi::Array::New(env, lens.size());
   size_t pos = 0;

@@ -97,7 +97,7 @@ export interface NativeAddon {
   Aead?: new (cipher: 'aes' | 'chachapoly', key: Uint8Array) => NativeAead;
   Tun: new (name: string, offload?: boolean) => NativeTun;
   /** For tests: the packets one frame read from a vnet-header TUN splits into (null: dropped). */
-  segmentTunFrame(frame: Uint8Array, mtu: number, room?: number): Buffer[] | null;
+  segmentTunFrame(frame: Uint8Array, room?: number): Buffer[] | null;
   /** For tests: the bytes (virtio_net_hdr first) of each TUN write the coalescer makes of `packets`. */
   coalesceTunPackets(packets: readonly Uint8Array[]): Buffer[];
   Udp?: new (host: string, port: number, readBuffer: number, writeBuffer: number, batch: number, maxDatagram: number, offload?: boolean) => NativeUdp;

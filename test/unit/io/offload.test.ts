@@ -163,7 +163,7 @@ function tsoFrame(data: Buffer, mss: number, t: Tcp = {}): Buffer {
 test('a TCPv4 TSO super-packet splits into valid MTU-sized segments (seq, IP id, flags, checksums)', () => {
   const data = randomBytes(20_000);
   const mss = 1248; // 1300 - 20 - 32
-  const segments = segmentTunFrame(tsoFrame(data, mss, { seq: 0xfffff000, flags: ACK | PSH | FIN | CWR, id: 0xfffe }), 1300);
+  const segments = segmentTunFrame(tsoFrame(data, mss, { seq: 0xfffff000, flags: ACK | PSH | FIN | CWR, id: 0xfffe }));
   assert.ok(segments);
   assert.equal(segments.length, Math.ceil(data.length / mss));
   segments.forEach((s, i) => {
@@ -178,21 +178,18 @@ test('a TCPv4 TSO super-packet splits into valid MTU-sized segments (seq, IP id,
   assert.deepEqual(Buffer.concat(segments.map((s) => tcpFields(s).payload)), data);
 });
 
-test('a TSO segment size above the MTU is cut to the MTU', () => {
-  const data = randomBytes(9000);
-  const segments = segmentTunFrame(tsoFrame(data, 1448), 1000);
+test('segments follow gso_size, the MSS the kernel took from the route MTU (tun.routes may exceed tun.mtu)', () => {
+  const data = randomBytes(20_000);
+  const segments = segmentTunFrame(tsoFrame(data, 8748));
   assert.ok(segments);
-  for (const s of segments) {
-    assert.ok(s.length <= 1000);
-    assertValidPacket(s, 'segment');
-  }
-  assert.equal(segments[0]!.length, 1000);
+  assert.deepEqual(segments.map((s) => s.length), [8800, 8800, 20_000 - 2 * 8748 + 52]);
+  for (const s of segments) assertValidPacket(s, 'segment');
   assert.deepEqual(Buffer.concat(segments.map((s) => tcpFields(s).payload)), data);
 });
 
 test('a TCPv6 TSO super-packet splits with payload lengths and checksums right', () => {
   const data = randomBytes(5000);
-  const segments = segmentTunFrame(tsoFrame(data, 1228, { v6: true }), 1300);
+  const segments = segmentTunFrame(tsoFrame(data, 1228, { v6: true }));
   assert.ok(segments);
   assert.equal(segments.length, 5);
   for (const s of segments) assertValidPacket(s, 'IPv6 segment');
@@ -202,23 +199,23 @@ test('a TCPv6 TSO super-packet splits with payload lengths and checksums right',
 test('a USO super-packet splits into datagrams of gso_size with UDP lengths and checksums', () => {
   const data = randomBytes(5000);
   const packet = udpPacket(data, { partial: true });
-  const segments = segmentTunFrame(frame({ flags: NEEDS_CSUM, gsoType: GSO_UDP_L4, hdrLen: 28, gsoSize: 1200, csumStart: 20, csumOffset: 6 }, packet), 1300);
+  const segments = segmentTunFrame(frame({ flags: NEEDS_CSUM, gsoType: GSO_UDP_L4, hdrLen: 28, gsoSize: 1200, csumStart: 20, csumOffset: 6 }, packet));
   assert.ok(segments);
   assert.deepEqual(segments.map((s) => s.length), [1228, 1228, 1228, 1228, 228]);
   for (const s of segments) assertValidPacket(s, 'datagram');
   assert.deepEqual(Buffer.concat(segments.map((s) => s.subarray(28))), data);
-  // A datagram larger than the MTU cannot be cut without changing what the application sent.
-  assert.equal(segmentTunFrame(frame({ flags: NEEDS_CSUM, gsoType: GSO_UDP_L4, gsoSize: 1400 }, packet), 1300), null);
+  // Datagrams stay as the application sized them (UDP_SEGMENT), whatever the device MTU.
+  assert.deepEqual(segmentTunFrame(frame({ flags: NEEDS_CSUM, gsoType: GSO_UDP_L4, gsoSize: 2500 }, packet))?.map((s) => s.length), [2528, 2528]);
 });
 
 test('a plain packet passes unchanged; a partial checksum (NEEDS_CSUM) is completed', () => {
   const plain = udpPacket(Buffer.from('hello'));
-  assert.deepEqual(segmentTunFrame(frame({}, plain), 1300), [plain]);
+  assert.deepEqual(segmentTunFrame(frame({}, plain)), [plain]);
   const partialUdp = udpPacket(Buffer.from('hello'), { partial: true });
-  assert.deepEqual(segmentTunFrame(frame({ flags: NEEDS_CSUM, csumStart: 20, csumOffset: 6 }, partialUdp), 1300), [plain]);
+  assert.deepEqual(segmentTunFrame(frame({ flags: NEEDS_CSUM, csumStart: 20, csumOffset: 6 }, partialUdp)), [plain]);
   const tcp = tcpPacket(Buffer.from('data'), { flags: ACK | PSH });
   const partialTcp = tcpPacket(Buffer.from('data'), { flags: ACK | PSH, partial: true });
-  assert.deepEqual(segmentTunFrame(frame({ flags: NEEDS_CSUM, csumStart: 20, csumOffset: 16 }, partialTcp), 1300), [tcp]);
+  assert.deepEqual(segmentTunFrame(frame({ flags: NEEDS_CSUM, csumStart: 20, csumOffset: 16 }, partialTcp)), [tcp]);
 });
 
 test('malformed virtio_net_hdr frames and super-packets with bad lengths are dropped, not split', () => {
@@ -258,31 +255,29 @@ test('malformed virtio_net_hdr frames and super-packets with bad lengths are dro
     'IP version 5': withIp((p) => (p[0] = 0x55)),
     'not TCP': withIp((p) => (p[9] = 17)),
     'truncated IPv4 header': frame(v, packet.subarray(0, 19)),
-    'MTU smaller than the headers': good,
     'csum_start past the end (no GSO)': frame({ flags: NEEDS_CSUM, csumStart: packet.length, csumOffset: 0 }, packet),
     'checksum field past the end (no GSO)': frame({ flags: NEEDS_CSUM, csumStart: 20, csumOffset: 0xffff }, packet),
     'checksum field straddling the end (no GSO)': frame({ flags: NEEDS_CSUM, csumStart: packet.length - 1, csumOffset: 0 }, packet),
   };
   for (const [name, f] of Object.entries(cases)) {
-    const mtu = name === 'MTU smaller than the headers' ? 52 : 1300;
-    assert.equal(segmentTunFrame(f, mtu), null, name);
+    assert.equal(segmentTunFrame(f), null, name);
   }
   const v6 = tsoFrame(randomBytes(3000), 1228, { v6: true });
   const badV6 = Buffer.from(v6);
   badV6.writeUInt16BE(40000, 14); // payload length
-  assert.equal(segmentTunFrame(badV6, 1300), null, 'IPv6 payload length beyond the frame');
+  assert.equal(segmentTunFrame(badV6), null, 'IPv6 payload length beyond the frame');
   const extension = Buffer.from(v6);
   extension[16] = 0; // hop-by-hop options header instead of TCP
-  assert.equal(segmentTunFrame(extension, 1300), null, 'IPv6 extension header');
+  assert.equal(segmentTunFrame(extension), null, 'IPv6 extension header');
 });
 
 test('a super-packet whose segments would not fit the output room is dropped whole', () => {
   const tiny = tsoFrame(randomBytes(60_000), 1);
-  assert.equal(segmentTunFrame(tiny, 1300), null, '60000 one-byte segments need 3 MB of headers');
+  assert.equal(segmentTunFrame(tiny), null, '60000 one-byte segments need 3 MB of headers');
   const f = tsoFrame(randomBytes(10_000), 1248);
-  assert.equal(segmentTunFrame(f, 1300, 10_000), null, 'room for the payload but not the repeated headers');
-  assert.equal(segmentTunFrame(frame({}, randomBytes(2000)), 1300, 1000), null, 'plain packet larger than the room');
-  assert.ok(segmentTunFrame(f, 1300, 10_000 + 9 * 52));
+  assert.equal(segmentTunFrame(f, 10_000), null, 'room for the payload but not the repeated headers');
+  assert.equal(segmentTunFrame(frame({}, randomBytes(2000)), 1000), null, 'plain packet larger than the room');
+  assert.ok(segmentTunFrame(f, 10_000 + 9 * 52));
 });
 
 test('random corruption of frames never crashes, and what comes out fits the room', () => {
@@ -296,15 +291,15 @@ test('random corruption of frames never crashes, and what comes out fits the roo
     // Mostly in the headers, where lengths live.
     for (let k = 0; k < flips; k++) f[Math.floor(Math.random() * Math.min(f.length, i % 2 ? 80 : f.length))] = Math.floor(Math.random() * 256);
     const cut = i % 3 === 0 ? f.subarray(0, Math.floor(Math.random() * f.length)) : f;
-    const out = segmentTunFrame(cut, 500 + (i % 1000), room);
+    const out = segmentTunFrame(cut, room);
     if (out) assert.ok(out.reduce((n, s) => n + s.length, 0) <= room);
   }
-  for (let i = 0; i < 2000; i++) segmentTunFrame(randomBytes(i % 200), 1300);
+  for (let i = 0; i < 2000; i++) segmentTunFrame(randomBytes(i % 200));
 });
 
 /** The segments of a flow as the peer's segmenter would send them. */
 function flow(bytes: number, t: Tcp = {}): Buffer[] {
-  const segments = segmentTunFrame(tsoFrame(randomBytes(bytes), 1248, t), 1300);
+  const segments = segmentTunFrame(tsoFrame(randomBytes(bytes), 1248, t));
   assert.ok(segments);
   return segments;
 }
@@ -320,7 +315,7 @@ test('consecutive segments of one flow coalesce into one GSO write that splits b
   assert.equal(checksum(superPacket, 0, 20), 0, 'IPv4 header checksum of the super-packet');
   assert.equal(superPacket.readUInt16BE(36), pseudoSum(superPacket, 6, superPacket.length - 20), 'TCP checksum holds the pseudo-header sum');
   assert.equal(tcpFields(superPacket).flags, ACK | PSH, 'PSH of the last segment');
-  assert.deepEqual(segmentTunFrame(w, 1300), segments, 'the kernel view: splitting it again gives the segments back');
+  assert.deepEqual(segmentTunFrame(w), segments, 'the kernel view: splitting it again gives the segments back');
 });
 
 test('runs break where the kernel could not treat segments as one', () => {
@@ -330,9 +325,9 @@ test('runs break where the kernel could not treat segments as one', () => {
   const groups = (packets: Buffer[]): number[] => {
     const writes = coalesceTunPackets(packets);
     // Every byte arrives, in order: the writes concatenated split back into the input.
-    const back = writes.flatMap((w) => segmentTunFrame(w, 1300) ?? []);
+    const back = writes.flatMap((w) => segmentTunFrame(w) ?? []);
     assert.deepEqual(back, packets);
-    return writes.map((w) => (readVnet(w).gsoType === GSO_TCPV4 ? segmentTunFrame(w, 1300)!.length : 1));
+    return writes.map((w) => (readVnet(w).gsoType === GSO_TCPV4 ? segmentTunFrame(w)!.length : 1));
   };
   assert.deepEqual(groups(a), [5]);
   const other = flow(3000, { srcPort: 40001 });
@@ -382,7 +377,7 @@ test('hostile packets handed to the coalescer pass through byte for byte', () =>
         assert.deepEqual(w, Buffer.concat([Buffer.alloc(10), packets[next]!]));
         next++;
       } else {
-        const split = segmentTunFrame(w, 1300)!;
+        const split = segmentTunFrame(w)!;
         assert.deepEqual(split, packets.slice(next, next + split.length));
         next += split.length;
       }
