@@ -41,12 +41,14 @@ interface Options {
   interval: number;
   only: Impl[];
   json: string | null;
+  /** false (--no-offload): mesh runs with tun.offload and listen.offload off. */
+  offload: boolean;
 }
 
 function usage(msg?: string): never {
   if (msg) process.stderr.write(`bench: ${msg}\n`);
   process.stderr.write(
-    'usage: npm run bench -- [--cipher aes|chachapoly|both] [--buffer BYTES] [--time SECONDS] [--pings N] [--interval SECONDS] [--only mesh|nebula] [--json FILE]\n',
+    'usage: npm run bench -- [--cipher aes|chachapoly|both] [--buffer BYTES] [--time SECONDS] [--pings N] [--interval SECONDS] [--only mesh|nebula] [--no-offload] [--json FILE]\n',
   );
   process.exit(2);
 }
@@ -60,7 +62,7 @@ const NUMERIC_OPTIONS: Record<string, (o: Options, n: number) => void> = {
 };
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { ciphers: ['aes'], buffer: null, time: 10, pings: 50, interval: 0.02, only: ['mesh', 'nebula'], json: null };
+  const o: Options = { ciphers: ['aes'], buffer: null, time: 10, pings: 50, interval: 0.02, only: ['mesh', 'nebula'], json: null, offload: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const next = (): string => {
@@ -95,6 +97,9 @@ function parseArgs(argv: string[]): Options {
       case '--json':
         o.json = next();
         break;
+      case '--no-offload':
+        o.offload = false;
+        break;
       case '-h':
       case '--help':
         usage();
@@ -123,6 +128,18 @@ interface Result {
   rssIdle: [number, number];
   rssIperfMax: [number, number];
   hwm: [number, number];
+  /** mesh: the kernel offloads each node logged at start (tun.offload, listen.offload). */
+  offloads?: [NodeOffloads, NodeOffloads];
+}
+
+interface NodeOffloads {
+  tun: string;
+  udp: string;
+}
+
+function offloadsOf(log: string): NodeOffloads {
+  const logged = (key: string): string => new RegExp(`${key}[=:]\\s*"?([\\w,]+)`).exec(log)?.[1] ?? 'unknown';
+  return { tun: logged('tunOffloads'), udp: logged('udpOffloads') };
 }
 
 function procStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
@@ -134,7 +151,7 @@ function procStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   }
 }
 
-function configYaml(host: TestHost, peer: { over: string; under: string }, cipher: Cipher, buffer: number | null): string {
+function configYaml(host: TestHost, peer: { over: string; under: string }, cipher: Cipher, buffer: number | null, offload: boolean): string {
   const raw = nebulaConfig({
     ca: host.ca,
     cert: host.certPem,
@@ -144,8 +161,10 @@ function configYaml(host: TestHost, peer: { over: string; under: string }, ciphe
     cipher,
     logLevel: 'info',
   });
-  raw.listen = { host: '0.0.0.0', port: PORT, ...(buffer ? { read_buffer: buffer, write_buffer: buffer } : {}) };
-  raw.tun = { disabled: false, dev: TUN, drop_local_broadcast: false, drop_multicast: false, tx_queue: 500, mtu: 1300, routes: [], unsafe_routes: [] };
+  // offload is a mesh key; nebula ignores it.
+  const offloadOff = offload ? {} : { offload: false };
+  raw.listen = { host: '0.0.0.0', port: PORT, ...(buffer ? { read_buffer: buffer, write_buffer: buffer } : {}), ...offloadOff };
+  raw.tun = { disabled: false, dev: TUN, drop_local_broadcast: false, drop_multicast: false, tx_queue: 500, mtu: 1300, routes: [], unsafe_routes: [], ...offloadOff };
   return stringify(raw);
 }
 
@@ -187,7 +206,7 @@ class Bench {
   private startDaemon(impl: Impl, h: 'h1' | 'h2', cipher: Cipher) {
     const peer = h === 'h1' ? 'h2' : 'h1';
     const file = join(this.dir, `${impl}-${cipher}-${h}.yml`);
-    writeFileSync(file, configYaml(this.hosts[h], { over: OVER[peer], under: UNDER[peer] }, cipher, this.opts.buffer), { mode: 0o600 });
+    writeFileSync(file, configYaml(this.hosts[h], { over: OVER[peer], under: UNDER[peer] }, cipher, this.opts.buffer, this.opts.offload), { mode: 0o600 });
     const child = this.lab.spawn(this.ns[h], ...nodeCommand(impl, file));
     let log = '';
     const keep = (d: Buffer) => {
@@ -280,6 +299,7 @@ class Bench {
         rssIdle,
         rssIperfMax,
         hwm,
+        ...(impl === 'mesh' ? { offloads: [offloadsOf(d1.log()), offloadsOf(d2.log())] as [NodeOffloads, NodeOffloads] } : {}),
       };
     } finally {
       if (d2) await this.stopDaemon(d2);
@@ -375,12 +395,13 @@ async function main(): Promise<void> {
   const cpus = os.cpus();
   const header = [
     `date: ${new Date().toISOString()}`,
-    `machine: ${cpus.length} cores (${cpus[0]?.model ?? '?'}), node ${process.version}, load average at end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+    `machine: ${cpus.length} cores (${cpus[0]?.model ?? '?'}), kernel ${os.release()}, node ${process.version}, load average at end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+    ...results.filter((r) => r.offloads).map((r) => `mesh offloads (${r.cipher}): ${r.offloads!.map((o, i) => `h${i + 1} tun ${o.tun}, udp ${o.udp}`).join('; ')}`),
     `settings: iperf3 -t ${opts.time} (1 stream), ${opts.pings} pings at ${opts.interval} s, socket buffers ${opts.buffer ?? 'default'}, tun MTU 1300`,
     '',
   ].join('\n');
   process.stdout.write(`${header}\n${table(results, opts.ciphers)}`);
-  if (opts.json) writeFileSync(opts.json, JSON.stringify({ date: new Date().toISOString(), opts, results }, null, 2));
+  if (opts.json) writeFileSync(opts.json, JSON.stringify({ date: new Date().toISOString(), kernel: os.release(), opts, results }, null, 2));
 }
 
 main().catch((err: unknown) => {

@@ -1,6 +1,9 @@
 // TUN device: /dev/net/tun with IFF_TUN | IFF_NO_PI, configured with ioctls (MTU, address,
 // tx queue length, up) and rtnetlink (routes). Reads are driven by a uv_poll_t in the JS thread:
 // each wake-up reads packets until EAGAIN or the batch limit and delivers them in one JS call.
+// With offloads (IFF_VNET_HDR + TUNSETOFFLOAD) the kernel hands over TCP/UDP super-packets of up
+// to 64 KiB, split here into MTU-sized packets, and takes coalesced TCP super-packets on write
+// (src/offload.cc), so JS still sees and writes ordinary IP packets.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
@@ -8,36 +11,94 @@
 #include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <vector>
 
 #include "netlink.h"
+#include "offload.h"
 #include "polled_fd.h"
 
 namespace mesh {
 
+namespace {
+
+// linux/if_tun.h offload bits (USO arrived in Linux 6.2; spelled out for older headers).
+constexpr unsigned kTunCsum = 0x01, kTunTso4 = 0x02, kTunTso6 = 0x04, kTunUso4 = 0x20, kTunUso6 = 0x40;
+
+// Offload sets to try, best first: each kernel takes the first one it knows.
+constexpr unsigned kOffloadSets[] = {
+    kTunCsum | kTunTso4 | kTunTso6 | kTunUso4 | kTunUso6,
+    kTunCsum | kTunTso4 | kTunTso6,
+    kTunCsum,
+};
+
+// Views of a JS array of Uint8Arrays (valid while the call runs).
+void ReadSpans(Napi::Env env, Napi::Value value, const char* what, std::vector<offload::Span>& spans) {
+  if (!value.IsArray()) throw Napi::TypeError::New(env, std::string(what) + ": packets must be an array");
+  Napi::Array arr = value.As<Napi::Array>();
+  spans.clear();
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    Napi::Value v = arr.Get(i);
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+      throw Napi::TypeError::New(env, std::string(what) + ": packets must be Uint8Arrays");
+    }
+    Napi::Uint8Array p = v.As<Napi::Uint8Array>();
+    spans.push_back({p.Data(), p.ByteLength()});
+  }
+}
+
+// The writev vector of one TUN write: virtio_net_hdr, rewritten headers, then the payloads.
+void BuildIov(const offload::TunWrite& w, const std::vector<offload::Span>& spans, std::vector<iovec>& iov) {
+  iov.clear();
+  iov.push_back({const_cast<uint8_t*>(w.vnet), offload::kVnetHdrLen});
+  if (w.head_len > 0) iov.push_back({const_cast<uint8_t*>(w.head), w.head_len});
+  for (size_t i = w.first; i < w.first + w.count; i++) {
+    iov.push_back({const_cast<uint8_t*>(spans[i].data + w.skip), spans[i].len - w.skip});
+  }
+}
+
+}  // namespace
+
 class Tun : public PolledFd<Tun> {
  public:
-  // new Tun(name: string)  — "" lets the kernel pick (tun%d); a pattern like "mesh%d" works too.
+  // new Tun(name: string, offload?: boolean)  — "" lets the kernel pick (tun%d); a pattern like
+  // "mesh%d" works too. With offload, IFF_VNET_HDR and the best offload set the kernel accepts;
+  // a kernel that refuses IFF_VNET_HDR gets a plain device (see the `offloads` property).
   explicit Tun(const Napi::CallbackInfo& info) : PolledFd(info, "tun", "MeshTun") {
     Napi::Env env = info.Env();
     std::string name = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+    bool offload = info.Length() > 1 && info[1].ToBoolean();
     if (name.size() >= IFNAMSIZ) {
       throw Napi::Error::New(env, "tun: interface name \"" + name + "\" is longer than 15 characters");
     }
     fd_ = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
     if (fd_ < 0) ThrowErrno(env, "tun: open /dev/net/tun", errno);
     ifreq ifr{};
-    ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+    ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (offload ? IFF_VNET_HDR : 0);
     std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
-    if (ioctl(fd_, TUNSETIFF, &ifr) < 0) {
+    int rc = ioctl(fd_, TUNSETIFF, &ifr);
+    if (rc < 0 && errno == EINVAL && offload) {
+      ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+      rc = ioctl(fd_, TUNSETIFF, &ifr);
+    }
+    if (rc < 0) {
       int err = errno;
       std::string what = "tun: create interface \"" + name + "\" (TUNSETIFF)";
       if (err == EBUSY) what += ": name in use by another device";
       ThrowErrno(env, what, err);
     }
     name_.assign(ifr.ifr_name, strnlen(ifr.ifr_name, IFNAMSIZ));
+    vnet_hdr_ = (ifr.ifr_flags & IFF_VNET_HDR) != 0;
+    if (vnet_hdr_) {
+      for (unsigned set : kOffloadSets) {
+        if (ioctl(fd_, TUNSETOFFLOAD, static_cast<unsigned long>(set)) == 0) {
+          offloads_ = set;
+          break;
+        }
+      }
+    }
   }
 
  private:
@@ -46,6 +107,20 @@ class Tun : public PolledFd<Tun> {
   Napi::Value GetName(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), name_); }
   Napi::Value GetFd(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), fd_); }
   std::string Subject() const { return "device " + name_; }
+
+  // The active offloads: "vnet_hdr", then "csum", "tso4", "tso6", "uso4", "uso6" as enabled.
+  Napi::Value GetOffloads(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Array list = Napi::Array::New(env);
+    if (!vnet_hdr_) return list;
+    list.Set(0u, "vnet_hdr");
+    const std::pair<unsigned, const char*> names[] = {
+        {kTunCsum, "csum"}, {kTunTso4, "tso4"}, {kTunTso6, "tso6"}, {kTunUso4, "uso4"}, {kTunUso6, "uso6"}};
+    for (const auto& [bit, label] : names) {
+      if (offloads_ & bit) list.Set(list.Length(), label);
+    }
+    return list;
+  }
 
   // A zeroed interface request for this device; throws first when the device is closed.
   ifreq Request(Napi::Env env) {
@@ -138,21 +213,39 @@ class Tun : public PolledFd<Tun> {
 
   void ReadBatch(Napi::Env env, int status) {
     int maxPacket = std::max(mtu_, 1500) + 64;
-    size_t want = static_cast<size_t>(batch_) * static_cast<size_t>(maxPacket);
+    // With a vnet header one read can yield a 64 KiB super-packet: keep room to split one more.
+    size_t room = vnet_hdr_ ? offload::kSegmentRoom : static_cast<size_t>(maxPacket);
+    size_t want = static_cast<size_t>(batch_) * static_cast<size_t>(maxPacket) + (vnet_hdr_ ? room : 0);
     if (slab_.size() < want) slab_.resize(want);
+    if (vnet_hdr_ && frame_.size() < offload::kVnetHdrLen + offload::kMaxSuperPacket) {
+      frame_.resize(offload::kVnetHdrLen + offload::kMaxSuperPacket);
+    }
     lens_.clear();
     size_t used = 0;
     int err = status < 0 ? EIO : 0;
-    while (err == 0 && static_cast<int>(lens_.size()) < batch_ && slab_.size() - used >= static_cast<size_t>(maxPacket)) {
-      ssize_t n = read(fd_, slab_.data() + used, slab_.size() - used);
+    while (err == 0 && static_cast<int>(lens_.size()) < batch_ && slab_.size() - used >= room) {
+      char* into = vnet_hdr_ ? frame_.data() : slab_.data() + used;
+      ssize_t n = read(fd_, into, vnet_hdr_ ? frame_.size() : slab_.size() - used);
       if (n < 0) {
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) break;
         err = errno;
         break;
       }
-      lens_.push_back(static_cast<uint32_t>(n));
-      used += static_cast<size_t>(n);
+      if (!vnet_hdr_) {
+        lens_.push_back(static_cast<uint32_t>(n));
+        used += static_cast<size_t>(n);
+        continue;
+      }
+      size_t before = lens_.size();
+      long wrote = offload::Segment(reinterpret_cast<const uint8_t*>(frame_.data()), static_cast<size_t>(n),
+                                    reinterpret_cast<uint8_t*>(slab_.data() + used), slab_.size() - used, lens_);
+      if (wrote < 0) {
+        rx_invalid_++;
+        continue;
+      }
+      if (lens_.size() - before > 1) rx_super_packets_++;
+      used += static_cast<size_t>(wrote);
     }
     rx_packets_ += lens_.size();
     if (!lens_.empty()) {
@@ -171,32 +264,49 @@ class Tun : public PolledFd<Tun> {
   }
 
   // write(packets: Uint8Array[]): number of packets the kernel accepted. EAGAIN (queue full)
-  // drops the packet and counts it in stats().txDropped; other errors count in txErrors.
+  // drops the packet and counts it in stats().txDropped; other errors count in txErrors. With a
+  // vnet header, runs of one TCP flow go to the kernel as one super-packet (counted per packet).
   Napi::Value Write(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     CheckOpen(env);
-    Napi::Array arr = info[0].As<Napi::Array>();
-    uint32_t n = arr.Length();
+    ReadSpans(env, info[0], "tun.write", spans_);
     uint32_t ok = 0;
-    for (uint32_t i = 0; i < n; i++) {
-      Napi::Value v = arr.Get(i);
-      if (!v.IsTypedArray()) throw Napi::TypeError::New(env, "tun.write: packets must be Uint8Arrays");
-      Napi::Uint8Array p = v.As<Napi::Uint8Array>();
-      for (;;) {
-        ssize_t w = ::write(fd_, p.Data(), p.ByteLength());
-        if (w >= 0) { ok++; break; }
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) tx_dropped_++;
-        else CountTxError(errno);
-        break;
+    if (!vnet_hdr_) {
+      for (const offload::Span& p : spans_) {
+        if (WriteOnce(p.data, p.len, nullptr, 0)) ok++;
+      }
+    } else {
+      offload::Coalesce(spans_, writes_);
+      for (const offload::TunWrite& w : writes_) {
+        BuildIov(w, spans_, iov_);
+        if (WriteOnce(nullptr, 0, iov_.data(), static_cast<int>(iov_.size()))) {
+          ok += static_cast<uint32_t>(w.count);
+          if (w.count > 1) tx_super_packets_++;
+        }
       }
     }
     tx_packets_ += ok;
     return Napi::Number::New(env, ok);
   }
 
+  // One write (or writev when iov is given); false when the packet was dropped or failed.
+  bool WriteOnce(const uint8_t* data, size_t len, const iovec* iov, int iovcnt) {
+    for (;;) {
+      ssize_t w = iov ? ::writev(fd_, iov, iovcnt) : ::write(fd_, data, len);
+      if (w >= 0) return true;
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) tx_dropped_++;
+      else CountTxError(errno);
+      return false;
+    }
+  }
+
   Napi::Value Stats(const Napi::CallbackInfo& info) {
-    return StatsWith(info.Env(), {{"rxPackets", rx_packets_}, {"txPackets", tx_packets_}});
+    return StatsWith(info.Env(), {{"rxPackets", rx_packets_},
+                                  {"txPackets", tx_packets_},
+                                  {"rxSuperPackets", rx_super_packets_},
+                                  {"rxInvalid", rx_invalid_},
+                                  {"txSuperPackets", tx_super_packets_}});
   }
 
   // The JS members besides those PolledFd defines.
@@ -204,6 +314,7 @@ class Tun : public PolledFd<Tun> {
     return {
       InstanceAccessor<&Tun::GetName>("name"),
       InstanceAccessor<&Tun::GetFd>("fd"),
+      InstanceAccessor<&Tun::GetOffloads>("offloads"),
       InstanceMethod<&Tun::SetMtu>("setMtu"),
       InstanceMethod<&Tun::SetAddress>("setAddress"),
       InstanceMethod<&Tun::SetTxQueueLength>("setTxQueueLength"),
@@ -216,14 +327,63 @@ class Tun : public PolledFd<Tun> {
 
   std::string name_;
   int mtu_ = 1500;
+  bool vnet_hdr_ = false;
+  unsigned offloads_ = 0;
   std::vector<char> slab_;
+  std::vector<char> frame_;
   std::vector<uint32_t> lens_;
-  uint64_t rx_packets_ = 0, tx_packets_ = 0;
+  std::vector<offload::Span> spans_;
+  std::vector<offload::TunWrite> writes_;
+  std::vector<iovec> iov_;
+  uint64_t rx_packets_ = 0, tx_packets_ = 0, rx_super_packets_ = 0, rx_invalid_ = 0, tx_super_packets_ = 0;
 };
+
+// segmentTunFrame(frame: Uint8Array, cap?: number): Buffer[] | null — offload::Segment
+// on one frame as read from a vnet-header TUN (null when it is dropped); for tests.
+Napi::Value SegmentTunFrame(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Uint8Array frame = info[0].As<Napi::Uint8Array>();
+  size_t cap = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : offload::kSegmentRoom;
+  std::vector<uint8_t> out(cap);
+  std::vector<uint32_t> lens;
+  long wrote = offload::Segment(frame.Data(), frame.ByteLength(), out.data(), cap, lens);
+  if (wrote < 0) return env.Null();
+  Napi::Array result = Napi::Array::New(env, lens.size());
+  size_t pos = 0;
+  for (size_t i = 0; i < lens.size(); i++) {
+    result.Set(static_cast<uint32_t>(i), Napi::Buffer<uint8_t>::Copy(env, out.data() + pos, lens[i]));
+    pos += lens[i];
+  }
+  return result;
+}
+
+// coalesceTunPackets(packets: Uint8Array[]): Buffer[] — the bytes each TUN write of
+// offload::Coalesce would carry (virtio_net_hdr first); for tests.
+Napi::Value CoalesceTunPackets(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<offload::Span> spans;
+  std::vector<offload::TunWrite> writes;
+  std::vector<iovec> iov;
+  ReadSpans(env, info[0], "coalesceTunPackets", spans);
+  offload::Coalesce(spans, writes);
+  Napi::Array result = Napi::Array::New(env, writes.size());
+  for (size_t i = 0; i < writes.size(); i++) {
+    BuildIov(writes[i], spans, iov);
+    std::vector<uint8_t> bytes;
+    for (const iovec& v : iov) {
+      const uint8_t* base = static_cast<const uint8_t*>(v.iov_base);
+      bytes.insert(bytes.end(), base, base + v.iov_len);
+    }
+    result.Set(static_cast<uint32_t>(i), Napi::Buffer<uint8_t>::Copy(env, bytes.data(), bytes.size()));
+  }
+  return result;
+}
 
 }  // namespace mesh
 
 Napi::Object InitTun(Napi::Env env, Napi::Object exports) {
   exports.Set("Tun", mesh::Tun::Define(env, "Tun"));
+  exports.Set("segmentTunFrame", Napi::Function::New<mesh::SegmentTunFrame>(env, "segmentTunFrame"));
+  exports.Set("coalesceTunPackets", Napi::Function::New<mesh::CoalesceTunPackets>(env, "coalesceTunPackets"));
   return exports;
 }

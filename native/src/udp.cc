@@ -1,8 +1,12 @@
 // Batched UDP socket: recvmmsg/sendmmsg on a non-blocking socket polled in the libuv loop. One
 // JS callback per recvmmsg batch. IPv4 ("0.0.0.0") or dual-stack IPv6 ("::", IPV6_V6ONLY=0);
 // IPv4-mapped peers of a dual-stack socket are reported as plain IPv4 text.
+// With offload: UDP GSO (equal-sized datagrams to one destination leave in one message with
+// UDP_SEGMENT) and UDP GRO (the kernel hands over runs of datagrams as one buffer, split here by
+// the gso_size it reports); GSO falls back to one message per datagram when the kernel refuses it.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -71,6 +75,13 @@ int SetBuffer(int fd, int force, int plain, int size) {
   return errno;
 }
 
+// Most datagrams in one GSO message (the kernel's UDP_MAX_SEGMENTS is 64 on older kernels) and
+// most bytes (an IPv4 or IPv6 UDP payload must fit in 64 KiB with its headers).
+constexpr size_t kMaxGsoSegments = 64;
+constexpr size_t kMaxGsoBytes = 65000;
+// Receive buffer per message with GRO: a coalesced run can be a whole 64 KiB.
+constexpr int kGroBuffer = 65535;
+
 int GetBuffer(int fd, int opt) {
   int v = 0;
   socklen_t l = sizeof(v);
@@ -82,7 +93,7 @@ int GetBuffer(int fd, int opt) {
 
 class Udp : public PolledFd<Udp> {
  public:
-  // new Udp(host, port, readBuffer, writeBuffer, batch, maxDatagram)
+  // new Udp(host, port, readBuffer, writeBuffer, batch, maxDatagram, offload?)
   explicit Udp(const Napi::CallbackInfo& info) : PolledFd(info, "udp", "MeshUdp") {
     Napi::Env env = info.Env();
     std::string host = info[0].As<Napi::String>().Utf8Value();
@@ -118,6 +129,12 @@ class Udp : public PolledFd<Udp> {
     socklen_t llen = sizeof(local);
     getsockname(fd_, reinterpret_cast<sockaddr*>(&local), &llen);
     local_address_ = FormatAddress(local, &local_port_);
+    if (info.Length() > 6 && info[6].ToBoolean()) {
+      int on = 1, zero = 0;
+      gro_ = setsockopt(fd_, SOL_UDP, UDP_GRO, &on, sizeof(on)) == 0;
+      // Probing with size 0 tells whether the kernel knows UDP_SEGMENT (4.18+) without enabling it.
+      gso_ = setsockopt(fd_, SOL_UDP, UDP_SEGMENT, &zero, sizeof(zero)) == 0;
+    }
   }
 
  private:
@@ -127,25 +144,59 @@ class Udp : public PolledFd<Udp> {
   Napi::Value GetLocalAddress(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), local_address_); }
   std::string Subject() const { return "socket"; }
 
+  // Active offloads: any of "gso", "gro".
+  Napi::Value GetOffloads(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Array list = Napi::Array::New(env);
+    if (gso_) list.Set(list.Length(), "gso");
+    if (gro_) list.Set(list.Length(), "gro");
+    return list;
+  }
+
+  // Why GSO was turned off after the kernel refused it (null while it works or was never on).
+  Napi::Value GetGsoError(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (gso_error_ == 0) return env.Null();
+    return Napi::String::New(env, std::string(std::strerror(gso_error_)));
+  }
+
   // For start(callback: (batch: ArrayBuffer | undefined, count: number, addresses: string[], error?: Error) => void).
   void PrepareReads(const Napi::CallbackInfo&) {
     size_t n = static_cast<size_t>(batch_);
-    slab_.resize(n * static_cast<size_t>(max_datagram_));
+    rx_size_ = gro_ ? std::max(max_datagram_, kGroBuffer) : max_datagram_;
+    slab_.resize(n * static_cast<size_t>(rx_size_));
     rx_msgs_.resize(n);
     rx_iov_.resize(n);
     rx_addr_.resize(n);
+    rx_control_.resize(gro_ ? n * CMSG_SPACE(sizeof(int)) : 0);
+  }
+
+  // The gso_size of a message received with UDP_GRO, or 0 when it is one datagram.
+  static int GroSegmentSize(msghdr& h) {
+    for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c)) {
+      if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+        int size;
+        std::memcpy(&size, CMSG_DATA(c), sizeof(size));
+        return size;
+      }
+    }
+    return 0;
   }
 
   void ReadBatch(Napi::Env env, int status) {
     size_t n = static_cast<size_t>(batch_);
     for (size_t i = 0; i < n; i++) {
-      rx_iov_[i].iov_base = slab_.data() + i * static_cast<size_t>(max_datagram_);
-      rx_iov_[i].iov_len = static_cast<size_t>(max_datagram_);
+      rx_iov_[i].iov_base = slab_.data() + i * static_cast<size_t>(rx_size_);
+      rx_iov_[i].iov_len = static_cast<size_t>(rx_size_);
       std::memset(&rx_msgs_[i].msg_hdr, 0, sizeof(msghdr));
       rx_msgs_[i].msg_hdr.msg_iov = &rx_iov_[i];
       rx_msgs_[i].msg_hdr.msg_iovlen = 1;
       rx_msgs_[i].msg_hdr.msg_name = &rx_addr_[i];
       rx_msgs_[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+      if (gro_) {
+        rx_msgs_[i].msg_hdr.msg_control = rx_control_.data() + i * CMSG_SPACE(sizeof(int));
+        rx_msgs_[i].msg_hdr.msg_controllen = CMSG_SPACE(sizeof(int));
+      }
       rx_msgs_[i].msg_len = 0;
     }
     int got;
@@ -178,11 +229,30 @@ class Udp : public PolledFd<Udp> {
       } else {
         FormatPort(ss, &port);
       }
-      header.push_back(m.msg_len);
-      header.push_back(static_cast<uint32_t>(port));
-      header.push_back(naddr - 1);
+      // A GRO run is split back into its datagrams: gso_size each, the last may be shorter.
+      uint32_t segment = m.msg_len;
+      if (gro_) {
+        int size = GroSegmentSize(m.msg_hdr);
+        if (size > 0 && static_cast<uint32_t>(size) < m.msg_len) {
+          segment = static_cast<uint32_t>(size);
+          rx_gro_batches_++;
+        }
+      }
+      if (segment > static_cast<uint32_t>(max_datagram_)) {
+        // Larger than maxDatagram, as without GRO's bigger buffers: marked so the copy skips it too.
+        m.msg_hdr.msg_flags |= MSG_TRUNC;
+        rx_truncated_++;
+        continue;
+      }
+      uint32_t off = 0;
+      do {  // once for an empty datagram
+        header.push_back(std::min(segment, m.msg_len - off));
+        header.push_back(static_cast<uint32_t>(port));
+        header.push_back(naddr - 1);
+        kept++;
+        off += segment;
+      } while (off < m.msg_len);
       total += m.msg_len;
-      kept++;
     }
     rx_datagrams_ += static_cast<uint64_t>(kept);
     if (kept == 0) return;
@@ -244,23 +314,101 @@ class Udp : public PolledFd<Udp> {
       tx_msgs_[m].msg_hdr.msg_iovlen = 1;
       m++;
     }
-    size_t i = 0, sent = 0;
-    while (i < m) {
-      int r = sendmmsg(fd_, tx_msgs_.data() + i, static_cast<unsigned>(std::min<size_t>(m - i, 1024)), MSG_DONTWAIT);
-      if (r > 0) { i += static_cast<size_t>(r); sent += static_cast<size_t>(r); continue; }
-      if (r < 0 && errno == EINTR) continue;
-      if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) { tx_dropped_ += m - i; break; }
-      // The datagram at i failed (e.g. ENETUNREACH, EMSGSIZE, EPERM): count it and go on.
-      CountTxError(r < 0 ? errno : EIO);
-      i++;
-    }
+    size_t sent = gso_ ? SendSegmented(m) : SendEach(0, m);
     tx_datagrams_ += sent;
     return Napi::Number::New(env, static_cast<double>(sent));
   }
 
+  // Sends tx_msgs_[from, to), one datagram per message; returns how many the kernel took.
+  size_t SendEach(size_t from, size_t to) {
+    size_t i = from, sent = 0;
+    while (i < to) {
+      int r = sendmmsg(fd_, tx_msgs_.data() + i, static_cast<unsigned>(std::min<size_t>(to - i, 1024)), MSG_DONTWAIT);
+      if (r > 0) { i += static_cast<size_t>(r); sent += static_cast<size_t>(r); continue; }
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) { tx_dropped_ += to - i; break; }
+      // The datagram at i failed (e.g. ENETUNREACH, EMSGSIZE, EPERM): count it and go on.
+      CountTxError(r < 0 ? errno : EIO);
+      i++;
+    }
+    return sent;
+  }
+
+  // Sends the m prepared datagrams with GSO: runs to one destination of one size (the last of a run
+  // may be shorter) go as one message with UDP_SEGMENT. If the kernel refuses a GSO message, GSO is
+  // off for this socket from then on and the rest goes one datagram per message.
+  size_t SendSegmented(size_t m) {
+    tx_runs_.clear();
+    for (size_t i = 0; i < m;) {
+      size_t size = tx_iov_[i].iov_len, bytes = size, j = i + 1;
+      while (size > 0 && j < m && j - i < kMaxGsoSegments && tx_iov_[j].iov_len <= size && bytes + tx_iov_[j].iov_len <= kMaxGsoBytes &&
+             tx_msgs_[j].msg_hdr.msg_namelen == tx_msgs_[i].msg_hdr.msg_namelen &&
+             std::memcmp(&tx_addr_[j], &tx_addr_[i], tx_msgs_[i].msg_hdr.msg_namelen) == 0) {
+        bytes += tx_iov_[j].iov_len;
+        if (tx_iov_[j++].iov_len < size) break;
+      }
+      tx_runs_.push_back({i, j - i});
+      i = j;
+    }
+    tx_run_msgs_.resize(tx_runs_.size());
+    tx_control_.resize(tx_runs_.size() * CMSG_SPACE(sizeof(uint16_t)));
+    for (size_t r = 0; r < tx_runs_.size(); r++) {
+      auto [first, count] = tx_runs_[r];
+      mmsghdr& msg = tx_run_msgs_[r];
+      msg = tx_msgs_[first];
+      msg.msg_hdr.msg_iov = &tx_iov_[first];
+      msg.msg_hdr.msg_iovlen = count;
+      if (count > 1) {
+        char* control = tx_control_.data() + r * CMSG_SPACE(sizeof(uint16_t));
+        std::memset(control, 0, CMSG_SPACE(sizeof(uint16_t)));
+        msg.msg_hdr.msg_control = control;
+        msg.msg_hdr.msg_controllen = CMSG_SPACE(sizeof(uint16_t));
+        cmsghdr* c = CMSG_FIRSTHDR(&msg.msg_hdr);
+        c->cmsg_level = SOL_UDP;
+        c->cmsg_type = UDP_SEGMENT;
+        c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+        uint16_t size = static_cast<uint16_t>(tx_iov_[first].iov_len);
+        std::memcpy(CMSG_DATA(c), &size, sizeof(size));
+      }
+    }
+    size_t r = 0, sent = 0;
+    while (r < tx_runs_.size()) {
+      int done = sendmmsg(fd_, tx_run_msgs_.data() + r, static_cast<unsigned>(std::min<size_t>(tx_runs_.size() - r, 1024)), MSG_DONTWAIT);
+      if (done > 0) {
+        for (size_t k = r; k < r + static_cast<size_t>(done); k++) {
+          sent += tx_runs_[k].second;
+          if (tx_runs_[k].second > 1) tx_gso_batches_++;
+        }
+        r += static_cast<size_t>(done);
+        continue;
+      }
+      int err = done < 0 ? errno : EIO;
+      if (err == EINTR) continue;
+      auto [first, count] = tx_runs_[r];
+      if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) {
+        tx_dropped_ += m - first;
+        break;
+      }
+      if (count > 1) {
+        // Refused as a GSO message (EIO: no checksum offload on the route's device; EINVAL:
+        // segment larger than the path MTU; ...): per datagram from here on.
+        gso_ = false;
+        gso_error_ = err;
+        return sent + SendEach(first, m);
+      }
+      CountTxError(err);
+      r++;
+    }
+    return sent;
+  }
+
   Napi::Value Stats(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    Napi::Object stats = StatsWith(env, {{"rxDatagrams", rx_datagrams_}, {"rxTruncated", rx_truncated_}, {"txDatagrams", tx_datagrams_}});
+    Napi::Object stats = StatsWith(env, {{"rxDatagrams", rx_datagrams_},
+                                         {"rxTruncated", rx_truncated_},
+                                         {"txDatagrams", tx_datagrams_},
+                                         {"rxGroBatches", rx_gro_batches_},
+                                         {"txGsoBatches", tx_gso_batches_}});
     stats.Set("recvBufferSize", Napi::Number::New(env, fd_ >= 0 ? GetBuffer(fd_, SO_RCVBUF) : 0));
     stats.Set("sendBufferSize", Napi::Number::New(env, fd_ >= 0 ? GetBuffer(fd_, SO_SNDBUF) : 0));
     return stats;
@@ -272,6 +420,8 @@ class Udp : public PolledFd<Udp> {
       InstanceAccessor<&Udp::GetLocalPort>("localPort"),
       InstanceAccessor<&Udp::GetLocalAddress>("localAddress"),
       InstanceMethod<&Udp::Send>("send"),
+      InstanceAccessor<&Udp::GetOffloads>("offloads"),
+      InstanceAccessor<&Udp::GetGsoError>("gsoError"),
     };
   }
 
@@ -279,14 +429,21 @@ class Udp : public PolledFd<Udp> {
   int local_port_ = 0;
   std::string local_address_;
   int max_datagram_ = 9216;
+  int rx_size_ = 9216;  // receive buffer per message
+  bool gso_ = false, gro_ = false;
+  int gso_error_ = 0;
   std::vector<char> slab_;
+  std::vector<char> rx_control_;
+  std::vector<std::pair<size_t, size_t>> tx_runs_;
+  std::vector<mmsghdr> tx_run_msgs_;
+  std::vector<char> tx_control_;
   std::vector<mmsghdr> rx_msgs_;
   std::vector<iovec> rx_iov_;
   std::vector<sockaddr_storage> rx_addr_;
   std::vector<mmsghdr> tx_msgs_;
   std::vector<iovec> tx_iov_;
   std::vector<sockaddr_storage> tx_addr_;
-  uint64_t rx_datagrams_ = 0, rx_truncated_ = 0, tx_datagrams_ = 0;
+  uint64_t rx_datagrams_ = 0, rx_truncated_ = 0, tx_datagrams_ = 0, rx_gro_batches_ = 0, tx_gso_batches_ = 0;
 };
 
 }  // namespace mesh

@@ -14,6 +14,12 @@ export type NativeTunCallback = (batch: ArrayBuffer | undefined, count: number, 
 export interface NativeTunStats {
   rxPackets: number;
   txPackets: number;
+  /** Offloads only: reads that were split into several packets. */
+  rxSuperPackets: number;
+  /** Offloads only: reads dropped as malformed (bad virtio_net_hdr or lengths). */
+  rxInvalid: number;
+  /** Offloads only: writes that carried several coalesced TCP segments. */
+  txSuperPackets: number;
   txDropped: number;
   txErrors: number;
   lastTxError: string | null;
@@ -22,6 +28,8 @@ export interface NativeTunStats {
 export interface NativeTun {
   readonly name: string;
   readonly fd: number;
+  /** Active offloads: [] or "vnet_hdr" followed by any of "csum", "tso4", "tso6", "uso4", "uso6". */
+  readonly offloads: string[];
   setMtu(mtu: number): void;
   setAddress(ip: number, bits: number): void;
   setTxQueueLength(length: number): void;
@@ -51,11 +59,19 @@ export interface NativeUdpStats {
   lastTxError: string | null;
   recvBufferSize: number;
   sendBufferSize: number;
+  /** Received GRO buffers that held several datagrams. */
+  rxGroBatches: number;
+  /** Messages sent with UDP_SEGMENT (several datagrams each). */
+  txGsoBatches: number;
 }
 
 export interface NativeUdp {
   readonly localPort: number;
   readonly localAddress: string;
+  /** Active offloads: any of "gso", "gro". */
+  readonly offloads: string[];
+  /** Why the kernel refused GSO (then off for this socket), or null. */
+  readonly gsoError: string | null;
   start(callback: NativeUdpCallback): void;
   /** Sends datagram i = (data[i], addresses[i], ports[i]); returns how many the kernel accepted. */
   send(data: readonly Uint8Array[], addresses: readonly string[], ports: readonly number[]): number;
@@ -80,8 +96,12 @@ export interface NativeAead {
 export interface NativeAddon {
   /** Absent when the running node does not export the OpenSSL functions it needs. */
   Aead?: new (cipher: 'aes' | 'chachapoly', key: Uint8Array) => NativeAead;
-  Tun: new (name: string) => NativeTun;
-  Udp?: new (host: string, port: number, readBuffer: number, writeBuffer: number, batch: number, maxDatagram: number) => NativeUdp;
+  Tun: new (name: string, offload?: boolean) => NativeTun;
+  /** For tests: the packets one frame read from a vnet-header TUN splits into (null: dropped). */
+  segmentTunFrame(frame: Uint8Array, room?: number): Buffer[] | null;
+  /** For tests: the bytes (virtio_net_hdr first) of each TUN write the coalescer makes of `packets`. */
+  coalesceTunPackets(packets: readonly Uint8Array[]): Buffer[];
+  Udp?: new (host: string, port: number, readBuffer: number, writeBuffer: number, batch: number, maxDatagram: number, offload?: boolean) => NativeUdp;
 }
 
 let cached: { addon?: NativeAddon; error?: Error } | undefined;

@@ -11,6 +11,10 @@
  * (packet.buffer), so keeping one packet keeps the whole batch's memory (at most batch x MTU)
  * alive; copy (Buffer.from(packet)) a packet you keep for long. write() does not retain the
  * arrays passed to it: they may be reused as soon as it returns.
+ *
+ * Offloads (TunOptions.offload, on by default): the kernel hands over TCP/UDP super-packets of up
+ * to 64 KiB, which the addon splits to the MTU (native/src/offload.cc), and write() hands runs of
+ * one TCP flow back as one super-packet; either way the handler and write() see ordinary packets.
  */
 import type { Cidr } from '../net/ipv4.js';
 import { formatCidr } from '../net/ipv4.js';
@@ -33,11 +37,18 @@ export interface TunOptions {
   txQueueLength?: number;
   /** Max packets per read batch (default 64). */
   batch?: number;
+  /**
+   * Kernel offloads (default true): IFF_VNET_HDR with checksum, TSO and USO where the kernel has
+   * them; reads are split into MTU-sized packets and TCP runs written as super-packets natively.
+   */
+  offload?: boolean;
 }
 
 export interface TunDevice {
   readonly name: string;
   readonly mtu: number;
+  /** Kernel offloads in use (see NativeTun.offloads); absent or [] when none. */
+  readonly offloads?: readonly string[];
   /** One call per batch read from the kernel. Setting a handler starts reading; a later call replaces it. */
   onPackets(handler: (packets: Buffer[]) => void): void;
   write(packets: readonly Uint8Array[]): void;
@@ -62,6 +73,10 @@ export class NativeTunDevice implements TunDevice {
   ) {
     this.name = dev.name;
     this.mtu = mtu;
+  }
+
+  get offloads(): readonly string[] {
+    return this.dev.offloads;
   }
 
   onPackets(handler: (packets: Buffer[]) => void): void {
@@ -141,7 +156,7 @@ export function checkRoute(route: TunRoute): void {
 export function openTun(options: TunOptions): TunDevice & NativeTunDevice {
   const { Tun } = loadNative();
   if (!Number.isInteger(options.mtu) || options.mtu < 68 || options.mtu > 65535) throw new RangeError(`invalid tun mtu ${options.mtu}`);
-  const dev = new Tun(options.name ?? '');
+  const dev = new Tun(options.name ?? '', options.offload ?? true);
   const device = new NativeTunDevice(dev, options.mtu, options.batch ?? 64);
   try {
     dev.setMtu(options.mtu);

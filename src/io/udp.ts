@@ -6,6 +6,10 @@
  *  - native (native/src/udp.cc): recvmmsg up to `batch` datagrams (default 64, buffers of
  *    max(9001, maxDatagram) bytes, truncated datagrams are dropped and counted) per wake-up of
  *    the libuv loop, one handler call per recvmmsg; send() is one (or a few) sendmmsg calls.
+ *    With `offload` (default): UDP GSO sends equal-sized datagrams to one destination as one
+ *    message, UDP GRO receives runs of datagrams as one buffer (split again natively); the
+ *    handler and send() still see single datagrams. GSO the kernel refuses is turned off for the
+ *    socket and reported once to `onOffloadFallback`.
  *  - node:dgram fallback when the addon is not built (or impl: 'dgram'): one handler call per
  *    datagram, send() is one dgram send per datagram.
  *
@@ -38,6 +42,8 @@ export interface OutgoingDatagram {
 
 export interface UdpBind {
   readonly localPort: number;
+  /** Kernel offloads in use (native: "gso", "gro"); absent or [] when none. */
+  readonly offloads?: readonly string[];
   /** One call per received batch; setting a handler starts reading, a later call replaces it. */
   onDatagrams(handler: (batch: Datagram[]) => void): void;
   send(batch: readonly OutgoingDatagram[]): void;
@@ -59,6 +65,10 @@ export interface UdpOptions {
   maxDatagram?: number;
   /** 'auto' (default): native when the addon is built, else dgram. */
   impl?: 'auto' | 'native' | 'dgram';
+  /** UDP GSO and GRO (native only), default true. */
+  offload?: boolean;
+  /** Called once if the kernel refuses GSO on this socket (it then sends one datagram per message). */
+  onOffloadFallback?: (reason: string) => void;
 }
 
 export interface UdpStats {
@@ -79,8 +89,19 @@ export class NativeUdpBind implements UdpBind {
   private readonly sendAddr: string[] = [];
   private readonly sendPort: number[] = [];
 
-  constructor(private readonly sock: NativeUdp) {
+  private gsoActive: boolean;
+
+  constructor(
+    private readonly sock: NativeUdp,
+    private readonly onOffloadFallback?: (reason: string) => void,
+  ) {
     this.localPort = sock.localPort;
+    this.gsoActive = sock.offloads.includes('gso');
+  }
+
+  /** Offloads in use: any of "gso", "gro". */
+  get offloads(): readonly string[] {
+    return this.sock.offloads;
   }
 
   onDatagrams(handler: (batch: Datagram[]) => void): void {
@@ -114,6 +135,10 @@ export class NativeUdpBind implements UdpBind {
       return this.sock.send(sendData, sendAddr, sendPort);
     } finally {
       sendData.length = sendAddr.length = sendPort.length = 0;
+      if (this.gsoActive && this.sock.gsoError !== null) {
+        this.gsoActive = false;
+        this.onOffloadFallback?.(`UDP GSO refused by the kernel (${this.sock.gsoError}); sending one datagram per message`);
+      }
     }
   }
 
@@ -239,7 +264,8 @@ export async function bindUdp(options: UdpOptions): Promise<UdpBind & (NativeUdp
     if (Udp) {
       const host = stripBrackets(options.host);
       if (isIP(host) === 0) throw new Error(`udp: invalid bind address "${options.host}" (need a numeric IPv4 or IPv6 address)`);
-      return new NativeUdpBind(new Udp(host, options.port, options.readBuffer ?? 0, options.writeBuffer ?? 0, options.batch ?? 64, options.maxDatagram ?? 9216));
+      const sock = new Udp(host, options.port, options.readBuffer ?? 0, options.writeBuffer ?? 0, options.batch ?? 64, options.maxDatagram ?? 9216, options.offload ?? true);
+      return new NativeUdpBind(sock, options.onOffloadFallback);
     }
     if (impl === 'native') throw new Error('udp: native addon unavailable (run "npm install")');
   }

@@ -17,7 +17,8 @@ export interface NodeConfigOptions {
   staticHostMap?: Record<string, string[]>;
   lighthouses?: string[];
   amLighthouse?: boolean;
-  tun?: { disabled?: boolean; dev?: string; mtu?: number; unsafe_routes?: { route: string; via: string; mtu?: number }[] };
+  /** offload: mesh's tun.offload; default true, or false when MESH_LAB_TUN_OFFLOAD=0 (to run any lab suite without offloads). */
+  tun?: { disabled?: boolean; dev?: string; mtu?: number; offload?: boolean; unsafe_routes?: { route: string; via: string; mtu?: number }[] };
   cipher?: 'aes' | 'chachapoly';
   inbound?: FirewallRule[];
   outbound?: FirewallRule[];
@@ -39,7 +40,14 @@ export function nebulaConfig(o: NodeConfigOptions): Record<string, unknown> {
     punchy: { punch: o.punchy?.punch ?? false, respond: o.punchy?.respond ?? false, ...(o.punchy?.delay ? { delay: o.punchy.delay } : {}) },
     ...(o.relay ? { relay: o.relay } : {}),
     cipher: o.cipher ?? 'aes',
-    tun: { disabled: o.tun?.disabled ?? false, dev: o.tun?.dev ?? 'mesh0', mtu: o.tun?.mtu ?? 1300, unsafe_routes: o.tun?.unsafe_routes ?? [] },
+    tun: {
+      disabled: o.tun?.disabled ?? false,
+      dev: o.tun?.dev ?? 'mesh0',
+      mtu: o.tun?.mtu ?? 1300,
+      unsafe_routes: o.tun?.unsafe_routes ?? [],
+      // nebula ignores the key; written only when off so that nebula's configs stay as they were.
+      ...((o.tun?.offload ?? process.env.MESH_LAB_TUN_OFFLOAD !== '0') ? {} : { offload: false }),
+    },
     logging: { level: o.logLevel ?? 'info', format: 'text' },
     firewall: {
       conntrack: { tcp_timeout: '12m', udp_timeout: '3m', default_timeout: '10m' },

@@ -53,6 +53,8 @@ export interface OverlayLabOptions {
   namePrefix?: string;
   /** The `mesh` executable mesh nodes run (an installed package's, say); default: this build's CLI under this node. */
   meshBin?: string;
+  /** mesh hosts' tun.offload (default: see NodeConfigOptions.tun). */
+  tunOffload?: boolean;
 }
 
 export interface TcpResult {
@@ -70,6 +72,7 @@ export class OverlayLab extends Lab<OverlayHost> {
   readonly net: number;
   cipher: Cipher;
   private readonly meshBin?: string;
+  private readonly tunOffload: boolean | undefined;
 
   private constructor(options: OverlayLabOptions) {
     const net = checkNet(options.net, 127);
@@ -77,6 +80,7 @@ export class OverlayLab extends Lab<OverlayHost> {
     this.net = net;
     this.cipher = options.cipher ?? 'aes';
     this.meshBin = options.meshBin;
+    this.tunOffload = options.tunOffload;
   }
 
   /** Creates a lab; with a test context, cleanup() runs when the test ends (pass or fail). */
@@ -117,7 +121,7 @@ export class OverlayLab extends Lab<OverlayHost> {
       listen: { host: '0.0.0.0', port: host.listenPort },
       staticHostMap,
       cipher: this.cipher,
-      tun: { dev: host.tunDev, mtu: 1300 },
+      tun: { dev: host.tunDev, mtu: 1300, offload: this.tunOffload },
       inbound: host.inbound,
       outbound: host.outbound,
       logLevel: host.logLevel,

@@ -231,7 +231,7 @@ export class MeshNode implements InsideNode, OutsideNode {
         // mtu 0 (not set) means the device MTU, as in Nebula.
         ...config.tun.unsafeRoutes.map((r) => ({ cidr: r.route, mtu: r.mtu || undefined, metric: r.metric })),
       ];
-      tun = deps.openTun({ name: config.tun.dev || undefined, mtu: config.tun.mtu, address: identity.vpnNetwork, routes, txQueueLength: config.tun.txQueue });
+      tun = deps.openTun({ name: config.tun.dev || undefined, mtu: config.tun.mtu, address: identity.vpnNetwork, routes, txQueueLength: config.tun.txQueue, offload: config.tun.offload });
     }
     let udp: UdpBind;
     try {
@@ -242,6 +242,8 @@ export class MeshNode implements InsideNode, OutsideNode {
         readBuffer: config.listen.readBuffer,
         writeBuffer: config.listen.writeBuffer,
         batch: config.listen.batch,
+        offload: config.listen.offload,
+        onOffloadFallback: (reason) => log.warn({ listen: `${config.listen.host}:${config.listen.port}` }, reason),
       });
     } catch (err) {
       tun.close();
@@ -255,7 +257,7 @@ export class MeshNode implements InsideNode, OutsideNode {
     await node.nat.start();
     node.relays.start();
     log.info(
-      { vpnIp: formatIp(identity.vpnIp), cert: identity.cert.details.name, fingerprint: identity.fingerprint, listen: `${config.listen.host}:${udp.localPort}`, tun: tun.name, cipher: config.cipher, aead: deps.aead?.name ?? 'node-crypto' },
+      { vpnIp: formatIp(identity.vpnIp), cert: identity.cert.details.name, fingerprint: identity.fingerprint, listen: `${config.listen.host}:${udp.localPort}`, tun: tun.name, tunOffloads: tun.offloads?.join(',') || 'none', udpOffloads: udp.offloads?.join(',') || 'none', cipher: config.cipher, aead: deps.aead?.name ?? 'node-crypto' },
       'mesh node started',
     );
     return node;

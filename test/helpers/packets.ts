@@ -57,6 +57,37 @@ export function tcpSyn(src: string, srcPort: number, dst: string, dstPort: numbe
   return ipv4(src, dst, 6, tcp);
 }
 
+/** A TCP segment (no options) with valid checksums. */
+export function tcpSegment(src: string, srcPort: number, dst: string, dstPort: number, o: { seq: number; ack: number; flags: number; data: Buffer }): Buffer {
+  const tcp = Buffer.alloc(20 + o.data.length);
+  tcp.writeUInt16BE(srcPort, 0);
+  tcp.writeUInt16BE(dstPort, 2);
+  tcp.writeUInt32BE(o.seq >>> 0, 4);
+  tcp.writeUInt32BE(o.ack >>> 0, 8);
+  tcp[12] = 5 << 4;
+  tcp[13] = o.flags;
+  tcp.writeUInt16BE(65535, 14);
+  o.data.copy(tcp, 20);
+  tcp.writeUInt16BE(checksum(tcp, 0, tcp.length, ~checksum(pseudoHeader(src, dst, 6, tcp.length)) & 0xffff), 16);
+  return ipv4(src, dst, 6, tcp);
+}
+
+/** Whether the TCP or UDP checksum of an IPv4 packet (no IP options) is right. */
+export function transportChecksumOk(packet: Buffer): boolean {
+  const l4 = packet.subarray(20, packet.readUInt16BE(2));
+  const pseudo = pseudoHeader(formatIp(packet.readUInt32BE(12)), formatIp(packet.readUInt32BE(16)), packet[9]!, l4.length);
+  return checksum(l4, 0, l4.length, ~checksum(pseudo) & 0xffff) === 0;
+}
+
+function pseudoHeader(src: string, dst: string, protocol: number, length: number): Buffer {
+  const pseudo = Buffer.alloc(12);
+  pseudo.writeUInt32BE(parseIp(src), 0);
+  pseudo.writeUInt32BE(parseIp(dst), 4);
+  pseudo[9] = protocol;
+  pseudo.writeUInt16BE(length, 10);
+  return pseudo;
+}
+
 export interface ParsedIpv4 {
   version: number;
   protocol: number;

@@ -7,7 +7,8 @@
  */
 import { createInterface } from 'node:readline';
 import dgram from 'node:dgram';
-import { openTun, type TunDevice, type TunRoute } from '../../src/io/tun.js';
+import { openTun, type NativeTunDevice, type TunDevice, type TunRoute } from '../../src/io/tun.js';
+import { bindUdp, type NativeUdpBind } from '../../src/io/udp.js';
 import { parseCidr } from '../../src/net/ipv4.js';
 
 interface RouteJson {
@@ -17,12 +18,14 @@ interface RouteJson {
 }
 
 type Request =
-  | { id: number; op: 'open'; name?: string; mtu: number; address: string; routes?: RouteJson[]; txQueueLength?: number; listen?: boolean }
+  | { id: number; op: 'open'; name?: string; mtu: number; address: string; routes?: RouteJson[]; txQueueLength?: number; listen?: boolean; offload?: boolean }
   | { id: number; op: 'listen' }
   | { id: number; op: 'write'; packets: string[] }
   | { id: number; op: 'addRoute' | 'removeRoute'; route: RouteJson }
   | { id: number; op: 'udpBind'; host: string; port: number }
   | { id: number; op: 'udpSend'; to: string; port: number; payloads: string[] }
+  | { id: number; op: 'udpSendGso'; from: string; to: string; port: number; payloads: string[] }
+  | { id: number; op: 'stats' }
   | { id: number; op: 'close' };
 
 const emit = (msg: unknown): void => {
@@ -53,10 +56,11 @@ async function handle(req: Request): Promise<unknown> {
         address: parseCidr(req.address),
         routes: (req.routes ?? []).map(toRoute),
         ...(req.txQueueLength !== undefined ? { txQueueLength: req.txQueueLength } : {}),
+        ...(req.offload !== undefined ? { offload: req.offload } : {}),
       });
       tuns.push(tun);
       if (req.listen !== false) listen(tun);
-      return { name: tun.name, mtu: tun.mtu };
+      return { name: tun.name, mtu: tun.mtu, offloads: tun.offloads };
     }
     case 'listen':
       listen(current());
@@ -87,6 +91,18 @@ async function handle(req: Request): Promise<unknown> {
       );
       return req.payloads.length;
     }
+    case 'udpSendGso': {
+      // One send() of the payloads from a native socket: equal sizes leave as one UDP_SEGMENT message.
+      const sock = (await bindUdp({ host: req.from, port: 0, impl: 'native' })) as NativeUdpBind;
+      try {
+        const accepted = sock.send(req.payloads.map((h) => ({ data: Buffer.from(h, 'hex'), to: { address: req.to, port: req.port } })));
+        return { accepted, txGsoBatches: sock.stats().txGsoBatches };
+      } finally {
+        await sock.close();
+      }
+    }
+    case 'stats':
+      return (current() as NativeTunDevice).stats();
     case 'close':
       for (const t of tuns.splice(0)) t.close();
       udp?.close();

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { netnsSkipReason, type NetnsLab } from '../../src/lab/netns.js';
 import { netnsLabOrSkip } from '../helpers/netns-lab.js';
 import { TunAgent } from '../helpers/tun-agent-client.js';
-import { icmpEcho, parseIpv4, udpPacket } from '../helpers/packets.js';
+import { icmpEcho, parseIpv4, tcpSegment, transportChecksumOk, udpPacket } from '../helpers/packets.js';
+import type { NativeTunStats } from '../../src/io/native.js';
 import { nativeLoadError } from '../../src/io/native.js';
 
 function skipReason(): string | undefined {
@@ -31,7 +32,7 @@ test('native TUN in a namespace: config, batched reads, writes reach the kernel,
   const { lab, ns, agent } = started;
 
   // Open without reading yet, so packets queue in the kernel and arrive as one batch later.
-  const opened = await agent.request<{ name: string; mtu: number }>('open', {
+  const opened = await agent.request<{ name: string; mtu: number; offloads: string[] }>('open', {
     name: 'mesh%d',
     mtu: 1300,
     address: `${TUN_IP}/24`,
@@ -104,6 +105,45 @@ test('native TUN in a namespace: config, batched reads, writes reach the kernel,
     assert.deepEqual(got.from, { address: PEER_IP, port: 5555 });
     const all = agent.events.slice(from).filter((e) => e.event === 'udp').map((e) => Buffer.from(e.data as string, 'hex').toString());
     assert.deepEqual(all, ['hello-1', 'hello-2']);
+  });
+
+  await t.test('offloads: a UDP GSO send routed into the TUN is read as one super-packet and split into checked datagrams', async () => {
+    assert.deepEqual(opened.offloads, ['vnet_hdr', 'csum', 'tso4', 'tso6', 'uso4', 'uso6']);
+    const before = await agent.request<NativeTunStats>('stats');
+    const from = agent.events.length;
+    const payloads = Array.from({ length: 8 }, (_, i) => Buffer.alloc(1000, 0x41 + i).toString('hex'));
+    const sent = await agent.request<{ accepted: number; txGsoBatches: number }>('udpSendGso', { from: TUN_IP, to: '172.31.9.7', port: 9997, payloads });
+    assert.deepEqual(sent, { accepted: 8, txGsoBatches: 1 });
+    const isOurs = (h: string): boolean => parseIpv4(Buffer.from(h, 'hex')).udp?.dstPort === 9997;
+    await agent.waitFor(() => agent.events.slice(from).flatMap((e) => (e.event === 'packets' ? (e.packets as string[]) : [])).filter(isOurs).length >= 8, 5000, from);
+    const datagrams = agent.events.slice(from).flatMap((e) => (e.event === 'packets' ? (e.packets as string[]) : [])).filter(isOurs).map((h) => Buffer.from(h, 'hex'));
+    assert.deepEqual(datagrams.map((p) => parseIpv4(p).udp!.data.toString('hex')), payloads);
+    for (const p of datagrams) {
+      assert.equal(p.length, 1028);
+      assert.ok(transportChecksumOk(p), 'UDP checksum completed');
+    }
+    const after = await agent.request<NativeTunStats>('stats');
+    assert.ok(after.rxSuperPackets > before.rxSuperPackets, `the kernel handed over a super-packet: ${JSON.stringify(after)}`);
+    assert.equal(after.rxInvalid, 0);
+  });
+
+  await t.test('offloads: in-order TCP segments written to the TUN go to the kernel as one super-packet', async () => {
+    const before = await agent.request<NativeTunStats>('stats');
+    const from = agent.events.length;
+    // No socket listens on port 9: the kernel answers the (single, coalesced) segment with a RST.
+    const segments = [0, 1, 2].map((i) => tcpSegment(PEER_IP, 5556, TUN_IP, 9, { seq: 1000 + i * 1200, ack: 424242, flags: 0x10, data: Buffer.alloc(1200, i) }));
+    assert.equal(await agent.request<number>('write', { packets: segments.map((p) => p.toString('hex')) }), 3);
+    const isRst = (h: string): boolean => {
+      const p = Buffer.from(h, 'hex');
+      return p[9] === 6 && p.readUInt16BE(22) === 5556 && (p[33]! & 0x04) !== 0;
+    };
+    const ev = await agent.waitFor((e) => e.event === 'packets' && (e.packets as string[]).some(isRst), 5000, from);
+    const rst = Buffer.from((ev.packets as string[]).find(isRst)!, 'hex');
+    assert.equal(rst.readUInt32BE(24), 424242, 'RST sequence number = our ACK number');
+    const after = await agent.request<NativeTunStats>('stats');
+    assert.equal(after.txSuperPackets, before.txSuperPackets + 1);
+    assert.equal(after.txPackets, before.txPackets + 3);
+    assert.equal(after.txErrors, 0, `the kernel accepted the virtio_net_hdr: ${after.lastTxError}`);
   });
 
   await t.test('routes can be added and removed', async () => {

@@ -11,6 +11,7 @@ import { run } from '../../src/lab/netns.js';
 import { netnsLabOrSkip } from '../helpers/netns-lab.js';
 
 const script = fileURLToPath(new URL('../helpers/udp-echo.js', import.meta.url));
+const probe = fileURLToPath(new URL('../helpers/udp-gso-probe.js', import.meta.url));
 
 test('UDP echo across namespaces through a bridge namespace (native batched when built)', { timeout: 60_000 }, async (t) => {
   const lab = netnsLabOrSkip(t);
@@ -59,4 +60,32 @@ test('UDP echo across namespaces through a bridge namespace (native batched when
   assert.throws(() => process.kill(pid, 0), /ESRCH/);
   const list = await run('ip', ['netns', 'list']);
   assert.doesNotMatch(list.stdout, new RegExp(`mt${lab.id}`));
+});
+
+test('UDP GSO the kernel refuses (segment above the path MTU: EMSGSIZE) falls back per socket, reported once, nothing lost', { timeout: 60_000 }, async (t) => {
+  const lab = netnsLabOrSkip(t);
+  if (!lab) return;
+  const ns = await lab.namespace('gso');
+  // 1300-byte segments on a 1280-byte MTU: UDP_SEGMENT is refused (EMSGSIZE; EINVAL on older
+  // kernels); single datagrams are fragmented and reassembled as without GSO.
+  await lab.ip(ns, 'link', 'set', 'lo', 'mtu', '1280');
+  const out = await lab.execOk(ns, process.execPath, [probe, '127.0.0.1', '20', '1300']);
+  const summary = JSON.parse(out) as {
+    offloadsBefore: string[]; offloadsAfter: string[]; accepted: number[]; received: number; intact: number; fallbacks: string[]; txGsoBatches: number; txDatagrams: number;
+  };
+  assert.deepEqual(summary.offloadsBefore, ['gso', 'gro'], out);
+  assert.deepEqual(summary.offloadsAfter, ['gro'], out);
+  assert.equal(summary.fallbacks.length, 1, out);
+  assert.match(summary.fallbacks[0]!, /UDP GSO refused by the kernel \((Message too long|Invalid argument)\)/);
+  assert.deepEqual(summary.accepted, [20, 20], out);
+  assert.equal(summary.txGsoBatches, 0, out);
+  assert.equal(summary.intact, 40, out);
+  assert.equal(summary.received, 40, out);
+
+  // With a normal MTU the same sends go out as GSO runs.
+  await lab.ip(ns, 'link', 'set', 'lo', 'mtu', '65536');
+  const normal = JSON.parse(await lab.execOk(ns, process.execPath, [probe, '127.0.0.1', '20', '1300'])) as typeof summary;
+  assert.deepEqual(normal.fallbacks, []);
+  assert.equal(normal.txGsoBatches, 2);
+  assert.equal(normal.intact, 40);
 });

@@ -1,5 +1,5 @@
 /** listen: the UDP socket tunnels run over. */
-import { field, type Field, int, section, unsupported } from './schema.js';
+import { bool, field, type Field, int, section, unsupported } from './schema.js';
 import { configError, isAbsent, readBool, readText } from './values.js';
 
 export type SendRecvError = 'always' | 'never' | 'private';
@@ -34,6 +34,8 @@ export const listenSection = section(
     /** 0 = system default. */
     readBuffer: int('read_buffer', 0, { min: 0 }),
     writeBuffer: int('write_buffer', 0, { min: 0 }),
+    /** mesh only: UDP GSO and GRO. */
+    offload: bool('offload', true),
   },
   { ignored: { routines: unsupported('deprecated in nebula; use routines') } },
 );

@@ -44,6 +44,8 @@ export const tunSection = section(
     txQueue: int('tx_queue', 500, { min: 0 }),
     dropLocalBroadcast: bool('drop_local_broadcast', false),
     dropMulticast: bool('drop_multicast', false),
+    /** mesh only: kernel offloads (virtio_net_hdr, TSO/USO, coalesced writes). */
+    offload: bool('offload', true),
   },
   { ignored: { routines: unsupported('deprecated in nebula; use routines'), use_system_route_table: laterNebula('1.7') } },
 );

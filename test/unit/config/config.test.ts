@@ -270,14 +270,14 @@ describe('parseConfig: Nebula-shaped files', () => {
     assert.equal(config.lighthouse.localAllowList, null);
     assert.equal(config.lighthouse.serveDns, false);
     assert.deepEqual(config.lighthouse.dns, { host: '', port: 53 });
-    assert.deepEqual(config.listen, { host: '0.0.0.0', port: 0, batch: 64, readBuffer: 0, writeBuffer: 0, sendRecvError: 'always' });
+    assert.deepEqual(config.listen, { host: '0.0.0.0', port: 0, batch: 64, readBuffer: 0, writeBuffer: 0, offload: true, sendRecvError: 'always' });
     assert.equal(config.routines, 1);
     assert.deepEqual(config.punchy, { punch: false, respond: false, delay: 1000, respondDelay: 5000 });
     assert.equal(config.cipher, 'aes');
     assert.deepEqual(config.preferredRanges, []);
     assert.deepEqual(config.relay, { relays: [], amRelay: false, useRelays: true });
     assert.deepEqual(config.tun, {
-      disabled: false, dev: null, mtu: 1300, txQueue: 500, dropLocalBroadcast: false, dropMulticast: false, routes: [], unsafeRoutes: [],
+      disabled: false, dev: null, mtu: 1300, txQueue: 500, dropLocalBroadcast: false, dropMulticast: false, offload: true, routes: [], unsafeRoutes: [],
     });
     assert.deepEqual(config.logging, { level: 'info', format: 'text', disableTimestamp: false, timestampFormat: '' });
     assert.deepEqual(config.handshakes, { tryInterval: 100, retries: 10, triggerBuffer: 64 });
@@ -324,7 +324,7 @@ describe('parseConfig: Nebula-shaped files', () => {
     ]);
     assert.equal(config.lighthouse.interval, 30_000);
     assert.deepEqual(config.lighthouse.dns, { host: '10.0.0.1', port: 5353 });
-    assert.deepEqual(config.listen, { host: '::', port: 4242, batch: 128, readBuffer: 10485760, writeBuffer: 10485760, sendRecvError: 'private' });
+    assert.deepEqual(config.listen, { host: '::', port: 4242, batch: 128, readBuffer: 10485760, writeBuffer: 10485760, offload: true, sendRecvError: 'private' });
     assert.equal(config.routines, 2);
     assert.deepEqual(config.punchy, { punch: true, respond: true, delay: 250, respondDelay: 2000 });
     assert.equal(config.cipher, 'chachapoly');

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bindUdp, type Datagram, type UdpBind } from '../../../src/io/udp.js';
+import { bindUdp, type Datagram, type NativeUdpBind, type OutgoingDatagram, type UdpBind } from '../../../src/io/udp.js';
 import { tryLoadNative, nativeLoadError } from '../../../src/io/native.js';
 
 const impls = ['native', 'dgram'] as const;
@@ -133,4 +133,53 @@ test('native UDP: sendmmsg counts bad destinations without failing the batch', a
   assert.equal(stats.txErrors, 2);
   assert.equal(stats.txDatagrams, 2);
   assert.ok(stats.recvBufferSize >= 1 << 20, `SO_RCVBUF ${stats.recvBufferSize}`);
+});
+
+test('native UDP GSO and GRO: runs of equal datagrams leave as one message and arrive split, in order, with or without GRO', async (t) => {
+  if (!tryLoadNative()?.Udp) {
+    t.skip(`native addon unavailable: ${nativeLoadError()?.message}`);
+    return;
+  }
+  const sender = (await bindUdp({ host: '127.0.0.1', port: 0, impl: 'native' })) as NativeUdpBind;
+  const withGro = (await bindUdp({ host: '127.0.0.1', port: 0, impl: 'native', readBuffer: 4 << 20 })) as NativeUdpBind;
+  const withoutGro = (await bindUdp({ host: '127.0.0.1', port: 0, impl: 'native', readBuffer: 4 << 20, offload: false })) as NativeUdpBind;
+  t.after(async () => {
+    await sender.close();
+    await withGro.close();
+    await withoutGro.close();
+  });
+  assert.deepEqual(sender.offloads, ['gso', 'gro']);
+  assert.deepEqual(withoutGro.offloads, []);
+  // Per destination: 100 sealed-packet-sized datagrams (several GSO runs of at most 64), a shorter
+  // one that ends a run, then more; the two destinations interleave in blocks.
+  const sizes = [...Array<number>(100).fill(1332), 500, ...Array<number>(10).fill(1332), 1332, 77];
+  const make = (dest: number, i: number): Buffer => {
+    const buf = Buffer.alloc(sizes[i]!);
+    for (let j = 0; j < buf.length; j++) buf[j] = (dest * 101 + i * 7 + j) & 255;
+    return buf;
+  };
+  const expected = [0, 1].map((dest) => sizes.map((_, i) => make(dest, i)));
+  const got = [waitForCount(withGro, sizes.length), waitForCount(withoutGro, sizes.length)];
+  const out: OutgoingDatagram[] = [];
+  for (let start = 0; start < sizes.length; start += 40) {
+    for (const [dest, bind] of [withGro, withoutGro].entries()) {
+      for (let i = start; i < Math.min(start + 40, sizes.length); i++) out.push({ data: expected[dest]![i]!, to: { address: '127.0.0.1', port: bind.localPort } });
+    }
+  }
+  assert.equal(sender.send(out), out.length);
+  await Promise.all(got.map((g) => g.done));
+  for (const dest of [0, 1]) {
+    const datagrams = got[dest]!.batches.flat();
+    assert.equal(datagrams.length, sizes.length);
+    datagrams.forEach((d, i) => {
+      assert.deepEqual(d.from, { address: '127.0.0.1', port: sender.localPort });
+      assert.ok(d.data.equals(expected[dest]![i]!), `destination ${dest}, datagram ${i}: ${d.data.length} bytes, expected ${sizes[i]}`);
+    });
+  }
+  const sent = sender.stats();
+  assert.ok(sent.txGsoBatches >= 6 && sent.txGsoBatches < out.length / 10, `GSO messages: ${sent.txGsoBatches}`);
+  assert.equal(sent.txDatagrams, out.length);
+  assert.ok(withGro.stats().rxGroBatches >= 1, 'loopback keeps GSO runs whole for a GRO socket');
+  assert.equal(withoutGro.stats().rxGroBatches, 0);
+  assert.equal(withGro.stats().rxDatagrams, sizes.length);
 });
