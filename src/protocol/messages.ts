@@ -49,9 +49,12 @@ const root = protobuf.Root.fromJSON({
                 HostUpdateNotificationAck: 10,
                 MeshSubnetQuery: 100,
                 MeshSubnetReply: 101,
-                MeshNamesUpdate: 102,
                 MeshNameQuery: 103,
                 MeshNameReply: 104,
+                MeshNamesDelta: 105,
+                MeshNamesSnapshot: 106,
+                MeshNamesCheck: 107,
+                MeshNamesResync: 108,
               },
             },
           },
@@ -66,6 +69,16 @@ const root = protobuf.Root.fromJSON({
             RelayVpnIp: { rule: 'repeated', type: 'uint32', id: 5, options: { packed: true } },
             MeshSubnets: { rule: 'repeated', type: 'MeshSubnet', id: 100 },
             MeshNames: { rule: 'repeated', type: 'MeshName', id: 101 },
+            MeshNameTable: { type: 'MeshNameTable', id: 102 },
+          },
+        },
+        MeshNameTable: {
+          edition: P3,
+          fields: {
+            Epoch: { type: 'uint32', id: 1 },
+            Version: { type: 'uint32', id: 2 },
+            Chunk: { type: 'uint32', id: 3 },
+            Chunks: { type: 'uint32', id: 4 },
           },
         },
         MeshSubnet: {
@@ -140,6 +153,7 @@ const PbIp4AndPort = root.lookupType('nebula.Ip4AndPort');
 const PbIp6AndPort = root.lookupType('nebula.Ip6AndPort');
 const PbMeshSubnet = root.lookupType('nebula.MeshSubnet');
 const PbMeshName = root.lookupType('nebula.MeshName');
+const PbMeshNameTable = root.lookupType('nebula.MeshNameTable');
 const PbControl = root.lookupType('nebula.NebulaControl');
 
 const HANDSHAKE_CHECKS = wireChecksFor(PbHandshake);
@@ -268,17 +282,36 @@ export const MetaType = {
   MeshSubnetQuery: 100,
   /** lighthouse → node: Details.VpnIp owns MeshSubnets (from its certificate), reachable at Ip4AndPorts. */
   MeshSubnetReply: 101,
-  /** node → lighthouse: the container names it serves (replaces the previous update). */
-  MeshNamesUpdate: 102,
+  // 102 was a replacing name update of at most 64 names, before chunked tables: not reused.
   /** node → lighthouse: MeshNames[0].Name, please. */
   MeshNameQuery: 103,
   /** lighthouse → node: MeshNames with the addresses known for the name (none: unknown). */
   MeshNameReply: 104,
+  /**
+   * node → lighthouse: names whose addresses changed (all of a name's current addresses; none: the
+   * name is gone), one chunk of the change that took the node's name table to MeshNameTable.Version.
+   */
+  MeshNamesDelta: 105,
+  /** node → lighthouse: chunk MeshNameTable.Chunk of MeshNameTable.Chunks of the whole table at Version. */
+  MeshNamesSnapshot: 106,
+  /** node → lighthouse, every lighthouse.interval: my table is at MeshNameTable.Epoch/Version. */
+  MeshNamesCheck: 107,
+  /** lighthouse → node: my copy of your table is not at the version you announced; send a snapshot. */
+  MeshNamesResync: 108,
 } as const;
 
 export interface MeshName {
   name: string;
   ips: number[];
+}
+
+/** Where a name table message stands: the sender's table epoch (new per process) and version, and the chunk. */
+export interface MeshNameTable {
+  epoch: number;
+  version: number;
+  /** 0-based chunk index, of `chunks` (0 on messages that are not chunked). */
+  chunk: number;
+  chunks: number;
 }
 
 export interface Ip4AndPort {
@@ -302,6 +335,8 @@ export interface MetaDetails {
   meshSubnets?: { ip: number; bits: number }[];
   /** mesh extension (field 101). */
   meshNames?: MeshName[];
+  /** mesh extension (field 102). */
+  meshNameTable?: MeshNameTable;
 }
 
 export interface MetaMessage {
@@ -321,6 +356,7 @@ interface PbMetaDetailsFields {
   RelayVpnIp?: number[];
   MeshSubnets?: { Ip?: number; Bits?: number }[];
   MeshNames?: { Name?: string; Ips?: number[] }[];
+  MeshNameTable?: { Epoch?: number; Version?: number; Chunk?: number; Chunks?: number } | null;
 }
 
 interface PbMetaFields {
@@ -373,6 +409,14 @@ function metaDetailsMessage(d: MetaDetails): protobuf.Message {
       return PbMeshName.create(x);
     });
   }
+  if (d.meshNameTable) {
+    const x: Fields = {};
+    setUint32(x, 'Epoch', d.meshNameTable.epoch);
+    setUint32(x, 'Version', d.meshNameTable.version);
+    setUint32(x, 'Chunk', d.meshNameTable.chunk);
+    setUint32(x, 'Chunks', d.meshNameTable.chunks);
+    o['MeshNameTable'] = PbMeshNameTable.create(x);
+  }
   return PbMetaDetails.create(o);
 }
 
@@ -405,6 +449,9 @@ export function decodeMeta(bytes: Uint8Array): MetaMessage {
       relayVpnIps: [...(d.RelayVpnIp ?? [])],
       ...(d.MeshSubnets?.length ? { meshSubnets: d.MeshSubnets.map(meshSubnetFrom) } : {}),
       ...(d.MeshNames?.length ? { meshNames: d.MeshNames.map((e) => ({ name: e.Name ?? '', ips: [...(e.Ips ?? [])] })) } : {}),
+      ...(d.MeshNameTable
+        ? { meshNameTable: { epoch: d.MeshNameTable.Epoch ?? 0, version: d.MeshNameTable.Version ?? 0, chunk: d.MeshNameTable.Chunk ?? 0, chunks: d.MeshNameTable.Chunks ?? 0 } }
+        : {}),
     },
   };
 }
