@@ -8,8 +8,8 @@
  *
  *   tasks.<name>.<network>, tasks.<name>   every running (and healthy) container with that name,
  *                                          alias or service on every host
- *   <name>.<network>, <name>               the same set (Docker sends these here only when no
- *                                          container of that name runs on this host)
+ *   <name>.<network>, <name>               the same set (Docker sends these here only when none
+ *                                          of its containers here has that name or alias)
  *
  * in a new random order per answer with a short TTL, so clients spread over the replicas and
  * notice a stopped one within seconds. Unknown names in the network's zone get NXDOMAIN; everything
@@ -48,10 +48,9 @@ export function upstreamServers(resolvConf: string, self: string): string[] {
   return out;
 }
 
-/** A question for the mesh: `name` (a container, alias or service name), all replicas when `tasks`. */
+/** A question for the mesh: `name`, a container, alias or service name. */
 export interface MeshQuestion {
   name: string;
-  tasks: boolean;
   /** Asked as <name>.<zone>: the answer is authoritative (NXDOMAIN when unknown). */
   inZone: boolean;
 }
@@ -64,11 +63,11 @@ export function meshQuestionOf(question: string, zone: string): MeshQuestion | n
   const full = question.replace(/\.$/, '').toLowerCase();
   const inZone = full.endsWith(`.${zone}`);
   let name = inZone ? full.slice(0, -zone.length - 1) : full;
-  const tasks = name.startsWith('tasks.') && name.length > 'tasks.'.length;
-  if (tasks) name = name.slice('tasks.'.length);
+  // tasks.<name> lists every replica, as in Swarm; so does <name>: Docker answers it itself when it can.
+  if (name.startsWith('tasks.') && name.length > 'tasks.'.length) name = name.slice('tasks.'.length);
   if (!/^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/.test(name)) return null;
   if (!inZone && name.includes('.')) return null;
-  return { name, tasks, inZone };
+  return { name, inZone };
 }
 
 /** The addresses in a new random order (Fisher-Yates), so that clients taking the first spread out. */
@@ -159,18 +158,16 @@ export class ContainerDns {
     if (query.type !== 'query' || query.opcode !== 'QUERY' || !question || query.questions!.length !== 1) return;
     const asked = meshQuestionOf(question.name, this.zone);
     if (asked === null || (!asked.inZone && !(question.type === 'A' || question.type === 'AAAA'))) return this.forward(data, query, from);
-    const local = this.names.local(asked.name);
-    let ips = local;
-    if (asked.tasks || local.length === 0) {
-      let remote: number[];
-      try {
-        remote = await this.names.remote(asked.name);
-      } catch (err) {
-        this.log.debug({ name: asked.name, reason: (err as Error).message }, 'container DNS: mesh lookup failed');
-        remote = [];
-      }
-      ips = [...new Set([...local, ...remote])];
+    // The mesh's answer includes this host's containers once the lighthouses have our table; until
+    // then (or without a lighthouse) the local ones still answer.
+    let remote: number[];
+    try {
+      remote = await this.names.remote(asked.name);
+    } catch (err) {
+      this.log.debug({ name: asked.name, reason: (err as Error).message }, 'container DNS: mesh lookup failed');
+      remote = [];
     }
+    const ips = [...new Set([...this.names.local(asked.name), ...remote])];
     // A bare name nobody in the mesh knows may still be a real host name: let the upstream answer.
     if (ips.length === 0 && !asked.inZone) return this.forward(data, query, from);
     const answers: Answer[] = question.type === 'A' ? shuffled(ips).map((ip) => ({ type: 'A', name: question.name, ttl: TTL_SECONDS, data: formatIp(ip) })) : [];
