@@ -1,12 +1,10 @@
 import { cidrContains, networkOf } from '../src/net/ipv4.js';
 import { PrefixTable } from '../src/net/prefix-table.js';
-import { emptyMetaDetails, MetaType, type MeshName, type MeshNameTable, type MetaDetails, type MetaMessage } from '../src/protocol/messages.js';
+import { emptyMetaDetails, MAX_MESH_NAME_IPS, MAX_MESH_NAME_LENGTH, MetaType, type MeshName, type MeshNameTable, type MetaDetails, type MetaMessage } from '../src/protocol/messages.js';
 import type { HostInfo } from '../src/node/hostmap.js';
 
-/** Names kept per host, addresses per name and host, chunks per snapshot: bound what one host can make the lighthouse hold. */
+/** Names kept per host and chunks per snapshot (with the name bounds of messages.ts): bound what one host can make the lighthouse hold. */
 const MAX_NAMES_PER_HOST = 4096;
-const MAX_IPS_PER_NAME = 200;
-const MAX_NAME_LENGTH = 127;
 const MAX_SNAPSHOT_CHUNKS = 1024;
 /** Addresses in one MeshNameReply: it must fit one datagram. */
 const MAX_ANSWER_IPS = 200;
@@ -111,8 +109,8 @@ export class MeshDirectory {
   private cleanNames(host: HostInfo, names: readonly MeshName[]): MeshName[] {
     const own = host.cert?.details.subnets ?? [];
     return names
-      .filter((n) => n.name.length > 0 && n.name.length <= MAX_NAME_LENGTH)
-      .map((n) => ({ name: n.name.toLowerCase(), ips: n.ips.filter((ip) => own.some((s) => cidrContains(s, ip))).slice(0, MAX_IPS_PER_NAME) }));
+      .filter((n) => n.name.length > 0 && n.name.length <= MAX_MESH_NAME_LENGTH)
+      .map((n) => ({ name: n.name.toLowerCase(), ips: n.ips.filter((ip) => own.some((s) => cidrContains(s, ip))).slice(0, MAX_MESH_NAME_IPS) }));
   }
 
   private stateOf(vpnIp: number, epoch: number): HostNames {

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
-import { emptyMetaDetails, MetaType, type MeshName, type MetaDetails } from '../protocol/messages.js';
+import { emptyMetaDetails, MAX_MESH_NAME_IPS, MAX_MESH_NAME_LENGTH, MetaType, type MeshName, type MetaDetails } from '../protocol/messages.js';
 import type { Timer, Timers } from './timers.js';
 
 /** What the name directory needs from its node. */
@@ -19,14 +19,11 @@ const LOOKUP_TIMEOUT_MS = 1000;
 /** Short, so that a replica that stops leaves the answers within seconds. */
 const CACHE_MS = 2000;
 const MAX_WAITING_NAMES = 256;
-/** Addresses one host publishes for one name (the lighthouse keeps no more). */
-export const MAX_IPS_PER_NAME = 200;
 /**
  * Encoded bytes of names per datagram: with the meta header, the Nebula header and the AEAD tag the
  * datagram stays well under a 1500-byte underlay MTU.
  */
-export const CHUNK_BYTES = 1100;
-export const MAX_NAME_LENGTH = 127;
+const CHUNK_BYTES = 1100;
 
 /**
  * An upper bound of a MeshName's encoded size: entry tag and length, name tag, length and bytes,
@@ -57,7 +54,7 @@ function tableOf(names: readonly MeshName[], log: Logger): Map<string, number[]>
   const merged = new Map<string, Set<number>>();
   for (const n of names) {
     const name = n.name.toLowerCase();
-    if (name.length === 0 || name.length > MAX_NAME_LENGTH) {
+    if (name.length === 0 || name.length > MAX_MESH_NAME_LENGTH) {
       log.warn({ name }, 'container name not published: it must have 1 to 127 characters');
       continue;
     }
@@ -68,8 +65,8 @@ function tableOf(names: readonly MeshName[], log: Logger): Map<string, number[]>
   const table = new Map<string, number[]>();
   for (const [name, ips] of merged) {
     const sorted = [...ips].sort((a, b) => a - b);
-    if (sorted.length > MAX_IPS_PER_NAME) log.warn({ name, addresses: sorted.length, published: MAX_IPS_PER_NAME }, 'too many addresses for one name; publishing the first ones');
-    table.set(name, sorted.slice(0, MAX_IPS_PER_NAME));
+    if (sorted.length > MAX_MESH_NAME_IPS) log.warn({ name, addresses: sorted.length, published: MAX_MESH_NAME_IPS }, 'too many addresses for one name; publishing the first ones');
+    table.set(name, sorted.slice(0, MAX_MESH_NAME_IPS));
   }
   return table;
 }

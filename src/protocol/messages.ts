@@ -305,6 +305,11 @@ export interface MeshName {
   ips: number[];
 }
 
+/** Bounds of a published name (a container, alias or `<service>.<project>`) that nodes and lighthouses keep. */
+export const MAX_MESH_NAME_LENGTH = 127;
+/** Addresses one host publishes for one name: a name with all of them still fits one datagram. */
+export const MAX_MESH_NAME_IPS = 200;
+
 /** Where a name table message stands: the sender's table epoch (new per process) and version, and the chunk. */
 export interface MeshNameTable {
   epoch: number;

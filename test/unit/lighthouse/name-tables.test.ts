@@ -10,7 +10,7 @@ import { MeshDirectory } from '../../../lighthouse/directory.js';
 import { formatIp, parseCidr, parseIp } from '../../../src/net/ipv4.js';
 import { decodeMeta, encodeMeta, MetaType, type MeshName, type MetaDetails } from '../../../src/protocol/messages.js';
 import type { HostInfo } from '../../../src/node/hostmap.js';
-import { NameDirectory } from '../../../src/node/name-directory.js';
+import { chunkNames, NameDirectory } from '../../../src/node/name-directory.js';
 import { FakeTimers } from '../../helpers/fake-timers.js';
 
 const log = pino({ level: process.env.MESH_TEST_LOG ?? 'silent' });
@@ -132,6 +132,21 @@ describe('name tables: nodes and a lighthouse', () => {
     // Publishing the same table again sends nothing.
     mesh.nodes.get(7)!.publish(seven);
     assert.equal(mesh.count(MetaType.MeshNamesDelta), 0);
+  });
+
+  it('every chunk fits a datagram, also with the longest names and the most addresses per name', () => {
+    const longest = (k: number) => `${'x'.repeat(120)}-${String(k).padStart(6, '0')}`;
+    const names: MeshName[] = [
+      ...Array.from({ length: 5 }, (_, k) => ({ name: longest(k), ips: Array.from({ length: 200 }, (_, n) => 0xfff00000 + n) })),
+      ...Array.from({ length: 300 }, (_, k) => ({ name: longest(k + 5), ips: [0xfff00000 + k] })),
+      { name: 'gone', ips: [] },
+    ];
+    const chunks = chunkNames(names);
+    assert.deepEqual(chunks.flat(), names, 'nothing lost, order kept');
+    for (const meshNames of chunks) {
+      const bytes = encodeMeta(MetaType.MeshNamesSnapshot, { vpnIp: 0xffffffff, ip4AndPorts: [], counter: 0, ip6AndPorts: [], relayVpnIps: [], meshNames, meshNameTable: { epoch: 0xffffffff, version: 0xffffffff, chunk: 1023, chunks: 1024 } });
+      assert.ok(bytes.length <= 1200, `${bytes.length} bytes`);
+    }
   });
 
   it('a lost delta is repaired by the next check: the lighthouse asks for a snapshot', async () => {
