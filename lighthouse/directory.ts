@@ -31,8 +31,11 @@ export type Reply = (type: number, details: MetaDetails) => void;
 /**
  * The lighthouse's part of the mesh extensions: which host routes which container subnet (from
  * the certificates of the hosts it has tunnels with, so no host can claim another's containers),
- * and the container names each host publishes (only addresses inside that host's own subnets are
- * kept). Soft state like the address book: rebuilt from tunnels and updates after a restart.
+ * and the container and service names each host publishes (only addresses inside that host's own
+ * subnets are kept). A host's name table arrives as a snapshot in chunks, then as deltas; the
+ * lighthouse tracks the table's epoch and version and asks for a new snapshot (MeshNamesResync)
+ * when a delta shows a gap or a periodic check names a version it does not hold. Soft state like
+ * the address book: rebuilt from tunnels and those checks after a restart.
  */
 export class MeshDirectory {
   private readonly subnets = new PrefixTable<number>();

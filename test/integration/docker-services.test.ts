@@ -5,7 +5,7 @@
  *
  *   lh  mesh lighthouse (TUN disabled)
  *   ha  api-a   --network-alias api                                     10.200.0.0/24
- *   hb  api-b   --network-alias api; later api-h (alias api, health check) 10.200.1.0/24
+ *   hb  api-b   --network-alias api; later api-h (alias api, health check); leaves  10.200.1.0/24
  *   hc  shop-api-1 with Compose labels (project shop, service api)      10.200.2.0/24
  *   hd  client (no api replica, so glibc's same-subnet preference plays no part)  10.200.3.0/24
  *   hm  500 named containers                                            10.200.4.0/22
@@ -168,6 +168,20 @@ describe('service names across hosts with real dockerd', { skip, timeout: 600_00
   );
 
   it(
+    'a host that leaves takes its names with it',
+    step(async () => {
+      assert.deepEqual(await lab.stop('hb'), { code: 0, signal: null });
+      const left = Date.now();
+      await until('hb\'s replicas leave tasks.api.cluster', async () => {
+        const ips = await lookup('hd', 'client', `tasks.api.${NETWORK}`);
+        return ips.join() === [API_A, API_C].join() ? null : ips.join(', ');
+      }, 30_000);
+      process.stdout.write(`# hb's names gone ${Date.now() - left} ms after its node stopped\n`);
+      assert.deepEqual(await lookup('hd', 'client', `api-b.${NETWORK}`), []);
+    }),
+  );
+
+  it(
     `a host with ${MANY} named containers publishes them all`,
     step(async () => {
       await lab.startDockerd('hm');
@@ -178,7 +192,7 @@ describe('service names across hosts with real dockerd', { skip, timeout: 600_00
       const queue = [...names];
       await Promise.all(Array.from({ length: 6 }, async () => {
         for (let name = queue.shift(); name; name = queue.shift()) {
-          await lab.dockerOk('hm', ['run', '-d', '--pull', 'never', '--name', name, '--network', NETWORK, IMAGE, 'sleep', '100000'], 60_000);
+          await lab.dockerOk('hm', ['run', '-d', '--pull', 'never', '--log-driver', 'none', '--name', name, '--network', NETWORK, IMAGE, 'sleep', '100000'], 60_000);
         }
       }));
       process.stdout.write(`# ${MANY} containers started in ${Date.now() - started} ms\n`);
