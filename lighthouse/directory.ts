@@ -1,27 +1,50 @@
 import { cidrContains, networkOf } from '../src/net/ipv4.js';
 import { PrefixTable } from '../src/net/prefix-table.js';
-import { emptyMetaDetails, MetaType, type MeshName, type MetaDetails, type MetaMessage } from '../src/protocol/messages.js';
+import { emptyMetaDetails, MAX_MESH_NAME_IPS, MAX_MESH_NAME_LENGTH, MetaType, type MeshName, type MeshNameTable, type MetaDetails, type MetaMessage } from '../src/protocol/messages.js';
 import type { HostInfo } from '../src/node/hostmap.js';
 
-/** Names kept per host, and hosts per name: bounds what one host can make the lighthouse hold. */
-const MAX_NAMES_PER_HOST = 256;
-const MAX_IPS_PER_NAME = 8;
-const MAX_NAME_LENGTH = 63;
+/** Names kept per host and chunks per snapshot (with the name bounds of messages.ts): bound what one host can make the lighthouse hold. */
+const MAX_NAMES_PER_HOST = 4096;
+const MAX_SNAPSHOT_CHUNKS = 1024;
+/** Addresses in one MeshNameReply: it must fit one datagram. */
+const MAX_ANSWER_IPS = 200;
+/** At most one MeshNamesResync per host in this time. */
+const RESYNC_INTERVAL_MS = 1000;
+
+/** What the lighthouse holds of one host's name table, and how far it is in step with it. */
+interface HostNames {
+  names: Map<string, number[]>;
+  epoch: number;
+  /** The version this copy is complete up to (-1: not in step). */
+  version: number;
+  /** The highest version applied: older deltas arriving late are stale. */
+  latest: number;
+  /** Chunks received of the delta at version + 1. */
+  nextDelta: { version: number; got: Set<number> } | null;
+  /** A snapshot being collected. */
+  snapshot: { epoch: number; version: number; chunks: number; got: Set<number>; names: Map<string, number[]> } | null;
+  lastResync: number;
+}
 
 export type Reply = (type: number, details: MetaDetails) => void;
 
 /**
  * The lighthouse's part of the mesh extensions: which host routes which container subnet (from
  * the certificates of the hosts it has tunnels with, so no host can claim another's containers),
- * and the container names each host publishes (only addresses inside that host's own subnets are
- * kept). Soft state like the address book: rebuilt from tunnels and updates after a restart.
+ * and the container and service names each host publishes (only addresses inside that host's own
+ * subnets are kept). A host's name table arrives as a snapshot in chunks, then as deltas; the
+ * lighthouse tracks the table's epoch and version and asks for a new snapshot (MeshNamesResync)
+ * when a delta shows a gap or a periodic check names a version it does not hold. Soft state like
+ * the address book: rebuilt from tunnels and those checks after a restart.
  */
 export class MeshDirectory {
   private readonly subnets = new PrefixTable<number>();
-  private readonly namesByHost = new Map<number, MeshName[]>();
+  private readonly namesByHost = new Map<number, HostNames>();
   private readonly hostsByName = new Map<string, Set<number>>();
   /** Certificate names of the connected hosts (lighthouse.serve_dns), lower case. */
   private readonly byCertName = new Map<string, number>();
+
+  constructor(private readonly now: () => number = Date.now) {}
 
   onTunnelUp(host: HostInfo): void {
     for (const s of host.cert?.details.subnets ?? []) this.subnets.set(s, host.vpnIp);
@@ -30,7 +53,7 @@ export class MeshDirectory {
 
   onTunnelGone(host: HostInfo): void {
     this.subnets.deleteWhere((vpnIp) => vpnIp === host.vpnIp);
-    this.setNames(host.vpnIp, []);
+    this.dropNames(host.vpnIp);
     const name = host.cert?.details.name.toLowerCase();
     if (name !== undefined && this.byCertName.get(name) === host.vpnIp) this.byCertName.delete(name);
   }
@@ -53,25 +76,23 @@ export class MeshDirectory {
         reply(MetaType.MeshSubnetReply, { ...emptyMetaDetails(), vpnIp: owner, ...answerOf(owner), meshSubnets: subnets });
         return true;
       }
-      case MetaType.MeshNamesUpdate: {
-        if (meta.details.vpnIp !== host.vpnIp) return true; // a host speaks only for itself
-        const own = host.cert?.details.subnets ?? [];
-        const names = (meta.details.meshNames ?? [])
-          .filter((n) => n.name.length > 0 && n.name.length <= MAX_NAME_LENGTH)
-          .map((n) => ({ name: n.name.toLowerCase(), ips: n.ips.filter((ip) => own.some((s) => cidrContains(s, ip))).slice(0, MAX_IPS_PER_NAME) }))
-          .filter((n) => n.ips.length > 0)
-          .slice(0, MAX_NAMES_PER_HOST);
-        this.setNames(host.vpnIp, names);
+      case MetaType.MeshNamesDelta:
+      case MetaType.MeshNamesSnapshot:
+      case MetaType.MeshNamesCheck: {
+        const table = meta.details.meshNameTable;
+        if (meta.details.vpnIp !== host.vpnIp || !table) return true; // a host speaks only for itself
+        const inStep = meta.type === MetaType.MeshNamesDelta ? this.takeDelta(host, table, meta.details.meshNames ?? [])
+          : meta.type === MetaType.MeshNamesSnapshot ? this.takeSnapshot(host, table, meta.details.meshNames ?? [])
+          : this.isInStep(host.vpnIp, table);
+        if (!inStep) this.askResync(host.vpnIp, reply);
         return true;
       }
       case MetaType.MeshNameQuery: {
         const name = meta.details.meshNames?.[0]?.name.toLowerCase();
         if (!name) return true;
         const ips: number[] = [];
-        for (const owner of this.hostsByName.get(name) ?? []) {
-          for (const n of this.namesByHost.get(owner) ?? []) if (n.name === name) ips.push(...n.ips);
-        }
-        reply(MetaType.MeshNameReply, { ...emptyMetaDetails(), meshNames: [{ name, ips }] });
+        for (const owner of this.hostsByName.get(name) ?? []) ips.push(...(this.namesByHost.get(owner)?.names.get(name) ?? []));
+        reply(MetaType.MeshNameReply, { ...emptyMetaDetails(), meshNames: [{ name, ips: sample(ips, MAX_ANSWER_IPS) }] });
         return true;
       }
       default:
@@ -87,21 +108,114 @@ export class MeshDirectory {
     return this.subnets.entries().filter(([, v]) => v === vpnIp).map(([c]) => ({ ip: networkOf(c), bits: c.bits }));
   }
 
-  private setNames(vpnIp: number, names: MeshName[]): void {
-    for (const old of this.namesByHost.get(vpnIp) ?? []) {
-      const hosts = this.hostsByName.get(old.name);
-      hosts?.delete(vpnIp);
-      if (hosts?.size === 0) this.hostsByName.delete(old.name);
+  /** Names from a host, kept only with addresses inside the host's own subnets; an empty list removes the name. */
+  private cleanNames(host: HostInfo, names: readonly MeshName[]): MeshName[] {
+    const own = host.cert?.details.subnets ?? [];
+    return names
+      .filter((n) => n.name.length > 0 && n.name.length <= MAX_MESH_NAME_LENGTH)
+      .map((n) => ({ name: n.name.toLowerCase(), ips: n.ips.filter((ip) => own.some((s) => cidrContains(s, ip))).slice(0, MAX_MESH_NAME_IPS) }));
+  }
+
+  private stateOf(vpnIp: number, epoch: number): HostNames {
+    let state = this.namesByHost.get(vpnIp);
+    if (!state) {
+      state = { names: new Map(), epoch, version: -1, latest: -1, nextDelta: null, snapshot: null, lastResync: -Infinity };
+      this.namesByHost.set(vpnIp, state);
+    } else if (state.epoch !== epoch && state.snapshot?.epoch !== epoch) {
+      // The host restarted: what we hold is from its previous life; keep serving it until its snapshot arrives.
+      Object.assign(state, { epoch, version: -1, latest: -1, nextDelta: null });
     }
-    if (names.length === 0) {
-      this.namesByHost.delete(vpnIp);
+    return state;
+  }
+
+  /** Applies one delta chunk; false when the copy is not in step with the host (a chunk went missing). */
+  private takeDelta(host: HostInfo, table: MeshNameTable, names: readonly MeshName[]): boolean {
+    const state = this.stateOf(host.vpnIp, table.epoch);
+    if (state.epoch !== table.epoch) return false; // a snapshot of the new epoch is on its way
+    if (table.version < state.latest) return state.version >= 0; // stale: a newer change is applied already
+    state.latest = table.version;
+    for (const n of this.cleanNames(host, names)) this.setName(host.vpnIp, state, n.name, n.ips);
+    if (state.version < 0) return false;
+    if (table.version === state.version + 1) {
+      if (state.nextDelta?.version !== table.version) state.nextDelta = { version: table.version, got: new Set() };
+      state.nextDelta.got.add(table.chunk);
+      if (state.nextDelta.got.size >= table.chunks) {
+        state.version = table.version;
+        state.nextDelta = null;
+      }
+      return true;
+    }
+    if (table.version === state.version) return true; // a repeated chunk
+    state.version = -1;
+    return false;
+  }
+
+  /** Collects one snapshot chunk; the whole snapshot replaces the host's names. */
+  private takeSnapshot(host: HostInfo, table: MeshNameTable, names: readonly MeshName[]): boolean {
+    if (table.chunks === 0 || table.chunks > MAX_SNAPSHOT_CHUNKS || table.chunk >= table.chunks) return true; // malformed: ignored
+    const state = this.stateOf(host.vpnIp, table.epoch);
+    let snapshot = state.snapshot;
+    if (!snapshot || snapshot.epoch !== table.epoch || snapshot.version !== table.version || snapshot.chunks !== table.chunks) {
+      snapshot = state.snapshot = { epoch: table.epoch, version: table.version, chunks: table.chunks, got: new Set(), names: new Map() };
+    }
+    if (!snapshot.got.has(table.chunk)) {
+      snapshot.got.add(table.chunk);
+      for (const n of this.cleanNames(host, names)) {
+        if (n.ips.length > 0 && (snapshot.names.size < MAX_NAMES_PER_HOST || snapshot.names.has(n.name))) snapshot.names.set(n.name, n.ips);
+      }
+    }
+    if (snapshot.got.size < snapshot.chunks) return true;
+    state.snapshot = null;
+    for (const name of [...state.names.keys()]) if (!snapshot.names.has(name)) this.setName(host.vpnIp, state, name, []);
+    for (const [name, ips] of snapshot.names) this.setName(host.vpnIp, state, name, ips);
+    Object.assign(state, { epoch: snapshot.epoch, version: snapshot.version, latest: snapshot.version, nextDelta: null });
+    return true;
+  }
+
+  private isInStep(vpnIp: number, table: MeshNameTable): boolean {
+    const state = this.namesByHost.get(vpnIp);
+    return state !== undefined && state.epoch === table.epoch && state.version === table.version;
+  }
+
+  private askResync(vpnIp: number, reply: Reply): void {
+    const state = this.namesByHost.get(vpnIp);
+    const now = this.now();
+    if (state) {
+      if (now - state.lastResync < RESYNC_INTERVAL_MS) return;
+      state.lastResync = now;
+    }
+    reply(MetaType.MeshNamesResync, { ...emptyMetaDetails(), vpnIp });
+  }
+
+  private setName(vpnIp: number, state: HostNames, name: string, ips: number[]): void {
+    if (ips.length === 0) {
+      if (!state.names.delete(name)) return;
+      const hosts = this.hostsByName.get(name);
+      hosts?.delete(vpnIp);
+      if (hosts?.size === 0) this.hostsByName.delete(name);
       return;
     }
-    this.namesByHost.set(vpnIp, names);
-    for (const n of names) {
-      let hosts = this.hostsByName.get(n.name);
-      if (!hosts) this.hostsByName.set(n.name, (hosts = new Set()));
-      hosts.add(vpnIp);
-    }
+    if (!state.names.has(name) && state.names.size >= MAX_NAMES_PER_HOST) return;
+    state.names.set(name, ips);
+    let hosts = this.hostsByName.get(name);
+    if (!hosts) this.hostsByName.set(name, (hosts = new Set()));
+    hosts.add(vpnIp);
   }
+
+  private dropNames(vpnIp: number): void {
+    const state = this.namesByHost.get(vpnIp);
+    if (!state) return;
+    for (const name of [...state.names.keys()]) this.setName(vpnIp, state, name, []);
+    this.namesByHost.delete(vpnIp);
+  }
+}
+
+/** At most `max` of the addresses, a random choice when there are more. */
+function sample(ips: number[], max: number): number[] {
+  if (ips.length <= max) return ips;
+  for (let i = ips.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [ips[i], ips[j]] = [ips[j]!, ips[i]!];
+  }
+  return ips.slice(0, max);
 }

@@ -1,11 +1,19 @@
 /**
- * Container names across hosts. Docker's embedded DNS (127.0.0.11 in every container on a
- * user-defined network) answers for the containers on its own host and forwards every other name
- * to the daemon's upstream servers. With the one documented daemon option `"dns": ["<gateway of
- * the cluster network>"]` that upstream is this server, on the bridge gateway of the host's
- * `cluster` network. It answers `<container>.<network>` (and a bare `<container>`) for containers
- * on other hosts, asking the mesh (the lighthouses) for them, answers NXDOMAIN for unknown names in
- * the network's zone, and forwards everything else to the host's own resolvers.
+ * Container and service names across hosts. Docker's embedded DNS (127.0.0.11 in every container
+ * on a user-defined network) answers the names of the containers on its own host (container names,
+ * network aliases, Compose services, each also as `<name>.<network>`) and forwards every other name
+ * to the daemon's upstream servers. With the daemon option `"dns": ["<gateway of the cluster
+ * network>"]` that upstream is this server, on the bridge gateway of the host's `cluster` network.
+ * It answers, from the mesh (the lighthouses) and this host's containers:
+ *
+ *   tasks.<name>.<network>, tasks.<name>   every running (and healthy) container with that name,
+ *                                          alias or service on every host
+ *   <name>.<network>, <name>               the same set (Docker sends these here only when none
+ *                                          of its containers here has that name or alias)
+ *
+ * in a new random order per answer with a short TTL, so clients spread over the replicas and
+ * notice a stopped one within seconds. Unknown names in the network's zone get NXDOMAIN; everything
+ * else goes to the host's own resolvers.
  */
 import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
@@ -16,7 +24,8 @@ import { formatIp } from '../net/ipv4.js';
 
 const RCODE_SERVFAIL = 2;
 const RCODE_NXDOMAIN = 3;
-const TTL_SECONDS = 10;
+/** Short: replicas come and go, and clients should spread over the current ones. */
+const TTL_SECONDS = 2;
 const FORWARD_TIMEOUT_MS = 2000;
 const MAX_PENDING_FORWARDS = 1024;
 
@@ -39,14 +48,36 @@ export function upstreamServers(resolvConf: string, self: string): string[] {
   return out;
 }
 
-/** The container name a question asks for in `zone`, or null when it is outside the zone. */
-export function containerNameOf(question: string, zone: string): string | null {
-  const name = question.replace(/\.$/, '').toLowerCase();
-  if (name.endsWith(`.${zone}`)) {
-    const label = name.slice(0, -zone.length - 1);
-    return label && !label.includes('.') ? label : null;
+/** A question for the mesh: `name`, a container, alias or service name. */
+export interface MeshQuestion {
+  name: string;
+  /** Asked as <name>.<zone>: the answer is authoritative (NXDOMAIN when unknown). */
+  inZone: boolean;
+}
+
+/**
+ * What a question asks of the mesh: `[tasks.]<name>.<zone>` (the name may have dots, as aliases and
+ * `<service>.<project>` do), a bare `<name>` or `tasks.<name>` (single label); null for anything else.
+ */
+export function meshQuestionOf(question: string, zone: string): MeshQuestion | null {
+  const full = question.replace(/\.$/, '').toLowerCase();
+  const inZone = full.endsWith(`.${zone}`);
+  let name = inZone ? full.slice(0, -zone.length - 1) : full;
+  // tasks.<name> lists every replica, as in Swarm; so does <name>: Docker answers it itself when it can.
+  if (name.startsWith('tasks.') && name.length > 'tasks.'.length) name = name.slice('tasks.'.length);
+  if (!/^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/.test(name)) return null;
+  if (!inZone && name.includes('.')) return null;
+  return { name, inZone };
+}
+
+/** The addresses in a new random order (Fisher-Yates), so that clients taking the first spread out. */
+export function shuffled(ips: readonly number[]): number[] {
+  const out = [...ips];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
   }
-  return name && !name.includes('.') ? name : null;
+  return out;
 }
 
 interface Server {
@@ -125,21 +156,21 @@ export class ContainerDns {
     }
     const question = query.questions?.[0];
     if (query.type !== 'query' || query.opcode !== 'QUERY' || !question || query.questions!.length !== 1) return;
-    const name = containerNameOf(question.name, this.zone);
-    const inZone = question.name.replace(/\.$/, '').toLowerCase().endsWith(`.${this.zone}`);
-    if (name === null || (!inZone && !(question.type === 'A' || question.type === 'AAAA'))) return this.forward(data, query, from);
-    let ips = this.names.local(name);
-    if (ips.length === 0) {
-      try {
-        ips = await this.names.remote(name);
-      } catch (err) {
-        this.log.debug({ name, reason: (err as Error).message }, 'container DNS: mesh lookup failed');
-        ips = [];
-      }
+    const asked = meshQuestionOf(question.name, this.zone);
+    if (asked === null || (!asked.inZone && !(question.type === 'A' || question.type === 'AAAA'))) return this.forward(data, query, from);
+    // The mesh's answer includes this host's containers once the lighthouses have our table; until
+    // then (or without a lighthouse) the local ones still answer.
+    let remote: number[];
+    try {
+      remote = await this.names.remote(asked.name);
+    } catch (err) {
+      this.log.debug({ name: asked.name, reason: (err as Error).message }, 'container DNS: mesh lookup failed');
+      remote = [];
     }
+    const ips = [...new Set([...this.names.local(asked.name), ...remote])];
     // A bare name nobody in the mesh knows may still be a real host name: let the upstream answer.
-    if (ips.length === 0 && !inZone) return this.forward(data, query, from);
-    const answers: Answer[] = question.type === 'A' ? ips.map((ip) => ({ type: 'A', name: question.name, ttl: TTL_SECONDS, data: formatIp(ip) })) : [];
+    if (ips.length === 0 && !asked.inZone) return this.forward(data, query, from);
+    const answers: Answer[] = question.type === 'A' ? shuffled(ips).map((ip) => ({ type: 'A', name: question.name, ttl: TTL_SECONDS, data: formatIp(ip) })) : [];
     const rcode = ips.length === 0 ? RCODE_NXDOMAIN : 0;
     this.reply(query, answers, rcode, from);
   }

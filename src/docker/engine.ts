@@ -37,6 +37,15 @@ export interface NetworkInfo {
   Containers?: Record<string, { Name: string; IPv4Address: string }> | null;
 }
 
+/** The parts of `docker inspect CONTAINER` the name publisher reads. */
+export interface ContainerInfo {
+  Id: string;
+  Name: string;
+  State: { Running: boolean; Health?: { Status: string } | null };
+  Config: { Labels: Record<string, string> | null };
+  NetworkSettings: { Networks: Record<string, { Aliases: string[] | null; IPAddress: string }> | null };
+}
+
 export interface NetworkCreateRequest {
   Name: string;
   Driver: string;
@@ -66,6 +75,8 @@ export interface DockerEngine {
   inspectNetwork(name: string): Promise<NetworkInfo | null>;
   createNetwork(body: NetworkCreateRequest): Promise<string>;
   removeNetwork(id: string): Promise<void>;
+  /** null when there is no such container (any more). */
+  inspectContainer(id: string): Promise<ContainerInfo | null>;
   /** Streams events until `signal` aborts or the daemon goes away (then the promise rejects). */
   events(filters: Record<string, string[]>, onEvent: (event: DockerEvent) => void, signal: AbortSignal): Promise<void>;
 }
@@ -111,6 +122,15 @@ export class HttpDockerEngine implements DockerEngine {
 
   async removeNetwork(id: string): Promise<void> {
     await this.call('DELETE', `/networks/${encodeURIComponent(id)}`);
+  }
+
+  async inspectContainer(id: string): Promise<ContainerInfo | null> {
+    try {
+      return (await this.call('GET', `/containers/${encodeURIComponent(id)}/json`)) as ContainerInfo;
+    } catch (err) {
+      if (err instanceof DockerError && err.status === 404) return null;
+      throw err;
+    }
   }
 
   async events(filters: Record<string, string[]>, onEvent: (event: DockerEvent) => void, signal: AbortSignal): Promise<void> {

@@ -1,8 +1,8 @@
 /**
  * `mesh node --docker-bridge NAME` put together: the container subnet from the certificate, the
  * Docker network and rules (DockerBridgeShim), the CA's subnet ranges routed into the TUN with
- * owners found through the lighthouses (SubnetRouter), and container names published to the mesh
- * and served to the containers (NameDirectory, ContainerDns).
+ * owners found through the lighthouses (SubnetRouter), and container and service names
+ * (services.ts) published to the mesh and served to the containers (NameDirectory, ContainerDns).
  */
 import type { Logger } from 'pino';
 import { UserError } from '../errors.js';
@@ -56,7 +56,7 @@ export async function startDockerBridge(node: DockerHost, log: Logger, options: 
   for (const range of caSubnets) tun.addRoute({ cidr: range });
   node.routeContainerRanges(caSubnets);
 
-  let local = new Map<string, number>();
+  let local = new Map<string, number[]>();
   let dns: ContainerDns | null = null;
   const gateway = gatewayOf(subnet);
   const startDns = async () => {
@@ -67,7 +67,7 @@ export async function startDockerBridge(node: DockerHost, log: Logger, options: 
         port: 53,
         zone: options.network,
         log,
-        names: { local: (name) => (local.has(name) ? [local.get(name)!] : []), remote: (name) => node.names.resolve(name) },
+        names: { local: (name) => local.get(name) ?? [], remote: (name) => node.names.resolve(name) },
       });
     } catch (err) {
       log.warn({ address: `${gateway}:53`, reason: (err as Error).message }, 'docker: cannot serve container names yet');
@@ -79,9 +79,9 @@ export async function startDockerBridge(node: DockerHost, log: Logger, options: 
     mtu: tun.mtu,
     tun: tun.name,
     force: options.force,
-    onContainers: (containers) => {
-      local = containers;
-      node.names.publish([...containers].map(([name, ip]) => ({ name, ips: [ip] })));
+    onNames: (names) => {
+      local = names;
+      node.names.publish([...names].map(([name, ips]) => ({ name, ips })));
       void startDns();
     },
   }, log);

@@ -6,9 +6,10 @@
  */
 import { networkInterfaces } from 'node:os';
 import type { Logger } from 'pino';
-import { cidrsOverlap, formatCidr, formatIp, networkOf, parseCidr, parseIp, type Cidr } from '../net/ipv4.js';
+import { cidrsOverlap, formatCidr, formatIp, networkOf, parseCidr, type Cidr } from '../net/ipv4.js';
 import { DockerError, DockerUnavailableError, type DockerEngine, type NetworkCreateRequest, type NetworkInfo } from './engine.js';
 import { applyRules, commentFor, removeTagged, shimRules, type IptablesRunner } from './iptables.js';
+import { ServiceNames } from './services.js';
 
 export const MANAGED_LABEL = 'io.mesh.docker-bridge';
 
@@ -19,8 +20,11 @@ export interface ShimOptions {
   tun: string;
   /** Replace an existing network of that name on another subnet (only when no container uses it). */
   force: boolean;
-  /** Told the containers on the network (name → IPv4) whenever they may have changed. */
-  onContainers?: (containers: Map<string, number>) => void;
+  /**
+   * Told the names the containers on the network answer to (name → their IPv4 addresses: container
+   * names, network aliases, Compose services) whenever they may have changed.
+   */
+  onNames?: (names: Map<string, number[]>) => void;
 }
 
 export class ShimError extends Error {}
@@ -104,12 +108,24 @@ export function hostNetworks(exceptInterface: string): Cidr[] {
 
 const RETRY_MIN_MS = 500;
 const RETRY_MAX_MS = 5000;
+/** Events within this time are handled together (a `docker compose up` starts many containers at once). */
+const EVENT_SETTLE_MS = 100;
+
+/** The Docker events that can change the network, the rules or the names. */
+const FOLLOWED_EVENTS = {
+  type: ['network', 'daemon', 'container'],
+  event: ['destroy', 'create', 'reload', 'connect', 'disconnect', 'start', 'stop', 'die', 'rename', 'health_status'],
+};
 
 export class DockerBridgeShim {
   private readonly abort = new AbortController();
   private running: Promise<void> | null = null;
   private bridge: string | null = null;
   private readonly tag: string;
+  private readonly names: ServiceNames;
+  /** A re-read is due: null, 'names' (a container changed) or 'network' (re-assert network and rules too). */
+  private due: 'names' | 'network' | null = null;
+  private settling: Promise<void> | null = null;
   /** Resolves once the network and rules are in place the first time. */
   readonly ready: Promise<void>;
   private markReady!: () => void;
@@ -121,6 +137,7 @@ export class DockerBridgeShim {
     private readonly log: Logger,
   ) {
     this.tag = commentFor(bridgeNameFor(options.network));
+    this.names = new ServiceNames(engine, options.network);
     this.ready = new Promise((resolve) => (this.markReady = resolve));
   }
 
@@ -143,6 +160,7 @@ export class DockerBridgeShim {
   async stop(): Promise<void> {
     this.abort.abort();
     await this.running?.catch(() => {});
+    await this.settling;
     const removed = await removeTagged(this.iptables, this.tag);
     this.log.info({ network: this.options.network, rulesRemoved: removed }, 'docker: removed the shim\'s iptables rules (the network and its containers stay)');
   }
@@ -161,11 +179,16 @@ export class DockerBridgeShim {
         this.markReady();
         delay = RETRY_MIN_MS;
         await this.engine.events(
-          { type: ['network', 'daemon'], event: ['destroy', 'create', 'reload', 'connect', 'disconnect'] },
+          FOLLOWED_EVENTS,
           (event) => {
-            const name = event.Actor?.Attributes?.name;
-            if (event.Type === 'network' && name !== this.options.network) return;
-            this.converge().catch((err) => this.log.warn({ reason: (err as Error).message }, 'docker: could not re-assert the network'));
+            const attributes = event.Actor?.Attributes ?? {};
+            if (event.Type === 'container') {
+              if (event.Actor?.ID) this.names.forget(event.Actor.ID);
+              return this.schedule('names');
+            }
+            if (event.Type === 'network' && attributes.name !== this.options.network) return;
+            if (attributes.container) this.names.forget(attributes.container);
+            this.schedule('network');
           },
           signal,
         );
@@ -179,14 +202,39 @@ export class DockerBridgeShim {
     }
   }
 
-  /** Network present on the right subnet, rules in place. Idempotent. */
+  /** Handles the events of the next EVENT_SETTLE_MS together, one re-read at a time. */
+  private schedule(what: 'names' | 'network'): void {
+    if (this.due !== 'network') this.due = what;
+    if (this.settling) return;
+    this.settling = (async () => {
+      while (this.due && !this.abort.signal.aborted) {
+        await sleep(EVENT_SETTLE_MS, this.abort.signal);
+        const due = this.due;
+        this.due = null;
+        try {
+          if (due === 'network') await this.converge();
+          else await this.publishNames(await this.engine.inspectNetwork(this.options.network));
+        } catch (err) {
+          this.log.warn({ reason: (err as Error).message }, 'docker: could not re-read the network');
+        }
+      }
+      this.settling = null;
+    })();
+  }
+
+  private async publishNames(info: NetworkInfo | null): Promise<void> {
+    if (!info || !this.options.onNames) return;
+    this.options.onNames(await this.names.tableOf(info));
+  }
+
+  /** Network present on the right subnet, rules in place, names told. Idempotent. */
   private async converge(): Promise<void> {
     const info = await this.ensureNetwork();
     this.bridge = bridgeOf(info);
     const rules = shimRules({ tun: this.options.tun, bridge: this.bridge, subnet: formatCidr({ ip: networkOf(this.options.subnet), bits: this.options.subnet.bits }) });
     const { added, removed } = await applyRules(this.iptables, rules, this.tag);
     if (added > 0 || removed > 0) this.log.info({ bridge: this.bridge, added, removed }, 'docker: iptables rules in place');
-    this.options.onContainers?.(containersOf(info));
+    await this.publishNames(info);
   }
 
   private async ensureNetwork(): Promise<NetworkInfo> {
@@ -215,21 +263,6 @@ export class DockerBridgeShim {
     }
     return info;
   }
-}
-
-/** Container name → IPv4 on a network, from `docker network inspect`. */
-export function containersOf(info: NetworkInfo): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const c of Object.values(info.Containers ?? {})) {
-    const ip = c.IPv4Address?.split('/')[0];
-    if (!c.Name || !ip) continue;
-    try {
-      out.set(c.Name.toLowerCase(), parseIp(ip));
-    } catch {
-      // not an IPv4 address: skipped
-    }
-  }
-  return out;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

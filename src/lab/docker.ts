@@ -40,7 +40,7 @@ const CA_IPS = '10.42.0.0/16';
 const CA_SUBNETS = '10.200.0.0/16';
 const LISTEN_PORT = 4242;
 const SERVICE_PORT = 4243;
-const APPLETS = ['sh', 'httpd', 'wget', 'ping', 'sleep', 'cat', 'echo', 'nc', 'nslookup', 'ls', 'ip', 'hostname', 'grep', 'tail', 'timeout'];
+const APPLETS = ['sh', 'httpd', 'wget', 'ping', 'sleep', 'cat', 'echo', 'nc', 'nslookup', 'ls', 'ip', 'hostname', 'grep', 'tail', 'timeout', 'seq'];
 
 export type HostKind = 'lighthouse' | 'docker' | 'nebula';
 
@@ -55,6 +55,8 @@ export interface DockerLabHostOptions {
    * (its container subnet is then served by something else, routed with unsafe_routes).
    */
   dockerBridge?: boolean;
+  /** For a Docker host: its container subnet (`mesh ca sign --subnets CIDR`) instead of the next /24. */
+  subnet?: string;
 }
 
 export interface Dockerd {
@@ -129,8 +131,12 @@ export class DockerLab extends Lab<DockerHost> {
       ...this.nodeFiles(name),
     };
     this.hosts.set(name, host);
+    if (options.subnet) {
+      host.subnet = options.subnet;
+      host.gateway = options.subnet.replace(/\.0\/\d+$/, '.1');
+    }
     const out = this.enroll && host.kind === 'docker' ? await this.joinHost(host) : await this.certify(host);
-    if (host.kind === 'docker') {
+    if (host.kind === 'docker' && !host.subnet) {
       const m = /subnet (\d+\.\d+\.\d+)\.0\/24/.exec(out);
       if (!m) throw new Error(`${this.enroll ? 'mesh join' : 'mesh ca sign --subnets auto'} did not say which subnet it gave ${host.name}: ${out}`);
       host.subnet = `${m[1]}.0/24`;
@@ -140,7 +146,7 @@ export class DockerLab extends Lab<DockerHost> {
   }
 
   protected override certRequest(host: DockerHost): { ipCidr: string; options: SignOptions } {
-    return { ipCidr: `${host.vpnIp}/16`, options: { groups: host.groups, ...(host.kind === 'docker' ? { subnets: 'auto' as const } : {}) } };
+    return { ipCidr: `${host.vpnIp}/16`, options: { groups: host.groups, ...(host.kind === 'docker' ? { subnets: host.subnet ?? 'auto' } : {}) } };
   }
 
   /**
@@ -278,9 +284,12 @@ export class DockerLab extends Lab<DockerHost> {
     return r.stdout.trim();
   }
 
-  /** Runs a detached busybox container on the `cluster` network, restarted with dockerd. */
-  async runContainer(name: string, container: string, ip: string, command: string[]): Promise<void> {
-    await this.dockerOk(name, ['run', '-d', '--init', '--pull', 'never', '--restart', 'always', '--name', container, '--hostname', container, '--network', NETWORK, '--ip', ip, IMAGE, ...command]);
+  /**
+   * Runs a detached busybox container on the `cluster` network, restarted with dockerd; `runOptions`
+   * go to `docker run` (--network-alias, --label, --health-cmd, ...).
+   */
+  async runContainer(name: string, container: string, ip: string, command: string[], runOptions: string[] = []): Promise<void> {
+    await this.dockerOk(name, ['run', '-d', '--init', '--pull', 'never', '--restart', 'always', '--name', container, '--hostname', container, '--network', NETWORK, '--ip', ip, ...runOptions, IMAGE, ...command]);
   }
 
   /** A busybox httpd serving "<text>\n" on `port`, logging each request (with the client address) to stderr. */

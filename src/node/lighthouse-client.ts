@@ -149,6 +149,12 @@ export class LighthouseClient {
     for (const lighthouse of this.lighthouses) this.deps.sendTo(lighthouse, MessageType.LightHouse, 0, payload);
   }
 
+  /** One NebulaMeta to one of our lighthouses (an answer to what it asked); nothing for another host. */
+  sendToLighthouse(lighthouse: number, type: number, details: MetaDetails): void {
+    if (!this.lighthouses.has(lighthouse)) return;
+    this.deps.sendTo(lighthouse, MessageType.LightHouse, 0, encodeMeta(type, details));
+  }
+
   /** HostQuery for `vpnIp` to every lighthouse; nobody asks about a lighthouse itself. */
   query(vpnIp: number): void {
     if (this.lighthouses.has(vpnIp)) return;

@@ -212,9 +212,11 @@ export class MeshNode implements InsideNode, OutsideNode {
       interval: () => this.config.lighthouse.interval,
       hasLighthouses: () => lighthouses.hasLighthouses,
       sendToLighthouses: (type, details) => lighthouses.sendToLighthouses(type, details),
+      sendToLighthouse: (lighthouse, type, details) => lighthouses.sendToLighthouse(lighthouse, type, details),
     });
     lighthouses.onReply(MetaType.MeshSubnetReply, (lighthouse, details) => this.subnets.handleReply(lighthouse, details));
     lighthouses.onReply(MetaType.MeshNameReply, (_lighthouse, details) => this.names.handleReply(details));
+    lighthouses.onReply(MetaType.MeshNamesResync, (lighthouse) => this.names.handleResync(lighthouse.vpnIp));
     this.firewall = Firewall.fromConfig(config.firewall, identity.localCidrs());
     this.unsafeRoutes = unsafeRoutesOf(config);
   }

@@ -41,13 +41,28 @@ export const MetaType = {
   MeshSubnetQuery: 100,
   /** lighthouse → node: Details.VpnIp owns MeshSubnets (from its certificate), reachable at Ip4AndPorts. */
   MeshSubnetReply: 101,
-  /** node → lighthouse: the container names it serves (replaces the previous update). */
-  MeshNamesUpdate: 102,
+  // 102 was a replacing name update of at most 64 names, before chunked tables: not reused.
   /** node → lighthouse: MeshNames[0].Name, please. */
   MeshNameQuery: 103,
   /** lighthouse → node: MeshNames with the addresses known for the name (none: unknown). */
   MeshNameReply: 104,
+  /**
+   * node → lighthouse: names whose addresses changed (all of a name's current addresses; none: the
+   * name is gone), one chunk of the change that took the node's name table to MeshNameTable.Version.
+   */
+  MeshNamesDelta: 105,
+  /** node → lighthouse: chunk MeshNameTable.Chunk of MeshNameTable.Chunks of the whole table at Version. */
+  MeshNamesSnapshot: 106,
+  /** node → lighthouse, every lighthouse.interval: my table is at MeshNameTable.Epoch/Version. */
+  MeshNamesCheck: 107,
+  /** lighthouse → node: my copy of your table is not at the version you announced; send a snapshot. */
+  MeshNamesResync: 108,
 } as const;
+
+/** Bounds of a published name (a container, alias or `<service>.<project>`) that nodes and lighthouses keep. */
+export const MAX_MESH_NAME_LENGTH = 127;
+/** Addresses one host publishes for one name: a name with all of them still fits one datagram. */
+export const MAX_MESH_NAME_IPS = 200;
 
 /** NebulaControl.MessageType: the relay setup messages. */
 export const ControlType = { None: 0, CreateRelayRequest: 1, CreateRelayResponse: 2 } as const;
@@ -78,9 +93,11 @@ const { root } = protobuf.parse(`
     repeated uint32 relayVpnIps = 5;
     repeated MeshSubnet meshSubnets = 100;
     repeated MeshName meshNames = 101;
+    MeshNameTable meshNameTable = 102;
   }
   message MeshSubnet { uint32 ip = 1; uint32 bits = 2; }
   message MeshName { string name = 1; repeated uint32 ips = 2; }
+  message MeshNameTable { uint32 epoch = 1; uint32 version = 2; uint32 chunk = 3; uint32 chunks = 4; }
   message Ip4AndPort { uint32 ip = 1; uint32 port = 2; }
   message Ip6AndPort { uint64 hi = 1; uint64 lo = 2; uint32 port = 3; }
   message NebulaHandshake {
@@ -195,6 +212,15 @@ export interface MeshName {
   ips: number[];
 }
 
+/** Where a name table message stands: the sender's table epoch (new per process) and version, and the chunk. */
+export interface MeshNameTable {
+  epoch: number;
+  version: number;
+  /** 0-based chunk index, of `chunks` (0 on messages that are not chunked). */
+  chunk: number;
+  chunks: number;
+}
+
 export interface Ip4AndPort {
   ip: number;
   port: number;
@@ -216,6 +242,8 @@ export interface MetaDetails {
   meshSubnets?: { ip: number; bits: number }[];
   /** mesh extension (field 101). */
   meshNames?: MeshName[];
+  /** mesh extension (field 102). */
+  meshNameTable?: MeshNameTable;
 }
 
 export interface MetaMessage {
@@ -240,17 +268,18 @@ export function encodeMeta(type: number, details: MetaDetails): Uint8Array {
   return encode(PbMeta, { type, details });
 }
 
-const decodeMetaObject = plainDecoder<{ type: number; details: Required<MetaDetails> }>(PbMeta);
+const decodeMetaObject = plainDecoder<{ type: number; details: Required<MetaDetails> & { meshNameTable: MeshNameTable | null } }>(PbMeta);
 
 /** Decodes a NebulaMeta; throws when Details is missing or the bytes are malformed. */
 export function decodeMeta(bytes: Uint8Array): MetaMessage {
   const { type, details } = decodeMetaObject(bytes);
   // The mesh extension lists are optional properties, left out when empty.
-  const { meshSubnets, meshNames, ...base } = details;
+  const { meshSubnets, meshNames, meshNameTable, ...base } = details;
   const metaDetails: MetaDetails = base;
   checkMeshSubnets(meshSubnets);
   if (meshSubnets.length > 0) metaDetails.meshSubnets = meshSubnets;
   if (meshNames.length > 0) metaDetails.meshNames = meshNames;
+  if (meshNameTable) metaDetails.meshNameTable = meshNameTable;
   return { type, details: metaDetails };
 }
 

@@ -8,11 +8,12 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { NetworkCreateRequest, NetworkInfo } from '../../src/docker/engine.js';
+import type { ContainerInfo, NetworkCreateRequest, NetworkInfo } from '../../src/docker/engine.js';
 import type { CommandResult, IptablesRunner } from '../../src/docker/iptables.js';
 
 export class FakeDockerd {
   readonly networks = new Map<string, NetworkInfo>();
+  readonly containers = new Map<string, ContainerInfo>();
   readonly calls: string[] = [];
   private readonly streams = new Set<ServerResponse>();
   private server: Server | null = null;
@@ -60,6 +61,19 @@ export class FakeDockerd {
     return info;
   }
 
+  /**
+   * A container on `network` as dockerd would show it: inspectable, attached with `ip` while
+   * running; then the event `action` (start, die, health_status: healthy, ...).
+   */
+  setContainer(network: string, info: ContainerInfo, ip: string, action: string): void {
+    this.containers.set(info.Id, info);
+    const net = this.networks.get(network)!;
+    net.Containers = { ...net.Containers };
+    if (info.State.Running) net.Containers[info.Id] = { Name: info.Name.replace(/^\//, ''), IPv4Address: `${ip}/24` };
+    else delete net.Containers[info.Id];
+    this.emit({ Type: 'container', Action: action, Actor: { ID: info.Id, Attributes: { name: info.Name } } });
+  }
+
   private handle(method: string, url: string, body: string, res: ServerResponse): void {
     const path = url.replace(/^\/v1\.\d+/, '').split('?')[0]!;
     this.calls.push(`${method} ${path}`);
@@ -82,6 +96,11 @@ export class FakeDockerd {
       this.networks.set(req.Name, info);
       this.emit({ Type: 'network', Action: 'create', Actor: { ID: info.Id, Attributes: { name: req.Name } } });
       return json(201, { Id: info.Id });
+    }
+    const c = /^\/containers\/([^/]+)\/json$/.exec(path);
+    if (c && method === 'GET') {
+      const info = this.containers.get(decodeURIComponent(c[1]!));
+      return info ? json(200, info) : json(404, { message: 'No such container' });
     }
     const m = /^\/networks\/([^/]+)$/.exec(path);
     if (m) {

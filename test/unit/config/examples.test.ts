@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
+import { parse as parseYaml } from 'yaml';
 import { parseIp } from '../../../src/net/ipv4.js';
 import { loadConfig } from '../../../src/node/config.js';
 
@@ -60,5 +61,17 @@ describe('examples', () => {
     // Sanity: the harness does notice a config nebula rejects.
     const broken = readFileSync(join(EXAMPLES, 'config.yml'), 'utf8').replace('port: 443', 'port: 900-100');
     assert.notEqual(nebulaTest('broken.yml', broken).status, 0);
+  });
+
+  it('examples/compose/compose.yml: api and client on the external mesh network, the client calling tasks.api.cluster', () => {
+    const compose = parseYaml(readFileSync(join(EXAMPLES, 'compose', 'compose.yml'), 'utf8')) as {
+      services: Record<string, { networks: string[]; command: string[]; healthcheck?: unknown }>;
+      networks: Record<string, { external?: boolean }>;
+    };
+    assert.deepEqual(compose.networks, { cluster: { external: true } });
+    assert.deepEqual(Object.keys(compose.services).sort(), ['api', 'client']);
+    for (const service of Object.values(compose.services)) assert.deepEqual(service.networks, ['cluster']);
+    assert.ok(compose.services['api']!.healthcheck, 'api has a health check');
+    assert.match(compose.services['client']!.command.join(' '), /http:\/\/tasks\.api\.cluster\//);
   });
 });

@@ -3,7 +3,7 @@ import dgram from 'node:dgram';
 import { after, before, describe, it } from 'node:test';
 import dnsPacket, { type Answer, type DecodedPacket } from 'dns-packet';
 import { pino } from 'pino';
-import { containerNameOf, ContainerDns, upstreamServers } from '../../../src/docker/dns.js';
+import { ContainerDns, meshQuestionOf, upstreamServers } from '../../../src/docker/dns.js';
 import { parseIp } from '../../../src/net/ipv4.js';
 
 const dataOf = (a: Answer) => ('data' in a ? a.data : undefined);
@@ -41,9 +41,10 @@ describe('container DNS', () => {
       log,
       upstream: [{ address: '127.0.0.1', port: upstream.address().port }],
       names: {
-        local: (name) => (name === 'db' ? [parseIp('10.200.2.5')] : []),
+        local: (name) => (name === 'db' ? [parseIp('10.200.2.5')] : name === 'api' ? [parseIp('10.200.2.7')] : []),
         remote: async (name) => {
           remoteLookups.push(name);
+          if (name === 'api' || name === 'api.shop') return [parseIp('10.200.2.7'), parseIp('10.200.3.7'), parseIp('10.200.4.7')];
           return name === 'web' ? [parseIp('10.200.3.2')] : [];
         },
       },
@@ -66,6 +67,24 @@ describe('container DNS', () => {
     assert.ok(remoteLookups.includes('web'));
   });
 
+  it('answers tasks.<name> with every replica on every host, in a shuffled order with a short TTL', async () => {
+    const all = ['10.200.2.7', '10.200.3.7', '10.200.4.7'];
+    const orders = new Set<string>();
+    for (let i = 0; i < 30; i++) {
+      const answer = await query(client, dns.port, 'tasks.api.cluster');
+      const ips = answer.answers!.map(dataOf) as string[];
+      assert.deepEqual([...ips].sort(), all, 'local and remote replicas, each once');
+      assert.ok(answer.answers!.every((a) => 'ttl' in a && a.ttl! <= 5), 'short TTL');
+      orders.add(ips.join(','));
+    }
+    assert.ok(orders.size > 1, 'the order changes between answers');
+    assert.deepEqual(((await query(client, dns.port, 'tasks.api')).answers!.map(dataOf) as string[]).sort(), all);
+    assert.deepEqual(((await query(client, dns.port, 'tasks.api.shop.cluster')).answers!.map(dataOf) as string[]).sort(), all, 'Compose <service>.<project>');
+    // The plain name too (Docker answers it itself when it knows it here).
+    assert.deepEqual(((await query(client, dns.port, 'api.cluster')).answers!.map(dataOf) as string[]).sort(), all);
+    assert.equal((await query(client, dns.port, 'tasks.nothere.cluster')).rcode, 'NXDOMAIN');
+  });
+
   it('says NXDOMAIN for unknown names in the zone and forwards everything else upstream', async () => {
     const missing = await query(client, dns.port, 'nothere.cluster');
     assert.equal(missing.rcode, 'NXDOMAIN');
@@ -84,10 +103,14 @@ describe('container DNS', () => {
   });
 
   it('parses names and resolv.conf', () => {
-    assert.equal(containerNameOf('web.cluster.', 'cluster'), 'web');
-    assert.equal(containerNameOf('a.b.cluster', 'cluster'), null);
-    assert.equal(containerNameOf('example.org', 'cluster'), null);
-    assert.equal(containerNameOf('web', 'cluster'), 'web');
+    assert.deepEqual(meshQuestionOf('Web.cluster.', 'cluster'), { name: 'web', inZone: true });
+    assert.deepEqual(meshQuestionOf('tasks.api.cluster', 'cluster'), { name: 'api', inZone: true });
+    assert.deepEqual(meshQuestionOf('api.shop.cluster', 'cluster'), { name: 'api.shop', inZone: true });
+    assert.deepEqual(meshQuestionOf('tasks.api', 'cluster'), { name: 'api', inZone: false });
+    assert.deepEqual(meshQuestionOf('web', 'cluster'), { name: 'web', inZone: false });
+    assert.equal(meshQuestionOf('example.org', 'cluster'), null);
+    assert.equal(meshQuestionOf('a..cluster', 'cluster'), null);
+    assert.equal(meshQuestionOf('.cluster', 'cluster'), null);
     assert.deepEqual(upstreamServers('# x\nnameserver 127.0.0.53\nnameserver 10.0.0.2\nnameserver ::1\nnameserver 10.200.2.1\n', '10.200.2.1'), ['10.0.0.2']);
   });
 });

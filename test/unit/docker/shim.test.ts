@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { DockerUnavailableError, dockerSocketPath, HttpDockerEngine } from '../../../src/docker/engine.js';
+import { DockerUnavailableError, dockerSocketPath, HttpDockerEngine, type ContainerInfo } from '../../../src/docker/engine.js';
 import { applyRules, removeTagged, shimRules, splitRuleLine } from '../../../src/docker/iptables.js';
 import { bridgeNameFor, chooseContainerSubnet, DockerBridgeShim, networkCreateRequest, ShimError } from '../../../src/docker/shim.js';
-import { parseCidr } from '../../../src/net/ipv4.js';
+import { formatIp, parseCidr } from '../../../src/net/ipv4.js';
 import { FakeDockerd, FakeIptables } from '../../helpers/fake-docker.js';
 import { waitFor } from '../../helpers/memory-mesh.js';
 
@@ -112,6 +112,50 @@ describe('docker shim against a fake Engine API', { timeout: 30_000 }, () => {
     shim = new DockerBridgeShim(engine, ipt.run, { ...OPTIONS, force: true }, log);
     await shim.start();
     assert.equal(dockerd.networks.get('cluster')!.IPAM.Config![0]!.Subnet, '10.200.2.0/24');
+  });
+
+  it('publishes container names, network aliases and Compose services of running, healthy containers, following events', async () => {
+    dockerd = new FakeDockerd();
+    await dockerd.start();
+    const ipt = new FakeIptables();
+    const told: Map<string, number[]>[] = [];
+    shim = new DockerBridgeShim(new HttpDockerEngine(dockerd.socketPath), ipt.run, { ...OPTIONS, onNames: (names) => told.push(names) }, log);
+    await shim.start();
+    await waitFor(() => dockerd!.streaming === 1, 3000, 'event stream');
+    const latest = () => Object.fromEntries([...(told[told.length - 1] ?? new Map<string, number[]>())].map(([name, ips]) => [name, ips.map(formatIp).sort()]));
+    const container = (id: string, name: string, extra: { aliases?: string[]; labels?: Record<string, string>; running?: boolean; health?: string } = {}): ContainerInfo => ({
+      Id: id.padEnd(64, '0'),
+      Name: `/${name}`,
+      State: { Running: extra.running ?? true, ...(extra.health ? { Health: { Status: extra.health } } : {}) },
+      Config: { Labels: extra.labels ?? {} },
+      NetworkSettings: { Networks: { cluster: { Aliases: [...(extra.aliases ?? []), id.padEnd(64, '0').slice(0, 12)], IPAddress: '' } } },
+    });
+
+    dockerd.setContainer('cluster', container('a1', 'api-1', { aliases: ['api', 'API-V2'] }), '10.200.2.10', 'start');
+    dockerd.setContainer('cluster', container('c1', 'shop-api-1', { labels: { 'com.docker.compose.project': 'shop', 'com.docker.compose.service': 'api' } }), '10.200.2.11', 'start');
+    await waitFor(() => latest()['api']?.length === 2, 3000, 'two replicas of api');
+    assert.deepEqual(latest(), {
+      'api-1': ['10.200.2.10'],
+      api: ['10.200.2.10', '10.200.2.11'],
+      'api-v2': ['10.200.2.10'],
+      'shop-api-1': ['10.200.2.11'],
+      'api.shop': ['10.200.2.11'],
+    });
+
+    // A health-checked replica counts once it is healthy, and no longer once it is not.
+    dockerd.setContainer('cluster', container('h1', 'api-h', { aliases: ['api'], health: 'starting' }), '10.200.2.12', 'start');
+    await waitFor(() => 'api-h' in latest() || told.length >= 3, 3000, 'names re-read');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(latest()['api-h'], undefined, 'not healthy yet');
+    dockerd.setContainer('cluster', container('h1', 'api-h', { aliases: ['api'], health: 'healthy' }), '10.200.2.12', 'health_status: healthy');
+    await waitFor(() => latest()['api']?.length === 3, 3000, 'healthy replica in');
+    dockerd.setContainer('cluster', container('h1', 'api-h', { aliases: ['api'], health: 'unhealthy' }), '10.200.2.12', 'health_status: unhealthy');
+    await waitFor(() => latest()['api']?.length === 2 && latest()['api-h'] === undefined, 3000, 'unhealthy replica out');
+
+    // A stopped container leaves the network: its names go.
+    dockerd.setContainer('cluster', container('a1', 'api-1', { aliases: ['api'], running: false }), '10.200.2.10', 'die');
+    await waitFor(() => latest()['api']?.length === 1 && latest()['api-1'] === undefined, 3000, 'stopped replica out');
+    assert.deepEqual(latest()['api'], ['10.200.2.11']);
   });
 
   it('waits for a dockerd that is not there yet instead of failing', async () => {

@@ -261,6 +261,23 @@ describe('NebulaMeta mesh extensions', () => {
     assert.ok(hex(bytes).includes('aa06'), 'field 101 tag');
   });
 
+  it('round-trips a name table chunk (field 102), which a Nebula 1.6 decoder skips', () => {
+    const details: MetaDetails = {
+      ...emptyMetaDetails(),
+      vpnIp: 0x0a2a0003,
+      meshNames: [{ name: 'api', ips: [0x0ac80202] }, { name: 'gone', ips: [] }],
+      meshNameTable: { epoch: 0xdeadbeef, version: 7, chunk: 2, chunks: 3 },
+    };
+    for (const type of [MetaType.MeshNamesDelta, MetaType.MeshNamesSnapshot, MetaType.MeshNamesCheck]) {
+      const bytes = encodeMeta(type, details);
+      assert.deepEqual(decodeMeta(bytes), { type, details });
+      assert.ok(hex(bytes).includes('b206'), 'field 102 tag');
+      const asNebula = PbMeta.toObject(PbMeta.decode(bytes), { enums: Number }) as { Type: number; Details: { VpnIp: number } };
+      assert.equal(asNebula.Type, type);
+      assert.equal(asNebula.Details.VpnIp, 0x0a2a0003);
+    }
+  });
+
   it('rejects an extension subnet longer than /32', () => {
     assert.throws(() => encodeMeta(MetaType.MeshSubnetReply, { ...emptyMetaDetails(), meshSubnets: [{ ip: 1, bits: 33 }] }), /prefix length/);
     // Details { MeshSubnets { Bits: 40 } }
