@@ -22,7 +22,9 @@ export { ProtobufError } from './protobuf.js';
 
 const P3 = 'proto3';
 
-// nebula.proto of Nebula 1.6.1.
+// nebula.proto of Nebula 1.6.1, plus the fields Nebula 1.10+ adds (128-bit Addr fields 6 and 7,
+// CertVersion 8): a 1.10+ peer on a v1 tunnel fills the 1.6 fields, the newer ones are read only as a
+// fallback so that a message carrying only them still means the same thing.
 const root = protobuf.Root.fromJSON({
   nested: {
     nebula: {
@@ -64,6 +66,8 @@ const root = protobuf.Root.fromJSON({
             counter: { type: 'uint32', id: 3 },
             Ip6AndPorts: { rule: 'repeated', type: 'Ip6AndPort', id: 4 },
             RelayVpnIp: { rule: 'repeated', type: 'uint32', id: 5, options: { packed: true } },
+            VpnAddr: { type: 'Addr', id: 6 },
+            RelayVpnAddrs: { rule: 'repeated', type: 'Addr', id: 7 },
             MeshSubnets: { rule: 'repeated', type: 'MeshSubnet', id: 100 },
             MeshNames: { rule: 'repeated', type: 'MeshName', id: 101 },
           },
@@ -80,6 +84,13 @@ const root = protobuf.Root.fromJSON({
           fields: {
             Name: { type: 'string', id: 1 },
             Ips: { rule: 'repeated', type: 'uint32', id: 2, options: { packed: true } },
+          },
+        },
+        Addr: {
+          edition: P3,
+          fields: {
+            Hi: { type: 'uint64', id: 1 },
+            Lo: { type: 'uint64', id: 2 },
           },
         },
         Ip4AndPort: {
@@ -112,6 +123,7 @@ const root = protobuf.Root.fromJSON({
             ResponderIndex: { type: 'uint32', id: 3 },
             Cookie: { type: 'uint64', id: 4 },
             Time: { type: 'uint64', id: 5 },
+            CertVersion: { type: 'uint32', id: 8 },
           },
         },
         NebulaControl: {
@@ -122,6 +134,8 @@ const root = protobuf.Root.fromJSON({
             ResponderRelayIndex: { type: 'uint32', id: 3 },
             RelayToIp: { type: 'uint32', id: 4 },
             RelayFromIp: { type: 'uint32', id: 5 },
+            RelayToAddr: { type: 'Addr', id: 6 },
+            RelayFromAddr: { type: 'Addr', id: 7 },
           },
           nested: {
             MessageType: { values: { None: 0, CreateRelayRequest: 1, CreateRelayResponse: 2 } },
@@ -183,6 +197,16 @@ function decode<T>(type: protobuf.Type, checks: Parameters<typeof checkWireTypes
   }
 }
 
+type PbAddr = { Hi?: protobuf.Long | number; Lo?: protobuf.Long | number } | null | undefined;
+
+/** The IPv4 address in a Nebula 1.10+ Addr (IPv4 is stored mapped, ::ffff:a.b.c.d); 0 for none or IPv6. */
+function ipv4OfAddr(addr: PbAddr): number {
+  if (!addr) return 0;
+  const lo = longToBigint(addr.Lo);
+  if (longToBigint(addr.Hi) !== 0n || lo >> 32n !== 0xffffn) return 0;
+  return Number(lo & 0xffffffffn);
+}
+
 /** A copy (decoded bytes may be views into the input). */
 function copyBytes(b: Uint8Array | null | undefined): Uint8Array {
   return b ? new Uint8Array(b) : new Uint8Array(0);
@@ -198,6 +222,8 @@ export interface HandshakeDetails {
   cookie: bigint;
   /** Unix nanoseconds, exact. */
   time: bigint;
+  /** Nebula 1.10+ (field 8): the version of `cert`; absent or 1 for the v1 certificates mesh reads. */
+  certVersion?: number;
 }
 
 export interface Handshake {
@@ -211,6 +237,7 @@ interface PbHandshakeDetailsFields {
   ResponderIndex?: number;
   Cookie?: protobuf.Long | number;
   Time?: protobuf.Long | number;
+  CertVersion?: number;
 }
 
 interface PbHandshakeFields {
@@ -242,6 +269,7 @@ export function decodeHandshake(bytes: Uint8Array): Handshake {
       responderIndex: d.ResponderIndex ?? 0,
       cookie: longToBigint(d.Cookie),
       time: longToBigint(d.Time),
+      ...(d.CertVersion ? { certVersion: d.CertVersion } : {}),
     },
     hmac: copyBytes(m.Hmac),
   };
@@ -319,6 +347,8 @@ interface PbMetaDetailsFields {
   counter?: number;
   Ip6AndPorts?: { Hi?: protobuf.Long | number; Lo?: protobuf.Long | number; Port?: number }[];
   RelayVpnIp?: number[];
+  VpnAddr?: PbAddr;
+  RelayVpnAddrs?: PbAddr[];
   MeshSubnets?: { Ip?: number; Bits?: number }[];
   MeshNames?: { Name?: string; Ips?: number[] }[];
 }
@@ -398,11 +428,11 @@ export function decodeMeta(bytes: Uint8Array): MetaMessage {
   return {
     type: m.Type ?? 0,
     details: {
-      vpnIp: d.VpnIp ?? 0,
+      vpnIp: d.VpnIp || ipv4OfAddr(d.VpnAddr),
       ip4AndPorts: (d.Ip4AndPorts ?? []).map((e) => ({ ip: e.Ip ?? 0, port: e.Port ?? 0 })),
       counter: d.counter ?? 0,
       ip6AndPorts: (d.Ip6AndPorts ?? []).map((e) => ({ hi: longToBigint(e.Hi), lo: longToBigint(e.Lo), port: e.Port ?? 0 })),
-      relayVpnIps: [...(d.RelayVpnIp ?? [])],
+      relayVpnIps: d.RelayVpnIp?.length ? [...d.RelayVpnIp] : (d.RelayVpnAddrs ?? []).map(ipv4OfAddr).filter((ip) => ip !== 0),
       ...(d.MeshSubnets?.length ? { meshSubnets: d.MeshSubnets.map(meshSubnetFrom) } : {}),
       ...(d.MeshNames?.length ? { meshNames: d.MeshNames.map((e) => ({ name: e.Name ?? '', ips: [...(e.Ips ?? [])] })) } : {}),
     },
@@ -428,6 +458,8 @@ interface PbControlFields {
   ResponderRelayIndex?: number;
   RelayToIp?: number;
   RelayFromIp?: number;
+  RelayToAddr?: PbAddr;
+  RelayFromAddr?: PbAddr;
 }
 
 export function encodeControl(m: ControlMessage): Uint8Array {
@@ -446,8 +478,8 @@ export function decodeControl(bytes: Uint8Array): ControlMessage {
     type: m.Type ?? 0,
     initiatorRelayIndex: m.InitiatorRelayIndex ?? 0,
     responderRelayIndex: m.ResponderRelayIndex ?? 0,
-    relayToIp: m.RelayToIp ?? 0,
-    relayFromIp: m.RelayFromIp ?? 0,
+    relayToIp: m.RelayToIp || ipv4OfAddr(m.RelayToAddr),
+    relayFromIp: m.RelayFromIp || ipv4OfAddr(m.RelayFromAddr),
   };
 }
 
