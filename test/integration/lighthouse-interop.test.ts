@@ -23,6 +23,7 @@ import { nebulaConfig, nebulaConfigYaml, type NodeConfigOptions } from '../../sr
 import { FAST_TIMERS, testLogger, waitFor } from '../helpers/memory-mesh.js';
 import { icmpEcho as echo, parseIpv4 } from '../helpers/packets.js';
 import { makeCA, makeHost, type TestHost } from '../../src/lab/pki.js';
+import { skipOption } from '../helpers/skip.js';
 
 const nebulaMissing = spawnSync('sh', ['-c', 'command -v nebula']).status === 0 ? undefined : '`nebula` is not installed';
 
@@ -84,7 +85,7 @@ function clientOptions(lhPort: number, advertise: string[] = []): Partial<NodeCo
   };
 }
 
-test('mesh nodes find each other through a nebula 1.6.1 lighthouse, and get punched', { skip: nebulaMissing, timeout: 30_000 }, async (t) => {
+test('mesh nodes find each other through a nebula 1.6.1 lighthouse, and get punched', { skip: skipOption(nebulaMissing), timeout: 30_000 }, async (t) => {
   const [lhPort, aPort, bPort] = ports();
   const lh = startNebula(t, 'lh', { ...pem(lhHost), listen: { host: '127.0.0.1', port: lhPort }, amLighthouse: true });
   await waitFor(() => /Nebula interface is active/.test(lh.log()), 10_000, 'nebula lighthouse up');
@@ -118,7 +119,7 @@ test('mesh nodes find each other through a nebula 1.6.1 lighthouse, and get punc
   await waitFor(() => a.tun.written.some((p) => parseIpv4(p).src === hostB.ip), 10_000, 'ping from b at a afterwards');
 });
 
-test('a nebula 1.6.1 node registers with a mesh lighthouse and is reached through it', { skip: nebulaMissing, timeout: 30_000 }, async (t) => {
+test('a nebula 1.6.1 node registers with a mesh lighthouse and is reached through it', { skip: skipOption(nebulaMissing), timeout: 30_000 }, async (t) => {
   const [lhPort, aPort, bPort] = ports();
   const lh = await startMesh(t, lhHost, lhPort, { amLighthouse: true, tun: { disabled: true } });
   startNebula(t, 'b', {

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bindUdp, type Datagram, type UdpBind } from '../../../src/io/udp.js';
 import { tryLoadNative, nativeLoadError } from '../../../src/io/native.js';
+import { skipTest } from '../../helpers/skip.js';
 
 const impls = ['native', 'dgram'] as const;
 
@@ -29,7 +30,7 @@ test('native addon loads (it is built by npm install)', () => {
 for (const impl of impls) {
   test(`${impl} UDP: a batch of datagrams over loopback arrives intact with the right source`, async (t) => {
     if (impl === 'native' && !tryLoadNative()?.Udp) {
-      t.skip(`native addon unavailable: ${nativeLoadError()?.message}`);
+      skipTest(t, `native addon unavailable: ${nativeLoadError()?.message}`);
       return;
     }
     const a = await bindUdp({ host: '127.0.0.1', port: 0, impl });
@@ -66,7 +67,7 @@ for (const impl of impls) {
 
   test(`${impl} UDP: dual-stack "::" talks to IPv4 peers with plain IPv4 addresses; jumbo datagrams`, async (t) => {
     if (impl === 'native' && !tryLoadNative()?.Udp) {
-      t.skip(`native addon unavailable: ${nativeLoadError()?.message}`);
+      skipTest(t, `native addon unavailable: ${nativeLoadError()?.message}`);
       return;
     }
     const dual = await bindUdp({ host: '::', port: 0, impl });
@@ -95,7 +96,7 @@ for (const impl of impls) {
 
   test(`${impl} UDP: bind errors are clear; close is idempotent and stops sending`, async (t) => {
     if (impl === 'native' && !tryLoadNative()?.Udp) {
-      t.skip(`native addon unavailable: ${nativeLoadError()?.message}`);
+      skipTest(t, `native addon unavailable: ${nativeLoadError()?.message}`);
       return;
     }
     const a = await bindUdp({ host: '127.0.0.1', port: 0, impl });
@@ -108,7 +109,7 @@ for (const impl of impls) {
 
 test('native UDP: sendmmsg counts bad destinations without failing the batch', async (t) => {
   if (!tryLoadNative()?.Udp) {
-    t.skip(`native addon unavailable: ${nativeLoadError()?.message}`);
+    skipTest(t, `native addon unavailable: ${nativeLoadError()?.message}`);
     return;
   }
   const a = await bindUdp({ host: '127.0.0.1', port: 0, impl: 'native', readBuffer: 1 << 20, writeBuffer: 1 << 20 });
