@@ -87,9 +87,14 @@ export async function runNode(opts: GlobalOptions, overrides: (loaded: LoadedCon
         log.error({ reason: err instanceof Error ? err.message : String(err) }, 'reload failed, keeping the running configuration');
       }
     };
+    let fault: Error | null = null;
     const signal = await new Promise<string>((resolve) => {
       requestStop = resolve;
       if (stopRequested) resolve(stopRequested);
+      void node.failed.then((err) => {
+        fault = err;
+        resolve('fault');
+      });
     });
     log.info({ signal }, 'shutting down');
     try {
@@ -102,6 +107,7 @@ export async function runNode(opts: GlobalOptions, overrides: (loaded: LoadedCon
     } catch (err) {
       log.error({ err }, 'error during shutdown');
     }
+    if (fault) throw fault;
   } finally {
     process.off('SIGTERM', onTerm);
     process.off('SIGINT', onInt);
