@@ -259,6 +259,10 @@ export class MeshNode implements InsideNode, OutsideNode {
       log.error({ tun: tun.name, reason: err.message }, 'the TUN device is gone (deleted?), stopping');
       node.fail(new UserError(`TUN device ${tun.name} is gone (${err.message}); mesh stopped`));
     });
+    udp.onError?.((err) => {
+      log.error({ reason: err.message }, 'the UDP socket cannot be read any more, stopping');
+      node.fail(new UserError(`${err.message}; mesh stopped`));
+    });
     node.lighthouseClient.start();
     await node.nat.start();
     node.relays.start();
