@@ -33,6 +33,11 @@ export class Diagnostics {
 
   constructor(readonly log: Logger) {}
 
+  /** Keys the log rate limiter holds (bounded: tests check that remote input cannot grow it). */
+  get limiterKeys(): number {
+    return this.loggedAt.size;
+  }
+
   /** True at most once per second per key. */
   private allowed(key: string): boolean {
     const now = Date.now();
