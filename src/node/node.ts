@@ -124,7 +124,7 @@ export class MeshNode implements InsideNode, OutsideNode {
   ) {
     this.failed = new Promise((resolve) => (this.fail = resolve));
     const timers = deps.timers ?? systemTimers;
-    const diag = (this.diag = new Diagnostics(log));
+    const diag = (this.diag = new Diagnostics(log, () => timers.now()));
     const hostmap = (this.hostmap = new HostMap(() => new RemoteList(config.preferredRanges)));
     const identityNow = () => this.identity;
     const sendRaw = (data: Uint8Array, to: Endpoint) => this.sendRaw(data, to);
