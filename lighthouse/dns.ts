@@ -24,6 +24,17 @@ const RCODE_NXDOMAIN = 3;
 const TTL_SECONDS = 60;
 
 /**
+ * Whether a DNS server bound to `host` answers beyond the mesh: anything but loopback or an overlay
+ * address (one of ours, since only those can be bound) is reachable from the underlay.
+ */
+export function dnsReachableOutsideMesh(host: string, inVpnNetwork: (ip: number) => boolean): boolean {
+  if (host === '::1') return false;
+  if (isIP(host) !== 4) return true; // "", 0.0.0.0's IPv6 twin "::" and any other IPv6 address
+  const ip = parseIp(host);
+  return ip >>> 24 !== 127 && !inVpnNetwork(ip);
+}
+
+/**
  * `lighthouse.serve_dns`: a UDP DNS server answering A queries for the certificate name of every
  * host with a tunnel to this lighthouse (and the lighthouse's own), and, like Nebula, TXT queries
  * for an overlay IP with that host's certificate details (only to queriers on the overlay or
@@ -47,6 +58,12 @@ export class LighthouseDns {
         socket.on('error', (err) => node.log.warn({ reason: err.message }, 'DNS socket error'));
         socket.on('message', (data, rinfo) => server.answer(data, { address: rinfo.address, port: rinfo.port }));
         node.log.info({ address: `${host}:${server.port}` }, 'serving DNS for connected hosts');
+        if (dnsReachableOutsideMesh(host, (ip) => node.inVpnNetwork(ip))) {
+          node.log.warn(
+            { address: `${host}:${server.port}` },
+            'lighthouse DNS is reachable from outside the mesh: anyone who can reach it can map certificate names to overlay IPs; set lighthouse.dns.host to this lighthouse\'s overlay IP (or 127.0.0.1)',
+          );
+        }
         resolve(server);
       });
     });

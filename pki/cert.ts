@@ -38,6 +38,23 @@ export class CertificateError extends Error {
   }
 }
 
+/**
+ * A Nebula v2 (ASN.1, nebula 1.10+) certificate where mesh reads v1. Detection lives here and in
+ * pem.ts (the "NEBULA CERTIFICATE V2" banner) so that v2 support has one place to start from.
+ */
+export class UnsupportedCertificateVersionError extends CertificateError {
+  /** `where` prefixes the message, e.g. "certificate #2: ". */
+  constructor(where = '') {
+    super(`${where}Nebula v2 certificate (nebula 1.10+); mesh reads v1: create the CA with \`nebula-cert ca -version 1\` or \`mesh ca init\``);
+    this.name = 'UnsupportedCertificateVersionError';
+  }
+}
+
+/** A v2 certificate is a DER SEQUENCE (0x30); a v1 one is protobuf and starts with field 1, Details (0x0a). */
+function isV2CertificateBytes(bytes: Uint8Array): boolean {
+  return bytes[0] === 0x30;
+}
+
 export const PUBLIC_KEY_LENGTH = 32;
 export const SIGNATURE_LENGTH = 64;
 export const FINGERPRINT_LENGTH = 32;
@@ -88,11 +105,13 @@ export function bytesToHex(bytes: Uint8Array): string {
 }
 
 /**
- * Strictly decodes a certificate from its protobuf bytes. Throws CertificateError for malformed
+ * Strictly decodes a certificate from its protobuf bytes. Throws UnsupportedCertificateVersionError for
+ * a v2 certificate, CertificateError for malformed
  * protobuf (wrong wire types, truncation, trailing garbage), an odd number of IP/subnet values,
  * a public key, issuer or signature of the wrong length.
  */
 export function unmarshalCertificate(bytes: Uint8Array, options: UnmarshalOptions = {}): Certificate {
+  if (isV2CertificateBytes(bytes)) throw new UnsupportedCertificateVersionError();
   let raw;
   try {
     raw = decodeRawCertificate(bytes);

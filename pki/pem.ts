@@ -5,9 +5,11 @@
  * node-forge would silently mis-decode.
  */
 import forge from 'node-forge';
-import { CertificateError, unmarshalCertificate, type Certificate } from './cert.js';
+import { CertificateError, unmarshalCertificate, UnsupportedCertificateVersionError, type Certificate } from './cert.js';
 
 export const CERT_BANNER = 'NEBULA CERTIFICATE';
+/** Nebula 1.10+ (ASN.1 certificates); recognised only to give a clear error. */
+export const CERT_V2_BANNER = 'NEBULA CERTIFICATE V2';
 export const X25519_PRIVATE_KEY_BANNER = 'NEBULA X25519 PRIVATE KEY';
 export const X25519_PUBLIC_KEY_BANNER = 'NEBULA X25519 PUBLIC KEY';
 export const ED25519_PRIVATE_KEY_BANNER = 'NEBULA ED25519 PRIVATE KEY';
@@ -106,6 +108,7 @@ export function decodePem(input: string | Uint8Array, banner: string, what = ban
   if (!first) throw new PemError('input did not contain a valid PEM encoded block');
   if (first.type !== banner) {
     if (first.type === ED25519_ENCRYPTED_PRIVATE_KEY_BANNER) throw new PemError('encrypted private keys are not supported');
+    if (first.type === CERT_V2_BANNER && banner === CERT_BANNER) throw new UnsupportedCertificateVersionError();
     throw new PemError(`expected a ${what} (PEM banner "${banner}"), found "${first.type}"`);
   }
   return first.bytes;
@@ -118,10 +121,12 @@ export function parseCertificatesPem(pem: string | Uint8Array): Certificate[] {
   if (trailing.trim() !== '') throw new CertificateError('unexpected data after the last PEM block');
   return blocks.map((block, i) => {
     const where = blocks.length > 1 ? `certificate #${i + 1}: ` : '';
+    if (block.type === CERT_V2_BANNER) throw new UnsupportedCertificateVersionError(where);
     if (block.type !== CERT_BANNER) throw new CertificateError(`${where}expected PEM banner "${CERT_BANNER}", found "${block.type}"`);
     try {
       return unmarshalCertificate(block.bytes);
     } catch (err) {
+      if (err instanceof UnsupportedCertificateVersionError) throw new UnsupportedCertificateVersionError(where);
       throw new CertificateError(`${where}${(err as Error).message}`);
     }
   });

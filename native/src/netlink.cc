@@ -4,6 +4,7 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -30,6 +31,17 @@ rtattr* AddAttr(Request* req, unsigned short type, const void* data, size_t len)
   nh->nlmsg_len = NLMSG_ALIGN(nh->nlmsg_len) + RTA_ALIGN(rta->rta_len);
   return rta;
 }
+
+// Closes the socket on every return path.
+struct SocketCloser {
+  int fd;
+  ~SocketCloser() { close(fd); }
+};
+
+// A kernel that does not answer within this long fails the call (ETIMEDOUT) instead of hanging the loop.
+constexpr int kReplyTimeoutMs = 2000;
+// Replies that are not ours (wrong sequence or sender) are skipped, but not forever.
+constexpr int kMaxReplies = 64;
 
 }  // namespace
 
@@ -69,36 +81,36 @@ int RouteChange(bool add, const RouteSpec& route) {
 
   int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
   if (fd < 0) return errno;
+  SocketCloser closer{fd};
+  timeval timeout{kReplyTimeoutMs / 1000, (kReplyTimeoutMs % 1000) * 1000};
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout)) < 0) return errno;
   sockaddr_nl kernel;
   std::memset(&kernel, 0, sizeof(kernel));
   kernel.nl_family = AF_NETLINK;
-  if (sendto(fd, &req, req.nh.nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof(kernel)) < 0) {
-    int err = errno;
-    close(fd);
-    return err;
-  }
-  char buf[8192];
-  for (;;) {
-    ssize_t n = recv(fd, buf, sizeof(buf), 0);
+  if (sendto(fd, &req, req.nh.nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof(kernel)) < 0) return errno;
+  alignas(nlmsghdr) char buf[8192];
+  for (int replies = 0; replies < kMaxReplies; replies++) {
+    sockaddr_nl from;
+    socklen_t from_len = sizeof(from);
+    ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &from_len);
     if (n < 0) {
       if (errno == EINTR) continue;
-      int err = errno;
-      close(fd);
-      return err;
+      return errno == EAGAIN || errno == EWOULDBLOCK ? ETIMEDOUT : errno;
     }
+    if (n == 0 || from.nl_pid != 0) continue;  // not from the kernel
     int len = static_cast<int>(n);
     for (nlmsghdr* h = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+      if (h->nlmsg_seq != req.nh.nlmsg_seq) continue;
       if (h->nlmsg_type == NLMSG_ERROR) {
-        nlmsgerr* e = static_cast<nlmsgerr*>(NLMSG_DATA(h));
-        close(fd);
+        // NLMSG_OK checked the header against the datagram; the error code needs its payload too.
+        if (h->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr))) return EPROTO;
+        const nlmsgerr* e = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
         return e->error < 0 ? -e->error : 0;
       }
-      if (h->nlmsg_type == NLMSG_DONE) {
-        close(fd);
-        return 0;
-      }
+      if (h->nlmsg_type == NLMSG_DONE) return 0;
     }
   }
+  return EPROTO;
 }
 
 }  // namespace mesh

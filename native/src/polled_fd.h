@@ -149,11 +149,15 @@ class PolledFd : public Napi::ObjectWrap<Derived> {
   static void OnReadable(void* owner, int status) { static_cast<PolledFd*>(owner)->ReadFromLoop(status); }
 
   // Runs from libuv, which cannot take an exception: whatever ReadBatch throws becomes an uncaught
-  // exception in JS.
+  // exception in JS. The wrapper is held strongly meanwhile: the JS callback may close() the device
+  // and drop the last reference, and a GC inside the callback must not free `this` under ReadBatch.
   void ReadFromLoop(int status) noexcept {
     Napi::Env env = this->Env();
     napi_handle_scope scope;
     if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+    napi_ref self = static_cast<napi_ref>(*this);
+    uint32_t refs = 0;
+    bool held = self != nullptr && napi_reference_ref(env, self, &refs) == napi_ok;
     try {
       static_cast<Derived*>(this)->ReadBatch(env, status);
     } catch (const Napi::Error& e) {
@@ -163,6 +167,7 @@ class PolledFd : public Napi::ObjectWrap<Derived> {
     } catch (...) {
       ReportUncaught(env, kind_, "unknown C++ exception");
     }
+    if (held) napi_reference_unref(env, self, &refs);
     napi_close_handle_scope(env, scope);
   }
 

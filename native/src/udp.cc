@@ -204,10 +204,24 @@ class Udp : public PolledFd<Udp> {
       got = recvmmsg(fd_, rx_msgs_.data(), static_cast<unsigned>(n), MSG_DONTWAIT, nullptr);
     } while (got < 0 && errno == EINTR);
     if (got < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-      // Errors such as ECONNREFUSED (ICMP port unreachable for an earlier send) are transient.
+      int err = errno;
+      if (err == EAGAIN || err == EWOULDBLOCK) {
+        rx_error_streak_ = 0;
+        return;
+      }
+      // Errors such as ECONNREFUSED (ICMP port unreachable for an earlier send) clear on reading and
+      // are counted. One that every wake-up repeats would spin the loop: report it and stop reading.
+      rx_errors_++;
+      last_rx_errno_ = err;
+      if (++rx_error_streak_ >= kPersistentRxErrors) {
+        StopPolling();
+        std::string msg = std::string("udp: recvmmsg: ") + std::strerror(err) + " on every read, no longer reading";
+        Deliver(env, {env.Undefined(), Napi::Number::New(env, 0), Napi::Array::New(env), Napi::Error::New(env, msg).Value()});
+        DropSelfRef();
+      }
       return;
     }
+    rx_error_streak_ = 0;
     // Header: per datagram (length, port, address index); then payloads.
     std::vector<uint32_t> header;
     header.reserve(static_cast<size_t>(got) * 3);
@@ -406,9 +420,11 @@ class Udp : public PolledFd<Udp> {
     Napi::Env env = info.Env();
     Napi::Object stats = StatsWith(env, {{"rxDatagrams", rx_datagrams_},
                                          {"rxTruncated", rx_truncated_},
+                                         {"rxErrors", rx_errors_},
                                          {"txDatagrams", tx_datagrams_},
                                          {"rxGroBatches", rx_gro_batches_},
                                          {"txGsoBatches", tx_gso_batches_}});
+    stats.Set("lastRxError", last_rx_errno_ ? Napi::String::New(env, std::strerror(last_rx_errno_)) : env.Null());
     stats.Set("recvBufferSize", Napi::Number::New(env, fd_ >= 0 ? GetBuffer(fd_, SO_RCVBUF) : 0));
     stats.Set("sendBufferSize", Napi::Number::New(env, fd_ >= 0 ? GetBuffer(fd_, SO_SNDBUF) : 0));
     return stats;
@@ -444,6 +460,11 @@ class Udp : public PolledFd<Udp> {
   std::vector<iovec> tx_iov_;
   std::vector<sockaddr_storage> tx_addr_;
   uint64_t rx_datagrams_ = 0, rx_truncated_ = 0, tx_datagrams_ = 0, rx_gro_batches_ = 0, tx_gso_batches_ = 0;
+  // recvmmsg failures other than EAGAIN; the streak counts them since the last good or empty read.
+  static constexpr int kPersistentRxErrors = 1000;
+  uint64_t rx_errors_ = 0;
+  int last_rx_errno_ = 0;
+  int rx_error_streak_ = 0;
 };
 
 }  // namespace mesh

@@ -116,9 +116,14 @@ export async function runNode(opts: GlobalOptions, overrides: (loaded: LoadedCon
       renewal.start();
     }
     await notifier.ready();
+    let fault: Error | null = null;
     const signal = await new Promise<string>((resolve) => {
       requestStop = resolve;
       if (stopRequested) resolve(stopRequested);
+      void node.failed.then((err) => {
+        fault = err;
+        resolve('fault');
+      });
     });
     log.info({ signal }, 'shutting down');
     renewal?.stop();
@@ -134,6 +139,7 @@ export async function runNode(opts: GlobalOptions, overrides: (loaded: LoadedCon
     } catch (err) {
       log.error({ err }, 'error during shutdown');
     }
+    if (fault) throw fault;
   } finally {
     process.off('SIGTERM', onTerm);
     process.off('SIGINT', onInt);

@@ -15,6 +15,7 @@
  * notice a stopped one within seconds. Unknown names in the network's zone get NXDOMAIN; everything
  * else goes to the host's own resolvers.
  */
+import { randomInt } from 'node:crypto';
 import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
@@ -86,17 +87,13 @@ interface Server {
 }
 
 interface PendingForward {
-  server: Server;
-  client: { address: string; port: number };
-  clientId: number;
+  socket: dgram.Socket;
   timer: NodeJS.Timeout;
 }
 
 export class ContainerDns {
   private readonly socket: dgram.Socket;
-  private readonly upstream: dgram.Socket;
-  private readonly forwards = new Map<number, PendingForward>();
-  private nextId = Math.floor(Math.random() * 0x10000);
+  private readonly forwards = new Set<PendingForward>();
 
   private constructor(
     private readonly zone: string,
@@ -105,7 +102,6 @@ export class ContainerDns {
     private readonly log: Logger,
   ) {
     this.socket = dgram.createSocket('udp4');
-    this.upstream = dgram.createSocket('udp4');
   }
 
   /** Binds `address:port` (the bridge gateway, port 53) and serves `zone` (the network name). */
@@ -128,11 +124,8 @@ export class ContainerDns {
         resolve();
       });
     });
-    await new Promise<void>((resolve) => dns.upstream.bind(0, resolve));
     dns.socket.on('error', (err) => dns.log.warn({ reason: err.message }, 'container DNS socket error'));
-    dns.upstream.on('error', (err) => dns.log.warn({ reason: err.message }, 'container DNS upstream socket error'));
     dns.socket.on('message', (data, rinfo) => void dns.answer(data, { address: rinfo.address, port: rinfo.port }));
-    dns.upstream.on('message', (data, rinfo) => dns.relay(data, rinfo));
     options.log.info({ address: `${options.address}:${dns.port}`, zone: options.zone, upstream: dns.servers.map((s) => s.address) }, 'docker: serving container names');
     return dns;
   }
@@ -142,9 +135,8 @@ export class ContainerDns {
   }
 
   async stop(): Promise<void> {
-    for (const f of this.forwards.values()) clearTimeout(f.timer);
-    this.forwards.clear();
-    await Promise.all([this.socket, this.upstream].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    for (const f of this.forwards) this.finish(f);
+    await new Promise<void>((resolve) => this.socket.close(() => resolve()));
   }
 
   private async answer(data: Buffer, from: { address: string; port: number }): Promise<void> {
@@ -180,29 +172,40 @@ export class ContainerDns {
     this.socket.send(dnsPacket.encode({ type: 'response', id: query.id, flags, questions: query.questions, answers }), to.port, to.address);
   }
 
+  /**
+   * Forwards a query from a fresh socket (a kernel-chosen random port) with a random ID, so that an
+   * off-path attacker has to guess both to slip a forged answer to the containers.
+   */
   private forward(data: Buffer, query: DecodedPacket, client: { address: string; port: number }): void {
     const server = this.servers[0];
     if (!server || this.forwards.size >= MAX_PENDING_FORWARDS) return this.reply(query, [], RCODE_SERVFAIL, client);
-    const id = this.nextId++ & 0xffff;
+    const id = randomInt(0x10000);
     const out = Buffer.from(data);
     out.writeUInt16BE(id, 0);
-    const timer = setTimeout(() => {
-      this.forwards.delete(id);
+    const failed = () => {
+      this.finish(pending);
       this.reply(query, [], RCODE_SERVFAIL, client);
-    }, FORWARD_TIMEOUT_MS);
-    timer.unref();
-    this.forwards.set(id, { server, client, clientId: query.id ?? 0, timer });
-    this.upstream.send(out, server.port, server.address);
+    };
+    const pending: PendingForward = { socket: dgram.createSocket('udp4'), timer: setTimeout(failed, FORWARD_TIMEOUT_MS) };
+    pending.timer.unref();
+    this.forwards.add(pending);
+    pending.socket.on('error', (err) => {
+      this.log.debug({ upstream: server.address, reason: err.message }, 'container DNS: forwarding failed');
+      failed();
+    });
+    pending.socket.on('message', (answer, from) => {
+      if (answer.length < 12 || answer.readUInt16BE(0) !== id || from.address !== server.address || from.port !== server.port) return;
+      this.finish(pending);
+      const relayed = Buffer.from(answer);
+      relayed.writeUInt16BE(query.id ?? 0, 0);
+      this.socket.send(relayed, client.port, client.address);
+    });
+    pending.socket.send(out, server.port, server.address);
   }
 
-  private relay(data: Buffer, from: { address: string; port: number }): void {
-    if (data.length < 12) return;
-    const pending = this.forwards.get(data.readUInt16BE(0));
-    if (!pending || pending.server.address !== from.address || pending.server.port !== from.port) return;
+  private finish(pending: PendingForward): void {
+    if (!this.forwards.delete(pending)) return;
     clearTimeout(pending.timer);
-    this.forwards.delete(data.readUInt16BE(0));
-    const out = Buffer.from(data);
-    out.writeUInt16BE(pending.clientId, 0);
-    this.socket.send(out, pending.client.port, pending.client.address);
+    pending.socket.close();
   }
 }

@@ -19,8 +19,11 @@ export class DockerError extends Error {
   }
 }
 
-/** The daemon is not there (yet): no socket, nobody listening, or the connection dropped. */
+/** The daemon is not there (yet): no socket, nobody listening, the connection dropped, or no answer. */
 export class DockerUnavailableError extends DockerError {}
+
+/** Every Engine API call (for the event stream: until its headers) gets this long, so a wedged dockerd cannot hang us. */
+export const DEFAULT_DOCKER_TIMEOUT_MS = 10_000;
 
 export interface NetworkIpamConfig {
   Subnet?: string;
@@ -98,7 +101,10 @@ function compareVersions(a: string, b: string): number {
 export class HttpDockerEngine implements DockerEngine {
   private apiVersion: string | null = null;
 
-  constructor(readonly socketPath: string = dockerSocketPath()) {}
+  constructor(
+    readonly socketPath: string = dockerSocketPath(),
+    private readonly timeoutMs = DEFAULT_DOCKER_TIMEOUT_MS,
+  ) {}
 
   async version(): Promise<EngineVersion> {
     const v = (await this.call('GET', '/version', undefined, false)) as EngineVersion;
@@ -135,8 +141,9 @@ export class HttpDockerEngine implements DockerEngine {
 
   async events(filters: Record<string, string[]>, onEvent: (event: DockerEvent) => void, signal: AbortSignal): Promise<void> {
     const path = `/events?filters=${encodeURIComponent(JSON.stringify(filters))}`;
-    const res = await this.open('GET', await this.versioned(path), undefined, signal);
+    const { res, settled } = await this.open('GET', await this.versioned(path), undefined, signal);
     if (res.statusCode !== 200) throw await this.failure(res);
+    settled(); // a quiet event stream is normal: no deadline once it is open
     await new Promise<void>((resolve, reject) => {
       let buffered = '';
       res.setEncoding('utf8');
@@ -165,15 +172,24 @@ export class HttpDockerEngine implements DockerEngine {
   }
 
   private async call(method: string, path: string, body?: unknown, versioned = true): Promise<unknown> {
-    const res = await this.open(method, versioned ? await this.versioned(path) : path, body);
-    const text = await readAll(res);
+    const { res, settled } = await this.open(method, versioned ? await this.versioned(path) : path, body);
+    const text = await readAll(res).finally(settled);
     if (res.statusCode! >= 300) throw this.errorFrom(res.statusCode!, text, method, path);
     return text ? JSON.parse(text) : null;
   }
 
-  private open(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<IncomingMessage> {
+  /**
+   * Sends a request; the deadline runs from here until the caller calls `settled` (after reading the
+   * body) and, when it passes, destroys the request so that every pending read fails.
+   */
+  private open(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<{ res: IncomingMessage; settled: () => void }> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     return new Promise((resolve, reject) => {
+      const timedOut = () =>
+        new DockerUnavailableError(`the Docker daemon at ${this.socketPath} did not answer ${method} ${path} within ${this.timeoutMs / 1000}s (dockerd wedged?)`);
+      let response: IncomingMessage | undefined;
+      const deadline = setTimeout(() => (response ?? req).destroy(timedOut()), this.timeoutMs);
+      const settled = () => clearTimeout(deadline);
       const req = request(
         {
           socketPath: this.socketPath,
@@ -182,10 +198,16 @@ export class HttpDockerEngine implements DockerEngine {
           headers: { Host: 'docker', ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': payload.length } : {}) },
           ...(signal ? { signal } : {}),
         },
-        resolve,
+        (res) => {
+          response = res;
+          resolve({ res, settled });
+        },
       );
       req.on('error', (err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED' || err.code === 'ECONNRESET' || err.code === 'EPIPE') {
+        settled();
+        if (err instanceof DockerError) {
+          reject(err);
+        } else if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED' || err.code === 'ECONNRESET' || err.code === 'EPIPE') {
           reject(new DockerUnavailableError(`cannot reach the Docker daemon at ${this.socketPath} (${err.code}): is dockerd running? (set DOCKER_HOST=unix:///path/to/docker.sock for another socket)`));
         } else if (err.name === 'AbortError') {
           reject(new DockerUnavailableError('aborted'));

@@ -53,6 +53,9 @@ export type NativeUdpCallback = (batch: ArrayBuffer | undefined, count: number, 
 export interface NativeUdpStats {
   rxDatagrams: number;
   rxTruncated: number;
+  /** recvmmsg failures other than EAGAIN (e.g. ECONNREFUSED from an ICMP error); the last one's text. */
+  rxErrors: number;
+  lastRxError: string | null;
   txDatagrams: number;
   txDropped: number;
   txErrors: number;

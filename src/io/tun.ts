@@ -51,6 +51,8 @@ export interface TunDevice {
   readonly offloads?: readonly string[];
   /** One call per batch read from the kernel. Setting a handler starts reading; a later call replaces it. */
   onPackets(handler: (packets: Buffer[]) => void): void;
+  /** A device that can fail for good (the kernel's, deleted with `ip link del`) reports it here once. */
+  onError?(handler: (err: Error) => void): void;
   write(packets: readonly Uint8Array[]): void;
   addRoute(route: TunRoute): void;
   removeRoute(route: TunRoute): void;

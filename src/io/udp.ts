@@ -46,6 +46,8 @@ export interface UdpBind {
   readonly offloads?: readonly string[];
   /** One call per received batch; setting a handler starts reading, a later call replaces it. */
   onDatagrams(handler: (batch: Datagram[]) => void): void;
+  /** A socket whose reads fail for good (the native one, on an error every read repeats) reports it here once. */
+  onError?(handler: (err: Error) => void): void;
   send(batch: readonly OutgoingDatagram[]): void;
   close(): Promise<void>;
 }
@@ -82,6 +84,7 @@ export class NativeUdpBind implements UdpBind {
   readonly localPort: number;
   readonly kind = 'native' as const;
   private handler: ((batch: Datagram[]) => void) | undefined;
+  private errorHandler: ((err: Error) => void) | undefined;
   private started = false;
   private closed = false;
   // Reused argument arrays for send(); cleared after each call so no data is retained.
@@ -108,7 +111,11 @@ export class NativeUdpBind implements UdpBind {
     this.handler = handler;
     if (this.started || this.closed) return;
     this.started = true;
-    this.sock.start((batch, count, addresses) => {
+    this.sock.start((batch, count, addresses, error) => {
+      if (error) {
+        if (this.errorHandler) return this.errorHandler(error);
+        throw error;
+      }
       if (!batch || count === 0) return;
       const { views, header } = splitBatch(batch, count, 3);
       const out: Datagram[] = new Array(count);
@@ -117,6 +124,10 @@ export class NativeUdpBind implements UdpBind {
       }
       this.handler?.(out);
     });
+  }
+
+  onError(handler: (err: Error) => void): void {
+    this.errorHandler = handler;
   }
 
   send(batch: readonly OutgoingDatagram[]): number {

@@ -31,11 +31,20 @@ export class Diagnostics {
   };
   private readonly loggedAt = new Map<string, number>();
 
-  constructor(readonly log: Logger) {}
+  /** `now` (ms) paces the log limiter: the node's timers, so that tests with fake timers control it. */
+  constructor(
+    readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Keys the log rate limiter holds (bounded: tests check that remote input cannot grow it). */
+  get limiterKeys(): number {
+    return this.loggedAt.size;
+  }
 
   /** True at most once per second per key. */
   private allowed(key: string): boolean {
-    const now = Date.now();
+    const now = this.now();
     const last = this.loggedAt.get(key);
     if (last !== undefined && now - last < 1000) return false;
     if (this.loggedAt.size > 4096) this.loggedAt.clear();

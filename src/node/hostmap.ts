@@ -245,4 +245,9 @@ export class HostMap {
   get pendingSize(): number {
     return this.pendingByVpnIp.size;
   }
+
+  /** Hosts with a remote list (bounded: tests check that remote input cannot grow it). */
+  get remoteListCount(): number {
+    return this.remoteLists.size;
+  }
 }

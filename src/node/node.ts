@@ -109,6 +109,9 @@ export class MeshNode implements InsideNode, OutsideNode {
   private stunAnswerer: StunAnswerer | null = null;
   private readonly scratchHeader = Buffer.alloc(HEADER_LEN);
   private stopped = false;
+  /** Resolves when the node cannot go on (its TUN device is gone); whoever runs it stops it then. */
+  readonly failed: Promise<Error>;
+  private fail!: (err: Error) => void;
   private lastSource = { address: '', inOverlay: false };
 
   private constructor(
@@ -119,8 +122,9 @@ export class MeshNode implements InsideNode, OutsideNode {
     readonly tun: TunDevice,
     deps: NodeDeps,
   ) {
+    this.failed = new Promise((resolve) => (this.fail = resolve));
     const timers = deps.timers ?? systemTimers;
-    const diag = (this.diag = new Diagnostics(log));
+    const diag = (this.diag = new Diagnostics(log, () => timers.now()));
     const hostmap = (this.hostmap = new HostMap(() => new RemoteList(config.preferredRanges)));
     const identityNow = () => this.identity;
     const sendRaw = (data: Uint8Array, to: Endpoint) => this.sendRaw(data, to);
@@ -255,6 +259,14 @@ export class MeshNode implements InsideNode, OutsideNode {
     for (const [vpnIp, addrs] of staticHosts) node.hostmap.remotesFor(vpnIp).setStatic(addrs);
     udp.onDatagrams((batch) => consumeDatagrams(node, batch));
     tun.onPackets((packets) => consumeTunPackets(node, packets));
+    tun.onError?.((err) => {
+      log.error({ tun: tun.name, reason: err.message }, 'the TUN device is gone (deleted?), stopping');
+      node.fail(new UserError(`TUN device ${tun.name} is gone (${err.message}); mesh stopped`));
+    });
+    udp.onError?.((err) => {
+      log.error({ reason: err.message }, 'the UDP socket cannot be read any more, stopping');
+      node.fail(new UserError(`${err.message}; mesh stopped`));
+    });
     node.lighthouseClient.start();
     await node.nat.start();
     node.relays.start();

@@ -74,9 +74,11 @@ function protoEnumValues(values: Readonly<Record<string, number>>): string {
     .join(' ');
 }
 
-// nebula.proto of Nebula 1.6.1 with the mesh extensions (fields numbered 100 and up). The field
-// names are nebula.proto's in camelCase (RelayVpnIp, a list, is relayVpnIps): the wire carries
-// only the numbers.
+// nebula.proto of Nebula 1.6.1 with the mesh extensions (fields numbered 100 and up), plus the
+// fields Nebula 1.10+ adds (128-bit Addr fields 6 and 7, CertVersion 8): a 1.10+ peer on a v1
+// tunnel fills the 1.6 fields; the newer ones are read only as a fallback, so that a message
+// carrying only them still means the same thing. The field names are nebula.proto's in camelCase
+// (RelayVpnIp, a list, is relayVpnIps): the wire carries only the numbers.
 const { root } = protobuf.parse(`
   syntax = "proto3";
   package nebula;
@@ -91,6 +93,8 @@ const { root } = protobuf.parse(`
     uint32 counter = 3;
     repeated Ip6AndPort ip6AndPorts = 4;
     repeated uint32 relayVpnIps = 5;
+    Addr vpnAddr = 6;
+    repeated Addr relayVpnAddrs = 7;
     repeated MeshSubnet meshSubnets = 100;
     repeated MeshName meshNames = 101;
     MeshNameTable meshNameTable = 102;
@@ -98,6 +102,7 @@ const { root } = protobuf.parse(`
   message MeshSubnet { uint32 ip = 1; uint32 bits = 2; }
   message MeshName { string name = 1; repeated uint32 ips = 2; }
   message MeshNameTable { uint32 epoch = 1; uint32 version = 2; uint32 chunk = 3; uint32 chunks = 4; }
+  message Addr { uint64 hi = 1; uint64 lo = 2; }
   message Ip4AndPort { uint32 ip = 1; uint32 port = 2; }
   message Ip6AndPort { uint64 hi = 1; uint64 lo = 2; uint32 port = 3; }
   message NebulaHandshake {
@@ -110,6 +115,7 @@ const { root } = protobuf.parse(`
     uint32 responderIndex = 3;
     uint64 cookie = 4;
     uint64 time = 5;
+    uint32 certVersion = 8;
   }
   message NebulaControl {
     enum MessageType { ${protoEnumValues(ControlType)} }
@@ -118,6 +124,8 @@ const { root } = protobuf.parse(`
     uint32 responderRelayIndex = 3;
     uint32 relayToIp = 4;
     uint32 relayFromIp = 5;
+    Addr relayToAddr = 6;
+    Addr relayFromAddr = 7;
   }
 `);
 root.resolveAll();
@@ -172,6 +180,18 @@ function plainDecoder<T>(type: protobuf.Type): (bytes: Uint8Array) => T {
   };
 }
 
+/** A Nebula 1.10+ Addr (IPv6 layout; IPv4 is stored mapped, ::ffff:a.b.c.d). */
+interface Addr {
+  hi: bigint;
+  lo: bigint;
+}
+
+/** The IPv4 address in an Addr; 0 for none or IPv6 (mesh's overlay is IPv4). */
+function ipv4OfAddr(addr: Addr | null): number {
+  if (!addr || addr.hi !== 0n || addr.lo >> 32n !== 0xffffn) return 0;
+  return Number(addr.lo & 0xffffffffn);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Handshake
 
@@ -182,6 +202,8 @@ export interface HandshakeDetails {
   cookie: bigint;
   /** Unix nanoseconds, exact. */
   time: bigint;
+  /** Nebula 1.10+ (field 8): the version of `cert`; absent or 1 for the v1 certificates mesh reads. */
+  certVersion?: number;
 }
 
 export interface Handshake {
@@ -198,6 +220,7 @@ const decodeHandshakeObject = plainDecoder<Handshake>(PbHandshake);
 
 export function decodeHandshake(bytes: Uint8Array): Handshake {
   const m = decodeHandshakeObject(bytes);
+  if (!m.details.certVersion) delete m.details.certVersion;
   // Decoded bytes are views into the input.
   m.details.cert = copyBytes(m.details.cert);
   m.hmac = copyBytes(m.hmac);
@@ -268,14 +291,16 @@ export function encodeMeta(type: number, details: MetaDetails): Uint8Array {
   return encode(PbMeta, { type, details });
 }
 
-const decodeMetaObject = plainDecoder<{ type: number; details: Required<MetaDetails> & { meshNameTable: MeshNameTable | null } }>(PbMeta);
+const decodeMetaObject = plainDecoder<{ type: number; details: Required<MetaDetails> & { meshNameTable: MeshNameTable | null; vpnAddr: Addr | null; relayVpnAddrs: Addr[] } }>(PbMeta);
 
 /** Decodes a NebulaMeta; throws when Details is missing or the bytes are malformed. */
 export function decodeMeta(bytes: Uint8Array): MetaMessage {
   const { type, details } = decodeMetaObject(bytes);
   // The mesh extension lists are optional properties, left out when empty.
-  const { meshSubnets, meshNames, meshNameTable, ...base } = details;
+  const { meshSubnets, meshNames, meshNameTable, vpnAddr, relayVpnAddrs, ...base } = details;
   const metaDetails: MetaDetails = base;
+  metaDetails.vpnIp ||= ipv4OfAddr(vpnAddr);
+  if (metaDetails.relayVpnIps.length === 0) metaDetails.relayVpnIps = relayVpnAddrs.map(ipv4OfAddr).filter((ip) => ip !== 0);
   checkMeshSubnets(meshSubnets);
   if (meshSubnets.length > 0) metaDetails.meshSubnets = meshSubnets;
   if (meshNames.length > 0) metaDetails.meshNames = meshNames;
@@ -298,7 +323,14 @@ export function encodeControl(m: ControlMessage): Uint8Array {
   return encode(PbControl, m);
 }
 
-export const decodeControl: (bytes: Uint8Array) => ControlMessage = plainDecoder(PbControl);
+const decodeControlObject = plainDecoder<ControlMessage & { relayToAddr: Addr | null; relayFromAddr: Addr | null }>(PbControl);
+
+export function decodeControl(bytes: Uint8Array): ControlMessage {
+  const { relayToAddr, relayFromAddr, ...m } = decodeControlObject(bytes);
+  m.relayToIp ||= ipv4OfAddr(relayToAddr);
+  m.relayFromIp ||= ipv4OfAddr(relayFromAddr);
+  return m;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Endpoint helpers

@@ -19,6 +19,8 @@ export class FakeDockerd {
   private server: Server | null = null;
   readonly dir = mkdtempSync(join(tmpdir(), 'mesh-fake-docker-'));
   readonly socketPath = join(this.dir, 'docker.sock');
+  /** A wedged dockerd: 'silent' accepts requests and never answers, 'midway' sends headers and part of a body, then stalls. */
+  wedge: 'silent' | 'midway' | null = null;
 
   async start(): Promise<void> {
     this.server = createServer((req, res) => {
@@ -77,6 +79,11 @@ export class FakeDockerd {
   private handle(method: string, url: string, body: string, res: ServerResponse): void {
     const path = url.replace(/^\/v1\.\d+/, '').split('?')[0]!;
     this.calls.push(`${method} ${path}`);
+    if (this.wedge === 'silent') return;
+    if (this.wedge === 'midway') {
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': 1000 });
+      return void res.write('{"Version":');
+    }
     const json = (status: number, value: unknown) => {
       res.writeHead(status, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify(value));

@@ -68,6 +68,15 @@ export function waitFor(predicate: () => boolean, timeoutMs = 3000, what = 'cond
   });
 }
 
+/**
+ * Resolves once packets injected into MemoryTuns so far have been read (inject delivers on the next
+ * setImmediate) and every datagram they caused is delivered: then an absence is a fact, not a race.
+ */
+export async function settled(net: MemoryNetwork): Promise<void> {
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  await net.settle();
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }

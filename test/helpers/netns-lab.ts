@@ -1,5 +1,6 @@
 import type { TestContext } from 'node:test';
 import { NetnsLab, netnsSkipReason } from '../../src/lab/netns.js';
+import { skipTest } from './skip.js';
 
 /**
  * A NetnsLab for a root-only test, cleaned up when the test ends; or, when `reason` says this host
@@ -7,7 +8,7 @@ import { NetnsLab, netnsSkipReason } from '../../src/lab/netns.js';
  */
 export function netnsLabOrSkip(t: TestContext, reason = netnsSkipReason()): NetnsLab | undefined {
   if (reason) {
-    t.skip(reason);
+    skipTest(t, reason);
     return undefined;
   }
   return NetnsLab.create(t);

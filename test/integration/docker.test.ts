@@ -15,6 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { DockerLab, dockerSkipReason, NETWORK } from '../../src/lab/docker.js';
 import { eventually } from '../../src/lab/wait.js';
+import { skipOption } from '../helpers/skip.js';
 
 const TAG = 'mesh-docker:';
 const ALPHA = '10.200.0.10';
@@ -22,7 +23,7 @@ const WEB = '10.200.1.10';
 const ALT = '10.200.1.11';
 const GAMMA = '10.200.2.10';
 
-const skip = await dockerSkipReason({ nebula: true });
+const skip = skipOption(await dockerSkipReason({ nebula: true }));
 if (skip) process.stdout.write(`# docker integration tests skipped: ${skip}\n`);
 
 describe('mesh node --docker-bridge with real dockerd', { skip, timeout: 240_000 }, () => {

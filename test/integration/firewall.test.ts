@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { labSkipReason } from '../../src/lab/lab.js';
 import { withOverlayLab } from '../../src/lab/overlay.js';
+import { skipTest } from '../helpers/skip.js';
 
 const OPEN = 9201;
 const BLOCKED = 9202;
@@ -18,7 +19,7 @@ const CONNECT_TIMEOUT_MS = 3000;
 test('mesh inbound firewall: allowed port reaches, blocked port times out, group rule', { timeout: 90_000 }, async (t) => {
   const reason = await labSkipReason();
   if (reason) {
-    t.skip(reason);
+    skipTest(t, reason);
     return;
   }
   await withOverlayLab(t, { net: 21 }, async (lab) => {

@@ -13,6 +13,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { labSkipReason } from '../../src/lab/lab.js';
 import { withOverlayLab, type Cipher } from '../../src/lab/overlay.js';
+import { skipTest } from '../helpers/skip.js';
 
 const BYTES = 100 * 1024 * 1024;
 const PORT = 9300;
@@ -29,7 +30,7 @@ for (const { cipher, initiator, net } of cases) {
   test(`mesh <-> nebula 1.6.1 (${cipher}, ${initiator} initiates, certs by ${pki}): ping both ways, 100 MiB TCP intact, SIGTERM`, { timeout: 120_000 }, async (t) => {
     const reason = await labSkipReason({ nebula: true, nebulaCert: pki === 'nebula-cert' });
     if (reason) {
-      t.skip(reason);
+      skipTest(t, reason);
       return;
     }
     await withOverlayLab(t, { cipher, net, pki }, async (lab) => {

@@ -23,6 +23,7 @@ import { nebulaConfig, nebulaConfigYaml, type NodeConfigOptions } from '../../sr
 import { FAST_TIMERS, testLogger, waitFor } from '../helpers/memory-mesh.js';
 import { icmpEcho as echo, parseIpv4 } from '../helpers/packets.js';
 import { makeCA, makeHost, type TestHost } from '../../src/lab/pki.js';
+import { skipOption } from '../helpers/skip.js';
 
 const nebulaMissing = spawnSync('sh', ['-c', 'command -v nebula']).status === 0 ? undefined : '`nebula` is not installed';
 
@@ -84,7 +85,20 @@ function clientOptions(lhPort: number, advertise: string[] = []): Partial<NodeCo
   };
 }
 
-test('mesh nodes find each other through a nebula 1.6.1 lighthouse, and get punched', { skip: nebulaMissing, timeout: 30_000 }, async (t) => {
+/** Sends a HostQuery for `vpnIp` from `client` and resolves when a lighthouse answers it. */
+function answered(client: Mesh, vpnIp: string): Promise<void> {
+  const lighthouses = client.node.lighthouseClient;
+  const takeAnswer = lighthouses.takeAnswer.bind(lighthouses);
+  let got = false;
+  lighthouses.takeAnswer = (lighthouse, details) => {
+    if (details.vpnIp === parseIp(vpnIp)) got = true;
+    takeAnswer(lighthouse, details);
+  };
+  lighthouses.query(parseIp(vpnIp));
+  return waitFor(() => got, 10_000, `the lighthouse's answer about ${vpnIp}`).finally(() => (lighthouses.takeAnswer = takeAnswer));
+}
+
+test('mesh nodes find each other through a nebula 1.6.1 lighthouse, and get punched', { skip: skipOption(nebulaMissing), timeout: 30_000 }, async (t) => {
   const [lhPort, aPort, bPort] = ports();
   const lh = startNebula(t, 'lh', { ...pem(lhHost), listen: { host: '127.0.0.1', port: lhPort }, amLighthouse: true });
   await waitFor(() => /Nebula interface is active/.test(lh.log()), 10_000, 'nebula lighthouse up');
@@ -110,7 +124,9 @@ test('mesh nodes find each other through a nebula 1.6.1 lighthouse, and get punc
   assert.deepEqual(await b.node.names.resolve('web'), [], 'nobody answers a name query');
   b.node.subnets.setRanges([{ ip: parseIp('10.43.9.0'), bits: 24 }]);
   assert.ok(b.node.subnets.hold(parseIp('10.43.9.2'), echo(hostB.ip, '10.43.9.2', 8, 1, 1)));
-  await new Promise((r) => setTimeout(r, 500));
+  // A plain HostQuery from each client after those: once both are answered, the lighthouse (one
+  // reader, each tunnel's datagrams in order over loopback) has handled every extension message.
+  await Promise.all([answered(a, hostB.ip), answered(b, hostA.ip)]);
   const added = lh.log().slice(logBefore);
   assert.doesNotMatch(added, /level=(error|warning)|Unhandled|Failed to unmarshal/i, added);
   assert.equal(lh.proc.exitCode, null, 'the nebula lighthouse still runs');
@@ -118,7 +134,7 @@ test('mesh nodes find each other through a nebula 1.6.1 lighthouse, and get punc
   await waitFor(() => a.tun.written.some((p) => parseIpv4(p).src === hostB.ip), 10_000, 'ping from b at a afterwards');
 });
 
-test('a nebula 1.6.1 node registers with a mesh lighthouse and is reached through it', { skip: nebulaMissing, timeout: 30_000 }, async (t) => {
+test('a nebula 1.6.1 node registers with a mesh lighthouse and is reached through it', { skip: skipOption(nebulaMissing), timeout: 30_000 }, async (t) => {
   const [lhPort, aPort, bPort] = ports();
   const lh = await startMesh(t, lhHost, lhPort, { amLighthouse: true, tun: { disabled: true } });
   startNebula(t, 'b', {

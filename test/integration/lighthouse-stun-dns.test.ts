@@ -21,6 +21,7 @@ import { parseConfig } from '../../src/node/config.js';
 import { MeshNode } from '../../src/node/node.js';
 import { decodeStun, encodeBindingRequest, newTransactionId } from '../../src/protocol/stun-codec.js';
 import { FAST_TIMERS, sleep, testLogger, waitFor } from '../helpers/memory-mesh.js';
+import { skipOption } from '../helpers/skip.js';
 
 const NEBULA = '/usr/bin/nebula';
 const DIG = '/usr/bin/dig';
@@ -105,7 +106,7 @@ function dig(port: number, ...args: string[]): string {
 }
 
 describe('STUN and DNS on loopback', () => {
-  it('dig resolves a connected host against a mesh lighthouse, which also answers STUN on both ports', { skip: existsSync(DIG) ? false : 'dig (dnsutils) not installed', timeout: 60_000 }, async () => {
+  it('dig resolves a connected host against a mesh lighthouse, which also answers STUN on both ports', { skip: skipOption(!existsSync(DIG) && 'dig (dnsutils) not installed'), timeout: 60_000 }, async () => {
     const [listenPort, stunPort, dnsPort] = [await freePort(), await freePort(), await freePort()];
     const configPath = lighthouseConfig('mesh-lighthouse.yml', listenPort, {
       extra: {
@@ -142,7 +143,7 @@ describe('STUN and DNS on loopback', () => {
     }
   });
 
-  it('a nebula 1.6.1 lighthouse ignores STUN silently and keeps working', { skip: existsSync(NEBULA) ? false : 'nebula not installed', timeout: 60_000 }, async () => {
+  it('a nebula 1.6.1 lighthouse ignores STUN silently and keeps working', { skip: skipOption(!existsSync(NEBULA) && 'nebula not installed'), timeout: 60_000 }, async () => {
     const port = await freePort();
     const configPath = lighthouseConfig('nebula-lighthouse.yml', port, { logLevel: 'info' });
     const { proc, lines } = await startProcess(NEBULA, ['-config', configPath], /Nebula interface is active/);

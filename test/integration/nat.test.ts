@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import type { Impl } from '../../src/lab/binaries.js';
 import { labSkipReason } from '../../src/lab/lab.js';
 import { withNatLab, type NatKind, type NatLab } from '../../src/lab/nat.js';
+import { skipTest } from '../helpers/skip.js';
 
 const PINGS = 10;
 
@@ -76,14 +77,14 @@ for (const impl of ['nebula', 'mesh'] as const) {
   const directNet = net++;
   test(`[${impl}] two hosts behind cone NATs punch through via the lighthouse and talk directly`, { timeout: 60_000 }, async (t) => {
     const reason = await skipReason([impl]);
-    if (reason) return t.skip(reason);
+    if (reason) return skipTest(t, reason);
     await withNatLab(t, { net: directNet }, (lab) => punchScenario(lab, same(impl)));
   });
 
   const relayNet = net++;
   test(`[${impl}] two hosts behind symmetric NATs cannot punch and talk through the relay`, { timeout: 60_000 }, async (t) => {
     const reason = await skipReason([impl]);
-    if (reason) return t.skip(reason);
+    if (reason) return skipTest(t, reason);
     await withNatLab(t, { net: relayNet }, async (lab) => {
       await twoHostsBehindNats(lab, 'symmetric', same(impl), { relay: true });
       // No tunnel to the relay exists yet: the relay must reach b through the lighthouse (b punches
@@ -100,7 +101,7 @@ for (const impl of ['nebula', 'mesh'] as const) {
   if (impl === 'mesh') {
     test('[mesh] behind symmetric NATs, STUN tells the hosts so, and they reach each other through the relay', { timeout: 60_000 }, async (t) => {
       const reason = await skipReason([impl]);
-      if (reason) return t.skip(reason);
+      if (reason) return skipTest(t, reason);
       await withNatLab(t, { net: stunNet }, async (lab) => {
         await twoHostsBehindNats(lab, 'symmetric', same(impl), { relay: true, lighthouseExtra: { stun: { alternate_port: 4243 } } });
         for (const host of ['a', 'b']) {
@@ -118,7 +119,7 @@ for (const impl of ['nebula', 'mesh'] as const) {
   const twoLighthousesNet = net++;
   test(`[${impl}] with two lighthouses, one killed: the existing tunnel keeps working and new tunnels still form`, { timeout: 60_000 }, async (t) => {
     const reason = await skipReason([impl]);
-    if (reason) return t.skip(reason);
+    if (reason) return skipTest(t, reason);
     await withNatLab(t, { net: twoLighthousesNet }, async (lab) => {
       await lab.addNode('lh1', { impl, role: 'lighthouse' });
       await lab.addNode('lh2', { impl, role: 'lighthouse' });
@@ -148,7 +149,7 @@ for (const impl of ['nebula', 'mesh'] as const) {
   const roamingNet = net++;
   test(`[${impl}] a router's public address changes: the tunnel recovers within seconds of traffic`, { timeout: 60_000 }, async (t) => {
     const reason = await skipReason([impl]);
-    if (reason) return t.skip(reason);
+    if (reason) return skipTest(t, reason);
     await withNatLab(t, { net: roamingNet }, async (lab) => {
       await twoHostsBehindNats(lab, 'cone', same(impl));
       await lab.waitForPing('a', 'b');
@@ -175,7 +176,7 @@ for (const impls of interop) {
   const interopNet = net++;
   test(`[interop] ${impls.lh} lighthouse, ${impls.a} host and ${impls.b} host behind cone NATs punch through and talk directly`, { timeout: 60_000 }, async (t) => {
     const reason = await skipReason(['nebula', 'mesh']);
-    if (reason) return t.skip(reason);
+    if (reason) return skipTest(t, reason);
     await withNatLab(t, { net: interopNet }, (lab) => punchScenario(lab, impls));
   });
 }

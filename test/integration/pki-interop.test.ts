@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { skipTest } from '../helpers/skip.js';
 
 function repoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -44,7 +45,7 @@ function ok(r: Run, what: string): Run {
 /** Sets up a temp dir, or skips when nebula-cert is missing. */
 function setup(t: TestContext): string | undefined {
   if (!NEBULA_CERT) {
-    t.skip('nebula-cert not installed');
+    skipTest(t, 'nebula-cert not installed');
     return undefined;
   }
   const dir = mkdtempSync(join(tmpdir(), 'mesh-pki-interop-'));

@@ -15,6 +15,7 @@ import { test, type TestContext } from 'node:test';
 import type { Impl } from '../../src/lab/binaries.js';
 import { labSkipReason, withLab } from '../../src/lab/lab.js';
 import { meshLearnsRelaysFromLighthouse, RelayLab } from '../helpers/relay-lab.js';
+import { skipTest } from '../helpers/skip.js';
 
 interface Case {
   title: string;
@@ -47,7 +48,7 @@ for (const c of cases) {
   test(`relay interop: ${c.title}: ping both ways with no direct underlay path`, { timeout: 90_000 }, async (t: TestContext) => {
     const reason = await skipReason(c);
     if (reason) {
-      t.skip(reason);
+      skipTest(t, reason);
       return;
     }
     await withLab(RelayLab.create(t), async (lab) => {

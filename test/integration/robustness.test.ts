@@ -371,13 +371,12 @@ async function blast(port: number, durationMs: number, corpus: () => { captured:
 // ---------------------------------------------------------------- the test
 
 function internals(node: MeshNode) {
-  const n = node as unknown as { dropLogAt: Map<string, number>; hostmap: { remoteLists: Map<number, unknown> } };
   return {
     hosts: node.hostmap.size,
     pending: node.hostmap.pendingSize,
-    remoteLists: n.hostmap.remoteLists?.size ?? -1,
+    remoteLists: node.hostmap.remoteListCount,
     conntrack: node.firewall.conntrack.size,
-    dropLog: n.dropLogAt?.size ?? -1,
+    dropLog: node.diag.limiterKeys,
     dropKinds: Object.keys(node.stats.dropped).length,
   };
 }

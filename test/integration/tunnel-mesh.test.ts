@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { labSkipReason } from '../../src/lab/lab.js';
 import { withOverlayLab, type Cipher } from '../../src/lab/overlay.js';
+import { skipTest } from '../helpers/skip.js';
 
 const BYTES = 100 * 1024 * 1024;
 const PORT = 9100;
@@ -23,7 +24,7 @@ for (const { cipher, tunOffload, net } of runs) {
   test(`mesh <-> mesh over real TUN (${cipher}, ${offloads}): ping both ways, 100 MiB TCP intact, SIGTERM`, { timeout: 120_000 }, async (t) => {
     const reason = await labSkipReason();
     if (reason) {
-      t.skip(reason);
+      skipTest(t, reason);
       return;
     }
     await withOverlayLab(t, { cipher, net, tunOffload }, async (lab) => {

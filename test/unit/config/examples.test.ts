@@ -8,6 +8,7 @@ import { after, describe, it } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { parseIp } from '../../../src/net/ipv4.js';
 import { loadConfig } from '../../../src/node/config.js';
+import { skipOption } from '../../helpers/skip.js';
 
 // dist/test/unit/config/ -> repository root
 const EXAMPLES = fileURLToPath(new URL('../../../../examples/', import.meta.url));
@@ -39,7 +40,7 @@ describe('examples', () => {
   });
 
   const haveNebula = existsSync(NEBULA) && existsSync(NEBULA_CERT);
-  it('real nebula 1.6 accepts both examples (nebula -test)', { skip: haveNebula ? false : 'nebula / nebula-cert not installed' }, () => {
+  it('real nebula 1.6 accepts both examples (nebula -test)', { skip: skipOption(!haveNebula && 'nebula / nebula-cert not installed') }, () => {
     const run = (args: string[]) => execFileSync(NEBULA_CERT, args, { cwd: tmp, stdio: 'pipe' });
     run(['ca', '-name', 'Example CA', '-out-crt', 'ca.crt', '-out-key', 'ca.key']);
     run(['sign', '-ca-crt', 'ca.crt', '-ca-key', 'ca.key', '-name', 'host', '-ip', '192.168.100.5/24', '-groups', 'laptop,home', '-out-crt', 'host.crt', '-out-key', 'host.key']);

@@ -26,11 +26,14 @@ describe('container DNS', () => {
   let client: dgram.Socket;
   const remoteLookups: string[] = [];
 
+  const forwarded: { id: number; port: number }[] = [];
+
   before(async () => {
     // A stand-in for the host's resolver: answers every A query with 192.0.2.53.
     upstream = dgram.createSocket('udp4');
     upstream.on('message', (data, rinfo) => {
       const q = dnsPacket.decode(data);
+      forwarded.push({ id: q.id!, port: rinfo.port });
       upstream.send(dnsPacket.encode({ type: 'response', id: q.id, questions: q.questions, answers: [{ type: 'A', name: q.questions![0]!.name, data: '192.0.2.53' }] }), rinfo.port, rinfo.address);
     });
     await new Promise<void>((r) => upstream.bind(0, '127.0.0.1', r));
@@ -94,6 +97,16 @@ describe('container DNS', () => {
     assert.equal(outside.id, 4242, 'the client id is restored');
     const bareUnknown = await query(client, dns.port, 'printer');
     assert.deepEqual(bareUnknown.answers!.map(dataOf), ['192.0.2.53'], 'a bare name nobody knows goes upstream');
+  });
+
+  it('forwards each query with a random ID from its own random source port', async () => {
+    forwarded.length = 0;
+    for (let i = 0; i < 8; i++) assert.equal((await query(client, dns.port, `host${i}.example.org`, 'A', 100)).id, 100);
+    assert.equal(forwarded.length, 8);
+    const ids = forwarded.map((f) => f.id);
+    assert.ok(ids.some((id, i) => i > 0 && id !== ((ids[i - 1]! + 1) & 0xffff)), `IDs are not a sequence: ${ids}`);
+    assert.ok(new Set(forwarded.map((f) => f.port)).size > 1, `several source ports: ${forwarded.map((f) => f.port)}`);
+    assert.ok(!forwarded.some((f) => f.port === client.address().port));
   });
 
   it('drops malformed queries and keeps answering', async () => {

@@ -169,4 +169,22 @@ describe('docker shim against a fake Engine API', { timeout: 30_000 }, () => {
     await shim.ready;
     assert.ok(dockerd.networks.has('cluster'));
   });
+
+  it('a wedged dockerd (silent, or stalled mid-answer) times every call out, so start-up goes on and the shim recovers', async () => {
+    dockerd = new FakeDockerd();
+    await dockerd.start();
+    const ipt = new FakeIptables();
+    const engine = new HttpDockerEngine(dockerd.socketPath, 300);
+    const timedOut = (what: string) => (err: Error) => err instanceof DockerUnavailableError && err.message.includes(`did not answer ${what} within 0.3s (dockerd wedged?)`);
+    dockerd.wedge = 'silent';
+    await assert.rejects(engine.version(), timedOut('GET /version'));
+    dockerd.wedge = 'midway';
+    await assert.rejects(engine.version(), timedOut('GET /version'));
+    shim = new DockerBridgeShim(engine, ipt.run, OPTIONS, log);
+    await shim.start(); // returns: waiting in the background, not hanging
+    assert.equal(dockerd.networks.size, 0);
+    dockerd.wedge = null;
+    await shim.ready;
+    assert.ok(dockerd.networks.has('cluster'));
+  });
 });

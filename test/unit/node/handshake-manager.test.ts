@@ -53,7 +53,7 @@ function capturingLogger(lines: string[]) {
 function peer(host: TestHost, port: number, timers: FakeTimers, logLines?: string[]): Peer {
   const identity = LocalIdentity.fromConfig({ ca: host.ca, cert: host.certPem, key: host.keyPem, blocklist: [], disconnectInvalid: false });
   const hostmap = new HostMap();
-  const diag = new Diagnostics(logLines ? capturingLogger(logLines) : pino({ level: 'silent' }));
+  const diag = new Diagnostics(logLines ? capturingLogger(logLines) : pino({ level: 'silent' }), () => timers.now());
   const p: Peer = { name: host.name, address: { address: '127.0.0.1', port }, identity, hostmap, diag, sent: [], up: [], candidates: [], tests: [] } as unknown as Peer;
   p.manager = new HandshakeManager({
     hostmap,
@@ -177,7 +177,8 @@ describe('HandshakeManager on fakes', () => {
 
   it('refuses a handshake from our own certificate without a log line per datagram', () => {
     const lines: string[] = [];
-    const a = peer(makeHost(ca, 'a', '10.9.0.1/16'), 4001, new FakeTimers(), lines);
+    const aTimers = new FakeTimers();
+    const a = peer(makeHost(ca, 'a', '10.9.0.1/16'), 4001, aTimers, lines);
     const self = peer(makeHost(ca, 'a2', '10.9.0.1/16'), 4003, new FakeTimers());
     self.hostmap.remotesFor(parseIp('10.9.0.2')).setStatic([a.address]);
     self.manager.start(parseIp('10.9.0.2'));
@@ -185,6 +186,9 @@ describe('HandshakeManager on fakes', () => {
     assert.equal(a.up.length, 0);
     assert.equal(a.sent.length, 0);
     assert.deepEqual(lines, ['refusing to handshake with myself'], 'one line for 50 datagrams within a second');
+    aTimers.advance(1000);
+    deliver(self, a);
+    assert.equal(lines.length, 2, 'a line again a second later');
   });
 
   it('drops malformed message 1 as a counted drop', () => {

@@ -82,7 +82,7 @@ describe('STUN: lighthouse responder and NAT discovery', () => {
     addNat(net, () => 30000);
     await startLighthouse(net);
     const { node, logs } = await startClient(net, { '10.9.0.1': `${LIGHTHOUSE}:4242` });
-    await waitFor(() => node.stats.rxPackets >= 0 && logs.some((l) => l.includes('endpoint-independent')), 3000, 'classification');
+    await waitFor(() => logs.some((l) => l.includes('endpoint-independent')), 3000, 'classification');
     assert.deepEqual(node.nat.reflexive, { address: NAT_PUBLIC, port: 30000 });
     assert.equal(node.nat.symmetric, false);
     const answeredFrom = new Set(net.traffic.filter((r) => r.packet && r.sent.to.address === NAT_PUBLIC && looksLikeStun(r.sent.data)).map((r) => r.sent.from.port));

@@ -6,7 +6,7 @@ import { HEADER_LEN, MessageType } from '../../../src/protocol/header.js';
 import { decodeHandshake, encodeHandshake } from '../../../src/protocol/messages.js';
 import { parseConfig } from '../../../src/node/config.js';
 import { nebulaConfig } from '../../../src/lab/configs.js';
-import { startMemoryNode, sleep, waitFor, type MemoryNode } from '../../helpers/memory-mesh.js';
+import { settled, startMemoryNode, sleep, waitFor, type MemoryNode } from '../../helpers/memory-mesh.js';
 import { icmpEcho as echo, parseIpv4, tcpSyn as syn } from '../../helpers/packets.js';
 import { makeCA, makeHost } from '../../../src/lab/pki.js';
 
@@ -136,13 +136,13 @@ describe('tunnels on an in-memory network', () => {
     const { a, b } = await pair(net, { inbound: [{ port: 80, proto: 'tcp', group: 'web' }, { port: 'any', proto: 'icmp', host: 'any' }] });
     a.tun.inject([syn('10.42.0.1', 40000, '10.42.0.2', 80), syn('10.42.0.1', 40001, '10.42.0.2', 81)]);
     await waitFor(() => b.tun.written.length >= 1, 3000, 'allowed packet');
-    await sleep(50);
+    await settled(net);
     assert.equal(b.tun.written.length, 1);
     assert.equal(b.tun.written[0]!.readUInt16BE(22), 80);
     assert.ok(b.node.stats.firewallDrops >= 1);
     // b does not have group "web", so a's inbound refuses a new flow from b to port 80 ...
     b.tun.inject([syn('10.42.0.2', 50000, '10.42.0.1', 80)]);
-    await sleep(50);
+    await settled(net);
     assert.equal(a.tun.written.length, 0);
     // ... but the reply to a's tracked flow passes.
     b.tun.inject([syn('10.42.0.2', 80, '10.42.0.1', 40000)]);
@@ -256,7 +256,7 @@ describe('tunnels on an in-memory network', () => {
     // b forgets the tunnel silently (as after a crash); a's packets now earn recv_errors.
     b.node.hostmap.remove(b.node.hostmap.get(parseIp('10.42.0.1'))!);
     for (let i = 0; i < 3; i++) a.tun.inject([echo('10.42.0.1', '10.42.0.2', 8, 2, i)]);
-    await sleep(50);
+    await settled(net);
     assert.equal(a.node.hostmap.size, 1, 'three recv_errors are tolerated');
     a.tun.inject([echo('10.42.0.1', '10.42.0.2', 8, 2, 3)]);
     await waitFor(() => a.node.hostmap.size === 0, 3000, 'the fourth recv_error to remove the tunnel');
@@ -274,7 +274,7 @@ describe('tunnels on an in-memory network', () => {
       parseConfig(nebulaConfig({ ca: host.ca, cert: host.certPem, key: host.keyPem, listen: { host: '192.0.2.2', port: 4242 }, staticHostMap: { '10.42.0.1': ['192.0.2.1:4242'] }, inbound }), 'b.yml').config;
     b.node.reload(reloaded(hostB, [{ port: 443, proto: 'tcp', host: 'any' }]));
     a.tun.inject([syn('10.42.0.1', 40001, '10.42.0.2', 22)]);
-    await sleep(50);
+    await settled(net);
     assert.equal(b.tun.written.length, 1, 'port 22 is closed after the reload');
     a.tun.inject([syn('10.42.0.1', 40002, '10.42.0.2', 443)]);
     await waitFor(() => b.tun.written.length === 2, 3000, 'port 443 open after the reload');
@@ -299,7 +299,7 @@ describe('tunnels on an in-memory network', () => {
     assert.equal(parseIpv4(r.tun.written[0]!).dst, '10.200.2.5');
     r.tun.inject([echo('10.200.2.5', '10.42.0.1', 0, 1, 1), echo('10.200.3.5', '10.42.0.1', 8, 2, 1)]);
     await waitFor(() => a.tun.written.length >= 1, 3000, 'reply from the subnet');
-    await sleep(50);
+    await settled(net);
     assert.deepEqual(a.tun.written.map((p) => parseIpv4(p).src), ['10.200.2.5'], 'a source outside the router certificate is dropped');
   });
 });

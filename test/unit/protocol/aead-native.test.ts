@@ -6,10 +6,11 @@ import { runInNewContext } from 'node:vm';
 import { openSslAeadFactory, selectAead } from '../../../src/io/openssl-aead.js';
 import { createAead as createNodeCryptoAead, type AeadFactory, type CipherName } from '../../../src/protocol/aead.js';
 import { encodeHeader } from '../../../src/protocol/header.js';
+import { skipOption } from '../../helpers/skip.js';
 
 const ciphers: CipherName[] = ['aes', 'chachapoly'];
 const native = openSslAeadFactory();
-const skip = native ? false : 'the native addon is not built';
+const skip = skipOption(!native && 'the native addon is not built');
 const createAead: AeadFactory = (cipher, key) => native!(cipher, key);
 
 /** Counters across the ranges where the two nonce encodings differ: small, 32-bit edges, 2^53 - 1. */

@@ -392,3 +392,77 @@ describe('endpoint helpers', () => {
     assert.throws(() => parseIp6AndPort('2001:db8::1:4242'));
   });
 });
+
+describe('messages from Nebula 1.10+ peers (nebula.proto of v1.11)', () => {
+  // Built with the 1.11 definitions, independent of the codec under test.
+  const v111 = protobuf.parse(`
+syntax = "proto3";
+message NebulaMeta { MessageType Type = 1; NebulaMetaDetails Details = 2;
+  enum MessageType { None = 0; HostQuery = 1; HostQueryReply = 2; HostUpdateNotification = 3; HostMovedNotification = 4;
+    HostPunchNotification = 5; HostWhoami = 6; HostWhoamiReply = 7; PathCheck = 8; PathCheckReply = 9; HostUpdateNotificationAck = 10; } }
+message NebulaMetaDetails { uint32 OldVpnAddr = 1; Addr VpnAddr = 6; repeated uint32 OldRelayVpnAddrs = 5;
+  repeated Addr RelayVpnAddrs = 7; repeated V4AddrPort V4AddrPorts = 2; repeated V6AddrPort V6AddrPorts = 4; uint32 counter = 3; }
+message Addr { uint64 Hi = 1; uint64 Lo = 2; }
+message V4AddrPort { uint32 Addr = 1; uint32 Port = 2; }
+message V6AddrPort { uint64 Hi = 1; uint64 Lo = 2; uint32 Port = 3; }
+message NebulaHandshake { NebulaHandshakeDetails Details = 1; bytes Hmac = 2; }
+message NebulaHandshakeDetails { bytes Cert = 1; uint32 InitiatorIndex = 2; uint32 ResponderIndex = 3; uint64 Cookie = 4;
+  uint64 Time = 5; uint32 CertVersion = 8; }
+message NebulaControl { MessageType Type = 1; uint32 InitiatorRelayIndex = 2; uint32 ResponderRelayIndex = 3;
+  uint32 OldRelayToAddr = 4; uint32 OldRelayFromAddr = 5; Addr RelayToAddr = 6; Addr RelayFromAddr = 7;
+  enum MessageType { None = 0; CreateRelayRequest = 1; CreateRelayResponse = 2; } }
+`).root;
+  const build = (name: string, fields: object) => {
+    const type = v111.lookupType(name);
+    return type.encode(type.fromObject(fields)).finish();
+  };
+  // Go's netAddrToProtoAddr: As16() of an IPv4 address is ::ffff:a.b.c.d.
+  const mapped = (ip: string) => ({ Hi: 0, Lo: (0xffffn << 32n | BigInt(ip.split('.').reduce((a, o) => a * 256 + Number(o), 0))).toString() });
+  const v6 = (text: string) => {
+    const { hi, lo } = ip6ToHiLo(text);
+    return { Hi: hi.toString(), Lo: lo.toString() };
+  };
+
+  it('HostUpdateNotificationAck (type 10) from a 1.7+ lighthouse decodes with its OldVpnAddr', () => {
+    const m = decodeMeta(build('NebulaMeta', { Type: 10, Details: { OldVpnAddr: 0x0a2a0005 } }));
+    assert.equal(m.type, MetaType.HostUpdateNotificationAck);
+    assert.equal(m.details.vpnIp, 0x0a2a0005);
+  });
+
+  it('a v1 tunnel message that carries both address forms keeps the 1.6 fields', () => {
+    const m = decodeMeta(build('NebulaMeta', {
+      Type: 2,
+      Details: { OldVpnAddr: 0x0a2a0005, VpnAddr: mapped('10.42.0.9'), OldRelayVpnAddrs: [0x0a2a0001], RelayVpnAddrs: [mapped('10.42.0.2')], V4AddrPorts: [{ Addr: 0xc0a80001, Port: 4242 }] },
+    }));
+    assert.equal(m.details.vpnIp, 0x0a2a0005);
+    assert.deepEqual(m.details.relayVpnIps, [0x0a2a0001]);
+    assert.deepEqual(m.details.ip4AndPorts, [{ ip: 0xc0a80001, port: 4242 }]);
+  });
+
+  it('128-bit VpnAddr (6) and RelayVpnAddrs (7) alone: IPv4-mapped ones are understood, IPv6 ones ignored', () => {
+    const m = decodeMeta(build('NebulaMeta', {
+      Type: 1,
+      Details: { VpnAddr: mapped('10.42.0.7'), RelayVpnAddrs: [mapped('10.42.0.1'), v6('fd00::1')] },
+    }));
+    assert.equal(m.type, MetaType.HostQuery);
+    assert.equal(m.details.vpnIp, 0x0a2a0007);
+    assert.deepEqual(m.details.relayVpnIps, [0x0a2a0001]);
+    const ipv6Only = decodeMeta(build('NebulaMeta', { Type: 1, Details: { VpnAddr: v6('fd00::7') } }));
+    assert.equal(ipv6Only.details.vpnIp, 0, 'an IPv6 overlay address has no IPv4 meaning');
+  });
+
+  it('NebulaControl with RelayToAddr (6) / RelayFromAddr (7), alone or beside the old fields', () => {
+    const both = decodeControl(build('NebulaControl', { Type: 1, InitiatorRelayIndex: 7, OldRelayToAddr: 0x0a2a0003, OldRelayFromAddr: 0x0a2a0004, RelayToAddr: mapped('10.42.0.3'), RelayFromAddr: mapped('10.42.0.4') }));
+    assert.deepEqual(both, { type: ControlType.CreateRelayRequest, initiatorRelayIndex: 7, responderRelayIndex: 0, relayToIp: 0x0a2a0003, relayFromIp: 0x0a2a0004 });
+    const newOnly = decodeControl(build('NebulaControl', { Type: 2, ResponderRelayIndex: 9, RelayToAddr: mapped('10.42.0.3'), RelayFromAddr: mapped('10.42.0.4') }));
+    assert.deepEqual(newOnly, { type: ControlType.CreateRelayResponse, initiatorRelayIndex: 0, responderRelayIndex: 9, relayToIp: 0x0a2a0003, relayFromIp: 0x0a2a0004 });
+  });
+
+  it('a handshake payload with CertVersion (8) decodes and reports the version', () => {
+    const cert = randomBytes(40);
+    const h = decodeHandshake(build('NebulaHandshake', { Details: { Cert: cert, InitiatorIndex: 5, Time: '1700000000000000000', CertVersion: 1 } }));
+    assert.deepEqual({ ...h.details, cert: hex(h.details.cert) }, { cert: hex(cert), initiatorIndex: 5, responderIndex: 0, cookie: 0n, time: 1700000000000000000n, certVersion: 1 });
+    assert.equal(decodeHandshake(build('NebulaHandshake', { Details: { Cert: cert, CertVersion: 2 } })).details.certVersion, 2);
+    assert.equal(decodeHandshake(encodeHandshake({ details: { cert, initiatorIndex: 1, responderIndex: 0, cookie: 0n, time: 0n } })).details.certVersion, undefined);
+  });
+});
