@@ -1,16 +1,16 @@
 /**
  * `mesh ca ...`: the certificate authority commands, mirroring nebula-cert 1.6
  * (init = `nebula-cert ca`, sign, keygen, print, verify). Files are interchangeable with
- * nebula-cert's.
+ * nebula-cert's. `serve` and `token` are the enrollment service for `mesh join`.
  */
+import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import type { LevelWithSilent } from 'pino';
 import { cidrCovers, formatCidr, formatIp, maskFromBits, parseCidr, type Cidr } from '../net/ipv4.js';
+import { describeFsError, showValue, UserError } from '../errors.js';
 import { createLogger, type LogFormat } from '../log.js';
 import { readServiceState, servicePathFor } from './enroll-state.js';
 import { createToken, encodeToken, readTokens, tokensPathFor, writeTokens, type SubnetPolicy } from '../../pki/enroll-token.js';
-import { readFileSync } from 'node:fs';
-import { describeFsError, showValue, UserError } from '../errors.js';
 import { certificateToJson, certificateToText, CertificateError, type Certificate } from '../../pki/cert.js';
 import { CAPool } from '../../pki/ca-pool.js';
 import { DurationError, formatGoDuration, parseGoDuration } from '../../pki/duration.js';
