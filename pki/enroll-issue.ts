@@ -64,6 +64,12 @@ export function joinHost(issuer: Issuer, request: JoinRequest, now: Date): Certi
     const tokens = readTokens(issuer.tokensPath);
     const token = checkToken(tokens, request.tokenId, request.secret, now);
     const name = nameFor(token, request.name, request.hostName);
+    // A name already in the ledger is someone's identity: only a token made for it, or the token
+    // that handed it out, may enroll it again (keeping its IP and subnet).
+    const held = state.addresses.find((e) => e.name === name) ?? state.subnets.find((e) => e.name === name);
+    if (held && token.name !== name && !('token' in held && held.token === token.id)) {
+      throw new EnrollmentError(`the name "${name}" is taken (recorded ${held.at}); to enroll that host again, use a token created with --name ${name}`);
+    }
     if (request.wantSubnet && token.subnet === 'none') throw new EnrollmentError(`token ${token.id} does not hand out container subnets (create it with --subnet auto)`);
     const ip = chooseAddress(issuer.network, state, name, issuer.reserved);
     const subnets = token.subnet === 'auto' ? [chooseSubnet(issuer.caCert.details.subnets, state.subnets, name)] : [];
@@ -73,7 +79,7 @@ export function joinHost(issuer: Issuer, request: JoinRequest, now: Date): Certi
     writeTokens(issuer.tokensPath, markUsed(tokens, token.id));
     logIssued(issuer.issuedLogPath, cert, `token ${token.id}`, now);
     const recordedSubnets = subnets.length > 0 ? recordSubnets(state.subnets, name, subnets, now) : state.subnets;
-    return { state: { subnets: recordedSubnets, addresses: recordAddress(state.addresses, name, ip.ip, now) }, result: cert };
+    return { state: { subnets: recordedSubnets, addresses: recordAddress(state.addresses, name, ip.ip, now, token.id) }, result: cert };
   });
 }
 

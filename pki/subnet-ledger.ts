@@ -24,6 +24,8 @@ export interface AddressEntry {
   name: string;
   /** ISO time of the signing. */
   at: string;
+  /** The enrollment token it was handed out with; absent for `mesh ca sign`. */
+  token?: string;
 }
 
 export interface LedgerState {
@@ -145,8 +147,8 @@ export function chooseAddress(network: Cidr, state: LedgerState, name: string, r
 }
 
 /** Records `ip` for `name`, replacing the address the name held before. */
-export function recordAddress(entries: readonly AddressEntry[], name: string, ip: number, now: Date): AddressEntry[] {
-  return [...entries.filter((e) => e.name !== name), { ip: formatIp(ip), name, at: now.toISOString() }];
+export function recordAddress(entries: readonly AddressEntry[], name: string, ip: number, now: Date, token?: string): AddressEntry[] {
+  return [...entries.filter((e) => e.name !== name), { ip: formatIp(ip), name, at: now.toISOString(), ...(token === undefined ? {} : { token }) }];
 }
 
 /** The name that holds `ip` in the ledger, other than `name`; undefined when none does. */

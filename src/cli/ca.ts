@@ -1,15 +1,16 @@
 /**
  * `mesh ca ...`: the certificate authority commands, mirroring nebula-cert 1.6
  * (init = `nebula-cert ca`, sign, keygen, print, verify). Files are interchangeable with
- * nebula-cert's.
+ * nebula-cert's. `serve` and `token` are the enrollment service for `mesh join`.
  */
+import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import type { LevelWithSilent } from 'pino';
 import { cidrCovers, formatCidr, formatIp, maskFromBits, parseCidr, type Cidr } from '../net/ipv4.js';
+import { describeFsError, showValue, UserError } from '../errors.js';
 import { createLogger, type LogFormat } from '../log.js';
 import { readServiceState, servicePathFor } from './enroll-state.js';
 import { createToken, encodeToken, readTokens, tokensPathFor, writeTokens, type SubnetPolicy } from '../../pki/enroll-token.js';
-import { UserError } from '../errors.js';
 import { certificateToJson, certificateToText, CertificateError, type Certificate } from '../../pki/cert.js';
 import { CAPool } from '../../pki/ca-pool.js';
 import { DurationError, formatGoDuration, parseGoDuration } from '../../pki/duration.js';
@@ -264,14 +265,40 @@ function verifyCommand(): Command {
 }
 
 interface ServeOptions {
+  config?: string;
   caCrt: string;
   caKey: string;
   listen: string;
   advertise?: string;
-  template: string;
+  template?: string;
   network?: string;
   groups?: string;
   duration: string;
+}
+
+/** `mesh ca serve --config` keys, each the YAML spelling of a flag. */
+const SERVE_KEYS = { ca_crt: 'caCrt', ca_key: 'caKey', listen: 'listen', advertise: 'advertise', template: 'template', network: 'network', groups: 'groups', duration: 'duration' } as const;
+
+/** Fills the options not given as flags from the --config file (flags win). */
+async function applyServeConfig(opts: ServeOptions, command: Command): Promise<void> {
+  if (opts.config === undefined) return;
+  const path = opts.config;
+  const { parse } = await import('yaml');
+  let doc: unknown;
+  try {
+    doc = parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new UserError(`--config ${path}: ${err instanceof Error && 'code' in err ? describeFsError(err) : (err as Error).message}`);
+  }
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new UserError(`--config ${path}: expected a mapping of ${Object.keys(SERVE_KEYS).join(', ')}`);
+  for (const [key, value] of Object.entries(doc)) {
+    const option = SERVE_KEYS[key as keyof typeof SERVE_KEYS];
+    if (!option) throw new UserError(`--config ${path}: unknown key "${key}" (known: ${Object.keys(SERVE_KEYS).join(', ')})`);
+    const text = Array.isArray(value) && option === 'groups' ? value.join(',') : value;
+    if (typeof text !== 'string') throw new UserError(`--config ${path}: ${key}: expected text, got ${showValue(value)}`);
+    const source = command.getOptionValueSource(option);
+    if (source === undefined || source === 'default') opts[option] = text;
+  }
 }
 
 function parseHostPort(text: string, flag: string): { host: string; port: number } {
@@ -286,15 +313,19 @@ function serveCommand(): Command {
     .description('run the enrollment service: hosts join with a token (`mesh join`) and running nodes renew their certificates; state is kept next to the CA key')
     .option('--ca-crt <path>', 'the signing CA certificate', 'ca.crt')
     .option('--ca-key <path>', 'the signing CA private key (a file: the ledger, tokens and service state live next to it)', 'ca.key')
+    .option('--config <path>', `the same settings as YAML (keys ${Object.keys(SERVE_KEYS).join(', ')}); flags override it`)
     .option('--listen <host:port>', 'where to accept HTTPS', '0.0.0.0:4243')
     .option('--advertise <host:port>', 'the address joining hosts connect to, put into tokens (default: --listen, which then must not be 0.0.0.0)')
-    .requiredOption('--template <path>', 'node configuration joining hosts receive (lighthouse, static_host_map, punchy, relay, firewall, ...); pki and enrollment are filled in')
+    .option('--template <path>', 'node configuration joining hosts receive (lighthouse, static_host_map, punchy, relay, firewall, ...); pki and enrollment are filled in')
     .option('--network <cidr>', 'overlay network host IPs are allocated from (default: the CA\'s first --ips network)')
     .option('--groups <list>', 'groups for hosts whose token names none')
     .option('--duration <duration>', 'how long issued certificates are valid, Go syntax; running nodes renew before expiry', '720h')
     .action(async (opts: ServeOptions, command: Command) => {
       const globals = command.optsWithGlobals<{ logFormat?: LogFormat; logLevel?: LevelWithSilent }>();
       const log = await createLogger({ level: globals.logLevel ?? 'info', format: globals.logFormat });
+      await applyServeConfig(opts, command);
+      const templatePath = opts.template;
+      if (templatePath === undefined) throw new UserError('--template (or template: in --config) is required: the node configuration joining hosts receive', 2);
       if (isInlinePem(opts.caKey)) throw new UserError('--ca-key must be a file: the ledger and the service state are kept next to it');
       const caKey = loading('error while reading ca-key', () => loadEd25519PrivateKey(opts.caKey));
       const caCert = loading('error while reading ca-crt', () => loadCertificate(opts.caCrt));
@@ -310,7 +341,7 @@ function serveCommand(): Command {
       const durationNs = parseDuration(opts.duration);
       if (durationNs <= 0n) throw new UserError('--duration must be greater than 0');
       const { readTemplate, prepareServiceState, startEnrollmentService } = await import('./enroll-service.js');
-      readTemplate(opts.template); // refused now rather than at the first join
+      readTemplate(templatePath); // refused now rather than at the first join
       const { issuedLogPathFor } = await import('../../pki/enroll-issue.js');
       const statePath = servicePathFor(opts.caKey);
       const state = await prepareServiceState(statePath, advertise);
@@ -329,7 +360,7 @@ function serveCommand(): Command {
             durationNs,
           },
           state,
-          templatePath: opts.template,
+          templatePath,
           caPem,
           log,
         },

@@ -4,11 +4,10 @@
  * same name, IP and subnets, write it over `pki.cert` and reload. Plugged into the node's
  * CertificateRenewal by `mesh node`.
  */
-import { isInlinePem, encodeCertificatePem, parseCertificatePem } from '../../pki/keys.js';
-import { bytesToHex, type Certificate } from '../../pki/cert.js';
+import { bytesToHex, hexToBytes, type Certificate } from '../../pki/cert.js';
 import { renewalProof } from '../../pki/enroll-issue.js';
 import { writeOutputFiles } from '../../pki/files.js';
-import { hexToBytes } from '../../pki/cert.js';
+import { encodeCertificatePem, isInlinePem, parseCertificatePem } from '../../pki/keys.js';
 import { UserError } from '../errors.js';
 import type { NodeConfig } from '../node/config.js';
 import type { LocalIdentity } from '../node/identity.js';

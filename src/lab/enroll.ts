@@ -39,10 +39,6 @@ export class EnrollLab extends Lab<EnrollHost> {
     return new EnrollLab(options.namePrefix ?? 'men').cleanupAfter(t);
   }
 
-  get caKey(): string {
-    return this.ca.key;
-  }
-
   get ledgerPath(): string {
     return join(this.dir, 'ca.subnets.json');
   }

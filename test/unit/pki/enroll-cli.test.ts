@@ -13,9 +13,10 @@ function mesh(cwd: string, ...args: string[]) {
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** Starts `mesh ca serve` on loopback and resolves once it says it runs. */
+/** Starts `mesh ca serve --config serve.yml` on loopback and resolves once it says it runs. */
 function serve(cwd: string, port: number): Promise<ChildProcess> {
-  const proc = spawn(process.execPath, [BIN, 'ca', 'serve', '--listen', `127.0.0.1:${port}`, '--template', 'template.yml'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  writeFileSync(join(cwd, 'serve.yml'), `listen: 127.0.0.1:${port}\ntemplate: template.yml\nduration: 48h\n`);
+  const proc = spawn(process.execPath, [BIN, 'ca', 'serve', '--config', 'serve.yml'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`mesh ca serve did not start: ${out}`)), 30_000);
@@ -42,6 +43,11 @@ test('mesh ca token create|list|revoke and mesh join refusals against a loopback
     assert.match(early.stderr, /start `mesh ca serve --ca-key ca.key \.\.\.` once first/);
     assert.match(mesh(dir, 'ca', 'serve', '--listen', '0.0.0.0:4243', '--template', 'none.yml').stderr, /--advertise/);
     writeFileSync(join(dir, 'template.yml'), 'lighthouse:\n  hosts: []\n');
+    writeFileSync(join(dir, 'bad.yml'), 'listen: 127.0.0.1:1\nport: 5\n');
+    const badConfig = mesh(dir, 'ca', 'serve', '--config', 'bad.yml', '--template', 'template.yml');
+    assert.equal(badConfig.code, 1);
+    assert.match(badConfig.stderr, /unknown key "port"/);
+    assert.equal(mesh(dir, 'ca', 'serve', '--listen', '127.0.0.1:1').code, 2, 'no template is a usage error');
     const port = 20_000 + Math.floor(Math.random() * 20_000);
     service = await serve(dir, port);
 

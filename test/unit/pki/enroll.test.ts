@@ -92,8 +92,15 @@ test('joinHost: next free IP past reserved and ledger entries, a subnet when the
   assert.equal(capped.details.notAfter, issuer.caCert.details.notAfter - 1);
   assert.deepEqual([capped.details.ips, capped.details.subnets], [a.details.ips, a.details.subnets], 'the same name again keeps its IP and subnet');
   assert.throws(() => joinHost(issuer, { tokenId: id, secret, name: 'b', hostName: null, publicKey: key.publicKey, wantSubnet: false }, NOW), /used up/);
+  // A name held by another host (here signed with `mesh ca sign`) needs a token made for it.
+  const any = addToken(issuer, { uses: 2 });
+  assert.throws(() => joinHost(issuer, { tokenId: any.id, secret: any.secret, name: 'signed', hostName: null, publicKey: key.publicKey, wantSubnet: false }, NOW), /the name "signed" is taken/);
+  assert.throws(() => joinHost(issuer, { tokenId: any.id, secret: any.secret, name: 'a', hostName: null, publicKey: key.publicKey, wantSubnet: false }, NOW), /the name "a" is taken/);
+  const forSigned = addToken(issuer, { name: 'signed' });
+  const resigned = joinHost(issuer, { tokenId: forSigned.id, secret: forSigned.secret, name: null, hostName: 'box', publicKey: key.publicKey, wantSubnet: false }, NOW);
+  assert.equal(formatCidr(resigned.details.ips[0]!), '10.43.0.2/16');
   const log = readFileSync(issuer.issuedLogPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { fingerprint: string });
-  assert.deepEqual(log.map((l) => l.fingerprint), [certificateFingerprint(a), certificateFingerprint(capped)]);
+  assert.deepEqual(log.map((l) => l.fingerprint), [certificateFingerprint(a), certificateFingerprint(capped), certificateFingerprint(resigned)]);
 }));
 
 test('joinHost: a refused join (name outside the prefix, subnet not allowed) changes neither ledger nor tokens', withIssuer((issuer) => {
