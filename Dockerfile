@@ -1,7 +1,7 @@
 # mesh container image: `mesh` as the entrypoint, the config in /etc/mesh (README, "Container image").
 #
 # Build it from a checkout after `npm ci` (that installs the dependencies and builds the native
-# addon, so the image build itself needs no network):
+# addon, so building mesh into the image needs no network):
 #   npm ci && docker build -t mesh .
 # BASE_IMAGE is the image both stages start from: the official Node image by default; any image
 # with node (>= 20.19) and npm on PATH and a /bin/sh will do.
@@ -24,6 +24,10 @@ RUN npm run build \
  && ln -s ../dist/src/cli/bin.js /opt/mesh/bin/mesh && chmod 755 /opt/mesh/dist/src/cli/bin.js
 
 FROM ${BASE_IMAGE}
+# --docker-bridge runs iptables: from Debian where the base has apt (the official image does).
+RUN if command -v apt-get >/dev/null; then \
+      apt-get update && apt-get install -y --no-install-recommends iptables && rm -rf /var/lib/apt/lists/*; \
+    fi
 COPY --from=build /opt/mesh /opt/mesh
 ENV PATH=/opt/mesh/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     NODE_ENV=production
