@@ -187,7 +187,8 @@ export class DockerLab extends Lab<DockerHost> {
     return config;
   }
 
-  private configFor(host: DockerHost): Record<string, unknown> {
+  /** The host's Nebula 1.6 config (what start() writes and runs). */
+  configFor(host: DockerHost): Record<string, unknown> {
     const lighthouses = [...this.hosts.values()].filter((h) => h.kind === 'lighthouse');
     const amLighthouse = host.kind === 'lighthouse';
     return this.nodeConfig(host, {
@@ -318,6 +319,40 @@ export class DockerLab extends Lab<DockerHost> {
     const dockerds = [...this.hosts.values()].filter((h) => h.dockerd).map((h) => `--- dockerd ${h.name} ${h.dockerd!.logPath}:\n${tailFile(h.dockerd!.logPath, lines)}`);
     const service = this.service?.proc ? [`--- mesh ca serve ${this.service.logPath}:\n${tailFile(this.service.logPath, lines)}`] : [];
     return [super.allLogTails(lines), ...dockerds, ...service].filter(Boolean).join('\n');
+  }
+
+  /**
+   * Imports `tag` on the host's dockerd: a base image with this machine's node (and the libraries
+   * it links), its npm, and busybox as /bin/sh and the tools a Dockerfile's RUN uses. It stands in
+   * for the official Node image, as no registry is reachable.
+   */
+  async importNodeBase(name: string, tag: string): Promise<void> {
+    const root = join(this.dir, 'node-rootfs');
+    for (const d of ['bin', 'usr/bin', 'usr/lib/node_modules', 'etc', 'root', 'proc', 'sys', 'dev']) mkdirSync(join(root, d), { recursive: true });
+    mkdirSync(join(root, 'tmp'), { mode: 0o1777 });
+    execFileSync('chmod', ['1777', join(root, 'tmp')]);
+    copyFileSync(BUSYBOX, join(root, 'bin', 'busybox'));
+    execFileSync('chmod', ['755', join(root, 'bin', 'busybox')]);
+    for (const applet of [...APPLETS, 'tar', 'gzip', 'mkdir', 'mv', 'cp', 'ln', 'chmod', 'rm']) if (!existsSync(join(root, 'bin', applet))) symlinkSync('busybox', join(root, 'bin', applet));
+    symlinkSync('/bin/busybox', join(root, 'usr', 'bin', 'env'));
+    copyFileSync(process.execPath, join(root, 'usr', 'bin', 'node'));
+    execFileSync('chmod', ['755', join(root, 'usr', 'bin', 'node')]);
+    const libraries = execFileSync('ldd', [process.execPath], { encoding: 'utf8' }).match(/\/\S+/g) ?? [];
+    for (const lib of libraries) {
+      mkdirSync(join(root, lib, '..'), { recursive: true });
+      copyFileSync(lib, join(root, lib));
+    }
+    // npm's own directory, next to node as in the official image.
+    const npmCli = execFileSync('readlink', ['-f', execFileSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).trim()], { encoding: 'utf8' }).trim();
+    execFileSync('cp', ['-R', join(npmCli, '..', '..'), join(root, 'usr', 'lib', 'node_modules', 'npm')]);
+    symlinkSync('../lib/node_modules/npm/bin/npm-cli.js', join(root, 'usr', 'bin', 'npm'));
+    writeFileSync(join(root, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
+    writeFileSync(join(root, 'etc', 'group'), 'root:x:0:\n');
+    const tar = join(this.dir, 'node-base.tar');
+    execFileSync('tar', ['-C', root, '-cf', tar, '.']);
+    rmSync(root, { recursive: true, force: true });
+    await this.dockerOk(name, ['import', '--change', 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', '--change', 'CMD ["node"]', tar, tag], 120_000);
+    rmSync(tar, { force: true });
   }
 
   /** A rootfs with busybox and its applets as symlinks, tarred once for `docker import`. */
