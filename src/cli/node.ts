@@ -3,7 +3,7 @@ import type { LevelWithSilent } from 'pino';
 import type { DockerBridge } from '../docker/integration.js';
 import { selectAead } from '../io/openssl-aead.js';
 import { openTun } from '../io/tun.js';
-import { bindUdp } from '../io/udp.js';
+import { bindUdp, NativeUdpBind } from '../io/udp.js';
 import { createLogger, type LogFormat, type Logger } from '../log.js';
 import { loadConfig, type LoadedConfig } from '../node/config.js';
 import { prepareNode } from '../node/node.js';
@@ -66,6 +66,11 @@ export async function runNode(opts: GlobalOptions, overrides: (loaded: LoadedCon
     const aead = selectAead(process.env.MESH_NATIVE_AEAD !== '0');
     const mesh = await startMesh(loaded.config, log, { openTun, bindUdp, aead });
     const node = mesh.node;
+    if (node.udp instanceof NativeUdpBind) {
+      // What the kernel granted (Linux reports twice the usable size): below the ask without root when net.core.rmem_max is lower.
+      const { recvBufferSize, sendBufferSize } = node.udp.stats();
+      log.info({ readBuffer: recvBufferSize, writeBuffer: sendBufferSize }, 'UDP socket buffers');
+    }
     let docker: DockerBridge | null = null;
     if (opts.dockerBridge !== undefined) {
       try {

@@ -11,6 +11,7 @@ import { HEADER_LEN, MessageSubType, MessageType, writeHeader } from '../protoco
 import { decodeMeta, emptyMetaDetails, MetaType, type MetaMessage } from '../protocol/messages.js';
 import { isStunRequest } from '../protocol/stun.js';
 import type { NodeConfig } from './config.js';
+import { LARGE_SOCKET_BUFFER } from './config/listen.js';
 import { ConnectionManager } from './connection-manager.js';
 import { Diagnostics, type NodeStats } from './diagnostics.js';
 import { Firewall } from './firewall.js';
@@ -243,8 +244,8 @@ export class MeshNode implements InsideNode, OutsideNode {
       udp = await deps.bindUdp({
         host: config.listen.host,
         port: config.listen.port,
-        readBuffer: config.listen.readBuffer,
-        writeBuffer: config.listen.writeBuffer,
+        readBuffer: config.listen.readBuffer || LARGE_SOCKET_BUFFER,
+        writeBuffer: config.listen.writeBuffer || LARGE_SOCKET_BUFFER,
         batch: config.listen.batch,
       });
     } catch (err) {
