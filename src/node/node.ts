@@ -110,7 +110,7 @@ export class MeshNode implements InsideNode, OutsideNode {
   private stunAnswerer: StunAnswerer | null = null;
   private readonly scratchHeader = Buffer.alloc(HEADER_LEN);
   private stopped = false;
-  /** Resolves when the node cannot go on (its TUN device is gone); whoever runs it stops it then. */
+  /** Resolves when the node cannot go on (its TUN device is gone, its socket unreadable); whoever runs it stops it then. */
   readonly failed: Promise<Error>;
   private fail!: (err: Error) => void;
   private lastSource = { address: '', inOverlay: false };
