@@ -4,7 +4,7 @@ import type { DockerBridge } from '../docker/integration.js';
 import { selectAead } from '../io/openssl-aead.js';
 import { serviceNotifier } from '../io/systemd-notify.js';
 import { openTun } from '../io/tun.js';
-import { bindUdp } from '../io/udp.js';
+import { bindUdp, NativeUdpBind } from '../io/udp.js';
 import { createLogger, type LogFormat, type Logger } from '../log.js';
 import { loadConfig, type LoadedConfig } from '../node/config.js';
 import { prepareNode } from '../node/node.js';
@@ -72,6 +72,11 @@ export async function runNode(opts: GlobalOptions, overrides: (loaded: LoadedCon
     const notifier = serviceNotifier((message) => log.warn(message));
     const mesh = await startMesh(loaded.config, log, { openTun, bindUdp, aead });
     const node = mesh.node;
+    if (node.udp instanceof NativeUdpBind) {
+      // What the kernel granted (Linux reports twice the usable size): below the ask without root when net.core.rmem_max is lower.
+      const { recvBufferSize, sendBufferSize } = node.udp.stats();
+      log.info({ readBuffer: recvBufferSize, writeBuffer: sendBufferSize }, 'UDP socket buffers');
+    }
     let docker: DockerBridge | null = null;
     if (opts.dockerBridge !== undefined) {
       try {

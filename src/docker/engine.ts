@@ -142,7 +142,7 @@ export class HttpDockerEngine implements DockerEngine {
   async events(filters: Record<string, string[]>, onEvent: (event: DockerEvent) => void, signal: AbortSignal): Promise<void> {
     const path = `/events?filters=${encodeURIComponent(JSON.stringify(filters))}`;
     const { res, settled } = await this.open('GET', await this.versioned(path), undefined, signal);
-    if (res.statusCode !== 200) throw await this.failure(res);
+    if (res.statusCode !== 200) throw await this.failure(res).finally(settled);
     settled(); // a quiet event stream is normal: no deadline once it is open
     await new Promise<void>((resolve, reject) => {
       let buffered = '';

@@ -5,6 +5,7 @@ import { HEADER_LEN, MessageType, writeHeader, type Header } from '../protocol/h
 import { decodeHandshake, encodeHandshake, type HandshakeDetails } from '../protocol/messages.js';
 import { initiatorReadMessage2, initiatorWriteMessage1, responderReadMessage1, responderWriteMessage2, type HandshakeKeys } from '../protocol/noise.js';
 import type { Diagnostics } from './diagnostics.js';
+import { HandshakeLimiter } from './handshake-limiter.js';
 import { HostInfo, type HostMap } from './hostmap.js';
 import type { LocalIdentity, VerifiedPeer } from './identity.js';
 import type { Timers } from './timers.js';
@@ -52,6 +53,8 @@ function handshakeHeader(remoteIndex: number, stage: number): Buffer {
  * settles simultaneous opens in favour of the higher overlay IP.
  */
 export class HandshakeManager {
+  private readonly stage1Limiter = new HandshakeLimiter();
+
   constructor(private readonly deps: HandshakeDeps) {}
 
   /** The pending or new outbound handshake to `vpnIp`. */
@@ -113,6 +116,8 @@ export class HandshakeManager {
   /** Handshake message 1 (we are the responder). */
   handleStage1(datagram: Buffer, from: Endpoint | null, via?: HostInfo): void {
     const { hostmap, diag } = this.deps;
+    // Relayed message 1s come through an established tunnel; direct ones are admitted per source address.
+    if (from && !this.stage1Limiter.allow(from.address, this.deps.timers.now())) return diag.drop('handshake1-rate', from);
     const log = diag.log;
     const identity = this.deps.identity();
     let read;
@@ -129,18 +134,18 @@ export class HandshakeManager {
       verified = identity.verifyPeer(details.cert, read.remoteStatic);
     } catch (err) {
       const source = from ? endpointKey(from) : 'relay';
-      diag.limited('info', `invalid-cert ${source}`, { from: source, reason: (err as Error).message }, 'invalid certificate from host, refusing handshake');
+      diag.limited('info', 'invalid-cert', { from: source, reason: (err as Error).message }, 'invalid certificate from host, refusing handshake');
       diag.stats.invalidCertificates++;
       return;
     }
     const vpnIp = verified.identity.vpnIp;
     const fields = { vpnIp: formatIp(vpnIp), certName: verified.cert.details.name, from: from && endpointKey(from) };
     if (vpnIp === identity.vpnIp) {
-      diag.limited('info', `myself ${fields.from}`, fields, 'refusing to handshake with myself');
+      diag.limited('info', 'myself', fields, 'refusing to handshake with myself');
       return;
     }
     if (from && !this.deps.remoteAllowed(vpnIp, from)) {
-      diag.limited('debug', `remote-allow ${fields.from}`, fields, 'handshake source refused by remote_allow_list');
+      diag.limited('debug', 'remote-allow', fields, 'handshake source refused by remote_allow_list');
       return;
     }
     const body = datagram.subarray(HEADER_LEN);

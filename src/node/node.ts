@@ -11,6 +11,7 @@ import { HEADER_LEN, MessageSubType, MessageType, writeHeader } from '../protoco
 import { decodeMeta, emptyMetaDetails, MetaType, type MetaMessage } from '../protocol/messages.js';
 import { isStunRequest } from '../protocol/stun.js';
 import type { NodeConfig } from './config.js';
+import { LARGE_SOCKET_BUFFER } from './config/listen.js';
 import { ConnectionManager } from './connection-manager.js';
 import { Diagnostics, type NodeStats } from './diagnostics.js';
 import { Firewall } from './firewall.js';
@@ -109,7 +110,7 @@ export class MeshNode implements InsideNode, OutsideNode {
   private stunAnswerer: StunAnswerer | null = null;
   private readonly scratchHeader = Buffer.alloc(HEADER_LEN);
   private stopped = false;
-  /** Resolves when the node cannot go on (its TUN device is gone); whoever runs it stops it then. */
+  /** Resolves when the node cannot go on (its TUN device is gone, its socket unreadable); whoever runs it stops it then. */
   readonly failed: Promise<Error>;
   private fail!: (err: Error) => void;
   private lastSource = { address: '', inOverlay: false };
@@ -245,8 +246,8 @@ export class MeshNode implements InsideNode, OutsideNode {
       udp = await deps.bindUdp({
         host: config.listen.host,
         port: config.listen.port,
-        readBuffer: config.listen.readBuffer,
-        writeBuffer: config.listen.writeBuffer,
+        readBuffer: config.listen.readBuffer || LARGE_SOCKET_BUFFER,
+        writeBuffer: config.listen.writeBuffer || LARGE_SOCKET_BUFFER,
         batch: config.listen.batch,
         offload: config.listen.offload,
         onOffloadFallback: (reason) => log.warn({ listen: `${config.listen.host}:${config.listen.port}` }, reason),

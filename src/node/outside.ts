@@ -33,20 +33,35 @@ export interface OutsideNode {
 const RECV_ERROR_LIMIT = 3;
 
 /**
+ * Handshake message 1s one batch handles at most, after its other datagrams: each costs three X25519
+ * operations and a certificate check, so a flood of them must not delay established tunnels. The
+ * rest are dropped (`handshake1-overload`); genuine initiators retry.
+ */
+export const STAGE1_PER_BATCH = 16;
+
+/**
  * Datagrams from the UDP socket, dispatched by header type. Every failure is a counted, silent
  * drop: nothing a remote sends can throw out of here.
  */
 export function consumeDatagrams(node: OutsideNode, batch: Datagram[]): void {
   const toTun: Buffer[] = [];
+  const stage1: Datagram[] = [];
   for (const { data, from } of batch) {
     node.diag.stats.rxPackets++;
     try {
-      consumeDatagram(node, data, from, toTun);
+      consumeDatagram(node, data, from, toTun, stage1);
     } catch (err) {
       node.diag.drop('exception', from, err);
     }
   }
   if (toTun.length > 0) node.writeToTun(toTun);
+  for (const { data, from } of stage1) {
+    try {
+      node.handshakes.handleStage1(data, from);
+    } catch (err) {
+      node.diag.drop('exception', from, err);
+    }
+  }
 }
 
 /**
@@ -75,7 +90,7 @@ export function consumeRelayedPacket(node: OutsideNode, data: Buffer, hop: HostI
   }
 }
 
-function consumeDatagram(node: OutsideNode, data: Buffer, from: Endpoint, toTun: Buffer[]): void {
+function consumeDatagram(node: OutsideNode, data: Buffer, from: Endpoint, toTun: Buffer[], stage1: Datagram[]): void {
   if (looksLikeStun(data)) return node.onStun(data, from);
   const header = parseHeader(data);
   if (!header) {
@@ -91,7 +106,11 @@ function consumeDatagram(node: OutsideNode, data: Buffer, from: Endpoint, toTun:
   switch (header.type) {
     case MessageType.Handshake:
       if (header.subtype !== MessageSubType.IxPsk0) return node.diag.drop('handshake-subtype', from);
-      if (header.counter === 1) return node.handshakes.handleStage1(data, from);
+      if (header.counter === 1) {
+        if (stage1.length < STAGE1_PER_BATCH) stage1.push({ data, from });
+        else node.diag.drop('handshake1-overload', from);
+        return;
+      }
       if (header.counter === 2) return node.handshakes.handleStage2(data, header, from);
       return node.diag.drop('handshake-stage', from);
     case MessageType.Message:

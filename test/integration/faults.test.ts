@@ -10,7 +10,7 @@ import { withOverlayLab } from '../../src/lab/overlay.js';
 import { pollUntil } from '../../src/lab/wait.js';
 import { skipTest } from '../helpers/skip.js';
 
-test('mesh node: `ip link del` of its TUN device is logged and ends the node with exit 1', { timeout: 60_000 }, async (t) => {
+test('mesh node: large socket buffers by default; `ip link del` of its TUN device is logged and ends the node with exit 1', { timeout: 60_000 }, async (t) => {
   const reason = await labSkipReason();
   if (reason) return skipTest(t, reason);
   await withOverlayLab(t, { net: 25 }, async (lab) => {
@@ -20,6 +20,8 @@ test('mesh node: `ip link del` of its TUN device is logged and ends the node wit
     const exit = await pollUntil(() => a.exit, 20_000, () => `node a still runs after its TUN device was deleted:\n${lab.logTail('a')}`);
     const log = lab.log('a');
     assert.deepEqual(exit, { code: 1, signal: null }, log);
+    // As root the default 8 MiB socket buffers are granted in full (Linux reports twice the size).
+    assert.match(log, /UDP socket buffers\n\s+readBuffer: 16777216\n\s+writeBuffer: 16777216/);
     assert.match(log, /the TUN device is gone \(deleted\?\), stopping/);
     assert.match(log, /mesh node stopped/);
     assert.match(log, new RegExp(`Error: TUN device ${a.tunDev} is gone \\(tun: read from ${a.tunDev}: .+\\); mesh stopped`));

@@ -23,6 +23,13 @@ const host = field('host', (value, path) => {
   return text;
 });
 
+/**
+ * What a node asks for when listen.read_buffer/write_buffer are 0: a full 208 KiB default receive
+ * buffer is where a flood first costs legitimate packets. As root SO_RCVBUFFORCE grants it; otherwise
+ * the kernel caps it at net.core.rmem_max/wmem_max.
+ */
+export const LARGE_SOCKET_BUFFER = 8 << 20;
+
 export const listenSection = section(
   'listen',
   {
@@ -31,7 +38,7 @@ export const listenSection = section(
     /** 0 = random port. */
     port: int('port', 0, { min: 0, max: 65535 }),
     batch: int('batch', 64, { min: 1, max: 65535 }),
-    /** 0 = system default. */
+    /** 0 = LARGE_SOCKET_BUFFER, as far as the kernel allows. */
     readBuffer: int('read_buffer', 0, { min: 0 }),
     writeBuffer: int('write_buffer', 0, { min: 0 }),
     /** mesh only: UDP GSO and GRO. */

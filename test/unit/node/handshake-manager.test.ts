@@ -16,6 +16,7 @@ import { HandshakeManager } from '../../../src/node/handshake-manager.js';
 import { HostMap, type HostInfo } from '../../../src/node/hostmap.js';
 import { LocalIdentity } from '../../../src/node/identity.js';
 import { FakeTimers } from '../../helpers/fake-timers.js';
+import { STAGE1_BURST } from '../../../src/node/handshake-limiter.js';
 
 const ca = makeCA('handshake CA');
 const TRY_INTERVAL = 100;
@@ -189,6 +190,21 @@ describe('HandshakeManager on fakes', () => {
     aTimers.advance(1000);
     deliver(self, a);
     assert.equal(lines.length, 2, 'a line again a second later');
+  });
+
+  it('admits a burst of message 1s per source address before any public-key work, then counts drops', () => {
+    const timers = new FakeTimers();
+    const a = peer(makeHost(ca, 'a', '10.9.0.1/16'), 4001, timers);
+    const b = peer(makeHost(ca, 'b', '10.9.0.2/16'), 4002, new FakeTimers());
+    b.hostmap.remotesFor(parseIp('10.9.0.1')).setStatic([a.address]);
+    b.manager.start(parseIp('10.9.0.1'));
+    const m1 = b.sent[0]!.data;
+    for (let i = 0; i < 100; i++) a.manager.handleStage1(m1, b.address);
+    assert.equal(a.diag.stats.dropped['handshake1-rate'], 100 - STAGE1_BURST);
+    assert.equal(a.sent.length, STAGE1_BURST, 'one message 2 per admitted message 1');
+    timers.advance(1000);
+    a.manager.handleStage1(m1, b.address);
+    assert.equal(a.sent.length, STAGE1_BURST + 1, 'admitted again after the bucket refilled');
   });
 
   it('drops malformed message 1 as a counted drop', () => {
