@@ -13,8 +13,24 @@ export interface Lighthouse {
   readonly stun: StunResponder;
   /** `lighthouse.serve_dns`; null when off or when it could not bind. */
   readonly dns: LighthouseDns | null;
+  /** What `mesh status` shows of a lighthouse. */
+  status(): LighthouseStatus;
   stop(): Promise<void>;
 }
+
+export interface LighthouseStatus {
+  /** Hosts in the address book. */
+  hosts: number;
+  /** Totals since start. */
+  queries: number;
+  answers: number;
+  updates: number;
+  /** Host queries per second over the last minute (or since start, when shorter). */
+  queriesPerSecond: number;
+}
+
+/** The query rate is measured over this window, from samples taken every tenth of it. */
+const RATE_WINDOW_MS = 60_000;
 
 /** STUN and DNS are aids: when they cannot bind, the lighthouse runs without them (as Nebula does for DNS). */
 export async function attachLighthouse(node: MeshNode, bindUdp?: (options: UdpOptions) => Promise<UdpBind>): Promise<Lighthouse> {
@@ -51,11 +67,25 @@ export async function attachLighthouse(node: MeshNode, bindUdp?: (options: UdpOp
       log.error({ reason: (err as Error).message, host: listen.host, port: listen.port }, 'lighthouse.dns: cannot start the DNS server');
     }
   }
+  // Query totals sampled every 6 s: the rate is the growth since the oldest sample in the window.
+  const samples: { at: number; queries: number }[] = [{ at: Date.now(), queries: 0 }];
+  const sampler = setInterval(() => {
+    samples.push({ at: Date.now(), queries: server.counts.queries });
+    if (samples.length > 10) samples.shift();
+  }, RATE_WINDOW_MS / 10);
+  sampler.unref();
   return {
     server,
     stun,
     dns,
+    status() {
+      const oldest = samples[0]!;
+      const seconds = (Date.now() - oldest.at) / 1000;
+      const rate = seconds > 0 ? (server.counts.queries - oldest.queries) / seconds : 0;
+      return { hosts: server.size, ...server.counts, queriesPerSecond: Math.round(rate * 100) / 100 };
+    },
     async stop() {
+      clearInterval(sampler);
       server.stop();
       await stun.stop();
       await dns?.stop();

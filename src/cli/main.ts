@@ -4,6 +4,9 @@ import { UserError } from '../errors.js';
 import { caCommand } from './ca.js';
 import { nodeCommand } from './node.js';
 import { lighthouseCommand } from './lighthouse.js';
+import { pingCommand } from './ping.js';
+import { reloadCommand } from './reload.js';
+import { statusCommand } from './status.js';
 
 export function buildProgram(): Command {
   const program = new Command('mesh')
@@ -16,6 +19,9 @@ export function buildProgram(): Command {
   program.addCommand(caCommand());
   program.addCommand(nodeCommand());
   program.addCommand(lighthouseCommand());
+  program.addCommand(statusCommand());
+  program.addCommand(pingCommand());
+  program.addCommand(reloadCommand());
   for (const command of program.commands) applyExitOverride(command);
   return program;
 }

@@ -5,9 +5,15 @@ import { selectAead } from '../io/openssl-aead.js';
 import { openTun } from '../io/tun.js';
 import { bindUdp } from '../io/udp.js';
 import { createLogger, type LogFormat, type Logger } from '../log.js';
+import { endpointKey } from '../net/endpoint.js';
+import { formatCidr, formatIp } from '../net/ipv4.js';
 import { loadConfig, type LoadedConfig } from '../node/config.js';
+import { ControlServer, controlSocketPath, type ControlHandlers } from '../node/control.js';
 import { prepareNode } from '../node/node.js';
-import { dockerHostOf, startMesh } from './assemble.js';
+import { nodeStatus, peerAddress } from '../node/status.js';
+import { dockerHostOf, startMesh, type Mesh } from './assemble.js';
+import type { PingAnswer } from './ping.js';
+import type { DockerStatus, StatusReport } from './status.js';
 
 interface GlobalOptions {
   logFormat?: LogFormat;
@@ -35,8 +41,9 @@ export function loggerFor(loaded: LoadedConfig, opts: GlobalOptions): Logger {
 }
 
 /**
- * Runs a node until SIGTERM/SIGINT. SIGHUP reloads the certificate, CA, blocklist and firewall;
- * a reload that fails is logged and the running configuration stays.
+ * Runs a node until SIGTERM/SIGINT, with its control socket. SIGHUP (or `mesh reload`) reloads the
+ * certificate, CA, blocklist and firewall; a reload that fails is logged (and answered) and the
+ * running configuration stays.
  */
 export async function runNode(opts: GlobalOptions, overrides: (loaded: LoadedConfig) => void = () => {}): Promise<void> {
   const loaded = loadConfig(opts.config);
@@ -75,7 +82,7 @@ export async function runNode(opts: GlobalOptions, overrides: (loaded: LoadedCon
         throw err;
       }
     }
-    reload = () => {
+    const reloadNow = () => {
       try {
         const next = loadConfig(opts.config);
         overrides(next);
@@ -84,13 +91,33 @@ export async function runNode(opts: GlobalOptions, overrides: (loaded: LoadedCon
         if (!opts.logLevel) log.level = pinoLevel(next.config.logging.level);
       } catch (err) {
         log.error({ reason: err instanceof Error ? err.message : String(err) }, 'reload failed, keeping the running configuration');
+        throw err;
       }
     };
+    reload = () => {
+      try {
+        reloadNow();
+      } catch {
+        // Logged by reloadNow.
+      }
+    };
+    const dockerStatus = opts.dockerBridge === undefined ? undefined : (): DockerStatus => dockerStatusOf(mesh, opts.dockerBridge!, opts.dockerSubnet);
+    let control: ControlServer;
+    try {
+      const socketPath = controlSocketPath(node.config, opts.config, node.config.tun.disabled ? null : node.tun.name);
+      control = await ControlServer.start(socketPath, controlHandlers(mesh, reloadNow, dockerStatus), log);
+      log.info({ socket: socketPath }, 'control socket listening');
+    } catch (err) {
+      await docker?.stop();
+      await mesh.stop();
+      throw err;
+    }
     const signal = await new Promise<string>((resolve) => {
       requestStop = resolve;
       if (stopRequested) resolve(stopRequested);
     });
     log.info({ signal }, 'shutting down');
+    await control.stop();
     try {
       await docker?.stop();
     } catch (err) {
@@ -106,6 +133,46 @@ export async function runNode(opts: GlobalOptions, overrides: (loaded: LoadedCon
     process.off('SIGINT', onInt);
     process.off('SIGHUP', onHup);
   }
+}
+
+/** What the control socket answers: `mesh status`, `mesh ping`, `mesh reload`. */
+function controlHandlers(mesh: Mesh, reloadNow: () => void, dockerStatus?: () => DockerStatus): ControlHandlers {
+  const node = mesh.node;
+  return {
+    status: (): StatusReport => ({
+      ...nodeStatus(node),
+      ...(mesh.lighthouse ? { lighthouse: mesh.lighthouse.status() } : {}),
+      ...(dockerStatus ? { docker: dockerStatus() } : {}),
+    }),
+    ping: async (request): Promise<PingAnswer> => {
+      const target = String(request.target ?? '');
+      const timeoutMs = typeof request.timeoutMs === 'number' && request.timeoutMs > 0 ? Math.min(request.timeoutMs, 60_000) : 5000;
+      const vpnIp = peerAddress(node, target);
+      const result = await node.probe(vpnIp, timeoutMs);
+      const nameOf = (ip: number) => node.hostmap.get(ip)?.cert?.details.name ?? null;
+      return {
+        vpnIp: formatIp(vpnIp),
+        name: nameOf(vpnIp),
+        rttMs: result ? result.rttMs : null,
+        path: result ? (result.remote ? 'direct' : 'relay') : null,
+        remote: result?.remote ? endpointKey(result.remote) : null,
+        relay: result?.relay ? { vpnIp: formatIp(result.relay), name: nameOf(result.relay) } : null,
+      };
+    },
+    reload: () => {
+      reloadNow();
+      return { reloaded: true };
+    },
+  };
+}
+
+function dockerStatusOf(mesh: Mesh, network: string, subnet: string | undefined): DockerStatus {
+  const host = dockerHostOf(mesh.node);
+  return {
+    network,
+    subnet: subnet ?? (host.certSubnets[0] ? formatCidr(host.certSubnets[0]) : ''),
+    names: mesh.node.names.publishedNames.map((n) => n.name),
+  };
 }
 
 export function nodeCommand(): Command {

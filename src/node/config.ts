@@ -9,6 +9,7 @@
  * for a real nebula node still loads.
  */
 import { UserError } from '../errors.js';
+import { controlSection } from './config/control.js';
 import { readConfigDocument } from './config/files.js';
 import { firewallSection } from './config/firewall.js';
 import { handshakesSection } from './config/handshakes.js';
@@ -92,6 +93,7 @@ const topLevel = mapping(
     firewall: firewallSection,
     stats,
     sshd,
+    control: controlSection,
   },
   {
     ignored: { promoter: unsupported('not used by nebula 1.6'), handshake_mac: unsupported('not used by nebula 1.6') },

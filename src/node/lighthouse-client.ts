@@ -43,6 +43,8 @@ export class LighthouseClient {
   readonly puncher: Puncher;
   private readonly lighthouses: ReadonlySet<number>;
   private readonly replyHandlers = new Map<number, ReplyHandler>();
+  /** When each lighthouse last sent us a message (ms since the epoch), for `mesh status`. */
+  private readonly lastAnswerAt = new Map<number, number>();
   private updateTimer: Timer | null = null;
   private readonly interfaces: InterfaceSource;
   /** advertise_addrs given as names, once resolved. */
@@ -60,6 +62,11 @@ export class LighthouseClient {
   /** Routes a lighthouse's answers of a mesh extension type to the component that asked. */
   onReply(type: number, handler: ReplyHandler): void {
     this.replyHandlers.set(type, handler);
+  }
+
+  /** Our lighthouses and when each last answered (null: never). */
+  lighthouseStatus(): { vpnIp: number; lastAnswerAt: number | null }[] {
+    return [...this.lighthouses].map((vpnIp) => ({ vpnIp, lastAnswerAt: this.lastAnswerAt.get(vpnIp) ?? null }));
   }
 
   /** True when `vpnIp` is one of our configured lighthouses. */
@@ -109,6 +116,7 @@ export class LighthouseClient {
   /** A NebulaMeta from an established tunnel (already decrypted and decoded). */
   handle(host: HostInfo, meta: MetaMessage): void {
     const drop = this.deps.diag.drop.bind(this.deps.diag);
+    if (this.isLighthouse(host.vpnIp)) this.lastAnswerAt.set(host.vpnIp, Date.now());
     const extension = this.replyHandlers.get(meta.type);
     if (extension) {
       if (!this.isLighthouse(host.vpnIp)) return drop('lighthouse-reply-not-lighthouse', host.remote);

@@ -37,6 +37,11 @@ export class NameDirectory {
 
   constructor(private readonly deps: NameDirectoryDeps) {}
 
+  /** The names this node serves (`mesh status`). */
+  get publishedNames(): readonly MeshName[] {
+    return this.published;
+  }
+
   /** Replaces the names this node serves and tells the lighthouses. */
   publish(names: readonly MeshName[]): void {
     if (names.length > MAX_PUBLISHED_NAMES) {

@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { UserError } from '../errors.js';
 import type { TunDevice, TunOptions, TunRoute } from '../io/tun.js';
@@ -25,7 +27,7 @@ import { consumeDatagrams, consumeRelayedPacket, type OutsideNode } from './outs
 import { RelayManager } from './relay-manager.js';
 import { RemoteList } from './remote-list.js';
 import { SubnetRouter } from './subnet-router.js';
-import { systemTimers, type Timers } from './timers.js';
+import { systemTimers, type Timer, type Timers } from './timers.js';
 import { DisabledTun } from './tun-disabled.js';
 
 export type { NodeStats };
@@ -60,6 +62,22 @@ export type StunAnswerer = (data: Buffer, from: Endpoint) => void;
 interface UnsafeRoute {
   cidr: Cidr;
   via: number;
+}
+
+/** An answered `mesh ping`: the round trip and the path the reply came by. */
+export interface ProbeResult {
+  rttMs: number;
+  /** The underlay address of a direct tunnel; null when relayed. */
+  remote: Endpoint | null;
+  /** The relay's overlay IP when relayed. */
+  relay: number | null;
+}
+
+interface PendingProbe {
+  vpnIp: number;
+  sentAt: number;
+  timer: Timer;
+  done: (result: ProbeResult | null) => void;
 }
 
 /** How long two switches of a peer's address must be apart before we switch back (Nebula: 2 s). */
@@ -110,6 +128,9 @@ export class MeshNode implements InsideNode, OutsideNode {
   private readonly scratchHeader = Buffer.alloc(HEADER_LEN);
   private stopped = false;
   private lastSource = { address: '', inOverlay: false };
+  private readonly timers: Timers;
+  /** `mesh ping` Test requests waiting for their reply, by the hex of their payload. */
+  private readonly probes = new Map<string, PendingProbe>();
 
   private constructor(
     public config: NodeConfig,
@@ -119,7 +140,7 @@ export class MeshNode implements InsideNode, OutsideNode {
     readonly tun: TunDevice,
     deps: NodeDeps,
   ) {
-    const timers = deps.timers ?? systemTimers;
+    const timers = (this.timers = deps.timers ?? systemTimers);
     const diag = (this.diag = new Diagnostics(log));
     const hostmap = (this.hostmap = new HostMap(() => new RemoteList(config.preferredRanges)));
     const identityNow = () => this.identity;
@@ -325,7 +346,11 @@ export class MeshNode implements InsideNode, OutsideNode {
   sendOn(host: HostInfo, type: number, subtype: number, payload: Uint8Array, out?: OutgoingDatagram[]): void {
     const datagram = this.seal(host, type, subtype, payload);
     if (!host.remote) {
-      if (this.relays.sendRelayed(host, datagram, out)) this.connections.outbound(host);
+      if (this.relays.sendRelayed(host, datagram, out)) {
+        this.connections.outbound(host);
+        host.txPackets++;
+        host.txBytes += datagram.length;
+      }
       return;
     }
     this.transmit(host, datagram, out);
@@ -336,12 +361,45 @@ export class MeshNode implements InsideNode, OutsideNode {
     if (!host.remote) return;
     this.connections.outbound(host);
     this.diag.stats.txPackets++;
+    host.txPackets++;
+    host.txBytes += datagram.length;
     if (out) out.push({ data: datagram, to: host.remote });
     else this.udp.send([{ data: datagram, to: host.remote }]);
   }
 
   sendTest(host: HostInfo): void {
     if (host.established) this.sendOn(host, MessageType.Test, MessageSubType.TestRequest, Buffer.alloc(0));
+  }
+
+  /**
+   * `mesh ping`: a Test request with a random payload to `vpnIp`, through its tunnel (a handshake
+   * first when there is none, like any packet). Resolves with the round trip when the peer echoes
+   * it, null after `timeoutMs`.
+   */
+  probe(vpnIp: number, timeoutMs: number): Promise<ProbeResult | null> {
+    if (this.stopped) return Promise.resolve(null);
+    const payload = randomBytes(8);
+    const key = payload.toString('hex');
+    return new Promise((resolve) => {
+      const done = (result: ProbeResult | null) => {
+        const probe = this.probes.get(key);
+        if (!probe) return;
+        this.probes.delete(key);
+        probe.timer.cancel();
+        resolve(result);
+      };
+      this.probes.set(key, { vpnIp, sentAt: performance.now(), timer: this.timers.after(timeoutMs, () => done(null)), done });
+      this.sendTo(vpnIp, MessageType.Test, MessageSubType.TestRequest, payload);
+    });
+  }
+
+  /** A Test reply: answers the `mesh ping` that sent its payload (liveness replies carry none). */
+  onTestReply(host: HostInfo, payload: Buffer): void {
+    const probe = this.probes.get(payload.toString('hex'));
+    if (!probe || probe.vpnIp !== host.vpnIp) return;
+    const rttMs = performance.now() - probe.sentAt;
+    host.lastRttMs = rttMs;
+    probe.done({ rttMs, remote: host.remote && { ...host.remote }, relay: host.remote ? null : this.relays.relayFor(host.vpnIp) });
   }
 
   sendRecvError(to: Endpoint, remoteIndex: number): void {
@@ -359,6 +417,7 @@ export class MeshNode implements InsideNode, OutsideNode {
 
   /** A handshake completed (or a candidate took over): the tunnel becomes the one to its peer. */
   private tunnelUp(host: HostInfo): void {
+    host.establishedAt = Date.now();
     const replaced = this.hostmap.add(host);
     if (replaced) {
       this.log.debug({ vpnIp: formatIp(host.vpnIp), oldIndex: replaced.localIndex }, 'tunnel replaced by a newer handshake');
@@ -517,6 +576,7 @@ export class MeshNode implements InsideNode, OutsideNode {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    for (const probe of [...this.probes.values()]) probe.done(null);
     this.handshakes.stopAll();
     this.lighthouseClient.stop();
     this.nat.stop();

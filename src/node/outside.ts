@@ -27,6 +27,7 @@ export interface OutsideNode {
   removeTunnel(host: HostInfo, notify: boolean): void;
   onLighthouseMessage(host: HostInfo, payload: Buffer): void;
   onControlMessage(host: HostInfo, payload: Buffer): void;
+  onTestReply(host: HostInfo, payload: Buffer): void;
 }
 
 /** recv_errors tolerated before a tunnel is torn down (Nebula: the 4th one counts). */
@@ -136,6 +137,8 @@ function decrypt(node: OutsideNode, host: HostInfo, data: Buffer, header: Header
     node.diag.drop('replay', from);
     return null;
   }
+  host.rxPackets++;
+  host.rxBytes += data.length;
   if (host.candidate) node.promoteCandidate(host, 'the peer sent traffic on it');
   node.heardFrom(host, from);
   return plaintext;
@@ -163,6 +166,7 @@ function receiveControl(node: OutsideNode, data: Buffer, header: Header, from: E
   switch (header.type) {
     case MessageType.Test:
       if (header.subtype === MessageSubType.TestRequest) node.sendOn(host, MessageType.Test, MessageSubType.TestReply, payload);
+      else if (header.subtype === MessageSubType.TestReply) node.onTestReply(host, payload);
       return;
     case MessageType.CloseTunnel:
       node.diag.log.info({ vpnIp: formatIp(host.vpnIp), index: host.localIndex }, 'peer closed the tunnel');

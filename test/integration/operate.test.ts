@@ -1,0 +1,125 @@
+/**
+ * Operating a running mesh (issue 9), in network namespaces with real TUN devices (root only): a
+ * lighthouse, a relay and two nodes. `mesh status --json` shows each node the other over a direct
+ * path, then through the relay once the direct path is blocked with iptables; `mesh ping` answers
+ * both ways and fails for a host that does not exist.
+ */
+import assert from 'node:assert/strict';
+import { statSync, existsSync } from 'node:fs';
+import { test } from 'node:test';
+import { MESH_BIN } from '../../src/lab/binaries.js';
+import { labSkipReason } from '../../src/lab/lab.js';
+import { withOverlayLab, type OverlayLab } from '../../src/lab/overlay.js';
+import { pollUntil } from '../../src/lab/wait.js';
+import type { StatusReport } from '../../src/cli/status.js';
+
+/** Short liveness timers: a blocked direct tunnel is declared dead within seconds. */
+const FAST_TIMERS = { timers: { connection_alive_interval: '1s', pending_deletion_interval: '2s' }, handshakes: { try_interval: '200ms', retries: 10 } };
+
+/** Runs the mesh CLI in the host's namespace. */
+function mesh(lab: OverlayLab, host: string, args: string[]) {
+  return lab.lab.exec(lab.host(host).ns, process.execPath, [MESH_BIN, ...args], { timeoutMs: 60_000 });
+}
+
+async function status(lab: OverlayLab, host: string): Promise<StatusReport> {
+  const r = await mesh(lab, host, ['status', '--json', '--config', lab.host(host).configPath]);
+  assert.equal(r.code, 0, `mesh status on ${host}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as StatusReport;
+}
+
+function socketOf(lab: OverlayLab, host: string): string {
+  return `/run/mesh/${lab.host(host).tunDev}.sock`;
+}
+
+test('mesh status and mesh ping on a lighthouse, a relay and two nodes: direct, then relayed', { timeout: 180_000 }, async (t) => {
+  const reason = await labSkipReason({ commands: ['iptables'] });
+  if (reason) {
+    t.skip(reason);
+    return;
+  }
+  await withOverlayLab(t, { net: 40 }, async (lab) => {
+    await lab.addHost('lh', { amLighthouse: true, tunDisabled: true, lighthouses: [] });
+    await lab.addHost('r', { amRelay: true, tunDisabled: true, lighthouses: ['lh'] });
+    await lab.addHost('a', { lighthouses: ['lh'], relays: ['r'], groups: ['ops'], extra: FAST_TIMERS });
+    await lab.addHost('b', { lighthouses: ['lh'], relays: ['r'], extra: FAST_TIMERS });
+    for (const name of ['lh', 'r', 'a', 'b']) await lab.start(name);
+    const [a, b] = [lab.host('a'), lab.host('b')];
+    await lab.waitForPing('a', 'b', 30_000);
+
+    // The socket: under /run/mesh per TUN device, 0600.
+    assert.equal(statSync(socketOf(lab, 'a')).mode & 0o777, 0o600);
+
+    const sa = await status(lab, 'a');
+    assert.equal(sa.node.name, 'a');
+    assert.equal(sa.node.vpnIp, a.vpnIp);
+    assert.deepEqual(sa.node.groups, ['ops']);
+    assert.equal(sa.node.tun, a.tunDev);
+    // The lab's CA (and so every certificate) lives 24 h: under 30 days, so status warns.
+    assert.ok(sa.certificate.expiresInSeconds > 23 * 3600 && sa.certificate.expiresInSeconds <= 24 * 3600, JSON.stringify(sa.certificate));
+    assert.equal(sa.certificate.warning, 'the certificate expires in 1 day');
+    assert.deepEqual(
+      sa.lighthouses.map((l) => [l.vpnIp, l.reachable, l.lastAnswer !== null]),
+      [[lab.host('lh').vpnIp, true, true]],
+    );
+    assert.deepEqual(sa.relays.relays.map((r) => r.vpnIp), [lab.host('r').vpnIp]);
+    const toB = sa.tunnels.find((x) => x.vpnIp === b.vpnIp);
+    assert.ok(toB, `a has no tunnel to b: ${JSON.stringify(sa.tunnels)}`);
+    assert.equal(toB.name, 'b');
+    assert.equal(toB.path, 'direct');
+    assert.equal(toB.remote, `${b.underlayIp}:4242`);
+    assert.equal(toB.cipher, 'aes');
+    assert.ok(toB.rx.packets > 0 && toB.tx.packets > 0 && toB.rx.bytes > toB.rx.packets, JSON.stringify(toB));
+
+    // The human form names the peer and its path on one line.
+    const text = await mesh(lab, 'a', ['status', '--socket', socketOf(lab, 'a')]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, new RegExp(`^b\\s+${b.vpnIp.replaceAll('.', '\\.')}\\s+${b.underlayIp.replaceAll('.', '\\.')}:4242\\s+direct\\s+aes`, 'm'));
+
+    // The lighthouse reports its book.
+    const sl = await status(lab, 'lh');
+    assert.ok(sl.lighthouse && sl.lighthouse.hosts >= 3, JSON.stringify(sl.lighthouse));
+
+    // mesh ping by name and by IP: each answer names the path.
+    const byName = await mesh(lab, 'a', ['ping', 'b', '-c', '2', '--socket', socketOf(lab, 'a')]);
+    assert.equal(byName.code, 0, byName.stdout + byName.stderr);
+    assert.match(byName.stdout, new RegExp(`pong from b \\(${b.vpnIp.replaceAll('.', '\\.')}\\) via ${b.underlayIp.replaceAll('.', '\\.')}:4242 in [\\d.]+ ms`));
+    assert.equal(byName.stdout.trim().split('\n').length, 2);
+    const byIp = await mesh(lab, 'b', ['ping', a.vpnIp, '-c', '1', '--config', b.configPath]);
+    assert.equal(byIp.code, 0, byIp.stdout + byIp.stderr);
+    assert.ok((await status(lab, 'b')).tunnels.find((x) => x.vpnIp === a.vpnIp)?.lastRttMs !== null);
+    // A host nobody answers for: exit 1 after the timeout.
+    const nobody = await mesh(lab, 'a', ['ping', `172.31.${lab.net + 128}.99`, '-c', '1', '--timeout', '2', '--socket', socketOf(lab, 'a')]);
+    assert.equal(nobody.code, 1, nobody.stdout + nobody.stderr);
+    assert.match(nobody.stdout, /no answer from .* within 2 s/);
+    // An unknown name is a user error.
+    const unknown = await mesh(lab, 'a', ['ping', 'nosuchhost', '--socket', socketOf(lab, 'a')]);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /no tunnel to a host named "nosuchhost"/);
+
+    // Block the direct path between a and b: the tunnel dies and comes back through the relay.
+    for (const [chain, dir] of [['OUTPUT', '-d'], ['INPUT', '-s']]) {
+      await lab.lab.execOk(a.ns, 'iptables', ['-I', chain, dir, b.underlayIp, '-p', 'udp', '-j', 'DROP']);
+    }
+    const relayed = await pollUntil(
+      async () => {
+        await lab.ping('a', 'b');
+        const tunnel = (await status(lab, 'a')).tunnels.find((x) => x.vpnIp === b.vpnIp);
+        return tunnel?.path === 'relay' ? tunnel : undefined;
+      },
+      60_000,
+      () => `a never reached b through the relay:\n${lab.logTail('a')}`,
+      500,
+    );
+    assert.deepEqual(relayed.relay, { vpnIp: lab.host('r').vpnIp, name: 'r' });
+    assert.equal(relayed.remote, null);
+    const fromB = (await status(lab, 'b')).tunnels.find((x) => x.vpnIp === a.vpnIp);
+    assert.equal(fromB?.path, 'relay', JSON.stringify(fromB));
+    const viaRelay = await mesh(lab, 'a', ['ping', 'b', '-c', '1', '--socket', socketOf(lab, 'a')]);
+    assert.equal(viaRelay.code, 0, viaRelay.stdout + viaRelay.stderr);
+    assert.match(viaRelay.stdout, /pong from b \(.*\) via relay r in [\d.]+ ms/);
+
+    // The socket goes with the node.
+    await lab.stop('b');
+    assert.equal(existsSync(socketOf(lab, 'b')), false, 'socket left after SIGTERM');
+  });
+});
