@@ -3,6 +3,7 @@
  * MeshNode through the node's lighthouse and STUN hooks, each part taking only what it uses.
  */
 import type { UdpBind, UdpOptions } from '../src/io/udp.js';
+import type { ExtraMetric } from '../src/node/metrics.js';
 import type { MeshNode } from '../src/node/node.js';
 import { LighthouseDns } from './dns.js';
 import { LighthouseServer } from './server.js';
@@ -15,6 +16,8 @@ export interface Lighthouse {
   readonly dns: LighthouseDns | null;
   /** What `mesh status` shows of a lighthouse. */
   status(): LighthouseStatus;
+  /** What the Prometheus exporter adds for a lighthouse. */
+  readonly metrics: readonly ExtraMetric[];
   stop(): Promise<void>;
 }
 
@@ -84,6 +87,12 @@ export async function attachLighthouse(node: MeshNode, bindUdp?: (options: UdpOp
       const rate = seconds > 0 ? (server.counts.queries - oldest.queries) / seconds : 0;
       return { hosts: server.size, ...server.counts, queriesPerSecond: Math.round(rate * 100) / 100 };
     },
+    metrics: [
+      { name: 'lighthouse_hosts', help: 'Hosts in the lighthouse address book', kind: 'gauge', read: () => server.size },
+      { name: 'lighthouse_queries_total', help: 'Host queries received', kind: 'counter', lighthouse: true, read: () => server.counts.queries },
+      { name: 'lighthouse_answers_total', help: 'Host queries answered', kind: 'counter', lighthouse: true, read: () => server.counts.answers },
+      { name: 'lighthouse_updates_total', help: 'Host update notifications received', kind: 'counter', lighthouse: true, read: () => server.counts.updates },
+    ],
     async stop() {
       clearInterval(sampler);
       server.stop();

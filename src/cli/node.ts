@@ -9,6 +9,7 @@ import { endpointKey } from '../net/endpoint.js';
 import { formatCidr, formatIp } from '../net/ipv4.js';
 import { loadConfig, type LoadedConfig } from '../node/config.js';
 import { ControlServer, controlSocketPath, type ControlHandlers } from '../node/control.js';
+import { MetricsServer } from '../node/metrics.js';
 import { prepareNode } from '../node/node.js';
 import { nodeStatus, peerAddress } from '../node/status.js';
 import { dockerHostOf, startMesh, type Mesh } from './assemble.js';
@@ -82,7 +83,19 @@ export async function runNode(opts: GlobalOptions, overrides: (loaded: LoadedCon
         throw err;
       }
     }
-    const reloadNow = () => {
+    let metrics: MetricsServer | null = null;
+    /** The exporter `stats` asks for, replaced when the section changed. */
+    const applyStats = async (stats: LoadedConfig['config']['stats']) => {
+      if (JSON.stringify(stats) === JSON.stringify(metrics?.config ?? null)) return;
+      await metrics?.stop();
+      metrics = null;
+      try {
+        metrics = await MetricsServer.start(stats, node, mesh.lighthouse?.metrics ?? [], log);
+      } catch (err) {
+        log.error({ reason: (err as Error).message }, 'stats: cannot serve metrics with the new settings, metrics are off until the next reload');
+      }
+    };
+    const applyConfig = async () => {
       try {
         const next = loadConfig(opts.config);
         overrides(next);
@@ -93,21 +106,28 @@ export async function runNode(opts: GlobalOptions, overrides: (loaded: LoadedCon
         log.error({ reason: err instanceof Error ? err.message : String(err) }, 'reload failed, keeping the running configuration');
         throw err;
       }
+      await applyStats(node.config.stats);
+    };
+    // Reloads run one after the other (a SIGHUP during a `mesh reload`, say).
+    let reloading: Promise<void> = Promise.resolve();
+    const reloadNow = () => {
+      const run = reloading.then(applyConfig);
+      reloading = run.catch(() => {});
+      return run;
     };
     reload = () => {
-      try {
-        reloadNow();
-      } catch {
-        // Logged by reloadNow.
-      }
+      // A failure is logged by reloadNow.
+      reloadNow().catch(() => {});
     };
     const dockerStatus = opts.dockerBridge === undefined ? undefined : (): DockerStatus => dockerStatusOf(mesh, opts.dockerBridge!, opts.dockerSubnet);
-    let control: ControlServer;
+    let control: ControlServer | null = null;
     try {
       const socketPath = controlSocketPath(node.config, opts.config, node.config.tun.disabled ? null : node.tun.name);
       control = await ControlServer.start(socketPath, controlHandlers(mesh, reloadNow, dockerStatus), log);
       log.info({ socket: socketPath }, 'control socket listening');
+      metrics = await MetricsServer.start(node.config.stats, node, mesh.lighthouse?.metrics ?? [], log);
     } catch (err) {
+      await control?.stop();
       await docker?.stop();
       await mesh.stop();
       throw err;
@@ -117,7 +137,8 @@ export async function runNode(opts: GlobalOptions, overrides: (loaded: LoadedCon
       if (stopRequested) resolve(stopRequested);
     });
     log.info({ signal }, 'shutting down');
-    await control.stop();
+    await control?.stop();
+    await metrics?.stop();
     try {
       await docker?.stop();
     } catch (err) {
@@ -136,7 +157,7 @@ export async function runNode(opts: GlobalOptions, overrides: (loaded: LoadedCon
 }
 
 /** What the control socket answers: `mesh status`, `mesh ping`, `mesh reload`. */
-function controlHandlers(mesh: Mesh, reloadNow: () => void, dockerStatus?: () => DockerStatus): ControlHandlers {
+function controlHandlers(mesh: Mesh, reloadNow: () => Promise<void>, dockerStatus?: () => DockerStatus): ControlHandlers {
   const node = mesh.node;
   return {
     status: (): StatusReport => ({
@@ -159,8 +180,8 @@ function controlHandlers(mesh: Mesh, reloadNow: () => void, dockerStatus?: () =>
         relay: result?.relay ? { vpnIp: formatIp(result.relay), name: nameOf(result.relay) } : null,
       };
     },
-    reload: () => {
-      reloadNow();
+    reload: async () => {
+      await reloadNow();
       return { reloaded: true };
     },
   };

@@ -20,6 +20,7 @@ import { pkiSection } from './config/pki.js';
 import { punchySection } from './config/punchy.js';
 import { relaySection } from './config/relay.js';
 import { field, int, list, mapping, oneOf, optional, unsupported, Warnings } from './config/schema.js';
+import { statsSection } from './config/stats.js';
 import { stunSection } from './config/stun.js';
 import { timersSection } from './config/timers.js';
 import { tunSection } from './config/tun.js';
@@ -53,15 +54,6 @@ const staticHostMap = field('static_host_map', (value, path) => {
   return hosts;
 });
 
-/** Parsed only to be reported as unsupported; null when absent. */
-const stats = optional(
-  field('stats', (value, path, warnings) => {
-    const settings = readMapping(value, path);
-    if (Object.keys(settings).length > 0) warnings.add(path, 'metrics export (graphite/prometheus) is not supported by mesh, ignored');
-    return settings;
-  }),
-);
-
 const sshd = optional(
   field('sshd', (value, path, warnings) => {
     const settings = readMapping(value, path);
@@ -91,7 +83,7 @@ const topLevel = mapping(
     handshakes: handshakesSection,
     timers: timersSection,
     firewall: firewallSection,
-    stats,
+    stats: statsSection,
     sshd,
     control: controlSection,
   },

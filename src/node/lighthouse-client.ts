@@ -160,6 +160,7 @@ export class LighthouseClient {
   /** HostQuery for `vpnIp` to every lighthouse; nobody asks about a lighthouse itself. */
   query(vpnIp: number): void {
     if (this.lighthouses.has(vpnIp)) return;
+    this.deps.diag.stats.lighthouseQueries += this.lighthouses.size;
     this.sendToLighthouses(MetaType.HostQuery, { ...emptyMetaDetails(), vpnIp });
   }
 
@@ -218,6 +219,7 @@ export class LighthouseClient {
    * lighthouse told us before, then tries the handshake at once.
    */
   takeAnswer(lighthouse: number, details: MetaDetails): void {
+    this.deps.diag.stats.lighthouseAnswers++;
     const identity = this.deps.identity();
     const target = details.vpnIp;
     if (target === identity.vpnIp || !identity.inVpnNetwork(target)) {

@@ -174,7 +174,10 @@ export class MeshNode implements InsideNode, OutsideNode {
         hostmap.addCandidate(host);
         this.connections.expireCandidate(host);
       },
-      onStart: (host) => this.lighthouseClient.onHandshakeStart(host),
+      onStart: (host) => {
+        diag.stats.handshakesInitiated++;
+        this.lighthouseClient.onHandshakeStart(host);
+      },
       onAttempt: (host, message) => {
         this.lighthouseClient.onHandshakeAttempt(host);
         this.relays.onHandshakeAttempt(host, message);
@@ -311,6 +314,8 @@ export class MeshNode implements InsideNode, OutsideNode {
 
   /** Sends raw bytes (handshakes, punches, STUN) without touching any tunnel state. */
   sendRaw(data: Uint8Array, to: Endpoint): void {
+    this.diag.stats.txPackets++;
+    this.diag.stats.txBytes += data.length;
     this.udp.send([{ data, to }]);
   }
 
@@ -325,6 +330,7 @@ export class MeshNode implements InsideNode, OutsideNode {
   /** Encrypts one message for an established tunnel; returns the datagram to send. */
   seal(host: HostInfo, type: number, subtype: number, payload: Uint8Array): Buffer {
     const counter = ++host.messageCounter;
+    this.diag.stats.txByType[type]++;
     writeHeader(this.scratchHeader, 0, type, subtype, host.remoteIndex, counter);
     return host.encrypt!.encryptPacket(this.scratchHeader, counter, payload);
   }
@@ -361,6 +367,7 @@ export class MeshNode implements InsideNode, OutsideNode {
     if (!host.remote) return;
     this.connections.outbound(host);
     this.diag.stats.txPackets++;
+    this.diag.stats.txBytes += datagram.length;
     host.txPackets++;
     host.txBytes += datagram.length;
     if (out) out.push({ data: datagram, to: host.remote });
@@ -418,6 +425,7 @@ export class MeshNode implements InsideNode, OutsideNode {
   /** A handshake completed (or a candidate took over): the tunnel becomes the one to its peer. */
   private tunnelUp(host: HostInfo): void {
     host.establishedAt = Date.now();
+    this.diag.stats.handshakesCompleted++;
     const replaced = this.hostmap.add(host);
     if (replaced) {
       this.log.debug({ vpnIp: formatIp(host.vpnIp), oldIndex: replaced.localIndex }, 'tunnel replaced by a newer handshake');

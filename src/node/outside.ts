@@ -41,6 +41,7 @@ export function consumeDatagrams(node: OutsideNode, batch: Datagram[]): void {
   const toTun: Buffer[] = [];
   for (const { data, from } of batch) {
     node.diag.stats.rxPackets++;
+    node.diag.stats.rxBytes += data.length;
     try {
       consumeDatagram(node, data, from, toTun);
     } catch (err) {
@@ -84,6 +85,7 @@ function consumeDatagram(node: OutsideNode, data: Buffer, from: Endpoint, toTun:
     node.diag.drop(data.length === 1 ? 'punch' : 'short', from);
     return;
   }
+  node.diag.stats.rxByType[header.type]++;
   // A datagram from inside our own overlay network would be a tunnel inside the tunnel.
   if (node.isOverlayAddress(from.address)) {
     node.diag.drop('from-overlay', from);

@@ -76,6 +76,7 @@ export class Puncher {
     if (targets.length > 0) {
       this.later(delay, () => {
         for (const to of targets) deps.sendRaw(PUNCH, to);
+        deps.diag.stats.punchesSent += targets.length;
       });
     }
     const querier = details.vpnIp;

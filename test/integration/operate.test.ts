@@ -2,7 +2,8 @@
  * Operating a running mesh (issue 9), in network namespaces with real TUN devices (root only): a
  * lighthouse, a relay and two nodes. `mesh status --json` shows each node the other over a direct
  * path, then through the relay once the direct path is blocked with iptables; `mesh ping` answers
- * both ways and fails for a host that does not exist.
+ * both ways and fails for a host that does not exist; Prometheus scrapes (real HTTP GETs inside
+ * the namespaces) show tunnel, byte and drop counters that move with the traffic.
  */
 import assert from 'node:assert/strict';
 import { statSync, existsSync } from 'node:fs';
@@ -15,6 +16,34 @@ import type { StatusReport } from '../../src/cli/status.js';
 
 /** Short liveness timers: a blocked direct tunnel is declared dead within seconds. */
 const FAST_TIMERS = { timers: { connection_alive_interval: '1s', pending_deletion_interval: '2s' }, handshakes: { try_interval: '200ms', retries: 10 } };
+
+const METRICS_PORT = 9464;
+
+/** Prometheus stats on the host's underlay address, Nebula's keys. */
+function statsOn(lab: OverlayLab, host: string) {
+  return {
+    stats: { type: 'prometheus', listen: `${lab.host(host).underlayIp}:${METRICS_PORT}`, path: '/metrics', namespace: 'nebula', interval: '10s', lighthouse_metrics: true, message_metrics: true },
+  };
+}
+
+/** One scrape: a real HTTP GET from inside the host's namespace, parsed into "name{labels}" -> value. */
+async function scrape(lab: OverlayLab, host: string, path = '/metrics'): Promise<Map<string, number>> {
+  const url = `http://${lab.host(host).underlayIp}:${METRICS_PORT}${path}`;
+  const script = `fetch(${JSON.stringify(url)}).then(async (r) => { if (r.status !== 200) { console.error(r.status); process.exit(1); } process.stdout.write(await r.text()); })`;
+  const out = await lab.lab.execOk(lab.host(host).ns, process.execPath, ['-e', script], { timeoutMs: 30_000 });
+  const values = new Map<string, number>();
+  for (const line of out.split('\n')) {
+    const m = /^([a-zA-Z_:][\w:]*(?:\{[^}]*\})?) (\S+)$/.exec(line);
+    if (m) values.set(m[1]!, Number(m[2]));
+  }
+  return values;
+}
+
+function metric(values: Map<string, number>, key: string): number {
+  const value = values.get(key);
+  assert.notEqual(value, undefined, `no metric ${key} in ${[...values.keys()].filter((k) => k.startsWith('nebula_')).join(', ')}`);
+  return value!;
+}
 
 /** Runs the mesh CLI in the host's namespace. */
 function mesh(lab: OverlayLab, host: string, args: string[]) {
@@ -40,8 +69,12 @@ test('mesh status and mesh ping on a lighthouse, a relay and two nodes: direct, 
   await withOverlayLab(t, { net: 40 }, async (lab) => {
     await lab.addHost('lh', { amLighthouse: true, tunDisabled: true, lighthouses: [] });
     await lab.addHost('r', { amRelay: true, tunDisabled: true, lighthouses: ['lh'] });
-    await lab.addHost('a', { lighthouses: ['lh'], relays: ['r'], groups: ['ops'], extra: FAST_TIMERS });
+    // a takes ICMP only: anything else b sends it is a counted firewall drop.
+    const icmpOnly = [{ port: 'any', proto: 'icmp', host: 'any' }];
+    await lab.addHost('a', { lighthouses: ['lh'], relays: ['r'], groups: ['ops'], inbound: icmpOnly });
     await lab.addHost('b', { lighthouses: ['lh'], relays: ['r'], extra: FAST_TIMERS });
+    lab.host('a').extra = { ...FAST_TIMERS, ...statsOn(lab, 'a') };
+    lab.host('lh').extra = statsOn(lab, 'lh');
     for (const name of ['lh', 'r', 'a', 'b']) await lab.start(name);
     const [a, b] = [lab.host('a'), lab.host('b')];
     await lab.waitForPing('a', 'b', 30_000);
@@ -96,6 +129,38 @@ test('mesh status and mesh ping on a lighthouse, a relay and two nodes: direct, 
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /no tunnel to a host named "nosuchhost"/);
 
+    // Prometheus: counters that move with the traffic.
+    const before = await scrape(lab, 'a');
+    assert.equal(metric(before, 'nebula_hostmap_main_hosts'), 3, 'tunnels to lh, r and b');
+    assert.ok(metric(before, 'nebula_certificate_ttl_seconds') > 23 * 3600);
+    assert.ok(metric(before, 'nebula_handshakes_total{result="completed"}') >= 3);
+    assert.ok(metric(before, 'nebula_lighthouse_client_queries_total') >= 1);
+    assert.ok(before.has('process_cpu_user_seconds_total') && before.has('nodejs_heap_size_used_bytes'), 'default process metrics');
+    const ping = await lab.ping('b', 'a', 5, 1);
+    assert.equal(ping.code, 0, ping.stdout);
+    // UDP from b to a: a's inbound firewall takes ICMP only.
+    const udp = `const s = require('node:dgram').createSocket('udp4'); let n = 0; const send = () => s.send('x', 9999, ${JSON.stringify(a.vpnIp)}, () => (++n < 3 ? send() : s.close())); send();`;
+    await lab.lab.execOk(b.ns, process.execPath, ['-e', udp]);
+    const after = await pollUntil(
+      async () => {
+        const values = await scrape(lab, 'a');
+        return (values.get('nebula_dropped_total{reason="firewall-inbound"}') ?? 0) >= 3 ? values : undefined;
+      },
+      10_000,
+      () => 'the firewall drops never showed in the metrics',
+      200,
+    );
+    for (const key of ['nebula_packets_total{direction="rx"}', 'nebula_packets_total{direction="tx"}', 'nebula_bytes_total{direction="rx"}', 'nebula_bytes_total{direction="tx"}']) {
+      assert.ok(metric(after, key) >= metric(before, key) + 5, `${key}: ${metric(before, key)} -> ${metric(after, key)}`);
+    }
+    assert.ok(metric(after, 'nebula_messages_total{direction="rx",type="message"}') >= metric(before, 'nebula_messages_total{direction="rx",type="message"}') + 8);
+    assert.equal(metric(after, 'nebula_firewall_conntrack_count') >= 1, true);
+    const lhMetrics = await scrape(lab, 'lh');
+    assert.equal(metric(lhMetrics, 'nebula_lighthouse_hosts'), 3);
+    assert.ok(metric(lhMetrics, 'nebula_lighthouse_queries_total') >= 1);
+    // Only the configured path serves metrics.
+    await assert.rejects(scrape(lab, 'a', '/other'), /404/);
+
     // Block the direct path between a and b: the tunnel dies and comes back through the relay.
     for (const [chain, dir] of [['OUTPUT', '-d'], ['INPUT', '-s']]) {
       await lab.lab.execOk(a.ns, 'iptables', ['-I', chain, dir, b.underlayIp, '-p', 'udp', '-j', 'DROP']);
@@ -117,6 +182,13 @@ test('mesh status and mesh ping on a lighthouse, a relay and two nodes: direct, 
     const viaRelay = await mesh(lab, 'a', ['ping', 'b', '-c', '1', '--socket', socketOf(lab, 'a')]);
     assert.equal(viaRelay.code, 0, viaRelay.stdout + viaRelay.stderr);
     assert.match(viaRelay.stdout, /pong from b \(.*\) via relay r in [\d.]+ ms/);
+
+    // Relayed traffic still moves the counters.
+    const relayedBefore = await scrape(lab, 'a');
+    await lab.waitForPing('a', 'b');
+    const relayedAfter = await scrape(lab, 'a');
+    assert.ok(metric(relayedAfter, 'nebula_relay_sessions{role="terminal"}') >= 1);
+    assert.ok(metric(relayedAfter, 'nebula_bytes_total{direction="tx"}') > metric(relayedBefore, 'nebula_bytes_total{direction="tx"}'));
 
     // The socket goes with the node.
     await lab.stop('b');
