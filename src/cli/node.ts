@@ -100,7 +100,7 @@ export async function runNode(opts: GlobalOptions, overrides: (loaded: LoadedCon
         const next = loadConfig(opts.config);
         overrides(next);
         for (const warning of next.warnings) log.warn(`config: ${warning}`);
-        node.reload(next.config);
+        await node.reload(next.config);
         if (!opts.logLevel) log.level = pinoLevel(next.config.logging.level);
       } catch (err) {
         log.error({ reason: err instanceof Error ? err.message : String(err) }, 'reload failed, keeping the running configuration');

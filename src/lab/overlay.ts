@@ -37,6 +37,8 @@ export interface HostOptions {
   /** Names of the hosts that may relay to this one (relay.relays). */
   relays?: string[];
   tunDisabled?: boolean;
+  /** Comma separated CIDRs signed into the certificate's subnets (what the host routes for as an unsafe_routes `via`). */
+  subnets?: string;
   /** More top-level config keys (stats, timers, pki additions...), merged last. */
   extra?: Record<string, unknown>;
 }
@@ -54,6 +56,7 @@ export interface OverlayHost extends LabNode {
   amRelay: boolean;
   relays: string[];
   tunDisabled: boolean;
+  subnets?: string;
   extra: Record<string, unknown>;
 }
 
@@ -119,6 +122,7 @@ export class OverlayLab extends Lab<OverlayHost> {
       amRelay: options.amRelay ?? false,
       relays: options.relays ?? [],
       tunDisabled: options.tunDisabled ?? false,
+      subnets: options.subnets,
       extra: options.extra ?? {},
       ...this.nodeFiles(name),
     };
@@ -171,7 +175,7 @@ export class OverlayLab extends Lab<OverlayHost> {
   }
 
   protected override certRequest(host: OverlayHost): { ipCidr: string; options: SignOptions } {
-    return { ipCidr: `${host.vpnIp}/24`, options: { groups: host.groups } };
+    return { ipCidr: `${host.vpnIp}/24`, options: { groups: host.groups, ...(host.subnets ? { subnets: host.subnets } : {}) } };
   }
 
   protected override describe(host: OverlayHost): string {

@@ -121,6 +121,11 @@ export class HostMap {
     return this.remoteLists.get(vpnIp);
   }
 
+  /** Overlay IPs whose remote list has static_host_map addresses. */
+  staticHostIps(): number[] {
+    return [...this.remoteLists].filter(([, list]) => list.hasStatic).map(([vpnIp]) => vpnIp);
+  }
+
   forgetRemotes(vpnIp: number): void {
     const list = this.remoteLists.get(vpnIp);
     if (!list) return;

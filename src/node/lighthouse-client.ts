@@ -41,7 +41,7 @@ const MAX_ANSWER_RELAYS = 10;
  */
 export class LighthouseClient {
   readonly puncher: Puncher;
-  private readonly lighthouses: ReadonlySet<number>;
+  private lighthouses: ReadonlySet<number>;
   private readonly replyHandlers = new Map<number, ReplyHandler>();
   /** When each lighthouse last sent us a message (ms since the epoch), for `mesh status`. */
   private readonly lastAnswerAt = new Map<number, number>();
@@ -80,16 +80,19 @@ export class LighthouseClient {
   }
 
   /**
-   * SIGHUP: lighthouse.interval, advertise_addrs and local_allow_list take effect with an update
-   * sent at once. The lighthouses themselves (their static_host_map entries are resolved at start)
-   * need a restart.
+   * SIGHUP: lighthouse.hosts, lighthouse.interval, advertise_addrs, local_allow_list and punchy take
+   * effect, with an update sent at once to every lighthouse (a new one gets a handshake; the node
+   * has applied its static_host_map entry before).
    */
   reload(): void {
     const now = this.deps.settings().lighthouse;
     const wanted = new Set(now.amLighthouse ? [] : now.hosts);
     if (wanted.size !== this.lighthouses.size || [...wanted].some((ip) => !this.lighthouses.has(ip))) {
-      this.deps.diag.log.warn({ running: [...this.lighthouses].map(formatIp), configured: [...wanted].map(formatIp) }, 'lighthouse.hosts changed: restart the node to use the new lighthouses');
+      this.deps.diag.log.info({ before: [...this.lighthouses].map(formatIp), now: [...wanted].map(formatIp) }, 'lighthouse.hosts changed');
+      for (const ip of this.lastAnswerAt.keys()) if (!wanted.has(ip)) this.lastAnswerAt.delete(ip);
+      this.lighthouses = wanted;
     }
+    this.puncher.start();
     this.updateTimer?.cancel();
     this.updateTimer = null;
     this.resolvedAdvertised = [];

@@ -43,8 +43,14 @@ export class Puncher {
 
   constructor(private readonly deps: PunchDeps) {}
 
+  /** Starts (or, after a reload turned punchy.punch off, stops) the keepalives. */
   start(): void {
-    if (!this.deps.settings().punchy.punch || this.keepaliveTimer) return;
+    if (!this.deps.settings().punchy.punch) {
+      this.keepaliveTimer?.cancel();
+      this.keepaliveTimer = null;
+      return;
+    }
+    if (this.keepaliveTimer) return;
     this.keepaliveTimer = this.deps.timers.every(KEEPALIVE_INTERVAL_MS, () => this.sendKeepalives());
   }
 

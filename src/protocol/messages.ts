@@ -52,6 +52,7 @@ const root = protobuf.Root.fromJSON({
                 MeshNamesUpdate: 102,
                 MeshNameQuery: 103,
                 MeshNameReply: 104,
+                MeshRevocations: 105,
               },
             },
           },
@@ -66,6 +67,7 @@ const root = protobuf.Root.fromJSON({
             RelayVpnIp: { rule: 'repeated', type: 'uint32', id: 5, options: { packed: true } },
             MeshSubnets: { rule: 'repeated', type: 'MeshSubnet', id: 100 },
             MeshNames: { rule: 'repeated', type: 'MeshName', id: 101 },
+            MeshRevocationList: { type: 'bytes', id: 102 },
           },
         },
         MeshSubnet: {
@@ -274,6 +276,12 @@ export const MetaType = {
   MeshNameQuery: 103,
   /** lighthouse → node: MeshNames with the addresses known for the name (none: unknown). */
   MeshNameReply: 104,
+  /**
+   * holder of pki.revocations (a lighthouse, usually) → any host: MeshRevocationList, a CA-signed
+   * revocation list (pki/revocation.ts). Sent to nodes too: Nebula 1.6 nodes ignore meta types they
+   * do not know.
+   */
+  MeshRevocations: 105,
 } as const;
 
 export interface MeshName {
@@ -302,6 +310,8 @@ export interface MetaDetails {
   meshSubnets?: { ip: number; bits: number }[];
   /** mesh extension (field 101). */
   meshNames?: MeshName[];
+  /** mesh extension (field 102): an encoded revocation list. */
+  meshRevocationList?: Uint8Array;
 }
 
 export interface MetaMessage {
@@ -321,6 +331,7 @@ interface PbMetaDetailsFields {
   RelayVpnIp?: number[];
   MeshSubnets?: { Ip?: number; Bits?: number }[];
   MeshNames?: { Name?: string; Ips?: number[] }[];
+  MeshRevocationList?: Uint8Array;
 }
 
 interface PbMetaFields {
@@ -373,6 +384,7 @@ function metaDetailsMessage(d: MetaDetails): protobuf.Message {
       return PbMeshName.create(x);
     });
   }
+  if (d.meshRevocationList && d.meshRevocationList.length > 0) o['MeshRevocationList'] = d.meshRevocationList;
   return PbMetaDetails.create(o);
 }
 
@@ -405,6 +417,7 @@ export function decodeMeta(bytes: Uint8Array): MetaMessage {
       relayVpnIps: [...(d.RelayVpnIp ?? [])],
       ...(d.MeshSubnets?.length ? { meshSubnets: d.MeshSubnets.map(meshSubnetFrom) } : {}),
       ...(d.MeshNames?.length ? { meshNames: d.MeshNames.map((e) => ({ name: e.Name ?? '', ips: [...(e.Ips ?? [])] })) } : {}),
+      ...(d.MeshRevocationList?.length ? { meshRevocationList: Uint8Array.from(d.MeshRevocationList) } : {}),
     },
   };
 }

@@ -3,10 +3,14 @@
  * lighthouse, a relay and two nodes. `mesh status --json` shows each node the other over a direct
  * path, then through the relay once the direct path is blocked with iptables; `mesh ping` answers
  * both ways and fails for a host that does not exist; Prometheus scrapes (real HTTP GETs inside
- * the namespaces) show tunnel, byte and drop counters that move with the traffic.
+ * the namespaces) show tunnel, byte and drop counters that move with the traffic; a SIGHUP that
+ * adds an unsafe route makes the network behind a node reachable (and `mesh reload` without it
+ * removes the kernel route); `mesh ca revoke` of b's certificate, loaded into the lighthouse, cuts
+ * b off from a within 10 s while a still reaches the others.
  */
 import assert from 'node:assert/strict';
 import { statSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { MESH_BIN } from '../../src/lab/binaries.js';
 import { labSkipReason } from '../../src/lab/lab.js';
@@ -18,6 +22,9 @@ import type { StatusReport } from '../../src/cli/status.js';
 const FAST_TIMERS = { timers: { connection_alive_interval: '1s', pending_deletion_interval: '2s' }, handshakes: { try_interval: '200ms', retries: 10 } };
 
 const METRICS_PORT = 9464;
+/** A network behind b (an address on the loopback of b's namespace), routed to by a's unsafe_routes after a reload. */
+const BEHIND_B = '10.199.40.0/24';
+const BEHIND_B_HOST = '10.199.40.1';
 
 /** Prometheus stats on the host's underlay address, Nebula's keys. */
 function statsOn(lab: OverlayLab, host: string) {
@@ -72,7 +79,7 @@ test('mesh status and mesh ping on a lighthouse, a relay and two nodes: direct, 
     // a takes ICMP only: anything else b sends it is a counted firewall drop.
     const icmpOnly = [{ port: 'any', proto: 'icmp', host: 'any' }];
     await lab.addHost('a', { lighthouses: ['lh'], relays: ['r'], groups: ['ops'], inbound: icmpOnly });
-    await lab.addHost('b', { lighthouses: ['lh'], relays: ['r'], extra: FAST_TIMERS });
+    await lab.addHost('b', { lighthouses: ['lh'], relays: ['r'], subnets: BEHIND_B, extra: FAST_TIMERS });
     lab.host('a').extra = { ...FAST_TIMERS, ...statsOn(lab, 'a') };
     lab.host('lh').extra = statsOn(lab, 'lh');
     for (const name of ['lh', 'r', 'a', 'b']) await lab.start(name);
@@ -189,6 +196,56 @@ test('mesh status and mesh ping on a lighthouse, a relay and two nodes: direct, 
     const relayedAfter = await scrape(lab, 'a');
     assert.ok(metric(relayedAfter, 'nebula_relay_sessions{role="terminal"}') >= 1);
     assert.ok(metric(relayedAfter, 'nebula_bytes_total{direction="tx"}') > metric(relayedBefore, 'nebula_bytes_total{direction="tx"}'));
+
+    // SIGHUP adding an unsafe route via b: the kernel route appears and the network behind b answers, no restart.
+    await lab.lab.execOk(b.ns, 'ip', ['addr', 'add', `${BEHIND_B_HOST}/32`, 'dev', 'lo']);
+    const pingBehind = () => lab.lab.exec(a.ns, 'ping', ['-n', '-c', '1', '-W', '1', BEHIND_B_HOST], { timeoutMs: 5000 });
+    assert.notEqual((await pingBehind()).code, 0, 'the network behind b is not reachable before the reload');
+    const tunWith = (routes: { route: string; via: string }[]) => ({ tun: { disabled: false, dev: a.tunDev, mtu: 1300, unsafe_routes: routes } });
+    lab.reconfigure('a', tunWith([{ route: BEHIND_B, via: b.vpnIp }]));
+    const pid = a.proc!.pid;
+    a.proc!.kill('SIGHUP');
+    await pollUntil(async () => (await pingBehind()).code === 0, 20_000, () => `${BEHIND_B_HOST} never answered after the reload:\n${lab.logTail('a')}`, 200);
+    assert.match(await lab.lab.execOk(a.ns, 'ip', ['route', 'show', 'dev', a.tunDev]), /^10\.199\.40\.0\/24 /m);
+    assert.equal(a.proc!.pid, pid);
+    assert.equal(a.exit, undefined, 'a kept running');
+    // `mesh reload` without the route: the kernel route goes too.
+    lab.reconfigure('a', tunWith([]));
+    const reloaded = await mesh(lab, 'a', ['reload', '--socket', socketOf(lab, 'a')]);
+    assert.equal(reloaded.code, 0, reloaded.stderr);
+    assert.doesNotMatch(await lab.lab.execOk(a.ns, 'ip', ['route', 'show', 'dev', a.tunDev]), /10\.199\.40\./);
+    // A reload the node refuses (a route outside b's certificate is fine, one inside the overlay is not): exit 1, nothing changes.
+    lab.reconfigure('a', tunWith([{ route: `172.31.${lab.net + 128}.0/25`, via: b.vpnIp }]));
+    const refused = await mesh(lab, 'a', ['reload', '--socket', socketOf(lab, 'a')]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /overlaps the overlay network/);
+    lab.reconfigure('a', tunWith([]));
+
+    // Revocation: b's certificate revoked with `mesh ca revoke`, the list loaded into the lighthouse.
+    const list = join(lab.dir, 'revocations.pem');
+    const revoke = await mesh(lab, 'lh', ['ca', 'revoke', '--ca-crt', join(lab.dir, 'ca.crt'), '--ca-key', join(lab.dir, 'ca.key'), '--crt', b.certPath, '--out', list]);
+    assert.equal(revoke.code, 0, revoke.stderr);
+    assert.match(revoke.stdout, /^revoked b \([0-9a-f]{64}\); .* lists 1 certificate/);
+    const lh = lab.host('lh');
+    lab.reconfigure('lh', { pki: { ca: join(lab.dir, 'ca.crt'), cert: lh.certPath, key: lh.keyPath, revocations: list } });
+    const t0 = Date.now();
+    const lhReload = await mesh(lab, 'lh', ['reload', '--config', lh.configPath]);
+    assert.equal(lhReload.code, 0, lhReload.stderr);
+    await pollUntil(
+      async () => !(await status(lab, 'a')).tunnels.some((x) => x.vpnIp === b.vpnIp) && (await lab.ping('a', 'b')).code !== 0,
+      10_000,
+      () => `b was not cut off from a within 10 s:\n${lab.logTail('a')}`,
+      200,
+    );
+    t.diagnostic(`b cut off from a ${Date.now() - t0} ms after the lighthouse reloaded the revocation list`);
+    await lab.waitForLog('a', /certificate revoked, closing its tunnel/);
+    // b stays out: its new handshakes are refused (by a, by the relay, by the lighthouse).
+    for (let i = 0; i < 3; i++) assert.notEqual((await lab.ping('b', 'a')).code, 0, 'b reached a after the revocation');
+    assert.ok(!(await status(lab, 'a')).tunnels.some((x) => x.vpnIp === b.vpnIp));
+    // The rest keeps working.
+    await lab.waitForPing('a', 'lh');
+    await lab.waitForPing('a', 'r');
+    assert.ok((await status(lab, 'a')).tunnels.some((x) => x.vpnIp === lh.vpnIp));
 
     // The socket goes with the node.
     await lab.stop('b');
