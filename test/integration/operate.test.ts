@@ -165,8 +165,13 @@ test('mesh status and mesh ping on a lighthouse, a relay and two nodes: direct, 
     const lhMetrics = await scrape(lab, 'lh');
     assert.equal(metric(lhMetrics, 'nebula_lighthouse_hosts'), 3);
     assert.ok(metric(lhMetrics, 'nebula_lighthouse_queries_total') >= 1);
-    // Only the configured path serves metrics.
+    // Only the configured path serves metrics; a reload moves it.
     await assert.rejects(scrape(lab, 'a', '/other'), /404/);
+    lab.reconfigure('lh', { stats: { ...statsOn(lab, 'lh').stats, path: '/other' } });
+    const statsReload = await mesh(lab, 'lh', ['reload', '--config', lab.host('lh').configPath]);
+    assert.equal(statsReload.code, 0, statsReload.stderr);
+    assert.equal(metric(await scrape(lab, 'lh', '/other'), 'nebula_lighthouse_hosts'), 3);
+    await assert.rejects(scrape(lab, 'lh', '/metrics'), /404/);
 
     // Block the direct path between a and b: the tunnel dies and comes back through the relay.
     for (const [chain, dir] of [['OUTPUT', '-d'], ['INPUT', '-s']]) {

@@ -4,12 +4,13 @@
  * file removed on stop.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { controlRequest } from '../../../src/cli/control-client.js';
@@ -90,6 +91,23 @@ describe('control socket', () => {
     const file = join(dir, 'plain');
     writeFileSync(file, '');
     await assert.rejects(ControlServer.start(file, {}, log), /exists and is not a socket/);
+  });
+
+  it('mesh status, ping and reload have --help, and say clearly when no node answers', () => {
+    const bin = fileURLToPath(new URL('../../../src/cli/bin.js', import.meta.url));
+    for (const command of ['status', 'ping', 'reload']) {
+      const help = spawnSync(process.execPath, [bin, command, '--help'], { encoding: 'utf8' });
+      assert.equal(help.status, 0, command);
+      assert.match(help.stdout, new RegExp(`Usage: mesh ${command} .*\n[\\s\\S]*--socket`), command);
+    }
+    const missing = join(dir, 'none.sock');
+    for (const args of [['status'], ['ping', '10.0.0.1'], ['reload']]) {
+      const r = spawnSync(process.execPath, [bin, ...args, '--socket', missing], { encoding: 'utf8' });
+      assert.equal(r.status, 1, args.join(' '));
+      assert.equal(r.stderr, `Error: cannot reach the node's control socket ${missing}: no node is running there\n`);
+    }
+    const usage = spawnSync(process.execPath, [bin, 'ping', 'x', '-c', '0', '--socket', missing], { encoding: 'utf8' });
+    assert.equal(usage.status, 2);
   });
 
   it('names the default socket after the TUN device, else after the config file', () => {
