@@ -110,6 +110,10 @@ test('mesh status and mesh ping on a lighthouse, a relay and two nodes: direct, 
     assert.equal(toB.cipher, 'aes');
     assert.ok(toB.rx.packets > 0 && toB.tx.packets > 0 && toB.rx.bytes > toB.rx.packets, JSON.stringify(toB));
 
+    const fromBDirect = (await status(lab, 'b')).tunnels.find((x) => x.vpnIp === a.vpnIp);
+    assert.equal(fromBDirect?.path, 'direct', JSON.stringify(fromBDirect));
+    assert.equal(fromBDirect?.remote, `${a.underlayIp}:4242`);
+
     // The human form names the peer and its path on one line.
     const text = await mesh(lab, 'a', ['status', '--socket', socketOf(lab, 'a')]);
     assert.equal(text.code, 0, text.stderr);
