@@ -48,20 +48,25 @@ export class ControlServer {
     const server = createServer();
     const control = new ControlServer(path, server);
     server.on('connection', (socket) => control.serve(socket, handlers, log));
-    // The umask makes the socket 0600 from its creation, not only after the chmod below.
+    // The umask makes the socket 0600 from its creation, not only after the chmod below. listen()
+    // binds synchronously, so the umask is restored before anything else in the process runs.
     const umask = process.umask(0o177);
+    let listening: Promise<void>;
     try {
-      await new Promise<void>((resolve, reject) => {
+      listening = new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(path, () => {
           server.off('error', reject);
           resolve();
         });
       });
-    } catch (err) {
-      throw new UserError(`control.socket: cannot listen on ${path}: ${(err as Error).message}`);
     } finally {
       process.umask(umask);
+    }
+    try {
+      await listening;
+    } catch (err) {
+      throw new UserError(`control.socket: cannot listen on ${path}: ${(err as Error).message}`);
     }
     chmodSync(path, 0o600);
     return control;
