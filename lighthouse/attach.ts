@@ -3,6 +3,7 @@
  * MeshNode through the node's lighthouse and STUN hooks, each part taking only what it uses.
  */
 import type { UdpBind, UdpOptions } from '../src/io/udp.js';
+import type { ExtraMetric } from '../src/node/metrics.js';
 import type { MeshNode } from '../src/node/node.js';
 import { LighthouseDns } from './dns.js';
 import { LighthouseServer } from './server.js';
@@ -13,8 +14,26 @@ export interface Lighthouse {
   readonly stun: StunResponder;
   /** `lighthouse.serve_dns`; null when off or when it could not bind. */
   readonly dns: LighthouseDns | null;
+  /** What `mesh status` shows of a lighthouse. */
+  status(): LighthouseStatus;
+  /** What the Prometheus exporter adds for a lighthouse. */
+  readonly metrics: readonly ExtraMetric[];
   stop(): Promise<void>;
 }
+
+export interface LighthouseStatus {
+  /** Hosts in the address book. */
+  hosts: number;
+  /** Totals since start. */
+  queries: number;
+  answers: number;
+  updates: number;
+  /** Host queries per second over the last minute (or since start, when shorter). */
+  queriesPerSecond: number;
+}
+
+/** The query rate is measured over this window, from samples taken every tenth of it. */
+const RATE_WINDOW_MS = 60_000;
 
 /** STUN and DNS are aids: when they cannot bind, the lighthouse runs without them (as Nebula does for DNS). */
 export async function attachLighthouse(node: MeshNode, bindUdp?: (options: UdpOptions) => Promise<UdpBind>): Promise<Lighthouse> {
@@ -51,11 +70,31 @@ export async function attachLighthouse(node: MeshNode, bindUdp?: (options: UdpOp
       log.error({ reason: (err as Error).message, host: listen.host, port: listen.port }, 'lighthouse.dns: cannot start the DNS server');
     }
   }
+  // Query totals sampled every 6 s: the rate is the growth since the oldest sample in the window.
+  const samples: { at: number; queries: number }[] = [{ at: Date.now(), queries: 0 }];
+  const sampler = setInterval(() => {
+    samples.push({ at: Date.now(), queries: server.counts.queries });
+    if (samples.length > 10) samples.shift();
+  }, RATE_WINDOW_MS / 10);
+  sampler.unref();
   return {
     server,
     stun,
     dns,
+    status() {
+      const oldest = samples[0]!;
+      const seconds = (Date.now() - oldest.at) / 1000;
+      const rate = seconds > 0 ? (server.counts.queries - oldest.queries) / seconds : 0;
+      return { hosts: server.size, ...server.counts, queriesPerSecond: Math.round(rate * 100) / 100 };
+    },
+    metrics: [
+      { name: 'lighthouse_hosts', help: 'Hosts in the lighthouse address book', kind: 'gauge', read: () => server.size },
+      { name: 'lighthouse_queries_total', help: 'Host queries received', kind: 'counter', lighthouse: true, read: () => server.counts.queries },
+      { name: 'lighthouse_answers_total', help: 'Host queries answered', kind: 'counter', lighthouse: true, read: () => server.counts.answers },
+      { name: 'lighthouse_updates_total', help: 'Host update notifications received', kind: 'counter', lighthouse: true, read: () => server.counts.updates },
+    ],
     async stop() {
+      clearInterval(sampler);
       server.stop();
       await stun.stop();
       await dns?.stop();

@@ -58,6 +58,8 @@ export class LighthouseServer implements LighthouseRole {
   private readonly book = new Map<number, BookEntry>();
   /** Container subnets and names of the hosts (mesh extension, meta types 100+). */
   readonly directory = new MeshDirectory();
+  /** Totals since start, for `mesh status` and the metrics. */
+  readonly counts = { queries: 0, answers: 0, updates: 0 };
 
   constructor(readonly node: LighthouseNode) {}
 
@@ -91,8 +93,10 @@ export class LighthouseServer implements LighthouseRole {
     }
     switch (meta.type) {
       case MetaType.HostQuery:
+        this.counts.queries++;
         return this.answerQuery(host, meta.details.vpnIp);
       case MetaType.HostUpdateNotification:
+        this.counts.updates++;
         return this.update(host, meta);
       default:
         // Replies and punch notifications are for nodes; a lighthouse ignores them like Nebula does.
@@ -191,6 +195,7 @@ export class LighthouseServer implements LighthouseRole {
   private answerQuery(querier: HostInfo, target: number): void {
     const targetEntry = this.book.get(target);
     if (!targetEntry) return;
+    this.counts.answers++;
     this.node.sendOn(querier, MessageType.LightHouse, 0, withType(MetaType.HostQueryReply, this.encoded(target, targetEntry)));
     const querierEntry = this.book.get(querier.vpnIp);
     if (!querierEntry || target === querier.vpnIp) return;

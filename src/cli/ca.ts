@@ -3,7 +3,7 @@
  * (init = `nebula-cert ca`, sign, keygen, print, verify). Files are interchangeable with
  * nebula-cert's. `serve` and `token` are the enrollment service for `mesh join`.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import type { LevelWithSilent } from 'pino';
 import { cidrCovers, formatCidr, formatIp, maskFromBits, parseCidr, type Cidr } from '../net/ipv4.js';
@@ -11,7 +11,7 @@ import { describeFsError, showValue, UserError } from '../errors.js';
 import { createLogger, type LogFormat } from '../log.js';
 import { readServiceState, servicePathFor } from './enroll-state.js';
 import { createToken, encodeToken, readTokens, tokensPathFor, writeTokens, type SubnetPolicy } from '../../pki/enroll-token.js';
-import { certificateToJson, certificateToText, CertificateError, type Certificate } from '../../pki/cert.js';
+import { certificateFingerprint, certificateToJson, certificateToText, CertificateError, type Certificate } from '../../pki/cert.js';
 import { CAPool } from '../../pki/ca-pool.js';
 import { DurationError, formatGoDuration, parseGoDuration } from '../../pki/duration.js';
 import { checkOutputsAbsent, writeOutputFiles } from '../../pki/files.js';
@@ -29,6 +29,7 @@ import {
   isInlinePem,
   readPathOrPem,
 } from '../../pki/keys.js';
+import { encodeRevocationListPem, parseRevocationListPem, signRevocationList, verifyRevocationList } from '../../pki/revocation.js';
 import { createCA, DEFAULT_CA_DURATION_NS, signCertificate } from '../../pki/sign.js';
 
 /** Runs an action, turning PKI and input errors into one-line UserErrors. */
@@ -454,15 +455,72 @@ function tokenCommand(): Command {
   return new Command('token').description('enrollment tokens for `mesh join`: create, list, revoke').addCommand(create).addCommand(list).addCommand(revoke);
 }
 
+interface RevokeOptions {
+  caCrt: string;
+  caKey: string;
+  crt?: string;
+  fingerprint?: string;
+  out: string;
+}
+
+function revokeCommand(): Command {
+  return new Command('revoke')
+    .description('add a certificate to the CA-signed revocation list that lighthouses push to every host (pki.revocations)')
+    .option('--ca-crt <path>', 'the CA certificate', 'ca.crt')
+    .option('--ca-key <path>', 'the CA private key that signs the list', 'ca.key')
+    .addOption(new Option('--crt <path>', 'the certificate to revoke').conflicts('fingerprint'))
+    .option('--fingerprint <hex>', 'the fingerprint of the certificate to revoke (as `mesh ca print` shows it)')
+    .option('--out <path>', 'the revocation list to create or update (what pki.revocations names)', 'revocations.pem')
+    .action(run((opts: RevokeOptions) => revokeAction(opts)));
+}
+
+function revokeAction(opts: RevokeOptions): void {
+  if (opts.crt === undefined && opts.fingerprint === undefined) throw new UserError('give the certificate to revoke with --crt FILE or --fingerprint HEX', 2);
+  const caKey = loading('error while reading ca-key', () => loadEd25519PrivateKey(opts.caKey));
+  const caCert = loading('error while reading ca-crt', () => loadCertificate(opts.caCrt));
+  let fingerprint: string;
+  let label: string;
+  if (opts.crt !== undefined) {
+    const crt = opts.crt;
+    const cert = loading('error while reading crt', () => loadCertificate(crt));
+    fingerprint = certificateFingerprint(cert);
+    label = `${cert.details.name} (${fingerprint})`;
+  } else {
+    fingerprint = opts.fingerprint!.trim().toLowerCase();
+    label = fingerprint;
+  }
+  let previous: { version: number; fingerprints: string[] } = { version: 0, fingerprints: [] };
+  if (existsSync(opts.out)) {
+    const list = loading(`error while reading ${opts.out}`, () => parseRevocationListPem(readFileSync(opts.out)));
+    // Only this CA's own list is extended: another CA's list would lose its signature.
+    if (list.issuer !== certificateFingerprint(caCert)) throw new UserError(`${opts.out} is signed by another CA: extend it with that CA's certificate and key, or write this CA's list with --out`);
+    loading(`${opts.out}`, () => verifyRevocationList(list, CAPool.fromCertificates([caCert])));
+    previous = list;
+  }
+  if (previous.fingerprints.includes(fingerprint)) {
+    process.stdout.write(`${label} is already revoked in ${opts.out}\n`);
+    return;
+  }
+  // Versions only grow; milliseconds since the epoch also tell when the list was made.
+  const version = Math.max(previous.version + 1, Date.now());
+  const list = signRevocationList(caCert, caKey, version, [...previous.fingerprints, fingerprint]);
+  // Written whole and renamed into place: a node reloading it never reads half a file.
+  const temporary = `${opts.out}.tmp-${process.pid}`;
+  writeFileSync(temporary, encodeRevocationListPem(list), { mode: 0o644 });
+  renameSync(temporary, opts.out);
+  process.stdout.write(`revoked ${label}; ${opts.out} lists ${list.fingerprints.length} certificate(s), version ${list.version}\n`);
+}
+
 /** `mesh ca ...`: the certificate authority commands. */
 export function caCommand(): Command {
   return new Command('ca')
-    .description('certificate authority: init, sign, keygen, print, verify; serve and token for `mesh join` (files compatible with nebula-cert 1.6)')
+    .description('certificate authority: init, sign, keygen, print, verify (files compatible with nebula-cert 1.6); revoke; serve and token for `mesh join`')
     .addCommand(initCommand())
     .addCommand(signCommand())
     .addCommand(keygenCommand())
     .addCommand(printCommand())
     .addCommand(verifyCommand())
+    .addCommand(revokeCommand())
     .addCommand(serveCommand())
     .addCommand(tokenCommand());
 }

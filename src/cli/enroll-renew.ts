@@ -14,7 +14,7 @@ import type { LocalIdentity } from '../node/identity.js';
 import { postEnrollment } from './enroll-client.js';
 
 /** Fetches a renewed certificate for `identity`, writes it to `pki.cert`, then calls `reload`. */
-export async function renewThroughService(config: NodeConfig, identity: LocalIdentity, reload: () => void): Promise<void> {
+export async function renewThroughService(config: NodeConfig, identity: LocalIdentity, reload: () => Promise<void>): Promise<void> {
   const { server, pin, serviceKey } = config.enrollment;
   if (isInlinePem(config.pki.cert)) throw new UserError('pki.cert is an inline PEM block: a renewed certificate cannot be written back; use a file');
   const current = identity.cert;
@@ -29,5 +29,5 @@ export async function renewThroughService(config: NodeConfig, identity: LocalIde
   }
   if (bytesToHex(renewed.details.publicKey) !== bytesToHex(current.details.publicKey)) throw new UserError(`enrollment server ${server}: the renewed certificate is for another key`);
   writeOutputFiles([{ path: config.pki.cert, data: encodeCertificatePem(renewed), what: 'certificate' }], true);
-  reload();
+  await reload();
 }

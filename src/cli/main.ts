@@ -11,6 +11,9 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   node: async () => (await import('./node.js')).nodeCommand(),
   lighthouse: async () => (await import('./lighthouse.js')).lighthouseCommand(),
   join: async () => (await import('./join.js')).joinCommand(),
+  status: async () => (await import('./status.js')).statusCommand(),
+  ping: async () => (await import('./ping.js')).pingCommand(),
+  reload: async () => (await import('./reload.js')).reloadCommand(),
 };
 
 /** The commands `argv` needs: the one it names; none for a bare --version; all for help and errors. */

@@ -6,11 +6,18 @@ import { serviceNotifier } from '../io/systemd-notify.js';
 import { openTun } from '../io/tun.js';
 import { bindUdp, NativeUdpBind } from '../io/udp.js';
 import { createLogger, type LogFormat, type Logger } from '../log.js';
+import { endpointKey } from '../net/endpoint.js';
+import { formatCidr, formatIp } from '../net/ipv4.js';
 import { loadConfig, type LoadedConfig } from '../node/config.js';
+import { ControlServer, controlSocketPath, type ControlHandlers } from '../node/control.js';
+import { MetricsServer } from '../node/metrics.js';
 import { prepareNode } from '../node/node.js';
 import { CertificateRenewal } from '../node/renewal.js';
+import { nodeStatus, peerAddress } from '../node/status.js';
 import { systemTimers } from '../node/timers.js';
-import { dockerHostOf, startMesh } from './assemble.js';
+import { dockerHostOf, startMesh, type Mesh } from './assemble.js';
+import type { PingAnswer } from './ping.js';
+import type { DockerStatus, StatusReport } from './status.js';
 
 interface GlobalOptions {
   logFormat?: LogFormat;
@@ -38,10 +45,11 @@ export function loggerFor(loaded: LoadedConfig, opts: GlobalOptions): Promise<Lo
 }
 
 /**
- * Runs a node until SIGTERM/SIGINT. SIGHUP reloads the certificate, CA, blocklist and firewall;
- * a reload that fails is logged and the running configuration stays. Under systemd (`Type=notify`)
- * it reports READY=1 once the TUN is up and the UDP socket bound, RELOADING=1 / READY=1 around each
- * reload and STOPPING=1 when it begins to stop.
+ * Runs a node until SIGTERM/SIGINT, with its control socket. SIGHUP (or `mesh reload`) reloads the
+ * certificate, CA, blocklist and firewall; a reload that fails is logged (and answered) and the
+ * running configuration stays. Under systemd (`Type=notify`) it reports READY=1 once the TUN is up
+ * and the UDP socket bound, RELOADING=1 / READY=1 around each reload and STOPPING=1 when it begins
+ * to stop.
  */
 export async function runNode(opts: GlobalOptions, overrides: (loaded: LoadedConfig) => void = () => {}): Promise<void> {
   const loaded = loadConfig(opts.config);
@@ -88,26 +96,46 @@ export async function runNode(opts: GlobalOptions, overrides: (loaded: LoadedCon
       }
     }
     let renewal: CertificateRenewal | null = null;
-    const reloadNow = () => {
-      const next = loadConfig(opts.config);
-      overrides(next);
-      for (const warning of next.warnings) log.warn(`config: ${warning}`);
-      node.reload(next.config);
-      if (!opts.logLevel) log.level = pinoLevel(next.config.logging.level);
-      renewal?.schedule();
+    let metrics: MetricsServer | null = null;
+    /** The exporter `stats` asks for, replaced when the section changed. */
+    const applyStats = async (stats: LoadedConfig['config']['stats']) => {
+      if (JSON.stringify(stats) === JSON.stringify(metrics?.config ?? null)) return;
+      await metrics?.stop();
+      metrics = null;
+      try {
+        metrics = await MetricsServer.start(stats, node, mesh.lighthouse?.metrics ?? [], log);
+      } catch (err) {
+        log.error({ reason: (err as Error).message }, 'stats: cannot serve metrics with the new settings, metrics are off until the next reload');
+      }
     };
-    // One reload at a time, each announced to the service manager before it starts.
-    let reloads = Promise.resolve();
-    reload = () => {
-      reloads = reloads.then(async () => {
-        await notifier.reloading();
-        try {
-          reloadNow();
-        } catch (err) {
-          log.error({ reason: err instanceof Error ? err.message : String(err) }, 'reload failed, keeping the running configuration');
-        }
+    // Each reload is announced to the service manager (RELOADING=1, then READY=1 whatever the outcome).
+    const applyConfig = async () => {
+      await notifier.reloading();
+      try {
+        const next = loadConfig(opts.config);
+        overrides(next);
+        for (const warning of next.warnings) log.warn(`config: ${warning}`);
+        await node.reload(next.config);
+        if (!opts.logLevel) log.level = pinoLevel(next.config.logging.level);
+        await applyStats(node.config.stats);
+        renewal?.schedule();
+      } catch (err) {
+        log.error({ reason: err instanceof Error ? err.message : String(err) }, 'reload failed, keeping the running configuration');
+        throw err;
+      } finally {
         await notifier.ready();
-      });
+      }
+    };
+    // Reloads run one after the other (a SIGHUP during a `mesh reload`, say).
+    let reloading: Promise<void> = Promise.resolve();
+    const reloadNow = () => {
+      const run = reloading.then(applyConfig);
+      reloading = run.catch(() => {});
+      return run;
+    };
+    reload = () => {
+      // A failure is logged by applyConfig.
+      reloadNow().catch(() => {});
     };
     if (loaded.config.enrollment.server !== '') {
       const { renewThroughService } = await import('./enroll-renew.js');
@@ -119,6 +147,20 @@ export async function runNode(opts: GlobalOptions, overrides: (loaded: LoadedCon
         renewBeforeMs: loaded.config.enrollment.renewBefore,
       });
       renewal.start();
+    }
+    const dockerStatus = opts.dockerBridge === undefined ? undefined : (): DockerStatus => dockerStatusOf(mesh, opts.dockerBridge!, opts.dockerSubnet);
+    let control: ControlServer | null = null;
+    try {
+      const socketPath = controlSocketPath(node.config, opts.config, node.config.tun.disabled ? null : node.tun.name);
+      control = await ControlServer.start(socketPath, controlHandlers(mesh, reloadNow, dockerStatus), log);
+      log.info({ socket: socketPath }, 'control socket listening');
+      metrics = await MetricsServer.start(node.config.stats, node, mesh.lighthouse?.metrics ?? [], log);
+    } catch (err) {
+      renewal?.stop();
+      await control?.stop();
+      await docker?.stop();
+      await mesh.stop();
+      throw err;
     }
     await notifier.ready();
     let fault: Error | null = null;
@@ -133,7 +175,9 @@ export async function runNode(opts: GlobalOptions, overrides: (loaded: LoadedCon
     log.info({ signal }, 'shutting down');
     renewal?.stop();
     await notifier.stopping();
-    await reloads;
+    await reloading;
+    await control?.stop();
+    await metrics?.stop();
     try {
       await docker?.stop();
     } catch (err) {
@@ -150,6 +194,46 @@ export async function runNode(opts: GlobalOptions, overrides: (loaded: LoadedCon
     process.off('SIGINT', onInt);
     process.off('SIGHUP', onHup);
   }
+}
+
+/** What the control socket answers: `mesh status`, `mesh ping`, `mesh reload`. */
+function controlHandlers(mesh: Mesh, reloadNow: () => Promise<void>, dockerStatus?: () => DockerStatus): ControlHandlers {
+  const node = mesh.node;
+  return {
+    status: (): StatusReport => ({
+      ...nodeStatus(node),
+      ...(mesh.lighthouse ? { lighthouse: mesh.lighthouse.status() } : {}),
+      ...(dockerStatus ? { docker: dockerStatus() } : {}),
+    }),
+    ping: async (request): Promise<PingAnswer> => {
+      const target = String(request.target ?? '');
+      const timeoutMs = typeof request.timeoutMs === 'number' && request.timeoutMs > 0 ? Math.min(request.timeoutMs, 60_000) : 5000;
+      const vpnIp = peerAddress(node, target);
+      const result = await node.probe(vpnIp, timeoutMs);
+      const nameOf = (ip: number) => node.hostmap.get(ip)?.cert?.details.name ?? null;
+      return {
+        vpnIp: formatIp(vpnIp),
+        name: nameOf(vpnIp),
+        rttMs: result ? result.rttMs : null,
+        path: result ? (result.remote ? 'direct' : 'relay') : null,
+        remote: result?.remote ? endpointKey(result.remote) : null,
+        relay: result?.relay ? { vpnIp: formatIp(result.relay), name: nameOf(result.relay) } : null,
+      };
+    },
+    reload: async () => {
+      await reloadNow();
+      return { reloaded: true };
+    },
+  };
+}
+
+function dockerStatusOf(mesh: Mesh, network: string, subnet: string | undefined): DockerStatus {
+  const host = dockerHostOf(mesh.node);
+  return {
+    network,
+    subnet: subnet ?? (host.certSubnets[0] ? formatCidr(host.certSubnets[0]) : ''),
+    names: mesh.node.names.publishedNames.map((n) => n.name),
+  };
 }
 
 export function nodeCommand(): Command {

@@ -16,7 +16,7 @@ export interface ToolCAOptions {
 
 export interface SignOptions {
   groups?: string[];
-  /** `--subnets auto` (mesh picks the host's container subnet) or `--subnets CIDR` (mesh only). */
+  /** Comma separated CIDRs the host routes for (unsafe routes), or `auto`: mesh picks the host's container subnet (mesh only). */
   subnets?: string;
 }
 
@@ -61,9 +61,10 @@ export class ToolCA {
       if (options.subnets) args.push('--subnets', options.subnets);
       return mesh(args);
     }
-    if (options.subnets) throw new Error('--subnets needs the mesh tool');
+    if (options.subnets === 'auto') throw new Error('--subnets auto needs the mesh tool');
     const args = ['sign', '-ca-crt', this.crt, '-ca-key', this.key, '-name', name, '-ip', ipCidr, '-out-crt', out.certPath, '-out-key', out.keyPath];
     if (groups) args.push('-groups', groups);
+    if (options.subnets) args.push('-subnets', options.subnets);
     return runOk('nebula-cert', args);
   }
 }

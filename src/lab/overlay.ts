@@ -29,6 +29,18 @@ export interface HostOptions {
   outbound?: FirewallRule[];
   logLevel?: string;
   listenPort?: number;
+  /** Run as a lighthouse (`lighthouse.am_lighthouse`). */
+  amLighthouse?: boolean;
+  /** Names of this host's lighthouses: its static_host_map then holds only them (and its relays), as in a real deployment. */
+  lighthouses?: string[];
+  amRelay?: boolean;
+  /** Names of the hosts that may relay to this one (relay.relays). */
+  relays?: string[];
+  tunDisabled?: boolean;
+  /** Comma separated CIDRs signed into the certificate's subnets (what the host routes for as an unsafe_routes `via`). */
+  subnets?: string;
+  /** More top-level config keys (stats, timers, pki additions...), merged last. */
+  extra?: Record<string, unknown>;
 }
 
 export interface OverlayHost extends LabNode {
@@ -39,6 +51,13 @@ export interface OverlayHost extends LabNode {
   inbound: FirewallRule[];
   outbound: FirewallRule[];
   logLevel: string;
+  amLighthouse: boolean;
+  lighthouses?: string[];
+  amRelay: boolean;
+  relays: string[];
+  tunDisabled: boolean;
+  subnets?: string;
+  extra: Record<string, unknown>;
 }
 
 export interface OverlayLabOptions {
@@ -106,6 +125,13 @@ export class OverlayLab extends Lab<OverlayHost> {
       inbound: options.inbound ?? ALLOW_ALL,
       outbound: options.outbound ?? ALLOW_ALL,
       logLevel: options.logLevel ?? 'info',
+      amLighthouse: options.amLighthouse ?? false,
+      lighthouses: options.lighthouses,
+      amRelay: options.amRelay ?? false,
+      relays: options.relays ?? [],
+      tunDisabled: options.tunDisabled ?? false,
+      subnets: options.subnets,
+      extra: options.extra ?? {},
       ...this.nodeFiles(name),
     };
     this.hosts.set(name, host);
@@ -113,19 +139,34 @@ export class OverlayLab extends Lab<OverlayHost> {
     return host;
   }
 
-  /** The host's Nebula 1.6 config: every other host in static_host_map, its own TUN name. */
+  /**
+   * The host's Nebula 1.6 config, its own TUN name: every other host in static_host_map, or only its
+   * lighthouses and relays when it has lighthouses.
+   */
   configFor(host: OverlayHost): Record<string, unknown> {
     const staticHostMap: Record<string, string[]> = {};
-    for (const other of this.hosts.values()) if (other !== host) staticHostMap[other.vpnIp] = [`${other.underlayIp}:${other.listenPort}`];
+    const known = host.lighthouses ? [...host.lighthouses, ...host.relays].map((n) => this.host(n)) : [...this.hosts.values()];
+    for (const other of known) if (other !== host) staticHostMap[other.vpnIp] = [`${other.underlayIp}:${other.listenPort}`];
     return this.nodeConfig(host, {
       listen: { host: '0.0.0.0', port: host.listenPort },
       staticHostMap,
+      amLighthouse: host.amLighthouse,
+      lighthouses: (host.lighthouses ?? []).map((n) => this.host(n).vpnIp),
+      relay: { am_relay: host.amRelay, relays: host.relays.map((n) => this.host(n).vpnIp) },
       cipher: this.cipher,
-      tun: { dev: host.tunDev, mtu: 1300, offload: this.tunOffload },
+      tun: { disabled: host.tunDisabled, dev: host.tunDev, mtu: 1300, offload: this.tunOffload },
       inbound: host.inbound,
       outbound: host.outbound,
       logLevel: host.logLevel,
+      extra: host.extra,
     });
+  }
+
+  /** Rewrites a host's config with `extra` merged over its top-level keys (then SIGHUP or `mesh reload` applies it). */
+  reconfigure(name: string, extra: Record<string, unknown>): void {
+    const host = this.host(name);
+    host.extra = { ...host.extra, ...extra };
+    this.writeConfig(host, this.configFor(host));
   }
 
   /**
@@ -143,7 +184,7 @@ export class OverlayLab extends Lab<OverlayHost> {
   }
 
   protected override certRequest(host: OverlayHost): { ipCidr: string; options: SignOptions } {
-    return { ipCidr: `${host.vpnIp}/24`, options: { groups: host.groups } };
+    return { ipCidr: `${host.vpnIp}/24`, options: { groups: host.groups, ...(host.subnets ? { subnets: host.subnets } : {}) } };
   }
 
   protected override describe(host: OverlayHost): string {

@@ -9,6 +9,7 @@
  * for a real nebula node still loads.
  */
 import { UserError } from '../errors.js';
+import { controlSection } from './config/control.js';
 import { readConfigDocument } from './config/files.js';
 import { enrollmentSection } from './config/enrollment.js';
 import { firewallSection } from './config/firewall.js';
@@ -20,6 +21,7 @@ import { pkiSection } from './config/pki.js';
 import { punchySection } from './config/punchy.js';
 import { relaySection } from './config/relay.js';
 import { field, int, list, mapping, oneOf, optional, unsupported, Warnings } from './config/schema.js';
+import { statsSection } from './config/stats.js';
 import { stunSection } from './config/stun.js';
 import { timersSection } from './config/timers.js';
 import { tunSection } from './config/tun.js';
@@ -53,15 +55,6 @@ const staticHostMap = field('static_host_map', (value, path) => {
   return hosts;
 });
 
-/** Parsed only to be reported as unsupported; null when absent. */
-const stats = optional(
-  field('stats', (value, path, warnings) => {
-    const settings = readMapping(value, path);
-    if (Object.keys(settings).length > 0) warnings.add(path, 'metrics export (graphite/prometheus) is not supported by mesh, ignored');
-    return settings;
-  }),
-);
-
 const sshd = optional(
   field('sshd', (value, path, warnings) => {
     const settings = readMapping(value, path);
@@ -92,8 +85,9 @@ const topLevel = mapping(
     timers: timersSection,
     firewall: firewallSection,
     enrollment: enrollmentSection,
-    stats,
+    stats: statsSection,
     sshd,
+    control: controlSection,
   },
   {
     ignored: { promoter: unsupported('not used by nebula 1.6'), handshake_mac: unsupported('not used by nebula 1.6') },

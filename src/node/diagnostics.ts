@@ -2,15 +2,29 @@ import type { Logger } from 'pino';
 import { endpointKey, type Endpoint } from '../net/endpoint.js';
 import { formatIp } from '../net/ipv4.js';
 
+/** Totals since start: plain number increments where they happen, read at scrape time (src/node/metrics.ts). */
 export interface NodeStats {
+  /** Every datagram received / sent on the socket, and their bytes. */
   rxPackets: number;
   txPackets: number;
+  rxBytes: number;
+  txBytes: number;
+  /** Datagrams by Nebula header type (index), received / sealed and sent (stats.message_metrics). */
+  rxByType: number[];
+  txByType: number[];
   dropped: Record<string, number>;
   recvErrorsSent: number;
+  handshakesInitiated: number;
+  handshakesCompleted: number;
   handshakeTimeouts: number;
   invalidCertificates: number;
   deadTunnels: number;
   firewallDrops: number;
+  /** Hole punches sent (punchy). */
+  punchesSent: number;
+  /** Host queries sent to lighthouses, and their answers received. */
+  lighthouseQueries: number;
+  lighthouseAnswers: number;
 }
 
 /**
@@ -22,12 +36,21 @@ export class Diagnostics {
   readonly stats: NodeStats = {
     rxPackets: 0,
     txPackets: 0,
+    rxBytes: 0,
+    txBytes: 0,
+    rxByType: new Array<number>(16).fill(0),
+    txByType: new Array<number>(16).fill(0),
     dropped: {},
     recvErrorsSent: 0,
+    handshakesInitiated: 0,
+    handshakesCompleted: 0,
     handshakeTimeouts: 0,
     invalidCertificates: 0,
     deadTunnels: 0,
     firewallDrops: 0,
+    punchesSent: 0,
+    lighthouseQueries: 0,
+    lighthouseAnswers: 0,
   };
   private readonly loggedAt = new Map<string, number>();
 

@@ -59,6 +59,15 @@ export class HostInfo {
   livenessTimer: Timer | null = null;
   testSentAt = 0;
   readonly createdAt = Date.now();
+  /** When the tunnel last came up (handshake completed or candidate promoted), ms since the epoch. */
+  establishedAt = 0;
+  /** Traffic on this tunnel, in datagrams and their bytes on the wire, counted per packet with plain increments. */
+  rxPackets = 0;
+  rxBytes = 0;
+  txPackets = 0;
+  txBytes = 0;
+  /** Round trip of the last answered Test request (ms); null until one is answered. */
+  lastRttMs: number | null = null;
 
   constructor(
     readonly vpnIp: number,
@@ -110,6 +119,11 @@ export class HostMap {
 
   peekRemotes(vpnIp: number): RemoteList | undefined {
     return this.remoteLists.get(vpnIp);
+  }
+
+  /** Overlay IPs whose remote list has static_host_map addresses. */
+  staticHostIps(): number[] {
+    return [...this.remoteLists].filter(([, list]) => list.hasStatic).map(([vpnIp]) => vpnIp);
   }
 
   forgetRemotes(vpnIp: number): void {

@@ -95,6 +95,11 @@ export class LocalIdentity {
   get fingerprint(): string {
     return certificateFingerprint(this.cert);
   }
+
+  /** The same identity refusing `blocklist` (pki.blocklist merged with the revocation lists). */
+  withBlocklist(blocklist: readonly string[]): LocalIdentity {
+    return new LocalIdentity(this.cert, this.keyPair, this.caPool, blocklist);
+  }
 }
 
 function iso(unix: number): string {

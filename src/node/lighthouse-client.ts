@@ -41,8 +41,10 @@ const MAX_ANSWER_RELAYS = 10;
  */
 export class LighthouseClient {
   readonly puncher: Puncher;
-  private readonly lighthouses: ReadonlySet<number>;
+  private lighthouses: ReadonlySet<number>;
   private readonly replyHandlers = new Map<number, ReplyHandler>();
+  /** When each lighthouse last sent us a message (ms since the epoch), for `mesh status`. */
+  private readonly lastAnswerAt = new Map<number, number>();
   private updateTimer: Timer | null = null;
   private readonly interfaces: InterfaceSource;
   /** advertise_addrs given as names, once resolved. */
@@ -62,6 +64,11 @@ export class LighthouseClient {
     this.replyHandlers.set(type, handler);
   }
 
+  /** Our lighthouses and when each last answered (null: never). */
+  lighthouseStatus(): { vpnIp: number; lastAnswerAt: number | null }[] {
+    return [...this.lighthouses].map((vpnIp) => ({ vpnIp, lastAnswerAt: this.lastAnswerAt.get(vpnIp) ?? null }));
+  }
+
   /** True when `vpnIp` is one of our configured lighthouses. */
   isLighthouse(vpnIp: number): boolean {
     return this.lighthouses.has(vpnIp);
@@ -73,16 +80,19 @@ export class LighthouseClient {
   }
 
   /**
-   * SIGHUP: lighthouse.interval, advertise_addrs and local_allow_list take effect with an update
-   * sent at once. The lighthouses themselves (their static_host_map entries are resolved at start)
-   * need a restart.
+   * SIGHUP: lighthouse.hosts, lighthouse.interval, advertise_addrs, local_allow_list and punchy take
+   * effect, with an update sent at once to every lighthouse (a new one gets a handshake; the node
+   * has applied its static_host_map entry before).
    */
   reload(): void {
     const now = this.deps.settings().lighthouse;
     const wanted = new Set(now.amLighthouse ? [] : now.hosts);
     if (wanted.size !== this.lighthouses.size || [...wanted].some((ip) => !this.lighthouses.has(ip))) {
-      this.deps.diag.log.warn({ running: [...this.lighthouses].map(formatIp), configured: [...wanted].map(formatIp) }, 'lighthouse.hosts changed: restart the node to use the new lighthouses');
+      this.deps.diag.log.info({ before: [...this.lighthouses].map(formatIp), now: [...wanted].map(formatIp) }, 'lighthouse.hosts changed');
+      for (const ip of this.lastAnswerAt.keys()) if (!wanted.has(ip)) this.lastAnswerAt.delete(ip);
+      this.lighthouses = wanted;
     }
+    this.puncher.start();
     this.updateTimer?.cancel();
     this.updateTimer = null;
     this.resolvedAdvertised = [];
@@ -109,6 +119,7 @@ export class LighthouseClient {
   /** A NebulaMeta from an established tunnel (already decrypted and decoded). */
   handle(host: HostInfo, meta: MetaMessage): void {
     const drop = this.deps.diag.drop.bind(this.deps.diag);
+    if (this.isLighthouse(host.vpnIp)) this.lastAnswerAt.set(host.vpnIp, Date.now());
     const extension = this.replyHandlers.get(meta.type);
     if (extension) {
       if (!this.isLighthouse(host.vpnIp)) return drop('lighthouse-reply-not-lighthouse', host.remote);
@@ -158,6 +169,7 @@ export class LighthouseClient {
   /** HostQuery for `vpnIp` to every lighthouse; nobody asks about a lighthouse itself. */
   query(vpnIp: number): void {
     if (this.lighthouses.has(vpnIp)) return;
+    this.deps.diag.stats.lighthouseQueries += this.lighthouses.size;
     this.sendToLighthouses(MetaType.HostQuery, { ...emptyMetaDetails(), vpnIp });
   }
 
@@ -216,6 +228,7 @@ export class LighthouseClient {
    * lighthouse told us before, then tries the handshake at once.
    */
   takeAnswer(lighthouse: number, details: MetaDetails): void {
+    this.deps.diag.stats.lighthouseAnswers++;
     const identity = this.deps.identity();
     const target = details.vpnIp;
     if (target === identity.vpnIp || !identity.inVpnNetwork(target)) {

@@ -119,9 +119,9 @@ export class NameDirectory {
     if (!this.timer && interval > 0) this.timer = this.deps.timers.every(interval, () => this.check());
   }
 
-  /** The names this node serves now (for tests and diagnostics). */
-  get publishedNames(): number {
-    return this.table.size;
+  /** The names this node serves now (`mesh status`, tests). */
+  get publishedNames(): readonly MeshName[] {
+    return [...this.table].map(([name, ips]) => ({ name, ips }));
   }
 
   resolve(name: string): Promise<number[]> {

@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { UserError } from '../errors.js';
 import type { TunDevice, TunOptions, TunRoute } from '../io/tun.js';
@@ -8,7 +10,9 @@ import { endpointKey, sameEndpoint, type Endpoint } from '../net/endpoint.js';
 import { cidrContains, cidrsOverlap, formatCidr, formatIp, parseIp, type Cidr } from '../net/ipv4.js';
 import { createAead, type AeadFactory, type CipherName } from '../protocol/aead.js';
 import { HEADER_LEN, MessageSubType, MessageType, writeHeader } from '../protocol/header.js';
-import { decodeMeta, emptyMetaDetails, MetaType, type MetaMessage } from '../protocol/messages.js';
+import { decodeMeta, emptyMetaDetails, encodeMeta, MetaType, type MetaMessage } from '../protocol/messages.js';
+import { certificateFingerprint } from '../../pki/cert.js';
+import type { RevocationList } from '../../pki/revocation.js';
 import { isStunRequest } from '../protocol/stun.js';
 import type { NodeConfig } from './config.js';
 import { LARGE_SOCKET_BUFFER } from './config/listen.js';
@@ -25,8 +29,9 @@ import { NatDiscovery } from './nat-discovery.js';
 import { consumeDatagrams, consumeRelayedPacket, type OutsideNode } from './outside.js';
 import { RelayManager } from './relay-manager.js';
 import { RemoteList } from './remote-list.js';
+import { readRevocationFile, Revocations } from './revocations.js';
 import { SubnetRouter } from './subnet-router.js';
-import { systemTimers, type Timers } from './timers.js';
+import { systemTimers, type Timer, type Timers } from './timers.js';
 import { DisabledTun } from './tun-disabled.js';
 
 export type { NodeStats };
@@ -63,6 +68,22 @@ interface UnsafeRoute {
   via: number;
 }
 
+/** An answered `mesh ping`: the round trip and the path the reply came by. */
+export interface ProbeResult {
+  rttMs: number;
+  /** The underlay address of a direct tunnel; null when relayed. */
+  remote: Endpoint | null;
+  /** The relay's overlay IP when relayed. */
+  relay: number | null;
+}
+
+interface PendingProbe {
+  vpnIp: number;
+  sentAt: number;
+  timer: Timer;
+  done: (result: ProbeResult | null) => void;
+}
+
 /** How long two switches of a peer's address must be apart before we switch back (Nebula: 2 s). */
 const ROAMING_SUPPRESS_MS = 2000;
 
@@ -70,6 +91,8 @@ const ROAMING_SUPPRESS_MS = 2000;
 export interface PreparedNode {
   identity: LocalIdentity;
   staticHosts: Map<number, Endpoint[]>;
+  /** pki.revocations, read and verified; null when not set. */
+  revocations: RevocationList | null;
 }
 
 /**
@@ -83,7 +106,8 @@ export async function prepareNode(config: NodeConfig, now = new Date()): Promise
   }
   const identity = LocalIdentity.fromConfig(config.pki, now);
   validateAgainstCertificate(config, identity);
-  return { identity, staticHosts: await resolveStaticHosts(config) };
+  const revocations = config.pki.revocations ? readRevocationFile(config.pki.revocations, identity.caPool) : null;
+  return { identity, staticHosts: await resolveStaticHosts(config), revocations };
 }
 
 /**
@@ -104,6 +128,8 @@ export class MeshNode implements InsideNode, OutsideNode {
   readonly subnets: SubnetRouter;
   /** Container names across the mesh (`--docker-bridge`). */
   readonly names: NameDirectory;
+  /** CA-signed revocation lists: from pki.revocations, or pushed by the hosts that hold one. */
+  readonly revocations: Revocations;
   firewall: Firewall;
   private unsafeRoutes: UnsafeRoute[];
   private lighthouse: LighthouseRole | null = null;
@@ -114,6 +140,9 @@ export class MeshNode implements InsideNode, OutsideNode {
   readonly failed: Promise<Error>;
   private fail!: (err: Error) => void;
   private lastSource = { address: '', inOverlay: false };
+  private readonly timers: Timers;
+  /** `mesh ping` Test requests waiting for their reply, by the hex of their payload. */
+  private readonly probes = new Map<string, PendingProbe>();
 
   private constructor(
     public config: NodeConfig,
@@ -124,7 +153,7 @@ export class MeshNode implements InsideNode, OutsideNode {
     deps: NodeDeps,
   ) {
     this.failed = new Promise((resolve) => (this.fail = resolve));
-    const timers = deps.timers ?? systemTimers;
+    const timers = (this.timers = deps.timers ?? systemTimers);
     const diag = (this.diag = new Diagnostics(log, () => timers.now()));
     const hostmap = (this.hostmap = new HostMap(() => new RemoteList(config.preferredRanges)));
     const identityNow = () => this.identity;
@@ -158,7 +187,10 @@ export class MeshNode implements InsideNode, OutsideNode {
         hostmap.addCandidate(host);
         this.connections.expireCandidate(host);
       },
-      onStart: (host) => this.lighthouseClient.onHandshakeStart(host),
+      onStart: (host) => {
+        diag.stats.handshakesInitiated++;
+        this.lighthouseClient.onHandshakeStart(host);
+      },
       onAttempt: (host, message) => {
         this.lighthouseClient.onHandshakeAttempt(host);
         this.relays.onHandshakeAttempt(host, message);
@@ -219,6 +251,7 @@ export class MeshNode implements InsideNode, OutsideNode {
       sendToLighthouses: (type, details) => lighthouses.sendToLighthouses(type, details),
       sendToLighthouse: (lighthouse, type, details) => lighthouses.sendToLighthouse(lighthouse, type, details),
     });
+    this.revocations = new Revocations({ log, caPool: () => this.identity.caPool });
     lighthouses.onReply(MetaType.MeshSubnetReply, (lighthouse, details) => this.subnets.handleReply(lighthouse, details));
     lighthouses.onReply(MetaType.MeshNameReply, (_lighthouse, details) => this.names.handleReply(details));
     lighthouses.onReply(MetaType.MeshNamesResync, (lighthouse) => this.names.handleResync(lighthouse.vpnIp));
@@ -227,18 +260,13 @@ export class MeshNode implements InsideNode, OutsideNode {
   }
 
   static async start(config: NodeConfig, log: Logger, deps: NodeDeps = {}): Promise<MeshNode> {
-    const { identity, staticHosts } = await prepareNode(config, deps.now?.() ?? new Date());
+    const { identity, staticHosts, revocations } = await prepareNode(config, deps.now?.() ?? new Date());
     let tun: TunDevice;
     if (config.tun.disabled) {
       tun = new DisabledTun(identity.vpnIp, config.tun.mtu);
     } else {
       if (!deps.openTun) throw new UserError('tun: no TUN implementation available');
-      const routes: TunRoute[] = [
-        ...config.tun.routes.map((r) => ({ cidr: r.route, mtu: r.mtu || undefined })),
-        // mtu 0 (not set) means the device MTU, as in Nebula.
-        ...config.tun.unsafeRoutes.map((r) => ({ cidr: r.route, mtu: r.mtu || undefined, metric: r.metric })),
-      ];
-      tun = deps.openTun({ name: config.tun.dev || undefined, mtu: config.tun.mtu, address: identity.vpnNetwork, routes, txQueueLength: config.tun.txQueue, offload: config.tun.offload });
+      tun = deps.openTun({ name: config.tun.dev || undefined, mtu: config.tun.mtu, address: identity.vpnNetwork, routes: kernelRoutesOf(config), txQueueLength: config.tun.txQueue, offload: config.tun.offload });
     }
     let udp: UdpBind;
     try {
@@ -257,6 +285,8 @@ export class MeshNode implements InsideNode, OutsideNode {
       throw err instanceof UserError ? err : new UserError(`listen: cannot bind ${config.listen.host}:${config.listen.port}: ${(err as Error).message}`);
     }
     const node = new MeshNode(config, identity, log, udp, tun, deps);
+    if (revocations) node.revocations.hold(revocations, config.pki.revocations);
+    node.applyBlocklist();
     for (const [vpnIp, addrs] of staticHosts) node.hostmap.remotesFor(vpnIp).setStatic(addrs);
     udp.onDatagrams((batch) => consumeDatagrams(node, batch));
     tun.onPackets((packets) => consumeTunPackets(node, packets));
@@ -307,6 +337,8 @@ export class MeshNode implements InsideNode, OutsideNode {
 
   /** Sends raw bytes (handshakes, punches, STUN) without touching any tunnel state. */
   sendRaw(data: Uint8Array, to: Endpoint): void {
+    this.diag.stats.txPackets++;
+    this.diag.stats.txBytes += data.length;
     this.udp.send([{ data, to }]);
   }
 
@@ -321,6 +353,7 @@ export class MeshNode implements InsideNode, OutsideNode {
   /** Encrypts one message for an established tunnel; returns the datagram to send. */
   seal(host: HostInfo, type: number, subtype: number, payload: Uint8Array): Buffer {
     const counter = ++host.messageCounter;
+    this.diag.stats.txByType[type]++;
     writeHeader(this.scratchHeader, 0, type, subtype, host.remoteIndex, counter);
     return host.encrypt!.encryptPacket(this.scratchHeader, counter, payload);
   }
@@ -342,7 +375,11 @@ export class MeshNode implements InsideNode, OutsideNode {
   sendOn(host: HostInfo, type: number, subtype: number, payload: Uint8Array, out?: OutgoingDatagram[]): void {
     const datagram = this.seal(host, type, subtype, payload);
     if (!host.remote) {
-      if (this.relays.sendRelayed(host, datagram, out)) this.connections.outbound(host);
+      if (this.relays.sendRelayed(host, datagram, out)) {
+        this.connections.outbound(host);
+        host.txPackets++;
+        host.txBytes += datagram.length;
+      }
       return;
     }
     this.transmit(host, datagram, out);
@@ -353,12 +390,46 @@ export class MeshNode implements InsideNode, OutsideNode {
     if (!host.remote) return;
     this.connections.outbound(host);
     this.diag.stats.txPackets++;
+    this.diag.stats.txBytes += datagram.length;
+    host.txPackets++;
+    host.txBytes += datagram.length;
     if (out) out.push({ data: datagram, to: host.remote });
     else this.udp.send([{ data: datagram, to: host.remote }]);
   }
 
   sendTest(host: HostInfo): void {
     if (host.established) this.sendOn(host, MessageType.Test, MessageSubType.TestRequest, Buffer.alloc(0));
+  }
+
+  /**
+   * `mesh ping`: a Test request with a random payload to `vpnIp`, through its tunnel (a handshake
+   * first when there is none, like any packet). Resolves with the round trip when the peer echoes
+   * it, null after `timeoutMs`.
+   */
+  probe(vpnIp: number, timeoutMs: number): Promise<ProbeResult | null> {
+    if (this.stopped) return Promise.resolve(null);
+    const payload = randomBytes(8);
+    const key = payload.toString('hex');
+    return new Promise((resolve) => {
+      const done = (result: ProbeResult | null) => {
+        const probe = this.probes.get(key);
+        if (!probe) return;
+        this.probes.delete(key);
+        probe.timer.cancel();
+        resolve(result);
+      };
+      this.probes.set(key, { vpnIp, sentAt: performance.now(), timer: this.timers.after(timeoutMs, () => done(null)), done });
+      this.sendTo(vpnIp, MessageType.Test, MessageSubType.TestRequest, payload);
+    });
+  }
+
+  /** A Test reply: answers the `mesh ping` that sent its payload (liveness replies carry none). */
+  onTestReply(host: HostInfo, payload: Buffer): void {
+    const probe = this.probes.get(payload.toString('hex'));
+    if (!probe || probe.vpnIp !== host.vpnIp) return;
+    const rttMs = performance.now() - probe.sentAt;
+    host.lastRttMs = rttMs;
+    probe.done({ rttMs, remote: host.remote && { ...host.remote }, relay: host.remote ? null : this.relays.relayFor(host.vpnIp) });
   }
 
   sendRecvError(to: Endpoint, remoteIndex: number): void {
@@ -376,6 +447,8 @@ export class MeshNode implements InsideNode, OutsideNode {
 
   /** A handshake completed (or a candidate took over): the tunnel becomes the one to its peer. */
   private tunnelUp(host: HostInfo): void {
+    host.establishedAt = Date.now();
+    this.diag.stats.handshakesCompleted++;
     const replaced = this.hostmap.add(host);
     if (replaced) {
       this.log.debug({ vpnIp: formatIp(host.vpnIp), oldIndex: replaced.localIndex }, 'tunnel replaced by a newer handshake');
@@ -383,6 +456,7 @@ export class MeshNode implements InsideNode, OutsideNode {
     }
     this.lighthouse?.onTunnelUp(host);
     this.subnets.onTunnelUp(host);
+    this.pushRevocations([host]);
     const queued = host.queue;
     host.queue = [];
     if (queued.length === 0) return;
@@ -454,8 +528,42 @@ export class MeshNode implements InsideNode, OutsideNode {
       this.diag.drop('lighthouse-malformed', host.remote, err);
       return;
     }
+    if (meta.type === MetaType.MeshRevocations) {
+      const list = meta.details.meshRevocationList;
+      if (list && this.revocations.receive(list, formatIp(host.vpnIp))) {
+        this.applyBlocklist();
+        this.pushRevocations([...this.hostmap.hosts()]);
+      }
+      return;
+    }
     if (this.lighthouse) this.lighthouse.handle(host, meta);
     else this.lighthouseClient.handle(host, meta);
+  }
+
+  /**
+   * pki.blocklist plus every revocation list held becomes the blocklist: handshakes with those
+   * certificates are refused from now on, and their tunnels are closed at once.
+   */
+  private applyBlocklist(): void {
+    this.identity = this.identity.withBlocklist([...this.config.pki.blocklist, ...this.revocations.revoked()]);
+    const blocked = this.identity.blocklist;
+    for (const host of [...this.hostmap.hosts(), ...this.hostmap.candidateHosts()]) {
+      if (!host.cert || !blocked.has(certificateFingerprint(host.cert))) continue;
+      this.log.info({ vpnIp: formatIp(host.vpnIp), cert: host.cert.details.name }, 'certificate revoked, closing its tunnel');
+      this.removeTunnel(host, true);
+    }
+  }
+
+  /**
+   * A node with pki.revocations hands every list it holds to each host it has a tunnel with (on
+   * tunnel up, and to all when a list changes). Nebula nodes ignore the message type.
+   */
+  private pushRevocations(hosts: readonly HostInfo[]): void {
+    if (!this.config.pki.revocations) return;
+    for (const encoded of this.revocations.encodedLists()) {
+      const payload = encodeMeta(MetaType.MeshRevocations, { ...emptyMetaDetails(), vpnIp: this.identity.vpnIp, meshRevocationList: encoded });
+      for (const host of hosts) if (host.established) this.sendOn(host, MessageType.LightHouse, 0, payload);
+    }
   }
 
   /** Control messages (header type 6: relay set-up) from an established tunnel. */
@@ -511,29 +619,116 @@ export class MeshNode implements InsideNode, OutsideNode {
   }
 
   /**
-   * SIGHUP: re-reads the certificate, key, CA and firewall. A new certificate must keep the same
-   * overlay IP; new settings apply to new handshakes, existing tunnels stay up.
+   * SIGHUP / `mesh reload`: applies everything that can change while running: certificate, key, CA,
+   * pki.blocklist and pki.revocations (tunnels to newly refused certificates close at once),
+   * firewall, static_host_map, lighthouse.hosts and the lighthouse settings, punchy, relay,
+   * tun.routes and tun.unsafe_routes (kernel routes added and removed to match), timers and
+   * handshakes. The keys that need a restart keep their running values and are named in one log
+   * line. Everything is checked before anything changes: a reload that fails changes nothing.
    */
-  reload(config: NodeConfig): void {
-    const identity = LocalIdentity.fromConfig(config.pki);
+  async reload(next: NodeConfig): Promise<void> {
+    const identity = LocalIdentity.fromConfig(next.pki);
     if (identity.vpnIp !== this.identity.vpnIp) {
       throw new UserError(`pki.cert: the new certificate has overlay IP ${formatIp(identity.vpnIp)}, the running node has ${formatIp(this.identity.vpnIp)}; restart to change it`);
     }
-    validateAgainstCertificate(config, identity);
-    const firewall = this.firewall.withRules(config.firewall, identity.localCidrs());
+    validateAgainstCertificate(next, identity);
+    const firewall = this.firewall.withRules(next.firewall, identity.localCidrs());
+    const revocationList = next.pki.revocations ? readRevocationFile(next.pki.revocations, identity.caPool) : null;
+    const staticHosts = await resolveStaticHosts(next);
+    if (this.stopped) return;
+    const config = this.keepRestartOnlyKeys(next);
+    this.applyKernelRoutes(kernelRoutesOf(this.config), kernelRoutesOf(config));
+    // From here on nothing throws.
     this.identity = identity;
     this.firewall = firewall;
     this.config = config;
     this.unsafeRoutes = unsafeRoutesOf(config);
+    for (const [vpnIp, addrs] of staticHosts) this.hostmap.remotesFor(vpnIp).setStatic(addrs);
+    for (const vpnIp of this.hostmap.staticHostIps()) if (!staticHosts.has(vpnIp)) this.hostmap.remotesFor(vpnIp).setStatic([]);
+    this.revocations.reverify();
+    const newList = revocationList !== null && this.revocations.hold(revocationList, next.pki.revocations);
+    this.applyBlocklist();
+    if (newList) this.pushRevocations([...this.hostmap.hosts()]);
     void this.nat.refresh();
     this.lighthouseClient.reload();
     this.log.info({ fingerprint: identity.fingerprint }, 'configuration reloaded');
+  }
+
+  /** The keys a running node cannot change keep their running values; the changed ones are named once. */
+  private keepRestartOnlyKeys(next: NodeConfig): NodeConfig {
+    const running = this.config;
+    const pick = (c: NodeConfig) => ({
+      'listen.host': c.listen.host,
+      'listen.port': c.listen.port,
+      'listen.batch': c.listen.batch,
+      'listen.read_buffer': c.listen.readBuffer,
+      'listen.write_buffer': c.listen.writeBuffer,
+      'tun.dev': c.tun.dev,
+      'tun.disabled': c.tun.disabled,
+      'tun.mtu': c.tun.mtu,
+      'tun.tx_queue': c.tun.txQueue,
+      cipher: c.cipher,
+      'lighthouse.am_lighthouse': c.lighthouse.amLighthouse,
+      'lighthouse.serve_dns': c.lighthouse.serveDns,
+      'lighthouse.dns': c.lighthouse.dns,
+      'stun.alternate_port': c.stun.alternatePort,
+      'relay.am_relay': c.relay.amRelay,
+      'control.socket': c.control.socket,
+    });
+    const before = pick(running);
+    const after = pick(next);
+    const changed = Object.keys(before).filter((k) => JSON.stringify(before[k as keyof typeof before]) !== JSON.stringify(after[k as keyof typeof after]));
+    if (changed.length > 0) this.log.warn({ keys: changed }, `changed but only applied by a restart: ${changed.join(', ')}; the running values stay`);
+    return {
+      ...next,
+      listen: running.listen,
+      tun: { ...next.tun, dev: running.tun.dev, disabled: running.tun.disabled, mtu: running.tun.mtu, txQueue: running.tun.txQueue },
+      cipher: running.cipher,
+      lighthouse: { ...next.lighthouse, amLighthouse: running.lighthouse.amLighthouse, serveDns: running.lighthouse.serveDns, dns: running.lighthouse.dns },
+      stun: { ...next.stun, alternatePort: running.stun.alternatePort },
+      relay: { ...next.relay, amRelay: running.relay.amRelay },
+      control: running.control,
+    };
+  }
+
+  /**
+   * Makes the TUN device's kernel routes match `wanted`: removes the ones no longer configured, adds
+   * the new ones. When the kernel refuses one, what was done is undone and the reload fails, so the
+   * kernel's routes and mesh's routing table never disagree.
+   */
+  private applyKernelRoutes(current: TunRoute[], wanted: TunRoute[]): void {
+    const key = (r: TunRoute) => `${formatCidr(r.cidr)} mtu ${r.mtu ?? 0} metric ${r.metric ?? 0}`;
+    const wantedKeys = new Set(wanted.map(key));
+    const currentKeys = new Set(current.map(key));
+    const undo: (() => void)[] = [];
+    try {
+      for (const route of current.filter((r) => !wantedKeys.has(key(r)))) {
+        this.tun.removeRoute(route);
+        undo.push(() => this.tun.addRoute(route));
+        this.log.info({ route: key(route) }, 'route removed');
+      }
+      for (const route of wanted.filter((r) => !currentKeys.has(key(r)))) {
+        this.tun.addRoute(route);
+        undo.push(() => this.tun.removeRoute(route));
+        this.log.info({ route: key(route) }, 'route added');
+      }
+    } catch (err) {
+      for (const step of undo.reverse()) {
+        try {
+          step();
+        } catch {
+          // Best effort: the kernel refused to go back as well.
+        }
+      }
+      throw new UserError(`tun: the kernel refused a route change (${(err as Error).message}); routes left as they were`);
+    }
   }
 
   /** SIGTERM: closes every tunnel (telling each peer), removes the TUN device and the socket. */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    for (const probe of [...this.probes.values()]) probe.done(null);
     this.handshakes.stopAll();
     this.lighthouseClient.stop();
     this.nat.stop();
@@ -553,6 +748,14 @@ export class MeshNode implements InsideNode, OutsideNode {
     await this.udp.close();
     this.log.info('mesh node stopped');
   }
+}
+
+/** The TUN device's kernel routes: tun.routes and tun.unsafe_routes (mtu 0, not set, means the device MTU, as in Nebula). */
+function kernelRoutesOf(config: NodeConfig): TunRoute[] {
+  return [
+    ...config.tun.routes.map((r) => ({ cidr: r.route, mtu: r.mtu || undefined })),
+    ...config.tun.unsafeRoutes.map((r) => ({ cidr: r.route, mtu: r.mtu || undefined, metric: r.metric })),
+  ];
 }
 
 function unsafeRoutesOf(config: NodeConfig): UnsafeRoute[] {

@@ -27,6 +27,7 @@ export interface OutsideNode {
   removeTunnel(host: HostInfo, notify: boolean): void;
   onLighthouseMessage(host: HostInfo, payload: Buffer): void;
   onControlMessage(host: HostInfo, payload: Buffer): void;
+  onTestReply(host: HostInfo, payload: Buffer): void;
 }
 
 /** recv_errors tolerated before a tunnel is torn down (Nebula: the 4th one counts). */
@@ -48,6 +49,7 @@ export function consumeDatagrams(node: OutsideNode, batch: Datagram[]): void {
   const stage1: Datagram[] = [];
   for (const { data, from } of batch) {
     node.diag.stats.rxPackets++;
+    node.diag.stats.rxBytes += data.length;
     try {
       consumeDatagram(node, data, from, toTun, stage1);
     } catch (err) {
@@ -98,6 +100,7 @@ function consumeDatagram(node: OutsideNode, data: Buffer, from: Endpoint, toTun:
     node.diag.drop(data.length === 1 ? 'punch' : 'short', from);
     return;
   }
+  node.diag.stats.rxByType[header.type]++;
   // A datagram from inside our own overlay network would be a tunnel inside the tunnel.
   if (node.isOverlayAddress(from.address)) {
     node.diag.drop('from-overlay', from);
@@ -155,6 +158,8 @@ function decrypt(node: OutsideNode, host: HostInfo, data: Buffer, header: Header
     node.diag.drop('replay', from);
     return null;
   }
+  host.rxPackets++;
+  host.rxBytes += data.length;
   if (host.candidate) node.promoteCandidate(host, 'the peer sent traffic on it');
   node.heardFrom(host, from);
   return plaintext;
@@ -182,6 +187,7 @@ function receiveControl(node: OutsideNode, data: Buffer, header: Header, from: E
   switch (header.type) {
     case MessageType.Test:
       if (header.subtype === MessageSubType.TestRequest) node.sendOn(host, MessageType.Test, MessageSubType.TestReply, payload);
+      else if (header.subtype === MessageSubType.TestReply) node.onTestReply(host, payload);
       return;
     case MessageType.CloseTunnel:
       node.diag.log.info({ vpnIp: formatIp(host.vpnIp), index: host.localIndex }, 'peer closed the tunnel');

@@ -43,8 +43,14 @@ export class Puncher {
 
   constructor(private readonly deps: PunchDeps) {}
 
+  /** Starts (or, after a reload turned punchy.punch off, stops) the keepalives. */
   start(): void {
-    if (!this.deps.settings().punchy.punch || this.keepaliveTimer) return;
+    if (!this.deps.settings().punchy.punch) {
+      this.keepaliveTimer?.cancel();
+      this.keepaliveTimer = null;
+      return;
+    }
+    if (this.keepaliveTimer) return;
     this.keepaliveTimer = this.deps.timers.every(KEEPALIVE_INTERVAL_MS, () => this.sendKeepalives());
   }
 
@@ -76,6 +82,7 @@ export class Puncher {
     if (targets.length > 0) {
       this.later(delay, () => {
         for (const to of targets) deps.sendRaw(PUNCH, to);
+        deps.diag.stats.punchesSent += targets.length;
       });
     }
     const querier = details.vpnIp;

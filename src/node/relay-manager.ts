@@ -94,10 +94,11 @@ export class RelayManager {
    */
   start(): void {
     this.startUpgrades();
-    const { relays, amRelay } = this.deps.settings().relay;
-    if (amRelay || relays.length === 0) return;
     const { hostmap } = this.deps;
+    // Settings read at each check: a reload may change relay.relays.
     const check = () => {
+      const { relays, amRelay } = this.deps.settings().relay;
+      if (amRelay) return;
       for (const relay of relays) {
         if (relay === this.deps.identity().vpnIp || hostmap.get(relay) || hostmap.getPending(relay)) continue;
         this.deps.startHandshake(relay);

@@ -57,6 +57,12 @@ export const MetaType = {
   MeshNamesCheck: 107,
   /** lighthouse → node: my copy of your table is not at the version you announced; send a snapshot. */
   MeshNamesResync: 108,
+  /**
+   * holder of pki.revocations (a lighthouse, usually) → any host: MeshRevocationList, a CA-signed
+   * revocation list (pki/revocation.ts). Sent to nodes too: Nebula 1.6 nodes ignore meta types they
+   * do not know.
+   */
+  MeshRevocations: 109,
 } as const;
 
 /** Bounds of a published name (a container, alias or `<service>.<project>`) that nodes and lighthouses keep. */
@@ -98,6 +104,7 @@ const { root } = protobuf.parse(`
     repeated MeshSubnet meshSubnets = 100;
     repeated MeshName meshNames = 101;
     MeshNameTable meshNameTable = 102;
+    bytes meshRevocationList = 103;
   }
   message MeshSubnet { uint32 ip = 1; uint32 bits = 2; }
   message MeshName { string name = 1; repeated uint32 ips = 2; }
@@ -267,6 +274,8 @@ export interface MetaDetails {
   meshNames?: MeshName[];
   /** mesh extension (field 102). */
   meshNameTable?: MeshNameTable;
+  /** mesh extension (field 103): an encoded revocation list. */
+  meshRevocationList?: Uint8Array;
 }
 
 export interface MetaMessage {
@@ -297,7 +306,7 @@ const decodeMetaObject = plainDecoder<{ type: number; details: Required<MetaDeta
 export function decodeMeta(bytes: Uint8Array): MetaMessage {
   const { type, details } = decodeMetaObject(bytes);
   // The mesh extension lists are optional properties, left out when empty.
-  const { meshSubnets, meshNames, meshNameTable, vpnAddr, relayVpnAddrs, ...base } = details;
+  const { meshSubnets, meshNames, meshNameTable, meshRevocationList, vpnAddr, relayVpnAddrs, ...base } = details;
   const metaDetails: MetaDetails = base;
   metaDetails.vpnIp ||= ipv4OfAddr(vpnAddr);
   if (metaDetails.relayVpnIps.length === 0) metaDetails.relayVpnIps = relayVpnAddrs.map(ipv4OfAddr).filter((ip) => ip !== 0);
@@ -305,6 +314,7 @@ export function decodeMeta(bytes: Uint8Array): MetaMessage {
   if (meshSubnets.length > 0) metaDetails.meshSubnets = meshSubnets;
   if (meshNames.length > 0) metaDetails.meshNames = meshNames;
   if (meshNameTable) metaDetails.meshNameTable = meshNameTable;
+  if (meshRevocationList.length > 0) metaDetails.meshRevocationList = copyBytes(meshRevocationList);
   return { type, details: metaDetails };
 }
 

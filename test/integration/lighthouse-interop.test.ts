@@ -7,6 +7,8 @@
  *    and nebula's punch notification makes the target punch the querier.
  * 2. mesh lighthouse, a nebula node and a mesh node: nebula's updates land in the mesh book, the
  *    mesh node reaches nebula through the mesh answer, and nebula punches on the mesh notification.
+ *    The lighthouse holds a revocation list (pki.revocations): nebula ignores the pushed list
+ *    without a complaint, the mesh node applies it.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -24,6 +26,7 @@ import { FAST_TIMERS, testLogger, waitFor } from '../helpers/memory-mesh.js';
 import { icmpEcho as echo, parseIpv4 } from '../helpers/packets.js';
 import { makeCA, makeHost, type TestHost } from '../../src/lab/pki.js';
 import { skipOption } from '../helpers/skip.js';
+import { encodeRevocationListPem, signRevocationList } from '../../pki/revocation.js';
 
 const nebulaMissing = spawnSync('sh', ['-c', 'command -v nebula']).status === 0 ? undefined : '`nebula` is not installed';
 
@@ -136,8 +139,13 @@ test('mesh nodes find each other through a nebula 1.6.1 lighthouse, and get punc
 
 test('a nebula 1.6.1 node registers with a mesh lighthouse and is reached through it', { skip: skipOption(nebulaMissing), timeout: 30_000 }, async (t) => {
   const [lhPort, aPort, bPort] = ports();
-  const lh = await startMesh(t, lhHost, lhPort, { amLighthouse: true, tun: { disabled: true } });
-  startNebula(t, 'b', {
+  const dir = mkdtempSync(join(tmpdir(), 'mesh-lh-interop-revocations-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const revoked = 'c'.repeat(64);
+  const revocations = join(dir, 'revocations.pem');
+  writeFileSync(revocations, encodeRevocationListPem(signRevocationList(ca.cert, ca.key, 1, [revoked])));
+  const lh = await startMesh(t, lhHost, lhPort, { amLighthouse: true, tun: { disabled: true }, extra: { pki: { ...pem(lhHost), revocations } } });
+  const nebula = startNebula(t, 'b', {
     ...pem(hostB),
     listen: { host: '127.0.0.1', port: bPort },
     staticHostMap: { [lhHost.ip]: [`127.0.0.1:${lhPort}`] },
@@ -162,4 +170,8 @@ test('a nebula 1.6.1 node registers with a mesh lighthouse and is reached throug
   // nebula's disabled tun answers ping itself.
   await waitFor(() => a.tun.written.some((p) => parseIpv4(p).src === hostB.ip), 15_000, 'echo reply from nebula');
   await waitFor(() => (a.node.stats.dropped['punch'] ?? 0) > 0, 10_000, 'punch from nebula at a');
+  // The revocation list reached the mesh node; nebula got it too and ignored it quietly.
+  await waitFor(() => a.node.identity.blocklist.has(revoked), 10_000, 'revocation list applied by the mesh node');
+  assert.doesNotMatch(nebula.log(), /level=(error|warning)|Unhandled|Failed to unmarshal/i);
+  assert.equal(nebula.proc.exitCode, null, 'nebula still runs');
 });

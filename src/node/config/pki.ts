@@ -1,5 +1,5 @@
 /** pki: where the CA, the host certificate and its key come from, and which certificates are refused. */
-import { bool, field, type Field, list, optional, section } from './schema.js';
+import { bool, field, type Field, list, optional, section, text } from './schema.js';
 import { configError, isAbsent, keyError } from './values.js';
 
 export interface PkiConfig {
@@ -10,6 +10,8 @@ export interface PkiConfig {
   /** Lower-case hex certificate fingerprints (pki.blocklist plus the deprecated pki.blacklist). */
   blocklist: string[];
   disconnectInvalid: boolean;
+  /** mesh key: a CA-signed revocation list (`mesh ca revoke`) this node applies and hands to every host; '' = none. */
+  revocations: string;
 }
 
 function pathOrPem(key: string): Field<string> {
@@ -35,6 +37,7 @@ export const pkiSection = section(
     blocklist: list('blocklist', fingerprint),
     blacklist: optional(list('blacklist', fingerprint)),
     disconnectInvalid: bool('disconnect_invalid', false),
+    revocations: text('revocations', ''),
   },
   {
     finish: ({ blacklist, ...pki }, warnings, _raw, path): PkiConfig => {

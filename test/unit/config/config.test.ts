@@ -285,7 +285,8 @@ describe('parseConfig: Nebula-shaped files', () => {
     assert.deepEqual(config.firewall.conntrack, { tcpTimeout: 720_000, udpTimeout: 180_000, defaultTimeout: 600_000, maxConnections: 100_000 });
     assert.deepEqual(config.firewall.inbound, []);
     assert.deepEqual(config.firewall.outbound, []);
-    assert.equal(config.stats, null);
+    assert.deepEqual(config.stats, { type: '', listen: null, path: '/metrics', namespace: '', subsystem: '', interval: 10_000, messageMetrics: false, lighthouseMetrics: false });
+    assert.deepEqual(config.control, { socket: '' });
     assert.equal(config.sshd, null);
   });
 
@@ -464,12 +465,20 @@ describe('parseConfig: errors and warnings', () => {
     }
   });
 
-  it('warns about stats and sshd as unsupported', () => {
-    const { warnings, config } = parseConfig(cfg({ stats: { type: 'prometheus', listen: '127.0.0.1:8080' }, sshd: { enabled: true, listen: '127.0.0.1:2222' } }), 'x');
-    assert.equal(warnings.length, 2);
-    assert.match(warnings[0]!, /^stats: .*not supported/);
-    assert.match(warnings[1]!, /^sshd: .*not supported/);
-    assert.equal(config.stats!.type, 'prometheus');
+  it('reads stats (prometheus) with Nebula\'s keys, warns about graphite and sshd as unsupported', () => {
+    const stats = { type: 'prometheus', listen: '127.0.0.1:8080', path: '/m', namespace: 'nebula', subsystem: 'host', interval: '5s', message_metrics: true, lighthouse_metrics: true };
+    const { warnings, config } = parseConfig(cfg({ stats, sshd: { enabled: true, listen: '127.0.0.1:2222' } }), 'x');
+    assert.deepEqual(warnings.map((w) => w.split(':')[0]), ['sshd']);
+    assert.match(warnings[0]!, /^sshd: .*not supported/);
+    assert.deepEqual(config.stats, {
+      type: 'prometheus', listen: { host: '127.0.0.1', port: 8080 }, path: '/m', namespace: 'nebula', subsystem: 'host', interval: 5000, messageMetrics: true, lighthouseMetrics: true,
+    });
+    const graphite = parseConfig(cfg({ stats: { type: 'graphite', prefix: 'nebula', protocol: 'tcp', host: '127.0.0.1:9999', interval: '10s' } }), 'x');
+    assert.deepEqual(graphite.warnings, ['stats.type: graphite is not supported by mesh (use prometheus), no metrics are exported']);
+    assert.throws(() => parseConfig(cfg({ stats: { type: 'prometheus' } }), 'x'), /stats\.listen: expected a "host:port"/);
+    assert.throws(() => parseConfig(cfg({ stats: { type: 'prometheus', listen: '127.0.0.1:8080', path: 'metrics' } }), 'x'), /stats\.path/);
+    assert.throws(() => parseConfig(cfg({ stats: { type: 'prometheus', listen: '127.0.0.1:8080', namespace: 'a-b' } }), 'x'), /stats\.namespace/);
+    assert.throws(() => parseConfig(cfg({ stats: { type: 'influx' } }), 'x'), /stats\.type/);
   });
 
   it('warns (but works) for a bare number where Nebula wants a Go duration', () => {

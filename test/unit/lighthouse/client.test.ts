@@ -76,7 +76,7 @@ describe('LighthouseClient', () => {
     assert.deepEqual(update.details.relayVpnIps, [], 'a relay names no relays');
   });
 
-  it('on reload (SIGHUP) sends an update with the new advertise_addrs at once, and warns that new lighthouses need a restart', async () => {
+  it('on reload (SIGHUP) sends an update with the new advertise_addrs at once, to the new lighthouses too', async () => {
     const net = new MemoryNetwork();
     const a = await client(net, { advertise_addrs: ['203.0.113.7:4242'] });
     const pending = a.node.hostmap.getPending(parseIp(lhHost.ip))!;
@@ -84,11 +84,15 @@ describe('LighthouseClient', () => {
     const config = structuredClone(a.node.config);
     config.lighthouse.advertiseAddrs = [{ host: '203.0.113.9', port: 4242 }];
     config.lighthouse.hosts = [parseIp(lhHost.ip), parseIp('10.42.0.99')];
-    a.node.reload(config);
+    config.staticHostMap.set(parseIp('10.42.0.99'), [{ host: '192.0.2.99', port: 4242 }]);
+    await a.node.reload(config);
     assert.equal(pending.queue.length, 2);
     const update = decodeMeta(pending.queue[1]!.payload);
     assert.deepEqual(update.details.ip4AndPorts.map(formatIp4AndPort).slice(0, 1), ['203.0.113.9:4242']);
-    assert.ok(!a.node.hostmap.getPending(parseIp('10.42.0.99')), 'the new lighthouse is not used before a restart');
+    const added = a.node.hostmap.getPending(parseIp('10.42.0.99'));
+    assert.ok(added, 'the new lighthouse gets a handshake at once');
+    assert.equal(decodeMeta(added.queue[0]!.payload).type, MetaType.HostUpdateNotification);
+    assert.deepEqual(a.node.hostmap.remotesFor(parseIp('10.42.0.99')).staticAddresses, [{ address: '192.0.2.99', port: 4242 }]);
   });
 
   it('queries the lighthouses when a handshake starts, but never for a lighthouse', async () => {

@@ -52,7 +52,7 @@ function capturingLogger(lines: string[]) {
 }
 
 function peer(host: TestHost, port: number, timers: FakeTimers, logLines?: string[]): Peer {
-  const identity = LocalIdentity.fromConfig({ ca: host.ca, cert: host.certPem, key: host.keyPem, blocklist: [], disconnectInvalid: false });
+  const identity = LocalIdentity.fromConfig({ ca: host.ca, cert: host.certPem, key: host.keyPem, blocklist: [], disconnectInvalid: false, revocations: '' });
   const hostmap = new HostMap();
   const diag = new Diagnostics(logLines ? capturingLogger(logLines) : pino({ level: 'silent' }), () => timers.now());
   const p: Peer = { name: host.name, address: { address: '127.0.0.1', port }, identity, hostmap, diag, sent: [], up: [], candidates: [], tests: [] } as unknown as Peer;

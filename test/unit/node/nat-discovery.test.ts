@@ -176,7 +176,7 @@ describe('STUN: lighthouse responder and NAT discovery', () => {
     const { node } = await startClient(net, { '10.9.0.1': `${LIGHTHOUSE}:4242` }, '10s');
     await net.settle();
     assert.equal(requests, 1);
-    node.reload(node.config);
+    await node.reload(node.config);
     await net.settle();
     assert.equal(requests, 2);
   });

@@ -272,7 +272,7 @@ describe('tunnels on an in-memory network', () => {
     const tunnel = b.node.hostmap.get(parseIp('10.42.0.1'));
     const reloaded = (host: typeof hostB, inbound: { port: number | string; proto: string; host: string }[]) =>
       parseConfig(nebulaConfig({ ca: host.ca, cert: host.certPem, key: host.keyPem, listen: { host: '192.0.2.2', port: 4242 }, staticHostMap: { '10.42.0.1': ['192.0.2.1:4242'] }, inbound }), 'b.yml').config;
-    b.node.reload(reloaded(hostB, [{ port: 443, proto: 'tcp', host: 'any' }]));
+    await b.node.reload(reloaded(hostB, [{ port: 443, proto: 'tcp', host: 'any' }]));
     a.tun.inject([syn('10.42.0.1', 40001, '10.42.0.2', 22)]);
     await settled(net);
     assert.equal(b.tun.written.length, 1, 'port 22 is closed after the reload');
@@ -280,7 +280,7 @@ describe('tunnels on an in-memory network', () => {
     await waitFor(() => b.tun.written.length === 2, 3000, 'port 443 open after the reload');
     assert.equal(b.node.hostmap.get(parseIp('10.42.0.1')), tunnel, 'the tunnel survived the reload');
     const moved = makeHost(ca, 'b', '10.42.0.9/16');
-    assert.throws(() => b.node.reload(reloaded(moved, [])), /overlay IP 10\.42\.0\.9/);
+    await assert.rejects(b.node.reload(reloaded(moved, [])), /overlay IP 10\.42\.0\.9/);
     assert.equal(b.node.identity.vpnIp, parseIp('10.42.0.2'));
   });
 
