@@ -3,9 +3,11 @@
  * MeshNode through the node's lighthouse and STUN hooks, each part taking only what it uses.
  */
 import type { UdpBind, UdpOptions } from '../src/io/udp.js';
+import { formatIp } from '../src/net/ipv4.js';
 import type { MeshNode } from '../src/node/node.js';
 import { LighthouseDns } from './dns.js';
 import { LighthouseServer } from './server.js';
+import type { LighthouseWeb } from './web.js';
 import { StunResponder } from './stun.js';
 
 export interface Lighthouse {
@@ -13,6 +15,8 @@ export interface Lighthouse {
   readonly stun: StunResponder;
   /** `lighthouse.serve_dns`; null when off or when it could not bind. */
   readonly dns: LighthouseDns | null;
+  /** `lighthouse.web`; null when off or when it could not listen. */
+  readonly web: LighthouseWeb | null;
   stop(): Promise<void>;
 }
 
@@ -51,14 +55,52 @@ export async function attachLighthouse(node: MeshNode, bindUdp?: (options: UdpOp
       log.error({ reason: (err as Error).message, host: listen.host, port: listen.port }, 'lighthouse.dns: cannot start the DNS server');
     }
   }
+  const web = node.config.lighthouse.web.enabled ? await startWeb(node, server) : null;
   return {
     server,
     stun,
     dns,
+    web,
     async stop() {
+      await web?.stop();
       server.stop();
       await stun.stop();
       await dns?.stop();
     },
   };
+}
+
+/** The map is an aid like DNS: when it cannot listen, the lighthouse runs without it. Loaded only when enabled. */
+async function startWeb(node: MeshNode, server: LighthouseServer): Promise<LighthouseWeb | null> {
+  const { log } = node;
+  const { listen, port } = node.config.lighthouse.web;
+  // Default: the overlay IP, so only mesh members reach it, through the firewall's inbound rules.
+  const host = listen || formatIp(node.identity.vpnIp);
+  try {
+    const { LighthouseWeb } = await import('./web.js');
+    return await LighthouseWeb.start(
+      {
+        log,
+        self: () => ({
+          cert: node.identity.cert,
+          vpnIp: node.identity.vpnIp,
+          tunnels: node.lighthouseClient.tunnelReport().meshTunnels ?? [],
+          natMapping: node.nat.natMapping,
+        }),
+        hosts: () => server.hosts(),
+        view: (vpnIp) => server.view(vpnIp),
+        certOf: (vpnIp) => node.hostmap.get(vpnIp)?.cert ?? null,
+        namesOf: (vpnIp) => server.directory.namesOf(vpnIp),
+        reportOf: (vpnIp) => server.directory.reportOf(vpnIp),
+        watch: (watcher) => server.watch(watcher),
+        probeRtt: () => {
+          for (const host of node.hostmap.hosts()) if (host.established) node.connections.probeRtt(host);
+        },
+      },
+      { host, port },
+    );
+  } catch (err) {
+    log.error({ reason: (err as Error).message, host, port }, 'lighthouse.web: cannot start the map');
+    return null;
+  }
 }

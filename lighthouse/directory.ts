@@ -1,12 +1,33 @@
 import { cidrContains, networkOf } from '../src/net/ipv4.js';
 import { PrefixTable } from '../src/net/prefix-table.js';
-import { emptyMetaDetails, MetaType, type MeshName, type MetaDetails, type MetaMessage } from '../src/protocol/messages.js';
+import {
+  emptyMetaDetails,
+  MetaType,
+  NAT_MAPPINGS,
+  type MeshName,
+  type MeshTunnel,
+  type MetaDetails,
+  type MetaMessage,
+  type NatMapping,
+} from '../src/protocol/messages.js';
 import type { HostInfo } from '../src/node/hostmap.js';
 
 /** Names kept per host, and hosts per name: bounds what one host can make the lighthouse hold. */
 const MAX_NAMES_PER_HOST = 256;
 const MAX_IPS_PER_NAME = 8;
 const MAX_NAME_LENGTH = 63;
+/** Tunnels kept per host report: what a mesh node sends at most (MAX_REPORTED_TUNNELS). */
+export const MAX_TUNNELS_PER_REPORT = 48;
+
+/** The latest MeshTunnelsReport of a host, for the map. */
+export interface TunnelReport {
+  tunnels: MeshTunnel[];
+  /** Tunnels the host has, including those its report left out. */
+  total: number;
+  natMapping: NatMapping;
+  /** When it arrived (ms since the epoch). */
+  at: number;
+}
 
 export type Reply = (type: number, details: MetaDetails) => void;
 
@@ -22,6 +43,10 @@ export class MeshDirectory {
   private readonly hostsByName = new Map<string, Set<number>>();
   /** Certificate names of the connected hosts (lighthouse.serve_dns), lower case. */
   private readonly byCertName = new Map<string, number>();
+  private readonly reports = new Map<number, TunnelReport>();
+
+  /** `changed` hears of every host whose names or tunnel report changed (the map's live updates). */
+  constructor(private readonly changed: (vpnIp: number) => void = () => {}) {}
 
   onTunnelUp(host: HostInfo): void {
     for (const s of host.cert?.details.subnets ?? []) this.subnets.set(s, host.vpnIp);
@@ -31,6 +56,7 @@ export class MeshDirectory {
   onTunnelGone(host: HostInfo): void {
     this.subnets.deleteWhere((vpnIp) => vpnIp === host.vpnIp);
     this.setNames(host.vpnIp, []);
+    this.reports.delete(host.vpnIp);
     const name = host.cert?.details.name.toLowerCase();
     if (name !== undefined && this.byCertName.get(name) === host.vpnIp) this.byCertName.delete(name);
   }
@@ -62,6 +88,20 @@ export class MeshDirectory {
           .filter((n) => n.ips.length > 0)
           .slice(0, MAX_NAMES_PER_HOST);
         this.setNames(host.vpnIp, names);
+        this.changed(host.vpnIp);
+        return true;
+      }
+      case MetaType.MeshTunnelsReport: {
+        if (meta.details.vpnIp !== host.vpnIp) return true;
+        const tunnels: MeshTunnel[] = [];
+        for (const t of meta.details.meshTunnels ?? []) {
+          if (tunnels.length >= MAX_TUNNELS_PER_REPORT) break;
+          if (t.peerIp === 0 || t.peerIp === host.vpnIp || t.relayIp === t.peerIp || tunnels.some((k) => k.peerIp === t.peerIp)) continue;
+          tunnels.push({ peerIp: t.peerIp, relayIp: t.relayIp, rttMicros: t.rttMicros, ageSeconds: t.ageSeconds });
+        }
+        const natMapping = NAT_MAPPINGS[meta.details.meshNatMapping ?? 0] ?? 'unknown';
+        this.reports.set(host.vpnIp, { tunnels, total: Math.max(tunnels.length, meta.details.meshTunnelsTotal ?? 0), natMapping, at: Date.now() });
+        this.changed(host.vpnIp);
         return true;
       }
       case MetaType.MeshNameQuery: {
@@ -77,6 +117,16 @@ export class MeshDirectory {
       default:
         return false;
     }
+  }
+
+  /** The container names a host publishes. */
+  namesOf(vpnIp: number): readonly MeshName[] {
+    return this.namesByHost.get(vpnIp) ?? [];
+  }
+
+  /** The latest tunnel report of a connected host. */
+  reportOf(vpnIp: number): TunnelReport | undefined {
+    return this.reports.get(vpnIp);
   }
 
   get names(): number {

@@ -58,6 +58,8 @@ export class HostInfo {
   outboundSeen = false;
   livenessTimer: Timer | null = null;
   testSentAt = 0;
+  /** Round trip of the last answered test request (ConnectionManager.onTestReply); null until one is. */
+  lastRttMs: number | null = null;
   readonly createdAt = Date.now();
 
   constructor(

@@ -4,7 +4,19 @@ import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 import type { Endpoint } from '../net/endpoint.js';
 import { formatIp, parseIp } from '../net/ipv4.js';
 import { MessageType } from '../protocol/header.js';
-import { emptyMetaDetails, encodeMeta, hiLoToIp6, ip6ToHiLo, MetaType, type Ip4AndPort, type Ip6AndPort, type MetaDetails, type MetaMessage } from '../protocol/messages.js';
+import {
+  emptyMetaDetails,
+  encodeMeta,
+  hiLoToIp6,
+  ip6ToHiLo,
+  MetaType,
+  NAT_MAPPINGS,
+  type Ip4AndPort,
+  type Ip6AndPort,
+  type MetaDetails,
+  type MetaMessage,
+  type NatMapping,
+} from '../protocol/messages.js';
 import { allowListAllows, localAllowListAllowsName } from '../net/allow-list.js';
 import type { NodeConfig } from './config.js';
 import type { HostInfo, HostMap } from './hostmap.js';
@@ -24,6 +36,11 @@ export interface LighthouseClientDeps extends PunchDeps {
   remoteAllowed(vpnIp: number, addr: Endpoint): boolean;
   /** Sends message 1 of a pending handshake now that an answer brought addresses. */
   triggerHandshake(vpnIp: number): void;
+  /** The relay traffic to `vpnIp` goes through, or null when direct. */
+  relayFor(vpnIp: number): number | null;
+  /** Sends an RTT probe on a tunnel (ConnectionManager.probeRtt). */
+  probeRtt(host: HostInfo): void;
+  natMapping(): NatMapping;
   readonly networkInterfaces?: InterfaceSource;
 }
 
@@ -34,6 +51,11 @@ export type ReplyHandler = (lighthouse: HostInfo, details: MetaDetails) => void;
 const MAX_ANSWER_PER_FAMILY = 10;
 /** Relays taken from one lighthouse answer. */
 const MAX_ANSWER_RELAYS = 10;
+/**
+ * Tunnels in one MeshTunnelsReport: capped (not chunked) so the report stays one datagram below
+ * a 1280-byte underlay MTU (at most 22 bytes per tunnel); the total says how many were left out.
+ */
+export const MAX_REPORTED_TUNNELS = 48;
 
 /**
  * A node's side of the lighthouse protocol (Nebula 1.6 §5): registration updates, host queries,
@@ -159,6 +181,24 @@ export class LighthouseClient {
   sendUpdate(): void {
     if (this.stopped || this.lighthouses.size === 0) return;
     this.sendToLighthouses(MetaType.HostUpdateNotification, this.updateDetails());
+    this.sendToLighthouses(MetaType.MeshTunnelsReport, this.tunnelReport());
+    // Round trips measured now are in the next report.
+    for (const host of this.deps.hostmap.hosts()) if (host.established) this.deps.probeRtt(host);
+  }
+
+  /** Our established tunnels for the lighthouses' map (mesh extension), lowest overlay IPs first. */
+  tunnelReport(): MetaDetails {
+    const now = this.deps.timers.now();
+    const hosts = [...this.deps.hostmap.hosts()].filter((h) => h.established).sort((a, b) => a.vpnIp - b.vpnIp);
+    const meshTunnels = hosts.slice(0, MAX_REPORTED_TUNNELS).map((host) => ({
+      peerIp: host.vpnIp,
+      relayIp: host.remote ? 0 : (this.deps.relayFor(host.vpnIp) ?? 0),
+      // 0 means "not measured": a measured round trip is at least 1 µs.
+      rttMicros: host.lastRttMs === null ? 0 : Math.max(1, Math.min(0xffffffff, Math.round(host.lastRttMs * 1000))),
+      ageSeconds: Math.max(0, Math.floor((now - host.createdAt) / 1000)),
+    }));
+    const meshNatMapping = NAT_MAPPINGS.indexOf(this.deps.natMapping());
+    return { ...emptyMetaDetails(), vpnIp: this.deps.identity().vpnIp, meshTunnels, meshTunnelsTotal: hosts.length, meshNatMapping };
   }
 
   /**

@@ -131,7 +131,7 @@ export class MeshNode implements InsideNode, OutsideNode {
       timers,
       settings: () => ({ ...this.config.timers, disconnectInvalid: this.config.pki.disconnectInvalid }),
       stillValid: (host) => this.stillValid(host),
-      sendTest: (host) => this.sendTest(host),
+      sendTest: (host, payload) => this.sendTest(host, payload),
       removeTunnel: (host, notify) => this.removeTunnel(host, notify),
     });
     this.handshakes = new HandshakeManager({
@@ -179,6 +179,9 @@ export class MeshNode implements InsideNode, OutsideNode {
       sendTo,
       remoteAllowed: (vpnIp, addr) => this.remoteAllowed(vpnIp, addr),
       triggerHandshake: (vpnIp) => this.handshakes.triggerNow(vpnIp),
+      relayFor: (vpnIp) => this.relays.relayFor(vpnIp),
+      probeRtt: (host) => this.connections.probeRtt(host),
+      natMapping: () => this.nat.natMapping,
       networkInterfaces: deps.networkInterfaces,
     });
     this.relays = new RelayManager({
@@ -340,8 +343,8 @@ export class MeshNode implements InsideNode, OutsideNode {
     else this.udp.send([{ data: datagram, to: host.remote }]);
   }
 
-  sendTest(host: HostInfo): void {
-    if (host.established) this.sendOn(host, MessageType.Test, MessageSubType.TestRequest, Buffer.alloc(0));
+  sendTest(host: HostInfo, payload: Uint8Array = Buffer.alloc(0)): void {
+    if (host.established) this.sendOn(host, MessageType.Test, MessageSubType.TestRequest, payload);
   }
 
   sendRecvError(to: Endpoint, remoteIndex: number): void {

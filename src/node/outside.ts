@@ -3,6 +3,7 @@ import { sameEndpoint, type Endpoint } from '../net/endpoint.js';
 import { formatIp } from '../net/ipv4.js';
 import { MessageSubType, MessageType, parseHeader, type Header } from '../protocol/header.js';
 import { looksLikeStun } from '../protocol/stun.js';
+import type { ConnectionManager } from './connection-manager.js';
 import type { Diagnostics } from './diagnostics.js';
 import type { Firewall } from './firewall.js';
 import type { HandshakeManager } from './handshake-manager.js';
@@ -15,6 +16,7 @@ export interface OutsideNode {
   readonly hostmap: HostMap;
   readonly handshakes: Pick<HandshakeManager, 'handleStage1' | 'handleStage2'>;
   readonly relays: Pick<RelayManager, 'receiveFrame'>;
+  readonly connections: Pick<ConnectionManager, 'onTestReply'>;
   readonly firewall: Pick<Firewall, 'inbound'>;
   writeToTun(packets: Buffer[]): void;
   onStun(data: Buffer, from: Endpoint): void;
@@ -163,6 +165,7 @@ function receiveControl(node: OutsideNode, data: Buffer, header: Header, from: E
   switch (header.type) {
     case MessageType.Test:
       if (header.subtype === MessageSubType.TestRequest) node.sendOn(host, MessageType.Test, MessageSubType.TestReply, payload);
+      else if (header.subtype === MessageSubType.TestReply) node.connections.onTestReply(host, payload);
       return;
     case MessageType.CloseTunnel:
       node.diag.log.info({ vpnIp: formatIp(host.vpnIp), index: host.localIndex }, 'peer closed the tunnel');

@@ -52,6 +52,7 @@ const root = protobuf.Root.fromJSON({
                 MeshNamesUpdate: 102,
                 MeshNameQuery: 103,
                 MeshNameReply: 104,
+                MeshTunnelsReport: 105,
               },
             },
           },
@@ -66,6 +67,18 @@ const root = protobuf.Root.fromJSON({
             RelayVpnIp: { rule: 'repeated', type: 'uint32', id: 5, options: { packed: true } },
             MeshSubnets: { rule: 'repeated', type: 'MeshSubnet', id: 100 },
             MeshNames: { rule: 'repeated', type: 'MeshName', id: 101 },
+            MeshTunnels: { rule: 'repeated', type: 'MeshTunnel', id: 102 },
+            MeshTunnelsTotal: { type: 'uint32', id: 103 },
+            MeshNatMapping: { type: 'uint32', id: 104 },
+          },
+        },
+        MeshTunnel: {
+          edition: P3,
+          fields: {
+            PeerIp: { type: 'uint32', id: 1 },
+            RelayIp: { type: 'uint32', id: 2 },
+            RttMicros: { type: 'uint32', id: 3 },
+            AgeSeconds: { type: 'uint32', id: 4 },
           },
         },
         MeshSubnet: {
@@ -140,6 +153,7 @@ const PbIp4AndPort = root.lookupType('nebula.Ip4AndPort');
 const PbIp6AndPort = root.lookupType('nebula.Ip6AndPort');
 const PbMeshSubnet = root.lookupType('nebula.MeshSubnet');
 const PbMeshName = root.lookupType('nebula.MeshName');
+const PbMeshTunnel = root.lookupType('nebula.MeshTunnel');
 const PbControl = root.lookupType('nebula.NebulaControl');
 
 const HANDSHAKE_CHECKS = wireChecksFor(PbHandshake);
@@ -274,7 +288,24 @@ export const MetaType = {
   MeshNameQuery: 103,
   /** lighthouse → node: MeshNames with the addresses known for the name (none: unknown). */
   MeshNameReply: 104,
+  /** node → lighthouse, with each HostUpdateNotification: its tunnels (MeshTunnels, MeshTunnelsTotal), for the map. */
+  MeshTunnelsReport: 105,
 } as const;
+
+/** MeshNatMapping values (RFC 4787 mapping behaviour); endpoint-dependent is what Nebula users call a symmetric NAT. */
+export const NAT_MAPPINGS = ['unknown', 'endpoint-independent', 'endpoint-dependent'] as const;
+export type NatMapping = (typeof NAT_MAPPINGS)[number];
+
+/** One tunnel in a MeshTunnelsReport. */
+export interface MeshTunnel {
+  peerIp: number;
+  /** The relay the tunnel goes through; 0 when direct. */
+  relayIp: number;
+  /** Last measured round trip in microseconds; 0 when not measured yet. */
+  rttMicros: number;
+  /** Seconds since the tunnel came up. */
+  ageSeconds: number;
+}
 
 export interface MeshName {
   name: string;
@@ -302,6 +333,12 @@ export interface MetaDetails {
   meshSubnets?: { ip: number; bits: number }[];
   /** mesh extension (field 101). */
   meshNames?: MeshName[];
+  /** mesh extension (field 102). */
+  meshTunnels?: MeshTunnel[];
+  /** mesh extension (field 103): tunnels the sender has, when it reported only some of them. */
+  meshTunnelsTotal?: number;
+  /** mesh extension (field 104): the sender's NAT mapping as its STUN discovery sees it (NAT_MAPPINGS index). */
+  meshNatMapping?: number;
 }
 
 export interface MetaMessage {
@@ -321,6 +358,9 @@ interface PbMetaDetailsFields {
   RelayVpnIp?: number[];
   MeshSubnets?: { Ip?: number; Bits?: number }[];
   MeshNames?: { Name?: string; Ips?: number[] }[];
+  MeshTunnels?: { PeerIp?: number; RelayIp?: number; RttMicros?: number; AgeSeconds?: number }[];
+  MeshTunnelsTotal?: number;
+  MeshNatMapping?: number;
 }
 
 interface PbMetaFields {
@@ -373,6 +413,18 @@ function metaDetailsMessage(d: MetaDetails): protobuf.Message {
       return PbMeshName.create(x);
     });
   }
+  if (d.meshTunnels && d.meshTunnels.length > 0) {
+    o['MeshTunnels'] = d.meshTunnels.map((e) => {
+      const x: Fields = {};
+      setUint32(x, 'PeerIp', e.peerIp);
+      setUint32(x, 'RelayIp', e.relayIp);
+      setUint32(x, 'RttMicros', e.rttMicros);
+      setUint32(x, 'AgeSeconds', e.ageSeconds);
+      return PbMeshTunnel.create(x);
+    });
+  }
+  setUint32(o, 'MeshTunnelsTotal', d.meshTunnelsTotal ?? 0);
+  setUint32(o, 'MeshNatMapping', d.meshNatMapping ?? 0);
   return PbMetaDetails.create(o);
 }
 
@@ -405,6 +457,11 @@ export function decodeMeta(bytes: Uint8Array): MetaMessage {
       relayVpnIps: [...(d.RelayVpnIp ?? [])],
       ...(d.MeshSubnets?.length ? { meshSubnets: d.MeshSubnets.map(meshSubnetFrom) } : {}),
       ...(d.MeshNames?.length ? { meshNames: d.MeshNames.map((e) => ({ name: e.Name ?? '', ips: [...(e.Ips ?? [])] })) } : {}),
+      ...(d.MeshTunnels?.length
+        ? { meshTunnels: d.MeshTunnels.map((e) => ({ peerIp: e.PeerIp ?? 0, relayIp: e.RelayIp ?? 0, rttMicros: e.RttMicros ?? 0, ageSeconds: e.AgeSeconds ?? 0 })) }
+        : {}),
+      ...(d.MeshTunnelsTotal ? { meshTunnelsTotal: d.MeshTunnelsTotal } : {}),
+      ...(d.MeshNatMapping ? { meshNatMapping: d.MeshNatMapping } : {}),
     },
   };
 }

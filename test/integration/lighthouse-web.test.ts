@@ -1,0 +1,108 @@
+/**
+ * lighthouse.web in a NAT lab, checked in a real browser: a mesh lighthouse with the map, a relay,
+ * hosts a and b behind cone NATs and c behind a symmetric NAT (so its tunnels are relayed). Headless
+ * Chromium runs in the lighthouse's namespace and loads the map from 127.0.0.1 there (set on
+ * purpose in this config; the default is the overlay IP). MAP_SCREENSHOT=path saves a screenshot.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { withNatLab, type NatLab } from '../../src/lab/nat.js';
+import { launchBrowserIn } from '../helpers/browser.js';
+import type { MeshView } from '../../lighthouse/web.js';
+
+const WEB_PORT = 8088;
+
+async function meshOverHttp(lab: NatLab): Promise<MeshView> {
+  const res = await lab.lab.exec(lab.host('lh').ns, 'curl', ['-sf', `http://127.0.0.1:${WEB_PORT}/api/mesh`]);
+  assert.equal(res.code, 0, `GET /api/mesh: ${res.stderr}`);
+  return JSON.parse(res.stdout) as MeshView;
+}
+
+test('lighthouse.web: the live map of a NAT lab in Chromium (hosts, direct and relayed tunnels, details, a host leaving)', { timeout: 150_000 }, async (t) => {
+  await withNatLab(t, { net: 71 }, async (lab) => {
+    const lh = await lab.addNode('lh', { impl: 'mesh', role: 'lighthouse', extra: { stun: { alternate_port: 4243 } } });
+    // Merged over the lab's lighthouse section, which configFor builds from the nodes added so far.
+    lh.extra = { ...lh.extra, lighthouse: { ...(lab.configFor(lh).lighthouse as object), web: { enabled: true, listen: '127.0.0.1', port: WEB_PORT } } };
+    await lab.addNode('relay', { impl: 'mesh', role: 'relay' });
+    await lab.addRouter('ra', 'cone');
+    await lab.addRouter('rb', 'cone');
+    await lab.addRouter('rc', 'symmetric');
+    await lab.addNode('a', { impl: 'mesh', behind: 'ra' });
+    await lab.addNode('b', { impl: 'mesh', behind: 'rb' });
+    await lab.addNode('c', { impl: 'mesh', behind: 'rc' });
+    await lab.startAll('lh', 'relay', 'a', 'b', 'c');
+    await lab.waitForLog('c', /mapping endpoint-dependent \(symmetric\)/, 15_000);
+    await lab.waitForPing('a', 'b', 20_000);
+    await lab.waitForPing('a', 'c', 30_000);
+    const ip = (name: string) => lab.host(name).vpnIp;
+    const pair = (x: string, y: string) => [ip(x), ip(y)].sort().join(' ');
+
+    // The JSON API: every host, a-b direct, a-c relayed through the relay, once the reports arrive.
+    let view: MeshView | null = null;
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      view = await meshOverHttp(lab);
+      const ac = view.edges.find((e) => [e.from, e.to].sort().join(' ') === pair('a', 'c'));
+      const ab = view.edges.find((e) => [e.from, e.to].sort().join(' ') === pair('a', 'b'));
+      if (view.hosts.length === 5 && ac?.kind === 'relayed' && ab?.kind === 'direct' && ab.rttMs !== null) break;
+      if (Date.now() > deadline) assert.fail(`the map never showed the lab: ${JSON.stringify(view)}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const byName = new Map(view.hosts.map((h) => [h.name, h]));
+    assert.deepEqual([...byName.keys()].sort(), ['a', 'b', 'c', 'lh', 'relay']);
+    assert.equal(byName.get('lh')!.lighthouse, true);
+    assert.equal(byName.get('relay')!.relay, true);
+    assert.equal(byName.get('c')!.nat, 'endpoint-dependent');
+    assert.equal(view.edges.find((e) => [e.from, e.to].sort().join(' ') === pair('a', 'c'))!.via, ip('relay'));
+    assert.ok(byName.get('a')!.learned[0]?.startsWith(lab.publicIp('a')), `a learned at its router: ${byName.get('a')!.learned}`);
+    assert.doesNotMatch(JSON.stringify(view), /PRIVATE KEY|BEGIN NEBULA/, 'no key or certificate material');
+    const post = await lab.lab.exec(lab.host('lh').ns, 'curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-X', 'POST', `http://127.0.0.1:${WEB_PORT}/api/mesh`]);
+    assert.equal(post.stdout, '405', 'read-only');
+
+    // The page in Chromium.
+    const { browser, close } = await launchBrowserIn(lab.host('lh').ns);
+    t.after(close);
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (err) => errors.push(String(err)));
+    page.on('requestfailed', (req) => errors.push(`${req.url()} ${req.failure()?.errorText}`));
+    await page.goto(`http://127.0.0.1:${WEB_PORT}/`, { waitUntil: 'load', timeout: 30_000 });
+    const graph = () =>
+      page.evaluate(() => {
+        const cy = (window as unknown as { cy?: unknown }).cy as { nodes(): { map<T>(f: (n: { id(): string }) => T): T[] }; edges(): { map<T>(f: (e: { data(k: string): string }) => T): T[] } } | undefined;
+        if (!cy) return null;
+        return { nodes: cy.nodes().map((n) => n.id()), edges: cy.edges().map((e) => ({ source: e.data('source'), target: e.data('target'), kind: e.data('kind') })) };
+      });
+    const drawnPair = (e: { source: string; target: string }) => [e.source, e.target].sort().join(' ');
+    await page.waitForFunction((n) => document.querySelectorAll('#hosts-table tbody tr').length === n, { timeout: 20_000 }, 5);
+    const drawn = (await graph())!;
+    assert.ok(drawn, 'the graph is drawn');
+    assert.deepEqual(drawn.nodes.sort(), ['lh', 'relay', 'a', 'b', 'c'].map(ip).sort());
+    assert.equal(drawn.edges.find((e) => drawnPair(e) === pair('a', 'b'))?.kind, 'direct');
+    assert.equal(drawn.edges.find((e) => drawnPair(e) === pair('a', 'c'))?.kind, 'relayed');
+    for (const host of ['a', 'b', 'c', 'relay']) assert.ok(drawn.edges.some((e) => drawnPair(e) === pair('lh', host)), `lh-${host} drawn`);
+
+    // Clicking a host opens its details.
+    const box = await page.evaluate((id) => {
+      const cy = (window as unknown as { cy: { getElementById(id: string): { renderedPosition(): { x: number; y: number } } } }).cy;
+      const p = cy.getElementById(id).renderedPosition();
+      const r = document.getElementById('graph')!.getBoundingClientRect();
+      return { x: r.left + p.x, y: r.top + p.y };
+    }, ip('c'));
+    await page.mouse.click(box.x, box.y);
+    await page.waitForFunction((id) => document.getElementById('details')!.dataset.host === id, { timeout: 5000 }, ip('c'));
+    const details = await page.$eval('#details', (el) => el.textContent ?? '');
+    assert.match(details, /endpoint-dependent/);
+    assert.match(details, /containers \(0\)/);
+    assert.match(details, new RegExp(`a: via ${ip('relay').replaceAll('.', '\\.')}`));
+    if (process.env.MAP_SCREENSHOT) await page.screenshot({ path: process.env.MAP_SCREENSHOT });
+
+    // c leaves: gone from the page within seconds, without a reload.
+    const updatedBefore = await page.evaluate(() => document.body.dataset.updated);
+    await lab.stop('c');
+    await page.waitForFunction((id) => !(window as unknown as { cy: { getElementById(id: string): { nonempty(): boolean } } }).cy.getElementById(id).nonempty(), { timeout: 10_000 }, ip('c'));
+    assert.notEqual(await page.evaluate(() => document.body.dataset.updated), updatedBefore);
+    assert.equal(await page.$$eval('#hosts-table tbody tr', (rows) => rows.length), 4);
+    assert.deepEqual(errors, []);
+  });
+});
