@@ -1,0 +1,207 @@
+import assert from 'node:assert/strict';
+import { get, request } from 'node:http';
+import { afterEach, describe, it } from 'node:test';
+import { LighthouseServer } from '../../../lighthouse/server.js';
+import { MAX_TUNNELS_PER_REPORT } from '../../../lighthouse/directory.js';
+import type { MeshView } from '../../../lighthouse/web.js';
+import { MemoryNetwork } from '../../../src/io/memory.js';
+import { cidrContains, parseCidr, parseIp } from '../../../src/net/ipv4.js';
+import { ConnectionManager } from '../../../src/node/connection-manager.js';
+import type { HostInfo } from '../../../src/node/hostmap.js';
+import { decodeMeta, emptyMetaDetails, encodeMeta, MetaType } from '../../../src/protocol/messages.js';
+import { makeCA, makeHost } from '../../../src/lab/pki.js';
+import { startMemoryNode, waitFor, type MemoryNode } from '../../helpers/memory-mesh.js';
+import { icmpEcho, parseIpv4 } from '../../helpers/packets.js';
+
+const ca = makeCA('Map CA', { ips: ['10.42.0.0/16'], subnets: ['10.200.0.0/16'] });
+const lh = makeHost(ca, 'lh', '10.42.0.100/16', { groups: ['infra'] });
+const hostA = makeHost(ca, 'a', '10.42.0.1/16', { subnets: ['10.200.1.0/24'] });
+const hostB = makeHost(ca, 'b', '10.42.0.2/16', { subnets: ['10.200.2.0/24'], groups: ['web'] });
+
+let running: MemoryNode[] = [];
+afterEach(async () => {
+  for (const n of running) await n.stop();
+  running = [];
+});
+
+/** A memory lighthouse with lighthouse.web on 127.0.0.1 (any port), and hosts a and b registered with it. */
+export async function mapCluster(net: MemoryNetwork) {
+  const lighthouse = await startMemoryNode(net, lh, '192.0.2.100', {
+    amLighthouse: true,
+    extra: { lighthouse: { am_lighthouse: true, web: { enabled: true, listen: '127.0.0.1', port: 0 } } },
+  });
+  const viaLighthouse = { staticHostMap: { '10.42.0.100': ['192.0.2.100:4242'] }, lighthouses: ['10.42.0.100'] };
+  const a = await startMemoryNode(net, hostA, '192.0.2.1', viaLighthouse);
+  const b = await startMemoryNode(net, hostB, '192.0.2.2', viaLighthouse);
+  running.push(lighthouse, a, b);
+  a.tun.inject([icmpEcho('10.42.0.1', '10.42.0.2', 8, 1, 1)]);
+  await waitFor(() => b.tun.written.some((p) => parseIpv4(p).src === '10.42.0.1'), 3000, 'a reaches b');
+  b.node.names.publish([{ name: 'shop', ips: [parseIp('10.200.2.7')] }]);
+  // An update with RTT probes, then one that carries the measured round trips.
+  a.node.lighthouseClient.sendUpdate();
+  b.node.lighthouseClient.sendUpdate();
+  await waitFor(() => a.node.hostmap.get(parseIp('10.42.0.2'))?.lastRttMs != null, 3000, 'a measured its RTT to b');
+  a.node.lighthouseClient.sendUpdate();
+  b.node.lighthouseClient.sendUpdate();
+  const web = lighthouse.lighthouse!.web!;
+  assert.ok(web, 'lighthouse.web started');
+  const base = `http://127.0.0.1:${web.port}`;
+  await waitFor(() => lighthouse.lighthouse!.server.directory.reportOf(parseIp('10.42.0.1'))?.tunnels.some((t) => t.rttMicros > 0) === true, 3000, 'reports at the lighthouse');
+  return { lighthouse, a, b, base };
+}
+
+function fetchText(url: string, method = 'GET'): Promise<{ status: number; type: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type'] ?? ''), body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('lighthouse.web', () => {
+  it('serves the mesh as JSON: hosts with certificate details, containers and addresses, tunnels with path and RTT', async () => {
+    const { base } = await mapCluster(new MemoryNetwork());
+    const res = await fetchText(`${base}/api/mesh`);
+    assert.equal(res.status, 200);
+    assert.match(res.type, /application\/json/);
+    const view = JSON.parse(res.body) as MeshView;
+    assert.equal(view.lighthouse, '10.42.0.100');
+    const byName = new Map(view.hosts.map((h) => [h.name, h]));
+    assert.deepEqual([...byName.keys()], ['lh', 'a', 'b']);
+    assert.deepEqual(byName.get('lh')!.groups, ['infra']);
+    assert.equal(byName.get('lh')!.lighthouse, true);
+    const b = byName.get('b')!;
+    assert.deepEqual(b.groups, ['web']);
+    assert.deepEqual(b.subnets, ['10.200.2.0/24']);
+    assert.deepEqual(b.containers, [{ name: 'shop', ips: ['10.200.2.7'] }]);
+    assert.deepEqual(b.learned, ['192.0.2.2:4242']);
+    assert.equal(b.tunnels, 2);
+    assert.ok(b.lastSeen && Date.now() - Date.parse(b.lastSeen) < 10_000);
+    const pairs = view.edges.map((e) => [e.from, e.to].sort().join(' ')).sort();
+    assert.deepEqual(pairs, ['10.42.0.1 10.42.0.100', '10.42.0.1 10.42.0.2', '10.42.0.100 10.42.0.2']);
+    const ab = view.edges.find((e) => [e.from, e.to].sort().join(' ') === '10.42.0.1 10.42.0.2')!;
+    assert.equal(ab.kind, 'direct');
+    assert.equal(ab.via, null);
+    assert.ok(ab.rttMs !== null && ab.rttMs > 0 && ab.rttMs < 1000, `rtt ${ab.rttMs}`);
+    assert.doesNotMatch(res.body, /PRIVATE KEY|BEGIN NEBULA|"key"/i);
+  });
+
+  it('is read-only and serves the page and its assets from the package', async () => {
+    const { base } = await mapCluster(new MemoryNetwork());
+    for (const method of ['POST', 'PUT', 'DELETE']) assert.equal((await fetchText(`${base}/api/mesh`, method)).status, 405);
+    assert.equal((await fetchText(`${base}/../../etc/passwd`)).status, 404);
+    assert.equal((await fetchText(`${base}/nope`)).status, 404);
+    const page = await fetchText(`${base}/`);
+    assert.equal(page.status, 200);
+    assert.match(page.body, /<script src="\/vendor\/cytoscape.min.js"/);
+    assert.doesNotMatch(page.body, /https?:\/\//, 'nothing from the internet');
+    assert.match((await fetchText(`${base}/vendor/cytoscape.min.js`)).body, /cytoscape/);
+    assert.match((await fetchText(`${base}/map.js`)).type, /javascript/);
+  });
+
+  it('sends the whole view as a server-sent event at once and when a host goes', async () => {
+    const { b, base } = await mapCluster(new MemoryNetwork());
+    const views: MeshView[] = [];
+    const req = get(`${base}/api/events`);
+    const res = await new Promise<import('node:http').IncomingMessage>((resolve) => req.on('response', resolve));
+    assert.match(String(res.headers['content-type']), /text\/event-stream/);
+    let buffer = '';
+    res.setEncoding('utf8');
+    res.on('data', (chunk: string) => {
+      buffer += chunk;
+      for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+        const event = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const data = /^data: (.*)$/m.exec(event)?.[1];
+        if (/^event: mesh$/m.test(event) && data) views.push(JSON.parse(data) as MeshView);
+      }
+    });
+    try {
+      await waitFor(() => views.length > 0, 3000, 'first event');
+      assert.ok(views[0]!.hosts.some((h) => h.name === 'b'));
+      await b.stop();
+      await waitFor(() => views.some((v) => !v.hosts.some((h) => h.name === 'b')), 5000, 'an event without b');
+      const last = views.at(-1)!;
+      assert.ok(!last.edges.some((e) => e.from === '10.42.0.2' || e.to === '10.42.0.2'), 'b\'s tunnels went with it');
+    } finally {
+      req.destroy();
+    }
+  });
+});
+
+describe('tunnel reports at the lighthouse', () => {
+  const host = (ip: string) => ({ vpnIp: parseIp(ip), remote: { address: '192.0.2.9', port: 4242 }, cert: null }) as unknown as HostInfo;
+  const vpnNet = parseCidr('10.42.0.0/16');
+  const server = () =>
+    new LighthouseServer({ sendOn: () => {}, sendTo: () => {}, remoteAllowed: () => true, diag: { drop: () => {} }, inVpnNetwork: (ip) => cidrContains(vpnNet, ip) });
+  const report = (from: number, peers: number[], total = peers.length) =>
+    decodeMeta(
+      encodeMeta(MetaType.MeshTunnelsReport, {
+        ...emptyMetaDetails(),
+        vpnIp: from,
+        meshTunnels: peers.map((peerIp, i) => ({ peerIp, relayIp: 0, rttMicros: 100 + i, ageSeconds: i })),
+        meshTunnelsTotal: total,
+        meshNatMapping: 2,
+      }),
+    );
+
+  it('keeps the latest report per host, bounded, only from the host itself, and forgets it with the tunnel', () => {
+    const s = server();
+    const a = host('10.42.0.1');
+    const changes: number[] = [];
+    s.watch((ip) => changes.push(ip));
+    s.onTunnelUp(a);
+    const peers = Array.from({ length: 100 }, (_, i) => parseIp('10.42.1.0') + i);
+    s.handle(a, report(a.vpnIp, [a.vpnIp, peers[0]!, peers[0]!, ...peers], 500));
+    const kept = s.directory.reportOf(a.vpnIp)!;
+    assert.equal(kept.tunnels.length, MAX_TUNNELS_PER_REPORT);
+    assert.equal(kept.tunnels[0]!.peerIp, peers[0], 'itself and repeats are left out');
+    assert.equal(new Set(kept.tunnels.map((t) => t.peerIp)).size, MAX_TUNNELS_PER_REPORT);
+    assert.equal(kept.total, 500);
+    assert.equal(kept.natMapping, 'endpoint-dependent');
+    s.handle(a, report(parseIp('10.42.0.2'), [peers[1]!]));
+    assert.equal(s.directory.reportOf(parseIp('10.42.0.2')), undefined, 'nobody reports for another host');
+    s.handle(a, report(a.vpnIp, [peers[5]!]));
+    assert.deepEqual(s.directory.reportOf(a.vpnIp)!.tunnels.map((t) => t.peerIp), [peers[5]], 'the latest report replaces the last');
+    s.onTunnelGone(a);
+    assert.equal(s.directory.reportOf(a.vpnIp), undefined);
+    assert.ok(changes.length >= 4 && changes.every((ip) => ip === a.vpnIp));
+  });
+});
+
+describe('round trips (ConnectionManager)', () => {
+  it('measures from the echoed probe time and from a liveness test, and ignores implausible echoes', () => {
+    let clock = 1000;
+    const sent: Uint8Array[] = [];
+    const cm = new ConnectionManager({
+      hostmap: {} as never,
+      diag: {} as never,
+      timers: { after: () => ({ cancel() {} }), every: () => ({ cancel() {} }), now: () => clock },
+      settings: () => ({ connectionAliveInterval: 1000, pendingDeletionInterval: 1000, disconnectInvalid: false }),
+      stillValid: () => true,
+      sendTest: (_host, payload) => void sent.push(payload ?? new Uint8Array()),
+      removeTunnel: () => {},
+      monotonicMs: () => clock,
+    });
+    const h = { testSentAt: 0, lastRttMs: null } as unknown as HostInfo;
+    cm.probeRtt(h);
+    clock += 12.5;
+    cm.onTestReply(h, sent[0]!);
+    assert.equal(h.lastRttMs, 12.5);
+    h.testSentAt = clock;
+    clock += 3;
+    cm.onTestReply(h, new Uint8Array());
+    assert.equal(h.lastRttMs, 3);
+    const forged = Buffer.alloc(8);
+    forged.writeDoubleBE(clock + 5000);
+    cm.onTestReply(h, forged);
+    assert.equal(h.lastRttMs, 3, 'a time from the future is no round trip');
+    cm.onTestReply(h, Buffer.alloc(5));
+    assert.equal(h.lastRttMs, 3);
+  });
+});
