@@ -70,7 +70,9 @@ function drawGraph() {
     }
   });
   const added = elements.some((el) => !before.has(el.data.id));
-  if (added) cy.layout({ name: 'cose', animate: false, nodeRepulsion: () => 400000, idealEdgeLength: () => 160, padding: 60 }).run();
+  // Rings: lighthouses in the middle, relays around them, hosts outside.
+  const ring = (node) => (node.data('shape') === 'triangle' ? 3 : node.data('shape') === 'diamond' ? 2 : 1);
+  if (added) cy.layout({ name: 'concentric', animate: false, concentric: ring, levelWidth: () => 1, minNodeSpacing: 90, padding: 60 }).run();
   applySearch();
 }
 

@@ -15,11 +15,12 @@ export interface LabBrowser {
   close(): Promise<void>;
 }
 
-export async function launchBrowserIn(ns: string): Promise<LabBrowser> {
+/** In the namespace `ns`, or in this process's namespace (loopback only) when null. */
+export async function launchBrowserIn(ns: string | null): Promise<LabBrowser> {
   const { default: puppeteer } = await import('puppeteer-core');
   const dir = await mkdtemp(join(tmpdir(), 'mesh-browser-'));
   const wrapper = join(dir, 'chromium-in-netns');
-  await writeFile(wrapper, `#!/bin/sh\nexec ip netns exec ${ns} ${CHROMIUM} "$@"\n`);
+  await writeFile(wrapper, `#!/bin/sh\nexec ${ns ? `ip netns exec ${ns} ` : ''}${CHROMIUM} "$@"\n`);
   await chmod(wrapper, 0o755);
   const browser = await puppeteer.launch({
     executablePath: wrapper,

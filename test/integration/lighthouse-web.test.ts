@@ -3,12 +3,16 @@
  * hosts a and b behind cone NATs and c behind a symmetric NAT (so its tunnels are relayed). Headless
  * Chromium runs in the lighthouse's namespace and loads the map from 127.0.0.1 there (set on
  * purpose in this config; the default is the overlay IP). MAP_SCREENSHOT=path saves a screenshot.
+ * Containers need the Docker shim, so the container panel is checked on an in-memory mesh whose
+ * host publishes names, with Chromium on loopback.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { withNatLab, type NatLab } from '../../src/lab/nat.js';
 import { launchBrowserIn } from '../helpers/browser.js';
 import type { MeshView } from '../../lighthouse/web.js';
+import { MemoryNetwork } from '../../src/io/memory.js';
+import { mapCluster } from '../helpers/map-cluster.js';
 
 const WEB_PORT = 8088;
 
@@ -105,4 +109,37 @@ test('lighthouse.web: the live map of a NAT lab in Chromium (hosts, direct and r
     assert.equal(await page.$$eval('#hosts-table tbody tr', (rows) => rows.length), 4);
     assert.deepEqual(errors, []);
   });
+});
+
+test('lighthouse.web: clicking a host in Chromium shows its containers; the search box and the table view', { timeout: 90_000 }, async (t) => {
+  const { lighthouse, a, b, base } = await mapCluster(new MemoryNetwork());
+  t.after(async () => {
+    for (const n of [a, b, lighthouse]) await n.stop();
+  });
+  const { browser, close } = await launchBrowserIn(null);
+  t.after(close);
+  const page = await browser.newPage();
+  await page.goto(`${base}/`, { waitUntil: 'load', timeout: 30_000 });
+  await page.waitForFunction(() => document.querySelectorAll('#hosts-table tbody tr').length === 3, { timeout: 20_000 });
+  const at = await page.evaluate((id) => {
+    const cy = (window as unknown as { cy: { getElementById(id: string): { renderedPosition(): { x: number; y: number } } } }).cy;
+    const p = cy.getElementById(id).renderedPosition();
+    const r = document.getElementById('graph')!.getBoundingClientRect();
+    return { x: r.left + p.x, y: r.top + p.y };
+  }, '10.42.0.2');
+  await page.mouse.click(at.x, at.y);
+  await page.waitForFunction(() => document.getElementById('details')!.dataset.host === '10.42.0.2', { timeout: 5000 });
+  assert.deepEqual(await page.$$eval('#containers li', (items) => items.map((li) => li.textContent)), ['shop 10.200.2.7']);
+  assert.match(await page.$eval('#details', (el) => el.textContent ?? ''), /groups\s*web/);
+
+  // Search: by container name; the others are dimmed in the graph.
+  await page.type('#search', 'shop');
+  const dimmed = await page.evaluate(() => (window as unknown as { cy: { nodes(): { filter(f: (n: { hasClass(c: string): boolean }) => boolean): { map<T>(f: (n: { id(): string }) => T): T[] } } } }).cy.nodes().filter((n) => n.hasClass('dim')).map((n) => n.id()).sort());
+  assert.deepEqual(dimmed, ['10.42.0.1', '10.42.0.100']);
+
+  // The table view lists the same hosts and tunnels.
+  await page.click('#toggle-view');
+  assert.equal(await page.$eval('#table-view', (el) => (el as HTMLElement).hidden), false);
+  const rows = await page.$$eval('#edges-table tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].slice(0, 3).map((td) => td.textContent).join(' ')));
+  assert.ok(rows.includes('a b direct'), rows.join('; '));
 });

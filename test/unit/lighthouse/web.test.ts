@@ -9,14 +9,8 @@ import { cidrContains, parseCidr, parseIp } from '../../../src/net/ipv4.js';
 import { ConnectionManager } from '../../../src/node/connection-manager.js';
 import type { HostInfo } from '../../../src/node/hostmap.js';
 import { decodeMeta, emptyMetaDetails, encodeMeta, MetaType } from '../../../src/protocol/messages.js';
-import { makeCA, makeHost } from '../../../src/lab/pki.js';
-import { startMemoryNode, waitFor, type MemoryNode } from '../../helpers/memory-mesh.js';
-import { icmpEcho, parseIpv4 } from '../../helpers/packets.js';
-
-const ca = makeCA('Map CA', { ips: ['10.42.0.0/16'], subnets: ['10.200.0.0/16'] });
-const lh = makeHost(ca, 'lh', '10.42.0.100/16', { groups: ['infra'] });
-const hostA = makeHost(ca, 'a', '10.42.0.1/16', { subnets: ['10.200.1.0/24'] });
-const hostB = makeHost(ca, 'b', '10.42.0.2/16', { subnets: ['10.200.2.0/24'], groups: ['web'] });
+import { mapCluster } from '../../helpers/map-cluster.js';
+import { waitFor, type MemoryNode } from '../../helpers/memory-mesh.js';
 
 let running: MemoryNode[] = [];
 afterEach(async () => {
@@ -24,30 +18,10 @@ afterEach(async () => {
   running = [];
 });
 
-/** A memory lighthouse with lighthouse.web on 127.0.0.1 (any port), and hosts a and b registered with it. */
-export async function mapCluster(net: MemoryNetwork) {
-  const lighthouse = await startMemoryNode(net, lh, '192.0.2.100', {
-    amLighthouse: true,
-    extra: { lighthouse: { am_lighthouse: true, web: { enabled: true, listen: '127.0.0.1', port: 0 } } },
-  });
-  const viaLighthouse = { staticHostMap: { '10.42.0.100': ['192.0.2.100:4242'] }, lighthouses: ['10.42.0.100'] };
-  const a = await startMemoryNode(net, hostA, '192.0.2.1', viaLighthouse);
-  const b = await startMemoryNode(net, hostB, '192.0.2.2', viaLighthouse);
-  running.push(lighthouse, a, b);
-  a.tun.inject([icmpEcho('10.42.0.1', '10.42.0.2', 8, 1, 1)]);
-  await waitFor(() => b.tun.written.some((p) => parseIpv4(p).src === '10.42.0.1'), 3000, 'a reaches b');
-  b.node.names.publish([{ name: 'shop', ips: [parseIp('10.200.2.7')] }]);
-  // An update with RTT probes, then one that carries the measured round trips.
-  a.node.lighthouseClient.sendUpdate();
-  b.node.lighthouseClient.sendUpdate();
-  await waitFor(() => a.node.hostmap.get(parseIp('10.42.0.2'))?.lastRttMs != null, 3000, 'a measured its RTT to b');
-  a.node.lighthouseClient.sendUpdate();
-  b.node.lighthouseClient.sendUpdate();
-  const web = lighthouse.lighthouse!.web!;
-  assert.ok(web, 'lighthouse.web started');
-  const base = `http://127.0.0.1:${web.port}`;
-  await waitFor(() => lighthouse.lighthouse!.server.directory.reportOf(parseIp('10.42.0.1'))?.tunnels.some((t) => t.rttMicros > 0) === true, 3000, 'reports at the lighthouse');
-  return { lighthouse, a, b, base };
+async function cluster(net: MemoryNetwork) {
+  const c = await mapCluster(net);
+  running.push(c.lighthouse, c.a, c.b);
+  return c;
 }
 
 function fetchText(url: string, method = 'GET'): Promise<{ status: number; type: string; body: string }> {
@@ -65,7 +39,7 @@ function fetchText(url: string, method = 'GET'): Promise<{ status: number; type:
 
 describe('lighthouse.web', () => {
   it('serves the mesh as JSON: hosts with certificate details, containers and addresses, tunnels with path and RTT', async () => {
-    const { base } = await mapCluster(new MemoryNetwork());
+    const { base } = await cluster(new MemoryNetwork());
     const res = await fetchText(`${base}/api/mesh`);
     assert.equal(res.status, 200);
     assert.match(res.type, /application\/json/);
@@ -92,7 +66,7 @@ describe('lighthouse.web', () => {
   });
 
   it('is read-only and serves the page and its assets from the package', async () => {
-    const { base } = await mapCluster(new MemoryNetwork());
+    const { base } = await cluster(new MemoryNetwork());
     for (const method of ['POST', 'PUT', 'DELETE']) assert.equal((await fetchText(`${base}/api/mesh`, method)).status, 405);
     assert.equal((await fetchText(`${base}/../../etc/passwd`)).status, 404);
     assert.equal((await fetchText(`${base}/nope`)).status, 404);
@@ -105,7 +79,7 @@ describe('lighthouse.web', () => {
   });
 
   it('sends the whole view as a server-sent event at once and when a host goes', async () => {
-    const { b, base } = await mapCluster(new MemoryNetwork());
+    const { b, base } = await cluster(new MemoryNetwork());
     const views: MeshView[] = [];
     const req = get(`${base}/api/events`);
     const res = await new Promise<import('node:http').IncomingMessage>((resolve) => req.on('response', resolve));
