@@ -2,6 +2,7 @@ import { cidrContains, networkOf } from '../src/net/ipv4.js';
 import { PrefixTable } from '../src/net/prefix-table.js';
 import {
   emptyMetaDetails,
+  MAX_REPORTED_TUNNELS,
   MetaType,
   NAT_MAPPINGS,
   type MeshName,
@@ -16,8 +17,6 @@ import type { HostInfo } from '../src/node/hostmap.js';
 const MAX_NAMES_PER_HOST = 256;
 const MAX_IPS_PER_NAME = 8;
 const MAX_NAME_LENGTH = 63;
-/** Tunnels kept per host report: what a mesh node sends at most (MAX_REPORTED_TUNNELS). */
-export const MAX_TUNNELS_PER_REPORT = 48;
 
 /** The latest MeshTunnelsReport of a host, for the map. */
 export interface TunnelReport {
@@ -95,7 +94,7 @@ export class MeshDirectory {
         if (meta.details.vpnIp !== host.vpnIp) return true;
         const tunnels: MeshTunnel[] = [];
         for (const t of meta.details.meshTunnels ?? []) {
-          if (tunnels.length >= MAX_TUNNELS_PER_REPORT) break;
+          if (tunnels.length >= MAX_REPORTED_TUNNELS) break;
           if (t.peerIp === 0 || t.peerIp === host.vpnIp || t.relayIp === t.peerIp || tunnels.some((k) => k.peerIp === t.peerIp)) continue;
           tunnels.push({ peerIp: t.peerIp, relayIp: t.relayIp, rttMicros: t.rttMicros, ageSeconds: t.ageSeconds });
         }

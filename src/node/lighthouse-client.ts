@@ -9,6 +9,7 @@ import {
   encodeMeta,
   hiLoToIp6,
   ip6ToHiLo,
+  MAX_REPORTED_TUNNELS,
   MetaType,
   NAT_MAPPINGS,
   type Ip4AndPort,
@@ -51,11 +52,8 @@ export type ReplyHandler = (lighthouse: HostInfo, details: MetaDetails) => void;
 const MAX_ANSWER_PER_FAMILY = 10;
 /** Relays taken from one lighthouse answer. */
 const MAX_ANSWER_RELAYS = 10;
-/**
- * Tunnels in one MeshTunnelsReport: capped (not chunked) so the report stays one datagram below
- * a 1280-byte underlay MTU (at most 22 bytes per tunnel); the total says how many were left out.
- */
-export const MAX_REPORTED_TUNNELS = 48;
+/** Ages beyond 8.5 years are reported as that (a four-byte varint). */
+const MAX_REPORTED_AGE_SECONDS = 0x0fffffff;
 
 /**
  * A node's side of the lighthouse protocol (Nebula 1.6 §5): registration updates, host queries,
@@ -194,8 +192,8 @@ export class LighthouseClient {
       peerIp: host.vpnIp,
       relayIp: host.remote ? 0 : (this.deps.relayFor(host.vpnIp) ?? 0),
       // 0 means "not measured": a measured round trip is at least 1 µs.
-      rttMicros: host.lastRttMs === null ? 0 : Math.max(1, Math.min(0xffffffff, Math.round(host.lastRttMs * 1000))),
-      ageSeconds: Math.max(0, Math.floor((now - host.createdAt) / 1000)),
+      rttMicros: host.lastRttMs === null ? 0 : Math.max(1, Math.round(host.lastRttMs * 1000)),
+      ageSeconds: Math.min(MAX_REPORTED_AGE_SECONDS, Math.max(0, Math.floor((now - host.createdAt) / 1000))),
     }));
     const meshNatMapping = NAT_MAPPINGS.indexOf(this.deps.natMapping());
     return { ...emptyMetaDetails(), vpnIp: this.deps.identity().vpnIp, meshTunnels, meshTunnelsTotal: hosts.length, meshNatMapping };

@@ -296,6 +296,12 @@ export const MetaType = {
 export const NAT_MAPPINGS = ['unknown', 'endpoint-independent', 'endpoint-dependent'] as const;
 export type NatMapping = (typeof NAT_MAPPINGS)[number];
 
+/**
+ * Tunnels in one MeshTunnelsReport: capped (not chunked) so the report stays one datagram below a
+ * 1280-byte underlay MTU (at most 24 bytes per tunnel); MeshTunnelsTotal says how many there are.
+ */
+export const MAX_REPORTED_TUNNELS = 40;
+
 /** One tunnel in a MeshTunnelsReport. */
 export interface MeshTunnel {
   peerIp: number;

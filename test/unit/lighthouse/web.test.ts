@@ -2,13 +2,12 @@ import assert from 'node:assert/strict';
 import { get, request } from 'node:http';
 import { afterEach, describe, it } from 'node:test';
 import { LighthouseServer } from '../../../lighthouse/server.js';
-import { MAX_TUNNELS_PER_REPORT } from '../../../lighthouse/directory.js';
 import type { MeshView } from '../../../lighthouse/web.js';
 import { MemoryNetwork } from '../../../src/io/memory.js';
 import { cidrContains, parseCidr, parseIp } from '../../../src/net/ipv4.js';
 import { ConnectionManager } from '../../../src/node/connection-manager.js';
 import type { HostInfo } from '../../../src/node/hostmap.js';
-import { decodeMeta, emptyMetaDetails, encodeMeta, MetaType } from '../../../src/protocol/messages.js';
+import { decodeMeta, emptyMetaDetails, encodeMeta, MAX_REPORTED_TUNNELS, MetaType } from '../../../src/protocol/messages.js';
 import { mapCluster } from '../../helpers/map-cluster.js';
 import { waitFor, type MemoryNode } from '../../helpers/memory-mesh.js';
 
@@ -133,9 +132,9 @@ describe('tunnel reports at the lighthouse', () => {
     const peers = Array.from({ length: 100 }, (_, i) => parseIp('10.42.1.0') + i);
     s.handle(a, report(a.vpnIp, [a.vpnIp, peers[0]!, peers[0]!, ...peers], 500));
     const kept = s.directory.reportOf(a.vpnIp)!;
-    assert.equal(kept.tunnels.length, MAX_TUNNELS_PER_REPORT);
+    assert.equal(kept.tunnels.length, MAX_REPORTED_TUNNELS);
     assert.equal(kept.tunnels[0]!.peerIp, peers[0], 'itself and repeats are left out');
-    assert.equal(new Set(kept.tunnels.map((t) => t.peerIp)).size, MAX_TUNNELS_PER_REPORT);
+    assert.equal(new Set(kept.tunnels.map((t) => t.peerIp)).size, MAX_REPORTED_TUNNELS);
     assert.equal(kept.total, 500);
     assert.equal(kept.natMapping, 'endpoint-dependent');
     s.handle(a, report(parseIp('10.42.0.2'), [peers[1]!]));
