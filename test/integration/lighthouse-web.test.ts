@@ -1,8 +1,8 @@
 /**
  * lighthouse.web in a NAT lab, checked in a real browser: a mesh lighthouse with the map, a relay,
- * hosts a and b behind cone NATs and c behind a symmetric NAT (so its tunnels are relayed). Headless
- * Chromium runs in the lighthouse's namespace and loads the map from 127.0.0.1 there (set on
- * purpose in this config; the default is the overlay IP). MAP_SCREENSHOT=path saves a screenshot.
+ * hosts a and b behind cone NATs and c behind a symmetric NAT (so its tunnels are relayed). The map
+ * listens where it does by default, on the lighthouse's overlay IP: headless Chromium runs in b's
+ * namespace and loads it through b's tunnel to the lighthouse. MAP_SCREENSHOT=path saves a screenshot.
  * Containers need the Docker shim, so the container panel is checked on an in-memory mesh whose
  * host publishes names, with Chromium on loopback.
  */
@@ -16,8 +16,12 @@ import { mapCluster } from '../helpers/map-cluster.js';
 
 const WEB_PORT = 8088;
 
+/** The map's address: the lighthouse's overlay IP (the default listen). */
+const mapUrl = (lab: NatLab) => `http://${lab.host('lh').vpnIp}:${WEB_PORT}`;
+
+/** GET /api/mesh from b, over the overlay. */
 async function meshOverHttp(lab: NatLab): Promise<MeshView> {
-  const res = await lab.lab.exec(lab.host('lh').ns, 'curl', ['-sf', `http://127.0.0.1:${WEB_PORT}/api/mesh`]);
+  const res = await lab.lab.exec(lab.host('b').ns, 'curl', ['-sf', '--max-time', '5', `${mapUrl(lab)}/api/mesh`]);
   assert.equal(res.code, 0, `GET /api/mesh: ${res.stderr}`);
   return JSON.parse(res.stdout) as MeshView;
 }
@@ -26,7 +30,7 @@ test('lighthouse.web: the live map of a NAT lab in Chromium (hosts, direct and r
   await withNatLab(t, { net: 71 }, async (lab) => {
     const lh = await lab.addNode('lh', { impl: 'mesh', role: 'lighthouse', extra: { stun: { alternate_port: 4243 } } });
     // Merged over the lab's lighthouse section, which configFor builds from the nodes added so far.
-    lh.extra = { ...lh.extra, lighthouse: { ...(lab.configFor(lh).lighthouse as object), web: { enabled: true, listen: '127.0.0.1', port: WEB_PORT } } };
+    lh.extra = { ...lh.extra, lighthouse: { ...(lab.configFor(lh).lighthouse as object), web: { enabled: true, port: WEB_PORT } } };
     await lab.addNode('relay', { impl: 'mesh', role: 'relay' });
     await lab.addRouter('ra', 'cone');
     await lab.addRouter('rb', 'cone');
@@ -60,17 +64,19 @@ test('lighthouse.web: the live map of a NAT lab in Chromium (hosts, direct and r
     assert.equal(view.edges.find((e) => [e.from, e.to].sort().join(' ') === pair('a', 'c'))!.via, ip('relay'));
     assert.ok(byName.get('a')!.learned[0]?.startsWith(lab.publicIp('a')), `a learned at its router: ${byName.get('a')!.learned}`);
     assert.doesNotMatch(JSON.stringify(view), /PRIVATE KEY|BEGIN NEBULA/, 'no key or certificate material');
-    const post = await lab.lab.exec(lab.host('lh').ns, 'curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-X', 'POST', `http://127.0.0.1:${WEB_PORT}/api/mesh`]);
+    const post = await lab.lab.exec(lab.host('b').ns, 'curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-X', 'POST', `${mapUrl(lab)}/api/mesh`]);
     assert.equal(post.stdout, '405', 'read-only');
+    const underlay = await lab.lab.exec(lab.host('b').ns, 'curl', ['-s', '--max-time', '3', `http://${lh.underlayIp}:${WEB_PORT}/api/mesh`]);
+    assert.notEqual(underlay.code, 0, 'not served on the underlay address');
 
     // The page in Chromium.
-    const { browser, close } = await launchBrowserIn(lab.host('lh').ns);
+    const { browser, close } = await launchBrowserIn(lab.host('b').ns);
     t.after(close);
     const page = await browser.newPage();
     const errors: string[] = [];
     page.on('pageerror', (err) => errors.push(String(err)));
     page.on('requestfailed', (req) => errors.push(`${req.url()} ${req.failure()?.errorText}`));
-    await page.goto(`http://127.0.0.1:${WEB_PORT}/`, { waitUntil: 'load', timeout: 30_000 });
+    await page.goto(`${mapUrl(lab)}/`, { waitUntil: 'load', timeout: 30_000 });
     const graph = () =>
       page.evaluate(() => {
         const cy = (window as unknown as { cy?: unknown }).cy as { nodes(): { map<T>(f: (n: { id(): string }) => T): T[] }; edges(): { map<T>(f: (e: { data(k: string): string }) => T): T[] } } | undefined;
