@@ -44,7 +44,7 @@ export interface MeshHost {
   nat: NatMapping;
   relays: string[];
   lighthouse: boolean;
-  /** Another host's tunnels go through it. */
+  /** Another host names it in relay.relays, or a tunnel goes through it. */
   relay: boolean;
   /** ISO time of the last update; null for the lighthouse itself. */
   lastSeen: string | null;
@@ -115,7 +115,7 @@ export function meshView(deps: WebDeps): MeshView {
   }
   // Both ends report a tunnel: one edge per pair, the first report's view (RTT from either).
   const edges = new Map<string, MeshEdge>();
-  const relays = new Set<string>();
+  const relays = new Set(hosts.flatMap((h) => h.relays));
   for (const [from, tunnels] of reports) {
     for (const t of tunnels) {
       const to = formatIp(t.peerIp);
