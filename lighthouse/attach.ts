@@ -84,7 +84,8 @@ async function startWeb(node: MeshNode, server: LighthouseServer): Promise<Light
         self: () => ({
           cert: node.identity.cert,
           vpnIp: node.identity.vpnIp,
-          tunnels: node.lighthouseClient.tunnelReport().meshTunnels ?? [],
+          // All of them: the cap is for reports that travel, this one does not.
+          tunnels: node.lighthouseClient.tunnels(),
           natMapping: node.nat.natMapping,
         }),
         hosts: () => server.hosts(),
@@ -93,9 +94,7 @@ async function startWeb(node: MeshNode, server: LighthouseServer): Promise<Light
         namesOf: (vpnIp) => server.directory.namesOf(vpnIp),
         reportOf: (vpnIp) => server.directory.reportOf(vpnIp),
         watch: (watcher) => server.watch(watcher),
-        probeRtt: () => {
-          for (const host of node.hostmap.hosts()) if (host.established) node.connections.probeRtt(host);
-        },
+        probeRtt: () => node.lighthouseClient.probeTunnels(),
       },
       { host, port },
     );

@@ -200,8 +200,10 @@ export class LighthouseWeb {
     if (this.pendingEvent) clearTimeout(this.pendingEvent);
     for (const s of this.streams) s.end();
     this.streams.clear();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    // Open pages keep connections alive: close them rather than wait.
     this.server.closeAllConnections();
+    await closed;
   }
 
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {

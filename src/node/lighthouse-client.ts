@@ -15,6 +15,7 @@ import {
   type Ip4AndPort,
   type Ip6AndPort,
   type MetaDetails,
+  type MeshTunnel,
   type MetaMessage,
   type NatMapping,
 } from '../protocol/messages.js';
@@ -181,22 +182,33 @@ export class LighthouseClient {
     this.sendToLighthouses(MetaType.HostUpdateNotification, this.updateDetails());
     this.sendToLighthouses(MetaType.MeshTunnelsReport, this.tunnelReport());
     // Round trips measured now are in the next report.
+    this.probeTunnels();
+  }
+
+  /** An RTT probe on every established tunnel. */
+  probeTunnels(): void {
     for (const host of this.deps.hostmap.hosts()) if (host.established) this.deps.probeRtt(host);
   }
 
-  /** Our established tunnels for the lighthouses' map (mesh extension), lowest overlay IPs first. */
+  /** Our tunnels for the lighthouses' map (mesh extension): at most MAX_REPORTED_TUNNELS, and how many there are. */
   tunnelReport(): MetaDetails {
+    const tunnels = this.tunnels();
+    const meshTunnels = tunnels.slice(0, MAX_REPORTED_TUNNELS);
+    const meshNatMapping = NAT_MAPPINGS.indexOf(this.deps.natMapping());
+    return { ...emptyMetaDetails(), vpnIp: this.deps.identity().vpnIp, meshTunnels, meshTunnelsTotal: tunnels.length, meshNatMapping };
+  }
+
+  /** Every established tunnel, lowest overlay IPs first. */
+  tunnels(): MeshTunnel[] {
     const now = this.deps.timers.now();
     const hosts = [...this.deps.hostmap.hosts()].filter((h) => h.established).sort((a, b) => a.vpnIp - b.vpnIp);
-    const meshTunnels = hosts.slice(0, MAX_REPORTED_TUNNELS).map((host) => ({
+    return hosts.map((host) => ({
       peerIp: host.vpnIp,
       relayIp: host.remote ? 0 : (this.deps.relayFor(host.vpnIp) ?? 0),
       // 0 means "not measured": a measured round trip is at least 1 µs.
       rttMicros: host.lastRttMs === null ? 0 : Math.max(1, Math.round(host.lastRttMs * 1000)),
       ageSeconds: Math.min(MAX_REPORTED_AGE_SECONDS, Math.max(0, Math.floor((now - host.createdAt) / 1000))),
     }));
-    const meshNatMapping = NAT_MAPPINGS.indexOf(this.deps.natMapping());
-    return { ...emptyMetaDetails(), vpnIp: this.deps.identity().vpnIp, meshTunnels, meshTunnelsTotal: hosts.length, meshNatMapping };
   }
 
   /**

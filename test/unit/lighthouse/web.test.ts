@@ -6,6 +6,7 @@ import type { MeshView } from '../../../lighthouse/web.js';
 import { MemoryNetwork } from '../../../src/io/memory.js';
 import { cidrContains, parseCidr, parseIp } from '../../../src/net/ipv4.js';
 import { ConnectionManager } from '../../../src/node/connection-manager.js';
+import { LighthouseClient, type LighthouseClientDeps } from '../../../src/node/lighthouse-client.js';
 import type { HostInfo } from '../../../src/node/hostmap.js';
 import { decodeMeta, emptyMetaDetails, encodeMeta, MAX_REPORTED_TUNNELS, MetaType } from '../../../src/protocol/messages.js';
 import { mapCluster } from '../../helpers/map-cluster.js';
@@ -176,5 +177,38 @@ describe('round trips (ConnectionManager)', () => {
     assert.equal(h.lastRttMs, 3, 'a time from the future is no round trip');
     cm.onTestReply(h, Buffer.alloc(5));
     assert.equal(h.lastRttMs, 3);
+  });
+});
+
+describe('tunnel reports from a node (LighthouseClient)', () => {
+  it('reports at most MAX_REPORTED_TUNNELS tunnels with the total, relayed ones with their relay, and the NAT mapping', () => {
+    const base = parseIp('10.42.1.0');
+    const hosts = Array.from({ length: MAX_REPORTED_TUNNELS + 5 }, (_, i) => ({
+      vpnIp: base + MAX_REPORTED_TUNNELS + 4 - i,
+      established: i !== 0,
+      remote: i === 1 ? null : { address: '192.0.2.1', port: 4242 },
+      lastRttMs: i === 2 ? 0.25 : null,
+      createdAt: 0,
+    }));
+    const client = new LighthouseClient({
+      hostmap: { hosts: () => hosts.values() },
+      timers: { after: () => ({ cancel() {} }), every: () => ({ cancel() {} }), now: () => 90_500 },
+      identity: () => ({ vpnIp: parseIp('10.42.0.1'), inVpnNetwork: () => true }),
+      settings: () => ({ lighthouse: { amLighthouse: false, hosts: [] } }),
+      relayFor: (vpnIp: number) => (vpnIp === hosts[1]!.vpnIp ? parseIp('10.42.0.9') : null),
+      natMapping: () => 'endpoint-dependent',
+    } as unknown as LighthouseClientDeps);
+    const all = client.tunnels();
+    assert.equal(all.length, MAX_REPORTED_TUNNELS + 4, 'established tunnels only');
+    assert.deepEqual(all.map((t) => t.peerIp), [...all.map((t) => t.peerIp)].sort((a, b) => a - b), 'lowest overlay IPs first');
+    const report = client.tunnelReport();
+    assert.equal(report.meshTunnels!.length, MAX_REPORTED_TUNNELS);
+    assert.equal(report.meshTunnelsTotal, MAX_REPORTED_TUNNELS + 4);
+    assert.equal(report.meshNatMapping, 2);
+    const relayed = all.find((t) => t.peerIp === hosts[1]!.vpnIp)!;
+    assert.equal(relayed.relayIp, parseIp('10.42.0.9'));
+    assert.equal(all.find((t) => t.peerIp === hosts[2]!.vpnIp)!.rttMicros, 250);
+    assert.equal(all.find((t) => t.peerIp === hosts[3]!.vpnIp)!.rttMicros, 0, 'not measured');
+    assert.equal(all[0]!.ageSeconds, 90);
   });
 });
