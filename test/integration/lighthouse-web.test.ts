@@ -71,49 +71,53 @@ test('lighthouse.web: the live map of a NAT lab in Chromium (hosts, direct and r
 
     // The page in Chromium.
     const { browser, close } = await launchBrowserIn(lab.host('b').ns);
-    t.after(close);
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (err) => errors.push(String(err)));
-    page.on('requestfailed', (req) => errors.push(`${req.url()} ${req.failure()?.errorText}`));
-    await page.goto(`${mapUrl(lab)}/`, { waitUntil: 'load', timeout: 30_000 });
-    const graph = () =>
-      page.evaluate(() => {
-        const cy = (window as unknown as { cy?: unknown }).cy as { nodes(): { map<T>(f: (n: { id(): string }) => T): T[] }; edges(): { map<T>(f: (e: { data(k: string): string }) => T): T[] } } | undefined;
-        if (!cy) return null;
-        return { nodes: cy.nodes().map((n) => n.id()), edges: cy.edges().map((e) => ({ source: e.data('source'), target: e.data('target'), kind: e.data('kind') })) };
-      });
-    const drawnPair = (e: { source: string; target: string }) => [e.source, e.target].sort().join(' ');
-    await page.waitForFunction((n) => document.querySelectorAll('#hosts-table tbody tr').length === n, { timeout: 20_000 }, 5);
-    const drawn = (await graph())!;
-    assert.ok(drawn, 'the graph is drawn');
-    assert.deepEqual(drawn.nodes.sort(), ['lh', 'relay', 'a', 'b', 'c'].map(ip).sort());
-    assert.equal(drawn.edges.find((e) => drawnPair(e) === pair('a', 'b'))?.kind, 'direct');
-    assert.equal(drawn.edges.find((e) => drawnPair(e) === pair('a', 'c'))?.kind, 'relayed');
-    for (const host of ['a', 'b', 'c', 'relay']) assert.ok(drawn.edges.some((e) => drawnPair(e) === pair('lh', host)), `lh-${host} drawn`);
+    // Closed before the lab removes the namespace the browser runs in.
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (err) => errors.push(String(err)));
+      page.on('requestfailed', (req) => errors.push(`${req.url()} ${req.failure()?.errorText}`));
+      await page.goto(`${mapUrl(lab)}/`, { waitUntil: 'load', timeout: 30_000 });
+      const graph = () =>
+        page.evaluate(() => {
+          const cy = (window as unknown as { cy?: unknown }).cy as { nodes(): { map<T>(f: (n: { id(): string }) => T): T[] }; edges(): { map<T>(f: (e: { data(k: string): string }) => T): T[] } } | undefined;
+          if (!cy) return null;
+          return { nodes: cy.nodes().map((n) => n.id()), edges: cy.edges().map((e) => ({ source: e.data('source'), target: e.data('target'), kind: e.data('kind') })) };
+        });
+      const drawnPair = (e: { source: string; target: string }) => [e.source, e.target].sort().join(' ');
+      await page.waitForFunction((n) => document.querySelectorAll('#hosts-table tbody tr').length === n, { timeout: 20_000 }, 5);
+      const drawn = (await graph())!;
+      assert.ok(drawn, 'the graph is drawn');
+      assert.deepEqual(drawn.nodes.sort(), ['lh', 'relay', 'a', 'b', 'c'].map(ip).sort());
+      assert.equal(drawn.edges.find((e) => drawnPair(e) === pair('a', 'b'))?.kind, 'direct');
+      assert.equal(drawn.edges.find((e) => drawnPair(e) === pair('a', 'c'))?.kind, 'relayed');
+      for (const host of ['a', 'b', 'c', 'relay']) assert.ok(drawn.edges.some((e) => drawnPair(e) === pair('lh', host)), `lh-${host} drawn`);
 
-    // Clicking a host opens its details.
-    const box = await page.evaluate((id) => {
-      const cy = (window as unknown as { cy: { getElementById(id: string): { renderedPosition(): { x: number; y: number } } } }).cy;
-      const p = cy.getElementById(id).renderedPosition();
-      const r = document.getElementById('graph')!.getBoundingClientRect();
-      return { x: r.left + p.x, y: r.top + p.y };
-    }, ip('c'));
-    await page.mouse.click(box.x, box.y);
-    await page.waitForFunction((id) => document.getElementById('details')!.dataset.host === id, { timeout: 5000 }, ip('c'));
-    const details = await page.$eval('#details', (el) => el.textContent ?? '');
-    assert.match(details, /endpoint-dependent/);
-    assert.match(details, /containers \(0\)/);
-    assert.match(details, new RegExp(`a: via ${ip('relay').replaceAll('.', '\\.')}`));
-    if (process.env.MAP_SCREENSHOT) await page.screenshot({ path: process.env.MAP_SCREENSHOT });
+      // Clicking a host opens its details.
+      const box = await page.evaluate((id) => {
+        const cy = (window as unknown as { cy: { getElementById(id: string): { renderedPosition(): { x: number; y: number } } } }).cy;
+        const p = cy.getElementById(id).renderedPosition();
+        const r = document.getElementById('graph')!.getBoundingClientRect();
+        return { x: r.left + p.x, y: r.top + p.y };
+      }, ip('c'));
+      await page.mouse.click(box.x, box.y);
+      await page.waitForFunction((id) => document.getElementById('details')!.dataset.host === id, { timeout: 5000 }, ip('c'));
+      const details = await page.$eval('#details', (el) => el.textContent ?? '');
+      assert.match(details, /endpoint-dependent/);
+      assert.match(details, /containers \(0\)/);
+      assert.match(details, new RegExp(`a: via ${ip('relay').replaceAll('.', '\\.')}`));
+      if (process.env.MAP_SCREENSHOT) await page.screenshot({ path: process.env.MAP_SCREENSHOT });
 
-    // c leaves: gone from the page within seconds, without a reload.
-    const updatedBefore = await page.evaluate(() => document.body.dataset.updated);
-    await lab.stop('c');
-    await page.waitForFunction((id) => !(window as unknown as { cy: { getElementById(id: string): { nonempty(): boolean } } }).cy.getElementById(id).nonempty(), { timeout: 10_000 }, ip('c'));
-    assert.notEqual(await page.evaluate(() => document.body.dataset.updated), updatedBefore);
-    assert.equal(await page.$$eval('#hosts-table tbody tr', (rows) => rows.length), 4);
-    assert.deepEqual(errors, []);
+      // c leaves: gone from the page within seconds, without a reload.
+      const updatedBefore = await page.evaluate(() => document.body.dataset.updated);
+      await lab.stop('c');
+      await page.waitForFunction((id) => !(window as unknown as { cy: { getElementById(id: string): { nonempty(): boolean } } }).cy.getElementById(id).nonempty(), { timeout: 10_000 }, ip('c'));
+      assert.notEqual(await page.evaluate(() => document.body.dataset.updated), updatedBefore);
+      assert.equal(await page.$$eval('#hosts-table tbody tr', (rows) => rows.length), 4);
+      assert.deepEqual(errors, []);
+    } finally {
+      await close();
+    }
   });
 });
 
