@@ -6,6 +6,8 @@
  *   docker  two Docker hosts (`mesh node --docker-bridge cluster`): a container fetches http://web.cluster/
  *           from a container on the other host (namespaces stand in for containers where dockerd cannot run)
  *
+ * `npm run demo -- --map` runs the nat act with a relay, a host behind a symmetric NAT and the
+ * lighthouse's live map, and keeps that lab running with the map on 127.0.0.1 until Ctrl-C.
  * `npm run demo -- --only nat|docker|tunnel` runs one act; `--without-dockerd` shows the docker act's
  * namespace fallback even where Docker works. Each act removes everything it made (processes,
  * namespaces with their interfaces, dockerd directories, temp files), also on failure and on Ctrl-C.
@@ -29,21 +31,25 @@ const TITLES: Record<ActName, string> = {
 };
 
 function usage(message: string): number {
-  process.stderr.write(`${message}\nusage: npm run demo -- [--only tunnel|nat|docker] [--without-dockerd]\n`);
+  process.stderr.write(`${message}\nusage: npm run demo -- [--only tunnel|nat|docker] [--without-dockerd] [--map]\n`);
   return 2;
 }
 
 async function main(): Promise<number> {
   let only: string | undefined;
   let withoutDockerd: boolean;
+  let map: boolean;
   try {
-    const { values } = parseArgs({ options: { only: { type: 'string' }, 'without-dockerd': { type: 'boolean', default: false } } });
+    const { values } = parseArgs({ options: { only: { type: 'string' }, 'without-dockerd': { type: 'boolean', default: false }, map: { type: 'boolean', default: false } } });
     only = values.only;
     withoutDockerd = values['without-dockerd'] ?? false;
+    map = values.map ?? false;
   } catch (err) {
     return usage((err as Error).message);
   }
   if (only !== undefined && !(ACTS as readonly string[]).includes(only)) return usage(`unknown act "${only}"`);
+  if (map && only !== undefined && only !== 'nat') return usage('--map shows the nat act\'s lab: it goes with --only nat or alone');
+  if (map) only = 'nat';
   const acts = only === undefined ? [...ACTS] : [only as ActName];
 
   process.stdout.write(`mesh demo: ${acts.length === 1 ? 'one act' : `${acts.length} acts`} (${acts.join(', ')}), each in network namespaces it creates and removes\n`);
@@ -94,7 +100,7 @@ async function main(): Promise<number> {
     let result: ActResult;
     try {
       result =
-        act === 'tunnel' ? await tunnelAct(io, NAME_PREFIX) : act === 'nat' ? await natAct(io, NAME_PREFIX) : await dockerAct(io, NAME_PREFIX, { withoutDockerd });
+        act === 'tunnel' ? await tunnelAct(io, NAME_PREFIX) : act === 'nat' ? await natAct(io, NAME_PREFIX, { map }) : await dockerAct(io, NAME_PREFIX, { withoutDockerd });
     } catch (err) {
       // Ctrl-C makes the running act fail: that is no failure to report.
       if (interruption) break;

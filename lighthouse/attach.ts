@@ -4,9 +4,11 @@
  */
 import type { UdpBind, UdpOptions } from '../src/io/udp.js';
 import type { ExtraMetric } from '../src/node/metrics.js';
+import { formatIp } from '../src/net/ipv4.js';
 import type { MeshNode } from '../src/node/node.js';
 import { LighthouseDns } from './dns.js';
 import { LighthouseServer } from './server.js';
+import type { LighthouseWeb } from './web.js';
 import { StunResponder } from './stun.js';
 
 export interface Lighthouse {
@@ -18,6 +20,8 @@ export interface Lighthouse {
   status(): LighthouseStatus;
   /** What the Prometheus exporter adds for a lighthouse. */
   readonly metrics: readonly ExtraMetric[];
+  /** `lighthouse.web`; null when off or when it could not listen. */
+  readonly web: LighthouseWeb | null;
   stop(): Promise<void>;
 }
 
@@ -77,6 +81,7 @@ export async function attachLighthouse(node: MeshNode, bindUdp?: (options: UdpOp
     if (samples.length > 10) samples.shift();
   }, RATE_WINDOW_MS / 10);
   sampler.unref();
+  const web = node.config.lighthouse.web.enabled ? await startWeb(node, server) : null;
   return {
     server,
     stun,
@@ -93,11 +98,47 @@ export async function attachLighthouse(node: MeshNode, bindUdp?: (options: UdpOp
       { name: 'lighthouse_answers_total', help: 'Host queries answered', kind: 'counter', lighthouse: true, read: () => server.counts.answers },
       { name: 'lighthouse_updates_total', help: 'Host update notifications received', kind: 'counter', lighthouse: true, read: () => server.counts.updates },
     ],
+    web,
     async stop() {
       clearInterval(sampler);
+      await web?.stop();
       server.stop();
       await stun.stop();
       await dns?.stop();
     },
   };
+}
+
+/** The map is an aid like DNS: when it cannot listen, the lighthouse runs without it. Loaded only when enabled. */
+async function startWeb(node: MeshNode, server: LighthouseServer): Promise<LighthouseWeb | null> {
+  const { log } = node;
+  const { listen, port } = node.config.lighthouse.web;
+  // Default: the overlay IP, so only mesh members reach it, through the firewall's inbound rules.
+  const host = listen || formatIp(node.identity.vpnIp);
+  try {
+    const { LighthouseWeb } = await import('./web.js');
+    return await LighthouseWeb.start(
+      {
+        log,
+        self: () => ({
+          cert: node.identity.cert,
+          vpnIp: node.identity.vpnIp,
+          // All of them: the cap is for reports that travel, this one does not.
+          tunnels: node.lighthouseClient.tunnels(),
+          natMapping: node.nat.natMapping,
+        }),
+        hosts: () => server.hosts(),
+        view: (vpnIp) => server.view(vpnIp),
+        certOf: (vpnIp) => node.hostmap.get(vpnIp)?.cert ?? null,
+        namesOf: (vpnIp) => server.directory.namesOf(vpnIp),
+        reportOf: (vpnIp) => server.directory.reportOf(vpnIp),
+        watch: (watcher) => server.watch(watcher),
+        probeRtt: () => node.lighthouseClient.probeTunnels(),
+      },
+      { host, port },
+    );
+  } catch (err) {
+    log.error({ reason: (err as Error).message, host, port }, 'lighthouse.web: cannot start the map');
+    return null;
+  }
 }

@@ -1,6 +1,19 @@
 import { cidrContains, networkOf } from '../src/net/ipv4.js';
 import { PrefixTable } from '../src/net/prefix-table.js';
-import { emptyMetaDetails, MAX_MESH_NAME_IPS, MAX_MESH_NAME_LENGTH, MetaType, type MeshName, type MeshNameTable, type MetaDetails, type MetaMessage } from '../src/protocol/messages.js';
+import {
+  emptyMetaDetails,
+  MAX_MESH_NAME_IPS,
+  MAX_MESH_NAME_LENGTH,
+  MAX_REPORTED_TUNNELS,
+  MetaType,
+  NAT_MAPPINGS,
+  type MeshName,
+  type MeshNameTable,
+  type MeshTunnel,
+  type MetaDetails,
+  type MetaMessage,
+  type NatMapping,
+} from '../src/protocol/messages.js';
 import type { HostInfo } from '../src/node/hostmap.js';
 
 /** Names kept per host and chunks per snapshot (with the name bounds of messages.ts): bound what one host can make the lighthouse hold. */
@@ -28,6 +41,16 @@ interface HostNames {
 
 export type Reply = (type: number, details: MetaDetails) => void;
 
+/** The latest MeshTunnelsReport of a host, for the map. */
+export interface TunnelReport {
+  tunnels: MeshTunnel[];
+  /** Tunnels the host has, including those its report left out. */
+  total: number;
+  natMapping: NatMapping;
+  /** When it arrived (ms since the epoch). */
+  at: number;
+}
+
 /**
  * The lighthouse's part of the mesh extensions: which host routes which container subnet (from
  * the certificates of the hosts it has tunnels with, so no host can claim another's containers),
@@ -43,8 +66,13 @@ export class MeshDirectory {
   private readonly hostsByName = new Map<string, Set<number>>();
   /** Certificate names of the connected hosts (lighthouse.serve_dns), lower case. */
   private readonly byCertName = new Map<string, number>();
+  private readonly reports = new Map<number, TunnelReport>();
 
-  constructor(private readonly now: () => number = Date.now) {}
+  /** `changed` hears of every host whose names or tunnel report changed (the map's live updates). */
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly changed: (vpnIp: number) => void = () => {},
+  ) {}
 
   onTunnelUp(host: HostInfo): void {
     for (const s of host.cert?.details.subnets ?? []) this.subnets.set(s, host.vpnIp);
@@ -54,6 +82,7 @@ export class MeshDirectory {
   onTunnelGone(host: HostInfo): void {
     this.subnets.deleteWhere((vpnIp) => vpnIp === host.vpnIp);
     this.dropNames(host.vpnIp);
+    this.reports.delete(host.vpnIp);
     const name = host.cert?.details.name.toLowerCase();
     if (name !== undefined && this.byCertName.get(name) === host.vpnIp) this.byCertName.delete(name);
   }
@@ -85,6 +114,20 @@ export class MeshDirectory {
           : meta.type === MetaType.MeshNamesSnapshot ? this.takeSnapshot(host, table, meta.details.meshNames ?? [])
           : this.isInStep(host.vpnIp, table);
         if (!inStep) this.askResync(host.vpnIp, reply);
+        if (meta.type !== MetaType.MeshNamesCheck) this.changed(host.vpnIp);
+        return true;
+      }
+      case MetaType.MeshTunnelsReport: {
+        if (meta.details.vpnIp !== host.vpnIp) return true;
+        const tunnels: MeshTunnel[] = [];
+        for (const t of meta.details.meshTunnels ?? []) {
+          if (tunnels.length >= MAX_REPORTED_TUNNELS) break;
+          if (t.peerIp === 0 || t.peerIp === host.vpnIp || t.relayIp === t.peerIp || tunnels.some((k) => k.peerIp === t.peerIp)) continue;
+          tunnels.push({ peerIp: t.peerIp, relayIp: t.relayIp, rttMicros: t.rttMicros, ageSeconds: t.ageSeconds });
+        }
+        const natMapping = NAT_MAPPINGS[meta.details.meshNatMapping ?? 0] ?? 'unknown';
+        this.reports.set(host.vpnIp, { tunnels, total: Math.max(tunnels.length, meta.details.meshTunnelsTotal ?? 0), natMapping, at: this.now() });
+        this.changed(host.vpnIp);
         return true;
       }
       case MetaType.MeshNameQuery: {
@@ -102,6 +145,16 @@ export class MeshDirectory {
 
   get names(): number {
     return this.hostsByName.size;
+  }
+
+  /** The container and service names a host publishes. */
+  namesOf(vpnIp: number): readonly MeshName[] {
+    return [...(this.namesByHost.get(vpnIp)?.names ?? [])].map(([name, ips]) => ({ name, ips }));
+  }
+
+  /** The latest tunnel report of a connected host. */
+  reportOf(vpnIp: number): TunnelReport | undefined {
+    return this.reports.get(vpnIp);
   }
 
   private subnetsOf(vpnIp: number): { ip: number; bits: number }[] {

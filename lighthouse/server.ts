@@ -48,6 +48,16 @@ interface BookEntry {
   relays: number[];
   /** `encodeMeta(None, details)`: field 2 (Details) only; a message type is prefixed per send. */
   encoded: Uint8Array | null;
+  /** Last HostUpdateNotification or tunnel event (ms since the epoch). */
+  seenAt: number;
+}
+
+/** A host's book entry as the map shows it. */
+export interface BookView {
+  learned: Endpoint[];
+  reported: Endpoint[];
+  relays: number[];
+  seenAt: number;
 }
 
 /**
@@ -56,8 +66,9 @@ interface BookEntry {
  */
 export class LighthouseServer implements LighthouseRole {
   private readonly book = new Map<number, BookEntry>();
-  /** Container subnets and names of the hosts (mesh extension, meta types 100+). */
-  readonly directory = new MeshDirectory();
+  /** Container subnets, names and tunnel reports of the hosts (mesh extension, meta types 100+). */
+  readonly directory = new MeshDirectory(Date.now, (vpnIp) => this.changed(vpnIp));
+  private readonly watchers = new Set<(vpnIp: number) => void>();
   /** Totals since start, for `mesh status` and the metrics. */
   readonly counts = { queries: 0, answers: 0, updates: 0 };
 
@@ -66,6 +77,30 @@ export class LighthouseServer implements LighthouseRole {
   /** Hosts currently in the book. */
   get size(): number {
     return this.book.size;
+  }
+
+  /** Hears of every host that comes, goes or changes; returns the unsubscribe. */
+  watch(watcher: (vpnIp: number) => void): () => void {
+    this.watchers.add(watcher);
+    return () => this.watchers.delete(watcher);
+  }
+
+  /** The overlay IPs in the book. */
+  hosts(): number[] {
+    return [...this.book.keys()];
+  }
+
+  /** One host's entry for the map: learned and reported addresses apart. */
+  view(vpnIp: number): BookView | null {
+    const entry = this.book.get(vpnIp);
+    if (!entry) return null;
+    const learned: Endpoint[] = [];
+    if (entry.learned4) learned.push({ address: formatIp(entry.learned4.ip), port: entry.learned4.port });
+    if (entry.learned6) learned.push({ address: hiLoToIp6(entry.learned6.hi, entry.learned6.lo), port: entry.learned6.port });
+    const reported: Endpoint[] = [];
+    for (let i = 0; i < entry.reported4.length; i += 2) reported.push({ address: formatIp(entry.reported4[i]!), port: entry.reported4[i + 1]! });
+    for (const e of entry.reported6) reported.push({ address: hiLoToIp6(e.hi, e.lo), port: e.port });
+    return { learned, reported, relays: [...entry.relays], seenAt: entry.seenAt };
   }
 
   /** The addresses a query for `vpnIp` would be answered with (learned first), for tests and logs. */
@@ -108,17 +143,20 @@ export class LighthouseServer implements LighthouseRole {
   onTunnelUp(host: HostInfo): void {
     if (host.remote) this.learn(host.vpnIp, host.remote);
     this.directory.onTunnelUp(host);
+    this.changed(host.vpnIp);
   }
 
   /** An established host moved to a new underlay address. */
   onRoam(host: HostInfo): void {
     if (host.remote) this.learn(host.vpnIp, host.remote);
+    this.changed(host.vpnIp);
   }
 
   /** A tunnel is gone (closeTunnel, recv_error, dead): forget the host, as Nebula does. */
   onTunnelGone(host: HostInfo): void {
     this.book.delete(host.vpnIp);
     this.directory.onTunnelGone(host);
+    this.changed(host.vpnIp);
   }
 
   stop(): void {
@@ -128,7 +166,7 @@ export class LighthouseServer implements LighthouseRole {
   private entryFor(vpnIp: number): BookEntry {
     let entry = this.book.get(vpnIp);
     if (!entry) {
-      entry = { learned4: null, learned6: null, reported4: [], reported6: [], relays: [], encoded: null };
+      entry = { learned4: null, learned6: null, reported4: [], reported6: [], relays: [], encoded: null, seenAt: Date.now() };
       this.book.set(vpnIp, entry);
     }
     return entry;
@@ -157,6 +195,7 @@ export class LighthouseServer implements LighthouseRole {
       return;
     }
     const entry = this.entryFor(host.vpnIp);
+    entry.seenAt = Date.now();
     const reported4: number[] = [];
     for (const e of d.ip4AndPorts) {
       if (reported4.length >= MAX_REPORTED_PER_FAMILY * 2) break;
@@ -181,6 +220,11 @@ export class LighthouseServer implements LighthouseRole {
     entry.reported6 = reported6;
     entry.relays = relays;
     entry.encoded = null;
+    this.changed(host.vpnIp);
+  }
+
+  private changed(vpnIp: number): void {
+    for (const watcher of this.watchers) watcher(vpnIp);
   }
 
   private acceptable4(vpnIp: number, e: Ip4AndPort): boolean {

@@ -7,9 +7,11 @@ import { runNode } from './node.js';
 export function asLighthouse(loaded: LoadedConfig): void {
   const config = loaded.config;
   config.lighthouse.amLighthouse = true;
-  // Read before am_lighthouse was forced on: a lighthouse does serve DNS.
-  const dnsWarning = loaded.warnings.findIndex((w) => w.startsWith('lighthouse.serve_dns:'));
-  if (dnsWarning >= 0) loaded.warnings.splice(dnsWarning, 1);
+  // Read before am_lighthouse was forced on: a lighthouse does serve DNS and the map.
+  for (const key of ['lighthouse.serve_dns:', 'lighthouse.web.enabled:']) {
+    const warning = loaded.warnings.findIndex((w) => w.startsWith(key));
+    if (warning >= 0) loaded.warnings.splice(warning, 1);
+  }
   if (config.listen.port === 0) {
     throw new UserError(`config ${loaded.source}: listen.port: a lighthouse needs a fixed port (the one in the nodes' static_host_map), not 0 or unset`);
   }

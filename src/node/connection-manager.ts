@@ -3,6 +3,11 @@ import type { Diagnostics } from './diagnostics.js';
 import type { HostInfo, HostMap } from './hostmap.js';
 import type { Timers } from './timers.js';
 
+/** An RTT probe's payload: the send time as a float64 (ms on the monotonic clock). */
+const RTT_PROBE_LEN = 8;
+/** Echoed times further back than this are not round trips we measured. */
+const MAX_PLAUSIBLE_RTT_MS = 60_000;
+
 /** What the connection manager needs from its node. */
 export interface ConnectionDeps {
   readonly hostmap: HostMap;
@@ -11,7 +16,10 @@ export interface ConnectionDeps {
   settings(): { connectionAliveInterval: number; pendingDeletionInterval: number; disconnectInvalid: boolean };
   /** Re-checks a peer certificate; false (and the tunnel closed) when it no longer holds. */
   stillValid(host: HostInfo): boolean;
-  sendTest(host: HostInfo): void;
+  /** A TestRequest; the peer echoes `payload` in its TestReply (Nebula does too). */
+  sendTest(host: HostInfo, payload?: Uint8Array): void;
+  /** A monotonic clock in ms for round trips (default: performance.now). */
+  monotonicMs?(): number;
   removeTunnel(host: HostInfo, notify: boolean): void;
 }
 
@@ -22,7 +30,28 @@ export interface ConnectionDeps {
  * a new handshake). Tunnels we only receive on are not probed, as in Nebula.
  */
 export class ConnectionManager {
-  constructor(private readonly deps: ConnectionDeps) {}
+  private readonly monotonicMs: () => number;
+
+  constructor(private readonly deps: ConnectionDeps) {
+    this.monotonicMs = deps.monotonicMs ?? (() => performance.now());
+  }
+
+  /** Measures a tunnel's round trip: a test request carrying its send time, which the reply echoes. */
+  probeRtt(host: HostInfo): void {
+    const payload = Buffer.alloc(RTT_PROBE_LEN);
+    payload.writeDoubleBE(this.monotonicMs());
+    this.deps.sendTest(host, payload);
+  }
+
+  /** The one place round trips are measured: from an RTT probe's echoed time, or from a liveness test. */
+  onTestReply(host: HostInfo, payload: Uint8Array): void {
+    let rtt: number;
+    if (payload.length === RTT_PROBE_LEN) rtt = this.monotonicMs() - Buffer.from(payload.buffer, payload.byteOffset, payload.length).readDoubleBE(0);
+    else if (payload.length === 0 && host.testSentAt !== 0) rtt = this.deps.timers.now() - host.testSentAt;
+    else return;
+    // The peer only echoes what we sent, but a buggy or hostile one could echo anything.
+    if (rtt >= 0 && rtt <= MAX_PLAUSIBLE_RTT_MS) host.lastRttMs = rtt;
+  }
 
   outbound(host: HostInfo): void {
     host.outboundSeen = true;

@@ -58,6 +58,8 @@ export class HostInfo {
   outboundSeen = false;
   livenessTimer: Timer | null = null;
   testSentAt = 0;
+  /** Round trip of the last answered test request (ms; ConnectionManager.onTestReply, `mesh ping`); null until one is. */
+  lastRttMs: number | null = null;
   readonly createdAt = Date.now();
   /** When the tunnel last came up (handshake completed or candidate promoted), ms since the epoch. */
   establishedAt = 0;
@@ -66,9 +68,6 @@ export class HostInfo {
   rxBytes = 0;
   txPackets = 0;
   txBytes = 0;
-  /** Round trip of the last answered Test request (ms); null until one is answered. */
-  lastRttMs: number | null = null;
-
   constructor(
     readonly vpnIp: number,
     readonly localIndex: number,

@@ -4,7 +4,21 @@ import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 import type { Endpoint } from '../net/endpoint.js';
 import { formatIp, parseIp } from '../net/ipv4.js';
 import { MessageType } from '../protocol/header.js';
-import { emptyMetaDetails, encodeMeta, hiLoToIp6, ip6ToHiLo, MetaType, type Ip4AndPort, type Ip6AndPort, type MetaDetails, type MetaMessage } from '../protocol/messages.js';
+import {
+  emptyMetaDetails,
+  encodeMeta,
+  hiLoToIp6,
+  ip6ToHiLo,
+  MAX_REPORTED_TUNNELS,
+  MetaType,
+  NAT_MAPPINGS,
+  type Ip4AndPort,
+  type Ip6AndPort,
+  type MetaDetails,
+  type MeshTunnel,
+  type MetaMessage,
+  type NatMapping,
+} from '../protocol/messages.js';
 import { allowListAllows, localAllowListAllowsName } from '../net/allow-list.js';
 import type { NodeConfig } from './config.js';
 import type { HostInfo, HostMap } from './hostmap.js';
@@ -24,6 +38,11 @@ export interface LighthouseClientDeps extends PunchDeps {
   remoteAllowed(vpnIp: number, addr: Endpoint): boolean;
   /** Sends message 1 of a pending handshake now that an answer brought addresses. */
   triggerHandshake(vpnIp: number): void;
+  /** The relay traffic to `vpnIp` goes through, or null when direct. */
+  relayFor(vpnIp: number): number | null;
+  /** Sends an RTT probe on a tunnel (ConnectionManager.probeRtt). */
+  probeRtt(host: HostInfo): void;
+  natMapping(): NatMapping;
   readonly networkInterfaces?: InterfaceSource;
 }
 
@@ -34,6 +53,8 @@ export type ReplyHandler = (lighthouse: HostInfo, details: MetaDetails) => void;
 const MAX_ANSWER_PER_FAMILY = 10;
 /** Relays taken from one lighthouse answer. */
 const MAX_ANSWER_RELAYS = 10;
+/** Ages beyond 8.5 years are reported as that (a four-byte varint). */
+const MAX_REPORTED_AGE_SECONDS = 0x0fffffff;
 
 /**
  * A node's side of the lighthouse protocol (Nebula 1.6 §5): registration updates, host queries,
@@ -177,6 +198,35 @@ export class LighthouseClient {
   sendUpdate(): void {
     if (this.stopped || this.lighthouses.size === 0) return;
     this.sendToLighthouses(MetaType.HostUpdateNotification, this.updateDetails());
+    this.sendToLighthouses(MetaType.MeshTunnelsReport, this.tunnelReport());
+    // Round trips measured now are in the next report.
+    this.probeTunnels();
+  }
+
+  /** An RTT probe on every established tunnel. */
+  probeTunnels(): void {
+    for (const host of this.deps.hostmap.hosts()) if (host.established) this.deps.probeRtt(host);
+  }
+
+  /** Our tunnels for the lighthouses' map (mesh extension): at most MAX_REPORTED_TUNNELS, and how many there are. */
+  tunnelReport(): MetaDetails {
+    const tunnels = this.tunnels();
+    const meshTunnels = tunnels.slice(0, MAX_REPORTED_TUNNELS);
+    const meshNatMapping = NAT_MAPPINGS.indexOf(this.deps.natMapping());
+    return { ...emptyMetaDetails(), vpnIp: this.deps.identity().vpnIp, meshTunnels, meshTunnelsTotal: tunnels.length, meshNatMapping };
+  }
+
+  /** Every established tunnel, lowest overlay IPs first. */
+  tunnels(): MeshTunnel[] {
+    const now = this.deps.timers.now();
+    const hosts = [...this.deps.hostmap.hosts()].filter((h) => h.established).sort((a, b) => a.vpnIp - b.vpnIp);
+    return hosts.map((host) => ({
+      peerIp: host.vpnIp,
+      relayIp: host.remote ? 0 : (this.deps.relayFor(host.vpnIp) ?? 0),
+      // 0 means "not measured": a measured round trip is at least 1 µs.
+      rttMicros: host.lastRttMs === null ? 0 : Math.max(1, Math.round(host.lastRttMs * 1000)),
+      ageSeconds: Math.min(MAX_REPORTED_AGE_SECONDS, Math.max(0, Math.floor((now - host.createdAt) / 1000))),
+    }));
   }
 
   /**

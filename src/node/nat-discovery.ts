@@ -1,5 +1,6 @@
 import { endpointKey, sameEndpoint, type Endpoint } from '../net/endpoint.js';
 import { formatIp } from '../net/ipv4.js';
+import type { NatMapping } from '../protocol/messages.js';
 import type { Diagnostics } from './diagnostics.js';
 import type { Timer, Timers } from './timers.js';
 
@@ -20,7 +21,7 @@ const QUICK_RETRIES = 2;
 const MAX_BACKOFF_INTERVALS = 16;
 const MAX_REPLY_TIMEOUT_MS = 3000;
 
-type Mapping = 'unknown' | 'endpoint-independent' | 'endpoint-dependent';
+type Mapping = NatMapping;
 
 interface StunServer {
   endpoint: Endpoint;
@@ -57,6 +58,11 @@ export class NatDiscovery {
   /** Our address as the lighthouses see it (STUN XOR-MAPPED-ADDRESS), once known. */
   get reflexive(): Endpoint | null {
     return this.latest;
+  }
+
+  /** How our NAT maps the socket, as far as the STUN answers so far tell. */
+  get natMapping(): NatMapping {
+    return this.mapping;
   }
 
   /** True once two STUN servers saw different mappings: punching cannot work, use a relay at once. */

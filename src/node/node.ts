@@ -165,7 +165,7 @@ export class MeshNode implements InsideNode, OutsideNode {
       timers,
       settings: () => ({ ...this.config.timers, disconnectInvalid: this.config.pki.disconnectInvalid }),
       stillValid: (host) => this.stillValid(host),
-      sendTest: (host) => this.sendTest(host),
+      sendTest: (host, payload) => this.sendTest(host, payload),
       removeTunnel: (host, notify) => this.removeTunnel(host, notify),
     });
     this.handshakes = new HandshakeManager({
@@ -216,6 +216,9 @@ export class MeshNode implements InsideNode, OutsideNode {
       sendTo,
       remoteAllowed: (vpnIp, addr) => this.remoteAllowed(vpnIp, addr),
       triggerHandshake: (vpnIp) => this.handshakes.triggerNow(vpnIp),
+      relayFor: (vpnIp) => this.relays.relayFor(vpnIp),
+      probeRtt: (host) => this.connections.probeRtt(host),
+      natMapping: () => this.nat.natMapping,
       networkInterfaces: deps.networkInterfaces,
     });
     this.relays = new RelayManager({
@@ -397,8 +400,8 @@ export class MeshNode implements InsideNode, OutsideNode {
     else this.udp.send([{ data: datagram, to: host.remote }]);
   }
 
-  sendTest(host: HostInfo): void {
-    if (host.established) this.sendOn(host, MessageType.Test, MessageSubType.TestRequest, Buffer.alloc(0));
+  sendTest(host: HostInfo, payload: Uint8Array = Buffer.alloc(0)): void {
+    if (host.established) this.sendOn(host, MessageType.Test, MessageSubType.TestRequest, payload);
   }
 
   /**
@@ -408,7 +411,8 @@ export class MeshNode implements InsideNode, OutsideNode {
    */
   probe(vpnIp: number, timeoutMs: number): Promise<ProbeResult | null> {
     if (this.stopped) return Promise.resolve(null);
-    const payload = randomBytes(8);
+    // 16 bytes: not the 8 of the connection manager's RTT probes, which read theirs as a send time.
+    const payload = randomBytes(16);
     const key = payload.toString('hex');
     return new Promise((resolve) => {
       const done = (result: ProbeResult | null) => {
@@ -423,8 +427,9 @@ export class MeshNode implements InsideNode, OutsideNode {
     });
   }
 
-  /** A Test reply: answers the `mesh ping` that sent its payload (liveness replies carry none). */
+  /** A Test reply: an RTT probe's or liveness test's (connection manager), or the `mesh ping` that sent its payload. */
   onTestReply(host: HostInfo, payload: Buffer): void {
+    this.connections.onTestReply(host, payload);
     const probe = this.probes.get(payload.toString('hex'));
     if (!probe || probe.vpnIp !== host.vpnIp) return;
     const rttMs = performance.now() - probe.sentAt;

@@ -63,7 +63,30 @@ export const MetaType = {
    * do not know.
    */
   MeshRevocations: 109,
+  /** node → lighthouse, with each HostUpdateNotification: its tunnels (MeshTunnels, MeshTunnelsTotal), for the map. */
+  MeshTunnelsReport: 110,
 } as const;
+
+/** MeshNatMapping values (RFC 4787 mapping behaviour); endpoint-dependent is what Nebula users call a symmetric NAT. */
+export const NAT_MAPPINGS = ['unknown', 'endpoint-independent', 'endpoint-dependent'] as const;
+export type NatMapping = (typeof NAT_MAPPINGS)[number];
+
+/**
+ * Tunnels in one MeshTunnelsReport: capped (not chunked) so the report stays one datagram below a
+ * 1280-byte underlay MTU (at most 24 bytes per tunnel); MeshTunnelsTotal says how many there are.
+ */
+export const MAX_REPORTED_TUNNELS = 40;
+
+/** One tunnel in a MeshTunnelsReport. */
+export interface MeshTunnel {
+  peerIp: number;
+  /** The relay the tunnel goes through; 0 when direct. */
+  relayIp: number;
+  /** Last measured round trip in microseconds; 0 when not measured yet. */
+  rttMicros: number;
+  /** Seconds since the tunnel came up. */
+  ageSeconds: number;
+}
 
 /** Bounds of a published name (a container, alias or `<service>.<project>`) that nodes and lighthouses keep. */
 export const MAX_MESH_NAME_LENGTH = 127;
@@ -105,7 +128,11 @@ const { root } = protobuf.parse(`
     repeated MeshName meshNames = 101;
     MeshNameTable meshNameTable = 102;
     bytes meshRevocationList = 103;
+    repeated MeshTunnel meshTunnels = 104;
+    uint32 meshTunnelsTotal = 105;
+    uint32 meshNatMapping = 106;
   }
+  message MeshTunnel { uint32 peerIp = 1; uint32 relayIp = 2; uint32 rttMicros = 3; uint32 ageSeconds = 4; }
   message MeshSubnet { uint32 ip = 1; uint32 bits = 2; }
   message MeshName { string name = 1; repeated uint32 ips = 2; }
   message MeshNameTable { uint32 epoch = 1; uint32 version = 2; uint32 chunk = 3; uint32 chunks = 4; }
@@ -276,6 +303,12 @@ export interface MetaDetails {
   meshNameTable?: MeshNameTable;
   /** mesh extension (field 103): an encoded revocation list. */
   meshRevocationList?: Uint8Array;
+  /** mesh extension (field 104). */
+  meshTunnels?: MeshTunnel[];
+  /** mesh extension (field 105): tunnels the sender has, when it reported only some of them. */
+  meshTunnelsTotal?: number;
+  /** mesh extension (field 106): the sender's NAT mapping as its STUN discovery sees it (NAT_MAPPINGS index). */
+  meshNatMapping?: number;
 }
 
 export interface MetaMessage {
@@ -306,7 +339,7 @@ const decodeMetaObject = plainDecoder<{ type: number; details: Required<MetaDeta
 export function decodeMeta(bytes: Uint8Array): MetaMessage {
   const { type, details } = decodeMetaObject(bytes);
   // The mesh extension lists are optional properties, left out when empty.
-  const { meshSubnets, meshNames, meshNameTable, meshRevocationList, vpnAddr, relayVpnAddrs, ...base } = details;
+  const { meshSubnets, meshNames, meshNameTable, meshRevocationList, meshTunnels, meshTunnelsTotal, meshNatMapping, vpnAddr, relayVpnAddrs, ...base } = details;
   const metaDetails: MetaDetails = base;
   metaDetails.vpnIp ||= ipv4OfAddr(vpnAddr);
   if (metaDetails.relayVpnIps.length === 0) metaDetails.relayVpnIps = relayVpnAddrs.map(ipv4OfAddr).filter((ip) => ip !== 0);
@@ -315,6 +348,9 @@ export function decodeMeta(bytes: Uint8Array): MetaMessage {
   if (meshNames.length > 0) metaDetails.meshNames = meshNames;
   if (meshNameTable) metaDetails.meshNameTable = meshNameTable;
   if (meshRevocationList.length > 0) metaDetails.meshRevocationList = copyBytes(meshRevocationList);
+  if (meshTunnels.length > 0) metaDetails.meshTunnels = meshTunnels;
+  if (meshTunnelsTotal) metaDetails.meshTunnelsTotal = meshTunnelsTotal;
+  if (meshNatMapping) metaDetails.meshNatMapping = meshNatMapping;
   return { type, details: metaDetails };
 }
 

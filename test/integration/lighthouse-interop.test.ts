@@ -120,9 +120,12 @@ test('mesh nodes find each other through a nebula 1.6.1 lighthouse, and get punc
   // nebula told b that a was looking for it: b punched a's address with a 0x00 byte.
   await waitFor(() => (a.node.stats.dropped['punch'] ?? 0) > 0, 10_000, 'punch from b at a');
 
-  // The mesh extensions (container names and subnets) sent to a nebula lighthouse are ignored:
-  // no answer, no complaint in its (debug) log, and the tunnels and lighthouse service go on.
+  // The mesh extensions (container names and subnets, tunnel reports) sent to a nebula lighthouse
+  // are ignored: no answer, no complaint in its (debug) log, and the tunnels and lighthouse service go on.
   const logBefore = lh.log().length;
+  const report = a.node.lighthouseClient.tunnelReport();
+  assert.ok(report.meshTunnels?.some((tunnel) => tunnel.peerIp === parseIp(hostB.ip) && tunnel.relayIp === 0), 'a reports its direct tunnel to b');
+  a.node.lighthouseClient.sendUpdate(); // HostUpdateNotification, then MeshTunnelsReport
   a.node.names.publish([{ name: 'web', ips: [parseIp('10.43.9.2')] }]);
   assert.deepEqual(await b.node.names.resolve('web'), [], 'nobody answers a name query');
   b.node.subnets.setRanges([{ ip: parseIp('10.43.9.0'), bits: 24 }]);

@@ -90,6 +90,8 @@ export const lighthouseSection = section(
     advertiseAddrs: list('advertise_addrs', (addr, path): HostPort => readHostPort(addr, path, true)),
     serveDns: bool('serve_dns', false),
     dns: section('dns', { host: text('host', ''), port: int('port', 53, { min: 0, max: 65535 }) }),
+    /** The map (lighthouse/web.ts); an empty listen means the lighthouse's own overlay IP. */
+    web: section('web', { enabled: bool('enabled', false), listen: text('listen', ''), port: int('port', 8080, { min: 0, max: 65535 }) }),
   },
   {
     ignored: { calculated_remotes: laterNebula('1.7') },
@@ -97,6 +99,9 @@ export const lighthouseSection = section(
       if (lighthouse.amLighthouse && lighthouse.hosts.length > 0) warnings.add(`${path}.hosts`, 'should be empty on a lighthouse (am_lighthouse is true)');
       if (lighthouse.serveDns && !lighthouse.amLighthouse) {
         warnings.add(`${path}.serve_dns`, 'DNS is only served by lighthouses (am_lighthouse is false), ignored');
+      }
+      if (lighthouse.web.enabled && !lighthouse.amLighthouse) {
+        warnings.add(`${path}.web.enabled`, 'the map is only served by lighthouses (am_lighthouse is false), ignored');
       }
       return lighthouse;
     },

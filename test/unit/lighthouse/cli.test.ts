@@ -53,12 +53,38 @@ test('the lighthouse command forces am_lighthouse on a config written for a node
   assert.equal(loaded.config.lighthouse.amLighthouse, true);
 });
 
-test('mesh lighthouse does not warn that serve_dns needs am_lighthouse', (t) => {
-  const loaded = loadConfig(writeConfig(t, 4242, { serve_dns: true }));
+test('mesh lighthouse does not warn that serve_dns and web need am_lighthouse', (t) => {
+  const loaded = loadConfig(writeConfig(t, 4242, { serve_dns: true, web: { enabled: true } }));
   assert.ok(loaded.warnings.some((w) => w.startsWith('lighthouse.serve_dns:')), 'a plain node would be warned');
+  assert.ok(loaded.warnings.some((w) => w.startsWith('lighthouse.web.enabled:')), 'a plain node would be warned');
   asLighthouse(loaded);
-  assert.deepEqual(loaded.warnings.filter((w) => w.startsWith('lighthouse.serve_dns:')), []);
+  assert.deepEqual(loaded.warnings.filter((w) => w.startsWith('lighthouse.serve_dns:') || w.startsWith('lighthouse.web.enabled:')), []);
   assert.equal(loaded.config.lighthouse.serveDns, true);
+  assert.deepEqual(loaded.config.lighthouse.web, { enabled: true, listen: '', port: 8080 });
+});
+
+test('mesh lighthouse with lighthouse.web serves the map and its JSON', async (t) => {
+  const port = 20000 + Math.floor(Math.random() * 30000);
+  const webPort = port + 1;
+  const config = writeConfig(t, port, { web: { enabled: true, listen: '127.0.0.1', port: webPort } });
+  const child = spawn(process.execPath, [BIN, '--log-format', 'json', 'lighthouse', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  const deadline = Date.now() + 15_000;
+  while (!output.includes('serving the map') && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.match(output, new RegExp(`"url":"http://127\\.0\\.0\\.1:${webPort}/"`), output);
+  const view = (await (await fetch(`http://127.0.0.1:${webPort}/api/mesh`)).json()) as { hosts: { name: string; lighthouse: boolean }[]; edges: unknown[] };
+  assert.equal(view.hosts.length, 1);
+  assert.equal(view.hosts[0]!.lighthouse, true);
+  assert.deepEqual(view.edges, []);
+  assert.equal((await fetch(`http://127.0.0.1:${webPort}/`)).status, 200);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.kill('SIGTERM');
+  assert.equal(await exited, 0, output);
 });
 
 test('mesh lighthouse runs as a lighthouse on a fixed port and stops on SIGTERM', async (t) => {

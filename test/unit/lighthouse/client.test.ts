@@ -69,25 +69,30 @@ describe('LighthouseClient', () => {
     const a = await client(net, {}, { relay: { am_relay: true } });
     const pending = a.node.hostmap.getPending(parseIp(lhHost.ip));
     assert.ok(pending, 'a handshake towards the lighthouse started');
-    assert.equal(pending.queue.length, 1);
-    const update = decodeMeta(pending.queue[0]!.payload);
-    assert.equal(pending.queue[0]!.type, MessageType.LightHouse);
-    assert.equal(update.type, MetaType.HostUpdateNotification);
-    assert.deepEqual(update.details.relayVpnIps, [], 'a relay names no relays');
+    assert.deepEqual(pending.queue.map((m) => m.type), [MessageType.LightHouse, MessageType.LightHouse]);
+    const [update, report] = pending.queue.map((m) => decodeMeta(m.payload));
+    assert.equal(update!.type, MetaType.HostUpdateNotification);
+    assert.deepEqual(update!.details.relayVpnIps, [], 'a relay names no relays');
+    // Then its tunnels for the map (none are up yet), and its NAT mapping (not known yet: 0, left out).
+    assert.equal(report!.type, MetaType.MeshTunnelsReport);
+    assert.equal(report!.details.vpnIp, parseIp('10.42.0.2'));
+    assert.equal(report!.details.meshTunnels, undefined);
+    assert.equal(report!.details.meshNatMapping, undefined);
   });
 
   it('on reload (SIGHUP) sends an update with the new advertise_addrs at once, to the new lighthouses too', async () => {
     const net = new MemoryNetwork();
     const a = await client(net, { advertise_addrs: ['203.0.113.7:4242'] });
     const pending = a.node.hostmap.getPending(parseIp(lhHost.ip))!;
-    assert.equal(pending.queue.length, 1);
+    const updates = () => pending.queue.map((m) => decodeMeta(m.payload)).filter((m) => m.type === MetaType.HostUpdateNotification);
+    assert.equal(updates().length, 1);
     const config = structuredClone(a.node.config);
     config.lighthouse.advertiseAddrs = [{ host: '203.0.113.9', port: 4242 }];
     config.lighthouse.hosts = [parseIp(lhHost.ip), parseIp('10.42.0.99')];
     config.staticHostMap.set(parseIp('10.42.0.99'), [{ host: '192.0.2.99', port: 4242 }]);
     await a.node.reload(config);
-    assert.equal(pending.queue.length, 2);
-    const update = decodeMeta(pending.queue[1]!.payload);
+    assert.equal(updates().length, 2);
+    const update = updates()[1]!;
     assert.deepEqual(update.details.ip4AndPorts.map(formatIp4AndPort).slice(0, 1), ['203.0.113.9:4242']);
     const added = a.node.hostmap.getPending(parseIp('10.42.0.99'));
     assert.ok(added, 'the new lighthouse gets a handshake at once');
