@@ -240,7 +240,7 @@ describe('NebulaMeta', () => {
 });
 
 describe('NebulaMeta mesh extensions', () => {
-  it('round-trips a tunnel report (fields 102-104), which a Nebula 1.6 decoder skips, and stays small', () => {
+  it('round-trips a tunnel report (fields 104-106), which a Nebula 1.6 decoder skips, and stays small', () => {
     const details: MetaDetails = {
       ...emptyMetaDetails(),
       vpnIp: 0x0a2a0003,
@@ -254,9 +254,9 @@ describe('NebulaMeta mesh extensions', () => {
     const bytes = encodeMeta(MetaType.MeshTunnelsReport, details);
     assert.deepEqual(decodeMeta(bytes), { type: MetaType.MeshTunnelsReport, details });
     const asNebula = PbMeta.toObject(PbMeta.decode(bytes), { enums: Number }) as { Type: number; Details: { VpnIp: number } };
-    assert.equal(asNebula.Type, 105);
+    assert.equal(asNebula.Type, 110);
     assert.equal(asNebula.Details.VpnIp, 0x0a2a0003);
-    assert.ok(hex(bytes).includes('b206'), 'field 102 tag');
+    assert.ok(hex(bytes).includes('c206'), 'field 104 tag');
     // 40 tunnels (MAX_REPORTED_TUNNELS) with every value at its widest as a node sends it (RTT up to 60 s, age capped at 2^28 - 1 s) stay inside one datagram.
     const widest = { peerIp: 0xffffffff, relayIp: 0xffffffff, rttMicros: 60_000_000, ageSeconds: 0x0fffffff };
     const full = encodeMeta(MetaType.MeshTunnelsReport, { ...details, meshTunnels: Array.from({ length: 40 }, () => widest), meshTunnelsTotal: 0xffffffff });
