@@ -15,6 +15,7 @@ import { stringify } from 'yaml';
 import { DockerLab, dockerSkipReason } from '../../src/lab/docker.js';
 import { withLab } from '../../src/lab/lab.js';
 import { pollUntil } from '../../src/lab/wait.js';
+import { skipTest } from '../helpers/skip.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const BASE = 'local/node-base';
@@ -23,7 +24,7 @@ const IMAGE = 'local/mesh';
 test('Dockerfile: builds on a local Node base; its node tunnels to a node outside the container', { timeout: 600_000 }, async (t) => {
   const reason = await dockerSkipReason();
   if (reason) {
-    t.skip(reason);
+    skipTest(t, reason);
     return;
   }
   await withLab(DockerLab.create({ namePrefix: 'mci' }), async (lab) => {

@@ -16,6 +16,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { DockerLab, dockerSkipReason, IMAGE, NETWORK } from '../../src/lab/docker.js';
 import { pollUntil } from '../../src/lab/wait.js';
+import { skipOption } from '../helpers/skip.js';
+import { labSteps } from '../helpers/lab-steps.js';
 
 const API_A = '10.200.0.10';
 const API_B = '10.200.1.10';
@@ -26,22 +28,13 @@ const ALL = [API_A, API_B, API_C].sort();
 const MANY = 500;
 const COMPOSE_LABELS = ['--label', 'com.docker.compose.project=shop', '--label', 'com.docker.compose.service=api'];
 
-const skip = await dockerSkipReason();
+const skip = skipOption(await dockerSkipReason());
 if (skip) process.stdout.write(`# docker services tests skipped: ${skip}\n`);
 
 describe('service names across hosts with real dockerd', { skip, timeout: 600_000 }, () => {
   let lab: DockerLab;
-  let failed = false;
 
-  const step = (fn: () => Promise<void>) => async () => {
-    try {
-      await fn();
-    } catch (err) {
-      if (!failed) process.stderr.write(`\n=== docker lab ${lab?.lab.id} logs ===\n${lab?.allLogTails() ?? ''}\n=== end of logs ===\n`);
-      failed = true;
-      throw err;
-    }
-  };
+  const step = labSteps('docker', () => lab);
 
   /** The IPv4 addresses busybox nslookup printed for `name`, asked through Docker's embedded DNS (sorted), or null for no answer. */
   const lookup = async (host: string, container: string, name: string): Promise<string[]> => {

@@ -16,6 +16,7 @@ import assert from 'node:assert/strict';
 import { DockerLab, dockerSkipReason, NETWORK } from '../../src/lab/docker.js';
 import { eventually } from '../../src/lab/wait.js';
 import { skipOption } from '../helpers/skip.js';
+import { labSteps } from '../helpers/lab-steps.js';
 
 const TAG = 'mesh-docker:';
 const ALPHA = '10.200.0.10';
@@ -28,18 +29,8 @@ if (skip) process.stdout.write(`# docker integration tests skipped: ${skip}\n`);
 
 describe('mesh node --docker-bridge with real dockerd', { skip, timeout: 240_000 }, () => {
   let lab: DockerLab;
-  let failed = false;
 
-  /** Runs a step; on failure prints every node's and dockerd's log tail before rethrowing. */
-  const step = (fn: () => Promise<void>) => async () => {
-    try {
-      await fn();
-    } catch (err) {
-      if (!failed) process.stderr.write(`\n=== docker lab ${lab?.lab.id} logs ===\n${lab?.allLogTails() ?? ''}\n=== end of logs ===\n`);
-      failed = true;
-      throw err;
-    }
-  };
+  const step = labSteps('docker', () => lab);
 
   const ping = (host: string, container: string, target: string) => lab.exec(host, container, ['ping', '-c', '1', '-W', '2', target]);
   // busybox-static's `wget -T` crashes (1.35, Debian 12): bound it with `timeout` instead.

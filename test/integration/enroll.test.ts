@@ -26,24 +26,17 @@ import { certificateFingerprint } from '../../pki/cert.js';
 import { loadCertificate } from '../../pki/keys.js';
 import { readLedgerState } from '../../pki/subnet-ledger.js';
 import { formatCidr } from '../../src/net/ipv4.js';
+import { skipOption } from '../helpers/skip.js';
+import { labSteps } from '../helpers/lab-steps.js';
 
-const skip = await labSkipReason();
+const skip = skipOption(await labSkipReason());
 if (skip) process.stdout.write(`# enrollment integration tests skipped: ${skip}\n`);
 
 describe('mesh ca serve, tokens and mesh join in a namespace lab', { skip, timeout: 300_000 }, () => {
   let lab: EnrollLab;
-  let failed = false;
   let token = '';
 
-  const step = (fn: () => Promise<void>) => async () => {
-    try {
-      await fn();
-    } catch (err) {
-      if (!failed) process.stderr.write(`\n=== enroll lab ${lab?.lab.id} logs ===\n${lab?.allLogTails() ?? ''}\n=== end of logs ===\n`);
-      failed = true;
-      throw err;
-    }
-  };
+  const step = labSteps('enroll', () => lab);
 
   const certOf = (name: string) => loadCertificate(join(lab.host(name).joinDir, 'host.crt'));
 
@@ -154,7 +147,7 @@ describe('mesh ca serve, tokens and mesh join in a namespace lab', { skip, timeo
   );
 });
 
-const dockerSkip = await dockerSkipReason();
+const dockerSkip = skipOption(await dockerSkipReason());
 if (dockerSkip) process.stdout.write(`# enrollment Docker test skipped: ${dockerSkip}\n`);
 
 describe('Docker hosts joined with mesh join', { skip: dockerSkip, timeout: 240_000 }, () => {

@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { labSkipReason } from '../../src/lab/lab.js';
 import { withOverlayLab } from '../../src/lab/overlay.js';
+import { skipTest } from '../helpers/skip.js';
 
 const run = promisify(execFile);
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -27,7 +28,7 @@ function plainEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 test('npm pack + npm install -g (default settings): prebuilt addon, mesh --version, mesh ca init, a tunnel over real TUN', { timeout: 600_000 }, async (t) => {
   const reason = await labSkipReason();
   if (reason) {
-    t.skip(reason);
+    skipTest(t, reason);
     return;
   }
   const dir = mkdtempSync(join(tmpdir(), 'mesh-package-'));
