@@ -3,7 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { stringify } from 'yaml';
 import { asLighthouse } from '../../../src/cli/lighthouse.js';
 import { loadConfig } from '../../../src/node/config.js';
@@ -63,11 +63,9 @@ test('mesh lighthouse does not warn that serve_dns and web need am_lighthouse', 
   assert.deepEqual(loaded.config.lighthouse.web, { enabled: true, listen: '', port: 8080 });
 });
 
-test('mesh lighthouse with lighthouse.web serves the map and its JSON', async (t) => {
-  const port = 20000 + Math.floor(Math.random() * 30000);
-  const webPort = port + 1;
-  const config = writeConfig(t, port, { web: { enabled: true, listen: '127.0.0.1', port: webPort } });
-  const child = spawn(process.execPath, [BIN, '--log-format', 'json', 'lighthouse', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Runs `mesh lighthouse` until `ready` appears in its output (or it exits, or 15 s pass); `stop` sends SIGTERM and gives the exit code. */
+async function runLighthouse(t: TestContext, args: string[], ready: string): Promise<{ output: () => string; stop: () => Promise<number | null> }> {
+  const child = spawn(process.execPath, [BIN, '--log-format', 'json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   t.after(() => {
     if (child.exitCode === null) child.kill('SIGKILL');
   });
@@ -75,33 +73,35 @@ test('mesh lighthouse with lighthouse.web serves the map and its JSON', async (t
   child.stdout.on('data', (d) => (output += d));
   child.stderr.on('data', (d) => (output += d));
   const deadline = Date.now() + 15_000;
-  while (!output.includes('serving the map') && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  assert.match(output, new RegExp(`"url":"http://127\\.0\\.0\\.1:${webPort}/"`), output);
+  while (!output.includes(ready) && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const stop = () => {
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    return exited;
+  };
+  return { output: () => output, stop };
+}
+
+test('mesh lighthouse with lighthouse.web serves the map and its JSON', async (t) => {
+  const port = 20000 + Math.floor(Math.random() * 30000);
+  const webPort = port + 1;
+  const config = writeConfig(t, port, { web: { enabled: true, listen: '127.0.0.1', port: webPort } });
+  const lighthouse = await runLighthouse(t, ['lighthouse', '--config', config], 'serving the map');
+  assert.match(lighthouse.output(), new RegExp(`"url":"http://127\\.0\\.0\\.1:${webPort}/"`), lighthouse.output());
   const view = (await (await fetch(`http://127.0.0.1:${webPort}/api/mesh`)).json()) as { hosts: { name: string; lighthouse: boolean }[]; edges: unknown[] };
   assert.equal(view.hosts.length, 1);
   assert.equal(view.hosts[0]!.lighthouse, true);
   assert.deepEqual(view.edges, []);
   assert.equal((await fetch(`http://127.0.0.1:${webPort}/`)).status, 200);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  child.kill('SIGTERM');
-  assert.equal(await exited, 0, output);
+  assert.equal(await lighthouse.stop(), 0, lighthouse.output());
 });
 
 test('mesh lighthouse runs as a lighthouse on a fixed port and stops on SIGTERM', async (t) => {
   const port = 20000 + Math.floor(Math.random() * 30000);
-  const child = spawn(process.execPath, [BIN, '--log-format', 'json', '--log-level', 'info', 'lighthouse', '--config', writeConfig(t, port)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  t.after(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  let output = '';
-  child.stdout.on('data', (d) => (output += d));
-  child.stderr.on('data', (d) => (output += d));
-  const deadline = Date.now() + 15_000;
-  while (!output.includes('mesh node started') && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const lighthouse = await runLighthouse(t, ['--log-level', 'info', 'lighthouse', '--config', writeConfig(t, port)], 'mesh node started');
+  const output = lighthouse.output();
   assert.match(output, /mesh node started/, output);
   assert.match(output, new RegExp(`127\\.0\\.0\\.1:${port}`));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   // At once: runNode takes signals from before the node starts, so this is a clean stop.
-  child.kill('SIGTERM');
-  assert.equal(await exited, 0, output);
+  assert.equal(await lighthouse.stop(), 0, lighthouse.output());
 });
