@@ -151,7 +151,7 @@ function procStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   }
 }
 
-function configYaml(host: TestHost, peer: { over: string; under: string }, cipher: Cipher, buffer: number | null, offload: boolean): string {
+function configYaml(host: TestHost, peer: { over: string; under: string }, cipher: Cipher, buffer: number | null, offload: boolean, controlSocket: string): string {
   const raw = nebulaConfig({
     ca: host.ca,
     cert: host.certPem,
@@ -165,6 +165,8 @@ function configYaml(host: TestHost, peer: { over: string; under: string }, ciphe
   const offloadOff = offload ? {} : { offload: false };
   raw.listen = { host: '0.0.0.0', port: PORT, ...(buffer ? { read_buffer: buffer, write_buffer: buffer } : {}), ...offloadOff };
   raw.tun = { disabled: false, dev: TUN, drop_local_broadcast: false, drop_multicast: false, tx_queue: 500, mtu: 1300, routes: [], unsafe_routes: [], ...offloadOff };
+  // Both nodes name their TUN the same (in their own namespaces) but share /run: one socket each (nebula ignores the key).
+  raw.control = { socket: controlSocket };
   return stringify(raw);
 }
 
@@ -206,7 +208,7 @@ class Bench {
   private startDaemon(impl: Impl, h: 'h1' | 'h2', cipher: Cipher) {
     const peer = h === 'h1' ? 'h2' : 'h1';
     const file = join(this.dir, `${impl}-${cipher}-${h}.yml`);
-    writeFileSync(file, configYaml(this.hosts[h], { over: OVER[peer], under: UNDER[peer] }, cipher, this.opts.buffer, this.opts.offload), { mode: 0o600 });
+    writeFileSync(file, configYaml(this.hosts[h], { over: OVER[peer], under: UNDER[peer] }, cipher, this.opts.buffer, this.opts.offload, join(this.dir, `${h}.sock`)), { mode: 0o600 });
     const child = this.lab.spawn(this.ns[h], ...nodeCommand(impl, file));
     let log = '';
     const keep = (d: Buffer) => {
