@@ -16,7 +16,8 @@
  *    h1 every 10 ms (`ping -c 1 -w 15 -i 0.01`) until the first reply: time-to-first-ping = reply - T0
  *    (including h2's own start-up and tun creation);
  *  - RTT: `ping -c N -i INTERVAL` h1 → h2 over the tunnel (avg / p50 / max);
- *  - TCP: `iperf3 -t T -c h2` (1 stream) h1 → h2 over the tunnel;
+ *  - TCP: `iperf3 -t T -c h2` h1 → h2 over the tunnel, 1 stream and 4 (`-P 4`); UDP: 1200-byte datagrams
+ *    as fast as iperf3 sends them (`-u -b 0 -l 1200`), the rate that arrives;
  *  - memory: VmRSS of both daemons when idle (after the pings) and the max sampled every 0.5 s
  *    during iperf3, plus VmHWM at the end.
  * Needs root. Only PIDs started here are signalled; namespaces are removed on exit and on SIGINT.
@@ -120,6 +121,10 @@ interface Result {
   cipher: Cipher;
   tcpMbps: number;
   tcpRetransmits: number | null;
+  /** TCP with 4 parallel streams. */
+  tcp4Mbps: number;
+  /** UDP, 1200-byte datagrams sent as fast as iperf3 can: datagrams per second that arrived. */
+  udpDeliveredPps: number;
   rttAvg: number;
   rttP50: number;
   rttMax: number;
@@ -131,6 +136,19 @@ interface Result {
   /** mesh: the kernel offloads each node logged at start (tun.offload, listen.offload). */
   offloads?: [NodeOffloads, NodeOffloads];
 }
+
+/** What the benchmark reads of iperf3 -J: TCP sums, or UDP's sum (receiver's packet counts). */
+interface IperfResult {
+  error?: string;
+  end: {
+    sum_received?: { bits_per_second: number };
+    sum_sent?: { retransmits?: number };
+    sum?: { seconds?: number; packets?: number; lost_packets?: number };
+  };
+}
+
+/** The UDP test's datagram size (issue 8's figure). */
+const UDP_DATAGRAM = 1200;
 
 interface NodeOffloads {
   tun: string;
@@ -235,6 +253,30 @@ class Bench {
     await terminate(d.child, 'SIGTERM', 5000);
   }
 
+  /** One iperf3 run h1 → h2 over the tunnel (`-t` from the options), against a one-shot server in h2. */
+  private async iperf(impl: Impl, args: string[]): Promise<IperfResult> {
+    const { ns, opts } = this;
+    const server = this.lab.spawn(ns.h2, 'iperf3', ['-s', '-1', '-p', '5201', '-B', OVER.h2]);
+    let serverOut = '';
+    server.stdout!.on('data', (d: Buffer) => (serverOut += d.toString()));
+    server.stderr!.on('data', (d: Buffer) => (serverOut += d.toString()));
+    let run: { code: number | null; stdout: string; stderr: string } | null = null;
+    try {
+      for (let attempt = 0; attempt < 50; attempt++) {
+        run = await this.lab.exec(ns.h1, 'iperf3', ['-J', '-p', '5201', '-t', String(opts.time), ...args, '-c', OVER.h2], { timeoutMs: (opts.time + 30) * 1000 });
+        // iperf3 -J can exit 0 with the connect error in its JSON when the server is not listening yet.
+        if (!/unable to connect|Connection refused/i.test(run.stdout + run.stderr)) break;
+        await sleep(100);
+      }
+    } finally {
+      await this.stopDaemon({ child: server });
+    }
+    if (!run || run.code !== 0) throw new Error(`iperf3 ${args.join(' ')} over ${impl} failed: ${run?.stdout.slice(-2000)}${run?.stderr}\nserver: ${serverOut}`);
+    const j = JSON.parse(run.stdout) as IperfResult;
+    if (j.error) throw new Error(`iperf3 ${args.join(' ')} over ${impl}: ${j.error}\nserver: ${serverOut}`);
+    return j;
+  }
+
   async measure(impl: Impl, cipher: Cipher): Promise<Result> {
     const { ns, opts } = this;
     process.stderr.write(`bench: ${impl} ${cipher}: starting h1\n`);
@@ -257,10 +299,6 @@ class Bench {
       const rssIdle: [number, number] = [procStatusKb(d1.pid, 'VmRSS'), procStatusKb(d2.pid, 'VmRSS')];
 
       process.stderr.write(`bench: ${impl} ${cipher}: iperf3 ${opts.time} s\n`);
-      const server = this.lab.spawn(ns.h2, 'iperf3', ['-s', '-1', '-p', '5201', '-B', OVER.h2]);
-      let serverOut = '';
-      server.stdout!.on('data', (d: Buffer) => (serverOut += d.toString()));
-      server.stderr!.on('data', (d: Buffer) => (serverOut += d.toString()));
       const rssIperfMax: [number, number] = [0, 0];
       let sampling = true;
       const sampler = (async () => {
@@ -270,22 +308,19 @@ class Bench {
           await sleep(500);
         }
       })();
-      let iperf: { code: number | null; stdout: string; stderr: string } | null = null;
+      let j: IperfResult;
       try {
-        for (let attempt = 0; attempt < 50; attempt++) {
-          iperf = await this.lab.exec(ns.h1, 'iperf3', ['-J', '-p', '5201', '-t', String(opts.time), '-c', OVER.h2], { timeoutMs: (opts.time + 30) * 1000 });
-          // iperf3 -J can exit 0 with the connect error in its JSON when the server is not listening yet.
-          if (!/unable to connect|Connection refused/i.test(iperf.stdout + iperf.stderr)) break;
-          await sleep(100);
-        }
+        j = await this.iperf(impl, []);
       } finally {
         sampling = false;
         await sampler;
-        await this.stopDaemon({ child: server });
       }
-      if (!iperf || iperf.code !== 0) throw new Error(`iperf3 over ${impl} failed: ${iperf?.stdout.slice(-2000)}${iperf?.stderr}\nserver: ${serverOut}`);
-      const j = JSON.parse(iperf.stdout) as { error?: string; end: { sum_received?: { bits_per_second: number }; sum_sent?: { retransmits?: number } } };
-      if (j.error || !j.end.sum_received) throw new Error(`iperf3 over ${impl}: ${j.error ?? 'no result'}\nserver: ${serverOut}`);
+      if (!j.end.sum_received) throw new Error(`iperf3 over ${impl}: no TCP result`);
+      process.stderr.write(`bench: ${impl} ${cipher}: iperf3 4 streams, then UDP ${UDP_DATAGRAM} B\n`);
+      const tcp4 = await this.iperf(impl, ['-P', '4']);
+      const udp = await this.iperf(impl, ['-u', '-b', '0', '-l', String(UDP_DATAGRAM)]);
+      const udpSum = udp.end.sum;
+      if (!tcp4.end.sum_received || !udpSum?.seconds) throw new Error(`iperf3 over ${impl}: no 4-stream or UDP result`);
       const hwm: [number, number] = [procStatusKb(d1.pid, 'VmHWM'), procStatusKb(d2.pid, 'VmHWM')];
       const sum = rtts.reduce((a, b) => a + b, 0);
       return {
@@ -293,6 +328,8 @@ class Bench {
         cipher,
         tcpMbps: j.end.sum_received.bits_per_second / 1e6,
         tcpRetransmits: j.end.sum_sent?.retransmits ?? null,
+        tcp4Mbps: tcp4.end.sum_received.bits_per_second / 1e6,
+        udpDeliveredPps: ((udpSum.packets ?? 0) - (udpSum.lost_packets ?? 0)) / udpSum.seconds,
         rttAvg: sum / rtts.length,
         rttP50: percentile(rtts, 0.5),
         rttMax: rtts[rtts.length - 1]!,
@@ -328,6 +365,8 @@ function table(results: Result[], ciphers: Cipher[]): string {
     };
     row('TCP throughput, 1 stream (Mbit/s)', (r) => r.tcpMbps);
     row('TCP retransmits', (r) => r.tcpRetransmits ?? NaN, 0);
+    row('TCP throughput, 4 streams (Mbit/s)', (r) => r.tcp4Mbps);
+    row(`UDP ${UDP_DATAGRAM} B, delivered (kpps)`, (r) => r.udpDeliveredPps / 1000);
     row('ping RTT avg (ms)', (r) => r.rttAvg, 3);
     row('ping RTT p50 (ms)', (r) => r.rttP50, 3);
     row('ping RTT max (ms)', (r) => r.rttMax, 3);
@@ -399,7 +438,7 @@ async function main(): Promise<void> {
     `date: ${new Date().toISOString()}`,
     `machine: ${cpus.length} cores (${cpus[0]?.model ?? '?'}), kernel ${os.release()}, node ${process.version}, load average at end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
     ...results.filter((r) => r.offloads).map((r) => `mesh offloads (${r.cipher}): ${r.offloads!.map((o, i) => `h${i + 1} tun ${o.tun}, udp ${o.udp}`).join('; ')}`),
-    `settings: iperf3 -t ${opts.time} (1 stream), ${opts.pings} pings at ${opts.interval} s, socket buffers ${opts.buffer ?? 'default'}, tun MTU 1300`,
+    `settings: iperf3 -t ${opts.time} (1 and 4 TCP streams, UDP ${UDP_DATAGRAM} B unlimited), ${opts.pings} pings at ${opts.interval} s, socket buffers ${opts.buffer ?? 'default'}, tun MTU 1300`,
     '',
   ].join('\n');
   process.stdout.write(`${header}\n${table(results, opts.ciphers)}`);
