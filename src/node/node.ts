@@ -378,24 +378,26 @@ export class MeshNode implements InsideNode, OutsideNode {
   sendOn(host: HostInfo, type: number, subtype: number, payload: Uint8Array, out?: OutgoingDatagram[]): void {
     const datagram = this.seal(host, type, subtype, payload);
     if (!host.remote) {
-      if (this.relays.sendRelayed(host, datagram, out)) {
-        this.connections.outbound(host);
-        host.txPackets++;
-        host.txBytes += datagram.length;
-      }
+      // The hop's frame is counted (and sent) by the relay manager; the tunnel counts what it carried.
+      if (this.relays.sendRelayed(host, datagram, out)) this.countSent(host, datagram.length);
       return;
     }
     this.transmit(host, datagram, out);
   }
 
+  /** Traffic sent on a tunnel: its counters, and the liveness check that expects an answer. */
+  private countSent(host: HostInfo, bytes: number): void {
+    this.connections.outbound(host);
+    host.txPackets++;
+    host.txBytes += bytes;
+  }
+
   /** A sealed datagram to a tunnel's address, counted as traffic on it (into `out` when given). */
   transmit(host: HostInfo, datagram: Uint8Array, out?: OutgoingDatagram[]): void {
     if (!host.remote) return;
-    this.connections.outbound(host);
+    this.countSent(host, datagram.length);
     this.diag.stats.txPackets++;
     this.diag.stats.txBytes += datagram.length;
-    host.txPackets++;
-    host.txBytes += datagram.length;
     if (out) out.push({ data: datagram, to: host.remote });
     else this.udp.send([{ data: datagram, to: host.remote }]);
   }
