@@ -82,3 +82,53 @@ function bytesToBigInt(bytes: Uint8Array): bigint {
   for (const b of bytes) value = (value << 8n) | BigInt(b);
   return value;
 }
+
+/**
+ * An address with its prefix length as a certificate carries it ("10.1.0.2/16", "fd00::2/64"):
+ * the address as written (host bits kept), unlike IpPrefix. Nebula v2 certificates hold several
+ * of these per host, of both families; a v1 certificate's `ips` are IPv4 ones.
+ */
+export interface IpNetwork {
+  family: 4 | 6;
+  /** The address as written: 32 bits for IPv4, 128 for IPv6. */
+  addr: bigint;
+  bits: number;
+}
+
+/** "address/bits" of either family, host bits kept; throws a message naming the text otherwise. */
+export function parseIpNetwork(text: string): IpNetwork {
+  const slash = text.indexOf('/');
+  const address = slash < 0 ? '' : text.slice(0, slash);
+  const ip = slash < 0 ? null : parseIpNumber(address.includes('%') ? '' : address);
+  const prefix = text.slice(slash + 1);
+  const bits = Number(prefix);
+  if (!ip || !/^\d{1,3}$/.test(prefix) || bits > (ip.family === 4 ? 32 : 128)) {
+    throw new Error(`invalid network "${text}": expected address/bits, such as 10.1.0.2/16 or fd00::2/64`);
+  }
+  return { family: ip.family, addr: ip.value, bits };
+}
+
+export function formatIpNumber(ip: IpNumber): string {
+  if (ip.family === 4) {
+    const v = Number(ip.value);
+    return `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
+  }
+  const bytes = new Uint8Array(16);
+  let v = ip.value;
+  for (let i = 15; i >= 0; i--) {
+    bytes[i] = Number(v & 255n);
+    v >>= 8n;
+  }
+  return formatIp6(bytes);
+}
+
+export function formatIpNetwork(n: IpNetwork): string {
+  return `${formatIpNumber({ family: n.family, value: n.addr })}/${n.bits}`;
+}
+
+/** Whether `ip` lies in the network's prefix (same family, first `bits` bits equal). */
+export function ipNetworkContains(n: IpNetwork, ip: IpNumber): boolean {
+  if (n.family !== ip.family) return false;
+  const mask = prefixMask(n.family === 4 ? 32 : 128, n.bits);
+  return (n.addr & mask) === (ip.value & mask);
+}
