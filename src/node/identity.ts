@@ -7,6 +7,7 @@ import { cidrContains, type Cidr } from '../net/ipv4.js';
 import { x25519PublicKey, type KeyPair } from '../protocol/noise.js';
 import type { NodeConfig } from './config.js';
 import type { PeerIdentity } from './firewall.js';
+import { ipv4Cidrs } from '../net/ip.js';
 
 /**
  * What this node is: its certificate and key, the CAs it trusts and the fingerprints it refuses.
@@ -32,7 +33,7 @@ export class LocalIdentity {
     readonly caPool: CAPool,
     blocklist: readonly string[],
   ) {
-    const first = cert.details.ips[0];
+    const first = ipv4Cidrs(cert.details.networks)[0];
     if (!first) throw new UserError('pki.cert: certificate has no IP address');
     this.vpnIp = first.ip;
     this.vpnNetwork = first;
@@ -49,7 +50,7 @@ export class LocalIdentity {
     if (certKey.length !== publicKey.length || !timingSafeEqual(certKey, publicKey)) {
       throw new UserError('pki.key: the private key does not match the public key in pki.cert');
     }
-    if (cert.details.ips.length === 0) throw new UserError('pki.cert: certificate has no IP address');
+    if (ipv4Cidrs(cert.details.networks).length === 0) throw new UserError('pki.cert: certificate has no IP address');
     const t = Math.floor(now.getTime() / 1000);
     if (t < cert.details.notBefore || t > cert.details.notAfter) {
       throw new UserError(`pki.cert: certificate is expired or not yet valid (valid ${iso(cert.details.notBefore)} to ${iso(cert.details.notAfter)})`);
@@ -59,7 +60,7 @@ export class LocalIdentity {
 
   /** Addresses this node may receive for: its cert IPs (as /32) and subnets. */
   localCidrs(): Cidr[] {
-    return [...this.cert.details.ips.map((c) => ({ ip: c.ip, bits: 32 })), ...this.cert.details.subnets];
+    return [...ipv4Cidrs(this.cert.details.networks).map((c) => ({ ip: c.ip, bits: 32 })), ...ipv4Cidrs(this.cert.details.unsafeNetworks)];
   }
 
   inVpnNetwork(ip: number): boolean {
@@ -74,19 +75,21 @@ export class LocalIdentity {
   verifyPeer(certBytes: Uint8Array, remoteStatic: Uint8Array, now = new Date()): VerifiedPeer {
     const bound = unmarshalCertificate(certBytes, { publicKey: remoteStatic });
     this.caPool.verify(bound, now, this.blocklist);
-    if (bound.details.ips.length === 0) throw new Error('certificate has no IP address');
+    if (ipv4Cidrs(bound.details.networks).length === 0) throw new Error('certificate has no IP address');
     return { cert: bound, identity: this.peerIdentity(bound) };
   }
 
   peerIdentity(cert: Certificate): PeerIdentity {
     const d = cert.details;
     const ca = this.caPool.get(d.issuer);
-    const needsCidrs = d.ips.length > 1 || d.subnets.length > 0;
+    const ips = ipv4Cidrs(d.networks);
+    const subnets = ipv4Cidrs(d.unsafeNetworks);
+    const needsCidrs = ips.length > 1 || subnets.length > 0;
     return {
       name: d.name,
       groups: d.groups,
-      vpnIp: d.ips[0]!.ip,
-      remoteCidrs: needsCidrs ? [...d.ips.map((c) => ({ ip: c.ip, bits: 32 })), ...d.subnets] : null,
+      vpnIp: ips[0]!.ip,
+      remoteCidrs: needsCidrs ? [...ips.map((c) => ({ ip: c.ip, bits: 32 })), ...subnets] : null,
       caName: ca?.details.name ?? '',
       caSha: d.issuer,
     };
