@@ -22,9 +22,11 @@ export interface TestHost {
 
 const HOUR_NS = 3600n * 1_000_000_000n;
 
-export function makeCA(name = 'Test CA', options: { groups?: string[]; ips?: string[]; subnets?: string[]; hours?: number; now?: Date } = {}): TestCA {
+/** A CA; `ips`/`subnets` are its networks and unsafe networks (IPv6 too with version 2). */
+export function makeCA(name = 'Test CA', options: { version?: 1 | 2; groups?: string[]; ips?: string[]; subnets?: string[]; hours?: number; now?: Date } = {}): TestCA {
   const { cert, privateKey } = createCA({
     name,
+    version: options.version,
     durationNs: BigInt(options.hours ?? 24) * HOUR_NS,
     groups: options.groups,
     networks: options.ips?.map(parseIpNetwork),
@@ -45,7 +47,8 @@ export function makeHost(
     caCert: ca.cert,
     caKey: ca.key,
     name,
-    networks: [parseIpNetwork(ipCidr)],
+    // Several networks, comma separated, for v2 hosts ("10.42.0.2/16,fd42::2/64").
+    networks: ipCidr.split(',').map((n) => parseIpNetwork(n.trim())),
     unsafeNetworks: options.subnets?.map(parseIpNetwork),
     groups: options.groups,
     publicKey: keys.publicKey,
