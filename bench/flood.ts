@@ -4,7 +4,7 @@
  *
  *   npm run bench:flood -- [--rates 10000,40000] [--rounds 3] [--seconds 20] [--sources 32]
  *                          [--ping-interval 0.1] [--handshake-interval 0.25] [--handshake-timeout 2]
- *                          [--json FILE]
+ *                          [--json FILE] [--node-args="--cpu-prof --cpu-prof-dir=DIR"] [--keep]
  *
  * Topology (two namespaces with a random id, joined by one veth pair; nothing in the root namespace):
  *
@@ -299,6 +299,10 @@ interface Options {
   handshakeInterval: number;
   handshakeTimeout: number;
   json: string | null;
+  /** Extra `node` flags for the target (e.g. --cpu-prof --cpu-prof-dir=DIR). */
+  nodeArgs: string[];
+  /** Keep the work directory (configs, node logs). */
+  keep: boolean;
 }
 
 interface RoundResult {
@@ -333,6 +337,8 @@ function options(): Options {
       'handshake-interval': { type: 'string', default: '0.25' },
       'handshake-timeout': { type: 'string', default: '2' },
       json: { type: 'string' },
+      'node-args': { type: 'string', default: '' },
+      keep: { type: 'boolean', default: false },
     },
   });
   const num = (name: string, v: string, min: number): number => {
@@ -349,6 +355,8 @@ function options(): Options {
     handshakeInterval: num('handshake-interval', values['handshake-interval'], 0.01),
     handshakeTimeout: num('handshake-timeout', values['handshake-timeout'], 0.1),
     json: values.json ?? null,
+    nodeArgs: values['node-args'].split(' ').filter(Boolean),
+    keep: values.keep,
   };
   if (o.sources > 200) throw new Error('--sources: at most 200');
   return o;
@@ -402,7 +410,7 @@ async function bench(o: Options): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'mesh-flood-'));
   const children: ChildProcess[] = [];
   process.once('SIGINT', () => process.exit(130));
-  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  process.once('exit', () => (o.keep ? say(`kept ${dir}`) : rmSync(dir, { recursive: true, force: true })));
   try {
     const nsT = await lab.namespace('t');
     const nsO = await lab.namespace('o');
@@ -414,7 +422,7 @@ async function bench(o: Options): Promise<void> {
     for (const s of sources) await lab.ip(nsO, 'addr', 'add', `${s}/24`, 'dev', b);
 
     const ca = makeCA('flood CA', { ips: ['10.89.0.0/16'] });
-    const start = async (ns: string, name: string, host: { under: string; over: string }, peer: { under: string; over: string }): Promise<{ child: ChildProcess; log: string }> => {
+    const start = async (ns: string, name: string, host: { under: string; over: string }, peer: { under: string; over: string }, nodeArgs: string[] = []): Promise<{ child: ChildProcess; log: string }> => {
       const h = makeHost(ca, name, `${host.over}/16`);
       const config = nebulaConfig({
         ca: h.ca,
@@ -430,13 +438,13 @@ async function bench(o: Options): Promise<void> {
       writeFileSync(path, stringify(config));
       const log = join(dir, `${name}.log`);
       const fd = openSync(log, 'a');
-      const child = lab.spawn(ns, process.execPath, [MESH_BIN, 'node', '--config', path], { stdio: ['ignore', fd, fd] });
+      const child = lab.spawn(ns, process.execPath, [...nodeArgs, MESH_BIN, 'node', '--config', path], { stdio: ['ignore', fd, fd] });
       closeSync(fd);
       children.push(child);
       await pollUntil(() => /mesh node started/.test(readFileSync(log, 'utf8')) || (child.exitCode !== null && fail(`${name} exited: ${readFileSync(log, 'utf8')}`)), 20_000, () => `${name} did not start: ${readFileSync(log, 'utf8')}`);
       return { child, log };
     };
-    const target = await start(nsT, 'target', TARGET, PEER);
+    const target = await start(nsT, 'target', TARGET, PEER, o.nodeArgs);
     await start(nsO, 'peer', PEER, TARGET);
     const targetPid = target.child.pid!;
     const ping1 = await lab.exec(nsO, 'ping', ['-c', '1', '-w', '10', TARGET.over], { timeoutMs: 15_000 });

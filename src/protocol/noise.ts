@@ -62,6 +62,20 @@ function privateKeyObject(raw: Uint8Array): KeyObject {
   return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
 }
 
+/**
+ * The KeyObject of a long-lived static private key, made once per key: importing it costs more than
+ * a DH, and every message 1 a responder reads (a flood of forged ones included) uses it.
+ */
+const staticKeys = new WeakMap<Uint8Array, KeyObject>();
+function staticKeyObject(raw: Uint8Array): KeyObject {
+  let key = staticKeys.get(raw);
+  if (!key) {
+    key = privateKeyObject(raw);
+    staticKeys.set(raw, key);
+  }
+  return key;
+}
+
 function publicKeyObject(raw: Uint8Array): KeyObject {
   if (raw.length !== DH_LEN) throw new Error(`X25519 public key must be ${DH_LEN} bytes, got ${raw.length}`);
   const der = Buffer.concat([SPKI_X25519_PREFIX, raw]);
@@ -343,7 +357,7 @@ export function responderReadMessage1(
   ss.mixHash(rs);
   const payload = ss.decryptAndHash(msg.subarray(2 * DH_LEN)); // no key: plaintext copy + MixHash
 
-  const s = privateKeyObject(local.privateKey);
+  const s = staticKeyObject(local.privateKey);
   const es = x25519(s, re); // also rejects a low-order initiator ephemeral
   x25519(s, rs); // rejects a low-order initiator static (se would be zero)
   return {

@@ -16,7 +16,7 @@ import { HandshakeManager } from '../../../src/node/handshake-manager.js';
 import { HostMap, type HostInfo } from '../../../src/node/hostmap.js';
 import { LocalIdentity } from '../../../src/node/identity.js';
 import { FakeTimers } from '../../helpers/fake-timers.js';
-import { STAGE1_BURST } from '../../../src/node/handshake-limiter.js';
+import { STAGE1_BURST } from '../../../src/node/source-limiter.js';
 
 const ca = makeCA('handshake CA');
 const TRY_INTERVAL = 100;

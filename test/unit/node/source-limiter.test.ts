@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { HandshakeLimiter, STAGE1_BURST, STAGE1_PER_SECOND } from '../../../src/node/handshake-limiter.js';
+import { SourceLimiter, STAGE1_BURST, STAGE1_PER_SECOND } from '../../../src/node/source-limiter.js';
 
-test('stage-1 limiter: a burst per source address, then its rate; other addresses are not affected', () => {
-  const limiter = new HandshakeLimiter();
+test('source limiter (stage-1 policy): a burst per source address, then its rate; other addresses are not affected', () => {
+  const limiter = new SourceLimiter(STAGE1_PER_SECOND, STAGE1_BURST);
   let admitted = 0;
   for (let i = 0; i < 1000; i++) if (limiter.allow('192.0.2.1', 0)) admitted++;
   assert.equal(admitted, STAGE1_BURST, 'a flood at one instant gets the burst');
@@ -13,12 +13,12 @@ test('stage-1 limiter: a burst per source address, then its rate; other addresse
   for (let i = 0; i < 1000; i++) if (limiter.allow('192.0.2.1', 1000)) admitted++;
   assert.equal(admitted, STAGE1_PER_SECOND);
   // A host retrying at Nebula's pace (a message 1 every 100 ms or slower) is never refused.
-  const steady = new HandshakeLimiter();
+  const steady = new SourceLimiter(STAGE1_PER_SECOND, STAGE1_BURST);
   for (let t = 0; t < 60_000; t += 100) assert.equal(steady.allow('198.51.100.7', t), true, `at ${t} ms`);
 });
 
-test('stage-1 limiter: the table of sources is bounded under a flood of new addresses', () => {
-  const limiter = new HandshakeLimiter();
+test('source limiter (stage-1 policy): the table of sources is bounded under a flood of new addresses', () => {
+  const limiter = new SourceLimiter(STAGE1_PER_SECOND, STAGE1_BURST);
   for (let i = 0; i < 200_000; i++) limiter.allow(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, i);
   assert.ok(limiter.sources <= 65_536, `${limiter.sources} sources held`);
 });
