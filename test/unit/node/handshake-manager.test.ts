@@ -11,7 +11,7 @@ import type { Endpoint } from '../../../src/net/endpoint.js';
 import { parseIp } from '../../../src/net/ipv4.js';
 import { createAead } from '../../../src/protocol/aead.js';
 import { parseHeader } from '../../../src/protocol/header.js';
-import { Diagnostics } from '../../../src/node/diagnostics.js';
+import { Diagnostics, LOG_LINES_BURST } from '../../../src/node/diagnostics.js';
 import { HandshakeManager } from '../../../src/node/handshake-manager.js';
 import { HostMap, type HostInfo } from '../../../src/node/hostmap.js';
 import { LocalIdentity } from '../../../src/node/identity.js';
@@ -190,6 +190,32 @@ describe('HandshakeManager on fakes', () => {
     aTimers.advance(1000);
     deliver(self, a);
     assert.equal(lines.length, 2, 'a line again a second later');
+  });
+
+  it('a flood of message 1s from many addresses (forged, our own, genuine new peers) writes a bounded number of log lines', () => {
+    const lines: string[] = [];
+    const timers = new FakeTimers();
+    const a = peer(makeHost(ca, 'a', '10.9.0.1/16'), 4001, timers, lines);
+    const rogue = makeCA('handshake CA');
+    const initiators = [
+      ...Array.from({ length: 20 }, (_, i) => makeHost(rogue, `forged${i}`, `10.9.1.${i + 1}/16`)),
+      makeHost(ca, 'a-again', '10.9.0.1/16'),
+      ...Array.from({ length: 150 }, (_, i) => makeHost(ca, `new${i}`, `10.9.2.${i + 1}/16`)),
+    ];
+    const message1s = initiators.map((host, i) => {
+      const p = peer(host, 5000 + i, new FakeTimers());
+      p.hostmap.remotesFor(a.identity.vpnIp).setStatic([a.address]);
+      p.manager.start(a.identity.vpnIp);
+      return p.sent[0]!.data;
+    });
+    // Each from its own address, so that the per-source admission lets every one through.
+    for (let i = 0; i < 1000; i++) a.manager.handleStage1(message1s[i % message1s.length]!, { address: `198.18.${i >> 8}.${i & 255}`, port: 4242 });
+    assert.ok(a.diag.stats.invalidCertificates >= 20 * 5, 'the forged ones were checked');
+    assert.ok(a.up.length >= 150, 'the genuine ones were answered');
+    assert.ok(lines.length <= LOG_LINES_BURST, `${lines.length} lines for 1000 message 1s at one instant`);
+    timers.advance(1000);
+    a.manager.handleStage1(message1s[0]!, { address: '198.18.200.1', port: 4242 });
+    assert.equal(lines.at(-2), 'log rate limit: lines caused by remote packets were suppressed', 'what was held back is reported');
   });
 
   it('admits a burst of message 1s per source address before any public-key work, then counts drops', () => {
