@@ -3,7 +3,7 @@ import { formatIp } from '../net/ipv4.js';
 import type { AeadFactory, CipherName } from '../protocol/aead.js';
 import { HEADER_LEN, MessageType, writeHeader, type Header } from '../protocol/header.js';
 import { decodeHandshake, encodeHandshake, type HandshakeDetails } from '../protocol/messages.js';
-import { initiatorReadMessage2, initiatorWriteMessage1, responderReadMessage1, responderWriteMessage2, type HandshakeKeys } from '../protocol/noise.js';
+import { initiatorReadMessage2, initiatorWriteMessage1, message1Contents, responderReadMessage1, responderWriteMessage2, type HandshakeKeys } from '../protocol/noise.js';
 import type { Diagnostics } from './diagnostics.js';
 import { SourceLimiter, STAGE1_BURST, STAGE1_PER_SECOND } from './source-limiter.js';
 import { HostInfo, type HostMap } from './hostmap.js';
@@ -119,18 +119,19 @@ export class HandshakeManager {
     // Relayed message 1s come through an established tunnel; direct ones are admitted per source address.
     if (from && !this.stage1Limiter.allow(from.address, this.deps.timers.now())) return diag.drop('handshake1-rate', from);
     const identity = this.deps.identity();
-    let read;
+    // The certificate first: a forged one costs a signature check, no DH.
+    let contents;
     let details: HandshakeDetails;
     try {
-      read = responderReadMessage1(this.deps.settings().cipher, identity.keyPair, datagram, this.deps.aead);
-      details = decodeHandshake(read.payload).details;
+      contents = message1Contents(datagram);
+      details = decodeHandshake(contents.payload).details;
     } catch (err) {
       diag.drop('handshake1', from, err);
       return;
     }
     let verified;
     try {
-      verified = identity.verifyPeer(details.cert, read.remoteStatic);
+      verified = identity.verifyPeer(details.cert, contents.remoteStatic);
     } catch (err) {
       const source = from ? endpointKey(from) : 'relay';
       diag.limited('info', 'invalid-cert', { from: source, reason: (err as Error).message }, 'invalid certificate from host, refusing handshake');
@@ -162,6 +163,13 @@ export class HandshakeManager {
     if (existing && newest && newest.lastHandshakeTime >= details.time) {
       diag.limited('info', `old-handshake ${formatIp(vpnIp)}`, { ...fields, existing: newest.lastHandshakeTime.toString(), offered: details.time.toString() }, 'handshake too old, keeping the existing tunnel');
       this.deps.sendTest(existing);
+      return;
+    }
+    let read;
+    try {
+      read = responderReadMessage1(this.deps.settings().cipher, identity.keyPair, datagram, this.deps.aead);
+    } catch (err) {
+      diag.drop('handshake1', from, err);
       return;
     }
     const ours = hostmap.getPending(vpnIp);

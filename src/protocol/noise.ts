@@ -335,6 +335,18 @@ export interface ResponderState {
 }
 
 /**
+ * The initiator's static key and payload of message 1 (including its 16-byte header), which IX sends
+ * in clear: read without any DH, so that a responder can check the certificate in the payload first
+ * and spend no public-key work on a forged one. Throws when the message is too short or too long.
+ */
+export function message1Contents(datagram: Uint8Array): { remoteStatic: Uint8Array; payload: Uint8Array } {
+  if (datagram.length < HEADER_LEN + 2 * DH_LEN) throw new Error('noise: message 1 too short');
+  if (datagram.length - HEADER_LEN > MAX_NOISE_MESSAGE_LEN) throw new Error('noise: message 1 too long');
+  // Copied: the datagram may share its memory with others of its batch.
+  return { remoteStatic: datagram.slice(HEADER_LEN + DH_LEN, HEADER_LEN + 2 * DH_LEN), payload: datagram.slice(HEADER_LEN + 2 * DH_LEN) };
+}
+
+/**
  * Processes message 1 (including its 16-byte header). Throws when it is malformed or either of the
  * initiator's keys is a low-order point (the DHs that message 2 needs would be all zeros).
  */

@@ -218,6 +218,19 @@ describe('HandshakeManager on fakes', () => {
     assert.equal(lines.at(-2), 'log rate limit: lines caused by remote packets were suppressed', 'what was held back is reported');
   });
 
+  it('checks the certificate before any DH: a forged one with a low-order key is refused as an invalid certificate', () => {
+    const a = peer(makeHost(ca, 'a', '10.9.0.1/16'), 4001, new FakeTimers());
+    const forger = peer(makeHost(makeCA('handshake CA'), 'forged', '10.9.0.9/16'), 4009, new FakeTimers());
+    forger.hostmap.remotesFor(a.identity.vpnIp).setStatic([a.address]);
+    forger.manager.start(a.identity.vpnIp);
+    const m1 = Buffer.from(forger.sent[0]!.data);
+    m1.fill(0, 16, 48); // a low-order ephemeral key: the first DH would fail
+    a.manager.handleStage1(m1, forger.address);
+    assert.equal(a.diag.stats.invalidCertificates, 1, 'refused for its certificate');
+    assert.equal(a.diag.stats.dropped['handshake1'], undefined, 'no DH was attempted');
+    assert.equal(a.sent.length, 0);
+  });
+
   it('admits a burst of message 1s per source address before any public-key work, then counts drops', () => {
     const timers = new FakeTimers();
     const a = peer(makeHost(ca, 'a', '10.9.0.1/16'), 4001, timers);
