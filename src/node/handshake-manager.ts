@@ -113,11 +113,20 @@ export class HandshakeManager {
     this.schedule(host);
   }
 
-  /** Handshake message 1 (we are the responder). */
+  /**
+   * Whether a direct message 1 from `from` may be handled (takes a token from its address's bucket):
+   * the receive path asks before it gives the message 1 one of a batch's few handshake slots.
+   * Relayed message 1s come through an established tunnel and are not asked about.
+   */
+  admitStage1(from: Endpoint): boolean {
+    if (this.stage1Limiter.allow(from.address, this.deps.timers.now())) return true;
+    this.deps.diag.drop('handshake1-rate', from);
+    return false;
+  }
+
+  /** Handshake message 1 (we are the responder); a direct one was admitted by admitStage1. */
   handleStage1(datagram: Buffer, from: Endpoint | null, via?: HostInfo): void {
     const { hostmap, diag } = this.deps;
-    // Relayed message 1s come through an established tunnel; direct ones are admitted per source address.
-    if (from && !this.stage1Limiter.allow(from.address, this.deps.timers.now())) return diag.drop('handshake1-rate', from);
     const identity = this.deps.identity();
     // The certificate first: a forged one costs a signature check, no DH.
     let contents;
