@@ -38,14 +38,16 @@
 import type { ChildProcess } from 'node:child_process';
 import { createPrivateKey, randomBytes, randomInt, sign } from 'node:crypto';
 import dgram from 'node:dgram';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { certificateFingerprint, ed25519Seed, marshalCertificate, marshalDetails, type Certificate } from '../pki/cert.js';
+import { controlRequest } from '../src/cli/control-client.js';
 import { tryLoadNative } from '../src/io/native.js';
+import type { NodeStatus } from '../src/node/status.js';
 import { MESH_BIN } from '../src/lab/binaries.js';
 import { nebulaConfig } from '../src/lab/configs.js';
 import { NetnsLab, netnsSkipReason, terminate } from '../src/lab/netns.js';
@@ -321,6 +323,8 @@ interface RoundResult {
   handshakesPct: number;
   handshakeMedianMs: number;
   nodeCpuPct: number;
+  /** What the target counted as dropped during the round, by kind (its status counters). */
+  nodeDrops: Record<string, number>;
   logLines: number;
   loadBefore: number;
   loadAfter: number;
@@ -376,6 +380,11 @@ async function udpCounters(lab: NetnsLab, ns: string): Promise<{ in: number; rcv
   return { in: get('InDatagrams') + get('RcvbufErrors'), rcvbuf: get('RcvbufErrors') };
 }
 
+/** The target's drop counters, read over its control socket. */
+async function drops(socket: string): Promise<Record<string, number>> {
+  return ((await controlRequest(socket, { command: 'status' }, 10_000)) as NodeStatus).counters.dropped;
+}
+
 function lineCount(path: string): number {
   try {
     return readFileSync(path, 'utf8').split('\n').length - 1;
@@ -406,6 +415,9 @@ async function bench(o: Options): Promise<void> {
   const skip = netnsSkipReason();
   if (skip) throw new Error(`bench:flood ${skip}`);
   if (!tryLoadNative()?.Udp) throw new Error('bench:flood needs the native addon (npm run install)');
+  for (const tool of ['tcpdump', 'ping']) {
+    if (!process.env.PATH?.split(':').some((d) => existsSync(join(d, tool)))) throw new Error(`bench:flood needs ${tool}`);
+  }
   const lab = NetnsLab.create(undefined, 'mf');
   const dir = mkdtempSync(join(tmpdir(), 'mesh-flood-'));
   const children: ChildProcess[] = [];
@@ -422,7 +434,7 @@ async function bench(o: Options): Promise<void> {
     for (const s of sources) await lab.ip(nsO, 'addr', 'add', `${s}/24`, 'dev', b);
 
     const ca = makeCA('flood CA', { ips: ['10.89.0.0/16'] });
-    const start = async (ns: string, name: string, host: { under: string; over: string }, peer: { under: string; over: string }, nodeArgs: string[] = []): Promise<{ child: ChildProcess; log: string }> => {
+    const start = async (ns: string, name: string, host: { under: string; over: string }, peer: { under: string; over: string }, nodeArgs: string[] = []): Promise<{ child: ChildProcess; log: string; socket: string }> => {
       const h = makeHost(ca, name, `${host.over}/16`);
       const config = nebulaConfig({
         ca: h.ca,
@@ -442,7 +454,7 @@ async function bench(o: Options): Promise<void> {
       closeSync(fd);
       children.push(child);
       await pollUntil(() => /mesh node started/.test(readFileSync(log, 'utf8')) || (child.exitCode !== null && fail(`${name} exited: ${readFileSync(log, 'utf8')}`)), 20_000, () => `${name} did not start: ${readFileSync(log, 'utf8')}`);
-      return { child, log };
+      return { child, log, socket: join(dir, `${name}.sock`) };
     };
     const target = await start(nsT, 'target', TARGET, PEER, o.nodeArgs);
     await start(nsO, 'peer', PEER, TARGET);
@@ -476,6 +488,7 @@ async function bench(o: Options): Promise<void> {
         const kernelBefore = await udpCounters(lab, nsT);
         const cpuBefore = cpuTicks(targetPid);
         const logBefore = lineCount(target.log);
+        const dropsBefore = await drops(target.socket);
         const t0 = performance.now();
         const attack = role<{ sent: number; seconds: number }>(lab, nsO, 'attacker', { target: TARGET.under, port: PORT, sources, rate, seconds: o.seconds, pool } satisfies AttackerPlan, dir, o.seconds * 1000 + 30_000);
         const pings = Math.floor(o.seconds / o.pingInterval);
@@ -493,6 +506,13 @@ async function bench(o: Options): Promise<void> {
         const wall = (performance.now() - t0) / 1000;
         const cpu = ((cpuTicks(targetPid) - cpuBefore) / CLK_TCK / wall) * 100;
         const kernelAfter = await udpCounters(lab, nsT);
+        const dropsAfter = await drops(target.socket);
+        const nodeDrops = Object.fromEntries(
+          Object.entries(dropsAfter)
+            .map(([kind, n]) => [kind, n - (dropsBefore[kind] ?? 0)] as const)
+            .filter(([, n]) => n > 0)
+            .sort((x, y) => y[1] - x[1]),
+        );
         const m = /(\d+) packets transmitted, (\d+) received/.exec(pinged.stdout);
         const r: RoundResult = {
           round,
@@ -509,6 +529,7 @@ async function bench(o: Options): Promise<void> {
           handshakesPct: shook.started ? (100 * shook.succeeded) / shook.started : 0,
           handshakeMedianMs: shook.medianMs,
           nodeCpuPct: cpu,
+          nodeDrops,
           logLines: lineCount(target.log) - logBefore,
           loadBefore,
           loadAfter: loadavg()[0]!,
@@ -520,6 +541,7 @@ async function bench(o: Options): Promise<void> {
             `pings ${r.pingsAnswered}/${r.pingsSent} (${r.pingsPct.toFixed(1)} %), handshakes ${r.handshakesSucceeded}/${r.handshakesStarted} (${r.handshakesPct.toFixed(1)} %, median ${r.handshakeMedianMs.toFixed(0)} ms); ` +
             `node CPU ${r.nodeCpuPct.toFixed(0)} %, ${r.logLines} log lines; load ${r.loadBefore.toFixed(2)} -> ${r.loadAfter.toFixed(2)}${reached}`,
         );
+        say(`    node drops: ${Object.entries(nodeDrops).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}`);
         if (target.child.exitCode !== null) throw new Error(`the target node exited (${target.child.exitCode}); log: ${target.log}`);
       }
     }
@@ -551,6 +573,9 @@ async function bench(o: Options): Promise<void> {
       return { ...s, verdict };
     });
     say(`target log: ${statSync(target.log).size} bytes over the run`);
+    say('reached: what the attacker sent per second; kernel: what reached the target namespace (socket + buffer drops);');
+    say('buffer drops: datagrams the kernel dropped because the node did not read them in time; node CPU: % of one core.');
+    say('On a shared machine read the figures next to the load average: the node gets the CPU the scheduler gives it.');
     if (o.json) writeFileSync(o.json, JSON.stringify({ date: new Date().toISOString(), cpus: cpus().length, node: process.version, options: o, rounds: results, summary }, null, 2));
   } finally {
     for (const c of children) await terminate(c);
