@@ -131,7 +131,8 @@ async function attacker(plan: AttackerPlan): Promise<void> {
   }
   const seconds = (performance.now() - start) / 1000;
   for (const s of sockets) s.close();
-  process.stdout.write(`${JSON.stringify({ sent, refused, seconds })}\n`);
+  const { user, system } = process.cpuUsage();
+  process.stdout.write(`${JSON.stringify({ sent, refused, seconds, cpuPct: (user + system) / 1e4 / seconds })}\n`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -312,6 +313,8 @@ interface RoundResult {
   rate: number;
   attackerSent: number;
   attackerRate: number;
+  /** The attacker process's CPU (% of one core, including its start-up). */
+  attackerCpuPct: number;
   /** Datagrams the target's kernel saw per second (delivered to the socket or dropped for a full buffer). */
   kernelRate: number;
   rcvbufErrors: number;
@@ -490,7 +493,7 @@ async function bench(o: Options): Promise<void> {
         const logBefore = lineCount(target.log);
         const dropsBefore = await drops(target.socket);
         const t0 = performance.now();
-        const attack = role<{ sent: number; seconds: number }>(lab, nsO, 'attacker', { target: TARGET.under, port: PORT, sources, rate, seconds: o.seconds, pool } satisfies AttackerPlan, dir, o.seconds * 1000 + 30_000);
+        const attack = role<{ sent: number; seconds: number; cpuPct: number }>(lab, nsO, 'attacker', { target: TARGET.under, port: PORT, sources, rate, seconds: o.seconds, pool } satisfies AttackerPlan, dir, o.seconds * 1000 + 30_000);
         const pings = Math.floor(o.seconds / o.pingInterval);
         const ping = lab.exec(nsO, 'ping', ['-q', '-c', String(pings), '-i', String(o.pingInterval), '-W', '1', TARGET.over], { timeoutMs: o.seconds * 1000 + 20_000 });
         const shakes = role<{ started: number; succeeded: number; medianMs: number }>(
@@ -519,6 +522,7 @@ async function bench(o: Options): Promise<void> {
           rate,
           attackerSent: attacked.sent,
           attackerRate: Math.round(attacked.sent / attacked.seconds),
+          attackerCpuPct: attacked.cpuPct,
           kernelRate: Math.round((kernelAfter.in - kernelBefore.in) / attacked.seconds),
           rcvbufErrors: kernelAfter.rcvbuf - kernelBefore.rcvbuf,
           pingsSent: Number(m?.[1] ?? 0),
@@ -537,7 +541,7 @@ async function bench(o: Options): Promise<void> {
         results.push(r);
         const reached = rate === 0 || r.attackerRate >= 0.95 * rate ? '' : '  ** attacker below the set rate: this round does not count **';
         say(
-          `round ${round} rate ${rate}/s: sent ${r.attackerRate}/s, target kernel ${r.kernelRate}/s (${r.rcvbufErrors} dropped for a full buffer); ` +
+          `round ${round} rate ${rate}/s: sent ${r.attackerRate}/s (attacker CPU ${r.attackerCpuPct.toFixed(0)} %), target kernel ${r.kernelRate}/s (${r.rcvbufErrors} dropped for a full buffer); ` +
             `pings ${r.pingsAnswered}/${r.pingsSent} (${r.pingsPct.toFixed(1)} %), handshakes ${r.handshakesSucceeded}/${r.handshakesStarted} (${r.handshakesPct.toFixed(1)} %, median ${r.handshakeMedianMs.toFixed(0)} ms); ` +
             `node CPU ${r.nodeCpuPct.toFixed(0)} %, ${r.logLines} log lines; load ${r.loadBefore.toFixed(2)} -> ${r.loadAfter.toFixed(2)}${reached}`,
         );
