@@ -5,7 +5,7 @@
  * only; the fingerprint is SHA-256 over the canonical encoding of the whole certificate; the
  * issuer is the raw 32-byte fingerprint of the signing CA.
  */
-import { createHash } from 'node:crypto';
+import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { formatIpNetwork, ipNetworkContains, ipNetworkFromCidr, ipv4Cidr, type IpNetwork } from '../src/net/ip.js';
 import { bitsFromMask, maskFromBits, type Cidr } from '../src/net/ipv4.js';
@@ -253,10 +253,26 @@ export function checkSignature(cert: Certificate, publicKey: Uint8Array): boolea
   try {
     if (cert.details.curve === 'P256') return p256Verify(signedBytes(cert), cert.signature, publicKey);
     if (cert.signature.length !== SIGNATURE_LENGTH || publicKey.length !== PUBLIC_KEY_LENGTH) return false;
-    return ed25519.verify(cert.signature, signedBytes(cert), publicKey, { zip215: false });
+    // OpenSSL's Ed25519 (strict RFC 8032, like noble's zip215: false) is ~20x faster than pure JS:
+    // a handshake flood with forged signatures makes us check one per admitted message 1.
+    return verify(null, signedBytes(cert), ed25519PublicKeyObject(publicKey), cert.signature);
   } catch {
     return false;
   }
+}
+
+const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+/** KeyObjects of the CA keys signatures are checked against (few: one per CA in the pool). */
+const ed25519Keys = new Map<string, KeyObject>();
+function ed25519PublicKeyObject(raw: Uint8Array): KeyObject {
+  const hex = Buffer.from(raw).toString('hex');
+  let key = ed25519Keys.get(hex);
+  if (!key) {
+    key = createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+    if (ed25519Keys.size >= 256) ed25519Keys.clear();
+    ed25519Keys.set(hex, key);
+  }
+  return key;
 }
 
 /** Nebula's Expired(): too young (now < NotBefore) or too old (now > NotAfter). Bounds are valid. */

@@ -27,10 +27,16 @@ export interface NodeStats {
   lighthouseAnswers: number;
 }
 
+/** Lines per second the limiter lets through over all keys, and the burst it may save up. */
+export const LOG_LINES_PER_SECOND = 20;
+export const LOG_LINES_BURST = 100;
+
 /**
  * The node's counters and its logging of what remote input causes. Everything a remote packet can
- * make us log goes through `limited`, at most once per second per key, so a flood of forged or
- * repeated datagrams cannot flood the log.
+ * make us log goes through one limiter (`limited`, `drop`, `firewallDrop`): at most once per second
+ * per key, and at most LOG_LINES_PER_SECOND lines over all keys, so a flood of forged or repeated
+ * datagrams cannot flood the log whatever addresses or indexes it carries. What the budget holds
+ * back is counted and reported in one line with the next line let through.
  */
 export class Diagnostics {
   readonly stats: NodeStats = {
@@ -53,6 +59,9 @@ export class Diagnostics {
     lighthouseAnswers: 0,
   };
   private readonly loggedAt = new Map<string, number>();
+  private budget = LOG_LINES_BURST;
+  private budgetAt: number | null = null;
+  private suppressed = 0;
 
   /** `now` (ms) paces the log limiter: the node's timers, so that tests with fake timers control it. */
   constructor(
@@ -65,17 +74,33 @@ export class Diagnostics {
     return this.loggedAt.size;
   }
 
-  /** True at most once per second per key. */
+  /** Remote-caused lines held back by the overall budget since the last line let through. */
+  get suppressedLines(): number {
+    return this.suppressed;
+  }
+
+  /** True at most once per second per key, and while the overall budget lasts. */
   private allowed(key: string): boolean {
     const now = this.now();
     const last = this.loggedAt.get(key);
     if (last !== undefined && now - last < 1000) return false;
+    this.budget = Math.min(LOG_LINES_BURST, this.budget + ((now - (this.budgetAt ?? now)) * LOG_LINES_PER_SECOND) / 1000);
+    this.budgetAt = now;
+    if (this.budget < 1) {
+      this.suppressed++;
+      return false;
+    }
+    this.budget--;
     if (this.loggedAt.size > 4096) this.loggedAt.clear();
     this.loggedAt.set(key, now);
+    if (this.suppressed > 0) {
+      this.log.info({ suppressed: this.suppressed }, 'log rate limit: lines caused by remote packets were suppressed');
+      this.suppressed = 0;
+    }
     return true;
   }
 
-  /** Logs at `level` at most once per second per key. */
+  /** Logs at `level` at most once per second per key (and within the overall budget). */
   limited(level: 'info' | 'debug', key: string, fields: Record<string, unknown>, message: string): void {
     if (this.log.isLevelEnabled(level) && this.allowed(key)) this.log[level](fields, message);
   }

@@ -3,9 +3,9 @@ import { formatIp } from '../net/ipv4.js';
 import type { AeadFactory, CipherName } from '../protocol/aead.js';
 import { HEADER_LEN, MessageType, writeHeader, type Header } from '../protocol/header.js';
 import { decodeHandshake, encodeHandshake, type HandshakeDetails } from '../protocol/messages.js';
-import { initiatorReadMessage2, initiatorWriteMessage1, responderReadMessage1, responderWriteMessage2, type HandshakeKeys } from '../protocol/noise.js';
+import { initiatorReadMessage2, initiatorWriteMessage1, message1Contents, responderReadMessage1, responderWriteMessage2, type HandshakeKeys } from '../protocol/noise.js';
 import type { Diagnostics } from './diagnostics.js';
-import { HandshakeLimiter } from './handshake-limiter.js';
+import { SourceLimiter, STAGE1_BURST, STAGE1_PER_SECOND } from './source-limiter.js';
 import { HostInfo, type HostMap } from './hostmap.js';
 import type { LocalIdentity, VerifiedPeer } from './identity.js';
 import type { Timers } from './timers.js';
@@ -53,7 +53,7 @@ function handshakeHeader(remoteIndex: number, stage: number): Buffer {
  * settles simultaneous opens in favour of the higher overlay IP.
  */
 export class HandshakeManager {
-  private readonly stage1Limiter = new HandshakeLimiter();
+  private readonly stage1Limiter = new SourceLimiter(STAGE1_PER_SECOND, STAGE1_BURST);
 
   constructor(private readonly deps: HandshakeDeps) {}
 
@@ -113,25 +113,34 @@ export class HandshakeManager {
     this.schedule(host);
   }
 
-  /** Handshake message 1 (we are the responder). */
+  /**
+   * Whether a direct message 1 from `from` may be handled (takes a token from its address's bucket):
+   * the receive path asks before it gives the message 1 one of a batch's few handshake slots.
+   * Relayed message 1s come through an established tunnel and are not asked about.
+   */
+  admitStage1(from: Endpoint): boolean {
+    if (this.stage1Limiter.allow(from.address, this.deps.timers.now())) return true;
+    this.deps.diag.drop('handshake1-rate', from);
+    return false;
+  }
+
+  /** Handshake message 1 (we are the responder); a direct one was admitted by admitStage1. */
   handleStage1(datagram: Buffer, from: Endpoint | null, via?: HostInfo): void {
     const { hostmap, diag } = this.deps;
-    // Relayed message 1s come through an established tunnel; direct ones are admitted per source address.
-    if (from && !this.stage1Limiter.allow(from.address, this.deps.timers.now())) return diag.drop('handshake1-rate', from);
-    const log = diag.log;
     const identity = this.deps.identity();
-    let read;
+    // The certificate first: a forged one costs a signature check, no DH.
+    let contents;
     let details: HandshakeDetails;
     try {
-      read = responderReadMessage1(this.deps.settings().cipher, identity.keyPair, datagram, this.deps.aead);
-      details = decodeHandshake(read.payload).details;
+      contents = message1Contents(datagram);
+      details = decodeHandshake(contents.payload).details;
     } catch (err) {
       diag.drop('handshake1', from, err);
       return;
     }
     let verified;
     try {
-      verified = identity.verifyPeer(details.cert, read.remoteStatic);
+      verified = identity.verifyPeer(details.cert, contents.remoteStatic);
     } catch (err) {
       const source = from ? endpointKey(from) : 'relay';
       diag.limited('info', 'invalid-cert', { from: source, reason: (err as Error).message }, 'invalid certificate from host, refusing handshake');
@@ -154,7 +163,7 @@ export class HandshakeManager {
     for (const answered of [existing, candidate]) {
       if (answered?.handshakeMessage1 && answered.handshakeMessage2 && answered.handshakeMessage1.equals(body)) {
         // A retransmission of the message 1 we already answered: answer it the same way.
-        log.debug(fields, 'duplicate handshake message 1, re-sending message 2');
+        diag.limited('debug', `duplicate-message1 ${fields.vpnIp}`, fields, 'duplicate handshake message 1, re-sending message 2');
         this.deps.reply(answered.handshakeMessage2, from, via);
         return;
       }
@@ -165,13 +174,20 @@ export class HandshakeManager {
       this.deps.sendTest(existing);
       return;
     }
+    let read;
+    try {
+      read = responderReadMessage1(this.deps.settings().cipher, identity.keyPair, datagram, this.deps.aead);
+    } catch (err) {
+      diag.drop('handshake1', from, err);
+      return;
+    }
     const ours = hostmap.getPending(vpnIp);
     if (ours) {
       if (vpnIp > identity.vpnIp) {
-        log.debug(fields, 'simultaneous handshake: the peer has the higher overlay IP, abandoning ours');
+        diag.limited('debug', `simultaneous ${fields.vpnIp}`, fields, 'simultaneous handshake: the peer has the higher overlay IP, abandoning ours');
         hostmap.removePending(ours);
       } else {
-        log.debug(fields, 'simultaneous handshake: ours wins, ignoring theirs');
+        diag.limited('debug', `simultaneous ${fields.vpnIp}`, fields, 'simultaneous handshake: ours wins, ignoring theirs');
         return;
       }
     }
@@ -193,7 +209,7 @@ export class HandshakeManager {
       this.deps.addCandidate(host);
       return;
     }
-    log.info({ ...fields, localIndex: host.localIndex, remoteIndex: host.remoteIndex }, 'handshake message 1 received, tunnel up (responder)');
+    diag.limited('info', `tunnel-up ${fields.vpnIp}`, { ...fields, localIndex: host.localIndex, remoteIndex: host.remoteIndex }, 'handshake message 1 received, tunnel up (responder)');
     this.deps.tunnelUp(host);
   }
 
@@ -203,7 +219,7 @@ export class HandshakeManager {
     const host = hostmap.getPendingByIndex(header.remoteIndex);
     if (!host || !host.pending) {
       const done = hostmap.getByIndex(header.remoteIndex);
-      if (done) diag.log.debug({ vpnIp: formatIp(done.vpnIp) }, 'handshake is already complete');
+      if (done) diag.limited('debug', 'handshake-complete', { vpnIp: formatIp(done.vpnIp) }, 'handshake is already complete');
       return;
     }
     let result;
@@ -220,13 +236,13 @@ export class HandshakeManager {
     try {
       verified = this.deps.identity().verifyPeer(details.cert, result.keys.remoteStatic);
     } catch (err) {
-      diag.log.info({ vpnIp: formatIp(host.vpnIp), from: from && endpointKey(from), reason: (err as Error).message }, 'invalid certificate from host, abandoning handshake');
+      diag.limited('info', 'invalid-cert', { vpnIp: formatIp(host.vpnIp), from: from && endpointKey(from), reason: (err as Error).message }, 'invalid certificate from host, abandoning handshake');
       diag.stats.invalidCertificates++;
       hostmap.removePending(host);
       return;
     }
     if (verified.identity.vpnIp !== host.vpnIp) {
-      diag.log.info({ intended: formatIp(host.vpnIp), responded: formatIp(verified.identity.vpnIp), from: from && endpointKey(from) }, 'incorrect host responded to handshake');
+      diag.limited('info', 'incorrect-host', { intended: formatIp(host.vpnIp), responded: formatIp(verified.identity.vpnIp), from: from && endpointKey(from) }, 'incorrect host responded to handshake');
       if (from) host.remotes.block(from);
       return;
     }
@@ -236,7 +252,7 @@ export class HandshakeManager {
     host.lastHandshakeTime = details.time;
     host.remotes.unblockAll();
     this.complete(host, result.keys, verified, from);
-    diag.log.info({ vpnIp: formatIp(host.vpnIp), certName: verified.cert.details.name, from: from && endpointKey(from), localIndex: host.localIndex, remoteIndex: host.remoteIndex }, 'handshake message 2 received, tunnel up (initiator)');
+    diag.limited('info', `tunnel-up ${formatIp(host.vpnIp)}`, { vpnIp: formatIp(host.vpnIp), certName: verified.cert.details.name, from: from && endpointKey(from), localIndex: host.localIndex, remoteIndex: host.remoteIndex }, 'handshake message 2 received, tunnel up (initiator)');
     this.deps.tunnelUp(host);
   }
 

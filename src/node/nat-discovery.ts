@@ -204,10 +204,10 @@ export class NatDiscovery {
     const fields = { reflexive: endpointKey(this.latest!), mapping: this.mapping };
     const message = `NAT: reflexive address ${endpointKey(this.latest!)}, mapping ${text}`;
     if (summary === this.logged) {
-      this.deps.diag.log.debug(fields, message);
+      this.deps.diag.limited('debug', 'nat-report', fields, message);
       return;
     }
     this.logged = summary;
-    this.deps.diag.log.info(fields, message);
+    this.deps.diag.limited('info', `nat-change ${summary}`, fields, message);
   }
 }

@@ -30,6 +30,7 @@ import { consumeDatagrams, consumeRelayedPacket, type OutsideNode } from './outs
 import { RelayManager } from './relay-manager.js';
 import { RemoteList } from './remote-list.js';
 import { readRevocationFile, Revocations } from './revocations.js';
+import { RECV_ERRORS_BURST, RECV_ERRORS_PER_SECOND, SourceLimiter } from './source-limiter.js';
 import { SubnetRouter } from './subnet-router.js';
 import { systemTimers, type Timer, type Timers } from './timers.js';
 import { DisabledTun } from './tun-disabled.js';
@@ -141,6 +142,7 @@ export class MeshNode implements InsideNode, OutsideNode {
   private fail!: (err: Error) => void;
   private lastSource = { address: '', inOverlay: false };
   private readonly timers: Timers;
+  private readonly recvErrorLimiter = new SourceLimiter(RECV_ERRORS_PER_SECOND, RECV_ERRORS_BURST);
   /** `mesh ping` Test requests waiting for their reply, by the hex of their payload. */
   private readonly probes = new Map<string, PendingProbe>();
 
@@ -442,6 +444,8 @@ export class MeshNode implements InsideNode, OutsideNode {
   sendRecvError(to: Endpoint, remoteIndex: number): void {
     const mode = this.config.listen.sendRecvError;
     if (mode === 'never' || (mode === 'private' && !isPrivateAddress(to.address))) return;
+    // Not one per forged datagram: a flood of unknown indexes would make us a reflector.
+    if (!this.recvErrorLimiter.allow(to.address, this.timers.now())) return;
     const packet = Buffer.alloc(HEADER_LEN);
     writeHeader(packet, 0, MessageType.RecvError, 0, remoteIndex, 0);
     this.diag.stats.recvErrorsSent++;
@@ -458,7 +462,7 @@ export class MeshNode implements InsideNode, OutsideNode {
     this.diag.stats.handshakesCompleted++;
     const replaced = this.hostmap.add(host);
     if (replaced) {
-      this.log.debug({ vpnIp: formatIp(host.vpnIp), oldIndex: replaced.localIndex }, 'tunnel replaced by a newer handshake');
+      this.diag.limited('debug', `replaced ${host.vpnIp}`, { vpnIp: formatIp(host.vpnIp), oldIndex: replaced.localIndex }, 'tunnel replaced by a newer handshake');
       this.relays.onTunnelGone(replaced);
     }
     this.lighthouse?.onTunnelUp(host);
@@ -495,7 +499,7 @@ export class MeshNode implements InsideNode, OutsideNode {
   /** A candidate tunnel (a newer handshake we answered) becomes the tunnel to its peer. */
   promoteCandidate(host: HostInfo, why: string): void {
     if (!this.hostmap.takeCandidate(host)) return;
-    this.log.info({ vpnIp: formatIp(host.vpnIp), localIndex: host.localIndex, remoteIndex: host.remoteIndex, why }, 'switching to the newer tunnel');
+    this.diag.limited('info', `switching ${host.vpnIp}`, { vpnIp: formatIp(host.vpnIp), localIndex: host.localIndex, remoteIndex: host.remoteIndex, why }, 'switching to the newer tunnel');
     this.tunnelUp(host);
   }
 
@@ -511,7 +515,7 @@ export class MeshNode implements InsideNode, OutsideNode {
     const now = Date.now();
     const prev = host.previousRemote;
     if (prev && sameEndpoint(prev.addr, from) && now - prev.at < ROAMING_SUPPRESS_MS) return;
-    this.log.info({ vpnIp: formatIp(host.vpnIp), from: host.remote && endpointKey(host.remote), to: endpointKey(from) }, 'host roamed to a new address');
+    this.diag.limited('info', `roamed ${host.vpnIp}`, { vpnIp: formatIp(host.vpnIp), from: host.remote && endpointKey(host.remote), to: endpointKey(from) }, 'host roamed to a new address');
     if (host.remote) host.previousRemote = { addr: host.remote, at: now };
     host.remote = { ...from };
     host.remotes.learn(from);

@@ -13,7 +13,7 @@ import type { RelayManager } from './relay-manager.js';
 export interface OutsideNode {
   readonly diag: Diagnostics;
   readonly hostmap: HostMap;
-  readonly handshakes: Pick<HandshakeManager, 'handleStage1' | 'handleStage2'>;
+  readonly handshakes: Pick<HandshakeManager, 'admitStage1' | 'handleStage1' | 'handleStage2'>;
   readonly relays: Pick<RelayManager, 'receiveFrame'>;
   readonly firewall: Pick<Firewall, 'inbound'>;
   writeToTun(packets: Buffer[]): void;
@@ -34,9 +34,11 @@ export interface OutsideNode {
 const RECV_ERROR_LIMIT = 3;
 
 /**
- * Handshake message 1s one batch handles at most, after its other datagrams: each costs three X25519
- * operations and a certificate check, so a flood of them must not delay established tunnels. The
- * rest are dropped (`handshake1-overload`); genuine initiators retry.
+ * Handshake message 1s one batch handles at most, after its other datagrams: each costs a certificate
+ * check (and a genuine one three X25519 operations), so a flood of them must not delay established
+ * tunnels. Only message 1s their source address's rate admits take a slot, so that a flood from a few
+ * addresses does not crowd out other initiators. The rest are dropped (`handshake1-overload`);
+ * genuine initiators retry.
  */
 export const STAGE1_PER_BATCH = 16;
 
@@ -110,8 +112,8 @@ function consumeDatagram(node: OutsideNode, data: Buffer, from: Endpoint, toTun:
     case MessageType.Handshake:
       if (header.subtype !== MessageSubType.IxPsk0) return node.diag.drop('handshake-subtype', from);
       if (header.counter === 1) {
-        if (stage1.length < STAGE1_PER_BATCH) stage1.push({ data, from });
-        else node.diag.drop('handshake1-overload', from);
+        if (stage1.length >= STAGE1_PER_BATCH) return node.diag.drop('handshake1-overload', from);
+        if (node.handshakes.admitStage1(from)) stage1.push({ data, from });
         return;
       }
       if (header.counter === 2) return node.handshakes.handleStage2(data, header, from);
@@ -190,7 +192,7 @@ function receiveControl(node: OutsideNode, data: Buffer, header: Header, from: E
       else if (header.subtype === MessageSubType.TestReply) node.onTestReply(host, payload);
       return;
     case MessageType.CloseTunnel:
-      node.diag.log.info({ vpnIp: formatIp(host.vpnIp), index: host.localIndex }, 'peer closed the tunnel');
+      node.diag.limited('info', `closed ${host.vpnIp}`, { vpnIp: formatIp(host.vpnIp), index: host.localIndex }, 'peer closed the tunnel');
       // A peer that shuts down sends no traffic on any newer tunnel either.
       {
         const candidate = node.hostmap.getCandidate(host.vpnIp);
@@ -216,6 +218,6 @@ function receiveRecvError(node: OutsideNode, header: Header, from: Endpoint): vo
   if (!host) return node.diag.drop('recv-error-unknown', from);
   host.recvErrors++;
   if (host.recvErrors <= RECV_ERROR_LIMIT || !sameEndpoint(host.remote, from)) return;
-  node.diag.log.info({ vpnIp: formatIp(host.vpnIp), from: `${from.address}:${from.port}` }, 'peer lost our tunnel (recv_error), removing it');
+  node.diag.limited('info', `recv-error ${host.vpnIp}`, { vpnIp: formatIp(host.vpnIp), from: `${from.address}:${from.port}` }, 'peer lost our tunnel (recv_error), removing it');
   node.removeTunnel(host, false);
 }

@@ -259,7 +259,7 @@ export class RelayManager {
     for (const peer of strandedPeers) {
       const end = this.deps.hostmap.get(peer);
       if (end && !end.remote && !this.terminalTo(peer)) {
-        this.deps.diag.log.info({ vpnIp: formatIp(peer), relay: formatIp(host.vpnIp) }, 'relay hop is gone, removing the tunnel relayed through it');
+        this.deps.diag.limited('info', `relay-gone ${peer}`, { vpnIp: formatIp(peer), relay: formatIp(host.vpnIp) }, 'relay hop is gone, removing the tunnel relayed through it');
         this.deps.removeTunnel(end, false);
       }
     }
@@ -342,7 +342,7 @@ export class RelayManager {
     if (!relay) {
       relay = this.add(hop, m.relayFromIp, { terminal: true, initiatedHere: false, state: 'established', remoteIndex: m.initiatorRelayIndex }) ?? undefined;
       if (!relay) return this.deps.diag.drop('relay-table-full', hop.remote);
-      this.deps.diag.log.debug({ relay: formatIp(hop.vpnIp), from: formatIp(m.relayFromIp), localIndex: relay.localIndex }, 'accepted a relay to us');
+      this.deps.diag.limited('debug', `relay-accepted ${hop.vpnIp}`, { relay: formatIp(hop.vpnIp), from: formatIp(m.relayFromIp), localIndex: relay.localIndex }, 'accepted a relay to us');
     } else {
       relay.remoteIndex = m.initiatorRelayIndex;
       relay.state = 'established';
@@ -359,7 +359,7 @@ export class RelayManager {
     relay.remoteIndex = m.responderRelayIndex;
     if (relay.state === 'established') return;
     relay.state = 'established';
-    diag.log.debug({ relay: formatIp(hop.vpnIp), peer: formatIp(relay.peerIp), localIndex: relay.localIndex, remoteIndex: relay.remoteIndex }, 'relay established');
+    diag.limited('debug', `relay-established ${hop.vpnIp}`, { relay: formatIp(hop.vpnIp), peer: formatIp(relay.peerIp), localIndex: relay.localIndex, remoteIndex: relay.remoteIndex }, 'relay established');
     if (relay.terminal) {
       // A: the handshake need not wait for its next retry.
       const pending = hostmap.getPending(relay.peerIp);

@@ -62,6 +62,20 @@ function privateKeyObject(raw: Uint8Array): KeyObject {
   return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
 }
 
+/**
+ * The KeyObject of a long-lived static private key, made once per key: importing it costs more than
+ * a DH, and every message 1 a responder reads (a flood of forged ones included) uses it.
+ */
+const staticKeys = new WeakMap<Uint8Array, KeyObject>();
+function staticKeyObject(raw: Uint8Array): KeyObject {
+  let key = staticKeys.get(raw);
+  if (!key) {
+    key = privateKeyObject(raw);
+    staticKeys.set(raw, key);
+  }
+  return key;
+}
+
 function publicKeyObject(raw: Uint8Array): KeyObject {
   if (raw.length !== DH_LEN) throw new Error(`X25519 public key must be ${DH_LEN} bytes, got ${raw.length}`);
   const der = Buffer.concat([SPKI_X25519_PREFIX, raw]);
@@ -321,6 +335,18 @@ export interface ResponderState {
 }
 
 /**
+ * The initiator's static key and payload of message 1 (including its 16-byte header), which IX sends
+ * in clear: read without any DH, so that a responder can check the certificate in the payload first
+ * and spend no public-key work on a forged one. Throws when the message is too short or too long.
+ */
+export function message1Contents(datagram: Uint8Array): { remoteStatic: Uint8Array; payload: Uint8Array } {
+  if (datagram.length < HEADER_LEN + 2 * DH_LEN) throw new Error('noise: message 1 too short');
+  if (datagram.length - HEADER_LEN > MAX_NOISE_MESSAGE_LEN) throw new Error('noise: message 1 too long');
+  // Copied: the datagram may share its memory with others of its batch.
+  return { remoteStatic: datagram.slice(HEADER_LEN + DH_LEN, HEADER_LEN + 2 * DH_LEN), payload: datagram.slice(HEADER_LEN + 2 * DH_LEN) };
+}
+
+/**
  * Processes message 1 (including its 16-byte header). Throws when it is malformed or either of the
  * initiator's keys is a low-order point (the DHs that message 2 needs would be all zeros).
  */
@@ -343,7 +369,7 @@ export function responderReadMessage1(
   ss.mixHash(rs);
   const payload = ss.decryptAndHash(msg.subarray(2 * DH_LEN)); // no key: plaintext copy + MixHash
 
-  const s = privateKeyObject(local.privateKey);
+  const s = staticKeyObject(local.privateKey);
   const es = x25519(s, re); // also rejects a low-order initiator ephemeral
   x25519(s, rs); // rejects a low-order initiator static (se would be zero)
   return {

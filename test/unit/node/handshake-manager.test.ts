@@ -11,12 +11,12 @@ import type { Endpoint } from '../../../src/net/endpoint.js';
 import { parseIp } from '../../../src/net/ipv4.js';
 import { createAead } from '../../../src/protocol/aead.js';
 import { parseHeader } from '../../../src/protocol/header.js';
-import { Diagnostics } from '../../../src/node/diagnostics.js';
+import { Diagnostics, LOG_LINES_BURST } from '../../../src/node/diagnostics.js';
 import { HandshakeManager } from '../../../src/node/handshake-manager.js';
 import { HostMap, type HostInfo } from '../../../src/node/hostmap.js';
 import { LocalIdentity } from '../../../src/node/identity.js';
 import { FakeTimers } from '../../helpers/fake-timers.js';
-import { STAGE1_BURST } from '../../../src/node/handshake-limiter.js';
+import { STAGE1_BURST } from '../../../src/node/source-limiter.js';
 
 const ca = makeCA('handshake CA');
 const TRY_INTERVAL = 100;
@@ -192,6 +192,45 @@ describe('HandshakeManager on fakes', () => {
     assert.equal(lines.length, 2, 'a line again a second later');
   });
 
+  it('a flood of message 1s from many addresses (forged, our own, genuine new peers) writes a bounded number of log lines', () => {
+    const lines: string[] = [];
+    const timers = new FakeTimers();
+    const a = peer(makeHost(ca, 'a', '10.9.0.1/16'), 4001, timers, lines);
+    const rogue = makeCA('handshake CA');
+    const initiators = [
+      ...Array.from({ length: 20 }, (_, i) => makeHost(rogue, `forged${i}`, `10.9.1.${i + 1}/16`)),
+      makeHost(ca, 'a-again', '10.9.0.1/16'),
+      ...Array.from({ length: 150 }, (_, i) => makeHost(ca, `new${i}`, `10.9.2.${i + 1}/16`)),
+    ];
+    const message1s = initiators.map((host, i) => {
+      const p = peer(host, 5000 + i, new FakeTimers());
+      p.hostmap.remotesFor(a.identity.vpnIp).setStatic([a.address]);
+      p.manager.start(a.identity.vpnIp);
+      return p.sent[0]!.data;
+    });
+    // Each from its own address, so that the per-source admission lets every one through.
+    for (let i = 0; i < 1000; i++) a.manager.handleStage1(message1s[i % message1s.length]!, { address: `198.18.${i >> 8}.${i & 255}`, port: 4242 });
+    assert.ok(a.diag.stats.invalidCertificates >= 20 * 5, 'the forged ones were checked');
+    assert.ok(a.up.length >= 150, 'the genuine ones were answered');
+    assert.ok(lines.length <= LOG_LINES_BURST, `${lines.length} lines for 1000 message 1s at one instant`);
+    timers.advance(1000);
+    a.manager.handleStage1(message1s[0]!, { address: '198.18.200.1', port: 4242 });
+    assert.equal(lines.at(-2), 'log rate limit: lines caused by remote packets were suppressed', 'what was held back is reported');
+  });
+
+  it('checks the certificate before any DH: a forged one with a low-order key is refused as an invalid certificate', () => {
+    const a = peer(makeHost(ca, 'a', '10.9.0.1/16'), 4001, new FakeTimers());
+    const forger = peer(makeHost(makeCA('handshake CA'), 'forged', '10.9.0.9/16'), 4009, new FakeTimers());
+    forger.hostmap.remotesFor(a.identity.vpnIp).setStatic([a.address]);
+    forger.manager.start(a.identity.vpnIp);
+    const m1 = Buffer.from(forger.sent[0]!.data);
+    m1.fill(0, 16, 48); // a low-order ephemeral key: the first DH would fail
+    a.manager.handleStage1(m1, forger.address);
+    assert.equal(a.diag.stats.invalidCertificates, 1, 'refused for its certificate');
+    assert.equal(a.diag.stats.dropped['handshake1'], undefined, 'no DH was attempted');
+    assert.equal(a.sent.length, 0);
+  });
+
   it('admits a burst of message 1s per source address before any public-key work, then counts drops', () => {
     const timers = new FakeTimers();
     const a = peer(makeHost(ca, 'a', '10.9.0.1/16'), 4001, timers);
@@ -199,11 +238,14 @@ describe('HandshakeManager on fakes', () => {
     b.hostmap.remotesFor(parseIp('10.9.0.1')).setStatic([a.address]);
     b.manager.start(parseIp('10.9.0.1'));
     const m1 = b.sent[0]!.data;
-    for (let i = 0; i < 100; i++) a.manager.handleStage1(m1, b.address);
+    const receive = () => {
+      if (a.manager.admitStage1(b.address)) a.manager.handleStage1(m1, b.address);
+    };
+    for (let i = 0; i < 100; i++) receive();
     assert.equal(a.diag.stats.dropped['handshake1-rate'], 100 - STAGE1_BURST);
     assert.equal(a.sent.length, STAGE1_BURST, 'one message 2 per admitted message 1');
     timers.advance(1000);
-    a.manager.handleStage1(m1, b.address);
+    receive();
     assert.equal(a.sent.length, STAGE1_BURST + 1, 'admitted again after the bucket refilled');
   });
 

@@ -79,6 +79,15 @@ test('issuer is the CA fingerprint and the signatures verify with the CA key', (
   assert.ok(!checkSignature(tampered, ca.details.publicKey));
   const renamed: Certificate = { ...host1, details: { ...host1.details, name: 'host9' } };
   assert.ok(!checkSignature(renamed, ca.details.publicKey));
+  // A malleated signature (S + L, the same point equation) is refused: verification is strict RFC 8032.
+  const L = 2n ** 252n + 27742317777372353535851937790883648493n;
+  let sLittle = 0n;
+  for (let i = 63; i >= 32; i--) sLittle = (sLittle << 8n) | BigInt(host1.signature[i]!);
+  const malleated: Certificate = { ...host1, signature: Uint8Array.from(host1.signature) };
+  let sPlusL = sLittle + L;
+  assert.ok(sPlusL < 2n ** 256n);
+  for (let i = 32; i < 64; i++, sPlusL >>= 8n) malleated.signature[i] = Number(sPlusL & 0xffn);
+  assert.ok(!checkSignature(malleated, ca.details.publicKey), 'S >= L refused');
 });
 
 test('keys: X25519(private) == cert public key, keygen pub matches, CA key halves match', () => {
