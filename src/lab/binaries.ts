@@ -1,8 +1,8 @@
 /** The node programs a lab runs: the compiled mesh CLI and nebula 1.6.1. */
 import { fileURLToPath } from 'node:url';
 
-/** The compiled mesh CLI (dist/src/cli/bin.js, next to this module's directory). */
-export const MESH_BIN = fileURLToPath(new URL('../cli/bin.js', import.meta.url));
+/** The compiled mesh CLI (dist/bundle/mesh.js: the bundle that package.json's bin names). */
+export const MESH_BIN = fileURLToPath(new URL('../../bundle/mesh.js', import.meta.url));
 
 export type Impl = 'mesh' | 'nebula';
 
