@@ -6,7 +6,7 @@
  * stat-ing and parsing. Runs after tsc (`npm run build`).
  */
 import { build } from 'esbuild';
-import { readFile, rm } from 'node:fs/promises';
+import { chmod, readFile, rm } from 'node:fs/promises';
 import { dirname, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -49,3 +49,6 @@ await build({
   plugins: [keepModuleUrls],
   logLevel: 'warning',
 });
+
+// The entry is package.json's bin: run by its #! line (which carries the V8 flags).
+await chmod(resolve(outdir, 'mesh.js'), 0o755);

@@ -1,8 +1,18 @@
 /** The node programs a lab runs: the compiled mesh CLI and nebula 1.6.1. */
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /** The compiled mesh CLI (dist/bundle/mesh.js: the bundle that package.json's bin names). */
 export const MESH_BIN = fileURLToPath(new URL('../../bundle/mesh.js', import.meta.url));
+
+/**
+ * The V8 flags on the bin's `#!/usr/bin/env -S node ...` line (heap sizing): a lab that starts the
+ * bin as `node MESH_BIN` passes them itself, so its nodes run as an installed `mesh` runs.
+ */
+export function meshNodeFlags(bin = MESH_BIN): string[] {
+  const shebang = /^#!\S*env -S node((?: --?[\w-]+(?:=\S+)?)*)\n/.exec(readFileSync(bin, 'latin1').slice(0, 200));
+  return shebang ? shebang[1]!.split(' ').filter(Boolean) : [];
+}
 
 export type Impl = 'mesh' | 'nebula';
 
@@ -11,5 +21,5 @@ export const READY: Record<Impl, RegExp> = { mesh: /mesh node started/, nebula: 
 
 /** The command that runs a node of `impl` with `configPath` (`sub` picks the mesh subcommand). */
 export function nodeCommand(impl: Impl, configPath: string, sub = 'node'): [string, string[]] {
-  return impl === 'mesh' ? [process.execPath, [MESH_BIN, sub, '--config', configPath]] : ['nebula', ['-config', configPath]];
+  return impl === 'mesh' ? [process.execPath, [...meshNodeFlags(), MESH_BIN, sub, '--config', configPath]] : ['nebula', ['-config', configPath]];
 }
