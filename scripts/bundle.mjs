@@ -44,8 +44,11 @@ await build({
   minify: true,
   sourcemap: 'linked',
   chunkNames: '[name]-[hash]',
-  // CommonJS dependencies call require(); an ES module has none of its own.
-  banner: { js: "import { createRequire as __meshRequire } from 'node:module'; const require = __meshRequire(import.meta.url);" },
+  // CommonJS dependencies call require(); an ES module has none of its own. Made on first use:
+  // createRequire in each of the chunks would cost more than the few calls to it.
+  banner: {
+    js: "import { createRequire as __meshCreateRequire } from 'node:module'; let __meshRequire; const require = Object.assign((id) => (__meshRequire ??= __meshCreateRequire(import.meta.url))(id), { resolve: (id, options) => (__meshRequire ??= __meshCreateRequire(import.meta.url)).resolve(id, options) });",
+  },
   plugins: [keepModuleUrls],
   logLevel: 'warning',
 });
