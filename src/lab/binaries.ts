@@ -6,12 +6,13 @@ import { fileURLToPath } from 'node:url';
 export const MESH_BIN = fileURLToPath(new URL('../../bundle/mesh.js', import.meta.url));
 
 /**
- * The V8 flags on the bin's `#!/usr/bin/env -S node ...` line (heap sizing): a lab that starts the
- * bin as `node MESH_BIN` passes them itself, so its nodes run as an installed `mesh` runs.
+ * The V8 flags the bin starts node with (the `exec node <flags> "$0"` line of its launcher, see
+ * scripts/bundle.mjs): a lab that starts the bin as `node MESH_BIN` passes them itself, so its nodes
+ * run as an installed `mesh` runs.
  */
 export function meshNodeFlags(bin = MESH_BIN): string[] {
-  const shebang = /^#!\S*env -S node((?: --?[\w-]+(?:=\S+)?)*)\n/.exec(readFileSync(bin, 'latin1').slice(0, 200));
-  return shebang ? shebang[1]!.split(' ').filter(Boolean) : [];
+  const launcher = /^':' \/\/; exec node((?: --?[\w-]+(?:=\S+)?)*) "\$0" "\$@"$/m.exec(readFileSync(bin, 'latin1').slice(0, 300));
+  return launcher ? launcher[1]!.split(' ').filter(Boolean) : [];
 }
 
 export type Impl = 'mesh' | 'nebula';
