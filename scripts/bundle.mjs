@@ -6,6 +6,7 @@
  * stat-ing and parsing. Runs after tsc (`npm run build`).
  */
 import { build } from 'esbuild';
+import { createRequire } from 'node:module';
 import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,6 +45,34 @@ const keepModuleUrls = {
 
 // Chunk names carry content hashes: clear out the previous build's.
 await rm(outdir, { recursive: true, force: true });
+/**
+ * `await import('yaml')` of a CommonJS package: Node gives the module's properties as named exports
+ * (`const { parse } = ...`), esbuild's split chunk only `default`. Each package imported that way goes
+ * through a module that re-exports the properties by name, read from the package at build time.
+ */
+const requireFromRoot = createRequire(resolve(root, 'package.json'));
+const cjsNamedExports = {
+  name: 'cjs-named-exports',
+  setup(b) {
+    b.onResolve({ filter: /^[^./]/ }, (args) => {
+      if (args.kind !== 'dynamic-import' || args.path.startsWith('node:')) return undefined;
+      let exported;
+      try {
+        exported = requireFromRoot(args.path);
+      } catch {
+        return undefined; // an ES module (or not loadable here): esbuild's own handling is Node's
+      }
+      const names = Object.keys(exported).filter((n) => n !== 'default' && /^[A-Za-z_$][\w$]*$/.test(n));
+      return { path: args.path, namespace: 'cjs-named-exports', pluginData: { names } };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'cjs-named-exports' }, (args) => ({
+      contents: `import m from ${JSON.stringify(args.path)};\nexport default m;\nexport const { ${args.pluginData.names.join(', ')} } = m;\n`,
+      resolveDir: root,
+      loader: 'js',
+    }));
+  },
+};
+
 await build({
   entryPoints: { mesh: resolve(dist, 'src/cli/bin.js') },
   outdir,
@@ -60,7 +89,7 @@ await build({
   banner: {
     js: "import { createRequire as __meshCreateRequire } from 'node:module'; let __meshRequire; const require = Object.assign((id) => (__meshRequire ??= __meshCreateRequire(import.meta.url))(id), { resolve: (id, options) => (__meshRequire ??= __meshCreateRequire(import.meta.url)).resolve(id, options) });",
   },
-  plugins: [keepModuleUrls],
+  plugins: [keepModuleUrls, cjsNamedExports],
   logLevel: 'warning',
 });
 
