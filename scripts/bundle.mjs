@@ -51,18 +51,26 @@ await rm(outdir, { recursive: true, force: true });
  * through a module that re-exports the properties by name, read from the package at build time.
  */
 const requireFromRoot = createRequire(resolve(root, 'package.json'));
+
+/** Whether esbuild bundles `file` as CommonJS: .cjs, or .js under a package.json without "type": "module". */
+async function isCommonJs(file) {
+  if (file.endsWith('.cjs')) return true;
+  if (!file.endsWith('.js')) return false;
+  for (let dir = dirname(file); dir !== dirname(dir); dir = dirname(dir)) {
+    const manifest = await readFile(resolve(dir, 'package.json'), 'utf8').catch(() => null);
+    if (manifest !== null) return JSON.parse(manifest).type !== 'module';
+  }
+  return true;
+}
+
 const cjsNamedExports = {
   name: 'cjs-named-exports',
   setup(b) {
-    b.onResolve({ filter: /^[^./]/ }, (args) => {
+    b.onResolve({ filter: /^[^./]/ }, async (args) => {
       if (args.kind !== 'dynamic-import' || args.path.startsWith('node:')) return undefined;
-      let exported;
-      try {
-        exported = requireFromRoot(args.path);
-      } catch {
-        return undefined; // an ES module (or not loadable here): esbuild's own handling is Node's
-      }
-      const names = Object.keys(exported).filter((n) => n !== 'default' && /^[A-Za-z_$][\w$]*$/.test(n));
+      const resolved = await b.resolve(args.path, { kind: 'import-statement', resolveDir: args.resolveDir });
+      if (resolved.errors.length > 0 || !(await isCommonJs(resolved.path))) return undefined;
+      const names = Object.keys(requireFromRoot(resolved.path)).filter((n) => n !== 'default' && /^[A-Za-z_$][\w$]*$/.test(n));
       return { path: args.path, namespace: 'cjs-named-exports', pluginData: { names } };
     });
     b.onLoad({ filter: /.*/, namespace: 'cjs-named-exports' }, (args) => ({
