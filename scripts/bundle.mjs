@@ -16,10 +16,6 @@ const dist = resolve(root, 'dist');
 const outdir = resolve(dist, 'bundle');
 
 /**
- * Modules find files next to them (package.json, native/, lighthouse/web-assets) through
- * import.meta.url; in a chunk they keep the URL of their compiled file in dist/.
- */
-/**
  * V8 flags for every run of the bin: the young generation capped at 1 MiB semi-spaces (V8 grows
  * them to 16 MiB under traffic): ~20 MiB less resident memory at peak for more, shorter scavenges.
  * Flags can size the heap only on node's command line, so the bin starts as a shell script that
@@ -30,6 +26,10 @@ const outdir = resolve(dist, 'bundle');
 const NODE_FLAGS = ['--max-semi-space-size=1'];
 const LAUNCHER = `#!/bin/sh\n':' //; exec node ${NODE_FLAGS.join(' ')} "$0" "$@"\n`;
 
+/**
+ * Modules find files next to them (package.json, native/, lighthouse/web-assets) through
+ * import.meta.url; in a chunk they keep the URL of their compiled file in dist/.
+ */
 const keepModuleUrls = {
   name: 'keep-module-urls',
   setup(b) {
@@ -43,8 +43,6 @@ const keepModuleUrls = {
   },
 };
 
-// Chunk names carry content hashes: clear out the previous build's.
-await rm(outdir, { recursive: true, force: true });
 /**
  * `await import('yaml')` of a CommonJS package: Node gives the module's properties as named exports
  * (`const { parse } = ...`), esbuild's split chunk only `default`. Each package imported that way goes
@@ -81,6 +79,8 @@ const cjsNamedExports = {
   },
 };
 
+// Chunk names carry content hashes: clear out the previous build's.
+await rm(outdir, { recursive: true, force: true });
 await build({
   entryPoints: { mesh: resolve(dist, 'src/cli/bin.js') },
   outdir,
