@@ -21,7 +21,7 @@ RUN npm run build \
  && addon="$(node -p "require('node-gyp-build').path('native')")" \
  && mkdir -p /opt/mesh/native/build/Release /opt/mesh/bin \
  && cp "$addon" /opt/mesh/native/build/Release/mesh_native.node \
- && ln -s ../dist/src/cli/bin.js /opt/mesh/bin/mesh && chmod 755 /opt/mesh/dist/src/cli/bin.js
+ && ln -s ../dist/bundle/mesh.js /opt/mesh/bin/mesh && chmod 755 /opt/mesh/dist/bundle/mesh.js
 
 FROM ${BASE_IMAGE}
 # --docker-bridge runs iptables: from Debian where the base has apt (the official image does).

@@ -4,7 +4,8 @@
  * BEGIN line is skipped, several blocks may be concatenated) and rejects garbled blocks that
  * node-forge would silently mis-decode.
  */
-import forge from 'node-forge';
+import pem from 'node-forge/lib/pem.js';
+import util from 'node-forge/lib/util.js';
 import { CertificateError, unmarshalCertificate, type Certificate, type CertificateVersion } from './cert.js';
 
 export const CERT_BANNER = 'NEBULA CERTIFICATE';
@@ -48,8 +49,8 @@ export interface PemBlocks {
 
 /** PEM text exactly as Go's pem.EncodeToMemory writes it (64-column base64, LF line ends). */
 export function encodePem(type: string, bytes: Uint8Array): string {
-  const body = forge.util.binary.raw.encode(bytes);
-  return forge.pem.encode({ type, body }, { maxline: 64 }).replace(/\r\n/g, '\n');
+  const body = util.binary.raw.encode(bytes);
+  return pem.encode({ type, body }, { maxline: 64 }).replace(/\r\n/g, '\n');
 }
 
 function toText(input: string | Uint8Array): string {
@@ -100,10 +101,10 @@ export function decodePemBlocks(input: string | Uint8Array): PemBlocks {
       throw new PemError(`PEM block "${type}" does not contain valid base64 data`);
     }
     const segment = text.slice(begin, endLineEnd);
-    const decoded = forge.pem.decode(segment);
+    const decoded = pem.decode(segment);
     const msg = decoded[0];
     if (decoded.length !== 1 || !msg || msg.type !== type) throw new PemError(`could not decode PEM block "${type}"`);
-    blocks.push({ type, bytes: Uint8Array.from(forge.util.binary.raw.decode(msg.body)) });
+    blocks.push({ type, bytes: Uint8Array.from(util.binary.raw.decode(msg.body)) });
     pos = Math.min(endLineEnd + 1, text.length);
   }
   return { blocks, trailing: text.slice(pos) };

@@ -1,4 +1,4 @@
-import { pino, type Logger, type LevelWithSilent } from 'pino';
+import type { Logger, LevelWithSilent } from 'pino';
 
 export type { Logger };
 export type LogFormat = 'json' | 'text';
@@ -17,8 +17,12 @@ export function isLogLevel(value: string): value is LevelWithSilent {
   return (LEVELS as readonly string[]).includes(value);
 }
 
-/** pino-pretty is loaded only for text output: it is the costliest module a node start would load. */
+/**
+ * pino is loaded only when a logger is made (not by `mesh ca print`, `mesh --version`), and
+ * pino-pretty only for text output: it is the costliest module a node start would load.
+ */
 export async function createLogger(options: LogOptions = {}): Promise<Logger> {
+  const { default: pino } = await import('pino');
   const destination = options.destination ?? process.stderr;
   const isTty = (destination as { isTTY?: boolean }).isTTY === true;
   const format = options.format ?? (isTty ? 'text' : 'json');

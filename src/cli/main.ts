@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError, Option } from 'commander';
+import type { Command } from 'commander';
 import { UserError } from '../errors.js';
 
 /**
- * The subcommands, each loaded only when it runs: `mesh --version` loads none of them and
- * `mesh ca print` none of the node's modules (start-up time is mostly module loading).
+ * The subcommands, each loaded only when it runs: `mesh --version` loads none of them (nor the
+ * command line parser) and `mesh ca print` none of the node's modules (start-up time is mostly
+ * module loading).
  */
 const COMMANDS: Record<string, () => Promise<Command>> = {
   ca: async () => (await import('./ca.js')).caCommand(),
@@ -25,6 +26,7 @@ function commandsFor(argv: readonly string[]): string[] {
 }
 
 export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
+  const { Command, Option } = await import('commander');
   const names = commandsFor(argv);
   const program = new Command('mesh').description('Encrypted peer-to-peer overlay network, wire-compatible with Nebula 1.6');
   // Only without a command: commander would take `--version` anywhere on the line, and
@@ -51,11 +53,17 @@ function applyExitOverride(command: Command): void {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  if (argv.length === 1 && (argv[0] === '-v' || argv[0] === '--version')) {
+    // What commander would print, without loading it: `mesh --version` is a health check in scripts.
+    process.stdout.write(`${packageVersion()}\n`);
+    return 0;
+  }
   try {
     const program = await buildProgram(argv);
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
+    const { CommanderError } = await import('commander');
     if (err instanceof CommanderError) {
       // commander has already printed the message (or the help/version text).
       return err.exitCode === 0 ? 0 : 2;

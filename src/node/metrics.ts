@@ -5,7 +5,7 @@
  * data path nothing. Names follow Nebula's where it has one (dots as underscores), prefixed with
  * `stats.namespace` and `stats.subsystem`.
  */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { UserError } from '../errors.js';
@@ -38,6 +38,8 @@ export class MetricsServer {
   static async start(config: StatsConfig, node: MeshNode, extra: readonly ExtraMetric[], log: Logger): Promise<MetricsServer | null> {
     if (config.type !== 'prometheus' || !config.listen) return null;
     const registry = await buildRegistry(config, node, extra);
+    // node:http (with net and streams) is loaded only by a node that serves metrics.
+    const { createServer } = await import('node:http');
     const path = config.path;
     const server = createServer((req, res) => {
       const url = new URL(req.url ?? '/', 'http://localhost');

@@ -6,18 +6,13 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { MESH_BIN } from '../../src/lab/binaries.js';
 import { skipTest } from '../helpers/skip.js';
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
-  return dir;
-}
-
-const BIN = join(repoRoot(), 'dist', 'src', 'cli', 'bin.js');
+/** The bundled CLI that package.json's bin names: what users run. */
+const BIN = MESH_BIN;
 
 function findNebulaCert(): string | undefined {
   for (const dir of (process.env['PATH'] ?? '').split(':').concat(['/usr/bin', '/usr/local/bin'])) {

@@ -8,9 +8,11 @@ import { stringify } from 'yaml';
 import { asLighthouse } from '../../../src/cli/lighthouse.js';
 import { loadConfig } from '../../../src/node/config.js';
 import { nebulaConfig } from '../../../src/lab/configs.js';
-import { fixturePath, repoRoot } from '../pki/fixtures.js';
+import { MESH_BIN } from '../../../src/lab/binaries.js';
+import { fixturePath } from '../pki/fixtures.js';
 
-const BIN = join(repoRoot(), 'dist', 'src', 'cli', 'bin.js');
+/** The bundled CLI that package.json's bin names: what users run. */
+const BIN = MESH_BIN;
 
 function mesh(...args: string[]): { code: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 20_000 });

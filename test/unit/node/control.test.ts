@@ -10,12 +10,12 @@ import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:f
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { controlRequest } from '../../../src/cli/control-client.js';
 import { UserError } from '../../../src/errors.js';
 import { ControlServer, controlSocketPath } from '../../../src/node/control.js';
+import { MESH_BIN } from '../../../src/lab/binaries.js';
 import { pollUntil } from '../../../src/lab/wait.js';
 
 const log = pino({ level: 'silent' });
@@ -94,7 +94,7 @@ describe('control socket', () => {
   });
 
   it('mesh status, ping and reload have --help, and say clearly when no node answers', () => {
-    const bin = fileURLToPath(new URL('../../../src/cli/bin.js', import.meta.url));
+    const bin = MESH_BIN;
     for (const command of ['status', 'ping', 'reload']) {
       const help = spawnSync(process.execPath, [bin, command, '--help'], { encoding: 'utf8' });
       assert.equal(help.status, 0, command);

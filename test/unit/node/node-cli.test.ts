@@ -6,9 +6,11 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { stringify } from 'yaml';
 import { nebulaConfig } from '../../../src/lab/configs.js';
-import { fixturePath, repoRoot } from '../pki/fixtures.js';
+import { MESH_BIN } from '../../../src/lab/binaries.js';
+import { fixturePath } from '../pki/fixtures.js';
 
-const BIN = join(repoRoot(), 'dist', 'src', 'cli', 'bin.js');
+/** The bundled CLI that package.json's bin names: what users run. */
+const BIN = MESH_BIN;
 
 function nodeTest(t: TestContext, change: (config: Record<string, any>) => void): { code: number; stdout: string; stderr: string } {
   const dir = mkdtempSync(join(tmpdir(), 'mesh-node-test-'));

@@ -12,9 +12,10 @@ import { CAPool } from '../../../pki/ca-pool.js';
 import { certificateFingerprint } from '../../../pki/cert.js';
 import { loadCertificate, loadCertificates } from '../../../pki/keys.js';
 import { formatIpNetwork } from '../../../src/net/ip.js';
-import { repoRoot } from './fixtures.js';
+import { MESH_BIN } from '../../../src/lab/binaries.js';
 
-const BIN = join(repoRoot(), 'dist', 'src', 'cli', 'bin.js');
+/** The bundled CLI that package.json's bin names: what users run. */
+const BIN = MESH_BIN;
 
 function mesh(cwd: string, ...args: string[]): { code: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', env: { ...process.env, TZ: 'UTC' } });

@@ -7,9 +7,11 @@ import { test } from 'node:test';
 import { CAPool } from '../../../pki/ca-pool.js';
 import { encodeCertificatePem, loadCertificate, loadEd25519PrivateKey, loadX25519PrivateKey, x25519PublicFromPrivate } from '../../../pki/keys.js';
 import { formatIpNetwork } from '../../../src/net/ip.js';
-import { fixturePath, repoRoot } from './fixtures.js';
+import { MESH_BIN } from '../../../src/lab/binaries.js';
+import { fixturePath } from './fixtures.js';
 
-const BIN = join(repoRoot(), 'dist', 'src', 'cli', 'bin.js');
+/** The bundled CLI that package.json's bin names: what users run. */
+const BIN = MESH_BIN;
 
 function mesh(cwd: string, ...args: string[]): { code: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', env: { ...process.env, TZ: 'UTC' } });

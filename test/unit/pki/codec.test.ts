@@ -90,6 +90,18 @@ test('issuer is the CA fingerprint and the signatures verify with the CA key', (
   assert.ok(!checkSignature(malleated, ca.details.publicKey), 'S >= L refused');
 });
 
+test('a malleated signature (S + L, same point equation) is rejected, as Go\'s ed25519.Verify rejects it', () => {
+  const ca = loadCertificate(fixturePath('ca.crt'));
+  const host1 = loadCertificate(fixturePath('host1.crt'));
+  // S is the little-endian scalar in the signature's second half; L is the order of the base point.
+  const L = 2n ** 252n + 27742317777372353535851937790883648493n;
+  const s = BigInt('0x' + Buffer.from(host1.signature.subarray(32)).reverse().toString('hex'));
+  const malleated = Buffer.from((s + L).toString(16).padStart(64, '0'), 'hex').reverse();
+  const signature = Uint8Array.from([...host1.signature.subarray(0, 32), ...malleated]);
+  assert.ok(checkSignature(host1, ca.details.publicKey));
+  assert.ok(!checkSignature({ ...host1, signature }, ca.details.publicKey));
+});
+
 test('keys: X25519(private) == cert public key, keygen pub matches, CA key halves match', () => {
   const host1 = loadCertificate(fixturePath('host1.crt'));
   const key1 = loadX25519PrivateKey(fixturePath('host1.key'));

@@ -15,9 +15,10 @@ import { encodeCertificatePem, encodeEd25519PrivateKeyPem, loadCertificate } fro
 import { decodeRevocationList, encodeRevocationList, parseRevocationListPem, signRevocationList, verifyRevocationList } from '../../../pki/revocation.js';
 import { createCA } from '../../../pki/sign.js';
 import { Revocations } from '../../../src/node/revocations.js';
-import { repoRoot } from './fixtures.js';
+import { MESH_BIN } from '../../../src/lab/binaries.js';
 
-const BIN = join(repoRoot(), 'dist', 'src', 'cli', 'bin.js');
+/** The bundled CLI that package.json's bin names: what users run. */
+const BIN = MESH_BIN;
 const ca = createCA({ name: 'ca one' });
 const other = createCA({ name: 'ca two' });
 const F1 = 'a'.repeat(64);

@@ -8,9 +8,10 @@ import { loadCertificate } from '../../../pki/keys.js';
 import { addressHolder, checkNotHandedOut, chooseAddress, chooseSubnet, ledgerPathFor, readLedger, readLedgerState, recordAddress, recordSubnets } from '../../../pki/subnet-ledger.js';
 import { formatCidr, parseCidr, parseIp } from '../../../src/net/ipv4.js';
 import { formatIpNetwork } from '../../../src/net/ip.js';
-import { repoRoot } from './fixtures.js';
+import { MESH_BIN } from '../../../src/lab/binaries.js';
 
-const BIN = join(repoRoot(), 'dist', 'src', 'cli', 'bin.js');
+/** The bundled CLI that package.json's bin names: what users run. */
+const BIN = MESH_BIN;
 
 function mesh(cwd: string, ...args: string[]) {
   const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8' });
