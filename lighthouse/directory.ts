@@ -15,6 +15,7 @@ import {
   type NatMapping,
 } from '../src/protocol/messages.js';
 import type { HostInfo } from '../src/node/hostmap.js';
+import type { VpnAddr } from '../src/net/ip.js';
 
 /** Names kept per host and chunks per snapshot (with the name bounds of messages.ts): bound what one host can make the lighthouse hold. */
 const MAX_NAMES_PER_HOST = 4096;
@@ -71,7 +72,7 @@ export class MeshDirectory {
   /** `changed` hears of every host whose names or tunnel report changed (the map's live updates). */
   constructor(
     private readonly now: () => number = Date.now,
-    private readonly changed: (vpnIp: number) => void = () => {},
+    private readonly changed: (vpnIp: VpnAddr) => void = () => {},
   ) {}
 
   onTunnelUp(host: HostInfo): void {
@@ -96,7 +97,7 @@ export class MeshDirectory {
    * Handles a mesh extension message; false for anything else. `answerOf` gives what the address
    * book would answer about a host, so one reply is enough to start a handshake.
    */
-  handle(host: HostInfo, meta: MetaMessage, reply: Reply, answerOf: (vpnIp: number) => Pick<MetaDetails, 'ip4AndPorts' | 'ip6AndPorts' | 'relayVpnIps'>): boolean {
+  handle(host: HostInfo, meta: MetaMessage, reply: Reply, answerOf: (vpnIp: VpnAddr) => Pick<MetaDetails, 'ip4AndPorts' | 'ip6AndPorts' | 'relayVpnIps'>): boolean {
     switch (meta.type) {
       case MetaType.MeshSubnetQuery: {
         const owner = this.subnets.lookup(meta.details.vpnIp);
@@ -148,16 +149,16 @@ export class MeshDirectory {
   }
 
   /** The container and service names a host publishes. */
-  namesOf(vpnIp: number): readonly MeshName[] {
+  namesOf(vpnIp: VpnAddr): readonly MeshName[] {
     return [...(this.namesByHost.get(vpnIp)?.names ?? [])].map(([name, ips]) => ({ name, ips }));
   }
 
   /** The latest tunnel report of a connected host. */
-  reportOf(vpnIp: number): TunnelReport | undefined {
+  reportOf(vpnIp: VpnAddr): TunnelReport | undefined {
     return this.reports.get(vpnIp);
   }
 
-  private subnetsOf(vpnIp: number): { ip: number; bits: number }[] {
+  private subnetsOf(vpnIp: VpnAddr): { ip: number; bits: number }[] {
     return this.subnets.entries().filter(([, v]) => v === vpnIp).map(([c]) => ({ ip: networkOf(c), bits: c.bits }));
   }
 
@@ -169,7 +170,7 @@ export class MeshDirectory {
       .map((n) => ({ name: n.name.toLowerCase(), ips: n.ips.filter((ip) => own.some((s) => cidrContains(s, ip))).slice(0, MAX_MESH_NAME_IPS) }));
   }
 
-  private stateOf(vpnIp: number, epoch: number): HostNames {
+  private stateOf(vpnIp: VpnAddr, epoch: number): HostNames {
     let state = this.namesByHost.get(vpnIp);
     if (!state) {
       state = { names: new Map(), epoch, version: -1, latest: -1, nextDelta: null, snapshot: null, lastResync: -Infinity };
@@ -225,12 +226,12 @@ export class MeshDirectory {
     return true;
   }
 
-  private isInStep(vpnIp: number, table: MeshNameTable): boolean {
+  private isInStep(vpnIp: VpnAddr, table: MeshNameTable): boolean {
     const state = this.namesByHost.get(vpnIp);
     return state !== undefined && state.epoch === table.epoch && state.version === table.version;
   }
 
-  private askResync(vpnIp: number, reply: Reply): void {
+  private askResync(vpnIp: VpnAddr, reply: Reply): void {
     const state = this.namesByHost.get(vpnIp);
     const now = this.now();
     if (state) {
@@ -240,7 +241,7 @@ export class MeshDirectory {
     reply(MetaType.MeshNamesResync, { ...emptyMetaDetails(), vpnIp });
   }
 
-  private setName(vpnIp: number, state: HostNames, name: string, ips: number[]): void {
+  private setName(vpnIp: VpnAddr, state: HostNames, name: string, ips: number[]): void {
     if (ips.length === 0) {
       if (!state.names.delete(name)) return;
       const hosts = this.hostsByName.get(name);
@@ -255,7 +256,7 @@ export class MeshDirectory {
     hosts.add(vpnIp);
   }
 
-  private dropNames(vpnIp: number): void {
+  private dropNames(vpnIp: VpnAddr): void {
     const state = this.namesByHost.get(vpnIp);
     if (!state) return;
     for (const name of [...state.names.keys()]) this.setName(vpnIp, state, name, []);

@@ -5,15 +5,16 @@ import type { Logger } from 'pino';
 import type { Certificate } from '../pki/cert.js';
 import { formatCidr, formatIp, parseIp } from '../src/net/ipv4.js';
 import type { Diagnostics } from '../src/node/diagnostics.js';
+import type { VpnAddr } from '../src/net/ip.js';
 
 /** What the DNS server needs: who we are, who is connected, and the directory's name index. */
 export interface LighthouseDnsDeps {
   readonly diag: Pick<Diagnostics, 'drop'>;
   readonly log: Logger;
   /** Our own certificate and overlay IP (replaced by a reload). */
-  self(): { cert: Certificate; vpnIp: number };
+  self(): { cert: Certificate; vpnIp: VpnAddr };
   /** The certificate of a host with an established tunnel, if any. */
-  connectedCert(vpnIp: number): Certificate | null;
+  connectedCert(vpnIp: VpnAddr): Certificate | null;
   /** The overlay IP of the connected host with this certificate name (lower case). */
   hostNamed(name: string): number | undefined;
   inVpnNetwork(ip: number): boolean;
@@ -125,7 +126,7 @@ export class LighthouseDns {
     return vpnIp !== undefined && this.node.connectedCert(vpnIp) ? vpnIp : null;
   }
 
-  private certFor(vpnIp: number): Certificate | null {
+  private certFor(vpnIp: VpnAddr): Certificate | null {
     const self = this.node.self();
     if (vpnIp === self.vpnIp) return self.cert;
     return this.node.connectedCert(vpnIp);

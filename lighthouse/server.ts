@@ -17,6 +17,7 @@ import {
   type MetaDetails,
   type MetaMessage,
 } from '../src/protocol/messages.js';
+import type { VpnAddr } from '../src/net/ip.js';
 
 /** Nebula keeps at most this many reported addresses per family and host. */
 export const MAX_REPORTED_PER_FAMILY = 10;
@@ -29,8 +30,8 @@ export interface LighthouseNode {
   /** Sends on an established tunnel. */
   sendOn(host: HostInfo, type: number, subtype: number, payload: Uint8Array): void;
   /** Sends to a host by overlay IP, handshaking first when there is no tunnel. */
-  sendTo(vpnIp: number, type: number, subtype: number, payload: Uint8Array): void;
-  remoteAllowed(vpnIp: number, addr: Endpoint): boolean;
+  sendTo(vpnIp: VpnAddr, type: number, subtype: number, payload: Uint8Array): void;
+  remoteAllowed(vpnIp: VpnAddr, addr: Endpoint): boolean;
   inVpnNetwork(ip: number): boolean;
 }
 
@@ -68,7 +69,7 @@ export class LighthouseServer implements LighthouseRole {
   private readonly book = new Map<number, BookEntry>();
   /** Container subnets, names and tunnel reports of the hosts (mesh extension, meta types 100+). */
   readonly directory = new MeshDirectory(Date.now, (vpnIp) => this.changed(vpnIp));
-  private readonly watchers = new Set<(vpnIp: number) => void>();
+  private readonly watchers = new Set<(vpnIp: VpnAddr) => void>();
   /** Totals since start, for `mesh status` and the metrics. */
   readonly counts = { queries: 0, answers: 0, updates: 0 };
 
@@ -80,7 +81,7 @@ export class LighthouseServer implements LighthouseRole {
   }
 
   /** Hears of every host that comes, goes or changes; returns the unsubscribe. */
-  watch(watcher: (vpnIp: number) => void): () => void {
+  watch(watcher: (vpnIp: VpnAddr) => void): () => void {
     this.watchers.add(watcher);
     return () => this.watchers.delete(watcher);
   }
@@ -91,7 +92,7 @@ export class LighthouseServer implements LighthouseRole {
   }
 
   /** One host's entry for the map: learned and reported addresses apart. */
-  view(vpnIp: number): BookView | null {
+  view(vpnIp: VpnAddr): BookView | null {
     const entry = this.book.get(vpnIp);
     if (!entry) return null;
     const learned: Endpoint[] = [];
@@ -104,7 +105,7 @@ export class LighthouseServer implements LighthouseRole {
   }
 
   /** The addresses a query for `vpnIp` would be answered with (learned first), for tests and logs. */
-  addressesOf(vpnIp: number): { v4: Endpoint[]; v6: Endpoint[]; relays: number[] } | null {
+  addressesOf(vpnIp: VpnAddr): { v4: Endpoint[]; v6: Endpoint[]; relays: number[] } | null {
     const entry = this.book.get(vpnIp);
     if (!entry) return null;
     const v4 = ip4List(entry).map((e) => ({ address: formatIp(e.ip), port: e.port }));
@@ -113,7 +114,7 @@ export class LighthouseServer implements LighthouseRole {
   }
 
   /** What an answer about `vpnIp` carries: its addresses (learned first) and relays; empty if unknown. */
-  answerDetails(vpnIp: number): Pick<MetaDetails, 'ip4AndPorts' | 'ip6AndPorts' | 'relayVpnIps'> {
+  answerDetails(vpnIp: VpnAddr): Pick<MetaDetails, 'ip4AndPorts' | 'ip6AndPorts' | 'relayVpnIps'> {
     const entry = this.book.get(vpnIp);
     if (!entry) return { ip4AndPorts: [], ip6AndPorts: [], relayVpnIps: [] };
     return { ip4AndPorts: ip4List(entry), ip6AndPorts: ip6List(entry), relayVpnIps: entry.relays };
@@ -163,7 +164,7 @@ export class LighthouseServer implements LighthouseRole {
     this.book.clear();
   }
 
-  private entryFor(vpnIp: number): BookEntry {
+  private entryFor(vpnIp: VpnAddr): BookEntry {
     let entry = this.book.get(vpnIp);
     if (!entry) {
       entry = { learned4: null, learned6: null, reported4: [], reported6: [], relays: [], encoded: null, seenAt: Date.now() };
@@ -172,7 +173,7 @@ export class LighthouseServer implements LighthouseRole {
     return entry;
   }
 
-  private learn(vpnIp: number, from: Endpoint): void {
+  private learn(vpnIp: VpnAddr, from: Endpoint): void {
     const entry = this.entryFor(vpnIp);
     if (isIPv4(from.address)) {
       const ip = parseIp(from.address);
@@ -223,11 +224,11 @@ export class LighthouseServer implements LighthouseRole {
     this.changed(host.vpnIp);
   }
 
-  private changed(vpnIp: number): void {
+  private changed(vpnIp: VpnAddr): void {
     for (const watcher of this.watchers) watcher(vpnIp);
   }
 
-  private acceptable4(vpnIp: number, e: Ip4AndPort): boolean {
+  private acceptable4(vpnIp: VpnAddr, e: Ip4AndPort): boolean {
     if (e.ip === 0 || e.port === 0 || this.node.inVpnNetwork(e.ip)) return false;
     return this.node.remoteAllowed(vpnIp, { address: formatIp(e.ip), port: e.port });
   }
@@ -246,7 +247,7 @@ export class LighthouseServer implements LighthouseRole {
     this.node.sendTo(target, MessageType.LightHouse, 0, withType(MetaType.HostPunchNotification, this.encoded(querier.vpnIp, querierEntry)));
   }
 
-  private encoded(vpnIp: number, entry: BookEntry): Uint8Array {
+  private encoded(vpnIp: VpnAddr, entry: BookEntry): Uint8Array {
     entry.encoded ??= encodeMeta(MetaType.None, { ...emptyMetaDetails(), vpnIp, ...this.answerDetails(vpnIp) });
     return entry.encoded;
   }

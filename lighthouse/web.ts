@@ -17,18 +17,19 @@ import type { Logger } from '../src/log.js';
 import type { MeshTunnel, NatMapping } from '../src/protocol/messages.js';
 import type { TunnelReport } from './directory.js';
 import type { BookView } from './server.js';
+import type { VpnAddr } from '../src/net/ip.js';
 
 /** What the map reads: the lighthouse's own identity and tunnels, its book, and the peers' certificates. */
 export interface WebDeps {
   readonly log: Logger;
-  self(): { cert: Certificate; vpnIp: number; tunnels: MeshTunnel[]; natMapping: NatMapping };
+  self(): { cert: Certificate; vpnIp: VpnAddr; tunnels: MeshTunnel[]; natMapping: NatMapping };
   hosts(): number[];
-  view(vpnIp: number): BookView | null;
-  certOf(vpnIp: number): Certificate | null;
-  namesOf(vpnIp: number): readonly { name: string; ips: number[] }[];
-  reportOf(vpnIp: number): TunnelReport | undefined;
+  view(vpnIp: VpnAddr): BookView | null;
+  certOf(vpnIp: VpnAddr): Certificate | null;
+  namesOf(vpnIp: VpnAddr): readonly { name: string; ips: number[] }[];
+  reportOf(vpnIp: VpnAddr): TunnelReport | undefined;
   /** Subscribes to host changes; returns the unsubscribe. */
-  watch(watcher: (vpnIp: number) => void): () => void;
+  watch(watcher: (vpnIp: VpnAddr) => void): () => void;
   /** Sends RTT probes on the lighthouse's own tunnels (a lighthouse sends no updates that would). */
   probeRtt(): void;
 }

@@ -1,5 +1,5 @@
 import { endpointKey, type Endpoint } from '../net/endpoint.js';
-import { formatIp } from '../net/ipv4.js';
+import { compareVpnAddr, formatVpnAddr, type VpnAddr } from '../net/ip.js';
 import type { AeadFactory, CipherName } from '../protocol/aead.js';
 import { HEADER_LEN, MessageType, writeHeader, type Header } from '../protocol/header.js';
 import { decodeHandshake, encodeHandshake, type HandshakeDetails } from '../protocol/messages.js';
@@ -19,7 +19,7 @@ export interface HandshakeDeps {
   /** Our certificate and keys (replaced by a reload). */
   identity(): LocalIdentity;
   settings(): { cipher: CipherName; tryInterval: number; retries: number };
-  remoteAllowed(vpnIp: number, from: Endpoint): boolean;
+  remoteAllowed(vpnIp: VpnAddr, from: Endpoint): boolean;
   sendRaw(data: Uint8Array, to: Endpoint): void;
   /** Message 2 goes back the way message 1 came: to `to`, or through the relay hop `via`. */
   reply(message: Buffer, to: Endpoint | null, via?: HostInfo): void;
@@ -58,7 +58,7 @@ export class HandshakeManager {
   constructor(private readonly deps: HandshakeDeps) {}
 
   /** The pending or new outbound handshake to `vpnIp`. */
-  start(vpnIp: number, options: { directOnly?: boolean } = {}): HostInfo {
+  start(vpnIp: VpnAddr, options: { directOnly?: boolean } = {}): HostInfo {
     const { hostmap, aead } = this.deps;
     const existing = hostmap.getPending(vpnIp);
     if (existing) return existing;
@@ -71,7 +71,7 @@ export class HandshakeManager {
     host.window.update(1);
     host.pending = { state, message, attempts: 0, timer: null, ...(options.directOnly ? { directOnly: true } : {}) };
     hostmap.addPending(host);
-    this.deps.diag.log.debug({ vpnIp: formatIp(vpnIp), localIndex: host.localIndex }, 'starting handshake');
+    this.deps.diag.log.debug({ vpnIp: formatVpnAddr(vpnIp), localIndex: host.localIndex }, 'starting handshake');
     this.deps.onStart(host);
     // Static hosts are tried at once; otherwise wait for a lighthouse answer or the first retry.
     if (host.remotes.size > 0) this.attempt(host);
@@ -80,7 +80,7 @@ export class HandshakeManager {
   }
 
   /** Sends message 1 now (e.g. a lighthouse just told us where the peer is) unless already tried. */
-  triggerNow(vpnIp: number): void {
+  triggerNow(vpnIp: VpnAddr): void {
     const host = this.deps.hostmap.getPending(vpnIp);
     if (host && host.pending && host.pending.attempts === 0) this.attempt(host);
   }
@@ -101,7 +101,7 @@ export class HandshakeManager {
     const retries = pending.directOnly ? Math.min(DIRECT_ONLY_ATTEMPTS, configured) : configured;
     if (pending.attempts >= retries) {
       // A failed try for a direct path next to a working relayed tunnel is routine.
-      diag.log[pending.directOnly ? 'debug' : 'info']({ vpnIp: formatIp(host.vpnIp), attempts: pending.attempts, remotes: host.remotes.addresses().map(endpointKey) }, 'handshake timed out');
+      diag.log[pending.directOnly ? 'debug' : 'info']({ vpnIp: formatVpnAddr(host.vpnIp), attempts: pending.attempts, remotes: host.remotes.addresses().map(endpointKey) }, 'handshake timed out');
       hostmap.removePending(host);
       diag.stats.handshakeTimeouts++;
       return;
@@ -139,8 +139,8 @@ export class HandshakeManager {
       return;
     }
     const vpnIp = verified.identity.vpnIp;
-    const fields = { vpnIp: formatIp(vpnIp), certName: verified.cert.details.name, from: from && endpointKey(from) };
-    if (vpnIp === identity.vpnIp) {
+    const fields = { vpnIp: formatVpnAddr(vpnIp), certName: verified.cert.details.name, from: from && endpointKey(from) };
+    if (verified.identity.vpnAddrs.some((a) => identity.vpnAddrs.includes(a))) {
       diag.limited('info', 'myself', fields, 'refusing to handshake with myself');
       return;
     }
@@ -161,13 +161,15 @@ export class HandshakeManager {
     }
     const newest = candidate && (!existing || candidate.lastHandshakeTime > existing.lastHandshakeTime) ? candidate : existing;
     if (existing && newest && newest.lastHandshakeTime >= details.time) {
-      diag.limited('info', `old-handshake ${formatIp(vpnIp)}`, { ...fields, existing: newest.lastHandshakeTime.toString(), offered: details.time.toString() }, 'handshake too old, keeping the existing tunnel');
+      diag.limited('info', `old-handshake ${formatVpnAddr(vpnIp)}`, { ...fields, existing: newest.lastHandshakeTime.toString(), offered: details.time.toString() }, 'handshake too old, keeping the existing tunnel');
       this.deps.sendTest(existing);
       return;
     }
-    const ours = hostmap.getPending(vpnIp);
+    // Our own handshake to the peer may be pending under any of its addresses.
+    let ours: HostInfo | undefined;
+    for (const a of verified.identity.vpnAddrs) ours ??= hostmap.getPending(a);
     if (ours) {
-      if (vpnIp > identity.vpnIp) {
+      if (compareVpnAddr(vpnIp, identity.vpnIp) > 0) {
         log.debug(fields, 'simultaneous handshake: the peer has the higher overlay IP, abandoning ours');
         hostmap.removePending(ours);
       } else {
@@ -189,7 +191,7 @@ export class HandshakeManager {
     if (ours) host.queue.push(...ours.queue);
     this.deps.reply(message, from, via);
     if (existing?.established) {
-      diag.limited('info', `candidate ${formatIp(vpnIp)}`, { ...fields, localIndex: host.localIndex, remoteIndex: host.remoteIndex }, 'newer handshake received, switching once the peer uses it');
+      diag.limited('info', `candidate ${formatVpnAddr(vpnIp)}`, { ...fields, localIndex: host.localIndex, remoteIndex: host.remoteIndex }, 'newer handshake received, switching once the peer uses it');
       this.deps.addCandidate(host);
       return;
     }
@@ -203,7 +205,7 @@ export class HandshakeManager {
     const host = hostmap.getPendingByIndex(header.remoteIndex);
     if (!host || !host.pending) {
       const done = hostmap.getByIndex(header.remoteIndex);
-      if (done) diag.log.debug({ vpnIp: formatIp(done.vpnIp) }, 'handshake is already complete');
+      if (done) diag.log.debug({ vpnIp: formatVpnAddr(done.vpnIp) }, 'handshake is already complete');
       return;
     }
     let result;
@@ -220,23 +222,25 @@ export class HandshakeManager {
     try {
       verified = this.deps.identity().verifyPeer(details.cert, result.keys.remoteStatic);
     } catch (err) {
-      diag.log.info({ vpnIp: formatIp(host.vpnIp), from: from && endpointKey(from), reason: (err as Error).message }, 'invalid certificate from host, abandoning handshake');
+      diag.log.info({ vpnIp: formatVpnAddr(host.vpnIp), from: from && endpointKey(from), reason: (err as Error).message }, 'invalid certificate from host, abandoning handshake');
       diag.stats.invalidCertificates++;
       hostmap.removePending(host);
       return;
     }
-    if (verified.identity.vpnIp !== host.vpnIp) {
-      diag.log.info({ intended: formatIp(host.vpnIp), responded: formatIp(verified.identity.vpnIp), from: from && endpointKey(from) }, 'incorrect host responded to handshake');
+    if (!verified.identity.vpnAddrs.includes(host.vpnIp)) {
+      diag.log.info({ intended: formatVpnAddr(host.vpnIp), responded: formatVpnAddr(verified.identity.vpnIp), from: from && endpointKey(from) }, 'incorrect host responded to handshake');
       if (from) host.remotes.block(from);
       return;
     }
     hostmap.removePending(host);
     host.pending = null;
+    // Asked for by any of its addresses, the tunnel is keyed by the peer's first one.
+    host.vpnIp = verified.identity.vpnIp;
     host.remoteIndex = details.responderIndex;
     host.lastHandshakeTime = details.time;
     host.remotes.unblockAll();
     this.complete(host, result.keys, verified, from);
-    diag.log.info({ vpnIp: formatIp(host.vpnIp), certName: verified.cert.details.name, from: from && endpointKey(from), localIndex: host.localIndex, remoteIndex: host.remoteIndex }, 'handshake message 2 received, tunnel up (initiator)');
+    diag.log.info({ vpnIp: formatVpnAddr(host.vpnIp), certName: verified.cert.details.name, from: from && endpointKey(from), localIndex: host.localIndex, remoteIndex: host.remoteIndex }, 'handshake message 2 received, tunnel up (initiator)');
     this.deps.tunnelUp(host);
   }
 
@@ -247,6 +251,7 @@ export class HandshakeManager {
     host.decrypt = keys.decrypt;
     host.cert = verified.cert;
     host.identity = verified.identity;
+    host.vpnAddrs = verified.identity.vpnAddrs;
     host.messageCounter = 2;
     if (from) {
       host.remote = { ...from };

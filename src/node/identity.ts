@@ -4,6 +4,7 @@ import { certificateFingerprint, marshalCertificate, unmarshalCertificate, type 
 import { loadCAPool, loadCertificate, loadX25519PrivateKey } from '../../pki/keys.js';
 import { UserError } from '../errors.js';
 import { cidrContains, type Cidr } from '../net/ipv4.js';
+import { cidrPrefix, type IpNetwork, ipNetworkContains, type IpPrefix, type VpnAddr, vpnAddrToIpNumber } from '../net/ip.js';
 import { x25519PublicKey, type KeyPair } from '../protocol/noise.js';
 import type { NodeConfig } from './config.js';
 import type { PeerIdentity } from './firewall.js';
@@ -19,7 +20,13 @@ export interface VerifiedPeer {
 }
 
 export class LocalIdentity {
-  readonly vpnIp: number;
+  readonly vpnIp: VpnAddr;
+  /** Every overlay address of our certificate, vpnIp first. */
+  readonly vpnAddrs: readonly VpnAddr[];
+  /** Our certificate's networks (addresses with their prefix lengths), IPv4 and IPv6. */
+  readonly vpnNetworks: readonly IpNetwork[];
+  /** Our IPv6 overlay addresses. */
+  readonly vpnAddrs6: ReadonlySet<bigint>;
   /** The overlay network: Ips[0] with its mask. */
   readonly vpnNetwork: Cidr;
   /** Our certificate as sent in handshakes: without the public key, which the peer takes from Noise. */
@@ -35,6 +42,9 @@ export class LocalIdentity {
     const first = cert.details.ips[0];
     if (!first) throw new UserError('pki.cert: certificate has no IP address');
     this.vpnIp = first.ip;
+    this.vpnAddrs = cert.details.ips.map((c) => c.ip);
+    this.vpnNetworks = cert.details.ips.map((c): IpNetwork => ({ family: 4, addr: BigInt(c.ip), bits: c.bits }));
+    this.vpnAddrs6 = new Set(this.vpnAddrs.filter((a): a is bigint => typeof a === 'bigint'));
     this.vpnNetwork = first;
     this.handshakeCert = marshalCertificate(cert, { omitPublicKey: true });
     this.blocklist = new Set(blocklist.map((f) => f.toLowerCase()));
@@ -57,13 +67,21 @@ export class LocalIdentity {
     return new LocalIdentity(cert, { privateKey, publicKey }, caPool, pki.blocklist);
   }
 
-  /** Addresses this node may receive for: its cert IPs (as /32) and subnets. */
-  localCidrs(): Cidr[] {
-    return [...this.cert.details.ips.map((c) => ({ ip: c.ip, bits: 32 })), ...this.cert.details.subnets];
+  /** Addresses this node may receive for: its cert IPs (as host prefixes) and subnets. */
+  localCidrs(): IpPrefix[] {
+    return [...this.cert.details.ips.map((c) => cidrPrefix({ ip: c.ip, bits: 32 })), ...this.cert.details.subnets.map(cidrPrefix)];
   }
 
   inVpnNetwork(ip: number): boolean {
     return cidrContains(this.vpnNetwork, ip);
+  }
+
+  /** Whether `a` lies in any of our certificate's networks (the overlay reaches it directly). */
+  inVpnNetworks(a: VpnAddr): boolean {
+    if (typeof a === 'number' && cidrContains(this.vpnNetwork, a)) return true;
+    if (this.vpnNetworks.length === 1 && typeof a === 'number') return false;
+    const ip = vpnAddrToIpNumber(a);
+    return this.vpnNetworks.some((n) => ipNetworkContains(n, ip));
   }
 
   /**
@@ -86,7 +104,8 @@ export class LocalIdentity {
       name: d.name,
       groups: d.groups,
       vpnIp: d.ips[0]!.ip,
-      remoteCidrs: needsCidrs ? [...d.ips.map((c) => ({ ip: c.ip, bits: 32 })), ...d.subnets] : null,
+      vpnAddrs: d.ips.map((c) => c.ip),
+      remoteCidrs: needsCidrs ? [...d.ips.map((c) => cidrPrefix({ ip: c.ip, bits: 32 })), ...d.subnets.map(cidrPrefix)] : null,
       caName: ca?.details.name ?? '',
       caSha: d.issuer,
     };

@@ -2,7 +2,8 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 import type { Endpoint } from '../net/endpoint.js';
-import { formatIp, parseIp } from '../net/ipv4.js';
+import { parseIp } from '../net/ipv4.js';
+import { formatVpnAddr, type VpnAddr } from '../net/ip.js';
 import { MessageType } from '../protocol/header.js';
 import {
   emptyMetaDetails,
@@ -35,11 +36,11 @@ export interface LighthouseClientDeps extends PunchDeps {
   listenPort(): number;
   /** Our address as the lighthouses' STUN saw it, once known. */
   reflexive(): Endpoint | null;
-  remoteAllowed(vpnIp: number, addr: Endpoint): boolean;
+  remoteAllowed(vpnIp: VpnAddr, addr: Endpoint): boolean;
   /** Sends message 1 of a pending handshake now that an answer brought addresses. */
-  triggerHandshake(vpnIp: number): void;
+  triggerHandshake(vpnIp: VpnAddr): void;
   /** The relay traffic to `vpnIp` goes through, or null when direct. */
-  relayFor(vpnIp: number): number | null;
+  relayFor(vpnIp: VpnAddr): VpnAddr | null;
   /** Sends an RTT probe on a tunnel (ConnectionManager.probeRtt). */
   probeRtt(host: HostInfo): void;
   natMapping(): NatMapping;
@@ -86,12 +87,12 @@ export class LighthouseClient {
   }
 
   /** Our lighthouses and when each last answered (null: never). */
-  lighthouseStatus(): { vpnIp: number; lastAnswerAt: number | null }[] {
+  lighthouseStatus(): { vpnIp: VpnAddr; lastAnswerAt: number | null }[] {
     return [...this.lighthouses].map((vpnIp) => ({ vpnIp, lastAnswerAt: this.lastAnswerAt.get(vpnIp) ?? null }));
   }
 
   /** True when `vpnIp` is one of our configured lighthouses. */
-  isLighthouse(vpnIp: number): boolean {
+  isLighthouse(vpnIp: VpnAddr): boolean {
     return this.lighthouses.has(vpnIp);
   }
 
@@ -182,13 +183,13 @@ export class LighthouseClient {
   }
 
   /** One NebulaMeta to one of our lighthouses (an answer to what it asked); nothing for another host. */
-  sendToLighthouse(lighthouse: number, type: number, details: MetaDetails): void {
+  sendToLighthouse(lighthouse: VpnAddr, type: number, details: MetaDetails): void {
     if (!this.lighthouses.has(lighthouse)) return;
     this.deps.sendTo(lighthouse, MessageType.LightHouse, 0, encodeMeta(type, details));
   }
 
   /** HostQuery for `vpnIp` to every lighthouse; nobody asks about a lighthouse itself. */
-  query(vpnIp: number): void {
+  query(vpnIp: VpnAddr): void {
     if (this.lighthouses.has(vpnIp)) return;
     this.deps.diag.stats.lighthouseQueries += this.lighthouses.size;
     this.sendToLighthouses(MetaType.HostQuery, { ...emptyMetaDetails(), vpnIp });
@@ -277,12 +278,12 @@ export class LighthouseClient {
    * A lighthouse's answer about a host (HostQueryReply, MeshSubnetReply): replaces what this
    * lighthouse told us before, then tries the handshake at once.
    */
-  takeAnswer(lighthouse: number, details: MetaDetails): void {
+  takeAnswer(lighthouse: VpnAddr, details: MetaDetails): void {
     this.deps.diag.stats.lighthouseAnswers++;
     const identity = this.deps.identity();
     const target = details.vpnIp;
     if (target === identity.vpnIp || !identity.inVpnNetwork(target)) {
-      this.deps.diag.drop('lighthouse-reply-target', null, `answer about ${formatIp(target)}`);
+      this.deps.diag.drop('lighthouse-reply-target', null, `answer about ${formatVpnAddr(target)}`);
       return;
     }
     const addrs: Endpoint[] = [];
@@ -290,7 +291,7 @@ export class LighthouseClient {
     for (const e of details.ip4AndPorts) {
       if (count >= MAX_ANSWER_PER_FAMILY) break;
       if (e.ip === 0 || e.port === 0 || identity.inVpnNetwork(e.ip)) continue;
-      const to = { address: formatIp(e.ip), port: e.port };
+      const to = { address: formatVpnAddr(e.ip), port: e.port };
       if (this.deps.remoteAllowed(target, to)) {
         addrs.push(to);
         count++;

@@ -3,6 +3,7 @@ import { formatIp } from '../net/ipv4.js';
 import type { NatMapping } from '../protocol/messages.js';
 import type { Diagnostics } from './diagnostics.js';
 import type { Timer, Timers } from './timers.js';
+import type { VpnAddr } from '../net/ip.js';
 
 /** What NAT discovery needs from its node. */
 export interface NatDiscoveryDeps {
@@ -11,7 +12,7 @@ export interface NatDiscoveryDeps {
   /** stun.interval in ms (0: off) and the lighthouses to ask. */
   settings(): { interval: number; lighthouses: readonly number[] };
   /** A lighthouse's static_host_map addresses: where its STUN server listens. */
-  staticAddressesOf(vpnIp: number): readonly Endpoint[];
+  staticAddressesOf(vpnIp: VpnAddr): readonly Endpoint[];
   sendRaw(data: Uint8Array, to: Endpoint): void;
 }
 

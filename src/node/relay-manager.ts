@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { OutgoingDatagram } from '../io/udp.js';
 import type { Endpoint } from '../net/endpoint.js';
-import { formatIp } from '../net/ipv4.js';
+import { formatVpnAddr, type VpnAddr } from '../net/ip.js';
 import { MessageType, type Header } from '../protocol/header.js';
 import { ControlType, decodeControl, encodeControl, type ControlMessage } from '../protocol/messages.js';
 import { openRelayFrame, sealRelayFrame } from '../protocol/relay-frame.js';
@@ -15,11 +15,11 @@ export interface RelayDeps {
   readonly hostmap: HostMap;
   readonly diag: Diagnostics;
   readonly timers: Timers;
-  identity(): { readonly vpnIp: number; inVpnNetwork(ip: number): boolean };
+  identity(): { readonly vpnIp: VpnAddr; inVpnNetwork(ip: number): boolean };
   settings(): { relay: NodeConfig['relay']; connectionAliveInterval: number };
   /** True when STUN found our NAT symmetric: punching cannot work. */
   natSymmetric(): boolean;
-  startHandshake(vpnIp: number, options?: { directOnly?: boolean }): void;
+  startHandshake(vpnIp: VpnAddr, options?: { directOnly?: boolean }): void;
   /** Sends a message on an established tunnel (control messages to a hop). */
   sendOn(host: HostInfo, type: number, subtype: number, payload: Uint8Array): void;
   /** Sends a sealed datagram to a tunnel's address, counted as traffic on it (into `out` when given). */
@@ -134,14 +134,14 @@ export class RelayManager {
         }
         state.skip = state.wait - 1;
         state.wait = Math.min(MAX_UPGRADE_BACKOFF, state.wait * 2);
-        this.deps.diag.log.debug({ vpnIp: formatIp(host.vpnIp) }, 'trying a direct path for a relayed tunnel');
+        this.deps.diag.log.debug({ vpnIp: formatVpnAddr(host.vpnIp) }, 'trying a direct path for a relayed tunnel');
         this.deps.startHandshake(host.vpnIp, { directOnly: true });
       }
     });
   }
 
   /** The relay (its overlay IP) that traffic to `vpnIp` currently goes through, if any. */
-  relayFor(vpnIp: number): number | null {
+  relayFor(vpnIp: VpnAddr): VpnAddr | null {
     const relay = this.terminalTo(vpnIp);
     return relay ? relay.hop.vpnIp : null;
   }
@@ -259,7 +259,7 @@ export class RelayManager {
     for (const peer of strandedPeers) {
       const end = this.deps.hostmap.get(peer);
       if (end && !end.remote && !this.terminalTo(peer)) {
-        this.deps.diag.log.info({ vpnIp: formatIp(peer), relay: formatIp(host.vpnIp) }, 'relay hop is gone, removing the tunnel relayed through it');
+        this.deps.diag.log.info({ vpnIp: formatVpnAddr(peer), relay: formatVpnAddr(host.vpnIp) }, 'relay hop is gone, removing the tunnel relayed through it');
         this.deps.removeTunnel(end, false);
       }
     }
@@ -296,7 +296,7 @@ export class RelayManager {
     if (!this.deps.settings().relay.amRelay) {
       if (!this.refusalLogged) {
         this.refusalLogged = true;
-        diag.log.info({ from: formatIp(hop.vpnIp), to: formatIp(m.relayToIp) }, 'refusing relay request: relay.am_relay is false (further refusals are only counted)');
+        diag.log.info({ from: formatVpnAddr(hop.vpnIp), to: formatVpnAddr(m.relayToIp) }, 'refusing relay request: relay.am_relay is false (further refusals are only counted)');
       }
       diag.drop('relay-refused', hop.remote);
       return;
@@ -342,7 +342,7 @@ export class RelayManager {
     if (!relay) {
       relay = this.add(hop, m.relayFromIp, { terminal: true, initiatedHere: false, state: 'established', remoteIndex: m.initiatorRelayIndex }) ?? undefined;
       if (!relay) return this.deps.diag.drop('relay-table-full', hop.remote);
-      this.deps.diag.log.debug({ relay: formatIp(hop.vpnIp), from: formatIp(m.relayFromIp), localIndex: relay.localIndex }, 'accepted a relay to us');
+      this.deps.diag.log.debug({ relay: formatVpnAddr(hop.vpnIp), from: formatVpnAddr(m.relayFromIp), localIndex: relay.localIndex }, 'accepted a relay to us');
     } else {
       relay.remoteIndex = m.initiatorRelayIndex;
       relay.state = 'established';
@@ -359,7 +359,7 @@ export class RelayManager {
     relay.remoteIndex = m.responderRelayIndex;
     if (relay.state === 'established') return;
     relay.state = 'established';
-    diag.log.debug({ relay: formatIp(hop.vpnIp), peer: formatIp(relay.peerIp), localIndex: relay.localIndex, remoteIndex: relay.remoteIndex }, 'relay established');
+    diag.log.debug({ relay: formatVpnAddr(hop.vpnIp), peer: formatVpnAddr(relay.peerIp), localIndex: relay.localIndex, remoteIndex: relay.remoteIndex }, 'relay established');
     if (relay.terminal) {
       // A: the handshake need not wait for its next retry.
       const pending = hostmap.getPending(relay.peerIp);
@@ -379,7 +379,7 @@ export class RelayManager {
     return partner && !partner.terminal ? partner : null;
   }
 
-  private terminalTo(vpnIp: number): Relay | null {
+  private terminalTo(vpnIp: VpnAddr): Relay | null {
     for (const [hop, table] of this.byHop) {
       const relay = table.get(vpnIp);
       if (relay?.terminal && relay.state === 'established' && hop.remote && this.deps.hostmap.get(hop.vpnIp) === hop) return relay;

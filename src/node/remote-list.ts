@@ -1,5 +1,6 @@
 import { endpointKey, sameEndpoint, type Endpoint } from '../net/endpoint.js';
 import { cidrContains, parseIp, type Cidr } from '../net/ipv4.js';
+import type { VpnAddr } from '../net/ip.js';
 
 const PRIVATE_V4: Cidr[] = [
   { ip: 0x0a000000, bits: 8 },
@@ -41,7 +42,7 @@ export class RemoteList {
   }
 
   /** Replaces what one lighthouse reported (each answer replaces that lighthouse's previous one). */
-  setReported(lighthouse: number, addrs: readonly Endpoint[], relays?: readonly number[]): void {
+  setReported(lighthouse: VpnAddr, addrs: readonly Endpoint[], relays?: readonly number[]): void {
     this.reported.set(lighthouse, addrs.slice(0, 20));
     if (relays) this.relays = [...relays];
     this.cache = null;

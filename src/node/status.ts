@@ -5,7 +5,8 @@
  * sections through the control server's status hook.
  */
 import { endpointKey } from '../net/endpoint.js';
-import { formatCidr, formatIp, parseIp } from '../net/ipv4.js';
+import { formatCidr, parseIp } from '../net/ipv4.js';
+import { formatVpnAddr, type VpnAddr } from '../net/ip.js';
 import { UserError } from '../errors.js';
 import type { HostInfo } from './hostmap.js';
 import type { MeshNode } from './node.js';
@@ -44,15 +45,15 @@ export interface NodeStatus {
 export function nodeStatus(node: MeshNode, now = Date.now()): NodeStatus {
   const { identity, config, hostmap } = node;
   const details = identity.cert.details;
-  const nameOf = (vpnIp: number) => hostmap.get(vpnIp)?.cert?.details.name ?? null;
-  const reachable = (vpnIp: number) => hostmap.get(vpnIp)?.established === true;
+  const nameOf = (vpnIp: VpnAddr) => hostmap.get(vpnIp)?.cert?.details.name ?? null;
+  const reachable = (vpnIp: VpnAddr) => hostmap.get(vpnIp)?.established === true;
   const expiresInSeconds = Math.floor(details.notAfter - now / 1000);
   const tunnels = [...hostmap.hosts()].filter((h) => h.established).map((h) => tunnelStatus(node, h, now));
   tunnels.sort((a, b) => parseIp(a.vpnIp) - parseIp(b.vpnIp));
   return {
     node: {
       name: details.name,
-      vpnIp: formatIp(identity.vpnIp),
+      vpnIp: formatVpnAddr(identity.vpnIp),
       network: formatCidr(identity.vpnNetwork),
       groups: [...details.groups],
       subnets: details.subnets.map(formatCidr),
@@ -73,7 +74,7 @@ export function nodeStatus(node: MeshNode, now = Date.now()): NodeStatus {
             : null,
     },
     lighthouses: node.lighthouseClient.lighthouseStatus().map(({ vpnIp, lastAnswerAt }) => ({
-      vpnIp: formatIp(vpnIp),
+      vpnIp: formatVpnAddr(vpnIp),
       name: nameOf(vpnIp),
       reachable: reachable(vpnIp),
       lastAnswer: lastAnswerAt === null ? null : new Date(lastAnswerAt).toISOString(),
@@ -81,10 +82,10 @@ export function nodeStatus(node: MeshNode, now = Date.now()): NodeStatus {
     relays: {
       amRelay: config.relay.amRelay,
       useRelays: config.relay.useRelays,
-      relays: config.relay.relays.map((vpnIp) => ({ vpnIp: formatIp(vpnIp), name: nameOf(vpnIp), reachable: reachable(vpnIp) })),
+      relays: config.relay.relays.map((vpnIp) => ({ vpnIp: formatVpnAddr(vpnIp), name: nameOf(vpnIp), reachable: reachable(vpnIp) })),
     },
     tunnels,
-    pending: [...hostmap.pendingHosts()].map((h) => ({ vpnIp: formatIp(h.vpnIp), attempts: h.pending?.attempts ?? 0, sinceSeconds: Math.max(0, Math.round((now - h.createdAt) / 1000)) })),
+    pending: [...hostmap.pendingHosts()].map((h) => ({ vpnIp: formatVpnAddr(h.vpnIp), attempts: h.pending?.attempts ?? 0, sinceSeconds: Math.max(0, Math.round((now - h.createdAt) / 1000)) })),
     counters: { rxPackets: node.stats.rxPackets, txPackets: node.stats.txPackets, dropped: { ...node.stats.dropped } },
   };
 }
@@ -98,10 +99,10 @@ function tunnelStatus(node: MeshNode, host: HostInfo, now: number): TunnelStatus
   const relay = host.remote ? null : node.relays.relayFor(host.vpnIp);
   return {
     name: host.cert?.details.name ?? '',
-    vpnIp: formatIp(host.vpnIp),
+    vpnIp: formatVpnAddr(host.vpnIp),
     remote: host.remote ? endpointKey(host.remote) : null,
     path: host.remote ? 'direct' : 'relay',
-    relay: relay === null ? null : { vpnIp: formatIp(relay), name: node.hostmap.get(relay)?.cert?.details.name ?? null },
+    relay: relay === null ? null : { vpnIp: formatVpnAddr(relay), name: node.hostmap.get(relay)?.cert?.details.name ?? null },
     cipher: node.config.cipher,
     lastHandshake: new Date(host.establishedAt).toISOString(),
     ageSeconds: Math.max(0, Math.round((now - host.establishedAt) / 1000)),

@@ -1,4 +1,5 @@
-import { cidrContains, formatCidr, formatIp, type Cidr } from '../net/ipv4.js';
+import { cidrContains, formatCidr, type Cidr } from '../net/ipv4.js';
+import { formatVpnAddr, type VpnAddr } from '../net/ip.js';
 import { PrefixTable, withinAny } from '../net/prefix-table.js';
 import type { MetaDetails } from '../protocol/messages.js';
 import type { Diagnostics } from './diagnostics.js';
@@ -9,12 +10,12 @@ import type { Timer, Timers } from './timers.js';
 export interface SubnetRouterDeps {
   readonly diag: Diagnostics;
   readonly timers: Timers;
-  identity(): { readonly vpnIp: number; inVpnNetwork(ip: number): boolean };
+  identity(): { readonly vpnIp: VpnAddr; inVpnNetwork(ip: number): boolean };
   tunnels(): Iterable<HostInfo>;
   /** Asks the lighthouses which host routes `dst` (MeshSubnetQuery). */
   askLighthouses(dst: number): void;
   /** A lighthouse's answer also says where the owner is, like a HostQueryReply. */
-  takeAddresses(lighthouse: number, details: MetaDetails): void;
+  takeAddresses(lighthouse: VpnAddr, details: MetaDetails): void;
   /** Packets held for an unknown owner go back through the inside path once it is known. */
   resend(packets: Buffer[]): void;
 }
@@ -40,7 +41,7 @@ interface Held {
  */
 export class SubnetRouter {
   private ranges: Cidr[] = [];
-  private readonly owners = new PrefixTable<{ vpnIp: number; fromCert: boolean }>();
+  private readonly owners = new PrefixTable<{ vpnIp: VpnAddr; fromCert: boolean }>();
   private readonly held = new Map<number, Held>();
   private sweeper: Timer | null = null;
 
@@ -99,7 +100,7 @@ export class SubnetRouter {
       if (!withinAny(this.ranges, cidr)) continue;
       if (this.owners.lookup(s.ip)?.fromCert) continue;
       this.owners.set(cidr, { vpnIp: owner, fromCert: false });
-      this.deps.diag.log.debug({ subnet: formatCidr(cidr), owner: formatIp(owner) }, 'container subnet owner learned from a lighthouse');
+      this.deps.diag.log.debug({ subnet: formatCidr(cidr), owner: formatVpnAddr(owner) }, 'container subnet owner learned from a lighthouse');
     }
     this.deps.takeAddresses(lighthouse.vpnIp, details);
     this.release();
@@ -133,7 +134,7 @@ export class SubnetRouter {
       for (const [dst, held] of this.held) {
         if (now - held.since < HOLD_MS) continue;
         this.held.delete(dst);
-        this.deps.diag.drop('subnet-unknown', null, `no host routes ${formatIp(dst)}`);
+        this.deps.diag.drop('subnet-unknown', null, `no host routes ${formatVpnAddr(dst)}`);
       }
       if (this.held.size === 0 && this.sweeper) {
         this.sweeper.cancel();

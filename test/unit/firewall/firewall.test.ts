@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { UserError } from '../../../src/errors.js';
-import { type Cidr, parseCidr, parseIp } from '../../../src/net/ipv4.js';
+import { type IpPrefix, parseIpNetwork, parseIpPrefix } from '../../../src/net/ip.js';
+import { parseIp } from '../../../src/net/ipv4.js';
 import { type NodeConfig, parseConfig } from '../../../src/node/config.js';
 import {
   DROP_LOCAL_IP,
@@ -17,7 +18,8 @@ import { parseIpPacket, PROTO_ICMP, PROTO_TCP, PROTO_UDP } from '../../../src/pr
 
 const ME = '10.1.0.1';
 const PEER = '10.1.0.2';
-const MY_CIDRS: Cidr[] = localCidrsFromCert([parseCidr(`${ME}/16`)], []);
+const MY_CIDRS: IpPrefix[] = localCidrsFromCert([parseIpNetwork(`${ME}/16`)], []);
+const prefix = (text: string): IpPrefix => parseIpPrefix(text)!;
 
 interface PacketSpec {
   src: string;
@@ -57,14 +59,14 @@ const fromPeer = (dport: number, o: Partial<PacketSpec> = {}) => packet({ src: P
 const toPeer = (dport: number, o: Partial<PacketSpec> = {}) => packet({ src: ME, dst: PEER, sport: 40000, dport, ...o });
 
 function peer(o: Partial<PeerIdentity> = {}): PeerIdentity {
-  return { name: 'peer', groups: [], vpnIp: parseIp(PEER), remoteCidrs: null, caName: 'Test CA', caSha: 'aa'.repeat(32), ...o };
+  return { name: 'peer', groups: [], vpnIp: parseIp(PEER), vpnAddrs: [parseIp(PEER)], remoteCidrs: null, caName: 'Test CA', caSha: 'aa'.repeat(32), ...o };
 }
 
 function fwConfig(inbound: unknown[], outbound: unknown[] = [], conntrack: Record<string, unknown> = {}): NodeConfig['firewall'] {
   return parseConfig({ pki: { ca: 'a', cert: 'b', key: 'c' }, firewall: { inbound, outbound, conntrack } }, 'test').config.firewall;
 }
 
-function firewall(inbound: unknown[], outbound: unknown[] = [], conntrack: Record<string, unknown> = {}, extra: Cidr[] = []): Firewall {
+function firewall(inbound: unknown[], outbound: unknown[] = [], conntrack: Record<string, unknown> = {}, extra: IpPrefix[] = []): Firewall {
   return Firewall.fromConfig(fwConfig(inbound, outbound, conntrack), MY_CIDRS, { extraLocalCidrs: extra });
 }
 
@@ -257,15 +259,15 @@ describe('address checks', () => {
 
   it('accepts addresses in the peer cert subnets when it has any', () => {
     const fw = firewall(allowAll, allowAll);
-    const routed = peer({ remoteCidrs: peerRemoteCidrs([parseCidr(`${PEER}/16`)], [parseCidr('192.168.50.0/24')]) });
+    const routed = peer({ remoteCidrs: peerRemoteCidrs([parseIpNetwork(`${PEER}/16`)], [parseIpNetwork('192.168.50.0/24')]) });
     assert.equal(fw.inbound(packet({ src: '192.168.50.7', dst: ME, sport: 1, dport: 2 }), routed, T0), null);
     assert.equal(fw.inbound(fromPeer(3), routed, T0), null, 'its own VPN IP (/32) too');
     assert.equal(fw.inbound(packet({ src: '192.168.51.7', dst: ME, sport: 1, dport: 2 }), routed, T0), DROP_REMOTE_IP);
     assert.equal(fw.inbound(packet({ src: '10.1.0.3', dst: ME, sport: 1, dport: 2 }), routed, T0), DROP_REMOTE_IP, 'cert IP counts as /32, not its network');
-    assert.equal(peerRemoteCidrs([parseCidr(`${PEER}/16`)], []), null);
-    assert.deepEqual(peerRemoteCidrs([parseCidr('10.1.0.2/16'), parseCidr('10.2.0.2/16')], []), [
-      { ip: parseIp('10.1.0.2'), bits: 32 },
-      { ip: parseIp('10.2.0.2'), bits: 32 },
+    assert.equal(peerRemoteCidrs([parseIpNetwork(`${PEER}/16`)], []), null);
+    assert.deepEqual(peerRemoteCidrs([parseIpNetwork('10.1.0.2/16'), parseIpNetwork('10.2.0.2/16')], []), [
+      prefix('10.1.0.2/32'),
+      prefix('10.2.0.2/32'),
     ]);
   });
 
@@ -274,9 +276,9 @@ describe('address checks', () => {
     assert.equal(fw.inbound(packet({ src: PEER, dst: '10.1.0.5', sport: 1, dport: 2 }), peer(), T0), DROP_LOCAL_IP);
     assert.equal(fw.outbound(packet({ src: '10.1.0.5', dst: PEER, sport: 1, dport: 2 }), peer(), T0), DROP_LOCAL_IP);
     assert.equal(fw.stats.inbound.droppedLocalIp, 1);
-    const withSubnet = Firewall.fromConfig(fwConfig(allowAll), localCidrsFromCert([parseCidr(`${ME}/16`)], [parseCidr('172.20.0.0/16')]));
+    const withSubnet = Firewall.fromConfig(fwConfig(allowAll), localCidrsFromCert([parseIpNetwork(`${ME}/16`)], [parseIpNetwork('172.20.0.0/16')]));
     assert.equal(withSubnet.inbound(packet({ src: PEER, dst: '172.20.3.4', sport: 1, dport: 2 }), peer(), T0), null);
-    const withExtra = firewall(allowAll, [], {}, [parseCidr('172.30.0.0/24')]);
+    const withExtra = firewall(allowAll, [], {}, [prefix('172.30.0.0/24')]);
     assert.equal(withExtra.inbound(packet({ src: PEER, dst: '172.30.0.9', sport: 1, dport: 2 }), peer(), T0), null);
     assert.equal(withExtra.inbound(packet({ src: PEER, dst: '172.30.1.9', sport: 1, dport: 2 }), peer(), T0), DROP_LOCAL_IP);
   });
@@ -325,7 +327,7 @@ describe('conntrack', () => {
     const fw = firewall([], [{ port: 'any', proto: 'any', host: 'alice' }]);
     const alice = peer({ name: 'alice' });
     assert.equal(fw.outbound(toPeer(80), alice, T0), null);
-    const mallory = peer({ name: 'mallory', vpnIp: parseIp('10.1.0.66'), remoteCidrs: [parseCidr('10.1.0.0/24')] });
+    const mallory = peer({ name: 'mallory', vpnIp: parseIp('10.1.0.66'), remoteCidrs: [prefix('10.1.0.0/24')] });
     assert.equal(fw.inbound(packet({ src: PEER, dst: ME, sport: 80, dport: 40000 }), mallory, T0), DROP_NO_RULE);
     assert.equal(fw.inbound(packet({ src: PEER, dst: ME, sport: 80, dport: 40000 }), alice, T0), null);
   });
@@ -377,7 +379,7 @@ describe('conntrack', () => {
   it('withRules can also switch the local CIDRs (cert reload)', () => {
     const allow = [{ port: 'any', proto: 'any', host: 'any' }];
     const fw1 = firewall(allow);
-    const fw2 = fw1.withRules(fwConfig(allow), localCidrsFromCert([parseCidr('10.1.0.7/16')], []));
+    const fw2 = fw1.withRules(fwConfig(allow), localCidrsFromCert([parseIpNetwork('10.1.0.7/16')], []));
     assert.equal(fw2.inbound(packet({ src: PEER, dst: '10.1.0.7', sport: 1, dport: 2 }), peer(), T0), null);
     assert.equal(fw2.inbound(packet({ src: PEER, dst: ME, sport: 1, dport: 3 }), peer(), T0), DROP_LOCAL_IP);
   });
