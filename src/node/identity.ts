@@ -4,10 +4,10 @@ import { certificateFingerprint, marshalCertificate, unmarshalCertificate, type 
 import { loadCAPool, loadCertificate, loadX25519PrivateKey } from '../../pki/keys.js';
 import { UserError } from '../errors.js';
 import { cidrContains, type Cidr } from '../net/ipv4.js';
-import { cidrPrefix, type IpNetwork, ipNetworkContains, type IpPrefix, type VpnAddr, vpnAddrToIpNumber } from '../net/ip.js';
+import { type IpNetwork, ipNetworkContains, type IpPrefix, ipv4Cidrs, type VpnAddr, vpnAddrOf, vpnAddrToIpNumber } from '../net/ip.js';
 import { x25519PublicKey, type KeyPair } from '../protocol/noise.js';
 import type { NodeConfig } from './config.js';
-import type { PeerIdentity } from './firewall.js';
+import { localCidrsFromCert, type PeerIdentity, peerRemoteCidrs } from './firewall.js';
 
 /**
  * What this node is: its certificate and key, the CAs it trusts and the fingerprints it refuses.
@@ -20,7 +20,8 @@ export interface VerifiedPeer {
 }
 
 export class LocalIdentity {
-  readonly vpnIp: VpnAddr;
+  /** Our first IPv4 overlay address (mesh needs one on every node). */
+  readonly vpnIp: number;
   /** Every overlay address of our certificate, vpnIp first. */
   readonly vpnAddrs: readonly VpnAddr[];
   /** Our certificate's networks (addresses with their prefix lengths), IPv4 and IPv6. */
@@ -39,11 +40,11 @@ export class LocalIdentity {
     readonly caPool: CAPool,
     blocklist: readonly string[],
   ) {
-    const first = cert.details.ips[0];
+    const first = ipv4Cidrs(cert.details.networks)[0];
     if (!first) throw new UserError('pki.cert: certificate has no IP address');
     this.vpnIp = first.ip;
-    this.vpnAddrs = cert.details.ips.map((c) => c.ip);
-    this.vpnNetworks = cert.details.ips.map((c): IpNetwork => ({ family: 4, addr: BigInt(c.ip), bits: c.bits }));
+    this.vpnAddrs = [first.ip, ...cert.details.networks.map(vpnAddrOf).filter((a) => a !== first.ip)];
+    this.vpnNetworks = cert.details.networks;
     this.vpnAddrs6 = new Set(this.vpnAddrs.filter((a): a is bigint => typeof a === 'bigint'));
     this.vpnNetwork = first;
     this.handshakeCert = marshalCertificate(cert, { omitPublicKey: true });
@@ -59,7 +60,7 @@ export class LocalIdentity {
     if (certKey.length !== publicKey.length || !timingSafeEqual(certKey, publicKey)) {
       throw new UserError('pki.key: the private key does not match the public key in pki.cert');
     }
-    if (cert.details.ips.length === 0) throw new UserError('pki.cert: certificate has no IP address');
+    if (ipv4Cidrs(cert.details.networks).length === 0) throw new UserError('pki.cert: certificate has no IP address');
     const t = Math.floor(now.getTime() / 1000);
     if (t < cert.details.notBefore || t > cert.details.notAfter) {
       throw new UserError(`pki.cert: certificate is expired or not yet valid (valid ${iso(cert.details.notBefore)} to ${iso(cert.details.notAfter)})`);
@@ -67,9 +68,9 @@ export class LocalIdentity {
     return new LocalIdentity(cert, { privateKey, publicKey }, caPool, pki.blocklist);
   }
 
-  /** Addresses this node may receive for: its cert IPs (as host prefixes) and subnets. */
+  /** Addresses this node may receive for: its cert addresses (as host prefixes) and unsafe networks. */
   localCidrs(): IpPrefix[] {
-    return [...this.cert.details.ips.map((c) => cidrPrefix({ ip: c.ip, bits: 32 })), ...this.cert.details.subnets.map(cidrPrefix)];
+    return localCidrsFromCert(this.cert.details.networks, this.cert.details.unsafeNetworks);
   }
 
   inVpnNetwork(ip: number): boolean {
@@ -92,20 +93,20 @@ export class LocalIdentity {
   verifyPeer(certBytes: Uint8Array, remoteStatic: Uint8Array, now = new Date()): VerifiedPeer {
     const bound = unmarshalCertificate(certBytes, { publicKey: remoteStatic });
     this.caPool.verify(bound, now, this.blocklist);
-    if (bound.details.ips.length === 0) throw new Error('certificate has no IP address');
+    if (bound.details.networks.length === 0) throw new Error('certificate has no IP address');
     return { cert: bound, identity: this.peerIdentity(bound) };
   }
 
   peerIdentity(cert: Certificate): PeerIdentity {
     const d = cert.details;
     const ca = this.caPool.get(d.issuer);
-    const needsCidrs = d.ips.length > 1 || d.subnets.length > 0;
+    const vpnAddrs = d.networks.map(vpnAddrOf);
     return {
       name: d.name,
       groups: d.groups,
-      vpnIp: d.ips[0]!.ip,
-      vpnAddrs: d.ips.map((c) => c.ip),
-      remoteCidrs: needsCidrs ? [...d.ips.map((c) => cidrPrefix({ ip: c.ip, bits: 32 })), ...d.subnets.map(cidrPrefix)] : null,
+      vpnIp: vpnAddrs[0]!,
+      vpnAddrs,
+      remoteCidrs: peerRemoteCidrs(d.networks, d.unsafeNetworks),
       caName: ca?.details.name ?? '',
       caSha: d.issuer,
     };
