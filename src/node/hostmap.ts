@@ -3,6 +3,7 @@ import type { Certificate } from '../../pki/cert.js';
 import type { Endpoint } from '../net/endpoint.js';
 import type { VpnAddr } from '../net/ip.js';
 import type { Aead } from '../protocol/aead.js';
+import type { AddrForm } from '../protocol/messages.js';
 import type { InitiatorState } from '../protocol/noise.js';
 import { ReplayWindow } from '../protocol/replay.js';
 import type { PeerIdentity } from './firewall.js';
@@ -84,6 +85,11 @@ export class HostInfo {
     readonly remotes: RemoteList,
   ) {
     this.vpnAddrs = [vpnIp];
+  }
+
+  /** The address fields lighthouse and relay messages use on this tunnel: those of its certificate version. */
+  get addrForm(): AddrForm {
+    return this.cert?.details.version === 2 ? 'v2' : 'v1';
   }
 
   get established(): boolean {

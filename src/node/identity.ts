@@ -5,6 +5,7 @@ import { loadCAPool, loadCertificate, loadX25519PrivateKey } from '../../pki/key
 import { UserError } from '../errors.js';
 import { cidrContains, type Cidr } from '../net/ipv4.js';
 import { type IpNetwork, ipNetworkContains, type IpPrefix, ipv4Cidrs, type VpnAddr, vpnAddrOf, vpnAddrToIpNumber } from '../net/ip.js';
+import type { AddrForm } from '../protocol/messages.js';
 import { x25519PublicKey, type KeyPair } from '../protocol/noise.js';
 import type { NodeConfig } from './config.js';
 import { localCidrsFromCert, type PeerIdentity, peerRemoteCidrs } from './firewall.js';
@@ -110,6 +111,11 @@ export class LocalIdentity {
       caName: ca?.details.name ?? '',
       caSha: d.issuer,
     };
+  }
+
+  /** The address fields of lighthouse and relay messages on tunnels made with our certificate. */
+  get addrForm(): AddrForm {
+    return this.cert.details.version === 2 ? 'v2' : 'v1';
   }
 
   get fingerprint(): string {

@@ -75,7 +75,7 @@ export interface ProbeResult {
   /** The underlay address of a direct tunnel; null when relayed. */
   remote: Endpoint | null;
   /** The relay's overlay IP when relayed. */
-  relay: number | null;
+  relay: VpnAddr | null;
 }
 
 interface PendingProbe {
@@ -91,7 +91,7 @@ const ROAMING_SUPPRESS_MS = 2000;
 /** What a start checks and prepares before anything is opened; `mesh node --test` runs the same. */
 export interface PreparedNode {
   identity: LocalIdentity;
-  staticHosts: Map<number, Endpoint[]>;
+  staticHosts: Map<VpnAddr, Endpoint[]>;
   /** pki.revocations, read and verified; null when not set. */
   revocations: RevocationList | null;
 }
@@ -782,7 +782,7 @@ function remoteAllowedBy(config: NodeConfig, vpnIp: VpnAddr, addr: Endpoint): bo
   const { remoteAllowList, remoteAllowRanges } = config.lighthouse;
   let inside: (typeof remoteAllowRanges)[number] | null = null;
   for (const range of remoteAllowRanges) {
-    if (cidrContains(range.inside, vpnIp) && (!inside || range.inside.bits > inside.inside.bits)) inside = range;
+    if (typeof vpnIp === 'number' && cidrContains(range.inside, vpnIp) && (!inside || range.inside.bits > inside.inside.bits)) inside = range;
   }
   if (inside && !allowListAllows(inside.allowList, addr.address)) return false;
   return allowListAllows(remoteAllowList, addr.address);
@@ -819,8 +819,8 @@ function validateAgainstCertificate(config: NodeConfig, identity: LocalIdentity)
   }
 }
 
-async function resolveStaticHosts(config: NodeConfig): Promise<Map<number, Endpoint[]>> {
-  const result = new Map<number, Endpoint[]>();
+async function resolveStaticHosts(config: NodeConfig): Promise<Map<VpnAddr, Endpoint[]>> {
+  const result = new Map<VpnAddr, Endpoint[]>();
   for (const [vpnIp, entries] of config.staticHostMap) {
     const addrs: Endpoint[] = [];
     for (const entry of entries) {

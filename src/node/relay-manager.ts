@@ -15,7 +15,7 @@ export interface RelayDeps {
   readonly hostmap: HostMap;
   readonly diag: Diagnostics;
   readonly timers: Timers;
-  identity(): { readonly vpnIp: VpnAddr; inVpnNetwork(ip: number): boolean };
+  identity(): { readonly vpnIp: number; readonly vpnAddrs: readonly VpnAddr[]; inVpnNetworks(ip: VpnAddr): boolean };
   settings(): { relay: NodeConfig['relay']; connectionAliveInterval: number };
   /** True when STUN found our NAT symmetric: punching cannot work. */
   natSymmetric(): boolean;
@@ -58,7 +58,7 @@ export interface Relay {
   /** The hop tunnel (to the relay on A and B, to an end on R). */
   readonly hop: HostInfo;
   /** The overlay IP at the far end: the end-to-end peer (terminal), the other hop's peer (forwarding). */
-  readonly peerIp: number;
+  readonly peerIp: VpnAddr;
   /** Terminal: frames carry packets for this node. Forwarding: frames are passed on (R). */
   readonly terminal: boolean;
   /** Terminal relays we asked for (A side); the others were asked of us. */
@@ -76,9 +76,9 @@ export interface Relay {
  */
 export class RelayManager {
   /** Every relay by its local relay index (the namespace relay frames are looked up in). */
-  private readonly byIndex = new Map<number, Relay>();
+  private readonly byIndex = new Map<VpnAddr, Relay>();
   /** The relay table of each hop tunnel, by the relay's peer overlay IP. */
-  private readonly byHop = new Map<HostInfo, Map<number, Relay>>();
+  private readonly byHop = new Map<HostInfo, Map<VpnAddr, Relay>>();
   /** The terminal relay whose frame is being processed, so a handshake reply goes back through it. */
   private inbound: Relay | null = null;
   private refusalLogged = false;
@@ -224,11 +224,11 @@ export class RelayManager {
     let asked = 0;
     for (const relayIp of relayIps) {
       if (asked >= MAX_RELAYS_TRIED) break;
-      if (relayIp === host.vpnIp || relayIp === identity.vpnIp) continue;
+      if (relayIp === host.vpnIp || identity.vpnAddrs.includes(relayIp)) continue;
       asked++;
       const hop = hostmap.get(relayIp);
       if (!hop) {
-        if (identity.inVpnNetwork(relayIp)) this.deps.startHandshake(relayIp);
+        if (identity.inVpnNetworks(relayIp)) this.deps.startHandshake(relayIp);
         continue;
       }
       // A relay is only usable over a direct tunnel: frames are not nested.
@@ -248,7 +248,7 @@ export class RelayManager {
   /** A tunnel is gone: tear down every relay using it as a hop, and our requests for a relayed peer. */
   onTunnelGone(host: HostInfo): void {
     const table = this.byHop.get(host);
-    const strandedPeers: number[] = [];
+    const strandedPeers: VpnAddr[] = [];
     if (table) {
       for (const relay of [...table.values()]) {
         if (relay.terminal) strandedPeers.push(relay.peerIp);
@@ -284,13 +284,12 @@ export class RelayManager {
   private handleRequest(hop: HostInfo, m: ControlMessage): void {
     const { hostmap, diag } = this.deps;
     const identity = this.deps.identity();
-    const me = identity.vpnIp;
     // Frames are not nested: a relay needs a direct tunnel on both of its hops.
     if (!hop.remote) return diag.drop('relay-over-relay', null);
-    const forUs = m.relayToIp === me;
+    const forUs = identity.vpnAddrs.includes(m.relayToIp);
     // To the target the request comes from a relay on the initiator's behalf; to a relay the
     // initiator speaks for itself, so nobody opens relays in another node's name.
-    const sane = forUs ? m.relayFromIp !== hop.vpnIp && m.relayFromIp !== me : m.relayFromIp === hop.vpnIp && m.relayToIp !== hop.vpnIp;
+    const sane = forUs ? m.relayFromIp !== hop.vpnIp && !identity.vpnAddrs.includes(m.relayFromIp) : m.relayFromIp === hop.vpnIp && m.relayToIp !== hop.vpnIp;
     if (!sane || m.initiatorRelayIndex === 0) return diag.drop('relay-request-invalid', hop.remote);
     if (forUs) return this.acceptAsTarget(hop, m);
     if (!this.deps.settings().relay.amRelay) {
@@ -301,7 +300,7 @@ export class RelayManager {
       diag.drop('relay-refused', hop.remote);
       return;
     }
-    if (!identity.inVpnNetwork(m.relayToIp)) return diag.drop('relay-request-invalid', hop.remote);
+    if (!identity.inVpnNetworks(m.relayToIp)) return diag.drop('relay-request-invalid', hop.remote);
     const target = hostmap.get(m.relayToIp);
     if (!target) {
       // The initiator re-sends its request on each handshake retry; by then this tunnel may be up.
@@ -387,12 +386,16 @@ export class RelayManager {
     return null;
   }
 
-  private respond(relay: Relay, fromIp: number, toIp: number): void {
+  private respond(relay: Relay, fromIp: VpnAddr, toIp: VpnAddr): void {
     this.sendControl(relay.hop, { type: ControlType.CreateRelayResponse, initiatorRelayIndex: relay.remoteIndex, responderRelayIndex: relay.localIndex, relayFromIp: fromIp, relayToIp: toIp });
   }
 
   private sendControl(hop: HostInfo, message: ControlMessage): void {
-    this.deps.sendOn(hop, MessageType.Control, 0, encodeControl(message));
+    // A v1 tunnel carries IPv4 addresses only; no relay between IPv6 addresses over it.
+    if (hop.addrForm === 'v1' && (typeof message.relayFromIp !== 'number' || typeof message.relayToIp !== 'number')) {
+      return this.deps.diag.drop('relay-ipv6-over-v1', hop.remote);
+    }
+    this.deps.sendOn(hop, MessageType.Control, 0, encodeControl(message, hop.addrForm));
   }
 
   private sendFrame(relay: Relay, inner: Uint8Array, out?: OutgoingDatagram[]): void {
@@ -401,11 +404,11 @@ export class RelayManager {
     this.deps.transmit(hop, sealRelayFrame(hop.encrypt, relay.remoteIndex, ++hop.messageCounter, inner), out);
   }
 
-  private tableOf(hop: HostInfo): Map<number, Relay> | undefined {
+  private tableOf(hop: HostInfo): Map<VpnAddr, Relay> | undefined {
     return this.byHop.get(hop);
   }
 
-  private add(hop: HostInfo, peerIp: number, fields: Pick<Relay, 'terminal' | 'initiatedHere' | 'state' | 'remoteIndex'>): Relay | null {
+  private add(hop: HostInfo, peerIp: VpnAddr, fields: Pick<Relay, 'terminal' | 'initiatedHere' | 'state' | 'remoteIndex'>): Relay | null {
     let table = this.byHop.get(hop);
     if (table && table.size >= MAX_RELAYS_PER_HOP && !this.evictIdle(table)) return null;
     if (this.byIndex.size >= MAX_RELAYS) return null;
@@ -425,7 +428,7 @@ export class RelayManager {
    * Frees one slot in a full table: the oldest relay not set up yet (its requester retries) or
    * ending here for a peer we have no tunnel with.
    */
-  private evictIdle(table: Map<number, Relay>): boolean {
+  private evictIdle(table: Map<VpnAddr, Relay>): boolean {
     for (const relay of table.values()) {
       if (relay.state !== 'established' || (relay.terminal && !this.deps.hostmap.get(relay.peerIp))) {
         this.removeWithPartner(relay);

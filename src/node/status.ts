@@ -6,7 +6,7 @@
  */
 import { endpointKey } from '../net/endpoint.js';
 import { formatCidr, parseIp } from '../net/ipv4.js';
-import { formatVpnAddr, type VpnAddr } from '../net/ip.js';
+import { formatVpnAddr, parseVpnAddr, type VpnAddr } from '../net/ip.js';
 import { UserError } from '../errors.js';
 import type { HostInfo } from './hostmap.js';
 import type { MeshNode } from './node.js';
@@ -114,10 +114,21 @@ function tunnelStatus(node: MeshNode, host: HostInfo, now: number): TunnelStatus
 }
 
 /**
- * The overlay IP `mesh ping` means by `target`: an IPv4 address inside our overlay network, or the
+ * The overlay IP `mesh ping` means by `target`: an address inside our overlay networks (IPv4 or IPv6), or the
  * certificate name of a host we have a tunnel to.
  */
-export function peerAddress(node: MeshNode, target: string): number {
+export function peerAddress(node: MeshNode, target: string): VpnAddr {
+  if (target.includes(':')) {
+    let ip: VpnAddr;
+    try {
+      ip = parseVpnAddr(target);
+    } catch (err) {
+      throw new UserError((err as Error).message);
+    }
+    if (!node.identity.inVpnNetworks(ip)) throw new UserError(`${target} is not inside the overlay networks`);
+    if (node.identity.vpnAddrs.includes(ip)) throw new UserError(`${target} is this node`);
+    return ip;
+  }
   if (/^\d+\.\d+\.\d+\.\d+$/.test(target)) {
     let ip: number;
     try {

@@ -6,12 +6,13 @@ import type { Diagnostics } from './diagnostics.js';
 import type { HostInfo } from './hostmap.js';
 import type { Timer, Timers } from './timers.js';
 import { ipv4Cidrs } from '../net/ip.js';
+import type { LocalIdentity } from './identity.js';
 
 /** What container subnet routing needs from its node. */
 export interface SubnetRouterDeps {
   readonly diag: Diagnostics;
   readonly timers: Timers;
-  identity(): { readonly vpnIp: VpnAddr; inVpnNetwork(ip: number): boolean };
+  identity(): Pick<LocalIdentity, 'vpnIp' | 'vpnAddrs' | 'inVpnNetwork' | 'inVpnNetworks'>;
   tunnels(): Iterable<HostInfo>;
   /** Asks the lighthouses which host routes `dst` (MeshSubnetQuery). */
   askLighthouses(dst: number): void;
@@ -59,7 +60,7 @@ export class SubnetRouter {
   }
 
   /** The overlay IP of the host routing `dst`, if known. */
-  ownerOf(dst: number): number | null {
+  ownerOf(dst: number): VpnAddr | null {
     if (!this.active || !this.ranges.some((r) => cidrContains(r, dst))) return null;
     return this.owners.lookup(dst)?.vpnIp ?? null;
   }
@@ -95,7 +96,7 @@ export class SubnetRouter {
   handleReply(lighthouse: HostInfo, details: MetaDetails): void {
     const owner = details.vpnIp;
     const identity = this.deps.identity();
-    if (!identity.inVpnNetwork(owner) || owner === identity.vpnIp) return;
+    if (!identity.inVpnNetworks(owner) || identity.vpnAddrs.includes(owner)) return;
     for (const s of details.meshSubnets ?? []) {
       const cidr = { ip: s.ip, bits: s.bits };
       if (!withinAny(this.ranges, cidr)) continue;

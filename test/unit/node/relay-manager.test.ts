@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { parseIp } from '../../../src/net/ipv4.js';
+import type { VpnAddr } from '../../../src/net/ip.js';
 import { createAead } from '../../../src/protocol/aead.js';
 import { MessageType } from '../../../src/protocol/header.js';
 import { ControlType, decodeControl, encodeControl, type ControlMessage } from '../../../src/protocol/messages.js';
@@ -26,8 +27,8 @@ interface Relay {
   hostmap: HostMap;
   diag: Diagnostics;
   /** Control messages R sent, with the overlay IP of the hop they went to. */
-  control: { to: number; message: ControlMessage }[];
-  handshakes: number[];
+  control: { to: VpnAddr; message: ControlMessage }[];
+  handshakes: VpnAddr[];
   tunnel(vpnIp: number, port: number): HostInfo;
 }
 
@@ -35,12 +36,12 @@ function relay(amRelay: boolean): Relay {
   const hostmap = new HostMap();
   const diag = new Diagnostics(pino({ level: 'silent' }));
   const control: Relay['control'] = [];
-  const handshakes: number[] = [];
+  const handshakes: VpnAddr[] = [];
   const manager = new RelayManager({
     hostmap,
     diag,
     timers: new FakeTimers(),
-    identity: () => ({ vpnIp: R, inVpnNetwork: (ip) => (ip & 0xffff0000) >>> 0 === NET.ip }),
+    identity: () => ({ vpnIp: R, vpnAddrs: [R], inVpnNetworks: (ip) => typeof ip === 'number' && (ip & 0xffff0000) >>> 0 === NET.ip }),
     settings: () => ({ relay: { amRelay, useRelays: true, relays: [] }, connectionAliveInterval: 1000 }),
     natSymmetric: () => false,
     startHandshake: (vpnIp) => void handshakes.push(vpnIp),
