@@ -63,12 +63,12 @@ export interface TunnelReport {
  * the address book: rebuilt from tunnels and those checks after a restart.
  */
 export class MeshDirectory {
-  private readonly subnets = new PrefixTable<number>();
-  private readonly namesByHost = new Map<number, HostNames>();
-  private readonly hostsByName = new Map<string, Set<number>>();
+  private readonly subnets = new PrefixTable<VpnAddr>();
+  private readonly namesByHost = new Map<VpnAddr, HostNames>();
+  private readonly hostsByName = new Map<string, Set<VpnAddr>>();
   /** Certificate names of the connected hosts (lighthouse.serve_dns), lower case. */
-  private readonly byCertName = new Map<string, number>();
-  private readonly reports = new Map<number, TunnelReport>();
+  private readonly byCertName = new Map<string, HostInfo>();
+  private readonly reports = new Map<VpnAddr, TunnelReport>();
 
   /** `changed` hears of every host whose names or tunnel report changed (the map's live updates). */
   constructor(
@@ -78,7 +78,7 @@ export class MeshDirectory {
 
   onTunnelUp(host: HostInfo): void {
     for (const s of ipv4Cidrs(host.cert?.details.unsafeNetworks ?? [])) this.subnets.set(s, host.vpnIp);
-    if (host.cert) this.byCertName.set(host.cert.details.name.toLowerCase(), host.vpnIp);
+    if (host.cert) this.byCertName.set(host.cert.details.name.toLowerCase(), host);
   }
 
   onTunnelGone(host: HostInfo): void {
@@ -86,12 +86,12 @@ export class MeshDirectory {
     this.dropNames(host.vpnIp);
     this.reports.delete(host.vpnIp);
     const name = host.cert?.details.name.toLowerCase();
-    if (name !== undefined && this.byCertName.get(name) === host.vpnIp) this.byCertName.delete(name);
+    if (name !== undefined && this.byCertName.get(name)?.vpnIp === host.vpnIp) this.byCertName.delete(name);
   }
 
-  /** The overlay IP of the connected host whose certificate has this name (lower case). */
-  hostNamed(name: string): number | undefined {
-    return this.byCertName.get(name);
+  /** The overlay addresses (IPv4 and IPv6) of the connected host whose certificate has this name (lower case). */
+  hostNamed(name: string): readonly VpnAddr[] | undefined {
+    return this.byCertName.get(name)?.vpnAddrs;
   }
 
   /**
@@ -101,7 +101,9 @@ export class MeshDirectory {
   handle(host: HostInfo, meta: MetaMessage, reply: Reply, answerOf: (vpnIp: VpnAddr) => Pick<MetaDetails, 'ip4AndPorts' | 'ip6AndPorts' | 'relayVpnIps'>): boolean {
     switch (meta.type) {
       case MetaType.MeshSubnetQuery: {
-        const owner = this.subnets.lookup(meta.details.vpnIp);
+        const dst = meta.details.vpnIp;
+        // Container subnets are IPv4 (the mesh extension carries IPv4 prefixes).
+        const owner = typeof dst === 'number' ? this.subnets.lookup(dst) : undefined;
         if (owner === undefined || owner === host.vpnIp) return true; // unknown: silence, as for HostQuery
         const subnets = this.subnetsOf(owner);
         reply(MetaType.MeshSubnetReply, { ...emptyMetaDetails(), vpnIp: owner, ...answerOf(owner), meshSubnets: subnets });
@@ -124,7 +126,7 @@ export class MeshDirectory {
         const tunnels: MeshTunnel[] = [];
         for (const t of meta.details.meshTunnels ?? []) {
           if (tunnels.length >= MAX_REPORTED_TUNNELS) break;
-          if (t.peerIp === 0 || t.peerIp === host.vpnIp || t.relayIp === t.peerIp || tunnels.some((k) => k.peerIp === t.peerIp)) continue;
+          if (t.peerIp === 0 || host.vpnAddrs.includes(t.peerIp) || t.relayIp === t.peerIp || tunnels.some((k) => k.peerIp === t.peerIp)) continue;
           tunnels.push({ peerIp: t.peerIp, relayIp: t.relayIp, rttMicros: t.rttMicros, ageSeconds: t.ageSeconds });
         }
         const natMapping = NAT_MAPPINGS[meta.details.meshNatMapping ?? 0] ?? 'unknown';

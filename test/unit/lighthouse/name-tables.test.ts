@@ -52,7 +52,7 @@ class Mesh {
     const node = new NameDirectory({
       log,
       timers: this.timers,
-      vpnIp: () => host.vpnIp,
+      vpnIp: () => host.vpnIp as number,
       interval: () => INTERVAL_MS,
       hasLighthouses: () => true,
       sendToLighthouses: toLighthouse,
