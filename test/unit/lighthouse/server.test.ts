@@ -36,7 +36,7 @@ function book(allowed: (addr: Endpoint) => boolean = () => true) {
 function host(ip: string, remote: string | null): HostInfo {
   const i = remote ? remote.lastIndexOf(':') : -1;
   const endpoint = remote ? { address: remote.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(remote.slice(i + 1)) } : null;
-  return { vpnIp: parseIp(ip), remote: endpoint } as unknown as HostInfo;
+  return { vpnIp: parseIp(ip), vpnAddrs: [parseIp(ip)], addrForm: 'v1', remote: endpoint } as unknown as HostInfo;
 }
 
 function meta(type: number, vpnIp: VpnAddr, v4: string[] = [], v6: string[] = [], relays: string[] = []): MetaMessage {

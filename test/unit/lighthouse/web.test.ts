@@ -110,7 +110,7 @@ describe('lighthouse.web', () => {
 });
 
 describe('tunnel reports at the lighthouse', () => {
-  const host = (ip: string) => ({ vpnIp: parseIp(ip), remote: { address: '192.0.2.9', port: 4242 }, cert: null }) as unknown as HostInfo;
+  const host = (ip: string) => ({ vpnIp: parseIp(ip), vpnAddrs: [parseIp(ip)], addrForm: 'v1', remote: { address: '192.0.2.9', port: 4242 }, cert: null }) as unknown as HostInfo;
   const vpnNet = parseCidr('10.42.0.0/16');
   const server = () =>
     new LighthouseServer({ sendOn: () => {}, sendTo: () => {}, remoteAllowed: () => true, diag: { drop: () => {} }, inVpnNetworks: (ip) => typeof ip === 'number' && cidrContains(vpnNet, ip) });
