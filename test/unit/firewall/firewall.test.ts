@@ -14,7 +14,7 @@ import {
   type PeerIdentity,
   peerRemoteCidrs,
 } from '../../../src/node/firewall.js';
-import { parseIpPacket, PROTO_ICMP, PROTO_TCP, PROTO_UDP } from '../../../src/protocol/ip-packet.js';
+import { parseIpPacket, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP } from '../../../src/protocol/ip-packet.js';
 
 const ME = '10.1.0.1';
 const PEER = '10.1.0.2';
@@ -382,5 +382,106 @@ describe('conntrack', () => {
     const fw2 = fw1.withRules(fwConfig(allow), localCidrsFromCert([parseIpNetwork('10.1.0.7/16')], []));
     assert.equal(fw2.inbound(packet({ src: PEER, dst: '10.1.0.7', sport: 1, dport: 2 }), peer(), T0), null);
     assert.equal(fw2.inbound(packet({ src: PEER, dst: ME, sport: 1, dport: 3 }), peer(), T0), DROP_LOCAL_IP);
+  });
+});
+
+describe('IPv6 and several addresses (v2 certificates)', () => {
+  const ME6 = 'fd00::1';
+  const PEER6 = 'fd00::2';
+  const big = (text: string): bigint => parseIpNetwork(`${text}/128`).addr;
+  const myNetworks = [parseIpNetwork(`${ME}/16`), parseIpNetwork(`${ME6}/64`)];
+  const peerNetworks = [parseIpNetwork(`${PEER}/16`), parseIpNetwork(`${PEER6}/64`)];
+  const dual = (o: Partial<PeerIdentity> = {}): PeerIdentity =>
+    peer({ vpnAddrs: [parseIp(PEER), big(PEER6)], remoteCidrs: peerRemoteCidrs(peerNetworks, []), ...o });
+
+  function packet6(s: { src: string; dst: string; proto?: number; sport?: number; dport?: number; fragOffset?: number }): Uint8Array {
+    const frag = s.fragOffset !== undefined;
+    const buf = new Uint8Array(40 + (frag ? 8 : 0) + 8);
+    const dv = new DataView(buf.buffer);
+    buf[0] = 0x60;
+    dv.setUint16(4, buf.length - 40);
+    buf[6] = frag ? 44 : (s.proto ?? PROTO_TCP);
+    buf[7] = 64;
+    buf.set(parseIpNetwork(`${s.src}/128`).addr.toString(16).padStart(32, '0').match(/../g)!.map((h) => parseInt(h, 16)), 8);
+    buf.set(parseIpNetwork(`${s.dst}/128`).addr.toString(16).padStart(32, '0').match(/../g)!.map((h) => parseInt(h, 16)), 24);
+    let at = 40;
+    if (frag) {
+      buf[40] = s.proto ?? PROTO_TCP;
+      dv.setUint16(42, (s.fragOffset! << 3) | 1);
+      at = 48;
+    }
+    dv.setUint16(at, s.sport ?? 0);
+    dv.setUint16(at + 2, s.dport ?? 0);
+    return buf;
+  }
+
+  function firewall6(inbound: unknown[], outbound: unknown[] = []): Firewall {
+    return Firewall.fromConfig(fwConfig(inbound, outbound), localCidrsFromCert(myNetworks, []));
+  }
+
+  it('allows by rule and tracks v6 flows; the reply matches the same entry', () => {
+    const fw = firewall6([{ port: 443, proto: 'tcp', host: 'any' }]);
+    assert.equal(fw.inbound(packet6({ src: PEER6, dst: ME6, sport: 5555, dport: 443 }), dual(), T0), null);
+    assert.equal(fw.inbound(packet6({ src: PEER6, dst: ME6, sport: 5555, dport: 444 }), dual(), T0), DROP_NO_RULE);
+    assert.equal(fw.outbound(packet6({ src: ME6, dst: PEER6, sport: 443, dport: 5555 }), dual(), T0 + 1), null, 'the reply');
+    assert.equal(fw.stats.outbound.allowedByConntrack, 1);
+    const entries = [...fw.conntrack.entries()];
+    assert.equal(entries.length, 1);
+    assert.equal(entries[0]!.localIp, big(ME6));
+    assert.equal(entries[0]!.peerVpnIp, parseIp(PEER));
+  });
+
+  it('v4 and v6 flows with the same low bits never share an entry', () => {
+    const fw = firewall6([{ port: 'any', proto: 'udp', host: 'any' }]);
+    const v4 = packet({ src: PEER, dst: ME, proto: PROTO_UDP, sport: 1, dport: 2 });
+    assert.equal(fw.inbound(v4, dual(), T0), null);
+    assert.equal(fw.conntrack.size, 1);
+    assert.equal(fw.inbound(packet6({ src: PEER6, dst: ME6, proto: PROTO_UDP, sport: 1, dport: 2 }), dual(), T0), null);
+    assert.equal(fw.conntrack.size, 2);
+  });
+
+  it('the remote address must be one of the peer certificate networks, the local one ours', () => {
+    const fw = firewall6([{ port: 'any', proto: 'any', host: 'any' }]);
+    assert.equal(fw.inbound(packet6({ src: 'fd00::99', dst: ME6, sport: 1, dport: 2 }), dual(), T0), DROP_REMOTE_IP);
+    assert.equal(fw.inbound(packet6({ src: PEER6, dst: 'fd00::77', sport: 1, dport: 2 }), dual(), T0), DROP_LOCAL_IP);
+    // A v4-only firewall (v1 certificate) has no IPv6 local address.
+    const v4only = firewall([{ port: 'any', proto: 'any', host: 'any' }]);
+    assert.equal(v4only.inbound(packet6({ src: PEER6, dst: ME6, sport: 1, dport: 2 }), dual(), T0), DROP_LOCAL_IP);
+  });
+
+  it('cidr and local_cidr rules take IPv6 prefixes', () => {
+    const fw = firewall6([
+      { port: 22, proto: 'tcp', cidr: 'fd00::/120' },
+      { port: 80, proto: 'tcp', host: 'any', local_cidr: 'fd00::1/128' },
+    ]);
+    assert.equal(fw.inbound(packet6({ src: PEER6, dst: ME6, dport: 22 }), dual(), T0), null);
+    assert.equal(fw.inbound(packet({ src: PEER, dst: ME, dport: 22 }), dual(), T0), DROP_NO_RULE, 'an IPv6 cidr does not match IPv4');
+    assert.equal(fw.inbound(packet6({ src: PEER6, dst: ME6, dport: 80 }), dual(), T0), null);
+    assert.equal(fw.inbound(packet({ src: PEER, dst: ME, dport: 80 }), dual(), T0), DROP_NO_RULE, 'local_cidr names our IPv6 address only');
+    const any6 = firewall6([{ port: 'any', proto: 'any', cidr: '::/0' }]);
+    assert.equal(any6.inbound(packet({ src: PEER, dst: ME, dport: 9 }), dual(), T0), null, '::/0 is any peer, as 0.0.0.0/0');
+    assert.throws(() => firewall6([{ port: 1, proto: 'tcp', cidr: 'fd00::/129' }]), /firewall\.inbound\[0\]\.cidr/);
+    assert.throws(() => firewall6([{ port: 1, proto: 'tcp', host: 'any', local_cidr: 'nope' }]), /firewall\.inbound\[0\]\.local_cidr/);
+  });
+
+  it('ICMPv6 matches icmp rules; non-first fragments only fragment rules; unknown protocols only proto any', () => {
+    const fw = firewall6([
+      { port: 'any', proto: 'icmp', host: 'any' },
+      { port: 'fragment', proto: 'tcp', host: 'any' },
+    ]);
+    assert.equal(fw.inbound(packet6({ src: PEER6, dst: ME6, proto: PROTO_ICMPV6 }), dual(), T0), null);
+    assert.equal(fw.inbound(packet6({ src: PEER6, dst: ME6, proto: PROTO_TCP, fragOffset: 100 }), dual(), T0), null);
+    assert.equal(fw.inbound(packet6({ src: PEER6, dst: ME6, proto: 132, sport: 1, dport: 2 }), dual(), T0), DROP_NO_RULE);
+    const anyProto = firewall6([{ port: 'any', proto: 'any', host: 'any' }]);
+    assert.equal(anyProto.inbound(packet6({ src: PEER6, dst: ME6, proto: 132 }), dual(), T0), null);
+  });
+
+  it('a packet whose extension headers cannot be parsed is dropped as malformed', () => {
+    const fw = firewall6([{ port: 'any', proto: 'any', host: 'any' }]);
+    const bad = packet6({ src: PEER6, dst: ME6, sport: 1, dport: 2 });
+    bad[6] = 0; // hop-by-hop ...
+    bad[41] = 200; // ... longer than the packet
+    assert.equal(fw.inbound(bad, dual(), T0), DROP_MALFORMED);
+    assert.equal(fw.stats.inbound.droppedMalformed, 1);
   });
 });
