@@ -8,7 +8,7 @@ import type { OutgoingDatagram, UdpBind, UdpOptions } from '../io/udp.js';
 import { allowListAllows } from '../net/allow-list.js';
 import { endpointKey, sameEndpoint, type Endpoint } from '../net/endpoint.js';
 import { cidrContains, cidrsOverlap, formatCidr, parseIp, type Cidr } from '../net/ipv4.js';
-import { formatVpnAddr, type VpnAddr } from '../net/ip.js';
+import { formatIpPrefix, formatVpnAddr, type VpnAddr } from '../net/ip.js';
 import { createAead, type AeadFactory, type CipherName } from '../protocol/aead.js';
 import { HEADER_LEN, MessageSubType, MessageType, writeHeader } from '../protocol/header.js';
 import { decodeMeta, emptyMetaDetails, encodeMeta, MetaType, type MetaMessage } from '../protocol/messages.js';
@@ -270,7 +270,15 @@ export class MeshNode implements InsideNode, OutsideNode {
       tun = new DisabledTun(identity.vpnIp, config.tun.mtu);
     } else {
       if (!deps.openTun) throw new UserError('tun: no TUN implementation available');
-      tun = deps.openTun({ name: config.tun.dev || undefined, mtu: config.tun.mtu, address: identity.vpnNetwork, routes: kernelRoutesOf(config), txQueueLength: config.tun.txQueue, offload: config.tun.offload });
+      tun = deps.openTun({
+        name: config.tun.dev || undefined,
+        mtu: config.tun.mtu,
+        address: identity.vpnNetwork,
+        addresses6: identity.vpnNetworks.filter((n) => n.family === 6),
+        routes: kernelRoutesOf(config),
+        txQueueLength: config.tun.txQueue,
+        offload: config.tun.offload,
+      });
     }
     let udp: UdpBind;
     try {
@@ -712,7 +720,7 @@ export class MeshNode implements InsideNode, OutsideNode {
    * kernel's routes and mesh's routing table never disagree.
    */
   private applyKernelRoutes(current: TunRoute[], wanted: TunRoute[]): void {
-    const key = (r: TunRoute) => `${formatCidr(r.cidr)} mtu ${r.mtu ?? 0} metric ${r.metric ?? 0}`;
+    const key = (r: TunRoute) => `${'family' in r.cidr ? formatIpPrefix(r.cidr) : formatCidr(r.cidr)} mtu ${r.mtu ?? 0} metric ${r.metric ?? 0}`;
     const wantedKeys = new Set(wanted.map(key));
     const currentKeys = new Set(current.map(key));
     const undo: (() => void)[] = [];
