@@ -20,7 +20,8 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { certificateFingerprint, ed25519Seed, marshalCertificate, marshalDetails, type Certificate } from '../pki/cert.js';
+import { certificateFingerprint, ed25519Seed, marshalCertificate, marshalDetails, type Certificate, type CertificateDetails } from '../pki/cert.js';
+import { ipNetworkFromCidr } from '../src/net/ip.js';
 import { nebulaConfig } from '../src/lab/configs.js';
 import { makeCA, makeHost } from '../src/lab/pki.js';
 import { encodeHeader, HEADER_LEN, MessageType, parseHeader, writeHeader } from '../src/protocol/header.js';
@@ -67,7 +68,7 @@ function certificates(ca: ReturnType<typeof makeCA>, publicKey: Uint8Array): Uin
   const { notBefore, notAfter } = ca.cert.details;
   const out: Uint8Array[] = [];
   for (let i = 0; i < HOSTS; i++) {
-    const details = { name: `sim${i}`, ips: [{ ip: NET + 2 + i, bits: 8 }], subnets: [], groups: [], notBefore, notAfter: notAfter - 1, publicKey, isCA: false, issuer };
+    const details: CertificateDetails = { version: 1, name: `sim${i}`, networks: [ipNetworkFromCidr({ ip: NET + 2 + i, bits: 8 })], unsafeNetworks: [], groups: [], notBefore, notAfter: notAfter - 1, publicKey, curve: 'CURVE25519', isCA: false, issuer };
     const cert: Certificate = { details, signature: sign(null, marshalDetails(details), key) };
     out.push(marshalCertificate(cert, { omitPublicKey: true }));
   }

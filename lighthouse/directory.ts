@@ -15,6 +15,7 @@ import {
   type NatMapping,
 } from '../src/protocol/messages.js';
 import type { HostInfo } from '../src/node/hostmap.js';
+import { ipv4Cidrs } from '../src/net/ip.js';
 
 /** Names kept per host and chunks per snapshot (with the name bounds of messages.ts): bound what one host can make the lighthouse hold. */
 const MAX_NAMES_PER_HOST = 4096;
@@ -75,7 +76,7 @@ export class MeshDirectory {
   ) {}
 
   onTunnelUp(host: HostInfo): void {
-    for (const s of host.cert?.details.subnets ?? []) this.subnets.set(s, host.vpnIp);
+    for (const s of ipv4Cidrs(host.cert?.details.unsafeNetworks ?? [])) this.subnets.set(s, host.vpnIp);
     if (host.cert) this.byCertName.set(host.cert.details.name.toLowerCase(), host.vpnIp);
   }
 
@@ -163,7 +164,7 @@ export class MeshDirectory {
 
   /** Names from a host, kept only with addresses inside the host's own subnets; an empty list removes the name. */
   private cleanNames(host: HostInfo, names: readonly MeshName[]): MeshName[] {
-    const own = host.cert?.details.subnets ?? [];
+    const own = ipv4Cidrs(host.cert?.details.unsafeNetworks ?? []);
     return names
       .filter((n) => n.name.length > 0 && n.name.length <= MAX_MESH_NAME_LENGTH)
       .map((n) => ({ name: n.name.toLowerCase(), ips: n.ips.filter((ip) => own.some((s) => cidrContains(s, ip))).slice(0, MAX_MESH_NAME_IPS) }));

@@ -3,8 +3,9 @@ import { isIP } from 'node:net';
 import dnsPacket, { type Answer, type DecodedPacket, type Question } from 'dns-packet';
 import type { Logger } from 'pino';
 import type { Certificate } from '../pki/cert.js';
-import { formatCidr, formatIp, parseIp } from '../src/net/ipv4.js';
+import { formatIp, parseIp } from '../src/net/ipv4.js';
 import type { Diagnostics } from '../src/node/diagnostics.js';
+import { formatIpNetwork } from '../src/net/ip.js';
 
 /** What the DNS server needs: who we are, who is connected, and the directory's name index. */
 export interface LighthouseDnsDeps {
@@ -145,8 +146,8 @@ function certificateText(cert: Certificate): string[] {
   const d = cert.details;
   return [
     `Name: ${d.name}`,
-    `Ips: ${d.ips.map(formatCidr).join(', ')}`,
-    `Subnets: ${d.subnets.map(formatCidr).join(', ')}`,
+    `Ips: ${d.networks.map(formatIpNetwork).join(', ')}`,
+    `Subnets: ${d.unsafeNetworks.map(formatIpNetwork).join(', ')}`,
     `Groups: ${d.groups.join(', ')}`,
     `NotBefore: ${new Date(d.notBefore * 1000).toISOString()}`,
     `NotAfter: ${new Date(d.notAfter * 1000).toISOString()}`,

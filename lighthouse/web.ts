@@ -12,11 +12,12 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Certificate } from '../pki/cert.js';
 import { endpointKey } from '../src/net/endpoint.js';
-import { formatCidr, formatIp } from '../src/net/ipv4.js';
+import { formatIp } from '../src/net/ipv4.js';
 import type { Logger } from '../src/log.js';
 import type { MeshTunnel, NatMapping } from '../src/protocol/messages.js';
 import type { TunnelReport } from './directory.js';
 import type { BookView } from './server.js';
+import { formatIpNetwork } from '../src/net/ip.js';
 
 /** What the map reads: the lighthouse's own identity and tunnels, its book, and the peers' certificates. */
 export interface WebDeps {
@@ -139,7 +140,7 @@ function hostOf(cert: Certificate, vpnIp: string, extra: { nat: NatMapping; ligh
     name: d.name,
     vpnIp,
     groups: [...d.groups],
-    subnets: d.subnets.map(formatCidr),
+    subnets: d.unsafeNetworks.map(formatIpNetwork),
     containers: [],
     learned: [],
     reported: [],

@@ -6,14 +6,22 @@
  */
 import { createHash } from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
-import { bitsFromMask, cidrContains, formatCidr, maskFromBits, type Cidr } from '../src/net/ipv4.js';
+import { formatIpNetwork, ipNetworkContains, ipNetworkFromCidr, ipv4Cidr, type IpNetwork } from '../src/net/ip.js';
+import { bitsFromMask, maskFromBits, type Cidr } from '../src/net/ipv4.js';
 import { ProtobufError } from '../src/protocol/protobuf.js';
 import { decodeRawCertificate, encodeRawCertificate, encodeRawDetails, type RawDetails } from './proto.js';
 
+export type CertificateVersion = 1 | 2;
+export type Curve = 'CURVE25519' | 'P256';
+
+/** A certificate's contents, the same shape for Nebula's v1 (protobuf) and v2 (ASN.1) formats. */
 export interface CertificateDetails {
+  version: CertificateVersion;
   name: string;
-  ips: Cidr[];
-  subnets: Cidr[];
+  /** The host's overlay addresses with their network's prefix length (v1: "ips", IPv4 only). */
+  networks: IpNetwork[];
+  /** Networks routed through this host (v1: "subnets", IPv4 only). */
+  unsafeNetworks: IpNetwork[];
   groups: string[];
   /** Unix seconds. */
   notBefore: number;
@@ -21,6 +29,7 @@ export interface CertificateDetails {
   notAfter: number;
   /** X25519 public key (host certificates) or Ed25519 public key (CA certificates), 32 bytes. */
   publicKey: Uint8Array;
+  curve: Curve;
   isCA: boolean;
   /** Lowercase hex fingerprint of the signing CA, '' for self-signed CA certificates. */
   issuer: string;
@@ -72,11 +81,11 @@ export interface MarshalOptions {
   omitPublicKey?: boolean;
 }
 
-function pairsToCidrs(values: number[], field: string): Cidr[] {
+function pairsToNetworks(values: number[], field: string): IpNetwork[] {
   if (values.length % 2 !== 0) {
     throw new CertificateError(`encoded ${field} should be in pairs, an odd number was found`);
   }
-  const out: Cidr[] = [];
+  const out: IpNetwork[] = [];
   for (let i = 0; i < values.length; i += 2) {
     const ip = values[i]! >>> 0;
     const mask = values[i + 1]! >>> 0;
@@ -84,14 +93,20 @@ function pairsToCidrs(values: number[], field: string): Cidr[] {
     if (bits < 0) {
       throw new CertificateError(`encoded ${field} contains a non-contiguous netmask 0x${mask.toString(16).padStart(8, '0')}`);
     }
-    out.push({ ip, bits });
+    out.push(ipNetworkFromCidr({ ip, bits }));
   }
   return out;
 }
 
-function cidrsToPairs(cidrs: readonly Cidr[]): number[] {
+/** v1's (address, netmask) pairs; v1 carries IPv4 only. */
+function networksToPairs(networks: readonly IpNetwork[], field: string): number[] {
   const out: number[] = [];
-  for (const c of cidrs) out.push(c.ip >>> 0, maskFromBits(c.bits));
+  for (const n of networks) {
+    if (n.family !== 4) throw new CertificateError(`a v1 certificate carries IPv4 ${field} only, not ${formatIpNetwork(n)}`);
+    const c: Cidr = ipv4Cidr(n);
+    if (!Number.isInteger(c.bits) || c.bits < 0 || c.bits > 32) throw new CertificateError(`invalid prefix length in ${formatIpNetwork(n)}`);
+    out.push(c.ip >>> 0, maskFromBits(c.bits));
+  }
   return out;
 }
 
@@ -120,8 +135,8 @@ export function unmarshalCertificate(bytes: Uint8Array, options: UnmarshalOption
     throw err;
   }
   const d = raw.details;
-  const ips = pairsToCidrs(d.ips, 'IPs');
-  const subnets = pairsToCidrs(d.subnets, 'Subnets');
+  const networks = pairsToNetworks(d.ips, 'IPs');
+  const unsafeNetworks = pairsToNetworks(d.subnets, 'Subnets');
   const publicKey = options.publicKey ? Uint8Array.from(options.publicKey) : d.publicKey;
   if (publicKey.length !== PUBLIC_KEY_LENGTH) {
     throw new CertificateError(`invalid certificate: public key is ${publicKey.length} bytes, expected ${PUBLIC_KEY_LENGTH}`);
@@ -134,13 +149,15 @@ export function unmarshalCertificate(bytes: Uint8Array, options: UnmarshalOption
   }
   return {
     details: {
+      version: 1,
       name: d.name,
-      ips,
-      subnets,
+      networks,
+      unsafeNetworks,
       groups: d.groups,
       notBefore: d.notBefore,
       notAfter: d.notAfter,
       publicKey,
+      curve: 'CURVE25519',
       isCA: d.isCA,
       issuer: bytesToHex(d.issuer),
     },
@@ -149,16 +166,14 @@ export function unmarshalCertificate(bytes: Uint8Array, options: UnmarshalOption
 }
 
 function toRawDetails(details: CertificateDetails, omitPublicKey = false): RawDetails {
-  for (const c of [...details.ips, ...details.subnets]) {
-    if (!Number.isInteger(c.bits) || c.bits < 0 || c.bits > 32) throw new CertificateError(`invalid prefix length in ${formatCidr(c)}`);
-  }
+  if (details.version !== 1 || details.curve !== 'CURVE25519') throw new CertificateError('the protobuf (v1) encoding is for version 1 CURVE25519 certificates');
   for (const [field, v] of [['notBefore', details.notBefore], ['notAfter', details.notAfter]] as const) {
     if (!Number.isSafeInteger(v)) throw new CertificateError(`${field} must be an integer number of seconds`);
   }
   return {
     name: details.name,
-    ips: cidrsToPairs(details.ips),
-    subnets: cidrsToPairs(details.subnets),
+    ips: networksToPairs(details.networks, 'networks'),
+    subnets: networksToPairs(details.unsafeNetworks, 'unsafe networks'),
     groups: [...details.groups],
     notBefore: details.notBefore,
     notAfter: details.notAfter,
@@ -211,8 +226,8 @@ export function isExpired(cert: Certificate, now: Date = new Date()): boolean {
   return cert.details.notBefore * 1000 > ms || cert.details.notAfter * 1000 < ms;
 }
 
-function netMatch(cidr: Cidr, allowed: readonly Cidr[]): boolean {
-  return allowed.some((ca) => cidrContains(ca, cidr.ip) && ca.bits <= cidr.bits);
+function netMatch(n: IpNetwork, allowed: readonly IpNetwork[]): boolean {
+  return allowed.some((ca) => ipNetworkContains(ca, { family: n.family, value: n.addr }) && ca.bits <= n.bits);
 }
 
 /**
@@ -229,14 +244,14 @@ export function caConstraintViolation(details: CertificateDetails, signer: Certi
       if (!allowed.has(g)) return `certificate contained a group not present on the signing ca: ${g}`;
     }
   }
-  if (signer.ips.length > 0) {
-    for (const ip of details.ips) {
-      if (!netMatch(ip, signer.ips)) return `certificate contained an ip assignment outside the limitations of the signing ca: ${formatCidr(ip)}`;
+  if (signer.networks.length > 0) {
+    for (const ip of details.networks) {
+      if (!netMatch(ip, signer.networks)) return `certificate contained an ip assignment outside the limitations of the signing ca: ${formatIpNetwork(ip)}`;
     }
   }
-  if (signer.subnets.length > 0) {
-    for (const s of details.subnets) {
-      if (!netMatch(s, signer.subnets)) return `certificate contained a subnet assignment outside the limitations of the signing ca: ${formatCidr(s)}`;
+  if (signer.unsafeNetworks.length > 0) {
+    for (const s of details.unsafeNetworks) {
+      if (!netMatch(s, signer.unsafeNetworks)) return `certificate contained a subnet assignment outside the limitations of the signing ca: ${formatIpNetwork(s)}`;
     }
   }
   return undefined;
@@ -244,13 +259,15 @@ export function caConstraintViolation(details: CertificateDetails, signer: Certi
 
 export function cloneDetails(d: CertificateDetails): CertificateDetails {
   return {
+    version: d.version,
     name: d.name,
-    ips: d.ips.map((c) => ({ ip: c.ip, bits: c.bits })),
-    subnets: d.subnets.map((c) => ({ ip: c.ip, bits: c.bits })),
+    networks: d.networks.map((n) => ({ ...n })),
+    unsafeNetworks: d.unsafeNetworks.map((n) => ({ ...n })),
     groups: [...d.groups],
     notBefore: d.notBefore,
     notAfter: d.notAfter,
     publicKey: Uint8Array.from(d.publicKey),
+    curve: d.curve,
     isCA: d.isCA,
     issuer: d.issuer,
   };
@@ -324,14 +341,14 @@ export function certificateToJson(cert: Certificate): string {
   return (
     `{"details":{` +
     `"groups":${list(d.groups)},` +
-    `"ips":${list(d.ips.map(formatCidr))},` +
+    `"ips":${list(d.networks.map(formatIpNetwork))},` +
     `"isCa":${d.isCA},` +
     `"issuer":${goJsonString(d.issuer)},` +
     `"name":${goJsonString(d.name)},` +
     `"notAfter":${goJsonString(formatTimeRfc3339(d.notAfter))},` +
     `"notBefore":${goJsonString(formatTimeRfc3339(d.notBefore))},` +
     `"publicKey":${goJsonString(bytesToHex(d.publicKey))},` +
-    `"subnets":${list(d.subnets.map(formatCidr))}` +
+    `"subnets":${list(d.unsafeNetworks.map(formatIpNetwork))}` +
     `},"fingerprint":${goJsonString(certificateFingerprint(cert))},` +
     `"signature":${goJsonString(bytesToHex(cert.signature))}}`
   );
@@ -346,8 +363,8 @@ export function certificateToText(cert: Certificate): string {
     'NebulaCertificate {\n' +
     '\tDetails {\n' +
     `\t\tName: ${d.name}\n` +
-    list('Ips', d.ips.map(formatCidr)) +
-    list('Subnets', d.subnets.map(formatCidr)) +
+    list('Ips', d.networks.map(formatIpNetwork)) +
+    list('Subnets', d.unsafeNetworks.map(formatIpNetwork)) +
     list('Groups', d.groups.map((g) => `"${g}"`)) +
     `\t\tNot before: ${formatTimeGo(d.notBefore)}\n` +
     `\t\tNot After: ${formatTimeGo(d.notAfter)}\n` +

@@ -11,6 +11,7 @@ import { appendFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { x25519 } from '@noble/curves/ed25519.js';
 import { cidrContains, formatCidr, formatIp, type Cidr } from '../src/net/ipv4.js';
+import { formatIpNetwork, ipNetworkFromCidr, ipv4Cidrs } from '../src/net/ip.js';
 import { describeFsError } from '../src/errors.js';
 import { bytesToHex, certificateFingerprint, CertificateError, isExpired, type Certificate } from './cert.js';
 import { CAPool } from './ca-pool.js';
@@ -72,9 +73,9 @@ export function joinHost(issuer: Issuer, request: JoinRequest, now: Date): Certi
     }
     if (request.wantSubnet && token.subnet === 'none') throw new EnrollmentError(`token ${token.id} does not hand out container subnets (create it with --subnet auto)`);
     const ip = chooseAddress(issuer.network, state, name, issuer.reserved);
-    const subnets = token.subnet === 'auto' ? [chooseSubnet(issuer.caCert.details.subnets, state.subnets, name)] : [];
+    const subnets = token.subnet === 'auto' ? [chooseSubnet(ipv4Cidrs(issuer.caCert.details.unsafeNetworks), state.subnets, name)] : [];
     const groups = token.groups.length > 0 ? token.groups : issuer.defaultGroups;
-    const cert = signCertificate({ caCert: issuer.caCert, caKey: issuer.caKey, name, ips: [ip], subnets, groups, publicKey: request.publicKey, durationNs: durationWithinCA(issuer, now), now });
+    const cert = signCertificate({ caCert: issuer.caCert, caKey: issuer.caKey, name, networks: [ipNetworkFromCidr(ip)], unsafeNetworks: subnets.map(ipNetworkFromCidr), groups, publicKey: request.publicKey, durationNs: durationWithinCA(issuer, now), now });
     // The use is counted before the certificate leaves: a failed write refuses the join.
     writeTokens(issuer.tokensPath, markUsed(tokens, token.id));
     logIssued(issuer.issuedLogPath, cert, `token ${token.id}`, now);
@@ -116,16 +117,18 @@ export function renewHost(issuer: Issuer, servicePrivateKey: Uint8Array, request
   const expected = Buffer.from(createHmac('sha256', shared).update(proofMessage(certificateFingerprint(cert), request.timestamp)).digest('hex'), 'hex');
   const given = Buffer.from(/^[0-9a-f]{64}$/.test(request.proof) ? request.proof : '', 'hex');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new EnrollmentError('the renewal proof does not match the certificate\'s key');
-  const { name, ips, subnets, groups } = cert.details;
+  const { name, networks, unsafeNetworks, groups } = cert.details;
+  const ips = ipv4Cidrs(networks);
+  const subnets = ipv4Cidrs(unsafeNetworks);
   return withLedger(issuer.ledgerPath, (state) => {
     // The ledger decides: a host renews only the addresses it still holds.
     const held = state.addresses.find((e) => e.name === name);
-    if (!held || held.ip !== formatIp(ips[0]!.ip)) throw new EnrollmentError(`cannot renew "${name}": the ledger no longer gives it ${formatIp(ips[0]!.ip)}`);
+    if (!held || !ips[0] || held.ip !== formatIp(ips[0].ip)) throw new EnrollmentError(`cannot renew "${name}": the ledger no longer gives it ${ips[0] ? formatIp(ips[0].ip) : 'an address'}`);
     for (const s of subnets) {
       if (!state.subnets.some((e) => e.name === name && e.subnet === formatCidr(s))) throw new EnrollmentError(`cannot renew "${name}": the ledger no longer gives it ${formatCidr(s)}`);
     }
     if (!cidrContains(issuer.network, ips[0]!.ip)) throw new EnrollmentError(`cannot renew "${name}": ${formatIp(ips[0]!.ip)} is outside ${formatCidr(issuer.network)}`);
-    const renewed = signCertificate({ caCert: issuer.caCert, caKey: issuer.caKey, name, ips, subnets, groups, publicKey: cert.details.publicKey, durationNs: durationWithinCA(issuer, now), now });
+    const renewed = signCertificate({ caCert: issuer.caCert, caKey: issuer.caKey, name, networks, unsafeNetworks, groups, publicKey: cert.details.publicKey, durationNs: durationWithinCA(issuer, now), now });
     logIssued(issuer.issuedLogPath, renewed, `renewal of ${certificateFingerprint(cert)}`, now);
     return { state, result: renewed };
   });
@@ -137,8 +140,8 @@ function logIssued(path: string, cert: Certificate, via: string, now: Date): voi
     at: now.toISOString(),
     name: d.name,
     fingerprint: certificateFingerprint(cert),
-    ips: d.ips.map(formatCidr),
-    subnets: d.subnets.map(formatCidr),
+    ips: d.networks.map(formatIpNetwork),
+    subnets: d.unsafeNetworks.map(formatIpNetwork),
     groups: d.groups,
     notAfter: new Date(d.notAfter * 1000).toISOString(),
     publicKey: bytesToHex(d.publicKey),

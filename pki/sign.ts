@@ -1,8 +1,7 @@
 /**
  * Creating CAs and signing host certificates, with the rules of nebula-cert 1.6 `ca` and `sign`.
  */
-import type { Cidr } from '../src/net/ipv4.js';
-import { formatCidr, networkOf } from '../src/net/ipv4.js';
+import { formatIpNetwork, type IpNetwork } from '../src/net/ip.js';
 import {
   bytesToHex,
   caConstraintViolation,
@@ -28,6 +27,13 @@ function addDuration(now: Date, durationNs: bigint): number {
   return Number(seconds);
 }
 
+/** The network address of the prefix (nebula-cert 1.6 stores subnets that way). */
+function maskedNetwork(n: IpNetwork): IpNetwork {
+  const width = n.family === 4 ? 32 : 128;
+  const hostBits = BigInt(width - n.bits);
+  return { family: n.family, addr: (n.addr >> hostBits) << hostBits, bits: n.bits };
+}
+
 function unixSeconds(now: Date): number {
   return Math.floor(now.getTime() / 1000);
 }
@@ -43,10 +49,10 @@ export interface CreateCAOptions {
   durationNs?: bigint;
   /** Groups that certificates signed by this CA may carry (empty: any). */
   groups?: readonly string[];
-  /** Networks certificate IPs must lie in (empty: any). Kept as written, like nebula-cert. */
-  ips?: readonly Cidr[];
-  /** Networks certificate subnets must lie in (empty: any). Stored as network addresses. */
-  subnets?: readonly Cidr[];
+  /** Networks certificate networks must lie in (empty: any). Kept as written, like nebula-cert. */
+  networks?: readonly IpNetwork[];
+  /** Networks certificate unsafe networks must lie in (empty: any). Stored as network addresses. */
+  unsafeNetworks?: readonly IpNetwork[];
   now?: Date;
   /** A 64-byte Ed25519 private key to use instead of a new one. */
   privateKey?: Uint8Array;
@@ -73,13 +79,15 @@ export function createCA(options: CreateCAOptions): CreatedCA {
     ({ privateKey, publicKey } = generateEd25519KeyPair());
   }
   const details: CertificateDetails = {
+    version: 1,
     name: options.name,
-    ips: (options.ips ?? []).map((c) => ({ ip: c.ip >>> 0, bits: c.bits })),
-    subnets: (options.subnets ?? []).map((c) => ({ ip: networkOf(c), bits: c.bits })),
+    networks: (options.networks ?? []).map((n) => ({ ...n })),
+    unsafeNetworks: (options.unsafeNetworks ?? []).map(maskedNetwork),
     groups: normalizeGroups(options.groups ?? []),
     notBefore: unixSeconds(now),
     notAfter: addDuration(now, durationNs),
     publicKey,
+    curve: 'CURVE25519',
     isCA: true,
     issuer: '',
   };
@@ -92,9 +100,9 @@ export interface SignOptions {
   caKey: Uint8Array;
   name: string;
   /** The host's VPN address(es) with the network's prefix length (host address kept, e.g. 10.42.0.5/24). */
-  ips: readonly Cidr[];
+  networks: readonly IpNetwork[];
   /** Unsafe-route networks this host may serve; stored as network addresses. */
-  subnets?: readonly Cidr[];
+  unsafeNetworks?: readonly IpNetwork[];
   groups?: readonly string[];
   /** The host's X25519 public key. */
   publicKey: Uint8Array;
@@ -123,12 +131,12 @@ export function signCertificate(options: SignOptions): Certificate {
   }
   if (isExpired(caCert, now)) throw new CertificateError('ca certificate is expired');
   if (options.name === '') throw new CertificateError('name is required');
-  if (options.ips.length === 0) throw new CertificateError('at least one ip is required');
+  if (options.networks.length === 0) throw new CertificateError('at least one ip is required');
   if (options.publicKey.length !== PUBLIC_KEY_LENGTH) {
     throw new CertificateError(`public key must be ${PUBLIC_KEY_LENGTH} bytes, got ${options.publicKey.length}`);
   }
-  for (const c of [...options.ips, ...(options.subnets ?? [])]) {
-    if (!Number.isInteger(c.bits) || c.bits < 0 || c.bits > 32) throw new CertificateError(`invalid prefix length in ${formatCidr(c)}`);
+  for (const n of [...options.networks, ...(options.unsafeNetworks ?? [])]) {
+    if (!Number.isInteger(n.bits) || n.bits < 0 || n.bits > (n.family === 4 ? 32 : 128)) throw new CertificateError(`invalid prefix length in ${formatIpNetwork(n)}`);
   }
 
   let notAfter: number;
@@ -141,13 +149,15 @@ export function signCertificate(options: SignOptions): Certificate {
   }
 
   const details: CertificateDetails = {
+    version: 1,
     name: options.name,
-    ips: options.ips.map((c) => ({ ip: c.ip >>> 0, bits: c.bits })),
-    subnets: (options.subnets ?? []).map((c) => ({ ip: networkOf(c), bits: c.bits })),
+    networks: options.networks.map((n) => ({ ...n })),
+    unsafeNetworks: (options.unsafeNetworks ?? []).map(maskedNetwork),
     groups: normalizeGroups(options.groups ?? []),
     notBefore: unixSeconds(now),
     notAfter,
     publicKey: Uint8Array.from(options.publicKey),
+    curve: 'CURVE25519',
     isCA: false,
     issuer: certificateFingerprint(caCert),
   };

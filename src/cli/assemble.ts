@@ -8,6 +8,7 @@ import type { Lighthouse } from '../../lighthouse/attach.js';
 import type { DockerHost } from '../docker/integration.js';
 import type { NodeConfig } from '../node/config.js';
 import { MeshNode, type NodeDeps } from '../node/node.js';
+import { ipv4Cidrs } from '../net/ip.js';
 
 export interface Mesh {
   readonly node: MeshNode;
@@ -44,8 +45,8 @@ export function dockerHostOf(node: MeshNode): DockerHost {
   const cert = node.identity.cert;
   return {
     tun: node.config.tun.disabled ? null : node.tun,
-    certSubnets: cert.details.subnets,
-    caSubnets: node.identity.caPool.get(cert.details.issuer)?.details.subnets ?? [],
+    certSubnets: ipv4Cidrs(cert.details.unsafeNetworks),
+    caSubnets: ipv4Cidrs(node.identity.caPool.get(cert.details.issuer)?.details.unsafeNetworks ?? []),
     routeContainerRanges: (ranges) => node.subnets.setRanges(ranges),
     names: node.names,
   };

@@ -7,6 +7,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import type { LevelWithSilent } from 'pino';
 import { cidrCovers, formatCidr, formatIp, maskFromBits, parseCidr, type Cidr } from '../net/ipv4.js';
+import { ipNetworkFromCidr, ipv4Cidrs } from '../net/ip.js';
 import { describeFsError, showValue, UserError } from '../errors.js';
 import { createLogger, type LogFormat } from '../log.js';
 import { readServiceState, servicePathFor } from './enroll-state.js';
@@ -109,7 +110,7 @@ function initCommand(): Command {
         if (durationNs <= 0n) throw new UserError('--duration must be greater than 0');
         const ips = parseCidrs(opts.ips, 'ip');
         const subnets = parseCidrs(opts.subnets, 'subnet');
-        const ca = createCA({ name: opts.name, durationNs, groups: splitList(opts.groups), ips, subnets });
+        const ca = createCA({ name: opts.name, durationNs, groups: splitList(opts.groups), networks: ips.map(ipNetworkFromCidr), unsafeNetworks: subnets.map(ipNetworkFromCidr) });
         writeOutputFiles(
           [
             { path: opts.outKey, data: encodeEd25519PrivateKeyPem(ca.privateKey), what: 'CA key' },
@@ -179,7 +180,7 @@ function signAction(opts: SignCliOptions): void {
   checkOutputsAbsent(outputs, opts.force === true);
 
   const signAndWrite = (subnets: Cidr[]) => {
-    const cert = signCertificate({ caCert, caKey, name: opts.name, ips, subnets, groups: splitList(opts.groups), publicKey, ...(durationNs === undefined ? {} : { durationNs }) });
+    const cert = signCertificate({ caCert, caKey, name: opts.name, networks: ips.map(ipNetworkFromCidr), unsafeNetworks: subnets.map(ipNetworkFromCidr), groups: splitList(opts.groups), publicKey, ...(durationNs === undefined ? {} : { durationNs }) });
     const data = [encodeCertificatePem(cert), ...(privateKey ? [encodeX25519PrivateKeyPem(privateKey)] : [])];
     writeOutputFiles(outputs.map((o, i) => ({ ...o, data: data[i]! })), opts.force === true);
   };
@@ -190,7 +191,7 @@ function signAction(opts: SignCliOptions): void {
   }
   const ledger = ledgerPathFor(opts.caKey);
   withLedger(ledger, (state) => {
-    const subnets = auto ? [chooseSubnet(caCert.details.subnets, state.subnets, opts.name)] : explicitSubnets;
+    const subnets = auto ? [chooseSubnet(ipv4Cidrs(caCert.details.unsafeNetworks), state.subnets, opts.name)] : explicitSubnets;
     if (!auto) checkNotHandedOut(subnets, state.subnets, opts.name);
     const holder = addressHolder(state.addresses, ips[0]!.ip, opts.name);
     // nebula-cert signs what it is told; the ledger only warns, as reusing an IP can be intended (a renamed host).
@@ -334,10 +335,11 @@ function serveCommand(): Command {
       const advertise = opts.advertise ?? opts.listen;
       const advertised = parseHostPort(advertise, '--advertise');
       if (advertised.host === '0.0.0.0' || advertised.host === '::') throw new UserError('--advertise: give the address joining hosts reach this service at (--listen is a wildcard)');
-      const network = opts.network !== undefined ? parseCidrs(opts.network, 'network')[0] : caCert.details.ips[0];
+      const caNetworks = ipv4Cidrs(caCert.details.networks);
+      const network = opts.network !== undefined ? parseCidrs(opts.network, 'network')[0] : caNetworks[0];
       if (!network) throw new UserError('--network: the CA has no --ips network to allocate host IPs from; pass --network CIDR');
-      if (caCert.details.ips.length > 0 && !caCert.details.ips.some((ca) => cidrCovers(ca, network))) {
-        throw new UserError(`--network ${formatCidr(network)} is outside the CA's networks (${caCert.details.ips.map(formatCidr).join(', ')})`);
+      if (caNetworks.length > 0 && !caNetworks.some((ca) => cidrCovers(ca, network))) {
+        throw new UserError(`--network ${formatCidr(network)} is outside the CA's networks (${caNetworks.map(formatCidr).join(', ')})`);
       }
       const durationNs = parseDuration(opts.duration);
       if (durationNs <= 0n) throw new UserError('--duration must be greater than 0');

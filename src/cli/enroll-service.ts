@@ -15,13 +15,14 @@ import { createServer, type Server } from 'node:https';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { describeFsError, UserError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { formatCidr, parseIp } from '../net/ipv4.js';
+import { parseIp } from '../net/ipv4.js';
 import { bytesToHex, certificateFingerprint, CertificateError, hexToBytes, type Certificate } from '../../pki/cert.js';
 import { joinHost, renewHost, type Issuer } from '../../pki/enroll-issue.js';
 import { decodeToken, EnrollmentError } from '../../pki/enroll-token.js';
 import { writeOutputFiles } from '../../pki/files.js';
 import { readServiceState, type ServiceState } from './enroll-state.js';
 import { encodeCertificatePem, generateX25519KeyPair, parseCertificatePem, x25519PublicFromPrivate } from '../../pki/keys.js';
+import { formatIpNetwork } from '../net/ip.js';
 
 /** A self-signed TLS certificate for the service; trust comes from the pin, so it names nothing that matters. */
 async function makeTlsCertificate(): Promise<{ cert: string; key: string; pin: string }> {
@@ -108,7 +109,7 @@ export function startEnrollmentService(options: ServiceOptions, listen: { host: 
 
   const issued = (cert: Certificate, what: string) => {
     const d = cert.details;
-    log.info({ name: d.name, ip: d.ips.map(formatCidr).join(','), subnets: d.subnets.map(formatCidr).join(','), groups: d.groups.join(','), fingerprint: certificateFingerprint(cert), notAfter: new Date(d.notAfter * 1000).toISOString() }, what);
+    log.info({ name: d.name, ip: d.networks.map(formatIpNetwork).join(','), subnets: d.unsafeNetworks.map(formatIpNetwork).join(','), groups: d.groups.join(','), fingerprint: certificateFingerprint(cert), notAfter: new Date(d.notAfter * 1000).toISOString() }, what);
   };
 
   const handle = (path: string, body: Record<string, unknown>): Record<string, unknown> => {

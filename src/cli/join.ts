@@ -9,12 +9,12 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { UserError } from '../errors.js';
-import { formatCidr } from '../net/ipv4.js';
 import { bytesToHex, CertificateError, type Certificate } from '../../pki/cert.js';
 import { decodeToken } from '../../pki/enroll-token.js';
 import { checkOutputsAbsent, writeOutputFiles } from '../../pki/files.js';
 import { encodeX25519PrivateKeyPem, generateX25519KeyPair, parseCertificatePem } from '../../pki/keys.js';
 import { CAPool } from '../../pki/ca-pool.js';
+import { formatIpNetwork } from '../net/ip.js';
 
 interface JoinOptions {
   name?: string;
@@ -75,8 +75,8 @@ async function joinAction(tokenText: string, opts: JoinOptions, command: Command
   const d = cert.details;
   const run = `mesh node -c ${paths.config}${opts.dockerBridge !== undefined ? ` --docker-bridge ${opts.dockerBridge}` : ''}`;
   process.stdout.write(
-    `joined as "${d.name}": ${d.ips.map(formatCidr).join(', ')}` +
-      (d.subnets.length > 0 ? `, container subnet ${d.subnets.map(formatCidr).join(', ')}` : '') +
+    `joined as "${d.name}": ${d.networks.map(formatIpNetwork).join(', ')}` +
+      (d.unsafeNetworks.length > 0 ? `, container subnet ${d.unsafeNetworks.map(formatIpNetwork).join(', ')}` : '') +
       `, groups ${d.groups.join(',') || '(none)'}, valid until ${new Date(d.notAfter * 1000).toISOString()}\n` +
       `wrote ${paths.ca}, ${paths.cert}, ${paths.key}, ${paths.config}\n` +
       (opts.start ? '' : `start it with: ${run}\n(systemd: ExecStart=${process.execPath} ${process.argv[1] ?? 'mesh'} node -c ${paths.config}${opts.dockerBridge !== undefined ? ` --docker-bridge ${opts.dockerBridge}` : ''})\n`),

@@ -1,7 +1,7 @@
 import { createCA, signCertificate } from '../../pki/sign.js';
 import { encodeCertificatePem, encodeEd25519PrivateKeyPem, encodeX25519PrivateKeyPem, generateX25519KeyPair } from '../../pki/keys.js';
 import type { Certificate } from '../../pki/cert.js';
-import { parseCidr } from '../net/ipv4.js';
+import { parseIpNetwork } from '../net/ip.js';
 
 export interface TestCA {
   cert: Certificate;
@@ -27,8 +27,8 @@ export function makeCA(name = 'Test CA', options: { groups?: string[]; ips?: str
     name,
     durationNs: BigInt(options.hours ?? 24) * HOUR_NS,
     groups: options.groups,
-    ips: options.ips?.map(parseCidr),
-    subnets: options.subnets?.map(parseCidr),
+    networks: options.ips?.map(parseIpNetwork),
+    unsafeNetworks: options.subnets?.map(parseIpNetwork),
     now: options.now,
   });
   return { cert, key: privateKey, pem: encodeCertificatePem(cert), keyPem: encodeEd25519PrivateKeyPem(privateKey) };
@@ -45,8 +45,8 @@ export function makeHost(
     caCert: ca.cert,
     caKey: ca.key,
     name,
-    ips: [parseCidr(ipCidr)],
-    subnets: options.subnets?.map(parseCidr),
+    networks: [parseIpNetwork(ipCidr)],
+    unsafeNetworks: options.subnets?.map(parseIpNetwork),
     groups: options.groups,
     publicKey: keys.publicKey,
     durationNs: options.durationNs,

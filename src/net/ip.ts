@@ -5,7 +5,7 @@
  */
 import { v6 } from '@leichtgewicht/ip-codec';
 import { isIPv6 } from 'node:net';
-import { parseCidr, parseIp } from './ipv4.js';
+import { parseCidr, parseIp, type Cidr } from './ipv4.js';
 
 /** An address of either family as a number: 32 bits for IPv4, 128 for IPv6. */
 export interface IpNumber {
@@ -131,4 +131,20 @@ export function ipNetworkContains(n: IpNetwork, ip: IpNumber): boolean {
   if (n.family !== ip.family) return false;
   const mask = prefixMask(n.family === 4 ? 32 : 128, n.bits);
   return (n.addr & mask) === (ip.value & mask);
+}
+
+/** A Cidr as an IpNetwork (IPv4, address kept as written). */
+export function ipNetworkFromCidr(c: Cidr): IpNetwork {
+  return { family: 4, addr: BigInt(c.ip >>> 0), bits: c.bits };
+}
+
+/** An IPv4 network as the uint32 Cidr of IPv4-only code (v1 certificates, the IPv4 data path); throws for IPv6. */
+export function ipv4Cidr(n: IpNetwork): Cidr {
+  if (n.family !== 4) throw new Error(`${formatIpNetwork(n)} is not an IPv4 network`);
+  return { ip: Number(n.addr), bits: n.bits };
+}
+
+/** The IPv4 networks of the list as Cidrs; IPv6 ones are left out (IPv4-only code does not see them). */
+export function ipv4Cidrs(list: readonly IpNetwork[]): Cidr[] {
+  return list.filter((n) => n.family === 4).map(ipv4Cidr);
 }

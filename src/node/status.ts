@@ -9,6 +9,7 @@ import { formatCidr, formatIp, parseIp } from '../net/ipv4.js';
 import { UserError } from '../errors.js';
 import type { HostInfo } from './hostmap.js';
 import type { MeshNode } from './node.js';
+import { formatIpNetwork } from '../net/ip.js';
 
 /** Certificates closer than this to their expiry get a warning in the status. */
 export const CERT_EXPIRY_WARNING_SECONDS = 30 * 24 * 3600;
@@ -57,7 +58,7 @@ export function nodeStatus(node: MeshNode, now = Date.now()): NodeStatus {
       vpnIp: formatIp(identity.vpnIp),
       network: formatCidr(identity.vpnNetwork),
       groups: [...details.groups],
-      subnets: details.subnets.map(formatCidr),
+      subnets: details.unsafeNetworks.map(formatIpNetwork),
       fingerprint: identity.fingerprint,
       listen: endpointKey({ address: config.listen.host, port: node.listenPort }),
       tun: config.tun.disabled ? null : node.tun.name,

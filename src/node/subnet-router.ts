@@ -4,6 +4,7 @@ import type { MetaDetails } from '../protocol/messages.js';
 import type { Diagnostics } from './diagnostics.js';
 import type { HostInfo } from './hostmap.js';
 import type { Timer, Timers } from './timers.js';
+import { ipv4Cidrs } from '../net/ip.js';
 
 /** What container subnet routing needs from its node. */
 export interface SubnetRouterDeps {
@@ -82,7 +83,7 @@ export class SubnetRouter {
   }
 
   onTunnelUp(host: HostInfo): void {
-    const subnets = host.cert?.details.subnets ?? [];
+    const subnets = ipv4Cidrs(host.cert?.details.unsafeNetworks ?? []);
     // Drop what a lighthouse claimed for this host but its certificate does not carry.
     this.owners.deleteWhere((v, cidr) => v.vpnIp === host.vpnIp && !v.fromCert && !subnets.some((s) => s.bits <= cidr.bits && cidrContains(s, cidr.ip)));
     for (const s of subnets) if (withinAny(this.ranges, s)) this.owners.set(s, { vpnIp: host.vpnIp, fromCert: true });

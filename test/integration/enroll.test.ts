@@ -25,7 +25,7 @@ import { eventually } from '../../src/lab/wait.js';
 import { certificateFingerprint } from '../../pki/cert.js';
 import { loadCertificate } from '../../pki/keys.js';
 import { readLedgerState } from '../../pki/subnet-ledger.js';
-import { formatCidr } from '../../src/net/ipv4.js';
+import { formatIpNetwork, ipv4Cidr } from '../../src/net/ip.js';
 import { skipOption } from '../helpers/skip.js';
 import { labSteps } from '../helpers/lab-steps.js';
 
@@ -56,14 +56,14 @@ describe('mesh ca serve, tokens and mesh join in a namespace lab', { skip, timeo
         const r = await lab.join(name, token, name, lab.host(name).joinDir, ['--docker-bridge', 'cluster']);
         assert.equal(r.code, 0, r.stderr);
         assert.match(r.stdout, new RegExp(`joined as "${name}"`));
-        lab.host(name).vpnIp = formatCidr(certOf(name).details.ips[0]!).split('/')[0]!;
+        lab.host(name).vpnIp = formatIpNetwork(certOf(name).details.networks[0]!).split('/')[0]!;
       }
       const [c1, c2] = [certOf('web1'), certOf('web2')];
       assert.deepEqual(c1.details.groups, ['web']);
       assert.notEqual(lab.host('web1').vpnIp, lab.host('web2').vpnIp);
       assert.notEqual(lab.host('web1').vpnIp, '10.43.0.1', 'the lighthouse address is never handed out');
-      assert.equal(c1.details.subnets.length, 1);
-      assert.notEqual(formatCidr(c1.details.subnets[0]!), formatCidr(c2.details.subnets[0]!));
+      assert.equal(c1.details.unsafeNetworks.length, 1);
+      assert.notEqual(formatIpNetwork(c1.details.unsafeNetworks[0]!), formatIpNetwork(c2.details.unsafeNetworks[0]!));
       assert.equal(statSync(join(lab.host('web1').joinDir, 'host.key')).mode & 0o777, 0o600);
       await lab.startJoined('web1');
       await lab.startJoined('web2');
@@ -100,7 +100,7 @@ describe('mesh ca serve, tokens and mesh join in a namespace lab', { skip, timeo
       const r = await lab.join('web3', short, 'web3', lab.host('web3').joinDir);
       assert.equal(r.code, 0, r.stderr);
       const first = certOf('web3');
-      const ip = formatCidr(first.details.ips[0]!).split('/')[0]!;
+      const ip = formatIpNetwork(first.details.networks[0]!).split('/')[0]!;
       assert.ok(![lab.host('web1').vpnIp, lab.host('web2').vpnIp, '10.43.0.1'].includes(ip), `web3 got a used IP ${ip}`);
       lab.host('web3').vpnIp = ip;
       await lab.startJoined('web3');
@@ -111,7 +111,7 @@ describe('mesh ca serve, tokens and mesh join in a namespace lab', { skip, timeo
       const renewed = certOf('web3');
       assert.notEqual(certificateFingerprint(renewed), certificateFingerprint(first));
       assert.ok(renewed.details.notAfter > first.details.notAfter);
-      assert.deepEqual(renewed.details.ips, first.details.ips);
+      assert.deepEqual(renewed.details.networks, first.details.networks);
       await lab.waitForLog('web3', /configuration reloaded/, 10_000);
       const result = await pinging;
       const m = /(\d+) packets transmitted, (\d+) (?:packets )?received/.exec(result.stdout);
@@ -128,8 +128,8 @@ describe('mesh ca serve, tokens and mesh join in a namespace lab', { skip, timeo
       const results = await Promise.all(Array.from({ length: 10 }, (_, i) => lab.join('web2', many, `bulk${i}`, join(lab.dir, `bulk${i}`))));
       for (const r of results) assert.equal(r.code, 0, r.stderr);
       const certs = Array.from({ length: 10 }, (_, i) => loadCertificate(join(lab.dir, `bulk${i}`, 'host.crt')));
-      const ips = new Set(certs.map((c) => c.details.ips[0]!.ip));
-      const subnets = new Set(certs.map((c) => formatCidr(c.details.subnets[0]!)));
+      const ips = new Set(certs.map((c) => ipv4Cidr(c.details.networks[0]!).ip));
+      const subnets = new Set(certs.map((c) => formatIpNetwork(c.details.unsafeNetworks[0]!)));
       assert.equal(ips.size, 10);
       assert.equal(subnets.size, 10);
       const ledger = readLedgerState(lab.ledgerPath);

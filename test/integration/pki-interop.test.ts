@@ -140,19 +140,19 @@ test('certificates violating CA constraints (crafted by mesh, past its own check
   if (!dir) return;
   const { signDetails, certificateFingerprint } = await import('../../pki/cert.js');
   const { encodeCertificatePem, loadCertificate, loadEd25519PrivateKey, generateX25519KeyPair } = await import('../../pki/keys.js');
-  const { parseCidr } = await import('../../src/net/ipv4.js');
+  const { parseIpNetwork } = await import('../../src/net/ip.js');
   const { writeFileSync } = await import('node:fs');
   ok(mesh(dir, 'ca', 'init', '--name', 'CA', '--groups', 'servers', '--ips', '10.42.0.0/16'), 'mesh ca init');
   const ca = loadCertificate(join(dir, 'ca.crt'));
   const caKey = loadEd25519PrivateKey(join(dir, 'ca.key'));
   const base = {
-    name: 'bad', ips: [parseCidr('10.42.0.9/24')], subnets: [], groups: ['servers'], notBefore: ca.details.notBefore,
+    version: 1 as const, name: 'bad', networks: [parseIpNetwork('10.42.0.9/24')], unsafeNetworks: [], groups: ['servers'], curve: 'CURVE25519' as const, notBefore: ca.details.notBefore,
     notAfter: ca.details.notAfter, publicKey: generateX25519KeyPair().publicKey, isCA: false, issuer: certificateFingerprint(ca),
   };
   const variants: [string, object, RegExp][] = [
     ['group', { groups: ['admins'] }, /group not present on the signing ca: admins/],
-    ['ip', { ips: [parseCidr('10.99.0.1/24')] }, /ip assignment outside the limitations of the signing ca: 10.99.0.1\/24/],
-    ['mask', { ips: [parseCidr('10.42.0.1/8')] }, /ip assignment outside/],
+    ['ip', { networks: [parseIpNetwork('10.99.0.1/24')] }, /ip assignment outside the limitations of the signing ca: 10.99.0.1\/24/],
+    ['mask', { networks: [parseIpNetwork('10.42.0.1/8')] }, /ip assignment outside/],
     ['after', { notAfter: ca.details.notAfter + 10 }, /certificate expires after signing certificate/],
   ];
   for (const [name, overrides, reason] of variants) {

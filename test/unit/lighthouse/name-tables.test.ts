@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { MeshDirectory } from '../../../lighthouse/directory.js';
-import { formatIp, parseCidr, parseIp } from '../../../src/net/ipv4.js';
+import { formatIp, parseIp } from '../../../src/net/ipv4.js';
+import { parseIpNetwork } from '../../../src/net/ip.js';
 import { decodeMeta, encodeMeta, MetaType, type MeshName, type MetaDetails } from '../../../src/protocol/messages.js';
 import type { HostInfo } from '../../../src/node/hostmap.js';
 import { chunkNames, NameDirectory } from '../../../src/node/name-directory.js';
@@ -19,7 +20,7 @@ const INTERVAL_MS = 10_000;
 
 /** A host with container subnet 10.<100 + i>.0.0/16 (room for 500 containers) and overlay address 10.42.1.<i>. */
 function hostInfo(i: number): HostInfo {
-  return { vpnIp: parseIp(`10.42.1.${i}`), cert: { details: { name: `h${i}`, subnets: [parseCidr(`10.${100 + i}.0.0/16`)] } } } as unknown as HostInfo;
+  return { vpnIp: parseIp(`10.42.1.${i}`), cert: { details: { name: `h${i}`, unsafeNetworks: [parseIpNetwork(`10.${100 + i}.0.0/16`)] } } } as unknown as HostInfo;
 }
 
 /** The address of container n on host i. */

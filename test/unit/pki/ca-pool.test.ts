@@ -10,7 +10,7 @@ import {
 } from '../../../pki/cert.js';
 import { generateX25519KeyPair, loadCAPool, loadCertificate, loadEd25519PrivateKey } from '../../../pki/keys.js';
 import { createCA } from '../../../pki/sign.js';
-import { parseCidr } from '../../../src/net/ipv4.js';
+import { parseIpNetwork } from '../../../src/net/ip.js';
 import { fixturePath, fixtureText } from './fixtures.js';
 
 const NOW = new Date();
@@ -100,25 +100,25 @@ test('CA constraints are enforced on verify (certs crafted past nebula-cert\'s c
   const ca = loadCertificate(fixturePath('ca.crt'));
   const pool = CAPool.fromPem(fixtureText('ca.crt'));
   const base: CertificateDetails = {
-    name: 'crafted', ips: [parseCidr('10.42.1.2/24')], subnets: [parseCidr('192.168.7.0/24')], groups: ['servers'],
+    version: 1, name: 'crafted', curve: 'CURVE25519', networks: [parseIpNetwork('10.42.1.2/24')], unsafeNetworks: [parseIpNetwork('192.168.7.0/24')], groups: ['servers'],
     notBefore: ca.details.notBefore, notAfter: ca.details.notAfter, publicKey: generateX25519KeyPair().publicKey,
     isCA: false, issuer: certificateFingerprint(ca),
   };
   const check = (overrides: Partial<CertificateDetails>) => reason(pool, signDetails({ ...base, ...overrides }, caKey));
   assert.equal(check({}), undefined);
   assert.equal(check({ groups: ['servers', 'admins'] }), 'certificate contained a group not present on the signing ca: admins');
-  assert.equal(check({ ips: [parseCidr('10.43.0.1/24')] }), 'certificate contained an ip assignment outside the limitations of the signing ca: 10.43.0.1/24');
-  assert.equal(check({ ips: [parseCidr('10.42.0.1/8')] }), 'certificate contained an ip assignment outside the limitations of the signing ca: 10.42.0.1/8');
-  assert.equal(check({ ips: [parseCidr('10.42.0.1/16')] }), undefined);
-  assert.equal(check({ ips: [parseCidr('10.42.0.1/32')] }), undefined);
-  assert.equal(check({ subnets: [parseCidr('10.0.0.0/8')] }), 'certificate contained a subnet assignment outside the limitations of the signing ca: 10.0.0.0/8');
-  assert.equal(check({ subnets: [parseCidr('192.0.0.0/8')] }), 'certificate contained a subnet assignment outside the limitations of the signing ca: 192.0.0.0/8');
+  assert.equal(check({ networks: [parseIpNetwork('10.43.0.1/24')] }), 'certificate contained an ip assignment outside the limitations of the signing ca: 10.43.0.1/24');
+  assert.equal(check({ networks: [parseIpNetwork('10.42.0.1/8')] }), 'certificate contained an ip assignment outside the limitations of the signing ca: 10.42.0.1/8');
+  assert.equal(check({ networks: [parseIpNetwork('10.42.0.1/16')] }), undefined);
+  assert.equal(check({ networks: [parseIpNetwork('10.42.0.1/32')] }), undefined);
+  assert.equal(check({ unsafeNetworks: [parseIpNetwork('10.0.0.0/8')] }), 'certificate contained a subnet assignment outside the limitations of the signing ca: 10.0.0.0/8');
+  assert.equal(check({ unsafeNetworks: [parseIpNetwork('192.0.0.0/8')] }), 'certificate contained a subnet assignment outside the limitations of the signing ca: 192.0.0.0/8');
   assert.equal(check({ notAfter: ca.details.notAfter + 1 }), 'certificate expires after signing certificate');
   assert.equal(check({ notBefore: ca.details.notBefore - 1 }), 'certificate is valid before the signing certificate');
   // A CA without constraints allows anything.
   const open = createCA({ name: 'open' });
   const openPool = CAPool.fromCertificates([open.cert]);
-  const anything = signDetails({ ...base, groups: ['x'], ips: [parseCidr('1.2.3.4/1')], subnets: [parseCidr('0.0.0.0/0')], notBefore: open.cert.details.notBefore, notAfter: open.cert.details.notAfter, issuer: certificateFingerprint(open.cert) }, open.privateKey);
+  const anything = signDetails({ ...base, groups: ['x'], networks: [parseIpNetwork('1.2.3.4/1')], unsafeNetworks: [parseIpNetwork('0.0.0.0/0')], notBefore: open.cert.details.notBefore, notAfter: open.cert.details.notAfter, issuer: certificateFingerprint(open.cert) }, open.privateKey);
   assert.equal(reason(openPool, anything, new Date(open.cert.details.notBefore * 1000 + 500)), undefined);
 });
 

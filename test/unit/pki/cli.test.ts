@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { CAPool } from '../../../pki/ca-pool.js';
 import { encodeCertificatePem, loadCertificate, loadEd25519PrivateKey, loadX25519PrivateKey, x25519PublicFromPrivate } from '../../../pki/keys.js';
-import { formatCidr } from '../../../src/net/ipv4.js';
+import { formatIpNetwork } from '../../../src/net/ip.js';
 import { fixturePath, repoRoot } from './fixtures.js';
 
 const BIN = join(repoRoot(), 'dist', 'src', 'cli', 'bin.js');
@@ -43,7 +43,7 @@ test('init, sign, keygen, print and verify work together; files are 0600 and no 
   r = mesh(dir, 'ca', 'sign', '--name', 'host1', '--ip', '10.42.0.2/16', '--groups', 'servers', '--subnets', '192.168.2.0/24');
   assert.equal(r.code, 0, r.stderr);
   const host = loadCertificate(join(dir, 'host1.crt'));
-  assert.deepEqual(host.details.ips.map(formatCidr), ['10.42.0.2/16']);
+  assert.deepEqual(host.details.networks.map(formatIpNetwork), ['10.42.0.2/16']);
   assert.equal(host.details.notAfter, ca.details.notAfter - 1);
   assert.deepEqual(x25519PublicFromPrivate(loadX25519PrivateKey(join(dir, 'host1.key'))), host.details.publicKey);
   r = mesh(dir, 'ca', 'keygen', '--out-key', 'k.key', '--out-pub', 'k.pub');

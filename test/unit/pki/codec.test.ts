@@ -22,7 +22,7 @@ import {
   loadX25519PublicKey,
   x25519PublicFromPrivate,
 } from '../../../pki/keys.js';
-import { formatCidr, parseCidr } from '../../../src/net/ipv4.js';
+import { formatIpNetwork, parseIpNetwork } from '../../../src/net/ip.js';
 import { bytes, field, fixtureJson, fixturePath, fixtureText, varint } from './fixtures.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -40,8 +40,8 @@ test('fixtures from nebula-cert: decode, canonical re-encode is byte-identical, 
     assert.equal(certificateFingerprint(cert), json.fingerprint, name);
     const d = cert.details;
     assert.equal(d.name, json.details.name);
-    assert.deepEqual(d.ips.map(formatCidr), json.details.ips);
-    assert.deepEqual(d.subnets.map(formatCidr), json.details.subnets);
+    assert.deepEqual(d.networks.map(formatIpNetwork), json.details.ips);
+    assert.deepEqual(d.unsafeNetworks.map(formatIpNetwork), json.details.subnets);
     assert.deepEqual(d.groups, json.details.groups);
     assert.equal(d.isCA, json.details.isCa);
     assert.equal(d.issuer, json.details.issuer);
@@ -123,7 +123,7 @@ test('canonical layout matches the documented encoding of a nebula-cert host cer
 
 function details(overrides: Partial<CertificateDetails> = {}): CertificateDetails {
   return {
-    name: '', ips: [], subnets: [], groups: [], notBefore: 0, notAfter: 0,
+    version: 1, name: '', networks: [], unsafeNetworks: [], groups: [], notBefore: 0, notAfter: 0, curve: 'CURVE25519',
     publicKey: new Uint8Array(32).fill(7), isCA: false, issuer: '', ...overrides,
   };
 }
@@ -135,7 +135,7 @@ test('proto3 zero values are omitted; empty group strings are kept; fields ascen
     bytes([0x22, 0x00, 0x22, 0x01, 0x61, 0x3a, 0x20], new Uint8Array(32).fill(7)),
   );
   const full = marshalDetails(details({
-    name: 'n', ips: [parseCidr('10.0.0.1/8')], subnets: [parseCidr('10.1.0.0/16')], groups: ['g'],
+    name: 'n', networks: [parseIpNetwork('10.0.0.1/8')], unsafeNetworks: [parseIpNetwork('10.1.0.0/16')], groups: ['g'],
     notBefore: 1, notAfter: 2, isCA: true, issuer: 'ab'.repeat(32),
   }));
   const tags: number[] = [];
@@ -174,7 +174,7 @@ test('unknown fields are dropped on re-encode; unpacked Ips are accepted and re-
     field(7, 2, new Uint8Array(32)),
   )), field(2, 2, new Uint8Array(64)));
   const u = unmarshalCertificate(unpacked);
-  assert.deepEqual(u.details.ips.map(formatCidr), ['10.42.0.5/24']);
+  assert.deepEqual(u.details.networks.map(formatIpNetwork), ['10.42.0.5/24']);
   assert.deepEqual([...marshalDetails(u.details).subarray(3, 5)], [0x12, 0x09]);
 });
 

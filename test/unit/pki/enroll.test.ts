@@ -9,7 +9,8 @@ import { checkToken, createToken, decodeToken, encodeToken, nameFor, readTokens,
 import { generateX25519KeyPair, x25519PublicFromPrivate } from '../../../pki/keys.js';
 import { readLedgerState, recordAddress, withLedger } from '../../../pki/subnet-ledger.js';
 import { makeCA } from '../../../src/lab/pki.js';
-import { formatCidr, parseCidr, parseIp } from '../../../src/net/ipv4.js';
+import { parseCidr, parseIp } from '../../../src/net/ipv4.js';
+import { formatIpNetwork } from '../../../src/net/ip.js';
 
 const NOW = new Date();
 const options = (o: Partial<TokenOptions> = {}): TokenOptions => ({ uses: 1, ttlMs: 3600_000, groups: [], name: null, namePrefix: null, subnet: 'none', ...o });
@@ -83,14 +84,14 @@ test('joinHost: next free IP past reserved and ledger entries, a subnet when the
   const { id, secret } = addToken(issuer, { uses: 2, subnet: 'auto', groups: ['web'] });
   const key = generateX25519KeyPair();
   const a = joinHost(issuer, { tokenId: id, secret, name: 'a', hostName: null, publicKey: key.publicKey, wantSubnet: true }, NOW);
-  assert.equal(formatCidr(a.details.ips[0]!), '10.43.0.3/16');
-  assert.equal(formatCidr(a.details.subnets[0]!), '10.201.0.0/24');
+  assert.equal(formatIpNetwork(a.details.networks[0]!), '10.43.0.3/16');
+  assert.equal(formatIpNetwork(a.details.unsafeNetworks[0]!), '10.201.0.0/24');
   assert.deepEqual(a.details.groups, ['web']);
   assert.equal(a.details.notAfter, Math.floor(NOW.getTime() / 1000) + 48 * 3600);
   // A service duration beyond the CA's end is cut to 1 s before it, as `mesh ca sign` does.
   const capped = joinHost({ ...issuer, durationNs: 1000n * 3600n * 1_000_000_000n }, { tokenId: id, secret, name: 'a', hostName: null, publicKey: key.publicKey, wantSubnet: false }, NOW);
   assert.equal(capped.details.notAfter, issuer.caCert.details.notAfter - 1);
-  assert.deepEqual([capped.details.ips, capped.details.subnets], [a.details.ips, a.details.subnets], 'the same name again keeps its IP and subnet');
+  assert.deepEqual([capped.details.networks, capped.details.unsafeNetworks], [a.details.networks, a.details.unsafeNetworks], 'the same name again keeps its IP and subnet');
   assert.throws(() => joinHost(issuer, { tokenId: id, secret, name: 'b', hostName: null, publicKey: key.publicKey, wantSubnet: false }, NOW), /used up/);
   // A name held by another host (here signed with `mesh ca sign`) needs a token made for it.
   const any = addToken(issuer, { uses: 2 });
@@ -98,7 +99,7 @@ test('joinHost: next free IP past reserved and ledger entries, a subnet when the
   assert.throws(() => joinHost(issuer, { tokenId: any.id, secret: any.secret, name: 'a', hostName: null, publicKey: key.publicKey, wantSubnet: false }, NOW), /the name "a" is taken/);
   const forSigned = addToken(issuer, { name: 'signed' });
   const resigned = joinHost(issuer, { tokenId: forSigned.id, secret: forSigned.secret, name: null, hostName: 'box', publicKey: key.publicKey, wantSubnet: false }, NOW);
-  assert.equal(formatCidr(resigned.details.ips[0]!), '10.43.0.2/16');
+  assert.equal(formatIpNetwork(resigned.details.networks[0]!), '10.43.0.2/16');
   const log = readFileSync(issuer.issuedLogPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { fingerprint: string });
   assert.deepEqual(log.map((l) => l.fingerprint), [certificateFingerprint(a), certificateFingerprint(capped), certificateFingerprint(resigned)]);
 }));
@@ -122,7 +123,7 @@ test('renewHost: the same name, IP, subnets and groups for the holder of the key
   const later = new Date(NOW.getTime() + 60_000);
   const proof = renewalProof(host.privateKey, servicePublic, cert, later.getTime());
   const renewed = renewHost(issuer, service.privateKey, { cert, timestamp: later.getTime(), proof }, later);
-  assert.deepEqual([renewed.details.name, renewed.details.ips, renewed.details.subnets, renewed.details.groups], [cert.details.name, cert.details.ips, cert.details.subnets, cert.details.groups]);
+  assert.deepEqual([renewed.details.name, renewed.details.networks, renewed.details.unsafeNetworks, renewed.details.groups], [cert.details.name, cert.details.networks, cert.details.unsafeNetworks, cert.details.groups]);
   assert.ok(renewed.details.notAfter > cert.details.notAfter);
   const intruder = generateX25519KeyPair();
   const forged = renewalProof(intruder.privateKey, servicePublic, cert, later.getTime());

@@ -5,7 +5,7 @@ import { certificateFingerprint, checkSignature, CertificateError, marshalCertif
 import { formatGoDuration, parseGoDuration } from '../../../pki/duration.js';
 import { generateEd25519KeyPair, generateX25519KeyPair, loadCertificate, loadEd25519PrivateKey } from '../../../pki/keys.js';
 import { createCA, signCertificate } from '../../../pki/sign.js';
-import { formatCidr, parseCidr } from '../../../src/net/ipv4.js';
+import { formatIpNetwork, parseIpNetwork } from '../../../src/net/ip.js';
 import { fixturePath } from './fixtures.js';
 
 const S = 1_000_000_000n;
@@ -33,13 +33,13 @@ test('Go duration syntax', () => {
 
 test('createCA: self-signed, times from now + duration, constraints stored like nebula-cert', () => {
   const now = new Date(Date.UTC(2030, 0, 1, 0, 0, 0, 900));
-  const ca = createCA({ name: 'CA', durationNs: parseGoDuration('1h30m'), groups: [' a', '', 'b '], ips: [parseCidr('10.42.3.4/16')], subnets: [parseCidr('192.168.50.7/24')], now });
+  const ca = createCA({ name: 'CA', durationNs: parseGoDuration('1h30m'), groups: [' a', '', 'b '], networks: [parseIpNetwork('10.42.3.4/16')], unsafeNetworks: [parseIpNetwork('192.168.50.7/24')], now });
   const d = ca.cert.details;
   assert.equal(d.notBefore, Date.UTC(2030, 0, 1) / 1000);
   assert.equal(d.notAfter, d.notBefore + 5400);
   assert.deepEqual(d.groups, ['a', 'b']);
-  assert.deepEqual(d.ips.map(formatCidr), ['10.42.3.4/16']);
-  assert.deepEqual(d.subnets.map(formatCidr), ['192.168.50.0/24']);
+  assert.deepEqual(d.networks.map(formatIpNetwork), ['10.42.3.4/16']);
+  assert.deepEqual(d.unsafeNetworks.map(formatIpNetwork), ['192.168.50.0/24']);
   assert.equal(d.isCA, true);
   assert.equal(d.issuer, '');
   assert.ok(checkSignature(ca.cert, d.publicKey));
@@ -54,16 +54,16 @@ test('signCertificate: defaults, host address kept, subnets normalised, verifies
   const ca = loadCertificate(fixturePath('ca.crt'));
   const caKey = loadEd25519PrivateKey(fixturePath('ca.key'));
   const { publicKey } = generateX25519KeyPair();
-  const cert = signCertificate({ caCert: ca, caKey, name: 'h', ips: [parseCidr('10.42.0.2/16')], subnets: [parseCidr('192.168.2.9/24')], groups: ['servers'], publicKey });
+  const cert = signCertificate({ caCert: ca, caKey, name: 'h', networks: [parseIpNetwork('10.42.0.2/16')], unsafeNetworks: [parseIpNetwork('192.168.2.9/24')], groups: ['servers'], publicKey });
   const d = cert.details;
-  assert.deepEqual(d.ips.map(formatCidr), ['10.42.0.2/16']);
-  assert.deepEqual(d.subnets.map(formatCidr), ['192.168.2.0/24']);
+  assert.deepEqual(d.networks.map(formatIpNetwork), ['10.42.0.2/16']);
+  assert.deepEqual(d.unsafeNetworks.map(formatIpNetwork), ['192.168.2.0/24']);
   assert.equal(d.notAfter, ca.details.notAfter - 1, 'default: one second before the CA expires');
   assert.ok(Math.abs(d.notBefore - Date.now() / 1000) < 5);
   assert.equal(d.issuer, certificateFingerprint(ca));
   assert.equal(d.isCA, false);
   CAPool.fromCertificates([ca]).verify(cert);
-  const short = signCertificate({ caCert: ca, caKey, name: 'h', ips: [parseCidr('10.42.0.2/16')], publicKey, durationNs: parseGoDuration('1h') });
+  const short = signCertificate({ caCert: ca, caKey, name: 'h', networks: [parseIpNetwork('10.42.0.2/16')], publicKey, durationNs: parseGoDuration('1h') });
   assert.equal(short.details.notAfter - short.details.notBefore, 3600);
 });
 
@@ -71,12 +71,12 @@ test('signCertificate refuses what nebula-cert refuses', () => {
   const ca = loadCertificate(fixturePath('ca.crt'));
   const caKey = loadEd25519PrivateKey(fixturePath('ca.key'));
   const { publicKey } = generateX25519KeyPair();
-  const base = { caCert: ca, caKey, name: 'h', ips: [parseCidr('10.42.0.2/24')], publicKey };
+  const base = { caCert: ca, caKey, name: 'h', networks: [parseIpNetwork('10.42.0.2/24')], publicKey };
   const refuses = (overrides: object, expected: RegExp) =>
     assert.throws(() => signCertificate({ ...base, ...overrides }), (err: unknown) => err instanceof CertificateError && expected.test(err.message));
-  refuses({ ips: [parseCidr('10.43.0.2/24')] }, /constraints violated: certificate contained an ip assignment outside the limitations of the signing ca: 10.43.0.2\/24/);
-  refuses({ ips: [parseCidr('10.42.0.2/8')] }, /ip assignment outside/);
-  refuses({ subnets: [parseCidr('10.0.0.0/8')] }, /subnet assignment outside/);
+  refuses({ networks: [parseIpNetwork('10.43.0.2/24')] }, /constraints violated: certificate contained an ip assignment outside the limitations of the signing ca: 10.43.0.2\/24/);
+  refuses({ networks: [parseIpNetwork('10.42.0.2/8')] }, /ip assignment outside/);
+  refuses({ unsafeNetworks: [parseIpNetwork('10.0.0.0/8')] }, /subnet assignment outside/);
   refuses({ groups: ['admins'] }, /group not present on the signing ca: admins/);
   refuses({ durationNs: parseGoDuration('900000h') }, /certificate expires after signing certificate/);
   refuses({ caKey: loadEd25519PrivateKey(fixturePath('ca2.key')) }, /root certificate does not match private key/);
@@ -84,6 +84,6 @@ test('signCertificate refuses what nebula-cert refuses', () => {
   refuses({ caCert: loadCertificate(fixturePath('host1.crt')) }, /not a CA/);
   refuses({ caCert: loadCertificate(fixturePath('ca-expired.crt')), caKey: loadEd25519PrivateKey(fixturePath('ca-expired.key')) }, /ca certificate is expired/);
   refuses({ publicKey: new Uint8Array(31) }, /public key must be 32 bytes/);
-  refuses({ ips: [] }, /at least one ip/);
+  refuses({ networks: [] }, /at least one ip/);
   refuses({ durationNs: -1n }, /greater than 0/);
 });

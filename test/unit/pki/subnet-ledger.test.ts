@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { loadCertificate } from '../../../pki/keys.js';
 import { addressHolder, checkNotHandedOut, chooseAddress, chooseSubnet, ledgerPathFor, readLedger, readLedgerState, recordAddress, recordSubnets } from '../../../pki/subnet-ledger.js';
 import { formatCidr, parseCidr, parseIp } from '../../../src/net/ipv4.js';
+import { formatIpNetwork } from '../../../src/net/ip.js';
 import { repoRoot } from './fixtures.js';
 
 const BIN = join(repoRoot(), 'dist', 'src', 'cli', 'bin.js');
@@ -34,7 +35,7 @@ function withCA(fn: (dir: string) => Promise<void> | void, caSubnets = '10.200.0
 }
 
 function subnetsOf(dir: string, crt: string): string[] {
-  return loadCertificate(join(dir, crt)).details.subnets.map(formatCidr);
+  return loadCertificate(join(dir, crt)).details.unsafeNetworks.map(formatIpNetwork);
 }
 
 test('chooseSubnet: lowest free /24, the held one for a known name, skips overlaps, reports exhaustion', () => {
