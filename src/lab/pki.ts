@@ -38,9 +38,10 @@ export function makeHost(
   ca: TestCA,
   name: string,
   ipCidr: string,
-  options: { groups?: string[]; subnets?: string[]; durationNs?: bigint; now?: Date } = {},
+  options: { groups?: string[]; subnets?: string[]; durationNs?: bigint; now?: Date; keys?: { publicKey: Uint8Array; privateKey: Uint8Array } } = {},
 ): TestHost {
-  const keys = generateX25519KeyPair();
+  // The same keys under several certificates: a host holding a v1 and a v2 certificate.
+  const keys = options.keys ?? generateX25519KeyPair();
   const cert = signCertificate({
     caCert: ca.cert,
     caKey: ca.key,
