@@ -1,8 +1,9 @@
 /**
- * Nebula 1.6 certificates (v1): the data model, the canonical codec, signatures, fingerprints and
- * the CA-constraint checks. Wire compatibility notes: the signature covers the canonical encoding
- * of Details only; the fingerprint is SHA-256 over the canonical encoding of the whole certificate;
- * the issuer is the raw 32-byte fingerprint of the signing CA.
+ * Nebula certificates: the data model shared by both formats, the v1 (Nebula 1.6, protobuf)
+ * codec, and the version-dispatching entry points (marshal, fingerprint, sign, check, print) over
+ * v1 and v2 (./cert-v2.ts). v1 wire notes: the signature covers the canonical encoding of Details
+ * only; the fingerprint is SHA-256 over the canonical encoding of the whole certificate; the
+ * issuer is the raw 32-byte fingerprint of the signing CA.
  */
 import { createHash } from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
@@ -10,6 +11,8 @@ import { formatIpNetwork, ipNetworkContains, ipNetworkFromCidr, ipv4Cidr, type I
 import { bitsFromMask, maskFromBits, type Cidr } from '../src/net/ipv4.js';
 import { ProtobufError } from '../src/protocol/protobuf.js';
 import { decodeRawCertificate, encodeRawCertificate, encodeRawDetails, type RawDetails } from './proto.js';
+import { fingerprintV2, marshalCertificateV2, marshalDetailsV2, rawDetailsOf, signedBytesV2, unmarshalCertificateV2, validateV2 } from './cert-v2.js';
+import { p256Sign, p256Verify } from './p256.js';
 
 export type CertificateVersion = 1 | 2;
 export type Curve = 'CURVE25519' | 'P256';
@@ -38,6 +41,12 @@ export interface CertificateDetails {
 export interface Certificate {
   details: CertificateDetails;
   signature: Uint8Array;
+  /**
+   * v2: the Details element exactly as read or signed. The signature and the fingerprint cover
+   * these bytes, not a re-encoding of `details`; build a new certificate (signDetails) to change
+   * the details.
+   */
+  rawDetails?: Uint8Array;
 }
 
 export class CertificateError extends Error {
@@ -47,37 +56,25 @@ export class CertificateError extends Error {
   }
 }
 
-/**
- * A Nebula v2 (ASN.1, nebula 1.10+) certificate where mesh reads v1. Detection lives here and in
- * pem.ts (the "NEBULA CERTIFICATE V2" banner) so that v2 support has one place to start from.
- */
-export class UnsupportedCertificateVersionError extends CertificateError {
-  /** `where` prefixes the message, e.g. "certificate #2: ". */
-  constructor(where = '') {
-    super(`${where}Nebula v2 certificate (nebula 1.10+); mesh reads v1: create the CA with \`nebula-cert ca -version 1\` or \`mesh ca init\``);
-    this.name = 'UnsupportedCertificateVersionError';
-  }
-}
-
-/** A v2 certificate is a DER SEQUENCE (0x30); a v1 one is protobuf and starts with field 1, Details (0x0a). */
-function isV2CertificateBytes(bytes: Uint8Array): boolean {
-  return bytes[0] === 0x30;
-}
-
 export const PUBLIC_KEY_LENGTH = 32;
 export const SIGNATURE_LENGTH = 64;
 export const FINGERPRINT_LENGTH = 32;
 
 export interface UnmarshalOptions {
+  /** The format: 1 (protobuf, the default) or 2 (ASN.1 DER). PEM files say it in their banner. */
+  version?: CertificateVersion;
   /**
-   * Use this public key instead of field 7 of the encoded certificate. The Nebula handshake sends
-   * the certificate without its public key; the receiver inserts the Noise static key.
+   * Use this public key instead of the encoded one. The Nebula handshake sends the certificate
+   * without its public key; the receiver inserts the Noise static key (a v2 certificate must then
+   * carry none).
    */
   publicKey?: Uint8Array;
+  /** v2: the curve when the encoding has no curve element (default CURVE25519). */
+  curve?: Curve;
 }
 
 export interface MarshalOptions {
-  /** Leave out the public key (the form sent in the Nebula handshake). */
+  /** The form sent in the Nebula handshake: without the public key (v2: and without the curve). */
   omitPublicKey?: boolean;
 }
 
@@ -120,13 +117,12 @@ export function bytesToHex(bytes: Uint8Array): string {
 }
 
 /**
- * Strictly decodes a certificate from its protobuf bytes. Throws UnsupportedCertificateVersionError for
- * a v2 certificate, CertificateError for malformed
- * protobuf (wrong wire types, truncation, trailing garbage), an odd number of IP/subnet values,
- * a public key, issuer or signature of the wrong length.
+ * Strictly decodes a certificate. v1: throws CertificateError for malformed protobuf (wrong wire
+ * types, truncation, trailing garbage), an odd number of IP/subnet values, a public key, issuer or
+ * signature of the wrong length. v2: Nebula's parser and validate() (./cert-v2.ts).
  */
 export function unmarshalCertificate(bytes: Uint8Array, options: UnmarshalOptions = {}): Certificate {
-  if (isV2CertificateBytes(bytes)) throw new UnsupportedCertificateVersionError();
+  if (options.version === 2) return unmarshalCertificateV2(bytes, options);
   let raw;
   try {
     raw = decodeRawCertificate(bytes);
@@ -183,26 +179,68 @@ function toRawDetails(details: CertificateDetails, omitPublicKey = false): RawDe
   };
 }
 
-/** Canonical protobuf encoding of the details: the bytes that are signed. */
+/** v1: the canonical protobuf encoding of the details, the bytes that are signed. */
 export function marshalDetails(details: CertificateDetails): Uint8Array {
   return encodeRawDetails(toRawDetails(details));
 }
 
-/** Canonical protobuf encoding of the whole certificate (as in a PEM file, or hashed for the fingerprint). */
+/** The bytes the CA signs: v1 the protobuf details, v2 rawDetails ‖ curve byte ‖ public key. */
+export function signedBytes(cert: Certificate): Uint8Array {
+  return cert.details.version === 2 ? signedBytesV2(cert.details, rawDetailsOf(cert)) : marshalDetails(cert.details);
+}
+
+/**
+ * The encoding of the whole certificate: v1 canonical protobuf, v2 DER (as in a PEM file). With
+ * omitPublicKey, the form sent in handshakes.
+ */
 export function marshalCertificate(cert: Certificate, options: MarshalOptions = {}): Uint8Array {
+  if (cert.details.version === 2) return marshalCertificateV2(cert, { forHandshake: options.omitPublicKey === true });
   return encodeRawCertificate({ details: toRawDetails(cert.details, options.omitPublicKey), signature: cert.signature });
 }
 
-/** Lowercase hex SHA-256 of the canonical encoding. */
+/** The certificate as a handshake carries it (Nebula's MarshalForHandshakes): without the key (v2: and curve). */
+export function marshalCertificateForHandshake(cert: Certificate): Uint8Array {
+  return marshalCertificate(cert, { omitPublicKey: true });
+}
+
+/**
+ * A peer's certificate from a handshake (Nebula's cert.Recombine): `version` is the handshake's
+ * CertVersion (0 and 1 select v1), `publicKey` the peer's Noise static key, which becomes the
+ * certificate's key (a v2 certificate must carry none), and `curve` the receiver's own
+ * certificate curve, which the peer's must equal. The result still has to pass CAPool.verify.
+ */
+export function unmarshalHandshakeCertificate(version: number, bytes: Uint8Array, publicKey: Uint8Array, curve: Curve = 'CURVE25519'): Certificate {
+  if (publicKey.length === 0) throw new CertificateError('no peer static key was present');
+  if (bytes.length === 0) throw new CertificateError('provided payload was empty');
+  let cert: Certificate;
+  if (version === 0 || version === 1) cert = unmarshalCertificate(bytes, { version: 1, publicKey });
+  else if (version === 2) cert = unmarshalCertificateV2(bytes, { publicKey, curve });
+  else throw new CertificateError('certificate version unrecognized');
+  if (cert.details.curve !== curve) throw new CertificateError(`certificate curve ${cert.details.curve} does not match expected ${curve}`);
+  return cert;
+}
+
+/** Lowercase hex fingerprint: v1 SHA-256 of the canonical encoding, v2 that of signed bytes ‖ signature. */
 export function certificateFingerprint(cert: Certificate): string {
+  if (cert.details.version === 2) return fingerprintV2(cert);
   return createHash('sha256').update(marshalCertificate(cert)).digest('hex');
 }
 
-/** Signs the details with a CA's Ed25519 key (32-byte seed or 64-byte seed||pub). */
+/**
+ * Signs the details with a CA key: CURVE25519, an Ed25519 key (32-byte seed or 64-byte
+ * seed||pub); P256 (v2 only), a 32-byte ECDSA scalar. v2 details are validated (and their
+ * networks sorted) first, as Nebula's signer does.
+ */
 export function signDetails(details: CertificateDetails, caPrivateKey: Uint8Array): Certificate {
-  const seed = ed25519Seed(caPrivateKey);
-  const signature = ed25519.sign(marshalDetails(details), seed);
-  return { details: cloneDetails(details), signature };
+  const copy = cloneDetails(details);
+  if (copy.version !== 2) {
+    return { details: copy, signature: ed25519.sign(marshalDetails(copy), ed25519Seed(caPrivateKey)) };
+  }
+  validateV2(copy);
+  const rawDetails = marshalDetailsV2(copy);
+  const tbs = signedBytesV2(copy, rawDetails);
+  const signature = copy.curve === 'P256' ? p256Sign(tbs, caPrivateKey) : ed25519.sign(tbs, ed25519Seed(caPrivateKey));
+  return { details: copy, signature, rawDetails };
 }
 
 export function ed25519Seed(key: Uint8Array): Uint8Array {
@@ -210,11 +248,12 @@ export function ed25519Seed(key: Uint8Array): Uint8Array {
   throw new CertificateError(`Ed25519 private key must be 64 bytes, got ${key.length}`);
 }
 
-/** True when the signature is a valid Ed25519 signature of the canonical details by `publicKey`. */
+/** True when the signature is a valid signature of the signed bytes by the CA key `publicKey` (Ed25519 or P256). */
 export function checkSignature(cert: Certificate, publicKey: Uint8Array): boolean {
-  if (cert.signature.length !== SIGNATURE_LENGTH || publicKey.length !== PUBLIC_KEY_LENGTH) return false;
   try {
-    return ed25519.verify(cert.signature, marshalDetails(cert.details), publicKey, { zip215: false });
+    if (cert.details.curve === 'P256') return p256Verify(signedBytes(cert), cert.signature, publicKey);
+    if (cert.signature.length !== SIGNATURE_LENGTH || publicKey.length !== PUBLIC_KEY_LENGTH) return false;
+    return ed25519.verify(cert.signature, signedBytes(cert), publicKey, { zip215: false });
   } catch {
     return false;
   }

@@ -9,10 +9,13 @@ import { readFileSync } from 'node:fs';
 import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import { describeFsError } from '../src/errors.js';
 import { CAPool } from './ca-pool.js';
-import { CertificateError, marshalCertificate, unmarshalCertificate, type Certificate } from './cert.js';
+import { CertificateError, marshalCertificate, type Certificate } from './cert.js';
 import {
   CERT_BANNER,
+  CERT_V2_BANNER,
+  certificateFromBlock,
   decodePem,
+  decodePemAny,
   ED25519_PRIVATE_KEY_BANNER,
   ED25519_PUBLIC_KEY_BANNER,
   encodePem,
@@ -90,8 +93,9 @@ export function encodeEd25519PrivateKeyPem(key: Uint8Array): string {
 export function encodeEd25519PublicKeyPem(key: Uint8Array): string {
   return encodePem(ED25519_PUBLIC_KEY_BANNER, checkLength(key, ED25519_PUBLIC_KEY_LENGTH, 'Ed25519 public key'));
 }
+/** A certificate in the PEM form of its version ("NEBULA CERTIFICATE" or "NEBULA CERTIFICATE V2"). */
 export function encodeCertificatePem(cert: Certificate): string {
-  return encodePem(CERT_BANNER, marshalCertificate(cert));
+  return encodePem(cert.details.version === 2 ? CERT_V2_BANNER : CERT_BANNER, marshalCertificate(cert));
 }
 
 export function parseX25519PrivateKeyPem(pem: string | Uint8Array): Uint8Array {
@@ -110,9 +114,9 @@ export function parseEd25519PublicKeyPem(pem: string | Uint8Array): Uint8Array {
   return checkLength(decodePem(pem, ED25519_PUBLIC_KEY_BANNER, 'Ed25519 public key'), ED25519_PUBLIC_KEY_LENGTH, 'Ed25519 public key');
 }
 
-/** The first certificate of the PEM input (as Nebula's UnmarshalNebulaCertificateFromPEM). */
+/** The first certificate of the PEM input, of either version (as Nebula's UnmarshalCertificateFromPEM). */
 export function parseCertificatePem(pem: string | Uint8Array): Certificate {
-  return unmarshalCertificate(decodePem(pem, CERT_BANNER, 'certificate'));
+  return certificateFromBlock(decodePemAny(pem, [CERT_BANNER, CERT_V2_BANNER], 'certificate'));
 }
 
 // ---------------------------------------------------------------------------------------------

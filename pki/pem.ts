@@ -5,17 +5,28 @@
  * node-forge would silently mis-decode.
  */
 import forge from 'node-forge';
-import { CertificateError, unmarshalCertificate, UnsupportedCertificateVersionError, type Certificate } from './cert.js';
+import { CertificateError, unmarshalCertificate, type Certificate, type CertificateVersion } from './cert.js';
 
 export const CERT_BANNER = 'NEBULA CERTIFICATE';
-/** Nebula 1.10+ (ASN.1 certificates); recognised only to give a clear error. */
+/** Nebula 1.10+ (ASN.1 DER certificates). */
 export const CERT_V2_BANNER = 'NEBULA CERTIFICATE V2';
 export const X25519_PRIVATE_KEY_BANNER = 'NEBULA X25519 PRIVATE KEY';
 export const X25519_PUBLIC_KEY_BANNER = 'NEBULA X25519 PUBLIC KEY';
+export const P256_PRIVATE_KEY_BANNER = 'NEBULA P256 PRIVATE KEY';
+export const P256_PUBLIC_KEY_BANNER = 'NEBULA P256 PUBLIC KEY';
 export const ED25519_PRIVATE_KEY_BANNER = 'NEBULA ED25519 PRIVATE KEY';
 export const ED25519_PUBLIC_KEY_BANNER = 'NEBULA ED25519 PUBLIC KEY';
-/** Written by later Nebula versions (`nebula-cert ca -encrypt`); recognised only to give a clear error. */
-export const ED25519_ENCRYPTED_PRIVATE_KEY_BANNER = 'NEBULA ED25519 ENCRYPTED PRIVATE KEY';
+export const ECDSA_P256_PRIVATE_KEY_BANNER = 'NEBULA ECDSA P256 PRIVATE KEY';
+export const ECDSA_P256_PUBLIC_KEY_BANNER = 'NEBULA ECDSA P256 PUBLIC KEY';
+/** Written by `nebula-cert ca -encrypt`; recognised only to give a clear error. */
+export const ENCRYPTED_PRIVATE_KEY_BANNERS: readonly string[] = ['NEBULA ED25519 ENCRYPTED PRIVATE KEY', 'NEBULA ECDSA P256 ENCRYPTED PRIVATE KEY'];
+
+/** The certificate format a PEM banner selects (Nebula chooses the parser by banner alone), or undefined. */
+export function certificateVersionOfBanner(type: string): CertificateVersion | undefined {
+  if (type === CERT_BANNER) return 1;
+  if (type === CERT_V2_BANNER) return 2;
+  return undefined;
+}
 
 export class PemError extends CertificateError {
   constructor(message: string) {
@@ -99,19 +110,31 @@ export function decodePemBlocks(input: string | Uint8Array): PemBlocks {
 }
 
 /**
- * Decodes the first PEM block, which must carry `banner` (as Nebula's Unmarshal*FromPEM do).
- * `what` names the expected content in the error messages.
+ * Decodes the first PEM block, which must carry one of `banners` (as Nebula's Unmarshal*FromPEM
+ * do). `what` names the expected content in the error messages.
  */
-export function decodePem(input: string | Uint8Array, banner: string, what = banner): Uint8Array {
+export function decodePemAny(input: string | Uint8Array, banners: readonly string[], what: string): PemBlock {
   const { blocks } = decodePemBlocks(input);
   const first = blocks[0];
   if (!first) throw new PemError('input did not contain a valid PEM encoded block');
-  if (first.type !== banner) {
-    if (first.type === ED25519_ENCRYPTED_PRIVATE_KEY_BANNER) throw new PemError('encrypted private keys are not supported');
-    if (first.type === CERT_V2_BANNER && banner === CERT_BANNER) throw new UnsupportedCertificateVersionError();
-    throw new PemError(`expected a ${what} (PEM banner "${banner}"), found "${first.type}"`);
+  if (!banners.includes(first.type)) {
+    if (ENCRYPTED_PRIVATE_KEY_BANNERS.includes(first.type)) throw new PemError('encrypted private keys are not supported');
+    const expected = banners.map((b) => `"${b}"`).join(' or ');
+    throw new PemError(`expected a ${what} (PEM banner ${expected}), found "${first.type}"`);
   }
-  return first.bytes;
+  return first;
+}
+
+/** decodePemAny with a single banner; the bytes of the block. */
+export function decodePem(input: string | Uint8Array, banner: string, what = banner): Uint8Array {
+  return decodePemAny(input, [banner], what).bytes;
+}
+
+/** A certificate PEM block of either version. */
+export function certificateFromBlock(block: PemBlock): Certificate {
+  const version = certificateVersionOfBanner(block.type);
+  if (!version) throw new CertificateError(`expected PEM banner "${CERT_BANNER}" or "${CERT_V2_BANNER}", found "${block.type}"`);
+  return unmarshalCertificate(block.bytes, { version });
 }
 
 /** Every certificate in the PEM input (at least one); blank trailing text only. */
@@ -121,13 +144,11 @@ export function parseCertificatesPem(pem: string | Uint8Array): Certificate[] {
   if (trailing.trim() !== '') throw new CertificateError('unexpected data after the last PEM block');
   return blocks.map((block, i) => {
     const where = blocks.length > 1 ? `certificate #${i + 1}: ` : '';
-    if (block.type === CERT_V2_BANNER) throw new UnsupportedCertificateVersionError(where);
-    if (block.type !== CERT_BANNER) throw new CertificateError(`${where}expected PEM banner "${CERT_BANNER}", found "${block.type}"`);
     try {
-      return unmarshalCertificate(block.bytes);
+      return certificateFromBlock(block);
     } catch (err) {
-      if (err instanceof UnsupportedCertificateVersionError) throw new UnsupportedCertificateVersionError(where);
-      throw new CertificateError(`${where}${(err as Error).message}`);
+      if (err instanceof CertificateError) throw new CertificateError(`${where}${err.message}`);
+      throw err;
     }
   });
 }
