@@ -1,12 +1,11 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { CAPool } from '../../pki/ca-pool.js';
-import { certificateFingerprint, type Certificate, type CertificateVersion } from '../../pki/cert.js';
+import { certificateFingerprint, marshalCertificateForHandshake, unmarshalHandshakeCertificate, type Certificate, type CertificateVersion } from '../../pki/cert.js';
 import { loadCAPool, loadCertificates, loadX25519PrivateKey } from '../../pki/keys.js';
 import { UserError } from '../errors.js';
 import { formatIpNetwork, ipv4Cidrs, type IpNetwork } from '../net/ip.js';
 import { cidrContains, type Cidr } from '../net/ipv4.js';
 import { x25519PublicKey, type KeyPair } from '../protocol/noise.js';
-import { certificateForHandshake, certificateFromHandshake } from './handshake-certificate.js';
 import type { NodeConfig } from './config.js';
 import type { PeerIdentity } from './firewall.js';
 
@@ -51,9 +50,9 @@ export class LocalIdentity {
     for (const cert of certs) {
       const version = cert.details.version;
       if (held.has(version)) throw new UserError(`pki.cert: holds more than one version ${version} certificate`);
-      if (cert.details.curve !== 'CURVE25519') throw new UserError(`pki.cert: ${cert.details.curve} certificates are not supported (mesh handshakes use Curve25519)`);
+      if (cert.details.curve !== 'CURVE25519') throw new UserError(unsupportedCurve(cert));
       if (cert.details.isCA) throw new UserError('pki.cert: is a CA certificate, not a host certificate');
-      held.set(version, { cert, version, handshakeBytes: certificateForHandshake(cert) });
+      held.set(version, { cert, version, handshakeBytes: marshalCertificateForHandshake(cert) });
     }
     const all = [...held.values()];
     const first = all[0];
@@ -75,6 +74,8 @@ export class LocalIdentity {
   static fromConfig(pki: NodeConfig['pki'], now = new Date()): LocalIdentity {
     const caPool = wrap('pki.ca', () => loadCAPool(pki.ca));
     const certs = wrap('pki.cert', () => loadCertificates(pki.cert));
+    // Before the key: a P-256 key would otherwise be refused with a less telling message.
+    for (const cert of certs) if (cert.details.curve !== 'CURVE25519') throw new UserError(unsupportedCurve(cert));
     const privateKey = wrap('pki.key', () => loadX25519PrivateKey(pki.key));
     const publicKey = x25519PublicKey(privateKey);
     const t = Math.floor(now.getTime() / 1000);
@@ -125,7 +126,14 @@ export class LocalIdentity {
    * and blocklist. Throws with the reason.
    */
   verifyPeer(certBytes: Uint8Array, version: number | undefined, remoteStatic: Uint8Array, now = new Date()): VerifiedPeer {
-    const bound = certificateFromHandshake(version || 1, certBytes, remoteStatic);
+    // Our curve is always Curve25519 (the constructor refuses others): a P-256 peer fails here.
+    let bound: Certificate;
+    try {
+      bound = unmarshalHandshakeCertificate(version ?? 1, certBytes, remoteStatic, this.cert.details.curve);
+    } catch (err) {
+      if (err instanceof Error && /^certificate curve P256 /.test(err.message)) throw new Error(`${err.message}: P-256 certificates are not supported by mesh`);
+      throw err;
+    }
     this.caPool.verify(bound, now, this.blocklist);
     if (ipv4Cidrs(bound.details.networks).length === 0) throw new Error('certificate has no IPv4 network');
     return { cert: bound, identity: this.peerIdentity(bound) };
@@ -155,6 +163,10 @@ export class LocalIdentity {
   withBlocklist(blocklist: readonly string[]): LocalIdentity {
     return new LocalIdentity(this.certificates().map((h) => h.cert), this.keyPair, this.caPool, blocklist, this.initiatingVersion);
   }
+}
+
+function unsupportedCurve(cert: Certificate): string {
+  return `pki.cert: the version ${cert.details.version} certificate uses ${cert.details.curve}; P-256 certificates are not supported by mesh (its handshakes use Curve25519)`;
 }
 
 /** Nebula's rule for a v1 and a v2 certificate held together: one key, one curve, one first network. */

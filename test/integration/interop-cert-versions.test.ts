@@ -12,17 +12,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { parseIpNetwork } from '../../src/net/ip.js';
 import { MESH_BIN } from '../../src/lab/binaries.js';
 import { labSkipReason } from '../../src/lab/lab.js';
 import { withOverlayLab, type OverlayLab } from '../../src/lab/overlay.js';
-import { createCA, signCertificate } from '../../pki/sign.js';
-import { encodeCertificatePem, encodeX25519PrivateKeyPem, generateX25519KeyPair } from '../../pki/keys.js';
-import type { Certificate } from '../../pki/cert.js';
+import { makeCA, makeHost, type TestCA } from '../../src/lab/pki.js';
+import { generateX25519KeyPair } from '../../pki/keys.js';
 import type { StatusReport } from '../../src/cli/status.js';
 import { skipTest } from '../helpers/skip.js';
-
-const DAY_NS = 24n * 3600n * 1_000_000_000n;
 
 async function status(lab: OverlayLab, host: string): Promise<StatusReport> {
   const r = await lab.lab.exec(lab.host(host).ns, process.execPath, [MESH_BIN, 'status', '--json', '--config', lab.host(host).configPath], { timeoutMs: 60_000 });
@@ -42,24 +38,21 @@ test('a mesh host with v1 and v2 certificates talks v1 to nebula 1.6.1 and v2 to
     const v2only = await lab.addHost('modern', { impl: 'mesh' });
     const dir = dirname(dual.certPath);
 
-    const v1ca = createCA({ name: 'cert versions v1 CA', durationNs: DAY_NS });
-    const v2ca = createCA({ name: 'cert versions v2 CA', durationNs: DAY_NS, version: 2 });
-    const sign = (ca: typeof v1ca, name: string, ip: string, publicKey: Uint8Array): Certificate =>
-      signCertificate({ caCert: ca.cert, caKey: ca.privateKey, name, networks: [parseIpNetwork(`${ip}/24`)], publicKey, durationNs: DAY_NS / 2n });
-    const files = (host: typeof dual, certs: Certificate[], privateKey: Uint8Array, cas: Certificate[], extraPki: Record<string, unknown> = {}) => {
-      writeFileSync(host.certPath, certs.map(encodeCertificatePem).join(''));
-      writeFileSync(host.keyPath, encodeX25519PrivateKeyPem(privateKey), { mode: 0o600 });
+    const v1ca = makeCA('cert versions v1 CA');
+    const v2ca = makeCA('cert versions v2 CA', { version: 2 });
+    /** Writes the host's certificates (one per CA, one key), its key and the CAs it trusts, and points its pki at them. */
+    const files = (host: typeof dual, signers: TestCA[], trusted: TestCA[]) => {
+      const keys = generateX25519KeyPair();
+      const certs = signers.map((ca) => makeHost(ca, host.name, `${host.vpnIp}/24`, { keys }));
+      writeFileSync(host.certPath, certs.map((c) => c.certPem).join(''));
+      writeFileSync(host.keyPath, certs[0]!.keyPem, { mode: 0o600 });
       const caPath = join(dir, `${host.name}-ca.crt`);
-      writeFileSync(caPath, cas.map(encodeCertificatePem).join(''));
-      host.extra = { pki: { ca: caPath, cert: host.certPath, key: host.keyPath, ...extraPki } };
+      writeFileSync(caPath, trusted.map((ca) => ca.pem).join(''));
+      host.extra = { pki: { ca: caPath, cert: host.certPath, key: host.keyPath } };
     };
-
-    const dualKeys = generateX25519KeyPair();
-    files(dual, [sign(v1ca, 'dual', dual.vpnIp, dualKeys.publicKey), sign(v2ca, 'dual', dual.vpnIp, dualKeys.publicKey)], dualKeys.privateKey, [v1ca.cert, v2ca.cert]);
-    const nebKeys = generateX25519KeyPair();
-    files(neb, [sign(v1ca, 'neb', neb.vpnIp, nebKeys.publicKey)], nebKeys.privateKey, [v1ca.cert]);
-    const modernKeys = generateX25519KeyPair();
-    files(v2only, [sign(v2ca, 'modern', v2only.vpnIp, modernKeys.publicKey)], modernKeys.privateKey, [v2ca.cert]);
+    files(dual, [v1ca, v2ca], [v1ca, v2ca]);
+    files(neb, [v1ca], [v1ca]);
+    files(v2only, [v2ca], [v2ca]);
 
     for (const name of ['dual', 'neb', 'modern']) await lab.start(name);
     const before = await status(lab, 'dual');

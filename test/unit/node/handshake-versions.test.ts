@@ -6,11 +6,15 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { makeCA, makeHost, type TestCA, type TestHost } from '../../../src/lab/pki.js';
-import { generateX25519KeyPair } from '../../../pki/keys.js';
-import { marshalCertificate } from '../../../pki/cert.js';
+import { generateX25519KeyPair, loadCertificates } from '../../../pki/keys.js';
+import { certificateFingerprint, marshalCertificate, marshalCertificateForHandshake } from '../../../pki/cert.js';
+import { formatIp } from '../../../src/net/ipv4.js';
 import type { Endpoint } from '../../../src/net/endpoint.js';
 import { createAead } from '../../../src/protocol/aead.js';
 import { HEADER_LEN, MessageType, parseHeader, writeHeader } from '../../../src/protocol/header.js';
@@ -96,10 +100,11 @@ function deliver(from: Peer, to: Peer, since = 0): void {
 /** a initiates to b; returns the payload each side sent (message 1, then message 2 as b's reply). */
 function handshake(a: Peer, b: Peer) {
   a.hostmap.remotesFor(b.identity.vpnIp).setStatic([b.address]);
+  const [aSince, bSince] = [a.sent.length, b.sent.length];
   a.manager.start(b.identity.vpnIp);
-  const m1 = a.sent[0]!;
-  deliver(a, b);
-  deliver(b, a);
+  const m1 = a.sent[aSince]!;
+  deliver(a, b, aSince);
+  deliver(b, a, bSince);
   const read = responderReadMessage1('aes', b.keys, m1);
   return { sent: decodeHandshake(read.payload).details };
 }
@@ -155,8 +160,6 @@ describe('certificate versions in handshakes', () => {
     handshake(v1, dual);
     assert.equal(dual.up[0]!.cert!.details.version, 1);
     assert.equal(v1.up[0]!.cert!.details.version, 1, 'answered in v1');
-    const answer1 = decodeHandshake(responderReadMessage1('aes', dual.keys, v1.sent[0]!).payload);
-    assert.equal(answer1.details.certVersion, 1);
 
     const v2 = peer('v2', '10.9.0.3/16', [v2ca]);
     handshake(v2, dual);
@@ -186,6 +189,20 @@ describe('certificate versions in handshakes', () => {
     assert.equal(v1only.up[0]!.cert!.details.version, 2);
   });
 
+  it('takes a v2 certificate made by Go Nebula from the handshake form and the Noise key', () => {
+    const fixtures = fileURLToPath(new URL('../../../../test/fixtures/pki/v2/', import.meta.url));
+    const goHost = loadCertificates(join(fixtures, 'ed25519-host.crt'))[0]!;
+    const { host } = credentials('b', '10.9.0.2/16', [v2ca], v2ca.pem + readFileSync(join(fixtures, 'ed25519-ca.crt'), 'utf8'));
+    const b = LocalIdentity.fromConfig({ ca: host.ca, cert: host.certPem, key: host.keyPem, blocklist: [], disconnectInvalid: false, revocations: '' });
+    const form = marshalCertificateForHandshake(goHost);
+    assert.equal(includes(form, goHost.details.publicKey), false);
+    const inValidity = new Date('2026-06-01T00:00:00Z');
+    const verified = b.verifyPeer(form, 2, goHost.details.publicKey, inValidity);
+    assert.equal(certificateFingerprint(verified.cert), certificateFingerprint(goHost), 'the same certificate, key filled back in');
+    assert.equal(formatIp(verified.identity.vpnIp), '10.1.0.2');
+    assert.throws(() => b.verifyPeer(form, 2, generateX25519KeyPair().publicKey, inValidity), /certificate signature did not match/);
+  });
+
   describe('refuses', () => {
     function refused(b: Peer, reason: RegExp): void {
       assert.equal(b.up.length, 0, 'no tunnel');
@@ -200,7 +217,7 @@ describe('certificate versions in handshakes', () => {
       for (const version of [undefined, 1]) {
         const b = peer('b', '10.9.0.2/16', [v1ca, v2ca]);
         b.manager.handleStage1(message1(a.keys, bytes, version), a.address);
-        refused(b, /./);
+        refused(b, /invalid certificate: /);
       }
     });
 
@@ -208,42 +225,42 @@ describe('certificate versions in handshakes', () => {
       const a = peer('a', '10.9.0.1/16', [v1ca]);
       const b = peer('b', '10.9.0.2/16', [v1ca, v2ca]);
       b.manager.handleStage1(message1(a.keys, a.identity.handshakeCertificate(1).handshakeBytes, 2), a.address);
-      refused(b, /./);
+      refused(b, /^bad wire format$/);
     });
 
     it('an unknown certificate version', () => {
       const a = peer('a', '10.9.0.1/16', [v2ca]);
       const b = peer('b', '10.9.0.2/16', [v2ca]);
       b.manager.handleStage1(message1(a.keys, a.identity.handshakeCertificate(2).handshakeBytes, 3), a.address);
-      refused(b, /version 3/);
+      refused(b, /certificate version unrecognized/);
     });
 
     it('a v2 certificate sent by a Noise key that is not its own', () => {
       const a = peer('a', '10.9.0.1/16', [v2ca]);
       const b = peer('b', '10.9.0.2/16', [v2ca]);
       b.manager.handleStage1(message1(generateX25519KeyPair(), a.identity.handshakeCertificate(2).handshakeBytes, 2), a.address);
-      refused(b, /signature/);
+      refused(b, /certificate signature did not match/);
     });
 
     it('a v2 certificate whose CA this host does not trust (a v1-only pool)', () => {
       const a = peer('a', '10.9.0.1/16', [v2ca]);
       const b = peer('b', '10.9.0.2/16', [v1ca], { trusts: v1ca.pem });
       b.manager.handleStage1(message1(a.keys, a.identity.handshakeCertificate(2).handshakeBytes, 2), a.address);
-      refused(b, /could not find ca/);
+      refused(b, /could not find ca for the certificate/);
     });
 
     it('a v2 certificate with its public key inside (Nebula 1.10.1+ refuses it)', () => {
       const a = peer('a', '10.9.0.1/16', [v2ca]);
       const b = peer('b', '10.9.0.2/16', [v2ca]);
       b.manager.handleStage1(message1(a.keys, marshalCertificate(a.identity.cert), 2), a.address);
-      refused(b, /pubkey present/);
+      refused(b, /certificate has unexpected pubkey present/);
     });
 
     it('a v2 certificate that says it is P-256', () => {
       const a = peer('a', '10.9.0.1/16', [v2ca]);
       const b = peer('b', '10.9.0.2/16', [v2ca]);
       b.manager.handleStage1(message1(a.keys, withCurve(a.identity.handshakeCertificate(2).handshakeBytes, 1), 2), a.address);
-      refused(b, /curve/i);
+      refused(b, /certificate curve P256 does not match expected CURVE25519: P-256 certificates are not supported/);
     });
 
     it('an answer whose certificate does not verify, and keeps nothing', () => {
@@ -316,6 +333,15 @@ describe('pki.cert with a v1 and a v2 certificate', () => {
     assert.throws(() => load(c1.certPem + otherBits.certPem, c1.keyPem), /pki\.cert: .*same first network/);
     const c1again = makeHost(v1ca, 'h2', '10.9.0.1/16', { keys });
     assert.throws(() => load(c1.certPem + c1again.certPem, c1.keyPem), /pki\.cert: holds more than one version 1 certificate/);
+  });
+
+  it('refuses a P-256 certificate as not supported', () => {
+    const fixtures = fileURLToPath(new URL('../../../../test/fixtures/pki/v2/', import.meta.url));
+    const read = (name: string) => readFileSync(join(fixtures, name), 'utf8');
+    assert.throws(
+      () => LocalIdentity.fromConfig({ ca: read('p256-ca.crt'), cert: read('p256-host.crt'), key: read('p256-host.key'), blocklist: [], disconnectInvalid: false, revocations: '' }),
+      /pki\.cert: the version 2 certificate uses P256; P-256 certificates are not supported by mesh/,
+    );
   });
 
   it('refuses a pki.initiating_version it holds no certificate for', () => {
