@@ -48,15 +48,15 @@ export function formatStatus(r: StatusReport, now: number): string {
   if (r.tunnels.length === 0) {
     lines.push('no tunnels');
   } else {
-    const rows = [['PEER', 'OVERLAY IP', 'UNDERLAY', 'PATH', 'CERT', 'CIPHER', 'AGE', 'RX', 'TX', 'RTT']];
+    const rows = [['PEER', 'OVERLAY IP', 'UNDERLAY', 'PATH', 'CIPHER', 'CERT', 'AGE', 'RX', 'TX', 'RTT']];
     for (const t of r.tunnels) {
       rows.push([
         t.name,
         t.vpnIp,
         t.remote ?? '-',
         t.path === 'direct' ? 'direct' : `relay via ${t.relay?.name ?? t.relay?.vpnIp ?? '?'}`,
-        `v${t.certVersion}`,
         t.cipher,
+        `v${t.certVersion}`,
         duration(t.ageSeconds),
         `${bytes(t.rx.bytes)} / ${t.rx.packets} pkts`,
         `${bytes(t.tx.bytes)} / ${t.tx.packets} pkts`,
