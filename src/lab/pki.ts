@@ -1,6 +1,6 @@
 import { createCA, signCertificate } from '../../pki/sign.js';
 import { encodeCertificatePem, encodeEd25519PrivateKeyPem, encodeX25519PrivateKeyPem, generateX25519KeyPair } from '../../pki/keys.js';
-import type { Certificate } from '../../pki/cert.js';
+import { signDetails, type Certificate, type CertificateVersion } from '../../pki/cert.js';
 import { parseIpNetwork } from '../net/ip.js';
 
 export interface TestCA {
@@ -22,8 +22,17 @@ export interface TestHost {
 
 const HOUR_NS = 3600n * 1_000_000_000n;
 
-export function makeCA(name = 'Test CA', options: { groups?: string[]; ips?: string[]; subnets?: string[]; hours?: number; now?: Date } = {}): TestCA {
-  const { cert, privateKey } = createCA({
+/**
+ * A certificate in `version`: the v1 signer's result (its checks and CA constraints are the same for
+ * both versions), signed again as v2 when asked. Until sign.ts takes a version.
+ */
+function inVersion(cert: Certificate, version: CertificateVersion, caKey: Uint8Array): Certificate {
+  return version === 1 ? cert : signDetails({ ...cert.details, version }, caKey);
+}
+
+/** A CA; `version` 2 makes a v2 (Nebula 1.10+) CA, whose host certificates are v2 as well. */
+export function makeCA(name = 'Test CA', options: { groups?: string[]; ips?: string[]; subnets?: string[]; hours?: number; now?: Date; version?: CertificateVersion } = {}): TestCA {
+  const { cert: made, privateKey } = createCA({
     name,
     durationNs: BigInt(options.hours ?? 24) * HOUR_NS,
     groups: options.groups,
@@ -31,6 +40,7 @@ export function makeCA(name = 'Test CA', options: { groups?: string[]; ips?: str
     unsafeNetworks: options.subnets?.map(parseIpNetwork),
     now: options.now,
   });
+  const cert = inVersion(made, options.version ?? 1, privateKey);
   return { cert, key: privateKey, pem: encodeCertificatePem(cert), keyPem: encodeEd25519PrivateKeyPem(privateKey) };
 }
 
@@ -38,10 +48,11 @@ export function makeHost(
   ca: TestCA,
   name: string,
   ipCidr: string,
-  options: { groups?: string[]; subnets?: string[]; durationNs?: bigint; now?: Date } = {},
+  options: { groups?: string[]; subnets?: string[]; durationNs?: bigint; now?: Date; keys?: { publicKey: Uint8Array; privateKey: Uint8Array } } = {},
 ): TestHost {
-  const keys = generateX25519KeyPair();
-  const cert = signCertificate({
+  // The same keys under several certificates: a host holding a v1 and a v2 certificate.
+  const keys = options.keys ?? generateX25519KeyPair();
+  const signed = signCertificate({
     caCert: ca.cert,
     caKey: ca.key,
     name,
@@ -52,5 +63,6 @@ export function makeHost(
     durationNs: options.durationNs,
     now: options.now,
   });
+  const cert = inVersion(signed, ca.cert.details.version, ca.key);
   return { name, ip: ipCidr.split('/')[0]!, cert, ca: ca.pem, certPem: encodeCertificatePem(cert), keyPem: encodeX25519PrivateKeyPem(keys.privateKey) };
 }

@@ -50,7 +50,10 @@ function handshakeHeader(remoteIndex: number, stage: number): Buffer {
  * Noise IX handshakes as Nebula 1.6 runs them: the initiator retransmits one cached message 1 to
  * every known address with linear backoff; the responder answers at once, recognises
  * retransmissions by their bytes, prefers the newer of two handshakes by the peer's clock, and
- * settles simultaneous opens in favour of the higher overlay IP.
+ * settles simultaneous opens in favour of the higher overlay IP. Certificates are versioned as in
+ * Nebula 1.10+: the payload's CertVersion says how to read Cert, the initiator sends its
+ * pki.initiating_version certificate and the responder answers in the initiator's version when it
+ * holds one.
  */
 export class HandshakeManager {
   private readonly stage1Limiter = new HandshakeLimiter();
@@ -64,8 +67,9 @@ export class HandshakeManager {
     if (existing) return existing;
     const identity = this.deps.identity();
     const host = new HostInfo(vpnIp, hostmap.allocateIndex(), hostmap.remotesFor(vpnIp));
+    const mine = identity.handshakeCertificate();
     const payload = encodeHandshake({
-      details: { cert: identity.handshakeCert, initiatorIndex: host.localIndex, responderIndex: 0, cookie: 0n, time: unixNanos() },
+      details: { cert: mine.handshakeBytes, certVersion: mine.version, initiatorIndex: host.localIndex, responderIndex: 0, cookie: 0n, time: unixNanos() },
     });
     const { message, state } = initiatorWriteMessage1(this.deps.settings().cipher, identity.keyPair, handshakeHeader(0, 1), payload, undefined, aead);
     host.window.update(1);
@@ -131,7 +135,7 @@ export class HandshakeManager {
     }
     let verified;
     try {
-      verified = identity.verifyPeer(details.cert, read.remoteStatic);
+      verified = identity.verifyPeer(details.cert, details.certVersion, read.remoteStatic);
     } catch (err) {
       const source = from ? endpointKey(from) : 'relay';
       diag.limited('info', 'invalid-cert', { from: source, reason: (err as Error).message }, 'invalid certificate from host, refusing handshake');
@@ -139,7 +143,7 @@ export class HandshakeManager {
       return;
     }
     const vpnIp = verified.identity.vpnIp;
-    const fields = { vpnIp: formatVpnAddr(vpnIp), certName: verified.cert.details.name, from: from && endpointKey(from) };
+    const fields = { vpnIp: formatVpnAddr(vpnIp), certName: verified.cert.details.name, certVersion: verified.cert.details.version, from: from && endpointKey(from) };
     if (verified.identity.vpnAddrs.some((a) => identity.vpnAddrs.includes(a))) {
       diag.limited('info', 'myself', fields, 'refusing to handshake with myself');
       return;
@@ -179,8 +183,10 @@ export class HandshakeManager {
     }
 
     const host = new HostInfo(vpnIp, hostmap.allocateIndex(), hostmap.remotesFor(vpnIp));
+    // Answer in the initiator's certificate version when we hold one (Nebula 1.10+).
+    const mine = identity.handshakeCertificate(verified.cert.details.version);
     const reply = encodeHandshake({
-      details: { ...details, cert: identity.handshakeCert, responderIndex: host.localIndex, time: unixNanos() },
+      details: { ...details, cert: mine.handshakeBytes, certVersion: mine.version, responderIndex: host.localIndex, time: unixNanos() },
     });
     const { message, keys } = responderWriteMessage2(read.state, handshakeHeader(details.initiatorIndex, 2), reply);
     host.remoteIndex = details.initiatorIndex;
@@ -220,7 +226,7 @@ export class HandshakeManager {
     }
     let verified;
     try {
-      verified = this.deps.identity().verifyPeer(details.cert, result.keys.remoteStatic);
+      verified = this.deps.identity().verifyPeer(details.cert, details.certVersion, result.keys.remoteStatic);
     } catch (err) {
       diag.log.info({ vpnIp: formatVpnAddr(host.vpnIp), from: from && endpointKey(from), reason: (err as Error).message }, 'invalid certificate from host, abandoning handshake');
       diag.stats.invalidCertificates++;
@@ -240,7 +246,7 @@ export class HandshakeManager {
     host.lastHandshakeTime = details.time;
     host.remotes.unblockAll();
     this.complete(host, result.keys, verified, from);
-    diag.log.info({ vpnIp: formatVpnAddr(host.vpnIp), certName: verified.cert.details.name, from: from && endpointKey(from), localIndex: host.localIndex, remoteIndex: host.remoteIndex }, 'handshake message 2 received, tunnel up (initiator)');
+    diag.log.info({ vpnIp: formatVpnAddr(host.vpnIp), certName: verified.cert.details.name, certVersion: verified.cert.details.version, from: from && endpointKey(from), localIndex: host.localIndex, remoteIndex: host.remoteIndex }, 'handshake message 2 received, tunnel up (initiator)');
     this.deps.tunnelUp(host);
   }
 

@@ -31,11 +31,13 @@ export interface TunnelStatus {
   tx: { packets: number; bytes: number };
   /** Round trip of the last answered `mesh ping`, in ms; null if none. */
   lastRttMs: number | null;
+  /** The version (1 or 2) of the certificate the peer presented in the tunnel's handshake. */
+  certVersion: number;
 }
 
 export interface NodeStatus {
   node: { name: string; vpnIp: string; network: string; groups: string[]; subnets: string[]; fingerprint: string; listen: string; tun: string | null; cipher: string };
-  certificate: { notBefore: string; notAfter: string; expiresInSeconds: number; warning: string | null };
+  certificate: { notBefore: string; notAfter: string; expiresInSeconds: number; warning: string | null; versions: number[]; initiatingVersion: number };
   lighthouses: { vpnIp: string; name: string | null; reachable: boolean; lastAnswer: string | null }[];
   relays: { amRelay: boolean; useRelays: boolean; relays: { vpnIp: string; name: string | null; reachable: boolean }[] };
   tunnels: TunnelStatus[];
@@ -73,6 +75,8 @@ export function nodeStatus(node: MeshNode, now = Date.now()): NodeStatus {
           : expiresInSeconds < CERT_EXPIRY_WARNING_SECONDS
             ? `the certificate expires in ${days(expiresInSeconds)}`
             : null,
+      versions: identity.certificates().map((c) => c.version),
+      initiatingVersion: identity.initiatingVersion,
     },
     lighthouses: node.lighthouseClient.lighthouseStatus().map(({ vpnIp, lastAnswerAt }) => ({
       vpnIp: formatVpnAddr(vpnIp),
@@ -110,6 +114,7 @@ function tunnelStatus(node: MeshNode, host: HostInfo, now: number): TunnelStatus
     rx: { packets: host.rxPackets, bytes: host.rxBytes },
     tx: { packets: host.txPackets, bytes: host.txBytes },
     lastRttMs: host.lastRttMs === null ? null : Math.round(host.lastRttMs * 1000) / 1000,
+    certVersion: host.cert?.details.version ?? 1,
   };
 }
 

@@ -256,7 +256,7 @@ export interface HandshakeDetails {
   cookie: bigint;
   /** Unix nanoseconds, exact. */
   time: bigint;
-  /** Nebula 1.10+ (field 8): the version of `cert`; absent or 1 for the v1 certificates mesh reads. */
+  /** Nebula 1.10+ (field 8): the version of `cert`, 1 or 2; absent (Nebula before 1.10) means 1. */
   certVersion?: number;
 }
 

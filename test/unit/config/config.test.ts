@@ -262,6 +262,7 @@ describe('parseConfig: Nebula-shaped files', () => {
     assert.deepEqual(warnings, []);
     assert.deepEqual(config.pki.blocklist, []);
     assert.equal(config.pki.disconnectInvalid, false);
+    assert.equal(config.pki.initiatingVersion, null, 'chosen from the certificates held');
     assert.equal(config.staticHostMap.size, 0);
     assert.equal(config.lighthouse.amLighthouse, false);
     assert.equal(config.lighthouse.interval, 10_000);
@@ -293,7 +294,7 @@ describe('parseConfig: Nebula-shaped files', () => {
   it('reads every supported key when set', () => {
     const { config, warnings } = parseConfig(
       cfg({
-        pki: { ...PKI, blacklist: ['AA'.repeat(32)], disconnect_invalid: true },
+        pki: { ...PKI, blacklist: ['AA'.repeat(32)], disconnect_invalid: true, initiating_version: 2 },
         static_host_map: { '10.0.0.1': '[2001:db8::1]:4242', '10.0.0.2': ['lh.example.com:4243', '198.51.100.2:4242'] },
         lighthouse: { am_lighthouse: true, interval: '30s', serve_dns: true, dns: { host: '10.0.0.1', port: 5353 } },
         listen: { host: '[::]', port: '4242', batch: 128, read_buffer: 10485760, write_buffer: 10485760, send_recv_error: 'private' },
@@ -318,6 +319,7 @@ describe('parseConfig: Nebula-shaped files', () => {
     assert.deepEqual(warnings, ['pki.blacklist: deprecated, use pki.blocklist (entries merged)']);
     assert.deepEqual(config.pki.blocklist, ['aa'.repeat(32)]);
     assert.equal(config.pki.disconnectInvalid, true);
+    assert.equal(config.pki.initiatingVersion, 2);
     assert.deepEqual(config.staticHostMap.get(parseIp('10.0.0.1')), [{ host: '2001:db8::1', port: 4242 }]);
     assert.deepEqual(config.staticHostMap.get(parseIp('10.0.0.2')), [
       { host: 'lh.example.com', port: 4243 },
@@ -437,6 +439,8 @@ describe('parseConfig: errors and warnings', () => {
       [{ pki: { ...PKI, blocklist: ['xyz'] } }, ['pki.blocklist[0]', 'fingerprint']],
       [{ pki: { ...PKI, disconnect_invalid: 'maybe' } }, ['pki.disconnect_invalid']],
       [{ pki: { ...PKI, ca: 42 } }, ['pki.ca']],
+      [{ pki: { ...PKI, initiating_version: 3 } }, ['pki.initiating_version', '1 or 2']],
+      [{ pki: { ...PKI, initiating_version: 'v2' } }, ['pki.initiating_version', '1 or 2']],
       [{ stats: 'on' }, ['stats', 'mapping']],
     ];
     for (const [extra, fragments] of cases) throwsNaming(cfg(extra), ...fragments);
