@@ -58,7 +58,7 @@ test('v2 certificates with an IPv4 and an IPv6 network: ping, ping -6, TCP and U
     await lab.waitForPing('b', 'a', 20_000, 6);
     await lab.waitForPing('a', 'b', 20_000, 4);
     await lab.waitForPing('b', 'a', 20_000, 4);
-    assert.match(lab.log('a'), /certVersion":2/, 'a v2 tunnel');
+    assert.match(lab.log('a'), /certVersion"?:\s*2/, 'a v2 tunnel');
 
     // Listening on both ports: only the firewall keeps the second one out.
     await lab.tcpServe('b', [TCP_PORT, TCP_PORT + 10], 6);
