@@ -33,6 +33,8 @@ export function formatStatus(r: StatusReport, now: number): string {
   const lines: string[] = [];
   const n = r.node;
   lines.push(`${n.name}  ${n.vpnIp} (${n.network})${n.groups.length ? `  groups ${n.groups.join(',')}` : ''}${n.subnets.length ? `  subnets ${n.subnets.join(',')}` : ''}`);
+  // A v2 certificate may carry more networks (IPv6 ones) than the first; older nodes report none.
+  if ((n.networks?.length ?? 0) > 1) lines.push(`  networks ${n.networks.join(', ')}`);
   lines.push(`  listen ${n.listen}  tun ${n.tun ?? '(disabled)'}  cipher ${n.cipher}`);
   const versions = r.certificate.versions.length > 1 ? `  versions ${r.certificate.versions.join('+')}, initiating ${r.certificate.initiatingVersion}` : `  version ${r.certificate.initiatingVersion}`;
   lines.push(`  certificate expires ${r.certificate.notAfter} (in ${duration(r.certificate.expiresInSeconds)})${versions}${r.certificate.warning ? `  WARNING: ${r.certificate.warning}` : ''}`);
@@ -52,7 +54,7 @@ export function formatStatus(r: StatusReport, now: number): string {
     for (const t of r.tunnels) {
       rows.push([
         t.name,
-        t.vpnIp,
+        (t.vpnAddrs?.length ?? 0) > 1 ? t.vpnAddrs.join(', ') : t.vpnIp,
         t.remote ?? '-',
         t.path === 'direct' ? 'direct' : `relay via ${t.relay?.name ?? t.relay?.vpnIp ?? '?'}`,
         t.cipher,

@@ -8,7 +8,7 @@ import type { OutgoingDatagram, UdpBind, UdpOptions } from '../io/udp.js';
 import { allowListAllows } from '../net/allow-list.js';
 import { endpointKey, sameEndpoint, type Endpoint } from '../net/endpoint.js';
 import { cidrContains, cidrsOverlap, formatCidr, parseIp, type Cidr } from '../net/ipv4.js';
-import { formatIpPrefix, formatVpnAddr, type VpnAddr } from '../net/ip.js';
+import { formatIpPrefix, formatVpnAddr, type IpPrefix, ipPrefixContains, type VpnAddr, vpnAddrOf } from '../net/ip.js';
 import { createAead, type AeadFactory, type CipherName } from '../protocol/aead.js';
 import { HEADER_LEN, MessageSubType, MessageType, writeHeader } from '../protocol/header.js';
 import { decodeMeta, emptyMetaDetails, encodeMeta, MetaType, type MetaMessage } from '../protocol/messages.js';
@@ -65,8 +65,8 @@ export interface LighthouseRole {
 export type StunAnswerer = (data: Buffer, from: Endpoint) => void;
 
 interface UnsafeRoute {
-  cidr: Cidr;
-  via: number;
+  cidr: Cidr | IpPrefix;
+  via: VpnAddr;
 }
 
 /** An answered `mesh ping`: the round trip and the path the reply came by. */
@@ -631,10 +631,10 @@ export class MeshNode implements InsideNode, OutsideNode {
   /** Which overlay address a destination is reached through: itself inside our networks, or an unsafe route's `via`. */
   routeFor(dst: VpnAddr): VpnAddr | null {
     if (this.identity.inVpnNetworks(dst)) return dst;
-    if (typeof dst === 'bigint') return null;
     let best: UnsafeRoute | null = null;
-    for (const r of this.unsafeRoutes) if (cidrContains(r.cidr, dst) && (!best || r.cidr.bits > best.cidr.bits)) best = r;
-    return best ? best.via : this.subnets.ownerOf(dst);
+    for (const r of this.unsafeRoutes) if (unsafeRouteContains(r.cidr, dst) && (!best || r.cidr.bits > best.cidr.bits)) best = r;
+    if (best) return best.via;
+    return typeof dst === 'number' ? this.subnets.ownerOf(dst) : null;
   }
 
   holdForOwner(dst: VpnAddr, packet: Buffer): boolean {
@@ -781,6 +781,12 @@ function kernelRoutesOf(config: NodeConfig): TunRoute[] {
   ];
 }
 
+/** Whether an unsafe route's network (IPv4 Cidr or IPv6 prefix) holds `dst`. */
+function unsafeRouteContains(c: Cidr | IpPrefix, dst: VpnAddr): boolean {
+  if ('family' in c) return ipPrefixContains(c, dst);
+  return typeof dst === 'number' && cidrContains(c, dst);
+}
+
 function unsafeRoutesOf(config: NodeConfig): UnsafeRoute[] {
   return config.tun.unsafeRoutes.map((r) => ({ cidr: r.route, via: r.via }));
 }
@@ -822,8 +828,12 @@ function validateAgainstCertificate(config: NodeConfig, identity: LocalIdentity)
     if (!cidrsOverlap(r.route, net) || r.route.bits < net.bits) throw new UserError(`tun.routes: ${formatCidr(r.route)} is not inside the overlay network ${formatCidr(net)}`);
   }
   for (const r of config.tun.unsafeRoutes) {
-    if (cidrsOverlap(r.route, net)) throw new UserError(`tun.unsafe_routes: ${formatCidr(r.route)} overlaps the overlay network ${formatCidr(net)}`);
-    if (!identity.inVpnNetwork(r.via)) throw new UserError(`tun.unsafe_routes: via ${formatVpnAddr(r.via)} is not inside the overlay network ${formatCidr(net)}`);
+    const route = r.route;
+    const text = 'family' in route ? formatIpPrefix(route) : formatCidr(route);
+    const overlaps = 'family' in route ? identity.vpnNetworks.some((n) => n.family === 6 && ipPrefixContains(route, vpnAddrOf(n))) : cidrsOverlap(route, net);
+    const within = 'family' in route ? 'the overlay networks' : `the overlay network ${formatCidr(net)}`;
+    if (overlaps) throw new UserError(`tun.unsafe_routes: ${text} overlaps ${within}`);
+    if (!identity.inVpnNetworks(r.via)) throw new UserError(`tun.unsafe_routes: via ${formatVpnAddr(r.via)} is not inside ${within}`);
   }
 }
 

@@ -6,7 +6,7 @@
  */
 import { endpointKey } from '../net/endpoint.js';
 import { formatCidr, parseIp } from '../net/ipv4.js';
-import { formatVpnAddr, parseVpnAddr, type VpnAddr } from '../net/ip.js';
+import { compareVpnAddr, formatVpnAddr, parseVpnAddr, type VpnAddr } from '../net/ip.js';
 import { UserError } from '../errors.js';
 import type { HostInfo } from './hostmap.js';
 import type { MeshNode } from './node.js';
@@ -18,6 +18,8 @@ export const CERT_EXPIRY_WARNING_SECONDS = 30 * 24 * 3600;
 export interface TunnelStatus {
   name: string;
   vpnIp: string;
+  /** Every overlay address of the peer (its certificate's networks), vpnIp first. */
+  vpnAddrs: string[];
   /** The underlay address ("ip:port") of a direct tunnel; null when relayed. */
   remote: string | null;
   path: 'direct' | 'relay';
@@ -36,7 +38,7 @@ export interface TunnelStatus {
 }
 
 export interface NodeStatus {
-  node: { name: string; vpnIp: string; network: string; groups: string[]; subnets: string[]; fingerprint: string; listen: string; tun: string | null; cipher: string };
+  node: { name: string; vpnIp: string; network: string; networks: string[]; groups: string[]; subnets: string[]; fingerprint: string; listen: string; tun: string | null; cipher: string };
   certificate: { notBefore: string; notAfter: string; expiresInSeconds: number; warning: string | null; versions: number[]; initiatingVersion: number };
   lighthouses: { vpnIp: string; name: string | null; reachable: boolean; lastAnswer: string | null }[];
   relays: { amRelay: boolean; useRelays: boolean; relays: { vpnIp: string; name: string | null; reachable: boolean }[] };
@@ -51,13 +53,14 @@ export function nodeStatus(node: MeshNode, now = Date.now()): NodeStatus {
   const nameOf = (vpnIp: VpnAddr) => hostmap.get(vpnIp)?.cert?.details.name ?? null;
   const reachable = (vpnIp: VpnAddr) => hostmap.get(vpnIp)?.established === true;
   const expiresInSeconds = Math.floor(details.notAfter - now / 1000);
-  const tunnels = [...hostmap.hosts()].filter((h) => h.established).map((h) => tunnelStatus(node, h, now));
-  tunnels.sort((a, b) => parseIp(a.vpnIp) - parseIp(b.vpnIp));
+  const established = [...hostmap.hosts()].filter((h) => h.established).sort((a, b) => compareVpnAddr(a.vpnIp, b.vpnIp));
+  const tunnels = established.map((h) => tunnelStatus(node, h, now));
   return {
     node: {
       name: details.name,
       vpnIp: formatVpnAddr(identity.vpnIp),
       network: formatCidr(identity.vpnNetwork),
+      networks: identity.vpnNetworks.map(formatIpNetwork),
       groups: [...details.groups],
       subnets: details.unsafeNetworks.map(formatIpNetwork),
       fingerprint: identity.fingerprint,
@@ -105,6 +108,7 @@ function tunnelStatus(node: MeshNode, host: HostInfo, now: number): TunnelStatus
   return {
     name: host.cert?.details.name ?? '',
     vpnIp: formatVpnAddr(host.vpnIp),
+    vpnAddrs: host.vpnAddrs.map(formatVpnAddr),
     remote: host.remote ? endpointKey(host.remote) : null,
     path: host.remote ? 'direct' : 'relay',
     relay: relay === null ? null : { vpnIp: formatVpnAddr(relay), name: node.hostmap.get(relay)?.cert?.details.name ?? null },
