@@ -48,7 +48,15 @@ export function makeHost(
   ca: TestCA,
   name: string,
   ipCidr: string,
-  options: { groups?: string[]; subnets?: string[]; durationNs?: bigint; now?: Date; keys?: { publicKey: Uint8Array; privateKey: Uint8Array } } = {},
+  options: {
+    groups?: string[];
+    subnets?: string[];
+    /** More networks after `ipCidr` (IPv6 ones for a v2 CA). */
+    networks?: string[];
+    durationNs?: bigint;
+    now?: Date;
+    keys?: { publicKey: Uint8Array; privateKey: Uint8Array };
+  } = {},
 ): TestHost {
   // The same keys under several certificates: a host holding a v1 and a v2 certificate.
   const keys = options.keys ?? generateX25519KeyPair();
@@ -56,7 +64,7 @@ export function makeHost(
     caCert: ca.cert,
     caKey: ca.key,
     name,
-    networks: [parseIpNetwork(ipCidr)],
+    networks: [ipCidr, ...(options.networks ?? [])].map(parseIpNetwork),
     unsafeNetworks: options.subnets?.map(parseIpNetwork),
     groups: options.groups,
     publicKey: keys.publicKey,

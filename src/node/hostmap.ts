@@ -165,8 +165,9 @@ export class HostMap {
     return this.byIndex.has(index) || this.pendingByIndex.has(index);
   }
 
-  get(vpnIp: VpnAddr): HostInfo | undefined {
-    return this.byVpnIp.get(vpnIp);
+  /** The established tunnel to the host owning `addr` (any of its addresses). */
+  get(addr: VpnAddr): HostInfo | undefined {
+    return this.byVpnIp.get(addr) ?? (this.byOtherAddr.size === 0 ? undefined : this.byOtherAddr.get(addr));
   }
 
   getByIndex(index: number): HostInfo | undefined {
