@@ -574,4 +574,26 @@ describe('port specs', () => {
       [PORT_ANY, PORT_ANY],
     ]);
   });
+
+  it('reads IPv6 in firewall cidr/local_cidr and in tun.unsafe_routes (Nebula 1.10+)', () => {
+    const { config, warnings } = parseConfig(
+      cfg({
+        tun: { unsafe_routes: [{ route: 'fd77::/64', via: 'fd00::9' }, { route: '172.16.0.0/24', via: '10.0.0.9' }] },
+        firewall: { inbound: [{ port: 22, proto: 'tcp', cidr: 'fd00::/120', local_cidr: 'fd00::1/128' }] },
+      }),
+      'x',
+    );
+    assert.deepEqual(warnings, []);
+    const rule = config.firewall.inbound[0]!;
+    assert.deepEqual([rule.cidr, rule.localCidr], [
+      { family: 6, ip: 0xfd000000000000000000000000000000n, bits: 120 },
+      { family: 6, ip: 0xfd000000000000000000000000000001n, bits: 128 },
+    ]);
+    assert.deepEqual(config.tun.unsafeRoutes.map((r) => [r.route, r.via]), [
+      [{ family: 6, ip: 0xfd770000000000000000000000000000n, bits: 64 }, 0xfd000000000000000000000000000009n],
+      [{ ip: 0xac100000, bits: 24 }, 0x0a000009],
+    ]);
+    assert.throws(() => parseConfig(cfg({ tun: { unsafe_routes: [{ route: 'fd77::/129', via: 'fd00::9' }] } }), 'x'), /tun\.unsafe_routes\[0\]\.route/);
+    assert.throws(() => parseConfig(cfg({ firewall: { inbound: [{ port: 1, proto: 'tcp', host: 'any', local_cidr: 'fd00::1' }] } }), 'x'), /local_cidr/);
+  });
 });

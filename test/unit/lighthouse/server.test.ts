@@ -5,8 +5,8 @@ import type { Endpoint } from '../../../src/io/udp.js';
 import { cidrContains, parseCidr, parseIp } from '../../../src/net/ipv4.js';
 import type { HostInfo } from '../../../src/node/hostmap.js';
 import { MessageType } from '../../../src/protocol/header.js';
-import { decodeMeta, encodeMeta, formatIp4AndPort, formatIp6AndPort, ip6ToHiLo, MetaType, type MetaDetails, type MetaMessage } from '../../../src/protocol/messages.js';
-import { formatVpnAddr, type VpnAddr } from '../../../src/net/ip.js';
+import { decodeMeta, emptyMetaDetails, encodeMeta, formatIp4AndPort, formatIp6AndPort, ip6ToHiLo, MetaType, type MetaDetails, type MetaMessage } from '../../../src/protocol/messages.js';
+import { formatVpnAddr, parseVpnAddr, type VpnAddr } from '../../../src/net/ip.js';
 
 interface Sent {
   to: VpnAddr;
@@ -136,5 +136,42 @@ describe('LighthouseServer', () => {
     assert.deepEqual(drops, ['lighthouse-update-wrong-ip', 'lighthouse-unexpected', 'lighthouse-unexpected']);
     assert.deepEqual(server.addressesOf(a.vpnIp)!.v4, [{ address: '198.51.100.2', port: 31000 }]);
     assert.equal(sent.length, 0);
+  });
+
+  it('answers a query about any address of a host; an IPv6 one only on a v2 tunnel, in its Addr fields', () => {
+    const { server, sent } = book();
+    const dual = (ip: string, ip6: string, remote: string): HostInfo =>
+      ({ ...host(ip, remote), vpnAddrs: [parseIp(ip), parseVpnAddr(ip6)], addrForm: 'v2' }) as unknown as HostInfo;
+    const a = dual('10.42.0.2', 'fd42::2', '198.51.100.2:31000');
+    const b = dual('10.42.0.3', 'fd42::3', '198.51.100.3:31000');
+    const old = host('10.42.0.4', '198.51.100.4:4242');
+    for (const h of [a, b, old]) server.onTunnelUp(h);
+    const query = (about: VpnAddr): MetaMessage => ({ type: MetaType.HostQuery, details: { ...emptyMetaDetails(), vpnIp: about } });
+
+    server.handle(a, query(parseVpnAddr('fd42::3')));
+    assert.equal(sent.length, 2, 'the answer and the punch notification');
+    const [reply, punch] = sent as [Sent, Sent];
+    assert.equal(reply.to, a.vpnIp);
+    assert.equal(reply.meta.type, MetaType.HostQueryReply);
+    assert.equal(reply.meta.details.vpnIp, parseVpnAddr('fd42::3'), 'named by the address asked about');
+    assert.deepEqual(addrs(reply.meta.details), ['198.51.100.3:31000']);
+    assert.equal(punch.to, parseVpnAddr('fd42::3'));
+    assert.equal(punch.meta.details.vpnIp, a.vpnIp);
+    assert.deepEqual(server.addressesOf(parseVpnAddr('fd42::3')), server.addressesOf(b.vpnIp));
+
+    // A v1 tunnel cannot name an IPv6 address: no answer, as for an unknown host.
+    server.handle(old, query(parseVpnAddr('fd42::3')));
+    assert.equal(sent.length, 2);
+    // It still asks about the IPv4 address of a dual-stack host.
+    server.handle(old, query(b.vpnIp));
+    assert.equal(sent.length, 4);
+    assert.equal(sent[2]!.meta.details.vpnIp, b.vpnIp);
+
+    // Gone: neither address is answered any more.
+    server.onTunnelGone(b);
+    server.handle(a, query(parseVpnAddr('fd42::3')));
+    server.handle(a, query(b.vpnIp));
+    assert.equal(sent.length, 4);
+    assert.equal(server.addressesOf(parseVpnAddr('fd42::3')), null);
   });
 });
