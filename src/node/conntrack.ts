@@ -40,9 +40,13 @@ export function timeoutClass(protocol: number): number {
   return protocol === PROTO_TCP ? 0 : protocol === PROTO_UDP ? 1 : 2;
 }
 
-/** 32 bits of an address for the hash: IPv4 as is, IPv6 folded. */
+/** 32 bits of an address for the hash: IPv4 as is, IPv6 folded (apart, so the IPv4 check stays small). */
 function addrBits(a: VpnAddr): number {
-  return typeof a === 'number' ? a : Number(BigInt.asUintN(32, a ^ (a >> 32n) ^ (a >> 64n) ^ (a >> 96n)));
+  return typeof a === 'number' ? a : fold128(a);
+}
+
+function fold128(a: bigint): number {
+  return Number(BigInt.asUintN(32, a ^ (a >> 32n) ^ (a >> 64n) ^ (a >> 96n)));
 }
 
 function tupleHash(p: FwPacket): number {
