@@ -119,22 +119,23 @@ int Route6Change(bool add, const Route6Spec& route) {
   return Transact(&req.nh);
 }
 
-int Address6Add(int ifindex, const unsigned char addr[16], int bits) {
-  if (bits < 0 || bits > 128) return EINVAL;
+int AddressAdd(int family, int ifindex, const unsigned char* addr, int bits) {
+  const int len = family == AF_INET6 ? 16 : 4;
+  if ((family != AF_INET && family != AF_INET6) || bits < 0 || bits > len * 8) return EINVAL;
   AddrRequest req;
   std::memset(&req, 0, sizeof(req));
   req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(ifaddrmsg));
   req.nh.nlmsg_type = RTM_NEWADDR;
   req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE;
   req.nh.nlmsg_seq = 1;
-  req.ifa.ifa_family = AF_INET6;
+  req.ifa.ifa_family = static_cast<unsigned char>(family);
   req.ifa.ifa_prefixlen = static_cast<unsigned char>(bits);
   // No duplicate address detection: the address is usable at once (a TUN has no neighbours).
-  req.ifa.ifa_flags = IFA_F_NODAD;
+  req.ifa.ifa_flags = family == AF_INET6 ? IFA_F_NODAD : 0;
   req.ifa.ifa_scope = RT_SCOPE_UNIVERSE;
   req.ifa.ifa_index = static_cast<unsigned int>(ifindex);
-  AddAttr(&req.nh, IFA_LOCAL, addr, 16);
-  AddAttr(&req.nh, IFA_ADDRESS, addr, 16);
+  AddAttr(&req.nh, IFA_LOCAL, addr, len);
+  AddAttr(&req.nh, IFA_ADDRESS, addr, len);
   return Transact(&req.nh);
 }
 

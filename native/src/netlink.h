@@ -28,8 +28,8 @@ struct Route6Spec {
 // The same for an IPv6 route.
 int Route6Change(bool add, const Route6Spec& route);
 
-// Adds (or replaces) an IPv6 address with its prefix length on an interface, without duplicate
-// address detection. Returns 0 or a positive errno.
-int Address6Add(int ifindex, const unsigned char addr[16], int bits);
+// Adds (or replaces) an address of `family` (AF_INET: 4 bytes, AF_INET6: 16, network order) with
+// its prefix length on an interface; IPv6 without duplicate address detection. 0 or a positive errno.
+int AddressAdd(int family, int ifindex, const unsigned char* addr, int bits);
 
 }  // namespace mesh

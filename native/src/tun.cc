@@ -234,8 +234,23 @@ class Tun : public PolledFd<Tun> {
     Ip6Arg(env, info[0], addr);
     int bits = info[1].As<Napi::Number>().Int32Value();
     if (bits < 0 || bits > 128) throw Napi::RangeError::New(env, "tun: IPv6 prefix length must be 0..128");
-    int err = Address6Add(IfIndex(env), addr, bits);
+    int err = AddressAdd(AF_INET6, IfIndex(env), addr, bits);
     if (err != 0) ThrowErrno(env, "tun: " + name_ + ": add address " + Ip6Text(addr, bits), err);
+  }
+
+  // addAddress4(ip: uint32, bits: number): a further IPv4 address (setAddress sets the first).
+  void AddAddress4(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    uint32_t be = htonl(info[0].As<Napi::Number>().Uint32Value());
+    int bits = info[1].As<Napi::Number>().Int32Value();
+    if (bits < 0 || bits > 32) throw Napi::RangeError::New(env, "tun: prefix length must be 0..32");
+    int err = AddressAdd(AF_INET, IfIndex(env), reinterpret_cast<const unsigned char*>(&be), bits);
+    if (err != 0) {
+      char text[INET_ADDRSTRLEN];
+      inet_ntop(AF_INET, &be, text, sizeof(text));
+      ThrowErrno(env, "tun: " + name_ + ": add address " + text + "/" + std::to_string(bits), err);
+    }
   }
 
   // addRoute6 / removeRoute6(dst: Uint8Array(16), bits: number, mtu?: number, metric?: number)
@@ -372,6 +387,7 @@ class Tun : public PolledFd<Tun> {
       InstanceMethod<&Tun::AddRoute6>("addRoute6"),
       InstanceMethod<&Tun::RemoveRoute6>("removeRoute6"),
       InstanceMethod<&Tun::AddAddress6>("addAddress6"),
+      InstanceMethod<&Tun::AddAddress4>("addAddress4"),
       InstanceMethod<&Tun::RemoveRoute>("removeRoute"),
       InstanceMethod<&Tun::Write>("write"),
     };

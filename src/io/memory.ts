@@ -246,7 +246,7 @@ export class MemoryTun implements TunDevice {
   readonly name: string;
   readonly mtu: number;
   readonly address: TunOptions['address'] | undefined;
-  readonly addresses6: NonNullable<TunOptions['addresses6']>;
+  readonly moreAddresses: NonNullable<TunOptions['moreAddresses']>;
   /** Copies of every packet passed to write(), in order. */
   readonly written: Buffer[] = [];
   /** Routes currently installed (addRoute replaces one with the same cidr and metric, like the native device). */
@@ -260,7 +260,7 @@ export class MemoryTun implements TunDevice {
     this.name = options.name ?? 'memtun0';
     this.mtu = options.mtu ?? 1300;
     this.address = options.address;
-    this.addresses6 = options.addresses6 ?? [];
+    this.moreAddresses = options.moreAddresses ?? [];
     for (const r of options.routes ?? []) this.addRoute(r);
   }
 

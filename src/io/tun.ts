@@ -35,8 +35,8 @@ export interface TunOptions {
   name?: string;
   mtu: number;
   address: Cidr;
-  /** IPv6 addresses with their prefix lengths (a v2 certificate's IPv6 networks). */
-  addresses6?: readonly IpNetwork[];
+  /** More addresses with their prefix lengths: a v2 certificate's other networks, IPv4 and IPv6. */
+  moreAddresses?: readonly IpNetwork[];
   routes?: TunRoute[];
   txQueueLength?: number;
   /** Max packets per read batch (default 64). */
@@ -185,8 +185,11 @@ export function openTun(options: TunOptions): TunDevice & NativeTunDevice {
     if (options.txQueueLength !== undefined) dev.setTxQueueLength(options.txQueueLength);
     dev.setAddress(options.address.ip, options.address.bits);
     dev.up();
-    // IPv6 addresses need the interface up; each brings its prefix route.
-    for (const n of options.addresses6 ?? []) dev.addAddress6(ip6Bytes(n.addr), n.bits);
+    // IPv6 addresses need the interface up; each address brings its prefix route.
+    for (const n of options.moreAddresses ?? []) {
+      if (n.family === 6) dev.addAddress6(ip6Bytes(n.addr), n.bits);
+      else dev.addAddress4(Number(n.addr), n.bits);
+    }
     for (const route of options.routes ?? []) device.addRoute(route);
   } catch (err) {
     device.close();

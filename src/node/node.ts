@@ -274,7 +274,8 @@ export class MeshNode implements InsideNode, OutsideNode {
         name: config.tun.dev || undefined,
         mtu: config.tun.mtu,
         address: identity.vpnNetwork,
-        addresses6: identity.vpnNetworks.filter((n) => n.family === 6),
+        // The first IPv4 network is `address`; the others (a v2 certificate's) follow.
+        moreAddresses: identity.vpnNetworks.filter((n) => n.family === 6 || Number(n.addr) !== identity.vpnIp),
         routes: kernelRoutesOf(config),
         txQueueLength: config.tun.txQueue,
         offload: config.tun.offload,

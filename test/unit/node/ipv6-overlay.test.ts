@@ -78,7 +78,7 @@ describe('IPv6 overlay with v2 certificates (in memory)', () => {
   });
 
   it('the TUN is opened with the IPv6 network of the certificate', () => {
-    assert.deepEqual(a.tun.addresses6.map((n) => [n.addr, n.bits]), [[parseVpnAddr('fd08::2'), 64]]);
+    assert.deepEqual(a.tun.moreAddresses.map((n) => [n.addr, n.bits]), [[parseVpnAddr('fd08::2'), 64]]);
   });
 
   it('a packet for an IPv6 address nobody has is dropped without a handshake', async () => {
