@@ -820,10 +820,10 @@ function isPrivateAddress(address: string): boolean {
 function validateAgainstCertificate(config: NodeConfig, identity: LocalIdentity): void {
   const net = identity.vpnNetwork;
   for (const lh of config.lighthouse.hosts) {
-    if (!identity.inVpnNetwork(lh)) throw new UserError(`lighthouse.hosts: ${formatVpnAddr(lh)} is not inside the overlay network ${formatCidr({ ip: net.ip, bits: net.bits })}`);
+    if (!identity.inVpnNetworks(lh)) throw new UserError(`lighthouse.hosts: ${formatVpnAddr(lh)} is not inside the overlay network ${formatCidr({ ip: net.ip, bits: net.bits })}`);
   }
   for (const vpnIp of config.staticHostMap.keys()) {
-    if (!identity.inVpnNetwork(vpnIp)) throw new UserError(`static_host_map: ${formatVpnAddr(vpnIp)} is not inside the overlay network ${formatCidr(net)}`);
+    if (!identity.inVpnNetworks(vpnIp)) throw new UserError(`static_host_map: ${formatVpnAddr(vpnIp)} is not inside the overlay network ${formatCidr(net)}`);
   }
   for (const r of config.tun.routes) {
     if (!cidrsOverlap(r.route, net) || r.route.bits < net.bits) throw new UserError(`tun.routes: ${formatCidr(r.route)} is not inside the overlay network ${formatCidr(net)}`);
