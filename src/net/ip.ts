@@ -146,10 +146,6 @@ export function ipNetworkContains(n: IpNetwork, ip: IpNumber): boolean {
  */
 export type VpnAddr = number | bigint;
 
-export function vpnAddrFamily(a: VpnAddr): 4 | 6 {
-  return typeof a === 'number' ? 4 : 6;
-}
-
 /** The address part of a certificate network, as the data path keys it. */
 export function vpnAddrOf(n: IpNetwork): VpnAddr {
   return n.family === 4 ? Number(n.addr) : n.addr;
@@ -206,11 +202,6 @@ export function formatIpPrefix(p: IpPrefix): string {
 /** A network's prefix (host bits cleared): "10.1.0.2/16" is 10.1.0.0/16. */
 export function ipNetworkPrefix(n: IpNetwork): IpPrefix {
   return { family: n.family, ip: n.addr & prefixMask(n.family === 4 ? 32 : 128, n.bits), bits: n.bits };
-}
-
-/** An IPv4 Cidr (uint32 form) as an IpPrefix, host bits cleared. */
-export function cidrPrefix(c: { ip: number; bits: number }): IpPrefix {
-  return { family: 4, ip: BigInt(c.ip >>> 0) & prefixMask(32, c.bits), bits: c.bits };
 }
 
 /** Nebula's address order (netip.Addr.Compare): every IPv4 address before every IPv6 one. */

@@ -15,8 +15,8 @@
  * Deliberate difference: a conntrack hit also requires the packet to come from/go to the peer the flow
  * was allowed for; otherwise the packet takes the full path (and still passes when the rules allow it).
  */
-import { type Cidr, maskFromBits } from '../net/ipv4.js';
-import { cidrPrefix, formatIpPrefix, type IpNetwork, ipNetworkPrefix, type IpPrefix, ipPrefixContains, type VpnAddr } from '../net/ip.js';
+import { maskFromBits } from '../net/ipv4.js';
+import { formatIpPrefix, type IpNetwork, ipNetworkPrefix, type IpPrefix, ipPrefixContains, type VpnAddr } from '../net/ip.js';
 import { type FwPacket, emptyFwPacket, parseIpPacket, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP } from '../protocol/ip-packet.js';
 import { checkFirewallConfig, type FirewallConfig, type FirewallRule, PORT_ANY, PORT_FRAGMENT } from './config/firewall.js';
 import { Conntrack, type ConntrackEntry } from './conntrack.js';
@@ -53,11 +53,6 @@ export function localCidrsFromCert(networks: readonly IpNetwork[], unsafeNetwork
     ...networks.map((n): IpPrefix => ({ family: n.family, ip: n.addr, bits: n.family === 4 ? 32 : 128 })),
     ...unsafeNetworks.map(ipNetworkPrefix),
   ];
-}
-
-/** IPv4 Cidrs (unsafe routes, container subnets) as firewall prefixes. */
-export function cidrPrefixes(cidrs: readonly Cidr[]): IpPrefix[] {
-  return cidrs.map(cidrPrefix);
 }
 
 // ---------------------------------------------------------------------------------------------

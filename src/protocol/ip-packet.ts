@@ -181,26 +181,6 @@ function orient(
   return p;
 }
 
-/**
- * The destination of an IPv4 or IPv6 packet, validated only as far as its length; null when the
- * packet is neither or too short. For routing (inside path), before the firewall parses it fully.
- */
-export function ipDestination(data: Uint8Array): VpnAddr | null {
-  if (data.length === 0) return null;
-  const version = data[0]! >> 4;
-  if (version === 4) return data.length < IPV4_HEADER_LEN ? null : ((data[16]! << 24) | (data[17]! << 16) | (data[18]! << 8) | data[19]!) >>> 0;
-  if (version === 6) return data.length < IPV6_HEADER_LEN ? null : readIp6(data, 24);
-  return null;
-}
-
-export function ipSource(data: Uint8Array): VpnAddr | null {
-  if (data.length === 0) return null;
-  const version = data[0]! >> 4;
-  if (version === 4) return data.length < IPV4_HEADER_LEN ? null : ((data[12]! << 24) | (data[13]! << 16) | (data[14]! << 8) | data[15]!) >>> 0;
-  if (version === 6) return data.length < IPV6_HEADER_LEN ? null : readIp6(data, 8);
-  return null;
-}
-
 /** Source and destination addresses without any validation beyond the length; -1 when too short. */
 export function ipv4Destination(data: Uint8Array): number {
   if (data.length < IPV4_HEADER_LEN) return -1;
