@@ -1,7 +1,9 @@
 /**
- * A pool of trusted CA certificates (Nebula's pki.ca), and verification of peer certificates
- * against it in the order of Nebula 1.6's Verify(): blocklist, issuer, CA expiry, expiry,
- * signature, CA constraints.
+ * A pool of trusted CA certificates (Nebula's pki.ca), v1 and v2 alike, and verification of peer
+ * certificates against it in the order of Nebula's VerifyCertificate(): blocklist, issuer, curve,
+ * CA expiry, expiry, signature, CA constraints, then (P256) the alternate fingerprint. A
+ * certificate's issuer is the fingerprint of its CA's own encoding, so a v1 CA and its v2
+ * counterpart are different entries, each verifying the certificates it signed.
  */
 import {
   caConstraintViolation,
@@ -11,6 +13,7 @@ import {
   isExpired,
   type Certificate,
 } from './cert.js';
+import { p256SwapSignature } from './p256.js';
 import { parseCertificatesPem } from './pem.js';
 
 interface PoolEntry {
@@ -48,7 +51,7 @@ export class CAPool {
     return new CAPool(cas);
   }
 
-  /** Parses one or more concatenated `NEBULA CERTIFICATE` PEM blocks. Expired CAs are kept (see expired()). */
+  /** Parses concatenated `NEBULA CERTIFICATE` / `NEBULA CERTIFICATE V2` PEM blocks. Expired CAs are kept (see expired()). */
   static fromPem(pem: string | Uint8Array): CAPool {
     return new CAPool(parseCertificatesPem(pem));
   }
@@ -92,6 +95,7 @@ export class CAPool {
     const fingerprint = certificateFingerprint(cert);
     if (this.blocklist.has(fingerprint) || blocklist?.has(fingerprint)) throw new CertificateError('certificate is in the block list');
     const ca = this.entryFor(cert);
+    if (ca.cert.details.curve !== cert.details.curve) throw new CertificateError('certificate curve does not match CA');
     if (isExpired(ca.cert, now)) throw new CertificateError('root certificate is expired');
     if (isExpired(cert, now)) throw new CertificateError('certificate is expired');
     const cacheKey = `${fingerprint}/${ca.fingerprint}`;
@@ -105,6 +109,11 @@ export class CAPool {
     }
     const violation = caConstraintViolation(cert.details, ca.cert.details);
     if (violation) throw new CertificateError(violation);
+    if (cert.details.curve === 'P256') {
+      // The same P256 signature with s negated verifies too: a blocked fingerprint covers both forms.
+      const alternate = certificateFingerprint({ ...cert, signature: p256SwapSignature(cert.signature) });
+      if (this.blocklist.has(alternate) || blocklist?.has(alternate)) throw new CertificateError('certificate is in the block list');
+    }
   }
 
   /** verify() as a boolean. */

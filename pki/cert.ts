@@ -270,9 +270,10 @@ function netMatch(n: IpNetwork, allowed: readonly IpNetwork[]): boolean {
 }
 
 /**
- * Nebula's CheckRootConstrains: the certificate must lie within the signer's validity period,
- * and within its groups, IP networks and subnets when the signer restricts them.
- * Returns the reason, or undefined when the constraints hold.
+ * Nebula's checkCAConstraints: the certificate must lie within the signer's validity period,
+ * and within its groups, networks and unsafe networks when the signer restricts them (a network
+ * lies within a CA network of the same family, at least as long a prefix). Returns the reason
+ * (v1: nebula 1.6's words, v2: nebula 1.10's), or undefined when the constraints hold.
  */
 export function caConstraintViolation(details: CertificateDetails, signer: CertificateDetails): string | undefined {
   if (signer.notAfter < details.notAfter) return 'certificate expires after signing certificate';
@@ -285,12 +286,12 @@ export function caConstraintViolation(details: CertificateDetails, signer: Certi
   }
   if (signer.networks.length > 0) {
     for (const ip of details.networks) {
-      if (!netMatch(ip, signer.networks)) return `certificate contained an ip assignment outside the limitations of the signing ca: ${formatIpNetwork(ip)}`;
+      if (!netMatch(ip, signer.networks)) return `certificate contained ${details.version === 2 ? 'a network' : 'an ip'} assignment outside the limitations of the signing ca: ${formatIpNetwork(ip)}`;
     }
   }
   if (signer.unsafeNetworks.length > 0) {
     for (const s of details.unsafeNetworks) {
-      if (!netMatch(s, signer.unsafeNetworks)) return `certificate contained a subnet assignment outside the limitations of the signing ca: ${formatIpNetwork(s)}`;
+      if (!netMatch(s, signer.unsafeNetworks)) return `certificate contained ${details.version === 2 ? 'an unsafe network' : 'a subnet'} assignment outside the limitations of the signing ca: ${formatIpNetwork(s)}`;
     }
   }
   return undefined;
@@ -373,8 +374,81 @@ export function formatTimeGo(unixSeconds: number): string {
   return `${localDateTime(date, ' ')} ${numeric} ${abbrev}`;
 }
 
-/** The JSON of `nebula-cert print -json` (Go map keys sorted, no spaces, HTML-escaped). */
-export function certificateToJson(cert: Certificate): string {
+type GoJsonValue = string | number | boolean | null | GoJsonValue[] | { [key: string]: GoJsonValue };
+
+/** Go's encoding/json: map keys sorted; compact, or json.MarshalIndent's layout with `indent`. */
+function goJson(value: GoJsonValue, indent = '', depth = 0): string {
+  if (value === null || typeof value === 'boolean' || typeof value === 'number') return String(value);
+  if (typeof value === 'string') return goJsonString(value);
+  const items = Array.isArray(value)
+    ? value.map((v) => goJson(v, indent, depth + 1))
+    : Object.keys(value)
+        .sort()
+        .map((k) => `${goJsonString(k)}:${indent ? ' ' : ''}${goJson(value[k]!, indent, depth + 1)}`);
+  const [open, close] = Array.isArray(value) ? ['[', ']'] : ['{', '}'];
+  if (items.length === 0) return open + close;
+  if (!indent) return open + items.join(',') + close;
+  const inner = `\n${indent.repeat(depth + 1)}`;
+  return `${open}${inner}${items.join(`,${inner}`)}\n${indent.repeat(depth)}${close}`;
+}
+
+/**
+ * Nebula 1.10's marshalJSON map. v2 lists Nebula holds as nil slices (every empty one) print as
+ * null; v1 ones are always allocated and print as [].
+ */
+function nebula110JsonValue(cert: Certificate): GoJsonValue {
+  const d = cert.details;
+  if (d.version === 1) {
+    return {
+      version: 1,
+      details: {
+        name: d.name,
+        networks: d.networks.map(formatIpNetwork),
+        unsafeNetworks: d.unsafeNetworks.map(formatIpNetwork),
+        groups: d.groups,
+        notBefore: formatTimeRfc3339(d.notBefore),
+        notAfter: formatTimeRfc3339(d.notAfter),
+        publicKey: bytesToHex(d.publicKey),
+        isCa: d.isCA,
+        issuer: d.issuer,
+        curve: d.curve,
+      },
+      fingerprint: certificateFingerprint(cert),
+      signature: bytesToHex(cert.signature),
+    };
+  }
+  const list = (items: string[]) => (items.length === 0 ? null : items);
+  return {
+    details: {
+      name: d.name,
+      networks: list(d.networks.map(formatIpNetwork)),
+      unsafeNetworks: list(d.unsafeNetworks.map(formatIpNetwork)),
+      groups: list(d.groups),
+      notBefore: formatTimeRfc3339(d.notBefore),
+      notAfter: formatTimeRfc3339(d.notAfter),
+      isCa: d.isCA,
+      issuer: d.issuer,
+    },
+    version: 2,
+    publicKey: bytesToHex(d.publicKey),
+    curve: d.curve,
+    fingerprint: certificateFingerprint(cert),
+    signature: bytesToHex(cert.signature),
+  };
+}
+
+/**
+ * Which nebula-cert a print imitates: 1.6 knows v1 only; 1.10 prints both versions, in its own
+ * JSON form. The default is 1.6 for v1 certificates and 1.10 for v2.
+ */
+export type PrintFormat = '1.6' | '1.10';
+
+const defaultFormat = (cert: Certificate): PrintFormat => (cert.details.version === 2 ? '1.10' : '1.6');
+
+/** The JSON of one certificate in `nebula-cert print -json` (Go map keys sorted, no spaces, HTML-escaped). */
+export function certificateToJson(cert: Certificate, format: PrintFormat = defaultFormat(cert)): string {
+  if (format === '1.10') return goJson(nebula110JsonValue(cert));
+  if (cert.details.version !== 1) throw new CertificateError('nebula-cert 1.6 prints v1 certificates only');
   const d = cert.details;
   const list = (items: string[]) => `[${items.map(goJsonString).join(',')}]`;
   return (
@@ -393,8 +467,10 @@ export function certificateToJson(cert: Certificate): string {
   );
 }
 
-/** The text form of `nebula-cert print`. */
-export function certificateToText(cert: Certificate): string {
+/** The text form of `nebula-cert print`: 1.6's own layout, or 1.10's tab-indented JSON. */
+export function certificateToText(cert: Certificate, format: PrintFormat = defaultFormat(cert)): string {
+  if (format === '1.10') return goJson(nebula110JsonValue(cert), '\t');
+  if (cert.details.version !== 1) throw new CertificateError('nebula-cert 1.6 prints v1 certificates only');
   const d = cert.details;
   const list = (label: string, items: string[]) =>
     items.length === 0 ? `\t\t${label}: []\n` : `\t\t${label}: [\n${items.map((i) => `\t\t\t${i}\n`).join('')}\t\t]\n`;

@@ -9,7 +9,8 @@ import { readFileSync } from 'node:fs';
 import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import { describeFsError } from '../src/errors.js';
 import { CAPool } from './ca-pool.js';
-import { CertificateError, marshalCertificate, type Certificate } from './cert.js';
+import { CertificateError, marshalCertificate, type Certificate, type Curve } from './cert.js';
+import { generateP256KeyPair, p256PublicFromPrivate, P256_PRIVATE_KEY_LENGTH, P256_PUBLIC_KEY_LENGTH } from './p256.js';
 import {
   CERT_BANNER,
   CERT_V2_BANNER,
@@ -18,7 +19,10 @@ import {
   decodePemAny,
   ED25519_PRIVATE_KEY_BANNER,
   ED25519_PUBLIC_KEY_BANNER,
+  ECDSA_P256_PRIVATE_KEY_BANNER,
   encodePem,
+  P256_PRIVATE_KEY_BANNER,
+  P256_PUBLIC_KEY_BANNER,
   parseCertificatesPem,
   X25519_PRIVATE_KEY_BANNER,
   X25519_PUBLIC_KEY_BANNER,
@@ -114,6 +118,64 @@ export function parseEd25519PublicKeyPem(pem: string | Uint8Array): Uint8Array {
   return checkLength(decodePem(pem, ED25519_PUBLIC_KEY_BANNER, 'Ed25519 public key'), ED25519_PUBLIC_KEY_LENGTH, 'Ed25519 public key');
 }
 
+// ---------------------------------------------------------------------------------------------
+// Keys of either curve: host keys (X25519 / P256 ECDH) and CA signing keys (Ed25519 / ECDSA P256)
+
+/** A key with the curve its PEM banner names. */
+export interface CurveKey {
+  curve: Curve;
+  key: Uint8Array;
+}
+
+/** A new host key pair on `curve` (nebula-cert's newKeypair). */
+export function generateHostKeyPair(curve: Curve): KeyPair {
+  return curve === 'P256' ? generateP256KeyPair() : generateX25519KeyPair();
+}
+
+/** A new CA signing key pair on `curve`: Ed25519 (64-byte private key) or ECDSA P256 (32-byte scalar). */
+export function generateSigningKeyPair(curve: Curve): KeyPair {
+  return curve === 'P256' ? generateP256KeyPair() : generateEd25519KeyPair();
+}
+
+/** The public key of a CA signing key, checking the key as Nebula's VerifyPrivateKey does. */
+export function signingPublicFromPrivate(curve: Curve, privateKey: Uint8Array): Uint8Array {
+  if (curve === 'CURVE25519') return ed25519PublicFromPrivate(privateKey);
+  try {
+    return p256PublicFromPrivate(privateKey);
+  } catch {
+    throw new CertificateError('invalid private key');
+  }
+}
+
+export function encodeHostPrivateKeyPem(curve: Curve, key: Uint8Array): string {
+  if (curve === 'CURVE25519') return encodeX25519PrivateKeyPem(key);
+  return encodePem(P256_PRIVATE_KEY_BANNER, checkLength(key, P256_PRIVATE_KEY_LENGTH, 'P256 private key'));
+}
+export function encodeHostPublicKeyPem(curve: Curve, key: Uint8Array): string {
+  if (curve === 'CURVE25519') return encodeX25519PublicKeyPem(key);
+  return encodePem(P256_PUBLIC_KEY_BANNER, checkLength(key, P256_PUBLIC_KEY_LENGTH, 'P256 public key'));
+}
+export function encodeSigningPrivateKeyPem(curve: Curve, key: Uint8Array): string {
+  if (curve === 'CURVE25519') return encodeEd25519PrivateKeyPem(key);
+  return encodePem(ECDSA_P256_PRIVATE_KEY_BANNER, checkLength(key, P256_PRIVATE_KEY_LENGTH, 'ECDSA P256 private key'));
+}
+
+/** A host public key (`mesh ca sign --in-pub`): X25519 (32 bytes) or P256 (65). */
+export function parseHostPublicKeyPem(pem: string | Uint8Array): CurveKey {
+  const block = decodePemAny(pem, [X25519_PUBLIC_KEY_BANNER, P256_PUBLIC_KEY_BANNER], 'public key');
+  if (block.type === X25519_PUBLIC_KEY_BANNER) return { curve: 'CURVE25519', key: checkLength(block.bytes, X25519_KEY_LENGTH, 'X25519 public key') };
+  return { curve: 'P256', key: checkLength(block.bytes, P256_PUBLIC_KEY_LENGTH, 'P256 public key') };
+}
+
+/** A CA signing key: Ed25519 (64 bytes, seed ‖ public, checked) or ECDSA P256 (a 32-byte scalar, checked). */
+export function parseSigningPrivateKeyPem(pem: string | Uint8Array): CurveKey {
+  const block = decodePemAny(pem, [ED25519_PRIVATE_KEY_BANNER, ECDSA_P256_PRIVATE_KEY_BANNER], 'CA private key');
+  if (block.type === ED25519_PRIVATE_KEY_BANNER) return { curve: 'CURVE25519', key: parseEd25519PrivateKeyPem(pem) };
+  const key = checkLength(block.bytes, P256_PRIVATE_KEY_LENGTH, 'ECDSA P256 private key');
+  signingPublicFromPrivate('P256', key);
+  return { curve: 'P256', key };
+}
+
 /** The first certificate of the PEM input, of either version (as Nebula's UnmarshalCertificateFromPEM). */
 export function parseCertificatePem(pem: string | Uint8Array): Certificate {
   return certificateFromBlock(decodePemAny(pem, [CERT_BANNER, CERT_V2_BANNER], 'certificate'));
@@ -163,4 +225,10 @@ export function loadX25519PublicKey(pathOrPem: string): Uint8Array {
 }
 export function loadEd25519PrivateKey(pathOrPem: string): Uint8Array {
   return load(pathOrPem, parseEd25519PrivateKeyPem);
+}
+export function loadSigningPrivateKey(pathOrPem: string): CurveKey {
+  return load(pathOrPem, parseSigningPrivateKeyPem);
+}
+export function loadHostPublicKey(pathOrPem: string): CurveKey {
+  return load(pathOrPem, parseHostPublicKeyPem);
 }

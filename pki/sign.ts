@@ -1,5 +1,6 @@
 /**
- * Creating CAs and signing host certificates, with the rules of nebula-cert 1.6 `ca` and `sign`.
+ * Creating CAs and signing host certificates, with the rules of nebula-cert `ca` and `sign`: 1.6's
+ * for v1 certificates, 1.10's for v2 (several networks of both families, P256).
  */
 import { formatIpNetwork, type IpNetwork } from '../src/net/ip.js';
 import {
@@ -12,9 +13,13 @@ import {
   signDetails,
   type Certificate,
   type CertificateDetails,
+  type CertificateVersion,
+  type Curve,
 } from './cert.js';
+import { MAX_NAME_LENGTH } from './cert-v2.js';
 import { NANOS_PER_SECOND } from './duration.js';
-import { ed25519PublicFromPrivate, generateEd25519KeyPair } from './keys.js';
+import { generateSigningKeyPair, signingPublicFromPrivate } from './keys.js';
+import { P256_PUBLIC_KEY_LENGTH } from './p256.js';
 
 /** nebula-cert ca's default -duration: 8760h (one year). */
 export const DEFAULT_CA_DURATION_NS = 8760n * 3600n * NANOS_PER_SECOND;
@@ -38,6 +43,20 @@ function unixSeconds(now: Date): number {
   return Math.floor(now.getTime() / 1000);
 }
 
+/** What a v1 certificate cannot carry, and the name bounds of Nebula's v2 parser. */
+function checkVersionLimits(version: CertificateVersion, curve: Curve, name: string, networks: readonly IpNetwork[], unsafeNetworks: readonly IpNetwork[]): void {
+  if (version === 1) {
+    if (curve !== 'CURVE25519') throw new CertificateError('P256 needs a v2 certificate (mesh writes v1 certificates with CURVE25519 only)');
+    const v6 = [...networks, ...unsafeNetworks].find((n) => n.family !== 4);
+    if (v6) throw new CertificateError(`v1 certificates can only contain ipv4 addresses, have ${formatIpNetwork(v6)}`);
+  } else if (Buffer.byteLength(name) > MAX_NAME_LENGTH) {
+    throw new CertificateError(`name must be at most ${MAX_NAME_LENGTH} bytes in a v2 certificate (Nebula refuses longer ones)`);
+  }
+  for (const n of [...networks, ...unsafeNetworks]) {
+    if (!Number.isInteger(n.bits) || n.bits < 0 || n.bits > (n.family === 4 ? 32 : 128)) throw new CertificateError(`invalid prefix length in ${formatIpNetwork(n)}`);
+  }
+}
+
 /** Trims group names and drops empty ones, as nebula-cert does with -groups. */
 export function normalizeGroups(groups: readonly string[]): string[] {
   return groups.map((g) => g.trim()).filter((g) => g !== '');
@@ -45,22 +64,26 @@ export function normalizeGroups(groups: readonly string[]): string[] {
 
 export interface CreateCAOptions {
   name: string;
+  /** Certificate format; default 1. */
+  version?: CertificateVersion;
+  /** Key curve; default CURVE25519 (Ed25519). P256 (ECDSA) needs version 2. */
+  curve?: Curve;
   /** Validity in nanoseconds; default 8760h. Must be > 0. */
   durationNs?: bigint;
   /** Groups that certificates signed by this CA may carry (empty: any). */
   groups?: readonly string[];
   /** Networks certificate networks must lie in (empty: any). Kept as written, like nebula-cert. */
   networks?: readonly IpNetwork[];
-  /** Networks certificate unsafe networks must lie in (empty: any). Stored as network addresses. */
+  /** Networks certificate unsafe networks must lie in (empty: any). v1 stores network addresses, v2 keeps them as written. */
   unsafeNetworks?: readonly IpNetwork[];
   now?: Date;
-  /** A 64-byte Ed25519 private key to use instead of a new one. */
+  /** A private key of the curve to use instead of a new one. */
   privateKey?: Uint8Array;
 }
 
 export interface CreatedCA {
   cert: Certificate;
-  /** 64-byte Ed25519 private key (seed || public). */
+  /** Ed25519: 64 bytes (seed || public); P256: the 32-byte scalar. */
   privateKey: Uint8Array;
 }
 
@@ -69,25 +92,28 @@ export function createCA(options: CreateCAOptions): CreatedCA {
   const durationNs = options.durationNs ?? DEFAULT_CA_DURATION_NS;
   if (durationNs <= 0n) throw new CertificateError('duration must be greater than 0');
   if (options.name === '') throw new CertificateError('name is required');
+  const version = options.version ?? 1;
+  const curve = options.curve ?? 'CURVE25519';
+  checkVersionLimits(version, curve, options.name, options.networks ?? [], options.unsafeNetworks ?? []);
   const now = options.now ?? new Date();
   let privateKey: Uint8Array;
   let publicKey: Uint8Array;
   if (options.privateKey) {
     privateKey = Uint8Array.from(options.privateKey);
-    publicKey = ed25519PublicFromPrivate(privateKey);
+    publicKey = signingPublicFromPrivate(curve, privateKey);
   } else {
-    ({ privateKey, publicKey } = generateEd25519KeyPair());
+    ({ privateKey, publicKey } = generateSigningKeyPair(curve));
   }
   const details: CertificateDetails = {
-    version: 1,
+    version,
     name: options.name,
     networks: (options.networks ?? []).map((n) => ({ ...n })),
-    unsafeNetworks: (options.unsafeNetworks ?? []).map(maskedNetwork),
+    unsafeNetworks: (options.unsafeNetworks ?? []).map((n) => (version === 1 ? maskedNetwork(n) : { ...n })),
     groups: normalizeGroups(options.groups ?? []),
     notBefore: unixSeconds(now),
     notAfter: addDuration(now, durationNs),
     publicKey,
-    curve: 'CURVE25519',
+    curve,
     isCA: true,
     issuer: '',
   };
@@ -95,16 +121,18 @@ export function createCA(options: CreateCAOptions): CreatedCA {
 }
 
 export interface SignOptions {
-  /** The signing CA certificate and its 64-byte Ed25519 private key. */
+  /** The signing CA certificate and its private key (Ed25519: 64 bytes; P256: the 32-byte scalar). */
   caCert: Certificate;
   caKey: Uint8Array;
+  /** Certificate format; default: the CA's (as nebula-cert 1.10). */
+  version?: CertificateVersion;
   name: string;
   /** The host's VPN address(es) with the network's prefix length (host address kept, e.g. 10.42.0.5/24). */
   networks: readonly IpNetwork[];
-  /** Unsafe-route networks this host may serve; stored as network addresses. */
+  /** Unsafe-route networks this host may serve; v1 stores network addresses, v2 keeps them as written. */
   unsafeNetworks?: readonly IpNetwork[];
   groups?: readonly string[];
-  /** The host's X25519 public key. */
+  /** The host's public key on the CA's curve: X25519 (32 bytes) or P256 (65). */
   publicKey: Uint8Array;
   /** Validity in nanoseconds; undefined or 0: until one second before the CA expires. */
   durationNs?: bigint;
@@ -113,16 +141,18 @@ export interface SignOptions {
 
 /**
  * Signs a host certificate (nebula-cert sign). Refuses with a CertificateError when the CA cert
- * is not a CA, is expired, does not match the key, or when the result would violate the CA's
- * constraints (validity, IPs, subnets, groups).
+ * is not a CA, is expired, does not match the key, when the result would violate the CA's
+ * constraints (validity, networks, unsafe networks, groups) or, for v2, Nebula's validate().
  */
 export function signCertificate(options: SignOptions): Certificate {
   const { caCert, caKey } = options;
   const now = options.now ?? new Date();
   if (!caCert.details.isCA) throw new CertificateError('refusing to sign, the signing certificate is not a CA');
+  const curve = caCert.details.curve;
+  const version = options.version ?? caCert.details.version;
   let caPublic: Uint8Array;
   try {
-    caPublic = ed25519PublicFromPrivate(caKey);
+    caPublic = signingPublicFromPrivate(curve, caKey);
   } catch (err) {
     throw new CertificateError(`invalid CA key: ${(err as Error).message}`);
   }
@@ -132,12 +162,11 @@ export function signCertificate(options: SignOptions): Certificate {
   if (isExpired(caCert, now)) throw new CertificateError('ca certificate is expired');
   if (options.name === '') throw new CertificateError('name is required');
   if (options.networks.length === 0) throw new CertificateError('at least one ip is required');
-  if (options.publicKey.length !== PUBLIC_KEY_LENGTH) {
-    throw new CertificateError(`public key must be ${PUBLIC_KEY_LENGTH} bytes, got ${options.publicKey.length}`);
+  const keyLength = curve === 'P256' ? P256_PUBLIC_KEY_LENGTH : PUBLIC_KEY_LENGTH;
+  if (options.publicKey.length !== keyLength) {
+    throw new CertificateError(`public key must be ${keyLength} bytes, got ${options.publicKey.length}`);
   }
-  for (const n of [...options.networks, ...(options.unsafeNetworks ?? [])]) {
-    if (!Number.isInteger(n.bits) || n.bits < 0 || n.bits > (n.family === 4 ? 32 : 128)) throw new CertificateError(`invalid prefix length in ${formatIpNetwork(n)}`);
-  }
+  checkVersionLimits(version, curve, options.name, options.networks, options.unsafeNetworks ?? []);
 
   let notAfter: number;
   if (options.durationNs === undefined || options.durationNs === 0n) {
@@ -149,15 +178,15 @@ export function signCertificate(options: SignOptions): Certificate {
   }
 
   const details: CertificateDetails = {
-    version: 1,
+    version,
     name: options.name,
     networks: options.networks.map((n) => ({ ...n })),
-    unsafeNetworks: (options.unsafeNetworks ?? []).map(maskedNetwork),
+    unsafeNetworks: (options.unsafeNetworks ?? []).map((n) => (version === 1 ? maskedNetwork(n) : { ...n })),
     groups: normalizeGroups(options.groups ?? []),
     notBefore: unixSeconds(now),
     notAfter,
     publicKey: Uint8Array.from(options.publicKey),
-    curve: 'CURVE25519',
+    curve,
     isCA: false,
     issuer: certificateFingerprint(caCert),
   };

@@ -7,26 +7,27 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import type { LevelWithSilent } from 'pino';
 import { cidrCovers, formatCidr, formatIp, maskFromBits, parseCidr, type Cidr } from '../net/ipv4.js';
-import { ipNetworkFromCidr, ipv4Cidrs } from '../net/ip.js';
+import { ipNetworkFromCidr, ipv4Cidrs, parseIpNetwork, type IpNetwork } from '../net/ip.js';
 import { describeFsError, showValue, UserError } from '../errors.js';
 import { createLogger, type LogFormat } from '../log.js';
 import { readServiceState, servicePathFor } from './enroll-state.js';
 import { createToken, encodeToken, readTokens, tokensPathFor, writeTokens, type SubnetPolicy } from '../../pki/enroll-token.js';
-import { certificateFingerprint, certificateToJson, certificateToText, CertificateError, type Certificate } from '../../pki/cert.js';
+import { certificateFingerprint, certificateToJson, certificateToText, CertificateError, type Certificate, type CertificateVersion, type Curve } from '../../pki/cert.js';
 import { CAPool } from '../../pki/ca-pool.js';
 import { DurationError, formatGoDuration, parseGoDuration } from '../../pki/duration.js';
 import { checkOutputsAbsent, writeOutputFiles } from '../../pki/files.js';
 import { addressHolder, checkNotHandedOut, chooseSubnet, ledgerPathFor, recordAddress, recordSubnets, withLedger } from '../../pki/subnet-ledger.js';
 import {
   encodeCertificatePem,
-  encodeEd25519PrivateKeyPem,
-  encodeX25519PrivateKeyPem,
-  encodeX25519PublicKeyPem,
-  generateX25519KeyPair,
+  encodeHostPrivateKeyPem,
+  encodeHostPublicKeyPem,
+  encodeSigningPrivateKeyPem,
+  generateHostKeyPair,
   loadCertificate,
   loadCertificates,
   loadEd25519PrivateKey,
-  loadX25519PublicKey,
+  loadHostPublicKey,
+  loadSigningPrivateKey,
   isInlinePem,
   readPathOrPem,
 } from '../../pki/keys.js';
@@ -82,10 +83,54 @@ function loading<T>(what: string, fn: () => T): T {
   }
 }
 
+/** --version: 1 or 2 (nebula-cert 1.10's flag). */
+function parseVersion(text: string | undefined): CertificateVersion | undefined {
+  if (text === undefined) return undefined;
+  if (text !== '1' && text !== '2') throw new UserError('--version must be either 1 or 2');
+  return Number(text) as CertificateVersion;
+}
+
+/** --curve: 25519 (the default) or P256, as nebula-cert 1.10 spells them. */
+function parseCurve(text: string): Curve {
+  const t = text.trim().toUpperCase();
+  if (t === '25519' || t === 'CURVE25519' || t === 'X25519' || t === 'ED25519') return 'CURVE25519';
+  if (t === 'P256' || t === 'P-256') return 'P256';
+  throw new UserError(`invalid curve: ${text} (expected 25519 or P256)`);
+}
+
+/**
+ * A network list given by its nebula-cert 1.10 flag or, when that is absent, by the 1.6 one
+ * (--ips/--ip, --subnets), as nebula-cert pulls up its deprecated flags. `what` names the flag
+ * in errors ("ip" and "subnet" keep mesh's earlier messages).
+ */
+function networksOption(current: string | undefined, legacy: string | undefined, legacyWhat: string, what: string): { text: string | undefined; what: string } {
+  if (current !== undefined && current !== '') return { text: current, what };
+  return { text: legacy, what: legacyWhat };
+}
+
+function parseNetworks(value: string | undefined, what: string, version: CertificateVersion): IpNetwork[] {
+  return splitList(value).map((text) => {
+    let n: IpNetwork;
+    try {
+      n = parseIpNetwork(text);
+    } catch (err) {
+      throw new UserError(`invalid ${what} definition: ${(err as Error).message}`);
+    }
+    if (version === 1 && n.family !== 4) throw new UserError(`invalid ${what} definition: v1 certificates can only be ipv4, have ${text}`);
+    return n;
+  });
+}
+
+const VERSION_HELP = 'certificate format: 1 (Nebula 1.6+, protobuf) or 2 (Nebula 1.10+, several IPv4 and IPv6 networks, P256)';
+
 interface InitOptions {
   name: string;
+  version: string;
+  curve: string;
   duration: string;
   groups?: string;
+  networks?: string;
+  unsafeNetworks?: string;
   ips?: string;
   subnets?: string;
   outCrt: string;
@@ -97,23 +142,38 @@ function initCommand(): Command {
   return new Command('init')
     .description('create a self-signed certificate authority (like `nebula-cert ca`)')
     .requiredOption('--name <name>', 'name of the certificate authority')
+    .option('--version <1|2>', `${VERSION_HELP}; nebula-cert 1.10 defaults to 2, mesh to 1 so that Nebula 1.6-1.9 hosts can use the CA`, '1')
+    .option('--curve <curve>', 'key curve: 25519 (Ed25519 CA key, X25519 host keys) or P256 (ECDSA CA key, P256 host keys; version 2 only)', '25519')
     .option('--duration <duration>', 'how long the CA is valid, Go syntax (e.g. 8760h, 1h30m, 90s)', formatGoDuration(DEFAULT_CA_DURATION_NS))
     .option('--groups <list>', 'comma separated groups; limits the groups of certificates this CA signs')
-    .option('--ips <cidrs>', 'comma separated IPv4 networks; limits the IPs of certificates this CA signs')
-    .option('--subnets <cidrs>', 'comma separated IPv4 networks; limits the subnets of certificates this CA signs')
+    .option('--networks <cidrs>', 'comma separated networks (IPv4; IPv6 in version 2); limits the networks of certificates this CA signs')
+    .option('--unsafe-networks <cidrs>', 'comma separated networks (IPv4; IPv6 in version 2); limits the unsafe networks (routed subnets) of certificates this CA signs')
+    .option('--ips <cidrs>', 'the same as --networks (nebula-cert 1.6\'s name)')
+    .option('--subnets <cidrs>', 'the same as --unsafe-networks (nebula-cert 1.6\'s name)')
     .option('--out-crt <path>', 'where to write the CA certificate', 'ca.crt')
     .option('--out-key <path>', 'where to write the CA private key', 'ca.key')
     .option('--force', 'overwrite existing output files')
     .action(
       run((opts: InitOptions) => {
+        const version = parseVersion(opts.version)!;
+        const curve = parseCurve(opts.curve);
+        if (curve === 'P256' && version === 1) throw new UserError('--curve P256 needs --version 2 (mesh writes v1 certificates with curve 25519 only)');
         const durationNs = parseDuration(opts.duration);
         if (durationNs <= 0n) throw new UserError('--duration must be greater than 0');
-        const ips = parseCidrs(opts.ips, 'ip');
-        const subnets = parseCidrs(opts.subnets, 'subnet');
-        const ca = createCA({ name: opts.name, durationNs, groups: splitList(opts.groups), networks: ips.map(ipNetworkFromCidr), unsafeNetworks: subnets.map(ipNetworkFromCidr) });
+        const networks = networksOption(opts.networks, opts.ips, 'ip', '--networks');
+        const unsafe = networksOption(opts.unsafeNetworks, opts.subnets, 'subnet', '--unsafe-networks');
+        const ca = createCA({
+          name: opts.name,
+          version,
+          curve,
+          durationNs,
+          groups: splitList(opts.groups),
+          networks: parseNetworks(networks.text, networks.what, version),
+          unsafeNetworks: parseNetworks(unsafe.text, unsafe.what, version),
+        });
         writeOutputFiles(
           [
-            { path: opts.outKey, data: encodeEd25519PrivateKeyPem(ca.privateKey), what: 'CA key' },
+            { path: opts.outKey, data: encodeSigningPrivateKeyPem(curve, ca.privateKey), what: 'CA key' },
             { path: opts.outCrt, data: encodeCertificatePem(ca.cert), what: 'CA cert' },
           ],
           opts.force === true,
@@ -125,10 +185,13 @@ function initCommand(): Command {
 interface SignCliOptions {
   caCrt: string;
   caKey: string;
+  version?: string;
   name: string;
-  ip: string;
-  groups?: string;
+  networks?: string;
+  unsafeNetworks?: string;
+  ip?: string;
   subnets?: string;
+  groups?: string;
   duration?: string;
   inPub?: string;
   outCrt?: string;
@@ -141,12 +204,15 @@ function signCommand(): Command {
     .description('create and sign a host certificate (like `nebula-cert sign`)')
     .option('--ca-crt <path>', 'the signing CA certificate', 'ca.crt')
     .option('--ca-key <path>', 'the signing CA private key', 'ca.key')
+    .option('--version <1|2>', `${VERSION_HELP}; default: the CA's version`)
     .requiredOption('--name <name>', 'name of the certificate, usually the host name')
-    .requiredOption('--ip <cidr>', 'the VPN IPv4 address and network prefix, e.g. 10.42.0.2/16')
+    .option('--networks <cidrs>', 'the host\'s overlay addresses with their network prefix, comma separated, e.g. 10.42.0.2/16,fd42::2/64 (version 1: one IPv4 address)')
+    .option('--unsafe-networks <cidrs>', 'comma separated networks this host may route for (unsafe routes, its Docker containers), or "auto": the next free IPv4 /24 in the CA\'s unsafe networks, recorded in a ledger next to the CA key')
+    .option('--ip <cidr>', 'the same as --networks with one IPv4 address (nebula-cert 1.6\'s name), e.g. 10.42.0.2/16')
+    .option('--subnets <cidrs>', 'the same as --unsafe-networks (nebula-cert 1.6\'s name), "auto" included')
     .option('--groups <list>', 'comma separated groups')
-    .option('--subnets <cidrs>', 'comma separated IPv4 networks this host may route for (unsafe routes, its Docker containers), or "auto": the next free /24 in the CA\'s subnets, recorded in a ledger next to the CA key')
     .option('--duration <duration>', 'how long the certificate is valid, Go syntax (default: until 1 s before the CA expires)')
-    .addOption(new Option('--in-pub <path>', 'sign an existing X25519 public key (from `mesh ca keygen`) instead of creating a key pair').conflicts('outKey'))
+    .addOption(new Option('--in-pub <path>', 'sign an existing public key (from `mesh ca keygen`, on the CA\'s curve) instead of creating a key pair').conflicts('outKey'))
     .option('--out-crt <path>', 'where to write the certificate (default: <name>.crt)')
     .option('--out-key <path>', 'where to write the new private key (default: <name>.key)')
     .option('--force', 'overwrite existing output files')
@@ -154,13 +220,18 @@ function signCommand(): Command {
 }
 
 function signAction(opts: SignCliOptions): void {
-  const caKey = loading('error while reading ca-key', () => loadEd25519PrivateKey(opts.caKey));
+  const caKey = loading('error while reading ca-key', () => loadSigningPrivateKey(opts.caKey));
   const caCert = loading('error while reading ca-crt', () => loadCertificate(opts.caCrt));
-  const ipList = splitList(opts.ip);
-  if (ipList.length !== 1) throw new UserError(`invalid ip definition: expected one IPv4 address with prefix, got "${opts.ip}"`);
-  const ips = parseCidrs(opts.ip, 'ip');
-  const auto = opts.subnets?.trim() === 'auto';
-  const explicitSubnets = auto ? [] : parseCidrs(opts.subnets, 'subnet');
+  const curve = caCert.details.curve;
+  if (caKey.curve !== curve) throw new UserError('refusing to sign, root certificate does not match private key');
+  const version = parseVersion(opts.version) ?? caCert.details.version;
+  const given = networksOption(opts.networks, opts.ip, 'ip', '--networks');
+  if (given.text === undefined || given.text.trim() === '') throw new UserError('--networks (or --ip) is required', 2);
+  const networks = parseNetworks(given.text, given.what, version);
+  if (version === 1 && networks.length !== 1) throw new UserError(`invalid ip definition: expected one IPv4 address with prefix, got "${given.text}"`);
+  const unsafe = networksOption(opts.unsafeNetworks, opts.subnets, 'subnet', '--unsafe-networks');
+  const auto = unsafe.text?.trim() === 'auto';
+  const explicitUnsafe = auto ? [] : parseNetworks(unsafe.text, unsafe.what, version);
   const durationNs = opts.duration === undefined ? undefined : parseDuration(opts.duration);
   if (durationNs !== undefined && durationNs < 0n) throw new UserError('--duration must not be negative');
 
@@ -168,9 +239,11 @@ function signAction(opts: SignCliOptions): void {
   let privateKey: Uint8Array | undefined;
   if (opts.inPub !== undefined) {
     const inPub = opts.inPub;
-    publicKey = loading('error while reading in-pub', () => loadX25519PublicKey(inPub));
+    const pub = loading('error while reading in-pub', () => loadHostPublicKey(inPub));
+    if (pub.curve !== curve) throw new UserError('curve of in-pub does not match ca');
+    publicKey = pub.key;
   } else {
-    ({ publicKey, privateKey } = generateX25519KeyPair());
+    ({ publicKey, privateKey } = generateHostKeyPair(curve));
   }
 
   const outCrt = opts.outCrt ?? `${opts.name}.crt`;
@@ -179,44 +252,49 @@ function signAction(opts: SignCliOptions): void {
   if (privateKey) outputs.push({ path: opts.outKey ?? `${opts.name}.key`, what: 'key' });
   checkOutputsAbsent(outputs, opts.force === true);
 
-  const signAndWrite = (subnets: Cidr[]) => {
-    const cert = signCertificate({ caCert, caKey, name: opts.name, networks: ips.map(ipNetworkFromCidr), unsafeNetworks: subnets.map(ipNetworkFromCidr), groups: splitList(opts.groups), publicKey, ...(durationNs === undefined ? {} : { durationNs }) });
-    const data = [encodeCertificatePem(cert), ...(privateKey ? [encodeX25519PrivateKeyPem(privateKey)] : [])];
+  const signAndWrite = (unsafeNetworks: IpNetwork[]) => {
+    const cert = signCertificate({ caCert, caKey: caKey.key, version, name: opts.name, networks, unsafeNetworks, groups: splitList(opts.groups), publicKey, ...(durationNs === undefined ? {} : { durationNs }) });
+    const data = [encodeCertificatePem(cert), ...(privateKey ? [encodeHostPrivateKeyPem(curve, privateKey)] : [])];
     writeOutputFiles(outputs.map((o, i) => ({ ...o, data: data[i]! })), opts.force === true);
   };
-  // Subnets and the IP go through the ledger, so that no two hosts (nor `mesh join`) get the same one.
+  // IPv4 container subnets and the first IPv4 address go through the ledger, so that no two hosts
+  // (nor `mesh join`) get the same one.
   if (isInlinePem(opts.caKey)) {
-    if (auto) throw new UserError('--subnets auto needs --ca-key as a file: the subnet ledger is kept next to it');
-    return signAndWrite(explicitSubnets);
+    if (auto) throw new UserError(`${unsafe.what === 'subnet' ? '--subnets' : '--unsafe-networks'} auto needs --ca-key as a file: the subnet ledger is kept next to it`);
+    return signAndWrite(explicitUnsafe);
   }
   const ledger = ledgerPathFor(opts.caKey);
+  const address = ipv4Cidrs(networks)[0];
   withLedger(ledger, (state) => {
-    const subnets = auto ? [chooseSubnet(ipv4Cidrs(caCert.details.unsafeNetworks), state.subnets, opts.name)] : explicitSubnets;
+    const subnets = auto ? [chooseSubnet(ipv4Cidrs(caCert.details.unsafeNetworks), state.subnets, opts.name)] : ipv4Cidrs(explicitUnsafe);
     if (!auto) checkNotHandedOut(subnets, state.subnets, opts.name);
-    const holder = addressHolder(state.addresses, ips[0]!.ip, opts.name);
+    const holder = address && addressHolder(state.addresses, address.ip, opts.name);
     // nebula-cert signs what it is told; the ledger only warns, as reusing an IP can be intended (a renamed host).
-    if (holder) process.stderr.write(`warning: ${formatIp(ips[0]!.ip)} is also recorded for "${holder.name}" (${holder.at}) in ${ledger}\n`);
-    signAndWrite(subnets);
+    if (holder) process.stderr.write(`warning: ${formatIp(address.ip)} is also recorded for "${holder.name}" (${holder.at}) in ${ledger}\n`);
+    signAndWrite(auto ? subnets.map(ipNetworkFromCidr) : explicitUnsafe);
     if (auto) process.stdout.write(`${opts.name}: subnet ${subnets.map(formatCidr).join(', ')} (recorded in ${ledger})\n`);
     const now = new Date();
     const recordedSubnets = subnets.length > 0 ? recordSubnets(state.subnets, opts.name, subnets, now) : state.subnets;
-    return { state: { subnets: recordedSubnets, addresses: recordAddress(state.addresses, opts.name, ips[0]!.ip, now) }, result: undefined };
+    const addresses = address ? recordAddress(state.addresses, opts.name, address.ip, now) : state.addresses;
+    return { state: { subnets: recordedSubnets, addresses }, result: undefined };
   });
 }
 
 function keygenCommand(): Command {
   return new Command('keygen')
-    .description('create an X25519 key pair for a host; sign the public key with `mesh ca sign --in-pub`')
+    .description('create a key pair for a host; sign the public key with `mesh ca sign --in-pub`')
+    .option('--curve <curve>', 'key curve: 25519 (X25519) or P256; the CA\'s curve', '25519')
     .requiredOption('--out-key <path>', 'where to write the private key')
     .requiredOption('--out-pub <path>', 'where to write the public key')
     .option('--force', 'overwrite existing output files')
     .action(
-      run((opts: { outKey: string; outPub: string; force?: boolean }) => {
-        const pair = generateX25519KeyPair();
+      run((opts: { curve: string; outKey: string; outPub: string; force?: boolean }) => {
+        const curve = parseCurve(opts.curve);
+        const pair = generateHostKeyPair(curve);
         writeOutputFiles(
           [
-            { path: opts.outKey, data: encodeX25519PrivateKeyPem(pair.privateKey), what: 'key' },
-            { path: opts.outPub, data: encodeX25519PublicKeyPem(pair.publicKey), what: 'public key' },
+            { path: opts.outKey, data: encodeHostPrivateKeyPem(curve, pair.privateKey), what: 'key' },
+            { path: opts.outPub, data: encodeHostPublicKeyPem(curve, pair.publicKey), what: 'public key' },
           ],
           opts.force === true,
         );
@@ -228,11 +306,19 @@ function printCommand(): Command {
   return new Command('print')
     .description('print the certificates in a file (like `nebula-cert print`)')
     .requiredOption('--path <path>', 'the certificate file')
-    .option('--json', 'print one JSON object per certificate, in the format of `nebula-cert print -json`')
+    .option('--json', 'print JSON in the format of `nebula-cert print -json`')
+    .addHelpText(
+      'after',
+      '\nA file of v1 certificates prints as nebula-cert 1.6 prints it (--json: one object per line); a file\nwith a v2 certificate prints as nebula-cert 1.10 does (--json: one array).',
+    )
     .action(
       run((opts: { path: string; json?: boolean }) => {
         const certs = loading('error while reading cert', () => loadCertificates(opts.path));
-        const out = certs.map((c) => (opts.json ? certificateToJson(c) : certificateToText(c)) + '\n').join('');
+        const format = certs.some((c) => c.details.version === 2) ? '1.10' : '1.6';
+        const out =
+          opts.json && format === '1.10'
+            ? `[${certs.map((c) => certificateToJson(c, format)).join(',')}]\n`
+            : certs.map((c) => (opts.json ? certificateToJson(c, format) : certificateToText(c, format)) + '\n').join('');
         process.stdout.write(out);
       }),
     );
@@ -516,7 +602,7 @@ function revokeAction(opts: RevokeOptions): void {
 /** `mesh ca ...`: the certificate authority commands. */
 export function caCommand(): Command {
   return new Command('ca')
-    .description('certificate authority: init, sign, keygen, print, verify (files compatible with nebula-cert 1.6); revoke; serve and token for `mesh join`')
+    .description('certificate authority: init, sign, keygen, print, verify (files compatible with nebula-cert 1.6, and 1.10 for v2 certificates); revoke; serve and token for `mesh join`')
     .addCommand(initCommand())
     .addCommand(signCommand())
     .addCommand(keygenCommand())

@@ -25,14 +25,17 @@ function commandsFor(argv: readonly string[]): string[] {
 }
 
 export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
-  const program = new Command('mesh')
-    .description('Encrypted peer-to-peer overlay network, wire-compatible with Nebula 1.6')
-    .version(packageVersion(), '-v, --version')
+  const names = commandsFor(argv);
+  const program = new Command('mesh').description('Encrypted peer-to-peer overlay network, wire-compatible with Nebula 1.6');
+  // Only without a command: commander would take `--version` anywhere on the line, and
+  // `mesh ca init|sign --version 2` is nebula-cert's certificate format flag.
+  if (names.length !== 1) program.version(packageVersion(), '-v, --version');
+  program
     .addOption(new Option('--log-format <format>', 'log output format (default: text on a terminal, json otherwise)').choices(['json', 'text']))
     .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const name of commandsFor(argv)) program.addCommand(await COMMANDS[name]!());
+  for (const name of names) program.addCommand(await COMMANDS[name]!());
   for (const command of program.commands) applyExitOverride(command);
   return program;
 }

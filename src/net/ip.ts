@@ -29,9 +29,15 @@ export function parseIp6(text: string): Uint8Array {
   return v6.encode(s);
 }
 
-/** RFC 5952 text for 16 address bytes: lowercase, the longest run of two or more zero groups as "::". */
+/**
+ * RFC 5952 text for 16 address bytes: lowercase, the longest run of two or more zero groups as
+ * "::"; an IPv4-mapped address as "::ffff:1.2.3.4" (RFC 5952 s5, and Go's netip, which Nebula prints with).
+ */
 export function formatIp6(bytes: Uint8Array): string {
   if (bytes.length !== 16) throw new Error('IPv6 address must be 16 bytes');
+  if (bytes.subarray(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff) {
+    return `::ffff:${bytes[12]}.${bytes[13]}.${bytes[14]}.${bytes[15]}`;
+  }
   // ip-codec shortens the first zero run, not the longest; the URL standard's IPv6 serializer is
   // RFC 5952's canonical form.
   return new URL(`http://[${v6.decode(bytes)}]/`).hostname.slice(1, -1);
