@@ -1,6 +1,6 @@
 import { createCA, signCertificate } from '../../pki/sign.js';
 import { encodeCertificatePem, encodeEd25519PrivateKeyPem, encodeX25519PrivateKeyPem, generateX25519KeyPair } from '../../pki/keys.js';
-import { signDetails, type Certificate, type CertificateVersion } from '../../pki/cert.js';
+import type { Certificate, CertificateVersion } from '../../pki/cert.js';
 import { parseIpNetwork } from '../net/ip.js';
 
 export interface TestCA {
@@ -22,25 +22,17 @@ export interface TestHost {
 
 const HOUR_NS = 3600n * 1_000_000_000n;
 
-/**
- * A certificate in `version`: the v1 signer's result (its checks and CA constraints are the same for
- * both versions), signed again as v2 when asked. Until sign.ts takes a version.
- */
-function inVersion(cert: Certificate, version: CertificateVersion, caKey: Uint8Array): Certificate {
-  return version === 1 ? cert : signDetails({ ...cert.details, version }, caKey);
-}
-
 /** A CA; `version` 2 makes a v2 (Nebula 1.10+) CA, whose host certificates are v2 as well. */
 export function makeCA(name = 'Test CA', options: { groups?: string[]; ips?: string[]; subnets?: string[]; hours?: number; now?: Date; version?: CertificateVersion } = {}): TestCA {
-  const { cert: made, privateKey } = createCA({
+  const { cert, privateKey } = createCA({
     name,
+    version: options.version,
     durationNs: BigInt(options.hours ?? 24) * HOUR_NS,
     groups: options.groups,
     networks: options.ips?.map(parseIpNetwork),
     unsafeNetworks: options.subnets?.map(parseIpNetwork),
     now: options.now,
   });
-  const cert = inVersion(made, options.version ?? 1, privateKey);
   return { cert, key: privateKey, pem: encodeCertificatePem(cert), keyPem: encodeEd25519PrivateKeyPem(privateKey) };
 }
 
@@ -52,7 +44,8 @@ export function makeHost(
 ): TestHost {
   // The same keys under several certificates: a host holding a v1 and a v2 certificate.
   const keys = options.keys ?? generateX25519KeyPair();
-  const signed = signCertificate({
+  // The host's version follows its CA's, as nebula-cert sign's default.
+  const cert = signCertificate({
     caCert: ca.cert,
     caKey: ca.key,
     name,
@@ -63,6 +56,5 @@ export function makeHost(
     durationNs: options.durationNs,
     now: options.now,
   });
-  const cert = inVersion(signed, ca.cert.details.version, ca.key);
   return { name, ip: ipCidr.split('/')[0]!, cert, ca: ca.pem, certPem: encodeCertificatePem(cert), keyPem: encodeX25519PrivateKeyPem(keys.privateKey) };
 }
