@@ -90,6 +90,31 @@ describe('nodes with v1, v2 and v1+v2 certificates', () => {
     assert.equal(tunnelVersion(d, 'old'), 1, 'dual answered old in v1');
   });
 
+  it('v2 nodes find each other through a mesh lighthouse over v2 tunnels (IPv4 networks: the lighthouse messages are unchanged)', async () => {
+    const net = new MemoryNetwork();
+    const v2 = (name: string, ip: string) => holding(name, ip, [v2ca], v2ca.pem);
+    const noInterfaces = () => ({});
+    const lh = await startMemoryNode(net, v2('lh', '10.50.0.10/16'), '192.0.2.10', { amLighthouse: true, tun: { disabled: true }, networkInterfaces: noInterfaces });
+    running.push(lh);
+    const client = async (name: string, ip: string, address: string) => {
+      const node = await startMemoryNode(net, v2(name, `${ip}/16`), address, {
+        staticHostMap: { '10.50.0.10': ['192.0.2.10:4242'] },
+        networkInterfaces: noInterfaces,
+        extra: { lighthouse: { am_lighthouse: false, interval: '100ms', hosts: ['10.50.0.10'] } },
+      });
+      running.push(node);
+      return node;
+    };
+    const a = await client('a', '10.50.0.21', '192.0.2.21');
+    const b = await client('b', '10.50.0.22', '192.0.2.22');
+    await waitFor(() => (lh.lighthouse!.server.addressesOf(parseIp('10.50.0.22'))?.v4.length ?? 0) > 0, 3000, 'b registered with the lighthouse');
+    const before = b.tun.written.length;
+    a.tun.inject([echo('10.50.0.21', '10.50.0.22', 8, 1, 1)]);
+    await waitFor(() => b.tun.written.length > before, 3000, 'a reaches b, found through the lighthouse');
+    assert.equal(nodeStatus(a.node).tunnels.find((t) => t.vpnIp === '10.50.0.10')?.certVersion, 2);
+    assert.equal(nodeStatus(a.node).tunnels.find((t) => t.vpnIp === '10.50.0.22')?.certVersion, 2);
+  });
+
   it('reload (SIGHUP) refuses a v1 and a v2 certificate that do not belong together and keeps the running ones', async () => {
     const net = new MemoryNetwork();
     const o = await start(net, old);

@@ -14,9 +14,9 @@ import { makeCA, makeHost } from '../../../src/lab/pki.js';
 import { startMemoryNode, waitFor, type MemoryNode } from '../../helpers/memory-mesh.js';
 
 const ca = makeCA('V6 CA', { version: 2 });
-const lhHost = makeHost(ca, 'lh', '10.8.0.1/16', { networks: ['fd08::1/64'] });
-const aHost = makeHost(ca, 'a', '10.8.0.2/16', { networks: ['fd08::2/64'] });
-const bHost = makeHost(ca, 'b', '10.8.0.3/16', { networks: ['fd08::3/64'] });
+const lhHost = makeHost(ca, 'lh', '10.8.0.1/16,fd08::1/64');
+const aHost = makeHost(ca, 'a', '10.8.0.2/16,fd08::2/64');
+const bHost = makeHost(ca, 'b', '10.8.0.3/16,fd08::3/64');
 
 /** An ICMPv6 echo request (128) or reply (129); mesh does not check the checksum, the kernel would. */
 function icmp6Echo(src: string, dst: string, type: 128 | 129, seq: number): Buffer {
