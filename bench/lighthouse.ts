@@ -37,7 +37,7 @@ const node: LighthouseNode = {
   },
   remoteAllowed: () => true,
   diag: { drop: () => {} },
-  inVpnNetwork: (ip: number) => cidrContains(vpnNet, ip),
+  inVpnNetworks: (ip) => typeof ip === 'number' && cidrContains(vpnNet, ip),
 };
 
 const mib = (n: number) => (n / 1024 / 1024).toFixed(1);

@@ -47,7 +47,7 @@ export async function attachLighthouse(node: MeshNode, bindUdp?: (options: UdpOp
     sendOn: (host, type, subtype, payload) => node.sendOn(host, type, subtype, payload),
     sendTo: (vpnIp, type, subtype, payload) => node.sendTo(vpnIp, type, subtype, payload),
     remoteAllowed: (vpnIp, addr) => node.remoteAllowed(vpnIp, addr),
-    inVpnNetwork: (ip) => node.identity.inVpnNetwork(ip),
+    inVpnNetworks: (ip) => node.identity.inVpnNetworks(ip),
   });
   node.serveLighthouse(server);
   const stun = await StunResponder.start(
@@ -63,7 +63,7 @@ export async function attachLighthouse(node: MeshNode, bindUdp?: (options: UdpOp
         {
           diag,
           log,
-          self: () => ({ cert: node.identity.cert, vpnIp: node.identity.vpnIp }),
+          self: () => ({ cert: node.identity.cert, vpnAddrs: node.identity.vpnAddrs }),
           connectedCert: (vpnIp) => node.hostmap.get(vpnIp)?.cert ?? null,
           hostNamed: (name) => server.directory.hostNamed(name),
           inVpnNetwork: (ip) => node.identity.inVpnNetwork(ip),

@@ -15,6 +15,7 @@ import {
   type NatMapping,
 } from '../src/protocol/messages.js';
 import type { HostInfo } from '../src/node/hostmap.js';
+import type { VpnAddr } from '../src/net/ip.js';
 import { ipv4Cidrs } from '../src/net/ip.js';
 
 /** Names kept per host and chunks per snapshot (with the name bounds of messages.ts): bound what one host can make the lighthouse hold. */
@@ -62,22 +63,22 @@ export interface TunnelReport {
  * the address book: rebuilt from tunnels and those checks after a restart.
  */
 export class MeshDirectory {
-  private readonly subnets = new PrefixTable<number>();
-  private readonly namesByHost = new Map<number, HostNames>();
-  private readonly hostsByName = new Map<string, Set<number>>();
+  private readonly subnets = new PrefixTable<VpnAddr>();
+  private readonly namesByHost = new Map<VpnAddr, HostNames>();
+  private readonly hostsByName = new Map<string, Set<VpnAddr>>();
   /** Certificate names of the connected hosts (lighthouse.serve_dns), lower case. */
-  private readonly byCertName = new Map<string, number>();
-  private readonly reports = new Map<number, TunnelReport>();
+  private readonly byCertName = new Map<string, HostInfo>();
+  private readonly reports = new Map<VpnAddr, TunnelReport>();
 
   /** `changed` hears of every host whose names or tunnel report changed (the map's live updates). */
   constructor(
     private readonly now: () => number = Date.now,
-    private readonly changed: (vpnIp: number) => void = () => {},
+    private readonly changed: (vpnIp: VpnAddr) => void = () => {},
   ) {}
 
   onTunnelUp(host: HostInfo): void {
     for (const s of ipv4Cidrs(host.cert?.details.unsafeNetworks ?? [])) this.subnets.set(s, host.vpnIp);
-    if (host.cert) this.byCertName.set(host.cert.details.name.toLowerCase(), host.vpnIp);
+    if (host.cert) this.byCertName.set(host.cert.details.name.toLowerCase(), host);
   }
 
   onTunnelGone(host: HostInfo): void {
@@ -85,22 +86,24 @@ export class MeshDirectory {
     this.dropNames(host.vpnIp);
     this.reports.delete(host.vpnIp);
     const name = host.cert?.details.name.toLowerCase();
-    if (name !== undefined && this.byCertName.get(name) === host.vpnIp) this.byCertName.delete(name);
+    if (name !== undefined && this.byCertName.get(name)?.vpnIp === host.vpnIp) this.byCertName.delete(name);
   }
 
-  /** The overlay IP of the connected host whose certificate has this name (lower case). */
-  hostNamed(name: string): number | undefined {
-    return this.byCertName.get(name);
+  /** The overlay addresses (IPv4 and IPv6) of the connected host whose certificate has this name (lower case). */
+  hostNamed(name: string): readonly VpnAddr[] | undefined {
+    return this.byCertName.get(name)?.vpnAddrs;
   }
 
   /**
    * Handles a mesh extension message; false for anything else. `answerOf` gives what the address
    * book would answer about a host, so one reply is enough to start a handshake.
    */
-  handle(host: HostInfo, meta: MetaMessage, reply: Reply, answerOf: (vpnIp: number) => Pick<MetaDetails, 'ip4AndPorts' | 'ip6AndPorts' | 'relayVpnIps'>): boolean {
+  handle(host: HostInfo, meta: MetaMessage, reply: Reply, answerOf: (vpnIp: VpnAddr) => Pick<MetaDetails, 'ip4AndPorts' | 'ip6AndPorts' | 'relayVpnIps'>): boolean {
     switch (meta.type) {
       case MetaType.MeshSubnetQuery: {
-        const owner = this.subnets.lookup(meta.details.vpnIp);
+        const dst = meta.details.vpnIp;
+        // Container subnets are IPv4 (the mesh extension carries IPv4 prefixes).
+        const owner = typeof dst === 'number' ? this.subnets.lookup(dst) : undefined;
         if (owner === undefined || owner === host.vpnIp) return true; // unknown: silence, as for HostQuery
         const subnets = this.subnetsOf(owner);
         reply(MetaType.MeshSubnetReply, { ...emptyMetaDetails(), vpnIp: owner, ...answerOf(owner), meshSubnets: subnets });
@@ -123,7 +126,7 @@ export class MeshDirectory {
         const tunnels: MeshTunnel[] = [];
         for (const t of meta.details.meshTunnels ?? []) {
           if (tunnels.length >= MAX_REPORTED_TUNNELS) break;
-          if (t.peerIp === 0 || t.peerIp === host.vpnIp || t.relayIp === t.peerIp || tunnels.some((k) => k.peerIp === t.peerIp)) continue;
+          if (t.peerIp === 0 || host.vpnAddrs.includes(t.peerIp) || t.relayIp === t.peerIp || tunnels.some((k) => k.peerIp === t.peerIp)) continue;
           tunnels.push({ peerIp: t.peerIp, relayIp: t.relayIp, rttMicros: t.rttMicros, ageSeconds: t.ageSeconds });
         }
         const natMapping = NAT_MAPPINGS[meta.details.meshNatMapping ?? 0] ?? 'unknown';
@@ -149,16 +152,16 @@ export class MeshDirectory {
   }
 
   /** The container and service names a host publishes. */
-  namesOf(vpnIp: number): readonly MeshName[] {
+  namesOf(vpnIp: VpnAddr): readonly MeshName[] {
     return [...(this.namesByHost.get(vpnIp)?.names ?? [])].map(([name, ips]) => ({ name, ips }));
   }
 
   /** The latest tunnel report of a connected host. */
-  reportOf(vpnIp: number): TunnelReport | undefined {
+  reportOf(vpnIp: VpnAddr): TunnelReport | undefined {
     return this.reports.get(vpnIp);
   }
 
-  private subnetsOf(vpnIp: number): { ip: number; bits: number }[] {
+  private subnetsOf(vpnIp: VpnAddr): { ip: number; bits: number }[] {
     return this.subnets.entries().filter(([, v]) => v === vpnIp).map(([c]) => ({ ip: networkOf(c), bits: c.bits }));
   }
 
@@ -170,7 +173,7 @@ export class MeshDirectory {
       .map((n) => ({ name: n.name.toLowerCase(), ips: n.ips.filter((ip) => own.some((s) => cidrContains(s, ip))).slice(0, MAX_MESH_NAME_IPS) }));
   }
 
-  private stateOf(vpnIp: number, epoch: number): HostNames {
+  private stateOf(vpnIp: VpnAddr, epoch: number): HostNames {
     let state = this.namesByHost.get(vpnIp);
     if (!state) {
       state = { names: new Map(), epoch, version: -1, latest: -1, nextDelta: null, snapshot: null, lastResync: -Infinity };
@@ -226,12 +229,12 @@ export class MeshDirectory {
     return true;
   }
 
-  private isInStep(vpnIp: number, table: MeshNameTable): boolean {
+  private isInStep(vpnIp: VpnAddr, table: MeshNameTable): boolean {
     const state = this.namesByHost.get(vpnIp);
     return state !== undefined && state.epoch === table.epoch && state.version === table.version;
   }
 
-  private askResync(vpnIp: number, reply: Reply): void {
+  private askResync(vpnIp: VpnAddr, reply: Reply): void {
     const state = this.namesByHost.get(vpnIp);
     const now = this.now();
     if (state) {
@@ -241,7 +244,7 @@ export class MeshDirectory {
     reply(MetaType.MeshNamesResync, { ...emptyMetaDetails(), vpnIp });
   }
 
-  private setName(vpnIp: number, state: HostNames, name: string, ips: number[]): void {
+  private setName(vpnIp: VpnAddr, state: HostNames, name: string, ips: number[]): void {
     if (ips.length === 0) {
       if (!state.names.delete(name)) return;
       const hosts = this.hostsByName.get(name);
@@ -256,7 +259,7 @@ export class MeshDirectory {
     hosts.add(vpnIp);
   }
 
-  private dropNames(vpnIp: number): void {
+  private dropNames(vpnIp: VpnAddr): void {
     const state = this.namesByHost.get(vpnIp);
     if (!state) return;
     for (const name of [...state.names.keys()]) this.setName(vpnIp, state, name, []);

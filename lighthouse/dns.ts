@@ -3,20 +3,20 @@ import { isIP } from 'node:net';
 import dnsPacket, { type Answer, type DecodedPacket, type Question } from 'dns-packet';
 import type { Logger } from 'pino';
 import type { Certificate } from '../pki/cert.js';
-import { formatIp, parseIp } from '../src/net/ipv4.js';
+import { parseIp } from '../src/net/ipv4.js';
 import type { Diagnostics } from '../src/node/diagnostics.js';
-import { formatIpNetwork } from '../src/net/ip.js';
+import { formatIpNetwork, formatVpnAddr, parseVpnAddr, type VpnAddr } from '../src/net/ip.js';
 
 /** What the DNS server needs: who we are, who is connected, and the directory's name index. */
 export interface LighthouseDnsDeps {
   readonly diag: Pick<Diagnostics, 'drop'>;
   readonly log: Logger;
-  /** Our own certificate and overlay IP (replaced by a reload). */
-  self(): { cert: Certificate; vpnIp: number };
+  /** Our own certificate and overlay addresses, first one first (replaced by a reload). */
+  self(): { cert: Certificate; vpnAddrs: readonly VpnAddr[] };
   /** The certificate of a host with an established tunnel, if any. */
-  connectedCert(vpnIp: number): Certificate | null;
-  /** The overlay IP of the connected host with this certificate name (lower case). */
-  hostNamed(name: string): number | undefined;
+  connectedCert(vpnIp: VpnAddr): Certificate | null;
+  /** The overlay addresses of the connected host with this certificate name (lower case). */
+  hostNamed(name: string): readonly VpnAddr[] | undefined;
   inVpnNetwork(ip: number): boolean;
 }
 
@@ -106,29 +106,30 @@ export class LighthouseDns {
   /** The answers for one question; null when the name does not exist (NXDOMAIN). */
   private resolve(question: Question, querier: string): Answer[] | null {
     const name = question.name.replace(/\.$/, '').toLowerCase();
-    if (question.type === 'TXT' && isIP(name) === 4) {
-      const cert = this.certFor(parseIp(name));
+    if (question.type === 'TXT' && isIP(name) !== 0) {
+      const cert = this.certFor(parseVpnAddr(name));
       if (!cert) return null;
       if (!this.mayReadCertificates(querier)) return [];
       return [{ type: 'TXT', name: question.name, ttl: TTL_SECONDS, data: certificateText(cert) }];
     }
-    const vpnIp = this.vpnIpFor(name);
-    if (vpnIp === null) return null;
-    if (question.type !== 'A') return [];
-    return [{ type: 'A', name: question.name, ttl: TTL_SECONDS, data: formatIp(vpnIp) }];
+    const addrs = this.vpnAddrsFor(name);
+    if (addrs === null) return null;
+    // A: the IPv4 overlay addresses, AAAA: the IPv6 ones (a v2 certificate may carry both).
+    const family = question.type === 'A' ? 'number' : question.type === 'AAAA' ? 'bigint' : null;
+    return addrs.filter((a) => typeof a === family).map((a) => ({ type: question.type as 'A' | 'AAAA', name: question.name, ttl: TTL_SECONDS, data: formatVpnAddr(a) }));
   }
 
-  private vpnIpFor(name: string): number | null {
+  private vpnAddrsFor(name: string): readonly VpnAddr[] | null {
     const self = this.node.self();
-    if (self.cert.details.name.toLowerCase() === name) return self.vpnIp;
-    const vpnIp = this.node.hostNamed(name);
+    if (self.cert.details.name.toLowerCase() === name) return self.vpnAddrs;
+    const addrs = this.node.hostNamed(name);
     // The index follows tunnels; a host whose tunnel was replaced is still answered by its current one.
-    return vpnIp !== undefined && this.node.connectedCert(vpnIp) ? vpnIp : null;
+    return addrs !== undefined && addrs.length > 0 && this.node.connectedCert(addrs[0]!) ? addrs : null;
   }
 
-  private certFor(vpnIp: number): Certificate | null {
+  private certFor(vpnIp: VpnAddr): Certificate | null {
     const self = this.node.self();
-    if (vpnIp === self.vpnIp) return self.cert;
+    if (self.vpnAddrs.includes(vpnIp)) return self.cert;
     return this.node.connectedCert(vpnIp);
   }
 

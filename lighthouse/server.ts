@@ -1,6 +1,7 @@
 import { isIPv4 } from 'node:net';
 import type { Endpoint } from '../src/net/endpoint.js';
 import { formatIp, parseIp } from '../src/net/ipv4.js';
+import { formatVpnAddr, type VpnAddr } from '../src/net/ip.js';
 import type { Diagnostics } from '../src/node/diagnostics.js';
 import type { HostInfo } from '../src/node/hostmap.js';
 import type { LighthouseRole } from '../src/node/node.js';
@@ -14,6 +15,7 @@ import {
   MetaType,
   type Ip4AndPort,
   type Ip6AndPort,
+  type AddrForm,
   type MetaDetails,
   type MetaMessage,
 } from '../src/protocol/messages.js';
@@ -29,9 +31,9 @@ export interface LighthouseNode {
   /** Sends on an established tunnel. */
   sendOn(host: HostInfo, type: number, subtype: number, payload: Uint8Array): void;
   /** Sends to a host by overlay IP, handshaking first when there is no tunnel. */
-  sendTo(vpnIp: number, type: number, subtype: number, payload: Uint8Array): void;
-  remoteAllowed(vpnIp: number, addr: Endpoint): boolean;
-  inVpnNetwork(ip: number): boolean;
+  sendTo(vpnIp: VpnAddr, type: number, subtype: number, payload: Uint8Array): void;
+  remoteAllowed(vpnIp: VpnAddr, addr: Endpoint): boolean;
+  inVpnNetworks(ip: VpnAddr): boolean;
 }
 
 /**
@@ -45,9 +47,12 @@ interface BookEntry {
   /** Reported IPv4 as ip0, port0, ip1, port1, ... */
   reported4: number[];
   reported6: Ip6AndPort[];
-  relays: number[];
-  /** `encodeMeta(None, details)`: field 2 (Details) only; a message type is prefixed per send. */
+  relays: VpnAddr[];
+  /** The address fields of messages on the host's tunnel (its certificate version). */
+  form: AddrForm;
+  /** `encodeMeta(None, details, form)` per form: field 2 (Details) only; a message type is prefixed per send. */
   encoded: Uint8Array | null;
+  encoded2: Uint8Array | null;
   /** Last HostUpdateNotification or tunnel event (ms since the epoch). */
   seenAt: number;
 }
@@ -56,7 +61,7 @@ interface BookEntry {
 export interface BookView {
   learned: Endpoint[];
   reported: Endpoint[];
-  relays: number[];
+  relays: VpnAddr[];
   seenAt: number;
 }
 
@@ -65,10 +70,13 @@ export interface BookView {
  * Soft state only: rebuilt from HostUpdateNotifications after a restart.
  */
 export class LighthouseServer implements LighthouseRole {
-  private readonly book = new Map<number, BookEntry>();
+  /** Entries by the host's first address. */
+  private readonly book = new Map<VpnAddr, BookEntry>();
+  /** The first address of each host with several, by each of its other addresses (IPv6 ones, more IPv4 ones). */
+  private readonly aliases = new Map<VpnAddr, VpnAddr>();
   /** Container subnets, names and tunnel reports of the hosts (mesh extension, meta types 100+). */
   readonly directory = new MeshDirectory(Date.now, (vpnIp) => this.changed(vpnIp));
-  private readonly watchers = new Set<(vpnIp: number) => void>();
+  private readonly watchers = new Set<(vpnIp: VpnAddr) => void>();
   /** Totals since start, for `mesh status` and the metrics. */
   readonly counts = { queries: 0, answers: 0, updates: 0 };
 
@@ -80,18 +88,18 @@ export class LighthouseServer implements LighthouseRole {
   }
 
   /** Hears of every host that comes, goes or changes; returns the unsubscribe. */
-  watch(watcher: (vpnIp: number) => void): () => void {
+  watch(watcher: (vpnIp: VpnAddr) => void): () => void {
     this.watchers.add(watcher);
     return () => this.watchers.delete(watcher);
   }
 
-  /** The overlay IPs in the book. */
-  hosts(): number[] {
+  /** The overlay addresses the book is keyed by (each host's first). */
+  hosts(): VpnAddr[] {
     return [...this.book.keys()];
   }
 
   /** One host's entry for the map: learned and reported addresses apart. */
-  view(vpnIp: number): BookView | null {
+  view(vpnIp: VpnAddr): BookView | null {
     const entry = this.book.get(vpnIp);
     if (!entry) return null;
     const learned: Endpoint[] = [];
@@ -104,8 +112,8 @@ export class LighthouseServer implements LighthouseRole {
   }
 
   /** The addresses a query for `vpnIp` would be answered with (learned first), for tests and logs. */
-  addressesOf(vpnIp: number): { v4: Endpoint[]; v6: Endpoint[]; relays: number[] } | null {
-    const entry = this.book.get(vpnIp);
+  addressesOf(vpnIp: VpnAddr): { v4: Endpoint[]; v6: Endpoint[]; relays: VpnAddr[] } | null {
+    const entry = this.lookup(vpnIp);
     if (!entry) return null;
     const v4 = ip4List(entry).map((e) => ({ address: formatIp(e.ip), port: e.port }));
     const v6 = ip6List(entry).map((e) => ({ address: hiLoToIp6(e.hi, e.lo), port: e.port }));
@@ -113,8 +121,8 @@ export class LighthouseServer implements LighthouseRole {
   }
 
   /** What an answer about `vpnIp` carries: its addresses (learned first) and relays; empty if unknown. */
-  answerDetails(vpnIp: number): Pick<MetaDetails, 'ip4AndPorts' | 'ip6AndPorts' | 'relayVpnIps'> {
-    const entry = this.book.get(vpnIp);
+  answerDetails(vpnIp: VpnAddr): Pick<MetaDetails, 'ip4AndPorts' | 'ip6AndPorts' | 'relayVpnIps'> {
+    const entry = this.lookup(vpnIp);
     if (!entry) return { ip4AndPorts: [], ip6AndPorts: [], relayVpnIps: [] };
     return { ip4AndPorts: ip4List(entry), ip6AndPorts: ip6List(entry), relayVpnIps: entry.relays };
   }
@@ -122,7 +130,10 @@ export class LighthouseServer implements LighthouseRole {
   /** A NebulaMeta from an established tunnel (already decrypted and decoded). */
   handle(host: HostInfo, meta: MetaMessage): void {
     if (meta.type >= MetaType.MeshSubnetQuery) {
-      const reply = (type: number, details: MetaDetails) => this.node.sendOn(host, MessageType.LightHouse, 0, encodeMeta(type, details));
+      const reply = (type: number, details: MetaDetails) => {
+        if (host.addrForm === 'v1' && typeof details.vpnIp !== 'number') return;
+        this.node.sendOn(host, MessageType.LightHouse, 0, encodeMeta(type, details, host.addrForm));
+      };
       if (!this.directory.handle(host, meta, reply, (vpnIp) => this.answerDetails(vpnIp))) this.node.diag.drop('lighthouse-unexpected', host.remote);
       return;
     }
@@ -141,39 +152,48 @@ export class LighthouseServer implements LighthouseRole {
 
   /** A tunnel came up: its UDP source is the host's learned address. */
   onTunnelUp(host: HostInfo): void {
-    if (host.remote) this.learn(host.vpnIp, host.remote);
+    this.entryFor(host);
+    for (let i = 1; i < host.vpnAddrs.length; i++) this.aliases.set(host.vpnAddrs[i]!, host.vpnIp);
+    if (host.remote) this.learn(host, host.remote);
     this.directory.onTunnelUp(host);
     this.changed(host.vpnIp);
   }
 
   /** An established host moved to a new underlay address. */
   onRoam(host: HostInfo): void {
-    if (host.remote) this.learn(host.vpnIp, host.remote);
+    if (host.remote) this.learn(host, host.remote);
     this.changed(host.vpnIp);
   }
 
   /** A tunnel is gone (closeTunnel, recv_error, dead): forget the host, as Nebula does. */
   onTunnelGone(host: HostInfo): void {
     this.book.delete(host.vpnIp);
+    for (let i = 1; i < host.vpnAddrs.length; i++) if (this.aliases.get(host.vpnAddrs[i]!) === host.vpnIp) this.aliases.delete(host.vpnAddrs[i]!);
     this.directory.onTunnelGone(host);
     this.changed(host.vpnIp);
   }
 
   stop(): void {
     this.book.clear();
+    this.aliases.clear();
   }
 
-  private entryFor(vpnIp: number): BookEntry {
-    let entry = this.book.get(vpnIp);
+  /** The entry of the host owning `vpnIp`, by any of its addresses. */
+  private lookup(vpnIp: VpnAddr): BookEntry | undefined {
+    return this.book.get(vpnIp) ?? (this.aliases.size === 0 ? undefined : this.book.get(this.aliases.get(vpnIp) ?? vpnIp));
+  }
+
+  private entryFor(host: HostInfo): BookEntry {
+    let entry = this.book.get(host.vpnIp);
     if (!entry) {
-      entry = { learned4: null, learned6: null, reported4: [], reported6: [], relays: [], encoded: null, seenAt: Date.now() };
-      this.book.set(vpnIp, entry);
+      entry = { learned4: null, learned6: null, reported4: [], reported6: [], relays: [], form: host.addrForm, encoded: null, encoded2: null, seenAt: Date.now() };
+      this.book.set(host.vpnIp, entry);
     }
     return entry;
   }
 
-  private learn(vpnIp: number, from: Endpoint): void {
-    const entry = this.entryFor(vpnIp);
+  private learn(host: HostInfo, from: Endpoint): void {
+    const entry = this.entryFor(host);
     if (isIPv4(from.address)) {
       const ip = parseIp(from.address);
       if (entry.learned4?.ip === ip && entry.learned4.port === from.port) return;
@@ -183,7 +203,7 @@ export class LighthouseServer implements LighthouseRole {
       if (entry.learned6?.hi === hi && entry.learned6.lo === lo && entry.learned6.port === from.port) return;
       entry.learned6 = { hi, lo, port: from.port };
     }
-    entry.encoded = null;
+    entry.encoded = entry.encoded2 = null;
   }
 
   /** HostUpdateNotification: replaces what the host reported about itself. */
@@ -191,10 +211,10 @@ export class LighthouseServer implements LighthouseRole {
     const d = meta.details;
     if (d.vpnIp !== host.vpnIp) {
       // Only a host's own tunnel may speak for it: anything else would poison the book.
-      this.node.diag.drop('lighthouse-update-wrong-ip', host.remote, `update for ${formatIp(d.vpnIp)} from ${formatIp(host.vpnIp)}`);
+      this.node.diag.drop('lighthouse-update-wrong-ip', host.remote, `update for ${formatVpnAddr(d.vpnIp)} from ${formatVpnAddr(host.vpnIp)}`);
       return;
     }
-    const entry = this.entryFor(host.vpnIp);
+    const entry = this.entryFor(host);
     entry.seenAt = Date.now();
     const reported4: number[] = [];
     for (const e of d.ip4AndPorts) {
@@ -210,45 +230,50 @@ export class LighthouseServer implements LighthouseRole {
       if (!this.node.remoteAllowed(host.vpnIp, { address: hiLoToIp6(e.hi, e.lo), port: e.port })) continue;
       reported6.push({ hi: e.hi, lo: e.lo, port: e.port });
     }
-    const relays: number[] = [];
+    const relays: VpnAddr[] = [];
     for (const ip of d.relayVpnIps) {
       if (relays.length >= MAX_RELAYS) break;
-      if (ip !== host.vpnIp && this.node.inVpnNetwork(ip) && !relays.includes(ip)) relays.push(ip);
+      if (!host.vpnAddrs.includes(ip) && this.node.inVpnNetworks(ip) && !relays.includes(ip)) relays.push(ip);
     }
     if (sameNumbers(entry.reported4, reported4) && sameIp6(entry.reported6, reported6) && sameNumbers(entry.relays, relays)) return;
     entry.reported4 = reported4;
     entry.reported6 = reported6;
     entry.relays = relays;
-    entry.encoded = null;
+    entry.encoded = entry.encoded2 = null;
     this.changed(host.vpnIp);
   }
 
-  private changed(vpnIp: number): void {
+  private changed(vpnIp: VpnAddr): void {
     for (const watcher of this.watchers) watcher(vpnIp);
   }
 
-  private acceptable4(vpnIp: number, e: Ip4AndPort): boolean {
-    if (e.ip === 0 || e.port === 0 || this.node.inVpnNetwork(e.ip)) return false;
+  private acceptable4(vpnIp: VpnAddr, e: Ip4AndPort): boolean {
+    if (e.ip === 0 || e.port === 0 || this.node.inVpnNetworks(e.ip)) return false;
     return this.node.remoteAllowed(vpnIp, { address: formatIp(e.ip), port: e.port });
   }
 
   /**
-   * HostQuery: the target's addresses to the querier, then the querier's addresses to the target so
-   * both sides punch at once. Unknown target: silence (Nebula has no negative answer).
+   * HostQuery (about any address of the target): the target's addresses to the querier, then the
+   * querier's addresses to the target so both sides punch at once. Unknown target: silence (Nebula
+   * has no negative answer). Each message is in the address fields of the tunnel it goes on; a v1
+   * tunnel cannot name an IPv6 address, so no such message goes on one.
    */
-  private answerQuery(querier: HostInfo, target: number): void {
-    const targetEntry = this.book.get(target);
-    if (!targetEntry) return;
+  private answerQuery(querier: HostInfo, target: VpnAddr): void {
+    const targetEntry = this.lookup(target);
+    if (!targetEntry || (querier.addrForm === 'v1' && typeof target !== 'number')) return;
     this.counts.answers++;
-    this.node.sendOn(querier, MessageType.LightHouse, 0, withType(MetaType.HostQueryReply, this.encoded(target, targetEntry)));
+    this.node.sendOn(querier, MessageType.LightHouse, 0, withType(MetaType.HostQueryReply, this.encoded(target, targetEntry, querier.addrForm)));
     const querierEntry = this.book.get(querier.vpnIp);
-    if (!querierEntry || target === querier.vpnIp) return;
-    this.node.sendTo(target, MessageType.LightHouse, 0, withType(MetaType.HostPunchNotification, this.encoded(querier.vpnIp, querierEntry)));
+    if (!querierEntry || querierEntry === targetEntry || (targetEntry.form === 'v1' && typeof querier.vpnIp !== 'number')) return;
+    this.node.sendTo(target, MessageType.LightHouse, 0, withType(MetaType.HostPunchNotification, this.encoded(querier.vpnIp, querierEntry, targetEntry.form)));
   }
 
-  private encoded(vpnIp: number, entry: BookEntry): Uint8Array {
-    entry.encoded ??= encodeMeta(MetaType.None, { ...emptyMetaDetails(), vpnIp, ...this.answerDetails(vpnIp) });
-    return entry.encoded;
+  /** The answer about `vpnIp` in `form`, cached when it names the host by its first address. */
+  private encoded(vpnIp: VpnAddr, entry: BookEntry, form: AddrForm): Uint8Array {
+    const encode = () => encodeMeta(MetaType.None, { ...emptyMetaDetails(), vpnIp, ...this.answerDetails(vpnIp) }, form);
+    if (!this.book.has(vpnIp)) return encode();
+    if (form === 'v1') return (entry.encoded ??= encode());
+    return (entry.encoded2 ??= encode());
   }
 }
 
@@ -285,7 +310,7 @@ function hasPair(list: number[], ip: number, port: number): boolean {
   return false;
 }
 
-function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
+function sameNumbers(a: readonly VpnAddr[], b: readonly VpnAddr[]): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 

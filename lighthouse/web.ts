@@ -17,19 +17,19 @@ import type { Logger } from '../src/log.js';
 import type { MeshTunnel, NatMapping } from '../src/protocol/messages.js';
 import type { TunnelReport } from './directory.js';
 import type { BookView } from './server.js';
-import { formatIpNetwork } from '../src/net/ip.js';
+import { compareVpnAddr, formatIpNetwork, formatVpnAddr, type VpnAddr } from '../src/net/ip.js';
 
 /** What the map reads: the lighthouse's own identity and tunnels, its book, and the peers' certificates. */
 export interface WebDeps {
   readonly log: Logger;
-  self(): { cert: Certificate; vpnIp: number; tunnels: MeshTunnel[]; natMapping: NatMapping };
-  hosts(): number[];
-  view(vpnIp: number): BookView | null;
-  certOf(vpnIp: number): Certificate | null;
-  namesOf(vpnIp: number): readonly { name: string; ips: number[] }[];
-  reportOf(vpnIp: number): TunnelReport | undefined;
+  self(): { cert: Certificate; vpnIp: VpnAddr; tunnels: MeshTunnel[]; natMapping: NatMapping };
+  hosts(): VpnAddr[];
+  view(vpnIp: VpnAddr): BookView | null;
+  certOf(vpnIp: VpnAddr): Certificate | null;
+  namesOf(vpnIp: VpnAddr): readonly { name: string; ips: number[] }[];
+  reportOf(vpnIp: VpnAddr): TunnelReport | undefined;
   /** Subscribes to host changes; returns the unsubscribe. */
-  watch(watcher: (vpnIp: number) => void): () => void;
+  watch(watcher: (vpnIp: VpnAddr) => void): () => void;
   /** Sends RTT probes on the lighthouse's own tunnels (a lighthouse sends no updates that would). */
   probeRtt(): void;
 }
@@ -93,23 +93,23 @@ function assetPath(name: string): string {
 /** The mesh as the map shows it: every host in the book plus the lighthouse, and the reported tunnels between them. */
 export function meshView(deps: WebDeps): MeshView {
   const self = deps.self();
-  const selfIp = formatIp(self.vpnIp);
+  const selfIp = formatVpnAddr(self.vpnIp);
   const hosts: MeshHost[] = [hostOf(self.cert, selfIp, { nat: self.natMapping, lighthouse: true, tunnels: self.tunnels.length })];
   const known = new Set([selfIp]);
   const reports: [string, MeshTunnel[]][] = [[selfIp, self.tunnels]];
-  for (const vpnIp of deps.hosts().sort((a, b) => a - b)) {
+  for (const vpnIp of deps.hosts().sort(compareVpnAddr)) {
     const view = deps.view(vpnIp);
     const cert = deps.certOf(vpnIp);
     if (!view || !cert) continue;
     const report = deps.reportOf(vpnIp);
-    const ip = formatIp(vpnIp);
+    const ip = formatVpnAddr(vpnIp);
     known.add(ip);
     hosts.push({
       ...hostOf(cert, ip, { nat: report?.natMapping ?? 'unknown', lighthouse: false, tunnels: report?.total ?? null }),
       containers: deps.namesOf(vpnIp).map((n) => ({ name: n.name, ips: n.ips.map(formatIp) })),
       learned: view.learned.map(endpointKey),
       reported: view.reported.map(endpointKey),
-      relays: view.relays.map(formatIp),
+      relays: view.relays.map(formatVpnAddr),
       lastSeen: new Date(Math.max(view.seenAt, report?.at ?? 0)).toISOString(),
     });
     if (report) reports.push([ip, report.tunnels]);

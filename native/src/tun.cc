@@ -205,6 +205,70 @@ class Tun : public PolledFd<Tun> {
   void AddRoute(const Napi::CallbackInfo& info) { ChangeRoute(info, true); }
   void RemoveRoute(const Napi::CallbackInfo& info) { ChangeRoute(info, false); }
 
+  // 16 address bytes from a Uint8Array argument.
+  static void Ip6Arg(Napi::Env env, const Napi::Value& value, unsigned char out[16]) {
+    if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+        value.As<Napi::Uint8Array>().ByteLength() != 16) {
+      throw Napi::TypeError::New(env, "tun: an IPv6 address must be a Uint8Array of 16 bytes");
+    }
+    std::memcpy(out, value.As<Napi::Uint8Array>().Data(), 16);
+  }
+
+  int IfIndex(Napi::Env env) {
+    int index = static_cast<int>(if_nametoindex(name_.c_str()));
+    if (index == 0) ThrowErrno(env, "tun: " + name_ + ": interface index", errno);
+    return index;
+  }
+
+  static std::string Ip6Text(const unsigned char addr[16], int bits) {
+    char text[INET6_ADDRSTRLEN];
+    inet_ntop(AF_INET6, addr, text, sizeof(text));
+    return std::string(text) + "/" + std::to_string(bits);
+  }
+
+  // addAddress6(addr: Uint8Array(16), bits: number)
+  void AddAddress6(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    unsigned char addr[16];
+    Ip6Arg(env, info[0], addr);
+    int bits = info[1].As<Napi::Number>().Int32Value();
+    if (bits < 0 || bits > 128) throw Napi::RangeError::New(env, "tun: IPv6 prefix length must be 0..128");
+    int err = AddressAdd(AF_INET6, IfIndex(env), addr, bits);
+    if (err != 0) ThrowErrno(env, "tun: " + name_ + ": add address " + Ip6Text(addr, bits), err);
+  }
+
+  // addAddress4(ip: uint32, bits: number): a further IPv4 address (setAddress sets the first).
+  void AddAddress4(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    uint32_t be = htonl(info[0].As<Napi::Number>().Uint32Value());
+    int bits = info[1].As<Napi::Number>().Int32Value();
+    if (bits < 0 || bits > 32) throw Napi::RangeError::New(env, "tun: prefix length must be 0..32");
+    int err = AddressAdd(AF_INET, IfIndex(env), reinterpret_cast<const unsigned char*>(&be), bits);
+    if (err != 0) {
+      char text[INET_ADDRSTRLEN];
+      inet_ntop(AF_INET, &be, text, sizeof(text));
+      ThrowErrno(env, "tun: " + name_ + ": add address " + text + "/" + std::to_string(bits), err);
+    }
+  }
+
+  // addRoute6 / removeRoute6(dst: Uint8Array(16), bits: number, mtu?: number, metric?: number)
+  void ChangeRoute6(const Napi::CallbackInfo& info, bool add) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    Route6Spec r;
+    Ip6Arg(env, info[0], r.dst);
+    r.bits = info[1].As<Napi::Number>().Int32Value();
+    r.mtu = info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().Uint32Value() : 0;
+    r.metric = info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().Int64Value() : -1;
+    r.ifindex = IfIndex(env);
+    int err = Route6Change(add, r);
+    if (err != 0) ThrowErrno(env, std::string("tun: ") + (add ? "add" : "remove") + " route " + Ip6Text(r.dst, r.bits) + " dev " + name_, err);
+  }
+  void AddRoute6(const Napi::CallbackInfo& info) { ChangeRoute6(info, true); }
+  void RemoveRoute6(const Napi::CallbackInfo& info) { ChangeRoute6(info, false); }
+
   // For start(callback: (data: ArrayBuffer | undefined, count: number, error?: Error) => void, batch?: number).
   // Batch layout of `data`: count little-endian uint32 lengths, then the packets back to back.
   void PrepareReads(const Napi::CallbackInfo& info) {
@@ -320,6 +384,10 @@ class Tun : public PolledFd<Tun> {
       InstanceMethod<&Tun::SetTxQueueLength>("setTxQueueLength"),
       InstanceMethod<&Tun::Up>("up"),
       InstanceMethod<&Tun::AddRoute>("addRoute"),
+      InstanceMethod<&Tun::AddRoute6>("addRoute6"),
+      InstanceMethod<&Tun::RemoveRoute6>("removeRoute6"),
+      InstanceMethod<&Tun::AddAddress6>("addAddress6"),
+      InstanceMethod<&Tun::AddAddress4>("addAddress4"),
       InstanceMethod<&Tun::RemoveRoute>("removeRoute"),
       InstanceMethod<&Tun::Write>("write"),
     };

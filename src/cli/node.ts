@@ -7,7 +7,8 @@ import { openTun } from '../io/tun.js';
 import { bindUdp, NativeUdpBind } from '../io/udp.js';
 import { createLogger, type LogFormat, type Logger } from '../log.js';
 import { endpointKey } from '../net/endpoint.js';
-import { formatCidr, formatIp } from '../net/ipv4.js';
+import { formatCidr } from '../net/ipv4.js';
+import { formatVpnAddr, type VpnAddr } from '../net/ip.js';
 import { loadConfig, type LoadedConfig } from '../node/config.js';
 import { ControlServer, controlSocketPath, type ControlHandlers } from '../node/control.js';
 import { MetricsServer } from '../node/metrics.js';
@@ -210,14 +211,14 @@ function controlHandlers(mesh: Mesh, reloadNow: () => Promise<void>, dockerStatu
       const timeoutMs = typeof request.timeoutMs === 'number' && request.timeoutMs > 0 ? Math.min(request.timeoutMs, 60_000) : 5000;
       const vpnIp = peerAddress(node, target);
       const result = await node.probe(vpnIp, timeoutMs);
-      const nameOf = (ip: number) => node.hostmap.get(ip)?.cert?.details.name ?? null;
+      const nameOf = (ip: VpnAddr) => node.hostmap.get(ip)?.cert?.details.name ?? null;
       return {
-        vpnIp: formatIp(vpnIp),
+        vpnIp: formatVpnAddr(vpnIp),
         name: nameOf(vpnIp),
         rttMs: result ? result.rttMs : null,
         path: result ? (result.remote ? 'direct' : 'relay') : null,
         remote: result?.remote ? endpointKey(result.remote) : null,
-        relay: result?.relay ? { vpnIp: formatIp(result.relay), name: nameOf(result.relay) } : null,
+        relay: result?.relay != null ? { vpnIp: formatVpnAddr(result.relay), name: nameOf(result.relay) } : null,
       };
     },
     reload: async () => {

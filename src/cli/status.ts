@@ -33,8 +33,11 @@ export function formatStatus(r: StatusReport, now: number): string {
   const lines: string[] = [];
   const n = r.node;
   lines.push(`${n.name}  ${n.vpnIp} (${n.network})${n.groups.length ? `  groups ${n.groups.join(',')}` : ''}${n.subnets.length ? `  subnets ${n.subnets.join(',')}` : ''}`);
+  // A v2 certificate may carry more networks (IPv6 ones) than the first; older nodes report none.
+  if ((n.networks?.length ?? 0) > 1) lines.push(`  networks ${n.networks.join(', ')}`);
   lines.push(`  listen ${n.listen}  tun ${n.tun ?? '(disabled)'}  cipher ${n.cipher}`);
-  lines.push(`  certificate expires ${r.certificate.notAfter} (in ${duration(r.certificate.expiresInSeconds)})${r.certificate.warning ? `  WARNING: ${r.certificate.warning}` : ''}`);
+  const versions = r.certificate.versions.length > 1 ? `  versions ${r.certificate.versions.join('+')}, initiating ${r.certificate.initiatingVersion}` : `  version ${r.certificate.initiatingVersion}`;
+  lines.push(`  certificate expires ${r.certificate.notAfter} (in ${duration(r.certificate.expiresInSeconds)})${versions}${r.certificate.warning ? `  WARNING: ${r.certificate.warning}` : ''}`);
   for (const lh of r.lighthouses) {
     const answer = lh.lastAnswer ? `last answer ${duration((now - Date.parse(lh.lastAnswer)) / 1000)} ago` : 'never answered';
     lines.push(`  lighthouse ${lh.vpnIp}${lh.name ? ` (${lh.name})` : ''}: ${lh.reachable ? 'reachable' : 'unreachable'}, ${answer}`);
@@ -47,14 +50,15 @@ export function formatStatus(r: StatusReport, now: number): string {
   if (r.tunnels.length === 0) {
     lines.push('no tunnels');
   } else {
-    const rows = [['PEER', 'OVERLAY IP', 'UNDERLAY', 'PATH', 'CIPHER', 'AGE', 'RX', 'TX', 'RTT']];
+    const rows = [['PEER', 'OVERLAY IP', 'UNDERLAY', 'PATH', 'CIPHER', 'CERT', 'AGE', 'RX', 'TX', 'RTT']];
     for (const t of r.tunnels) {
       rows.push([
         t.name,
-        t.vpnIp,
+        (t.vpnAddrs?.length ?? 0) > 1 ? t.vpnAddrs.join(', ') : t.vpnIp,
         t.remote ?? '-',
         t.path === 'direct' ? 'direct' : `relay via ${t.relay?.name ?? t.relay?.vpnIp ?? '?'}`,
         t.cipher,
+        `v${t.certVersion}`,
         duration(t.ageSeconds),
         `${bytes(t.rx.bytes)} / ${t.rx.packets} pkts`,
         `${bytes(t.tx.bytes)} / ${t.tx.packets} pkts`,

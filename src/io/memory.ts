@@ -12,8 +12,8 @@
  */
 import { isIP } from 'node:net';
 import type { Datagram, Endpoint, OutgoingDatagram, UdpBind } from './udp.js';
-import { checkRoute, type TunDevice, type TunOptions, type TunRoute } from './tun.js';
-import { formatCidr, networkOf } from '../net/ipv4.js';
+import { checkRoute, formatRouteCidr, isPrefix6, type TunDevice, type TunOptions, type TunRoute } from './tun.js';
+import { networkOf } from '../net/ipv4.js';
 
 /** A datagram in flight on a MemoryNetwork. */
 export interface MemoryPacket {
@@ -246,6 +246,7 @@ export class MemoryTun implements TunDevice {
   readonly name: string;
   readonly mtu: number;
   readonly address: TunOptions['address'] | undefined;
+  readonly moreAddresses: NonNullable<TunOptions['moreAddresses']>;
   /** Copies of every packet passed to write(), in order. */
   readonly written: Buffer[] = [];
   /** Routes currently installed (addRoute replaces one with the same cidr and metric, like the native device). */
@@ -259,6 +260,7 @@ export class MemoryTun implements TunDevice {
     this.name = options.name ?? 'memtun0';
     this.mtu = options.mtu ?? 1300;
     this.address = options.address;
+    this.moreAddresses = options.moreAddresses ?? [];
     for (const r of options.routes ?? []) this.addRoute(r);
   }
 
@@ -328,14 +330,14 @@ export class MemoryTun implements TunDevice {
   removeRoute(route: TunRoute): void {
     if (this.closed) throw new Error(`tun ${this.name} is closed`);
     const i = this.findRoute(route, route.metric === undefined);
-    if (i < 0) throw new Error(`tun: remove route ${formatCidr(route.cidr)} dev ${this.name}: No such process (ESRCH)`);
+    if (i < 0) throw new Error(`tun: remove route ${formatRouteCidr(route.cidr)} dev ${this.name}: No such process (ESRCH)`);
     this.routes.splice(i, 1);
   }
 
   private findRoute(route: TunRoute, anyMetric = false): number {
-    const net = networkOf(route.cidr);
+    const net = routeNetwork(route.cidr);
     return this.routes.findIndex(
-      (r) => r.cidr.bits === route.cidr.bits && networkOf(r.cidr) === net && (anyMetric || (r.metric ?? 0) === (route.metric ?? 0)),
+      (r) => r.cidr.bits === route.cidr.bits && routeNetwork(r.cidr) === net && (anyMetric || (r.metric ?? 0) === (route.metric ?? 0)),
     );
   }
 
@@ -344,4 +346,9 @@ export class MemoryTun implements TunDevice {
     this.pending = [];
     this.routes.length = 0;
   }
+}
+
+/** A route's network as text, comparable across both families. */
+function routeNetwork(c: TunRoute['cidr']): string {
+  return isPrefix6(c) ? formatRouteCidr(c) : String(networkOf({ ip: Number(c.ip), bits: c.bits }));
 }

@@ -36,6 +36,12 @@ export interface NativeTun {
   up(): void;
   addRoute(ip: number, bits: number, mtu?: number, metric?: number): void;
   removeRoute(ip: number, bits: number, mtu?: number, metric?: number): void;
+  /** IPv6 (16 address bytes): an address with its prefix length (no DAD; the kernel adds the prefix route), routes. */
+  addAddress6(addr: Uint8Array, bits: number): void;
+  /** A further IPv4 address (setAddress sets the first). */
+  addAddress4(ip: number, bits: number): void;
+  addRoute6(dst: Uint8Array, bits: number, mtu?: number, metric?: number): void;
+  removeRoute6(dst: Uint8Array, bits: number, mtu?: number, metric?: number): void;
   start(callback: NativeTunCallback, batch?: number): void;
   write(packets: readonly Uint8Array[]): number;
   ref(): void;

@@ -16,12 +16,14 @@
  * to 64 KiB, which the addon splits to the MTU (native/src/offload.cc), and write() hands runs of
  * one TCP flow back as one super-packet; either way the handler and write() see ordinary packets.
  */
+import { formatIpPrefix, ip6Bytes, type IpNetwork, type IpPrefix } from '../net/ip.js';
 import type { Cidr } from '../net/ipv4.js';
 import { formatCidr } from '../net/ipv4.js';
 import { loadNative, splitBatch, type NativeTun, type NativeTunStats } from './native.js';
 
 export interface TunRoute {
-  cidr: Cidr;
+  /** An IPv4 Cidr, or an IPv6 prefix (family 6). */
+  cidr: Cidr | IpPrefix;
   /** Per-route MTU (route metric "mtu"), for unsafe routes that need a smaller MTU. */
   mtu?: number;
   /** Route priority ("metric" in `ip route`). */
@@ -33,6 +35,8 @@ export interface TunOptions {
   name?: string;
   mtu: number;
   address: Cidr;
+  /** More addresses with their prefix lengths: a v2 certificate's other networks, IPv4 and IPv6. */
+  moreAddresses?: readonly IpNetwork[];
   routes?: TunRoute[];
   txQueueLength?: number;
   /** Max packets per read batch (default 64). */
@@ -108,12 +112,16 @@ export class NativeTunDevice implements TunDevice {
 
   addRoute(route: TunRoute): void {
     checkRoute(route);
-    this.dev.addRoute(route.cidr.ip, route.cidr.bits, route.mtu, route.metric);
+    const c = route.cidr;
+    if (isPrefix6(c)) this.dev.addRoute6(ip6Bytes(c.ip), c.bits, route.mtu, route.metric);
+    else this.dev.addRoute(c.ip as number, c.bits, route.mtu, route.metric);
   }
 
   removeRoute(route: TunRoute): void {
     checkRoute(route);
-    this.dev.removeRoute(route.cidr.ip, route.cidr.bits, undefined, route.metric);
+    const c = route.cidr;
+    if (isPrefix6(c)) this.dev.removeRoute6(ip6Bytes(c.ip), c.bits, undefined, route.metric);
+    else this.dev.removeRoute(c.ip as number, c.bits, undefined, route.metric);
   }
 
   stats(): NativeTunStats {
@@ -137,16 +145,28 @@ export class NativeTunDevice implements TunDevice {
   }
 }
 
+/** Whether a route's destination is an IPv6 prefix. */
+export function isPrefix6(c: Cidr | IpPrefix): c is IpPrefix & { family: 6 } {
+  return 'family' in c && c.family === 6;
+}
+
+/** "10.1.0.0/16" or "fd00:1::/64". */
+export function formatRouteCidr(c: Cidr | IpPrefix): string {
+  return isPrefix6(c) ? formatIpPrefix(c) : formatCidr({ ip: Number(c.ip), bits: c.bits });
+}
+
 export function checkRoute(route: TunRoute): void {
-  const { bits, ip } = route.cidr;
-  if (!Number.isInteger(bits) || bits < 0 || bits > 32 || !Number.isInteger(ip) || ip < 0 || ip > 0xffffffff) {
-    throw new RangeError(`invalid route ${JSON.stringify(route.cidr)}`);
-  }
+  const c = route.cidr;
+  const { bits } = c;
+  const ok = isPrefix6(c)
+    ? Number.isInteger(bits) && bits >= 0 && bits <= 128 && c.ip >= 0n && c.ip < 1n << 128n
+    : Number.isInteger(bits) && bits >= 0 && bits <= 32 && Number.isInteger(c.ip) && (c.ip as number) >= 0 && (c.ip as number) <= 0xffffffff;
+  if (!ok) throw new RangeError(`invalid route ${JSON.stringify(c, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`);
   if (route.mtu !== undefined && (!Number.isInteger(route.mtu) || route.mtu < 68 || route.mtu > 65535)) {
-    throw new RangeError(`route ${formatCidr(route.cidr)}: invalid mtu ${route.mtu}`);
+    throw new RangeError(`route ${formatRouteCidr(c)}: invalid mtu ${route.mtu}`);
   }
   if (route.metric !== undefined && (!Number.isInteger(route.metric) || route.metric < 0 || route.metric > 0xffffffff)) {
-    throw new RangeError(`route ${formatCidr(route.cidr)}: invalid metric ${route.metric}`);
+    throw new RangeError(`route ${formatRouteCidr(c)}: invalid metric ${route.metric}`);
   }
 }
 
@@ -165,6 +185,11 @@ export function openTun(options: TunOptions): TunDevice & NativeTunDevice {
     if (options.txQueueLength !== undefined) dev.setTxQueueLength(options.txQueueLength);
     dev.setAddress(options.address.ip, options.address.bits);
     dev.up();
+    // IPv6 addresses need the interface up; each address brings its prefix route.
+    for (const n of options.moreAddresses ?? []) {
+      if (n.family === 6) dev.addAddress6(ip6Bytes(n.addr), n.bits);
+      else dev.addAddress4(Number(n.addr), n.bits);
+    }
     for (const route of options.routes ?? []) device.addRoute(route);
   } catch (err) {
     device.close();

@@ -7,6 +7,8 @@ export interface FirewallRule {
   group?: string;
   groups?: string[];
   cidr?: string;
+  /** Nebula 1.10+: our own address must be in it. */
+  local_cidr?: string;
 }
 
 export interface NodeConfigOptions {

@@ -31,6 +31,8 @@ export interface LabNode {
   name: string;
   ns: string;
   vpnIp: string;
+  /** An IPv6 overlay address, when the lab gives the node one. */
+  vpnIp6?: string;
   tunDev: string;
   certPath: string;
   keyPath: string;
@@ -243,17 +245,25 @@ export abstract class Lab<H extends LabNode> {
     return exit;
   }
 
-  /** Pings `to`'s overlay address from `from`'s namespace. */
-  ping(from: string, to: string, count = 1, waitSeconds = 1): Promise<ExecResult> {
-    return this.lab.exec(this.host(from).ns, 'ping', ['-n', '-c', String(count), '-W', String(waitSeconds), this.host(to).vpnIp], { timeoutMs: (count + waitSeconds + 5) * 1000 });
+  /** `to`'s overlay address of `family`. */
+  private addressOf(to: string, family: 4 | 6): string {
+    const host = this.host(to);
+    if (family === 6 && !host.vpnIp6) throw new Error(`${to} has no IPv6 overlay address`);
+    return family === 4 ? host.vpnIp : host.vpnIp6!;
+  }
+
+  /** Pings `to`'s overlay address (`ping -6` to its IPv6 one) from `from`'s namespace. */
+  ping(from: string, to: string, count = 1, waitSeconds = 1, family: 4 | 6 = 4): Promise<ExecResult> {
+    const args = ['-n', ...(family === 6 ? ['-6'] : []), '-c', String(count), '-W', String(waitSeconds), this.addressOf(to, family)];
+    return this.lab.exec(this.host(from).ns, 'ping', args, { timeoutMs: (count + waitSeconds + 5) * 1000 });
   }
 
   /** Pings until one answer arrives (the first packets also start the handshake); returns the ms it took. */
-  async waitForPing(from: string, to: string, timeoutMs = 15_000): Promise<number> {
+  async waitForPing(from: string, to: string, timeoutMs = 15_000, family: 4 | 6 = 4): Promise<number> {
     const t0 = Date.now();
     let last: ExecResult | undefined;
     await pollUntil(
-      async () => (last = await this.ping(from, to)).code === 0,
+      async () => (last = await this.ping(from, to, 1, 1, family)).code === 0,
       timeoutMs,
       () =>
         `no ping reply ${from} -> ${to} within ${timeoutMs} ms: ${last?.stdout.trim()} ${last?.stderr.trim()}\n` +
@@ -262,7 +272,7 @@ export abstract class Lab<H extends LabNode> {
     );
     const ms = Date.now() - t0;
     const rtt = /time=([\d.]+ ms)/.exec(last!.stdout)?.[1];
-    this.say(`ping ${from} -> ${to} (${this.host(to).vpnIp}) over the overlay: reply after ${ms} ms${rtt ? ` (rtt ${rtt})` : ''}`);
+    this.say(`ping ${from} -> ${to} (${this.addressOf(to, family)}) over the overlay: reply after ${ms} ms${rtt ? ` (rtt ${rtt})` : ''}`);
     return ms;
   }
 

@@ -45,6 +45,7 @@ export interface HostOptions {
 
 export interface OverlayHost extends LabNode {
   impl: Impl;
+  vpnIp6?: string;
   underlayIp: string;
   listenPort: number;
   groups: string[];
@@ -74,6 +75,10 @@ export interface OverlayLabOptions {
   meshBin?: string;
   /** mesh hosts' tun.offload (default: see NodeConfigOptions.tun). */
   tunOffload?: boolean;
+  /** Certificate format of the lab CA and its hosts (mesh pki only). Default 1. */
+  certVersion?: 1 | 2;
+  /** Each host also gets an IPv6 overlay address, fd31:<net>::<n>/64, in its (v2) certificate. */
+  ipv6?: boolean;
 }
 
 export interface TcpResult {
@@ -92,11 +97,21 @@ export class OverlayLab extends Lab<OverlayHost> {
   cipher: Cipher;
   private readonly meshBin?: string;
   private readonly tunOffload: boolean | undefined;
+  private readonly ipv6: boolean;
 
   private constructor(options: OverlayLabOptions) {
     const net = checkNet(options.net, 127);
-    super({ ...options, kind: 'overlay', namePrefix: options.namePrefix ?? 'mt', pki: options.pki ?? 'mesh', underlay: { description: `the underlay switch (172.31.${net}.0/24)` } });
+    if (options.ipv6 && options.certVersion !== 2) throw new Error('IPv6 overlay addresses need certVersion 2');
+    super({
+      ...options,
+      kind: 'overlay',
+      namePrefix: options.namePrefix ?? 'mt',
+      pki: options.pki ?? 'mesh',
+      ...(options.certVersion ? { ca: { version: options.certVersion } } : {}),
+      underlay: { description: `the underlay switch (172.31.${net}.0/24)` },
+    });
     this.net = net;
+    this.ipv6 = options.ipv6 ?? false;
     this.cipher = options.cipher ?? 'aes';
     this.meshBin = options.meshBin;
     this.tunOffload = options.tunOffload;
@@ -120,6 +135,7 @@ export class OverlayLab extends Lab<OverlayHost> {
       impl: options.impl ?? 'mesh',
       underlayIp,
       vpnIp: `172.31.${this.net + 128}.${1 + i}`,
+      ...(this.ipv6 ? { vpnIp6: `fd31:${this.net}::${(1 + i).toString(16)}` } : {}),
       listenPort: options.listenPort ?? 4242,
       groups: options.groups ?? [],
       inbound: options.inbound ?? ALLOW_ALL,
@@ -135,7 +151,7 @@ export class OverlayLab extends Lab<OverlayHost> {
       ...this.nodeFiles(name),
     };
     this.hosts.set(name, host);
-    this.say(`created namespace ${ns} for host "${name}": underlay ${underlayIp} on ${dev} (veth to the bridge), overlay ${host.vpnIp}`);
+    this.say(`created namespace ${ns} for host "${name}": underlay ${underlayIp} on ${dev} (veth to the bridge), overlay ${host.vpnIp}${host.vpnIp6 ? ` and ${host.vpnIp6}` : ''}`);
     return host;
   }
 
@@ -184,17 +200,26 @@ export class OverlayLab extends Lab<OverlayHost> {
   }
 
   protected override certRequest(host: OverlayHost): { ipCidr: string; options: SignOptions } {
-    return { ipCidr: `${host.vpnIp}/24`, options: { groups: host.groups, ...(host.subnets ? { subnets: host.subnets } : {}) } };
+    const networks = host.vpnIp6 ? { networks: `${host.vpnIp}/24,${host.vpnIp6}/64` } : {};
+    return { ipCidr: `${host.vpnIp}/24`, options: { groups: host.groups, ...networks, ...(host.subnets ? { subnets: host.subnets } : {}) } };
   }
 
   protected override describe(host: OverlayHost): string {
     return `${host.impl} ${host.name}`;
   }
 
-  /** Starts the TCP checksum server (tcp-tool serve) on the host's overlay address. */
-  async tcpServe(name: string, ports: number[]): Promise<ChildProcess> {
+  /** The host's overlay address of `family`. */
+  overlayAddress(name: string, family: 4 | 6 = 4): string {
     const host = this.host(name);
-    const proc = this.lab.spawn(host.ns, process.execPath, [TCP_TOOL, 'serve', host.vpnIp, ports.join(',')]);
+    if (family === 4) return host.vpnIp;
+    if (!host.vpnIp6) throw new Error(`host ${name} has no IPv6 overlay address`);
+    return host.vpnIp6;
+  }
+
+  /** Starts the TCP checksum server (tcp-tool serve) on the host's overlay address (of `family`). */
+  async tcpServe(name: string, ports: number[], family: 4 | 6 = 4): Promise<ChildProcess> {
+    const host = this.host(name);
+    const proc = this.lab.spawn(host.ns, process.execPath, [TCP_TOOL, 'serve', this.overlayAddress(name, family), ports.join(',')]);
     let err = '';
     proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
     const lines = createInterface({ input: proc.stdout! });
@@ -208,8 +233,8 @@ export class OverlayLab extends Lab<OverlayHost> {
   }
 
   /** Sends `bytes` pseudo-random bytes over TCP from `from` to `to`'s overlay address; returns both checksums. */
-  async tcpSend(from: string, to: string, port: number, bytes: number, connectTimeoutMs = 5000, totalTimeoutMs = 120_000): Promise<TcpResult> {
-    const out = await this.lab.execOk(this.host(from).ns, process.execPath, [TCP_TOOL, 'send', this.host(to).vpnIp, String(port), String(bytes), String(connectTimeoutMs)], {
+  async tcpSend(from: string, to: string, port: number, bytes: number, connectTimeoutMs = 5000, totalTimeoutMs = 120_000, family: 4 | 6 = 4): Promise<TcpResult> {
+    const out = await this.lab.execOk(this.host(from).ns, process.execPath, [TCP_TOOL, 'send', this.overlayAddress(to, family), String(port), String(bytes), String(connectTimeoutMs)], {
       timeoutMs: totalTimeoutMs,
     });
     const result = JSON.parse(out.trim()) as TcpResult;

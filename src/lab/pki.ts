@@ -1,6 +1,6 @@
 import { createCA, signCertificate } from '../../pki/sign.js';
 import { encodeCertificatePem, encodeEd25519PrivateKeyPem, encodeX25519PrivateKeyPem, generateX25519KeyPair } from '../../pki/keys.js';
-import type { Certificate } from '../../pki/cert.js';
+import type { Certificate, CertificateVersion } from '../../pki/cert.js';
 import { parseIpNetwork } from '../net/ip.js';
 
 export interface TestCA {
@@ -22,8 +22,8 @@ export interface TestHost {
 
 const HOUR_NS = 3600n * 1_000_000_000n;
 
-/** A CA; `ips`/`subnets` are its networks and unsafe networks (IPv6 too with version 2). */
-export function makeCA(name = 'Test CA', options: { version?: 1 | 2; groups?: string[]; ips?: string[]; subnets?: string[]; hours?: number; now?: Date } = {}): TestCA {
+/** A CA; `version` 2 makes a v2 (Nebula 1.10+) CA, whose host certificates are v2 as well. */
+export function makeCA(name = 'Test CA', options: { groups?: string[]; ips?: string[]; subnets?: string[]; hours?: number; now?: Date; version?: CertificateVersion } = {}): TestCA {
   const { cert, privateKey } = createCA({
     name,
     version: options.version,
@@ -40,9 +40,11 @@ export function makeHost(
   ca: TestCA,
   name: string,
   ipCidr: string,
-  options: { groups?: string[]; subnets?: string[]; durationNs?: bigint; now?: Date } = {},
+  options: { groups?: string[]; subnets?: string[]; durationNs?: bigint; now?: Date; keys?: { publicKey: Uint8Array; privateKey: Uint8Array } } = {},
 ): TestHost {
-  const keys = generateX25519KeyPair();
+  // The same keys under several certificates: a host holding a v1 and a v2 certificate.
+  const keys = options.keys ?? generateX25519KeyPair();
+  // The host's version follows its CA's, as nebula-cert sign's default.
   const cert = signCertificate({
     caCert: ca.cert,
     caKey: ca.key,

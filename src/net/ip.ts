@@ -139,6 +139,77 @@ export function ipNetworkContains(n: IpNetwork, ip: IpNumber): boolean {
   return (n.addr & mask) === (ip.value & mask);
 }
 
+/**
+ * An overlay (VPN) address as the data path keys hosts by it: IPv4 as a uint32 number (the v4 path
+ * stays on plain numbers), IPv6 as a 128-bit bigint. A number and a bigint are never `===` nor the
+ * same Map key, so addresses of both families share one Map without colliding.
+ */
+export type VpnAddr = number | bigint;
+
+/** The address part of a certificate network, as the data path keys it. */
+export function vpnAddrOf(n: IpNetwork): VpnAddr {
+  return n.family === 4 ? Number(n.addr) : n.addr;
+}
+
+export function vpnAddrToIpNumber(a: VpnAddr): IpNumber {
+  return typeof a === 'number' ? { family: 4, value: BigInt(a >>> 0) } : { family: 6, value: a };
+}
+
+export function formatVpnAddr(a: VpnAddr): string {
+  return formatIpNumber(vpnAddrToIpNumber(a));
+}
+
+/** IPv4 or IPv6 text as a VpnAddr; throws naming the text otherwise. */
+export function parseVpnAddr(text: string): VpnAddr {
+  const ip = parseIpNumber(text.includes('%') ? '' : text.trim());
+  if (!ip) throw new Error(`invalid IP address "${text}"`);
+  return ip.family === 4 ? Number(ip.value) : ip.value;
+}
+
+/** The 16 address bytes at `offset` (an IPv6 header's source at 8, destination at 24). */
+export function readIp6(data: Uint8Array, offset: number): bigint {
+  let v = 0n;
+  for (let i = 0; i < 16; i += 4) {
+    const w = ((data[offset + i]! << 24) | (data[offset + i + 1]! << 16) | (data[offset + i + 2]! << 8) | data[offset + i + 3]!) >>> 0;
+    v = (v << 32n) | BigInt(w);
+  }
+  return v;
+}
+
+/** 16 bytes of an IPv6 address held as a bigint. */
+export function ip6Bytes(a: bigint): Uint8Array {
+  const out = new Uint8Array(16);
+  for (let i = 15; i >= 0; i--) {
+    out[i] = Number(a & 255n);
+    a >>= 8n;
+  }
+  return out;
+}
+
+/** Whether `a` lies in the prefix `p` (same family, first `bits` bits equal). */
+export function ipPrefixContains(p: IpPrefix, a: VpnAddr): boolean {
+  if (typeof a === 'number') {
+    if (p.family !== 4) return false;
+    return (BigInt(a >>> 0) & prefixMask(32, p.bits)) === p.ip;
+  }
+  return p.family === 6 && (a & prefixMask(128, p.bits)) === p.ip;
+}
+
+export function formatIpPrefix(p: IpPrefix): string {
+  return `${formatIpNumber({ family: p.family, value: p.ip })}/${p.bits}`;
+}
+
+/** A network's prefix (host bits cleared): "10.1.0.2/16" is 10.1.0.0/16. */
+export function ipNetworkPrefix(n: IpNetwork): IpPrefix {
+  return { family: n.family, ip: n.addr & prefixMask(n.family === 4 ? 32 : 128, n.bits), bits: n.bits };
+}
+
+/** Nebula's address order (netip.Addr.Compare): every IPv4 address before every IPv6 one. */
+export function compareVpnAddr(a: VpnAddr, b: VpnAddr): number {
+  if (typeof a !== typeof b) return typeof a === 'number' ? -1 : 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 /** A Cidr as an IpNetwork (IPv4, address kept as written). */
 export function ipNetworkFromCidr(c: Cidr): IpNetwork {
   return { family: 4, addr: BigInt(c.ip >>> 0), bits: c.bits };

@@ -34,20 +34,21 @@ import {
   readBool,
   readCidr4,
   readHostPort,
-  readIpv4,
   readMapping,
   readText,
   readTextList,
+  readVpnAddr,
 } from './config/values.js';
+import type { VpnAddr } from '../net/ip.js';
 
 export type Cipher = 'aes' | 'chachapoly';
 
 /** VPN IP (uint32) → underlay addresses in file order; name resolution is the runtime's job. */
 const staticHostMap = field('static_host_map', (value, path) => {
-  const hosts = new Map<number, HostPort[]>();
+  const hosts = new Map<VpnAddr, HostPort[]>();
   for (const [vpn, written] of Object.entries(readMapping(value, path))) {
     const entryPath = `${path}."${vpn}"`;
-    const vpnIp = readIpv4(vpn, `${path} key "${vpn}"`);
+    const vpnIp = readVpnAddr(vpn, `${path} key "${vpn}"`);
     const addrs = readTextList(written, entryPath, true);
     if (addrs.length === 0) throw configError(entryPath, 'one or more "host:port" addresses', written);
     hosts.set(vpnIp, [...(hosts.get(vpnIp) ?? []), ...addrs.map((a, i) => readHostPort(a, `${entryPath}[${i}]`, false))]);

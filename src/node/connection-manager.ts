@@ -1,4 +1,4 @@
-import { formatIp } from '../net/ipv4.js';
+import { formatVpnAddr } from '../net/ip.js';
 import type { Diagnostics } from './diagnostics.js';
 import type { HostInfo, HostMap } from './hostmap.js';
 import type { Timers } from './timers.js';
@@ -88,13 +88,13 @@ export class ConnectionManager {
       return;
     }
     if (host.testSentAt === 0) {
-      diag.log.debug({ vpnIp: formatIp(host.vpnIp) }, 'no inbound traffic, sending a test packet');
+      diag.log.debug({ vpnIp: formatVpnAddr(host.vpnIp) }, 'no inbound traffic, sending a test packet');
       host.testSentAt = this.deps.timers.now();
       this.deps.sendTest(host);
       this.arm(host, settings.pendingDeletionInterval);
       return;
     }
-    diag.log.info({ vpnIp: formatIp(host.vpnIp), remote: host.remote ? `${host.remote.address}:${host.remote.port}` : null }, 'tunnel is dead, removing it');
+    diag.log.info({ vpnIp: formatVpnAddr(host.vpnIp), remote: host.remote ? `${host.remote.address}:${host.remote.port}` : null }, 'tunnel is dead, removing it');
     diag.stats.deadTunnels++;
     this.deps.removeTunnel(host, false);
   }

@@ -11,19 +11,20 @@
  * A Conntrack outlives firewall reloads; each Firewall stamps entries with its rules version so that
  * entries created under older rules are re-checked lazily (as Nebula does).
  */
+import type { VpnAddr } from '../net/ip.js';
 import { type FwPacket, PROTO_TCP, PROTO_UDP } from '../protocol/ip-packet.js';
 
 export interface ConntrackEntry {
-  readonly localIp: number;
-  readonly remoteIp: number;
+  readonly localIp: VpnAddr;
+  readonly remoteIp: VpnAddr;
   readonly localPort: number;
   readonly remotePort: number;
   readonly protocol: number;
   readonly fragment: boolean;
   /** Direction of the packet that created the entry (which rule table allowed it). */
   incoming: boolean;
-  /** VPN IP of the peer the flow was allowed for. */
-  peerVpnIp: number;
+  /** VPN address of the peer the flow was allowed for. */
+  peerVpnIp: VpnAddr;
   rulesVersion: number;
   /** Absolute expiry time, ms (same clock as the `now` passed in). */
   expires: number;
@@ -39,9 +40,18 @@ export function timeoutClass(protocol: number): number {
   return protocol === PROTO_TCP ? 0 : protocol === PROTO_UDP ? 1 : 2;
 }
 
+/** 32 bits of an address for the hash: IPv4 as is, IPv6 folded (apart, so the IPv4 check stays small). */
+function addrBits(a: VpnAddr): number {
+  return typeof a === 'number' ? a : fold128(a);
+}
+
+function fold128(a: bigint): number {
+  return Number(BigInt.asUintN(32, a ^ (a >> 32n) ^ (a >> 64n) ^ (a >> 96n)));
+}
+
 function tupleHash(p: FwPacket): number {
-  let h = Math.imul(p.localIp ^ 0x9e3779b9, 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 15) ^ p.remoteIp, 0xc2b2ae35);
+  let h = Math.imul(addrBits(p.localIp) ^ 0x9e3779b9, 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 15) ^ addrBits(p.remoteIp), 0xc2b2ae35);
   h = Math.imul(h ^ (h >>> 13) ^ ((p.localPort << 16) | p.remotePort), 0x27d4eb2d);
   h ^= (p.protocol << 1) | (p.fragment ? 1 : 0);
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
@@ -105,7 +115,7 @@ export class Conntrack {
   }
 
   /** Adds (or replaces) the entry for this tuple. */
-  add(p: FwPacket, incoming: boolean, peerVpnIp: number, rulesVersion: number, timeoutMs: number, now: number): ConntrackEntry {
+  add(p: FwPacket, incoming: boolean, peerVpnIp: VpnAddr, rulesVersion: number, timeoutMs: number, now: number): ConntrackEntry {
     const existing = this.lookup(p, now);
     if (existing !== null) {
       existing.incoming = incoming;

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { endpointKey, type Endpoint } from '../net/endpoint.js';
-import { formatIp } from '../net/ipv4.js';
+import { formatVpnAddr, type VpnAddr } from '../net/ip.js';
 
 /** Totals since start: plain number increments where they happen, read at scrape time (src/node/metrics.ts). */
 export interface NodeStats {
@@ -114,11 +114,11 @@ export class Diagnostics {
     this.log.debug({ from: source, kind, reason: err instanceof Error ? err.message : err, total: this.stats.dropped[kind] }, 'dropped datagram');
   }
 
-  firewallDrop(direction: 'inbound' | 'outbound', reason: string, vpnIp: number | null): void {
+  firewallDrop(direction: 'inbound' | 'outbound', reason: string, vpnIp: VpnAddr | null): void {
     this.stats.firewallDrops++;
     const kind = `firewall-${direction}`;
     this.stats.dropped[kind] = (this.stats.dropped[kind] ?? 0) + 1;
     if (!this.log.isLevelEnabled('debug') || !this.allowed(`${kind} ${vpnIp ?? 0}`)) return;
-    this.log.debug({ direction, reason, vpnIp: vpnIp === null ? undefined : formatIp(vpnIp) }, 'firewall dropped packet');
+    this.log.debug({ direction, reason, vpnIp: vpnIp === null ? undefined : formatVpnAddr(vpnIp) }, 'firewall dropped packet');
   }
 }

@@ -1,18 +1,23 @@
 /**
- * Nebula 1.6's stateful firewall for inner packets (firewall.go), re-implemented.
+ * Nebula's stateful firewall for inner packets (firewall.go), re-implemented, for IPv4 and IPv6.
  *
  * - Default drop in both directions; rules only allow.
  * - For each packet: (1) a conntrack hit allows it (refreshing the entry; entries created under older
- *   rules are re-checked against the current rules first); (2) the remote IP must belong to the peer
- *   (its VPN IP, or its cert Ips/Subnets when it has several IPs or any subnet); (3) the local IP must
- *   be one of ours; (4) the inbound or outbound rule table must match; then the flow is tracked.
- * - Rule logic: port AND proto AND (ca_sha OR ca_name, when given) AND (host OR groups OR cidr).
+ *   rules are re-checked against the current rules first); (2) the remote address must belong to the
+ *   peer (its VPN address, or its cert networks/unsafe networks when it has several addresses or any
+ *   unsafe network); (3) the local address must be one of ours; (4) the inbound or outbound rule
+ *   table must match; then the flow is tracked.
+ * - Rule logic: port AND proto AND (ca_sha OR ca_name, when given) AND local_cidr (when given) AND
+ *   (host OR groups OR cidr). A rule without local_cidr matches every local address (Nebula 1.6's
+ *   behaviour, `default_local_cidr_any: true` in later Nebula).
+ * - A protocol other than tcp, udp, icmp (and icmpv6 for an `icmp` rule) only matches `proto: any`.
  *
  * Deliberate difference: a conntrack hit also requires the packet to come from/go to the peer the flow
  * was allowed for; otherwise the packet takes the full path (and still passes when the rules allow it).
  */
-import { type Cidr, formatCidr, maskFromBits } from '../net/ipv4.js';
-import { type FwPacket, emptyFwPacket, parseIpPacket, PROTO_ICMP, PROTO_TCP, PROTO_UDP } from '../protocol/ip-packet.js';
+import { maskFromBits } from '../net/ipv4.js';
+import { formatIpPrefix, type IpNetwork, ipNetworkPrefix, type IpPrefix, ipPrefixContains, type VpnAddr } from '../net/ip.js';
+import { type FwPacket, emptyFwPacket, parseIpPacket, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP } from '../protocol/ip-packet.js';
 import { checkFirewallConfig, type FirewallConfig, type FirewallRule, PORT_ANY, PORT_FRAGMENT } from './config/firewall.js';
 import { Conntrack, type ConntrackEntry } from './conntrack.js';
 
@@ -22,22 +27,32 @@ export { Conntrack } from './conntrack.js';
 export interface PeerIdentity {
   name: string;
   groups: readonly string[];
-  vpnIp: number;
-  /** cert Ips(/32)+Subnets when >1 IP or any subnet, else null */
-  remoteCidrs: readonly Cidr[] | null;
+  /** The address the peer's tunnel is keyed by (its certificate's first network). */
+  vpnIp: VpnAddr;
+  /** All of its certificate's addresses, vpnIp first. */
+  vpnAddrs: readonly VpnAddr[];
+  /** Prefixes its inner source addresses may come from, when not only vpnIp (see peerRemoteCidrs). */
+  remoteCidrs: readonly IpPrefix[] | null;
   caName: string;
   caSha: string;
 }
 
-/** Builds PeerIdentity.remoteCidrs the way Nebula does from the peer's cert. */
-export function peerRemoteCidrs(certIps: readonly Cidr[], certSubnets: readonly Cidr[]): Cidr[] | null {
-  if (certIps.length <= 1 && certSubnets.length === 0) return null;
-  return [...certIps.map((c) => ({ ip: c.ip, bits: 32 })), ...certSubnets];
+/**
+ * PeerIdentity.remoteCidrs as Nebula builds it from the peer's cert: null (only its one address)
+ * unless it has several addresses or any unsafe network; then every address (as a host prefix) and
+ * every unsafe network.
+ */
+export function peerRemoteCidrs(networks: readonly IpNetwork[], unsafeNetworks: readonly IpNetwork[]): IpPrefix[] | null {
+  if (networks.length <= 1 && unsafeNetworks.length === 0) return null;
+  return localCidrsFromCert(networks, unsafeNetworks);
 }
 
-/** The local CIDRs the firewall accepts: our cert Ips as /32 plus our cert Subnets. */
-export function localCidrsFromCert(certIps: readonly Cidr[], certSubnets: readonly Cidr[]): Cidr[] {
-  return [...certIps.map((c) => ({ ip: c.ip, bits: 32 })), ...certSubnets];
+/** The local prefixes the firewall accepts: our cert addresses as host prefixes plus our unsafe networks. */
+export function localCidrsFromCert(networks: readonly IpNetwork[], unsafeNetworks: readonly IpNetwork[]): IpPrefix[] {
+  return [
+    ...networks.map((n): IpPrefix => ({ family: n.family, ip: n.addr, bits: n.family === 4 ? 32 : 128 })),
+    ...unsafeNetworks.map(ipNetworkPrefix),
+  ];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -57,9 +72,8 @@ interface CompiledRule {
   anyPeer: boolean;
   host: string | null;
   groups: readonly string[] | null;
-  cidrNet: number;
-  cidrMask: number;
-  hasCidr: boolean;
+  cidr: IpPrefix | null;
+  localCidr: IpPrefix | null;
 }
 
 /** Rules split by protocol: index 0 any, 1 tcp, 2 udp, 3 icmp. */
@@ -70,15 +84,13 @@ function compile(rules: readonly FirewallRule[]): Table {
   for (const r of rules) {
     const groups = r.groups && r.groups.length > 0 ? r.groups : null;
     const hasCidr = r.cidr !== null;
-    const mask = hasCidr ? maskFromBits(r.cidr!.bits) : 0;
-    const net = hasCidr ? (r.cidr!.ip & mask) >>> 0 : 0;
     // Nebula's isAny(): nothing but a CA given, or host any, or any group named "any", or a CIDR that
-    // contains 0.0.0.0 (0.0.0.0/0 in practice).
+    // contains the zero address (0.0.0.0/0 or ::/0 in practice).
     const anyPeer =
       (r.host === null && groups === null && !hasCidr) ||
       r.host === 'any' ||
       (groups !== null && groups.includes('any')) ||
-      (hasCidr && net === 0);
+      (hasCidr && r.cidr!.ip === 0n);
     const c: CompiledRule = {
       anyPort: r.startPort === PORT_ANY,
       fragment: r.startPort === PORT_FRAGMENT,
@@ -90,9 +102,8 @@ function compile(rules: readonly FirewallRule[]): Table {
       anyPeer,
       host: r.host,
       groups,
-      cidrNet: net,
-      cidrMask: mask,
-      hasCidr,
+      cidr: r.cidr,
+      localCidr: r.localCidr,
     };
     const idx = r.proto === 'any' ? 0 : r.proto === 'tcp' ? 1 : r.proto === 'udp' ? 2 : 3;
     t[idx].push(c);
@@ -115,6 +126,7 @@ function ruleMatches(r: CompiledRule, p: FwPacket, incoming: boolean, peer: Peer
     const nameOk = r.caName !== null && r.caName === peer.caName;
     if (!shaOk && !nameOk) return false;
   }
+  if (r.localCidr !== null && !ipPrefixContains(r.localCidr, p.localIp)) return false;
   if (r.anyPeer) return true;
   if (r.host !== null && r.host === peer.name) return true;
   if (r.groups !== null) {
@@ -127,14 +139,14 @@ function ruleMatches(r: CompiledRule, p: FwPacket, incoming: boolean, peer: Peer
     }
     if (all) return true;
   }
-  if (r.hasCidr && ((p.remoteIp & r.cidrMask) >>> 0) === r.cidrNet) return true;
+  if (r.cidr !== null && ipPrefixContains(r.cidr, p.remoteIp)) return true;
   return false;
 }
 
 function tableMatches(t: Table, p: FwPacket, incoming: boolean, peer: PeerIdentity): boolean {
   const anyRules = t[0];
   for (let i = 0; i < anyRules.length; i++) if (ruleMatches(anyRules[i]!, p, incoming, peer)) return true;
-  const idx = p.protocol === PROTO_TCP ? 1 : p.protocol === PROTO_UDP ? 2 : p.protocol === PROTO_ICMP ? 3 : -1;
+  const idx = p.protocol === PROTO_TCP ? 1 : p.protocol === PROTO_UDP ? 2 : p.protocol === PROTO_ICMP || p.protocol === PROTO_ICMPV6 ? 3 : -1;
   if (idx < 0) return false;
   const rules = t[idx as 1 | 2 | 3];
   for (let i = 0; i < rules.length; i++) if (ruleMatches(rules[i]!, p, incoming, peer)) return true;
@@ -169,8 +181,8 @@ export interface FirewallStats {
 }
 
 export interface FirewallOptions {
-  /** Extra local CIDRs accepted besides the cert's (unsafe routes, container subnets, ...). */
-  extraLocalCidrs?: readonly Cidr[];
+  /** Extra local prefixes accepted besides the cert's (unsafe routes, container subnets, ...). */
+  extraLocalCidrs?: readonly IpPrefix[];
   /** Reuse this conntrack table (as withRules does); its size bound is updated from the config. */
   conntrack?: Conntrack;
 }
@@ -183,8 +195,10 @@ export class Firewall {
   readonly stats: FirewallStats;
   /** Rules version stamped on conntrack entries this firewall creates. */
   readonly rulesVersion: number;
+  /** IPv4 local prefixes as plain numbers (the v4 path does no bigint work). */
   private readonly localNets: Uint32Array;
   private readonly localMasks: Uint32Array;
+  private readonly localPrefixes6: readonly IpPrefix[];
   private readonly scratch: FwPacket = emptyFwPacket();
   private readonly timeouts: [number, number, number];
 
@@ -192,18 +206,20 @@ export class Firewall {
     readonly config: FirewallConfig,
     private readonly inRules: Table,
     private readonly outRules: Table,
-    readonly localCidrs: readonly Cidr[],
-    readonly extraLocalCidrs: readonly Cidr[],
+    readonly localCidrs: readonly IpPrefix[],
+    readonly extraLocalCidrs: readonly IpPrefix[],
     readonly conntrack: Conntrack,
   ) {
     this.rulesVersion = conntrack.nextRulesVersion();
     const all = [...localCidrs, ...extraLocalCidrs];
-    this.localNets = new Uint32Array(all.length);
-    this.localMasks = new Uint32Array(all.length);
-    all.forEach((c, i) => {
+    const v4 = all.filter((c) => c.family === 4);
+    this.localPrefixes6 = all.filter((c) => c.family === 6);
+    this.localNets = new Uint32Array(v4.length);
+    this.localMasks = new Uint32Array(v4.length);
+    v4.forEach((c, i) => {
       const m = maskFromBits(c.bits);
       this.localMasks[i] = m;
-      this.localNets[i] = (c.ip & m) >>> 0;
+      this.localNets[i] = (Number(c.ip) & m) >>> 0;
     });
     const ct = config.conntrack;
     this.timeouts = [ct.tcpTimeout, ct.udpTimeout, ct.defaultTimeout];
@@ -230,10 +246,10 @@ export class Firewall {
   }
 
   /**
-   * Builds a firewall. `localCidrs`: our cert Ips (as /32) plus Subnets (see localCidrsFromCert).
-   * Throws UserError naming the bad rule key.
+   * Builds a firewall. `localCidrs`: our cert addresses (as host prefixes) plus unsafe networks (see
+   * localCidrsFromCert). Throws UserError naming the bad rule key.
    */
-  static fromConfig(fw: FirewallConfig, localCidrs: readonly Cidr[], options: FirewallOptions = {}): Firewall {
+  static fromConfig(fw: FirewallConfig, localCidrs: readonly IpPrefix[], options: FirewallOptions = {}): Firewall {
     checkFirewallConfig(fw);
     const ct = fw.conntrack;
     const conntrack = options.conntrack ?? new Conntrack(ct.maxConnections);
@@ -246,12 +262,12 @@ export class Firewall {
    * CIDRs and (unless given, e.g. after a cert reload) local CIDRs.
    * Existing entries are re-checked against the new rules the next time they are hit.
    */
-  withRules(fw: FirewallConfig, localCidrs: readonly Cidr[] = this.localCidrs): Firewall {
+  withRules(fw: FirewallConfig, localCidrs: readonly IpPrefix[] = this.localCidrs): Firewall {
     return Firewall.fromConfig(fw, localCidrs, { extraLocalCidrs: this.extraLocalCidrs, conntrack: this.conntrack });
   }
 
   /** Same rules and conntrack, different local CIDRs (own cert reloaded, unsafe routes changed). */
-  withLocalCidrs(localCidrs: readonly Cidr[], extraLocalCidrs: readonly Cidr[] = this.extraLocalCidrs): Firewall {
+  withLocalCidrs(localCidrs: readonly IpPrefix[], extraLocalCidrs: readonly IpPrefix[] = this.extraLocalCidrs): Firewall {
     return Firewall.fromConfig(this.config, localCidrs, { extraLocalCidrs, conntrack: this.conntrack });
   }
 
@@ -277,7 +293,8 @@ export class Firewall {
       const parts = [`${dir} port=${port} proto=${r.proto}`];
       if (r.host !== null) parts.push(`host=${r.host}`);
       if (r.groups !== null) parts.push(`groups=${r.groups.join('+')}`);
-      if (r.cidr !== null) parts.push(`cidr=${formatCidr(r.cidr)}`);
+      if (r.cidr !== null) parts.push(`cidr=${formatIpPrefix(r.cidr)}`);
+      if (r.localCidr !== null) parts.push(`local_cidr=${formatIpPrefix(r.localCidr)}`);
       if (r.caName !== null) parts.push(`ca_name=${r.caName}`);
       if (r.caSha !== null) parts.push(`ca_sha=${r.caSha}`);
       return parts.join(' ');
@@ -298,7 +315,7 @@ export class Firewall {
 
     // (1) Conntrack.
     const e: ConntrackEntry | null = ct.lookup(p, now);
-    if (e !== null && e.peerVpnIp === peer.vpnIp >>> 0) {
+    if (e !== null && e.peerVpnIp === peer.vpnIp) {
       let ok = true;
       if (e.rulesVersion !== this.rulesVersion) {
         // Created under older rules: keep it only if the current rules still allow the flow.
@@ -317,36 +334,13 @@ export class Firewall {
 
     // (2) The remote address must belong to the peer.
     const remoteCidrs = peer.remoteCidrs;
-    if (remoteCidrs === null) {
-      if (p.remoteIp !== peer.vpnIp >>> 0) {
-        stats.droppedRemoteIp++;
-        return DROP_REMOTE_IP;
-      }
-    } else {
-      let found = false;
-      for (let i = 0; i < remoteCidrs.length; i++) {
-        const c = remoteCidrs[i]!;
-        const m = maskFromBits(c.bits);
-        if (((p.remoteIp & m) >>> 0) === ((c.ip & m) >>> 0)) {
-          found = true;
-          break;
-        }
-      }
-      if (!found) {
-        stats.droppedRemoteIp++;
-        return DROP_REMOTE_IP;
-      }
+    if (remoteCidrs === null ? p.remoteIp !== peer.vpnIp : !anyContains(remoteCidrs, p.remoteIp)) {
+      stats.droppedRemoteIp++;
+      return DROP_REMOTE_IP;
     }
 
     // (3) The local address must be ours.
-    let local = false;
-    for (let i = 0; i < this.localNets.length; i++) {
-      if (((p.localIp & this.localMasks[i]!) >>> 0) === this.localNets[i]) {
-        local = true;
-        break;
-      }
-    }
-    if (!local) {
+    if (!this.isLocal(p.localIp)) {
       stats.droppedLocalIp++;
       return DROP_LOCAL_IP;
     }
@@ -356,8 +350,19 @@ export class Firewall {
       stats.droppedNoRule++;
       return DROP_NO_RULE;
     }
-    ct.add(p, incoming, peer.vpnIp >>> 0, this.rulesVersion, timeout, now);
+    ct.add(p, incoming, peer.vpnIp, this.rulesVersion, timeout, now);
     stats.allowedByRule++;
     return null;
   }
+
+  private isLocal(a: VpnAddr): boolean {
+    if (typeof a === 'bigint') return anyContains(this.localPrefixes6, a);
+    for (let i = 0; i < this.localNets.length; i++) if (((a & this.localMasks[i]!) >>> 0) === this.localNets[i]) return true;
+    return false;
+  }
+}
+
+function anyContains(prefixes: readonly IpPrefix[], a: VpnAddr): boolean {
+  for (let i = 0; i < prefixes.length; i++) if (ipPrefixContains(prefixes[i]!, a)) return true;
+  return false;
 }

@@ -1,5 +1,5 @@
 import { endpointKey, type Endpoint } from '../net/endpoint.js';
-import { formatIp } from '../net/ipv4.js';
+import { compareVpnAddr, formatVpnAddr, type VpnAddr } from '../net/ip.js';
 import type { AeadFactory, CipherName } from '../protocol/aead.js';
 import { HEADER_LEN, MessageType, writeHeader, type Header } from '../protocol/header.js';
 import { decodeHandshake, encodeHandshake, type HandshakeDetails } from '../protocol/messages.js';
@@ -19,7 +19,7 @@ export interface HandshakeDeps {
   /** Our certificate and keys (replaced by a reload). */
   identity(): LocalIdentity;
   settings(): { cipher: CipherName; tryInterval: number; retries: number };
-  remoteAllowed(vpnIp: number, from: Endpoint): boolean;
+  remoteAllowed(vpnIp: VpnAddr, from: Endpoint): boolean;
   sendRaw(data: Uint8Array, to: Endpoint): void;
   /** Message 2 goes back the way message 1 came: to `to`, or through the relay hop `via`. */
   reply(message: Buffer, to: Endpoint | null, via?: HostInfo): void;
@@ -50,7 +50,10 @@ function handshakeHeader(remoteIndex: number, stage: number): Buffer {
  * Noise IX handshakes as Nebula 1.6 runs them: the initiator retransmits one cached message 1 to
  * every known address with linear backoff; the responder answers at once, recognises
  * retransmissions by their bytes, prefers the newer of two handshakes by the peer's clock, and
- * settles simultaneous opens in favour of the higher overlay IP.
+ * settles simultaneous opens in favour of the higher overlay IP. Certificates are versioned as in
+ * Nebula 1.10+: the payload's CertVersion says how to read Cert, the initiator sends its
+ * pki.initiating_version certificate and the responder answers in the initiator's version when it
+ * holds one.
  */
 export class HandshakeManager {
   private readonly stage1Limiter = new SourceLimiter(STAGE1_PER_SECOND, STAGE1_BURST);
@@ -58,20 +61,21 @@ export class HandshakeManager {
   constructor(private readonly deps: HandshakeDeps) {}
 
   /** The pending or new outbound handshake to `vpnIp`. */
-  start(vpnIp: number, options: { directOnly?: boolean } = {}): HostInfo {
+  start(vpnIp: VpnAddr, options: { directOnly?: boolean } = {}): HostInfo {
     const { hostmap, aead } = this.deps;
     const existing = hostmap.getPending(vpnIp);
     if (existing) return existing;
     const identity = this.deps.identity();
     const host = new HostInfo(vpnIp, hostmap.allocateIndex(), hostmap.remotesFor(vpnIp));
+    const mine = identity.handshakeCertificate();
     const payload = encodeHandshake({
-      details: { cert: identity.handshakeCert, initiatorIndex: host.localIndex, responderIndex: 0, cookie: 0n, time: unixNanos() },
+      details: { cert: mine.handshakeBytes, certVersion: mine.version, initiatorIndex: host.localIndex, responderIndex: 0, cookie: 0n, time: unixNanos() },
     });
     const { message, state } = initiatorWriteMessage1(this.deps.settings().cipher, identity.keyPair, handshakeHeader(0, 1), payload, undefined, aead);
     host.window.update(1);
     host.pending = { state, message, attempts: 0, timer: null, ...(options.directOnly ? { directOnly: true } : {}) };
     hostmap.addPending(host);
-    this.deps.diag.log.debug({ vpnIp: formatIp(vpnIp), localIndex: host.localIndex }, 'starting handshake');
+    this.deps.diag.log.debug({ vpnIp: formatVpnAddr(vpnIp), localIndex: host.localIndex }, 'starting handshake');
     this.deps.onStart(host);
     // Static hosts are tried at once; otherwise wait for a lighthouse answer or the first retry.
     if (host.remotes.size > 0) this.attempt(host);
@@ -80,7 +84,7 @@ export class HandshakeManager {
   }
 
   /** Sends message 1 now (e.g. a lighthouse just told us where the peer is) unless already tried. */
-  triggerNow(vpnIp: number): void {
+  triggerNow(vpnIp: VpnAddr): void {
     const host = this.deps.hostmap.getPending(vpnIp);
     if (host && host.pending && host.pending.attempts === 0) this.attempt(host);
   }
@@ -101,7 +105,7 @@ export class HandshakeManager {
     const retries = pending.directOnly ? Math.min(DIRECT_ONLY_ATTEMPTS, configured) : configured;
     if (pending.attempts >= retries) {
       // A failed try for a direct path next to a working relayed tunnel is routine.
-      diag.log[pending.directOnly ? 'debug' : 'info']({ vpnIp: formatIp(host.vpnIp), attempts: pending.attempts, remotes: host.remotes.addresses().map(endpointKey) }, 'handshake timed out');
+      diag.log[pending.directOnly ? 'debug' : 'info']({ vpnIp: formatVpnAddr(host.vpnIp), attempts: pending.attempts, remotes: host.remotes.addresses().map(endpointKey) }, 'handshake timed out');
       hostmap.removePending(host);
       diag.stats.handshakeTimeouts++;
       return;
@@ -140,7 +144,7 @@ export class HandshakeManager {
     }
     let verified;
     try {
-      verified = identity.verifyPeer(details.cert, contents.remoteStatic);
+      verified = identity.verifyPeer(details.cert, details.certVersion, contents.remoteStatic);
     } catch (err) {
       const source = from ? endpointKey(from) : 'relay';
       diag.limited('info', 'invalid-cert', { from: source, reason: (err as Error).message }, 'invalid certificate from host, refusing handshake');
@@ -148,8 +152,8 @@ export class HandshakeManager {
       return;
     }
     const vpnIp = verified.identity.vpnIp;
-    const fields = { vpnIp: formatIp(vpnIp), certName: verified.cert.details.name, from: from && endpointKey(from) };
-    if (vpnIp === identity.vpnIp) {
+    const fields = { vpnIp: formatVpnAddr(vpnIp), certName: verified.cert.details.name, certVersion: verified.cert.details.version, from: from && endpointKey(from) };
+    if (verified.identity.vpnAddrs.some((a) => identity.vpnAddrs.includes(a))) {
       diag.limited('info', 'myself', fields, 'refusing to handshake with myself');
       return;
     }
@@ -170,7 +174,7 @@ export class HandshakeManager {
     }
     const newest = candidate && (!existing || candidate.lastHandshakeTime > existing.lastHandshakeTime) ? candidate : existing;
     if (existing && newest && newest.lastHandshakeTime >= details.time) {
-      diag.limited('info', `old-handshake ${formatIp(vpnIp)}`, { ...fields, existing: newest.lastHandshakeTime.toString(), offered: details.time.toString() }, 'handshake too old, keeping the existing tunnel');
+      diag.limited('info', `old-handshake ${formatVpnAddr(vpnIp)}`, { ...fields, existing: newest.lastHandshakeTime.toString(), offered: details.time.toString() }, 'handshake too old, keeping the existing tunnel');
       this.deps.sendTest(existing);
       return;
     }
@@ -181,9 +185,11 @@ export class HandshakeManager {
       diag.drop('handshake1', from, err);
       return;
     }
-    const ours = hostmap.getPending(vpnIp);
+    // Our own handshake to the peer may be pending under any of its addresses.
+    let ours: HostInfo | undefined;
+    for (const a of verified.identity.vpnAddrs) ours ??= hostmap.getPending(a);
     if (ours) {
-      if (vpnIp > identity.vpnIp) {
+      if (compareVpnAddr(vpnIp, identity.vpnIp) > 0) {
         diag.limited('debug', `simultaneous ${fields.vpnIp}`, fields, 'simultaneous handshake: the peer has the higher overlay IP, abandoning ours');
         hostmap.removePending(ours);
       } else {
@@ -193,8 +199,10 @@ export class HandshakeManager {
     }
 
     const host = new HostInfo(vpnIp, hostmap.allocateIndex(), hostmap.remotesFor(vpnIp));
+    // Answer in the initiator's certificate version when we hold one (Nebula 1.10+).
+    const mine = identity.handshakeCertificate(verified.cert.details.version);
     const reply = encodeHandshake({
-      details: { ...details, cert: identity.handshakeCert, responderIndex: host.localIndex, time: unixNanos() },
+      details: { ...details, cert: mine.handshakeBytes, certVersion: mine.version, responderIndex: host.localIndex, time: unixNanos() },
     });
     const { message, keys } = responderWriteMessage2(read.state, handshakeHeader(details.initiatorIndex, 2), reply);
     host.remoteIndex = details.initiatorIndex;
@@ -205,7 +213,7 @@ export class HandshakeManager {
     if (ours) host.queue.push(...ours.queue);
     this.deps.reply(message, from, via);
     if (existing?.established) {
-      diag.limited('info', `candidate ${formatIp(vpnIp)}`, { ...fields, localIndex: host.localIndex, remoteIndex: host.remoteIndex }, 'newer handshake received, switching once the peer uses it');
+      diag.limited('info', `candidate ${formatVpnAddr(vpnIp)}`, { ...fields, localIndex: host.localIndex, remoteIndex: host.remoteIndex }, 'newer handshake received, switching once the peer uses it');
       this.deps.addCandidate(host);
       return;
     }
@@ -219,7 +227,7 @@ export class HandshakeManager {
     const host = hostmap.getPendingByIndex(header.remoteIndex);
     if (!host || !host.pending) {
       const done = hostmap.getByIndex(header.remoteIndex);
-      if (done) diag.limited('debug', 'handshake-complete', { vpnIp: formatIp(done.vpnIp) }, 'handshake is already complete');
+      if (done) diag.limited('debug', 'handshake-complete', { vpnIp: formatVpnAddr(done.vpnIp) }, 'handshake is already complete');
       return;
     }
     let result;
@@ -234,25 +242,27 @@ export class HandshakeManager {
     }
     let verified;
     try {
-      verified = this.deps.identity().verifyPeer(details.cert, result.keys.remoteStatic);
+      verified = this.deps.identity().verifyPeer(details.cert, details.certVersion, result.keys.remoteStatic);
     } catch (err) {
-      diag.limited('info', 'invalid-cert', { vpnIp: formatIp(host.vpnIp), from: from && endpointKey(from), reason: (err as Error).message }, 'invalid certificate from host, abandoning handshake');
+      diag.limited('info', 'invalid-cert', { vpnIp: formatVpnAddr(host.vpnIp), from: from && endpointKey(from), reason: (err as Error).message }, 'invalid certificate from host, abandoning handshake');
       diag.stats.invalidCertificates++;
       hostmap.removePending(host);
       return;
     }
-    if (verified.identity.vpnIp !== host.vpnIp) {
-      diag.limited('info', 'incorrect-host', { intended: formatIp(host.vpnIp), responded: formatIp(verified.identity.vpnIp), from: from && endpointKey(from) }, 'incorrect host responded to handshake');
+    if (!verified.identity.vpnAddrs.includes(host.vpnIp)) {
+      diag.limited('info', 'incorrect-host', { intended: formatVpnAddr(host.vpnIp), responded: formatVpnAddr(verified.identity.vpnIp), from: from && endpointKey(from) }, 'incorrect host responded to handshake');
       if (from) host.remotes.block(from);
       return;
     }
     hostmap.removePending(host);
     host.pending = null;
+    // Asked for by any of its addresses, the tunnel is keyed by the peer's first one.
+    host.vpnIp = verified.identity.vpnIp;
     host.remoteIndex = details.responderIndex;
     host.lastHandshakeTime = details.time;
     host.remotes.unblockAll();
     this.complete(host, result.keys, verified, from);
-    diag.limited('info', `tunnel-up ${formatIp(host.vpnIp)}`, { vpnIp: formatIp(host.vpnIp), certName: verified.cert.details.name, from: from && endpointKey(from), localIndex: host.localIndex, remoteIndex: host.remoteIndex }, 'handshake message 2 received, tunnel up (initiator)');
+    diag.limited('info', `tunnel-up ${formatVpnAddr(host.vpnIp)}`, { vpnIp: formatVpnAddr(host.vpnIp), certName: verified.cert.details.name, certVersion: verified.cert.details.version, from: from && endpointKey(from), localIndex: host.localIndex, remoteIndex: host.remoteIndex }, 'handshake message 2 received, tunnel up (initiator)');
     this.deps.tunnelUp(host);
   }
 
@@ -263,6 +273,7 @@ export class HandshakeManager {
     host.decrypt = keys.decrypt;
     host.cert = verified.cert;
     host.identity = verified.identity;
+    host.vpnAddrs = verified.identity.vpnAddrs;
     host.messageCounter = 2;
     if (from) {
       host.remote = { ...from };

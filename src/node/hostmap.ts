@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Certificate } from '../../pki/cert.js';
 import type { Endpoint } from '../net/endpoint.js';
+import type { VpnAddr } from '../net/ip.js';
 import type { Aead } from '../protocol/aead.js';
+import type { AddrForm } from '../protocol/messages.js';
 import type { InitiatorState } from '../protocol/noise.js';
 import { ReplayWindow } from '../protocol/replay.js';
 import type { PeerIdentity } from './firewall.js';
@@ -68,11 +70,27 @@ export class HostInfo {
   rxBytes = 0;
   txPackets = 0;
   txBytes = 0;
+  /**
+   * Every overlay address of the peer (its certificate's networks), vpnIp first; the host map indexes
+   * the tunnel by each. Just [vpnIp] until the certificate is known.
+   */
+  vpnAddrs: readonly VpnAddr[];
   constructor(
-    readonly vpnIp: number,
+    /**
+     * The address the tunnel was asked for; when the handshake completes, the peer's first
+     * certificate address (HandshakeManager re-keys it before the tunnel enters the host map).
+     */
+    public vpnIp: VpnAddr,
     readonly localIndex: number,
     readonly remotes: RemoteList,
-  ) {}
+  ) {
+    this.vpnAddrs = [vpnIp];
+  }
+
+  /** The address fields lighthouse and relay messages use on this tunnel: those of its certificate version. */
+  get addrForm(): AddrForm {
+    return this.cert?.details.version === 2 ? 'v2' : 'v1';
+  }
 
   get established(): boolean {
     return this.encrypt !== null && this.pending === null;
@@ -90,9 +108,11 @@ export class HostInfo {
  * half-made tunnel never carries data).
  */
 export class HostMap {
-  private readonly byVpnIp = new Map<number, HostInfo>();
+  private readonly byVpnIp = new Map<VpnAddr, HostInfo>();
+  /** Established tunnels by their other addresses (all but vpnIp; empty for single-address peers). */
+  private readonly byOtherAddr = new Map<VpnAddr, HostInfo>();
   private readonly byIndex = new Map<number, HostInfo>();
-  private readonly pendingByVpnIp = new Map<number, HostInfo>();
+  private readonly pendingByVpnIp = new Map<VpnAddr, HostInfo>();
   private readonly pendingByIndex = new Map<number, HostInfo>();
   /** Established tunnels by the peer's index, for recv_error (which names the index we send to). */
   private readonly byRemoteIndex = new Map<number, HostInfo>();
@@ -101,13 +121,13 @@ export class HostMap {
    * nothing (anyone who saw a certificate can replay or forge it), so such a tunnel takes over only
    * once the peer sends authenticated traffic on it, or when the old tunnel dies.
    */
-  private readonly candidates = new Map<number, HostInfo>();
+  private readonly candidates = new Map<VpnAddr, HostInfo>();
   /** Remote lists outlive tunnels: static and lighthouse addresses stay known across reconnects. */
-  private readonly remoteLists = new Map<number, RemoteList>();
+  private readonly remoteLists = new Map<VpnAddr, RemoteList>();
 
   constructor(private readonly newRemoteList: () => RemoteList = () => new RemoteList()) {}
 
-  remotesFor(vpnIp: number): RemoteList {
+  remotesFor(vpnIp: VpnAddr): RemoteList {
     let list = this.remoteLists.get(vpnIp);
     if (!list) {
       list = this.newRemoteList();
@@ -116,16 +136,16 @@ export class HostMap {
     return list;
   }
 
-  peekRemotes(vpnIp: number): RemoteList | undefined {
+  peekRemotes(vpnIp: VpnAddr): RemoteList | undefined {
     return this.remoteLists.get(vpnIp);
   }
 
   /** Overlay IPs whose remote list has static_host_map addresses. */
-  staticHostIps(): number[] {
+  staticHostIps(): VpnAddr[] {
     return [...this.remoteLists].filter(([, list]) => list.hasStatic).map(([vpnIp]) => vpnIp);
   }
 
-  forgetRemotes(vpnIp: number): void {
+  forgetRemotes(vpnIp: VpnAddr): void {
     const list = this.remoteLists.get(vpnIp);
     if (!list) return;
     if (list.hasStatic) list.resetDynamic();
@@ -145,15 +165,16 @@ export class HostMap {
     return this.byIndex.has(index) || this.pendingByIndex.has(index);
   }
 
-  get(vpnIp: number): HostInfo | undefined {
-    return this.byVpnIp.get(vpnIp);
+  /** The established tunnel to the host owning `addr` (any of its addresses). */
+  get(addr: VpnAddr): HostInfo | undefined {
+    return this.byVpnIp.get(addr) ?? (this.byOtherAddr.size === 0 ? undefined : this.byOtherAddr.get(addr));
   }
 
   getByIndex(index: number): HostInfo | undefined {
     return this.byIndex.get(index);
   }
 
-  getPending(vpnIp: number): HostInfo | undefined {
+  getPending(vpnIp: VpnAddr): HostInfo | undefined {
     return this.pendingByVpnIp.get(vpnIp);
   }
 
@@ -180,8 +201,12 @@ export class HostMap {
   /** Installs an established tunnel, returning the one it replaced (if any). */
   add(host: HostInfo): HostInfo | undefined {
     const previous = this.byVpnIp.get(host.vpnIp);
-    if (previous && previous !== host) this.unindex(previous);
+    if (previous && previous !== host) {
+      this.unindex(previous);
+      this.unindexOtherAddrs(previous);
+    }
     this.byVpnIp.set(host.vpnIp, host);
+    for (let i = 1; i < host.vpnAddrs.length; i++) this.byOtherAddr.set(host.vpnAddrs[i]!, host);
     this.byIndex.set(host.localIndex, host);
     this.byRemoteIndex.set(host.remoteIndex, host);
     return previous !== host ? previous : undefined;
@@ -196,7 +221,7 @@ export class HostMap {
     this.byIndex.set(host.localIndex, host);
   }
 
-  getCandidate(vpnIp: number): HostInfo | undefined {
+  getCandidate(vpnIp: VpnAddr): HostInfo | undefined {
     return this.candidates.get(vpnIp);
   }
 
@@ -227,9 +252,16 @@ export class HostMap {
       return false;
     }
     const current = this.byVpnIp.get(host.vpnIp) === host;
-    if (current) this.byVpnIp.delete(host.vpnIp);
+    if (current) {
+      this.byVpnIp.delete(host.vpnIp);
+      this.unindexOtherAddrs(host);
+    }
     this.unindex(host);
     return current;
+  }
+
+  private unindexOtherAddrs(host: HostInfo): void {
+    for (let i = 1; i < host.vpnAddrs.length; i++) if (this.byOtherAddr.get(host.vpnAddrs[i]!) === host) this.byOtherAddr.delete(host.vpnAddrs[i]!);
   }
 
   private unindex(host: HostInfo): void {

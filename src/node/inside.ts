@@ -1,4 +1,5 @@
 import type { OutgoingDatagram } from '../io/udp.js';
+import { readIp6, type VpnAddr } from '../net/ip.js';
 import { MessageSubType, MessageType } from '../protocol/header.js';
 import type { Diagnostics } from './diagnostics.js';
 import type { Firewall } from './firewall.js';
@@ -9,15 +10,25 @@ export interface InsideNode {
   readonly diag: Diagnostics;
   readonly hostmap: HostMap;
   readonly firewall: Pick<Firewall, 'outbound'>;
-  /** Our overlay IP and what tun.drop_* discard. */
-  insideFilter(): { self: number; broadcast: number; dropMulticast: boolean; dropLocalBroadcast: boolean };
-  /** Which overlay IP a destination is reached through; null when unknown. */
-  routeFor(dst: number): number | null;
+  /** Our overlay addresses and what tun.drop_* discard. */
+  insideFilter(): InsideFilter;
+  /** Which overlay address a destination is reached through; null when unknown. */
+  routeFor(dst: VpnAddr): VpnAddr | null;
   /** Holds a packet whose container-subnet owner is being looked up; false outside those ranges. */
-  holdForOwner(dst: number, packet: Buffer): boolean;
-  startHandshake(vpnIp: number): HostInfo;
+  holdForOwner(dst: VpnAddr, packet: Buffer): boolean;
+  startHandshake(vpnIp: VpnAddr): HostInfo;
   sendOn(host: HostInfo, type: number, subtype: number, payload: Uint8Array, out: OutgoingDatagram[]): void;
   sendDatagrams(out: OutgoingDatagram[]): void;
+}
+
+export interface InsideFilter {
+  /** Our first IPv4 overlay address (0 when we have none) and its network's broadcast address. */
+  self: number;
+  broadcast: number;
+  /** Our IPv6 overlay addresses. */
+  self6: ReadonlySet<bigint>;
+  dropMulticast: boolean;
+  dropLocalBroadcast: boolean;
 }
 
 function readIp(p: Uint8Array, offset: number): number {
@@ -30,15 +41,23 @@ function readIp(p: Uint8Array, offset: number): number {
  */
 export function consumeTunPackets(node: InsideNode, packets: Buffer[]): void {
   const out: OutgoingDatagram[] = [];
-  const { self, broadcast, dropMulticast, dropLocalBroadcast } = node.insideFilter();
+  const { self, broadcast, self6, dropMulticast, dropLocalBroadcast } = node.insideFilter();
   for (const packet of packets) {
-    if (packet.length < 20 || packet[0]! >> 4 !== 4) {
-      node.diag.drop('tun-not-ipv4', null);
+    const version = packet.length === 0 ? 0 : packet[0]! >> 4;
+    let dst: VpnAddr;
+    if (version === 4 && packet.length >= 20) {
+      dst = readIp(packet, 16);
+      if (dst === self) continue;
+      if ((dropMulticast && dst >>> 28 === 0xe) || (dropLocalBroadcast && dst === broadcast)) continue;
+    } else if (version === 6 && packet.length >= 40) {
+      dst = readIp6(packet, 24);
+      if (self6.has(dst)) continue;
+      // ff00::/8; the kernel's own neighbour and router solicitations land here too.
+      if (dropMulticast && packet[24] === 0xff) continue;
+    } else {
+      node.diag.drop('tun-not-ip', null);
       continue;
     }
-    const dst = readIp(packet, 16);
-    if (dst === self) continue;
-    if ((dropMulticast && dst >>> 28 === 0xe) || (dropLocalBroadcast && dst === broadcast)) continue;
     const vpnIp = node.routeFor(dst);
     if (vpnIp === null) {
       // Inside the auto-routed container ranges the owner may just be unknown yet: asked for, held.

@@ -2,7 +2,8 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 import type { Endpoint } from '../net/endpoint.js';
-import { formatIp, parseIp } from '../net/ipv4.js';
+import { parseIp } from '../net/ipv4.js';
+import { formatVpnAddr, type VpnAddr } from '../net/ip.js';
 import { MessageType } from '../protocol/header.js';
 import {
   emptyMetaDetails,
@@ -35,11 +36,11 @@ export interface LighthouseClientDeps extends PunchDeps {
   listenPort(): number;
   /** Our address as the lighthouses' STUN saw it, once known. */
   reflexive(): Endpoint | null;
-  remoteAllowed(vpnIp: number, addr: Endpoint): boolean;
+  remoteAllowed(vpnIp: VpnAddr, addr: Endpoint): boolean;
   /** Sends message 1 of a pending handshake now that an answer brought addresses. */
-  triggerHandshake(vpnIp: number): void;
+  triggerHandshake(vpnIp: VpnAddr): void;
   /** The relay traffic to `vpnIp` goes through, or null when direct. */
-  relayFor(vpnIp: number): number | null;
+  relayFor(vpnIp: VpnAddr): VpnAddr | null;
   /** Sends an RTT probe on a tunnel (ConnectionManager.probeRtt). */
   probeRtt(host: HostInfo): void;
   natMapping(): NatMapping;
@@ -62,10 +63,10 @@ const MAX_REPORTED_AGE_SECONDS = 0x0fffffff;
  */
 export class LighthouseClient {
   readonly puncher: Puncher;
-  private lighthouses: ReadonlySet<number>;
+  private lighthouses: ReadonlySet<VpnAddr>;
   private readonly replyHandlers = new Map<number, ReplyHandler>();
   /** When each lighthouse last sent us a message (ms since the epoch), for `mesh status`. */
-  private readonly lastAnswerAt = new Map<number, number>();
+  private readonly lastAnswerAt = new Map<VpnAddr, number>();
   private updateTimer: Timer | null = null;
   private readonly interfaces: InterfaceSource;
   /** advertise_addrs given as names, once resolved. */
@@ -86,12 +87,12 @@ export class LighthouseClient {
   }
 
   /** Our lighthouses and when each last answered (null: never). */
-  lighthouseStatus(): { vpnIp: number; lastAnswerAt: number | null }[] {
+  lighthouseStatus(): { vpnIp: VpnAddr; lastAnswerAt: number | null }[] {
     return [...this.lighthouses].map((vpnIp) => ({ vpnIp, lastAnswerAt: this.lastAnswerAt.get(vpnIp) ?? null }));
   }
 
   /** True when `vpnIp` is one of our configured lighthouses. */
-  isLighthouse(vpnIp: number): boolean {
+  isLighthouse(vpnIp: VpnAddr): boolean {
     return this.lighthouses.has(vpnIp);
   }
 
@@ -107,9 +108,9 @@ export class LighthouseClient {
    */
   reload(): void {
     const now = this.deps.settings().lighthouse;
-    const wanted = new Set(now.amLighthouse ? [] : now.hosts);
+    const wanted = new Set<VpnAddr>(now.amLighthouse ? [] : now.hosts);
     if (wanted.size !== this.lighthouses.size || [...wanted].some((ip) => !this.lighthouses.has(ip))) {
-      this.deps.diag.log.info({ before: [...this.lighthouses].map(formatIp), now: [...wanted].map(formatIp) }, 'lighthouse.hosts changed');
+      this.deps.diag.log.info({ before: [...this.lighthouses].map(formatVpnAddr), now: [...wanted].map(formatVpnAddr) }, 'lighthouse.hosts changed');
       for (const ip of this.lastAnswerAt.keys()) if (!wanted.has(ip)) this.lastAnswerAt.delete(ip);
       this.lighthouses = wanted;
     }
@@ -176,19 +177,23 @@ export class LighthouseClient {
 
   /** One NebulaMeta to every lighthouse; the tunnels are made (and the message queued) as needed. */
   sendToLighthouses(type: number, details: MetaDetails): void {
-    if (this.lighthouses.size === 0) return;
-    const payload = encodeMeta(type, details);
-    for (const lighthouse of this.lighthouses) this.deps.sendTo(lighthouse, MessageType.LightHouse, 0, payload);
+    for (const lighthouse of this.lighthouses) this.sendToLighthouse(lighthouse, type, details);
   }
 
-  /** One NebulaMeta to one of our lighthouses (an answer to what it asked); nothing for another host. */
-  sendToLighthouse(lighthouse: number, type: number, details: MetaDetails): void {
+  /**
+   * One NebulaMeta to one of our lighthouses; nothing for another host. The addresses go in the
+   * fields of the tunnel's certificate version (of the one we will initiate with while it is not
+   * up); a v1 tunnel cannot carry a message about an IPv6 address, which is then not sent.
+   */
+  sendToLighthouse(lighthouse: VpnAddr, type: number, details: MetaDetails): void {
     if (!this.lighthouses.has(lighthouse)) return;
-    this.deps.sendTo(lighthouse, MessageType.LightHouse, 0, encodeMeta(type, details));
+    const form = this.deps.hostmap.get(lighthouse)?.addrForm ?? this.deps.identity().addrForm;
+    if (form === 'v1' && typeof details.vpnIp !== 'number') return this.deps.diag.drop('lighthouse-ipv6-over-v1', null);
+    this.deps.sendTo(lighthouse, MessageType.LightHouse, 0, encodeMeta(type, details, form));
   }
 
   /** HostQuery for `vpnIp` to every lighthouse; nobody asks about a lighthouse itself. */
-  query(vpnIp: number): void {
+  query(vpnIp: VpnAddr): void {
     if (this.lighthouses.has(vpnIp)) return;
     this.deps.diag.stats.lighthouseQueries += this.lighthouses.size;
     this.sendToLighthouses(MetaType.HostQuery, { ...emptyMetaDetails(), vpnIp });
@@ -219,14 +224,18 @@ export class LighthouseClient {
   /** Every established tunnel, lowest overlay IPs first. */
   tunnels(): MeshTunnel[] {
     const now = this.deps.timers.now();
-    const hosts = [...this.deps.hostmap.hosts()].filter((h) => h.established).sort((a, b) => a.vpnIp - b.vpnIp);
-    return hosts.map((host) => ({
-      peerIp: host.vpnIp,
-      relayIp: host.remote ? 0 : (this.deps.relayFor(host.vpnIp) ?? 0),
-      // 0 means "not measured": a measured round trip is at least 1 µs.
-      rttMicros: host.lastRttMs === null ? 0 : Math.max(1, Math.round(host.lastRttMs * 1000)),
-      ageSeconds: Math.min(MAX_REPORTED_AGE_SECONDS, Math.max(0, Math.floor((now - host.createdAt) / 1000))),
-    }));
+    // The mesh extension carries IPv4 overlay addresses: tunnels keyed by IPv6 ones are left out.
+    const hosts = [...this.deps.hostmap.hosts()].filter((h): h is HostInfo & { vpnIp: number } => h.established && typeof h.vpnIp === 'number').sort((a, b) => a.vpnIp - b.vpnIp);
+    return hosts.map((host) => {
+      const relay = host.remote ? 0 : (this.deps.relayFor(host.vpnIp) ?? 0);
+      return {
+        peerIp: host.vpnIp,
+        relayIp: typeof relay === 'number' ? relay : 0,
+        // 0 means "not measured": a measured round trip is at least 1 µs.
+        rttMicros: host.lastRttMs === null ? 0 : Math.max(1, Math.round(host.lastRttMs * 1000)),
+        ageSeconds: Math.min(MAX_REPORTED_AGE_SECONDS, Math.max(0, Math.floor((now - host.createdAt) / 1000))),
+      };
+    });
   }
 
   /**
@@ -277,12 +286,12 @@ export class LighthouseClient {
    * A lighthouse's answer about a host (HostQueryReply, MeshSubnetReply): replaces what this
    * lighthouse told us before, then tries the handshake at once.
    */
-  takeAnswer(lighthouse: number, details: MetaDetails): void {
+  takeAnswer(lighthouse: VpnAddr, details: MetaDetails): void {
     this.deps.diag.stats.lighthouseAnswers++;
     const identity = this.deps.identity();
     const target = details.vpnIp;
-    if (target === identity.vpnIp || !identity.inVpnNetwork(target)) {
-      this.deps.diag.drop('lighthouse-reply-target', null, `answer about ${formatIp(target)}`);
+    if (identity.vpnAddrs.includes(target) || !identity.inVpnNetworks(target)) {
+      this.deps.diag.drop('lighthouse-reply-target', null, `answer about ${formatVpnAddr(target)}`);
       return;
     }
     const addrs: Endpoint[] = [];
@@ -290,7 +299,7 @@ export class LighthouseClient {
     for (const e of details.ip4AndPorts) {
       if (count >= MAX_ANSWER_PER_FAMILY) break;
       if (e.ip === 0 || e.port === 0 || identity.inVpnNetwork(e.ip)) continue;
-      const to = { address: formatIp(e.ip), port: e.port };
+      const to = { address: formatVpnAddr(e.ip), port: e.port };
       if (this.deps.remoteAllowed(target, to)) {
         addrs.push(to);
         count++;
@@ -307,7 +316,7 @@ export class LighthouseClient {
       }
     }
     const relays = details.relayVpnIps
-      .filter((ip) => ip !== target && identity.inVpnNetwork(ip))
+      .filter((ip) => ip !== target && identity.inVpnNetworks(ip))
       .slice(0, MAX_ANSWER_RELAYS);
     this.deps.hostmap.remotesFor(target).setReported(lighthouse, addrs, relays);
     this.deps.triggerHandshake(target);

@@ -147,6 +147,8 @@ async function buildRegistry(config: StatsConfig, node: MeshNode, extra: readonl
     },
   });
   gauge('certificate_ttl_seconds', 'Seconds until the host certificate expires', () => node.identity.cert.details.notAfter - Date.now() / 1000);
+  gauge('certificate_initiating_version', 'Certificate version handshakes start with (pki.initiating_version)', () => node.identity.initiatingVersion);
+  gauge('certificate_max_version', 'Highest certificate version this host holds', () => Math.max(...node.identity.certificates().map((c) => c.version)));
   gauge('firewall_conntrack_count', 'Flows in the firewall connection table', () => node.firewall.conntrack.size);
   if (config.lighthouseMetrics) {
     counter('lighthouse_client_queries_total', 'Host queries sent to lighthouses', [], () => [[{}, stats().lighthouseQueries]]);

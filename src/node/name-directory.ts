@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
 import { emptyMetaDetails, MAX_MESH_NAME_IPS, MAX_MESH_NAME_LENGTH, MetaType, type MeshName, type MetaDetails } from '../protocol/messages.js';
 import type { Timer, Timers } from './timers.js';
+import type { VpnAddr } from '../net/ip.js';
 
 /** What the name directory needs from its node. */
 export interface NameDirectoryDeps {
@@ -12,7 +13,7 @@ export interface NameDirectoryDeps {
   interval(): number;
   hasLighthouses(): boolean;
   sendToLighthouses(type: number, details: MetaDetails): void;
-  sendToLighthouse(lighthouse: number, type: number, details: MetaDetails): void;
+  sendToLighthouse(lighthouse: VpnAddr, type: number, details: MetaDetails): void;
 }
 
 const LOOKUP_TIMEOUT_MS = 1000;
@@ -149,7 +150,7 @@ export class NameDirectory {
   }
 
   /** MeshNamesResync from a lighthouse: it gets the whole table. */
-  handleResync(lighthouse: number): void {
+  handleResync(lighthouse: VpnAddr): void {
     if (this.version === 0) return; // nothing published yet: the first publish sends a snapshot anyway
     this.sendChunks(MetaType.MeshNamesSnapshot, this.entries(), (type, d) => this.deps.sendToLighthouse(lighthouse, type, d));
   }

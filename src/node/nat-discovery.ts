@@ -1,17 +1,17 @@
 import { endpointKey, sameEndpoint, type Endpoint } from '../net/endpoint.js';
-import { formatIp } from '../net/ipv4.js';
 import type { NatMapping } from '../protocol/messages.js';
 import type { Diagnostics } from './diagnostics.js';
 import type { Timer, Timers } from './timers.js';
+import { formatVpnAddr, type VpnAddr } from '../net/ip.js';
 
 /** What NAT discovery needs from its node. */
 export interface NatDiscoveryDeps {
   readonly diag: Diagnostics;
   readonly timers: Timers;
   /** stun.interval in ms (0: off) and the lighthouses to ask. */
-  settings(): { interval: number; lighthouses: readonly number[] };
+  settings(): { interval: number; lighthouses: readonly VpnAddr[] };
   /** A lighthouse's static_host_map addresses: where its STUN server listens. */
-  staticAddressesOf(vpnIp: number): readonly Endpoint[];
+  staticAddressesOf(vpnIp: VpnAddr): readonly Endpoint[];
   sendRaw(data: Uint8Array, to: Endpoint): void;
 }
 
@@ -80,7 +80,7 @@ export class NatDiscovery {
         if (server) this.query(server);
       }
     }
-    this.deps.diag.log.debug({ servers: [...this.servers.keys()], lighthouses: lighthouses.map(formatIp) }, 'STUN: asking the lighthouses for our address');
+    this.deps.diag.log.debug({ servers: [...this.servers.keys()], lighthouses: lighthouses.map(formatVpnAddr) }, 'STUN: asking the lighthouses for our address');
   }
 
   stop(): void {

@@ -7,7 +7,8 @@ import type { TunDevice, TunOptions, TunRoute } from '../io/tun.js';
 import type { OutgoingDatagram, UdpBind, UdpOptions } from '../io/udp.js';
 import { allowListAllows } from '../net/allow-list.js';
 import { endpointKey, sameEndpoint, type Endpoint } from '../net/endpoint.js';
-import { cidrContains, cidrsOverlap, formatCidr, formatIp, parseIp, type Cidr } from '../net/ipv4.js';
+import { cidrContains, cidrsOverlap, formatCidr, parseIp, type Cidr } from '../net/ipv4.js';
+import { formatIpPrefix, formatVpnAddr, type IpPrefix, ipPrefixContains, type VpnAddr, vpnAddrOf } from '../net/ip.js';
 import { createAead, type AeadFactory, type CipherName } from '../protocol/aead.js';
 import { HEADER_LEN, MessageSubType, MessageType, writeHeader } from '../protocol/header.js';
 import { decodeMeta, emptyMetaDetails, encodeMeta, MetaType, type MetaMessage } from '../protocol/messages.js';
@@ -22,7 +23,7 @@ import { Firewall } from './firewall.js';
 import { HandshakeManager } from './handshake-manager.js';
 import { HostInfo, HostMap } from './hostmap.js';
 import { LocalIdentity } from './identity.js';
-import { consumeTunPackets, type InsideNode } from './inside.js';
+import { consumeTunPackets, type InsideFilter, type InsideNode } from './inside.js';
 import { LighthouseClient, type InterfaceSource } from './lighthouse-client.js';
 import { NameDirectory } from './name-directory.js';
 import { NatDiscovery } from './nat-discovery.js';
@@ -65,8 +66,8 @@ export interface LighthouseRole {
 export type StunAnswerer = (data: Buffer, from: Endpoint) => void;
 
 interface UnsafeRoute {
-  cidr: Cidr;
-  via: number;
+  cidr: Cidr | IpPrefix;
+  via: VpnAddr;
 }
 
 /** An answered `mesh ping`: the round trip and the path the reply came by. */
@@ -75,11 +76,11 @@ export interface ProbeResult {
   /** The underlay address of a direct tunnel; null when relayed. */
   remote: Endpoint | null;
   /** The relay's overlay IP when relayed. */
-  relay: number | null;
+  relay: VpnAddr | null;
 }
 
 interface PendingProbe {
-  vpnIp: number;
+  vpnIp: VpnAddr;
   sentAt: number;
   timer: Timer;
   done: (result: ProbeResult | null) => void;
@@ -91,7 +92,7 @@ const ROAMING_SUPPRESS_MS = 2000;
 /** What a start checks and prepares before anything is opened; `mesh node --test` runs the same. */
 export interface PreparedNode {
   identity: LocalIdentity;
-  staticHosts: Map<number, Endpoint[]>;
+  staticHosts: Map<VpnAddr, Endpoint[]>;
   /** pki.revocations, read and verified; null when not set. */
   revocations: RevocationList | null;
 }
@@ -160,7 +161,7 @@ export class MeshNode implements InsideNode, OutsideNode {
     const hostmap = (this.hostmap = new HostMap(() => new RemoteList(config.preferredRanges)));
     const identityNow = () => this.identity;
     const sendRaw = (data: Uint8Array, to: Endpoint) => this.sendRaw(data, to);
-    const sendTo = (vpnIp: number, type: number, subtype: number, payload: Uint8Array) => this.sendTo(vpnIp, type, subtype, payload);
+    const sendTo = (vpnIp: VpnAddr, type: number, subtype: number, payload: Uint8Array) => this.sendTo(vpnIp, type, subtype, payload);
     this.connections = new ConnectionManager({
       hostmap,
       diag,
@@ -271,7 +272,16 @@ export class MeshNode implements InsideNode, OutsideNode {
       tun = new DisabledTun(identity.vpnIp, config.tun.mtu);
     } else {
       if (!deps.openTun) throw new UserError('tun: no TUN implementation available');
-      tun = deps.openTun({ name: config.tun.dev || undefined, mtu: config.tun.mtu, address: identity.vpnNetwork, routes: kernelRoutesOf(config), txQueueLength: config.tun.txQueue, offload: config.tun.offload });
+      tun = deps.openTun({
+        name: config.tun.dev || undefined,
+        mtu: config.tun.mtu,
+        address: identity.vpnNetwork,
+        // The first IPv4 network is `address`; the others (a v2 certificate's) follow.
+        moreAddresses: identity.vpnNetworks.filter((n) => n.family === 6 || Number(n.addr) !== identity.vpnIp),
+        routes: kernelRoutesOf(config),
+        txQueueLength: config.tun.txQueue,
+        offload: config.tun.offload,
+      });
     }
     let udp: UdpBind;
     try {
@@ -307,7 +317,7 @@ export class MeshNode implements InsideNode, OutsideNode {
     await node.nat.start();
     node.relays.start();
     log.info(
-      { vpnIp: formatIp(identity.vpnIp), cert: identity.cert.details.name, fingerprint: identity.fingerprint, listen: `${config.listen.host}:${udp.localPort}`, tun: tun.name, tunOffloads: tun.offloads?.join(',') || 'none', udpOffloads: udp.offloads?.join(',') || 'none', cipher: config.cipher, aead: deps.aead?.name ?? 'node-crypto' },
+      { vpnIp: formatVpnAddr(identity.vpnIp), cert: identity.cert.details.name, fingerprint: identity.fingerprint, listen: `${config.listen.host}:${udp.localPort}`, tun: tun.name, tunOffloads: tun.offloads?.join(',') || 'none', udpOffloads: udp.offloads?.join(',') || 'none', cipher: config.cipher, aead: deps.aead?.name ?? 'node-crypto' },
       'mesh node started',
     );
     return node;
@@ -367,7 +377,7 @@ export class MeshNode implements InsideNode, OutsideNode {
    * Sends a message to a peer by overlay IP, starting a handshake and queueing the message when
    * there is no tunnel yet.
    */
-  sendTo(vpnIp: number, type: number, subtype: number, payload: Uint8Array, out?: OutgoingDatagram[]): void {
+  sendTo(vpnIp: VpnAddr, type: number, subtype: number, payload: Uint8Array, out?: OutgoingDatagram[]): void {
     const host = this.hostmap.get(vpnIp);
     if (!host) {
       this.handshakes.start(vpnIp).enqueue(type, subtype, payload);
@@ -413,7 +423,7 @@ export class MeshNode implements InsideNode, OutsideNode {
    * first when there is none, like any packet). Resolves with the round trip when the peer echoes
    * it, null after `timeoutMs`.
    */
-  probe(vpnIp: number, timeoutMs: number): Promise<ProbeResult | null> {
+  probe(vpnIp: VpnAddr, timeoutMs: number): Promise<ProbeResult | null> {
     if (this.stopped) return Promise.resolve(null);
     // 16 bytes: not the 8 of the connection manager's RTT probes, which read theirs as a send time.
     const payload = randomBytes(16);
@@ -452,7 +462,7 @@ export class MeshNode implements InsideNode, OutsideNode {
     this.sendRaw(packet, to);
   }
 
-  startHandshake(vpnIp: number): HostInfo {
+  startHandshake(vpnIp: VpnAddr): HostInfo {
     return this.handshakes.start(vpnIp);
   }
 
@@ -462,7 +472,7 @@ export class MeshNode implements InsideNode, OutsideNode {
     this.diag.stats.handshakesCompleted++;
     const replaced = this.hostmap.add(host);
     if (replaced) {
-      this.diag.limited('debug', `replaced ${host.vpnIp}`, { vpnIp: formatIp(host.vpnIp), oldIndex: replaced.localIndex }, 'tunnel replaced by a newer handshake');
+      this.diag.limited('debug', `replaced ${host.vpnIp}`, { vpnIp: formatVpnAddr(host.vpnIp), oldIndex: replaced.localIndex }, 'tunnel replaced by a newer handshake');
       this.relays.onTunnelGone(replaced);
     }
     this.lighthouse?.onTunnelUp(host);
@@ -499,7 +509,7 @@ export class MeshNode implements InsideNode, OutsideNode {
   /** A candidate tunnel (a newer handshake we answered) becomes the tunnel to its peer. */
   promoteCandidate(host: HostInfo, why: string): void {
     if (!this.hostmap.takeCandidate(host)) return;
-    this.diag.limited('info', `switching ${host.vpnIp}`, { vpnIp: formatIp(host.vpnIp), localIndex: host.localIndex, remoteIndex: host.remoteIndex, why }, 'switching to the newer tunnel');
+    this.diag.limited('info', `switching ${host.vpnIp}`, { vpnIp: formatVpnAddr(host.vpnIp), localIndex: host.localIndex, remoteIndex: host.remoteIndex, why }, 'switching to the newer tunnel');
     this.tunnelUp(host);
   }
 
@@ -515,7 +525,7 @@ export class MeshNode implements InsideNode, OutsideNode {
     const now = Date.now();
     const prev = host.previousRemote;
     if (prev && sameEndpoint(prev.addr, from) && now - prev.at < ROAMING_SUPPRESS_MS) return;
-    this.diag.limited('info', `roamed ${host.vpnIp}`, { vpnIp: formatIp(host.vpnIp), from: host.remote && endpointKey(host.remote), to: endpointKey(from) }, 'host roamed to a new address');
+    this.diag.limited('info', `roamed ${host.vpnIp}`, { vpnIp: formatVpnAddr(host.vpnIp), from: host.remote && endpointKey(host.remote), to: endpointKey(from) }, 'host roamed to a new address');
     if (host.remote) host.previousRemote = { addr: host.remote, at: now };
     host.remote = { ...from };
     host.remotes.learn(from);
@@ -526,7 +536,7 @@ export class MeshNode implements InsideNode, OutsideNode {
    * `lighthouse.remote_allow_list`, refined per overlay range by `remote_allow_ranges`, applied to
    * an underlay address (handshakes, roaming, lighthouse answers).
    */
-  remoteAllowed(vpnIp: number, addr: Endpoint): boolean {
+  remoteAllowed(vpnIp: VpnAddr, addr: Endpoint): boolean {
     return remoteAllowedBy(this.config, vpnIp, addr);
   }
 
@@ -541,7 +551,7 @@ export class MeshNode implements InsideNode, OutsideNode {
     }
     if (meta.type === MetaType.MeshRevocations) {
       const list = meta.details.meshRevocationList;
-      if (list && this.revocations.receive(list, formatIp(host.vpnIp))) {
+      if (list && this.revocations.receive(list, formatVpnAddr(host.vpnIp))) {
         this.applyBlocklist();
         this.pushRevocations([...this.hostmap.hosts()]);
       }
@@ -560,7 +570,7 @@ export class MeshNode implements InsideNode, OutsideNode {
     const blocked = this.identity.blocklist;
     for (const host of [...this.hostmap.hosts(), ...this.hostmap.candidateHosts()]) {
       if (!host.cert || !blocked.has(certificateFingerprint(host.cert))) continue;
-      this.log.info({ vpnIp: formatIp(host.vpnIp), cert: host.cert.details.name }, 'certificate revoked, closing its tunnel');
+      this.log.info({ vpnIp: formatVpnAddr(host.vpnIp), cert: host.cert.details.name }, 'certificate revoked, closing its tunnel');
       this.removeTunnel(host, true);
     }
   }
@@ -594,7 +604,7 @@ export class MeshNode implements InsideNode, OutsideNode {
       this.identity.caPool.verify(host.cert!, new Date(), this.identity.blocklist);
       return true;
     } catch (err) {
-      this.log.info({ vpnIp: formatIp(host.vpnIp), reason: (err as Error).message }, 'peer certificate no longer valid, closing tunnel');
+      this.log.info({ vpnIp: formatVpnAddr(host.vpnIp), reason: (err as Error).message }, 'peer certificate no longer valid, closing tunnel');
       this.removeTunnel(host, true);
       return false;
     }
@@ -611,22 +621,29 @@ export class MeshNode implements InsideNode, OutsideNode {
     return this.lastSource.inOverlay;
   }
 
-  insideFilter(): { self: number; broadcast: number; dropMulticast: boolean; dropLocalBroadcast: boolean } {
+  insideFilter(): InsideFilter {
     const net = this.identity.vpnNetwork;
     const broadcast = (net.ip | ~(0xffffffff << (32 - net.bits))) >>> 0;
-    return { self: this.identity.vpnIp, broadcast, dropMulticast: this.config.tun.dropMulticast, dropLocalBroadcast: this.config.tun.dropLocalBroadcast };
+    return {
+      self: this.identity.vpnIp,
+      broadcast,
+      self6: this.identity.vpnAddrs6,
+      dropMulticast: this.config.tun.dropMulticast,
+      dropLocalBroadcast: this.config.tun.dropLocalBroadcast,
+    };
   }
 
-  /** Which overlay IP a destination is reached through: itself inside the VPN network, or an unsafe route's `via`. */
-  routeFor(dst: number): number | null {
-    if (this.identity.inVpnNetwork(dst)) return dst;
+  /** Which overlay address a destination is reached through: itself inside our networks, or an unsafe route's `via`. */
+  routeFor(dst: VpnAddr): VpnAddr | null {
+    if (this.identity.inVpnNetworks(dst)) return dst;
     let best: UnsafeRoute | null = null;
-    for (const r of this.unsafeRoutes) if (cidrContains(r.cidr, dst) && (!best || r.cidr.bits > best.cidr.bits)) best = r;
-    return best ? best.via : this.subnets.ownerOf(dst);
+    for (const r of this.unsafeRoutes) if (unsafeRouteContains(r.cidr, dst) && (!best || r.cidr.bits > best.cidr.bits)) best = r;
+    if (best) return best.via;
+    return typeof dst === 'number' ? this.subnets.ownerOf(dst) : null;
   }
 
-  holdForOwner(dst: number, packet: Buffer): boolean {
-    return this.subnets.hold(dst, packet);
+  holdForOwner(dst: VpnAddr, packet: Buffer): boolean {
+    return typeof dst === 'number' && this.subnets.hold(dst, packet);
   }
 
   /**
@@ -640,7 +657,7 @@ export class MeshNode implements InsideNode, OutsideNode {
   async reload(next: NodeConfig): Promise<void> {
     const identity = LocalIdentity.fromConfig(next.pki);
     if (identity.vpnIp !== this.identity.vpnIp) {
-      throw new UserError(`pki.cert: the new certificate has overlay IP ${formatIp(identity.vpnIp)}, the running node has ${formatIp(this.identity.vpnIp)}; restart to change it`);
+      throw new UserError(`pki.cert: the new certificate has overlay IP ${formatVpnAddr(identity.vpnIp)}, the running node has ${formatVpnAddr(this.identity.vpnIp)}; restart to change it`);
     }
     validateAgainstCertificate(next, identity);
     const firewall = this.firewall.withRules(next.firewall, identity.localCidrs());
@@ -708,7 +725,7 @@ export class MeshNode implements InsideNode, OutsideNode {
    * kernel's routes and mesh's routing table never disagree.
    */
   private applyKernelRoutes(current: TunRoute[], wanted: TunRoute[]): void {
-    const key = (r: TunRoute) => `${formatCidr(r.cidr)} mtu ${r.mtu ?? 0} metric ${r.metric ?? 0}`;
+    const key = (r: TunRoute) => `${'family' in r.cidr ? formatIpPrefix(r.cidr) : formatCidr(r.cidr)} mtu ${r.mtu ?? 0} metric ${r.metric ?? 0}`;
     const wantedKeys = new Set(wanted.map(key));
     const currentKeys = new Set(current.map(key));
     const undo: (() => void)[] = [];
@@ -769,16 +786,22 @@ function kernelRoutesOf(config: NodeConfig): TunRoute[] {
   ];
 }
 
+/** Whether an unsafe route's network (IPv4 Cidr or IPv6 prefix) holds `dst`. */
+function unsafeRouteContains(c: Cidr | IpPrefix, dst: VpnAddr): boolean {
+  if ('family' in c) return ipPrefixContains(c, dst);
+  return typeof dst === 'number' && cidrContains(c, dst);
+}
+
 function unsafeRoutesOf(config: NodeConfig): UnsafeRoute[] {
   return config.tun.unsafeRoutes.map((r) => ({ cidr: r.route, via: r.via }));
 }
 
 /** Nebula's RemoteAllowList.Allow: the most specific `remote_allow_ranges` entry and the main list must both allow. */
-function remoteAllowedBy(config: NodeConfig, vpnIp: number, addr: Endpoint): boolean {
+function remoteAllowedBy(config: NodeConfig, vpnIp: VpnAddr, addr: Endpoint): boolean {
   const { remoteAllowList, remoteAllowRanges } = config.lighthouse;
   let inside: (typeof remoteAllowRanges)[number] | null = null;
   for (const range of remoteAllowRanges) {
-    if (cidrContains(range.inside, vpnIp) && (!inside || range.inside.bits > inside.inside.bits)) inside = range;
+    if (typeof vpnIp === 'number' && cidrContains(range.inside, vpnIp) && (!inside || range.inside.bits > inside.inside.bits)) inside = range;
   }
   if (inside && !allowListAllows(inside.allowList, addr.address)) return false;
   return allowListAllows(remoteAllowList, addr.address);
@@ -801,22 +824,26 @@ function isPrivateAddress(address: string): boolean {
 function validateAgainstCertificate(config: NodeConfig, identity: LocalIdentity): void {
   const net = identity.vpnNetwork;
   for (const lh of config.lighthouse.hosts) {
-    if (!identity.inVpnNetwork(lh)) throw new UserError(`lighthouse.hosts: ${formatIp(lh)} is not inside the overlay network ${formatCidr({ ip: net.ip, bits: net.bits })}`);
+    if (!identity.inVpnNetworks(lh)) throw new UserError(`lighthouse.hosts: ${formatVpnAddr(lh)} is not inside the overlay network ${formatCidr({ ip: net.ip, bits: net.bits })}`);
   }
   for (const vpnIp of config.staticHostMap.keys()) {
-    if (!identity.inVpnNetwork(vpnIp)) throw new UserError(`static_host_map: ${formatIp(vpnIp)} is not inside the overlay network ${formatCidr(net)}`);
+    if (!identity.inVpnNetworks(vpnIp)) throw new UserError(`static_host_map: ${formatVpnAddr(vpnIp)} is not inside the overlay network ${formatCidr(net)}`);
   }
   for (const r of config.tun.routes) {
     if (!cidrsOverlap(r.route, net) || r.route.bits < net.bits) throw new UserError(`tun.routes: ${formatCidr(r.route)} is not inside the overlay network ${formatCidr(net)}`);
   }
   for (const r of config.tun.unsafeRoutes) {
-    if (cidrsOverlap(r.route, net)) throw new UserError(`tun.unsafe_routes: ${formatCidr(r.route)} overlaps the overlay network ${formatCidr(net)}`);
-    if (!identity.inVpnNetwork(r.via)) throw new UserError(`tun.unsafe_routes: via ${formatIp(r.via)} is not inside the overlay network ${formatCidr(net)}`);
+    const route = r.route;
+    const text = 'family' in route ? formatIpPrefix(route) : formatCidr(route);
+    const overlaps = 'family' in route ? identity.vpnNetworks.some((n) => n.family === 6 && ipPrefixContains(route, vpnAddrOf(n))) : cidrsOverlap(route, net);
+    const within = 'family' in route ? 'the overlay networks' : `the overlay network ${formatCidr(net)}`;
+    if (overlaps) throw new UserError(`tun.unsafe_routes: ${text} overlaps ${within}`);
+    if (!identity.inVpnNetworks(r.via)) throw new UserError(`tun.unsafe_routes: via ${formatVpnAddr(r.via)} is not inside ${within}`);
   }
 }
 
-async function resolveStaticHosts(config: NodeConfig): Promise<Map<number, Endpoint[]>> {
-  const result = new Map<number, Endpoint[]>();
+async function resolveStaticHosts(config: NodeConfig): Promise<Map<VpnAddr, Endpoint[]>> {
+  const result = new Map<VpnAddr, Endpoint[]>();
   for (const [vpnIp, entries] of config.staticHostMap) {
     const addrs: Endpoint[] = [];
     for (const entry of entries) {
@@ -824,7 +851,7 @@ async function resolveStaticHosts(config: NodeConfig): Promise<Map<number, Endpo
         const resolved = await lookup(entry.host, { all: true });
         for (const r of resolved) addrs.push({ address: r.address, port: entry.port });
       } catch (err) {
-        throw new UserError(`static_host_map: cannot resolve "${entry.host}" for ${formatIp(vpnIp)}: ${(err as Error).message}`);
+        throw new UserError(`static_host_map: cannot resolve "${entry.host}" for ${formatVpnAddr(vpnIp)}: ${(err as Error).message}`);
       }
     }
     result.set(vpnIp, addrs);

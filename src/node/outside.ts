@@ -1,6 +1,6 @@
 import type { Datagram } from '../io/udp.js';
 import { sameEndpoint, type Endpoint } from '../net/endpoint.js';
-import { formatIp } from '../net/ipv4.js';
+import { formatVpnAddr } from '../net/ip.js';
 import { MessageSubType, MessageType, parseHeader, type Header } from '../protocol/header.js';
 import { looksLikeStun } from '../protocol/stun.js';
 import type { Diagnostics } from './diagnostics.js';
@@ -192,7 +192,7 @@ function receiveControl(node: OutsideNode, data: Buffer, header: Header, from: E
       else if (header.subtype === MessageSubType.TestReply) node.onTestReply(host, payload);
       return;
     case MessageType.CloseTunnel:
-      node.diag.limited('info', `closed ${host.vpnIp}`, { vpnIp: formatIp(host.vpnIp), index: host.localIndex }, 'peer closed the tunnel');
+      node.diag.limited('info', `closed ${host.vpnIp}`, { vpnIp: formatVpnAddr(host.vpnIp), index: host.localIndex }, 'peer closed the tunnel');
       // A peer that shuts down sends no traffic on any newer tunnel either.
       {
         const candidate = node.hostmap.getCandidate(host.vpnIp);
@@ -218,6 +218,6 @@ function receiveRecvError(node: OutsideNode, header: Header, from: Endpoint): vo
   if (!host) return node.diag.drop('recv-error-unknown', from);
   host.recvErrors++;
   if (host.recvErrors <= RECV_ERROR_LIMIT || !sameEndpoint(host.remote, from)) return;
-  node.diag.limited('info', `recv-error ${host.vpnIp}`, { vpnIp: formatIp(host.vpnIp), from: `${from.address}:${from.port}` }, 'peer lost our tunnel (recv_error), removing it');
+  node.diag.limited('info', `recv-error ${host.vpnIp}`, { vpnIp: formatVpnAddr(host.vpnIp), from: `${from.address}:${from.port}` }, 'peer lost our tunnel (recv_error), removing it');
   node.removeTunnel(host, false);
 }

@@ -6,18 +6,20 @@ import type { NodeConfig } from './config.js';
 import type { Diagnostics } from './diagnostics.js';
 import type { HostInfo } from './hostmap.js';
 import type { Timer, Timers } from './timers.js';
+import type { VpnAddr } from '../net/ip.js';
+import type { LocalIdentity } from './identity.js';
 
 /** What hole punching needs from its node. */
 export interface PunchDeps {
   readonly diag: Diagnostics;
   readonly timers: Timers;
-  identity(): { readonly vpnIp: number; inVpnNetwork(ip: number): boolean };
+  identity(): Pick<LocalIdentity, 'vpnIp' | 'vpnAddrs' | 'addrForm' | 'inVpnNetwork' | 'inVpnNetworks'>;
   settings(): Pick<NodeConfig, 'punchy'>;
   /** The established tunnels, whose NAT mappings `punchy.punch` keeps open. */
   tunnels(): Iterable<HostInfo>;
   sendRaw(data: Uint8Array, to: Endpoint): void;
   /** Sends to a peer by overlay IP, handshaking first when there is no tunnel. */
-  sendTo(vpnIp: number, type: number, subtype: number, payload: Uint8Array): void;
+  sendTo(vpnIp: VpnAddr, type: number, subtype: number, payload: Uint8Array): void;
 }
 
 /** Nebula's hole punch after a HostPunchNotification: one byte 0x00. */
@@ -86,7 +88,7 @@ export class Puncher {
       });
     }
     const querier = details.vpnIp;
-    if (respond && querier !== identity.vpnIp && identity.inVpnNetwork(querier)) {
+    if (respond && !identity.vpnAddrs.includes(querier) && identity.inVpnNetworks(querier)) {
       // A test request starts our own handshake towards the querier when there is no tunnel:
       // this gets through when only the querier's NAT is the problem.
       this.later(respondDelay, () => deps.sendTo(querier, MessageType.Test, MessageSubType.TestRequest, Buffer.alloc(0)));

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { OutgoingDatagram } from '../io/udp.js';
 import type { Endpoint } from '../net/endpoint.js';
-import { formatIp } from '../net/ipv4.js';
+import { formatVpnAddr, type VpnAddr } from '../net/ip.js';
 import { MessageType, type Header } from '../protocol/header.js';
 import { ControlType, decodeControl, encodeControl, type ControlMessage } from '../protocol/messages.js';
 import { openRelayFrame, sealRelayFrame } from '../protocol/relay-frame.js';
@@ -15,11 +15,11 @@ export interface RelayDeps {
   readonly hostmap: HostMap;
   readonly diag: Diagnostics;
   readonly timers: Timers;
-  identity(): { readonly vpnIp: number; inVpnNetwork(ip: number): boolean };
+  identity(): { readonly vpnIp: number; readonly vpnAddrs: readonly VpnAddr[]; inVpnNetworks(ip: VpnAddr): boolean };
   settings(): { relay: NodeConfig['relay']; connectionAliveInterval: number };
   /** True when STUN found our NAT symmetric: punching cannot work. */
   natSymmetric(): boolean;
-  startHandshake(vpnIp: number, options?: { directOnly?: boolean }): void;
+  startHandshake(vpnIp: VpnAddr, options?: { directOnly?: boolean }): void;
   /** Sends a message on an established tunnel (control messages to a hop). */
   sendOn(host: HostInfo, type: number, subtype: number, payload: Uint8Array): void;
   /** Sends a sealed datagram to a tunnel's address, counted as traffic on it (into `out` when given). */
@@ -58,7 +58,7 @@ export interface Relay {
   /** The hop tunnel (to the relay on A and B, to an end on R). */
   readonly hop: HostInfo;
   /** The overlay IP at the far end: the end-to-end peer (terminal), the other hop's peer (forwarding). */
-  readonly peerIp: number;
+  readonly peerIp: VpnAddr;
   /** Terminal: frames carry packets for this node. Forwarding: frames are passed on (R). */
   readonly terminal: boolean;
   /** Terminal relays we asked for (A side); the others were asked of us. */
@@ -76,9 +76,9 @@ export interface Relay {
  */
 export class RelayManager {
   /** Every relay by its local relay index (the namespace relay frames are looked up in). */
-  private readonly byIndex = new Map<number, Relay>();
+  private readonly byIndex = new Map<VpnAddr, Relay>();
   /** The relay table of each hop tunnel, by the relay's peer overlay IP. */
-  private readonly byHop = new Map<HostInfo, Map<number, Relay>>();
+  private readonly byHop = new Map<HostInfo, Map<VpnAddr, Relay>>();
   /** The terminal relay whose frame is being processed, so a handshake reply goes back through it. */
   private inbound: Relay | null = null;
   private refusalLogged = false;
@@ -134,14 +134,14 @@ export class RelayManager {
         }
         state.skip = state.wait - 1;
         state.wait = Math.min(MAX_UPGRADE_BACKOFF, state.wait * 2);
-        this.deps.diag.log.debug({ vpnIp: formatIp(host.vpnIp) }, 'trying a direct path for a relayed tunnel');
+        this.deps.diag.log.debug({ vpnIp: formatVpnAddr(host.vpnIp) }, 'trying a direct path for a relayed tunnel');
         this.deps.startHandshake(host.vpnIp, { directOnly: true });
       }
     });
   }
 
   /** The relay (its overlay IP) that traffic to `vpnIp` currently goes through, if any. */
-  relayFor(vpnIp: number): number | null {
+  relayFor(vpnIp: VpnAddr): VpnAddr | null {
     const relay = this.terminalTo(vpnIp);
     return relay ? relay.hop.vpnIp : null;
   }
@@ -224,11 +224,11 @@ export class RelayManager {
     let asked = 0;
     for (const relayIp of relayIps) {
       if (asked >= MAX_RELAYS_TRIED) break;
-      if (relayIp === host.vpnIp || relayIp === identity.vpnIp) continue;
+      if (relayIp === host.vpnIp || identity.vpnAddrs.includes(relayIp)) continue;
       asked++;
       const hop = hostmap.get(relayIp);
       if (!hop) {
-        if (identity.inVpnNetwork(relayIp)) this.deps.startHandshake(relayIp);
+        if (identity.inVpnNetworks(relayIp)) this.deps.startHandshake(relayIp);
         continue;
       }
       // A relay is only usable over a direct tunnel: frames are not nested.
@@ -248,7 +248,7 @@ export class RelayManager {
   /** A tunnel is gone: tear down every relay using it as a hop, and our requests for a relayed peer. */
   onTunnelGone(host: HostInfo): void {
     const table = this.byHop.get(host);
-    const strandedPeers: number[] = [];
+    const strandedPeers: VpnAddr[] = [];
     if (table) {
       for (const relay of [...table.values()]) {
         if (relay.terminal) strandedPeers.push(relay.peerIp);
@@ -259,7 +259,7 @@ export class RelayManager {
     for (const peer of strandedPeers) {
       const end = this.deps.hostmap.get(peer);
       if (end && !end.remote && !this.terminalTo(peer)) {
-        this.deps.diag.limited('info', `relay-gone ${peer}`, { vpnIp: formatIp(peer), relay: formatIp(host.vpnIp) }, 'relay hop is gone, removing the tunnel relayed through it');
+        this.deps.diag.limited('info', `relay-gone ${peer}`, { vpnIp: formatVpnAddr(peer), relay: formatVpnAddr(host.vpnIp) }, 'relay hop is gone, removing the tunnel relayed through it');
         this.deps.removeTunnel(end, false);
       }
     }
@@ -284,24 +284,23 @@ export class RelayManager {
   private handleRequest(hop: HostInfo, m: ControlMessage): void {
     const { hostmap, diag } = this.deps;
     const identity = this.deps.identity();
-    const me = identity.vpnIp;
     // Frames are not nested: a relay needs a direct tunnel on both of its hops.
     if (!hop.remote) return diag.drop('relay-over-relay', null);
-    const forUs = m.relayToIp === me;
+    const forUs = identity.vpnAddrs.includes(m.relayToIp);
     // To the target the request comes from a relay on the initiator's behalf; to a relay the
     // initiator speaks for itself, so nobody opens relays in another node's name.
-    const sane = forUs ? m.relayFromIp !== hop.vpnIp && m.relayFromIp !== me : m.relayFromIp === hop.vpnIp && m.relayToIp !== hop.vpnIp;
+    const sane = forUs ? m.relayFromIp !== hop.vpnIp && !identity.vpnAddrs.includes(m.relayFromIp) : m.relayFromIp === hop.vpnIp && m.relayToIp !== hop.vpnIp;
     if (!sane || m.initiatorRelayIndex === 0) return diag.drop('relay-request-invalid', hop.remote);
     if (forUs) return this.acceptAsTarget(hop, m);
     if (!this.deps.settings().relay.amRelay) {
       if (!this.refusalLogged) {
         this.refusalLogged = true;
-        diag.log.info({ from: formatIp(hop.vpnIp), to: formatIp(m.relayToIp) }, 'refusing relay request: relay.am_relay is false (further refusals are only counted)');
+        diag.log.info({ from: formatVpnAddr(hop.vpnIp), to: formatVpnAddr(m.relayToIp) }, 'refusing relay request: relay.am_relay is false (further refusals are only counted)');
       }
       diag.drop('relay-refused', hop.remote);
       return;
     }
-    if (!identity.inVpnNetwork(m.relayToIp)) return diag.drop('relay-request-invalid', hop.remote);
+    if (!identity.inVpnNetworks(m.relayToIp)) return diag.drop('relay-request-invalid', hop.remote);
     const target = hostmap.get(m.relayToIp);
     if (!target) {
       // The initiator re-sends its request on each handshake retry; by then this tunnel may be up.
@@ -342,7 +341,7 @@ export class RelayManager {
     if (!relay) {
       relay = this.add(hop, m.relayFromIp, { terminal: true, initiatedHere: false, state: 'established', remoteIndex: m.initiatorRelayIndex }) ?? undefined;
       if (!relay) return this.deps.diag.drop('relay-table-full', hop.remote);
-      this.deps.diag.limited('debug', `relay-accepted ${hop.vpnIp}`, { relay: formatIp(hop.vpnIp), from: formatIp(m.relayFromIp), localIndex: relay.localIndex }, 'accepted a relay to us');
+      this.deps.diag.limited('debug', `relay-accepted ${hop.vpnIp}`, { relay: formatVpnAddr(hop.vpnIp), from: formatVpnAddr(m.relayFromIp), localIndex: relay.localIndex }, 'accepted a relay to us');
     } else {
       relay.remoteIndex = m.initiatorRelayIndex;
       relay.state = 'established';
@@ -359,7 +358,7 @@ export class RelayManager {
     relay.remoteIndex = m.responderRelayIndex;
     if (relay.state === 'established') return;
     relay.state = 'established';
-    diag.limited('debug', `relay-established ${hop.vpnIp}`, { relay: formatIp(hop.vpnIp), peer: formatIp(relay.peerIp), localIndex: relay.localIndex, remoteIndex: relay.remoteIndex }, 'relay established');
+    diag.limited('debug', `relay-established ${hop.vpnIp}`, { relay: formatVpnAddr(hop.vpnIp), peer: formatVpnAddr(relay.peerIp), localIndex: relay.localIndex, remoteIndex: relay.remoteIndex }, 'relay established');
     if (relay.terminal) {
       // A: the handshake need not wait for its next retry.
       const pending = hostmap.getPending(relay.peerIp);
@@ -379,7 +378,7 @@ export class RelayManager {
     return partner && !partner.terminal ? partner : null;
   }
 
-  private terminalTo(vpnIp: number): Relay | null {
+  private terminalTo(vpnIp: VpnAddr): Relay | null {
     for (const [hop, table] of this.byHop) {
       const relay = table.get(vpnIp);
       if (relay?.terminal && relay.state === 'established' && hop.remote && this.deps.hostmap.get(hop.vpnIp) === hop) return relay;
@@ -387,12 +386,16 @@ export class RelayManager {
     return null;
   }
 
-  private respond(relay: Relay, fromIp: number, toIp: number): void {
+  private respond(relay: Relay, fromIp: VpnAddr, toIp: VpnAddr): void {
     this.sendControl(relay.hop, { type: ControlType.CreateRelayResponse, initiatorRelayIndex: relay.remoteIndex, responderRelayIndex: relay.localIndex, relayFromIp: fromIp, relayToIp: toIp });
   }
 
   private sendControl(hop: HostInfo, message: ControlMessage): void {
-    this.deps.sendOn(hop, MessageType.Control, 0, encodeControl(message));
+    // A v1 tunnel carries IPv4 addresses only; no relay between IPv6 addresses over it.
+    if (hop.addrForm === 'v1' && (typeof message.relayFromIp !== 'number' || typeof message.relayToIp !== 'number')) {
+      return this.deps.diag.drop('relay-ipv6-over-v1', hop.remote);
+    }
+    this.deps.sendOn(hop, MessageType.Control, 0, encodeControl(message, hop.addrForm));
   }
 
   private sendFrame(relay: Relay, inner: Uint8Array, out?: OutgoingDatagram[]): void {
@@ -401,11 +404,11 @@ export class RelayManager {
     this.deps.transmit(hop, sealRelayFrame(hop.encrypt, relay.remoteIndex, ++hop.messageCounter, inner), out);
   }
 
-  private tableOf(hop: HostInfo): Map<number, Relay> | undefined {
+  private tableOf(hop: HostInfo): Map<VpnAddr, Relay> | undefined {
     return this.byHop.get(hop);
   }
 
-  private add(hop: HostInfo, peerIp: number, fields: Pick<Relay, 'terminal' | 'initiatedHere' | 'state' | 'remoteIndex'>): Relay | null {
+  private add(hop: HostInfo, peerIp: VpnAddr, fields: Pick<Relay, 'terminal' | 'initiatedHere' | 'state' | 'remoteIndex'>): Relay | null {
     let table = this.byHop.get(hop);
     if (table && table.size >= MAX_RELAYS_PER_HOP && !this.evictIdle(table)) return null;
     if (this.byIndex.size >= MAX_RELAYS) return null;
@@ -425,7 +428,7 @@ export class RelayManager {
    * Frees one slot in a full table: the oldest relay not set up yet (its requester retries) or
    * ending here for a peer we have no tunnel with.
    */
-  private evictIdle(table: Map<number, Relay>): boolean {
+  private evictIdle(table: Map<VpnAddr, Relay>): boolean {
     for (const relay of table.values()) {
       if (relay.state !== 'established' || (relay.terminal && !this.deps.hostmap.get(relay.peerIp))) {
         this.removeWithPartner(relay);

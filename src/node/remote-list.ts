@@ -1,5 +1,6 @@
 import { endpointKey, sameEndpoint, type Endpoint } from '../net/endpoint.js';
 import { cidrContains, parseIp, type Cidr } from '../net/ipv4.js';
+import type { VpnAddr } from '../net/ip.js';
 
 const PRIVATE_V4: Cidr[] = [
   { ip: 0x0a000000, bits: 8 },
@@ -18,11 +19,11 @@ function isIpv4(address: string): boolean {
  */
 export class RemoteList {
   private staticAddrs: Endpoint[] = [];
-  private readonly reported = new Map<number, Endpoint[]>();
+  private readonly reported = new Map<VpnAddr, Endpoint[]>();
   private learnedAddr: Endpoint | null = null;
   private readonly blocked = new Set<string>();
   /** Overlay IPs of relays that can reach this host, as the lighthouses report them. */
-  relays: number[] = [];
+  relays: VpnAddr[] = [];
   private cache: Endpoint[] | null = null;
 
   constructor(private readonly preferredRanges: readonly Cidr[] = []) {}
@@ -41,7 +42,7 @@ export class RemoteList {
   }
 
   /** Replaces what one lighthouse reported (each answer replaces that lighthouse's previous one). */
-  setReported(lighthouse: number, addrs: readonly Endpoint[], relays?: readonly number[]): void {
+  setReported(lighthouse: VpnAddr, addrs: readonly Endpoint[], relays?: readonly VpnAddr[]): void {
     this.reported.set(lighthouse, addrs.slice(0, 20));
     if (relays) this.relays = [...relays];
     this.cache = null;

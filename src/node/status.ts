@@ -5,7 +5,8 @@
  * sections through the control server's status hook.
  */
 import { endpointKey } from '../net/endpoint.js';
-import { formatCidr, formatIp, parseIp } from '../net/ipv4.js';
+import { formatCidr, parseIp } from '../net/ipv4.js';
+import { compareVpnAddr, formatVpnAddr, parseVpnAddr, type VpnAddr } from '../net/ip.js';
 import { UserError } from '../errors.js';
 import type { HostInfo } from './hostmap.js';
 import type { MeshNode } from './node.js';
@@ -17,6 +18,8 @@ export const CERT_EXPIRY_WARNING_SECONDS = 30 * 24 * 3600;
 export interface TunnelStatus {
   name: string;
   vpnIp: string;
+  /** Every overlay address of the peer (its certificate's networks), vpnIp first. */
+  vpnAddrs: string[];
   /** The underlay address ("ip:port") of a direct tunnel; null when relayed. */
   remote: string | null;
   path: 'direct' | 'relay';
@@ -30,11 +33,13 @@ export interface TunnelStatus {
   tx: { packets: number; bytes: number };
   /** Round trip of the last answered `mesh ping`, in ms; null if none. */
   lastRttMs: number | null;
+  /** The version (1 or 2) of the certificate the peer presented in the tunnel's handshake. */
+  certVersion: number;
 }
 
 export interface NodeStatus {
-  node: { name: string; vpnIp: string; network: string; groups: string[]; subnets: string[]; fingerprint: string; listen: string; tun: string | null; cipher: string };
-  certificate: { notBefore: string; notAfter: string; expiresInSeconds: number; warning: string | null };
+  node: { name: string; vpnIp: string; network: string; networks: string[]; groups: string[]; subnets: string[]; fingerprint: string; listen: string; tun: string | null; cipher: string };
+  certificate: { notBefore: string; notAfter: string; expiresInSeconds: number; warning: string | null; versions: number[]; initiatingVersion: number };
   lighthouses: { vpnIp: string; name: string | null; reachable: boolean; lastAnswer: string | null }[];
   relays: { amRelay: boolean; useRelays: boolean; relays: { vpnIp: string; name: string | null; reachable: boolean }[] };
   tunnels: TunnelStatus[];
@@ -45,16 +50,17 @@ export interface NodeStatus {
 export function nodeStatus(node: MeshNode, now = Date.now()): NodeStatus {
   const { identity, config, hostmap } = node;
   const details = identity.cert.details;
-  const nameOf = (vpnIp: number) => hostmap.get(vpnIp)?.cert?.details.name ?? null;
-  const reachable = (vpnIp: number) => hostmap.get(vpnIp)?.established === true;
+  const nameOf = (vpnIp: VpnAddr) => hostmap.get(vpnIp)?.cert?.details.name ?? null;
+  const reachable = (vpnIp: VpnAddr) => hostmap.get(vpnIp)?.established === true;
   const expiresInSeconds = Math.floor(details.notAfter - now / 1000);
-  const tunnels = [...hostmap.hosts()].filter((h) => h.established).map((h) => tunnelStatus(node, h, now));
-  tunnels.sort((a, b) => parseIp(a.vpnIp) - parseIp(b.vpnIp));
+  const established = [...hostmap.hosts()].filter((h) => h.established).sort((a, b) => compareVpnAddr(a.vpnIp, b.vpnIp));
+  const tunnels = established.map((h) => tunnelStatus(node, h, now));
   return {
     node: {
       name: details.name,
-      vpnIp: formatIp(identity.vpnIp),
+      vpnIp: formatVpnAddr(identity.vpnIp),
       network: formatCidr(identity.vpnNetwork),
+      networks: identity.vpnNetworks.map(formatIpNetwork),
       groups: [...details.groups],
       subnets: details.unsafeNetworks.map(formatIpNetwork),
       fingerprint: identity.fingerprint,
@@ -72,9 +78,11 @@ export function nodeStatus(node: MeshNode, now = Date.now()): NodeStatus {
           : expiresInSeconds < CERT_EXPIRY_WARNING_SECONDS
             ? `the certificate expires in ${days(expiresInSeconds)}`
             : null,
+      versions: identity.certificates().map((c) => c.version),
+      initiatingVersion: identity.initiatingVersion,
     },
     lighthouses: node.lighthouseClient.lighthouseStatus().map(({ vpnIp, lastAnswerAt }) => ({
-      vpnIp: formatIp(vpnIp),
+      vpnIp: formatVpnAddr(vpnIp),
       name: nameOf(vpnIp),
       reachable: reachable(vpnIp),
       lastAnswer: lastAnswerAt === null ? null : new Date(lastAnswerAt).toISOString(),
@@ -82,10 +90,10 @@ export function nodeStatus(node: MeshNode, now = Date.now()): NodeStatus {
     relays: {
       amRelay: config.relay.amRelay,
       useRelays: config.relay.useRelays,
-      relays: config.relay.relays.map((vpnIp) => ({ vpnIp: formatIp(vpnIp), name: nameOf(vpnIp), reachable: reachable(vpnIp) })),
+      relays: config.relay.relays.map((vpnIp) => ({ vpnIp: formatVpnAddr(vpnIp), name: nameOf(vpnIp), reachable: reachable(vpnIp) })),
     },
     tunnels,
-    pending: [...hostmap.pendingHosts()].map((h) => ({ vpnIp: formatIp(h.vpnIp), attempts: h.pending?.attempts ?? 0, sinceSeconds: Math.max(0, Math.round((now - h.createdAt) / 1000)) })),
+    pending: [...hostmap.pendingHosts()].map((h) => ({ vpnIp: formatVpnAddr(h.vpnIp), attempts: h.pending?.attempts ?? 0, sinceSeconds: Math.max(0, Math.round((now - h.createdAt) / 1000)) })),
     counters: { rxPackets: node.stats.rxPackets, txPackets: node.stats.txPackets, dropped: { ...node.stats.dropped } },
   };
 }
@@ -99,24 +107,37 @@ function tunnelStatus(node: MeshNode, host: HostInfo, now: number): TunnelStatus
   const relay = host.remote ? null : node.relays.relayFor(host.vpnIp);
   return {
     name: host.cert?.details.name ?? '',
-    vpnIp: formatIp(host.vpnIp),
+    vpnIp: formatVpnAddr(host.vpnIp),
+    vpnAddrs: host.vpnAddrs.map(formatVpnAddr),
     remote: host.remote ? endpointKey(host.remote) : null,
     path: host.remote ? 'direct' : 'relay',
-    relay: relay === null ? null : { vpnIp: formatIp(relay), name: node.hostmap.get(relay)?.cert?.details.name ?? null },
+    relay: relay === null ? null : { vpnIp: formatVpnAddr(relay), name: node.hostmap.get(relay)?.cert?.details.name ?? null },
     cipher: node.config.cipher,
     lastHandshake: new Date(host.establishedAt).toISOString(),
     ageSeconds: Math.max(0, Math.round((now - host.establishedAt) / 1000)),
     rx: { packets: host.rxPackets, bytes: host.rxBytes },
     tx: { packets: host.txPackets, bytes: host.txBytes },
     lastRttMs: host.lastRttMs === null ? null : Math.round(host.lastRttMs * 1000) / 1000,
+    certVersion: host.cert?.details.version ?? 1,
   };
 }
 
 /**
- * The overlay IP `mesh ping` means by `target`: an IPv4 address inside our overlay network, or the
+ * The overlay IP `mesh ping` means by `target`: an address inside our overlay networks (IPv4 or IPv6), or the
  * certificate name of a host we have a tunnel to.
  */
-export function peerAddress(node: MeshNode, target: string): number {
+export function peerAddress(node: MeshNode, target: string): VpnAddr {
+  if (target.includes(':')) {
+    let ip: VpnAddr;
+    try {
+      ip = parseVpnAddr(target);
+    } catch (err) {
+      throw new UserError((err as Error).message);
+    }
+    if (!node.identity.inVpnNetworks(ip)) throw new UserError(`${target} is not inside the overlay networks`);
+    if (node.identity.vpnAddrs.includes(ip)) throw new UserError(`${target} is this node`);
+    return ip;
+  }
   if (/^\d+\.\d+\.\d+\.\d+$/.test(target)) {
     let ip: number;
     try {

@@ -1,21 +1,23 @@
-import { cidrContains, formatCidr, formatIp, type Cidr } from '../net/ipv4.js';
+import { cidrContains, formatCidr, type Cidr } from '../net/ipv4.js';
+import { formatVpnAddr, type VpnAddr } from '../net/ip.js';
 import { PrefixTable, withinAny } from '../net/prefix-table.js';
 import type { MetaDetails } from '../protocol/messages.js';
 import type { Diagnostics } from './diagnostics.js';
 import type { HostInfo } from './hostmap.js';
 import type { Timer, Timers } from './timers.js';
 import { ipv4Cidrs } from '../net/ip.js';
+import type { LocalIdentity } from './identity.js';
 
 /** What container subnet routing needs from its node. */
 export interface SubnetRouterDeps {
   readonly diag: Diagnostics;
   readonly timers: Timers;
-  identity(): { readonly vpnIp: number; inVpnNetwork(ip: number): boolean };
+  identity(): Pick<LocalIdentity, 'vpnIp' | 'vpnAddrs' | 'inVpnNetwork' | 'inVpnNetworks'>;
   tunnels(): Iterable<HostInfo>;
   /** Asks the lighthouses which host routes `dst` (MeshSubnetQuery). */
   askLighthouses(dst: number): void;
   /** A lighthouse's answer also says where the owner is, like a HostQueryReply. */
-  takeAddresses(lighthouse: number, details: MetaDetails): void;
+  takeAddresses(lighthouse: VpnAddr, details: MetaDetails): void;
   /** Packets held for an unknown owner go back through the inside path once it is known. */
   resend(packets: Buffer[]): void;
 }
@@ -41,7 +43,7 @@ interface Held {
  */
 export class SubnetRouter {
   private ranges: Cidr[] = [];
-  private readonly owners = new PrefixTable<{ vpnIp: number; fromCert: boolean }>();
+  private readonly owners = new PrefixTable<{ vpnIp: VpnAddr; fromCert: boolean }>();
   private readonly held = new Map<number, Held>();
   private sweeper: Timer | null = null;
 
@@ -58,7 +60,7 @@ export class SubnetRouter {
   }
 
   /** The overlay IP of the host routing `dst`, if known. */
-  ownerOf(dst: number): number | null {
+  ownerOf(dst: number): VpnAddr | null {
     if (!this.active || !this.ranges.some((r) => cidrContains(r, dst))) return null;
     return this.owners.lookup(dst)?.vpnIp ?? null;
   }
@@ -94,13 +96,13 @@ export class SubnetRouter {
   handleReply(lighthouse: HostInfo, details: MetaDetails): void {
     const owner = details.vpnIp;
     const identity = this.deps.identity();
-    if (!identity.inVpnNetwork(owner) || owner === identity.vpnIp) return;
+    if (!identity.inVpnNetworks(owner) || identity.vpnAddrs.includes(owner)) return;
     for (const s of details.meshSubnets ?? []) {
       const cidr = { ip: s.ip, bits: s.bits };
       if (!withinAny(this.ranges, cidr)) continue;
       if (this.owners.lookup(s.ip)?.fromCert) continue;
       this.owners.set(cidr, { vpnIp: owner, fromCert: false });
-      this.deps.diag.log.debug({ subnet: formatCidr(cidr), owner: formatIp(owner) }, 'container subnet owner learned from a lighthouse');
+      this.deps.diag.log.debug({ subnet: formatCidr(cidr), owner: formatVpnAddr(owner) }, 'container subnet owner learned from a lighthouse');
     }
     this.deps.takeAddresses(lighthouse.vpnIp, details);
     this.release();
@@ -134,7 +136,7 @@ export class SubnetRouter {
       for (const [dst, held] of this.held) {
         if (now - held.since < HOLD_MS) continue;
         this.held.delete(dst);
-        this.deps.diag.drop('subnet-unknown', null, `no host routes ${formatIp(dst)}`);
+        this.deps.diag.drop('subnet-unknown', null, `no host routes ${formatVpnAddr(dst)}`);
       }
       if (this.held.size === 0 && this.sweeper) {
         this.sweeper.cancel();

@@ -16,7 +16,7 @@
  * wrong wire types).
  */
 import protobuf from 'protobufjs';
-import { formatIp6, parseIp6 } from '../net/ip.js';
+import { formatIp6, parseIp6, type VpnAddr } from '../net/ip.js';
 import { formatIp, parseIp } from '../net/ipv4.js';
 import { copyBytes, plainBytes, ProtobufError, strictDecoder } from './protobuf.js';
 
@@ -104,9 +104,9 @@ function protoEnumValues(values: Readonly<Record<string, number>>): string {
 }
 
 // nebula.proto of Nebula 1.6.1 with the mesh extensions (fields numbered 100 and up), plus the
-// fields Nebula 1.10+ adds (128-bit Addr fields 6 and 7, CertVersion 8): a 1.10+ peer on a v1
-// tunnel fills the 1.6 fields; the newer ones are read only as a fallback, so that a message
-// carrying only them still means the same thing. The field names are nebula.proto's in camelCase
+// fields Nebula 1.10+ adds (128-bit Addr fields 6 and 7, CertVersion 8). Which address fields a
+// message carries depends on the tunnel, as in Nebula 1.10+: the uint32 ones on a v1 tunnel (all
+// that Nebula 1.6 reads, IPv4 only), the Addr ones on a v2 tunnel (AddrForm). Decoders read either. The field names are nebula.proto's in camelCase
 // (RelayVpnIp, a list, is relayVpnIps): the wire carries only the numbers.
 const { root } = protobuf.parse(`
   syntax = "proto3";
@@ -220,10 +220,30 @@ interface Addr {
   lo: bigint;
 }
 
-/** The IPv4 address in an Addr; 0 for none or IPv6 (mesh's overlay is IPv4). */
-function ipv4OfAddr(addr: Addr | null): number {
-  if (!addr || addr.hi !== 0n || addr.lo >> 32n !== 0xffffn) return 0;
-  return Number(addr.lo & 0xffffffffn);
+/**
+ * Which overlay-address fields a lighthouse or relay message carries: 'v1' the uint32 fields of
+ * Nebula 1.6 (a v1 tunnel; IPv4 only), 'v2' the 128-bit Addr fields (a v2 tunnel), as Nebula 1.10+
+ * chooses per tunnel.
+ */
+export type AddrForm = 'v1' | 'v2';
+
+const MASK64 = (1n << 64n) - 1n;
+
+function addrOf(a: VpnAddr): Addr {
+  return typeof a === 'number' ? { hi: 0n, lo: 0xffff00000000n | BigInt(a >>> 0) } : { hi: a >> 64n, lo: a & MASK64 };
+}
+
+/** The address in an Addr: IPv4-mapped as a number, IPv6 as a bigint; 0 for none. */
+function vpnAddrOfAddr(addr: Addr | null): VpnAddr {
+  if (!addr || (addr.hi === 0n && addr.lo === 0n)) return 0;
+  if (addr.hi === 0n && addr.lo >> 32n === 0xffffn) return Number(addr.lo & 0xffffffffn);
+  return (addr.hi << 64n) | addr.lo;
+}
+
+/** An address for a uint32 field of a v1 message; IPv6 has none. */
+function uint32Of(a: VpnAddr, field: string): number {
+  if (typeof a !== 'number') throw new ProtobufError(`${field}: an IPv6 address cannot be sent on a v1 tunnel`);
+  return a;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -236,7 +256,7 @@ export interface HandshakeDetails {
   cookie: bigint;
   /** Unix nanoseconds, exact. */
   time: bigint;
-  /** Nebula 1.10+ (field 8): the version of `cert`; absent or 1 for the v1 certificates mesh reads. */
+  /** Nebula 1.10+ (field 8): the version of `cert`, 1 or 2; absent (Nebula before 1.10) means 1. */
   certVersion?: number;
 }
 
@@ -290,11 +310,13 @@ export interface Ip6AndPort {
 }
 
 export interface MetaDetails {
-  vpnIp: number;
+  /** The overlay address the message is about (VpnIp, or VpnAddr on v2 tunnels); 0 for none. */
+  vpnIp: VpnAddr;
   ip4AndPorts: Ip4AndPort[];
   counter: number;
   ip6AndPorts: Ip6AndPort[];
-  relayVpnIps: number[];
+  /** RelayVpnIps, or RelayVpnAddrs on v2 tunnels. */
+  relayVpnIps: VpnAddr[];
   /** mesh extension (field 100): subnets as network address and prefix length. */
   meshSubnets?: { ip: number; bits: number }[];
   /** mesh extension (field 101). */
@@ -327,10 +349,19 @@ function checkMeshSubnets(subnets: readonly { bits: number }[]): void {
   }
 }
 
-/** Encodes a NebulaMeta; Details is always emitted (1.6 drops messages without it). */
-export function encodeMeta(type: number, details: MetaDetails): Uint8Array {
+/**
+ * Encodes a NebulaMeta; Details is always emitted (1.6 drops messages without it). The addresses
+ * go in the fields of `form`; an IPv6 one in a v1 message throws.
+ */
+export function encodeMeta(type: number, details: MetaDetails, form: AddrForm = 'v1'): Uint8Array {
   checkMeshSubnets(details.meshSubnets ?? []);
-  return encode(PbMeta, { type, details });
+  const { vpnIp, relayVpnIps, ...rest } = details;
+  const fields =
+    form === 'v1'
+      ? // A relay with only an IPv6 address cannot be named in a v1 message; it is left out.
+        { vpnIp: uint32Of(vpnIp, 'vpnIp'), relayVpnIps: relayVpnIps.filter((a): a is number => typeof a === 'number') }
+      : { vpnAddr: vpnIp === 0 ? undefined : addrOf(vpnIp), relayVpnAddrs: relayVpnIps.map(addrOf) };
+  return encode(PbMeta, { type, details: { ...rest, ...fields } });
 }
 
 const decodeMetaObject = plainDecoder<{ type: number; details: Required<MetaDetails> & { meshNameTable: MeshNameTable | null; vpnAddr: Addr | null; relayVpnAddrs: Addr[] } }>(PbMeta);
@@ -341,8 +372,8 @@ export function decodeMeta(bytes: Uint8Array): MetaMessage {
   // The mesh extension lists are optional properties, left out when empty.
   const { meshSubnets, meshNames, meshNameTable, meshRevocationList, meshTunnels, meshTunnelsTotal, meshNatMapping, vpnAddr, relayVpnAddrs, ...base } = details;
   const metaDetails: MetaDetails = base;
-  metaDetails.vpnIp ||= ipv4OfAddr(vpnAddr);
-  if (metaDetails.relayVpnIps.length === 0) metaDetails.relayVpnIps = relayVpnAddrs.map(ipv4OfAddr).filter((ip) => ip !== 0);
+  metaDetails.vpnIp ||= vpnAddrOfAddr(vpnAddr);
+  if (metaDetails.relayVpnIps.length === 0) metaDetails.relayVpnIps = relayVpnAddrs.map(vpnAddrOfAddr).filter((ip) => ip !== 0);
   checkMeshSubnets(meshSubnets);
   if (meshSubnets.length > 0) metaDetails.meshSubnets = meshSubnets;
   if (meshNames.length > 0) metaDetails.meshNames = meshNames;
@@ -361,20 +392,27 @@ export interface ControlMessage {
   type: number;
   initiatorRelayIndex: number;
   responderRelayIndex: number;
-  relayToIp: number;
-  relayFromIp: number;
+  /** RelayToIp, or RelayToAddr on v2 tunnels. */
+  relayToIp: VpnAddr;
+  relayFromIp: VpnAddr;
 }
 
-export function encodeControl(m: ControlMessage): Uint8Array {
-  return encode(PbControl, m);
+/** Encodes a NebulaControl with its addresses in the fields of `form` (see AddrForm). */
+export function encodeControl(m: ControlMessage, form: AddrForm = 'v1'): Uint8Array {
+  const { relayToIp, relayFromIp, ...rest } = m;
+  const fields =
+    form === 'v1'
+      ? { relayToIp: uint32Of(relayToIp, 'relayToIp'), relayFromIp: uint32Of(relayFromIp, 'relayFromIp') }
+      : { relayToAddr: addrOf(relayToIp), relayFromAddr: addrOf(relayFromIp) };
+  return encode(PbControl, { ...rest, ...fields });
 }
 
 const decodeControlObject = plainDecoder<ControlMessage & { relayToAddr: Addr | null; relayFromAddr: Addr | null }>(PbControl);
 
 export function decodeControl(bytes: Uint8Array): ControlMessage {
   const { relayToAddr, relayFromAddr, ...m } = decodeControlObject(bytes);
-  m.relayToIp ||= ipv4OfAddr(relayToAddr);
-  m.relayFromIp ||= ipv4OfAddr(relayFromAddr);
+  m.relayToIp ||= vpnAddrOfAddr(relayToAddr);
+  m.relayFromIp ||= vpnAddrOfAddr(relayFromAddr);
   return m;
 }
 

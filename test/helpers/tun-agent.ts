@@ -10,6 +10,7 @@ import dgram from 'node:dgram';
 import { openTun, type NativeTunDevice, type TunDevice, type TunRoute } from '../../src/io/tun.js';
 import { bindUdp, type NativeUdpBind } from '../../src/io/udp.js';
 import { parseCidr } from '../../src/net/ipv4.js';
+import { parseIpNetwork, parseIpPrefix } from '../../src/net/ip.js';
 
 interface RouteJson {
   cidr: string;
@@ -18,7 +19,7 @@ interface RouteJson {
 }
 
 type Request =
-  | { id: number; op: 'open'; name?: string; mtu: number; address: string; routes?: RouteJson[]; txQueueLength?: number; listen?: boolean; offload?: boolean }
+  | { id: number; op: 'open'; name?: string; mtu: number; address: string; moreAddresses?: string[]; routes?: RouteJson[]; txQueueLength?: number; listen?: boolean; offload?: boolean }
   | { id: number; op: 'listen' }
   | { id: number; op: 'write'; packets: string[] }
   | { id: number; op: 'addRoute' | 'removeRoute'; route: RouteJson }
@@ -32,7 +33,13 @@ const emit = (msg: unknown): void => {
   process.stdout.write(`${JSON.stringify(msg)}\n`);
 };
 
-const toRoute = (r: RouteJson): TunRoute => ({ cidr: parseCidr(r.cidr), ...(r.mtu !== undefined ? { mtu: r.mtu } : {}), ...(r.metric !== undefined ? { metric: r.metric } : {}) });
+function routeCidr(text: string): TunRoute['cidr'] {
+  if (!text.includes(':')) return parseCidr(text);
+  const prefix = parseIpPrefix(text);
+  if (!prefix) throw new RangeError(`invalid route ${text}`);
+  return prefix;
+}
+const toRoute = (r: RouteJson): TunRoute => ({ cidr: routeCidr(r.cidr), ...(r.mtu !== undefined ? { mtu: r.mtu } : {}), ...(r.metric !== undefined ? { metric: r.metric } : {}) });
 
 const tuns: TunDevice[] = [];
 let udp: dgram.Socket | undefined;
@@ -54,6 +61,7 @@ async function handle(req: Request): Promise<unknown> {
         ...(req.name !== undefined ? { name: req.name } : {}),
         mtu: req.mtu,
         address: parseCidr(req.address),
+        moreAddresses: (req.moreAddresses ?? []).map(parseIpNetwork),
         routes: (req.routes ?? []).map(toRoute),
         ...(req.txQueueLength !== undefined ? { txQueueLength: req.txQueueLength } : {}),
         ...(req.offload !== undefined ? { offload: req.offload } : {}),

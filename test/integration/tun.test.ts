@@ -187,3 +187,30 @@ test('openTun rejects bad names and MTUs with clear errors and leaves nothing be
   const links = await lab.ip(ns, 'link', 'show');
   assert.doesNotMatch(links, /mtbad0/);
 });
+
+test('a v2 certificate\'s networks on the TUN: a second IPv4 and an IPv6 address (no DAD), IPv6 routes added and removed', { timeout: 30_000 }, async (t) => {
+  const started = await startAgent(t, 'tun6');
+  if (!started) return;
+  const { lab, ns, agent } = started;
+  const opened = await agent.request<{ name: string }>('open', {
+    name: 'mesh%d',
+    mtu: 1300,
+    address: '172.31.12.1/24',
+    moreAddresses: ['172.31.13.1/24', 'fd31:12::1/64'],
+    routes: [{ cidr: 'fd31:77::/64', metric: 5 }],
+    listen: false,
+  });
+  const addrs = await lab.ip(ns, '-o', 'addr', 'show', 'dev', opened.name);
+  assert.match(addrs, /inet 172\.31\.12\.1\/24/);
+  assert.match(addrs, /inet 172\.31\.13\.1\/24/);
+  // nodad: usable at once, never "tentative".
+  assert.match(addrs, /inet6 fd31:12::1\/64 scope global nodad/);
+  assert.doesNotMatch(addrs, /tentative/);
+  const routes = await lab.ip(ns, '-6', 'route', 'show', 'dev', opened.name);
+  assert.match(routes, /fd31:12::\/64 proto kernel/, 'the address brings its prefix route');
+  assert.match(routes, /fd31:77::\/64 metric 5/);
+  await agent.request('removeRoute', { route: { cidr: 'fd31:77::/64', metric: 5 } });
+  assert.doesNotMatch(await lab.ip(ns, '-6', 'route', 'show', 'dev', opened.name), /fd31:77::/);
+  await assert.rejects(agent.request('addRoute', { route: { cidr: 'fd31:78::/129' } }), /invalid route/);
+  await agent.request('close');
+});

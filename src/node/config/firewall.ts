@@ -1,10 +1,11 @@
 /**
  * firewall: the conntrack timeouts and the inbound/outbound rule tables, as Nebula 1.6 reads them.
- * A rule allows when port AND proto AND (ca_sha OR ca_name, when given) AND (host OR groups OR cidr)
- * match; ../firewall.ts applies the rules.
+ * A rule allows when port AND proto AND (ca_sha OR ca_name, when given) AND local_cidr (when given)
+ * AND (host OR groups OR cidr) match; ../firewall.ts applies the rules. cidr and local_cidr take
+ * IPv4 and IPv6 prefixes (Nebula 1.10).
  */
 import { showValue } from '../../errors.js';
-import { type Cidr, maskFromBits, parseCidr } from '../../net/ipv4.js';
+import { type IpPrefix, parseIpPrefix } from '../../net/ip.js';
 import { duration, field, type Field, type FieldValue, int, laterNebula, mapping, section, unsupported } from './schema.js';
 import { isAbsent, isMapping, keyError } from './values.js';
 
@@ -28,7 +29,10 @@ export interface FirewallRule {
   host: string | null;
   /** `group` (as a one-element list) or `groups`; all must be in the peer cert. null when not given. */
   groups: string[] | null;
-  cidr: Cidr | null;
+  /** The peer's (remote) address must be in it; IPv4 or IPv6, host bits cleared. */
+  cidr: IpPrefix | null;
+  /** Our (local) address must be in it; null matches every local address. */
+  localCidr: IpPrefix | null;
   caName: string | null;
   caSha: string | null;
   /** Where the rule came from, e.g. "firewall.inbound[1]" (for messages). */
@@ -86,15 +90,12 @@ const groups = field('groups', (value, path): string[] => {
   return [scalarText(value, path)];
 });
 
-/** The network (host bits cleared), or null when not given. */
-function parseRuleCidr(written: string, value: unknown, path: string): Cidr | null {
+/** The prefix (host bits cleared), or null when not given. */
+function parseRuleCidr(written: string, value: unknown, path: string): IpPrefix | null {
   if (written === '') return null;
-  try {
-    const c = parseCidr(written.trim());
-    return { ip: (c.ip & maskFromBits(c.bits)) >>> 0, bits: c.bits };
-  } catch {
-    throw keyError(path, `expected an IPv4 CIDR like 10.0.0.0/8 (0.0.0.0/0 = any), got ${showValue(value)}`);
-  }
+  const prefix = parseIpPrefix(written.trim());
+  if (prefix === null) throw keyError(path, `expected a CIDR like 10.0.0.0/8 or fd00::/64 (0.0.0.0/0 or ::/0 = any), got ${showValue(value)}`);
+  return prefix;
 }
 
 const NO_PEER_MATCH = 'at least one of host, group, groups, cidr, ca_name, or ca_sha must be provided';
@@ -109,12 +110,12 @@ const rule = mapping(
     group,
     groups,
     cidr: ruleValue('cidr'),
+    localCidr: ruleValue('local_cidr'),
     caName: ruleValue('ca_name'),
     caSha: ruleValue('ca_sha'),
   },
   {
     unknownKey: 'unknown rule key, ignored',
-    ignored: { local_cidr: 'only exists in later nebula versions, ignored' },
     finish: (r, _warnings, raw, path): FirewallRule => {
       if (r.port !== '' && r.code !== '') throw keyError(path, 'only one of port or code should be provided');
       if (r.port === '' && r.code === '') throw keyError(`${path}.port`, 'required (any, a number, a range like 200-901, or fragment)');
@@ -132,6 +133,7 @@ const rule = mapping(
         host: r.host === '' ? null : r.host,
         groups: groups.length > 0 ? groups : null,
         cidr,
+        localCidr: parseRuleCidr(r.localCidr, raw.local_cidr, `${path}.local_cidr`),
         caName: r.caName === '' ? null : r.caName,
         caSha: r.caSha === '' ? null : r.caSha,
         key: path,
@@ -201,5 +203,11 @@ function checkRule(r: FirewallRule, path: string): void {
   if (r.host === null && (r.groups === null || r.groups.length === 0) && r.cidr === null && r.caName === null && r.caSha === null) {
     throw keyError(path, NO_PEER_MATCH);
   }
-  if (r.cidr !== null && (!Number.isInteger(r.cidr.bits) || r.cidr.bits < 0 || r.cidr.bits > 32)) throw keyError(`${path}.cidr`, 'prefix must be 0..32');
+  for (const [key, c] of [
+    ['cidr', r.cidr],
+    ['local_cidr', r.localCidr],
+  ] as const) {
+    const max = c?.family === 4 ? 32 : 128;
+    if (c != null && (!Number.isInteger(c.bits) || c.bits < 0 || c.bits > max)) throw keyError(`${path}.${key}`, `prefix must be 0..${max}`);
+  }
 }

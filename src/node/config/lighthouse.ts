@@ -20,10 +20,11 @@ import {
   readBool,
   readCidr4,
   readHostPort,
-  readIpv4,
   readMapping,
   type RawMap,
+  readVpnAddr,
 } from './values.js';
+import type { VpnAddr } from '../../net/ip.js';
 
 /**
  * "CIDR: true/false" entries (IPv4 and IPv6). `readInterfaces` takes the `interfaces` key of a
@@ -82,7 +83,7 @@ export const lighthouseSection = section(
     /** Update interval in ms; 0 disables updates. (Written in whole seconds in the file; default 10 s.) */
     interval: seconds('interval', 10),
     /** VPN IPs of the lighthouses. */
-    hosts: list('hosts', readIpv4),
+    hosts: list('hosts', readVpnAddr),
     remoteAllowList: optional(field('remote_allow_list', (value, path) => readAllowList(value, path))),
     remoteAllowRanges: field('remote_allow_ranges', readRemoteAllowRanges),
     localAllowList: optional(field('local_allow_list', readLocalAllowList)),
@@ -111,7 +112,7 @@ export const lighthouseSection = section(
 export type LighthouseConfig = FieldValue<typeof lighthouseSection>;
 
 /** Every lighthouse needs a static_host_map entry: nodes reach lighthouses by it alone. */
-export function checkLighthouseHosts(lighthouse: LighthouseConfig, staticHostMap: Map<number, HostPort[]>, raw: RawMap): void {
+export function checkLighthouseHosts(lighthouse: LighthouseConfig, staticHostMap: Map<VpnAddr, HostPort[]>, raw: RawMap): void {
   lighthouse.hosts.forEach((host, i) => {
     if (staticHostMap.has(host)) return;
     const written = (raw.hosts as unknown[])[i];

@@ -12,6 +12,11 @@ export interface PkiConfig {
   disconnectInvalid: boolean;
   /** mesh key: a CA-signed revocation list (`mesh ca revoke`) this node applies and hands to every host; '' = none. */
   revocations: string;
+  /**
+   * Certificate version this node's handshakes start with (pki.initiating_version, Nebula 1.10+);
+   * null: as Nebula, 1 when pki.cert holds a v1 certificate, else 2.
+   */
+  initiatingVersion?: 1 | 2 | null;
 }
 
 function pathOrPem(key: string): Field<string> {
@@ -38,6 +43,12 @@ export const pkiSection = section(
     blacklist: optional(list('blacklist', fingerprint)),
     disconnectInvalid: bool('disconnect_invalid', false),
     revocations: text('revocations', ''),
+    initiatingVersion: optional(field('initiating_version', (value, path) => {
+      // Nebula reads it as an int, so "2" counts too.
+      const version = typeof value === 'string' ? Number(value.trim()) : value;
+      if (version !== 1 && version !== 2) throw configError(path, 'a certificate version, 1 or 2', value);
+      return version;
+    })),
   },
   {
     finish: ({ blacklist, ...pki }, warnings, _raw, path): PkiConfig => {

@@ -1,13 +1,13 @@
 /** relay: reaching hosts through a relay when no direct path works, and being one. */
 import { bool, list, section } from './schema.js';
-import { readIpv4 } from './values.js';
+import { readVpnAddr } from './values.js';
 
 export const relaySection = section(
   'relay',
   {
     amRelay: bool('am_relay', false),
     /** VPN IPs of the relays other hosts may use to reach this node. */
-    relays: list('relays', readIpv4),
+    relays: list('relays', readVpnAddr),
     useRelays: bool('use_relays', true),
   },
   {

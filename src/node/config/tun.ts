@@ -1,6 +1,6 @@
 /** tun: the virtual network interface, and the routes through it. */
 import { bool, field, type FieldValue, int, laterNebula, mapping, mappingList, required, section, unsupported } from './schema.js';
-import { configError, isAbsent, readCidr4, readInt, readIpv4, readText } from './values.js';
+import { configError, isAbsent, readCidr4, readCidrAny, readInt, readText, readVpnAddr } from './values.js';
 
 const route = mapping({
   mtu: required(int('mtu', 0, { min: 500, max: 65535 })),
@@ -9,9 +9,10 @@ const route = mapping({
 
 const unsafeRoute = mapping(
   {
-    /** VPN IP of the node that routes this network. */
-    via: required(field('via', readIpv4)),
-    route: required(field('route', readCidr4)),
+    /** Overlay address of the node that routes this network (IPv4, or IPv6 with v2 certificates). */
+    via: required(field('via', readVpnAddr)),
+    /** IPv4, or IPv6 (Nebula 1.10+). */
+    route: required(field('route', readCidrAny)),
     /** 0 = use tun.mtu. */
     mtu: field('mtu', (value, path) => {
       const mtu = readInt(value, path, 0, { min: 0, max: 65535 });

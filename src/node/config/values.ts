@@ -8,6 +8,7 @@ import { isIPv6 } from 'node:net';
 import { parseGoDuration } from '../../../pki/duration.js';
 import { showValue, UserError } from '../../errors.js';
 import { type Cidr, parseCidr, parseIp } from '../../net/ipv4.js';
+import { type IpPrefix, parseIpPrefix, parseVpnAddr, type VpnAddr } from '../../net/ip.js';
 
 export type RawMap = Record<string, unknown>;
 
@@ -144,6 +145,33 @@ export function readCidr4(value: unknown, path: string): Cidr {
     }
   }
   throw configError(path, 'an IPv4 CIDR like 10.0.0.0/8', value);
+}
+
+/** An IPv4 CIDR (as a Cidr) or an IPv6 prefix (Nebula 1.10+ routes IPv6 networks too). */
+export function readCidrAny(value: unknown, path: string): Cidr | (IpPrefix & { family: 6 }) {
+  if (typeof value === 'string' && value.includes(':')) {
+    const prefix = parseIpPrefix(value.trim());
+    if (prefix?.family === 6) return prefix as IpPrefix & { family: 6 };
+  } else if (typeof value === 'string') {
+    try {
+      return parseCidr(value.trim());
+    } catch {
+      /* reported below */
+    }
+  }
+  throw configError(path, 'a CIDR like 10.0.0.0/8 or fd00:1::/64', value);
+}
+
+/** An overlay address of either family. */
+export function readVpnAddr(value: unknown, path: string): VpnAddr {
+  if (typeof value === 'string') {
+    try {
+      return parseVpnAddr(value);
+    } catch {
+      /* reported below */
+    }
+  }
+  throw configError(path, 'an IPv4 or IPv6 address', value);
 }
 
 /**

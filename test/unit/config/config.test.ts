@@ -262,6 +262,7 @@ describe('parseConfig: Nebula-shaped files', () => {
     assert.deepEqual(warnings, []);
     assert.deepEqual(config.pki.blocklist, []);
     assert.equal(config.pki.disconnectInvalid, false);
+    assert.equal(config.pki.initiatingVersion, null, 'chosen from the certificates held');
     assert.equal(config.staticHostMap.size, 0);
     assert.equal(config.lighthouse.amLighthouse, false);
     assert.equal(config.lighthouse.interval, 10_000);
@@ -293,7 +294,7 @@ describe('parseConfig: Nebula-shaped files', () => {
   it('reads every supported key when set', () => {
     const { config, warnings } = parseConfig(
       cfg({
-        pki: { ...PKI, blacklist: ['AA'.repeat(32)], disconnect_invalid: true },
+        pki: { ...PKI, blacklist: ['AA'.repeat(32)], disconnect_invalid: true, initiating_version: 2 },
         static_host_map: { '10.0.0.1': '[2001:db8::1]:4242', '10.0.0.2': ['lh.example.com:4243', '198.51.100.2:4242'] },
         lighthouse: { am_lighthouse: true, interval: '30s', serve_dns: true, dns: { host: '10.0.0.1', port: 5353 } },
         listen: { host: '[::]', port: '4242', batch: 128, read_buffer: 10485760, write_buffer: 10485760, send_recv_error: 'private' },
@@ -318,6 +319,7 @@ describe('parseConfig: Nebula-shaped files', () => {
     assert.deepEqual(warnings, ['pki.blacklist: deprecated, use pki.blocklist (entries merged)']);
     assert.deepEqual(config.pki.blocklist, ['aa'.repeat(32)]);
     assert.equal(config.pki.disconnectInvalid, true);
+    assert.equal(config.pki.initiatingVersion, 2);
     assert.deepEqual(config.staticHostMap.get(parseIp('10.0.0.1')), [{ host: '2001:db8::1', port: 4242 }]);
     assert.deepEqual(config.staticHostMap.get(parseIp('10.0.0.2')), [
       { host: 'lh.example.com', port: 4243 },
@@ -437,6 +439,8 @@ describe('parseConfig: errors and warnings', () => {
       [{ pki: { ...PKI, blocklist: ['xyz'] } }, ['pki.blocklist[0]', 'fingerprint']],
       [{ pki: { ...PKI, disconnect_invalid: 'maybe' } }, ['pki.disconnect_invalid']],
       [{ pki: { ...PKI, ca: 42 } }, ['pki.ca']],
+      [{ pki: { ...PKI, initiating_version: 3 } }, ['pki.initiating_version', '1 or 2']],
+      [{ pki: { ...PKI, initiating_version: 'v2' } }, ['pki.initiating_version', '1 or 2']],
       [{ stats: 'on' }, ['stats', 'mapping']],
     ];
     for (const [extra, fragments] of cases) throwsNaming(cfg(extra), ...fragments);
@@ -459,8 +463,9 @@ describe('parseConfig: errors and warnings', () => {
       }),
       'x',
     );
-    assert.equal(warnings.length, 6, warnings.join('\n'));
-    for (const key of ['bogus', 'tun.colour', 'listen.routines', 'lighthouse.calculated_remotes', 'firewall.conntrack.routine_cache_timeout', 'firewall.inbound[0].local_cidr']) {
+    // local_cidr is read (Nebula 1.10), not warned about.
+    assert.equal(warnings.length, 5, warnings.join('\n'));
+    for (const key of ['bogus', 'tun.colour', 'listen.routines', 'lighthouse.calculated_remotes', 'firewall.conntrack.routine_cache_timeout']) {
       assert.equal(warnings.filter((w) => w.startsWith(`${key}:`)).length, 1, `one warning for ${key}`);
     }
   });
@@ -568,5 +573,27 @@ describe('port specs', () => {
       [PORT_ANY, PORT_ANY],
       [PORT_ANY, PORT_ANY],
     ]);
+  });
+
+  it('reads IPv6 in firewall cidr/local_cidr and in tun.unsafe_routes (Nebula 1.10+)', () => {
+    const { config, warnings } = parseConfig(
+      cfg({
+        tun: { unsafe_routes: [{ route: 'fd77::/64', via: 'fd00::9' }, { route: '172.16.0.0/24', via: '10.0.0.9' }] },
+        firewall: { inbound: [{ port: 22, proto: 'tcp', cidr: 'fd00::/120', local_cidr: 'fd00::1/128' }] },
+      }),
+      'x',
+    );
+    assert.deepEqual(warnings, []);
+    const rule = config.firewall.inbound[0]!;
+    assert.deepEqual([rule.cidr, rule.localCidr], [
+      { family: 6, ip: 0xfd000000000000000000000000000000n, bits: 120 },
+      { family: 6, ip: 0xfd000000000000000000000000000001n, bits: 128 },
+    ]);
+    assert.deepEqual(config.tun.unsafeRoutes.map((r) => [r.route, r.via]), [
+      [{ family: 6, ip: 0xfd770000000000000000000000000000n, bits: 64 }, 0xfd000000000000000000000000000009n],
+      [{ ip: 0xac100000, bits: 24 }, 0x0a000009],
+    ]);
+    assert.throws(() => parseConfig(cfg({ tun: { unsafe_routes: [{ route: 'fd77::/129', via: 'fd00::9' }] } }), 'x'), /tun\.unsafe_routes\[0\]\.route/);
+    assert.throws(() => parseConfig(cfg({ firewall: { inbound: [{ port: 1, proto: 'tcp', host: 'any', local_cidr: 'fd00::1' }] } }), 'x'), /local_cidr/);
   });
 });

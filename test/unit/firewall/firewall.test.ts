@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { UserError } from '../../../src/errors.js';
-import { type Cidr, parseCidr, parseIp } from '../../../src/net/ipv4.js';
+import { type IpPrefix, parseIpNetwork, parseIpPrefix } from '../../../src/net/ip.js';
+import { parseIp } from '../../../src/net/ipv4.js';
 import { type NodeConfig, parseConfig } from '../../../src/node/config.js';
 import {
   DROP_LOCAL_IP,
@@ -13,11 +14,12 @@ import {
   type PeerIdentity,
   peerRemoteCidrs,
 } from '../../../src/node/firewall.js';
-import { parseIpPacket, PROTO_ICMP, PROTO_TCP, PROTO_UDP } from '../../../src/protocol/ip-packet.js';
+import { parseIpPacket, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP } from '../../../src/protocol/ip-packet.js';
 
 const ME = '10.1.0.1';
 const PEER = '10.1.0.2';
-const MY_CIDRS: Cidr[] = localCidrsFromCert([parseCidr(`${ME}/16`)], []);
+const MY_CIDRS: IpPrefix[] = localCidrsFromCert([parseIpNetwork(`${ME}/16`)], []);
+const prefix = (text: string): IpPrefix => parseIpPrefix(text)!;
 
 interface PacketSpec {
   src: string;
@@ -57,14 +59,14 @@ const fromPeer = (dport: number, o: Partial<PacketSpec> = {}) => packet({ src: P
 const toPeer = (dport: number, o: Partial<PacketSpec> = {}) => packet({ src: ME, dst: PEER, sport: 40000, dport, ...o });
 
 function peer(o: Partial<PeerIdentity> = {}): PeerIdentity {
-  return { name: 'peer', groups: [], vpnIp: parseIp(PEER), remoteCidrs: null, caName: 'Test CA', caSha: 'aa'.repeat(32), ...o };
+  return { name: 'peer', groups: [], vpnIp: parseIp(PEER), vpnAddrs: [parseIp(PEER)], remoteCidrs: null, caName: 'Test CA', caSha: 'aa'.repeat(32), ...o };
 }
 
 function fwConfig(inbound: unknown[], outbound: unknown[] = [], conntrack: Record<string, unknown> = {}): NodeConfig['firewall'] {
   return parseConfig({ pki: { ca: 'a', cert: 'b', key: 'c' }, firewall: { inbound, outbound, conntrack } }, 'test').config.firewall;
 }
 
-function firewall(inbound: unknown[], outbound: unknown[] = [], conntrack: Record<string, unknown> = {}, extra: Cidr[] = []): Firewall {
+function firewall(inbound: unknown[], outbound: unknown[] = [], conntrack: Record<string, unknown> = {}, extra: IpPrefix[] = []): Firewall {
   return Firewall.fromConfig(fwConfig(inbound, outbound, conntrack), MY_CIDRS, { extraLocalCidrs: extra });
 }
 
@@ -257,15 +259,15 @@ describe('address checks', () => {
 
   it('accepts addresses in the peer cert subnets when it has any', () => {
     const fw = firewall(allowAll, allowAll);
-    const routed = peer({ remoteCidrs: peerRemoteCidrs([parseCidr(`${PEER}/16`)], [parseCidr('192.168.50.0/24')]) });
+    const routed = peer({ remoteCidrs: peerRemoteCidrs([parseIpNetwork(`${PEER}/16`)], [parseIpNetwork('192.168.50.0/24')]) });
     assert.equal(fw.inbound(packet({ src: '192.168.50.7', dst: ME, sport: 1, dport: 2 }), routed, T0), null);
     assert.equal(fw.inbound(fromPeer(3), routed, T0), null, 'its own VPN IP (/32) too');
     assert.equal(fw.inbound(packet({ src: '192.168.51.7', dst: ME, sport: 1, dport: 2 }), routed, T0), DROP_REMOTE_IP);
     assert.equal(fw.inbound(packet({ src: '10.1.0.3', dst: ME, sport: 1, dport: 2 }), routed, T0), DROP_REMOTE_IP, 'cert IP counts as /32, not its network');
-    assert.equal(peerRemoteCidrs([parseCidr(`${PEER}/16`)], []), null);
-    assert.deepEqual(peerRemoteCidrs([parseCidr('10.1.0.2/16'), parseCidr('10.2.0.2/16')], []), [
-      { ip: parseIp('10.1.0.2'), bits: 32 },
-      { ip: parseIp('10.2.0.2'), bits: 32 },
+    assert.equal(peerRemoteCidrs([parseIpNetwork(`${PEER}/16`)], []), null);
+    assert.deepEqual(peerRemoteCidrs([parseIpNetwork('10.1.0.2/16'), parseIpNetwork('10.2.0.2/16')], []), [
+      prefix('10.1.0.2/32'),
+      prefix('10.2.0.2/32'),
     ]);
   });
 
@@ -274,9 +276,9 @@ describe('address checks', () => {
     assert.equal(fw.inbound(packet({ src: PEER, dst: '10.1.0.5', sport: 1, dport: 2 }), peer(), T0), DROP_LOCAL_IP);
     assert.equal(fw.outbound(packet({ src: '10.1.0.5', dst: PEER, sport: 1, dport: 2 }), peer(), T0), DROP_LOCAL_IP);
     assert.equal(fw.stats.inbound.droppedLocalIp, 1);
-    const withSubnet = Firewall.fromConfig(fwConfig(allowAll), localCidrsFromCert([parseCidr(`${ME}/16`)], [parseCidr('172.20.0.0/16')]));
+    const withSubnet = Firewall.fromConfig(fwConfig(allowAll), localCidrsFromCert([parseIpNetwork(`${ME}/16`)], [parseIpNetwork('172.20.0.0/16')]));
     assert.equal(withSubnet.inbound(packet({ src: PEER, dst: '172.20.3.4', sport: 1, dport: 2 }), peer(), T0), null);
-    const withExtra = firewall(allowAll, [], {}, [parseCidr('172.30.0.0/24')]);
+    const withExtra = firewall(allowAll, [], {}, [prefix('172.30.0.0/24')]);
     assert.equal(withExtra.inbound(packet({ src: PEER, dst: '172.30.0.9', sport: 1, dport: 2 }), peer(), T0), null);
     assert.equal(withExtra.inbound(packet({ src: PEER, dst: '172.30.1.9', sport: 1, dport: 2 }), peer(), T0), DROP_LOCAL_IP);
   });
@@ -325,7 +327,7 @@ describe('conntrack', () => {
     const fw = firewall([], [{ port: 'any', proto: 'any', host: 'alice' }]);
     const alice = peer({ name: 'alice' });
     assert.equal(fw.outbound(toPeer(80), alice, T0), null);
-    const mallory = peer({ name: 'mallory', vpnIp: parseIp('10.1.0.66'), remoteCidrs: [parseCidr('10.1.0.0/24')] });
+    const mallory = peer({ name: 'mallory', vpnIp: parseIp('10.1.0.66'), remoteCidrs: [prefix('10.1.0.0/24')] });
     assert.equal(fw.inbound(packet({ src: PEER, dst: ME, sport: 80, dport: 40000 }), mallory, T0), DROP_NO_RULE);
     assert.equal(fw.inbound(packet({ src: PEER, dst: ME, sport: 80, dport: 40000 }), alice, T0), null);
   });
@@ -377,8 +379,109 @@ describe('conntrack', () => {
   it('withRules can also switch the local CIDRs (cert reload)', () => {
     const allow = [{ port: 'any', proto: 'any', host: 'any' }];
     const fw1 = firewall(allow);
-    const fw2 = fw1.withRules(fwConfig(allow), localCidrsFromCert([parseCidr('10.1.0.7/16')], []));
+    const fw2 = fw1.withRules(fwConfig(allow), localCidrsFromCert([parseIpNetwork('10.1.0.7/16')], []));
     assert.equal(fw2.inbound(packet({ src: PEER, dst: '10.1.0.7', sport: 1, dport: 2 }), peer(), T0), null);
     assert.equal(fw2.inbound(packet({ src: PEER, dst: ME, sport: 1, dport: 3 }), peer(), T0), DROP_LOCAL_IP);
+  });
+});
+
+describe('IPv6 and several addresses (v2 certificates)', () => {
+  const ME6 = 'fd00::1';
+  const PEER6 = 'fd00::2';
+  const big = (text: string): bigint => parseIpNetwork(`${text}/128`).addr;
+  const myNetworks = [parseIpNetwork(`${ME}/16`), parseIpNetwork(`${ME6}/64`)];
+  const peerNetworks = [parseIpNetwork(`${PEER}/16`), parseIpNetwork(`${PEER6}/64`)];
+  const dual = (o: Partial<PeerIdentity> = {}): PeerIdentity =>
+    peer({ vpnAddrs: [parseIp(PEER), big(PEER6)], remoteCidrs: peerRemoteCidrs(peerNetworks, []), ...o });
+
+  function packet6(s: { src: string; dst: string; proto?: number; sport?: number; dport?: number; fragOffset?: number }): Uint8Array {
+    const frag = s.fragOffset !== undefined;
+    const buf = new Uint8Array(40 + (frag ? 8 : 0) + 8);
+    const dv = new DataView(buf.buffer);
+    buf[0] = 0x60;
+    dv.setUint16(4, buf.length - 40);
+    buf[6] = frag ? 44 : (s.proto ?? PROTO_TCP);
+    buf[7] = 64;
+    buf.set(parseIpNetwork(`${s.src}/128`).addr.toString(16).padStart(32, '0').match(/../g)!.map((h) => parseInt(h, 16)), 8);
+    buf.set(parseIpNetwork(`${s.dst}/128`).addr.toString(16).padStart(32, '0').match(/../g)!.map((h) => parseInt(h, 16)), 24);
+    let at = 40;
+    if (frag) {
+      buf[40] = s.proto ?? PROTO_TCP;
+      dv.setUint16(42, (s.fragOffset! << 3) | 1);
+      at = 48;
+    }
+    dv.setUint16(at, s.sport ?? 0);
+    dv.setUint16(at + 2, s.dport ?? 0);
+    return buf;
+  }
+
+  function firewall6(inbound: unknown[], outbound: unknown[] = []): Firewall {
+    return Firewall.fromConfig(fwConfig(inbound, outbound), localCidrsFromCert(myNetworks, []));
+  }
+
+  it('allows by rule and tracks v6 flows; the reply matches the same entry', () => {
+    const fw = firewall6([{ port: 443, proto: 'tcp', host: 'any' }]);
+    assert.equal(fw.inbound(packet6({ src: PEER6, dst: ME6, sport: 5555, dport: 443 }), dual(), T0), null);
+    assert.equal(fw.inbound(packet6({ src: PEER6, dst: ME6, sport: 5555, dport: 444 }), dual(), T0), DROP_NO_RULE);
+    assert.equal(fw.outbound(packet6({ src: ME6, dst: PEER6, sport: 443, dport: 5555 }), dual(), T0 + 1), null, 'the reply');
+    assert.equal(fw.stats.outbound.allowedByConntrack, 1);
+    const entries = [...fw.conntrack.entries()];
+    assert.equal(entries.length, 1);
+    assert.equal(entries[0]!.localIp, big(ME6));
+    assert.equal(entries[0]!.peerVpnIp, parseIp(PEER));
+  });
+
+  it('v4 and v6 flows with the same low bits never share an entry', () => {
+    const fw = firewall6([{ port: 'any', proto: 'udp', host: 'any' }]);
+    const v4 = packet({ src: PEER, dst: ME, proto: PROTO_UDP, sport: 1, dport: 2 });
+    assert.equal(fw.inbound(v4, dual(), T0), null);
+    assert.equal(fw.conntrack.size, 1);
+    assert.equal(fw.inbound(packet6({ src: PEER6, dst: ME6, proto: PROTO_UDP, sport: 1, dport: 2 }), dual(), T0), null);
+    assert.equal(fw.conntrack.size, 2);
+  });
+
+  it('the remote address must be one of the peer certificate networks, the local one ours', () => {
+    const fw = firewall6([{ port: 'any', proto: 'any', host: 'any' }]);
+    assert.equal(fw.inbound(packet6({ src: 'fd00::99', dst: ME6, sport: 1, dport: 2 }), dual(), T0), DROP_REMOTE_IP);
+    assert.equal(fw.inbound(packet6({ src: PEER6, dst: 'fd00::77', sport: 1, dport: 2 }), dual(), T0), DROP_LOCAL_IP);
+    // A v4-only firewall (v1 certificate) has no IPv6 local address.
+    const v4only = firewall([{ port: 'any', proto: 'any', host: 'any' }]);
+    assert.equal(v4only.inbound(packet6({ src: PEER6, dst: ME6, sport: 1, dport: 2 }), dual(), T0), DROP_LOCAL_IP);
+  });
+
+  it('cidr and local_cidr rules take IPv6 prefixes', () => {
+    const fw = firewall6([
+      { port: 22, proto: 'tcp', cidr: 'fd00::/120' },
+      { port: 80, proto: 'tcp', host: 'any', local_cidr: 'fd00::1/128' },
+    ]);
+    assert.equal(fw.inbound(packet6({ src: PEER6, dst: ME6, dport: 22 }), dual(), T0), null);
+    assert.equal(fw.inbound(packet({ src: PEER, dst: ME, dport: 22 }), dual(), T0), DROP_NO_RULE, 'an IPv6 cidr does not match IPv4');
+    assert.equal(fw.inbound(packet6({ src: PEER6, dst: ME6, dport: 80 }), dual(), T0), null);
+    assert.equal(fw.inbound(packet({ src: PEER, dst: ME, dport: 80 }), dual(), T0), DROP_NO_RULE, 'local_cidr names our IPv6 address only');
+    const any6 = firewall6([{ port: 'any', proto: 'any', cidr: '::/0' }]);
+    assert.equal(any6.inbound(packet({ src: PEER, dst: ME, dport: 9 }), dual(), T0), null, '::/0 is any peer, as 0.0.0.0/0');
+    assert.throws(() => firewall6([{ port: 1, proto: 'tcp', cidr: 'fd00::/129' }]), /firewall\.inbound\[0\]\.cidr/);
+    assert.throws(() => firewall6([{ port: 1, proto: 'tcp', host: 'any', local_cidr: 'nope' }]), /firewall\.inbound\[0\]\.local_cidr/);
+  });
+
+  it('ICMPv6 matches icmp rules; non-first fragments only fragment rules; unknown protocols only proto any', () => {
+    const fw = firewall6([
+      { port: 'any', proto: 'icmp', host: 'any' },
+      { port: 'fragment', proto: 'tcp', host: 'any' },
+    ]);
+    assert.equal(fw.inbound(packet6({ src: PEER6, dst: ME6, proto: PROTO_ICMPV6 }), dual(), T0), null);
+    assert.equal(fw.inbound(packet6({ src: PEER6, dst: ME6, proto: PROTO_TCP, fragOffset: 100 }), dual(), T0), null);
+    assert.equal(fw.inbound(packet6({ src: PEER6, dst: ME6, proto: 132, sport: 1, dport: 2 }), dual(), T0), DROP_NO_RULE);
+    const anyProto = firewall6([{ port: 'any', proto: 'any', host: 'any' }]);
+    assert.equal(anyProto.inbound(packet6({ src: PEER6, dst: ME6, proto: 132 }), dual(), T0), null);
+  });
+
+  it('a packet whose extension headers cannot be parsed is dropped as malformed', () => {
+    const fw = firewall6([{ port: 'any', proto: 'any', host: 'any' }]);
+    const bad = packet6({ src: PEER6, dst: ME6, sport: 1, dport: 2 });
+    bad[6] = 0; // hop-by-hop ...
+    bad[41] = 200; // ... longer than the packet
+    assert.equal(fw.inbound(bad, dual(), T0), DROP_MALFORMED);
+    assert.equal(fw.stats.inbound.droppedMalformed, 1);
   });
 });

@@ -21,7 +21,7 @@ test('mesh lighthouse DNS warns at start when it listens beyond loopback and the
     const lines: string[] = [];
     const log = pino({ level: 'warn' }, new Writable({ write: (chunk, _enc, done) => (lines.push(JSON.parse(String(chunk)).msg), done()) }));
     const dns = await LighthouseDns.start(
-      { diag: { drop: () => {} }, log, self: () => ({ cert: lh.cert, vpnIp: parseIp('10.42.0.1') }), connectedCert: () => null, hostNamed: () => undefined, inVpnNetwork },
+      { diag: { drop: () => {} }, log, self: () => ({ cert: lh.cert, vpnAddrs: [parseIp('10.42.0.1')] }), connectedCert: () => null, hostNamed: () => undefined, inVpnNetwork },
       { host, port: 0 },
     );
     await dns.stop();

@@ -20,7 +20,7 @@ const INTERVAL_MS = 10_000;
 
 /** A host with container subnet 10.<100 + i>.0.0/16 (room for 500 containers) and overlay address 10.42.1.<i>. */
 function hostInfo(i: number): HostInfo {
-  return { vpnIp: parseIp(`10.42.1.${i}`), cert: { details: { name: `h${i}`, unsafeNetworks: [parseIpNetwork(`10.${100 + i}.0.0/16`)] } } } as unknown as HostInfo;
+  return { vpnIp: parseIp(`10.42.1.${i}`), vpnAddrs: [parseIp(`10.42.1.${i}`)], addrForm: 'v1', cert: { details: { name: `h${i}`, unsafeNetworks: [parseIpNetwork(`10.${100 + i}.0.0/16`)] } } } as unknown as HostInfo;
 }
 
 /** The address of container n on host i. */
@@ -52,7 +52,7 @@ class Mesh {
     const node = new NameDirectory({
       log,
       timers: this.timers,
-      vpnIp: () => host.vpnIp,
+      vpnIp: () => host.vpnIp as number,
       interval: () => INTERVAL_MS,
       hasLighthouses: () => true,
       sendToLighthouses: toLighthouse,

@@ -2,13 +2,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { LighthouseServer, type LighthouseNode } from '../../../lighthouse/server.js';
 import type { Endpoint } from '../../../src/io/udp.js';
-import { cidrContains, formatIp, parseCidr, parseIp } from '../../../src/net/ipv4.js';
+import { cidrContains, parseCidr, parseIp } from '../../../src/net/ipv4.js';
 import type { HostInfo } from '../../../src/node/hostmap.js';
 import { MessageType } from '../../../src/protocol/header.js';
-import { decodeMeta, encodeMeta, formatIp4AndPort, formatIp6AndPort, ip6ToHiLo, MetaType, type MetaDetails, type MetaMessage } from '../../../src/protocol/messages.js';
+import { decodeMeta, emptyMetaDetails, encodeMeta, formatIp4AndPort, formatIp6AndPort, ip6ToHiLo, MetaType, type MetaDetails, type MetaMessage } from '../../../src/protocol/messages.js';
+import { formatVpnAddr, parseVpnAddr, type VpnAddr } from '../../../src/net/ip.js';
 
 interface Sent {
-  to: number;
+  to: VpnAddr;
   meta: MetaMessage;
 }
 
@@ -17,7 +18,7 @@ function book(allowed: (addr: Endpoint) => boolean = () => true) {
   const sent: Sent[] = [];
   const drops: string[] = [];
   const vpnNet = parseCidr('10.42.0.0/16');
-  const record = (to: number, type: number, subtype: number, payload: Uint8Array) => {
+  const record = (to: VpnAddr, type: number, subtype: number, payload: Uint8Array) => {
     assert.equal(type, MessageType.LightHouse);
     assert.equal(subtype, 0);
     sent.push({ to, meta: decodeMeta(payload) });
@@ -27,7 +28,7 @@ function book(allowed: (addr: Endpoint) => boolean = () => true) {
     sendTo: (vpnIp, type, subtype, payload) => record(vpnIp, type, subtype, payload),
     remoteAllowed: (_vpnIp, addr) => allowed(addr),
     diag: { drop: (kind) => void drops.push(kind) },
-    inVpnNetwork: (ip) => cidrContains(vpnNet, ip),
+    inVpnNetworks: (ip) => typeof ip === 'number' && cidrContains(vpnNet, ip),
   };
   return { server: new LighthouseServer(node), sent, drops };
 }
@@ -35,10 +36,10 @@ function book(allowed: (addr: Endpoint) => boolean = () => true) {
 function host(ip: string, remote: string | null): HostInfo {
   const i = remote ? remote.lastIndexOf(':') : -1;
   const endpoint = remote ? { address: remote.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(remote.slice(i + 1)) } : null;
-  return { vpnIp: parseIp(ip), remote: endpoint } as unknown as HostInfo;
+  return { vpnIp: parseIp(ip), vpnAddrs: [parseIp(ip)], addrForm: 'v1', remote: endpoint } as unknown as HostInfo;
 }
 
-function meta(type: number, vpnIp: number, v4: string[] = [], v6: string[] = [], relays: string[] = []): MetaMessage {
+function meta(type: number, vpnIp: VpnAddr, v4: string[] = [], v6: string[] = [], relays: string[] = []): MetaMessage {
   const details: MetaDetails = {
     vpnIp,
     ip4AndPorts: v4.map((a) => ({ ip: parseIp(a.split(':')[0]!), port: Number(a.split(':')[1]) })),
@@ -69,14 +70,14 @@ describe('LighthouseServer', () => {
     const [reply, punch] = sent as [Sent, Sent];
     assert.equal(reply.to, a.vpnIp);
     assert.equal(reply.meta.type, MetaType.HostQueryReply);
-    assert.equal(formatIp(reply.meta.details.vpnIp), '10.42.0.3');
+    assert.equal(formatVpnAddr(reply.meta.details.vpnIp), '10.42.0.3');
     assert.deepEqual(addrs(reply.meta.details), ['192.168.1.3:4242', '[2001:db8::3]:4242', '[2001:db8::33]:4242']);
     assert.equal(punch.to, b.vpnIp);
     assert.equal(punch.meta.type, MetaType.HostPunchNotification);
-    assert.equal(formatIp(punch.meta.details.vpnIp), '10.42.0.2');
+    assert.equal(formatVpnAddr(punch.meta.details.vpnIp), '10.42.0.2');
     // Learned first; the reported copy of the learned address is not repeated.
     assert.deepEqual(addrs(punch.meta.details), ['198.51.100.2:31000', '192.168.1.2:4242']);
-    assert.deepEqual(punch.meta.details.relayVpnIps.map(formatIp), ['10.42.0.1']);
+    assert.deepEqual(punch.meta.details.relayVpnIps.map(formatVpnAddr), ['10.42.0.1']);
   });
 
   it('keeps at most 10 reported addresses per family and drops VPN-network, port 0 and disallowed ones', () => {
@@ -135,5 +136,42 @@ describe('LighthouseServer', () => {
     assert.deepEqual(drops, ['lighthouse-update-wrong-ip', 'lighthouse-unexpected', 'lighthouse-unexpected']);
     assert.deepEqual(server.addressesOf(a.vpnIp)!.v4, [{ address: '198.51.100.2', port: 31000 }]);
     assert.equal(sent.length, 0);
+  });
+
+  it('answers a query about any address of a host; an IPv6 one only on a v2 tunnel, in its Addr fields', () => {
+    const { server, sent } = book();
+    const dual = (ip: string, ip6: string, remote: string): HostInfo =>
+      ({ ...host(ip, remote), vpnAddrs: [parseIp(ip), parseVpnAddr(ip6)], addrForm: 'v2' }) as unknown as HostInfo;
+    const a = dual('10.42.0.2', 'fd42::2', '198.51.100.2:31000');
+    const b = dual('10.42.0.3', 'fd42::3', '198.51.100.3:31000');
+    const old = host('10.42.0.4', '198.51.100.4:4242');
+    for (const h of [a, b, old]) server.onTunnelUp(h);
+    const query = (about: VpnAddr): MetaMessage => ({ type: MetaType.HostQuery, details: { ...emptyMetaDetails(), vpnIp: about } });
+
+    server.handle(a, query(parseVpnAddr('fd42::3')));
+    assert.equal(sent.length, 2, 'the answer and the punch notification');
+    const [reply, punch] = sent as [Sent, Sent];
+    assert.equal(reply.to, a.vpnIp);
+    assert.equal(reply.meta.type, MetaType.HostQueryReply);
+    assert.equal(reply.meta.details.vpnIp, parseVpnAddr('fd42::3'), 'named by the address asked about');
+    assert.deepEqual(addrs(reply.meta.details), ['198.51.100.3:31000']);
+    assert.equal(punch.to, parseVpnAddr('fd42::3'));
+    assert.equal(punch.meta.details.vpnIp, a.vpnIp);
+    assert.deepEqual(server.addressesOf(parseVpnAddr('fd42::3')), server.addressesOf(b.vpnIp));
+
+    // A v1 tunnel cannot name an IPv6 address: no answer, as for an unknown host.
+    server.handle(old, query(parseVpnAddr('fd42::3')));
+    assert.equal(sent.length, 2);
+    // It still asks about the IPv4 address of a dual-stack host.
+    server.handle(old, query(b.vpnIp));
+    assert.equal(sent.length, 4);
+    assert.equal(sent[2]!.meta.details.vpnIp, b.vpnIp);
+
+    // Gone: neither address is answered any more.
+    server.onTunnelGone(b);
+    server.handle(a, query(parseVpnAddr('fd42::3')));
+    server.handle(a, query(b.vpnIp));
+    assert.equal(sent.length, 4);
+    assert.equal(server.addressesOf(parseVpnAddr('fd42::3')), null);
   });
 });

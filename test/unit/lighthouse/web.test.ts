@@ -5,6 +5,7 @@ import { LighthouseServer } from '../../../lighthouse/server.js';
 import type { MeshView } from '../../../lighthouse/web.js';
 import { MemoryNetwork } from '../../../src/io/memory.js';
 import { cidrContains, parseCidr, parseIp } from '../../../src/net/ipv4.js';
+import type { VpnAddr } from '../../../src/net/ip.js';
 import { ConnectionManager } from '../../../src/node/connection-manager.js';
 import { LighthouseClient, type LighthouseClientDeps } from '../../../src/node/lighthouse-client.js';
 import type { HostInfo } from '../../../src/node/hostmap.js';
@@ -109,10 +110,10 @@ describe('lighthouse.web', () => {
 });
 
 describe('tunnel reports at the lighthouse', () => {
-  const host = (ip: string) => ({ vpnIp: parseIp(ip), remote: { address: '192.0.2.9', port: 4242 }, cert: null }) as unknown as HostInfo;
+  const host = (ip: string) => ({ vpnIp: parseIp(ip), vpnAddrs: [parseIp(ip)], addrForm: 'v1', remote: { address: '192.0.2.9', port: 4242 }, cert: null }) as unknown as HostInfo;
   const vpnNet = parseCidr('10.42.0.0/16');
   const server = () =>
-    new LighthouseServer({ sendOn: () => {}, sendTo: () => {}, remoteAllowed: () => true, diag: { drop: () => {} }, inVpnNetwork: (ip) => cidrContains(vpnNet, ip) });
+    new LighthouseServer({ sendOn: () => {}, sendTo: () => {}, remoteAllowed: () => true, diag: { drop: () => {} }, inVpnNetworks: (ip) => typeof ip === 'number' && cidrContains(vpnNet, ip) });
   const report = (from: number, peers: number[], total = peers.length) =>
     decodeMeta(
       encodeMeta(MetaType.MeshTunnelsReport, {
@@ -127,11 +128,11 @@ describe('tunnel reports at the lighthouse', () => {
   it('keeps the latest report per host, bounded, only from the host itself, and forgets it with the tunnel', () => {
     const s = server();
     const a = host('10.42.0.1');
-    const changes: number[] = [];
+    const changes: VpnAddr[] = [];
     s.watch((ip) => changes.push(ip));
     s.onTunnelUp(a);
     const peers = Array.from({ length: 100 }, (_, i) => parseIp('10.42.1.0') + i);
-    s.handle(a, report(a.vpnIp, [a.vpnIp, peers[0]!, peers[0]!, ...peers], 500));
+    s.handle(a, report(a.vpnIp as number, [a.vpnIp as number, peers[0]!, peers[0]!, ...peers], 500));
     const kept = s.directory.reportOf(a.vpnIp)!;
     assert.equal(kept.tunnels.length, MAX_REPORTED_TUNNELS);
     assert.equal(kept.tunnels[0]!.peerIp, peers[0], 'itself and repeats are left out');
@@ -140,7 +141,7 @@ describe('tunnel reports at the lighthouse', () => {
     assert.equal(kept.natMapping, 'endpoint-dependent');
     s.handle(a, report(parseIp('10.42.0.2'), [peers[1]!]));
     assert.equal(s.directory.reportOf(parseIp('10.42.0.2')), undefined, 'nobody reports for another host');
-    s.handle(a, report(a.vpnIp, [peers[5]!]));
+    s.handle(a, report(a.vpnIp as number, [peers[5]!]));
     assert.deepEqual(s.directory.reportOf(a.vpnIp)!.tunnels.map((t) => t.peerIp), [peers[5]], 'the latest report replaces the last');
     s.onTunnelGone(a);
     assert.equal(s.directory.reportOf(a.vpnIp), undefined);

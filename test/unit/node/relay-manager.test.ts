@@ -7,6 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { parseIp } from '../../../src/net/ipv4.js';
+import type { VpnAddr } from '../../../src/net/ip.js';
+import type { Certificate } from '../../../pki/cert.js';
 import { createAead } from '../../../src/protocol/aead.js';
 import { MessageType } from '../../../src/protocol/header.js';
 import { ControlType, decodeControl, encodeControl, type ControlMessage } from '../../../src/protocol/messages.js';
@@ -20,27 +22,30 @@ const R = parseIp('10.8.0.1');
 const A = parseIp('10.8.0.2');
 const B = parseIp('10.8.0.3');
 const NET = { ip: parseIp('10.8.0.0'), bits: 16 };
+/** IPv6 overlay addresses in fd08::/64 (v2 certificates). */
+const A6 = 0xfd080000000000000000000000000002n;
+const B6 = 0xfd080000000000000000000000000003n;
 
 interface Relay {
   manager: RelayManager;
   hostmap: HostMap;
   diag: Diagnostics;
   /** Control messages R sent, with the overlay IP of the hop they went to. */
-  control: { to: number; message: ControlMessage }[];
-  handshakes: number[];
-  tunnel(vpnIp: number, port: number): HostInfo;
+  control: { to: VpnAddr; message: ControlMessage }[];
+  handshakes: VpnAddr[];
+  tunnel(vpnIp: VpnAddr, port: number): HostInfo;
 }
 
 function relay(amRelay: boolean): Relay {
   const hostmap = new HostMap();
   const diag = new Diagnostics(pino({ level: 'silent' }));
   const control: Relay['control'] = [];
-  const handshakes: number[] = [];
+  const handshakes: VpnAddr[] = [];
   const manager = new RelayManager({
     hostmap,
     diag,
     timers: new FakeTimers(),
-    identity: () => ({ vpnIp: R, inVpnNetwork: (ip) => (ip & 0xffff0000) >>> 0 === NET.ip }),
+    identity: () => ({ vpnIp: R, vpnAddrs: [R], inVpnNetworks: (ip) => (typeof ip === 'number' ? (ip & 0xffff0000) >>> 0 === NET.ip : ip >> 64n === A6 >> 64n) }),
     settings: () => ({ relay: { amRelay, useRelays: true, relays: [] }, connectionAliveInterval: 1000 }),
     natSymmetric: () => false,
     startHandshake: (vpnIp) => void handshakes.push(vpnIp),
@@ -54,7 +59,7 @@ function relay(amRelay: boolean): Relay {
     removeTunnel: () => {},
   });
   let nextIndex = 100;
-  const tunnel = (vpnIp: number, port: number) => {
+  const tunnel = (vpnIp: VpnAddr, port: number) => {
     const host = new HostInfo(vpnIp, nextIndex++, new RemoteList());
     host.remote = { address: '192.0.2.1', port };
     host.encrypt = createAead('aes', randomBytes(32));
@@ -145,5 +150,33 @@ describe('RelayManager on fakes (relay role)', () => {
     r.hostmap.remove(hopA);
     r.manager.onTunnelGone(hopA);
     assert.deepEqual(r.manager.relays(), []);
+  });
+});
+
+describe('RelayManager with IPv6 overlay addresses', () => {
+  const v2 = { details: { version: 2 } } as unknown as Certificate;
+  const request6 = (initiatorRelayIndex: number) =>
+    Buffer.from(encodeControl({ type: ControlType.CreateRelayRequest, initiatorRelayIndex, responderRelayIndex: 0, relayFromIp: A6, relayToIp: B6 }, 'v2'));
+
+  it('relays between IPv6 addresses over v2 tunnels, naming them in the 128-bit Addr fields', () => {
+    const r = relay(true);
+    const hopA = r.tunnel(A6, 1);
+    const hopB = r.tunnel(B6, 2);
+    hopA.cert = v2;
+    hopB.cert = v2;
+    r.manager.handleControl(hopA, request6(55));
+    assert.equal(r.control.length, 1);
+    // Only the Addr fields can carry an IPv6 address: the decoded bigints prove the v2 form.
+    assert.deepEqual([r.control[0]!.to, r.control[0]!.message.relayFromIp, r.control[0]!.message.relayToIp], [B6, A6, B6]);
+  });
+
+  it('does not send a relay request naming an IPv6 address on a v1 tunnel', () => {
+    const r = relay(true);
+    const hopA = r.tunnel(A6, 1);
+    r.tunnel(B6, 2);
+    hopA.cert = v2;
+    r.manager.handleControl(hopA, request6(55));
+    assert.deepEqual(r.control, []);
+    assert.equal(r.diag.stats.dropped['relay-ipv6-over-v1'], 1);
   });
 });

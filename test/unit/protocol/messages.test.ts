@@ -462,16 +462,49 @@ message NebulaControl { MessageType Type = 1; uint32 InitiatorRelayIndex = 2; ui
     assert.deepEqual(m.details.ip4AndPorts, [{ ip: 0xc0a80001, port: 4242 }]);
   });
 
-  it('128-bit VpnAddr (6) and RelayVpnAddrs (7) alone: IPv4-mapped ones are understood, IPv6 ones ignored', () => {
+  it('128-bit VpnAddr (6) and RelayVpnAddrs (7) alone: IPv4-mapped ones as numbers, IPv6 ones as bigints', () => {
     const m = decodeMeta(build('NebulaMeta', {
       Type: 1,
       Details: { VpnAddr: mapped('10.42.0.7'), RelayVpnAddrs: [mapped('10.42.0.1'), v6('fd00::1')] },
     }));
     assert.equal(m.type, MetaType.HostQuery);
     assert.equal(m.details.vpnIp, 0x0a2a0007);
-    assert.deepEqual(m.details.relayVpnIps, [0x0a2a0001]);
+    assert.deepEqual(m.details.relayVpnIps, [0x0a2a0001, 0xfd000000000000000000000000000001n]);
     const ipv6Only = decodeMeta(build('NebulaMeta', { Type: 1, Details: { VpnAddr: v6('fd00::7') } }));
-    assert.equal(ipv6Only.details.vpnIp, 0, 'an IPv6 overlay address has no IPv4 meaning');
+    assert.equal(ipv6Only.details.vpnIp, 0xfd000000000000000000000000000007n, 'an IPv6 overlay address');
+  });
+
+  it('v2 form: a NebulaMeta with only the Addr fields, as Nebula 1.10+ sends on v2 tunnels', () => {
+    const details = { ...emptyMetaDetails(), vpnIp: 0xfd000000000000000000000000000007n, relayVpnIps: [0x0a2a0001, 0xfd000000000000000000000000000001n] };
+    const bytes = encodeMeta(MetaType.HostQuery, details, 'v2');
+    const read = v111.lookupType('NebulaMeta').toObject(v111.lookupType('NebulaMeta').decode(bytes), { longs: String, defaults: false }) as {
+      Details: { OldVpnAddr?: number; VpnAddr: { Hi: string; Lo: string }; OldRelayVpnAddrs?: number[]; RelayVpnAddrs: { Hi: string; Lo: string }[] };
+    };
+    assert.equal(read.Details.OldVpnAddr, undefined);
+    assert.equal(read.Details.OldRelayVpnAddrs, undefined);
+    assert.deepEqual(read.Details.VpnAddr, v6('fd00::7'));
+    // proto3 leaves the zero Hi of an IPv4-mapped address out.
+    assert.deepEqual(read.Details.RelayVpnAddrs, [{ Lo: mapped('10.42.0.1').Lo }, v6('fd00::1')]);
+    assert.deepEqual(decodeMeta(bytes).details.vpnIp, details.vpnIp);
+    assert.deepEqual(decodeMeta(bytes).details.relayVpnIps, details.relayVpnIps);
+  });
+
+  it('v1 form keeps the uint32 fields only, refuses an IPv6 subject and leaves IPv6 relays out', () => {
+    const bytes = encodeMeta(MetaType.HostQueryReply, { ...emptyMetaDetails(), vpnIp: 0x0a2a0007, relayVpnIps: [0x0a2a0001, 0xfd000000000000000000000000000001n] });
+    const read = v111.lookupType('NebulaMeta').toObject(v111.lookupType('NebulaMeta').decode(bytes), { defaults: false }) as { Details: Record<string, unknown> };
+    assert.deepEqual(read.Details, { OldVpnAddr: 0x0a2a0007, OldRelayVpnAddrs: [0x0a2a0001] });
+    assert.throws(() => encodeMeta(MetaType.HostQuery, { ...emptyMetaDetails(), vpnIp: 1n }), /IPv6 address cannot be sent on a v1 tunnel/);
+    assert.throws(() => encodeControl({ type: ControlType.CreateRelayRequest, initiatorRelayIndex: 1, responderRelayIndex: 0, relayToIp: 1n, relayFromIp: 5 }), /v1 tunnel/);
+  });
+
+  it('NebulaControl in v2 form carries RelayToAddr/RelayFromAddr only, IPv6 ones included', () => {
+    const m = { type: ControlType.CreateRelayRequest, initiatorRelayIndex: 7, responderRelayIndex: 0, relayToIp: 0xfd000000000000000000000000000003n, relayFromIp: 0x0a2a0004 };
+    const bytes = encodeControl(m, 'v2');
+    const read = v111.lookupType('NebulaControl').toObject(v111.lookupType('NebulaControl').decode(bytes), { longs: String, defaults: false }) as Record<string, unknown>;
+    assert.equal(read['OldRelayToAddr'], undefined);
+    assert.equal(read['OldRelayFromAddr'], undefined);
+    assert.deepEqual(read['RelayToAddr'], v6('fd00::3'));
+    assert.deepEqual(decodeControl(bytes), m);
   });
 
   it('NebulaControl with RelayToAddr (6) / RelayFromAddr (7), alone or beside the old fields', () => {
