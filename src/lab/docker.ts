@@ -99,16 +99,18 @@ export class DockerLab extends Lab<DockerHost> {
   private constructor(
     namePrefix: string,
     private readonly enroll: boolean,
+    certVersion: 1 | 2,
   ) {
-    super({ kind: 'docker', namePrefix, pki: 'mesh', ca: { ips: CA_IPS, subnets: CA_SUBNETS } });
+    super({ kind: 'docker', namePrefix, pki: 'mesh', ca: { ips: CA_IPS, subnets: CA_SUBNETS, version: certVersion } });
   }
 
   /**
    * `namePrefix` starts every namespace name and the dockerd paths (default "mdk"); `enroll`: Docker
-   * hosts join with `mesh join` instead of being signed with `mesh ca sign`.
+   * hosts join with `mesh join` instead of being signed with `mesh ca sign`; `certVersion`: the CA's
+   * and hosts' certificate format (2: container subnets travel as v2 unsafeNetworks), default 1.
    */
-  static create(options: { namePrefix?: string; enroll?: boolean } = {}): DockerLab {
-    return new DockerLab(options.namePrefix ?? 'mdk', options.enroll === true);
+  static create(options: { namePrefix?: string; enroll?: boolean; certVersion?: 1 | 2 } = {}): DockerLab {
+    return new DockerLab(options.namePrefix ?? 'mdk', options.enroll === true, options.certVersion ?? 1);
   }
 
   /** Adds a host namespace on the underlay and signs its certificate (Docker hosts get a container subnet). */

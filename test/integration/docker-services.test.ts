@@ -14,6 +14,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { loadCertificate } from '../../pki/keys.js';
+import { formatIpNetwork } from '../../src/net/ip.js';
 import { DockerLab, dockerSkipReason, IMAGE, NETWORK } from '../../src/lab/docker.js';
 import { pollUntil } from '../../src/lab/wait.js';
 import { skipOption } from '../helpers/skip.js';
@@ -56,10 +58,16 @@ describe('service names across hosts with real dockerd', { skip, timeout: 600_00
 
   before(
     step(async () => {
-      lab = DockerLab.create({ namePrefix: 'mds' });
+      // v2 certificates: every Docker host's container subnet is a v2 unsafeNetwork (issue 16).
+      lab = DockerLab.create({ namePrefix: 'mds', certVersion: 2 });
       await lab.addHost('lh', { kind: 'lighthouse' });
       for (const h of ['ha', 'hb', 'hc', 'hd']) await lab.addHost(h, { kind: 'docker' });
       await lab.addHost('hm', { kind: 'docker', subnet: '10.200.4.0/22' });
+      for (const h of ['ha', 'hb', 'hc', 'hd', 'hm']) {
+        const { details } = loadCertificate(lab.host(h).certPath);
+        assert.equal(details.version, 2, `${h}: a v2 certificate`);
+        assert.deepEqual(details.unsafeNetworks.map(formatIpNetwork), [lab.host(h).subnet], `${h}: its container subnet as the v2 unsafeNetworks`);
+      }
       await lab.start('lh');
       await Promise.all(['ha', 'hb', 'hc', 'hd'].map((h) => lab.startDockerd(h)));
       await Promise.all(['ha', 'hb', 'hc', 'hd'].map((h) => lab.start(h)));
