@@ -216,22 +216,19 @@ export function unmarshalCertificateV2(bytes: Uint8Array, options: UnmarshalV2Op
   return { details, signature, rawDetails: Uint8Array.from(rawDetails) };
 }
 
-function addrBytesLength(n: IpNetwork): number {
-  return n.family === 4 ? 32 : 128;
-}
+const addrBits = (n: IpNetwork) => (n.family === 4 ? 32 : 128);
 
 /** Go's comparePrefix: address bit length (IPv4 first), then address, then prefix length. */
 export function comparePrefix(a: IpNetwork, b: IpNetwork): number {
-  const widths = addrBytesLength(a) - addrBytesLength(b);
+  const widths = addrBits(a) - addrBits(b);
   if (widths !== 0) return widths;
   if (a.addr !== b.addr) return a.addr < b.addr ? -1 : 1;
   return a.bits - b.bits;
 }
 
-const IPV4_MAPPED = 0xffffn << 32n;
-
+/** ::ffff:a.b.c.d (Go's Is4In6). */
 function isIpv4Mapped(n: IpNetwork): boolean {
-  return n.family === 6 && n.addr >> 32n === IPV4_MAPPED >> 32n;
+  return n.family === 6 && n.addr >> 32n === 0xffffn;
 }
 
 function sortUnique(list: IpNetwork[]): void {

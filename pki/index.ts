@@ -1,4 +1,4 @@
-/** The PKI: Nebula 1.6 certificates, keys, CA pools and signing. */
+/** The PKI: Nebula certificates (v1 and v2), keys, CA pools and signing. */
 export * from './cert.js';
 export * from './pem.js';
 export * from './keys.js';

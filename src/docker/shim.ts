@@ -66,12 +66,13 @@ function subnetsOf(info: NetworkInfo): string[] {
 }
 
 /**
- * Picks the container subnet from the certificate's subnets (the first, or the one asked for) and
- * checks it against the CA's subnets and the host's own addresses.
+ * Picks the container subnet from the certificate's subnets (v1 subnets, v2 IPv4 unsafe networks:
+ * the first, or the one asked for) and checks it against the CA's subnets and the host's own
+ * addresses. The result is the network address (v2 keeps unsafe networks as written).
  */
 export function chooseContainerSubnet(certSubnets: readonly Cidr[], caSubnets: readonly Cidr[], wanted: string | undefined, localAddrs: readonly Cidr[]): Cidr {
   if (certSubnets.length === 0) {
-    throw new ShimError('the host certificate carries no subnets: sign it with `mesh ca sign ... --subnets auto` (or --subnets CIDR) to give this host a container subnet');
+    throw new ShimError('the host certificate carries no subnets: sign it with `mesh ca sign ... --subnets auto` (v2: --unsafe-networks auto; or an explicit CIDR) to give this host a container subnet');
   }
   let subnet = certSubnets[0]!;
   if (wanted !== undefined) {
@@ -93,7 +94,7 @@ export function chooseContainerSubnet(certSubnets: readonly Cidr[], caSubnets: r
   if (clash) {
     throw new ShimError(`container subnet ${formatCidr(subnet)} overlaps this host's own network ${formatCidr({ ip: networkOf(clash), bits: clash.bits })}; sign the host another subnet (mesh ca sign --subnets ...)`);
   }
-  return subnet;
+  return { ip: networkOf(subnet), bits: subnet.bits };
 }
 
 /** IPv4 networks of the host's interfaces, except the given bridge (which carries the subnet itself). */

@@ -1,6 +1,6 @@
 import { createCA, signCertificate } from '../../pki/sign.js';
 import { encodeCertificatePem, encodeEd25519PrivateKeyPem, encodeX25519PrivateKeyPem, generateX25519KeyPair } from '../../pki/keys.js';
-import type { Certificate, CertificateVersion } from '../../pki/cert.js';
+import type { Certificate } from '../../pki/cert.js';
 import { parseIpNetwork } from '../net/ip.js';
 
 export interface TestCA {
@@ -22,8 +22,8 @@ export interface TestHost {
 
 const HOUR_NS = 3600n * 1_000_000_000n;
 
-/** A CA; `version` 2 makes a v2 (Nebula 1.10+) CA, whose host certificates are v2 as well. */
-export function makeCA(name = 'Test CA', options: { groups?: string[]; ips?: string[]; subnets?: string[]; hours?: number; now?: Date; version?: CertificateVersion } = {}): TestCA {
+/** A CA; `ips`/`subnets` are its networks and unsafe networks (IPv6 too with version 2). */
+export function makeCA(name = 'Test CA', options: { version?: 1 | 2; groups?: string[]; ips?: string[]; subnets?: string[]; hours?: number; now?: Date } = {}): TestCA {
   const { cert, privateKey } = createCA({
     name,
     version: options.version,
@@ -49,7 +49,8 @@ export function makeHost(
     caCert: ca.cert,
     caKey: ca.key,
     name,
-    networks: [parseIpNetwork(ipCidr)],
+    // Several networks, comma separated, for v2 hosts ("10.42.0.2/16,fd42::2/64").
+    networks: ipCidr.split(',').map((n) => parseIpNetwork(n.trim())),
     unsafeNetworks: options.subnets?.map(parseIpNetwork),
     groups: options.groups,
     publicKey: keys.publicKey,

@@ -22,6 +22,7 @@ describe('docker shim: pure parts', () => {
     assert.throws(() => chooseContainerSubnet(cert, [parseCidr('10.201.0.0/16')], undefined, []), /outside the CA's subnets/);
     assert.throws(() => chooseContainerSubnet(cert, ca, undefined, [parseCidr('10.200.0.5/16')]), /overlaps this host's own network 10\.200\.0\.0\/16/);
     assert.throws(() => chooseContainerSubnet([parseCidr('10.200.2.4/31')], [], undefined, []), /too small/);
+    assert.deepEqual(chooseContainerSubnet([parseCidr('10.200.2.7/24')], ca, undefined, []), parseCidr('10.200.2.0/24'), 'a v2 unsafe network as written becomes its network');
   });
 
   it('asks Docker for a bridge on the subnet with gateway .1, the overlay MTU and a predictable bridge name', () => {

@@ -1,11 +1,25 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatIp6, parseIp6, parseIpNumber, parseIpPrefix } from '../../../src/net/ip.js';
+import { formatIp6, ipNetworkFromCidr, ipv4Cidr, ipv4Cidrs, parseIp6, parseIpNetwork, parseIpNumber, parseIpPrefix } from '../../../src/net/ip.js';
 
 describe('IP text', () => {
   it('formats IPv6 in RFC 5952 form: the longest zero run is the one shortened', () => {
     assert.equal(formatIp6(parseIp6('1:0:0:2:0:0:0:3')), '1:0:0:2::3');
     assert.equal(formatIp6(parseIp6('1:0:0:2:3:0:0:4')), '1::2:3:0:0:4');
+  });
+
+  it('formats IPv4-mapped addresses with a dotted tail, as Go\'s netip (and so Nebula) does', () => {
+    assert.equal(formatIp6(parseIp6('::ffff:1.2.3.4')), '::ffff:1.2.3.4');
+    assert.equal(formatIp6(parseIp6('::ffff:102:304')), '::ffff:1.2.3.4');
+    assert.equal(formatIp6(parseIp6('::fffe:102:304')), '::fffe:102:304', 'only the mapped prefix');
+    assert.equal(formatIp6(parseIp6('::1.2.3.4')), '::102:304', 'IPv4-compatible stays hex, as in Go');
+  });
+
+  it('converts IPv4 networks for IPv4-only code and leaves IPv6 ones out of the list form', () => {
+    const list = ['fd00::1/64', '10.0.0.1/8'].map(parseIpNetwork);
+    assert.deepEqual(ipv4Cidrs(list), [{ ip: 0x0a000001, bits: 8 }]);
+    assert.throws(() => ipv4Cidr(list[0]!), /fd00::1\/64 is not an IPv4 network/);
+    assert.deepEqual(ipNetworkFromCidr({ ip: 0x0a000001, bits: 8 }), list[1]);
   });
 
   it('refuses zones and malformed dotted tails in IPv6 bytes', () => {
