@@ -5,7 +5,7 @@
  * this includes the network, the encryption and the lighthouse's whole receive path.
  *
  *   node dist/bench/lighthouse-e2e.js [--hosts 100000] [--workers 4] [--rounds 3] [--seconds 10]
- *                                     [--window 512] [--handshake-window 16] [--sockets 64] [--json FILE]
+ *                                     [--window 1024] [--handshake-window 16] [--sockets 64] [--json FILE]
  *                                     [--cpu-prof DIR]   (the lighthouse's V8 CPU profile, written when it stops)
  *
  * The load comes from --workers worker threads; each owns hosts/workers hosts, --sockets UDP sockets
@@ -341,7 +341,11 @@ async function worker(setup: Setup): Promise<void> {
 
 const say = (text: string) => process.stdout.write(`${text}\n`);
 const mib = (bytes: number) => (bytes / 1048576).toFixed(0);
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1] ?? 0;
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length === 0 ? 0 : sorted.length % 2 ? sorted[mid]! : Math.round((sorted[mid - 1]! + sorted[mid]!) / 2);
+};
 const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
 
 /** The lighthouse's memory (VmRSS, VmHWM) and CPU time (user + system, ms) from /proc. */
@@ -375,7 +379,7 @@ async function main(): Promise<void> {
       workers: { type: 'string', default: String(Math.max(2, Math.min(4, cpus().length * 2))) },
       rounds: { type: 'string', default: '3' },
       seconds: { type: 'string', default: '10' },
-      window: { type: 'string', default: '512' },
+      window: { type: 'string', default: '1024' },
       'handshake-window': { type: 'string', default: '16' },
       sockets: { type: 'string', default: '64' },
       json: { type: 'string' },

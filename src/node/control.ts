@@ -5,7 +5,7 @@
  * the network. `mesh status`, `mesh ping` and `mesh reload` are its clients (src/cli/control-client.ts).
  */
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
@@ -14,6 +14,30 @@ import type { NodeConfig } from './config.js';
 
 /** Where control sockets live unless `control.socket` says otherwise. */
 export const CONTROL_DIR = '/run/mesh';
+
+/** Network namespaces by inode: this process's and the host's (pid 1's); null where /proc does not tell. */
+export interface NetnsIds {
+  self: number;
+  host: number;
+}
+
+export function currentNetns(): NetnsIds | null {
+  try {
+    return { self: statSync('/proc/self/ns/net').ino, host: statSync('/proc/1/ns/net').ino };
+  } catch {
+    return null; // no /proc, or pid 1 is not ours to inspect (not root): taken as the host's namespace
+  }
+}
+
+/**
+ * Where default control sockets live: /run/mesh in the host's network namespace, and
+ * /run/mesh/netns-<inode> in any other. /run is shared across `ip netns exec`, and two nodes in two
+ * namespaces may well use the same TUN name; a `mesh status` run inside a namespace finds that
+ * namespace's node.
+ */
+export function controlDir(netns: NetnsIds | null = currentNetns()): string {
+  return netns && netns.self !== netns.host ? join(CONTROL_DIR, `netns-${netns.self}`) : CONTROL_DIR;
+}
 
 /** A request line longer than this is refused (the commands take a few short arguments). */
 const MAX_REQUEST_BYTES = 64 * 1024;
@@ -141,13 +165,13 @@ function answers(path: string): Promise<boolean> {
 }
 
 /**
- * The socket a node listens on: `control.socket`, else one per TUN device under /run/mesh
+ * The socket a node listens on: `control.socket`, else one per TUN device in controlDir()
  * (`<dev>.sock`), else (tun.disabled, or a device name the kernel picks) one per config file.
  */
-export function controlSocketPath(config: Pick<NodeConfig, 'control' | 'tun'>, configPath: string, tunName: string | null): string {
+export function controlSocketPath(config: Pick<NodeConfig, 'control' | 'tun'>, configPath: string, tunName: string | null, dir = controlDir()): string {
   if (config.control.socket) return resolve(config.control.socket);
-  if (tunName) return join(CONTROL_DIR, `${tunName}.sock`);
+  if (tunName) return join(dir, `${tunName}.sock`);
   const absolute = resolve(configPath);
   const stem = basename(absolute).replace(/\.ya?ml$/, '').replace(/[^A-Za-z0-9_.-]/g, '_') || 'config';
-  return join(CONTROL_DIR, `${stem}-${createHash('sha256').update(absolute).digest('hex').slice(0, 8)}.sock`);
+  return join(dir, `${stem}-${createHash('sha256').update(absolute).digest('hex').slice(0, 8)}.sock`);
 }
