@@ -18,7 +18,7 @@ export interface SocketOptions {
 /** Adds --socket and --config, the two ways to name the node a command talks to. */
 export function withSocketOptions(command: Command): Command {
   return command
-    .addOption(new Option('-s, --socket <path>', "the node's control socket (default: the only one in /run/mesh, or /run/mesh/netns-<inode> in a network namespace)"))
+    .addOption(new Option('-s, --socket <path>', "the node's control socket (default: the only one in /run/mesh, or in /run/mesh/netns-<name> in a named network namespace)"))
     .addOption(new Option('--config <path>', "the node's config file: its control.socket, or the default derived from it"));
 }
 

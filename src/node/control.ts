@@ -5,7 +5,7 @@
  * the network. `mesh status`, `mesh ping` and `mesh reload` are its clients (src/cli/control-client.ts).
  */
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
@@ -15,28 +15,33 @@ import type { NodeConfig } from './config.js';
 /** Where control sockets live unless `control.socket` says otherwise. */
 export const CONTROL_DIR = '/run/mesh';
 
-/** Network namespaces by inode: this process's and the host's (pid 1's); null where /proc does not tell. */
-export interface NetnsIds {
-  self: number;
-  host: number;
-}
+/** Where `ip netns add` keeps its named network namespaces. */
+const NAMED_NETNS_DIR = '/run/netns';
 
-export function currentNetns(): NetnsIds | null {
+/**
+ * The name of the named network namespace this process runs in (what `ip netns identify` says),
+ * or null in any other: the host's, or an unnamed one (a container's, which has its own /run).
+ */
+export function currentNetnsName(): string | null {
   try {
-    return { self: statSync('/proc/self/ns/net').ino, host: statSync('/proc/1/ns/net').ino };
+    const self = statSync('/proc/self/ns/net');
+    for (const name of readdirSync(NAMED_NETNS_DIR)) {
+      const named = statSync(join(NAMED_NETNS_DIR, name));
+      if (named.ino === self.ino && named.dev === self.dev) return name;
+    }
   } catch {
-    return null; // no /proc, or pid 1 is not ours to inspect (not root): taken as the host's namespace
+    // No /proc or no /run/netns: not in a named namespace.
   }
+  return null;
 }
 
 /**
- * Where default control sockets live: /run/mesh in the host's network namespace, and
- * /run/mesh/netns-<inode> in any other. /run is shared across `ip netns exec`, and two nodes in two
- * namespaces may well use the same TUN name; a `mesh status` run inside a namespace finds that
- * namespace's node.
+ * Where default control sockets live: /run/mesh, and /run/mesh/netns-<name> in a named network
+ * namespace. /run is shared across `ip netns exec`, and two nodes in two namespaces may well use
+ * the same TUN name; a `mesh status` run in a namespace finds that namespace's node.
  */
-export function controlDir(netns: NetnsIds | null = currentNetns()): string {
-  return netns && netns.self !== netns.host ? join(CONTROL_DIR, `netns-${netns.self}`) : CONTROL_DIR;
+export function controlDir(netnsName: string | null = currentNetnsName()): string {
+  return netnsName ? join(CONTROL_DIR, `netns-${netnsName}`) : CONTROL_DIR;
 }
 
 /** A request line longer than this is refused (the commands take a few short arguments). */
