@@ -184,8 +184,8 @@ export class HandshakeManager {
     host.remoteIndex = details.initiatorIndex;
     // Kept for the tunnel's life to answer a repeated message 1: copies of their own size, since a
     // small Buffer from Node's pool (or a view of a received batch) would pin a whole 8 KiB slab.
-    host.handshakeMessage1 = Buffer.from(new Uint8Array(body));
-    host.handshakeMessage2 = Buffer.from(new Uint8Array(message));
+    host.handshakeMessage1 = ownCopy(body);
+    host.handshakeMessage2 = ownCopy(message);
     host.lastHandshakeTime = details.time;
     this.complete(host, keys, verified, from);
     if (ours) host.queue.push(...ours.queue);
@@ -263,3 +263,7 @@ export class HandshakeManager {
   }
 }
 
+/** A copy in an ArrayBuffer of its own (Buffer.from(bytes) would copy into Node's shared 8 KiB pool). */
+function ownCopy(bytes: Uint8Array): Buffer {
+  return Buffer.from(new Uint8Array(bytes).buffer);
+}

@@ -30,6 +30,7 @@ const DIG = '/usr/bin/dig';
 const ca = makeCA('Loopback CA', { ips: ['10.77.0.0/16'] });
 const lighthouseHost = makeHost(ca, 'lighthouse', '10.77.0.1/16');
 const clientHost = makeHost(ca, 'laptop.example', '10.77.0.2/16', { groups: ['laptop'] });
+const markerHost = makeHost(ca, 'marker', '10.77.0.3/16');
 
 const tmp = mkdtempSync(join(tmpdir(), 'mesh-stun-dns-'));
 const children: ChildProcess[] = [];
@@ -171,11 +172,17 @@ describe('STUN and DNS on loopback', () => {
         await waitFor(() => client.hostmap.get(parseIp('10.77.0.1'))?.established === true, 10_000, `tunnel to nebula\n${lines.join('\n')}`);
         prober.close();
         assert.equal(replies.length, 0, 'nebula did not answer the STUN probes');
-        // Three more rounds of the client's STUN requests, each followed by a Test over the tunnel:
-        // nebula's answer to the Test means it has read the requests sent before it.
-        for (let i = 0; i < 3; i++) {
-          await client.nat.refresh();
-          assert.notEqual(await client.probe(parseIp('10.77.0.1'), 5000), null, 'nebula answers a Test after the STUN requests');
+        // Three more rounds of the client's STUN requests, then a second host's handshake: once nebula
+        // logs that one, it has read the requests sent before it.
+        for (let i = 0; i < 3; i++) await client.nat.refresh();
+        const handshakesLogged = () => lines.filter((l) => /Handshake message/.test(l)).length;
+        const before = handshakesLogged();
+        const marker = await startClient(markerHost, '10.77.0.1', port, '60s');
+        try {
+          marker.handshakes.start(parseIp('10.77.0.1'));
+          await waitFor(() => handshakesLogged() > before, 10_000, `nebula logging the marker's handshake\n${lines.join('\n')}`);
+        } finally {
+          await marker.stop();
         }
         assert.equal(client.nat.reflexive, null);
         const noisy = lines.slice(startup).filter((l) => /level=(warning|error|fatal)/.test(l) || !/Handshake message/.test(l));
