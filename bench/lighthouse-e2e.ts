@@ -567,8 +567,8 @@ async function main(): Promise<void> {
   const warnings = logLines.filter((l) => /"level":(40|50|60)/.test(l));
   const best = median(roundResults.map((r) => r.rate));
   // Who held the rate back: the lighthouse when its one thread was busy; the CPUs when the
-  // lighthouse and the bench together used them all; other processes when more was runnable than
-  // there are CPUs; else the bench's own latency (raise --window).
+  // lighthouse and the bench together used them all; other processes when the load average is
+  // more than one above what this bench itself keeps busy; else the bench's own latency.
   const lhBusy = median(roundResults.map((r) => r.lhCpu));
   const used = lhBusy + median(roundResults.map((r) => r.benchCpu));
   const load1 = loadavg()[0]!;
@@ -578,8 +578,8 @@ async function main(): Promise<void> {
       ? `the lighthouse (${busy})`
       : used > 0.9 * cpus().length
         ? `the CPUs, shared by the lighthouse and the bench (${busy})`
-        : load1 > cpus().length + 1
-          ? `other processes on the machine (${busy})`
+        : load1 - used > 1
+          ? `other processes on the machine (about ${(load1 - used).toFixed(1)} runnable besides this bench; ${busy})`
           : `the bench's latency: raise --window (${busy})`;
   say(`summary: ${held.ok} hosts held, ${best} queries/s (median of ${rounds} rounds), lighthouse RSS ${mib(final.rss)} MiB (peak ${mib(final.hwm)} MiB); limit: ${limit}; ${warnings.length} lighthouse warnings; ${((performance.now() - started) / 1000).toFixed(0)} s in all`);
   for (const w of warnings.slice(0, 5)) say(`  ${w}`);
