@@ -39,6 +39,7 @@ import { certificateFingerprint, ed25519Seed, marshalCertificate, marshalDetails
 import { bindUdp, type Datagram, type OutgoingDatagram, type UdpBind } from '../src/io/udp.js';
 import { nebulaConfig } from '../src/lab/configs.js';
 import { makeCA, makeHost } from '../src/lab/pki.js';
+import { within } from '../src/lab/wait.js';
 import { encodeHeader, HEADER_LEN, MessageSubType, MessageType, parseHeader, writeHeader } from '../src/protocol/header.js';
 import { decodeHandshake, decodeMeta, emptyMetaDetails, encodeHandshake, encodeMeta, MetaType } from '../src/protocol/messages.js';
 import { generateKeyPair, initiatorReadMessage2, initiatorWriteMessage1, type HandshakeKeys, type InitiatorState } from '../src/protocol/noise.js';
@@ -416,12 +417,6 @@ function lighthouseStats(pid: number): { rss: number; hwm: number; cpuMs: number
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of stat)
   return { rss: kib('VmRSS'), hwm: kib('VmHWM'), cpuMs: ticks * 10 };
-}
-
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const limit = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no result within ${ms / 1000} s`)), ms)));
-  return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
 }
 
 async function freePort(): Promise<number> {
