@@ -176,8 +176,8 @@ async function worker(setup: Setup): Promise<void> {
     if (!plain) return void result.undecryptable++;
     const message = decodeMeta(plain);
     if (message.type === MetaType.HostPunchNotification) return void result.punches++;
-    if (message.type !== MetaType.HostQueryReply || message.details.vpnIp !== host.query.target) return;
-    const target = message.details.vpnIp - NET - 2;
+    if (message.type !== MetaType.HostQueryReply || Number(message.details.vpnIp) !== host.query.target) return;
+    const target = Number(message.details.vpnIp) - NET - 2;
     host.query = undefined;
     inFlight--;
     if (!wantAddresses) return void result.ok++;
