@@ -5,7 +5,7 @@
  * the network. `mesh status`, `mesh ping` and `mesh reload` are its clients (src/cli/control-client.ts).
  */
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
@@ -135,6 +135,14 @@ export class ControlServer {
       unlinkSync(this.path);
     } catch {
       // Already gone (removed by hand, or the server never created it).
+    }
+    // A namespace's directory goes with its last node (the namespace may be deleted next).
+    if (basename(dirname(this.path)).startsWith('netns-') && dirname(dirname(this.path)) === CONTROL_DIR) {
+      try {
+        rmdirSync(dirname(this.path));
+      } catch {
+        // Another node of the namespace still has its socket there.
+      }
     }
   }
 }
