@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { UserError } from '../errors.js';
 import { loadConfig } from '../node/config.js';
-import { CONTROL_DIR, controlSocketPath, type ControlRequest } from '../node/control.js';
+import { controlDir, controlSocketPath, type ControlRequest } from '../node/control.js';
 
 export interface SocketOptions {
   socket?: string;
@@ -18,11 +18,11 @@ export interface SocketOptions {
 /** Adds --socket and --config, the two ways to name the node a command talks to. */
 export function withSocketOptions(command: Command): Command {
   return command
-    .addOption(new Option('-s, --socket <path>', `the node's control socket (default: the only one in ${CONTROL_DIR})`))
+    .addOption(new Option('-s, --socket <path>', "the node's control socket (default: the only one in /run/mesh, or in /run/mesh/netns-<name> in a named network namespace)"))
     .addOption(new Option('--config <path>', "the node's config file: its control.socket, or the default derived from it"));
 }
 
-/** The socket to talk to: --socket, else the one the config names, else the only one under /run/mesh. */
+/** The socket to talk to: --socket, else the one the config names, else the only one in this network namespace's controlDir(). */
 export function socketFor(opts: SocketOptions): string {
   if (opts.socket) return opts.socket;
   if (opts.config) {
@@ -30,10 +30,11 @@ export function socketFor(opts: SocketOptions): string {
     const dev = config.tun.disabled ? null : config.tun.dev || null;
     return controlSocketPath(config, opts.config, dev);
   }
-  const sockets = existsSync(CONTROL_DIR) ? readdirSync(CONTROL_DIR).filter((f) => f.endsWith('.sock')) : [];
-  if (sockets.length === 1) return join(CONTROL_DIR, sockets[0]!);
-  if (sockets.length === 0) throw new UserError(`no running node found (no control socket in ${CONTROL_DIR}); is \`mesh node\` running? Otherwise pass --socket or --config`);
-  throw new UserError(`several nodes run here (${sockets.join(', ')} in ${CONTROL_DIR}): pick one with --socket or --config`);
+  const dir = controlDir();
+  const sockets = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.sock')) : [];
+  if (sockets.length === 1) return join(dir, sockets[0]!);
+  if (sockets.length === 0) throw new UserError(`no running node found (no control socket in ${dir}); is \`mesh node\` running? Otherwise pass --socket or --config`);
+  throw new UserError(`several nodes run here (${sockets.join(', ')} in ${dir}): pick one with --socket or --config`);
 }
 
 /** Sends one request and returns the node's result; a refusal or a dead socket is a UserError. */

@@ -16,6 +16,7 @@ import type { SignOptions } from './certs.js';
 import { ALLOW_ALL, type FirewallRule } from './configs.js';
 import { checkNet, Lab, withLab, type LabNode } from './lab.js';
 import type { CleanupHost } from './netns.js';
+import { within } from './wait.js';
 
 /** The TCP tool, next to this file in dist/. */
 export const TCP_TOOL = fileURLToPath(new URL('./tcp-tool.js', import.meta.url));
@@ -223,12 +224,19 @@ export class OverlayLab extends Lab<OverlayHost> {
     let err = '';
     proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
     const lines = createInterface({ input: proc.stdout! });
-    await Promise.race([
-      once(lines, 'line'),
-      once(proc, 'exit').then(() => {
-        throw new Error(`tcp server on ${name} exited: ${err}`);
-      }),
-    ]);
+    await within(
+      Promise.race([
+        once(lines, 'line'),
+        once(proc, 'exit').then(() => {
+          throw new Error(`tcp server on ${name} exited: ${err}`);
+        }),
+      ]),
+      10_000,
+      `tcp server on ${name} starting`,
+    ).catch((e: unknown) => {
+      proc.kill('SIGKILL');
+      throw e;
+    });
     return proc;
   }
 

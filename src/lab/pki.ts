@@ -1,6 +1,6 @@
 import { createCA, signCertificate } from '../../pki/sign.js';
 import { encodeCertificatePem, encodeEd25519PrivateKeyPem, encodeX25519PrivateKeyPem, generateX25519KeyPair } from '../../pki/keys.js';
-import type { Certificate } from '../../pki/cert.js';
+import type { Certificate, CertificateVersion } from '../../pki/cert.js';
 import { parseIpNetwork } from '../net/ip.js';
 
 export interface TestCA {

@@ -12,6 +12,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NetnsLab } from './netns.js';
+import { within } from './wait.js';
 
 export interface PortForward {
   /** The port on 127.0.0.1. */
@@ -37,7 +38,7 @@ export async function forwardIntoNamespace(lab: NetnsLab, dir: string, ns: strin
   let server: Server | null = null;
   const clients = new Set<Socket>();
   try {
-    const [line] = (await Promise.race([once(relay.stdout!, 'data'), once(relay, 'exit').then(() => [Buffer.from('')])])) as Buffer[];
+    const [line] = (await within(Promise.race([once(relay.stdout!, 'data'), once(relay, 'exit').then(() => [Buffer.from('')])]), 10_000, `the relay in ${ns} starting`)) as Buffer[];
     if (!String(line).startsWith('ready')) throw new Error(`the relay in ${ns} did not start`);
     server = createServer((client) => {
       clients.add(client);
@@ -45,7 +46,7 @@ export async function forwardIntoNamespace(lab: NetnsLab, dir: string, ns: strin
       pipeBoth(client, connect(socketPath));
     });
     server.listen(listenPort, '127.0.0.1');
-    await once(server, 'listening');
+    await within(once(server, 'listening'), 10_000, 'the forwarding listener');
   } catch (err) {
     relay.kill('SIGKILL');
     await rm(socketPath, { force: true });

@@ -36,3 +36,12 @@ export async function eventually(what: string, attempt: () => Promise<ExecResult
   } while (Date.now() < deadline);
   throw new Error(`${what}: no success within ${timeoutMs} ms (exit ${last.code ?? last.signal}): ${last.stdout.trim()} ${last.stderr.trim()}`);
 }
+
+/** `promise`, or an Error naming `what` once `timeoutMs` have passed (for awaits on a socket, a process, an event). */
+export function within<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: nothing within ${timeoutMs} ms`)), timeoutMs);
+  });
+  return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
+}

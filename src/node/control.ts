@@ -5,7 +5,7 @@
  * the network. `mesh status`, `mesh ping` and `mesh reload` are its clients (src/cli/control-client.ts).
  */
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
@@ -14,6 +14,35 @@ import type { NodeConfig } from './config.js';
 
 /** Where control sockets live unless `control.socket` says otherwise. */
 export const CONTROL_DIR = '/run/mesh';
+
+/** Where `ip netns add` keeps its named network namespaces. */
+const NAMED_NETNS_DIR = '/run/netns';
+
+/**
+ * The name of the named network namespace this process runs in (what `ip netns identify` says),
+ * or null in any other: the host's, or an unnamed one (a container's, which has its own /run).
+ */
+export function currentNetnsName(): string | null {
+  try {
+    const self = statSync('/proc/self/ns/net');
+    for (const name of readdirSync(NAMED_NETNS_DIR)) {
+      const named = statSync(join(NAMED_NETNS_DIR, name));
+      if (named.ino === self.ino && named.dev === self.dev) return name;
+    }
+  } catch {
+    // No /proc or no /run/netns: not in a named namespace.
+  }
+  return null;
+}
+
+/**
+ * Where default control sockets live: /run/mesh, and /run/mesh/netns-<name> in a named network
+ * namespace. /run is shared across `ip netns exec`, and two nodes in two namespaces may well use
+ * the same TUN name; a `mesh status` run in a namespace finds that namespace's node.
+ */
+export function controlDir(netnsName: string | null = currentNetnsName()): string {
+  return netnsName ? join(CONTROL_DIR, `netns-${netnsName}`) : CONTROL_DIR;
+}
 
 /** A request line longer than this is refused (the commands take a few short arguments). */
 const MAX_REQUEST_BYTES = 64 * 1024;
@@ -107,6 +136,14 @@ export class ControlServer {
     } catch {
       // Already gone (removed by hand, or the server never created it).
     }
+    // A namespace's directory goes with its last node (the namespace may be deleted next).
+    if (basename(dirname(this.path)).startsWith('netns-') && dirname(dirname(this.path)) === CONTROL_DIR) {
+      try {
+        rmdirSync(dirname(this.path));
+      } catch {
+        // Another node of the namespace still has its socket there.
+      }
+    }
   }
 }
 
@@ -141,13 +178,13 @@ function answers(path: string): Promise<boolean> {
 }
 
 /**
- * The socket a node listens on: `control.socket`, else one per TUN device under /run/mesh
+ * The socket a node listens on: `control.socket`, else one per TUN device in controlDir()
  * (`<dev>.sock`), else (tun.disabled, or a device name the kernel picks) one per config file.
  */
-export function controlSocketPath(config: Pick<NodeConfig, 'control' | 'tun'>, configPath: string, tunName: string | null): string {
+export function controlSocketPath(config: Pick<NodeConfig, 'control' | 'tun'>, configPath: string, tunName: string | null, dir = controlDir()): string {
   if (config.control.socket) return resolve(config.control.socket);
-  if (tunName) return join(CONTROL_DIR, `${tunName}.sock`);
+  if (tunName) return join(dir, `${tunName}.sock`);
   const absolute = resolve(configPath);
   const stem = basename(absolute).replace(/\.ya?ml$/, '').replace(/[^A-Za-z0-9_.-]/g, '_') || 'config';
-  return join(CONTROL_DIR, `${stem}-${createHash('sha256').update(absolute).digest('hex').slice(0, 8)}.sock`);
+  return join(dir, `${stem}-${createHash('sha256').update(absolute).digest('hex').slice(0, 8)}.sock`);
 }

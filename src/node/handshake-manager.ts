@@ -206,8 +206,10 @@ export class HandshakeManager {
     });
     const { message, keys } = responderWriteMessage2(read.state, handshakeHeader(details.initiatorIndex, 2), reply);
     host.remoteIndex = details.initiatorIndex;
-    host.handshakeMessage1 = Buffer.from(body);
-    host.handshakeMessage2 = message;
+    // Kept for the tunnel's life to answer a repeated message 1: copies of their own size, since a
+    // small Buffer from Node's pool (or a view of a received batch) would pin a whole 8 KiB slab.
+    host.handshakeMessage1 = ownCopy(body);
+    host.handshakeMessage2 = ownCopy(message);
     host.lastHandshakeTime = details.time;
     this.complete(host, keys, verified, from);
     if (ours) host.queue.push(...ours.queue);
@@ -288,3 +290,7 @@ export class HandshakeManager {
   }
 }
 
+/** A copy in an ArrayBuffer of its own (Buffer.from(bytes) would copy into Node's shared 8 KiB pool). */
+function ownCopy(bytes: Uint8Array): Buffer {
+  return Buffer.from(new Uint8Array(bytes).buffer);
+}

@@ -19,7 +19,8 @@ import {
   createPrivateKey,
   createPublicKey,
   diffieHellman,
-  randomBytes,
+  generateKeyPairSync,
+  timingSafeEqual,
   type KeyObject,
 } from 'node:crypto';
 import { createAead, TAG_LEN, type Aead, type AeadFactory, type CipherName } from './aead.js';
@@ -53,13 +54,24 @@ export interface HandshakeKeys {
 // ---------------------------------------------------------------------------------------------
 // X25519 on node:crypto
 
-const PKCS8_X25519_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
-const SPKI_X25519_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
+// Keys go in and out as JWK: OpenSSL 3 imports a raw key that way (EVP_PKEY_new_raw_*_key) about
+// 10x faster than through its DER decoders, which were most of a lighthouse's handshake cost.
+// A private JWK must carry `x`, but node derives the public key from `d` and ignores it.
+const PLACEHOLDER_X = Buffer.alloc(DH_LEN).toString('base64url');
+/** The KeyObjects behind key pairs made here, so that a handshake does not import them again. */
+const madeHere = new WeakMap<Uint8Array, KeyObject>();
+let lastImported: { raw: Buffer; key: KeyObject } | undefined;
 
 function privateKeyObject(raw: Uint8Array): KeyObject {
   if (raw.length !== DH_LEN) throw new Error(`X25519 private key must be ${DH_LEN} bytes, got ${raw.length}`);
-  const der = Buffer.concat([PKCS8_X25519_PREFIX, raw]);
-  return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+  const made = madeHere.get(raw);
+  if (made) return made;
+  const bytes = Buffer.from(raw.buffer, raw.byteOffset, raw.length);
+  // A node's static key comes back for every handshake: keep the last one imported.
+  if (lastImported && timingSafeEqual(lastImported.raw, bytes)) return lastImported.key;
+  const key = createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', d: bytes.toString('base64url'), x: PLACEHOLDER_X }, format: 'jwk' });
+  lastImported = { raw: Buffer.from(bytes), key };
+  return key;
 }
 
 /**
@@ -78,20 +90,22 @@ function staticKeyObject(raw: Uint8Array): KeyObject {
 
 function publicKeyObject(raw: Uint8Array): KeyObject {
   if (raw.length !== DH_LEN) throw new Error(`X25519 public key must be ${DH_LEN} bytes, got ${raw.length}`);
-  const der = Buffer.concat([SPKI_X25519_PREFIX, raw]);
-  return createPublicKey({ key: der, format: 'der', type: 'spki' });
+  const x = Buffer.from(raw.buffer, raw.byteOffset, raw.length).toString('base64url');
+  return createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x }, format: 'jwk' });
 }
 
 /** The raw X25519 public key for a raw 32-byte private key (clamping happens inside X25519). */
 export function x25519PublicKey(privateKey: Uint8Array): Uint8Array {
-  const spki = createPublicKey(privateKeyObject(privateKey)).export({ format: 'der', type: 'spki' });
-  return new Uint8Array(spki.subarray(spki.length - DH_LEN));
+  return new Uint8Array(Buffer.from(createPublicKey(privateKeyObject(privateKey)).export({ format: 'jwk' }).x!, 'base64url'));
 }
 
-/** A fresh key pair: 32 random bytes as the private key, as Nebula and flynn/noise do. */
+/** A fresh key pair: 32 random bytes as the private key (OpenSSL's), as Nebula and flynn/noise do. */
 export function generateKeyPair(): KeyPair {
-  const privateKey = new Uint8Array(randomBytes(DH_LEN));
-  return { privateKey, publicKey: x25519PublicKey(privateKey) };
+  const { privateKey: key } = generateKeyPairSync('x25519');
+  const jwk = key.export({ format: 'jwk' });
+  const pair = { privateKey: new Uint8Array(Buffer.from(jwk.d!, 'base64url')), publicKey: new Uint8Array(Buffer.from(jwk.x!, 'base64url')) };
+  madeHere.set(pair.privateKey, key);
+  return pair;
 }
 
 function isAllZero(b: Uint8Array): boolean {

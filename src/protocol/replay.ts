@@ -10,14 +10,15 @@ export const REPLAY_WINDOW = 1024;
 
 export class ReplayWindow {
   readonly size: number;
-  private readonly slots: Uint8Array;
+  /** One bit per slot (a lighthouse holds a window per tunnel: 128 bytes instead of 1 KiB each). */
+  private readonly slots: Uint32Array;
   private currentCounter = 0;
   private zeroSeen = false;
 
   constructor(size: number = REPLAY_WINDOW) {
     if (!Number.isInteger(size) || size < 1) throw new RangeError(`invalid replay window size ${size}`);
     this.size = size;
-    this.slots = new Uint8Array(size);
+    this.slots = new Uint32Array(Math.ceil(size / 32));
   }
 
   /** The highest counter accepted so far. */
@@ -35,7 +36,7 @@ export class ReplayWindow {
     // answered from its slot after the window has moved on (that slot then belongs to a newer
     // counter); such a stale packet passes check() but is refused by update().
     if ((cur >= len && counter > cur - len) || counter < len) {
-      return this.slots[counter % len] === 0;
+      return !this.seen(counter % len);
     }
     return false;
   }
@@ -44,40 +45,55 @@ export class ReplayWindow {
   update(counter: number): boolean {
     const cur = this.currentCounter;
     const len = this.size;
-    const slots = this.slots;
 
     if (counter > cur) {
       if (counter >= cur + len) {
         // Jumped past the whole window: forget everything.
-        slots.fill(0);
+        this.slots.fill(0);
       } else if (counter > cur + 1) {
         // Clear the skipped slots (cur+1 .. counter-1) so those packets may still arrive.
         const from = (cur + 1) % len;
         const to = counter % len; // exclusive
         if (from < to) {
-          slots.fill(0, from, to);
+          this.clear(from, to);
         } else {
-          slots.fill(0, from, len);
-          slots.fill(0, 0, to);
+          this.clear(from, len);
+          this.clear(0, to);
         }
       }
-      slots[counter % len] = 1;
+      this.mark(counter % len);
       this.currentCounter = counter;
       return true;
     }
 
     if (counter === 0 && !this.zeroSeen && cur < len) {
       this.zeroSeen = true;
-      slots[0] = 1;
+      this.mark(0);
       return true;
     }
 
     const inWindow = cur >= len ? counter > cur - len : counter < len;
     if (inWindow && counter <= cur) {
-      if (counter === cur || slots[counter % len] !== 0) return false; // duplicate
-      slots[counter % len] = 1;
+      if (counter === cur || this.seen(counter % len)) return false; // duplicate
+      this.mark(counter % len);
       return true;
     }
     return false; // too old
+  }
+
+  private seen(slot: number): boolean {
+    return ((this.slots[slot >>> 5]! >>> (slot & 31)) & 1) === 1;
+  }
+
+  private mark(slot: number): void {
+    this.slots[slot >>> 5]! |= 1 << (slot & 31);
+  }
+
+  /** Clears slots [from, to). */
+  private clear(from: number, to: number): void {
+    const slots = this.slots;
+    for (; from < to && (from & 31) !== 0; from++) slots[from >>> 5]! &= ~(1 << (from & 31));
+    for (; from + 32 <= to; from += 32) slots[from >>> 5] = 0;
+    for (; from < to; from++) slots[from >>> 5]! &= ~(1 << (from & 31));
   }
 }

@@ -3,6 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { NetnsLab } from '../../src/lab/netns.js';
+import { within } from '../../src/lab/wait.js';
 
 export interface AgentEvent {
   event: string;
@@ -53,12 +54,14 @@ export class TunAgent {
     return agent;
   }
 
-  request<T = unknown>(op: string, args: Record<string, unknown> = {}): Promise<T> {
+  /** Sends one request; rejects when the agent answers with an error, exits, or says nothing for `timeoutMs`. */
+  request<T = unknown>(op: string, args: Record<string, unknown> = {}, timeoutMs = 15_000): Promise<T> {
     const id = this.nextId++;
-    return new Promise<T>((resolve, reject) => {
+    const answer = new Promise<T>((resolve, reject) => {
       this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
       this.child.stdin!.write(`${JSON.stringify({ id, op, ...args })}\n`);
     });
+    return within(answer, timeoutMs, `tun agent request ${op}`).finally(() => this.waiting.delete(id));
   }
 
   /** Resolves with the first event (already received or future) matching `pred`. */

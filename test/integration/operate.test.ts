@@ -63,8 +63,9 @@ async function status(lab: OverlayLab, host: string): Promise<StatusReport> {
   return JSON.parse(r.stdout) as StatusReport;
 }
 
+/** The default socket of a node in its own named network namespace: /run/mesh/netns-<name>/<tun>.sock. */
 function socketOf(lab: OverlayLab, host: string): string {
-  return `/run/mesh/${lab.host(host).tunDev}.sock`;
+  return `/run/mesh/netns-${lab.host(host).ns}/${lab.host(host).tunDev}.sock`;
 }
 
 test('mesh status and mesh ping on a lighthouse, a relay and two nodes: direct, then relayed', { timeout: 180_000 }, async (t) => {
@@ -86,8 +87,13 @@ test('mesh status and mesh ping on a lighthouse, a relay and two nodes: direct, 
     const [a, b] = [lab.host('a'), lab.host('b')];
     await lab.waitForPing('a', 'b', 30_000);
 
-    // The socket: under /run/mesh per TUN device, 0600.
+    // The socket: per network namespace and TUN device, 0600; `mesh status` run in a's namespace
+    // with no --socket or --config finds a's node (and not another namespace's).
     assert.equal(statSync(socketOf(lab, 'a')).mode & 0o777, 0o600);
+    assert.notEqual(socketOf(lab, 'a'), socketOf(lab, 'b'));
+    const found = await mesh(lab, 'a', ['status', '--json']);
+    assert.equal(found.code, 0, found.stderr);
+    assert.equal((JSON.parse(found.stdout) as StatusReport).node.name, 'a');
 
     const sa = await status(lab, 'a');
     assert.equal(sa.node.name, 'a');

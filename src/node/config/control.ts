@@ -2,6 +2,6 @@
 import { section, text } from './schema.js';
 
 export const controlSection = section('control', {
-  /** "" = /run/mesh/<tun.dev>.sock, or one named after the config file with tun.disabled (see controlSocketPath). */
+  /** "" = /run/mesh/<tun.dev>.sock (/run/mesh/netns-<name>/ in a named network namespace), or one named after the config file with tun.disabled (see controlSocketPath). */
   socket: text('socket', ''),
 });

@@ -101,6 +101,9 @@ for (const impl of impls) {
     }
     const a = await bindUdp({ host: '127.0.0.1', port: 0, impl });
     await assert.rejects(bindUdp({ host: '127.0.0.1', port: a.localPort, impl }), /EADDRINUSE|address already in use/i);
+    // An address no interface has (TEST-NET-1) and one that is not an address: a JS Error each, the process goes on.
+    await assert.rejects(bindUdp({ host: '192.0.2.1', port: 0, impl }), /EADDRNOTAVAIL|cannot assign/i);
+    await assert.rejects(bindUdp({ host: '999.1.1.1', port: 0, impl }), Error);
     await a.close();
     await a.close();
     assert.throws(() => a.send([{ data: Buffer.from('x'), to: { address: '127.0.0.1', port: 9 } }]), /closed/);

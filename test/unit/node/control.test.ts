@@ -14,7 +14,7 @@ import { after, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { controlRequest } from '../../../src/cli/control-client.js';
 import { UserError } from '../../../src/errors.js';
-import { ControlServer, controlSocketPath } from '../../../src/node/control.js';
+import { ControlServer, controlDir, controlSocketPath } from '../../../src/node/control.js';
 import { MESH_BIN } from '../../../src/lab/binaries.js';
 import { pollUntil } from '../../../src/lab/wait.js';
 
@@ -112,9 +112,16 @@ describe('control socket', () => {
 
   it('names the default socket after the TUN device, else after the config file', () => {
     const config = { control: { socket: '' }, tun: { disabled: false, dev: 'mesh7' } } as Parameters<typeof controlSocketPath>[0];
-    assert.equal(controlSocketPath(config, '/etc/mesh/a.yml', 'mesh7'), '/run/mesh/mesh7.sock');
-    assert.match(controlSocketPath(config, '/etc/mesh/lh.yml', null), /^\/run\/mesh\/lh-[0-9a-f]{8}\.sock$/);
-    assert.notEqual(controlSocketPath(config, '/etc/a/lh.yml', null), controlSocketPath(config, '/etc/b/lh.yml', null));
-    assert.equal(controlSocketPath({ ...config, control: { socket: '/tmp/x.sock' } }, '/etc/mesh/a.yml', 'mesh7'), '/tmp/x.sock');
+    const host = controlDir(null);
+    assert.equal(host, '/run/mesh');
+    assert.equal(controlSocketPath(config, '/etc/mesh/a.yml', 'mesh7', host), '/run/mesh/mesh7.sock');
+    assert.match(controlSocketPath(config, '/etc/mesh/lh.yml', null, host), /^\/run\/mesh\/lh-[0-9a-f]{8}\.sock$/);
+    assert.notEqual(controlSocketPath(config, '/etc/a/lh.yml', null, host), controlSocketPath(config, '/etc/b/lh.yml', null, host));
+    assert.equal(controlSocketPath({ ...config, control: { socket: '/tmp/x.sock' } }, '/etc/mesh/a.yml', 'mesh7', host), '/tmp/x.sock');
+    // Two nodes with the same TUN name in two network namespaces get two sockets.
+    const inNs1 = controlSocketPath(config, '/etc/mesh/a.yml', 'mesh7', controlDir('blue'));
+    const inNs2 = controlSocketPath(config, '/etc/mesh/a.yml', 'mesh7', controlDir('green'));
+    assert.equal(inNs1, '/run/mesh/netns-blue/mesh7.sock');
+    assert.notEqual(inNs1, inNs2);
   });
 });

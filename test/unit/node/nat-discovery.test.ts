@@ -8,7 +8,8 @@ import { MeshNode } from '../../../src/node/node.js';
 import { decodeStun, encodeBindingRequest, encodeBindingSuccess, newTransactionId } from '../../../src/protocol/stun-codec.js';
 import { isStunRequest, looksLikeStun } from '../../../src/protocol/stun.js';
 import { nebulaConfig } from '../../../src/lab/configs.js';
-import { FAST_TIMERS, sleep, startMemoryNode, waitFor, type MemoryNode } from '../../helpers/memory-mesh.js';
+import { FakeTimers } from '../../helpers/fake-timers.js';
+import { FAST_TIMERS, startMemoryNode, waitFor, type MemoryNode } from '../../helpers/memory-mesh.js';
 import { makeCA, makeHost } from '../../../src/lab/pki.js';
 
 const ca = makeCA('STUN CA', { ips: ['10.9.0.0/16'] });
@@ -34,7 +35,7 @@ async function startLighthouse(net: MemoryNetwork, host = lighthouseHost, addres
 }
 
 /** A client whose info logs are kept, to check what NAT discovery reports. */
-async function startClient(net: MemoryNetwork, lighthouses: Record<string, string>, interval = '200ms'): Promise<{ node: MeshNode; logs: string[] }> {
+async function startClient(net: MemoryNetwork, lighthouses: Record<string, string>, interval = '200ms', timers?: FakeTimers): Promise<{ node: MeshNode; logs: string[] }> {
   const raw = nebulaConfig({
     ca: clientHost.ca,
     cert: clientHost.certPem,
@@ -52,7 +53,7 @@ async function startClient(net: MemoryNetwork, lighthouses: Record<string, strin
       done();
     },
   });
-  const node = await MeshNode.start(parseConfig(raw, 'client.yml').config, pino({ level: 'info' }, sink), { bindUdp: async (o) => net.bind(CLIENT, o.port) });
+  const node = await MeshNode.start(parseConfig(raw, 'client.yml').config, pino({ level: 'info' }, sink), { bindUdp: async (o) => net.bind(CLIENT, o.port), timers });
   running.push(node);
   return { node, logs };
 }
@@ -87,7 +88,10 @@ describe('STUN: lighthouse responder and NAT discovery', () => {
     assert.equal(node.nat.symmetric, false);
     const answeredFrom = new Set(net.traffic.filter((r) => r.packet && r.sent.to.address === NAT_PUBLIC && looksLikeStun(r.sent.data)).map((r) => r.sent.from.port));
     assert.deepEqual([...answeredFrom].sort(), [4242, 4243], 'both lighthouse ports answered');
-    await sleep(500);
+    // Several more answers reach the client (the handler runs when they are delivered) before the log is read.
+    const answers = () => net.traffic.filter((r) => r.packet && r.sent.to.address === NAT_PUBLIC && looksLikeStun(r.sent.data)).length;
+    const answersBefore = answers();
+    await waitFor(() => answers() >= answersBefore + 4, 3000, 'more STUN answers');
     assert.deepEqual(
       logs.filter((l) => l.startsWith('NAT:')),
       [`NAT: reflexive address ${NAT_PUBLIC}:30000, mapping unknown (one STUN server answered)`, `NAT: reflexive address ${NAT_PUBLIC}:30000, mapping endpoint-independent`],
@@ -152,18 +156,23 @@ describe('STUN: lighthouse responder and NAT discovery', () => {
 
   it('backs off from a server that never answers', async () => {
     const net = new MemoryNetwork();
+    const timers = new FakeTimers();
     const sentAt: number[] = [];
     net.addHook((p) => {
-      if (p.to.address === LIGHTHOUSE && isStunRequest(p.data)) sentAt.push(Date.now());
+      if (p.to.address === LIGHTHOUSE && isStunRequest(p.data)) sentAt.push(timers.now());
       return p;
     });
-    await startClient(net, { '10.9.0.1': `${LIGHTHOUSE}:4242` }, '100ms');
-    await sleep(1500);
-    // Three quick tries 25 ms apart, then 100, 200, 400, 800 ms pauses: at most 6 requests in 1.5 s
-    // where a client without back-off would have sent 12.
-    assert.ok(sentAt.length >= 4 && sentAt.length <= 6, `requests sent: ${sentAt.length}`);
-    const gaps = sentAt.slice(1).map((t, i) => t - sentAt[i]!);
-    assert.ok(gaps.at(-1)! >= 300, `gaps grow: ${gaps.join(', ')}`);
+    const start = timers.now();
+    await startClient(net, { '10.9.0.1': `${LIGHTHOUSE}:4242` }, '100ms', timers);
+    // 1.5 s on the node's clock, in 5 ms steps, each followed by the network settling.
+    for (let elapsed = 0; elapsed < 1500; elapsed += 5) {
+      timers.advance(5);
+      await net.settle();
+    }
+    // Each request waits 25 ms (interval / 4) for an answer; three quick retries, then pauses of 100,
+    // 200 and 400 ms: 6 requests in 1.5 s where a client without back-off would have sent 12. (The
+    // hook sees a datagram when the network delivers it, at the end of the 5 ms step it was sent in.)
+    assert.deepEqual(sentAt.map((t) => t - start), [5, 25, 50, 175, 400, 825]);
   });
 
   it('asks again at once on SIGHUP (reload)', async () => {
