@@ -2,7 +2,7 @@
 // tx queue length, up) and rtnetlink (routes). Reads are driven by a uv_poll_t in the JS thread:
 // each wake-up reads packets until EAGAIN or the batch limit and delivers them in one JS call.
 // With offloads (IFF_VNET_HDR + TUNSETOFFLOAD) the kernel hands over TCP/UDP super-packets of up
-// to 64 KiB, split here into MTU-sized packets, and takes coalesced TCP super-packets on write
+// to 64 KiB, split here into MTU-sized packets, and takes coalesced TCP (and with USO UDP) super-packets on write
 // (src/offload.cc), so JS still sees and writes ordinary IP packets.
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -276,7 +276,7 @@ class Tun : public PolledFd<Tun> {
         if (WriteOnce(p.data, p.len, nullptr, 0)) ok++;
       }
     } else {
-      offload::Coalesce(spans_, writes_);
+      offload::Coalesce(spans_, writes_, (offloads_ & kTunUso4) != 0);
       for (const offload::TunWrite& w : writes_) {
         BuildIov(w, spans_, iov_);
         if (WriteOnce(nullptr, 0, iov_.data(), static_cast<int>(iov_.size()))) {
@@ -357,15 +357,15 @@ Napi::Value SegmentTunFrame(const Napi::CallbackInfo& info) {
   return result;
 }
 
-// coalesceTunPackets(packets: Uint8Array[]): Buffer[] — the bytes each TUN write of
-// offload::Coalesce would carry (virtio_net_hdr first); for tests.
+// coalesceTunPackets(packets: Uint8Array[], udp?: boolean): Buffer[] — the bytes each TUN write of
+// offload::Coalesce would carry (virtio_net_hdr first; `udp`: as on a device with USO); for tests.
 Napi::Value CoalesceTunPackets(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::vector<offload::Span> spans;
   std::vector<offload::TunWrite> writes;
   std::vector<iovec> iov;
   ReadSpans(env, info[0], "coalesceTunPackets", spans);
-  offload::Coalesce(spans, writes);
+  offload::Coalesce(spans, writes, info.Length() > 1 && info[1].ToBoolean());
   Napi::Array result = Napi::Array::New(env, writes.size());
   for (size_t i = 0; i < writes.size(); i++) {
     BuildIov(writes[i], spans, iov);

@@ -18,7 +18,7 @@ export interface NativeTunStats {
   rxSuperPackets: number;
   /** Offloads only: reads dropped as malformed (bad virtio_net_hdr or lengths). */
   rxInvalid: number;
-  /** Offloads only: writes that carried several coalesced TCP segments. */
+  /** Offloads only: writes that carried several coalesced TCP segments or UDP datagrams. */
   txSuperPackets: number;
   txDropped: number;
   txErrors: number;
@@ -102,8 +102,8 @@ export interface NativeAddon {
   Tun: new (name: string, offload?: boolean) => NativeTun;
   /** For tests: the packets one frame read from a vnet-header TUN splits into (null: dropped). */
   segmentTunFrame(frame: Uint8Array, room?: number): Buffer[] | null;
-  /** For tests: the bytes (virtio_net_hdr first) of each TUN write the coalescer makes of `packets`. */
-  coalesceTunPackets(packets: readonly Uint8Array[]): Buffer[];
+  /** For tests: the bytes (virtio_net_hdr first) of each TUN write the coalescer makes of `packets` (`udp`: the device has USO). */
+  coalesceTunPackets(packets: readonly Uint8Array[], udp?: boolean): Buffer[];
   Udp?: new (host: string, port: number, readBuffer: number, writeBuffer: number, batch: number, maxDatagram: number, offload?: boolean) => NativeUdp;
 }
 

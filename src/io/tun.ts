@@ -14,7 +14,8 @@
  *
  * Offloads (TunOptions.offload, on by default): the kernel hands over TCP/UDP super-packets of up
  * to 64 KiB, which the addon splits to the MTU (native/src/offload.cc), and write() hands runs of
- * one TCP flow back as one super-packet; either way the handler and write() see ordinary packets.
+ * one TCP flow (and, where the kernel has USO, of one UDP flow) back as one super-packet; either
+ * way the handler and write() see ordinary packets.
  */
 import type { Cidr } from '../net/ipv4.js';
 import { formatCidr } from '../net/ipv4.js';
