@@ -94,6 +94,10 @@ export interface NativeAead {
   sealPacket(out: Uint8Array, counter: number, header: Uint8Array, plaintext: Uint8Array): void;
   /** packet = header(16, the AD) || ciphertext || tag: writes the plaintext at out[0]; its length or -1. */
   openPacket(out: Uint8Array, counter: number, packet: Uint8Array): number;
+  /** Seals packets in place, one call per batch: see Aead.sealBatch (src/protocol/aead.ts). */
+  sealBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): void;
+  /** Opens datagrams in place, one call per batch: see Aead.openBatch. */
+  openBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number, results: Int32Array): void;
 }
 
 export interface NativeAddon {
