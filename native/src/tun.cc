@@ -209,6 +209,7 @@ class Tun : public PolledFd<Tun> {
   // Batch layout of `data`: count little-endian uint32 lengths, then the packets back to back.
   void PrepareReads(const Napi::CallbackInfo& info) {
     if (info.Length() > 1 && info[1].IsNumber()) batch_ = ClampBatch(info[1].As<Napi::Number>().Int32Value());
+    if (info.Length() > 2 && info[2].IsNumber()) headroom_ = std::max(0, std::min(kMaxHeadroom, info[2].As<Napi::Number>().Int32Value()));
   }
 
   void ReadBatch(Napi::Env env, int status) {
@@ -250,8 +251,19 @@ class Tun : public PolledFd<Tun> {
     rx_packets_ += lens_.size();
     if (!lens_.empty()) {
       char* payload;
-      Napi::ArrayBuffer batch = NewBatch(env, lens_, used, &payload);
-      std::memcpy(payload, slab_.data(), used);
+      const size_t room = static_cast<size_t>(headroom_);
+      Napi::ArrayBuffer batch = NewBatch(env, lens_, used + 2 * room * lens_.size(), &payload);
+      if (room == 0) {
+        std::memcpy(payload, slab_.data(), used);
+      } else {
+        // Each packet with `room` free bytes before and after it, where it is sealed in place.
+        size_t from = 0;
+        for (uint32_t len : lens_) {
+          std::memcpy(payload + room, slab_.data() + from, len);
+          payload += room + len + room;
+          from += len;
+        }
+      }
       Deliver(env, {batch, Napi::Number::New(env, static_cast<double>(lens_.size()))});
     }
     if (err != 0 && fd_ >= 0) {
@@ -329,6 +341,9 @@ class Tun : public PolledFd<Tun> {
   int mtu_ = 1500;
   bool vnet_hdr_ = false;
   unsigned offloads_ = 0;
+  // Free bytes around each delivered packet (start's third argument), for the tunnel header and tag.
+  static constexpr int kMaxHeadroom = 256;
+  int headroom_ = 0;
   std::vector<char> slab_;
   std::vector<char> frame_;
   std::vector<uint32_t> lens_;

@@ -36,7 +36,8 @@ export interface NativeTun {
   up(): void;
   addRoute(ip: number, bits: number, mtu?: number, metric?: number): void;
   removeRoute(ip: number, bits: number, mtu?: number, metric?: number): void;
-  start(callback: NativeTunCallback, batch?: number): void;
+  /** `headroom` (0-256): free bytes before and after each packet of a batch (see splitBatch). */
+  start(callback: NativeTunCallback, batch?: number, headroom?: number): void;
   write(packets: readonly Uint8Array[]): number;
   ref(): void;
   unref(): void;
@@ -149,17 +150,18 @@ export function loadNative(): NativeAddon {
 }
 
 /**
- * Splits a native batch (lengths header of `stride` uint32 per item, then payloads) into Buffer
- * views sharing the batch's ArrayBuffer.
+ * Splits a native batch (lengths header of `stride` uint32 per item, then payloads, each with
+ * `headroom` free bytes before and after it) into Buffer views sharing the batch's ArrayBuffer.
  */
-export function splitBatch(batch: ArrayBuffer, count: number, stride: number, lengthAt = 0): { views: Buffer[]; header: Uint32Array } {
+export function splitBatch(batch: ArrayBuffer, count: number, stride: number, lengthAt = 0, headroom = 0): { views: Buffer[]; header: Uint32Array } {
   const header = new Uint32Array(batch, 0, count * stride);
   const views: Buffer[] = new Array(count);
   let offset = count * stride * 4;
   for (let i = 0; i < count; i++) {
     const len = header[i * stride + lengthAt]!;
+    offset += headroom;
     views[i] = Buffer.from(batch, offset, len);
-    offset += len;
+    offset += len + headroom;
   }
   return { views, header };
 }

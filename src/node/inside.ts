@@ -1,5 +1,6 @@
 import type { OutgoingDatagram } from '../io/udp.js';
-import { MessageSubType, MessageType } from '../protocol/header.js';
+import { TAG_LEN } from '../protocol/aead.js';
+import { HEADER_LEN, MessageSubType, MessageType } from '../protocol/header.js';
 import type { Diagnostics } from './diagnostics.js';
 import type { Firewall } from './firewall.js';
 import type { HostInfo, HostMap } from './hostmap.js';
@@ -17,8 +18,16 @@ export interface InsideNode {
   holdForOwner(dst: number, packet: Buffer): boolean;
   startHandshake(vpnIp: number): HostInfo;
   sendOn(host: HostInfo, type: number, subtype: number, payload: Uint8Array, out: OutgoingDatagram[]): void;
+  /**
+   * Sends data packets of one TUN batch (one ArrayBuffer, TUN_HEADROOM free bytes around each) on
+   * a tunnel with an address: sealed in place with one AEAD call, queued on `out`.
+   */
+  sendInPlace(host: HostInfo, packets: Buffer[], out: OutgoingDatagram[]): void;
   sendDatagrams(out: OutgoingDatagram[]): void;
 }
+
+/** Room a packet needs around it to be sealed in place: the header before it, the tag after. */
+const SEAL_ROOM = Math.max(HEADER_LEN, TAG_LEN);
 
 function readIp(p: Uint8Array, offset: number): number {
   return ((p[offset]! << 24) | (p[offset + 1]! << 16) | (p[offset + 2]! << 8) | p[offset + 3]!) >>> 0;
@@ -26,10 +35,13 @@ function readIp(p: Uint8Array, offset: number): number {
 
 /**
  * Packets the kernel routed into the TUN device: find the tunnel for the destination, apply the
- * outbound firewall, encrypt, and send the whole batch to the socket in one call.
+ * outbound firewall, encrypt, and send the whole batch to the socket in one call. With `headroom`
+ * (free bytes around each packet, all in one buffer, as TUN reads deliver them) the packets of
+ * each directly reachable tunnel are sealed in place with one AEAD call.
  */
-export function consumeTunPackets(node: InsideNode, packets: Buffer[]): void {
+export function consumeTunPackets(node: InsideNode, packets: Buffer[], headroom = 0): void {
   const out: OutgoingDatagram[] = [];
+  const inPlace = headroom >= SEAL_ROOM ? new Map<HostInfo, Buffer[]>() : null;
   const { self, broadcast, dropMulticast, dropLocalBroadcast } = node.insideFilter();
   for (const packet of packets) {
     if (packet.length < 20 || packet[0]! >> 4 !== 4) {
@@ -56,7 +68,14 @@ export function consumeTunPackets(node: InsideNode, packets: Buffer[]): void {
       node.diag.firewallDrop('outbound', reason, host.vpnIp);
       continue;
     }
-    node.sendOn(host, MessageType.Message, MessageSubType.None, packet, out);
+    if (inPlace && host.remote) {
+      const group = inPlace.get(host);
+      if (group) group.push(packet);
+      else inPlace.set(host, [packet]);
+    } else {
+      node.sendOn(host, MessageType.Message, MessageSubType.None, packet, out);
+    }
   }
+  if (inPlace) for (const [host, group] of inPlace) node.sendInPlace(host, group, out);
   if (out.length > 0) node.sendDatagrams(out);
 }
