@@ -47,7 +47,8 @@ export interface NativeTun {
 
 /**
  * Batch layout of the UDP read callback: per datagram three little-endian uint32 (length, port,
- * index into `addresses`), then the payloads back to back.
+ * index into `addresses`), then the payloads back to back. `addresses` may be handed over again
+ * with the next batch: read it synchronously.
  */
 export type NativeUdpCallback = (batch: ArrayBuffer | undefined, count: number, addresses: string[], error?: Error) => void;
 
