@@ -61,6 +61,8 @@ class Aead : public Napi::ObjectWrap<Aead> {
       InstanceMethod<&Aead::OpenInto>("openInto"),
       InstanceMethod<&Aead::SealPacket>("sealPacket"),
       InstanceMethod<&Aead::OpenPacket>("openPacket"),
+      InstanceMethod<&Aead::SealBatch>("sealBatch"),
+      InstanceMethod<&Aead::OpenBatch>("openBatch"),
     });
   }
 
@@ -225,6 +227,94 @@ class Aead : public Napi::ObjectWrap<Aead> {
     Span packet = SpanOf(info[2]);
     if (packet.length < kHeaderLen) return Napi::Number::New(info.Env(), -1);
     return Open(info.Env(), out, info[1], {packet.data, kHeaderLen}, {packet.data + kHeaderLen, packet.length - kHeaderLen});
+  }
+
+  // The arguments of sealBatch and openBatch: (buf, offsets, lengths, count), every entry checked
+  // against buf before any byte is touched. `extra` is what an entry occupies beyond its length.
+  struct Batch {
+    Span buf;
+    const uint32_t* offsets;
+    const uint32_t* lengths;
+    size_t count;
+  };
+
+  static const uint32_t* Uint32sOf(const Napi::Value& v, size_t count, const char* what) {
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) {
+      throw Napi::TypeError::New(v.Env(), std::string("aead: ") + what + " must be a Uint32Array");
+    }
+    Napi::Uint32Array a = v.As<Napi::Uint32Array>();
+    if (a.ElementLength() < count) throw Napi::RangeError::New(v.Env(), std::string("aead: ") + what + " shorter than count");
+    return a.Data();
+  }
+
+  static Batch BatchOf(const Napi::CallbackInfo& info, size_t extra, size_t min_length) {
+    Napi::Env env = info.Env();
+    Batch b;
+    b.buf = SpanOf(info[0]);
+    if (!info[3].IsNumber()) throw Napi::TypeError::New(env, "aead: count must be a number");
+    double count = info[3].As<Napi::Number>().DoubleValue();
+    if (!(count >= 0 && count <= 1e6) || count != static_cast<double>(static_cast<size_t>(count))) {
+      throw Napi::RangeError::New(env, "aead: invalid count");
+    }
+    b.count = static_cast<size_t>(count);
+    b.offsets = Uint32sOf(info[1], b.count, "offsets");
+    b.lengths = Uint32sOf(info[2], b.count, "lengths");
+    for (size_t i = 0; i < b.count; i++) {
+      size_t off = b.offsets[i], len = b.lengths[i];
+      // Sizes are 32-bit, so the sums cannot wrap a 64-bit size_t.
+      if (len < min_length || len > INT_MAX - extra || off + len + extra > b.buf.length) {
+        throw Napi::RangeError::New(env, "aead: batch entry " + std::to_string(i) + " out of bounds");
+      }
+    }
+    return b;
+  }
+
+  // The message counter of the Nebula header at p (bytes 8-15, big-endian): the nonce of its packet.
+  static uint64_t HeaderCounter(const uint8_t* p) {
+    uint64_t c = 0;
+    for (int i = 8; i < 16; i++) c = c << 8 | p[i];
+    return c;
+  }
+
+  // sealBatch(buf, offsets, lengths, count): entry i is a packet in place in buf: header (16 bytes,
+  // the AD, its counter the nonce) at offsets[i], lengths[i] bytes of plaintext after it, then 16
+  // bytes of room; seals it there into header || ciphertext || tag. One call for a whole batch.
+  void SealBatch(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Batch b = BatchOf(info, kHeaderLen + kTagLen, 0);
+    EVP_CIPHER_CTX* ctx = Context(env, true);
+    for (size_t i = 0; i < b.count; i++) {
+      uint8_t* p = b.buf.data + b.offsets[i];
+      uint8_t* body = p + kHeaderLen;
+      if (!Encrypt(ctx, HeaderCounter(p), p, kHeaderLen, body, b.lengths[i], body)) {
+        throw Napi::Error::New(env, "aead: encryption failed");
+      }
+    }
+  }
+
+  // openBatch(buf, offsets, lengths, count, results: Int32Array): entry i is a datagram of
+  // lengths[i] bytes at offsets[i] (header || ciphertext || tag); opens it in place, the plaintext
+  // right after the header. results[i] = its length, or -1 when it is shorter than header and tag
+  // or does not authenticate (the bytes after the header are then garbage).
+  void OpenBatch(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Batch b = BatchOf(info, 0, 0);
+    if (!info[4].IsTypedArray() || info[4].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+      throw Napi::TypeError::New(env, "aead: results must be an Int32Array");
+    }
+    Napi::Int32Array results = info[4].As<Napi::Int32Array>();
+    if (results.ElementLength() < b.count) throw Napi::RangeError::New(env, "aead: results shorter than count");
+    EVP_CIPHER_CTX* ctx = Context(env, false);
+    for (size_t i = 0; i < b.count; i++) {
+      uint8_t* p = b.buf.data + b.offsets[i];
+      size_t len = b.lengths[i];
+      if (len < kHeaderLen + kTagLen) {
+        results[i] = -1;
+        continue;
+      }
+      uint8_t* body = p + kHeaderLen;
+      results[i] = Decrypt(ctx, HeaderCounter(p), p, kHeaderLen, body, len - kHeaderLen - kTagLen, body);
+    }
   }
 
   const EVP_CIPHER* cipher_ = nullptr;

@@ -256,12 +256,96 @@ void EmitGroup(const std::vector<Span>& packets, size_t first, size_t count, con
   writes.push_back(w);
 }
 
+// An IPv4 UDP datagram that may join a USO super-packet.
+struct Datagram4 {
+  size_t ip_len = 0, payload = 0;
+};
+
+bool ParseDatagram4(const Span& p, Datagram4* d) {
+  const uint8_t* ip = p.data;
+  const size_t n = p.len;
+  if (n < 28 || (ip[0] >> 4) != 4) return false;
+  d->ip_len = static_cast<size_t>(ip[0] & 0x0f) * 4;
+  if (d->ip_len < 20 || Get16(ip + 2) != n || (Get16(ip + 6) & 0x3fff) != 0 || ip[9] != kProtoUdp) return false;
+  if (n <= d->ip_len + 8 || Fold(SumBytes(ip, d->ip_len, 0)) != 0xffff) return false;
+  const uint8_t* udp = ip + d->ip_len;
+  // A datagram sent without a checksum (0) keeps it that way: it reaches the kernel alone.
+  if (Get16(udp + 4) != n - d->ip_len || Get16(udp + 6) == 0) return false;
+  d->payload = n - d->ip_len - 8;
+  // As for TCP: the kernel does not check the segments of a super-packet, so a corrupt one goes alone.
+  return Fold(PseudoSum(ip, kProtoUdp, n - d->ip_len) + SumBytes(udp, n - d->ip_len, 0)) == 0xffff;
+}
+
+// Same addresses, ports and IP header fields except length, id and checksum.
+bool SameUdpFlow(const Span& a, const Datagram4& da, const Span& b, const Datagram4& db) {
+  if (da.ip_len != db.ip_len) return false;
+  const uint8_t *x = a.data, *y = b.data;
+  return SameBytes(x, y, 0, 2) && SameBytes(x, y, 6, 10) && SameBytes(x, y, 12, da.ip_len) &&
+         SameBytes(x + da.ip_len, y + db.ip_len, 0, 4);
+}
+
+void EmitUdpGroup(const std::vector<Span>& packets, size_t first, size_t count, const Datagram4& head,
+                  size_t total_payload, std::vector<TunWrite>& writes) {
+  if (count == 1) return PassThrough(first, writes);
+  TunWrite w;
+  w.first = first;
+  w.count = count;
+  w.skip = w.head_len = head.ip_len + 8;
+  std::memcpy(w.head, packets[first].data, w.head_len);
+  uint8_t* ip = w.head;
+  const size_t total = w.head_len + total_payload;
+  Put16(ip + 2, static_cast<uint32_t>(total));
+  Put16(ip + 10, 0);
+  Put16(ip + 10, static_cast<uint16_t>(~Fold(SumBytes(ip, head.ip_len, 0))));
+  uint8_t* udp = ip + head.ip_len;
+  Put16(udp + 4, static_cast<uint32_t>(total - head.ip_len));
+  // CHECKSUM_PARTIAL over the whole super-packet; the kernel adjusts it to each segment's length.
+  Put16(udp + 6, Fold(PseudoSum(ip, kProtoUdp, total - head.ip_len)));
+  VnetHdr h;
+  h.flags = kNeedsCsum;
+  h.gso_type = kGsoUdpL4;
+  h.hdr_len = static_cast<uint16_t>(w.head_len);
+  h.gso_size = static_cast<uint16_t>(head.payload);
+  h.csum_start = static_cast<uint16_t>(head.ip_len);
+  h.csum_offset = 6;
+  WriteVnetHdr(h, w.vnet);
+  writes.push_back(w);
+}
+
+// The run of datagrams of one flow starting at packets[i] (i itself parsed as `head`): equal
+// payloads, a shorter last one allowed. Returns how many.
+size_t UdpRun(const std::vector<Span>& packets, size_t i, const Datagram4& head, size_t* total) {
+  size_t count = 1;
+  *total = head.payload;
+  size_t last = head.payload;
+  while (i + count < packets.size() && count < kMaxCoalesce && last == head.payload) {
+    const Span& p = packets[i + count];
+    Datagram4 d;
+    if (!ParseDatagram4(p, &d) || !SameUdpFlow(packets[i], head, p, d) || d.payload > head.payload ||
+        head.ip_len + 8 + *total + d.payload > kMaxSuperPacket) {
+      break;
+    }
+    count++;
+    *total += d.payload;
+    last = d.payload;
+  }
+  return count;
+}
+
 }  // namespace
 
-void Coalesce(const std::vector<Span>& packets, std::vector<TunWrite>& writes) {
+void Coalesce(const std::vector<Span>& packets, std::vector<TunWrite>& writes, bool udp) {
   writes.clear();
   size_t i = 0;
   while (i < packets.size()) {
+    Datagram4 datagram;
+    if (udp && ParseDatagram4(packets[i], &datagram)) {
+      size_t total = 0;
+      size_t count = UdpRun(packets, i, datagram, &total);
+      EmitUdpGroup(packets, i, count, datagram, total, writes);
+      i += count;
+      continue;
+    }
     Segment4 head;
     if (!ParseSegment4(packets[i], &head) || head.hdrs() > sizeof(TunWrite::head)) {
       PassThrough(i++, writes);

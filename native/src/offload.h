@@ -1,7 +1,7 @@
 // TUN offload helpers, free of N-API so they can be tested on hostile input: split a super-packet
 // read with a virtio_net_hdr into ordinary IP packets (TSO/USO segmentation and partial checksum
-// completion), and merge consecutive in-order TCP segments of one flow into super-packets to write
-// with a virtio_net_hdr. Every length comes from the packet being parsed and is checked against the
+// completion), and merge consecutive in-order TCP segments (and UDP datagrams) of one flow into
+// super-packets to write with a virtio_net_hdr. Every length comes from the packet being parsed and is checked against the
 // buffer before use: bad input is dropped, never read or written out of bounds.
 #pragma once
 
@@ -55,9 +55,11 @@ constexpr size_t kMaxCoalesce = 64;
 
 // Groups consecutive packets: runs of in-order IPv4 TCP data segments of one flow (same addresses,
 // ports, IP header fields, ACK number and TCP options; ACK flag only, PSH allowed on the last;
-// equal sizes except a shorter last; valid TCP checksum) become one GSO super-packet; anything else
-// is passed through whole with a plain virtio_net_hdr. Order is kept.
-void Coalesce(const std::vector<Span>& packets, std::vector<TunWrite>& writes);
+// equal sizes except a shorter last; valid TCP checksum) become one GSO super-packet; with `udp`
+// (the device has USO) so do runs of IPv4 UDP datagrams of one flow (same addresses, ports and IP
+// header fields, equal sizes except a shorter last, valid non-zero UDP checksum). Anything else is
+// passed through whole with a plain virtio_net_hdr. Order is kept.
+void Coalesce(const std::vector<Span>& packets, std::vector<TunWrite>& writes, bool udp);
 
 // Internet checksum (RFC 1071) arithmetic: SumBytes adds data as big-endian 16-bit words to `sum`;
 // Fold reduces a sum to 16 bits (not complemented).

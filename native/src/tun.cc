@@ -2,7 +2,7 @@
 // tx queue length, up) and rtnetlink (routes). Reads are driven by a uv_poll_t in the JS thread:
 // each wake-up reads packets until EAGAIN or the batch limit and delivers them in one JS call.
 // With offloads (IFF_VNET_HDR + TUNSETOFFLOAD) the kernel hands over TCP/UDP super-packets of up
-// to 64 KiB, split here into MTU-sized packets, and takes coalesced TCP super-packets on write
+// to 64 KiB, split here into MTU-sized packets, and takes coalesced TCP (and with USO UDP) super-packets on write
 // (src/offload.cc), so JS still sees and writes ordinary IP packets.
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -273,6 +273,7 @@ class Tun : public PolledFd<Tun> {
   // Batch layout of `data`: count little-endian uint32 lengths, then the packets back to back.
   void PrepareReads(const Napi::CallbackInfo& info) {
     if (info.Length() > 1 && info[1].IsNumber()) batch_ = ClampBatch(info[1].As<Napi::Number>().Int32Value());
+    if (info.Length() > 2 && info[2].IsNumber()) headroom_ = std::max(0, std::min(kMaxHeadroom, info[2].As<Napi::Number>().Int32Value()));
   }
 
   void ReadBatch(Napi::Env env, int status) {
@@ -314,8 +315,19 @@ class Tun : public PolledFd<Tun> {
     rx_packets_ += lens_.size();
     if (!lens_.empty()) {
       char* payload;
-      Napi::ArrayBuffer batch = NewBatch(env, lens_, used, &payload);
-      std::memcpy(payload, slab_.data(), used);
+      const size_t room = static_cast<size_t>(headroom_);
+      Napi::ArrayBuffer batch = NewBatch(env, lens_, used + 2 * room * lens_.size(), &payload);
+      if (room == 0) {
+        std::memcpy(payload, slab_.data(), used);
+      } else {
+        // Each packet with `room` free bytes before and after it, where it is sealed in place.
+        size_t from = 0;
+        for (uint32_t len : lens_) {
+          std::memcpy(payload + room, slab_.data() + from, len);
+          payload += room + len + room;
+          from += len;
+        }
+      }
       Deliver(env, {batch, Napi::Number::New(env, static_cast<double>(lens_.size()))});
     }
     if (err != 0 && fd_ >= 0) {
@@ -340,7 +352,7 @@ class Tun : public PolledFd<Tun> {
         if (WriteOnce(p.data, p.len, nullptr, 0)) ok++;
       }
     } else {
-      offload::Coalesce(spans_, writes_);
+      offload::Coalesce(spans_, writes_, (offloads_ & kTunUso4) != 0);
       for (const offload::TunWrite& w : writes_) {
         BuildIov(w, spans_, iov_);
         if (WriteOnce(nullptr, 0, iov_.data(), static_cast<int>(iov_.size()))) {
@@ -397,6 +409,9 @@ class Tun : public PolledFd<Tun> {
   int mtu_ = 1500;
   bool vnet_hdr_ = false;
   unsigned offloads_ = 0;
+  // Free bytes around each delivered packet (start's third argument), for the tunnel header and tag.
+  static constexpr int kMaxHeadroom = 256;
+  int headroom_ = 0;
   std::vector<char> slab_;
   std::vector<char> frame_;
   std::vector<uint32_t> lens_;
@@ -425,15 +440,15 @@ Napi::Value SegmentTunFrame(const Napi::CallbackInfo& info) {
   return result;
 }
 
-// coalesceTunPackets(packets: Uint8Array[]): Buffer[] — the bytes each TUN write of
-// offload::Coalesce would carry (virtio_net_hdr first); for tests.
+// coalesceTunPackets(packets: Uint8Array[], udp?: boolean): Buffer[] — the bytes each TUN write of
+// offload::Coalesce would carry (virtio_net_hdr first; `udp`: as on a device with USO); for tests.
 Napi::Value CoalesceTunPackets(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::vector<offload::Span> spans;
   std::vector<offload::TunWrite> writes;
   std::vector<iovec> iov;
   ReadSpans(env, info[0], "coalesceTunPackets", spans);
-  offload::Coalesce(spans, writes);
+  offload::Coalesce(spans, writes, info.Length() > 1 && info[1].ToBoolean());
   Napi::Array result = Napi::Array::New(env, writes.size());
   for (size_t i = 0; i < writes.size(); i++) {
     BuildIov(writes[i], spans, iov);

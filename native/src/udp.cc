@@ -161,6 +161,7 @@ class Udp : public PolledFd<Udp> {
   }
 
   // For start(callback: (batch: ArrayBuffer | undefined, count: number, addresses: string[], error?: Error) => void).
+  // A batch from the same single address as the one before gets the same addresses array again.
   void PrepareReads(const Napi::CallbackInfo&) {
     size_t n = static_cast<size_t>(batch_);
     rx_size_ = gro_ ? std::max(max_datagram_, kGroBuffer) : max_datagram_;
@@ -226,7 +227,7 @@ class Udp : public PolledFd<Udp> {
     std::vector<uint32_t> header;
     header.reserve(static_cast<size_t>(got) * 3);
     size_t total = 0;
-    Napi::Array addresses = Napi::Array::New(env);
+    names_.clear();
     uint32_t naddr = 0;
     const sockaddr_storage* last = nullptr;
     socklen_t last_len = 0;
@@ -237,7 +238,8 @@ class Udp : public PolledFd<Udp> {
       int port = 0;
       const sockaddr_storage& ss = rx_addr_[static_cast<size_t>(i)];
       if (!last || last_len != m.msg_hdr.msg_namelen || std::memcmp(last, &ss, last_len) != 0) {
-        addresses.Set(naddr++, Napi::String::New(env, FormatAddress(ss, &port)));
+        names_.push_back(FormatAddress(ss, &port));
+        naddr++;
         last = &ss;
         last_len = m.msg_hdr.msg_namelen;
       } else {
@@ -278,7 +280,22 @@ class Udp : public PolledFd<Udp> {
       std::memcpy(out, rx_iov_[static_cast<size_t>(i)].iov_base, m.msg_len);
       out += m.msg_len;
     }
-    Deliver(env, {batch, Napi::Number::New(env, kept), addresses});
+    Deliver(env, {batch, Napi::Number::New(env, kept), Addresses(env)});
+  }
+
+  // names_ as the callback's addresses argument. A peer's datagrams mostly come from one address:
+  // the array of a lone address is kept and handed over again while it stays the same (the
+  // callback reads it synchronously), sparing an array and a string per batch.
+  Napi::Value Addresses(Napi::Env env) {
+    bool lone = names_.size() == 1;
+    if (lone && !last_list_.IsEmpty() && names_[0] == last_name_) return last_list_.Value();
+    Napi::Array list = Napi::Array::New(env, names_.size());
+    for (size_t i = 0; i < names_.size(); i++) list.Set(static_cast<uint32_t>(i), Napi::String::New(env, names_[i]));
+    if (lone) {
+      last_list_ = Napi::Persistent(list);
+      last_name_ = names_[0];
+    }
+    return list;
   }
 
   static void FormatPort(const sockaddr_storage& ss, int* port) {
@@ -450,6 +467,9 @@ class Udp : public PolledFd<Udp> {
   int gso_error_ = 0;
   std::vector<char> slab_;
   std::vector<char> rx_control_;
+  std::vector<std::string> names_;  // source addresses of the batch being read
+  Napi::Reference<Napi::Array> last_list_;
+  std::string last_name_;
   std::vector<std::pair<size_t, size_t>> tx_runs_;
   std::vector<mmsghdr> tx_run_msgs_;
   std::vector<char> tx_control_;

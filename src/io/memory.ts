@@ -12,7 +12,7 @@
  */
 import { isIP } from 'node:net';
 import type { Datagram, Endpoint, OutgoingDatagram, UdpBind } from './udp.js';
-import { checkRoute, formatRouteCidr, isPrefix6, type TunDevice, type TunOptions, type TunRoute } from './tun.js';
+import { checkRoute, formatRouteCidr, isPrefix6, TUN_HEADROOM, type TunDevice, type TunOptions, type TunRoute } from './tun.js';
 import { networkOf } from '../net/ipv4.js';
 
 /** A datagram in flight on a MemoryNetwork. */
@@ -245,6 +245,7 @@ export class MemoryUdpBind implements UdpBind {
 export class MemoryTun implements TunDevice {
   readonly name: string;
   readonly mtu: number;
+  readonly headroom = TUN_HEADROOM;
   readonly address: TunOptions['address'] | undefined;
   readonly moreAddresses: NonNullable<TunOptions['moreAddresses']>;
   /** Copies of every packet passed to write(), in order. */
@@ -275,10 +276,21 @@ export class MemoryTun implements TunDevice {
     }
   }
 
-  /** Simulates the kernel: the packets arrive (copied) as one batch on a later turn of the loop. */
+  /**
+   * Simulates the kernel: the packets arrive (copied) as one batch on a later turn of the loop,
+   * laid out as the native device delivers them (one buffer, TUN_HEADROOM free bytes around each).
+   */
   inject(packets: readonly Uint8Array[]): void {
     if (this.closed || packets.length === 0) return;
-    const batch = packets.map((p) => Buffer.from(p));
+    const room = TUN_HEADROOM;
+    const all = Buffer.alloc(packets.reduce((n, p) => n + room + p.length + room, 0));
+    let at = 0;
+    const batch = packets.map((p) => {
+      all.set(p, at + room);
+      const view = all.subarray(at + room, at + room + p.length);
+      at += room + p.length + room;
+      return view;
+    });
     setImmediate(() => this.deliver(batch));
   }
 

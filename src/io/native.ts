@@ -18,7 +18,7 @@ export interface NativeTunStats {
   rxSuperPackets: number;
   /** Offloads only: reads dropped as malformed (bad virtio_net_hdr or lengths). */
   rxInvalid: number;
-  /** Offloads only: writes that carried several coalesced TCP segments. */
+  /** Offloads only: writes that carried several coalesced TCP segments or UDP datagrams. */
   txSuperPackets: number;
   txDropped: number;
   txErrors: number;
@@ -42,7 +42,8 @@ export interface NativeTun {
   addAddress4(ip: number, bits: number): void;
   addRoute6(dst: Uint8Array, bits: number, mtu?: number, metric?: number): void;
   removeRoute6(dst: Uint8Array, bits: number, mtu?: number, metric?: number): void;
-  start(callback: NativeTunCallback, batch?: number): void;
+  /** `headroom` (0-256): free bytes before and after each packet of a batch (see splitBatch). */
+  start(callback: NativeTunCallback, batch?: number, headroom?: number): void;
   write(packets: readonly Uint8Array[]): number;
   ref(): void;
   unref(): void;
@@ -52,7 +53,8 @@ export interface NativeTun {
 
 /**
  * Batch layout of the UDP read callback: per datagram three little-endian uint32 (length, port,
- * index into `addresses`), then the payloads back to back.
+ * index into `addresses`), then the payloads back to back. `addresses` may be handed over again
+ * with the next batch: read it synchronously.
  */
 export type NativeUdpCallback = (batch: ArrayBuffer | undefined, count: number, addresses: string[], error?: Error) => void;
 
@@ -100,6 +102,10 @@ export interface NativeAead {
   sealPacket(out: Uint8Array, counter: number, header: Uint8Array, plaintext: Uint8Array): void;
   /** packet = header(16, the AD) || ciphertext || tag: writes the plaintext at out[0]; its length or -1. */
   openPacket(out: Uint8Array, counter: number, packet: Uint8Array): number;
+  /** Seals packets in place, one call per batch: see Aead.sealBatch (src/protocol/aead.ts). */
+  sealBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): void;
+  /** Opens datagrams in place, one call per batch: see Aead.openBatch. */
+  openBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number, results: Int32Array): void;
 }
 
 export interface NativeAddon {
@@ -108,8 +114,8 @@ export interface NativeAddon {
   Tun: new (name: string, offload?: boolean) => NativeTun;
   /** For tests: the packets one frame read from a vnet-header TUN splits into (null: dropped). */
   segmentTunFrame(frame: Uint8Array, room?: number): Buffer[] | null;
-  /** For tests: the bytes (virtio_net_hdr first) of each TUN write the coalescer makes of `packets`. */
-  coalesceTunPackets(packets: readonly Uint8Array[]): Buffer[];
+  /** For tests: the bytes (virtio_net_hdr first) of each TUN write the coalescer makes of `packets` (`udp`: the device has USO). */
+  coalesceTunPackets(packets: readonly Uint8Array[], udp?: boolean): Buffer[];
   Udp?: new (host: string, port: number, readBuffer: number, writeBuffer: number, batch: number, maxDatagram: number, offload?: boolean) => NativeUdp;
 }
 
@@ -151,17 +157,18 @@ export function loadNative(): NativeAddon {
 }
 
 /**
- * Splits a native batch (lengths header of `stride` uint32 per item, then payloads) into Buffer
- * views sharing the batch's ArrayBuffer.
+ * Splits a native batch (lengths header of `stride` uint32 per item, then payloads, each with
+ * `headroom` free bytes before and after it) into Buffer views sharing the batch's ArrayBuffer.
  */
-export function splitBatch(batch: ArrayBuffer, count: number, stride: number, lengthAt = 0): { views: Buffer[]; header: Uint32Array } {
+export function splitBatch(batch: ArrayBuffer, count: number, stride: number, lengthAt = 0, headroom = 0): { views: Buffer[]; header: Uint32Array } {
   const header = new Uint32Array(batch, 0, count * stride);
   const views: Buffer[] = new Array(count);
   let offset = count * stride * 4;
   for (let i = 0; i < count; i++) {
     const len = header[i * stride + lengthAt]!;
+    offset += headroom;
     views[i] = Buffer.from(batch, offset, len);
-    offset += len;
+    offset += len + headroom;
   }
   return { views, header };
 }

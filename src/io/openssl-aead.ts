@@ -46,6 +46,14 @@ class OpenSslAead implements Aead {
     const out = Buffer.allocUnsafe(sealed.length - TAG_LEN);
     return this.native.openInto(out, counter, ad, sealed) < 0 ? null : out;
   }
+
+  sealBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): void {
+    this.native.sealBatch(buf, offsets, lengths, count);
+  }
+
+  openBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number, results: Int32Array): void {
+    this.native.openBatch(buf, offsets, lengths, count, results);
+  }
 }
 
 /** The OpenSSL factory, or undefined when the addon is missing or the running node lacks the functions. */

@@ -10,11 +10,14 @@
  * owns them and may keep them. The packets of one batch are views into one shared ArrayBuffer
  * (packet.buffer), so keeping one packet keeps the whole batch's memory (at most batch x MTU)
  * alive; copy (Buffer.from(packet)) a packet you keep for long. write() does not retain the
- * arrays passed to it: they may be reused as soon as it returns.
+ * arrays passed to it: they may be reused as soon as it returns. Each packet has `headroom` free
+ * bytes of the batch before and after it (TUN_HEADROOM for the native device), also owned by the
+ * handler: the tunnel header and tag go there when the packet is sealed in place.
  *
  * Offloads (TunOptions.offload, on by default): the kernel hands over TCP/UDP super-packets of up
  * to 64 KiB, which the addon splits to the MTU (native/src/offload.cc), and write() hands runs of
- * one TCP flow back as one super-packet; either way the handler and write() see ordinary packets.
+ * one TCP flow (and, where the kernel has USO, of one UDP flow) back as one super-packet; either
+ * way the handler and write() see ordinary packets.
  */
 import { formatIpPrefix, ip6Bytes, type IpNetwork, type IpPrefix } from '../net/ip.js';
 import type { Cidr } from '../net/ipv4.js';
@@ -48,9 +51,14 @@ export interface TunOptions {
   offload?: boolean;
 }
 
+/** Free bytes before and after each packet the native device delivers: a tunnel header or tag fits. */
+export const TUN_HEADROOM = 16;
+
 export interface TunDevice {
   readonly name: string;
   readonly mtu: number;
+  /** Free bytes of the batch before and after each packet handed to onPackets; absent: none. */
+  readonly headroom?: number;
   /** Kernel offloads in use (see NativeTun.offloads); absent or [] when none. */
   readonly offloads?: readonly string[];
   /** One call per batch read from the kernel. Setting a handler starts reading; a later call replaces it. */
@@ -67,6 +75,7 @@ export interface TunDevice {
 export class NativeTunDevice implements TunDevice {
   readonly name: string;
   readonly mtu: number;
+  readonly headroom = TUN_HEADROOM;
   private handler: ((packets: Buffer[]) => void) | undefined;
   private errorHandler: ((err: Error) => void) | undefined;
   private started = false;
@@ -95,8 +104,8 @@ export class NativeTunDevice implements TunDevice {
         else throw error;
         return;
       }
-      if (batch && count > 0) this.handler?.(splitBatch(batch, count, 1).views);
-    }, this.batch);
+      if (batch && count > 0) this.handler?.(splitBatch(batch, count, 1, 0, TUN_HEADROOM).views);
+    }, this.batch, TUN_HEADROOM);
   }
 
   /** Called when reading fails for good (e.g. the interface was deleted); without one the error is thrown as uncaught. */

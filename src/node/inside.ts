@@ -1,6 +1,7 @@
 import type { OutgoingDatagram } from '../io/udp.js';
 import { readIp6, type VpnAddr } from '../net/ip.js';
-import { MessageSubType, MessageType } from '../protocol/header.js';
+import { TAG_LEN } from '../protocol/aead.js';
+import { HEADER_LEN, MessageSubType, MessageType } from '../protocol/header.js';
 import type { Diagnostics } from './diagnostics.js';
 import type { Firewall } from './firewall.js';
 import type { HostInfo, HostMap } from './hostmap.js';
@@ -18,6 +19,11 @@ export interface InsideNode {
   holdForOwner(dst: VpnAddr, packet: Buffer): boolean;
   startHandshake(vpnIp: VpnAddr): HostInfo;
   sendOn(host: HostInfo, type: number, subtype: number, payload: Uint8Array, out: OutgoingDatagram[]): void;
+  /**
+   * Sends data packets of one TUN batch (one ArrayBuffer, TUN_HEADROOM free bytes around each) on
+   * a tunnel with an address: sealed in place with one AEAD call, queued on `out`.
+   */
+  sendInPlace(host: HostInfo, packets: Buffer[], out: OutgoingDatagram[]): void;
   sendDatagrams(out: OutgoingDatagram[]): void;
 }
 
@@ -31,16 +37,22 @@ export interface InsideFilter {
   dropLocalBroadcast: boolean;
 }
 
+/** Room a packet needs around it to be sealed in place: the header before it, the tag after. */
+const SEAL_ROOM = Math.max(HEADER_LEN, TAG_LEN);
+
 function readIp(p: Uint8Array, offset: number): number {
   return ((p[offset]! << 24) | (p[offset + 1]! << 16) | (p[offset + 2]! << 8) | p[offset + 3]!) >>> 0;
 }
 
 /**
  * Packets the kernel routed into the TUN device: find the tunnel for the destination, apply the
- * outbound firewall, encrypt, and send the whole batch to the socket in one call.
+ * outbound firewall, encrypt, and send the whole batch to the socket in one call. With `headroom`
+ * (free bytes around each packet, all in one buffer, as TUN reads deliver them) the packets of
+ * each directly reachable tunnel are sealed in place with one AEAD call.
  */
-export function consumeTunPackets(node: InsideNode, packets: Buffer[]): void {
+export function consumeTunPackets(node: InsideNode, packets: Buffer[], headroom = 0): void {
   const out: OutgoingDatagram[] = [];
+  const inPlace = headroom >= SEAL_ROOM ? new Map<HostInfo, Buffer[]>() : null;
   const { self, broadcast, self6, dropMulticast, dropLocalBroadcast } = node.insideFilter();
   for (const packet of packets) {
     const version = packet.length === 0 ? 0 : packet[0]! >> 4;
@@ -75,7 +87,14 @@ export function consumeTunPackets(node: InsideNode, packets: Buffer[]): void {
       node.diag.firewallDrop('outbound', reason, host.vpnIp);
       continue;
     }
-    node.sendOn(host, MessageType.Message, MessageSubType.None, packet, out);
+    if (inPlace && host.remote) {
+      const group = inPlace.get(host);
+      if (group) group.push(packet);
+      else inPlace.set(host, [packet]);
+    } else {
+      node.sendOn(host, MessageType.Message, MessageSubType.None, packet, out);
+    }
   }
+  if (inPlace) for (const [host, group] of inPlace) node.sendInPlace(host, group, out);
   if (out.length > 0) node.sendDatagrams(out);
 }

@@ -9,7 +9,7 @@ import { allowListAllows } from '../net/allow-list.js';
 import { endpointKey, sameEndpoint, type Endpoint } from '../net/endpoint.js';
 import { cidrContains, cidrsOverlap, formatCidr, parseIp, type Cidr } from '../net/ipv4.js';
 import { formatIpPrefix, formatVpnAddr, type IpPrefix, ipPrefixContains, type VpnAddr, vpnAddrOf } from '../net/ip.js';
-import { createAead, type AeadFactory, type CipherName } from '../protocol/aead.js';
+import { createAead, TAG_LEN, type AeadFactory, type CipherName } from '../protocol/aead.js';
 import { HEADER_LEN, MessageSubType, MessageType, writeHeader } from '../protocol/header.js';
 import { decodeMeta, emptyMetaDetails, encodeMeta, MetaType, type MetaMessage } from '../protocol/messages.js';
 import { certificateFingerprint } from '../../pki/cert.js';
@@ -17,6 +17,7 @@ import type { RevocationList } from '../../pki/revocation.js';
 import { isStunRequest } from '../protocol/stun.js';
 import type { NodeConfig } from './config.js';
 import { LARGE_SOCKET_BUFFER } from './config/listen.js';
+import { AeadBatchArrays } from './aead-batch.js';
 import { ConnectionManager } from './connection-manager.js';
 import { Diagnostics, type NodeStats } from './diagnostics.js';
 import { Firewall } from './firewall.js';
@@ -137,6 +138,7 @@ export class MeshNode implements InsideNode, OutsideNode {
   private lighthouse: LighthouseRole | null = null;
   private stunAnswerer: StunAnswerer | null = null;
   private readonly scratchHeader = Buffer.alloc(HEADER_LEN);
+  private readonly sealArrays = new AeadBatchArrays();
   private stopped = false;
   /** Resolves when the node cannot go on (its TUN device is gone, its socket unreadable); whoever runs it stops it then. */
   readonly failed: Promise<Error>;
@@ -304,7 +306,7 @@ export class MeshNode implements InsideNode, OutsideNode {
     node.applyBlocklist();
     for (const [vpnIp, addrs] of staticHosts) node.hostmap.remotesFor(vpnIp).setStatic(addrs);
     udp.onDatagrams((batch) => consumeDatagrams(node, batch));
-    tun.onPackets((packets) => consumeTunPackets(node, packets));
+    tun.onPackets((packets) => consumeTunPackets(node, packets, tun.headroom ?? 0));
     tun.onError?.((err) => {
       log.error({ tun: tun.name, reason: err.message }, 'the TUN device is gone (deleted?), stopping');
       node.fail(new UserError(`TUN device ${tun.name} is gone (${err.message}); mesh stopped`));
@@ -371,6 +373,26 @@ export class MeshNode implements InsideNode, OutsideNode {
     this.diag.stats.txByType[type]++;
     writeHeader(this.scratchHeader, 0, type, subtype, host.remoteIndex, counter);
     return host.encrypt!.encryptPacket(this.scratchHeader, counter, payload);
+  }
+
+  sendInPlace(host: HostInfo, packets: Buffer[], out: OutgoingDatagram[]): void {
+    const n = packets.length;
+    const bytes = new Uint8Array(packets[0]!.buffer);
+    if (!host.remote || packets.some((p) => p.buffer !== bytes.buffer)) {
+      for (const p of packets) this.sendOn(host, MessageType.Message, MessageSubType.None, p, out);
+      return;
+    }
+    const { offsets, lengths } = this.sealArrays.reserve(n);
+    for (let i = 0; i < n; i++) {
+      const packet = packets[i]!;
+      const at = packet.byteOffset - HEADER_LEN;
+      writeHeader(bytes, at, MessageType.Message, MessageSubType.None, host.remoteIndex, ++host.messageCounter);
+      offsets[i] = at;
+      lengths[i] = packet.length;
+    }
+    this.diag.stats.txByType[MessageType.Message] += n;
+    host.encrypt!.sealBatch(bytes, offsets, lengths, n);
+    for (let i = 0; i < n; i++) this.transmit(host, Buffer.from(bytes.buffer, offsets[i]!, HEADER_LEN + lengths[i]! + TAG_LEN), out);
   }
 
   /**

@@ -1,8 +1,9 @@
 import type { Datagram } from '../io/udp.js';
 import { sameEndpoint, type Endpoint } from '../net/endpoint.js';
 import { formatVpnAddr } from '../net/ip.js';
-import { MessageSubType, MessageType, parseHeader, type Header } from '../protocol/header.js';
+import { HEADER_LEN, MessageSubType, MessageType, parseHeader, type Header } from '../protocol/header.js';
 import { looksLikeStun } from '../protocol/stun.js';
+import { AeadBatchArrays } from './aead-batch.js';
 import type { Diagnostics } from './diagnostics.js';
 import type { Firewall } from './firewall.js';
 import type { HandshakeManager } from './handshake-manager.js';
@@ -49,15 +50,17 @@ export const STAGE1_PER_BATCH = 16;
 export function consumeDatagrams(node: OutsideNode, batch: Datagram[]): void {
   const toTun: Buffer[] = [];
   const stage1: Datagram[] = [];
+  const pending: PendingData[] = [];
   for (const { data, from } of batch) {
     node.diag.stats.rxPackets++;
     node.diag.stats.rxBytes += data.length;
     try {
-      consumeDatagram(node, data, from, toTun, stage1);
+      consumeDatagram(node, data, from, toTun, stage1, pending);
     } catch (err) {
       node.diag.drop('exception', from, err);
     }
   }
+  openPending(node, pending, toTun);
   if (toTun.length > 0) node.writeToTun(toTun);
   for (const { data, from } of stage1) {
     try {
@@ -94,7 +97,7 @@ export function consumeRelayedPacket(node: OutsideNode, data: Buffer, hop: HostI
   }
 }
 
-function consumeDatagram(node: OutsideNode, data: Buffer, from: Endpoint, toTun: Buffer[], stage1: Datagram[]): void {
+function consumeDatagram(node: OutsideNode, data: Buffer, from: Endpoint, toTun: Buffer[], stage1: Datagram[], pending: PendingData[]): void {
   if (looksLikeStun(data)) return node.onStun(data, from);
   const header = parseHeader(data);
   if (!header) {
@@ -108,6 +111,9 @@ function consumeDatagram(node: OutsideNode, data: Buffer, from: Endpoint, toTun:
     node.diag.drop('from-overlay', from);
     return;
   }
+  if (header.type === MessageType.Message && header.subtype === MessageSubType.None) return queueData(node, data, header, from, pending);
+  // Anything else may change tunnels: the data before it is handled first, in arrival order.
+  openPending(node, pending, toTun);
   switch (header.type) {
     case MessageType.Handshake:
       if (header.subtype !== MessageSubType.IxPsk0) return node.diag.drop('handshake-subtype', from);
@@ -120,8 +126,7 @@ function consumeDatagram(node: OutsideNode, data: Buffer, from: Endpoint, toTun:
       return node.diag.drop('handshake-stage', from);
     case MessageType.Message:
       if (header.subtype === MessageSubType.Relay) return node.relays.receiveFrame(data, header, from, toTun);
-      if (header.subtype !== MessageSubType.None) return node.diag.drop('message-subtype', from);
-      return receiveData(node, data, header, from, toTun);
+      return node.diag.drop('message-subtype', from);
     case MessageType.RecvError:
       return receiveRecvError(node, header, from);
     case MessageType.LightHouse:
@@ -156,28 +161,103 @@ function decrypt(node: OutsideNode, host: HostInfo, data: Buffer, header: Header
     node.diag.drop('bad-tag', from);
     return null;
   }
-  if (!host.window.update(header.counter)) {
+  return authenticated(node, host, data, header.counter, from) ? plaintext : null;
+}
+
+/** A datagram of `host` authenticated: the replay window moves, and it counts as traffic from `from`. */
+function authenticated(node: OutsideNode, host: HostInfo, data: Buffer, counter: number, from: Endpoint | null): boolean {
+  if (!host.window.update(counter)) {
     node.diag.drop('replay', from);
-    return null;
+    return false;
   }
   host.rxPackets++;
   host.rxBytes += data.length;
   if (host.candidate) node.promoteCandidate(host, 'the peer sent traffic on it');
   node.heardFrom(host, from);
-  return plaintext;
+  return true;
 }
 
+/** Relayed data, opened on its own. */
 function receiveData(node: OutsideNode, data: Buffer, header: Header, from: Endpoint | null, toTun: Buffer[]): void {
   const host = tunnelFor(node, header, from);
   if (!host) return;
   const packet = decrypt(node, host, data, header, from);
-  if (!packet) return;
+  if (packet) deliverData(node, host, packet, toTun);
+}
+
+function deliverData(node: OutsideNode, host: HostInfo, packet: Buffer, toTun: Buffer[]): void {
   const reason = node.firewall.inbound(packet, host.identity!);
   if (reason) {
     node.diag.firewallDrop('inbound', reason, host.vpnIp);
     return;
   }
   toTun.push(packet);
+}
+
+/** A data message that passed the tunnel lookup and replay check, to be opened with its tunnel's others. */
+interface PendingData {
+  host: HostInfo;
+  data: Buffer;
+  counter: number;
+  from: Endpoint;
+}
+
+const openArrays = new AeadBatchArrays();
+
+function queueData(node: OutsideNode, data: Buffer, header: Header, from: Endpoint, pending: PendingData[]): void {
+  const host = tunnelFor(node, header, from);
+  if (host) pending.push({ host, data, counter: header.counter, from });
+}
+
+/**
+ * Opens the queued data messages in place (the plaintext lands right after the header), one AEAD
+ * call per tunnel and received buffer; then the replay window, roaming and the inbound firewall
+ * per packet, in arrival order within each tunnel. Empties `pending`.
+ */
+function openPending(node: OutsideNode, pending: PendingData[], toTun: Buffer[]): void {
+  if (pending.length === 0) return;
+  const byHost = new Map<HostInfo, PendingData[]>();
+  for (const p of pending) {
+    const list = byHost.get(p.host);
+    if (list) list.push(p);
+    else byHost.set(p.host, [p]);
+  }
+  pending.length = 0;
+  for (const [host, list] of byHost) {
+    for (let i = 0; i < list.length; ) {
+      const buffer = list[i]!.data.buffer;
+      let end = i + 1;
+      while (end < list.length && list[end]!.data.buffer === buffer) end++;
+      try {
+        openRun(node, host, list, i, end, buffer, toTun);
+      } catch (err) {
+        node.diag.drop('exception', list[i]!.from, err);
+      }
+      i = end;
+    }
+  }
+}
+
+/** list[from, to) share one ArrayBuffer: one openBatch call. */
+function openRun(node: OutsideNode, host: HostInfo, list: PendingData[], from: number, to: number, buffer: ArrayBufferLike, toTun: Buffer[]): void {
+  const n = to - from;
+  const { offsets, lengths, results } = openArrays.reserve(n);
+  for (let k = 0; k < n; k++) {
+    const { data } = list[from + k]!;
+    offsets[k] = data.byteOffset;
+    lengths[k] = data.length;
+  }
+  host.decrypt!.openBatch(new Uint8Array(buffer), offsets, lengths, n, results);
+  for (let k = 0; k < n; k++) {
+    const item = list[from + k]!;
+    const length = results[k]!;
+    try {
+      if (length < 0) node.diag.drop('bad-tag', item.from);
+      else if (authenticated(node, host, item.data, item.counter, item.from)) deliverData(node, host, item.data.subarray(HEADER_LEN, HEADER_LEN + length), toTun);
+    } catch (err) {
+      node.diag.drop('exception', item.from, err);
+    }
+  }
 }
 
 function receiveControl(node: OutsideNode, data: Buffer, header: Header, from: Endpoint | null): void {

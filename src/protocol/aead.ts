@@ -26,6 +26,27 @@ export interface Aead {
   seal(counter: number, ad: Uint8Array, plaintext: Uint8Array): Buffer;
   /** generic: sealed = ciphertext||tag; null when authentication fails or too short */
   open(counter: number, ad: Uint8Array, sealed: Uint8Array): Buffer | null;
+  /**
+   * Seals `count` packets in place in `buf`: entry i is a header (16 bytes, the AD; its counter is
+   * the nonce) at offsets[i], lengths[i] bytes of plaintext after it and 16 bytes of room for the
+   * tag; it becomes header || ciphertext || tag. Throws RangeError before touching anything when
+   * an entry does not fit in `buf`.
+   */
+  sealBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): void;
+  /**
+   * Opens `count` datagrams in place in `buf`: entry i is header || ciphertext || tag, lengths[i]
+   * bytes at offsets[i]; the plaintext is written right after the header. results[i] = its length,
+   * or -1 when the datagram is too short or does not authenticate (those bytes are then garbage).
+   */
+  openBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number, results: Int32Array): void;
+}
+
+/** Checks a batch's entries against `buf` (each needs lengths[i] + `extra` bytes); throws RangeError. */
+export function checkBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number, extra: number): void {
+  if (!Number.isInteger(count) || count < 0 || count > offsets.length || count > lengths.length) throw new RangeError('aead: invalid count');
+  for (let i = 0; i < count; i++) {
+    if (offsets[i]! + lengths[i]! + extra > buf.length) throw new RangeError(`aead: batch entry ${i} out of bounds`);
+  }
 }
 
 /** Makes the AEAD for one direction of a tunnel from its 32-byte key. */
@@ -65,6 +86,12 @@ export function writeNonce(cipher: CipherName, counter: number, out: Uint8Array)
     out[10] = (hi >>> 16) & 0xff;
     out[11] = hi >>> 24;
   }
+}
+
+/** Writes the nonce for the counter of the Nebula header at header[at..at+16) (bytes 8-15, big-endian), exactly, into `out`. */
+function writeNonceFromHeader(cipher: CipherName, header: Uint8Array, at: number, out: Uint8Array): void {
+  out.fill(0, 0, 4);
+  for (let i = 0; i < 8; i++) out[cipher === 'aes' ? 4 + i : 11 - i] = header[at + 8 + i]!;
 }
 
 /** The 12-byte nonce for `counter` as a new Buffer (for tests and diagnostics). */
@@ -139,6 +166,53 @@ class NodeAead implements Aead {
       pos += fin.length;
     }
     out.set(c.getAuthTag(), pos);
+  }
+
+  sealBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): void {
+    checkBatch(buf, offsets, lengths, count, HEADER_LEN + TAG_LEN);
+    for (let i = 0; i < count; i++) {
+      const at = offsets[i]!;
+      const body = at + HEADER_LEN;
+      writeNonceFromHeader(this.cipher, buf, at, this.nonce);
+      const c = createCipheriv(this.algorithm as 'aes-256-gcm', this.key, this.nonce, { authTagLength: TAG_LEN });
+      c.setAAD(buf.subarray(at, body));
+      // update() returns new memory, so writing it over its own input is safe.
+      const ct = c.update(buf.subarray(body, body + lengths[i]!));
+      buf.set(ct, body);
+      const fin = c.final();
+      buf.set(fin, body + ct.length);
+      buf.set(c.getAuthTag(), body + lengths[i]!);
+    }
+  }
+
+  openBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number, results: Int32Array): void {
+    checkBatch(buf, offsets, lengths, count, 0);
+    if (results.length < count) throw new RangeError('aead: results shorter than count');
+    for (let i = 0; i < count; i++) {
+      const at = offsets[i]!;
+      const len = lengths[i]!;
+      if (len < HEADER_LEN + TAG_LEN) {
+        results[i] = -1;
+        continue;
+      }
+      const body = at + HEADER_LEN;
+      const end = at + len - TAG_LEN;
+      writeNonceFromHeader(this.cipher, buf, at, this.nonce);
+      const d = createDecipheriv(this.algorithm as 'aes-256-gcm', this.key, this.nonce, { authTagLength: TAG_LEN });
+      d.setAAD(buf.subarray(at, body));
+      d.setAuthTag(buf.subarray(end, at + len));
+      const pt = d.update(buf.subarray(body, end));
+      let fin: Buffer;
+      try {
+        fin = d.final();
+      } catch {
+        results[i] = -1;
+        continue;
+      }
+      buf.set(pt, body);
+      buf.set(fin, body + pt.length);
+      results[i] = pt.length + fin.length;
+    }
   }
 
   open(counter: number, ad: Uint8Array, sealed: Uint8Array): Buffer | null {

@@ -35,7 +35,7 @@ export async function startMemoryNode(
   net: MemoryNetwork,
   host: TestHost,
   address: string,
-  options: Partial<NodeConfigOptions> & { port?: number; networkInterfaces?: NodeDeps['networkInterfaces'] } = {},
+  options: Partial<NodeConfigOptions> & { port?: number; networkInterfaces?: NodeDeps['networkInterfaces']; aead?: NodeDeps['aead'] } = {},
 ): Promise<MemoryNode> {
   const port = options.port ?? 4242;
   const raw = nebulaConfig({
@@ -52,6 +52,7 @@ export async function startMemoryNode(
     openTun: (o) => (tun = new MemoryTun(o)),
     bindUdp: async (o) => net.bind(address, o.port),
     networkInterfaces: options.networkInterfaces,
+    aead: options.aead,
   });
   return { node: mesh.node, lighthouse: mesh.lighthouse, stop: () => mesh.stop(), tun: tun!, host, address, port };
 }

@@ -387,3 +387,101 @@ test('hostile packets handed to the coalescer pass through byte for byte', () =>
   assert.deepEqual(coalesceTunPackets([Buffer.alloc(0), Buffer.alloc(3)]), [Buffer.alloc(10), Buffer.alloc(13)]);
   assert.throws(() => coalesceTunPackets([{} as Uint8Array]), /Uint8Array/);
 });
+
+/** The datagrams of one UDP flow as the sender's USO would cut them (consecutive IP ids, valid checksums). */
+function udpFlow(bytes: number, size: number, srcPort = 5353): Buffer[] {
+  const superPacket = udpPacket(randomBytes(bytes), { partial: true });
+  superPacket.writeUInt16BE(srcPort, 20);
+  superPacket.writeUInt16BE(pseudoSum(superPacket, 17, superPacket.length - 20), 26);
+  const datagrams = segmentTunFrame(frame({ flags: NEEDS_CSUM, gsoType: GSO_UDP_L4, gsoSize: size }, superPacket));
+  assert.ok(datagrams);
+  return datagrams;
+}
+
+function withIpId(p: Buffer, id: number): Buffer {
+  const q = Buffer.from(p);
+  q.writeUInt16BE(id & 0xffff, 4);
+  q.writeUInt16BE(0, 10);
+  q.writeUInt16BE(checksum(q, 0, 20), 10);
+  return q;
+}
+
+/** How many input packets each write carries; checks that every write splits back into its inputs. */
+function udpGroups(packets: Buffer[]): number[] {
+  const writes = coalesceTunPackets(packets, true);
+  assert.deepEqual(writes.flatMap((w) => segmentTunFrame(w) ?? []), packets);
+  return writes.map((w) => (readVnet(w).gsoType === GSO_UDP_L4 ? segmentTunFrame(w)!.length : 1));
+}
+
+test('with USO, consecutive datagrams of one UDP flow coalesce into one write that splits back to the same datagrams', () => {
+  const datagrams = udpFlow(5 * 1200 + 700, 1200);
+  assert.equal(datagrams.length, 6);
+  const writes = coalesceTunPackets(datagrams, true);
+  assert.equal(writes.length, 1);
+  const w = writes[0]!;
+  assert.deepEqual(readVnet(w), { flags: NEEDS_CSUM, gsoType: GSO_UDP_L4, hdrLen: 28, gsoSize: 1200, csumStart: 20, csumOffset: 6 });
+  const superPacket = w.subarray(10);
+  assert.equal(superPacket.length, 28 + 5 * 1200 + 700);
+  assert.equal(superPacket.readUInt16BE(2), superPacket.length);
+  assert.equal(checksum(superPacket, 0, 20), 0, 'IPv4 header checksum of the super-packet');
+  assert.equal(superPacket.readUInt16BE(24), superPacket.length - 20, 'UDP length of the super-packet');
+  assert.equal(superPacket.readUInt16BE(26), pseudoSum(superPacket, 17, superPacket.length - 20), 'UDP checksum holds the pseudo-header sum');
+  assert.deepEqual(segmentTunFrame(w), datagrams, 'the kernel view: splitting it again gives the datagrams back');
+  // A device without USO gets them one by one, unchanged.
+  assert.deepEqual(coalesceTunPackets(datagrams), datagrams.map((d) => Buffer.concat([Buffer.alloc(10), d])));
+  assert.deepEqual(coalesceTunPackets(datagrams, false).length, datagrams.length);
+});
+
+test('UDP runs break where the kernel could not treat datagrams as one', () => {
+  const a = udpFlow(5 * 1200, 1200);
+  const other = udpFlow(2 * 1200, 1200, 6000);
+  assert.deepEqual(udpGroups(a), [5]);
+  assert.deepEqual(udpGroups([a[0]!, a[1]!, other[0]!, a[2]!, a[3]!, a[4]!]), [2, 1, 3], 'another flow between');
+  // The kernel numbers the datagrams of a super-packet from the first one's IP id (ids are not kept).
+  const short = withIpId(udpFlow(800, 800)[0]!, a[0]!.readUInt16BE(4) + 2);
+  assert.deepEqual(udpGroups([a[0]!, a[1]!, short, a[2]!]), [3, 1], 'only the last datagram may be shorter');
+  const [long] = udpFlow(1300, 1300);
+  assert.deepEqual(udpGroups([a[0]!, long!]), [1, 1], 'a longer datagram');
+  const noChecksum = Buffer.from(a[1]!);
+  noChecksum.writeUInt16BE(0, 26);
+  assert.deepEqual(udpGroups([a[0]!, noChecksum, a[2]!]), [1, 1, 1], 'a datagram sent without checksum');
+  const corrupt = Buffer.from(a[1]!);
+  corrupt[corrupt.length - 1]! ^= 1;
+  const writes = coalesceTunPackets([a[0]!, corrupt, a[2]!, a[3]!], true);
+  assert.deepEqual(writes[1], Buffer.concat([Buffer.alloc(10), corrupt]), 'a datagram with a bad checksum reaches the kernel alone, unchanged');
+  assert.equal(writes.length, 3);
+  const fragment = Buffer.from(a[1]!);
+  fragment.writeUInt16BE(0x2000, 6); // MF
+  fragment.writeUInt16BE(0, 10);
+  fragment.writeUInt16BE(checksum(fragment, 0, 20), 10);
+  assert.deepEqual(udpGroups([a[0]!, fragment]), [1, 1], 'an IP fragment');
+  const tcp = flow(3 * 1248);
+  // (The three TCP segments go as one TSO write, counted 1 here.)
+  assert.deepEqual(udpGroups([a[0]!, a[1]!, ...tcp, a[2]!, a[3]!]), [2, 1, 2], 'TCP between');
+  const many = [0, 1, 2].flatMap((k) => udpFlow(50 * 1200, 1200).map((d, j) => withIpId(d, 7 + 50 * k + j)));
+  const sizes = udpGroups(many);
+  assert.ok(sizes.every((n) => n <= 64 && 28 + n * 1200 <= 65535), `no super-packet above 64 KiB or 64 datagrams: ${sizes}`);
+  assert.equal(sizes.reduce((x, y) => x + y, 0), many.length);
+});
+
+test('hostile UDP datagrams handed to the coalescer pass through byte for byte', () => {
+  const base = [...udpFlow(4 * 1000 + 10, 1000), ...flow(3000)];
+  for (let i = 0; i < 3000; i++) {
+    const packets = base.map((p) => Buffer.from(p));
+    const victim = packets[i % packets.length]!;
+    for (let k = 0; k < 1 + (i % 4); k++) victim[Math.floor(Math.random() * 40)] = Math.floor(Math.random() * 256);
+    if (i % 5 === 0) packets[i % packets.length] = victim.subarray(0, Math.floor(Math.random() * victim.length));
+    let next = 0;
+    for (const w of coalesceTunPackets(packets, true)) {
+      if (readVnet(w).gsoType === GSO_NONE) {
+        assert.deepEqual(w, Buffer.concat([Buffer.alloc(10), packets[next]!]));
+        next++;
+      } else {
+        const split = segmentTunFrame(w)!;
+        assert.deepEqual(split, packets.slice(next, next + split.length));
+        next += split.length;
+      }
+    }
+    assert.equal(next, packets.length);
+  }
+});
