@@ -219,7 +219,7 @@ export class HandshakeManager {
       this.deps.addCandidate(host);
       return;
     }
-    diag.limited('info', `tunnel-up ${fields.vpnIp}`, { ...fields, localIndex: host.localIndex, remoteIndex: host.remoteIndex }, 'handshake message 1 received, tunnel up (responder)');
+    diag.limited('info', `tunnel-up-responder ${fields.vpnIp}`, { ...fields, localIndex: host.localIndex, remoteIndex: host.remoteIndex }, 'handshake message 1 received, tunnel up (responder)');
     this.deps.tunnelUp(host);
   }
 
@@ -264,7 +264,7 @@ export class HandshakeManager {
     host.lastHandshakeTime = details.time;
     host.remotes.unblockAll();
     this.complete(host, result.keys, verified, from);
-    diag.limited('info', `tunnel-up ${formatVpnAddr(host.vpnIp)}`, { vpnIp: formatVpnAddr(host.vpnIp), certName: verified.cert.details.name, certVersion: verified.cert.details.version, from: from && endpointKey(from), localIndex: host.localIndex, remoteIndex: host.remoteIndex }, 'handshake message 2 received, tunnel up (initiator)');
+    diag.limited('info', `tunnel-up-initiator ${formatVpnAddr(host.vpnIp)}`, { vpnIp: formatVpnAddr(host.vpnIp), certName: verified.cert.details.name, certVersion: verified.cert.details.version, from: from && endpointKey(from), localIndex: host.localIndex, remoteIndex: host.remoteIndex }, 'handshake message 2 received, tunnel up (initiator)');
     this.deps.tunnelUp(host);
   }
 
