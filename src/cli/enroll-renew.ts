@@ -1,8 +1,8 @@
 /**
  * The renewal a running node does through the enrollment service that issued its certificate
  * (config `enrollment`): prove the key with the current certificate, receive a new one with the
- * same name, IP and subnets, write it over `pki.cert` and reload. Plugged into the node's
- * CertificateRenewal by `mesh node`.
+ * same name, IP and subnets, write it over `pki.cert` (beside the node's certificate of the other
+ * version, when it holds both) and reload. Plugged into the node's CertificateRenewal by `mesh node`.
  */
 import { bytesToHex, hexToBytes, type Certificate } from '../../pki/cert.js';
 import { renewalProof } from '../../pki/enroll-issue.js';
@@ -28,6 +28,19 @@ export async function renewThroughService(config: NodeConfig, identity: LocalIde
     throw new UserError(`enrollment server ${server}: the renewed certificate does not parse: ${(err as Error).message}`);
   }
   if (bytesToHex(renewed.details.publicKey) !== bytesToHex(current.details.publicKey)) throw new UserError(`enrollment server ${server}: the renewed certificate is for another key`);
-  writeOutputFiles([{ path: config.pki.cert, data: encodeCertificatePem(renewed), what: 'certificate' }], true);
+  const held = identity.certificates().map((h) => h.cert);
+  writeOutputFiles([{ path: config.pki.cert, data: renewedCertificateFile(held, current, renewed), what: 'certificate' }], true);
   await reload();
+}
+
+/**
+ * pki.cert after `current` was renewed: `renewed` in its place, the other certificates the node holds
+ * (a v1 and a v2 one, as Nebula 1.10+) kept, one per version, lowest version first.
+ */
+export function renewedCertificateFile(held: readonly Certificate[], current: Certificate, renewed: Certificate): string {
+  const kept = held.filter((c) => c !== current && c.details.version !== renewed.details.version);
+  return [...kept, renewed]
+    .sort((a, b) => a.details.version - b.details.version)
+    .map(encodeCertificatePem)
+    .join('');
 }
