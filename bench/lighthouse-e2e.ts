@@ -468,6 +468,7 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   });
   process.on('SIGINT', () => process.exit(130));
+  process.on('SIGTERM', () => process.exit(143)); // as from `timeout`: the exit handler stops the lighthouse
   const log = () => readFileSync(logPath, 'utf8');
   const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`the lighthouse exited (${code}):\n${log().slice(-4000)}`))));
   exited.catch(() => {});

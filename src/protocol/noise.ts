@@ -19,7 +19,7 @@ import {
   createPrivateKey,
   createPublicKey,
   diffieHellman,
-  generateKeyPairSync,
+  randomBytes,
   timingSafeEqual,
   type KeyObject,
 } from 'node:crypto';
@@ -99,11 +99,17 @@ export function x25519PublicKey(privateKey: Uint8Array): Uint8Array {
   return new Uint8Array(Buffer.from(createPublicKey(privateKeyObject(privateKey)).export({ format: 'jwk' }).x!, 'base64url'));
 }
 
-/** A fresh key pair: 32 random bytes as the private key (OpenSSL's), as Nebula and flynn/noise do. */
+/**
+ * A fresh key pair: 32 random bytes as the private key, as Nebula and flynn/noise do. Not
+ * generateKeyPairSync: in Node 20 a scavenge during the JWK export of such a key can free its
+ * KeyGenJob, whose destructor takes the key's mutex the export holds, and the process hangs (seen in
+ * a lighthouse under 100k handshakes; more likely with the bin's small young generation).
+ */
 export function generateKeyPair(): KeyPair {
-  const { privateKey: key } = generateKeyPairSync('x25519');
-  const jwk = key.export({ format: 'jwk' });
-  const pair = { privateKey: new Uint8Array(Buffer.from(jwk.d!, 'base64url')), publicKey: new Uint8Array(Buffer.from(jwk.x!, 'base64url')) };
+  const privateKey = new Uint8Array(randomBytes(DH_LEN));
+  const d = Buffer.from(privateKey.buffer, privateKey.byteOffset, DH_LEN).toString('base64url');
+  const key = createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', d, x: PLACEHOLDER_X }, format: 'jwk' });
+  const pair = { privateKey, publicKey: new Uint8Array(Buffer.from(createPublicKey(key).export({ format: 'jwk' }).x!, 'base64url')) };
   madeHere.set(pair.privateKey, key);
   return pair;
 }
