@@ -72,20 +72,25 @@ void AddRouteAttrs(nlmsghdr* nh, bool add, int ifindex, uint32_t mtu, int64_t me
 static_assert(offsetof(Request, attrs) == NLMSG_LENGTH(sizeof(rtmsg)), "rtattr offset");
 static_assert(offsetof(AddrRequest, attrs) == NLMSG_LENGTH(sizeof(ifaddrmsg)), "rtattr offset");
 
+// A route message of either family, without its RTA_DST; `scope` is the added route's.
+static void InitRouteRequest(Request* req, bool add, unsigned char family, int bits, unsigned char scope) {
+  std::memset(req, 0, sizeof(*req));
+  req->nh.nlmsg_len = NLMSG_LENGTH(sizeof(rtmsg));
+  req->nh.nlmsg_type = add ? RTM_NEWROUTE : RTM_DELROUTE;
+  req->nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | (add ? (NLM_F_CREATE | NLM_F_REPLACE) : 0);
+  req->nh.nlmsg_seq = 1;
+  req->rt.rtm_family = family;
+  req->rt.rtm_dst_len = static_cast<unsigned char>(bits);
+  req->rt.rtm_table = RT_TABLE_MAIN;
+  req->rt.rtm_protocol = add ? RTPROT_BOOT : 0;
+  req->rt.rtm_scope = add ? scope : static_cast<unsigned char>(RT_SCOPE_NOWHERE);
+  req->rt.rtm_type = RTN_UNICAST;
+}
+
 int RouteChange(bool add, const RouteSpec& route) {
   if (route.bits < 0 || route.bits > 32) return EINVAL;
   Request req;
-  std::memset(&req, 0, sizeof(req));
-  req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(rtmsg));
-  req.nh.nlmsg_type = add ? RTM_NEWROUTE : RTM_DELROUTE;
-  req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | (add ? (NLM_F_CREATE | NLM_F_REPLACE) : 0);
-  req.nh.nlmsg_seq = 1;
-  req.rt.rtm_family = AF_INET;
-  req.rt.rtm_dst_len = static_cast<unsigned char>(route.bits);
-  req.rt.rtm_table = RT_TABLE_MAIN;
-  req.rt.rtm_protocol = add ? RTPROT_BOOT : 0;
-  req.rt.rtm_scope = add ? RT_SCOPE_LINK : RT_SCOPE_NOWHERE;
-  req.rt.rtm_type = RTN_UNICAST;
+  InitRouteRequest(&req, add, AF_INET, route.bits, RT_SCOPE_LINK);
 
   uint32_t mask = route.bits == 0 ? 0 : (0xffffffffu << (32 - route.bits));
   uint32_t dst = htonl(route.dst & mask);
@@ -97,17 +102,7 @@ int RouteChange(bool add, const RouteSpec& route) {
 int Route6Change(bool add, const Route6Spec& route) {
   if (route.bits < 0 || route.bits > 128) return EINVAL;
   Request req;
-  std::memset(&req, 0, sizeof(req));
-  req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(rtmsg));
-  req.nh.nlmsg_type = add ? RTM_NEWROUTE : RTM_DELROUTE;
-  req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | (add ? (NLM_F_CREATE | NLM_F_REPLACE) : 0);
-  req.nh.nlmsg_seq = 1;
-  req.rt.rtm_family = AF_INET6;
-  req.rt.rtm_dst_len = static_cast<unsigned char>(route.bits);
-  req.rt.rtm_table = RT_TABLE_MAIN;
-  req.rt.rtm_protocol = add ? RTPROT_BOOT : 0;
-  req.rt.rtm_scope = add ? RT_SCOPE_UNIVERSE : RT_SCOPE_NOWHERE;
-  req.rt.rtm_type = RTN_UNICAST;
+  InitRouteRequest(&req, add, AF_INET6, route.bits, RT_SCOPE_UNIVERSE);
   unsigned char dst[16];
   for (int i = 0; i < 16; i++) {
     int keep = route.bits - i * 8;

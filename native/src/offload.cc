@@ -228,6 +228,28 @@ void PassThrough(size_t index, std::vector<TunWrite>& writes) {
   writes.push_back(w);
 }
 
+
+// A super-packet's IPv4 header: total length `total`, checksum recomputed. Returns `total`.
+size_t SetIp4Length(uint8_t* ip, size_t ip_len, size_t total) {
+  Put16(ip + 2, static_cast<uint32_t>(total));
+  Put16(ip + 10, 0);
+  Put16(ip + 10, static_cast<uint16_t>(~Fold(SumBytes(ip, ip_len, 0))));
+  return total;
+}
+
+// The virtio_net_hdr of a super-packet whose segments carry `segment` payload bytes each, the
+// transport checksum left to the kernel (CHECKSUM_PARTIAL at `csum_offset` in the transport header).
+void WriteSuperPacketHdr(TunWrite& w, uint8_t gso_type, size_t ip_len, size_t segment, uint16_t csum_offset) {
+  VnetHdr h;
+  h.flags = kNeedsCsum;
+  h.gso_type = gso_type;
+  h.hdr_len = static_cast<uint16_t>(w.head_len);
+  h.gso_size = static_cast<uint16_t>(segment);
+  h.csum_start = static_cast<uint16_t>(ip_len);
+  h.csum_offset = csum_offset;
+  WriteVnetHdr(h, w.vnet);
+}
+
 void EmitGroup(const std::vector<Span>& packets, size_t first, size_t count, const Segment4& head,
                size_t total_payload, bool push, std::vector<TunWrite>& writes) {
   if (count == 1) return PassThrough(first, writes);
@@ -237,22 +259,12 @@ void EmitGroup(const std::vector<Span>& packets, size_t first, size_t count, con
   w.skip = w.head_len = head.hdrs();
   std::memcpy(w.head, packets[first].data, w.head_len);
   uint8_t* ip = w.head;
-  const size_t total = w.head_len + total_payload;
-  Put16(ip + 2, static_cast<uint32_t>(total));
-  Put16(ip + 10, 0);
-  Put16(ip + 10, static_cast<uint16_t>(~Fold(SumBytes(ip, head.ip_len, 0))));
+  const size_t total = SetIp4Length(ip, head.ip_len, w.head_len + total_payload);
   uint8_t* tcp = ip + head.ip_len;
   if (push) tcp[13] |= kTcpPsh;
   // CHECKSUM_PARTIAL: the field holds the (uncomplemented) pseudo-header sum.
   Put16(tcp + 16, Fold(PseudoSum(ip, kProtoTcp, total - head.ip_len)));
-  VnetHdr h;
-  h.flags = kNeedsCsum;
-  h.gso_type = kGsoTcpV4;
-  h.hdr_len = static_cast<uint16_t>(w.head_len);
-  h.gso_size = static_cast<uint16_t>(head.payload);
-  h.csum_start = static_cast<uint16_t>(head.ip_len);
-  h.csum_offset = 16;
-  WriteVnetHdr(h, w.vnet);
+  WriteSuperPacketHdr(w, kGsoTcpV4, head.ip_len, head.payload, 16);
   writes.push_back(w);
 }
 
@@ -293,22 +305,12 @@ void EmitUdpGroup(const std::vector<Span>& packets, size_t first, size_t count, 
   w.skip = w.head_len = head.ip_len + 8;
   std::memcpy(w.head, packets[first].data, w.head_len);
   uint8_t* ip = w.head;
-  const size_t total = w.head_len + total_payload;
-  Put16(ip + 2, static_cast<uint32_t>(total));
-  Put16(ip + 10, 0);
-  Put16(ip + 10, static_cast<uint16_t>(~Fold(SumBytes(ip, head.ip_len, 0))));
+  const size_t total = SetIp4Length(ip, head.ip_len, w.head_len + total_payload);
   uint8_t* udp = ip + head.ip_len;
   Put16(udp + 4, static_cast<uint32_t>(total - head.ip_len));
   // CHECKSUM_PARTIAL over the whole super-packet; the kernel adjusts it to each segment's length.
   Put16(udp + 6, Fold(PseudoSum(ip, kProtoUdp, total - head.ip_len)));
-  VnetHdr h;
-  h.flags = kNeedsCsum;
-  h.gso_type = kGsoUdpL4;
-  h.hdr_len = static_cast<uint16_t>(w.head_len);
-  h.gso_size = static_cast<uint16_t>(head.payload);
-  h.csum_start = static_cast<uint16_t>(head.ip_len);
-  h.csum_offset = 6;
-  WriteVnetHdr(h, w.vnet);
+  WriteSuperPacketHdr(w, kGsoUdpL4, head.ip_len, head.payload, 6);
   writes.push_back(w);
 }
 
