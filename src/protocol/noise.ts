@@ -96,7 +96,11 @@ function publicKeyObject(raw: Uint8Array): KeyObject {
 
 /** The raw X25519 public key for a raw 32-byte private key (clamping happens inside X25519). */
 export function x25519PublicKey(privateKey: Uint8Array): Uint8Array {
-  return new Uint8Array(Buffer.from(createPublicKey(privateKeyObject(privateKey)).export({ format: 'jwk' }).x!, 'base64url'));
+  return publicKeyOf(privateKeyObject(privateKey));
+}
+
+function publicKeyOf(key: KeyObject): Uint8Array {
+  return new Uint8Array(Buffer.from(createPublicKey(key).export({ format: 'jwk' }).x!, 'base64url'));
 }
 
 /**
@@ -109,7 +113,7 @@ export function generateKeyPair(): KeyPair {
   const privateKey = new Uint8Array(randomBytes(DH_LEN));
   const d = Buffer.from(privateKey.buffer, privateKey.byteOffset, DH_LEN).toString('base64url');
   const key = createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', d, x: PLACEHOLDER_X }, format: 'jwk' });
-  const pair = { privateKey, publicKey: new Uint8Array(Buffer.from(createPublicKey(key).export({ format: 'jwk' }).x!, 'base64url')) };
+  const pair = { privateKey, publicKey: publicKeyOf(key) };
   madeHere.set(pair.privateKey, key);
   return pair;
 }

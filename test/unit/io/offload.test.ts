@@ -32,6 +32,25 @@ interface Vnet {
 }
 
 /** A virtio_net_hdr (host byte order, little-endian here) followed by the packet. */
+/**
+ * A damaged packet is never merged, so every write is either one input byte for byte or a run that
+ * splits back into its inputs, in order.
+ */
+function assertWritesSplitBackInto(writes: Buffer[], packets: Buffer[]): void {
+  let next = 0;
+  for (const w of writes) {
+    if (readVnet(w).gsoType === GSO_NONE) {
+      assert.deepEqual(w, Buffer.concat([Buffer.alloc(10), packets[next]!]));
+      next++;
+    } else {
+      const split = segmentTunFrame(w)!;
+      assert.deepEqual(split, packets.slice(next, next + split.length));
+      next += split.length;
+    }
+  }
+  assert.equal(next, packets.length);
+}
+
 function frame(v: Vnet, packet: Buffer): Buffer {
   const h = Buffer.alloc(10);
   h[0] = v.flags ?? 0;
@@ -368,21 +387,7 @@ test('hostile packets handed to the coalescer pass through byte for byte', () =>
     const victim = packets[i % packets.length]!;
     for (let k = 0; k < 1 + (i % 4); k++) victim[Math.floor(Math.random() * 60)] = Math.floor(Math.random() * 256);
     if (i % 5 === 0) packets[i % packets.length] = victim.subarray(0, Math.floor(Math.random() * victim.length));
-    const writes = coalesceTunPackets(packets);
-    // A damaged packet is never merged, so every write is either one input byte for byte or a run
-    // that splits back into its inputs.
-    let next = 0;
-    for (const w of writes) {
-      if (readVnet(w).gsoType === GSO_NONE) {
-        assert.deepEqual(w, Buffer.concat([Buffer.alloc(10), packets[next]!]));
-        next++;
-      } else {
-        const split = segmentTunFrame(w)!;
-        assert.deepEqual(split, packets.slice(next, next + split.length));
-        next += split.length;
-      }
-    }
-    assert.equal(next, packets.length);
+    assertWritesSplitBackInto(coalesceTunPackets(packets), packets);
   }
   assert.deepEqual(coalesceTunPackets([Buffer.alloc(0), Buffer.alloc(3)]), [Buffer.alloc(10), Buffer.alloc(13)]);
   assert.throws(() => coalesceTunPackets([{} as Uint8Array]), /Uint8Array/);
@@ -471,17 +476,6 @@ test('hostile UDP datagrams handed to the coalescer pass through byte for byte',
     const victim = packets[i % packets.length]!;
     for (let k = 0; k < 1 + (i % 4); k++) victim[Math.floor(Math.random() * 40)] = Math.floor(Math.random() * 256);
     if (i % 5 === 0) packets[i % packets.length] = victim.subarray(0, Math.floor(Math.random() * victim.length));
-    let next = 0;
-    for (const w of coalesceTunPackets(packets, true)) {
-      if (readVnet(w).gsoType === GSO_NONE) {
-        assert.deepEqual(w, Buffer.concat([Buffer.alloc(10), packets[next]!]));
-        next++;
-      } else {
-        const split = segmentTunFrame(w)!;
-        assert.deepEqual(split, packets.slice(next, next + split.length));
-        next += split.length;
-      }
-    }
-    assert.equal(next, packets.length);
+    assertWritesSplitBackInto(coalesceTunPackets(packets, true), packets);
   }
 });
