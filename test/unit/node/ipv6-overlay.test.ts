@@ -5,12 +5,11 @@
  * every address, and the lighthouse DNS answers AAAA.
  */
 import assert from 'node:assert/strict';
-import dgram from 'node:dgram';
 import { after, before, describe, it } from 'node:test';
-import dnsPacket, { type DecodedPacket } from 'dns-packet';
 import { MemoryNetwork } from '../../../src/io/memory.js';
 import { parseIp6, parseVpnAddr } from '../../../src/net/ip.js';
 import { makeCA, makeHost } from '../../../src/lab/pki.js';
+import { DNS_LIGHTHOUSE, DnsTestClient } from '../../helpers/dns-client.js';
 import { startMemoryNode, waitFor, type MemoryNode } from '../../helpers/memory-mesh.js';
 
 const ca = makeCA('V6 CA', { version: 2 });
@@ -39,28 +38,19 @@ describe('IPv6 overlay with v2 certificates (in memory)', () => {
   let lh: MemoryNode;
   let a: MemoryNode;
   let b: MemoryNode;
-  const socket = dgram.createSocket('udp4');
-  const replies = new Map<number, DecodedPacket>();
+  let dns: DnsTestClient;
 
   before(async () => {
     const net = new MemoryNetwork();
-    lh = await startMemoryNode(net, lhHost, '192.0.2.1', {
-      amLighthouse: true,
-      tun: { disabled: true },
-      extra: { lighthouse: { am_lighthouse: true, serve_dns: true, dns: { host: '127.0.0.1', port: 0 } } },
-    });
+    lh = await startMemoryNode(net, lhHost, '192.0.2.1', DNS_LIGHTHOUSE);
     const viaLighthouse = { lighthouses: ['10.8.0.1'], staticHostMap: { '10.8.0.1': ['192.0.2.1:4242'] } };
     a = await startMemoryNode(net, aHost, '192.0.2.2', viaLighthouse);
     b = await startMemoryNode(net, bHost, '192.0.2.3', viaLighthouse);
-    socket.on('message', (data) => {
-      const reply = dnsPacket.decode(data);
-      replies.set(reply.id!, reply);
-    });
-    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+    dns = await DnsTestClient.open();
   });
 
   after(async () => {
-    socket.close();
+    dns?.close();
     for (const n of [a, b, lh]) await n?.stop();
   });
 
@@ -92,9 +82,8 @@ describe('IPv6 overlay with v2 certificates (in memory)', () => {
     await waitFor(() => lh.node.hostmap.get(parseVpnAddr('fd08::3'))?.established === true, 3000, 'b at the lighthouse');
     const port = lh.lighthouse!.dns!.port;
     const ask = async (name: string, type: 'A' | 'AAAA', id: number): Promise<unknown[]> => {
-      socket.send(dnsPacket.encode({ type: 'query', id, questions: [{ name, type }] }), port, '127.0.0.1');
-      await waitFor(() => replies.has(id), 2000, `reply ${id}`);
-      return (replies.get(id)!.answers ?? []).map((r) => [r.type, 'data' in r ? r.data : null]);
+      const reply = await dns.query(port, name, type, id);
+      return (reply.answers ?? []).map((r) => [r.type, 'data' in r ? r.data : null]);
     };
     assert.deepEqual(await ask('b', 'AAAA', 1), [['AAAA', 'fd08::3']]);
     assert.deepEqual(await ask('b', 'A', 2), [['A', '10.8.0.3']]);

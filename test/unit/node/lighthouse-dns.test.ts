@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import dgram from 'node:dgram';
 import { after, before, describe, it } from 'node:test';
 import dnsPacket, { type DecodedPacket } from 'dns-packet';
+import { DNS_LIGHTHOUSE, DnsTestClient, type DnsReply } from '../../helpers/dns-client.js';
 import { MemoryNetwork } from '../../../src/io/memory.js';
 import { parseIp } from '../../../src/net/ipv4.js';
 import { icmpEcho } from '../../helpers/packets.js';
@@ -15,40 +15,30 @@ const clientHost = makeHost(ca, 'client.example', '10.7.0.2/16', { groups: ['lap
 let lighthouse: MemoryNode;
 let client: MemoryNode;
 let dnsPort: number;
-const socket = dgram.createSocket('udp4');
-const replies = new Map<number, DecodedPacket & { rcode?: string }>();
+let dns: DnsTestClient;
 
 /** The records' data (OPT records have none). */
 function answerData(reply: DecodedPacket): unknown[] {
   return (reply.answers ?? []).map((a) => ('data' in a ? a.data : undefined));
 }
 
-function query(name: string, type: 'A' | 'AAAA' | 'TXT', id: number): Promise<DecodedPacket & { rcode?: string }> {
-  socket.send(dnsPacket.encode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ name, type }] }), dnsPort, '127.0.0.1');
-  return waitFor(() => replies.has(id), 2000, `reply ${id}`).then(() => replies.get(id)!);
+function query(name: string, type: 'A' | 'AAAA' | 'TXT', id: number): Promise<DnsReply> {
+  return dns.query(dnsPort, name, type, id, dnsPacket.RECURSION_DESIRED);
 }
 
 describe('lighthouse DNS (serve_dns)', () => {
   before(async () => {
     const net = new MemoryNetwork();
-    lighthouse = await startMemoryNode(net, lighthouseHost, '192.0.2.1', {
-      amLighthouse: true,
-      tun: { disabled: true },
-      extra: { lighthouse: { am_lighthouse: true, serve_dns: true, dns: { host: '127.0.0.1', port: 0 } } },
-    });
+    lighthouse = await startMemoryNode(net, lighthouseHost, '192.0.2.1', DNS_LIGHTHOUSE);
     client = await startMemoryNode(net, clientHost, '192.0.2.2', { staticHostMap: { '10.7.0.1': ['192.0.2.1:4242'] } });
     client.tun.inject([icmpEcho('10.7.0.2', '10.7.0.1', 8, 1, 1)]);
     await waitFor(() => lighthouse.node.hostmap.get(parseIp('10.7.0.2'))?.established === true, 3000, 'tunnel to the lighthouse');
     dnsPort = lighthouse.lighthouse!.dns!.port;
-    socket.on('message', (data) => {
-      const reply = dnsPacket.decode(data);
-      replies.set(reply.id!, reply);
-    });
-    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+    dns = await DnsTestClient.open();
   });
 
   after(async () => {
-    socket.close();
+    dns.close();
     await client.stop();
     await lighthouse.stop();
   });
@@ -87,16 +77,16 @@ describe('lighthouse DNS (serve_dns)', () => {
 
   it('drops malformed queries and answers the next one', async () => {
     const before = lighthouse.node.stats.dropped['dns-malformed'] ?? 0;
-    socket.send(Buffer.from([0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0x00]), dnsPort, '127.0.0.1');
+    dns.send(Buffer.from([0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0x00]), dnsPort);
     const truncatedQuestion = dnsPacket.encode({ type: 'query', id: 140, questions: [{ name: 'client.example', type: 'A' }] }).subarray(0, 20);
-    socket.send(truncatedQuestion, dnsPort, '127.0.0.1');
+    dns.send(truncatedQuestion, dnsPort);
     const responseNotQuery = dnsPacket.encode({ type: 'response', id: 141, questions: [{ name: 'client.example', type: 'A' }] });
-    socket.send(responseNotQuery, dnsPort, '127.0.0.1');
+    dns.send(responseNotQuery, dnsPort);
     const reply = await query('client.example', 'A', 142);
     assert.deepEqual(answerData(reply), ['10.7.0.2']);
     assert.equal((lighthouse.node.stats.dropped['dns-malformed'] ?? 0) - before, 2);
     assert.equal(lighthouse.node.stats.dropped['dns-not-query'], 1);
-    assert.equal(replies.has(140) || replies.has(141) || replies.has(0x1234), false, 'no reply to bad input');
+    assert.equal(dns.replies.has(140) || dns.replies.has(141) || dns.replies.has(0x1234), false, 'no reply to bad input');
   });
 
   it('forgets a host whose tunnel is gone', async () => {
