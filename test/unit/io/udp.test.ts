@@ -143,10 +143,7 @@ test('native UDP: sendmmsg counts bad destinations without failing the batch', a
 });
 
 test('native UDP GSO and GRO: runs of equal datagrams leave as one message and arrive split, in order, with or without GRO', async (t) => {
-  if (!tryLoadNative()?.Udp) {
-    t.skip(`native addon unavailable: ${nativeLoadError()?.message}`);
-    return;
-  }
+  if (!tryLoadNative()?.Udp) return skipTest(t, `native addon unavailable: ${nativeLoadError()?.message}`);
   const sender = (await bindUdp({ host: '127.0.0.1', port: 0, impl: 'native' })) as NativeUdpBind;
   const withGro = (await bindUdp({ host: '127.0.0.1', port: 0, impl: 'native', readBuffer: 4 << 20 })) as NativeUdpBind;
   const withoutGro = (await bindUdp({ host: '127.0.0.1', port: 0, impl: 'native', readBuffer: 4 << 20, offload: false })) as NativeUdpBind;
