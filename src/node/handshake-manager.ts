@@ -1,3 +1,4 @@
+import type { Certificate } from '../../pki/cert.js';
 import { endpointKey, sameEndpoint, type Endpoint } from '../net/endpoint.js';
 import { compareVpnAddr, formatVpnAddr, vpnAddrOf, type VpnAddr } from '../net/ip.js';
 import type { AeadFactory, CipherName } from '../protocol/aead.js';
@@ -5,7 +6,6 @@ import { HEADER_LEN, MessageType, writeHeader, type Header } from '../protocol/h
 import { decodeHandshake, encodeHandshake, type HandshakeDetails } from '../protocol/messages.js';
 import { initiatorReadMessage2, initiatorWriteMessage1, message1Contents, responderReadMessage1, responderWriteMessage2, type HandshakeKeys } from '../protocol/noise.js';
 import type { Diagnostics } from './diagnostics.js';
-import type { Certificate } from '../../pki/cert.js';
 import { GlobalBudget, SourceLimiter, STAGE1_BURST, STAGE1_PER_SECOND } from './source-limiter.js';
 import { HostInfo, type HostMap } from './hostmap.js';
 import type { LocalIdentity, VerifiedPeer } from './identity.js';
