@@ -2,9 +2,9 @@
  * Flood benchmark (issue 11 §1): does a mesh node keep serving legitimate traffic while an attacker
  * floods its UDP port?
  *
- *   npm run bench:flood -- [--rates 10000,40000] [--rounds 3] [--seconds 20] [--sources 32]
+ *   npm run bench:flood -- [--rates 10000,40000] [--rounds 3] [--seconds 20] [--sources 32 (at most 4094)]
  *                          [--ping-interval 0.1] [--handshake-interval 0.25] [--handshake-timeout 2]
- *                          [--json FILE] [--node-args="--cpu-prof --cpu-prof-dir=DIR"] [--keep]
+ *                          [--incoming-per-second N] [--json FILE] [--node-args="--cpu-prof --cpu-prof-dir=DIR"] [--keep]
  *
  * Topology (two namespaces with a random id, joined by one veth pair; nothing in the root namespace):
  *
@@ -13,6 +13,11 @@
  *             172.31.89.2        a legitimate `mesh node` (overlay 10.89.0.2) with an established tunnel
  *             172.31.89.3        a legitimate handshaker: fresh Noise IX handshakes as new peers
  *             172.31.89.16+      the attacker, one UDP socket per address (--sources)
+ *             172.31.96.1+       ... or, with more than 200 sources, addresses of 172.31.96.0/20: a
+ *                                local route there (any of its addresses can be bound), which the
+ *                                target reaches through 172.31.89.2. Past a few hundred sources the
+ *                                per-address admission no longer binds: what bounds the certificate
+ *                                checks is handshakes.incoming_per_second.
  *
  * Each round, per rate: the attacker (this file, `--role attacker`, sendmmsg through the native addon)
  * sends the hostile mix at the rate for --seconds while `ping -i INTERVAL` runs from the legitimate
@@ -63,6 +68,10 @@ const TARGET = { under: '172.31.89.1', over: '10.89.0.1' };
 const PEER = { under: '172.31.89.2', over: '10.89.0.2' };
 const HANDSHAKER = '172.31.89.3';
 const ATTACKER_BASE = 16; // 172.31.89.16 + i
+/** Sources past what fits next to the others on the link: 172.31.96.0/20 (one socket each, so as many file descriptors). */
+const MAX_LINK_SOURCES = 200;
+const WIDE_SOURCES = '172.31.96.0/20';
+const MAX_WIDE_SOURCES = 4094;
 const TUN = 'mf0';
 const SELF = fileURLToPath(import.meta.url);
 
@@ -305,6 +314,8 @@ interface Options {
   json: string | null;
   /** Extra `node` flags for the target (e.g. --cpu-prof --cpu-prof-dir=DIR). */
   nodeArgs: string[];
+  /** The target's handshakes.incoming_per_second (null: the default). */
+  incomingPerSecond: number | null;
   /** Keep the work directory (configs, node logs). */
   keep: boolean;
 }
@@ -346,6 +357,7 @@ function options(): Options {
       'handshake-timeout': { type: 'string', default: '2' },
       json: { type: 'string' },
       'node-args': { type: 'string', default: '' },
+      'incoming-per-second': { type: 'string' },
       keep: { type: 'boolean', default: false },
     },
   });
@@ -364,9 +376,10 @@ function options(): Options {
     handshakeTimeout: num('handshake-timeout', values['handshake-timeout'], 0.1),
     json: values.json ?? null,
     nodeArgs: values['node-args'].split(' ').filter(Boolean),
+    incomingPerSecond: values['incoming-per-second'] === undefined ? null : num('incoming-per-second', values['incoming-per-second'], 1),
     keep: values.keep,
   };
-  if (o.sources > 200) throw new Error('--sources: at most 200');
+  if (o.sources > MAX_WIDE_SOURCES) throw new Error(`--sources: at most ${MAX_WIDE_SOURCES}`);
   return o;
 }
 
@@ -434,11 +447,18 @@ async function bench(o: Options): Promise<void> {
     await lab.address(nsT, a, `${TARGET.under}/24`);
     await lab.address(nsO, b, `${PEER.under}/24`);
     await lab.ip(nsO, 'addr', 'add', `${HANDSHAKER}/24`, 'dev', b);
-    const sources = Array.from({ length: o.sources }, (_, i) => `172.31.89.${ATTACKER_BASE + i}`);
-    for (const s of sources) await lab.ip(nsO, 'addr', 'add', `${s}/24`, 'dev', b);
+    let sources: string[];
+    if (o.sources <= MAX_LINK_SOURCES) {
+      sources = Array.from({ length: o.sources }, (_, i) => `172.31.89.${ATTACKER_BASE + i}`);
+      for (const s of sources) await lab.ip(nsO, 'addr', 'add', `${s}/24`, 'dev', b);
+    } else {
+      sources = Array.from({ length: o.sources }, (_, i) => `172.31.${96 + ((i + 1) >> 8)}.${(i + 1) & 255}`);
+      await lab.ip(nsO, 'route', 'add', 'local', WIDE_SOURCES, 'dev', 'lo');
+      await lab.ip(nsT, 'route', 'add', WIDE_SOURCES, 'via', PEER.under);
+    }
 
     const ca = makeCA('flood CA', { ips: ['10.89.0.0/16'] });
-    const start = async (ns: string, name: string, host: { under: string; over: string }, peer: { under: string; over: string }, nodeArgs: string[] = []): Promise<{ child: ChildProcess; log: string; socket: string }> => {
+    const start = async (ns: string, name: string, host: { under: string; over: string }, peer: { under: string; over: string }, nodeArgs: string[] = [], more: Record<string, unknown> = {}): Promise<{ child: ChildProcess; log: string; socket: string }> => {
       const h = makeHost(ca, name, `${host.over}/16`);
       const config = nebulaConfig({
         ca: h.ca,
@@ -448,7 +468,7 @@ async function bench(o: Options): Promise<void> {
         staticHostMap: { [peer.over]: [`${peer.under}:${PORT}`] },
         tun: { dev: TUN },
         logLevel: 'info',
-        extra: { control: { socket: join(dir, `${name}.sock`) } },
+        extra: { control: { socket: join(dir, `${name}.sock`) }, ...more },
       });
       const path = join(dir, `${name}.yml`);
       writeFileSync(path, stringify(config));
@@ -460,7 +480,7 @@ async function bench(o: Options): Promise<void> {
       await pollUntil(() => /mesh node started/.test(readFileSync(log, 'utf8')) || (child.exitCode !== null && fail(`${name} exited: ${readFileSync(log, 'utf8')}`)), 20_000, () => `${name} did not start: ${readFileSync(log, 'utf8')}`);
       return { child, log, socket: join(dir, `${name}.sock`) };
     };
-    const target = await start(nsT, 'target', TARGET, PEER, o.nodeArgs);
+    const target = await start(nsT, 'target', TARGET, PEER, o.nodeArgs, o.incomingPerSecond === null ? {} : { handshakes: { incoming_per_second: o.incomingPerSecond } });
     await start(nsO, 'peer', PEER, TARGET);
     const targetPid = target.child.pid!;
     const ping1 = await lab.exec(nsO, 'ping', ['-c', '1', '-w', '10', TARGET.over], { timeoutMs: 15_000 });
@@ -482,7 +502,7 @@ async function bench(o: Options): Promise<void> {
     let certCursor = 0;
 
     say(`bench:flood  ${new Date().toISOString()}  ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), node ${process.version}`);
-    say(`  rates ${o.rates.join(', ')}/s, ${o.rounds} rounds of ${o.seconds} s, ${o.sources} attacker sources, pool ${Object.entries(pool).map(([k, v]) => `${k} ${v.length}`).join(', ')}`);
+    say(`  rates ${o.rates.join(', ')}/s, ${o.rounds} rounds of ${o.seconds} s, ${o.sources} attacker sources, target handshakes.incoming_per_second ${o.incomingPerSecond ?? "default"}, pool ${Object.entries(pool).map(([k, v]) => `${k} ${v.length}`).join(', ')}`);
     say(`  legitimate: ping every ${o.pingInterval} s over the tunnel; a fresh handshake every ${o.handshakeInterval} s (success = message 2 within ${o.handshakeTimeout} s)`);
     const results: RoundResult[] = [];
     for (let round = 1; round <= o.rounds; round++) {

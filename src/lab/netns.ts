@@ -11,7 +11,8 @@
  */
 import { execFile, execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
+import { controlDir } from '../node/control.js';
 import { randomBytes } from 'node:crypto';
 
 let skipReason: string | undefined | null = null;
@@ -228,6 +229,7 @@ export class NetnsLab {
     await Promise.all(alive.map((child) => terminate(child, 'SIGTERM', graceMs)));
     for (const ns of this.namespaces.splice(0)) {
       await run('ip', ['netns', 'del', ns]);
+      removeControlDir(ns);
     }
   }
 
@@ -248,6 +250,15 @@ export class NetnsLab {
       } catch {
         // best effort
       }
+      removeControlDir(ns);
     }
   }
+}
+
+/**
+ * The control socket directory of one of our namespaces (/run/mesh/netns-<name>): a node that exits
+ * cleanly removes it, one the test killed (SIGKILL, a crash under test) leaves its socket there.
+ */
+function removeControlDir(ns: string): void {
+  rmSync(controlDir(ns), { recursive: true, force: true });
 }

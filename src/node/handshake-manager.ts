@@ -1,11 +1,12 @@
-import { endpointKey, type Endpoint } from '../net/endpoint.js';
-import { compareVpnAddr, formatVpnAddr, type VpnAddr } from '../net/ip.js';
+import type { Certificate } from '../../pki/cert.js';
+import { endpointKey, sameEndpoint, type Endpoint } from '../net/endpoint.js';
+import { compareVpnAddr, formatVpnAddr, vpnAddrOf, type VpnAddr } from '../net/ip.js';
 import type { AeadFactory, CipherName } from '../protocol/aead.js';
 import { HEADER_LEN, MessageType, writeHeader, type Header } from '../protocol/header.js';
 import { decodeHandshake, encodeHandshake, type HandshakeDetails } from '../protocol/messages.js';
 import { initiatorReadMessage2, initiatorWriteMessage1, message1Contents, responderReadMessage1, responderWriteMessage2, type HandshakeKeys } from '../protocol/noise.js';
 import type { Diagnostics } from './diagnostics.js';
-import { SourceLimiter, STAGE1_BURST, STAGE1_PER_SECOND } from './source-limiter.js';
+import { GlobalBudget, SourceLimiter, STAGE1_BURST, STAGE1_PER_SECOND } from './source-limiter.js';
 import { HostInfo, type HostMap } from './hostmap.js';
 import type { LocalIdentity, VerifiedPeer } from './identity.js';
 import type { Timers } from './timers.js';
@@ -18,7 +19,7 @@ export interface HandshakeDeps {
   readonly aead: AeadFactory;
   /** Our certificate and keys (replaced by a reload). */
   identity(): LocalIdentity;
-  settings(): { cipher: CipherName; tryInterval: number; retries: number };
+  settings(): { cipher: CipherName; tryInterval: number; retries: number; incomingPerSecond: number; incomingBurst: number };
   remoteAllowed(vpnIp: VpnAddr, from: Endpoint): boolean;
   sendRaw(data: Uint8Array, to: Endpoint): void;
   /** Message 2 goes back the way message 1 came: to `to`, or through the relay hop `via`. */
@@ -57,6 +58,7 @@ function handshakeHeader(remoteIndex: number, stage: number): Buffer {
  */
 export class HandshakeManager {
   private readonly stage1Limiter = new SourceLimiter(STAGE1_PER_SECOND, STAGE1_BURST);
+  private readonly incomingBudget = new GlobalBudget();
 
   constructor(private readonly deps: HandshakeDeps) {}
 
@@ -128,6 +130,32 @@ export class HandshakeManager {
     return false;
   }
 
+  /**
+   * Whether a direct message 1's certificate may be checked (the signature is the costly part of a
+   * forged one): within the budget for all sources together (handshakes.incoming_per_second), or
+   * from a peer we already have a tunnel or a pending handshake with, at an address we know for it,
+   * which a flood of new sources cannot crowd out. Relayed message 1s come through a tunnel and are
+   * not asked about.
+   */
+  private admitCertificateCheck(claimed: Certificate, from: Endpoint): boolean {
+    const { incomingPerSecond, incomingBurst } = this.deps.settings();
+    if (this.knownPeerAt(claimed, from) || this.incomingBudget.allow(this.deps.timers.now(), incomingPerSecond, incomingBurst)) return true;
+    this.deps.diag.drop('handshake1-budget', from);
+    return false;
+  }
+
+  /** Whether a certificate claims a peer we hold a tunnel or a pending handshake for, and `from` is one of its addresses. */
+  private knownPeerAt(claimed: Certificate, from: Endpoint): boolean {
+    const { hostmap } = this.deps;
+    for (const network of claimed.details.networks) {
+      const vpnIp = vpnAddrOf(network);
+      const host = hostmap.get(vpnIp) ?? hostmap.getPending(vpnIp);
+      if (!host) continue;
+      if (sameEndpoint(host.remote, from) || host.remotes.addresses().some((known) => sameEndpoint(known, from))) return true;
+    }
+    return false;
+  }
+
   /** Handshake message 1 (we are the responder); a direct one was admitted by admitStage1. */
   handleStage1(datagram: Buffer, from: Endpoint | null, via?: HostInfo): void {
     const { hostmap, diag } = this.deps;
@@ -144,7 +172,9 @@ export class HandshakeManager {
     }
     let verified;
     try {
-      verified = identity.verifyPeer(details.cert, details.certVersion, contents.remoteStatic);
+      const claimed = identity.readPeer(details.cert, details.certVersion, contents.remoteStatic);
+      if (from && !this.admitCertificateCheck(claimed, from)) return;
+      verified = identity.checkPeer(claimed);
     } catch (err) {
       const source = from ? endpointKey(from) : 'relay';
       diag.limited('info', 'invalid-cert', { from: source, reason: (err as Error).message }, 'invalid certificate from host, refusing handshake');

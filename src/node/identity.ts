@@ -145,14 +145,25 @@ export class LocalIdentity {
    * and blocklist. Throws with the reason.
    */
   verifyPeer(certBytes: Uint8Array, version: number | undefined, remoteStatic: Uint8Array, now = new Date()): VerifiedPeer {
+    return this.checkPeer(this.readPeer(certBytes, version, remoteStatic), now);
+  }
+
+  /**
+   * A handshake's certificate bound to the sender's static key, parsed but not checked: what it
+   * claims (no signature check yet, so cheap). checkPeer() decides whether to believe it.
+   */
+  readPeer(certBytes: Uint8Array, version: number | undefined, remoteStatic: Uint8Array): Certificate {
     // Our curve is always Curve25519 (the constructor refuses others): a P-256 peer fails here.
-    let bound: Certificate;
     try {
-      bound = unmarshalHandshakeCertificate(version ?? 1, certBytes, remoteStatic, this.cert.details.curve);
+      return unmarshalHandshakeCertificate(version ?? 1, certBytes, remoteStatic, this.cert.details.curve);
     } catch (err) {
       if (err instanceof Error && /^certificate curve P256 /.test(err.message)) throw new Error(`${err.message}: P-256 certificates are not supported by mesh`);
       throw err;
     }
+  }
+
+  /** Checks a certificate from readPeer against the CA pool (the signature), the blocklist and our needs. */
+  checkPeer(bound: Certificate, now = new Date()): VerifiedPeer {
     this.caPool.verify(bound, now, this.blocklist);
     if (ipv4Cidrs(bound.details.networks).length === 0) throw new Error('certificate has no IPv4 network');
     return { cert: bound, identity: this.peerIdentity(bound) };

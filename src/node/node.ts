@@ -274,16 +274,21 @@ export class MeshNode implements InsideNode, OutsideNode {
       tun = new DisabledTun(identity.vpnIp, config.tun.mtu);
     } else {
       if (!deps.openTun) throw new UserError('tun: no TUN implementation available');
-      tun = deps.openTun({
-        name: config.tun.dev || undefined,
-        mtu: config.tun.mtu,
-        address: identity.vpnNetwork,
-        // The first IPv4 network is `address`; the others (a v2 certificate's) follow.
-        moreAddresses: identity.vpnNetworks.filter((n) => n.family === 6 || Number(n.addr) !== identity.vpnIp),
-        routes: kernelRoutesOf(config),
-        txQueueLength: config.tun.txQueue,
-        offload: config.tun.offload,
-      });
+      try {
+        tun = deps.openTun({
+          name: config.tun.dev || undefined,
+          mtu: config.tun.mtu,
+          address: identity.vpnNetwork,
+          // The first IPv4 network is `address`; the others (a v2 certificate's) follow.
+          moreAddresses: identity.vpnNetworks.filter((n) => n.family === 6 || Number(n.addr) !== identity.vpnIp),
+          routes: kernelRoutesOf(config),
+          txQueueLength: config.tun.txQueue,
+          offload: config.tun.offload,
+        });
+      } catch (err) {
+        // The kernel refused or did not answer (no CAP_NET_ADMIN, netlink timeout...): a clear error, not a crash.
+        throw new UserError(`tun: cannot set up the TUN device: ${(err as Error).message}`);
+      }
     }
     let udp: UdpBind;
     try {

@@ -4,7 +4,8 @@
  * many (spoofed) addresses is bounded by the table size instead.
  *
  * Used for handshake message 1s (before any public-key work) and for the recv_errors we answer
- * unknown indexes with (one reply per forged datagram would make us a reflector).
+ * unknown indexes with (one reply per forged datagram would make us a reflector). A GlobalBudget
+ * bounds what all sources together may cost (handshakes.incoming_per_second).
  */
 
 /**
@@ -24,6 +25,20 @@ interface Bucket {
   at: number;
 }
 
+/** Adds the tokens earned since the bucket's last use (at most `burst`), then takes one if there is one. */
+function take(bucket: Bucket, nowMs: number, perSecond: number, burst: number): boolean {
+  // A clock that goes back earns nothing, now or later.
+  if (nowMs > bucket.at) {
+    bucket.tokens = Math.min(burst, bucket.tokens + ((nowMs - bucket.at) * perSecond) / 1000);
+    bucket.at = nowMs;
+  } else {
+    bucket.tokens = Math.min(burst, bucket.tokens);
+  }
+  if (bucket.tokens < 1) return false;
+  bucket.tokens--;
+  return true;
+}
+
 export class SourceLimiter {
   private readonly buckets = new Map<string, Bucket>();
 
@@ -39,16 +54,24 @@ export class SourceLimiter {
       if (this.buckets.size >= MAX_SOURCES) this.buckets.clear();
       bucket = { tokens: this.burst, at: nowMs };
       this.buckets.set(address, bucket);
-    } else {
-      bucket.tokens = Math.min(this.burst, bucket.tokens + ((nowMs - bucket.at) * this.perSecond) / 1000);
-      bucket.at = nowMs;
     }
-    if (bucket.tokens < 1) return false;
-    bucket.tokens--;
-    return true;
+    return take(bucket, nowMs, this.perSecond, this.burst);
   }
 
   get sources(): number {
     return this.buckets.size;
+  }
+}
+
+/**
+ * One budget for all sources together (a flood from thousands of addresses passes every per-address
+ * bucket). Rate and burst are passed on each call, so that a reloaded config applies at once; the
+ * bucket starts full.
+ */
+export class GlobalBudget {
+  private readonly bucket: Bucket = { tokens: Infinity, at: 0 };
+
+  allow(nowMs: number, perSecond: number, burst: number): boolean {
+    return take(this.bucket, nowMs, perSecond, burst);
   }
 }

@@ -17,6 +17,7 @@ import { labSkipReason } from '../../src/lab/lab.js';
 import { withOverlayLab, type OverlayLab } from '../../src/lab/overlay.js';
 import { pollUntil } from '../../src/lab/wait.js';
 import type { StatusReport } from '../../src/cli/status.js';
+import { skipTest } from '../helpers/skip.js';
 
 /** Short liveness timers: a blocked direct tunnel is declared dead within seconds. */
 const FAST_TIMERS = { timers: { connection_alive_interval: '1s', pending_deletion_interval: '2s' }, handshakes: { try_interval: '200ms', retries: 10 } };
@@ -70,10 +71,7 @@ function socketOf(lab: OverlayLab, host: string): string {
 
 test('mesh status and mesh ping on a lighthouse, a relay and two nodes: direct, then relayed', { timeout: 180_000 }, async (t) => {
   const reason = await labSkipReason({ commands: ['iptables'] });
-  if (reason) {
-    t.skip(reason);
-    return;
-  }
+  if (reason) return skipTest(t, reason);
   await withOverlayLab(t, { net: 40 }, async (lab) => {
     await lab.addHost('lh', { amLighthouse: true, tunDisabled: true, lighthouses: [] });
     await lab.addHost('r', { amRelay: true, tunDisabled: true, lighthouses: ['lh'] });

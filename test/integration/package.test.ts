@@ -35,7 +35,8 @@ test('npm pack + npm install -g (default settings): prebuilt addon, mesh --versi
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const env = plainEnv({ npm_config_prefix: join(dir, 'prefix') });
 
-  const packed = await run('npm', ['pack', '--json', '--pack-destination', dir], { cwd: REPO, env, maxBuffer: 64 << 20, timeout: 300_000 });
+  // prepack's prebuildify makes its node-gyp dev dir under TMPDIR (/tmp/prebuildify otherwise): ours goes with dir.
+  const packed = await run('npm', ['pack', '--json', '--pack-destination', dir], { cwd: REPO, env: { ...env, TMPDIR: dir }, maxBuffer: 64 << 20, timeout: 300_000 });
   const manifest = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[];
   const files = manifest[0]!.files.map((f) => f.path);
   t.diagnostic(`tarball ${manifest[0]!.filename}: ${files.length} files`);

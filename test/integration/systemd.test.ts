@@ -17,6 +17,7 @@ import { labSkipReason } from '../../src/lab/lab.js';
 import { run } from '../../src/lab/netns.js';
 import { withOverlayLab } from '../../src/lab/overlay.js';
 import { pollUntil } from '../../src/lab/wait.js';
+import { skipTest } from '../helpers/skip.js';
 
 const UNITS = fileURLToPath(new URL('../../../examples/systemd/', import.meta.url));
 const UNIT_FILES = ['mesh-node@.service', 'mesh-lighthouse.service'];
@@ -91,10 +92,7 @@ test('systemd-analyze verify accepts the units', async (t) => {
 
 test('Type=notify: READY=1 once the TUN is up and the UDP socket bound, RELOADING=1/READY=1 around SIGHUP, STOPPING=1 on SIGTERM', { timeout: 120_000 }, async (t) => {
   const reason = await labSkipReason({ commands: ['python3', 'systemd-notify', 'ss'] });
-  if (reason) {
-    t.skip(reason);
-    return;
-  }
+  if (reason) return skipTest(t, reason);
   const dir = mkdtempSync(join(tmpdir(), 'mesh-notify-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const notify = await FakeNotifySocket.bind(join(dir, 'notify.sock'));

@@ -281,7 +281,7 @@ describe('parseConfig: Nebula-shaped files', () => {
       disabled: false, dev: null, mtu: 1300, txQueue: 500, dropLocalBroadcast: false, dropMulticast: false, offload: true, routes: [], unsafeRoutes: [],
     });
     assert.deepEqual(config.logging, { level: 'info', format: 'text', disableTimestamp: false, timestampFormat: '' });
-    assert.deepEqual(config.handshakes, { tryInterval: 100, retries: 10, triggerBuffer: 64 });
+    assert.deepEqual(config.handshakes, { tryInterval: 100, retries: 10, triggerBuffer: 64, incomingPerSecond: 2000, incomingBurst: 4000 });
     assert.deepEqual(config.timers, { connectionAliveInterval: 5000, pendingDeletionInterval: 10_000 });
     assert.deepEqual(config.firewall.conntrack, { tcpTimeout: 720_000, udpTimeout: 180_000, defaultTimeout: 600_000, maxConnections: 100_000 });
     assert.deepEqual(config.firewall.inbound, []);
@@ -310,7 +310,7 @@ describe('parseConfig: Nebula-shaped files', () => {
           unsafe_routes: [{ route: '172.16.1.0/24', via: '10.0.0.99', mtu: 1300, metric: 100 }, { route: '172.16.2.0/24', via: '10.0.0.98' }],
         },
         logging: { level: 'debug', format: 'json', disable_timestamp: true, timestamp_format: '2006-01-02' },
-        handshakes: { try_interval: '200ms', retries: 20, trigger_buffer: 32 },
+        handshakes: { try_interval: '200ms', retries: 20, trigger_buffer: 32, incoming_per_second: 500, incoming_burst: 1000 },
         timers: { connection_alive_interval: 7, pending_deletion_interval: '15s' },
         firewall: { conntrack: { tcp_timeout: '1h', udp_timeout: '30s', default_timeout: '1m', max_connections: 500 } },
       }),
@@ -340,7 +340,7 @@ describe('parseConfig: Nebula-shaped files', () => {
       { route: parseCidr('172.16.2.0/24'), via: parseIp('10.0.0.98'), mtu: 0, metric: 0 },
     ]);
     assert.deepEqual(config.logging, { level: 'debug', format: 'json', disableTimestamp: true, timestampFormat: '2006-01-02' });
-    assert.deepEqual(config.handshakes, { tryInterval: 200, retries: 20, triggerBuffer: 32 });
+    assert.deepEqual(config.handshakes, { tryInterval: 200, retries: 20, triggerBuffer: 32, incomingPerSecond: 500, incomingBurst: 1000 });
     assert.deepEqual(config.timers, { connectionAliveInterval: 7000, pendingDeletionInterval: 15_000 });
     assert.deepEqual(config.firewall.conntrack, { tcpTimeout: 3_600_000, udpTimeout: 30_000, defaultTimeout: 60_000, maxConnections: 500 });
   });

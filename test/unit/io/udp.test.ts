@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { bindUdp, type Datagram, type NativeUdpBind, type OutgoingDatagram, type UdpBind } from '../../../src/io/udp.js';
 import { tryLoadNative, nativeLoadError } from '../../../src/io/native.js';
 import { skipTest } from '../../helpers/skip.js';
@@ -143,10 +144,7 @@ test('native UDP: sendmmsg counts bad destinations without failing the batch', a
 });
 
 test('native UDP GSO and GRO: runs of equal datagrams leave as one message and arrive split, in order, with or without GRO', async (t) => {
-  if (!tryLoadNative()?.Udp) {
-    t.skip(`native addon unavailable: ${nativeLoadError()?.message}`);
-    return;
-  }
+  if (!tryLoadNative()?.Udp) return skipTest(t, `native addon unavailable: ${nativeLoadError()?.message}`);
   const sender = (await bindUdp({ host: '127.0.0.1', port: 0, impl: 'native' })) as NativeUdpBind;
   const withGro = (await bindUdp({ host: '127.0.0.1', port: 0, impl: 'native', readBuffer: 4 << 20 })) as NativeUdpBind;
   const withoutGro = (await bindUdp({ host: '127.0.0.1', port: 0, impl: 'native', readBuffer: 4 << 20, offload: false })) as NativeUdpBind;
@@ -189,4 +187,44 @@ test('native UDP GSO and GRO: runs of equal datagrams leave as one message and a
   assert.ok(withGro.stats().rxGroBatches >= 1, 'loopback keeps GSO runs whole for a GRO socket');
   assert.equal(withoutGro.stats().rxGroBatches, 0);
   assert.equal(withGro.stats().rxDatagrams, sizes.length);
+});
+
+test('native UDP: a callback that throws is reported as an uncaught exception and the socket reads on; closing and dropping the socket inside its callback, with a GC there, is safe', async (t) => {
+  if (!tryLoadNative()?.Udp) return skipTest(t, `native addon unavailable: ${nativeLoadError()?.message}`);
+  // In a child process: an uncaught exception there is the expected outcome, not a failure of this runner.
+  const script = `
+    const { tryLoadNative } = await import(${JSON.stringify(new URL('../../../src/io/native.js', import.meta.url).href)});
+    const { Udp } = tryLoadNative();
+    const seen = [];
+    const sender = new Udp('127.0.0.1', 0, 0, 0, 1, 9216, false);
+    let closing = new Udp('127.0.0.1', 0, 0, 0, 64, 9216, false);
+    const closingPort = closing.localPort;
+    const throwing = new Udp('127.0.0.1', 0, 0, 0, 64, 9216, false);
+    let reads = 0;
+    const send = (port) => sender.send([Buffer.from('x')], ['127.0.0.1'], [port]);
+    const finish = () => { process.stdout.write(JSON.stringify({ seen, reads })); process.exit(0); };
+    process.on('uncaughtException', (err) => {
+      seen.push(err.message);
+      if (seen.length === 1) send(throwing.localPort);
+      else if (seen.length === 2) setTimeout(() => send(throwing.localPort), 10);
+      else finish();
+    });
+    closing.start(() => {
+      closing.close();
+      closing = null;
+      globalThis.gc();
+      globalThis.gc();
+      throw new Error('closed and dropped, then thrown');
+    });
+    throwing.start(() => {
+      reads++;
+      throw new Error('thrown by read ' + reads);
+    });
+    send(closingPort);
+    setTimeout(() => { process.stdout.write(JSON.stringify({ seen, reads, timedOut: true })); process.exit(3); }, 5000);
+  `;
+  const child = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 15_000 });
+  assert.equal(child.signal, null, `the child died of a signal: ${child.stderr}`);
+  assert.equal(child.status, 0, `${child.stdout}\n${child.stderr}`);
+  assert.deepEqual(JSON.parse(child.stdout), { seen: ['closed and dropped, then thrown', 'thrown by read 1', 'thrown by read 2'], reads: 2 });
 });

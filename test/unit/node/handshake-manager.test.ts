@@ -51,7 +51,13 @@ function capturingLogger(lines: string[]) {
     }),);
 }
 
-function peer(host: TestHost, port: number, timers: FakeTimers, logLines?: string[]): Peer {
+/** handshakes.incoming_per_second and incoming_burst of the peers a test makes (the defaults unless it changes them). */
+interface Incoming {
+  incomingPerSecond: number;
+  incomingBurst: number;
+}
+
+function peer(host: TestHost, port: number, timers: FakeTimers, logLines?: string[], incoming: Incoming = { incomingPerSecond: 2000, incomingBurst: 4000 }): Peer {
   const identity = LocalIdentity.fromConfig({ ca: host.ca, cert: host.certPem, key: host.keyPem, blocklist: [], disconnectInvalid: false, revocations: '' });
   const hostmap = new HostMap();
   const diag = new Diagnostics(logLines ? capturingLogger(logLines) : pino({ level: 'silent' }), () => timers.now());
@@ -62,7 +68,7 @@ function peer(host: TestHost, port: number, timers: FakeTimers, logLines?: strin
     timers,
     aead: createAead,
     identity: () => identity,
-    settings: () => ({ cipher: 'aes', tryInterval: TRY_INTERVAL, retries: RETRIES }),
+    settings: () => ({ cipher: 'aes', tryInterval: TRY_INTERVAL, retries: RETRIES, ...incoming }),
     remoteAllowed: () => true,
     sendRaw: (data, to) => void p.sent.push({ data: Buffer.from(data), to }),
     reply: (message, to) => {
@@ -258,5 +264,92 @@ describe('HandshakeManager on fakes', () => {
     b.manager.handleStage1(bad.subarray(0, 60), a.address);
     assert.equal(b.diag.stats.dropped['handshake1'], 1);
     assert.equal(b.up.length, 0);
+  });
+
+  it('bounds certificate checks across many source addresses (handshakes.incoming_per_second), then refills at the rate', () => {
+    const timers = new FakeTimers();
+    const incoming = { incomingPerSecond: 5, incomingBurst: 10 };
+    const a = peer(makeHost(ca, 'a', '10.9.0.1/16'), 4001, timers, undefined, incoming);
+    const rogue = makeCA('handshake CA');
+    const forger = peer(makeHost(rogue, 'forged', '10.9.1.1/16'), 4100, new FakeTimers());
+    forger.hostmap.remotesFor(a.identity.vpnIp).setStatic([a.address]);
+    forger.manager.start(a.identity.vpnIp);
+    const forged = forger.sent[0]!.data;
+    // One message 1 per address: the per-source admission never binds, only the global budget does.
+    let source = 0;
+    const flood = (n: number) => {
+      for (let i = 0; i < n; i++, source++) {
+        const from = { address: `198.18.${source >> 8}.${source & 255}`, port: 4242 };
+        if (a.manager.admitStage1(from)) a.manager.handleStage1(forged, from);
+      }
+    };
+    flood(1000);
+    assert.equal(a.diag.stats.invalidCertificates, 10, 'the burst was checked');
+    assert.equal(a.diag.stats.dropped['handshake1-budget'], 990);
+    assert.equal(a.diag.stats.dropped['handshake1-rate'], undefined);
+
+    // A genuine new peer in the flood waits for the budget like everyone else, then gets through.
+    const fresh = peer(makeHost(ca, 'fresh', '10.9.0.7/16'), 4007, new FakeTimers());
+    fresh.hostmap.remotesFor(a.identity.vpnIp).setStatic([a.address]);
+    fresh.manager.start(a.identity.vpnIp);
+    deliver(fresh, a);
+    assert.equal(a.up.length, 0);
+    assert.equal(a.diag.stats.dropped['handshake1-budget'], 991);
+    timers.advance(200); // one token
+    deliver(fresh, a);
+    assert.equal(a.up.length, 1, 'admitted once the budget refilled');
+
+    timers.advance(1000);
+    flood(1000);
+    assert.equal(a.diag.stats.invalidCertificates, 15, 'a second later: the rate, not the burst');
+    timers.advance(60_000);
+    flood(1000);
+    assert.equal(a.diag.stats.invalidCertificates, 25, 'after a quiet minute: the burst again, not more');
+    incoming.incomingPerSecond = 1000; // a reload applies at once
+    timers.advance(1000);
+    flood(1000);
+    assert.equal(a.diag.stats.invalidCertificates, 35, 'the burst still caps what was saved up');
+  });
+
+  it('admits the peers we hold a tunnel or a pending handshake with, at their known address, while new sources exhaust the budget', () => {
+    const timers = new FakeTimers();
+    const incoming = { incomingPerSecond: 1, incomingBurst: 1 };
+    const a = peer(makeHost(ca, 'a', '10.9.0.1/16'), 4001, timers, undefined, incoming);
+    const bHost = makeHost(ca, 'b', '10.9.0.2/16');
+    const cHost = makeHost(ca, 'c', '10.9.0.3/16');
+    const b = peer(bHost, 4002, new FakeTimers());
+    const c = peer(cHost, 4003, new FakeTimers());
+    for (const p of [b, c]) p.hostmap.remotesFor(a.identity.vpnIp).setStatic([a.address]);
+    // a has a tunnel with b, made before the flood (it takes the one token).
+    b.manager.start(a.identity.vpnIp);
+    deliver(b, a);
+    assert.equal(a.up.length, 1);
+    // a is handshaking with c (c has the higher overlay IP, so c's simultaneous message 1 wins).
+    a.hostmap.remotesFor(c.identity.vpnIp).setStatic([c.address]);
+    a.manager.start(c.identity.vpnIp);
+
+    const fresh = peer(makeHost(ca, 'fresh', '10.9.0.9/16'), 4009, new FakeTimers());
+    fresh.hostmap.remotesFor(a.identity.vpnIp).setStatic([a.address]);
+    fresh.manager.start(a.identity.vpnIp);
+    deliver(fresh, a);
+    assert.equal(a.diag.stats.dropped['handshake1-budget'], 1, 'the budget is spent');
+
+    // b restarted: its new handshake comes from the address of the tunnel and is checked.
+    const bAgain = peer(bHost, 4002, new FakeTimers());
+    bAgain.hostmap.remotesFor(a.identity.vpnIp).setStatic([a.address]);
+    timers.advance(1); // a later handshake time than the tunnel's, well within the spent budget
+    bAgain.manager.start(a.identity.vpnIp);
+    deliver(bAgain, a);
+    assert.equal(a.candidates.length, 1, "b's newer handshake was answered");
+    // c answers our pending handshake with its own message 1, from the address we are trying.
+    c.manager.start(a.identity.vpnIp);
+    deliver(c, a);
+    assert.equal(a.up.length, 2, 'the pending peer got through');
+    assert.equal(a.diag.stats.dropped['handshake1-budget'], 1);
+
+    // The same certificate from an address we do not know for it is a new source like any other.
+    const elsewhere = { address: '198.18.0.1', port: 4002 };
+    a.manager.handleStage1(bAgain.sent[0]!.data, elsewhere);
+    assert.equal(a.diag.stats.dropped['handshake1-budget'], 2);
   });
 });

@@ -72,7 +72,7 @@ function peer(name: string, ip: string, cas: TestCA[], options: { trusts?: strin
     timers,
     aead: createAead,
     identity: () => identity,
-    settings: () => ({ cipher: 'aes', tryInterval: 100, retries: 3 }),
+    settings: () => ({ cipher: 'aes', tryInterval: 100, retries: 3, incomingPerSecond: 2000, incomingBurst: 4000 }),
     remoteAllowed: () => true,
     sendRaw: (data) => void p.sent.push(Buffer.from(data)),
     reply: (message) => void p.sent.push(message),

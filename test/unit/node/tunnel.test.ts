@@ -12,6 +12,7 @@ import { nebulaConfig } from '../../../src/lab/configs.js';
 import { settled, startMemoryNode, sleep, waitFor, type MemoryNode } from '../../helpers/memory-mesh.js';
 import { icmpEcho as echo, parseIpv4, tcpSyn as syn } from '../../helpers/packets.js';
 import { makeCA, makeHost } from '../../../src/lab/pki.js';
+import { skipOption } from '../../helpers/skip.js';
 
 const ca = makeCA('Tunnel CA', { ips: ['10.42.0.0/16'] });
 const hostA = makeHost(ca, 'a', '10.42.0.1/16', { groups: ['web'] });
@@ -72,7 +73,7 @@ describe('tunnels on an in-memory network', () => {
   const native = openSslAeadFactory();
   for (const [aeadName, factory] of [['node-crypto', createAead], ['openssl-native', native]] as const) {
     for (const cipher of ['aes', 'chachapoly'] as const) {
-      it(`carries batches of packets of several flows both ways, in order (${aeadName}, ${cipher})`, { skip: !factory && 'the native addon is not built' }, async () => {
+      it(`carries batches of packets of several flows both ways, in order (${aeadName}, ${cipher})`, { skip: skipOption(!factory && 'the native addon is not built') }, async () => {
         const net = new MemoryNetwork();
         const aead = { factory: factory!, name: aeadName };
         const { a, b } = await pair(net, { cipher, aead });

@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { openSslAeadFactory } from '../../../src/io/openssl-aead.js';
 import { createAead as createNodeCryptoAead, type Aead, type AeadFactory, type CipherName } from '../../../src/protocol/aead.js';
 import { encodeHeader } from '../../../src/protocol/header.js';
+import { skipOption } from '../../helpers/skip.js';
 
 const ciphers: CipherName[] = ['aes', 'chachapoly'];
 const native = openSslAeadFactory();
@@ -57,7 +58,7 @@ function counterOf(header: Buffer): number {
 }
 
 for (const [name, factory] of impls) {
-  describe(`AEAD batch API, ${name}`, { skip: !factory && 'the native addon is not built' }, () => {
+  describe(`AEAD batch API, ${name}`, { skip: skipOption(!factory && 'the native addon is not built') }, () => {
     for (const cipher of ciphers) {
       it(`${cipher}: seals a batch in place byte for byte as node:crypto seals each packet, and opens it again`, () => {
         for (let round = 0; round < 20; round++) {
@@ -160,7 +161,7 @@ for (const [name, factory] of impls) {
   });
 }
 
-describe('AEAD batch API, native argument types', { skip: !native && 'the native addon is not built' }, () => {
+describe('AEAD batch API, native argument types', { skip: skipOption(!native && 'the native addon is not built') }, () => {
   it('throws TypeError for arrays that are not the typed arrays it needs', () => {
     const aead = native!('chachapoly', randomBytes(32));
     const buf = Buffer.alloc(64);
