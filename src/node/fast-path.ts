@@ -180,8 +180,11 @@ export class FastPathLink implements ConntrackMirror {
     this.tables.removeFlow(this.key);
   }
 
-  /** Adds what the fast path forwarded since the last call to the node's socket counters. */
-  foldInto(stats: { rxPackets: number; rxBytes: number; txPackets: number; txBytes: number; rxByType: number[]; txByType: number[] }, messageType: number): void {
+  /**
+   * Adds what the fast path forwarded since the last call to the node's socket counters and to the
+   * firewall's conntrack hits (each forwarded packet is one, as on the JS path).
+   */
+  foldInto(stats: { rxPackets: number; rxBytes: number; txPackets: number; txBytes: number; rxByType: number[]; txByType: number[] }, messageType: number, firewall: Firewall): void {
     const t = this.tables.totals();
     const rx = t.rxPackets - this.folded.rxPackets;
     const tx = t.txPackets - this.folded.txPackets;
@@ -191,6 +194,8 @@ export class FastPathLink implements ConntrackMirror {
     stats.txBytes += t.txBytes - this.folded.txBytes;
     stats.rxByType[messageType]! += rx;
     stats.txByType[messageType]! += tx;
+    firewall.stats.inbound.allowedByConntrack += rx;
+    firewall.stats.outbound.allowedByConntrack += tx;
     this.folded = { rxPackets: t.rxPackets, rxBytes: t.rxBytes, txPackets: t.txPackets, txBytes: t.txBytes };
   }
 

@@ -376,7 +376,7 @@ export class MeshNode implements InsideNode, OutsideNode {
   }
 
   get stats(): NodeStats {
-    this.fast?.foldInto(this.diag.stats, MessageType.Message);
+    this.fast?.foldInto(this.diag.stats, MessageType.Message, this.firewall);
     return this.diag.stats;
   }
 
