@@ -22,7 +22,7 @@
 
 namespace mesh::fastpath {
 
-// The per-tunnel memory shared with JS (src/node/fast-path.ts, TUNNEL_SHARED_*): the replay
+// The per-tunnel memory shared with JS (HostInfo.shared, src/node/hostmap.ts): the replay
 // window's 1024 bits, then float64 fields (exact integers below 2^53).
 struct TunnelShared {
   uint32_t window_slots[32];

@@ -35,14 +35,14 @@ export interface PendingHandshake {
  * counter, rx packets/bytes, tx packets/bytes, the inbound and outbound liveness marks.
  */
 export const TUNNEL_SHARED_BYTES = 128 + 9 * 8;
-const SHARED_FIELDS = 128 + 2 * 8;
-const TX_COUNTER = 0;
-const RX_PACKETS = 1;
-const RX_BYTES = 2;
-const TX_PACKETS = 3;
-const TX_BYTES = 4;
-const INBOUND_SEEN = 5;
-const OUTBOUND_SEEN = 6;
+// Indexes of the float64 fields after the window bits; [0] and [1] are the window's own.
+const TX_COUNTER = 2;
+const RX_PACKETS = 3;
+const RX_BYTES = 4;
+const TX_PACKETS = 5;
+const TX_BYTES = 6;
+const INBOUND_SEEN = 7;
+const OUTBOUND_SEEN = 8;
 
 /** One peer: a tunnel being set up (pending) or established. */
 export class HostInfo {
@@ -57,8 +57,8 @@ export class HostInfo {
   decrypt: Aead | null = null;
   /** Memory shared with the native fast path, which forwards established flows without JS (TUNNEL_SHARED_BYTES). */
   readonly shared = new ArrayBuffer(TUNNEL_SHARED_BYTES);
-  private readonly fields = new Float64Array(this.shared, SHARED_FIELDS, 7);
-  readonly window = new ReplayWindow(REPLAY_WINDOW, { slots: new Uint32Array(this.shared, 0, REPLAY_WINDOW / 32), state: new Float64Array(this.shared, 128, 2) });
+  private readonly fields = new Float64Array(this.shared, 128, 9);
+  readonly window = new ReplayWindow(REPLAY_WINDOW, { slots: new Uint32Array(this.shared, 0, REPLAY_WINDOW / 32), state: this.fields });
   /** Responder side: message 1 body (after the header) as received, to recognise retransmissions. */
   handshakeMessage1: Buffer | null = null;
   /** Responder side: our full message 2, re-sent for a retransmitted message 1. */

@@ -9,8 +9,8 @@
 export const REPLAY_WINDOW = 1024;
 
 /**
- * Where a window keeps its state: one bit per slot, then [current, zeroSeen] as float64 (exact
- * below 2^53). Given by the caller when other code shares the window (the native fast path reads
+ * Where a window keeps its state: one bit per slot, and [current, zeroSeen] as the first two
+ * float64 of `state` (exact below 2^53; the caller may keep more after them). Given by the caller when other code shares the window (the native fast path reads
  * and updates the very same memory: native/src/fastpath.cc).
  */
 export interface ReplayWindowStorage {
