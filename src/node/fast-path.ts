@@ -12,45 +12,14 @@
  * What the tables do not cover is handed to JS unchanged, so JS keeps doing handshakes, control
  * messages, roaming, recv_error, drops and their counting.
  */
+import type { NativeFastPath } from '../io/native.js';
 import type { VpnAddr } from '../net/ip.js';
 import type { ConntrackEntry, ConntrackMirror } from './conntrack.js';
 import type { Firewall } from './firewall.js';
 import type { HostInfo } from './hostmap.js';
 
-/** Totals of what the fast path forwarded, read at scrape time. */
-export interface FastPathTotals {
-  rxPackets: number;
-  rxBytes: number;
-  txPackets: number;
-  txBytes: number;
-  tunnels: number;
-  flows: number;
-}
-
-/** The addon's FastPath object as the node drives it. */
-export interface FastPathTables {
-  setTunnel(
-    localIndex: number,
-    remoteIndex: number,
-    address: string,
-    port: number,
-    peer: Uint8Array,
-    overlay: Uint8Array,
-    encrypt: object,
-    decrypt: object,
-    shared: ArrayBuffer,
-  ): boolean;
-  removeTunnel(localIndex: number): void;
-  setRemote(localIndex: number, address: string, port: number): void;
-  clearTunnels(): void;
-  setFlow(key: Uint8Array, peer: Uint8Array, rulesVersion: number, expires: number, timeout: number): void;
-  removeFlow(key: Uint8Array): void;
-  flowExpires(key: Uint8Array): number;
-  clearFlows(): void;
-  setRulesVersion(version: number): void;
-  setOverlayNetworks(pairs: Uint32Array): void;
-  totals(): FastPathTotals;
-}
+/** The addon's FastPath tables as the node drives them (the per-packet steps run in the read callbacks). */
+export type FastPathTables = Omit<NativeFastPath, 'inbound' | 'outbound'>;
 
 /** Bytes of an address record (family, then 16 address bytes) and of a flow key, as fastpath.h reads them. */
 export const ADDR_RECORD_LEN = 17;
