@@ -110,6 +110,11 @@ export class FastPathLink implements ConntrackMirror {
     this.tables.removeTunnel(host.localIndex);
   }
 
+  /** The tunnels installed. */
+  tunnels(): IterableIterator<HostInfo> {
+    return this.installed.values();
+  }
+
   isInstalled(host: HostInfo): boolean {
     return this.installed.get(host.localIndex) === host;
   }

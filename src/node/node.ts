@@ -154,6 +154,7 @@ export class MeshNode implements InsideNode, OutsideNode {
   private readonly probes = new Map<string, PendingProbe>();
   /** The native forwarding of established flows, when on (tun.fast_path) and the devices take it. */
   private fast: FastPathLink | null = null;
+  private fastLiveness: Timer | null = null;
 
   private constructor(
     public config: NodeConfig,
@@ -343,6 +344,9 @@ export class MeshNode implements InsideNode, OutsideNode {
     });
     tables.setRulesVersion(this.firewall.rulesVersion);
     this.firewall.conntrack.mirror = this.fast;
+    // What the fast path sends arms the liveness checks that JS sends arm at once (at most one interval late).
+    const fast = this.fast;
+    this.fastLiveness = this.timers.every(this.config.timers.connectionAliveInterval, () => this.connections.outboundSeenBy(fast.tunnels()));
     this.tun.attachFastPath(tables);
     this.udp.attachFastPath(tables);
   }
@@ -840,6 +844,7 @@ export class MeshNode implements InsideNode, OutsideNode {
     }
     if (out.length > 0) this.udp.send(out);
     if (this.fast) {
+      this.fastLiveness?.cancel();
       this.tun.attachFastPath?.(null);
       this.udp.attachFastPath?.(null);
       this.fast.clear();
