@@ -2,7 +2,7 @@
  * Tunnel benchmark: mesh vs. nebula 1.6.1 in the same throw-away namespace setup.
  *
  *   npm run bench -- [--cipher aes|chachapoly|both] [--buffer BYTES] [--time 10] [--pings 50]
- *                    [--interval 0.02] [--only mesh|nebula] [--json FILE]
+ *                    [--interval 0.02] [--only mesh|nebula] [--no-offload] [--no-fast-path] [--json FILE]
  *
  * Topology (all names carry a random id; nothing is added to the root namespace):
  *
@@ -44,12 +44,14 @@ interface Options {
   json: string | null;
   /** false (--no-offload): mesh runs with tun.offload and listen.offload off. */
   offload: boolean;
+  /** false (--no-fast-path): mesh runs with tun.fast_path off (every packet through JS). */
+  fastPath: boolean;
 }
 
 function usage(msg?: string): never {
   if (msg) process.stderr.write(`bench: ${msg}\n`);
   process.stderr.write(
-    'usage: npm run bench -- [--cipher aes|chachapoly|both] [--buffer BYTES] [--time SECONDS] [--pings N] [--interval SECONDS] [--only mesh|nebula] [--no-offload] [--json FILE]\n',
+    'usage: npm run bench -- [--cipher aes|chachapoly|both] [--buffer BYTES] [--time SECONDS] [--pings N] [--interval SECONDS] [--only mesh|nebula] [--no-offload] [--no-fast-path] [--json FILE]\n',
   );
   process.exit(2);
 }
@@ -63,7 +65,7 @@ const NUMERIC_OPTIONS: Record<string, (o: Options, n: number) => void> = {
 };
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { ciphers: ['aes'], buffer: null, time: 10, pings: 50, interval: 0.02, only: ['mesh', 'nebula'], json: null, offload: true };
+  const o: Options = { ciphers: ['aes'], buffer: null, time: 10, pings: 50, interval: 0.02, only: ['mesh', 'nebula'], json: null, offload: true, fastPath: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const next = (): string => {
@@ -97,6 +99,9 @@ function parseArgs(argv: string[]): Options {
       }
       case '--json':
         o.json = next();
+        break;
+      case '--no-fast-path':
+        o.fastPath = false;
         break;
       case '--no-offload':
         o.offload = false;
@@ -169,7 +174,7 @@ function procStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   }
 }
 
-function configYaml(host: TestHost, peer: { over: string; under: string }, cipher: Cipher, buffer: number | null, offload: boolean, controlSocket: string): string {
+function configYaml(host: TestHost, peer: { over: string; under: string }, cipher: Cipher, buffer: number | null, offload: boolean, fastPath: boolean, controlSocket: string): string {
   const raw = nebulaConfig({
     ca: host.ca,
     cert: host.certPem,
@@ -182,7 +187,7 @@ function configYaml(host: TestHost, peer: { over: string; under: string }, ciphe
   // offload is a mesh key; nebula ignores it.
   const offloadOff = offload ? {} : { offload: false };
   raw.listen = { host: '0.0.0.0', port: PORT, ...(buffer ? { read_buffer: buffer, write_buffer: buffer } : {}), ...offloadOff };
-  raw.tun = { disabled: false, dev: TUN, drop_local_broadcast: false, drop_multicast: false, tx_queue: 500, mtu: 1300, routes: [], unsafe_routes: [], ...offloadOff };
+  raw.tun = { disabled: false, dev: TUN, drop_local_broadcast: false, drop_multicast: false, tx_queue: 500, mtu: 1300, routes: [], unsafe_routes: [], ...offloadOff, ...(fastPath ? {} : { fast_path: false }) };
   // Both nodes name their TUN the same (in their own namespaces) but share /run: one socket each (nebula ignores the key).
   raw.control = { socket: controlSocket };
   return stringify(raw);
@@ -226,7 +231,7 @@ class Bench {
   private startDaemon(impl: Impl, h: 'h1' | 'h2', cipher: Cipher) {
     const peer = h === 'h1' ? 'h2' : 'h1';
     const file = join(this.dir, `${impl}-${cipher}-${h}.yml`);
-    writeFileSync(file, configYaml(this.hosts[h], { over: OVER[peer], under: UNDER[peer] }, cipher, this.opts.buffer, this.opts.offload, join(this.dir, `${h}.sock`)), { mode: 0o600 });
+    writeFileSync(file, configYaml(this.hosts[h], { over: OVER[peer], under: UNDER[peer] }, cipher, this.opts.buffer, this.opts.offload, this.opts.fastPath, join(this.dir, `${h}.sock`)), { mode: 0o600 });
     const child = this.lab.spawn(this.ns[h], ...nodeCommand(impl, file));
     let log = '';
     const keep = (d: Buffer) => {

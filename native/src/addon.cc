@@ -39,6 +39,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
 #ifndef MESH_NO_NATIVE_IO
   InitTun(env, exports);
   InitUdp(env, exports);
+  InitFastPath(env, exports);
 #endif
   InitAead(env, exports);
   return exports;

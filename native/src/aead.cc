@@ -12,6 +12,7 @@
 #include <climits>
 #include <cstdint>
 
+#include "aead.h"
 #include "common.h"
 
 namespace mesh {
@@ -20,8 +21,6 @@ namespace {
 
 constexpr int kKeyLen = 32;
 constexpr int kNonceLen = 12;
-constexpr int kTagLen = 16;
-constexpr size_t kHeaderLen = 16;
 // Approximate native footprint of one object with both contexts (OpenSSL's GCM/ChaCha state + ours).
 constexpr int64_t kExternalBytes = 2048;
 // EVP_CipherInit_ex's `enc` for "keep the direction the context was made for".
@@ -53,7 +52,7 @@ bool CounterOf(const Napi::Value& v, uint64_t* out) {
 
 }  // namespace
 
-class Aead : public Napi::ObjectWrap<Aead> {
+class Aead : public Napi::ObjectWrap<Aead>, public AeadCore {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "Aead", {
@@ -64,6 +63,18 @@ class Aead : public Napi::ObjectWrap<Aead> {
       InstanceMethod<&Aead::SealBatch>("sealBatch"),
       InstanceMethod<&Aead::OpenBatch>("openBatch"),
     });
+  }
+
+  bool SealInPlace(uint8_t* p, size_t len) override {
+    EVP_CIPHER_CTX* ctx = TryContext(true);
+    return ctx != nullptr && len <= INT_MAX - kHeaderLen - kTagLen &&
+           Encrypt(ctx, HeaderCounter(p), p, kHeaderLen, p + kHeaderLen, len, p + kHeaderLen);
+  }
+
+  int OpenTo(const uint8_t* p, size_t len, uint8_t* out) override {
+    EVP_CIPHER_CTX* ctx = TryContext(false);
+    if (ctx == nullptr || len < kHeaderLen + kTagLen || len > INT_MAX) return -1;
+    return Decrypt(ctx, HeaderCounter(p), p, kHeaderLen, p + kHeaderLen, len - kHeaderLen - kTagLen, out);
   }
 
   // new Aead(cipher: 'aes' | 'chachapoly', key: Uint8Array(32))
@@ -96,8 +107,9 @@ class Aead : public Napi::ObjectWrap<Aead> {
   }
 
  private:
-  // Contexts are made on first use: a tunnel direction only ever seals or only ever opens.
-  EVP_CIPHER_CTX* Context(Napi::Env env, bool encrypt) {
+  // Contexts are made on first use: a tunnel direction only ever seals or only ever opens. Null
+  // when OpenSSL cannot make one.
+  EVP_CIPHER_CTX* TryContext(bool encrypt) {
     EVP_CIPHER_CTX*& slot = encrypt ? seal_ctx_ : open_ctx_;
     if (slot) return slot;
     EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
@@ -107,9 +119,15 @@ class Aead : public Napi::ObjectWrap<Aead> {
               EVP_CipherInit_ex(ctx, nullptr, nullptr, key_, nullptr, encrypt ? 1 : 0) == 1;
     if (!ok) {
       EVP_CIPHER_CTX_free(ctx);
-      throw Napi::Error::New(env, "aead: cannot create the OpenSSL cipher context");
+      return nullptr;
     }
     slot = ctx;
+    return ctx;
+  }
+
+  EVP_CIPHER_CTX* Context(Napi::Env env, bool encrypt) {
+    EVP_CIPHER_CTX* ctx = TryContext(encrypt);
+    if (!ctx) throw Napi::Error::New(env, "aead: cannot create the OpenSSL cipher context");
     return ctx;
   }
 
@@ -340,7 +358,26 @@ static bool OpenSslAvailable() {
   return true;
 }
 
+namespace mesh {
+
+// The Aead class of this environment, for UnwrapAead's instanceof check.
+static Napi::FunctionReference* aead_class = nullptr;
+
+AeadCore* UnwrapAead(Napi::Env env, const Napi::Value& value) {
+  if (aead_class == nullptr || !value.IsObject()) return nullptr;
+  Napi::Object object = value.As<Napi::Object>();
+  if (!object.InstanceOf(aead_class->Value())) return nullptr;
+  return Aead::Unwrap(object);
+}
+
+}  // namespace mesh
+
 Napi::Object InitAead(Napi::Env env, Napi::Object exports) {
-  if (OpenSslAvailable()) exports.Set("Aead", mesh::Aead::Define(env));
+  if (OpenSslAvailable()) {
+    Napi::Function cls = mesh::Aead::Define(env);
+    // One addon instance per process in practice; the reference lives as long as the addon.
+    if (mesh::aead_class == nullptr) mesh::aead_class = new Napi::FunctionReference(Napi::Persistent(cls));
+    exports.Set("Aead", cls);
+  }
   return exports;
 }

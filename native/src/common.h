@@ -22,3 +22,4 @@ uv_loop_t* LoopOf(Napi::Env env);
 Napi::Object InitTun(Napi::Env env, Napi::Object exports);
 Napi::Object InitUdp(Napi::Env env, Napi::Object exports);
 Napi::Object InitAead(Napi::Env env, Napi::Object exports);
+Napi::Object InitFastPath(Napi::Env env, Napi::Object exports);

@@ -16,6 +16,7 @@
 
 #include <vector>
 
+#include "fastpath.h"
 #include "netlink.h"
 #include "offload.h"
 #include "polled_fd.h"
@@ -61,7 +62,7 @@ void BuildIov(const offload::TunWrite& w, const std::vector<offload::Span>& span
 
 }  // namespace
 
-class Tun : public PolledFd<Tun> {
+class Tun : public PolledFd<Tun>, public fastpath::TunSink {
  public:
   // new Tun(name: string, offload?: boolean)  — "" lets the kernel pick (tun%d); a pattern like
   // "mesh%d" works too. With offload, IFF_VNET_HDR and the best offload set the kernel accepts;
@@ -101,8 +102,26 @@ class Tun : public PolledFd<Tun> {
     }
   }
 
+  ~Tun() override {
+    if (fast_path_) fast_path_->DetachTun(this);
+  }
+
+  // The fast path's TUN writes: as write(), with the same coalescing and counting.
+  void WritePackets(const std::vector<offload::Span>& packets) override {
+    if (fd_ >= 0) tx_packets_ += WriteSpans(packets);
+  }
+
  private:
   friend class PolledFd<Tun>;
+
+  // setFastPath(fastPath | null): packets read are offered to it first; it writes through this device.
+  void SetFastPath(const Napi::CallbackInfo& info) {
+    if (fast_path_) fast_path_->DetachTun(this);
+    fast_path_.reset();
+    if (info[0].IsNull() || info[0].IsUndefined()) return;
+    fast_path_ = fastpath::FastPathOf(info.Env(), info[0]);
+    fast_path_->AttachTun(this);
+  }
 
   Napi::Value GetName(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), name_); }
   Napi::Value GetFd(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), fd_); }
@@ -313,23 +332,7 @@ class Tun : public PolledFd<Tun> {
       used += static_cast<size_t>(wrote);
     }
     rx_packets_ += lens_.size();
-    if (!lens_.empty()) {
-      char* payload;
-      const size_t room = static_cast<size_t>(headroom_);
-      Napi::ArrayBuffer batch = NewBatch(env, lens_, used + 2 * room * lens_.size(), &payload);
-      if (room == 0) {
-        std::memcpy(payload, slab_.data(), used);
-      } else {
-        // Each packet with `room` free bytes before and after it, where it is sealed in place.
-        size_t from = 0;
-        for (uint32_t len : lens_) {
-          std::memcpy(payload + room, slab_.data() + from, len);
-          payload += room + len + room;
-          from += len;
-        }
-      }
-      Deliver(env, {batch, Napi::Number::New(env, static_cast<double>(lens_.size()))});
-    }
+    if (!lens_.empty()) DeliverUnhandled(env, used);
     if (err != 0 && fd_ >= 0) {
       // The device went away (e.g. deleted with `ip link del`): stop polling and report once.
       StopPolling();
@@ -339,6 +342,38 @@ class Tun : public PolledFd<Tun> {
     }
   }
 
+  // Offers the packets read (lens_, back to back in slab_) to the fast path, and hands the rest to JS
+  // in one batch (none when the fast path took them all).
+  void DeliverUnhandled(Napi::Env env, size_t used) {
+    size_t n = lens_.size();
+    read_spans_.clear();
+    size_t from = 0;
+    for (uint32_t len : lens_) {
+      read_spans_.push_back({reinterpret_cast<const uint8_t*>(slab_.data() + from), len});
+      from += len;
+    }
+    handled_.assign(n, 0);
+    if (fast_path_) fast_path_->Outbound(read_spans_.data(), n, fastpath::NowMs(), handled_.data());
+    js_lens_.clear();
+    size_t js_bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+      if (handled_[i]) continue;
+      js_lens_.push_back(lens_[i]);
+      js_bytes += lens_[i];
+    }
+    if (js_lens_.empty()) return;
+    char* payload;
+    const size_t room = static_cast<size_t>(headroom_);
+    Napi::ArrayBuffer batch = NewBatch(env, js_lens_, js_bytes + 2 * room * js_lens_.size(), &payload);
+    // Each packet with `room` free bytes before and after it, where it is sealed in place.
+    for (size_t i = 0; i < n; i++) {
+      if (handled_[i]) continue;
+      std::memcpy(payload + room, read_spans_[i].data, read_spans_[i].len);
+      payload += room + read_spans_[i].len + room;
+    }
+    Deliver(env, {batch, Napi::Number::New(env, static_cast<double>(js_lens_.size()))});
+  }
+
   // write(packets: Uint8Array[]): number of packets the kernel accepted. EAGAIN (queue full)
   // drops the packet and counts it in stats().txDropped; other errors count in txErrors. With a
   // vnet header, runs of one TCP flow go to the kernel as one super-packet (counted per packet).
@@ -346,23 +381,29 @@ class Tun : public PolledFd<Tun> {
     Napi::Env env = info.Env();
     CheckOpen(env);
     ReadSpans(env, info[0], "tun.write", spans_);
-    uint32_t ok = 0;
-    if (!vnet_hdr_) {
-      for (const offload::Span& p : spans_) {
-        if (WriteOnce(p.data, p.len, nullptr, 0)) ok++;
-      }
-    } else {
-      offload::Coalesce(spans_, writes_, (offloads_ & kTunUso4) != 0);
-      for (const offload::TunWrite& w : writes_) {
-        BuildIov(w, spans_, iov_);
-        if (WriteOnce(nullptr, 0, iov_.data(), static_cast<int>(iov_.size()))) {
-          ok += static_cast<uint32_t>(w.count);
-          if (w.count > 1) tx_super_packets_++;
-        }
-      }
-    }
+    uint32_t ok = WriteSpans(spans_);
     tx_packets_ += ok;
     return Napi::Number::New(env, ok);
+  }
+
+  // Writes the packets (coalesced with a vnet header); how many the kernel accepted.
+  uint32_t WriteSpans(const std::vector<offload::Span>& packets) {
+    uint32_t ok = 0;
+    if (!vnet_hdr_) {
+      for (const offload::Span& p : packets) {
+        if (WriteOnce(p.data, p.len, nullptr, 0)) ok++;
+      }
+      return ok;
+    }
+    offload::Coalesce(packets, writes_, (offloads_ & kTunUso4) != 0);
+    for (const offload::TunWrite& w : writes_) {
+      BuildIov(w, packets, iov_);
+      if (WriteOnce(nullptr, 0, iov_.data(), static_cast<int>(iov_.size()))) {
+        ok += static_cast<uint32_t>(w.count);
+        if (w.count > 1) tx_super_packets_++;
+      }
+    }
+    return ok;
   }
 
   // One write (or writev when iov is given); false when the packet was dropped or failed.
@@ -402,6 +443,7 @@ class Tun : public PolledFd<Tun> {
       InstanceMethod<&Tun::AddAddress4>("addAddress4"),
       InstanceMethod<&Tun::RemoveRoute>("removeRoute"),
       InstanceMethod<&Tun::Write>("write"),
+      InstanceMethod<&Tun::SetFastPath>("setFastPath"),
     };
   }
 
@@ -418,6 +460,10 @@ class Tun : public PolledFd<Tun> {
   std::vector<offload::Span> spans_;
   std::vector<offload::TunWrite> writes_;
   std::vector<iovec> iov_;
+  std::shared_ptr<fastpath::FastPath> fast_path_;
+  std::vector<offload::Span> read_spans_;
+  std::vector<uint8_t> handled_;
+  std::vector<uint32_t> js_lens_;
   uint64_t rx_packets_ = 0, tx_packets_ = 0, rx_super_packets_ = 0, rx_invalid_ = 0, tx_super_packets_ = 0;
 };
 

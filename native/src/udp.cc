@@ -12,6 +12,7 @@
 
 #include <vector>
 
+#include "fastpath.h"
 #include "polled_fd.h"
 
 namespace mesh {
@@ -91,7 +92,7 @@ int GetBuffer(int fd, int opt) {
 
 }  // namespace
 
-class Udp : public PolledFd<Udp> {
+class Udp : public PolledFd<Udp>, public fastpath::UdpSink {
  public:
   // new Udp(host, port, readBuffer, writeBuffer, batch, maxDatagram, offload?)
   explicit Udp(const Napi::CallbackInfo& info) : PolledFd(info, "udp", "MeshUdp") {
@@ -137,8 +138,63 @@ class Udp : public PolledFd<Udp> {
     }
   }
 
+  ~Udp() override {
+    if (fast_path_) fast_path_->DetachUdp(this);
+  }
+
+  // The fast path's sends: as send(), with GSO and the same counting.
+  void SendDatagrams(const std::vector<fastpath::OutDatagram>& datagrams) override {
+    if (fd_ < 0) return;
+    size_t n = datagrams.size();
+    tx_msgs_.resize(n);
+    tx_iov_.resize(n);
+    tx_addr_.resize(n);
+    size_t m = 0;
+    for (const fastpath::OutDatagram& d : datagrams) {
+      socklen_t alen = SockaddrOf(d.to, &tx_addr_[m]);
+      if (alen == 0) { CountTxError(EAFNOSUPPORT); continue; }
+      tx_iov_[m].iov_base = const_cast<uint8_t*>(d.data);
+      tx_iov_[m].iov_len = d.len;
+      std::memset(&tx_msgs_[m], 0, sizeof(mmsghdr));
+      tx_msgs_[m].msg_hdr.msg_name = &tx_addr_[m];
+      tx_msgs_[m].msg_hdr.msg_namelen = alen;
+      tx_msgs_[m].msg_hdr.msg_iov = &tx_iov_[m];
+      tx_msgs_[m].msg_hdr.msg_iovlen = 1;
+      m++;
+    }
+    tx_datagrams_ += gso_ ? SendSegmented(m) : SendEach(0, m);
+  }
+
  private:
   friend class PolledFd<Udp>;
+
+  // setFastPath(fastPath | null): datagrams received are offered to it first; it sends through this socket.
+  void SetFastPath(const Napi::CallbackInfo& info) {
+    if (fast_path_) fast_path_->DetachUdp(this);
+    fast_path_.reset();
+    if (info[0].IsNull() || info[0].IsUndefined()) return;
+    fast_path_ = fastpath::FastPathOf(info.Env(), info[0]);
+    fast_path_->AttachUdp(this);
+  }
+
+  // The sockaddr of an endpoint for this socket's family; 0 when it cannot reach it (IPv6 on IPv4).
+  socklen_t SockaddrOf(const fastpath::Endpoint& e, sockaddr_storage* out) const {
+    static const uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    std::memset(out, 0, sizeof(*out));
+    if (family_ == AF_INET) {
+      if (std::memcmp(e.ip, kMapped, 12) != 0) return 0;
+      auto* sin = reinterpret_cast<sockaddr_in*>(out);
+      sin->sin_family = AF_INET;
+      sin->sin_port = htons(e.port);
+      std::memcpy(&sin->sin_addr, e.ip + 12, 4);
+      return sizeof(sockaddr_in);
+    }
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(out);
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons(e.port);
+    std::memcpy(&sin6->sin6_addr, e.ip, 16);
+    return sizeof(sockaddr_in6);
+  }
 
   Napi::Value GetLocalPort(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), local_port_); }
   Napi::Value GetLocalAddress(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), local_address_); }
@@ -223,29 +279,11 @@ class Udp : public PolledFd<Udp> {
       return;
     }
     rx_error_streak_ = 0;
-    // Header: per datagram (length, port, address index); then payloads.
-    std::vector<uint32_t> header;
-    header.reserve(static_cast<size_t>(got) * 3);
-    size_t total = 0;
-    names_.clear();
-    uint32_t naddr = 0;
-    const sockaddr_storage* last = nullptr;
-    socklen_t last_len = 0;
-    int kept = 0;
+    // The datagrams (a GRO run split back into its datagrams: gso_size each, the last may be shorter).
+    segments_.clear();
     for (int i = 0; i < got; i++) {
       mmsghdr& m = rx_msgs_[static_cast<size_t>(i)];
       if (m.msg_hdr.msg_flags & MSG_TRUNC) { rx_truncated_++; continue; }
-      int port = 0;
-      const sockaddr_storage& ss = rx_addr_[static_cast<size_t>(i)];
-      if (!last || last_len != m.msg_hdr.msg_namelen || std::memcmp(last, &ss, last_len) != 0) {
-        names_.push_back(FormatAddress(ss, &port));
-        naddr++;
-        last = &ss;
-        last_len = m.msg_hdr.msg_namelen;
-      } else {
-        FormatPort(ss, &port);
-      }
-      // A GRO run is split back into its datagrams: gso_size each, the last may be shorter.
       uint32_t segment = m.msg_len;
       if (gro_) {
         int size = GroSegmentSize(m.msg_hdr);
@@ -255,32 +293,72 @@ class Udp : public PolledFd<Udp> {
         }
       }
       if (segment > static_cast<uint32_t>(max_datagram_)) {
-        // Larger than maxDatagram, as without GRO's bigger buffers: marked so the copy skips it too.
-        m.msg_hdr.msg_flags |= MSG_TRUNC;
+        // Larger than maxDatagram, as without GRO's bigger buffers.
         rx_truncated_++;
         continue;
       }
       uint32_t off = 0;
       do {  // once for an empty datagram
-        header.push_back(std::min(segment, m.msg_len - off));
-        header.push_back(static_cast<uint32_t>(port));
-        header.push_back(naddr - 1);
-        kept++;
+        segments_.push_back({static_cast<uint32_t>(i), off, std::min(segment, m.msg_len - off)});
         off += segment;
       } while (off < m.msg_len);
-      total += m.msg_len;
     }
-    rx_datagrams_ += static_cast<uint64_t>(kept);
+    size_t kept = segments_.size();
+    rx_datagrams_ += kept;
     if (kept == 0) return;
+    handled_.assign(kept, 0);
+    if (fast_path_) {
+      offered_.clear();
+      for (const Segment& g : segments_) {
+        offered_.push_back({SegmentData(g), g.len, fastpath::EndpointFromSockaddr(rx_addr_[g.msg])});
+      }
+      fast_path_->Inbound(offered_.data(), kept, fastpath::NowMs(), handled_.data());
+    }
+    // What is left goes to JS. Header: per datagram (length, port, address index); then payloads.
+    std::vector<uint32_t> header;
+    header.reserve(kept * 3);
+    size_t total = 0;
+    names_.clear();
+    uint32_t naddr = 0;
+    const sockaddr_storage* last = nullptr;
+    socklen_t last_len = 0;
+    for (size_t k = 0; k < kept; k++) {
+      if (handled_[k]) continue;
+      const Segment& g = segments_[k];
+      const mmsghdr& m = rx_msgs_[g.msg];
+      const sockaddr_storage& ss = rx_addr_[g.msg];
+      int port = 0;
+      if (!last || last_len != m.msg_hdr.msg_namelen || std::memcmp(last, &ss, last_len) != 0) {
+        names_.push_back(FormatAddress(ss, &port));
+        naddr++;
+        last = &ss;
+        last_len = m.msg_hdr.msg_namelen;
+      } else {
+        FormatPort(ss, &port);
+      }
+      header.push_back(g.len);
+      header.push_back(static_cast<uint32_t>(port));
+      header.push_back(naddr - 1);
+      total += g.len;
+    }
+    size_t count = header.size() / 3;
+    if (count == 0) return;
     char* out;
     Napi::ArrayBuffer batch = NewBatch(env, header, total, &out);
-    for (int i = 0; i < got; i++) {
-      mmsghdr& m = rx_msgs_[static_cast<size_t>(i)];
-      if (m.msg_hdr.msg_flags & MSG_TRUNC) continue;
-      std::memcpy(out, rx_iov_[static_cast<size_t>(i)].iov_base, m.msg_len);
-      out += m.msg_len;
+    for (size_t k = 0; k < kept; k++) {
+      if (handled_[k]) continue;
+      std::memcpy(out, SegmentData(segments_[k]), segments_[k].len);
+      out += segments_[k].len;
     }
-    Deliver(env, {batch, Napi::Number::New(env, kept), Addresses(env)});
+    Deliver(env, {batch, Napi::Number::New(env, static_cast<double>(count)), Addresses(env)});
+  }
+
+  // One datagram of a received message: message index, offset in its buffer, length.
+  struct Segment {
+    uint32_t msg, off, len;
+  };
+  const uint8_t* SegmentData(const Segment& g) const {
+    return static_cast<const uint8_t*>(rx_iov_[g.msg].iov_base) + g.off;
   }
 
   // names_ as the callback's addresses argument. A peer's datagrams mostly come from one address:
@@ -455,6 +533,7 @@ class Udp : public PolledFd<Udp> {
       InstanceMethod<&Udp::Send>("send"),
       InstanceAccessor<&Udp::GetOffloads>("offloads"),
       InstanceAccessor<&Udp::GetGsoError>("gsoError"),
+      InstanceMethod<&Udp::SetFastPath>("setFastPath"),
     };
   }
 
@@ -479,6 +558,10 @@ class Udp : public PolledFd<Udp> {
   std::vector<mmsghdr> tx_msgs_;
   std::vector<iovec> tx_iov_;
   std::vector<sockaddr_storage> tx_addr_;
+  std::shared_ptr<fastpath::FastPath> fast_path_;
+  std::vector<Segment> segments_;
+  std::vector<fastpath::InDatagram> offered_;
+  std::vector<uint8_t> handled_;
   uint64_t rx_datagrams_ = 0, rx_truncated_ = 0, tx_datagrams_ = 0, rx_gro_batches_ = 0, tx_gso_batches_ = 0;
   // recvmmsg failures other than EAGAIN; the streak counts them since the last good or empty read.
   static constexpr int kPersistentRxErrors = 1000;

@@ -3,6 +3,7 @@ import type { LevelWithSilent } from 'pino';
 import type { DockerBridge } from '../docker/integration.js';
 import { selectAead } from '../io/openssl-aead.js';
 import { serviceNotifier } from '../io/systemd-notify.js';
+import { createFastPath } from '../io/native.js';
 import { openTun } from '../io/tun.js';
 import { bindUdp, NativeUdpBind } from '../io/udp.js';
 import { createLogger, type LogFormat, type Logger } from '../log.js';
@@ -79,7 +80,7 @@ export async function runNode(opts: GlobalOptions, overrides: (loaded: LoadedCon
     // MESH_NATIVE_AEAD=0 keeps the transport AEAD on node:crypto (comparisons, a suspect addon).
     const aead = selectAead(process.env.MESH_NATIVE_AEAD !== '0');
     const notifier = serviceNotifier((message) => log.warn(message));
-    const mesh = await startMesh(loaded.config, log, { openTun, bindUdp, aead });
+    const mesh = await startMesh(loaded.config, log, { openTun, bindUdp, aead, fastPath: createFastPath });
     const node = mesh.node;
     if (node.udp instanceof NativeUdpBind) {
       // What the kernel granted (Linux reports twice the usable size): below the ask without root when net.core.rmem_max is lower.

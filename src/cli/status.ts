@@ -71,6 +71,8 @@ export function formatStatus(r: StatusReport, now: number): string {
   for (const p of r.pending) lines.push(`pending handshake to ${p.vpnIp}: ${p.attempts} attempts, ${duration(p.sinceSeconds)}`);
   const drops = Object.entries(r.counters.dropped).filter(([, count]) => count > 0);
   if (drops.length) lines.push(`drops: ${drops.map(([kind, count]) => `${kind} ${count}`).join(', ')}`);
+  const fast = r.counters.fastPath;
+  if (fast) lines.push(`fast path: ${fast.rxPackets} pkts in, ${fast.txPackets} pkts out (${fast.tunnels} tunnels, ${fast.flows} flows)`);
   return `${lines.join('\n')}\n`;
 }
 

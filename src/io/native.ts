@@ -45,6 +45,8 @@ export interface NativeTun {
   /** `headroom` (0-256): free bytes before and after each packet of a batch (see splitBatch). */
   start(callback: NativeTunCallback, batch?: number, headroom?: number): void;
   write(packets: readonly Uint8Array[]): number;
+  /** Packets read are offered to the fast path first; it writes through this device (null: detach). */
+  setFastPath(fastPath: NativeFastPath | null): void;
   ref(): void;
   unref(): void;
   stats(): NativeTunStats;
@@ -86,6 +88,8 @@ export interface NativeUdp {
   start(callback: NativeUdpCallback): void;
   /** Sends datagram i = (data[i], addresses[i], ports[i]); returns how many the kernel accepted. */
   send(data: readonly Uint8Array[], addresses: readonly string[], ports: readonly number[]): number;
+  /** Datagrams received are offered to the fast path first; it sends through this socket (null: detach). */
+  setFastPath(fastPath: NativeFastPath | null): void;
   ref(): void;
   unref(): void;
   stats(): NativeUdpStats;
@@ -108,7 +112,48 @@ export interface NativeAead {
   openBatch(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number, results: Int32Array): void;
 }
 
+/**
+ * The addon's fast path (native/src/fastpath.cc): tables the node installs, offered every packet
+ * the TUN device and UDP socket it is attached to read (setFastPath). inbound and outbound run the
+ * per-packet step on given packets without any I/O, for tests.
+ */
+export interface NativeFastPath {
+  setTunnel(
+    localIndex: number,
+    remoteIndex: number,
+    address: string,
+    port: number,
+    peer: Uint8Array,
+    overlay: Uint8Array,
+    encrypt: object,
+    decrypt: object,
+    shared: ArrayBuffer,
+  ): boolean;
+  removeTunnel(localIndex: number): void;
+  setRemote(localIndex: number, address: string, port: number): void;
+  clearTunnels(): void;
+  setFlow(key: Uint8Array, peer: Uint8Array, rulesVersion: number, expires: number, timeout: number): void;
+  removeFlow(key: Uint8Array): void;
+  flowExpires(key: Uint8Array): number;
+  clearFlows(): void;
+  setRulesVersion(version: number): void;
+  setOverlayNetworks(pairs: Uint32Array): void;
+  totals(): { rxPackets: number; rxBytes: number; txPackets: number; txBytes: number; tunnels: number; flows: number };
+  inbound(
+    buf: Uint8Array,
+    offsets: Uint32Array,
+    lengths: Uint32Array,
+    count: number,
+    addresses: readonly string[],
+    ports: readonly number[],
+    now: number,
+  ): { handled: Uint8Array; written: Buffer[] };
+  outbound(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number, now: number): { handled: Uint8Array; sent: { data: Buffer; address: string; port: number }[] };
+}
+
 export interface NativeAddon {
+  /** Linux only. */
+  FastPath?: new () => NativeFastPath;
   /** Absent when the running node does not export the OpenSSL functions it needs. */
   Aead?: new (cipher: 'aes' | 'chachapoly', key: Uint8Array) => NativeAead;
   Tun: new (name: string, offload?: boolean) => NativeTun;
@@ -147,6 +192,12 @@ export function tryLoadNative(): NativeAddon | undefined {
 export function nativeLoadError(): Error | undefined {
   tryLoadNative();
   return cached?.error;
+}
+
+/** A fast path for a node's TUN device and socket, or undefined when the addon has none. */
+export function createFastPath(): NativeFastPath | undefined {
+  const FastPath = tryLoadNative()?.FastPath;
+  return FastPath ? new FastPath() : undefined;
 }
 
 /** Returns the addon or throws an error explaining why it is unavailable. */

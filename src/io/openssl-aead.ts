@@ -11,7 +11,7 @@ type NativeAeadClass = new (cipher: CipherName, key: Uint8Array) => NativeAead;
 
 /** One OpenSSL context per direction, held by the addon (freed by its GC finalizer). */
 class OpenSslAead implements Aead {
-  private readonly native: NativeAead;
+  readonly native: NativeAead;
 
   constructor(
     readonly cipher: CipherName,

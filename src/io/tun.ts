@@ -22,7 +22,7 @@
 import { formatIpPrefix, ip6Bytes, type IpNetwork, type IpPrefix } from '../net/ip.js';
 import type { Cidr } from '../net/ipv4.js';
 import { formatCidr } from '../net/ipv4.js';
-import { loadNative, splitBatch, type NativeTun, type NativeTunStats } from './native.js';
+import { loadNative, splitBatch, type NativeFastPath, type NativeTun, type NativeTunStats } from './native.js';
 
 export interface TunRoute {
   /** An IPv4 Cidr, or an IPv6 prefix (family 6). */
@@ -66,6 +66,8 @@ export interface TunDevice {
   /** A device that can fail for good (the kernel's, deleted with `ip link del`) reports it here once. */
   onError?(handler: (err: Error) => void): void;
   write(packets: readonly Uint8Array[]): void;
+  /** The native device only: packets read go through the fast path first (null: detach). */
+  attachFastPath?(fastPath: NativeFastPath | null): void;
   addRoute(route: TunRoute): void;
   removeRoute(route: TunRoute): void;
   close(): void;
@@ -117,6 +119,10 @@ export class NativeTunDevice implements TunDevice {
   write(packets: readonly Uint8Array[]): number {
     if (this.closed) throw new Error(`tun ${this.name} is closed`);
     return this.dev.write(packets);
+  }
+
+  attachFastPath(fastPath: NativeFastPath | null): void {
+    if (!this.closed) this.dev.setFastPath(fastPath);
   }
 
   addRoute(route: TunRoute): void {

@@ -26,7 +26,7 @@
 import dgram from 'node:dgram';
 import { isIP } from 'node:net';
 import type { Endpoint } from '../net/endpoint.js';
-import { splitBatch, tryLoadNative, type NativeUdp, type NativeUdpStats } from './native.js';
+import { splitBatch, tryLoadNative, type NativeFastPath, type NativeUdp, type NativeUdpStats } from './native.js';
 
 export type { Endpoint };
 
@@ -49,6 +49,8 @@ export interface UdpBind {
   /** A socket whose reads fail for good (the native one, on an error every read repeats) reports it here once. */
   onError?(handler: (err: Error) => void): void;
   send(batch: readonly OutgoingDatagram[]): void;
+  /** The native socket only: datagrams received go through the fast path first (null: detach). */
+  attachFastPath?(fastPath: NativeFastPath | null): void;
   close(): Promise<void>;
 }
 
@@ -128,6 +130,10 @@ export class NativeUdpBind implements UdpBind {
 
   onError(handler: (err: Error) => void): void {
     this.errorHandler = handler;
+  }
+
+  attachFastPath(fastPath: NativeFastPath | null): void {
+    if (!this.closed) this.sock.setFastPath(fastPath);
   }
 
   send(batch: readonly OutgoingDatagram[]): number {

@@ -19,8 +19,11 @@ export interface NodeConfigOptions {
   staticHostMap?: Record<string, string[]>;
   lighthouses?: string[];
   amLighthouse?: boolean;
-  /** offload: mesh's tun.offload; default true, or false when MESH_LAB_TUN_OFFLOAD=0 (to run any lab suite without offloads). */
-  tun?: { disabled?: boolean; dev?: string; mtu?: number; offload?: boolean; unsafe_routes?: { route: string; via: string; mtu?: number }[] };
+  /**
+   * offload: mesh's tun.offload; default true, or false when MESH_LAB_TUN_OFFLOAD=0 (to run any lab suite without offloads).
+   * fastPath: mesh's tun.fast_path; default true, or false when MESH_LAB_FAST_PATH=0 (any lab suite on the JS path alone).
+   */
+  tun?: { disabled?: boolean; dev?: string; mtu?: number; offload?: boolean; fastPath?: boolean; unsafe_routes?: { route: string; via: string; mtu?: number }[] };
   cipher?: 'aes' | 'chachapoly';
   inbound?: FirewallRule[];
   outbound?: FirewallRule[];
@@ -49,6 +52,7 @@ export function nebulaConfig(o: NodeConfigOptions): Record<string, unknown> {
       unsafe_routes: o.tun?.unsafe_routes ?? [],
       // nebula ignores the key; written only when off so that nebula's configs stay as they were.
       ...((o.tun?.offload ?? process.env.MESH_LAB_TUN_OFFLOAD !== '0') ? {} : { offload: false }),
+      ...((o.tun?.fastPath ?? process.env.MESH_LAB_FAST_PATH !== '0') ? {} : { fast_path: false }),
     },
     logging: { level: o.logLevel ?? 'info', format: 'text' },
     firewall: {

@@ -58,6 +58,14 @@ export class ConnectionManager {
     if (!host.livenessTimer) this.arm(host, this.deps.settings().connectionAliveInterval);
   }
 
+  /**
+   * Tunnels whose traffic the native fast path sent: it marks outboundSeen but cannot arm the
+   * check that outbound() arms, so the node calls this periodically for the tunnels it forwards on.
+   */
+  outboundSeenBy(hosts: Iterable<HostInfo>): void {
+    for (const host of hosts) if (host.outboundSeen && !host.livenessTimer) this.outbound(host);
+  }
+
   inbound(host: HostInfo): void {
     host.inboundSeen = true;
   }

@@ -28,6 +28,12 @@ export interface ConntrackEntry {
   rulesVersion: number;
   /** Absolute expiry time, ms (same clock as the `now` passed in). */
   expires: number;
+  /** What each packet of the flow adds to its life, ms. */
+  timeout: number;
+  /** Installed in the mirror (the native fast path), with these rules version and expiry. */
+  mirrored: boolean;
+  mirroredVersion: number;
+  mirroredExpires: number;
   /** @internal */ hash: number;
   /** @internal */ nextInBucket: ConntrackEntry | null;
   /** @internal */ prev: ConntrackEntry | null;
@@ -69,7 +75,21 @@ function sameTuple(e: ConntrackEntry, p: FwPacket): boolean {
   );
 }
 
+/**
+ * A copy of some entries kept elsewhere (the native fast path) that forwards packets of those
+ * flows itself and refreshes their expiry there. The table asks it before it expires or evicts
+ * one of them, and tells it about every one that leaves.
+ */
+export interface ConntrackMirror {
+  /** The expiry the mirror holds for a mirrored entry (it refreshes the flows it forwards); 0 when none. */
+  expiresOf(e: ConntrackEntry): number;
+  /** A mirrored entry left the table (or changed peer): the mirror must drop it. */
+  removed(e: ConntrackEntry): void;
+}
+
 export class Conntrack {
+  /** Set by the node when a fast path mirrors flows. */
+  mirror: ConntrackMirror | null = null;
   private readonly buckets = new Map<number, ConntrackEntry>();
   private readonly heads: Array<ConntrackEntry | null> = [null, null, null];
   private readonly tails: Array<ConntrackEntry | null> = [null, null, null];
@@ -99,7 +119,7 @@ export class Conntrack {
     let e = this.buckets.get(tupleHash(p)) ?? null;
     while (e !== null && !sameTuple(e, p)) e = e.nextInBucket;
     if (e === null) return null;
-    if (e.expires <= now) {
+    if (e.expires <= now && !this.revived(e, now)) {
       this.remove(e);
       this.expired++;
       return null;
@@ -110,6 +130,7 @@ export class Conntrack {
   /** Extends an entry's life and moves it to the tail of its expiry list. */
   refresh(e: ConntrackEntry, timeoutMs: number, now: number): void {
     e.expires = now + timeoutMs;
+    e.timeout = timeoutMs;
     this.unlinkList(e);
     this.appendList(e);
   }
@@ -118,6 +139,7 @@ export class Conntrack {
   add(p: FwPacket, incoming: boolean, peerVpnIp: VpnAddr, rulesVersion: number, timeoutMs: number, now: number): ConntrackEntry {
     const existing = this.lookup(p, now);
     if (existing !== null) {
+      if (existing.mirrored && existing.peerVpnIp !== peerVpnIp) this.unmirror(existing);
       existing.incoming = incoming;
       existing.peerVpnIp = peerVpnIp;
       existing.rulesVersion = rulesVersion;
@@ -140,6 +162,10 @@ export class Conntrack {
       peerVpnIp,
       rulesVersion,
       expires: now + timeoutMs,
+      timeout: timeoutMs,
+      mirrored: false,
+      mirroredVersion: 0,
+      mirroredExpires: 0,
       hash,
       nextInBucket: this.buckets.get(hash) ?? null,
       prev: null,
@@ -158,14 +184,17 @@ export class Conntrack {
       let e: ConntrackEntry | null = this.heads[c]!;
       while (e !== null && e.expires <= now) {
         const next: ConntrackEntry | null = e.next;
-        this.remove(e);
-        this.expired++;
+        if (!this.revived(e, now)) {
+          this.remove(e);
+          this.expired++;
+        }
         e = next;
       }
     }
   }
 
   remove(e: ConntrackEntry): void {
+    if (e.mirrored) this.unmirror(e);
     const first = this.buckets.get(e.hash);
     if (first === e) {
       if (e.nextInBucket === null) this.buckets.delete(e.hash);
@@ -182,6 +211,7 @@ export class Conntrack {
   }
 
   clear(): void {
+    for (const e of this.entries()) if (e.mirrored) this.unmirror(e);
     this.buckets.clear();
     this.heads.fill(null);
     this.tails.fill(null);
@@ -193,15 +223,39 @@ export class Conntrack {
     for (let c = 0; c < 3; c++) for (let e: ConntrackEntry | null = this.heads[c]!; e !== null; e = e.next) yield e;
   }
 
+  /**
+   * A mirrored entry the mirror kept alive past `e.expires` takes the mirror's expiry and moves to
+   * the tail of its list; false when it is expired there too.
+   */
+  private revived(e: ConntrackEntry, now: number): boolean {
+    if (!e.mirrored || this.mirror === null) return false;
+    const expires = this.mirror.expiresOf(e);
+    if (expires <= e.expires) return false;
+    e.expires = expires;
+    this.unlinkList(e);
+    this.appendList(e);
+    return expires > now;
+  }
+
+  private unmirror(e: ConntrackEntry): void {
+    e.mirrored = false;
+    this.mirror?.removed(e);
+  }
+
   private evictOne(): void {
-    let victim: ConntrackEntry | null = null;
-    for (let c = 0; c < 3; c++) {
-      const h = this.heads[c]!;
-      if (h !== null && (victim === null || h.expires < victim.expires)) victim = h;
+    // The entry closest to expiry, counting the mirror's refreshes (each entry moves back at most once).
+    for (let tries = 0; tries <= this.count; tries++) {
+      let victim: ConntrackEntry | null = null;
+      for (let c = 0; c < 3; c++) {
+        const h = this.heads[c]!;
+        if (h !== null && (victim === null || h.expires < victim.expires)) victim = h;
+      }
+      if (victim === null) return;
+      if (tries < this.count && this.revived(victim, victim.expires)) continue;
+      this.remove(victim);
+      this.evicted++;
+      return;
     }
-    if (victim === null) return;
-    this.remove(victim);
-    this.evicted++;
   }
 
   private appendList(e: ConntrackEntry): void {

@@ -200,6 +200,8 @@ export class Firewall {
   private readonly localMasks: Uint32Array;
   private readonly localPrefixes6: readonly IpPrefix[];
   private readonly scratch: FwPacket = emptyFwPacket();
+  /** The conntrack entry that allowed the last packet checked (null when it was dropped): what a fast path may mirror. */
+  lastAllowed: ConntrackEntry | null = null;
   private readonly timeouts: [number, number, number];
 
   private constructor(
@@ -304,6 +306,7 @@ export class Firewall {
 
   private check(packet: Uint8Array, incoming: boolean, peer: PeerIdentity, now: number): string | null {
     const stats = incoming ? this.stats.inbound : this.stats.outbound;
+    this.lastAllowed = null;
     const p = parseIpPacket(packet, incoming, this.scratch);
     if (p === null) {
       stats.droppedMalformed++;
@@ -328,6 +331,7 @@ export class Firewall {
       if (ok) {
         ct.refresh(e, timeout, now);
         stats.allowedByConntrack++;
+        this.lastAllowed = e;
         return null;
       }
     }
@@ -350,7 +354,7 @@ export class Firewall {
       stats.droppedNoRule++;
       return DROP_NO_RULE;
     }
-    ct.add(p, incoming, peer.vpnIp, this.rulesVersion, timeout, now);
+    this.lastAllowed = ct.add(p, incoming, peer.vpnIp, this.rulesVersion, timeout, now);
     stats.allowedByRule++;
     return null;
   }

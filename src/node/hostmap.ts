@@ -5,7 +5,7 @@ import type { VpnAddr } from '../net/ip.js';
 import type { Aead } from '../protocol/aead.js';
 import type { AddrForm } from '../protocol/messages.js';
 import type { InitiatorState } from '../protocol/noise.js';
-import { ReplayWindow } from '../protocol/replay.js';
+import { REPLAY_WINDOW, ReplayWindow } from '../protocol/replay.js';
 import type { PeerIdentity } from './firewall.js';
 import { RemoteList } from './remote-list.js';
 import type { Timer } from './timers.js';
@@ -29,6 +29,21 @@ export interface PendingHandshake {
   directOnly?: boolean;
 }
 
+/**
+ * A tunnel's state the native fast path shares (native/src/fastpath.h, TunnelShared): the replay
+ * window's 1024 bits (128 bytes), then float64 fields: window current and zero-seen, the send
+ * counter, rx packets/bytes, tx packets/bytes, the inbound and outbound liveness marks.
+ */
+export const TUNNEL_SHARED_BYTES = 128 + 9 * 8;
+// Indexes of the float64 fields after the window bits; [0] and [1] are the window's own.
+const TX_COUNTER = 2;
+const RX_PACKETS = 3;
+const RX_BYTES = 4;
+const TX_PACKETS = 5;
+const TX_BYTES = 6;
+const INBOUND_SEEN = 7;
+const OUTBOUND_SEEN = 8;
+
 /** One peer: a tunnel being set up (pending) or established. */
 export class HostInfo {
   remoteIndex = 0;
@@ -40,9 +55,10 @@ export class HostInfo {
   identity: PeerIdentity | null = null;
   encrypt: Aead | null = null;
   decrypt: Aead | null = null;
-  /** Last counter used on send; the first transport packet carries 3. */
-  messageCounter = 2;
-  readonly window = new ReplayWindow();
+  /** Memory shared with the native fast path, which forwards established flows without JS (TUNNEL_SHARED_BYTES). */
+  readonly shared = new ArrayBuffer(TUNNEL_SHARED_BYTES);
+  private readonly fields = new Float64Array(this.shared, 128, 9);
+  readonly window = new ReplayWindow(REPLAY_WINDOW, { slots: new Uint32Array(this.shared, 0, REPLAY_WINDOW / 32), state: this.fields });
   /** Responder side: message 1 body (after the header) as received, to recognise retransmissions. */
   handshakeMessage1: Buffer | null = null;
   /** Responder side: our full message 2, re-sent for a retransmitted message 1. */
@@ -56,8 +72,6 @@ export class HostInfo {
   queue: QueuedMessage[] = [];
   pending: PendingHandshake | null = null;
   /** Connection manager state. */
-  inboundSeen = false;
-  outboundSeen = false;
   livenessTimer: Timer | null = null;
   testSentAt = 0;
   /** Round trip of the last answered test request (ms; ConnectionManager.onTestReply, `mesh ping`); null until one is. */
@@ -65,11 +79,6 @@ export class HostInfo {
   readonly createdAt = Date.now();
   /** When the tunnel last came up (handshake completed or candidate promoted), ms since the epoch. */
   establishedAt = 0;
-  /** Traffic on this tunnel, in datagrams and their bytes on the wire, counted per packet with plain increments. */
-  rxPackets = 0;
-  rxBytes = 0;
-  txPackets = 0;
-  txBytes = 0;
   /**
    * Every overlay address of the peer (its certificate's networks), vpnIp first; the host map indexes
    * the tunnel by each. Just [vpnIp] until the certificate is known.
@@ -85,6 +94,55 @@ export class HostInfo {
     readonly remotes: RemoteList,
   ) {
     this.vpnAddrs = [vpnIp];
+    this.fields[TX_COUNTER] = 2;
+  }
+
+  /** Last counter used on send; the first transport packet carries 3. */
+  get messageCounter(): number {
+    return this.fields[TX_COUNTER]!;
+  }
+  set messageCounter(value: number) {
+    this.fields[TX_COUNTER] = value;
+  }
+
+  /** Traffic on this tunnel, in datagrams and their bytes on the wire (the fast path's included). */
+  get rxPackets(): number {
+    return this.fields[RX_PACKETS]!;
+  }
+  set rxPackets(value: number) {
+    this.fields[RX_PACKETS] = value;
+  }
+  get rxBytes(): number {
+    return this.fields[RX_BYTES]!;
+  }
+  set rxBytes(value: number) {
+    this.fields[RX_BYTES] = value;
+  }
+  get txPackets(): number {
+    return this.fields[TX_PACKETS]!;
+  }
+  set txPackets(value: number) {
+    this.fields[TX_PACKETS] = value;
+  }
+  get txBytes(): number {
+    return this.fields[TX_BYTES]!;
+  }
+  set txBytes(value: number) {
+    this.fields[TX_BYTES] = value;
+  }
+
+  /** Connection manager state: traffic seen since its last check (the fast path marks it too). */
+  get inboundSeen(): boolean {
+    return this.fields[INBOUND_SEEN] !== 0;
+  }
+  set inboundSeen(value: boolean) {
+    this.fields[INBOUND_SEEN] = value ? 1 : 0;
+  }
+  get outboundSeen(): boolean {
+    return this.fields[OUTBOUND_SEEN] !== 0;
+  }
+  set outboundSeen(value: boolean) {
+    this.fields[OUTBOUND_SEEN] = value ? 1 : 0;
   }
 
   /** The address fields lighthouse and relay messages use on this tunnel: those of its certificate version. */

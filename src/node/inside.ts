@@ -25,6 +25,8 @@ export interface InsideNode {
    */
   sendInPlace(host: HostInfo, packets: Buffer[], out: OutgoingDatagram[]): void;
   sendDatagrams(out: OutgoingDatagram[]): void;
+  /** The firewall allowed a packet on `host`: the fast path may take the flow's next ones. */
+  flowApproved?(host: HostInfo): void;
 }
 
 export interface InsideFilter {
@@ -87,6 +89,7 @@ export function consumeTunPackets(node: InsideNode, packets: Buffer[], headroom 
       node.diag.firewallDrop('outbound', reason, host.vpnIp);
       continue;
     }
+    node.flowApproved?.(host);
     if (inPlace && host.remote) {
       const group = inPlace.get(host);
       if (group) group.push(packet);

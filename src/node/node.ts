@@ -3,6 +3,7 @@ import { lookup } from 'node:dns/promises';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { UserError } from '../errors.js';
+import type { NativeFastPath } from '../io/native.js';
 import type { TunDevice, TunOptions, TunRoute } from '../io/tun.js';
 import type { OutgoingDatagram, UdpBind, UdpOptions } from '../io/udp.js';
 import { allowListAllows } from '../net/allow-list.js';
@@ -22,6 +23,7 @@ import { ConnectionManager } from './connection-manager.js';
 import { Diagnostics, type NodeStats } from './diagnostics.js';
 import { Firewall } from './firewall.js';
 import { HandshakeManager } from './handshake-manager.js';
+import { FastPathLink } from './fast-path.js';
 import { HostInfo, HostMap } from './hostmap.js';
 import { LocalIdentity } from './identity.js';
 import { consumeTunPackets, type InsideFilter, type InsideNode } from './inside.js';
@@ -48,6 +50,8 @@ export interface NodeDeps {
   networkInterfaces?: InterfaceSource;
   /** The transport AEAD (default node:crypto) and its name for the start-up log. */
   aead?: { factory: AeadFactory; name: string };
+  /** The native fast path (tun.fast_path), for a TUN device and socket that can take it. */
+  fastPath?: () => NativeFastPath | undefined;
   timers?: Timers;
 }
 
@@ -148,6 +152,9 @@ export class MeshNode implements InsideNode, OutsideNode {
   private readonly recvErrorLimiter = new SourceLimiter(RECV_ERRORS_PER_SECOND, RECV_ERRORS_BURST);
   /** `mesh ping` Test requests waiting for their reply, by the hex of their payload. */
   private readonly probes = new Map<string, PendingProbe>();
+  /** The native forwarding of established flows, when on (tun.fast_path) and the devices take it. */
+  private fast: FastPathLink | null = null;
+  private fastLiveness: Timer | null = null;
 
   private constructor(
     public config: NodeConfig,
@@ -310,6 +317,7 @@ export class MeshNode implements InsideNode, OutsideNode {
     if (revocations) node.revocations.hold(revocations, config.pki.revocations);
     node.applyBlocklist();
     for (const [vpnIp, addrs] of staticHosts) node.hostmap.remotesFor(vpnIp).setStatic(addrs);
+    if (config.tun.fastPath && deps.fastPath) node.enableFastPath(deps.fastPath());
     udp.onDatagrams((batch) => consumeDatagrams(node, batch));
     tun.onPackets((packets) => consumeTunPackets(node, packets, tun.headroom ?? 0));
     tun.onError?.((err) => {
@@ -330,6 +338,41 @@ export class MeshNode implements InsideNode, OutsideNode {
     return node;
   }
 
+  /** Attaches the native fast path to the TUN device and socket (both must take it), mirroring the firewall's flows into it. */
+  private enableFastPath(tables: NativeFastPath | undefined): void {
+    if (!tables || !this.tun.attachFastPath || !this.udp.attachFastPath) return;
+    this.fast = new FastPathLink(tables, {
+      routesDirectly: (addr) => this.routesDirectly(addr),
+      tunnelFor: (addr) => this.hostmap.get(addr),
+      isCurrent: (host) => this.hostmap.getByIndex(host.localIndex) === host && this.hostmap.get(host.vpnIp) === host,
+      overlayNetworks: () => [this.identity.vpnNetwork],
+    });
+    tables.setRulesVersion(this.firewall.rulesVersion);
+    this.firewall.conntrack.mirror = this.fast;
+    // What the fast path sends arms the liveness checks that JS sends arm at once (at most one interval late).
+    const fast = this.fast;
+    this.fastLiveness = this.timers.every(this.config.timers.connectionAliveInterval, () => this.connections.outboundSeenBy(fast.tunnels()));
+    this.tun.attachFastPath(tables);
+    this.udp.attachFastPath(tables);
+  }
+
+  /** What the fast path forwarded (counters read at scrape time), for tests and `mesh status`. */
+  fastPathTotals(): ReturnType<NativeFastPath['totals']> | null {
+    return this.fast?.tables.totals() ?? null;
+  }
+
+  flowApproved(host: HostInfo): void {
+    this.fast?.approved(host, this.firewall);
+  }
+
+  /** A packet to `addr` goes to the tunnel of `addr` itself, with no other routing or tun.drop_* filter. */
+  private routesDirectly(addr: VpnAddr): boolean {
+    if (this.routeFor(addr) !== addr) return false;
+    const f = this.insideFilter();
+    if (typeof addr === 'number') return addr !== f.self && !(f.dropMulticast && addr >>> 28 === 0xe) && !(f.dropLocalBroadcast && addr === f.broadcast);
+    return !f.self6.has(addr) && !(f.dropMulticast && addr >> 120n === 0xffn);
+  }
+
   /** Makes this node a lighthouse: lighthouse messages go to `role`, which follows the tunnels. */
   serveLighthouse(role: LighthouseRole): void {
     this.lighthouse = role;
@@ -342,6 +385,7 @@ export class MeshNode implements InsideNode, OutsideNode {
   }
 
   get stats(): NodeStats {
+    this.fast?.foldInto(this.diag.stats, MessageType.Message, this.firewall);
     return this.diag.stats;
   }
 
@@ -498,6 +542,8 @@ export class MeshNode implements InsideNode, OutsideNode {
     host.establishedAt = Date.now();
     this.diag.stats.handshakesCompleted++;
     const replaced = this.hostmap.add(host);
+    if (replaced) this.fast?.removeTunnel(replaced);
+    this.fast?.syncTunnel(host);
     if (replaced) {
       this.diag.limited('debug', `replaced ${host.vpnIp}`, { vpnIp: formatVpnAddr(host.vpnIp), oldIndex: replaced.localIndex }, 'tunnel replaced by a newer handshake');
       this.relays.onTunnelGone(replaced);
@@ -525,6 +571,7 @@ export class MeshNode implements InsideNode, OutsideNode {
   /** Tears a tunnel down locally; with `notify`, tells the peer with a closeTunnel first. */
   removeTunnel(host: HostInfo, notify: boolean): void {
     if (notify && host.established) this.sendOn(host, MessageType.CloseTunnel, 0, Buffer.alloc(0));
+    this.fast?.removeTunnel(host);
     if (!this.hostmap.remove(host)) return;
     this.relays.onTunnelGone(host);
     this.lighthouse?.onTunnelGone(host);
@@ -555,6 +602,7 @@ export class MeshNode implements InsideNode, OutsideNode {
     this.diag.limited('info', `roamed ${host.vpnIp}`, { vpnIp: formatVpnAddr(host.vpnIp), from: host.remote && endpointKey(host.remote), to: endpointKey(from) }, 'host roamed to a new address');
     if (host.remote) host.previousRemote = { addr: host.remote, at: now };
     host.remote = { ...from };
+    this.fast?.syncTunnel(host);
     host.remotes.learn(from);
     this.lighthouse?.onRoam(host);
   }
@@ -698,6 +746,7 @@ export class MeshNode implements InsideNode, OutsideNode {
     this.firewall = firewall;
     this.config = config;
     this.unsafeRoutes = unsafeRoutesOf(config);
+    this.fast?.resync(firewall, this.hostmap.hosts());
     for (const [vpnIp, addrs] of staticHosts) this.hostmap.remotesFor(vpnIp).setStatic(addrs);
     for (const vpnIp of this.hostmap.staticHostIps()) if (!staticHosts.has(vpnIp)) this.hostmap.remotesFor(vpnIp).setStatic([]);
     this.revocations.reverify();
@@ -722,6 +771,7 @@ export class MeshNode implements InsideNode, OutsideNode {
       'tun.disabled': c.tun.disabled,
       'tun.mtu': c.tun.mtu,
       'tun.tx_queue': c.tun.txQueue,
+      'tun.fast_path': c.tun.fastPath,
       cipher: c.cipher,
       'lighthouse.am_lighthouse': c.lighthouse.amLighthouse,
       'lighthouse.serve_dns': c.lighthouse.serveDns,
@@ -798,6 +848,13 @@ export class MeshNode implements InsideNode, OutsideNode {
       this.hostmap.remove(host);
     }
     if (out.length > 0) this.udp.send(out);
+    if (this.fast) {
+      this.fastLiveness?.cancel();
+      this.tun.attachFastPath?.(null);
+      this.udp.attachFastPath?.(null);
+      this.fast.clear();
+      this.firewall.conntrack.mirror = null;
+    }
     this.relays.stop();
     this.tun.close();
     await this.udp.close();

@@ -18,6 +18,8 @@ export interface OutsideNode {
   readonly relays: Pick<RelayManager, 'receiveFrame'>;
   readonly firewall: Pick<Firewall, 'inbound'>;
   writeToTun(packets: Buffer[]): void;
+  /** The firewall allowed a packet on `host`: the fast path may take the flow's next ones. */
+  flowApproved?(host: HostInfo): void;
   onStun(data: Buffer, from: Endpoint): void;
   isOverlayAddress(address: string): boolean;
   sendRecvError(to: Endpoint, remoteIndex: number): void;
@@ -191,6 +193,7 @@ function deliverData(node: OutsideNode, host: HostInfo, packet: Buffer, toTun: B
     node.diag.firewallDrop('inbound', reason, host.vpnIp);
     return;
   }
+  node.flowApproved?.(host);
   toTun.push(packet);
 }
 

@@ -44,7 +44,15 @@ export interface NodeStatus {
   relays: { amRelay: boolean; useRelays: boolean; relays: { vpnIp: string; name: string | null; reachable: boolean }[] };
   tunnels: TunnelStatus[];
   pending: { vpnIp: string; attempts: number; sinceSeconds: number }[];
-  counters: { rxPackets: number; txPackets: number; dropped: Record<string, number> };
+  counters: { rxPackets: number; txPackets: number; dropped: Record<string, number>; fastPath: FastPathStatus | null };
+}
+
+/** What the native fast path forwarded (already part of rxPackets/txPackets), and its tables; null when it is off. */
+export interface FastPathStatus {
+  rxPackets: number;
+  txPackets: number;
+  tunnels: number;
+  flows: number;
 }
 
 export function nodeStatus(node: MeshNode, now = Date.now()): NodeStatus {
@@ -94,7 +102,7 @@ export function nodeStatus(node: MeshNode, now = Date.now()): NodeStatus {
     },
     tunnels,
     pending: [...hostmap.pendingHosts()].map((h) => ({ vpnIp: formatVpnAddr(h.vpnIp), attempts: h.pending?.attempts ?? 0, sinceSeconds: Math.max(0, Math.round((now - h.createdAt) / 1000)) })),
-    counters: { rxPackets: node.stats.rxPackets, txPackets: node.stats.txPackets, dropped: { ...node.stats.dropped } },
+    counters: { rxPackets: node.stats.rxPackets, txPackets: node.stats.txPackets, dropped: { ...node.stats.dropped }, fastPath: fastPathStatus(node) },
   };
 }
 
@@ -151,4 +159,9 @@ export function peerAddress(node: MeshNode, target: string): VpnAddr {
   }
   for (const host of node.hostmap.hosts()) if (host.cert?.details.name === target) return host.vpnIp;
   throw new UserError(`no tunnel to a host named "${target}" (a name is known once a tunnel to it is up; use its overlay IP)`);
+}
+
+function fastPathStatus(node: MeshNode): FastPathStatus | null {
+  const t = node.fastPathTotals();
+  return t && { rxPackets: t.rxPackets, txPackets: t.txPackets, tunnels: t.tunnels, flows: t.flows };
 }

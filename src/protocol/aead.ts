@@ -18,6 +18,8 @@ export const NONCE_LEN = 12;
 
 export interface Aead {
   readonly cipher: CipherName;
+  /** The addon object doing the work, when it is the native one: the fast path seals and opens with it too. */
+  readonly native?: object;
   /** header(16 bytes, used as AD) || ciphertext || tag(16) in one new Buffer; nonce from counter per cipher rules */
   encryptPacket(header: Uint8Array, counter: number, plaintext: Uint8Array): Buffer;
   /** packet = header||ciphertext||tag; AD = first 16 bytes; null when authentication fails or too short */

@@ -8,27 +8,44 @@
  */
 export const REPLAY_WINDOW = 1024;
 
+/**
+ * Where a window keeps its state: one bit per slot, and [current, zeroSeen] as the first two
+ * float64 of `state` (exact below 2^53; the caller may keep more after them). Given by the caller when other code shares the window (the native fast path reads
+ * and updates the very same memory: native/src/fastpath.cc).
+ */
+export interface ReplayWindowStorage {
+  slots: Uint32Array;
+  state: Float64Array;
+}
+
 export class ReplayWindow {
   readonly size: number;
   /** One bit per slot (a lighthouse holds a window per tunnel: 128 bytes instead of 1 KiB each). */
   private readonly slots: Uint32Array;
-  private currentCounter = 0;
-  private zeroSeen = false;
+  /** [0] the highest counter accepted, [1] 1 once counter 0 was accepted. */
+  private readonly state: Float64Array;
 
-  constructor(size: number = REPLAY_WINDOW) {
+  constructor(size: number = REPLAY_WINDOW, storage?: ReplayWindowStorage) {
     if (!Number.isInteger(size) || size < 1) throw new RangeError(`invalid replay window size ${size}`);
     this.size = size;
-    this.slots = new Uint32Array(Math.ceil(size / 32));
+    const words = Math.ceil(size / 32);
+    if (storage && (storage.slots.length !== words || storage.state.length < 2)) throw new RangeError('replay window storage does not fit its size');
+    this.slots = storage?.slots ?? new Uint32Array(words);
+    this.state = storage?.state ?? new Float64Array(2);
   }
 
   /** The highest counter accepted so far. */
   get current(): number {
-    return this.currentCounter;
+    return this.state[0]!;
+  }
+
+  private get zeroSeen(): boolean {
+    return this.state[1] !== 0;
   }
 
   /** True when `counter` may be new: ahead of current, or inside the window and not yet seen. */
   check(counter: number): boolean {
-    const cur = this.currentCounter;
+    const cur = this.state[0]!;
     const len = this.size;
     if (counter > cur) return true;
     if (counter === 0 && !this.zeroSeen && cur < len) return true;
@@ -43,7 +60,7 @@ export class ReplayWindow {
 
   /** Marks `counter` as received; false for duplicates and counters that fell out of the window. */
   update(counter: number): boolean {
-    const cur = this.currentCounter;
+    const cur = this.state[0]!;
     const len = this.size;
 
     if (counter > cur) {
@@ -62,12 +79,12 @@ export class ReplayWindow {
         }
       }
       this.mark(counter % len);
-      this.currentCounter = counter;
+      this.state[0] = counter;
       return true;
     }
 
     if (counter === 0 && !this.zeroSeen && cur < len) {
-      this.zeroSeen = true;
+      this.state[1] = 1;
       this.mark(0);
       return true;
     }

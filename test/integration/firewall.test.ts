@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { labSkipReason } from '../../src/lab/lab.js';
 import { withOverlayLab } from '../../src/lab/overlay.js';
+import { assertFastPathForwarded } from '../helpers/mesh-status.js';
 import { skipTest } from '../helpers/skip.js';
 
 const OPEN = 9201;
@@ -67,5 +68,7 @@ test('mesh inbound firewall: allowed port reaches, blocked port times out, group
     assert.match(lab.log('b'), /firewall dropped packet/);
     assert.equal((await lab.ping('a', 'b')).code, 0);
     assert.equal((await lab.ping('c', 'b')).code, 0);
+    // The allowed flows went through b's fast path (the blocked ones could not: JS drops them).
+    await assertFastPathForwarded(lab, 'b');
   });
 });

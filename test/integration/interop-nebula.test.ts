@@ -13,6 +13,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { labSkipReason } from '../../src/lab/lab.js';
 import { withOverlayLab, type Cipher } from '../../src/lab/overlay.js';
+import { assertFastPathForwarded } from '../helpers/mesh-status.js';
 import { skipTest } from '../helpers/skip.js';
 
 const BYTES = 100 * 1024 * 1024;
@@ -63,6 +64,8 @@ for (const { cipher, initiator, net } of cases) {
       assert.equal(r.sent, BYTES);
       assert.equal(r.received, BYTES);
       assert.equal(r.receivedSha256, r.sentSha256);
+      // Against nebula, mesh forwarded the flow natively both ways.
+      await assertFastPathForwarded(lab, 'm');
 
       if (initiator === 'mesh') {
         // SIGTERM on mesh: exit 0, TUN gone, nebula tears the tunnel down on our closeTunnel.

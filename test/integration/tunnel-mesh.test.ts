@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { labSkipReason } from '../../src/lab/lab.js';
 import { withOverlayLab, type Cipher } from '../../src/lab/overlay.js';
+import { assertFastPathForwarded } from '../helpers/mesh-status.js';
 import { skipTest } from '../helpers/skip.js';
 
 const BYTES = 100 * 1024 * 1024;
@@ -48,6 +49,9 @@ for (const { cipher, tunOffload, net } of runs) {
       assert.equal(r.sent, BYTES);
       assert.equal(r.received, BYTES);
       assert.equal(r.receivedSha256, r.sentSha256);
+      // The bulk of it went through the native fast path on both sides.
+      await assertFastPathForwarded(lab, 'a');
+      await assertFastPathForwarded(lab, 'b');
 
       // SIGTERM on a: exits 0, removes its TUN device, and b tears the tunnel down on closeTunnel.
       const a = lab.host('a');

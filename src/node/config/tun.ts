@@ -47,6 +47,8 @@ export const tunSection = section(
     dropMulticast: bool('drop_multicast', false),
     /** mesh only: kernel offloads (virtio_net_hdr, TSO/USO, coalesced writes). */
     offload: bool('offload', true),
+    /** mesh only: established, firewall-approved flows on direct tunnels forwarded natively (native/src/fastpath.cc). */
+    fastPath: bool('fast_path', true),
   },
   { ignored: { routines: unsupported('deprecated in nebula; use routines'), use_system_route_table: laterNebula('1.7') } },
 );
