@@ -34,7 +34,7 @@ import { consumeDatagrams, consumeRelayedPacket, type OutsideNode } from './outs
 import { RelayManager } from './relay-manager.js';
 import { RemoteList } from './remote-list.js';
 import { readRevocationFile, Revocations } from './revocations.js';
-import { RECV_ERRORS_BURST, RECV_ERRORS_PER_SECOND, SourceLimiter } from './source-limiter.js';
+import { GlobalBudget, RECV_ERRORS_BURST, RECV_ERRORS_PER_SECOND, RECV_ERRORS_TOTAL_BURST, RECV_ERRORS_TOTAL_PER_SECOND, SourceLimiter } from './source-limiter.js';
 import { SubnetRouter } from './subnet-router.js';
 import { systemTimers, type Timer, type Timers } from './timers.js';
 import { DisabledTun } from './tun-disabled.js';
@@ -150,6 +150,7 @@ export class MeshNode implements InsideNode, OutsideNode {
   private lastSource = { address: '', inOverlay: false };
   private readonly timers: Timers;
   private readonly recvErrorLimiter = new SourceLimiter(RECV_ERRORS_PER_SECOND, RECV_ERRORS_BURST);
+  private readonly recvErrorBudget = new GlobalBudget();
   /** `mesh ping` Test requests waiting for their reply, by the hex of their payload. */
   private readonly probes = new Map<string, PendingProbe>();
   /** The native forwarding of established flows, when on (tun.fast_path) and the devices take it. */
@@ -526,7 +527,9 @@ export class MeshNode implements InsideNode, OutsideNode {
     const mode = this.config.listen.sendRecvError;
     if (mode === 'never' || (mode === 'private' && !isPrivateAddress(to.address))) return;
     // Not one per forged datagram: a flood of unknown indexes would make us a reflector.
-    if (!this.recvErrorLimiter.allow(to.address, this.timers.now())) return;
+    const now = this.timers.now();
+    if (!this.recvErrorLimiter.allow(to.address, now)) return;
+    if (!this.recvErrorBudget.allow(now, RECV_ERRORS_TOTAL_PER_SECOND, RECV_ERRORS_TOTAL_BURST)) return;
     const packet = Buffer.alloc(HEADER_LEN);
     writeHeader(packet, 0, MessageType.RecvError, 0, remoteIndex, 0);
     this.diag.stats.recvErrorsSent++;

@@ -17,6 +17,12 @@ export const STAGE1_BURST = 40;
 /** recv_errors per second we send to one address, and their burst: a peer that lost its tunnel needs one. */
 export const RECV_ERRORS_PER_SECOND = 5;
 export const RECV_ERRORS_BURST = 10;
+/**
+ * recv_errors per second we send to all addresses together, and their burst: a flood of unknown
+ * indexes from thousands of (spoofed) addresses passes every per-address bucket.
+ */
+export const RECV_ERRORS_TOTAL_PER_SECOND = 500;
+export const RECV_ERRORS_TOTAL_BURST = 1000;
 /** Addresses tracked at once; past this the table restarts (a flood of new addresses resets it). */
 const MAX_SOURCES = 65_536;
 

@@ -5,7 +5,8 @@ import { MemoryNetwork } from '../../../src/io/memory.js';
 import { openSslAeadFactory } from '../../../src/io/openssl-aead.js';
 import { createAead } from '../../../src/protocol/aead.js';
 import { parseIp } from '../../../src/net/ipv4.js';
-import { HEADER_LEN, MessageType } from '../../../src/protocol/header.js';
+import { encodeHeader, HEADER_LEN, MessageType } from '../../../src/protocol/header.js';
+import { RECV_ERRORS_TOTAL_BURST, RECV_ERRORS_TOTAL_PER_SECOND } from '../../../src/node/source-limiter.js';
 import { decodeHandshake, encodeHandshake } from '../../../src/protocol/messages.js';
 import { parseConfig } from '../../../src/node/config.js';
 import { nebulaConfig } from '../../../src/lab/configs.js';
@@ -293,6 +294,26 @@ describe('tunnels on an in-memory network', () => {
     await waitFor(() => a.node.hostmap.size === 0, 3000, 'the fourth recv_error to remove the tunnel');
     a.tun.inject([echo('10.42.0.1', '10.42.0.2', 8, 2, 4)]);
     await waitFor(() => tunnelsMatch(a, b) && b.tun.written.length === 2, 3000, 're-handshake and delivery');
+  });
+
+  it('answers a flood of unknown indexes from thousands of addresses with a bounded number of recv_errors', async () => {
+    const net = new MemoryNetwork();
+    const b = await startMemoryNode(net, hostB, '192.0.2.2');
+    running.push(b);
+    const started = Date.now();
+    const sources = 3000;
+    // A data message on an index b never gave out, from 3000 addresses: each per-address bucket allows it.
+    for (let chunk = 0; chunk < sources; chunk += 500) {
+      for (let i = chunk; i < chunk + 500; i++) {
+        const data = Buffer.concat([encodeHeader(MessageType.Message, 0, 0x7f000000 + i, 5), randomBytes(32)]);
+        net.enqueue({ address: `198.18.${i >> 8}.${i & 0xff}`, port: 4242 }, [{ to: { address: '192.0.2.2', port: 4242 }, data }]);
+      }
+      await settled(net);
+    }
+    const sent = b.node.stats.recvErrorsSent;
+    const earned = Math.ceil(((Date.now() - started) / 1000) * RECV_ERRORS_TOTAL_PER_SECOND);
+    assert.ok(sent >= RECV_ERRORS_TOTAL_BURST, `the burst is answered (${sent})`);
+    assert.ok(sent <= RECV_ERRORS_TOTAL_BURST + earned, `at most the burst plus the rate: ${sent} of ${sources}`);
   });
 
   it('reloads the firewall (SIGHUP) without dropping the tunnel, and refuses a certificate with another IP', async () => {
