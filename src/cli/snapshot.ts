@@ -72,7 +72,8 @@ async function warmUp(): Promise<void> {
   log.info({ snapshot: true }, 'warm-up');
 }
 
-Promise.all([buildProgram(['node']), buildProgram(['ca'])])
+// A failure rejects unhandled: node exits non-zero and writes no blob (build-snapshot.mjs warns).
+void Promise.all([buildProgram(['node']), buildProgram(['ca'])])
   .then(warmUp)
   .then(() => {
     startupSnapshot.setDeserializeMainFunction(() => {
@@ -80,8 +81,4 @@ Promise.all([buildProgram(['node']), buildProgram(['ca'])])
       (globalThis as { __meshBundleUrl?: string }).__meshBundleUrl = pathToFileURL(realpathSync(process.argv[1]!)).href;
       main(process.argv.slice(2)).then((code) => (process.exitCode = code));
     });
-  })
-  .catch((err: unknown) => {
-    process.stderr.write(`mesh snapshot: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exitCode = 1;
   });

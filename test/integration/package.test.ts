@@ -1,8 +1,10 @@
 /**
  * The npm package as a user gets it (root only; skips with the reason otherwise): `npm pack` of this
  * checkout, then `npm install -g` of the tarball into a temporary prefix with npm's default settings
- * (npm 11 runs no install scripts for a global install, so the addon must come prebuilt). From that
- * install: `mesh --version`, `mesh ca init`, and two nodes with real TUN devices forming a tunnel.
+ * (npm 11 runs no install scripts for a global install, so the addon must come prebuilt, and there is
+ * no start-up snapshot: the launcher runs the plain bundle). From that install: `mesh --version`,
+ * `mesh ca init`, and two nodes with real TUN devices forming a tunnel; then the install script's
+ * snapshot build, run by hand, and the same commands from the snapshot.
  * The one install fetches the dependencies from the npm registry.
  */
 import { test } from 'node:test';
@@ -10,7 +12,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { labSkipReason } from '../../src/lab/lab.js';
@@ -44,7 +46,8 @@ test('npm pack + npm install -g (default settings): prebuilt addon, mesh --versi
     assert.ok(files.includes('dist/bundle/mesh.js'), 'the bundled CLI that package.json bin names');
     assert.ok(files.includes('native/binding.gyp'), 'the sources for a build where no prebuild fits');
     assert.ok(files.some((f) => /^native\/prebuilds\/linux-x64\/.*\.node$/.test(f)), `no linux-x64 prebuild in ${files.filter((f) => f.startsWith('native/')).join(', ')}`);
-    const unwanted = files.filter((f) => /^dist\/(?!bundle\/)|\.map$|\.o$|^native\/build\/|\.ts$/.test(f));
+    assert.ok(files.includes('dist/bundle/mesh-snapshot.cjs') && files.includes('scripts/build-snapshot.mjs'), 'what the install script builds the start-up snapshot from');
+    const unwanted = files.filter((f) => /^dist\/(?!bundle\/)|\.map$|\.o$|^native\/build\/|\.ts$|\.blob/.test(f));
     assert.deepEqual(unwanted, []);
   });
 
@@ -52,8 +55,9 @@ test('npm pack + npm install -g (default settings): prebuilt addon, mesh --versi
   const installed = join(dir, 'prefix', 'lib', 'node_modules', 'mesh');
   const mesh = join(dir, 'prefix', 'bin', 'mesh');
 
-  await t.test('no install script ran: the addon loads from the prebuild', () => {
+  await t.test('no install script ran: the addon loads from the prebuild, no start-up snapshot', () => {
     assert.equal(existsSync(join(installed, 'native', 'build')), false, 'a source build ran during the global install');
+    assert.equal(existsSync(join(installed, 'dist', 'bundle', 'mesh.blob')), false, 'a blob came with the tarball or was built');
     assert.ok(readdirSync(join(installed, 'native', 'prebuilds', 'linux-x64')).some((f) => f.endsWith('.node')));
   });
 
@@ -76,5 +80,14 @@ test('npm pack + npm install -g (default settings): prebuilt addon, mesh --versi
       await lab.waitForPing('b', 'a', 30_000);
       assert.match(lab.log('a'), /tunnel up/);
     });
+  });
+
+  await t.test("the install script's snapshot build: the installed bin then starts from the blob", async () => {
+    await run(process.execPath, [join(installed, 'scripts', 'build-snapshot.mjs')], { cwd: installed });
+    assert.ok(existsSync(join(installed, 'dist', 'bundle', 'mesh.blob')));
+    const env = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` };
+    const traced = await run('sh', ['-x', mesh, 'ca', 'print', '--path', 'ca.crt', '--json'], { cwd: dir, env });
+    assert.match(traced.stderr, /exec node .*--snapshot-blob/);
+    assert.equal((JSON.parse(traced.stdout) as { details: { name: string } }).details.name, 'Package CA');
   });
 });
