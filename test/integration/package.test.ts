@@ -1,10 +1,10 @@
 /**
  * The npm package as a user gets it (root only; skips with the reason otherwise): `npm pack` of this
  * checkout, then `npm install -g` of the tarball into a temporary prefix with npm's default settings
- * (npm 11 runs no install scripts for a global install, so the addon must come prebuilt, and there is
- * no start-up snapshot: the launcher runs the plain bundle). From that install: `mesh --version`,
- * `mesh ca init`, and two nodes with real TUN devices forming a tunnel; then the install script's
- * snapshot build, run by hand, and the same commands from the snapshot.
+ * (the package's own install script runs: it finds the prebuilt addon, so no compiler is needed, and
+ * builds the start-up snapshot for the installing node). From that install: `mesh --version`,
+ * `mesh ca init`, the launcher's fallback to the plain bundle without the snapshot, and two nodes
+ * with real TUN devices forming a tunnel.
  * The one install fetches the dependencies from the npm registry.
  */
 import { test } from 'node:test';
@@ -55,10 +55,17 @@ test('npm pack + npm install -g (default settings): prebuilt addon, mesh --versi
   const installed = join(dir, 'prefix', 'lib', 'node_modules', 'mesh');
   const mesh = join(dir, 'prefix', 'bin', 'mesh');
 
-  await t.test('no install script ran: the addon loads from the prebuild, no start-up snapshot', () => {
+  /** The node command the installed launcher execs (its `sh -x` trace), and what the command printed. */
+  const traced = async (args: string[]) => {
+    const out = await run('sh', ['-x', mesh, ...args], { cwd: dir, env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` } });
+    return { stdout: out.stdout, exec: out.stderr.split('\n').find((line) => line.startsWith('+ exec node ')) ?? '' };
+  };
+
+  await t.test('the install used the prebuilt addon and built the start-up snapshot', async () => {
     assert.equal(existsSync(join(installed, 'native', 'build')), false, 'a source build ran during the global install');
-    assert.equal(existsSync(join(installed, 'dist', 'bundle', 'mesh.blob')), false, 'a blob came with the tarball or was built');
     assert.ok(readdirSync(join(installed, 'native', 'prebuilds', 'linux-x64')).some((f) => f.endsWith('.node')));
+    assert.ok(existsSync(join(installed, 'dist', 'bundle', 'mesh.blob')), 'no snapshot built by the install script');
+    assert.match((await traced(['--version'])).exec, /--snapshot-blob \S*mesh\.blob /);
   });
 
   await t.test('mesh --version and mesh ca init from the install', async () => {
@@ -82,12 +89,14 @@ test('npm pack + npm install -g (default settings): prebuilt addon, mesh --versi
     });
   });
 
-  await t.test("the install script's snapshot build: the installed bin then starts from the blob", async () => {
+  await t.test('without its snapshot the installed bin runs the plain bundle; the install script makes it again', async () => {
+    const blob = join(installed, 'dist', 'bundle', 'mesh.blob');
+    rmSync(blob);
+    const plain = await traced(['ca', 'print', '--path', 'ca.crt', '--json']);
+    assert.ok(plain.exec.length > 0 && !plain.exec.includes('--snapshot-blob'), plain.exec);
+    assert.equal((JSON.parse(plain.stdout) as { details: { name: string } }).details.name, 'Package CA');
     await run(process.execPath, [join(installed, 'scripts', 'build-snapshot.mjs')], { cwd: installed });
-    assert.ok(existsSync(join(installed, 'dist', 'bundle', 'mesh.blob')));
-    const env = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` };
-    const traced = await run('sh', ['-x', mesh, 'ca', 'print', '--path', 'ca.crt', '--json'], { cwd: dir, env });
-    assert.match(traced.stderr, /exec node .*--snapshot-blob/);
-    assert.equal((JSON.parse(traced.stdout) as { details: { name: string } }).details.name, 'Package CA');
+    assert.ok(existsSync(blob));
+    assert.match((await traced(['--version'])).exec, /--snapshot-blob/);
   });
 });
