@@ -88,6 +88,19 @@ const cjsNamedExports = {
   },
 };
 
+/**
+ * A start from a snapshot has no dynamic `import()` (Node 20: "A dynamic import callback was not
+ * specified"), and esbuild keeps `import('node:http')` of a built-in as one. In the snapshot's
+ * script each such built-in comes through a CommonJS module that requires it.
+ */
+const builtinsRequired = {
+  name: 'builtins-required',
+  setup(b) {
+    b.onResolve({ filter: /^node:/ }, (args) => (args.kind === 'dynamic-import' ? { path: args.path, namespace: 'builtin-required' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'builtin-required' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});\n`, loader: 'js' }));
+  },
+};
+
 // Chunk names carry content hashes: clear out the previous build's.
 await rm(outdir, { recursive: true, force: true });
 await build({
@@ -128,7 +141,7 @@ await build({
   minify: true,
   sourcemap: 'linked',
   define: { 'import.meta.url': 'globalThis.__meshBundleUrl' },
-  plugins: [keepModuleUrls],
+  plugins: [keepModuleUrls, builtinsRequired],
   logLevel: 'warning',
 });
 await import('./build-snapshot.mjs');

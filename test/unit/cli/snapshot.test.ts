@@ -57,6 +57,14 @@ test('npm run build made a blob for this node, and the launcher starts from it',
   assert.equal((JSON.parse(printed.stdout) as { details: { isCa: boolean } }).details.isCa, true);
 });
 
+test("the snapshot's script has no dynamic import(), which a start from a snapshot cannot run", () => {
+  // Node 20 fails such an import() with "A dynamic import callback was not specified" (the metrics
+  // server's lazy node:http did, until the bundle turned it into a require).
+  const script = readFileSync(join(dirname(MESH_BIN), 'mesh-snapshot.cjs'), 'utf8');
+  assert.ok(script.includes('require("node:http")'), 'the lazily loaded built-ins are required');
+  assert.doesNotMatch(script, /\bimport\(/);
+});
+
 test('the snapshot keeps no randomness: two CAs made from it have different keys', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'mesh-snapshot-keys-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
