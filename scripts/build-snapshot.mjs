@@ -5,10 +5,11 @@
  *
  * Runs after the bundle in `npm run build` and again from the package's install script, so an
  * installed package gets a blob for the node that installed it. Next to the blob goes
- * mesh.blob.node, the fingerprint of that node binary (`inode size mtime`, as
- * `stat -L -c '%i %s %Y'` prints it): the launcher starts from the blob only when `node` on its
- * PATH has that fingerprint, and runs the plain bundle otherwise (a node of another version
- * aborts on a foreign blob). A failed build leaves no blob, and the launcher runs the bundle.
+ * mesh.blob.node, the fingerprint of that node binary (`size mtime`, as `stat -L -c '%s %Y'` prints
+ * it; no inode, which a container image's layers do not keep): the launcher starts from the blob
+ * only when `node` on its PATH has that fingerprint, and runs the plain bundle otherwise (a node
+ * of another version refuses a foreign blob and exits). A failed build leaves no blob, and the
+ * launcher runs the bundle.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -20,10 +21,10 @@ const script = resolve(bundleDir, 'mesh-snapshot.cjs');
 const blob = resolve(bundleDir, 'mesh.blob');
 const stamp = `${blob}.node`;
 
-/** The fingerprint of a node binary, as the launcher's `stat -L -c '%i %s %Y'` prints it. */
+/** The fingerprint of a node binary, as the launcher's `stat -L -c '%s %Y'` prints it. */
 function nodeFingerprint(path) {
   const s = statSync(path, { bigint: true });
-  return `${s.ino} ${s.size} ${s.mtimeMs / 1000n}`;
+  return `${s.size} ${s.mtimeMs / 1000n}`;
 }
 
 /** The V8 flags of the launcher's plain `exec node <flags> "$0" "$@"`. */

@@ -31,7 +31,7 @@ const outdir = resolve(dist, 'bundle');
 const NODE_FLAGS = ['--max-semi-space-size=1'];
 const LAUNCHER = [
   '#!/bin/sh',
-  `':' //; b=$(readlink -f "$0") && b=\${b%/*}/mesh.blob && [ -f "$b" ] && read -r n 2>/dev/null <"$b.node" && [ "$n" = "$(stat -L -c '%i %s %Y' "$(command -v node)" 2>/dev/null)" ] && exec node ${NODE_FLAGS.join(' ')} --snapshot-blob "$b" "$0" "$@"; exec node ${NODE_FLAGS.join(' ')} "$0" "$@"`,
+  `':' //; b=$(readlink -f "$0") && b=\${b%/*}/mesh.blob && [ -f "$b" ] && read -r n 2>/dev/null <"$b.node" && [ "$n" = "$(stat -L -c '%s %Y' "$(command -v node)" 2>/dev/null)" ] && exec node ${NODE_FLAGS.join(' ')} --snapshot-blob "$b" "$0" "$@"; exec node ${NODE_FLAGS.join(' ')} "$0" "$@"`,
   '',
 ].join('\n');
 

@@ -26,7 +26,7 @@ export function meshSnapshotFlags(bin = MESH_BIN, node = process.execPath): stri
   try {
     const s = statSync(node, { bigint: true });
     const builtBy = readFileSync(`${blob}.node`, 'utf8').trim();
-    return builtBy === `${s.ino} ${s.size} ${s.mtimeMs / 1000n}` && existsSync(blob) ? ['--snapshot-blob', blob] : [];
+    return builtBy === `${s.size} ${s.mtimeMs / 1000n}` && existsSync(blob) ? ['--snapshot-blob', blob] : [];
   } catch {
     return [];
   }
