@@ -3,7 +3,10 @@
  * into dist/bundle/: one file for the start-up path and a chunk per lazily imported part
  * (`import()` stays lazy: each subcommand, the lighthouse, Docker, DNS, STUN, pretty logging).
  * Start-up is mostly module loading; one minified file instead of ~300 spares the resolving,
- * stat-ing and parsing. Runs after tsc (`npm run build`).
+ * stat-ing and parsing. Then the same CLI as one CommonJS script, from which
+ * scripts/build-snapshot.mjs makes the V8 start-up snapshot the launcher starts from when it can
+ * (neither compiling nor running the modules of `mesh node` and `mesh ca` at start).
+ * Runs after tsc (`npm run build`).
  */
 import { build } from 'esbuild';
 import { createRequire } from 'node:module';
@@ -20,11 +23,17 @@ const outdir = resolve(dist, 'bundle');
  * them to 16 MiB under traffic): ~20 MiB less resident memory at peak for more, shorter scavenges.
  * Flags can size the heap only on node's command line, so the bin starts as a shell script that
  * execs node with them on itself: `#!/usr/bin/env -S node ...` would need a GNU env, which
- * busybox-based images lack. The second line is a no-op string statement to JavaScript.
- * src/lab/binaries.ts (meshNodeFlags) reads the flags back from that line.
+ * busybox-based images lack. The second line is a no-op string statement and a comment to
+ * JavaScript, and to the shell: start from the start-up snapshot (scripts/build-snapshot.mjs) when
+ * there is one built by the `node` on the PATH (the fingerprint in mesh.blob.node), else run this
+ * file. src/lab/binaries.ts (meshNodeFlags, meshSnapshotFlags) reads the flags back from that line.
  */
 const NODE_FLAGS = ['--max-semi-space-size=1'];
-const LAUNCHER = `#!/bin/sh\n':' //; exec node ${NODE_FLAGS.join(' ')} "$0" "$@"\n`;
+const LAUNCHER = [
+  '#!/bin/sh',
+  `':' //; b=$(readlink -f "$0") && b=\${b%/*}/mesh.blob && [ -f "$b" ] && read -r n 2>/dev/null <"$b.node" && [ "$n" = "$(stat -L -c '%s %Y' "$(command -v node)" 2>/dev/null)" ] && exec node ${NODE_FLAGS.join(' ')} --snapshot-blob "$b" "$0" "$@"; exec node ${NODE_FLAGS.join(' ')} "$0" "$@"`,
+  '',
+].join('\n');
 
 /**
  * Modules find files next to them (package.json, native/, lighthouse/web-assets) through
@@ -79,6 +88,19 @@ const cjsNamedExports = {
   },
 };
 
+/**
+ * A start from a snapshot has no dynamic `import()` (Node 20: "A dynamic import callback was not
+ * specified"), and esbuild keeps `import('node:http')` of a built-in as one. In the snapshot's
+ * script each such built-in comes through a CommonJS module that requires it.
+ */
+const builtinsRequired = {
+  name: 'builtins-required',
+  setup(b) {
+    b.onResolve({ filter: /^node:/ }, (args) => (args.kind === 'dynamic-import' ? { path: args.path, namespace: 'builtin-required' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'builtin-required' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});\n`, loader: 'js' }));
+  },
+};
+
 // Chunk names carry content hashes: clear out the previous build's.
 await rm(outdir, { recursive: true, force: true });
 await build({
@@ -106,3 +128,20 @@ const entry = resolve(outdir, 'mesh.js');
 const bundled = await readFile(entry, 'utf8');
 await writeFile(entry, LAUNCHER + bundled.slice(bundled.startsWith('#!') ? bundled.indexOf('\n') + 1 : 0));
 await chmod(entry, 0o755);
+
+// The start-up snapshot's script: the whole CLI in one CommonJS file (what `node --build-snapshot`
+// takes), its `import.meta.url` being the launcher's, which src/cli/snapshot.ts sets when a run starts.
+await build({
+  entryPoints: [resolve(dist, 'src/cli/snapshot.js')],
+  outfile: resolve(outdir, 'mesh-snapshot.cjs'),
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  minify: true,
+  sourcemap: 'linked',
+  define: { 'import.meta.url': 'globalThis.__meshBundleUrl' },
+  plugins: [keepModuleUrls, builtinsRequired],
+  logLevel: 'warning',
+});
+await import('./build-snapshot.mjs');

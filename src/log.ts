@@ -19,7 +19,9 @@ export function isLogLevel(value: string): value is LevelWithSilent {
 
 /**
  * pino is loaded only when a logger is made (not by `mesh ca print`, `mesh --version`), and
- * pino-pretty only for text output: it is the costliest module a node start would load.
+ * pino-pretty only for text output: it is the costliest module a node start would load. Lines
+ * carry no pid or host name (`base: undefined`): pino reads both when it is loaded, which for the
+ * start-up snapshot (src/cli/snapshot.ts) is at build time.
  */
 export async function createLogger(options: LogOptions = {}): Promise<Logger> {
   const { default: pino } = await import('pino');
@@ -30,7 +32,7 @@ export async function createLogger(options: LogOptions = {}): Promise<Logger> {
   if (format === 'text') {
     const { default: pretty } = await import('pino-pretty');
     const stream = pretty({ destination, sync: true, colorize: isTty, translateTime: 'SYS:standard', ignore: 'pid,hostname' });
-    return pino({ level }, stream);
+    return pino({ level, base: undefined }, stream);
   }
   const sink = destination === process.stderr ? pino.destination({ dest: 2, sync: true }) : destination;
   return pino({ level, base: undefined }, sink);

@@ -1,18 +1,35 @@
 /** The node programs a lab runs: the compiled mesh CLI and nebula 1.6.1. */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The compiled mesh CLI (dist/bundle/mesh.js: the bundle that package.json's bin names). */
 export const MESH_BIN = fileURLToPath(new URL('../../bundle/mesh.js', import.meta.url));
 
 /**
- * The V8 flags the bin starts node with (the `exec node <flags> "$0"` line of its launcher, see
- * scripts/bundle.mjs): a lab that starts the bin as `node MESH_BIN` passes them itself, so its nodes
- * run as an installed `mesh` runs.
+ * The V8 flags the bin starts node with (the plain `exec node <flags> "$0" "$@"` of its launcher,
+ * see scripts/bundle.mjs): a lab that starts the bin as `node MESH_BIN` passes them itself, so its
+ * nodes run as an installed `mesh` runs.
  */
 export function meshNodeFlags(bin = MESH_BIN): string[] {
-  const launcher = /^':' \/\/; exec node((?: --?[\w-]+(?:=\S+)?)*) "\$0" "\$@"$/m.exec(readFileSync(bin, 'latin1').slice(0, 300));
+  const launcher = /exec node((?: --?[\w-]+(?:=\S+)?)*) "\$0" "\$@"$/m.exec(readFileSync(bin, 'latin1').slice(0, 600));
   return launcher ? launcher[1]!.split(' ').filter(Boolean) : [];
+}
+
+/**
+ * `--snapshot-blob <blob>` when the bin's start-up snapshot was built by the node binary `node`, as
+ * its launcher decides (the fingerprint in mesh.blob.node, see scripts/build-snapshot.mjs); none
+ * otherwise, and the bin runs as plain JavaScript.
+ */
+export function meshSnapshotFlags(bin = MESH_BIN, node = process.execPath): string[] {
+  const blob = join(dirname(bin), 'mesh.blob');
+  try {
+    const s = statSync(node, { bigint: true });
+    const builtBy = readFileSync(`${blob}.node`, 'utf8').trim();
+    return builtBy === `${s.size} ${s.mtimeMs / 1000n}` && existsSync(blob) ? ['--snapshot-blob', blob] : [];
+  } catch {
+    return [];
+  }
 }
 
 export type Impl = 'mesh' | 'nebula';
@@ -20,7 +37,10 @@ export type Impl = 'mesh' | 'nebula';
 /** The log line that says a node is up, per implementation. */
 export const READY: Record<Impl, RegExp> = { mesh: /mesh node started/, nebula: /Nebula interface is active/ };
 
-/** The command that runs a node of `impl` with `configPath` (`sub` picks the mesh subcommand). */
+/**
+ * The command that runs a node of `impl` with `configPath` (`sub` picks the mesh subcommand): mesh
+ * as its launcher would start it under this node binary.
+ */
 export function nodeCommand(impl: Impl, configPath: string, sub = 'node'): [string, string[]] {
-  return impl === 'mesh' ? [process.execPath, [...meshNodeFlags(), MESH_BIN, sub, '--config', configPath]] : ['nebula', ['-config', configPath]];
+  return impl === 'mesh' ? [process.execPath, [...meshNodeFlags(), ...meshSnapshotFlags(), MESH_BIN, sub, '--config', configPath]] : ['nebula', ['-config', configPath]];
 }

@@ -1,8 +1,10 @@
 /**
  * The npm package as a user gets it (root only; skips with the reason otherwise): `npm pack` of this
  * checkout, then `npm install -g` of the tarball into a temporary prefix with npm's default settings
- * (npm 11 runs no install scripts for a global install, so the addon must come prebuilt). From that
- * install: `mesh --version`, `mesh ca init`, and two nodes with real TUN devices forming a tunnel.
+ * (the package's own install script runs: it finds the prebuilt addon, so no compiler is needed, and
+ * builds the start-up snapshot for the installing node). From that install: `mesh --version`,
+ * `mesh ca init`, the launcher's fallback to the plain bundle without the snapshot, and two nodes
+ * with real TUN devices forming a tunnel.
  * The one install fetches the dependencies from the npm registry.
  */
 import { test } from 'node:test';
@@ -10,7 +12,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { labSkipReason } from '../../src/lab/lab.js';
@@ -45,7 +47,8 @@ test('npm pack + npm install -g (default settings): prebuilt addon, mesh --versi
     assert.ok(files.includes('dist/bundle/mesh.js'), 'the bundled CLI that package.json bin names');
     assert.ok(files.includes('native/binding.gyp'), 'the sources for a build where no prebuild fits');
     assert.ok(files.some((f) => /^native\/prebuilds\/linux-x64\/.*\.node$/.test(f)), `no linux-x64 prebuild in ${files.filter((f) => f.startsWith('native/')).join(', ')}`);
-    const unwanted = files.filter((f) => /^dist\/(?!bundle\/)|\.map$|\.o$|^native\/build\/|\.ts$/.test(f));
+    assert.ok(files.includes('dist/bundle/mesh-snapshot.cjs') && files.includes('scripts/build-snapshot.mjs'), 'what the install script builds the start-up snapshot from');
+    const unwanted = files.filter((f) => /^dist\/(?!bundle\/)|\.map$|\.o$|^native\/build\/|\.ts$|\.blob/.test(f));
     assert.deepEqual(unwanted, []);
   });
 
@@ -53,9 +56,17 @@ test('npm pack + npm install -g (default settings): prebuilt addon, mesh --versi
   const installed = join(dir, 'prefix', 'lib', 'node_modules', 'mesh');
   const mesh = join(dir, 'prefix', 'bin', 'mesh');
 
-  await t.test('no install script ran: the addon loads from the prebuild', () => {
+  /** The node command the installed launcher execs (its `sh -x` trace), and what the command printed. */
+  const traced = async (args: string[]) => {
+    const out = await run('sh', ['-x', mesh, ...args], { cwd: dir, env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` } });
+    return { stdout: out.stdout, exec: out.stderr.split('\n').find((line) => line.startsWith('+ exec node ')) ?? '' };
+  };
+
+  await t.test('the install used the prebuilt addon and built the start-up snapshot', async () => {
     assert.equal(existsSync(join(installed, 'native', 'build')), false, 'a source build ran during the global install');
     assert.ok(readdirSync(join(installed, 'native', 'prebuilds', 'linux-x64')).some((f) => f.endsWith('.node')));
+    assert.ok(existsSync(join(installed, 'dist', 'bundle', 'mesh.blob')), 'no snapshot built by the install script');
+    assert.match((await traced(['--version'])).exec, /--snapshot-blob \S*mesh\.blob /);
   });
 
   await t.test('mesh --version and mesh ca init from the install', async () => {
@@ -77,5 +88,16 @@ test('npm pack + npm install -g (default settings): prebuilt addon, mesh --versi
       await lab.waitForPing('b', 'a', 30_000);
       assert.match(lab.log('a'), /tunnel up/);
     });
+  });
+
+  await t.test('without its snapshot the installed bin runs the plain bundle; the install script makes it again', async () => {
+    const blob = join(installed, 'dist', 'bundle', 'mesh.blob');
+    rmSync(blob);
+    const plain = await traced(['ca', 'print', '--path', 'ca.crt', '--json']);
+    assert.ok(plain.exec.length > 0 && !plain.exec.includes('--snapshot-blob'), plain.exec);
+    assert.equal((JSON.parse(plain.stdout) as { details: { name: string } }).details.name, 'Package CA');
+    await run(process.execPath, [join(installed, 'scripts', 'build-snapshot.mjs')], { cwd: installed });
+    assert.ok(existsSync(blob));
+    assert.match((await traced(['--version'])).exec, /--snapshot-blob/);
   });
 });

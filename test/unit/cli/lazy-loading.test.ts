@@ -1,7 +1,9 @@
 /**
  * A run of the bundled CLI loads only what it uses (issue 8, start-up): the chunks each command
  * loads are logged by a module hook, and the packages inside them are read from the chunks'
- * source maps (built next to them by scripts/bundle.mjs, not shipped).
+ * source maps (built next to them by scripts/bundle.mjs, not shipped). This is the plain bundle,
+ * which the launcher runs when there is no start-up snapshot for its node (snapshot.test.ts): a
+ * start from the snapshot loads no module at all, its modules being in the blob.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -23,6 +25,7 @@ export function loadedBy(args: string[]): { status: number | null; sources: Set<
     const register = join(dir, 'register.mjs');
     writeFileSync(register, `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(hooks).href)});\n`);
     writeFileSync(log, '');
+    // meshNodeFlags without meshSnapshotFlags: the plain bundle, whose module loads the hook sees.
     const run = spawnSync(process.execPath, [...meshNodeFlags(), '--import', pathToFileURL(register).href, MESH_BIN, ...args], { encoding: 'utf8', timeout: 30_000 });
     const sources = new Set<string>();
     for (const url of readFileSync(log, 'utf8').split('\n').filter(Boolean)) {

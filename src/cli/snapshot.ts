@@ -1,0 +1,84 @@
+/**
+ * The entry of the V8 start-up snapshot (dist/bundle/mesh.blob; scripts/bundle.mjs bundles this
+ * file into one CommonJS script, scripts/build-snapshot.mjs runs it under `node --build-snapshot`).
+ * At build time it evaluates the modules that `mesh node` and `mesh ca` run on, with the Node
+ * built-ins and the logger they use, and runs each costly first use once (a YAML parse, a
+ * certificate decode, a text log line) so that the blob holds their compiled code: a start from
+ * the blob neither compiles nor runs any of it again.
+ *
+ * What the snapshot holds is frozen at build time, so nothing here may keep process state: no
+ * sockets, timers, file descriptors or native addon (they come after deserialisation, on first
+ * use), no key or random value, no environment. pino reads the pid and host name when loaded; mesh
+ * logs neither (src/log.ts).
+ */
+import 'node:dgram';
+import 'node:dns/promises';
+import 'node:net';
+import 'node:worker_threads';
+import { realpathSync } from 'node:fs';
+import { Writable } from 'node:stream';
+import { pathToFileURL } from 'node:url';
+import { startupSnapshot } from 'node:v8';
+import YAML from 'yaml';
+import { marshalCertificate, type CertificateDetails } from '../../pki/cert.js';
+import { CERT_BANNER, encodePem, parseCertificatesPem } from '../../pki/pem.js';
+import { createLogger } from '../log.js';
+import { parseIpNetwork } from '../net/ip.js';
+import { buildProgram, main } from './main.js';
+
+/** A config of the usual shape: block and flow collections, a literal block, quoted keys. */
+const SAMPLE_CONFIG = `pki:
+  ca: |
+    first line
+    second line
+  cert: /etc/nebula/host.crt
+static_host_map:
+  "10.88.0.1": ["172.31.88.1:4242"]
+lighthouse: {am_lighthouse: false, interval: 60, hosts: []}
+listen:
+  host: 0.0.0.0
+  port: 4242
+tun: {disabled: false, dev: nebula1, mtu: 1300, routes: [], unsafe_routes: []}
+logging:
+  level: info
+  format: text
+firewall:
+  outbound:
+    - port: any
+      proto: any
+      host: any
+  inbound:
+    - {port: any, proto: icmp, host: any}
+`;
+
+/** The first YAML parse, certificate decode and text log line of a node start, done here once. */
+async function warmUp(): Promise<void> {
+  YAML.parse(SAMPLE_CONFIG);
+  const details: CertificateDetails = {
+    version: 1,
+    name: 'snapshot',
+    networks: [parseIpNetwork('10.1.0.1/16')],
+    unsafeNetworks: [],
+    groups: ['snapshot'],
+    notBefore: 0,
+    notAfter: 1,
+    publicKey: new Uint8Array(32),
+    curve: 'CURVE25519',
+    isCA: false,
+    issuer: '00'.repeat(32),
+  };
+  parseCertificatesPem(encodePem(CERT_BANNER, marshalCertificate({ details, signature: new Uint8Array(64) })));
+  const log = await createLogger({ format: 'text', destination: new Writable({ write: (_chunk, _encoding, done) => done() }) });
+  log.info({ snapshot: true }, 'warm-up');
+}
+
+// A failure rejects unhandled: node exits non-zero and writes no blob (build-snapshot.mjs warns).
+void Promise.all([buildProgram(['node']), buildProgram(['ca'])])
+  .then(warmUp)
+  .then(() => {
+    startupSnapshot.setDeserializeMainFunction(() => {
+      // The bundle's `import.meta.url` (scripts/bundle.mjs): the launcher, run from the blob as its script.
+      (globalThis as { __meshBundleUrl?: string }).__meshBundleUrl = pathToFileURL(realpathSync(process.argv[1]!)).href;
+      main(process.argv.slice(2)).then((code) => (process.exitCode = code));
+    });
+  });

@@ -1,0 +1,143 @@
+/**
+ * The bin's V8 start-up snapshot (scripts/build-snapshot.mjs, src/cli/snapshot.ts): `npm run build`
+ * makes a blob for the node binary that ran it, the launcher starts from it only under that binary,
+ * and runs the plain bundle when the blob is missing, stale or built by another node. Which way it
+ * went is read from `sh -x`, the launcher's own trace of the command it execs.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { test } from 'node:test';
+import { MESH_BIN, meshNodeFlags, meshSnapshotFlags } from '../../../src/lab/binaries.js';
+import { fixturePath, repoRoot } from '../pki/fixtures.js';
+
+const VERSION = (JSON.parse(readFileSync(join(repoRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+
+/** PATH with `nodeDir` first: the `node` the launcher runs. */
+function pathWith(nodeDir: string): string {
+  return `${nodeDir}:${process.env.PATH ?? ''}`;
+}
+
+/** Runs the launcher `bin` through `sh -x`; what it printed and the node command it exec'd. */
+function launch(bin: string, args: string[], options: { nodeDir?: string; cwd?: string } = {}): { status: number | null; stdout: string; stderr: string; exec: string } {
+  const run = spawnSync('sh', ['-x', bin, ...args], {
+    encoding: 'utf8',
+    timeout: 30_000,
+    cwd: options.cwd,
+    env: { ...process.env, PATH: pathWith(options.nodeDir ?? dirname(process.execPath)) },
+  });
+  const exec = run.stderr.split('\n').find((line) => /^\+ exec node /.test(line)) ?? '';
+  return { status: run.status, stdout: run.stdout, stderr: run.stderr, exec };
+}
+
+/** A copy of the package's runnable part in a fresh directory: package.json and dist/bundle. */
+function copyOfBundle(t: { after(fn: () => void): void }): { dir: string; bin: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'mesh-snapshot-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'dist'));
+  cpSync(join(repoRoot(), 'package.json'), join(dir, 'package.json'));
+  cpSync(dirname(MESH_BIN), join(dir, 'dist', 'bundle'), { recursive: true, filter: (f) => !f.endsWith('.map') });
+  return { dir, bin: join(dir, 'dist', 'bundle', 'mesh.js') };
+}
+
+test('npm run build made a blob for this node, and the launcher starts from it', () => {
+  const blob = join(dirname(MESH_BIN), 'mesh.blob');
+  assert.ok(existsSync(blob) && existsSync(`${blob}.node`), 'the build made mesh.blob and its fingerprint');
+  const version = launch(MESH_BIN, ['--version']);
+  assert.equal(version.status, 0, version.stderr);
+  assert.equal(version.stdout.trim(), VERSION);
+  assert.match(version.exec, /--snapshot-blob \S*mesh\.blob /);
+  // The lab starts nodes the same way under this node binary.
+  assert.deepEqual(meshSnapshotFlags(), ['--snapshot-blob', blob]);
+  const printed = launch(MESH_BIN, ['ca', 'print', '--json', '--path', fixturePath('ca.crt')]);
+  assert.equal(printed.status, 0, printed.stderr);
+  assert.match(printed.exec, /--snapshot-blob/);
+  assert.equal((JSON.parse(printed.stdout) as { details: { isCa: boolean } }).details.isCa, true);
+});
+
+test("the snapshot's script has no dynamic import(), which a start from a snapshot cannot run", () => {
+  // Node 20 fails such an import() with "A dynamic import callback was not specified" (the metrics
+  // server's lazy node:http did, until the bundle turned it into a require).
+  const script = readFileSync(join(dirname(MESH_BIN), 'mesh-snapshot.cjs'), 'utf8');
+  assert.ok(script.includes('require("node:http")'), 'the lazily loaded built-ins are required');
+  assert.doesNotMatch(script, /\bimport\(/);
+});
+
+test('the snapshot keeps no randomness: two CAs made from it have different keys', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mesh-snapshot-keys-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const keys: string[] = [];
+  for (const name of ['one', 'two']) {
+    mkdirSync(join(dir, name));
+    const made = launch(MESH_BIN, ['ca', 'init', '--name', name], { cwd: join(dir, name) });
+    assert.equal(made.status, 0, made.stderr);
+    assert.match(made.exec, /--snapshot-blob/);
+    keys.push(readFileSync(join(dir, name, 'ca.key'), 'utf8'));
+  }
+  assert.notEqual(keys[0], keys[1]);
+});
+
+test('a node binary other than the one that built the blob runs the plain bundle', (t) => {
+  // Another `node` first on the PATH: a wrapper script, so a file with another fingerprint.
+  const dir = mkdtempSync(join(tmpdir(), 'mesh-other-node-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'node'), `#!/bin/sh\nexec ${process.execPath} "$@"\n`, { mode: 0o755 });
+  const run = launch(MESH_BIN, ['--version'], { nodeDir: dir });
+  assert.equal(run.status, 0, run.stderr);
+  assert.equal(run.stdout.trim(), VERSION);
+  assert.equal(run.exec, `+ exec node ${meshNodeFlags().join(' ')} ${MESH_BIN} --version`);
+  assert.deepEqual(meshSnapshotFlags(MESH_BIN, join(dir, 'node')), []);
+});
+
+test('a moved bundle starts from its blob; without the blob or with a stale fingerprint it runs the plain bundle', (t) => {
+  const { bin } = copyOfBundle(t);
+  const blob = join(dirname(bin), 'mesh.blob');
+  const printArgs = ['ca', 'print', '--json', '--path', fixturePath('ca.crt')];
+  const check = (expectSnapshot: boolean, what: string) => {
+    for (const args of [['--version'], printArgs]) {
+      const run = launch(bin, args);
+      assert.equal(run.status, 0, `${what}: ${run.stderr}`);
+      assert.ok(run.stdout.length > 0, what);
+      assert.equal(/--snapshot-blob/.test(run.exec), expectSnapshot, `${what}: ${run.exec}`);
+      assert.ok(run.exec.length > 0, `${what}: no exec in the trace`);
+    }
+  };
+  check(true, 'copied blob');
+  assert.equal(launch(bin, ['--version']).stdout.trim(), VERSION, 'package.json found from the copy');
+
+  const fingerprint = readFileSync(`${blob}.node`, 'utf8');
+  writeFileSync(`${blob}.node`, '1 2\n');
+  check(false, 'stale fingerprint');
+  assert.deepEqual(meshSnapshotFlags(bin), []);
+  rmSync(`${blob}.node`);
+  check(false, 'no fingerprint');
+  writeFileSync(`${blob}.node`, fingerprint);
+  rmSync(blob);
+  check(false, 'no blob');
+  assert.deepEqual(meshSnapshotFlags(bin), []);
+});
+
+test('build-snapshot.mjs replaces a stale blob, and makes none (the launcher runs the bundle) when the build fails', (t) => {
+  const { dir, bin } = copyOfBundle(t);
+  const blob = join(dirname(bin), 'mesh.blob');
+  mkdirSync(join(dir, 'scripts'));
+  cpSync(join(repoRoot(), 'scripts', 'build-snapshot.mjs'), join(dir, 'scripts', 'build-snapshot.mjs'));
+  writeFileSync(blob, 'not a snapshot');
+  writeFileSync(`${blob}.node`, '1 2\n');
+  const rebuilt = spawnSync(process.execPath, [join(dir, 'scripts', 'build-snapshot.mjs')], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(rebuilt.status, 0, rebuilt.stderr);
+  assert.match(launch(bin, ['--version']).exec, /--snapshot-blob/);
+
+  // A snapshot script that throws: no blob, no fingerprint, a warning, and the bin still runs.
+  writeFileSync(join(dirname(bin), 'mesh-snapshot.cjs'), "throw new Error('broken snapshot script');\n");
+  const failed = spawnSync(process.execPath, [join(dir, 'scripts', 'build-snapshot.mjs')], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(failed.status, 0, 'a failed snapshot does not fail the install');
+  assert.match(failed.stderr, /no start-up snapshot/);
+  assert.equal(existsSync(blob) || existsSync(`${blob}.node`), false);
+  const run = launch(bin, ['--version']);
+  assert.equal(run.status, 0, run.stderr);
+  assert.equal(run.stdout.trim(), VERSION);
+  assert.doesNotMatch(run.exec, /--snapshot-blob/);
+});
