@@ -24,6 +24,7 @@ import { marshalCertificate, type CertificateDetails } from '../../pki/cert.js';
 import { CERT_BANNER, encodePem, parseCertificatesPem } from '../../pki/pem.js';
 import { createLogger } from '../log.js';
 import { parseIpNetwork } from '../net/ip.js';
+import { decodeHandshake, decodeMeta, encodeHandshake, encodeMeta } from '../protocol/messages.js';
 import { buildProgram, main } from './main.js';
 
 /** A config of the usual shape: block and flow collections, a literal block, quoted keys. */
@@ -51,7 +52,10 @@ firewall:
     - {port: any, proto: icmp, host: any}
 `;
 
-/** The first YAML parse, certificate decode and text log line of a node start, done here once. */
+/**
+ * The first YAML parse, certificate decode, text log line and handshake and lighthouse message
+ * encode/decode of a node start (protobufjs generates each type's code on its first use), done here once.
+ */
 async function warmUp(): Promise<void> {
   YAML.parse(SAMPLE_CONFIG);
   const details: CertificateDetails = {
@@ -67,7 +71,10 @@ async function warmUp(): Promise<void> {
     isCA: false,
     issuer: '00'.repeat(32),
   };
-  parseCertificatesPem(encodePem(CERT_BANNER, marshalCertificate({ details, signature: new Uint8Array(64) })));
+  const cert = marshalCertificate({ details, signature: new Uint8Array(64) });
+  parseCertificatesPem(encodePem(CERT_BANNER, cert));
+  decodeHandshake(encodeHandshake({ details: { cert, initiatorIndex: 1, responderIndex: 2, cookie: 0n, time: 1n, certVersion: 1 }, hmac: new Uint8Array(0) }));
+  decodeMeta(encodeMeta(1, { vpnIp: 1, ip4AndPorts: [{ ip: 1, port: 1 }], counter: 0, ip6AndPorts: [], relayVpnIps: [] }));
   const log = await createLogger({ format: 'text', destination: new Writable({ write: (_chunk, _encoding, done) => done() }) });
   log.info({ snapshot: true }, 'warm-up');
 }
