@@ -31,6 +31,23 @@ interface DueChecks {
   timer: Timer;
 }
 
+/** One tunnel's place in a DueChecks (a small object: a lighthouse has one per tunnel it sent on). */
+class DueCheck implements Timer {
+  constructor(
+    private readonly due: Map<number, DueChecks>,
+    private readonly at: number,
+    private readonly group: DueChecks,
+    private readonly host: HostInfo,
+  ) {}
+
+  cancel(): void {
+    const { hosts, timer } = this.group;
+    if (!hosts.delete(this.host) || hosts.size > 0) return;
+    timer.cancel();
+    if (this.due.get(this.at) === this.group) this.due.delete(this.at);
+  }
+}
+
 /**
  * Nebula's liveness rule: a tunnel we send on must hear something back. After
  * `connection_alive_interval` without inbound traffic we send a test request; if nothing arrives
@@ -101,15 +118,8 @@ export class ConnectionManager {
       group = { hosts, timer };
       this.due.set(at, group);
     }
-    const { hosts, timer } = group;
-    hosts.add(host);
-    host.livenessTimer = {
-      cancel: () => {
-        if (!hosts.delete(host) || hosts.size > 0) return;
-        timer.cancel();
-        if (this.due.get(at)?.hosts === hosts) this.due.delete(at);
-      },
-    };
+    group.hosts.add(host);
+    host.livenessTimer = new DueCheck(this.due, at, group, host);
   }
 
   private check(host: HostInfo): void {

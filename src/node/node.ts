@@ -561,6 +561,7 @@ export class MeshNode implements InsideNode, OutsideNode {
   }
 
   heardFrom(host: HostInfo, from: Endpoint | null): void {
+    host.heard();
     if (from) this.roam(host, from);
     this.connections.inbound(host);
   }
