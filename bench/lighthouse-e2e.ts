@@ -7,7 +7,8 @@
  *   node dist/bench/lighthouse-e2e.js [--hosts 100000] [--workers 4] [--rounds 3] [--seconds 10]
  *                                     [--window 1024] [--handshake-window 16] [--sockets 64] [--json FILE]
  *                                     [--cpu-prof DIR]   (the lighthouse's V8 CPU profile, written when it stops)
- *                                     [--node-options=--max-old-space-size=512]   (node flags for the lighthouse)
+ *                                     [--node-options=--max-old-space-size=512]   (node flags for the lighthouse,
+ *                                      after the bin's own: --node-options=--max-semi-space-size=16 overrides its 1)
  *
  * The load comes from --workers worker threads; each owns hosts/workers hosts, --sockets UDP sockets
  * (native recvmmsg/sendmmsg batches, each socket on its own 127.x.y.z address: the lighthouse admits
@@ -493,7 +494,7 @@ async function main(): Promise<void> {
   const configPath = join(dir, 'lighthouse.yml');
   writeFileSync(configPath, JSON.stringify(config));
   const logPath = join(dir, 'lighthouse.log');
-  const child: ChildProcess = spawn(process.execPath, [...values['node-options'].split(' ').filter(Boolean), ...(values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof']] : []), ...meshNodeFlags(), MESH_BIN, '--log-format', 'json', 'lighthouse', '--config', configPath], { stdio: ['ignore', openSync(logPath, 'a'), openSync(logPath, 'a')] });
+  const child: ChildProcess = spawn(process.execPath, [...meshNodeFlags(), ...values['node-options'].split(' ').filter(Boolean), ...(values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof']] : []), MESH_BIN, '--log-format', 'json', 'lighthouse', '--config', configPath], { stdio: ['ignore', openSync(logPath, 'a'), openSync(logPath, 'a')] });
   const workers: Worker[] = [];
   process.on('exit', () => {
     if (child.exitCode === null) child.kill('SIGTERM');
