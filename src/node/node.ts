@@ -368,13 +368,18 @@ export class MeshNode implements InsideNode, OutsideNode {
       work();
     } finally {
       this.outbox = null;
-      if (out.length > 0 && !this.stopped) this.udp.send(out);
+      // As a send inside `work` would have been: a failure is a counted drop, not an exception out of the socket's handler.
+      try {
+        if (out.length > 0 && !this.stopped) this.udp.send(out);
+      } catch (err) {
+        this.diag.drop('exception', null, err);
+      }
     }
   }
 
   private send(out: OutgoingDatagram[]): void {
-    if (this.outbox) this.outbox.push(...out);
-    else this.udp.send(out);
+    if (!this.outbox) return void this.udp.send(out);
+    for (const d of out) this.outbox.push(d);
   }
 
   /** Sends raw bytes (handshakes, punches, STUN) without touching any tunnel state. */
