@@ -25,7 +25,9 @@
  *   5. --rounds rounds of --seconds: queries for random hosts; a query counts once its answer is
  *      received, decrypted, decoded and matched (the lighthouse also sends each target a punch
  *      notification: those are counted by header, not decrypted). Lost = unanswered within 1 s.
- * The lighthouse's CPU share (from /proc) next to the bench's own says which side was the limit.
+ * The lighthouse's CPU share (from /proc) next to the bench's own says which side was the limit; each
+ * round also gives both sides' CPU time per 1000 answered queries, the figure to compare between runs
+ * on a shared machine.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createPrivateKey, sign } from 'node:crypto';
