@@ -259,21 +259,28 @@ export class LighthouseServer implements LighthouseRole {
    * tunnel cannot name an IPv6 address, so no such message goes on one.
    */
   private answerQuery(querier: HostInfo, target: VpnAddr): void {
-    const targetEntry = this.lookup(target);
+    // One map lookup each for the target and the querier: this runs for every query.
+    const direct = this.book.get(target);
+    const targetEntry = direct ?? this.lookup(target);
     if (!targetEntry || (querier.addrForm === 'v1' && typeof target !== 'number')) return;
     this.counts.answers++;
-    this.node.sendOn(querier, MessageType.LightHouse, 0, withType(MetaType.HostQueryReply, this.encoded(target, targetEntry, querier.addrForm)));
+    this.node.sendOn(querier, MessageType.LightHouse, 0, withType(MetaType.HostQueryReply, this.encoded(target, targetEntry, querier.addrForm, direct !== undefined)));
     const querierEntry = this.book.get(querier.vpnIp);
     if (!querierEntry || querierEntry === targetEntry || (targetEntry.form === 'v1' && typeof querier.vpnIp !== 'number')) return;
-    this.node.sendTo(target, MessageType.LightHouse, 0, withType(MetaType.HostPunchNotification, this.encoded(querier.vpnIp, querierEntry, targetEntry.form)));
+    this.node.sendTo(target, MessageType.LightHouse, 0, withType(MetaType.HostPunchNotification, this.encoded(querier.vpnIp, querierEntry, targetEntry.form, true)));
   }
 
-  /** The answer about `vpnIp` in `form`, cached when it names the host by its first address. */
-  private encoded(vpnIp: VpnAddr, entry: BookEntry, form: AddrForm): Uint8Array {
-    const encode = () => encodeMeta(MetaType.None, { ...emptyMetaDetails(), vpnIp, ...this.answerDetails(vpnIp) }, form);
-    if (!this.book.has(vpnIp)) return encode();
-    if (form === 'v1') return (entry.encoded ??= encode());
-    return (entry.encoded2 ??= encode());
+  /** The answer about `vpnIp` in `form`; cached in its entry when `vpnIp` is the host's first address (`byFirst`). */
+  private encoded(vpnIp: VpnAddr, entry: BookEntry, form: AddrForm, byFirst: boolean): Uint8Array {
+    if (byFirst) {
+      if (form === 'v1') return (entry.encoded ??= this.encode(vpnIp, form));
+      return (entry.encoded2 ??= this.encode(vpnIp, form));
+    }
+    return this.encode(vpnIp, form);
+  }
+
+  private encode(vpnIp: VpnAddr, form: AddrForm): Uint8Array {
+    return encodeMeta(MetaType.None, { ...emptyMetaDetails(), vpnIp, ...this.answerDetails(vpnIp) }, form);
   }
 }
 

@@ -1,7 +1,7 @@
 import { formatVpnAddr } from '../net/ip.js';
 import type { Diagnostics } from './diagnostics.js';
 import type { HostInfo, HostMap } from './hostmap.js';
-import type { Timers } from './timers.js';
+import type { Timer, Timers } from './timers.js';
 
 /** An RTT probe's payload: the send time as a float64 (ms on the monotonic clock). */
 const RTT_PROBE_LEN = 8;
@@ -21,6 +21,31 @@ export interface ConnectionDeps {
   /** A monotonic clock in ms for round trips (default: performance.now). */
   monotonicMs?(): number;
   removeTunnel(host: HostInfo, notify: boolean): void;
+  /** Runs the checks due at one time with their test requests sent as one batch (default: just runs them). */
+  batchSends?(work: () => void): void;
+}
+
+/** The tunnels whose liveness check is due at one time, under one timer. */
+interface DueChecks {
+  hosts: Set<HostInfo>;
+  timer: Timer;
+}
+
+/** One tunnel's place in a DueChecks (a small object: a lighthouse has one per tunnel it sent on). */
+class DueCheck implements Timer {
+  constructor(
+    private readonly due: Map<number, DueChecks>,
+    private readonly at: number,
+    private readonly group: DueChecks,
+    private readonly host: HostInfo,
+  ) {}
+
+  cancel(): void {
+    const { hosts, timer } = this.group;
+    if (!hosts.delete(this.host) || hosts.size > 0) return;
+    timer.cancel();
+    if (this.due.get(this.at) === this.group) this.due.delete(this.at);
+  }
 }
 
 /**
@@ -31,6 +56,12 @@ export interface ConnectionDeps {
  */
 export class ConnectionManager {
   private readonly monotonicMs: () => number;
+  /**
+   * Checks by the time they are due (the timers' clock, ms): tunnels armed in the same millisecond
+   * share a timer, so a lighthouse that sends on thousands of tunnels a second keeps a few thousand
+   * timers instead of one per tunnel, and sends their tests in batches.
+   */
+  private readonly due = new Map<number, DueChecks>();
 
   constructor(private readonly deps: ConnectionDeps) {
     this.monotonicMs = deps.monotonicMs ?? (() => performance.now());
@@ -80,7 +111,23 @@ export class ConnectionManager {
   }
 
   private arm(host: HostInfo, delay: number): void {
-    host.livenessTimer = this.deps.timers.after(delay, () => this.check(host));
+    const at = this.deps.timers.now() + delay;
+    let group = this.due.get(at);
+    if (!group) {
+      const hosts = new Set<HostInfo>();
+      const timer = this.deps.timers.after(delay, () => {
+        this.due.delete(at);
+        const run = () => {
+          for (const h of hosts) this.check(h);
+        };
+        if (this.deps.batchSends) this.deps.batchSends(run);
+        else run();
+      });
+      group = { hosts, timer };
+      this.due.set(at, group);
+    }
+    group.hosts.add(host);
+    host.livenessTimer = new DueCheck(this.due, at, group, host);
   }
 
   private check(host: HostInfo): void {

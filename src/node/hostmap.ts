@@ -59,9 +59,12 @@ export class HostInfo {
   readonly shared = new ArrayBuffer(TUNNEL_SHARED_BYTES);
   private readonly fields = new Float64Array(this.shared, 128, 9);
   readonly window = new ReplayWindow(REPLAY_WINDOW, { slots: new Uint32Array(this.shared, 0, REPLAY_WINDOW / 32), state: this.fields });
-  /** Responder side: message 1 body (after the header) as received, to recognise retransmissions. */
+  /**
+   * Responder side: message 1 body (after the header) as received, to recognise retransmissions;
+   * kept until the peer's first authenticated packet (`heard`).
+   */
   handshakeMessage1: Buffer | null = null;
-  /** Responder side: our full message 2, re-sent for a retransmitted message 1. */
+  /** Responder side: our full message 2, re-sent for a retransmitted message 1; kept as long as message 1. */
   handshakeMessage2: Buffer | null = null;
   /** The peer's clock in its handshake (Unix ns); a newer handshake replaces this tunnel. */
   lastHandshakeTime = 0n;
@@ -152,6 +155,15 @@ export class HostInfo {
 
   get established(): boolean {
     return this.encrypt !== null && this.pending === null;
+  }
+
+  /**
+   * The peer sent authenticated traffic on this tunnel, so it has read our message 2: a message 1
+   * it sends now is no retransmission, and the copies go (about 1 KB a tunnel; a lighthouse holds
+   * 100,000 tunnels). Such a message 1 is then answered as a stale handshake: a test on the tunnel.
+   */
+  heard(): void {
+    this.handshakeMessage1 = this.handshakeMessage2 = null;
   }
 
   /** Queues a message for when the tunnel is up; drops the oldest beyond the limit. */

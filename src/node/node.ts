@@ -156,6 +156,8 @@ export class MeshNode implements InsideNode, OutsideNode {
   /** The native forwarding of established flows, when on (tun.fast_path) and the devices take it. */
   private fast: FastPathLink | null = null;
   private fastLiveness: Timer | null = null;
+  /** Datagrams held by `batchSends` while its work runs; null outside one. */
+  private outbox: OutgoingDatagram[] | null = null;
 
   private constructor(
     public config: NodeConfig,
@@ -180,6 +182,7 @@ export class MeshNode implements InsideNode, OutsideNode {
       stillValid: (host) => this.stillValid(host),
       sendTest: (host, payload) => this.sendTest(host, payload),
       removeTunnel: (host, notify) => this.removeTunnel(host, notify),
+      batchSends: (work) => this.batchSends(work),
     });
     this.handshakes = new HandshakeManager({
       hostmap,
@@ -319,7 +322,7 @@ export class MeshNode implements InsideNode, OutsideNode {
     node.applyBlocklist();
     for (const [vpnIp, addrs] of staticHosts) node.hostmap.remotesFor(vpnIp).setStatic(addrs);
     if (config.tun.fastPath && deps.fastPath) node.enableFastPath(deps.fastPath());
-    udp.onDatagrams((batch) => consumeDatagrams(node, batch));
+    udp.onDatagrams((batch) => node.batchSends(() => consumeDatagrams(node, batch)));
     tun.onPackets((packets) => consumeTunPackets(node, packets, tun.headroom ?? 0));
     tun.onError?.((err) => {
       log.error({ tun: tun.name, reason: err.message }, 'the TUN device is gone (deleted?), stopping');
@@ -402,15 +405,42 @@ export class MeshNode implements InsideNode, OutsideNode {
     return this.stopped;
   }
 
+  /**
+   * Runs `work` with every datagram it sends held back, then sends them in order in one batch: a
+   * received batch's answers (a lighthouse's replies and punch notifications, handshake replies) or
+   * the liveness tests due at one time then cost one sendmmsg instead of one each. Nested calls join
+   * the outer batch.
+   */
+  batchSends(work: () => void): void {
+    if (this.outbox) return work();
+    const out: OutgoingDatagram[] = (this.outbox = []);
+    try {
+      work();
+    } finally {
+      this.outbox = null;
+      // As a send inside `work` would have been: a failure is a counted drop, not an exception out of the socket's handler.
+      try {
+        if (out.length > 0 && !this.stopped) this.udp.send(out);
+      } catch (err) {
+        this.diag.drop('exception', null, err);
+      }
+    }
+  }
+
+  private send(out: OutgoingDatagram[]): void {
+    if (!this.outbox) return void this.udp.send(out);
+    for (const d of out) this.outbox.push(d);
+  }
+
   /** Sends raw bytes (handshakes, punches, STUN) without touching any tunnel state. */
   sendRaw(data: Uint8Array, to: Endpoint): void {
     this.diag.stats.txPackets++;
     this.diag.stats.txBytes += data.length;
-    this.udp.send([{ data, to }]);
+    this.send([{ data, to }]);
   }
 
   sendDatagrams(out: OutgoingDatagram[]): void {
-    this.udp.send(out);
+    this.send(out);
   }
 
   writeToTun(packets: Buffer[]): void {
@@ -483,7 +513,7 @@ export class MeshNode implements InsideNode, OutsideNode {
     this.diag.stats.txPackets++;
     this.diag.stats.txBytes += datagram.length;
     if (out) out.push({ data: datagram, to: host.remote });
-    else this.udp.send([{ data: datagram, to: host.remote }]);
+    else this.send([{ data: datagram, to: host.remote }]);
   }
 
   sendTest(host: HostInfo, payload: Uint8Array = Buffer.alloc(0)): void {
@@ -568,7 +598,7 @@ export class MeshNode implements InsideNode, OutsideNode {
       }
       this.sendOn(host, m.type, m.subtype, m.payload, out);
     }
-    if (out.length > 0) this.udp.send(out);
+    if (out.length > 0) this.send(out);
   }
 
   /** Tears a tunnel down locally; with `notify`, tells the peer with a closeTunnel first. */
@@ -591,6 +621,7 @@ export class MeshNode implements InsideNode, OutsideNode {
   }
 
   heardFrom(host: HostInfo, from: Endpoint | null): void {
+    host.heard();
     if (from) this.roam(host, from);
     this.connections.inbound(host);
   }
@@ -843,7 +874,8 @@ export class MeshNode implements InsideNode, OutsideNode {
     this.subnets.stop();
     this.names.stop();
     for (const candidate of [...this.hostmap.candidateHosts()]) this.hostmap.removeCandidate(candidate);
-    const out: OutgoingDatagram[] = [];
+    // Stopped inside batchSends (which then sends nothing more): what it held goes first.
+    const out: OutgoingDatagram[] = this.outbox?.splice(0) ?? [];
     // Relayed tunnels first: their closeTunnel must pass the relay before the hop tunnel closes.
     const hosts = [...this.hostmap.hosts()].sort((a, b) => Number(a.remote !== null) - Number(b.remote !== null));
     for (const host of hosts) {

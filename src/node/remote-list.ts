@@ -19,9 +19,10 @@ function isIpv4(address: string): boolean {
  */
 export class RemoteList {
   private staticAddrs: Endpoint[] = [];
-  private readonly reported = new Map<VpnAddr, Endpoint[]>();
+  /** Made on first use (like `blocked`): a lighthouse keeps a list per host and fills neither. */
+  private reported: Map<VpnAddr, Endpoint[]> | null = null;
   private learnedAddr: Endpoint | null = null;
-  private readonly blocked = new Set<string>();
+  private blocked: Set<string> | null = null;
   /** Overlay IPs of relays that can reach this host, as the lighthouses report them. */
   relays: VpnAddr[] = [];
   private cache: Endpoint[] | null = null;
@@ -43,7 +44,7 @@ export class RemoteList {
 
   /** Replaces what one lighthouse reported (each answer replaces that lighthouse's previous one). */
   setReported(lighthouse: VpnAddr, addrs: readonly Endpoint[], relays?: readonly VpnAddr[]): void {
-    this.reported.set(lighthouse, addrs.slice(0, 20));
+    (this.reported ??= new Map()).set(lighthouse, addrs.slice(0, 20));
     if (relays) this.relays = [...relays];
     this.cache = null;
   }
@@ -59,19 +60,19 @@ export class RemoteList {
   }
 
   block(addr: Endpoint): void {
-    this.blocked.add(endpointKey(addr));
+    (this.blocked ??= new Set()).add(endpointKey(addr));
     this.cache = null;
   }
 
   unblockAll(): void {
-    if (this.blocked.size === 0) return;
-    this.blocked.clear();
+    if (!this.blocked) return;
+    this.blocked = null;
     this.cache = null;
   }
 
   /** Forgets everything but the static entries (a closed or dead tunnel). */
   resetDynamic(): void {
-    this.reported.clear();
+    this.reported = null;
     this.learnedAddr = null;
     this.relays = [];
     this.cache = null;
@@ -82,11 +83,11 @@ export class RemoteList {
     const seen = new Map<string, Endpoint>();
     const add = (e: Endpoint) => {
       const key = endpointKey(e);
-      if (!this.blocked.has(key) && !seen.has(key)) seen.set(key, e);
+      if (!this.blocked?.has(key) && !seen.has(key)) seen.set(key, e);
     };
     this.staticAddrs.forEach(add);
     if (this.learnedAddr) add(this.learnedAddr);
-    for (const list of this.reported.values()) list.forEach(add);
+    for (const list of this.reported?.values() ?? []) list.forEach(add);
     this.cache = [...seen.values()].sort((a, b) => this.rank(a) - this.rank(b) || compareEndpoints(a, b));
     return this.cache;
   }

@@ -5,7 +5,7 @@ import { MemoryNetwork } from '../../../src/io/memory.js';
 import { openSslAeadFactory } from '../../../src/io/openssl-aead.js';
 import { createAead } from '../../../src/protocol/aead.js';
 import { parseIp } from '../../../src/net/ipv4.js';
-import { encodeHeader, HEADER_LEN, MessageType } from '../../../src/protocol/header.js';
+import { encodeHeader, HEADER_LEN, MessageSubType, MessageType } from '../../../src/protocol/header.js';
 import { RECV_ERRORS_TOTAL_BURST, RECV_ERRORS_TOTAL_PER_SECOND } from '../../../src/node/source-limiter.js';
 import { decodeHandshake, encodeHandshake } from '../../../src/protocol/messages.js';
 import { parseConfig } from '../../../src/node/config.js';
@@ -117,8 +117,10 @@ describe('tunnels on an in-memory network', () => {
     b.tun.inject([echo('10.42.0.2', '10.42.0.1', 8, 1, 1)]);
     await waitFor(() => tunnelsMatch(a, b) && a.node.hostmap.pendingSize === 0 && b.node.hostmap.pendingSize === 0, 3000, 'one tunnel');
     await waitFor(() => a.tun.written.length >= 1 && b.tun.written.length >= 1, 3000, 'both queued packets delivered');
-    // b (10.42.0.2) is the higher IP: its handshake is the one that stands, so a is the responder.
-    assert.ok(a.node.hostmap.get(parseIp('10.42.0.2'))!.handshakeMessage2, 'a answered b');
+    // b (10.42.0.2) is the higher IP: its handshake is the one that stands, so a is the responder:
+    // a message 2 names b's tunnel (the header's index is the initiator's).
+    const standing = b.node.hostmap.get(parseIp('10.42.0.1'))!.localIndex;
+    assert.ok(net.traffic.some((r) => handshakeStage(r.sent.data) === 2 && r.sent.data.readUInt32BE(4) === standing), 'a answered b');
     for (let i = 0; i < 5; i++) a.tun.inject([echo('10.42.0.1', '10.42.0.2', 8, 1, i + 2)]);
     await waitFor(() => b.tun.written.length >= 6, 3000, 'later packets');
   });
@@ -197,6 +199,30 @@ describe('tunnels on an in-memory network', () => {
     await waitFor(() => tunnelsMatch(a, b2), 3000, 'new tunnel');
     assert.notEqual(a.node.hostmap.get(parseIp('10.42.0.2'))!.localIndex, firstIndex);
     await waitFor(() => a.tun.written.some((p) => p.readUInt16BE(26) === 3), 3000, 'packet over the new tunnel');
+  });
+
+  it('forgets the kept handshake messages once the peer sends on the tunnel; message 1 replayed then only gets a test', async () => {
+    const net = new MemoryNetwork();
+    let captured: Buffer | null = null;
+    net.addHook((p) => {
+      if (!captured && handshakeStage(Buffer.from(p.data)) === 1) captured = Buffer.from(p.data);
+      return p;
+    });
+    const { a, b } = await pair(net);
+    a.tun.inject([echo('10.42.0.1', '10.42.0.2', 8, 1, 1)]);
+    await waitFor(() => tunnelsMatch(a, b) && b.tun.written.length === 1, 3000, 'tunnel and the first packet');
+    const tunnel = b.node.hostmap.get(parseIp('10.42.0.1'))!;
+    assert.equal(tunnel.handshakeMessage1, null);
+    assert.equal(tunnel.handshakeMessage2, null);
+    net.clearTraffic();
+    const attacker = net.bind('192.0.2.66', 4242);
+    attacker.send([{ data: captured!, to: { address: '192.0.2.2', port: 4242 } }]);
+    // b tests the tunnel it has (a TestRequest to a's address) instead of answering with message 2.
+    await waitFor(() => net.traffic.some((r) => (r.sent.data[0]! & 0x0f) === MessageType.Test && r.sent.data[1] === MessageSubType.TestRequest), 3000, 'a test');
+    await net.settle();
+    assert.ok(!net.traffic.some((r) => handshakeStage(Buffer.from(r.sent.data)) === 2), 'no message 2 for the replay');
+    assert.equal(b.node.hostmap.get(parseIp('10.42.0.1')), tunnel);
+    assert.equal(b.node.hostmap.getCandidate(parseIp('10.42.0.1')), undefined);
   });
 
   it('keeps the tunnel when a captured message 1 comes back with a later time, until the peer really uses a new one', async () => {

@@ -7,6 +7,8 @@ import {
   ControlType,
   decodeControl,
   decodeHandshake,
+  decodeAnyMeta,
+  decodeCommonMeta,
   decodeMeta,
   emptyMetaDetails,
   encodeControl,
@@ -236,6 +238,69 @@ describe('NebulaMeta', () => {
     // VpnIp encoded as 2^32 + 5 => 5
     const m = decodeMeta(unhex('1206' + '088580808010'));
     assert.equal(m.details.vpnIp, 5);
+  });
+});
+
+describe('NebulaMeta fast path (decodeCommonMeta)', () => {
+  /** The fast path either declines (null) or gives exactly what the protobufjs path gives. */
+  function agrees(bytes: Uint8Array): boolean {
+    const fast = decodeCommonMeta(bytes);
+    if (fast === null) return false;
+    assert.deepStrictEqual(fast, decodeAnyMeta(bytes), hex(bytes));
+    return true;
+  }
+  const v1Details = (): MetaDetails => ({ ...randomMetaDetails(), ip6AndPorts: [] });
+
+  it('takes v1 queries, replies, updates and punch notifications, decoding them as protobufjs does', () => {
+    for (let i = 0; i < 500; i++) {
+      const bytes = encodeMeta(rnd() % 11, v1Details());
+      assert.ok(agrees(bytes), `declined ${hex(bytes)}`);
+    }
+    assert.deepStrictEqual(decodeCommonMeta(encodeMeta(MetaType.HostQuery, { ...emptyMetaDetails(), vpnIp: 0x0a000002 })), { type: MetaType.HostQuery, details: { ...emptyMetaDetails(), vpnIp: 0x0a000002 } });
+  });
+
+  it('takes unpacked relays, fields in any order and empty Details; declines duplicates, long varints and other fields', () => {
+    assert.ok(agrees(unhex('1206 2801 2802 1800 0803')));
+    assert.ok(agrees(unhex('1200')));
+    assert.ok(agrees(unhex('1204 12 02 1001 0805')));
+    assert.ok(agrees(unhex('1203 2a01 07')));
+    const declined = [
+      '0801', // no Details: protobufjs throws
+      '1200 1200', // Details twice (merged)
+      '0801 0802 1200', // Type twice
+      '1204 0801 0802', // VpnIp twice
+      '1206 088580808010', // a uint32 over 2^32 (truncated by protobufjs)
+      '08ffffffff0f 1200', // a Type over 2^31 (an int32: negative)
+      '1202 7801', // an unknown field
+      '1207 220510011a0100', // an Ip6AndPort
+      '1202 3200', // a v2 VpnAddr
+      '1203 a20600', // a mesh extension field
+      '1204 12020801 00', // trailing garbage
+      '120a', // truncated Details
+      '1204 1203 0801', // an Ip4AndPort past its Details
+      '1206 12040801 0801', // a field repeated inside an Ip4AndPort
+    ];
+    for (const text of declined) assert.equal(decodeCommonMeta(unhex(text)), null, text);
+  });
+
+  it('agrees with the protobufjs path on mutated messages, or declines them', () => {
+    let taken = 0;
+    for (let i = 0; i < 3000; i++) {
+      const bytes = Array.from(encodeMeta(rnd() % 11, v1Details()));
+      for (let edits = 1 + (rnd() % 3); edits > 0; edits--) {
+        const at = rnd() % (bytes.length + 1);
+        const op = rnd() % 3;
+        if (op === 0 && bytes.length > 0) bytes[at % bytes.length] = rnd() & 0xff;
+        else if (op === 1) bytes.splice(at, 0, pick(0x08, 0x12, 0x18, 0x28, 0x2a, 0x80, 0x00, rnd() & 0xff));
+        else bytes.splice(at, 1);
+      }
+      const mutated = new Uint8Array(bytes);
+      const fast = decodeCommonMeta(mutated);
+      if (fast === null) continue;
+      taken++;
+      assert.deepStrictEqual(fast, decodeAnyMeta(mutated), hex(mutated));
+    }
+    assert.ok(taken > 100, `only ${taken} mutated messages took the fast path`);
   });
 });
 
