@@ -25,13 +25,14 @@ const outdir = resolve(dist, 'bundle');
  * execs node with them on itself: `#!/usr/bin/env -S node ...` would need a GNU env, which
  * busybox-based images lack. The second line is a no-op string statement and a comment to
  * JavaScript, and to the shell: start from the start-up snapshot (scripts/build-snapshot.mjs) when
- * there is one built by the `node` on the PATH (the fingerprint in mesh.blob.node), else run this
- * file. src/lab/binaries.ts (meshNodeFlags, meshSnapshotFlags) reads the flags back from that line.
+ * there is one built by the `node` on the PATH (the fingerprint in mesh.blob.node) and no
+ * NODE_OPTIONS (V8 flags there, such as --max-old-space-size, make node refuse the blob), else run
+ * this file. src/lab/binaries.ts (meshNodeFlags, meshSnapshotFlags) reads the flags back from that line.
  */
 const NODE_FLAGS = ['--max-semi-space-size=1'];
 const LAUNCHER = [
   '#!/bin/sh',
-  `':' //; b=$(readlink -f "$0") && b=\${b%/*}/mesh.blob && [ -f "$b" ] && read -r n 2>/dev/null <"$b.node" && [ "$n" = "$(stat -L -c '%s %Y' "$(command -v node)" 2>/dev/null)" ] && exec node ${NODE_FLAGS.join(' ')} --snapshot-blob "$b" "$0" "$@"; exec node ${NODE_FLAGS.join(' ')} "$0" "$@"`,
+  `':' //; [ -z "$NODE_OPTIONS" ] && b=$(readlink -f "$0") && b=\${b%/*}/mesh.blob && [ -f "$b" ] && read -r n 2>/dev/null <"$b.node" && [ "$n" = "$(stat -L -c '%s %Y' "$(command -v node)" 2>/dev/null)" ] && exec node ${NODE_FLAGS.join(' ')} --snapshot-blob "$b" "$0" "$@"; exec node ${NODE_FLAGS.join(' ')} "$0" "$@"`,
   '',
 ].join('\n');
 

@@ -18,10 +18,11 @@ export function meshNodeFlags(bin = MESH_BIN): string[] {
 
 /**
  * `--snapshot-blob <blob>` when the bin's start-up snapshot was built by the node binary `node`, as
- * its launcher decides (the fingerprint in mesh.blob.node, see scripts/build-snapshot.mjs); none
- * otherwise, and the bin runs as plain JavaScript.
+ * its launcher decides (the fingerprint in mesh.blob.node, see scripts/build-snapshot.mjs, and no
+ * NODE_OPTIONS); none otherwise, and the bin runs as plain JavaScript.
  */
 export function meshSnapshotFlags(bin = MESH_BIN, node = process.execPath): string[] {
+  if (process.env.NODE_OPTIONS) return [];
   const blob = join(dirname(bin), 'mesh.blob');
   try {
     const s = statSync(node, { bigint: true });

@@ -21,12 +21,12 @@ function pathWith(nodeDir: string): string {
 }
 
 /** Runs the launcher `bin` through `sh -x`; what it printed and the node command it exec'd. */
-function launch(bin: string, args: string[], options: { nodeDir?: string; cwd?: string } = {}): { status: number | null; stdout: string; stderr: string; exec: string } {
+function launch(bin: string, args: string[], options: { nodeDir?: string; cwd?: string; nodeOptions?: string } = {}): { status: number | null; stdout: string; stderr: string; exec: string } {
   const run = spawnSync('sh', ['-x', bin, ...args], {
     encoding: 'utf8',
     timeout: 30_000,
     cwd: options.cwd,
-    env: { ...process.env, PATH: pathWith(options.nodeDir ?? dirname(process.execPath)) },
+    env: { ...process.env, PATH: pathWith(options.nodeDir ?? dirname(process.execPath)), NODE_OPTIONS: options.nodeOptions ?? '' },
   });
   const exec = run.stderr.split('\n').find((line) => /^\+ exec node /.test(line)) ?? '';
   return { status: run.status, stdout: run.stdout, stderr: run.stderr, exec };
@@ -55,6 +55,13 @@ test('npm run build made a blob for this node, and the launcher starts from it',
   assert.equal(printed.status, 0, printed.stderr);
   assert.match(printed.exec, /--snapshot-blob/);
   assert.equal((JSON.parse(printed.stdout) as { details: { isCa: boolean } }).details.isCa, true);
+});
+
+test('with V8 flags in NODE_OPTIONS (which make node refuse the blob) the launcher runs the plain bundle', () => {
+  const run = launch(MESH_BIN, ['--version'], { nodeOptions: '--max-old-space-size=512' });
+  assert.equal(run.status, 0, run.stderr);
+  assert.equal(run.stdout.trim(), VERSION);
+  assert.ok(run.exec !== '' && !/--snapshot-blob/.test(run.exec), run.exec);
 });
 
 test("the snapshot's script has no dynamic import(), which a start from a snapshot cannot run", () => {
