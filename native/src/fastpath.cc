@@ -331,8 +331,8 @@ void FastPath::Outbound(const offload::Span* packets, size_t n, double now, uint
     PutBe32(q + 4, t.remote_index);
     PutBe32(q + 8, static_cast<uint32_t>(counter >> 32));
     PutBe32(q + 12, static_cast<uint32_t>(counter));
-    std::memcpy(q + kHeaderLen, p, len);
-    if (!t.encrypt->SealInPlace(q, len)) continue;
+    // Sealed from the read buffer straight into the datagram: JS still gets p intact if declined.
+    if (!t.encrypt->SealTo(q, p, len)) continue;
     s.tx_counter = static_cast<double>(counter);
     flow->expires = now + flow->timeout;
     size_t wire = len + kHeaderLen + kTagLen;
