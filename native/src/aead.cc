@@ -65,10 +65,10 @@ class Aead : public Napi::ObjectWrap<Aead>, public AeadCore {
     });
   }
 
-  bool SealInPlace(uint8_t* p, size_t len) override {
+  bool SealTo(uint8_t* p, const uint8_t* pt, size_t len) override {
     EVP_CIPHER_CTX* ctx = TryContext(true);
     return ctx != nullptr && len <= INT_MAX - kHeaderLen - kTagLen &&
-           Encrypt(ctx, HeaderCounter(p), p, kHeaderLen, p + kHeaderLen, len, p + kHeaderLen);
+           Encrypt(ctx, HeaderCounter(p), p, kHeaderLen, pt, len, p + kHeaderLen);
   }
 
   int OpenTo(const uint8_t* p, size_t len, uint8_t* out) override {

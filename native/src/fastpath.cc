@@ -30,9 +30,15 @@ void PutBe32(uint8_t* p, uint32_t v) {
   p[3] = static_cast<uint8_t>(v);
 }
 
-size_t Fnv(const uint8_t* p, size_t n, size_t h = 1469598103934665603ull) {
-  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
-  return h;
+// FNV-1a over 64-bit words (n a multiple of 8), folded: a flow key is hashed for every packet both
+// ways, and a byte at a time was 40 dependent multiplies.
+size_t WordHash(const uint8_t* p, size_t n, uint64_t h = 1469598103934665603ull) {
+  for (size_t i = 0; i < n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    h = (h ^ w) * 1099511628211ull;
+  }
+  return static_cast<size_t>(h ^ (h >> 29) ^ (h >> 47));
 }
 
 bool Seen(const TunnelShared& s, uint64_t slot) { return (s.window_slots[slot >> 5] >> (slot & 31)) & 1; }
@@ -46,8 +52,9 @@ void Clear(TunnelShared& s, uint64_t from, uint64_t to) {
 bool Addr::operator==(const Addr& o) const { return family == o.family && std::memcmp(bytes, o.bytes, 16) == 0; }
 bool Endpoint::operator==(const Endpoint& o) const { return port == o.port && std::memcmp(ip, o.ip, 16) == 0; }
 bool FlowKey::operator==(const FlowKey& o) const { return std::memcmp(bytes, o.bytes, kFlowKeyLen) == 0; }
-size_t FlowKeyHash::operator()(const FlowKey& k) const { return Fnv(k.bytes, kFlowKeyLen); }
-size_t FastPath::AddrHash::operator()(const Addr& a) const { return Fnv(a.bytes, 16, a.family); }
+static_assert(kFlowKeyLen % 8 == 0, "WordHash reads whole words");
+size_t FlowKeyHash::operator()(const FlowKey& k) const { return WordHash(k.bytes, kFlowKeyLen); }
+size_t FastPath::AddrHash::operator()(const Addr& a) const { return WordHash(a.bytes, 16, 1469598103934665603ull ^ a.family); }
 
 Addr AddrFrom(const uint8_t* record) {
   Addr a;
@@ -331,8 +338,8 @@ void FastPath::Outbound(const offload::Span* packets, size_t n, double now, uint
     PutBe32(q + 4, t.remote_index);
     PutBe32(q + 8, static_cast<uint32_t>(counter >> 32));
     PutBe32(q + 12, static_cast<uint32_t>(counter));
-    std::memcpy(q + kHeaderLen, p, len);
-    if (!t.encrypt->SealInPlace(q, len)) continue;
+    // Sealed from the read buffer straight into the datagram: JS still gets p intact if declined.
+    if (!t.encrypt->SealTo(q, p, len)) continue;
     s.tx_counter = static_cast<double>(counter);
     flow->expires = now + flow->timeout;
     size_t wire = len + kHeaderLen + kTagLen;

@@ -237,6 +237,20 @@ test('a plain packet passes unchanged; a partial checksum (NEEDS_CSUM) is comple
   assert.deepEqual(segmentTunFrame(frame({ flags: NEEDS_CSUM, csumStart: 20, csumOffset: 16 }, partialTcp)), [tcp]);
 });
 
+test('completed checksums are right for every payload length (each word-size tail, odd lengths, high-carry bytes)', () => {
+  for (let n = 0; n <= 80; n++) {
+    for (const data of [randomBytes(n), Buffer.alloc(n, 0xff)]) {
+      const partial = udpPacket(data, { partial: true });
+      assert.deepEqual(segmentTunFrame(frame({ flags: NEEDS_CSUM, csumStart: 20, csumOffset: 6 }, partial)), [udpPacket(data)], `UDP, ${n} bytes`);
+    }
+  }
+  for (const n of [1199, 1200, 1201, 1207, 1215, 1272]) {
+    const data = randomBytes(n);
+    const partial = tcpPacket(data, { flags: ACK | PSH, partial: true });
+    assert.deepEqual(segmentTunFrame(frame({ flags: NEEDS_CSUM, csumStart: 20, csumOffset: 16 }, partial)), [tcpPacket(data, { flags: ACK | PSH })], `TCP, ${n} bytes`);
+  }
+});
+
 test('malformed virtio_net_hdr frames and super-packets with bad lengths are dropped, not split', () => {
   const good = tsoFrame(randomBytes(4000), 1248);
   const v = readVnet(good);
