@@ -27,6 +27,24 @@ constexpr int64_t kExternalBytes = 2048;
 constexpr int kKeepDirection = -1;
 // Largest integer a JS number holds exactly (2^53 - 1): the bound for counters.
 constexpr double kMaxSafeInteger = 9007199254740991.0;
+// A tunnel's own keyed context costs ~1.4 KB of OpenSSL state per direction (~280 MiB for a
+// lighthouse's 100,000 tunnels, which carry a few messages each). Its first kSharedUses calls per
+// direction borrow this thread's shared context, keyed for each call (well under a microsecond);
+// a tunnel that keeps sending or receiving then gets its own.
+constexpr uint32_t kSharedUses = 32;
+
+// This thread's shared contexts, by cipher (AES-GCM, ChaCha20-Poly1305) and direction (open, seal).
+struct SharedContexts {
+  EVP_CIPHER_CTX* slots[2][2] = {};
+  ~SharedContexts() {
+    for (auto& by_direction : slots) {
+      for (EVP_CIPHER_CTX* ctx : by_direction) {
+        if (ctx) EVP_CIPHER_CTX_free(ctx);
+      }
+    }
+  }
+};
+thread_local SharedContexts shared_contexts;
 
 struct Span {
   uint8_t* data;
@@ -109,19 +127,36 @@ class Aead : public Napi::ObjectWrap<Aead>, public AeadCore {
  private:
   // Contexts are made on first use: a tunnel direction only ever seals or only ever opens. Null
   // when OpenSSL cannot make one.
+  // The context for one call (or one batch) in a direction, keyed with this tunnel's key.
   EVP_CIPHER_CTX* TryContext(bool encrypt) {
     EVP_CIPHER_CTX*& slot = encrypt ? seal_ctx_ : open_ctx_;
     if (slot) return slot;
+    uint32_t& uses = encrypt ? seal_uses_ : open_uses_;
+    if (uses < kSharedUses) {
+      uses++;
+      EVP_CIPHER_CTX*& shared = shared_contexts.slots[big_endian_nonce_ ? 0 : 1][encrypt ? 1 : 0];
+      if (!shared) shared = NewContext(encrypt);
+      if (shared && EVP_CipherInit_ex(shared, nullptr, nullptr, key_, nullptr, encrypt ? 1 : 0) == 1) return shared;
+      return nullptr;
+    }
+    slot = NewContext(encrypt);
+    if (slot && EVP_CipherInit_ex(slot, nullptr, nullptr, key_, nullptr, encrypt ? 1 : 0) != 1) {
+      EVP_CIPHER_CTX_free(slot);
+      slot = nullptr;
+    }
+    return slot;
+  }
+
+  // A context for cipher_ in one direction, without a key yet.
+  EVP_CIPHER_CTX* NewContext(bool encrypt) const {
     EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
     bool ok = ctx != nullptr &&
               EVP_CipherInit_ex(ctx, cipher_, nullptr, nullptr, nullptr, encrypt ? 1 : 0) == 1 &&
-              EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_IVLEN, kNonceLen, nullptr) == 1 &&
-              EVP_CipherInit_ex(ctx, nullptr, nullptr, key_, nullptr, encrypt ? 1 : 0) == 1;
+              EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_IVLEN, kNonceLen, nullptr) == 1;
     if (!ok) {
       EVP_CIPHER_CTX_free(ctx);
       return nullptr;
     }
-    slot = ctx;
     return ctx;
   }
 
@@ -340,6 +375,9 @@ class Aead : public Napi::ObjectWrap<Aead>, public AeadCore {
   uint8_t key_[kKeyLen];
   EVP_CIPHER_CTX* seal_ctx_ = nullptr;
   EVP_CIPHER_CTX* open_ctx_ = nullptr;
+  // Calls made on the shared context before this tunnel gets its own (kSharedUses).
+  uint32_t seal_uses_ = 0;
+  uint32_t open_uses_ = 0;
 };
 
 }  // namespace mesh
