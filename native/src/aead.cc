@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include <chrono>
 #include <climits>
 #include <cstdint>
 
@@ -28,10 +29,11 @@ constexpr int kKeepDirection = -1;
 // Largest integer a JS number holds exactly (2^53 - 1): the bound for counters.
 constexpr double kMaxSafeInteger = 9007199254740991.0;
 // A tunnel's own keyed context costs ~1.4 KB of OpenSSL state per direction (~280 MiB for a
-// lighthouse's 100,000 tunnels, which carry a few messages each). Its first kSharedUses calls per
-// direction borrow this thread's shared context, keyed for each call (well under a microsecond);
-// a tunnel that keeps sending or receiving then gets its own.
-constexpr uint32_t kSharedUses = 32;
+// lighthouse's 100,000 tunnels, each carrying a message every few seconds). A direction borrows
+// this thread's shared context, keyed for each call (~1 us more per call), until it is busy:
+// kBusyCalls calls in a row, each within kBusyGap of the one before; then it gets its own.
+constexpr uint32_t kBusyCalls = 32;
+constexpr std::chrono::milliseconds kBusyGap{1000};
 
 // This thread's shared contexts, by cipher (AES-GCM, ChaCha20-Poly1305) and direction (open, seal).
 struct SharedContexts {
@@ -131,9 +133,11 @@ class Aead : public Napi::ObjectWrap<Aead>, public AeadCore {
   EVP_CIPHER_CTX* TryContext(bool encrypt) {
     EVP_CIPHER_CTX*& slot = encrypt ? seal_ctx_ : open_ctx_;
     if (slot) return slot;
-    uint32_t& uses = encrypt ? seal_uses_ : open_uses_;
-    if (uses < kSharedUses) {
-      uses++;
+    Busy& busy = encrypt ? seal_busy_ : open_busy_;
+    auto now = std::chrono::steady_clock::now();
+    busy.calls = now - busy.last > kBusyGap ? 1 : busy.calls + 1;
+    busy.last = now;
+    if (busy.calls < kBusyCalls) {
       EVP_CIPHER_CTX*& shared = shared_contexts.slots[big_endian_nonce_ ? 0 : 1][encrypt ? 1 : 0];
       if (!shared) shared = NewContext(encrypt);
       if (shared && EVP_CipherInit_ex(shared, nullptr, nullptr, key_, nullptr, encrypt ? 1 : 0) == 1) return shared;
@@ -375,9 +379,13 @@ class Aead : public Napi::ObjectWrap<Aead>, public AeadCore {
   uint8_t key_[kKeyLen];
   EVP_CIPHER_CTX* seal_ctx_ = nullptr;
   EVP_CIPHER_CTX* open_ctx_ = nullptr;
-  // Calls made on the shared context before this tunnel gets its own (kSharedUses).
-  uint32_t seal_uses_ = 0;
-  uint32_t open_uses_ = 0;
+  // How busy a direction on the shared context is: calls in a row within kBusyGap, and the last.
+  struct Busy {
+    uint32_t calls = 0;
+    std::chrono::steady_clock::time_point last;
+  };
+  Busy seal_busy_;
+  Busy open_busy_;
 };
 
 }  // namespace mesh

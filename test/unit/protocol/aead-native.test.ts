@@ -60,8 +60,8 @@ describe('native OpenSSL AEAD against node:crypto', { skip }, () => {
       });
 
       it('keeps many tunnels apart, interleaved, while they share this thread\'s context and after each has its own', () => {
-        // The first 32 calls per direction use one shared context keyed per call (native/src/aead.cc,
-        // kSharedUses); interleaving tunnels of both ciphers makes every call re-key it.
+        // Until 32 calls in a row within 1 s, a direction uses one shared context keyed per call (native/src/aead.cc,
+        // kBusyCalls); interleaving tunnels of both ciphers makes every call re-key it.
         const tunnels = Array.from({ length: 12 }, (_, i) => {
           const key = randomBytes(32);
           const c: CipherName = i % 3 === 0 ? (cipher === 'aes' ? 'chachapoly' : 'aes') : cipher;
@@ -141,7 +141,7 @@ describe('native OpenSSL AEAD against node:crypto', { skip }, () => {
   it('frees the OpenSSL contexts of dropped objects (no native memory growth)', async () => {
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as () => void;
-    // 40 packets each way: past the calls on the shared context, so each object gets its own two.
+    // 40 packets each way at once: busy, so each object gets its own two contexts.
     const churn = () => {
       for (let i = 0; i < 3_000; i++) {
         const aead = createAead(i % 2 ? 'aes' : 'chachapoly', randomBytes(32));
