@@ -1,6 +1,6 @@
 /**
- * Loads the native addon with node-gyp-build: native/build/Release (built from source by
- * `npm install` in the repository) or the prebuilt native/prebuilds/<platform>-<arch>/ that the
+ * Loads the native addon: native/build/Release (built from source by `npm install` in the
+ * repository; loaded by its path) or, with node-gyp-build, the prebuilt native/prebuilds/<platform>-<arch>/ that the
  * published package ships; or the file named by MESH_NATIVE_ADDON. Works both from src/io (ts
  * runners) and dist/src/io (compiled).
  */
@@ -166,6 +166,9 @@ export interface NativeAddon {
 
 let cached: { addon?: NativeAddon; error?: Error } | undefined;
 
+/** What `npm install` builds from source (binding.gyp's target), relative to native/. */
+export const SOURCE_BUILD = 'build/Release/mesh_native.node';
+
 /** native/ of the package: ../../native from src/io, ../../../native from dist/src/io. */
 function nativeDirectory(): string | undefined {
   return ['../../native/', '../../../native/'].map((up) => fileURLToPath(new URL(up, import.meta.url))).find((dir) => existsSync(`${dir}binding.gyp`));
@@ -180,6 +183,9 @@ export function tryLoadNative(): NativeAddon | undefined {
       const dir = nativeDirectory();
       if (override) cached = { addon: require(override) as NativeAddon };
       else if (!dir) cached = { error: new Error(`mesh native addon: no native/binding.gyp above ${fileURLToPath(import.meta.url)}`) };
+      // The source build, node-gyp-build's first choice, loaded by its known path: that skips loading
+      // node-gyp-build and its directory scans during a node start. Otherwise a prebuild.
+      else if (existsSync(`${dir}${SOURCE_BUILD}`)) cached = { addon: require(`${dir}${SOURCE_BUILD}`) as NativeAddon };
       else cached = { addon: (require('node-gyp-build') as (dir: string) => NativeAddon)(dir) };
     } catch (err) {
       // No prebuild for this platform and no source build: say how to build one.
