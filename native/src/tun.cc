@@ -454,8 +454,8 @@ class Tun : public PolledFd<Tun>, public fastpath::TunSink {
   // Free bytes around each delivered packet (start's third argument), for the tunnel header and tag.
   static constexpr int kMaxHeadroom = 256;
   int headroom_ = 0;
-  std::vector<char> slab_;
-  std::vector<char> frame_;
+  ReadBuffer slab_;
+  ReadBuffer frame_;
   std::vector<uint32_t> lens_;
   std::vector<offload::Span> spans_;
   std::vector<offload::TunWrite> writes_;

@@ -544,7 +544,7 @@ class Udp : public PolledFd<Udp>, public fastpath::UdpSink {
   int rx_size_ = 9216;  // receive buffer per message
   bool gso_ = false, gro_ = false;
   int gso_error_ = 0;
-  std::vector<char> slab_;
+  ReadBuffer slab_;
   std::vector<char> rx_control_;
   std::vector<std::string> names_;  // source addresses of the batch being read
   Napi::Reference<Napi::Array> last_list_;

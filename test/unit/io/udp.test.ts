@@ -228,3 +228,26 @@ test('native UDP: a callback that throws is reported as an uncaught exception an
   assert.equal(child.status, 0, `${child.stdout}\n${child.stderr}`);
   assert.deepEqual(JSON.parse(child.stdout), { seen: ['closed and dropped, then thrown', 'thrown by read 1', 'thrown by read 2'], reads: 2 });
 });
+
+test('native UDP: the read buffers (batch x 64 KiB with GRO) become resident only where datagrams land', async (t) => {
+  if (!tryLoadNative()?.Udp) return skipTest(t, `native addon unavailable: ${nativeLoadError()?.message}`);
+  // A fresh process, so that the anonymous memory it counts is this socket's.
+  const script = `import { readFileSync } from 'node:fs';
+const { bindUdp } = await import(${JSON.stringify(new URL('../../../src/io/udp.js', import.meta.url).href)});
+const rssAnonKb = () => Number(/^RssAnon:\\s+(\\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))[1]);
+const sender = await bindUdp({ host: '127.0.0.1', port: 0, impl: 'native' });
+const receiver = await bindUdp({ host: '127.0.0.1', port: 0, impl: 'native' });
+const before = rssAnonKb();
+const got = new Promise((resolve) => receiver.onDatagrams(resolve));
+sender.send([{ data: Buffer.from('one small datagram'), to: { address: '127.0.0.1', port: receiver.localPort } }]);
+await got;
+console.log(JSON.stringify({ offloads: receiver.offloads, grewKb: rssAnonKb() - before }));
+await sender.close();
+await receiver.close();`;
+  const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(run.status, 0, run.stderr);
+  const { offloads, grewKb } = JSON.parse(run.stdout) as { offloads: string[]; grewKb: number };
+  if (!offloads.includes('gro')) return skipTest(t, 'no UDP GRO here: the read buffers are small anyway');
+  // 64 x 64 KiB = 4 MiB of buffers: a zeroing allocation would make all of it resident.
+  assert.ok(grewKb < 1024, `anonymous memory grew by ${grewKb} KiB`);
+});
