@@ -153,13 +153,7 @@ class Udp : public PolledFd<Udp>, public fastpath::UdpSink {
     for (const fastpath::OutDatagram& d : datagrams) {
       socklen_t alen = SockaddrOf(d.to, &tx_addr_[m]);
       if (alen == 0) { CountTxError(EAFNOSUPPORT); continue; }
-      tx_iov_[m].iov_base = const_cast<uint8_t*>(d.data);
-      tx_iov_[m].iov_len = d.len;
-      std::memset(&tx_msgs_[m], 0, sizeof(mmsghdr));
-      tx_msgs_[m].msg_hdr.msg_name = &tx_addr_[m];
-      tx_msgs_[m].msg_hdr.msg_namelen = alen;
-      tx_msgs_[m].msg_hdr.msg_iov = &tx_iov_[m];
-      tx_msgs_[m].msg_hdr.msg_iovlen = 1;
+      FillTxMessage(m, const_cast<uint8_t*>(d.data), d.len, alen);
       m++;
     }
     tx_datagrams_ += gso_ ? SendSegmented(m) : SendEach(0, m);
@@ -414,13 +408,7 @@ class Udp : public PolledFd<Udp>, public fastpath::UdpSink {
       last_host = std::move(host);
       last_port = port;
       last_len = alen;
-      tx_iov_[m].iov_base = d.Data();
-      tx_iov_[m].iov_len = d.ByteLength();
-      std::memset(&tx_msgs_[m], 0, sizeof(mmsghdr));
-      tx_msgs_[m].msg_hdr.msg_name = &tx_addr_[m];
-      tx_msgs_[m].msg_hdr.msg_namelen = alen;
-      tx_msgs_[m].msg_hdr.msg_iov = &tx_iov_[m];
-      tx_msgs_[m].msg_hdr.msg_iovlen = 1;
+      FillTxMessage(m, d.Data(), d.ByteLength(), alen);
       m++;
     }
     size_t sent = gso_ ? SendSegmented(m) : SendEach(0, m);
@@ -446,6 +434,17 @@ class Udp : public PolledFd<Udp>, public fastpath::UdpSink {
   // Sends the m prepared datagrams with GSO: runs to one destination of one size (the last of a run
   // may be shorter) go as one message with UDP_SEGMENT. If the kernel refuses a GSO message, GSO is
   // off for this socket from then on and the rest goes one datagram per message.
+  // Message m of the next send: one iovec over `data`, to tx_addr_[m] (`alen` bytes of it).
+  void FillTxMessage(size_t m, void* data, size_t len, socklen_t alen) {
+    tx_iov_[m].iov_base = data;
+    tx_iov_[m].iov_len = len;
+    std::memset(&tx_msgs_[m], 0, sizeof(mmsghdr));
+    tx_msgs_[m].msg_hdr.msg_name = &tx_addr_[m];
+    tx_msgs_[m].msg_hdr.msg_namelen = alen;
+    tx_msgs_[m].msg_hdr.msg_iov = &tx_iov_[m];
+    tx_msgs_[m].msg_hdr.msg_iovlen = 1;
+  }
+
   size_t SendSegmented(size_t m) {
     tx_runs_.clear();
     for (size_t i = 0; i < m;) {

@@ -10,7 +10,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,6 +38,19 @@ test('npm pack + npm install -g (default settings): prebuilt addon, mesh --versi
   const env = plainEnv({ npm_config_prefix: join(dir, 'prefix') });
 
   // prepack's prebuildify makes its node-gyp dev dir under TMPDIR (/tmp/prebuildify otherwise): ours goes with dir.
+  // It also rebuilds in native/build and leaves no source build there: the suites after this one
+  // (native-load among them) need it back, the very file that was there.
+  const sourceBuild = join(REPO, 'native', 'build', 'Release', 'mesh_native.node');
+  const saveDir = mkdtempSync(join(tmpdir(), 'mesh-package-build-'));
+  const savedBuild = existsSync(sourceBuild) ? join(saveDir, 'mesh_native.node') : null;
+  if (savedBuild) copyFileSync(sourceBuild, savedBuild);
+  t.after(() => {
+    if (savedBuild && !existsSync(sourceBuild)) {
+      mkdirSync(dirname(sourceBuild), { recursive: true });
+      copyFileSync(savedBuild, sourceBuild);
+    }
+    rmSync(saveDir, { recursive: true, force: true });
+  });
   const packed = await run('npm', ['pack', '--json', '--pack-destination', dir], { cwd: REPO, env: { ...env, TMPDIR: dir }, maxBuffer: 64 << 20, timeout: 300_000 });
   const manifest = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[];
   const files = manifest[0]!.files.map((f) => f.path);

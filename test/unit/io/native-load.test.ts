@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { skipTest } from '../../helpers/skip.js';
 import { SOURCE_BUILD } from '../../../src/io/native.js';
 
 const NATIVE_MODULE = new URL('../../../src/io/native.js', import.meta.url).href;
@@ -25,7 +26,7 @@ console.log(JSON.stringify({ loaded: Object.keys(createRequire(import.meta.url).
 }
 
 test('the source build loads by its path, node-gyp-build stays unloaded', (t) => {
-  if (!existsSync(SOURCE_BUILD_PATH)) return t.skip(`no source build at ${SOURCE_BUILD_PATH}`);
+  if (!existsSync(SOURCE_BUILD_PATH)) return skipTest(t, `no source build at ${SOURCE_BUILD_PATH}`);
   const { loaded, mapped, error } = loadedAfterTryLoad();
   assert.equal(error, null);
   assert.ok(mapped.includes(SOURCE_BUILD_PATH), 'the source build is mapped');
@@ -33,7 +34,7 @@ test('the source build loads by its path, node-gyp-build stays unloaded', (t) =>
 });
 
 test('MESH_NATIVE_ADDON still names the file to load', (t) => {
-  if (!existsSync(SOURCE_BUILD_PATH)) return t.skip(`no source build at ${SOURCE_BUILD_PATH}`);
+  if (!existsSync(SOURCE_BUILD_PATH)) return skipTest(t, `no source build at ${SOURCE_BUILD_PATH}`);
   const { error } = loadedAfterTryLoad({ MESH_NATIVE_ADDON: '/nonexistent/mesh_native.node' });
   assert.match(error ?? '', /failed to load/);
 });

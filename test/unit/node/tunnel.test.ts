@@ -36,6 +36,16 @@ function handshakeStage(data: Buffer): number {
   return (data[0]! & 0x0f) === MessageType.Handshake ? Number(data.readBigUInt64BE(8)) : 0;
 }
 
+/** Records the first handshake message 1 crossing `net`; the returned function gives it (null before). */
+function captureFirstMessage1(net: MemoryNetwork): () => Buffer | null {
+  let captured: Buffer | null = null;
+  net.addHook((p) => {
+    if (!captured && handshakeStage(Buffer.from(p.data)) === 1) captured = Buffer.from(p.data);
+    return p;
+  });
+  return () => captured;
+}
+
 /** Data and closeTunnel packets: what a crashed node would not send. */
 function carriesTraffic(data: Buffer): boolean {
   const type = data[0]! & 0x0f;
@@ -203,11 +213,7 @@ describe('tunnels on an in-memory network', () => {
 
   it('forgets the kept handshake messages once the peer sends on the tunnel; message 1 replayed then only gets a test', async () => {
     const net = new MemoryNetwork();
-    let captured: Buffer | null = null;
-    net.addHook((p) => {
-      if (!captured && handshakeStage(Buffer.from(p.data)) === 1) captured = Buffer.from(p.data);
-      return p;
-    });
+    const firstMessage1 = captureFirstMessage1(net);
     const { a, b } = await pair(net);
     a.tun.inject([echo('10.42.0.1', '10.42.0.2', 8, 1, 1)]);
     await waitFor(() => tunnelsMatch(a, b) && b.tun.written.length === 1, 3000, 'tunnel and the first packet');
@@ -216,7 +222,7 @@ describe('tunnels on an in-memory network', () => {
     assert.equal(tunnel.handshakeMessage2, null);
     net.clearTraffic();
     const attacker = net.bind('192.0.2.66', 4242);
-    attacker.send([{ data: captured!, to: { address: '192.0.2.2', port: 4242 } }]);
+    attacker.send([{ data: firstMessage1()!, to: { address: '192.0.2.2', port: 4242 } }]);
     // b tests the tunnel it has (a TestRequest to a's address) instead of answering with message 2.
     await waitFor(() => net.traffic.some((r) => (r.sent.data[0]! & 0x0f) === MessageType.Test && r.sent.data[1] === MessageSubType.TestRequest), 3000, 'a test');
     await net.settle();
@@ -227,17 +233,13 @@ describe('tunnels on an in-memory network', () => {
 
   it('keeps the tunnel when a captured message 1 comes back with a later time, until the peer really uses a new one', async () => {
     const net = new MemoryNetwork();
-    let captured: Buffer | null = null;
-    net.addHook((p) => {
-      if (!captured && handshakeStage(Buffer.from(p.data)) === 1) captured = Buffer.from(p.data);
-      return p;
-    });
+    const firstMessage1 = captureFirstMessage1(net);
     const { a, b } = await pair(net);
     a.tun.inject([echo('10.42.0.1', '10.42.0.2', 8, 1, 1)]);
     await waitFor(() => tunnelsMatch(a, b) && b.tun.written.length === 1, 3000, 'tunnel');
     const tunnel = b.node.hostmap.get(parseIp('10.42.0.1'))!;
     // Message 1 carries its payload in the clear (e and s are 32 bytes each): anyone can re-date it.
-    const msg1 = captured!;
+    const msg1 = firstMessage1()!;
     const payloadAt = HEADER_LEN + 64;
     const { details } = decodeHandshake(msg1.subarray(payloadAt));
     const forged = Buffer.concat([msg1.subarray(0, payloadAt), encodeHandshake({ details: { ...details, time: details.time + 1_000_000_000n } })]);
