@@ -1,5 +1,6 @@
-/** Tiny IPv4/ICMP/UDP packet builders and parsers for tests. */
+/** Tiny IPv4/IPv6/ICMP/UDP/TCP packet builders and parsers for tests. */
 import { internetChecksum } from '../../src/net/checksum.js';
+import { parseIp6 } from '../../src/net/ip.js';
 import { formatIp, parseIp } from '../../src/net/ipv4.js';
 
 export function checksum(buf: Uint8Array, start = 0, end = buf.length, initial = 0): number {
@@ -47,14 +48,37 @@ export function udpPacket(src: string, srcPort: number, dst: string, dstPort: nu
   return ipv4(src, dst, 17, udp);
 }
 
-/** A bare TCP SYN (no options); enough for firewall and routing tests. */
-export function tcpSyn(src: string, srcPort: number, dst: string, dstPort: number): Buffer {
+/** An IPv6 packet: fixed header (hop limit 64, `next` header) and `body`. */
+export function ipv6Packet(src: string, dst: string, next: number, body: Buffer): Buffer {
+  const p = Buffer.alloc(40 + body.length);
+  p[0] = 0x60;
+  p.writeUInt16BE(body.length, 4);
+  p[6] = next;
+  p[7] = 64;
+  p.set(parseIp6(src), 8);
+  p.set(parseIp6(dst), 24);
+  body.copy(p, 40);
+  return p;
+}
+
+/** A bare TCP SYN header (no options, checksum 0). */
+function synHeader(srcPort: number, dstPort: number): Buffer {
   const tcp = Buffer.alloc(20);
   tcp.writeUInt16BE(srcPort, 0);
   tcp.writeUInt16BE(dstPort, 2);
   tcp[12] = 5 << 4;
   tcp[13] = 0x02;
-  return ipv4(src, dst, 6, tcp);
+  return tcp;
+}
+
+/** A bare TCP SYN (no options); enough for firewall and routing tests. */
+export function tcpSyn(src: string, srcPort: number, dst: string, dstPort: number): Buffer {
+  return ipv4(src, dst, 6, synHeader(srcPort, dstPort));
+}
+
+/** The same over IPv6. */
+export function tcpSyn6(src: string, srcPort: number, dst: string, dstPort: number): Buffer {
+  return ipv6Packet(src, dst, 6, synHeader(srcPort, dstPort));
 }
 
 /** A TCP segment (no options) with valid checksums. */

@@ -25,7 +25,7 @@ import { HostInfo } from '../../../src/node/hostmap.js';
 import { MeshNode } from '../../../src/node/node.js';
 import type { AeadFactory } from '../../../src/protocol/aead.js';
 import { encodeHeader, HEADER_LEN, MessageType } from '../../../src/protocol/header.js';
-import { icmpEcho, tcpSegment, udpPacket } from '../../helpers/packets.js';
+import { icmpEcho, ipv6Packet, tcpSegment, tcpSyn6, udpPacket } from '../../helpers/packets.js';
 
 const native = tryLoadNative();
 const skip = !native?.FastPath || !native.Aead ? 'the native addon (with FastPath and Aead) is not built' : false;
@@ -217,28 +217,6 @@ function fromPeer(inner: Buffer, counter: number, index = LOCAL_INDEX): Buffer {
   return peerSeal.encryptPacket(encodeHeader(MessageType.Message, 0, index, counter), counter, inner);
 }
 
-function ipv6Packet(src: string, dst: string, next: number, body: Buffer): Buffer {
-  const p = Buffer.alloc(40 + body.length);
-  p[0] = 0x60;
-  p.writeUInt16BE(body.length, 4);
-  p[6] = next;
-  p[7] = 64;
-  ip6(src).copy(p, 8);
-  ip6(dst).copy(p, 24);
-  body.copy(p, 40);
-  return p;
-}
-
-function ip6(text: string): Buffer {
-  const [head, tail] = text.split('::') as [string, string | undefined];
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const words = [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
-  const b = Buffer.alloc(16);
-  words.forEach((w, i) => b.writeUInt16BE(parseInt(w, 16), 2 * i));
-  return b;
-}
-
 /** UDP over IPv6 (checksum left 0: the firewall does not look at it). */
 function udp6(src: string, srcPort: number, dst: string, dstPort: number, data: Buffer, hopByHop = false): Buffer {
   const udp = Buffer.alloc(8 + data.length);
@@ -406,8 +384,8 @@ describe('native fast path: the same verdicts, counters and tunnel state as the 
     assert.deepEqual(step('reply to it', { datagrams: [fromPeer(udpPacket(PEER, 9999, SELF, 5000, Buffer.from('r1')), next())] }), { fastIn: 1, fastOut: 0 });
     assert.deepEqual(step('unsolicited on another port', { datagrams: [fromPeer(udpPacket(PEER, 9999, SELF, 5001, Buffer.from('r2')), next())] }), { fastIn: 0, fastOut: 0 });
     // One batch: the fast path sees it before JS approved the flow, so both go through JS.
-    assert.deepEqual(step('IPv6 TCP out, one batch', { tun: [tcpSegment6(SELF6, 6000, PEER6, 22), tcpSegment6(SELF6, 6000, PEER6, 22)] }), { fastIn: 0, fastOut: 0 });
-    assert.deepEqual(step('IPv6 TCP out, next batch', { tun: [tcpSegment6(SELF6, 6000, PEER6, 22)] }), { fastIn: 0, fastOut: 1 });
+    assert.deepEqual(step('IPv6 TCP out, one batch', { tun: [tcpSyn6(SELF6, 6000, PEER6, 22), tcpSyn6(SELF6, 6000, PEER6, 22)] }), { fastIn: 0, fastOut: 0 });
+    assert.deepEqual(step('IPv6 TCP out, next batch', { tun: [tcpSyn6(SELF6, 6000, PEER6, 22)] }), { fastIn: 0, fastOut: 1 });
     assert.deepEqual(step('to an address with no tunnel', { tun: [udpPacket(SELF, 5000, '10.9.0.99', 9999, Buffer.from('nobody'))] }), { fastIn: 0, fastOut: 0 });
     assert.deepEqual(step('mixed batch', { tun: [udpPacket(SELF, 5000, PEER, 9999, Buffer.from('m1')), udpPacket(SELF, 5002, PEER, 9999, Buffer.from('m2')), udpPacket(SELF, 5000, PEER, 9999, Buffer.from('m3'))] }), { fastIn: 0, fastOut: 2 });
   });
@@ -473,15 +451,6 @@ describe('native fast path: the same verdicts, counters and tunnel state as the 
     assert.equal(fast.node.fastPathTotals()!.tunnels, 0);
   });
 });
-
-function tcpSegment6(src: string, srcPort: number, dst: string, dstPort: number): Buffer {
-  const tcp = Buffer.alloc(20);
-  tcp.writeUInt16BE(srcPort, 0);
-  tcp.writeUInt16BE(dstPort, 2);
-  tcp[12] = 5 << 4;
-  tcp[13] = 0x02;
-  return ipv6Packet(src, dst, 6, tcp);
-}
 
 describe('native fast path: hostile input', { skip }, () => {
   it('never reads or writes out of bounds, and rejects entries outside the buffer', () => {
