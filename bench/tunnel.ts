@@ -2,7 +2,8 @@
  * Tunnel benchmark: mesh vs. nebula 1.6.1 in the same throw-away namespace setup.
  *
  *   npm run bench -- [--cipher aes|chachapoly|both] [--buffer BYTES] [--time 10] [--pings 50]
- *                    [--interval 0.02] [--only mesh|nebula] [--no-offload] [--no-fast-path] [--json FILE]
+ *                    [--interval 0.02] [--only mesh|nebula] [--udp-rates KPPS,...|none] [--no-offload]
+ *                    [--no-fast-path] [--json FILE]
  *
  * Topology (all names carry a random id; nothing is added to the root namespace):
  *
@@ -17,7 +18,10 @@
  *    (including h2's own start-up and tun creation);
  *  - RTT: `ping -c N -i INTERVAL` h1 → h2 over the tunnel (avg / p50 / max);
  *  - TCP: `iperf3 -t T -c h2` h1 → h2 over the tunnel, 1 stream and 4 (`-P 4`); UDP: 1200-byte datagrams
- *    as fast as iperf3 sends them (`-u -b 0 -l 1200`), the rate that arrives;
+ *    as fast as iperf3 sends them (`-u -b 0 -l 1200`), the rate that arrives; then the same at each
+ *    offered rate of a sweep (`--udp-rates`, `-b` paced): the peak delivered rate is the highest of all.
+ *    On a small machine the unpaced sender and both daemons compete for the same cores, so the
+ *    unpaced figure is partly the scheduler's; the sweep finds the rate the tunnel actually carries;
  *  - memory: VmRSS of both daemons when idle (after the pings) and the max sampled every 0.5 s
  *    during iperf3, plus VmHWM at the end.
  * Needs root. Only PIDs started here are signalled; namespaces are removed on exit and on SIGINT.
@@ -54,12 +58,19 @@ interface Options {
   offload: boolean;
   /** false (--no-fast-path): mesh runs with tun.fast_path off (every packet through JS). */
   fastPath: boolean;
+  /** Offered UDP rates (datagrams/s) of the paced sweep after the unpaced run; empty: none. */
+  udpRates: number[];
 }
+
+/** The default sweep: 30k to 120k datagrams/s, around both implementations' rates on a 2-core box. */
+const DEFAULT_UDP_RATES = [30_000, 45_000, 60_000, 75_000, 90_000, 105_000, 120_000];
+/** Seconds per offered rate of the sweep (at most --time). */
+const UDP_STEP_SECONDS = 4;
 
 function usage(msg?: string): never {
   if (msg) process.stderr.write(`bench: ${msg}\n`);
   process.stderr.write(
-    'usage: npm run bench -- [--cipher aes|chachapoly|both] [--buffer BYTES] [--time SECONDS] [--pings N] [--interval SECONDS] [--only mesh|nebula] [--no-offload] [--no-fast-path] [--json FILE]\n',
+    'usage: npm run bench -- [--cipher aes|chachapoly|both] [--buffer BYTES] [--time SECONDS] [--pings N] [--interval SECONDS] [--only mesh|nebula] [--udp-rates KPPS,...|none] [--no-offload] [--no-fast-path] [--json FILE]\n',
   );
   process.exit(2);
 }
@@ -73,7 +84,7 @@ const NUMERIC_OPTIONS: Record<string, (o: Options, n: number) => void> = {
 };
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { ciphers: ['aes'], buffer: null, time: 10, pings: 50, interval: 0.02, only: ['mesh', 'nebula'], json: null, offload: true, fastPath: true };
+  const o: Options = { ciphers: ['aes'], buffer: null, time: 10, pings: 50, interval: 0.02, only: ['mesh', 'nebula'], json: null, offload: true, fastPath: true, udpRates: DEFAULT_UDP_RATES };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const next = (): string => {
@@ -108,6 +119,11 @@ function parseArgs(argv: string[]): Options {
       case '--json':
         o.json = next();
         break;
+      case '--udp-rates': {
+        const v = next();
+        o.udpRates = v === 'none' ? [] : v.split(',').map((k) => Math.round(num(k) * 1000));
+        break;
+      }
       case '--no-fast-path':
         o.fastPath = false;
         break;
@@ -138,6 +154,10 @@ interface Result {
   tcp4Mbps: number;
   /** UDP, 1200-byte datagrams sent as fast as iperf3 can: datagrams per second that arrived. */
   udpDeliveredPps: number;
+  /** The paced sweep: datagrams per second offered and arrived, per offered rate. */
+  udpSweep: { offeredPps: number; deliveredPps: number }[];
+  /** The highest delivered rate, unpaced or at any offered rate of the sweep. */
+  udpPeakPps: number;
   rttAvg: number;
   rttP50: number;
   rttMax: number;
@@ -266,9 +286,9 @@ class Bench {
     await terminate(d.child, 'SIGTERM', 5000);
   }
 
-  /** One iperf3 run h1 → h2 over the tunnel (`-t` from the options), against a one-shot server in h2. */
-  private async iperf(impl: Impl, args: string[]): Promise<IperfResult> {
-    const { ns, opts } = this;
+  /** One iperf3 run h1 → h2 over the tunnel for `seconds` (default `--time`), against a one-shot server in h2. */
+  private async iperf(impl: Impl, args: string[], seconds = this.opts.time): Promise<IperfResult> {
+    const { ns } = this;
     const server = this.lab.spawn(ns.h2, 'iperf3', ['-s', '-1', '-p', '5201', '-B', OVER.h2]);
     let serverOut = '';
     server.stdout!.on('data', (d: Buffer) => (serverOut += d.toString()));
@@ -276,7 +296,7 @@ class Bench {
     let run: { code: number | null; stdout: string; stderr: string } | null = null;
     try {
       for (let attempt = 0; attempt < 50; attempt++) {
-        run = await this.lab.exec(ns.h1, 'iperf3', ['-J', '-p', '5201', '-t', String(opts.time), ...args, '-c', OVER.h2], { timeoutMs: (opts.time + 30) * 1000 });
+        run = await this.lab.exec(ns.h1, 'iperf3', ['-J', '-p', '5201', '-t', String(seconds), ...args, '-c', OVER.h2], { timeoutMs: (seconds + 30) * 1000 });
         // iperf3 -J can exit 0 with the connect error in its JSON when the server is not listening yet.
         if (!/unable to connect|Connection refused/i.test(run.stdout + run.stderr)) break;
         await sleep(100);
@@ -288,6 +308,14 @@ class Bench {
     const j = JSON.parse(run.stdout) as IperfResult;
     if (j.error) throw new Error(`iperf3 ${args.join(' ')} over ${impl}: ${j.error}\nserver: ${serverOut}`);
     return j;
+  }
+
+  /** 1200-byte UDP datagrams h1 → h2 for `seconds`, paced at `offeredPps` (0: unpaced): datagrams/s that arrived. */
+  private async udpDelivered(impl: Impl, offeredPps: number, seconds: number): Promise<number> {
+    const bitsPerSecond = offeredPps * UDP_DATAGRAM * 8; // iperf3 -b counts payload bits; 0 is unlimited
+    const sum = (await this.iperf(impl, ['-u', '-b', String(bitsPerSecond), '-l', String(UDP_DATAGRAM)], seconds)).end.sum;
+    if (!sum?.seconds) throw new Error(`iperf3 over ${impl}: no UDP result`);
+    return ((sum.packets ?? 0) - (sum.lost_packets ?? 0)) / sum.seconds;
   }
 
   async measure(impl: Impl, cipher: Cipher): Promise<Result> {
@@ -331,9 +359,13 @@ class Bench {
       if (!j.end.sum_received) throw new Error(`iperf3 over ${impl}: no TCP result`);
       process.stderr.write(`bench: ${impl} ${cipher}: iperf3 4 streams, then UDP ${UDP_DATAGRAM} B\n`);
       const tcp4 = await this.iperf(impl, ['-P', '4']);
-      const udp = await this.iperf(impl, ['-u', '-b', '0', '-l', String(UDP_DATAGRAM)]);
-      const udpSum = udp.end.sum;
-      if (!tcp4.end.sum_received || !udpSum?.seconds) throw new Error(`iperf3 over ${impl}: no 4-stream or UDP result`);
+      const udpDeliveredPps = await this.udpDelivered(impl, 0, opts.time);
+      const udpSweep: Result['udpSweep'] = [];
+      for (const offeredPps of opts.udpRates) {
+        process.stderr.write(`bench: ${impl} ${cipher}: UDP at ${offeredPps / 1000}k datagrams/s\n`);
+        udpSweep.push({ offeredPps, deliveredPps: await this.udpDelivered(impl, offeredPps, Math.min(opts.time, UDP_STEP_SECONDS)) });
+      }
+      if (!tcp4.end.sum_received) throw new Error(`iperf3 over ${impl}: no 4-stream result`);
       const hwm: [number, number] = [procStatusKb(d1.pid, 'VmHWM'), procStatusKb(d2.pid, 'VmHWM')];
       const sum = rtts.reduce((a, b) => a + b, 0);
       return {
@@ -342,7 +374,9 @@ class Bench {
         tcpMbps: j.end.sum_received.bits_per_second / 1e6,
         tcpRetransmits: j.end.sum_sent?.retransmits ?? null,
         tcp4Mbps: tcp4.end.sum_received.bits_per_second / 1e6,
-        udpDeliveredPps: ((udpSum.packets ?? 0) - (udpSum.lost_packets ?? 0)) / udpSum.seconds,
+        udpDeliveredPps,
+        udpSweep,
+        udpPeakPps: Math.max(udpDeliveredPps, ...udpSweep.map((p) => p.deliveredPps)),
         rttAvg: sum / rtts.length,
         rttP50: percentile(rtts, 0.5),
         rttMax: rtts[rtts.length - 1]!,
@@ -364,9 +398,9 @@ function fmt(n: number, digits = 1): string {
   return Number.isFinite(n) ? n.toFixed(digits) : 'n/a';
 }
 
-function table(results: Result[], ciphers: Cipher[]): string {
+function table(results: Result[], opts: Options): string {
   const lines: string[] = [];
-  for (const cipher of ciphers) {
+  for (const cipher of opts.ciphers) {
     const m = results.find((r) => r.impl === 'mesh' && r.cipher === cipher);
     const n = results.find((r) => r.impl === 'nebula' && r.cipher === cipher);
     lines.push(`cipher: ${cipher}`, '');
@@ -379,7 +413,8 @@ function table(results: Result[], ciphers: Cipher[]): string {
     row('TCP throughput, 1 stream (Mbit/s)', (r) => r.tcpMbps);
     row('TCP retransmits', (r) => r.tcpRetransmits ?? NaN, 0);
     row('TCP throughput, 4 streams (Mbit/s)', (r) => r.tcp4Mbps);
-    row(`UDP ${UDP_DATAGRAM} B, delivered (kpps)`, (r) => r.udpDeliveredPps / 1000);
+    row(`UDP ${UDP_DATAGRAM} B, delivered, unpaced (kpps)`, (r) => r.udpDeliveredPps / 1000);
+    if (opts.udpRates.length > 0) row(`UDP ${UDP_DATAGRAM} B, peak delivered, unpaced or paced (kpps)`, (r) => r.udpPeakPps / 1000);
     row('ping RTT avg (ms)', (r) => r.rttAvg, 3);
     row('ping RTT p50 (ms)', (r) => r.rttP50, 3);
     row('ping RTT max (ms)', (r) => r.rttMax, 3);
@@ -392,6 +427,10 @@ function table(results: Result[], ciphers: Cipher[]): string {
     row('peak RSS (VmHWM) h1 (MiB)', (r) => r.hwm[0] / 1024);
     row('peak RSS (VmHWM) h2 (MiB)', (r) => r.hwm[1] / 1024);
     lines.push('');
+    for (const r of [m, n]) {
+      if (r && r.udpSweep.length > 0) lines.push(`UDP sweep, ${r.impl}: offered -> delivered kpps: ${r.udpSweep.map((p) => `${fmt(p.offeredPps / 1000, 0)} -> ${fmt(p.deliveredPps / 1000, 1)}`).join(', ')}`);
+    }
+    if (lines[lines.length - 1] !== '') lines.push('');
   }
   return lines.join('\n');
 }
@@ -451,10 +490,10 @@ async function main(): Promise<void> {
     `date: ${new Date().toISOString()}`,
     `machine: ${cpus.length} cores (${cpus[0]?.model ?? '?'}), kernel ${os.release()}, node ${process.version}, load average at end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
     ...results.filter((r) => r.offloads).map((r) => `mesh offloads (${r.cipher}): ${r.offloads!.map((o, i) => `h${i + 1} tun ${o.tun}, udp ${o.udp}`).join('; ')}`),
-    `settings: iperf3 -t ${opts.time} (1 and 4 TCP streams, UDP ${UDP_DATAGRAM} B unlimited), ${opts.pings} pings at ${opts.interval} s, socket buffers ${opts.buffer ?? 'default'}, tun MTU 1300`,
+    `settings: iperf3 -t ${opts.time} (1 and 4 TCP streams, UDP ${UDP_DATAGRAM} B unpaced${opts.udpRates.length > 0 ? `, then paced at ${opts.udpRates.map((r) => r / 1000).join('/')}k datagrams/s for ${Math.min(opts.time, UDP_STEP_SECONDS)} s each` : ''}), ${opts.pings} pings at ${opts.interval} s, socket buffers ${opts.buffer ?? 'default'}, tun MTU 1300`,
     '',
   ].join('\n');
-  process.stdout.write(`${header}\n${table(results, opts.ciphers)}`);
+  process.stdout.write(`${header}\n${table(results, opts)}`);
   if (opts.json) writeFileSync(opts.json, JSON.stringify({ date: new Date().toISOString(), kernel: os.release(), opts, results }, null, 2));
 }
 
