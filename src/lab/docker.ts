@@ -18,10 +18,12 @@
  * config `mesh join` wrote (the lab sets only its unique TUN name and, without dockerd, unsafe_routes).
  *
  * Before the shared cleanup, cleanup() removes the containers, stops each dockerd by the PID we
- * started (SIGTERM, waiting for it), unmounts what it left and deletes its directories.
+ * started (SIGTERM, SIGKILL after its timeout), stops whatever still names its exec root (a
+ * containerd-shim orphaned by a dockerd that died before reaping it, with its container), unmounts
+ * what it left and deletes its directories.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { MESH_BIN, nodeCommand, READY } from './binaries.js';
@@ -29,7 +31,7 @@ import type { SignOptions } from './certs.js';
 import { ALLOW_ALL, type FirewallRule } from './configs.js';
 import { Lab, labSkipReason, tailFile, type LabNode } from './lab.js';
 import { run, terminate, type ExecResult } from './netns.js';
-import { pollUntil } from './wait.js';
+import { pollUntil, sleep } from './wait.js';
 
 export const BUSYBOX = '/bin/busybox';
 export const IMAGE = 'local/busybox';
@@ -261,17 +263,21 @@ export class DockerLab extends Lab<DockerHost> {
   }
 
   /**
-   * Stops the host's dockerd: SIGTERM to its PID, then waits. Containers stay unless `removeContainers`
+   * Stops the host's dockerd: SIGTERM to its PID, then waits (SIGKILL after `timeoutMs`); then stops
+   * what still names its exec root (shims it did not reap). Containers stay unless `removeContainers`
    * (busybox as PID 1 ignores SIGTERM; containers run with --init stop at once).
    */
   async stopDockerd(name: string, options: { removeContainers: boolean }, timeoutMs = 30_000): Promise<void> {
     const d = this.host(name).dockerd;
-    if (!d || d.proc.exitCode !== null || d.proc.signalCode !== null) return;
-    if (options.removeContainers) {
-      const ids = (await this.docker(name, ['ps', '-aq'])).stdout.split('\n').filter(Boolean);
-      if (ids.length > 0) await this.docker(name, ['rm', '-f', ...ids], 30_000);
+    if (!d) return;
+    if (d.proc.exitCode === null && d.proc.signalCode === null) {
+      if (options.removeContainers) {
+        const ids = (await this.docker(name, ['ps', '-aq'])).stdout.split('\n').filter(Boolean);
+        if (ids.length > 0) await this.docker(name, ['rm', '-f', ...ids], 30_000);
+      }
+      await terminate(d.proc, 'SIGTERM', timeoutMs);
     }
-    await terminate(d.proc, 'SIGTERM', timeoutMs);
+    await stopLeftovers(d.execRoot);
   }
 
   /** `docker -H <the host's socket> ARGS` (never rejects on a non-zero exit). */
@@ -389,12 +395,12 @@ export class DockerLab extends Lab<DockerHost> {
         try {
           const ids = execFileSync('docker', ['-H', `unix://${d.socket}`, 'ps', '-aq'], { encoding: 'utf8', timeout: 10_000 }).split('\n').filter(Boolean);
           if (ids.length > 0) execFileSync('docker', ['-H', `unix://${d.socket}`, 'rm', '-f', ...ids], { stdio: 'ignore', timeout: 30_000 });
-          process.kill(d.proc.pid, 'SIGTERM');
-          for (let i = 0; i < 100 && isAlive(d.proc.pid); i++) execFileSync('sleep', ['0.1']);
         } catch {
-          // best effort
+          // best effort: dockerd is stopped below either way
         }
+        stopPidsSync([d.proc.pid], 10_000);
       }
+      stopPidsSync(pidsNaming(d.execRoot), LEFTOVER_GRACE_MS);
       removeDockerDirs(d);
     }
   }
@@ -421,11 +427,80 @@ function unmountUnder(dirs: string[]): void {
   }
 }
 
+/**
+ * Whether `pid` runs. A zombie counts as gone: it is dead, and a child of ours stays one until the
+ * event loop reaps it, which never happens during the synchronous cleanup on exit.
+ */
 function isAlive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    return !/^[ZX]/.test(statFields(readFileSync(`/proc/${pid}/stat`, 'utf8'))[0] ?? 'X');
   } catch {
     return false;
   }
+}
+
+/** /proc/PID/stat from the state on ("state ppid ..."): comm may hold spaces and parentheses. */
+function statFields(stat: string): string[] {
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/** How long leftovers of a stopped dockerd get after SIGTERM before SIGKILL. */
+const LEFTOVER_GRACE_MS = 2000;
+
+/**
+ * The PIDs of the processes with an argument that is `path`, under it, or an option set to it
+ * ("--x=path/..."), with their descendants (a shim's container). Our dockerd's exec root carries
+ * the lab's unique id, so only what that dockerd started can match.
+ */
+function pidsNaming(path: string): number[] {
+  const names = (arg: string): boolean => [arg, arg.slice(arg.indexOf('=') + 1)].some((a) => a === path || a.startsWith(`${path}/`));
+  const children = new Map<number, number[]>();
+  const matched: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').some(names)) matched.push(pid);
+      const ppid = Number(statFields(readFileSync(`/proc/${pid}/stat`, 'utf8'))[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), pid]);
+    } catch {
+      // exited while we read
+    }
+  }
+  const all = new Set<number>();
+  const add = (pid: number): void => {
+    if (all.has(pid)) return;
+    all.add(pid);
+    for (const child of children.get(pid) ?? []) add(child);
+  };
+  matched.forEach(add);
+  return [...all];
+}
+
+function signal(pids: readonly number[], sig: NodeJS.Signals): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** SIGTERM to what still names a stopped dockerd's exec root, SIGKILL to what is left after a grace period. */
+async function stopLeftovers(execRoot: string): Promise<void> {
+  const pids = pidsNaming(execRoot);
+  if (pids.length === 0) return;
+  signal(pids, 'SIGTERM');
+  const deadline = Date.now() + LEFTOVER_GRACE_MS;
+  while (Date.now() < deadline && pids.some(isAlive)) await sleep(50);
+  signal(pids.filter(isAlive), 'SIGKILL');
+}
+
+/** The same for process exit, synchronously: SIGTERM to `pids`, SIGKILL to those alive after `graceMs`. */
+function stopPidsSync(pids: readonly number[], graceMs: number): void {
+  if (pids.length === 0) return;
+  signal(pids, 'SIGTERM');
+  for (let waited = 0; waited < graceMs && pids.some(isAlive); waited += 100) execFileSync('sleep', ['0.1']);
+  signal(pids.filter(isAlive), 'SIGKILL');
 }

@@ -9,12 +9,15 @@
  *   hc  dockerd + mesh node, no group, containers 10.200.2.0/24      10.42.0.4   gamma (httpd :80), joins later
  *   nb  nebula 1.6.1, tun.unsafe_routes 10.200.1.0/24 via hb         10.42.0.5
  *
- * The steps build on each other and run in order.
+ * The steps build on each other and run in order. A last suite has a lab of its own (one dockerd,
+ * one container) for the cleanup after a dockerd that died before reaping its containerd-shims.
  */
+import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { DockerLab, dockerSkipReason, NETWORK } from '../../src/lab/docker.js';
-import { eventually } from '../../src/lab/wait.js';
+import { DockerLab, dockerSkipReason, IMAGE, NETWORK } from '../../src/lab/docker.js';
+import { run } from '../../src/lab/netns.js';
+import { eventually, within } from '../../src/lab/wait.js';
 import { skipOption } from '../helpers/skip.js';
 import { labSteps } from '../helpers/lab-steps.js';
 
@@ -206,4 +209,44 @@ describe('mesh node --docker-bridge with real dockerd', { skip, timeout: 240_000
       assert.deepEqual(await clientsSeen('hb', 'alt', since), new Set([nb.vpnIp]));
     }),
   );
+});
+
+const cleanupSkip = skipOption(await dockerSkipReason());
+
+describe('DockerLab cleanup after a dockerd that died', { skip: cleanupSkip, timeout: 120_000 }, () => {
+  /** The running processes as `ps` sees them (zombies are dead: their parent reaps them). */
+  const processes = async () =>
+    (await run('ps', ['-eo', 'pid=,stat=,args='])).stdout
+      .split('\n')
+      .flatMap((l) => {
+        const m = /^\s*(\d+)\s+(\S+)\s+(.*)$/.exec(l);
+        return m && !m[2]!.startsWith('Z') ? [{ pid: Number(m[1]), args: m[3]! }] : [];
+      });
+
+  it('stops the containerd-shim (and its container) that a SIGKILLed dockerd left behind', async () => {
+    const lab = DockerLab.create({ namePrefix: 'mdc' });
+    try {
+      await lab.addHost('h', { kind: 'docker' });
+      await lab.startDockerd('h');
+      await lab.dockerOk('h', ['run', '-d', '--init', '--pull', 'never', '--network', 'none', '--name', 'idle', IMAGE, 'sleep', '600']);
+      const containerPid = Number(await lab.dockerOk('h', ['inspect', '-f', '{{.State.Pid}}', 'idle']));
+      const d = lab.host('h').dockerd!;
+      // What a dockerd killed before it reaped its shims leaves: the shim (reparented) and its container.
+      const exited = once(d.proc, 'exit');
+      d.proc.kill('SIGKILL');
+      await within(exited, 10_000, 'dockerd exiting on SIGKILL');
+      const orphaned = await processes();
+      const shims = orphaned.filter((p) => p.args.includes(d.execRoot) && p.args.includes('containerd-shim'));
+      assert.ok(shims.length > 0, `no containerd-shim naming ${d.execRoot} after dockerd died:\n${orphaned.map((p) => p.args).join('\n')}`);
+      assert.ok(orphaned.some((p) => p.pid === containerPid), 'the container runs on after dockerd died');
+
+      await lab.cleanup();
+
+      const left = await processes();
+      assert.deepEqual(left.filter((p) => p.args.includes(d.execRoot)).map((p) => `${p.pid} ${p.args}`), []);
+      assert.deepEqual(left.filter((p) => p.pid === containerPid).map((p) => `${p.pid} ${p.args}`), [], 'the container\'s process is stopped');
+    } finally {
+      await lab.cleanup();
+    }
+  });
 });

@@ -22,6 +22,7 @@ import { parseIp } from '../../src/net/ipv4.js';
 import { parseConfig } from '../../src/node/config.js';
 import { startMesh as assemble, type Mesh } from '../../src/cli/assemble.js';
 import { nebulaConfig, nebulaConfigYaml, type NodeConfigOptions } from '../../src/lab/configs.js';
+import { terminate } from '../../src/lab/netns.js';
 import { FAST_TIMERS, testLogger, waitFor } from '../helpers/memory-mesh.js';
 import { icmpEcho as echo, parseIpv4 } from '../helpers/packets.js';
 import { makeCA, makeHost, type TestHost } from '../../src/lab/pki.js';
@@ -54,11 +55,7 @@ function startNebula(t: TestContext, name: string, options: NodeConfigOptions): 
   const proc = spawn('nebula', ['-config', configPath], { stdio: ['ignore', fd, fd] });
   closeSync(fd);
   t.after(async () => {
-    if (proc.exitCode === null && proc.signalCode === null) {
-      const exited = new Promise((resolve) => proc.once('exit', resolve));
-      proc.kill('SIGTERM');
-      await exited;
-    }
+    await terminate(proc, 'SIGTERM', 10_000);
     rmSync(dir, { recursive: true, force: true });
   });
   return { proc, log: () => readFileSync(logPath, 'utf8') };

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { bindUdp } from '../../src/io/udp.js';
 import { MESH_BIN } from '../../src/lab/binaries.js';
+import { terminate } from '../../src/lab/netns.js';
 import { within } from '../../src/lab/wait.js';
 import { nebulaConfig, nebulaConfigYaml, type NodeConfigOptions } from '../../src/lab/configs.js';
 import { makeCA, makeHost, type TestHost } from '../../src/lab/pki.js';
@@ -59,13 +60,6 @@ async function startProcess(cmd: string, args: string[], ready: RegExp): Promise
   await waitFor(() => lines.some((l) => ready.test(l)) || proc.exitCode !== null, 15_000, `${cmd} to start`);
   assert.equal(proc.exitCode, null, `${cmd} exited:\n${lines.join('\n')}`);
   return { proc, lines };
-}
-
-async function stopProcess(proc: ChildProcess): Promise<void> {
-  if (proc.exitCode !== null) return;
-  const exited = new Promise((resolve) => proc.once('exit', resolve));
-  proc.kill('SIGTERM');
-  await exited;
 }
 
 /** An in-process mesh node on 127.0.0.1 (random port) whose lighthouse is at 127.0.0.1:`port`. */
@@ -141,7 +135,7 @@ describe('STUN and DNS on loopback', () => {
       if (answer.kind === 'binding-success') assert.deepEqual(answer.other, { address: '127.0.0.1', port: listenPort }, 'the alternate port names the listen port');
     } finally {
       await client.stop();
-      await stopProcess(proc);
+      await terminate(proc, 'SIGTERM', 10_000);
     }
   });
 
@@ -192,7 +186,7 @@ describe('STUN and DNS on loopback', () => {
         await client.stop();
       }
     } finally {
-      await stopProcess(proc);
+      await terminate(proc, 'SIGTERM', 10_000);
     }
   });
 });

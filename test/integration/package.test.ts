@@ -71,7 +71,7 @@ test('npm pack + npm install -g (default settings): prebuilt addon, mesh --versi
 
   /** The node command the installed launcher execs (its `sh -x` trace), and what the command printed. */
   const traced = async (args: string[]) => {
-    const out = await run('sh', ['-x', mesh, ...args], { cwd: dir, env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` } });
+    const out = await run('sh', ['-x', mesh, ...args], { cwd: dir, env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` }, timeout: 60_000 });
     return { stdout: out.stdout, exec: out.stderr.split('\n').find((line) => line.startsWith('+ exec node ')) ?? '' };
   };
 
@@ -84,9 +84,9 @@ test('npm pack + npm install -g (default settings): prebuilt addon, mesh --versi
 
   await t.test('mesh --version and mesh ca init from the install', async () => {
     const version = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
-    assert.equal((await run(mesh, ['--version'], { cwd: dir })).stdout.trim(), version);
-    await run(mesh, ['ca', 'init', '--name', 'Package CA', '--ips', '10.42.0.0/16'], { cwd: dir });
-    const printed = JSON.parse((await run(mesh, ['ca', 'print', '--path', 'ca.crt', '--json'], { cwd: dir })).stdout) as { details: { name: string; isCa: boolean } };
+    assert.equal((await run(mesh, ['--version'], { cwd: dir, timeout: 60_000 })).stdout.trim(), version);
+    await run(mesh, ['ca', 'init', '--name', 'Package CA', '--ips', '10.42.0.0/16'], { cwd: dir, timeout: 60_000 });
+    const printed = JSON.parse((await run(mesh, ['ca', 'print', '--path', 'ca.crt', '--json'], { cwd: dir, timeout: 60_000 })).stdout) as { details: { name: string; isCa: boolean } };
     assert.equal(printed.details.name, 'Package CA');
     assert.equal(printed.details.isCa, true);
   });
@@ -109,7 +109,7 @@ test('npm pack + npm install -g (default settings): prebuilt addon, mesh --versi
     const plain = await traced(['ca', 'print', '--path', 'ca.crt', '--json']);
     assert.ok(plain.exec.length > 0 && !plain.exec.includes('--snapshot-blob'), plain.exec);
     assert.equal((JSON.parse(plain.stdout) as { details: { name: string } }).details.name, 'Package CA');
-    await run(process.execPath, [join(installed, 'scripts', 'build-snapshot.mjs')], { cwd: installed });
+    await run(process.execPath, [join(installed, 'scripts', 'build-snapshot.mjs')], { cwd: installed, timeout: 120_000 });
     assert.ok(existsSync(blob));
     assert.match((await traced(['--version'])).exec, /--snapshot-blob/);
   });

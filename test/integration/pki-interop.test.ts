@@ -26,7 +26,7 @@ const NEBULA_CERT = findNebulaCert();
 interface Run { code: number; stdout: string; stderr: string }
 
 function run(cmd: string, args: string[], cwd: string, tz = 'UTC'): Run {
-  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', env: { ...process.env, TZ: tz } });
+  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', env: { ...process.env, TZ: tz }, timeout: 60_000 });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 const mesh = (cwd: string, ...args: string[]) => run(process.execPath, [BIN, ...args], cwd);

@@ -16,7 +16,7 @@ import { MESH_BIN } from '../../src/lab/binaries.js';
 import { labSkipReason } from '../../src/lab/lab.js';
 import { run } from '../../src/lab/netns.js';
 import { withOverlayLab } from '../../src/lab/overlay.js';
-import { pollUntil } from '../../src/lab/wait.js';
+import { pollUntil, within } from '../../src/lab/wait.js';
 import { skipTest } from '../helpers/skip.js';
 
 const UNITS = fileURLToPath(new URL('../../../examples/systemd/', import.meta.url));
@@ -39,13 +39,19 @@ class FakeNotifySocket {
     const proc = spawn('python3', ['-c', receiver, path], { stdio: ['ignore', 'pipe', 'inherit'] });
     const socket = new FakeNotifySocket(proc);
     const lines = createInterface({ input: proc.stdout! });
-    await new Promise<void>((resolve, reject) => {
+    const bound = new Promise<void>((resolve, reject) => {
       proc.once('exit', (code) => reject(new Error(`notify receiver exited (${code})`)));
       lines.once('line', () => {
         lines.on('line', (line) => socket.messages.push(JSON.parse(line) as string));
         resolve();
       });
     });
+    try {
+      await within(bound, 10_000, 'the notify receiver binding its socket');
+    } catch (err) {
+      socket.close();
+      throw err;
+    }
     return socket;
   }
 

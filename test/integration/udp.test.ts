@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { run } from '../../src/lab/netns.js';
+import { within } from '../../src/lab/wait.js';
 import { netnsLabOrSkip } from '../helpers/netns-lab.js';
 
 const script = fileURLToPath(new URL('../helpers/udp-echo.js', import.meta.url));
@@ -31,12 +32,16 @@ test('UDP echo across namespaces through a bridge namespace (native batched when
   let serverErr = '';
   server.stderr!.on('data', (d: Buffer) => (serverErr += d.toString()));
   const lines = createInterface({ input: server.stdout! });
-  const [first] = (await Promise.race([
-    once(lines, 'line'),
-    once(server, 'exit').then(() => {
-      throw new Error(`echo server exited: ${serverErr}`);
-    }),
-  ])) as [string];
+  const [first] = (await within(
+    Promise.race([
+      once(lines, 'line'),
+      once(server, 'exit').then(() => {
+        throw new Error(`echo server exited: ${serverErr}`);
+      }),
+    ]),
+    10_000,
+    'the echo server saying it is ready',
+  )) as [string];
   const ready = JSON.parse(first) as { ready: number; kind: string };
   assert.equal(ready.ready, 4242);
 

@@ -41,7 +41,7 @@ describe('examples', () => {
 
   const haveNebula = existsSync(NEBULA) && existsSync(NEBULA_CERT);
   it('real nebula 1.6 accepts both examples (nebula -test)', { skip: skipOption(!haveNebula && 'nebula / nebula-cert not installed') }, () => {
-    const run = (args: string[]) => execFileSync(NEBULA_CERT, args, { cwd: tmp, stdio: 'pipe' });
+    const run = (args: string[]) => execFileSync(NEBULA_CERT, args, { cwd: tmp, stdio: 'pipe', timeout: 60_000 });
     run(['ca', '-name', 'Example CA', '-out-crt', 'ca.crt', '-out-key', 'ca.key']);
     run(['sign', '-ca-crt', 'ca.crt', '-ca-key', 'ca.key', '-name', 'host', '-ip', '192.168.100.5/24', '-groups', 'laptop,home', '-out-crt', 'host.crt', '-out-key', 'host.key']);
     run(['sign', '-ca-crt', 'ca.crt', '-ca-key', 'ca.key', '-name', 'lighthouse', '-ip', '192.168.100.1/24', '-out-crt', 'lighthouse.crt', '-out-key', 'lighthouse.key']);

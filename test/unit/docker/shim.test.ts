@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { DockerUnavailableError, dockerSocketPath, HttpDockerEngine, type ContainerInfo } from '../../../src/docker/engine.js';
 import { applyRules, removeTagged, shimRules, splitRuleLine } from '../../../src/docker/iptables.js';
 import { bridgeNameFor, chooseContainerSubnet, DockerBridgeShim, networkCreateRequest, ShimError } from '../../../src/docker/shim.js';
+import { within } from '../../../src/lab/wait.js';
 import { formatIp, parseCidr } from '../../../src/net/ipv4.js';
 import { FakeDockerd, FakeIptables } from '../../helpers/fake-docker.js';
 import { waitFor } from '../../helpers/memory-mesh.js';
@@ -74,7 +75,7 @@ describe('docker shim against a fake Engine API', { timeout: 30_000 }, () => {
     const ipt = new FakeIptables();
     shim = new DockerBridgeShim(new HttpDockerEngine(dockerd.socketPath), ipt.run, OPTIONS, log);
     await shim.start();
-    await shim.ready;
+    await within(shim.ready, 15_000, 'the shim ready against the fake dockerd');
     const net = dockerd.networks.get('cluster')!;
     assert.equal(net.Options!['com.docker.network.bridge.name'], 'mesh-cluster');
     assert.equal(ipt.rules('filter', 'DOCKER-USER').length, 2);
@@ -168,7 +169,7 @@ describe('docker shim against a fake Engine API', { timeout: 30_000 }, () => {
     shim = new DockerBridgeShim(engine, ipt.run, OPTIONS, log);
     await shim.start();
     await dockerd.start();
-    await shim.ready;
+    await within(shim.ready, 15_000, 'the shim ready against the fake dockerd');
     assert.ok(dockerd.networks.has('cluster'));
   });
 
@@ -186,7 +187,7 @@ describe('docker shim against a fake Engine API', { timeout: 30_000 }, () => {
     await shim.start(); // returns: waiting in the background, not hanging
     assert.equal(dockerd.networks.size, 0);
     dockerd.wedge = null;
-    await shim.ready;
+    await within(shim.ready, 15_000, 'the shim ready against the fake dockerd');
     assert.ok(dockerd.networks.has('cluster'));
   });
 });

@@ -20,7 +20,7 @@ import { readFileSync } from 'node:fs';
 const { tryLoadNative, nativeLoadError } = await import(${JSON.stringify(NATIVE_MODULE)});
 const ok = Boolean(tryLoadNative());
 console.log(JSON.stringify({ loaded: Object.keys(createRequire(import.meta.url).cache), mapped: readFileSync('/proc/self/maps', 'utf8'), error: ok ? null : nativeLoadError()?.message ?? 'undefined' }));`;
-  const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, MESH_NATIVE_ADDON: '', ...env } });
+  const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, MESH_NATIVE_ADDON: '', ...env }, timeout: 60_000 });
   assert.equal(run.status, 0, run.stderr);
   return JSON.parse(run.stdout) as { loaded: string[]; mapped: string; error: string | null };
 }

@@ -9,6 +9,7 @@ import { asLighthouse } from '../../../src/cli/lighthouse.js';
 import { loadConfig } from '../../../src/node/config.js';
 import { nebulaConfig } from '../../../src/lab/configs.js';
 import { MESH_BIN } from '../../../src/lab/binaries.js';
+import { within } from '../../../src/lab/wait.js';
 import { fixturePath } from '../pki/fixtures.js';
 
 /** The bundled CLI that package.json's bin names: what users run. */
@@ -79,7 +80,7 @@ async function runLighthouse(t: TestContext, args: string[], ready: string): Pro
   const stop = () => {
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
-    return exited;
+    return within(exited, 10_000, 'mesh lighthouse exiting on SIGTERM');
   };
   return { output: () => output, stop };
 }
@@ -90,11 +91,12 @@ test('mesh lighthouse with lighthouse.web serves the map and its JSON', async (t
   const config = writeConfig(t, port, { web: { enabled: true, listen: '127.0.0.1', port: webPort } });
   const lighthouse = await runLighthouse(t, ['lighthouse', '--config', config], 'serving the map');
   assert.match(lighthouse.output(), new RegExp(`"url":"http://127\\.0\\.0\\.1:${webPort}/"`), lighthouse.output());
-  const view = (await (await fetch(`http://127.0.0.1:${webPort}/api/mesh`)).json()) as { hosts: { name: string; lighthouse: boolean }[]; edges: unknown[] };
+  const get = (path: string) => within(fetch(`http://127.0.0.1:${webPort}${path}`), 5000, `GET ${path} from the lighthouse`);
+  const view = (await (await get('/api/mesh')).json()) as { hosts: { name: string; lighthouse: boolean }[]; edges: unknown[] };
   assert.equal(view.hosts.length, 1);
   assert.equal(view.hosts[0]!.lighthouse, true);
   assert.deepEqual(view.edges, []);
-  assert.equal((await fetch(`http://127.0.0.1:${webPort}/`)).status, 200);
+  assert.equal((await get('/')).status, 200);
   assert.equal(await lighthouse.stop(), 0, lighthouse.output());
 });
 

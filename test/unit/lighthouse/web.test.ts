@@ -4,6 +4,7 @@ import { afterEach, describe, it } from 'node:test';
 import { LighthouseServer } from '../../../lighthouse/server.js';
 import type { MeshView } from '../../../lighthouse/web.js';
 import { MemoryNetwork } from '../../../src/io/memory.js';
+import { within } from '../../../src/lab/wait.js';
 import { cidrContains, parseCidr, parseIp } from '../../../src/net/ipv4.js';
 import type { VpnAddr } from '../../../src/net/ip.js';
 import { ConnectionManager } from '../../../src/node/connection-manager.js';
@@ -26,7 +27,7 @@ async function cluster(net: MemoryNetwork) {
 }
 
 function fetchText(url: string, method = 'GET'): Promise<{ status: number; type: string; body: string }> {
-  return new Promise((resolve, reject) => {
+  const response = new Promise<{ status: number; type: string; body: string }>((resolve, reject) => {
     const req = request(url, { method }, (res) => {
       let body = '';
       res.setEncoding('utf8');
@@ -36,6 +37,7 @@ function fetchText(url: string, method = 'GET'): Promise<{ status: number; type:
     req.on('error', reject);
     req.end();
   });
+  return within(response, 5000, `${method} ${url}`);
 }
 
 describe('lighthouse.web', () => {
@@ -85,7 +87,7 @@ describe('lighthouse.web', () => {
     const { b, base } = await cluster(new MemoryNetwork());
     const views: MeshView[] = [];
     const req = get(`${base}/api/events`);
-    const res = await new Promise<import('node:http').IncomingMessage>((resolve) => req.on('response', resolve));
+    const res = await within(new Promise<import('node:http').IncomingMessage>((resolve, reject) => req.on('response', resolve).on('error', reject)), 5000, 'the event stream\'s response');
     assert.match(String(res.headers['content-type']), /text\/event-stream/);
     let buffer = '';
     res.setEncoding('utf8');

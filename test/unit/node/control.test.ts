@@ -16,7 +16,7 @@ import { controlRequest } from '../../../src/cli/control-client.js';
 import { UserError } from '../../../src/errors.js';
 import { ControlServer, controlDir, controlSocketPath } from '../../../src/node/control.js';
 import { MESH_BIN } from '../../../src/lab/binaries.js';
-import { pollUntil } from '../../../src/lab/wait.js';
+import { pollUntil, within } from '../../../src/lab/wait.js';
 
 const log = pino({ level: 'silent' });
 const dir = mkdtempSync(join(tmpdir(), 'mesh-control-'));
@@ -25,7 +25,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 /** Sends raw lines and collects the answer lines. */
 async function rawExchange(path: string, text: string, answers: number): Promise<unknown[]> {
   const socket = connect(path);
-  await once(socket, 'connect');
+  await within(once(socket, 'connect'), 5000, `connecting to ${path}`);
   socket.write(text);
   let buffered = '';
   socket.on('data', (d: Buffer) => (buffered += d.toString()));
@@ -80,9 +80,9 @@ describe('control socket', () => {
 
     // A process killed with SIGKILL leaves its socket file behind.
     const child = spawn(process.execPath, ['-e', `require('node:net').createServer().listen(${JSON.stringify(path)}, () => console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
-    await once(child.stdout!, 'data');
+    await within(once(child.stdout!, 'data'), 10_000, 'the child listening on the socket');
     child.kill('SIGKILL');
-    await once(child, 'exit');
+    await within(once(child, 'exit'), 5000, 'the child exiting on SIGKILL');
     assert.equal(statSync(path).isSocket(), true);
     const second = await ControlServer.start(path, { echo: () => 'fresh' }, log);
     assert.equal(await controlRequest(path, { command: 'echo' }, 5000), 'fresh');
@@ -96,17 +96,17 @@ describe('control socket', () => {
   it('mesh status, ping and reload have --help, and say clearly when no node answers', () => {
     const bin = MESH_BIN;
     for (const command of ['status', 'ping', 'reload']) {
-      const help = spawnSync(process.execPath, [bin, command, '--help'], { encoding: 'utf8' });
+      const help = spawnSync(process.execPath, [bin, command, '--help'], { encoding: 'utf8', timeout: 60_000 });
       assert.equal(help.status, 0, command);
       assert.match(help.stdout, new RegExp(`Usage: mesh ${command} .*\n[\\s\\S]*--socket`), command);
     }
     const missing = join(dir, 'none.sock');
     for (const args of [['status'], ['ping', '10.0.0.1'], ['reload']]) {
-      const r = spawnSync(process.execPath, [bin, ...args, '--socket', missing], { encoding: 'utf8' });
+      const r = spawnSync(process.execPath, [bin, ...args, '--socket', missing], { encoding: 'utf8', timeout: 60_000 });
       assert.equal(r.status, 1, args.join(' '));
       assert.equal(r.stderr, `Error: cannot reach the node's control socket ${missing}: no node is running there\n`);
     }
-    const usage = spawnSync(process.execPath, [bin, 'ping', 'x', '-c', '0', '--socket', missing], { encoding: 'utf8' });
+    const usage = spawnSync(process.execPath, [bin, 'ping', 'x', '-c', '0', '--socket', missing], { encoding: 'utf8', timeout: 60_000 });
     assert.equal(usage.status, 2);
   });
 

@@ -60,7 +60,7 @@ describe('revocation lists', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mesh-revoke-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     const run = (...args: string[]) => {
-      const r = spawnSync(process.execPath, [BIN, 'ca', 'revoke', '--ca-crt', 'ca.crt', '--ca-key', 'ca.key', ...args], { cwd: dir, encoding: 'utf8' });
+      const r = spawnSync(process.execPath, [BIN, 'ca', 'revoke', '--ca-crt', 'ca.crt', '--ca-key', 'ca.key', ...args], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
       return { code: r.status, stdout: r.stdout, stderr: r.stderr };
     };
     writeFileSync(join(dir, 'ca.crt'), encodeCertificatePem(ca.cert));

@@ -9,17 +9,23 @@ import { addressHolder, checkNotHandedOut, chooseAddress, chooseSubnet, ledgerPa
 import { formatCidr, parseCidr, parseIp } from '../../../src/net/ipv4.js';
 import { formatIpNetwork } from '../../../src/net/ip.js';
 import { MESH_BIN } from '../../../src/lab/binaries.js';
+import { within } from '../../../src/lab/wait.js';
 
 /** The bundled CLI that package.json's bin names: what users run. */
 const BIN = MESH_BIN;
 
 function mesh(cwd: string, ...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', timeout: 60_000 });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
 function meshAsync(cwd: string, ...args: string[]): Promise<number> {
-  return new Promise((resolve) => spawn(process.execPath, [BIN, ...args], { cwd, stdio: 'ignore' }).on('exit', (code) => resolve(code ?? -1)));
+  const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: 'ignore' });
+  const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)));
+  return within(exited, 60_000, `mesh ${args.join(' ')}`).catch((err: unknown) => {
+    child.kill('SIGKILL');
+    throw err;
+  });
 }
 
 function withCA(fn: (dir: string) => Promise<void> | void, caSubnets = '10.200.0.0/16') {
