@@ -34,6 +34,61 @@ function launcherFlags() {
   return launcher[1].split(' ').filter(Boolean);
 }
 
+/**
+ * Where Node's code cache of its built-in modules starts in a blob, or -1 when the layout is not the
+ * one expected. Node keeps that cache (2.9 MB for Node 20) in the malloc heap of every process
+ * started from the blob, a second copy of what its binary already holds, and copies it out of the
+ * file at each start (~1,400 page faults). The built-ins a node runs on are compiled in the
+ * snapshot already; one loaded later compiles from its source. `withoutCodeCache` in
+ * --build-snapshot-config would drop it too, but also flushes the compiled functions of the snapshot,
+ * and V8 11.3 then crashes recompiling some of them (a context slot out of range).
+ * Node 20's layout (src/node_snapshotable.cc, SnapshotData::ToBlob): u32 magic; metadata (u8 type,
+ * three u64-length-prefixed strings, u32 V8 cache tag, u32 flags); i32 size + V8 startup data; the
+ * isolate's and environment's indices (a few KB); last the code cache, u64 count of
+ * { u64 length + id, u64 length + data }. The cache's start is found by parsing: the only offset past
+ * the V8 data from which such a vector ends exactly at the end of the file.
+ */
+function builtinCodeCacheOffset(b) {
+  if (b.length < 64 || b.readUInt32LE(0) !== 0x0143da19) return -1;
+  let p = 5;
+  for (let i = 0; i < 3; i++) p += 8 + Number(b.readBigUInt64LE(p));
+  p += 8;
+  p += 4 + b.readInt32LE(p);
+  const endsAtEof = (q) => {
+    const count = Number(b.readBigUInt64LE(q));
+    if (count < 1 || count > 5000) return false;
+    q += 8;
+    for (let i = 0; i < count; i++) {
+      if (q + 8 > b.length) return false;
+      const idLength = Number(b.readBigUInt64LE(q));
+      if (idLength < 1 || idLength > 200 || q + 8 + idLength > b.length) return false;
+      for (let c = q + 8; c < q + 8 + idLength; c++) if (b[c] <= 32 || b[c] >= 127) return false;
+      q += 8 + idLength;
+      if (q + 8 > b.length) return false;
+      q += 8 + Number(b.readBigUInt64LE(q));
+    }
+    return q === b.length;
+  };
+  const found = [];
+  for (let q = p; q + 8 <= Math.min(b.length, p + 1_000_000); q++) if (endsAtEof(q)) found.push(q);
+  return found.length === 1 ? found[0] : -1;
+}
+
+/**
+ * Writes `partial` without the built-ins' code cache (an empty vector in its place) when its layout is
+ * recognised and a start from the result prints a version; otherwise leaves it whole.
+ */
+function dropBuiltinCodeCache(partial) {
+  const b = readFileSync(partial);
+  const offset = builtinCodeCacheOffset(b);
+  if (offset < 0) return;
+  const trimmed = `${partial}.trimmed`;
+  writeFileSync(trimmed, Buffer.concat([b.subarray(0, offset), Buffer.alloc(8)]));
+  const check = spawnSync(process.execPath, [...launcherFlags(), '--snapshot-blob', trimmed, resolve(bundleDir, 'mesh.js'), '--version'], { encoding: 'utf8', timeout: 30_000 });
+  if (check.status === 0 && /^\d+\.\d+\.\d+/.test(check.stdout)) renameSync(trimmed, partial);
+  else rmSync(trimmed, { force: true });
+}
+
 function buildSnapshot() {
   rmSync(stamp, { force: true });
   rmSync(blob, { force: true });
@@ -49,6 +104,7 @@ function buildSnapshot() {
     process.stderr.write(`mesh: no start-up snapshot (the CLI runs without it): ${run.error?.message ?? run.stderr.trim()}\n`);
     return;
   }
+  dropBuiltinCodeCache(partial);
   renameSync(partial, blob);
   // Last: the launcher trusts the blob once its fingerprint is there.
   writeFileSync(stamp, `${nodeFingerprint(process.execPath)}\n`);
