@@ -359,13 +359,13 @@ class Bench {
       if (!j.end.sum_received) throw new Error(`iperf3 over ${impl}: no TCP result`);
       process.stderr.write(`bench: ${impl} ${cipher}: iperf3 4 streams, then UDP ${UDP_DATAGRAM} B\n`);
       const tcp4 = await this.iperf(impl, ['-P', '4']);
+      if (!tcp4.end.sum_received) throw new Error(`iperf3 over ${impl}: no 4-stream result`);
       const udpDeliveredPps = await this.udpDelivered(impl, 0, opts.time);
       const udpSweep: Result['udpSweep'] = [];
       for (const offeredPps of opts.udpRates) {
         process.stderr.write(`bench: ${impl} ${cipher}: UDP at ${offeredPps / 1000}k datagrams/s\n`);
         udpSweep.push({ offeredPps, deliveredPps: await this.udpDelivered(impl, offeredPps, Math.min(opts.time, UDP_STEP_SECONDS)) });
       }
-      if (!tcp4.end.sum_received) throw new Error(`iperf3 over ${impl}: no 4-stream result`);
       const hwm: [number, number] = [procStatusKb(d1.pid, 'VmHWM'), procStatusKb(d2.pid, 'VmHWM')];
       const sum = rtts.reduce((a, b) => a + b, 0);
       return {

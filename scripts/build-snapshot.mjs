@@ -78,13 +78,13 @@ function builtinCodeCacheOffset(b) {
  * Writes `partial` without the built-ins' code cache (an empty vector in its place) when its layout is
  * recognised and a start from the result prints a version; otherwise leaves it whole.
  */
-function dropBuiltinCodeCache(partial) {
+function dropBuiltinCodeCache(partial, flags) {
   const b = readFileSync(partial);
   const offset = builtinCodeCacheOffset(b);
   if (offset < 0) return;
   const trimmed = `${partial}.trimmed`;
   writeFileSync(trimmed, Buffer.concat([b.subarray(0, offset), Buffer.alloc(8)]));
-  const check = spawnSync(process.execPath, [...launcherFlags(), '--snapshot-blob', trimmed, resolve(bundleDir, 'mesh.js'), '--version'], { encoding: 'utf8', timeout: 30_000 });
+  const check = spawnSync(process.execPath, [...flags, '--snapshot-blob', trimmed, resolve(bundleDir, 'mesh.js'), '--version'], { encoding: 'utf8', timeout: 30_000 });
   if (check.status === 0 && /^\d+\.\d+\.\d+/.test(check.stdout)) renameSync(trimmed, partial);
   else rmSync(trimmed, { force: true });
 }
@@ -93,7 +93,8 @@ function buildSnapshot() {
   rmSync(stamp, { force: true });
   rmSync(blob, { force: true });
   const partial = `${blob}.partial`;
-  const run = spawnSync(process.execPath, [...launcherFlags(), '--snapshot-blob', partial, '--build-snapshot', script], {
+  const flags = launcherFlags();
+  const run = spawnSync(process.execPath, [...flags, '--snapshot-blob', partial, '--build-snapshot', script], {
     cwd: bundleDir,
     encoding: 'utf8',
     // Node warns about every built-in it has not verified in snapshots; those the script loads are.
@@ -104,7 +105,7 @@ function buildSnapshot() {
     process.stderr.write(`mesh: no start-up snapshot (the CLI runs without it): ${run.error?.message ?? run.stderr.trim()}\n`);
     return;
   }
-  dropBuiltinCodeCache(partial);
+  dropBuiltinCodeCache(partial, flags);
   renameSync(partial, blob);
   // Last: the launcher trusts the blob once its fingerprint is there.
   writeFileSync(stamp, `${nodeFingerprint(process.execPath)}\n`);

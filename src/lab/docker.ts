@@ -31,7 +31,7 @@ import type { SignOptions } from './certs.js';
 import { ALLOW_ALL, type FirewallRule } from './configs.js';
 import { Lab, labSkipReason, tailFile, type LabNode } from './lab.js';
 import { run, terminate, type ExecResult } from './netns.js';
-import { pollUntil, sleep } from './wait.js';
+import { pollUntil } from './wait.js';
 
 export const BUSYBOX = '/bin/busybox';
 export const IMAGE = 'local/busybox';
@@ -277,7 +277,7 @@ export class DockerLab extends Lab<DockerHost> {
       }
       await terminate(d.proc, 'SIGTERM', timeoutMs);
     }
-    await stopLeftovers(d.execRoot);
+    stopPids(pidsNaming(d.execRoot), LEFTOVER_GRACE_MS);
   }
 
   /** `docker -H <the host's socket> ARGS` (never rejects on a non-zero exit). */
@@ -398,9 +398,9 @@ export class DockerLab extends Lab<DockerHost> {
         } catch {
           // best effort: dockerd is stopped below either way
         }
-        stopPidsSync([d.proc.pid], 10_000);
+        stopPids([d.proc.pid], 10_000);
       }
-      stopPidsSync(pidsNaming(d.execRoot), LEFTOVER_GRACE_MS);
+      stopPids(pidsNaming(d.execRoot), LEFTOVER_GRACE_MS);
       removeDockerDirs(d);
     }
   }
@@ -487,20 +487,14 @@ function signal(pids: readonly number[], sig: NodeJS.Signals): void {
   }
 }
 
-/** SIGTERM to what still names a stopped dockerd's exec root, SIGKILL to what is left after a grace period. */
-async function stopLeftovers(execRoot: string): Promise<void> {
-  const pids = pidsNaming(execRoot);
+/**
+ * SIGTERM to `pids`, SIGKILL to those alive after `graceMs`. Synchronous, for the cleanup on process
+ * exit too; the wait only blocks when something is left to stop.
+ */
+function stopPids(pids: readonly number[], graceMs: number): void {
   if (pids.length === 0) return;
   signal(pids, 'SIGTERM');
-  const deadline = Date.now() + LEFTOVER_GRACE_MS;
-  while (Date.now() < deadline && pids.some(isAlive)) await sleep(50);
-  signal(pids.filter(isAlive), 'SIGKILL');
-}
-
-/** The same for process exit, synchronously: SIGTERM to `pids`, SIGKILL to those alive after `graceMs`. */
-function stopPidsSync(pids: readonly number[], graceMs: number): void {
-  if (pids.length === 0) return;
-  signal(pids, 'SIGTERM');
-  for (let waited = 0; waited < graceMs && pids.some(isAlive); waited += 100) execFileSync('sleep', ['0.1']);
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let waited = 0; waited < graceMs && pids.some(isAlive); waited += 50) Atomics.wait(pause, 0, 0, 50);
   signal(pids.filter(isAlive), 'SIGKILL');
 }
