@@ -102,6 +102,31 @@ const builtinsRequired = {
   },
 };
 
+/**
+ * Packages that neither `mesh node` nor `mesh ca` runs on unless asked (the enrollment service's TLS,
+ * metrics, the lighthouse's DNS, STUN): in the snapshot's script each is a module that requires the
+ * package from node_modules on first use. Bundled into the script, their ~0.4 MB of source would sit
+ * twice in every node's memory (the script's source string in the V8 heap, and in the blob Node keeps)
+ * and be read at every start. Node 20's snapshot `require` loads built-ins only, so the module takes
+ * a `require` made for the launcher's path. One evaluated while the snapshot is built throws, and the
+ * build stops: a package the start path needs must stay in the script.
+ */
+const LOADED_ON_FIRST_USE = ['node-forge', 'prom-client', 'dns-packet', 'stun'];
+const loadedOnFirstUse = {
+  name: 'loaded-on-first-use',
+  setup(b) {
+    const filter = new RegExp(`^(${LOADED_ON_FIRST_USE.join('|')})$`);
+    b.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'loaded-on-first-use' }));
+    b.onLoad({ filter: /.*/, namespace: 'loaded-on-first-use' }, (args) => ({
+      contents: [
+        `if (!globalThis.__meshBundleUrl) throw new Error(${JSON.stringify(`${args.path} is loaded while the start-up snapshot is built: take it out of LOADED_ON_FIRST_USE in scripts/bundle.mjs`)});`,
+        `module.exports = require('node:module').createRequire(globalThis.__meshBundleUrl)(${JSON.stringify(args.path)});`,
+      ].join('\n'),
+      loader: 'js',
+    }));
+  },
+};
+
 // Chunk names carry content hashes: clear out the previous build's.
 await rm(outdir, { recursive: true, force: true });
 await build({
@@ -142,7 +167,7 @@ await build({
   minify: true,
   sourcemap: 'linked',
   define: { 'import.meta.url': 'globalThis.__meshBundleUrl' },
-  plugins: [keepModuleUrls, builtinsRequired],
+  plugins: [keepModuleUrls, builtinsRequired, loadedOnFirstUse],
   logLevel: 'warning',
 });
 await import('./build-snapshot.mjs');

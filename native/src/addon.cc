@@ -3,6 +3,10 @@
 // AEAD on OpenSSL contexts kept per tunnel direction.
 #include "common.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 namespace mesh {
 
 static const char* ErrnoName(int err) {
@@ -33,6 +37,18 @@ uv_loop_t* LoopOf(Napi::Env env) {
   return loop;
 }
 
+// Hands the malloc heap's free pages back to the kernel. glibc returns only the free top of its
+// heap by itself; what start-up freed below live blocks (config and certificate parsing, the read
+// of the start-up snapshot) stays resident until malloc_trim. True when memory was released; false
+// where there is nothing to do, or no glibc (musl returns freed pages itself).
+static Napi::Value TrimHeap(const Napi::CallbackInfo& info) {
+#ifdef __GLIBC__
+  return Napi::Boolean::New(info.Env(), malloc_trim(0) == 1);
+#else
+  return Napi::Boolean::New(info.Env(), false);
+#endif
+}
+
 }  // namespace mesh
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -42,6 +58,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitFastPath(env, exports);
 #endif
   InitAead(env, exports);
+  exports.Set("trimHeap", Napi::Function::New(env, mesh::TrimHeap, "trimHeap"));
   return exports;
 }
 

@@ -162,6 +162,8 @@ export interface NativeAddon {
   /** For tests: the bytes (virtio_net_hdr first) of each TUN write the coalescer makes of `packets` (`udp`: the device has USO). */
   coalesceTunPackets(packets: readonly Uint8Array[], udp?: boolean): Buffer[];
   Udp?: new (host: string, port: number, readBuffer: number, writeBuffer: number, batch: number, maxDatagram: number, offload?: boolean) => NativeUdp;
+  /** malloc_trim(0): gives the malloc heap's free pages back to the kernel; true when some were. Absent from an older build. */
+  trimHeap?(): boolean;
 }
 
 let cached: { addon?: NativeAddon; error?: Error } | undefined;
@@ -210,6 +212,14 @@ export function nativeLoadError(): Error | undefined {
 export function createFastPath(): NativeFastPath | undefined {
   const FastPath = tryLoadNative()?.FastPath;
   return FastPath ? new FastPath() : undefined;
+}
+
+/**
+ * Gives the pages start-up (or a reload) freed in the malloc heap back to the kernel: they would
+ * stay resident otherwise. A no-op without the addon.
+ */
+export function releaseFreedMemory(): void {
+  tryLoadNative()?.trimHeap?.();
 }
 
 /** Returns the addon or throws an error explaining why it is unavailable. */

@@ -154,3 +154,12 @@ test('build-snapshot.mjs replaces a stale blob, and makes none (the launcher run
   assert.equal(run.stdout.trim(), VERSION);
   assert.doesNotMatch(run.exec, /--snapshot-blob/);
 });
+
+test("the packages a start does not run on are required from node_modules on first use, not carried in the snapshot's script", () => {
+  const script = readFileSync(join(dirname(MESH_BIN), 'mesh-snapshot.cjs'), 'utf8');
+  for (const name of ['node-forge', 'prom-client', 'dns-packet', 'stun']) {
+    assert.ok(script.includes(`createRequire(globalThis.__meshBundleUrl)(${JSON.stringify(name)})`), `${name} is required on first use`);
+  }
+  // node-forge's X.509 and TLS code (only the enrollment service's) is not in the script.
+  assert.doesNotMatch(script, /certificationRequestFromAsn1/);
+});
