@@ -22,8 +22,8 @@
  *    offered rate of a sweep (`--udp-rates`, `-b` paced): the peak delivered rate is the highest of all.
  *    On a small machine the unpaced sender and both daemons compete for the same cores, so the
  *    unpaced figure is partly the scheduler's; the sweep finds the rate the tunnel actually carries;
- *  - memory: VmRSS of both daemons when idle (after the pings) and the max sampled every 0.5 s
- *    during iperf3, plus VmHWM at the end.
+ *  - memory: VmRSS of both daemons right after the pings and when idle (IDLE_WAIT_MS later, with no
+ *    traffic in between), the max sampled every 0.5 s during iperf3, plus VmHWM at the end.
  * Needs root. Only PIDs started here are signalled; namespaces are removed on exit and on SIGINT.
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
@@ -44,6 +44,12 @@ import { sleep } from '../src/lab/wait.js';
  * NODE_EXTRA_CA_CERTS, which makes every node process parse ~140 CA certificates at start
  * (+1.8 MiB resident, ~40 ms), costs a daemon started by a unit never pays.
  */
+/**
+ * How long the tunnel carries nothing before idle RSS is read: what a node holds once its start-up and
+ * first traffic are behind it (both implementations may hand memory back when quiet).
+ */
+const IDLE_WAIT_MS = 3000;
+
 const SERVICE_ENV = { PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
 
 interface Options {
@@ -163,6 +169,7 @@ interface Result {
   rttMax: number;
   rttLoss: number;
   ttfpMs: number;
+  rssAfterPings: [number, number];
   rssIdle: [number, number];
   rssIperfMax: [number, number];
   hwm: [number, number];
@@ -337,6 +344,8 @@ class Bench {
       const ping = await this.lab.exec(ns.h1, 'ping', ['-n', '-c', String(opts.pings), '-i', String(opts.interval), '-W', '2', OVER.h2], { timeoutMs: 60_000 + opts.pings * 2000 });
       const rtts = [...ping.stdout.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1])).sort((a, b) => a - b);
       if (rtts.length === 0) throw new Error(`ping h1 → h2 over ${impl} failed: ${ping.stdout}${ping.stderr}`);
+      const rssAfterPings: [number, number] = [procStatusKb(d1.pid, 'VmRSS'), procStatusKb(d2.pid, 'VmRSS')];
+      await sleep(IDLE_WAIT_MS);
       const rssIdle: [number, number] = [procStatusKb(d1.pid, 'VmRSS'), procStatusKb(d2.pid, 'VmRSS')];
 
       process.stderr.write(`bench: ${impl} ${cipher}: iperf3 ${opts.time} s\n`);
@@ -382,6 +391,7 @@ class Bench {
         rttMax: rtts[rtts.length - 1]!,
         rttLoss: opts.pings - rtts.length,
         ttfpMs,
+        rssAfterPings,
         rssIdle,
         rssIperfMax,
         hwm,
@@ -420,8 +430,10 @@ function table(results: Result[], opts: Options): string {
     row('ping RTT max (ms)', (r) => r.rttMax, 3);
     row('pings lost', (r) => r.rttLoss, 0);
     row('time to first ping (ms)', (r) => r.ttfpMs, 0);
-    row('RSS idle h1 (MiB)', (r) => r.rssIdle[0] / 1024);
-    row('RSS idle h2 (MiB)', (r) => r.rssIdle[1] / 1024);
+    row('RSS right after the pings h1 (MiB)', (r) => r.rssAfterPings[0] / 1024);
+    row('RSS right after the pings h2 (MiB)', (r) => r.rssAfterPings[1] / 1024);
+    row(`RSS idle (${IDLE_WAIT_MS / 1000} s without traffic) h1 (MiB)`, (r) => r.rssIdle[0] / 1024);
+    row(`RSS idle (${IDLE_WAIT_MS / 1000} s without traffic) h2 (MiB)`, (r) => r.rssIdle[1] / 1024);
     row('RSS max during iperf3 h1 / sender (MiB)', (r) => r.rssIperfMax[0] / 1024);
     row('RSS max during iperf3 h2 / receiver (MiB)', (r) => r.rssIperfMax[1] / 1024);
     row('peak RSS (VmHWM) h1 (MiB)', (r) => r.hwm[0] / 1024);

@@ -3,6 +3,8 @@
 // AEAD on OpenSSL contexts kept per tunnel direction.
 #include "common.h"
 
+#include <dlfcn.h>
+
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -37,15 +39,25 @@ uv_loop_t* LoopOf(Napi::Env env) {
   return loop;
 }
 
-// Hands the malloc heap's free pages back to the kernel. glibc returns only the free top of its
-// heap by itself; what start-up freed below live blocks (config and certificate parsing, the read
-// of the start-up snapshot) stays resident until malloc_trim. True when memory was released; false
-// where there is nothing to do, or no glibc (musl returns freed pages itself).
-static Napi::Value TrimHeap(const Napi::CallbackInfo& info) {
+// Returns the memory a settled process no longer uses: V8's low-memory collection (compacting,
+// handing emptied pages back; its memory reducer would run it only after a full collection, which
+// an idle node may never have), then glibc's free pages (it returns only the free top of its heap
+// by itself). `collect`: false for the malloc heap alone. V8's call is looked up by name: N-API has
+// no such call, and a runtime without it gets only the trim. Returns whether malloc released pages.
+static Napi::Value ReleaseMemory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || info[0].ToBoolean()) {
+    using GetCurrent = void* (*)();
+    using LowMemoryNotification = void (*)(void*);
+    static auto current = reinterpret_cast<GetCurrent>(dlsym(RTLD_DEFAULT, "_ZN2v87Isolate10GetCurrentEv"));
+    static auto notify = reinterpret_cast<LowMemoryNotification>(dlsym(RTLD_DEFAULT, "_ZN2v87Isolate21LowMemoryNotificationEv"));
+    void* isolate = current != nullptr ? current() : nullptr;
+    if (isolate != nullptr && notify != nullptr) notify(isolate);
+  }
 #ifdef __GLIBC__
-  return Napi::Boolean::New(info.Env(), malloc_trim(0) == 1);
+  return Napi::Boolean::New(env, malloc_trim(0) == 1);
 #else
-  return Napi::Boolean::New(info.Env(), false);
+  return Napi::Boolean::New(env, false);
 #endif
 }
 
@@ -58,7 +70,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitFastPath(env, exports);
 #endif
   InitAead(env, exports);
-  exports.Set("trimHeap", Napi::Function::New(env, mesh::TrimHeap, "trimHeap"));
+  exports.Set("releaseMemory", Napi::Function::New(env, mesh::ReleaseMemory, "releaseMemory"));
   return exports;
 }
 

@@ -3,7 +3,7 @@ import type { LevelWithSilent } from 'pino';
 import type { DockerBridge } from '../docker/integration.js';
 import { selectAead } from '../io/openssl-aead.js';
 import { serviceNotifier } from '../io/systemd-notify.js';
-import { createFastPath, releaseFreedMemory } from '../io/native.js';
+import { createFastPath, releaseMemory } from '../io/native.js';
 import { openTun } from '../io/tun.js';
 import { bindUdp, NativeUdpBind } from '../io/udp.js';
 import { createLogger, type LogFormat, type Logger } from '../log.js';
@@ -17,6 +17,7 @@ import { prepareNode } from '../node/node.js';
 import { CertificateRenewal } from '../node/renewal.js';
 import { nodeStatus, peerAddress } from '../node/status.js';
 import { systemTimers } from '../node/timers.js';
+import { MemorySettler } from './memory-settler.js';
 import { dockerHostOf, startMesh, type Mesh } from './assemble.js';
 import type { PingAnswer } from './ping.js';
 import type { DockerStatus, StatusReport } from './status.js';
@@ -98,6 +99,7 @@ export async function runNode(opts: GlobalOptions, overrides: (loaded: LoadedCon
       }
     }
     let renewal: CertificateRenewal | null = null;
+    const settler = new MemorySettler(() => node.stats.rxPackets + node.stats.txPackets, systemTimers, () => releaseMemory(true));
     let metrics: MetricsServer | null = null;
     /** The exporter `stats` asks for, replaced when the section changed. */
     const applyStats = async (stats: LoadedConfig['config']['stats']) => {
@@ -125,7 +127,7 @@ export async function runNode(opts: GlobalOptions, overrides: (loaded: LoadedCon
         log.error({ reason: err instanceof Error ? err.message : String(err) }, 'reload failed, keeping the running configuration');
         throw err;
       } finally {
-        releaseFreedMemory();
+        settler.arm();
         await notifier.ready();
       }
     };
@@ -165,8 +167,7 @@ export async function runNode(opts: GlobalOptions, overrides: (loaded: LoadedCon
       await mesh.stop();
       throw err;
     }
-    // Up: what start-up allocated and freed goes back to the kernel (~1-1.5 MiB of a node's RSS).
-    releaseFreedMemory();
+    settler.arm();
     await notifier.ready();
     let fault: Error | null = null;
     const signal = await new Promise<string>((resolve) => {
@@ -178,6 +179,7 @@ export async function runNode(opts: GlobalOptions, overrides: (loaded: LoadedCon
       });
     });
     log.info({ signal }, 'shutting down');
+    settler.stop();
     renewal?.stop();
     await notifier.stopping();
     await reloading;
