@@ -179,10 +179,11 @@ export async function runNode(opts: GlobalOptions, overrides: (loaded: LoadedCon
       });
     });
     log.info({ signal }, 'shutting down');
-    settler.stop();
     renewal?.stop();
     await notifier.stopping();
     await reloading;
+    // After the last reload, which arms it.
+    settler.stop();
     await control?.stop();
     await metrics?.stop();
     try {
