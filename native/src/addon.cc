@@ -42,18 +42,16 @@ uv_loop_t* LoopOf(Napi::Env env) {
 // Returns the memory a settled process no longer uses: V8's low-memory collection (compacting,
 // handing emptied pages back; its memory reducer would run it only after a full collection, which
 // an idle node may never have), then glibc's free pages (it returns only the free top of its heap
-// by itself). `collect`: false for the malloc heap alone. V8's call is looked up by name: N-API has
-// no such call, and a runtime without it gets only the trim. Returns whether malloc released pages.
+// by itself). V8's call is looked up by name: N-API has no such call, and a runtime without it gets
+// only the trim. Returns whether malloc released pages.
 static Napi::Value ReleaseMemory(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || info[0].ToBoolean()) {
-    using GetCurrent = void* (*)();
-    using LowMemoryNotification = void (*)(void*);
-    static auto current = reinterpret_cast<GetCurrent>(dlsym(RTLD_DEFAULT, "_ZN2v87Isolate10GetCurrentEv"));
-    static auto notify = reinterpret_cast<LowMemoryNotification>(dlsym(RTLD_DEFAULT, "_ZN2v87Isolate21LowMemoryNotificationEv"));
-    void* isolate = current != nullptr ? current() : nullptr;
-    if (isolate != nullptr && notify != nullptr) notify(isolate);
-  }
+  using GetCurrent = void* (*)();
+  using LowMemoryNotification = void (*)(void*);
+  static auto current = reinterpret_cast<GetCurrent>(dlsym(RTLD_DEFAULT, "_ZN2v87Isolate10GetCurrentEv"));
+  static auto notify = reinterpret_cast<LowMemoryNotification>(dlsym(RTLD_DEFAULT, "_ZN2v87Isolate21LowMemoryNotificationEv"));
+  void* isolate = current != nullptr ? current() : nullptr;
+  if (isolate != nullptr && notify != nullptr) notify(isolate);
 #ifdef __GLIBC__
   return Napi::Boolean::New(env, malloc_trim(0) == 1);
 #else

@@ -162,8 +162,8 @@ export interface NativeAddon {
   /** For tests: the bytes (virtio_net_hdr first) of each TUN write the coalescer makes of `packets` (`udp`: the device has USO). */
   coalesceTunPackets(packets: readonly Uint8Array[], udp?: boolean): Buffer[];
   Udp?: new (host: string, port: number, readBuffer: number, writeBuffer: number, batch: number, maxDatagram: number, offload?: boolean) => NativeUdp;
-  /** V8's low-memory collection (unless `collect` is false), then malloc_trim(0); true when malloc released pages. */
-  releaseMemory?(collect?: boolean): boolean;
+  /** V8's low-memory collection, then malloc_trim(0); true when malloc released pages. */
+  releaseMemory(): boolean;
 }
 
 let cached: { addon?: NativeAddon; error?: Error } | undefined;
@@ -215,11 +215,11 @@ export function createFastPath(): NativeFastPath | undefined {
 }
 
 /**
- * Gives memory the process no longer uses back to the kernel: the malloc heap's free pages, and with
- * `collect` first V8's garbage, compacted (a pause of 10-40 ms on a small heap). A no-op without the addon.
+ * Gives memory the process no longer uses back to the kernel: V8's garbage, compacted (a pause of
+ * 10-40 ms on a small heap), then the malloc heap's free pages. A no-op without the addon.
  */
-export function releaseMemory(collect: boolean): void {
-  tryLoadNative()?.releaseMemory?.(collect);
+export function releaseMemory(): void {
+  tryLoadNative()?.releaseMemory();
 }
 
 /** Returns the addon or throws an error explaining why it is unavailable. */
