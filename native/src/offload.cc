@@ -221,14 +221,21 @@ bool SameBytes(const uint8_t* a, const uint8_t* b, size_t from, size_t to) {
   return std::memcmp(a + from, b + from, to - from) == 0;
 }
 
-// Same flow and same header fields except IP length/id/checksum and TCP seq/flags/window/checksum.
+// Whether `b`, the `k`th packet of a run that starts at `a`, carries the IP id the kernel gives that
+// segment when it splits the super-packet (the first one's plus k): ids are not kept otherwise.
+bool NextIpId(const Span& a, const Span& b, size_t k) {
+  return Get16(b.data + 4) == static_cast<uint16_t>(Get16(a.data + 4) + k);
+}
+
+// Same flow and same header fields except IP length/id/checksum and TCP seq/flags/checksum. The
+// window too must be the same, as for the kernel's GRO: a super-packet carries only its first one's.
 bool SameFlow(const Span& a, const Segment4& sa, const Span& b, const Segment4& sb) {
   if (sa.ip_len != sb.ip_len || sa.tcp_len != sb.tcp_len) return false;
   const uint8_t *x = a.data, *y = b.data;
   if (!SameBytes(x, y, 0, 2) || !SameBytes(x, y, 6, 10) || !SameBytes(x, y, 12, sa.ip_len)) return false;
   x += sa.ip_len;
   y += sb.ip_len;
-  return SameBytes(x, y, 0, 4) && SameBytes(x, y, 8, 13) && SameBytes(x, y, 20, sa.tcp_len);
+  return SameBytes(x, y, 0, 4) && SameBytes(x, y, 8, 13) && SameBytes(x, y, 14, 16) && SameBytes(x, y, 18, sa.tcp_len);
 }
 
 void PassThrough(size_t index, std::vector<TunWrite>& writes) {
@@ -332,7 +339,7 @@ size_t UdpRun(const std::vector<Span>& packets, size_t i, const Datagram4& head,
   while (i + count < packets.size() && count < kMaxCoalesce && last == head.payload) {
     const Span& p = packets[i + count];
     Datagram4 d;
-    if (!ParseDatagram4(p, &d) || !SameUdpFlow(packets[i], head, p, d) || d.payload > head.payload ||
+    if (!ParseDatagram4(p, &d) || !SameUdpFlow(packets[i], head, p, d) || !NextIpId(packets[i], p, count) || d.payload > head.payload ||
         head.ip_len + 8 + *total + d.payload > kMaxSuperPacket) {
       break;
     }
@@ -368,7 +375,7 @@ void Coalesce(const std::vector<Span>& packets, std::vector<TunWrite>& writes, b
     while (i + count < packets.size() && count < kMaxCoalesce && !(last.flags & kTcpPsh) && last.payload == head.payload) {
       const Span& p = packets[i + count];
       Segment4 s;
-      if (!ParseSegment4(p, &s) || !SameFlow(packets[i], head, p, s) || s.seq != next_seq || s.payload > head.payload ||
+      if (!ParseSegment4(p, &s) || !SameFlow(packets[i], head, p, s) || !NextIpId(packets[i], p, count) || s.seq != next_seq || s.payload > head.payload ||
           head.hdrs() + total + s.payload > kMaxSuperPacket) {
         break;
       }
