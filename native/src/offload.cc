@@ -221,10 +221,11 @@ bool SameBytes(const uint8_t* a, const uint8_t* b, size_t from, size_t to) {
   return std::memcmp(a + from, b + from, to - from) == 0;
 }
 
-// Whether `b`, the `k`th packet of a run that starts at `a`, carries the IP id the kernel gives that
-// segment when it splits the super-packet (the first one's plus k): ids are not kept otherwise.
-bool NextIpId(const Span& a, const Span& b, size_t k) {
-  return Get16(b.data + 4) == static_cast<uint16_t>(Get16(a.data + 4) + k);
+// Whether `b`, the `k`th packet of a run that starts at `a`, has an IP id the kernel's GRO takes
+// there: the first one's plus k, or with DF set (ids then mean nothing, RFC 6864) the first one's.
+bool IpIdFits(const Span& a, const Span& b, size_t k) {
+  const uint16_t first = Get16(a.data + 4), id = Get16(b.data + 4);
+  return id == static_cast<uint16_t>(first + k) || ((Get16(b.data + 6) & 0x4000) != 0 && id == first);
 }
 
 // Same flow and same header fields except IP length/id/checksum and TCP seq/flags/checksum. The
@@ -339,7 +340,7 @@ size_t UdpRun(const std::vector<Span>& packets, size_t i, const Datagram4& head,
   while (i + count < packets.size() && count < kMaxCoalesce && last == head.payload) {
     const Span& p = packets[i + count];
     Datagram4 d;
-    if (!ParseDatagram4(p, &d) || !SameUdpFlow(packets[i], head, p, d) || !NextIpId(packets[i], p, count) || d.payload > head.payload ||
+    if (!ParseDatagram4(p, &d) || !SameUdpFlow(packets[i], head, p, d) || !IpIdFits(packets[i], p, count) || d.payload > head.payload ||
         head.ip_len + 8 + *total + d.payload > kMaxSuperPacket) {
       break;
     }
@@ -375,7 +376,7 @@ void Coalesce(const std::vector<Span>& packets, std::vector<TunWrite>& writes, b
     while (i + count < packets.size() && count < kMaxCoalesce && !(last.flags & kTcpPsh) && last.payload == head.payload) {
       const Span& p = packets[i + count];
       Segment4 s;
-      if (!ParseSegment4(p, &s) || !SameFlow(packets[i], head, p, s) || !NextIpId(packets[i], p, count) || s.seq != next_seq || s.payload > head.payload ||
+      if (!ParseSegment4(p, &s) || !SameFlow(packets[i], head, p, s) || !IpIdFits(packets[i], p, count) || s.seq != next_seq || s.payload > head.payload ||
           head.hdrs() + total + s.payload > kMaxSuperPacket) {
         break;
       }

@@ -386,7 +386,9 @@ test('runs break where the kernel could not treat segments as one', () => {
   assert.deepEqual(groups([a[0]!, next1({})]), [2], 'the next segment joins');
   // A compensating change elsewhere keeps the checksum valid: found by the hostile-packet test below.
   assert.deepEqual(groups([a[0]!, next1({ window: 900 })]), [1, 1], 'changed window (a super-packet carries only its first one\'s, as for GRO)');
-  assert.deepEqual(groups([a[0]!, next1({ id: 150 })]), [1, 1], 'an IP id the kernel would not give that segment');
+  assert.deepEqual(groups([a[0]!, next1({ id: 150 })]), [1, 1], 'an IP id GRO would not take there');
+  // With DF, GRO also takes segments that all carry the first one's id (a split numbers them anew).
+  assert.equal(coalesceTunPackets([a[0]!, next1({ id: 100 })]).length, 1, 'DF and a fixed IP id');
   for (const flags of [SYN | ACK, FIN | ACK, 0x04, ACK | CWR, ACK | 0x20]) {
     const odd = tcpPacket(randomBytes(1248), { seq: 1000 + 1248, flags, options: TIMESTAMPS });
     assert.deepEqual(groups([a[0]!, odd]), [1, 1], `flags ${flags.toString(16)}`);
@@ -464,7 +466,7 @@ test('UDP runs break where the kernel could not treat datagrams as one', () => {
   // The kernel numbers the datagrams of a super-packet from the first one's IP id (ids are not kept).
   const short = withIpId(udpFlow(800, 800)[0]!, a[0]!.readUInt16BE(4) + 2);
   assert.deepEqual(udpGroups([a[0]!, a[1]!, short, a[2]!]), [3, 1], 'only the last datagram may be shorter');
-  assert.deepEqual(udpGroups([a[0]!, withIpId(a[1]!, a[0]!.readUInt16BE(4) + 5)]), [1, 1], 'an IP id the kernel would not give that datagram');
+  assert.deepEqual(udpGroups([a[0]!, withIpId(a[1]!, a[0]!.readUInt16BE(4) + 5)]), [1, 1], 'an IP id GRO would not take there');
   const [long] = udpFlow(1300, 1300);
   assert.deepEqual(udpGroups([a[0]!, long!]), [1, 1], 'a longer datagram');
   const noChecksum = Buffer.from(a[1]!);
