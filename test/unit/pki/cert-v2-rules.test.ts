@@ -204,13 +204,16 @@ test('a pool holds v1 and v2 CAs together; each verifies what it signed; curve a
   assert.equal(pool.cas.length, 3);
   const x25519 = generateHostKeyPair('CURVE25519').publicKey;
   const sign = (ca: typeof v1, version: 1 | 2, publicKey = x25519) => signCertificate({ caCert: ca.cert, caKey: ca.privateKey, version, name: 'h', networks: nets('10.1.0.2/16'), publicKey });
+  const signed = [['v1 by v1', sign(v1, 1)], ['v2 by v2', sign(v2, 2)], ['v2 by v1 (nebula-cert sign -version 2)', sign(v1, 2)], ['P256', sign(p256, 2, generateHostKeyPair('P256').publicKey)]] as const;
+  const p = sign(p256, 2, generateHostKeyPair('P256').publicKey);
+  // Taken after signing: a certificate is valid from the second it was signed in, and a `now` read
+  // before it could fall in the second before (this test failed that way once in CI).
   const now = new Date();
-  for (const [label, cert] of [['v1 by v1', sign(v1, 1)], ['v2 by v2', sign(v2, 2)], ['v2 by v1 (nebula-cert sign -version 2)', sign(v1, 2)], ['P256', sign(p256, 2, generateHostKeyPair('P256').publicKey)]] as const) {
+  for (const [label, cert] of signed) {
     assert.doesNotThrow(() => pool.verify(cert, now), label);
   }
   assert.notEqual(certificateFingerprint(v1.cert), certificateFingerprint(v2.cert), 'the same key in two formats: two CAs');
   // A P256 certificate claiming CURVE25519 meets its CA's curve check first.
-  const p = sign(p256, 2, generateHostKeyPair('P256').publicKey);
   const wrongCurve = { ...p, details: { ...p.details, curve: 'CURVE25519' as const } };
   assert.throws(() => pool.verify(wrongCurve, now), /^CertificateError: certificate curve does not match CA$/);
   // The block list catches a P256 certificate by the fingerprint of either signature form.
