@@ -39,17 +39,17 @@ import { makeCA, makeHost, type TestHost } from '../src/lab/pki.js';
 import { sleep } from '../src/lab/wait.js';
 
 /**
- * Both daemons run with the environment a service gets from systemd (the unit in examples/systemd
- * sets none): the PATH only. The caller's shell may carry more: this machine's sets
- * NODE_EXTRA_CA_CERTS, which makes every node process parse ~140 CA certificates at start
- * (+1.8 MiB resident, ~40 ms), costs a daemon started by a unit never pays.
- */
-/**
  * How long the tunnel carries nothing before idle RSS is read: what a node holds once its start-up and
  * first traffic are behind it (both implementations may hand memory back when quiet).
  */
 const IDLE_WAIT_MS = 3000;
 
+/**
+ * Both daemons run with the environment a service gets from systemd (the unit in examples/systemd
+ * sets none): the PATH only. The caller's shell may carry more: this machine's sets
+ * NODE_EXTRA_CA_CERTS, which makes every node process parse ~140 CA certificates at start
+ * (+1.8 MiB resident, ~40 ms), costs a daemon started by a unit never pays.
+ */
 const SERVICE_ENV = { PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
 
 interface Options {
