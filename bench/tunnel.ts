@@ -2,8 +2,8 @@
  * Tunnel benchmark: mesh vs. nebula 1.6.1 in the same throw-away namespace setup.
  *
  *   npm run bench -- [--cipher aes|chachapoly|both] [--buffer BYTES] [--time 10] [--pings 50]
- *                    [--interval 0.02] [--only mesh|nebula] [--udp-rates KPPS,...|none] [--no-offload]
- *                    [--no-fast-path] [--json FILE]
+ *                    [--interval 0.02] [--only mesh|nebula] [--udp-rates KPPS,...|none]
+ *                    [--udp-socket-buffer BYTES|none] [--no-offload] [--no-fast-path] [--json FILE]
  *
  * Topology (all names carry a random id; nothing is added to the root namespace):
  *
@@ -21,7 +21,11 @@
  *    as fast as iperf3 sends them (`-u -b 0 -l 1200`), the rate that arrives; then the same at each
  *    offered rate of a sweep (`--udp-rates`, `-b` paced): the peak delivered rate is the highest of all.
  *    On a small machine the unpaced sender and both daemons compete for the same cores, so the
- *    unpaced figure is partly the scheduler's; the sweep finds the rate the tunnel actually carries;
+ *    unpaced figure is partly the scheduler's; the sweep finds the rate the tunnel actually carries.
+ *    Both UDP measurements run twice: with iperf3's default socket buffers (208 KiB here: about 1 ms
+ *    of datagrams at 90k/s, so a receiving iperf3 that waits a millisecond for a core drops what
+ *    arrives meanwhile) and with `-w` 4 MiB on both iperf3 sockets (`--udp-socket-buffer`), which
+ *    measures the tunnel rather than how often the receiving iperf3 gets a core;
  *  - memory: VmRSS of both daemons right after the pings and when idle (IDLE_WAIT_MS later, with no
  *    traffic in between), the max sampled every 0.5 s during iperf3, plus VmHWM at the end.
  * Needs root. Only PIDs started here are signalled; namespaces are removed on exit and on SIGINT.
@@ -66,17 +70,21 @@ interface Options {
   fastPath: boolean;
   /** Offered UDP rates (datagrams/s) of the paced sweep after the unpaced run; empty: none. */
   udpRates: number[];
+  /** iperf3's socket buffers (-w) for the second round of UDP runs; null: that round is skipped. */
+  udpSocketBuffer: number | null;
 }
 
 /** The default sweep: 30k to 120k datagrams/s, around both implementations' rates on a 2-core box. */
 const DEFAULT_UDP_RATES = [30_000, 45_000, 60_000, 75_000, 90_000, 105_000, 120_000];
 /** Seconds per offered rate of the sweep (at most --time). */
 const UDP_STEP_SECONDS = 4;
+/** The socket buffers of the second round of UDP runs: 4 MiB, what QUIC stacks and media servers ask for. */
+const DEFAULT_UDP_SOCKET_BUFFER = 4 << 20;
 
 function usage(msg?: string): never {
   if (msg) process.stderr.write(`bench: ${msg}\n`);
   process.stderr.write(
-    'usage: npm run bench -- [--cipher aes|chachapoly|both] [--buffer BYTES] [--time SECONDS] [--pings N] [--interval SECONDS] [--only mesh|nebula] [--udp-rates KPPS,...|none] [--no-offload] [--no-fast-path] [--json FILE]\n',
+    'usage: npm run bench -- [--cipher aes|chachapoly|both] [--buffer BYTES] [--time SECONDS] [--pings N] [--interval SECONDS] [--only mesh|nebula] [--udp-rates KPPS,...|none] [--udp-socket-buffer BYTES|none] [--no-offload] [--no-fast-path] [--json FILE]\n',
   );
   process.exit(2);
 }
@@ -90,7 +98,7 @@ const NUMERIC_OPTIONS: Record<string, (o: Options, n: number) => void> = {
 };
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { ciphers: ['aes'], buffer: null, time: 10, pings: 50, interval: 0.02, only: ['mesh', 'nebula'], json: null, offload: true, fastPath: true, udpRates: DEFAULT_UDP_RATES };
+  const o: Options = { ciphers: ['aes'], buffer: null, time: 10, pings: 50, interval: 0.02, only: ['mesh', 'nebula'], json: null, offload: true, fastPath: true, udpRates: DEFAULT_UDP_RATES, udpSocketBuffer: DEFAULT_UDP_SOCKET_BUFFER };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const next = (): string => {
@@ -130,6 +138,11 @@ function parseArgs(argv: string[]): Options {
         o.udpRates = v === 'none' ? [] : v.split(',').map((k) => Math.round(num(k) * 1000));
         break;
       }
+      case '--udp-socket-buffer': {
+        const v = next();
+        o.udpSocketBuffer = v === 'none' ? null : Math.round(num(v));
+        break;
+      }
       case '--no-fast-path':
         o.fastPath = false;
         break;
@@ -161,9 +174,11 @@ interface Result {
   /** UDP, 1200-byte datagrams sent as fast as iperf3 can: datagrams per second that arrived. */
   udpDeliveredPps: number;
   /** The paced sweep: datagrams per second offered and arrived, per offered rate. */
-  udpSweep: { offeredPps: number; deliveredPps: number }[];
+  udpSweep: UdpSweepPoint[];
   /** The highest delivered rate, unpaced or at any offered rate of the sweep. */
   udpPeakPps: number;
+  /** The same three with iperf3's sockets at `socketBuffer` bytes (--udp-socket-buffer). */
+  udpBuffered?: { socketBuffer: number; deliveredPps: number; sweep: UdpSweepPoint[]; peakPps: number };
   rttAvg: number;
   rttP50: number;
   rttMax: number;
@@ -175,6 +190,11 @@ interface Result {
   hwm: [number, number];
   /** mesh: the kernel offloads each node logged at start (tun.offload, listen.offload). */
   offloads?: [NodeOffloads, NodeOffloads];
+}
+
+interface UdpSweepPoint {
+  offeredPps: number;
+  deliveredPps: number;
 }
 
 /** What the benchmark reads of iperf3 -J: TCP sums, or UDP's sum (receiver's packet counts). */
@@ -317,12 +337,30 @@ class Bench {
     return j;
   }
 
-  /** 1200-byte UDP datagrams h1 → h2 for `seconds`, paced at `offeredPps` (0: unpaced): datagrams/s that arrived. */
-  private async udpDelivered(impl: Impl, offeredPps: number, seconds: number): Promise<number> {
+  /**
+   * 1200-byte UDP datagrams h1 → h2 for `seconds`, paced at `offeredPps` (0: unpaced), iperf3's sockets at
+   * `socketBuffer` bytes (null: its defaults): datagrams/s that arrived.
+   */
+  private async udpDelivered(impl: Impl, offeredPps: number, seconds: number, socketBuffer: number | null): Promise<number> {
     const bitsPerSecond = offeredPps * UDP_DATAGRAM * 8; // iperf3 -b counts payload bits; 0 is unlimited
-    const sum = (await this.iperf(impl, ['-u', '-b', String(bitsPerSecond), '-l', String(UDP_DATAGRAM)], seconds)).end.sum;
+    const window = socketBuffer === null ? [] : ['-w', String(socketBuffer)];
+    const sum = (await this.iperf(impl, ['-u', '-b', String(bitsPerSecond), '-l', String(UDP_DATAGRAM), ...window], seconds)).end.sum;
     if (!sum?.seconds) throw new Error(`iperf3 over ${impl}: no UDP result`);
     return ((sum.packets ?? 0) - (sum.lost_packets ?? 0)) / sum.seconds;
+  }
+
+  /** The unpaced UDP run and the paced sweep, iperf3's sockets at `socketBuffer` bytes (null: its defaults). */
+  private async udpRuns(impl: Impl, cipher: Cipher, socketBuffer: number | null): Promise<{ deliveredPps: number; sweep: UdpSweepPoint[]; peakPps: number }> {
+    const { opts } = this;
+    const buffers = socketBuffer === null ? 'default socket buffers' : `socket buffers ${socketBuffer} B`;
+    process.stderr.write(`bench: ${impl} ${cipher}: UDP ${UDP_DATAGRAM} B unpaced, ${buffers}\n`);
+    const deliveredPps = await this.udpDelivered(impl, 0, opts.time, socketBuffer);
+    const sweep: UdpSweepPoint[] = [];
+    for (const offeredPps of opts.udpRates) {
+      process.stderr.write(`bench: ${impl} ${cipher}: UDP at ${offeredPps / 1000}k datagrams/s, ${buffers}\n`);
+      sweep.push({ offeredPps, deliveredPps: await this.udpDelivered(impl, offeredPps, Math.min(opts.time, UDP_STEP_SECONDS), socketBuffer) });
+    }
+    return { deliveredPps, sweep, peakPps: Math.max(deliveredPps, ...sweep.map((p) => p.deliveredPps)) };
   }
 
   async measure(impl: Impl, cipher: Cipher): Promise<Result> {
@@ -366,15 +404,11 @@ class Bench {
         await sampler;
       }
       if (!j.end.sum_received) throw new Error(`iperf3 over ${impl}: no TCP result`);
-      process.stderr.write(`bench: ${impl} ${cipher}: iperf3 4 streams, then UDP ${UDP_DATAGRAM} B\n`);
+      process.stderr.write(`bench: ${impl} ${cipher}: iperf3 4 streams\n`);
       const tcp4 = await this.iperf(impl, ['-P', '4']);
       if (!tcp4.end.sum_received) throw new Error(`iperf3 over ${impl}: no 4-stream result`);
-      const udpDeliveredPps = await this.udpDelivered(impl, 0, opts.time);
-      const udpSweep: Result['udpSweep'] = [];
-      for (const offeredPps of opts.udpRates) {
-        process.stderr.write(`bench: ${impl} ${cipher}: UDP at ${offeredPps / 1000}k datagrams/s\n`);
-        udpSweep.push({ offeredPps, deliveredPps: await this.udpDelivered(impl, offeredPps, Math.min(opts.time, UDP_STEP_SECONDS)) });
-      }
+      const udp = await this.udpRuns(impl, cipher, null);
+      const buffered = opts.udpSocketBuffer === null ? null : await this.udpRuns(impl, cipher, opts.udpSocketBuffer);
       const hwm: [number, number] = [procStatusKb(d1.pid, 'VmHWM'), procStatusKb(d2.pid, 'VmHWM')];
       const sum = rtts.reduce((a, b) => a + b, 0);
       return {
@@ -383,9 +417,10 @@ class Bench {
         tcpMbps: j.end.sum_received.bits_per_second / 1e6,
         tcpRetransmits: j.end.sum_sent?.retransmits ?? null,
         tcp4Mbps: tcp4.end.sum_received.bits_per_second / 1e6,
-        udpDeliveredPps,
-        udpSweep,
-        udpPeakPps: Math.max(udpDeliveredPps, ...udpSweep.map((p) => p.deliveredPps)),
+        udpDeliveredPps: udp.deliveredPps,
+        udpSweep: udp.sweep,
+        udpPeakPps: udp.peakPps,
+        ...(buffered ? { udpBuffered: { socketBuffer: opts.udpSocketBuffer!, ...buffered } } : {}),
         rttAvg: sum / rtts.length,
         rttP50: percentile(rtts, 0.5),
         rttMax: rtts[rtts.length - 1]!,
@@ -402,6 +437,10 @@ class Bench {
       await this.stopDaemon(d1);
     }
   }
+}
+
+function mib(bytes: number): string {
+  return bytes % (1 << 20) === 0 ? `${bytes >> 20} MiB` : `${bytes} B`;
 }
 
 function fmt(n: number, digits = 1): string {
@@ -425,6 +464,11 @@ function table(results: Result[], opts: Options): string {
     row('TCP throughput, 4 streams (Mbit/s)', (r) => r.tcp4Mbps);
     row(`UDP ${UDP_DATAGRAM} B, delivered, unpaced (kpps)`, (r) => r.udpDeliveredPps / 1000);
     if (opts.udpRates.length > 0) row(`UDP ${UDP_DATAGRAM} B, peak delivered, unpaced or paced (kpps)`, (r) => r.udpPeakPps / 1000);
+    if (opts.udpSocketBuffer !== null) {
+      const buffers = `iperf3 socket buffers ${mib(opts.udpSocketBuffer)}`;
+      row(`UDP ${UDP_DATAGRAM} B, delivered, unpaced, ${buffers} (kpps)`, (r) => (r.udpBuffered?.deliveredPps ?? NaN) / 1000);
+      if (opts.udpRates.length > 0) row(`UDP ${UDP_DATAGRAM} B, peak delivered, unpaced or paced, ${buffers} (kpps)`, (r) => (r.udpBuffered?.peakPps ?? NaN) / 1000);
+    }
     row('ping RTT avg (ms)', (r) => r.rttAvg, 3);
     row('ping RTT p50 (ms)', (r) => r.rttP50, 3);
     row('ping RTT max (ms)', (r) => r.rttMax, 3);
@@ -439,8 +483,10 @@ function table(results: Result[], opts: Options): string {
     row('peak RSS (VmHWM) h1 (MiB)', (r) => r.hwm[0] / 1024);
     row('peak RSS (VmHWM) h2 (MiB)', (r) => r.hwm[1] / 1024);
     lines.push('');
+    const sweepText = (sweep: UdpSweepPoint[]) => sweep.map((p) => `${fmt(p.offeredPps / 1000, 0)} -> ${fmt(p.deliveredPps / 1000, 1)}`).join(', ');
     for (const r of [m, n]) {
-      if (r && r.udpSweep.length > 0) lines.push(`UDP sweep, ${r.impl}: offered -> delivered kpps: ${r.udpSweep.map((p) => `${fmt(p.offeredPps / 1000, 0)} -> ${fmt(p.deliveredPps / 1000, 1)}`).join(', ')}`);
+      if (r && r.udpSweep.length > 0) lines.push(`UDP sweep, ${r.impl}: offered -> delivered kpps: ${sweepText(r.udpSweep)}`);
+      if (r?.udpBuffered && r.udpBuffered.sweep.length > 0) lines.push(`UDP sweep, ${r.impl}, iperf3 socket buffers ${mib(r.udpBuffered.socketBuffer)}: offered -> delivered kpps: ${sweepText(r.udpBuffered.sweep)}`);
     }
     if (lines[lines.length - 1] !== '') lines.push('');
   }
@@ -502,7 +548,7 @@ async function main(): Promise<void> {
     `date: ${new Date().toISOString()}`,
     `machine: ${cpus.length} cores (${cpus[0]?.model ?? '?'}), kernel ${os.release()}, node ${process.version}, load average at end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
     ...results.filter((r) => r.offloads).map((r) => `mesh offloads (${r.cipher}): ${r.offloads!.map((o, i) => `h${i + 1} tun ${o.tun}, udp ${o.udp}`).join('; ')}`),
-    `settings: iperf3 -t ${opts.time} (1 and 4 TCP streams, UDP ${UDP_DATAGRAM} B unpaced${opts.udpRates.length > 0 ? `, then paced at ${opts.udpRates.map((r) => r / 1000).join('/')}k datagrams/s for ${Math.min(opts.time, UDP_STEP_SECONDS)} s each` : ''}), ${opts.pings} pings at ${opts.interval} s, socket buffers ${opts.buffer ?? 'default'}, tun MTU 1300`,
+    `settings: iperf3 -t ${opts.time} (1 and 4 TCP streams, UDP ${UDP_DATAGRAM} B unpaced${opts.udpRates.length > 0 ? `, then paced at ${opts.udpRates.map((r) => r / 1000).join('/')}k datagrams/s for ${Math.min(opts.time, UDP_STEP_SECONDS)} s each` : ''}${opts.udpSocketBuffer !== null ? `; UDP again with iperf3 socket buffers ${mib(opts.udpSocketBuffer)}` : ''}), ${opts.pings} pings at ${opts.interval} s, socket buffers ${opts.buffer ?? 'default'}, tun MTU 1300`,
     '',
   ].join('\n');
   process.stdout.write(`${header}\n${table(results, opts)}`);
