@@ -352,7 +352,7 @@ class Bench {
   /** The unpaced UDP run and the paced sweep, iperf3's sockets at `socketBuffer` bytes (null: its defaults). */
   private async udpRuns(impl: Impl, cipher: Cipher, socketBuffer: number | null): Promise<{ deliveredPps: number; sweep: UdpSweepPoint[]; peakPps: number }> {
     const { opts } = this;
-    const buffers = socketBuffer === null ? 'default socket buffers' : `socket buffers ${socketBuffer} B`;
+    const buffers = socketBuffer === null ? 'default socket buffers' : `socket buffers ${mib(socketBuffer)}`;
     process.stderr.write(`bench: ${impl} ${cipher}: UDP ${UDP_DATAGRAM} B unpaced, ${buffers}\n`);
     const deliveredPps = await this.udpDelivered(impl, 0, opts.time, socketBuffer);
     const sweep: UdpSweepPoint[] = [];
@@ -408,7 +408,8 @@ class Bench {
       const tcp4 = await this.iperf(impl, ['-P', '4']);
       if (!tcp4.end.sum_received) throw new Error(`iperf3 over ${impl}: no 4-stream result`);
       const udp = await this.udpRuns(impl, cipher, null);
-      const buffered = opts.udpSocketBuffer === null ? null : await this.udpRuns(impl, cipher, opts.udpSocketBuffer);
+      const socketBuffer = opts.udpSocketBuffer;
+      const buffered = socketBuffer === null ? null : { socketBuffer, ...(await this.udpRuns(impl, cipher, socketBuffer)) };
       const hwm: [number, number] = [procStatusKb(d1.pid, 'VmHWM'), procStatusKb(d2.pid, 'VmHWM')];
       const sum = rtts.reduce((a, b) => a + b, 0);
       return {
@@ -420,7 +421,7 @@ class Bench {
         udpDeliveredPps: udp.deliveredPps,
         udpSweep: udp.sweep,
         udpPeakPps: udp.peakPps,
-        ...(buffered ? { udpBuffered: { socketBuffer: opts.udpSocketBuffer!, ...buffered } } : {}),
+        ...(buffered ? { udpBuffered: buffered } : {}),
         rttAvg: sum / rtts.length,
         rttP50: percentile(rtts, 0.5),
         rttMax: rtts[rtts.length - 1]!,
