@@ -27,12 +27,15 @@ const outdir = resolve(dist, 'bundle');
  * JavaScript, and to the shell: start from the start-up snapshot (scripts/build-snapshot.mjs) when
  * there is one built by the `node` on the PATH (the fingerprint in mesh.blob.node) and no
  * NODE_OPTIONS (V8 flags there, such as --max-old-space-size, make node refuse the blob), else run
- * this file. src/lab/binaries.ts (meshNodeFlags, meshSnapshotFlags) reads the flags back from that line.
+ * this file. A bare `--version` (a health check in scripts) runs this file too: it reads package.json
+ * and nothing else, and the 4 MB blob would take longer to load than the bundle's two small modules
+ * (measured: ~30 ms more). src/lab/binaries.ts (meshNodeFlags, meshSnapshotFlags) reads the flags back
+ * from that line.
  */
 const NODE_FLAGS = ['--max-semi-space-size=1'];
 const LAUNCHER = [
   '#!/bin/sh',
-  `':' //; [ -z "$NODE_OPTIONS" ] && b=$(readlink -f "$0") && b=\${b%/*}/mesh.blob && [ -f "$b" ] && read -r n 2>/dev/null <"$b.node" && [ "$n" = "$(stat -L -c '%s %Y' "$(command -v node)" 2>/dev/null)" ] && exec node ${NODE_FLAGS.join(' ')} --snapshot-blob "$b" "$0" "$@"; exec node ${NODE_FLAGS.join(' ')} "$0" "$@"`,
+  `':' //; case "$#$1" in 1-v | 1--version) ;; *) [ -z "$NODE_OPTIONS" ] && b=$(readlink -f "$0") && b=\${b%/*}/mesh.blob && [ -f "$b" ] && read -r n 2>/dev/null <"$b.node" && [ "$n" = "$(stat -L -c '%s %Y' "$(command -v node)" 2>/dev/null)" ] && exec node ${NODE_FLAGS.join(' ')} --snapshot-blob "$b" "$0" "$@" ;; esac; exec node ${NODE_FLAGS.join(' ')} "$0" "$@"`,
   '',
 ].join('\n');
 
