@@ -4,7 +4,7 @@ import { compareVpnAddr, formatVpnAddr, vpnAddrOf, type VpnAddr } from '../net/i
 import type { AeadFactory, CipherName } from '../protocol/aead.js';
 import { HEADER_LEN, MessageType, writeHeader, type Header } from '../protocol/header.js';
 import { decodeHandshake, encodeHandshake, type HandshakeDetails } from '../protocol/messages.js';
-import { initiatorReadMessage2, initiatorWriteMessage1, message1Contents, responderReadMessage1, responderWriteMessage2, type HandshakeKeys } from '../protocol/noise.js';
+import { initiatorReadMessage2, initiatorWriteMessage1, message1Contents, rehearseHandshake, responderReadMessage1, responderWriteMessage2, type HandshakeKeys } from '../protocol/noise.js';
 import type { Diagnostics } from './diagnostics.js';
 import { GlobalBudget, SourceLimiter, STAGE1_BURST, STAGE1_PER_SECOND } from './source-limiter.js';
 import { HostInfo, type HostMap } from './hostmap.js';
@@ -83,6 +83,20 @@ export class HandshakeManager {
     if (host.remotes.size > 0) this.attempt(host);
     else this.schedule(host);
     return host;
+  }
+
+  /**
+   * A handshake in memory (rehearseHandshake) while the node has none: run once after the start, it
+   * spares the first real handshake, either side of it, the first uses of its code and crypto.
+   */
+  rehearse(): void {
+    const { hostmap, diag } = this.deps;
+    if (hostmap.size > 0 || hostmap.pendingSize > 0) return;
+    try {
+      rehearseHandshake(this.deps.settings().cipher, this.deps.aead);
+    } catch (err) {
+      diag.log.warn({ reason: (err as Error).message }, 'handshake rehearsal failed');
+    }
   }
 
   /** Sends message 1 now (e.g. a lighthouse just told us where the peer is) unless already tried. */
@@ -249,8 +263,10 @@ export class HandshakeManager {
       this.deps.addCandidate(host);
       return;
     }
-    diag.limited('info', `tunnel-up-responder ${fields.vpnIp}`, { ...fields, localIndex: host.localIndex, remoteIndex: host.remoteIndex }, 'handshake message 1 received, tunnel up (responder)');
+    const upFields = { ...fields, localIndex: host.localIndex, remoteIndex: host.remoteIndex };
     this.deps.tunnelUp(host);
+    // Logged once message 2 and the queued packets are out (the batch sends them when it ends).
+    queueMicrotask(() => diag.limited('info', `tunnel-up-responder ${fields.vpnIp}`, upFields, 'handshake message 1 received, tunnel up (responder)'));
   }
 
   /** Handshake message 2 (we initiated). */
@@ -294,8 +310,10 @@ export class HandshakeManager {
     host.lastHandshakeTime = details.time;
     host.remotes.unblockAll();
     this.complete(host, result.keys, verified, from);
-    diag.limited('info', `tunnel-up-initiator ${formatVpnAddr(host.vpnIp)}`, { vpnIp: formatVpnAddr(host.vpnIp), certName: verified.cert.details.name, certVersion: verified.cert.details.version, from: from && endpointKey(from), localIndex: host.localIndex, remoteIndex: host.remoteIndex }, 'handshake message 2 received, tunnel up (initiator)');
+    const upFields = { vpnIp: formatVpnAddr(host.vpnIp), certName: verified.cert.details.name, certVersion: verified.cert.details.version, from: from && endpointKey(from), localIndex: host.localIndex, remoteIndex: host.remoteIndex };
     this.deps.tunnelUp(host);
+    // Logged once the queued packets are out (the batch sends them when it ends).
+    queueMicrotask(() => diag.limited('info', `tunnel-up-initiator ${upFields.vpnIp}`, upFields, 'handshake message 2 received, tunnel up (initiator)'));
   }
 
   private complete(host: HostInfo, keys: HandshakeKeys, verified: VerifiedPeer, from: Endpoint | null): void {

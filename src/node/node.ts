@@ -339,6 +339,7 @@ export class MeshNode implements InsideNode, OutsideNode {
       { vpnIp: formatVpnAddr(identity.vpnIp), cert: identity.cert.details.name, fingerprint: identity.fingerprint, listen: `${config.listen.host}:${udp.localPort}`, tun: tun.name, tunOffloads: tun.offloads?.join(',') || 'none', udpOffloads: udp.offloads?.join(',') || 'none', cipher: config.cipher, aead: deps.aead?.name ?? 'node-crypto' },
       'mesh node started',
     );
+    node.timers.after(0, () => node.handshakes.rehearse());
     return node;
   }
 

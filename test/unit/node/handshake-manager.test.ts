@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import { makeCA, makeHost, type TestHost } from '../../../src/lab/pki.js';
 import type { Endpoint } from '../../../src/net/endpoint.js';
 import { parseIp } from '../../../src/net/ipv4.js';
-import { createAead } from '../../../src/protocol/aead.js';
+import { createAead, type AeadFactory } from '../../../src/protocol/aead.js';
 import { parseHeader } from '../../../src/protocol/header.js';
 import { Diagnostics, LOG_LINES_BURST } from '../../../src/node/diagnostics.js';
 import { HandshakeManager } from '../../../src/node/handshake-manager.js';
@@ -57,7 +57,7 @@ interface Incoming {
   incomingBurst: number;
 }
 
-function peer(host: TestHost, port: number, timers: FakeTimers, logLines?: string[], incoming: Incoming = { incomingPerSecond: 2000, incomingBurst: 4000 }): Peer {
+function peer(host: TestHost, port: number, timers: FakeTimers, logLines?: string[], incoming: Incoming = { incomingPerSecond: 2000, incomingBurst: 4000 }, aead: AeadFactory = createAead): Peer {
   const identity = LocalIdentity.fromConfig({ ca: host.ca, cert: host.certPem, key: host.keyPem, blocklist: [], disconnectInvalid: false, revocations: '' });
   const hostmap = new HostMap();
   const diag = new Diagnostics(logLines ? capturingLogger(logLines) : pino({ level: 'silent' }), () => timers.now());
@@ -66,7 +66,7 @@ function peer(host: TestHost, port: number, timers: FakeTimers, logLines?: strin
     hostmap,
     diag,
     timers,
-    aead: createAead,
+    aead,
     identity: () => identity,
     settings: () => ({ cipher: 'aes', tryInterval: TRY_INTERVAL, retries: RETRIES, ...incoming }),
     remoteAllowed: () => true,
@@ -126,6 +126,52 @@ describe('HandshakeManager on fakes', () => {
     const sealed = ha.encrypt!.encryptPacket(header, 3, Buffer.from('through the tunnel'));
     assert.equal(hb.decrypt!.decryptPacket(sealed, 3)?.toString(), 'through the tunnel');
     assert.equal(a.hostmap.pendingSize, 0);
+  });
+
+  it('rehearses a handshake in memory only while it has none, sending and keeping nothing', () => {
+    const timers = new FakeTimers();
+    let made = 0;
+    const counting: AeadFactory = (cipher, key) => {
+      made++;
+      return createAead(cipher, key);
+    };
+    const a = peer(makeHost(ca, 'a', '10.9.0.1/16'), 4001, timers, undefined, undefined, counting);
+    a.manager.rehearse();
+    assert.equal(made, 4, 'both sides of a handshake ran (two transport AEADs each)');
+    assert.deepEqual([a.sent.length, a.up.length, a.hostmap.size, a.hostmap.pendingSize, timers.pending], [0, 0, 0, 0, 0]);
+    a.manager.start(parseIp('10.9.0.2'));
+    made = 0;
+    a.manager.rehearse();
+    assert.equal(made, 0, 'a real handshake under way: no rehearsal');
+  });
+
+  it('a failed rehearsal is logged, not thrown', () => {
+    const lines: string[] = [];
+    const broken: AeadFactory = () => {
+      throw new Error('no such cipher here');
+    };
+    const a = peer(makeHost(ca, 'a', '10.9.0.1/16'), 4001, new FakeTimers(), lines, undefined, broken);
+    assert.doesNotThrow(() => a.manager.rehearse());
+    assert.deepEqual(lines, ['handshake rehearsal failed']);
+  });
+
+  it('logs a tunnel up only after the handshake sent what it had to (a microtask later)', async () => {
+    const timers = new FakeTimers();
+    const [aLines, bLines]: string[][] = [[], []];
+    const a = peer(makeHost(ca, 'a', '10.9.0.1/16'), 4001, timers, aLines);
+    const b = peer(makeHost(ca, 'b', '10.9.0.2/16'), 4002, timers, bLines);
+    a.hostmap.remotesFor(b.identity.vpnIp).setStatic([b.address]);
+    a.manager.start(b.identity.vpnIp);
+    deliver(a, b);
+    assert.equal(b.sent.length, 1, 'message 2 is out');
+    assert.equal(b.up.length, 1);
+    assert.deepEqual(bLines, [], 'not logged in the same turn as the answer');
+    deliver(b, a);
+    assert.equal(a.up.length, 1);
+    assert.deepEqual(aLines, []);
+    await Promise.resolve();
+    assert.deepEqual(bLines, ['handshake message 1 received, tunnel up (responder)']);
+    assert.deepEqual(aLines, ['handshake message 2 received, tunnel up (initiator)']);
   });
 
   it('retransmits the same bytes with linear back-off, then gives up', () => {
@@ -198,7 +244,7 @@ describe('HandshakeManager on fakes', () => {
     assert.equal(lines.length, 2, 'a line again a second later');
   });
 
-  it('a flood of message 1s from many addresses (forged, our own, genuine new peers) writes a bounded number of log lines', () => {
+  it('a flood of message 1s from many addresses (forged, our own, genuine new peers) writes a bounded number of log lines', async () => {
     const lines: string[] = [];
     const timers = new FakeTimers();
     const a = peer(makeHost(ca, 'a', '10.9.0.1/16'), 4001, timers, lines);
@@ -216,6 +262,7 @@ describe('HandshakeManager on fakes', () => {
     });
     // Each from its own address, so that the per-source admission lets every one through.
     for (let i = 0; i < 1000; i++) a.manager.handleStage1(message1s[i % message1s.length]!, { address: `198.18.${i >> 8}.${i & 255}`, port: 4242 });
+    await Promise.resolve(); // the tunnel-up lines, written once the batch's sends are out
     assert.ok(a.diag.stats.invalidCertificates >= 20 * 5, 'the forged ones were checked');
     assert.ok(a.up.length >= 150, 'the genuine ones were answered');
     assert.ok(lines.length <= LOG_LINES_BURST, `${lines.length} lines for 1000 message 1s at one instant`);

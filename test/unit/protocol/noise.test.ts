@@ -6,13 +6,14 @@ import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { x25519 as nobleX25519 } from '@noble/curves/ed25519.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import type { CipherName } from '../../../src/protocol/aead.js';
+import { createAead, type AeadFactory, type CipherName } from '../../../src/protocol/aead.js';
 import { encodeHeader, parseHeader } from '../../../src/protocol/header.js';
 import {
   generateKeyPair,
   initialSymmetricState,
   initiatorReadMessage2,
   initiatorWriteMessage1,
+  rehearseHandshake,
   responderReadMessage1,
   responderWriteMessage2,
   x25519PublicKey,
@@ -341,5 +342,22 @@ describe('noise IX', () => {
     buf.fill(0);
     assert.equal(hex(r1.remoteStatic), expectedStatic);
     assert.doesNotThrow(() => responderWriteMessage2(r1.state, encodeHeader(0, 0, 1, 2), Buffer.alloc(0)));
+  });
+
+  it('a rehearsed handshake runs both sides and a transport packet through the AEAD factory it is given', () => {
+    for (const cipher of ciphers) {
+      const made: CipherName[] = [];
+      const counting: AeadFactory = (c, key) => {
+        made.push(c);
+        return createAead(c, key);
+      };
+      rehearseHandshake(cipher, counting);
+      // Two transport AEADs per side, each of the configured cipher.
+      assert.deepEqual(made, [cipher, cipher, cipher, cipher]);
+    }
+    // Keys that do not fit together are an error, not a silent pass: here every AEAD gets a key of its own.
+    let keyByte = 0;
+    const mismatched: AeadFactory = (c, key) => createAead(c, Buffer.from(key).fill(++keyByte));
+    assert.throws(() => rehearseHandshake('aes', mismatched), /did not agree/);
   });
 });
