@@ -434,9 +434,9 @@ export function responderWriteMessage2(
 
 /**
  * One whole handshake between two throwaway key pairs, in memory, and one transport packet.
- * A process's first real handshake runs V8 code never run before and OpenSSL algorithms not yet
- * fetched (X25519, HMAC, the AEAD), which took ~10 ms of its ~15 here; after this it does not.
- * Keeps nothing: no key, no state.
+ * A process's first real handshake otherwise runs V8 code never run before and OpenSSL algorithms
+ * not yet fetched (X25519, HMAC, the AEAD): 5-9 ms of the 21-24 ms a first ping over a new tunnel
+ * between two fresh nodes took here (bench/README.md). Keeps nothing: the key pairs are garbage after.
  */
 export function rehearseHandshake(cipher: CipherName, aead: AeadFactory = createAead): void {
   const header = new Uint8Array(HEADER_LEN);
