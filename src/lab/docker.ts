@@ -238,11 +238,15 @@ export class DockerLab extends Lab<DockerHost> {
       `--data-root ${d.dataRoot} --exec-root ${d.execRoot} --pidfile ${d.pidfile}`,
       `-H unix://${d.socket} --dns ${host.gateway}`,
     ].join(' ');
+    // containerd writes its goroutines to $TMPDIR on SIGUSR1, which dockerd sends one it finds
+    // unresponsive before killing it: into the lab's directory, not /tmp.
+    const tmp = join(this.dir, `${name}.tmp`);
+    mkdirSync(tmp, { recursive: true });
     const fd = openSync(d.logPath, 'a');
     let proc: ChildProcess;
     try {
       // nsenter and unshare exec in place: the child's PID is dockerd's.
-      proc = spawn('nsenter', [`--net=/run/netns/${host.ns}`, 'unshare', '-m', '--propagation', 'private', 'sh', '-c', daemon], { stdio: ['ignore', fd, fd] });
+      proc = spawn('nsenter', [`--net=/run/netns/${host.ns}`, 'unshare', '-m', '--propagation', 'private', 'sh', '-c', daemon], { stdio: ['ignore', fd, fd], env: { ...process.env, TMPDIR: tmp } });
     } finally {
       closeSync(fd);
     }

@@ -13,6 +13,8 @@
  * one container) for the cleanup after a dockerd that died before reaping its containerd-shims.
  */
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { DockerLab, dockerSkipReason, IMAGE, NETWORK } from '../../src/lab/docker.js';
@@ -231,6 +233,11 @@ describe('DockerLab cleanup after a dockerd that died', { skip: cleanupSkip, tim
       await lab.dockerOk('h', ['run', '-d', '--init', '--pull', 'never', '--network', 'none', '--name', 'idle', IMAGE, 'sleep', '600']);
       const containerPid = Number(await lab.dockerOk('h', ['inspect', '-f', '{{.State.Pid}}', 'idle']));
       const d = lab.host('h').dockerd!;
+      // The goroutine dump containerd writes on SIGUSR1 goes to the lab's directory, which cleanup removes.
+      const containerd = (await processes()).find((p) => p.args.includes(d.execRoot) && /^\S*containerd\s/.test(p.args));
+      assert.ok(containerd, `no containerd naming ${d.execRoot}`);
+      const tmpdir = readFileSync(`/proc/${containerd.pid}/environ`, 'latin1').split('\0').find((e) => e.startsWith('TMPDIR='));
+      assert.equal(tmpdir, `TMPDIR=${join(lab.dir, 'h.tmp')}`);
       // What a dockerd killed before it reaped its shims leaves: the shim (reparented) and its container.
       const exited = once(d.proc, 'exit');
       d.proc.kill('SIGKILL');
