@@ -29,8 +29,8 @@ const outdir = resolve(dist, 'bundle');
  * NODE_OPTIONS (V8 flags there, such as --max-old-space-size, make node refuse the blob), else run
  * this file. A bare `--version` (a health check in scripts) runs this file too: it reads package.json
  * and nothing else, and the 4 MB blob would take longer to load than the bundle's two small modules
- * (measured: ~30 ms more). src/lab/binaries.ts (meshNodeFlags, meshSnapshotFlags) reads the flags back
- * from that line.
+ * (measured here: 30-40 ms more). src/lab/binaries.ts (meshNodeFlags, meshSnapshotFlags) reads the
+ * flags back from that line.
  */
 const NODE_FLAGS = ['--max-semi-space-size=1'];
 const LAUNCHER = [
