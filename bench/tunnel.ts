@@ -13,9 +13,9 @@
  *
  * For each implementation (and cipher), with the same Nebula config (static_host_map both ways,
  * no lighthouse, allow-all firewall, tun MTU 1300, tx_queue 500):
- *  - h1's daemon is started and its tun waited for; then h2's daemon is started at T0 and h2 pings
- *    h1 every 10 ms (`ping -c 1 -w 15 -i 0.01`) until the first reply: time-to-first-ping = reply - T0
- *    (including h2's own start-up and tun creation);
+ *  - h1's daemon is started and its tun waited for; then h2's daemon is started at T0 and, as soon as
+ *    `ip monitor` reports its tun's route, h2 pings h1 every 10 ms (`ping -c 1 -w 15 -i 0.01`) until the
+ *    first reply: time-to-first-ping = reply - T0 (including h2's own start-up and tun creation);
  *  - RTT: `ping -c N -i INTERVAL` h1 → h2 over the tunnel (avg / p50 / max);
  *  - TCP: `iperf3 -t T -c h2` h1 → h2 over the tunnel, 1 stream and 4 (`-P 4`); UDP: 1200-byte datagrams
  *    as fast as iperf3 sends them (`-u -b 0 -l 1200`), the rate that arrives; then the same at each
@@ -30,7 +30,7 @@
  *    traffic in between), the max sampled every 0.5 s during iperf3, plus VmHWM at the end.
  * Needs root. Only PIDs started here are signalled; namespaces are removed on exit and on SIGINT.
  */
-import { execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,6 +47,9 @@ import { sleep } from '../src/lab/wait.js';
  * first traffic are behind it (both implementations may hand memory back when quiet).
  */
 const IDLE_WAIT_MS = 3000;
+
+/** Time given an `ip monitor` to subscribe before the daemon whose tun it watches is started (not measured). */
+const MONITOR_READY_MS = 100;
 
 /**
  * Both daemons run with the environment a service gets from systemd (the unit in examples/systemd
@@ -298,15 +301,42 @@ class Bench {
     return { child, pid: child.pid!, log: () => log };
   }
 
-  private async waitTun(h: 'h1' | 'h2', daemon: { child: { exitCode: number | null }; log: () => string }): Promise<void> {
-    const end = Date.now() + 15_000;
-    while (Date.now() < end) {
-      const r = await run('ip', ['-n', this.ns[h], '-4', 'route', 'show', 'dev', TUN]);
-      if (r.code === 0 && r.stdout.includes('10.88.')) return;
-      if (daemon.child.exitCode !== null) throw new Error(`daemon in ${h} exited:\n${daemon.log().slice(-2000)}`);
-      await sleep(5);
-    }
-    throw new Error(`tun of ${h} never came up:\n${daemon.log().slice(-2000)}`);
+  /**
+   * Starts watching h's routes; `up` resolves once its tun has the overlay route. `ip monitor` reports
+   * the route as the kernel adds it, without a poll's delay or a poll's spawns competing with the
+   * starting daemon for the two cores; a slow poll covers a route added before the monitor subscribed.
+   * Started before the daemon (and given `MONITOR_READY_MS` to subscribe), closed once the tun is up.
+   */
+  private watchTun(h: 'h1' | 'h2', daemon: () => { child: { exitCode: number | null }; log: () => string } | null): { up: Promise<void>; close: () => void } {
+    const monitor = spawn('ip', ['-n', this.ns[h], '-4', 'monitor', 'route'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let closed = false;
+    const close = () => {
+      closed = true;
+      if (monitor.exitCode === null) monitor.kill();
+    };
+    const up = new Promise<void>((resolve, reject) => {
+      let lines = '';
+      monitor.stdout!.on('data', (d: Buffer) => {
+        lines += d.toString();
+        // The overlay's prefix route (main table), which comes with the link up; not the local route of
+        // the address, which the kernel adds a few milliseconds before, while the link is still down.
+        if (lines.split('\n').some((l) => l.startsWith('10.88.') && l.includes(` dev ${TUN} `))) resolve();
+      });
+      const end = Date.now() + 15_000;
+      const poll = async () => {
+        while (!closed && Date.now() < end) {
+          await sleep(100);
+          const d = daemon();
+          if (d && d.child.exitCode !== null) return reject(new Error(`daemon in ${h} exited:\n${d.log().slice(-2000)}`));
+          const r = await run('ip', ['-n', this.ns[h], '-4', 'route', 'show', 'dev', TUN]);
+          if (r.code === 0 && r.stdout.includes('10.88.')) return resolve();
+        }
+        if (!closed) reject(new Error(`tun of ${h} never came up:\n${daemon()?.log().slice(-2000) ?? ''}`));
+      };
+      void poll();
+    });
+    up.then(close, close);
+    return { up, close };
   }
 
   private async stopDaemon(d: { child: ChildProcess }): Promise<void> {
@@ -366,14 +396,19 @@ class Bench {
   async measure(impl: Impl, cipher: Cipher): Promise<Result> {
     const { ns, opts } = this;
     process.stderr.write(`bench: ${impl} ${cipher}: starting h1\n`);
-    const d1 = this.startDaemon(impl, 'h1', cipher);
+    let d1: ReturnType<Bench['startDaemon']> | null = null;
     let d2: ReturnType<Bench['startDaemon']> | null = null;
+    const tun1 = this.watchTun('h1', () => d1);
+    const tun2 = this.watchTun('h2', () => d2);
     try {
-      await this.waitTun('h1', d1);
+      await sleep(MONITOR_READY_MS);
+      d1 = this.startDaemon(impl, 'h1', cipher);
+      await tun1.up;
+      await sleep(MONITOR_READY_MS);
       // Time to first ping: h2 started at T0, pings h1 every 10 ms (once its tun exists) until a reply.
       const t0 = performance.now();
       d2 = this.startDaemon(impl, 'h2', cipher);
-      await this.waitTun('h2', d2);
+      await tun2.up;
       const first = await this.lab.exec(ns.h2, 'ping', ['-n', '-i', '0.01', '-c', '1', '-w', '15', OVER.h1], { timeoutMs: 20_000 });
       const ttfpMs = performance.now() - t0;
       if (first.code !== 0) throw new Error(`no first ping h2 → h1 over ${impl}: ${first.stdout}${first.stderr}\nh2 log:\n${d2.log().slice(-2000)}`);
@@ -434,8 +469,10 @@ class Bench {
         ...(impl === 'mesh' ? { offloads: [offloadsOf(d1.log()), offloadsOf(d2.log())] as [NodeOffloads, NodeOffloads] } : {}),
       };
     } finally {
+      tun1.close();
+      tun2.close();
       if (d2) await this.stopDaemon(d2);
-      await this.stopDaemon(d1);
+      if (d1) await this.stopDaemon(d1);
     }
   }
 }
