@@ -50,6 +50,8 @@ const IDLE_WAIT_MS = 3000;
 
 /** Time given an `ip monitor` to subscribe before the daemon whose tun it watches is started (not measured). */
 const MONITOR_READY_MS = 100;
+/** When waiting for a tun falls back to polling `ip route` as well (a start here takes well under this). */
+const FALLBACK_POLL_MS = 1000;
 
 /**
  * Both daemons run with the environment a service gets from systemd (the unit in examples/systemd
@@ -304,7 +306,8 @@ class Bench {
   /**
    * Starts watching h's routes; `up` resolves once its tun has the overlay route. `ip monitor` reports
    * the route as the kernel adds it, without a poll's delay or a poll's spawns competing with the
-   * starting daemon for the two cores; a slow poll covers a route added before the monitor subscribed.
+   * starting daemon for the two cores. A poll that begins after FALLBACK_POLL_MS (later than any
+   * start here) covers a monitor that subscribed too late, and notices a daemon that exited.
    * Started before the daemon (and given `MONITOR_READY_MS` to subscribe), closed once the tun is up.
    */
   private watchTun(h: 'h1' | 'h2', daemon: () => { child: { exitCode: number | null }; log: () => string } | null): { up: Promise<void>; close: () => void } {
@@ -324,6 +327,7 @@ class Bench {
       });
       const end = Date.now() + 15_000;
       const poll = async () => {
+        await sleep(FALLBACK_POLL_MS);
         while (!closed && Date.now() < end) {
           await sleep(100);
           const d = daemon();
@@ -399,11 +403,12 @@ class Bench {
     let d1: ReturnType<Bench['startDaemon']> | null = null;
     let d2: ReturnType<Bench['startDaemon']> | null = null;
     const tun1 = this.watchTun('h1', () => d1);
-    const tun2 = this.watchTun('h2', () => d2);
+    let tun2: ReturnType<Bench['watchTun']> | null = null;
     try {
       await sleep(MONITOR_READY_MS);
       d1 = this.startDaemon(impl, 'h1', cipher);
       await tun1.up;
+      tun2 = this.watchTun('h2', () => d2);
       await sleep(MONITOR_READY_MS);
       // Time to first ping: h2 started at T0, pings h1 every 10 ms (once its tun exists) until a reply.
       const t0 = performance.now();
@@ -470,7 +475,7 @@ class Bench {
       };
     } finally {
       tun1.close();
-      tun2.close();
+      tun2?.close();
       if (d2) await this.stopDaemon(d2);
       if (d1) await this.stopDaemon(d1);
     }
