@@ -40,7 +40,7 @@ import { nebulaConfig } from '../src/lab/configs.js';
 import { NetnsLab, netnsSkipReason, run, terminate } from '../src/lab/netns.js';
 import type { Cipher } from '../src/lab/overlay.js';
 import { makeCA, makeHost, type TestHost } from '../src/lab/pki.js';
-import { sleep } from '../src/lab/wait.js';
+import { pollUntil, sleep } from '../src/lab/wait.js';
 
 /**
  * How long the tunnel carries nothing before idle RSS is read: what a node holds once its start-up and
@@ -317,7 +317,7 @@ class Bench {
       closed = true;
       if (monitor.exitCode === null) monitor.kill();
     };
-    const up = new Promise<void>((resolve, reject) => {
+    const seen = new Promise<void>((resolve) => {
       let lines = '';
       monitor.stdout!.on('data', (d: Buffer) => {
         lines += d.toString();
@@ -325,20 +325,22 @@ class Bench {
         // the address, which the kernel adds a few milliseconds before, while the link is still down.
         if (lines.split('\n').some((l) => l.startsWith('10.88.') && l.includes(` dev ${TUN} `))) resolve();
       });
-      const end = Date.now() + 15_000;
-      const poll = async () => {
-        await sleep(FALLBACK_POLL_MS);
-        while (!closed && Date.now() < end) {
-          await sleep(100);
-          const d = daemon();
-          if (d && d.child.exitCode !== null) return reject(new Error(`daemon in ${h} exited:\n${d.log().slice(-2000)}`));
-          const r = await run('ip', ['-n', this.ns[h], '-4', 'route', 'show', 'dev', TUN]);
-          if (r.code === 0 && r.stdout.includes('10.88.')) return resolve();
-        }
-        if (!closed) reject(new Error(`tun of ${h} never came up:\n${daemon()?.log().slice(-2000) ?? ''}`));
-      };
-      void poll();
     });
+    const polled = sleep(FALLBACK_POLL_MS).then(() =>
+      pollUntil(
+        async () => {
+          if (closed) return true;
+          const d = daemon();
+          if (d && d.child.exitCode !== null) throw new Error(`daemon in ${h} exited:\n${d.log().slice(-2000)}`);
+          const r = await run('ip', ['-n', this.ns[h], '-4', 'route', 'show', 'dev', TUN]);
+          return r.code === 0 && r.stdout.includes('10.88.');
+        },
+        15_000,
+        () => `tun of ${h} never came up:\n${daemon()?.log().slice(-2000) ?? ''}`,
+        100,
+      ),
+    );
+    const up = Promise.race([seen, polled.then(() => undefined)]);
     up.then(close, close);
     return { up, close };
   }

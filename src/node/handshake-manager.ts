@@ -263,10 +263,8 @@ export class HandshakeManager {
       this.deps.addCandidate(host);
       return;
     }
-    const upFields = { ...fields, localIndex: host.localIndex, remoteIndex: host.remoteIndex };
     this.deps.tunnelUp(host);
-    // Logged once message 2 and the queued packets are out (the batch sends them when it ends).
-    queueMicrotask(() => diag.limited('info', `tunnel-up-responder ${fields.vpnIp}`, upFields, 'handshake message 1 received, tunnel up (responder)'));
+    this.logTunnelUp('responder', { ...fields, localIndex: host.localIndex, remoteIndex: host.remoteIndex }, 'handshake message 1 received, tunnel up (responder)');
   }
 
   /** Handshake message 2 (we initiated). */
@@ -310,10 +308,20 @@ export class HandshakeManager {
     host.lastHandshakeTime = details.time;
     host.remotes.unblockAll();
     this.complete(host, result.keys, verified, from);
-    const upFields = { vpnIp: formatVpnAddr(host.vpnIp), certName: verified.cert.details.name, certVersion: verified.cert.details.version, from: from && endpointKey(from), localIndex: host.localIndex, remoteIndex: host.remoteIndex };
     this.deps.tunnelUp(host);
-    // Logged once the queued packets are out (the batch sends them when it ends).
-    queueMicrotask(() => diag.limited('info', `tunnel-up-initiator ${upFields.vpnIp}`, upFields, 'handshake message 2 received, tunnel up (initiator)'));
+    this.logTunnelUp(
+      'initiator',
+      { vpnIp: formatVpnAddr(host.vpnIp), certName: verified.cert.details.name, certVersion: verified.cert.details.version, from: from && endpointKey(from), localIndex: host.localIndex, remoteIndex: host.remoteIndex },
+      'handshake message 2 received, tunnel up (initiator)',
+    );
+  }
+
+  /**
+   * Logs a tunnel up a microtask later: once the batch has sent message 2 and the queued packets
+   * (it sends them when it ends), so that formatting the line delays neither.
+   */
+  private logTunnelUp(side: 'initiator' | 'responder', fields: { vpnIp: string } & Record<string, unknown>, message: string): void {
+    queueMicrotask(() => this.deps.diag.limited('info', `tunnel-up-${side} ${fields.vpnIp}`, fields, message));
   }
 
   private complete(host: HostInfo, keys: HandshakeKeys, verified: VerifiedPeer, from: Endpoint | null): void {
