@@ -15,12 +15,13 @@ export interface NodeConfigOptions {
   ca: string;
   cert: string;
   key: string;
-  listen?: { host?: string; port?: number };
+  /** offload: mesh's listen.offload (UDP GSO/GRO); see kernelOffloads. */
+  listen?: { host?: string; port?: number; offload?: boolean };
   staticHostMap?: Record<string, string[]>;
   lighthouses?: string[];
   amLighthouse?: boolean;
   /**
-   * offload: mesh's tun.offload; default true, or false when MESH_LAB_TUN_OFFLOAD=0 (to run any lab suite without offloads).
+   * offload: mesh's tun.offload (virtio_net_hdr, TSO/USO); see kernelOffloads.
    * fastPath: mesh's tun.fast_path; default true, or false when MESH_LAB_FAST_PATH=0 (any lab suite on the JS path alone).
    */
   tun?: { disabled?: boolean; dev?: string; mtu?: number; offload?: boolean; fastPath?: boolean; unsafe_routes?: { route: string; via: string; mtu?: number }[] };
@@ -35,13 +36,22 @@ export interface NodeConfigOptions {
 
 export const ALLOW_ALL: FirewallRule[] = [{ port: 'any', proto: 'any', host: 'any' }];
 
+/**
+ * Whether a mesh node uses a kernel offload (listen.offload, tun.offload): as asked, else on unless
+ * MESH_LAB_OFFLOAD=0 (to run any suite with both off). nebula ignores both keys; they are written only
+ * when off, so that nebula's configs stay as they were.
+ */
+function kernelOffloads(asked: boolean | undefined): boolean {
+  return asked ?? process.env.MESH_LAB_OFFLOAD !== '0';
+}
+
 /** A Nebula 1.6 config, usable as it is by both `nebula -config` and `mesh node --config`. */
 export function nebulaConfig(o: NodeConfigOptions): Record<string, unknown> {
   return {
     pki: { ca: o.ca, cert: o.cert, key: o.key },
     static_host_map: o.staticHostMap ?? {},
     lighthouse: { am_lighthouse: o.amLighthouse ?? false, interval: 60, hosts: o.lighthouses ?? [] },
-    listen: { host: o.listen?.host ?? '0.0.0.0', port: o.listen?.port ?? 4242 },
+    listen: { host: o.listen?.host ?? '0.0.0.0', port: o.listen?.port ?? 4242, ...(kernelOffloads(o.listen?.offload) ? {} : { offload: false }) },
     punchy: { punch: o.punchy?.punch ?? false, respond: o.punchy?.respond ?? false, ...(o.punchy?.delay ? { delay: o.punchy.delay } : {}) },
     ...(o.relay ? { relay: o.relay } : {}),
     cipher: o.cipher ?? 'aes',
@@ -50,8 +60,7 @@ export function nebulaConfig(o: NodeConfigOptions): Record<string, unknown> {
       dev: o.tun?.dev ?? 'mesh0',
       mtu: o.tun?.mtu ?? 1300,
       unsafe_routes: o.tun?.unsafe_routes ?? [],
-      // nebula ignores the key; written only when off so that nebula's configs stay as they were.
-      ...((o.tun?.offload ?? process.env.MESH_LAB_TUN_OFFLOAD !== '0') ? {} : { offload: false }),
+      ...(kernelOffloads(o.tun?.offload) ? {} : { offload: false }),
       ...((o.tun?.fastPath ?? process.env.MESH_LAB_FAST_PATH !== '0') ? {} : { fast_path: false }),
     },
     logging: { level: o.logLevel ?? 'info', format: 'text' },

@@ -74,8 +74,8 @@ export interface OverlayLabOptions {
   namePrefix?: string;
   /** The `mesh` executable mesh nodes run (an installed package's, say); default: this build's CLI under this node. */
   meshBin?: string;
-  /** mesh hosts' tun.offload (default: see NodeConfigOptions.tun). */
-  tunOffload?: boolean;
+  /** mesh hosts' kernel offloads, tun.offload and listen.offload (default: on, or off when MESH_LAB_OFFLOAD=0). */
+  offload?: boolean;
   /** Certificate format of the lab CA and its hosts (mesh pki only). Default 1. */
   certVersion?: 1 | 2;
   /** Each host also gets an IPv6 overlay address, fd31:<net>::<n>/64, in its (v2) certificate. */
@@ -97,7 +97,7 @@ export class OverlayLab extends Lab<OverlayHost> {
   readonly net: number;
   cipher: Cipher;
   private readonly meshBin?: string;
-  private readonly tunOffload: boolean | undefined;
+  private readonly offload: boolean | undefined;
   private readonly ipv6: boolean;
 
   private constructor(options: OverlayLabOptions) {
@@ -115,7 +115,7 @@ export class OverlayLab extends Lab<OverlayHost> {
     this.ipv6 = options.ipv6 ?? false;
     this.cipher = options.cipher ?? 'aes';
     this.meshBin = options.meshBin;
-    this.tunOffload = options.tunOffload;
+    this.offload = options.offload;
   }
 
   /** Creates a lab; with a test context, cleanup() runs when the test ends (pass or fail). */
@@ -165,13 +165,13 @@ export class OverlayLab extends Lab<OverlayHost> {
     const known = host.lighthouses ? [...host.lighthouses, ...host.relays].map((n) => this.host(n)) : [...this.hosts.values()];
     for (const other of known) if (other !== host) staticHostMap[other.vpnIp] = [`${other.underlayIp}:${other.listenPort}`];
     return this.nodeConfig(host, {
-      listen: { host: '0.0.0.0', port: host.listenPort },
+      listen: { host: '0.0.0.0', port: host.listenPort, offload: this.offload },
       staticHostMap,
       amLighthouse: host.amLighthouse,
       lighthouses: (host.lighthouses ?? []).map((n) => this.host(n).vpnIp),
       relay: { am_relay: host.amRelay, relays: host.relays.map((n) => this.host(n).vpnIp) },
       cipher: this.cipher,
-      tun: { disabled: host.tunDisabled, dev: host.tunDev, mtu: 1300, offload: this.tunOffload },
+      tun: { disabled: host.tunDisabled, dev: host.tunDev, mtu: 1300, offload: this.offload },
       inbound: host.inbound,
       outbound: host.outbound,
       logLevel: host.logLevel,

@@ -23,3 +23,13 @@ export async function assertFastPathForwarded(lab: OverlayLab, host: string): Pr
   assert.ok(fast, `${host}: no fast path`);
   assert.ok(fast.rxPackets > 0 && fast.txPackets > 0, `${host}: the fast path forwarded nothing: ${JSON.stringify(fast)}`);
 }
+
+/**
+ * Asserts from a mesh host's start-up log which kernel offloads it runs with: all of them (this
+ * kernel, 6.2+, has every one; a fallback to fewer would show here) or, with `on` false, none.
+ */
+export function assertKernelOffloads(lab: OverlayLab, host: string, on: boolean): void {
+  const log = lab.log(host);
+  assert.match(log, on ? /tunOffloads: "vnet_hdr,csum,tso4,tso6,uso4,uso6"/ : /tunOffloads: "none"/, lab.logTail(host));
+  assert.match(log, on ? /udpOffloads: "gso,gro"/ : /udpOffloads: "none"/, lab.logTail(host));
+}

@@ -7,38 +7,45 @@
  * the logs confirm who initiated. Then 100 MiB cross the tunnel over TCP with matching SHA-256 (from
  * the initiator to the responder), and SIGTERM is checked: stopping the mesh node exits 0, removes
  * its TUN device and nebula logs the closeTunnel; stopping nebula makes mesh drop the tunnel.
- * Certificates come from nebula-cert for aes and from `mesh ca` for chachapoly.
+ * Certificates come from nebula-cert for aes and from `mesh ca` for chachapoly. Every case runs with
+ * mesh's kernel offloads (TUN TSO/USO, UDP GSO/GRO) and again without them.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { labSkipReason } from '../../src/lab/lab.js';
 import { withOverlayLab, type Cipher } from '../../src/lab/overlay.js';
-import { assertFastPathForwarded } from '../helpers/mesh-status.js';
+import { assertFastPathForwarded, assertKernelOffloads } from '../helpers/mesh-status.js';
 import { skipTest } from '../helpers/skip.js';
 
 const BYTES = 100 * 1024 * 1024;
 const PORT = 9300;
 
-const cases: { cipher: Cipher; initiator: 'mesh' | 'nebula'; net: number }[] = [
-  { cipher: 'aes', initiator: 'mesh', net: 31 },
-  { cipher: 'aes', initiator: 'nebula', net: 32 },
-  { cipher: 'chachapoly', initiator: 'mesh', net: 33 },
-  { cipher: 'chachapoly', initiator: 'nebula', net: 34 },
+const cases: { cipher: Cipher; initiator: 'mesh' | 'nebula'; offload: boolean; net: number }[] = [
+  { cipher: 'aes', initiator: 'mesh', offload: true, net: 31 },
+  { cipher: 'aes', initiator: 'nebula', offload: true, net: 32 },
+  { cipher: 'chachapoly', initiator: 'mesh', offload: true, net: 33 },
+  { cipher: 'chachapoly', initiator: 'nebula', offload: true, net: 34 },
+  { cipher: 'aes', initiator: 'mesh', offload: false, net: 41 },
+  { cipher: 'aes', initiator: 'nebula', offload: false, net: 42 },
+  { cipher: 'chachapoly', initiator: 'mesh', offload: false, net: 43 },
+  { cipher: 'chachapoly', initiator: 'nebula', offload: false, net: 44 },
 ];
 
-for (const { cipher, initiator, net } of cases) {
+for (const { cipher, initiator, offload, net } of cases) {
   const pki = cipher === 'aes' ? 'nebula-cert' : 'mesh';
-  test(`mesh <-> nebula 1.6.1 (${cipher}, ${initiator} initiates, certs by ${pki}): ping both ways, 100 MiB TCP intact, SIGTERM`, { timeout: 120_000 }, async (t) => {
+  const offloads = offload ? 'kernel offloads' : 'no kernel offloads';
+  test(`mesh <-> nebula 1.6.1 (${cipher}, ${initiator} initiates, certs by ${pki}, ${offloads}): ping both ways, 100 MiB TCP intact, SIGTERM`, { timeout: 120_000 }, async (t) => {
     const reason = await labSkipReason({ nebula: true, nebulaCert: pki === 'nebula-cert' });
     if (reason) {
       skipTest(t, reason);
       return;
     }
-    await withOverlayLab(t, { cipher, net, pki }, async (lab) => {
+    await withOverlayLab(t, { cipher, net, pki, offload }, async (lab) => {
       await lab.addHost('m', { impl: 'mesh' });
       await lab.addHost('n', { impl: 'nebula' });
       await lab.start('m');
       await lab.start('n');
+      assertKernelOffloads(lab, 'm', offload);
       const [from, to] = initiator === 'mesh' ? ['m', 'n'] : ['n', 'm'];
       await lab.waitForPing(from, to);
       await lab.waitForPing(to, from);
@@ -59,7 +66,7 @@ for (const { cipher, initiator, net } of cases) {
 
       await lab.tcpServe(to, [PORT]);
       const r = await lab.tcpSend(from, to, PORT, BYTES, 5000, 100_000);
-      t.diagnostic(`${cipher} ${from} -> ${to}: ${BYTES} bytes in ${r.ms} ms (${r.mbitPerSec} Mbit/s)`);
+      t.diagnostic(`${cipher}, ${offloads}, ${from} -> ${to}: ${BYTES} bytes in ${r.ms} ms (${r.mbitPerSec} Mbit/s)`);
       assert.equal(r.connected, true, r.error);
       assert.equal(r.sent, BYTES);
       assert.equal(r.received, BYTES);

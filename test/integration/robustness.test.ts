@@ -10,6 +10,9 @@
  * Afterwards B must still run with the same tunnel (same local/remote index), pings must pass both
  * ways, and the heap and B's internal tables must not have grown beyond small bounds.
  *
+ * The blast runs once per way a node can receive UDP: the native addon with GRO (the default), the
+ * addon without it (listen.offload false), and node:dgram (the fallback without the addon).
+ *
  * Everything is bounded (time and count) and only ever sent to 127.0.0.1.
  */
 import { test } from 'node:test';
@@ -39,6 +42,21 @@ const BLAST_MS = Number(process.env.MESH_BLAST_MS ?? 4000);
 const BLAST_MAX = 400_000;
 const ATTACKER_SOCKETS = 4;
 const MAX_CAPTURED = 4000;
+
+/** How both nodes of a pair receive UDP (see the file comment). */
+interface UdpPath {
+  name: string;
+  impl: 'native' | 'dgram';
+  offload: boolean;
+  /** What the socket reports as its offloads (undefined: node:dgram has none to report). */
+  offloads: readonly string[] | undefined;
+}
+const NATIVE_GRO: UdpPath = { name: 'native UDP with GRO', impl: 'native', offload: true, offloads: ['gso', 'gro'] };
+const UDP_PATHS: readonly UdpPath[] = [
+  NATIVE_GRO,
+  { name: 'native UDP without GRO', impl: 'native', offload: false, offloads: [] },
+  { name: 'node:dgram', impl: 'dgram', offload: false, offloads: undefined },
+];
 
 // ---------------------------------------------------------------- helpers
 
@@ -89,13 +107,14 @@ async function freePort(): Promise<number> {
  * WireGuard included.) The first PINNED (the handshake) are never replaced.
  */
 const PINNED = 16;
-function capturingBind(captured: Buffer[], peerPorts: Set<number>, capture: 'received' | 'sent'): (o: UdpOptions) => Promise<UdpBind> {
+function capturingBind(captured: Buffer[], peerPorts: Set<number>, capture: 'received' | 'sent', udp: UdpPath): (o: UdpOptions) => Promise<UdpBind> {
   const keep = (data: Uint8Array) => {
     if (captured.length < MAX_CAPTURED) captured.push(Buffer.from(data));
     else captured[randomInt(PINNED, MAX_CAPTURED)] = Buffer.from(data);
   };
   return async (o) => {
-    const b = await bindUdp(o);
+    const b = await bindUdp({ ...o, impl: udp.impl });
+    assert.deepEqual(b.offloads, udp.offloads, `${udp.name}: the socket's offloads`);
     return {
       get localPort() {
         return b.localPort;
@@ -114,19 +133,19 @@ function capturingBind(captured: Buffer[], peerPorts: Set<number>, capture: 'rec
   };
 }
 
-async function startNode(host: TestHost, port: number, peers: Record<string, string[]>, tun: MemoryTun | null, captured: Buffer[], capture: 'received' | 'sent' = 'received'): Promise<MeshNode> {
+async function startNode(host: TestHost, port: number, peers: Record<string, string[]>, tun: MemoryTun | null, captured: Buffer[], udp: UdpPath, capture: 'received' | 'sent' = 'received'): Promise<MeshNode> {
   const raw = nebulaConfig({
     ca: host.ca,
     cert: host.certPem,
     key: host.keyPem,
-    listen: { host: LOOPBACK, port },
+    listen: { host: LOOPBACK, port, offload: udp.offload },
     staticHostMap: peers,
     tun: { disabled: tun === null, dev: 'memtun0' },
     logLevel: 'debug',
   });
   const config = parseConfig(raw, `robustness-${host.name}`).config;
   return MeshNode.start(config, await nullLogger(host.name), {
-    bindUdp: capturingBind(captured, new Set(Object.values(peers).flat().map((hostPort) => Number(hostPort.split(':')[1]))), capture),
+    bindUdp: capturingBind(captured, new Set(Object.values(peers).flat().map((hostPort) => Number(hostPort.split(':')[1]))), capture, udp),
     ...(tun ? { openTun: (_o: TunOptions) => tun } : {}),
   });
 }
@@ -148,7 +167,7 @@ interface Pair {
  * tun.disabled) of a fresh CA on loopback, each with the other in static_host_map. Both stop when
  * the test ends.
  */
-async function startPair(t: { after(fn: () => unknown): void }, caName: string, net: string): Promise<Pair> {
+async function startPair(t: { after(fn: () => unknown): void }, caName: string, net: string, udp: UdpPath): Promise<Pair> {
   const ca = makeCA(caName);
   const hostA = makeHost(ca, 'rob-a', `${net}.1/16`);
   const hostB = makeHost(ca, 'rob-b', `${net}.2/16`);
@@ -159,9 +178,9 @@ async function startPair(t: { after(fn: () => unknown): void }, caName: string, 
   t.after(async () => {
     for (const n of nodes) await n.stop().catch(() => {});
   });
-  const nodeB = await startNode(hostB, portB, { [hostA.ip]: [`${LOOPBACK}:${portA}`] }, null, captured);
+  const nodeB = await startNode(hostB, portB, { [hostA.ip]: [`${LOOPBACK}:${portA}`] }, null, captured, udp);
   nodes.push(nodeB);
-  const nodeA = await startNode(hostA, portA, { [hostB.ip]: [`${LOOPBACK}:${portB}`] }, tunA, captured);
+  const nodeA = await startNode(hostA, portA, { [hostB.ip]: [`${LOOPBACK}:${portB}`] }, tunA, captured, udp);
   nodes.push(nodeA);
   return { hostA, hostB, portA, portB, captured, tunA, nodeA, nodeB };
 }
@@ -381,104 +400,107 @@ function internals(node: MeshNode) {
   };
 }
 
-test('a node survives a UDP blast of random and mutated datagrams with its tunnel, traffic and memory intact', { timeout: 60_000 }, async (t) => {
-  const gc = getGc();
-  const { hostA, hostB, portA, portB, captured, tunA, nodeA, nodeB } = await startPair(t, 'Robustness CA', '10.77.0');
-  const otherCa = makeCA('Untrusted CA');
-  const hostC = makeHost(otherCa, 'rob-c', '10.77.0.3/16');
+for (const [i, udp] of UDP_PATHS.entries()) {
+  test(`a node survives a UDP blast of random and mutated datagrams with its tunnel, traffic and memory intact (${udp.name})`, { timeout: 60_000 }, async (t) => {
+    const gc = getGc();
+    const net = `10.77.${i}`;
+    const { hostA, hostB, portA, portB, captured, tunA, nodeA, nodeB } = await startPair(t, 'Robustness CA', net, udp);
+    const otherCa = makeCA('Untrusted CA');
+    const hostC = makeHost(otherCa, 'rob-c', `${net}.3/16`);
 
-  // Tunnel up, A → B → A.
-  const p = pinger(tunA, hostA.ip, hostB.ip);
-  const firstRtt = await pingUntil(p, 5000);
-  for (let i = 0; i < 20; i++) await p.ping();
-  const tunnelB = nodeB.hostmap.get(parseIp(hostA.ip));
-  const tunnelA = nodeA.hostmap.get(parseIp(hostB.ip));
-  assert.ok(tunnelA?.established && tunnelB?.established, 'tunnel established on both sides');
-  const before = { aLocal: tunnelA.localIndex, aRemote: tunnelA.remoteIndex, bLocal: tunnelB.localIndex, bRemote: tunnelB.remoteIndex };
-  assert.equal(before.aRemote, before.bLocal);
-  assert.equal(before.bRemote, before.aLocal);
+    // Tunnel up, A → B → A.
+    const p = pinger(tunA, hostA.ip, hostB.ip);
+    const firstRtt = await pingUntil(p, 5000);
+    for (let i = 0; i < 20; i++) await p.ping();
+    const tunnelB = nodeB.hostmap.get(parseIp(hostA.ip));
+    const tunnelA = nodeA.hostmap.get(parseIp(hostB.ip));
+    assert.ok(tunnelA?.established && tunnelB?.established, 'tunnel established on both sides');
+    const before = { aLocal: tunnelA.localIndex, aRemote: tunnelA.remoteIndex, bLocal: tunnelB.localIndex, bRemote: tunnelB.remoteIndex };
+    assert.equal(before.aRemote, before.bLocal);
+    assert.equal(before.bRemote, before.aLocal);
 
-  // A genuine handshake message 1 from a node whose certificate B must refuse (other CA).
-  const untrusted: Buffer[] = [];
-  {
-    const tunC = new MemoryTun({ name: 'memtun0' });
-    const capC: Buffer[] = [];
-    const nodeC = await startNode(hostC, await freePort(), { [hostB.ip]: [`${LOOPBACK}:${portB}`] }, tunC, capC, 'sent');
-    tunC.inject([icmpEcho(hostC.ip, hostB.ip, 8, 1, 1)]);
-    const end = Date.now() + 3000;
-    while (capC.length === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
-    await nodeC.stop();
-    untrusted.push(...capC.filter(isMessage1));
-    assert.ok(untrusted.length > 0, 'captured a handshake message 1 from the untrusted node');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.equal(nodeB.hostmap.size, 1, 'B refused the untrusted node');
-  assert.ok(nodeB.stats.invalidCertificates >= 1);
+    // A genuine handshake message 1 from a node whose certificate B must refuse (other CA).
+    const untrusted: Buffer[] = [];
+    {
+      const tunC = new MemoryTun({ name: 'memtun0' });
+      const capC: Buffer[] = [];
+      const nodeC = await startNode(hostC, await freePort(), { [hostB.ip]: [`${LOOPBACK}:${portB}`] }, tunC, capC, udp, 'sent');
+      tunC.inject([icmpEcho(hostC.ip, hostB.ip, 8, 1, 1)]);
+      const end = Date.now() + 3000;
+      while (capC.length === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+      await nodeC.stop();
+      untrusted.push(...capC.filter(isMessage1));
+      assert.ok(untrusted.length > 0, 'captured a handshake message 1 from the untrusted node');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(nodeB.hostmap.size, 1, 'B refused the untrusted node');
+    assert.ok(nodeB.stats.invalidCertificates >= 1);
 
-  const heapBefore = await heapAfterGc(gc);
-  const mapsBefore = internals(nodeB);
-  const rtts: number[] = [];
-  let pingFailures = 0;
-  const known: Known = { indices: [before.aLocal, before.aRemote, 0] };
-  const result = await blast(
-    portB,
-    BLAST_MS,
-    () => ({ captured, untrusted, known }),
-    async () => {
-      try {
-        rtts.push(await p.ping(1000));
-      } catch {
-        pingFailures++;
-      }
-    },
-  );
-  // Let the nodes drain what the kernel still holds.
-  await new Promise((r) => setTimeout(r, 300));
+    const heapBefore = await heapAfterGc(gc);
+    const mapsBefore = internals(nodeB);
+    const rtts: number[] = [];
+    let pingFailures = 0;
+    const known: Known = { indices: [before.aLocal, before.aRemote, 0] };
+    const result = await blast(
+      portB,
+      BLAST_MS,
+      () => ({ captured, untrusted, known }),
+      async () => {
+        try {
+          rtts.push(await p.ping(1000));
+        } catch {
+          pingFailures++;
+        }
+      },
+    );
+    // Let the nodes drain what the kernel still holds.
+    await new Promise((r) => setTimeout(r, 300));
 
-  // Still running, same tunnel on both sides.
-  assert.equal(nodeB.isStopped, false);
-  assert.equal(nodeA.isStopped, false);
-  const afterB = nodeB.hostmap.get(parseIp(hostA.ip));
-  const afterA = nodeA.hostmap.get(parseIp(hostB.ip));
-  assert.ok(afterB && afterA, 'tunnel still present on both sides');
-  assert.deepEqual(
-    { aLocal: afterA.localIndex, aRemote: afterA.remoteIndex, bLocal: afterB.localIndex, bRemote: afterB.remoteIndex },
-    before,
-    'same tunnel (indices unchanged)',
-  );
-  assert.strictEqual(afterB, tunnelB, 'B kept the very same HostInfo');
-  assert.deepEqual(afterB.remote, { address: LOOPBACK, port: portA }, 'B did not roam to an attacker address');
-  assert.deepEqual(afterA.remote, { address: LOOPBACK, port: portB });
+    // Still running, same tunnel on both sides.
+    assert.equal(nodeB.isStopped, false);
+    assert.equal(nodeA.isStopped, false);
+    const afterB = nodeB.hostmap.get(parseIp(hostA.ip));
+    const afterA = nodeA.hostmap.get(parseIp(hostB.ip));
+    assert.ok(afterB && afterA, 'tunnel still present on both sides');
+    assert.deepEqual(
+      { aLocal: afterA.localIndex, aRemote: afterA.remoteIndex, bLocal: afterB.localIndex, bRemote: afterB.remoteIndex },
+      before,
+      'same tunnel (indices unchanged)',
+    );
+    assert.strictEqual(afterB, tunnelB, 'B kept the very same HostInfo');
+    assert.deepEqual(afterB.remote, { address: LOOPBACK, port: portA }, 'B did not roam to an attacker address');
+    assert.deepEqual(afterA.remote, { address: LOOPBACK, port: portB });
 
-  // Traffic both ways (request A→B, reply B→A), several times.
-  const after: number[] = [];
-  for (let i = 0; i < 20; i++) after.push(await p.ping(2000));
+    // Traffic both ways (request A→B, reply B→A), several times.
+    const after: number[] = [];
+    for (let i = 0; i < 20; i++) after.push(await p.ping(2000));
 
-  // Tables and heap bounded.
-  const mapsAfter = internals(nodeB);
-  const heapAfter = await heapAfterGc(gc);
-  const growth = heapAfter - heapBefore;
-  t.diagnostic(`gc: ${gc ? 'forced' : 'unavailable (tolerant bound)'}; heap before ${(heapBefore / 1048576).toFixed(1)} MiB, after ${(heapAfter / 1048576).toFixed(1)} MiB (${growth >= 0 ? '+' : ''}${(growth / 1048576).toFixed(2)} MiB)`);
-  t.diagnostic(`blast: ${result.sent} datagrams (${(result.bytes / 1048576).toFixed(1)} MiB) in ${result.durationMs} ms from ${ATTACKER_SOCKETS} sockets; replies to attacker: ${result.repliesReceived} (${result.replyBytes} B); send errors ${result.sendErrors}`);
-  t.diagnostic(`blast mix: ${JSON.stringify(result.byKind)}`);
-  t.diagnostic(`B rx ${nodeB.stats.rxPackets}, dropped ${JSON.stringify(nodeB.stats.dropped)}, invalid certs ${nodeB.stats.invalidCertificates}, recv_errors sent ${nodeB.stats.recvErrorsSent}, tunnel recvErrors ${afterB.recvErrors}`);
-  t.diagnostic(`B tables before ${JSON.stringify(mapsBefore)} after ${JSON.stringify(mapsAfter)}`);
-  const med = (a: number[]) => (a.length ? [...a].sort((x, y) => x - y)[a.length >> 1]!.toFixed(2) : 'n/a');
-  t.diagnostic(`ping A→B: first ${firstRtt.toFixed(1)} ms; during blast ${rtts.length} ok / ${pingFailures} lost, median ${med(rtts)} ms; after median ${med(after)} ms`);
+    // Tables and heap bounded.
+    const mapsAfter = internals(nodeB);
+    const heapAfter = await heapAfterGc(gc);
+    const growth = heapAfter - heapBefore;
+    t.diagnostic(`gc: ${gc ? 'forced' : 'unavailable (tolerant bound)'}; heap before ${(heapBefore / 1048576).toFixed(1)} MiB, after ${(heapAfter / 1048576).toFixed(1)} MiB (${growth >= 0 ? '+' : ''}${(growth / 1048576).toFixed(2)} MiB)`);
+    t.diagnostic(`blast: ${result.sent} datagrams (${(result.bytes / 1048576).toFixed(1)} MiB) in ${result.durationMs} ms from ${ATTACKER_SOCKETS} sockets; replies to attacker: ${result.repliesReceived} (${result.replyBytes} B); send errors ${result.sendErrors}`);
+    t.diagnostic(`blast mix: ${JSON.stringify(result.byKind)}`);
+    t.diagnostic(`B rx ${nodeB.stats.rxPackets}, dropped ${JSON.stringify(nodeB.stats.dropped)}, invalid certs ${nodeB.stats.invalidCertificates}, recv_errors sent ${nodeB.stats.recvErrorsSent}, tunnel recvErrors ${afterB.recvErrors}`);
+    t.diagnostic(`B tables before ${JSON.stringify(mapsBefore)} after ${JSON.stringify(mapsAfter)}`);
+    const med = (a: number[]) => (a.length ? [...a].sort((x, y) => x - y)[a.length >> 1]!.toFixed(2) : 'n/a');
+    t.diagnostic(`ping A→B: first ${firstRtt.toFixed(1)} ms; during blast ${rtts.length} ok / ${pingFailures} lost, median ${med(rtts)} ms; after median ${med(after)} ms`);
 
-  assert.ok(result.sent > 1000, `the blast sent enough (${result.sent})`);
-  assert.ok(nodeB.stats.rxPackets > 1000, 'B actually read the blast');
-  assert.equal(mapsAfter.hosts, 1, 'hostmap: one tunnel');
-  assert.equal(mapsAfter.pending, 0, 'no pending handshakes');
-  assert.ok(mapsAfter.remoteLists <= 2, `remote lists bounded (${mapsAfter.remoteLists})`);
-  assert.ok(mapsAfter.conntrack <= mapsBefore.conntrack + 4, `conntrack bounded (${mapsBefore.conntrack} → ${mapsAfter.conntrack})`);
-  assert.ok(mapsAfter.dropLog <= 256, `drop-log limiter map bounded (${mapsAfter.dropLog})`);
-  assert.ok(mapsAfter.dropKinds <= 40, `drop counters bounded (${mapsAfter.dropKinds} kinds)`);
-  assert.equal(nodeA.hostmap.size, 1);
-  assert.equal(nodeA.hostmap.pendingSize, 0);
-  const bound = gc ? 8 * 1048576 : 64 * 1048576;
-  assert.ok(growth < bound, `heap grew by ${(growth / 1048576).toFixed(2)} MiB (bound ${bound / 1048576} MiB)`);
-});
+    assert.ok(result.sent > 1000, `the blast sent enough (${result.sent})`);
+    assert.ok(nodeB.stats.rxPackets > 1000, 'B actually read the blast');
+    assert.equal(mapsAfter.hosts, 1, 'hostmap: one tunnel');
+    assert.equal(mapsAfter.pending, 0, 'no pending handshakes');
+    assert.ok(mapsAfter.remoteLists <= 2, `remote lists bounded (${mapsAfter.remoteLists})`);
+    assert.ok(mapsAfter.conntrack <= mapsBefore.conntrack + 4, `conntrack bounded (${mapsBefore.conntrack} → ${mapsAfter.conntrack})`);
+    assert.ok(mapsAfter.dropLog <= 256, `drop-log limiter map bounded (${mapsAfter.dropLog})`);
+    assert.ok(mapsAfter.dropKinds <= 40, `drop counters bounded (${mapsAfter.dropKinds} kinds)`);
+    assert.equal(nodeA.hostmap.size, 1);
+    assert.equal(nodeA.hostmap.pendingSize, 0);
+    const bound = gc ? 8 * 1048576 : 64 * 1048576;
+    assert.ok(growth < bound, `heap grew by ${(growth / 1048576).toFixed(2)} MiB (bound ${bound / 1048576} MiB)`);
+  });
+}
 
 /**
  * Handshake message 1 is not authenticated (its payload is in the clear), so a captured one re-sent
@@ -486,7 +508,7 @@ test('a node survives a UDP blast of random and mutated datagrams with its tunne
  * it; mesh answers it but keeps the established tunnel until the peer sends traffic on the new one.
  */
 test('a replayed message 1 with a forged newer time does not replace the tunnel', { timeout: 60_000 }, async (t) => {
-  const { hostA, hostB, portA, portB, captured, tunA, nodeA, nodeB } = await startPair(t, 'Robustness CA 2', '10.78.0');
+  const { hostA, hostB, portA, portB, captured, tunA, nodeA, nodeB } = await startPair(t, 'Robustness CA 2', '10.78.0', NATIVE_GRO);
   const p = pinger(tunA, hostA.ip, hostB.ip);
   await pingUntil(p, 5000);
   const original = nodeB.hostmap.get(parseIp(hostA.ip))!;
