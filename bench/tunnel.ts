@@ -3,7 +3,7 @@
  *
  *   npm run bench -- [--cipher aes|chachapoly|both] [--buffer BYTES] [--time 10] [--pings 50]
  *                    [--interval 0.02] [--only mesh|nebula] [--udp-rates KPPS,...|none]
- *                    [--udp-socket-buffer BYTES|none] [--no-offload] [--no-fast-path] [--json FILE]
+ *                    [--udp-socket-buffer BYTES|none] [--no-offload] [--no-fast-path] [--no-io-uring] [--json FILE]
  *
  * Topology (all names carry a random id; nothing is added to the root namespace):
  *
@@ -73,6 +73,8 @@ interface Options {
   offload: boolean;
   /** false (--no-fast-path): mesh runs with tun.fast_path off (every packet through JS). */
   fastPath: boolean;
+  /** false (--no-io-uring): mesh runs with tun.io_uring off (one read(2) per packet from the TUN). */
+  ioUring: boolean;
   /** Offered UDP rates (datagrams/s) of the paced sweep after the unpaced run; empty: none. */
   udpRates: number[];
   /** iperf3's socket buffers (-w) for the second round of UDP runs; null: that round is skipped. */
@@ -89,7 +91,7 @@ const DEFAULT_UDP_SOCKET_BUFFER = 4 << 20;
 function usage(msg?: string): never {
   if (msg) process.stderr.write(`bench: ${msg}\n`);
   process.stderr.write(
-    'usage: npm run bench -- [--cipher aes|chachapoly|both] [--buffer BYTES] [--time SECONDS] [--pings N] [--interval SECONDS] [--only mesh|nebula] [--udp-rates KPPS,...|none] [--udp-socket-buffer BYTES|none] [--no-offload] [--no-fast-path] [--json FILE]\n',
+    'usage: npm run bench -- [--cipher aes|chachapoly|both] [--buffer BYTES] [--time SECONDS] [--pings N] [--interval SECONDS] [--only mesh|nebula] [--udp-rates KPPS,...|none] [--udp-socket-buffer BYTES|none] [--no-offload] [--no-fast-path] [--no-io-uring] [--json FILE]\n',
   );
   process.exit(2);
 }
@@ -103,7 +105,7 @@ const NUMERIC_OPTIONS: Record<string, (o: Options, n: number) => void> = {
 };
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { ciphers: ['aes'], buffer: null, time: 10, pings: 50, interval: 0.02, only: ['mesh', 'nebula'], json: null, offload: true, fastPath: true, udpRates: DEFAULT_UDP_RATES, udpSocketBuffer: DEFAULT_UDP_SOCKET_BUFFER };
+  const o: Options = { ciphers: ['aes'], buffer: null, time: 10, pings: 50, interval: 0.02, only: ['mesh', 'nebula'], json: null, offload: true, fastPath: true, ioUring: true, udpRates: DEFAULT_UDP_RATES, udpSocketBuffer: DEFAULT_UDP_SOCKET_BUFFER };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const next = (): string => {
@@ -150,6 +152,9 @@ function parseArgs(argv: string[]): Options {
       }
       case '--no-fast-path':
         o.fastPath = false;
+        break;
+      case '--no-io-uring':
+        o.ioUring = false;
         break;
       case '--no-offload':
         o.offload = false;
@@ -218,11 +223,13 @@ const UDP_DATAGRAM = 1200;
 interface NodeOffloads {
   tun: string;
   udp: string;
+  /** How the TUN is read: io_uring or read (tun.io_uring). */
+  tunReads: string;
 }
 
 function offloadsOf(log: string): NodeOffloads {
   const logged = (key: string): string => new RegExp(`${key}[=:]\\s*"?([\\w,]+)`).exec(log)?.[1] ?? 'unknown';
-  return { tun: logged('tunOffloads'), udp: logged('udpOffloads') };
+  return { tun: logged('tunOffloads'), udp: logged('udpOffloads'), tunReads: logged('tunReads') };
 }
 
 function procStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
@@ -234,7 +241,7 @@ function procStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   }
 }
 
-function configYaml(host: TestHost, peer: { over: string; under: string }, cipher: Cipher, buffer: number | null, offload: boolean, fastPath: boolean, controlSocket: string): string {
+function configYaml(host: TestHost, peer: { over: string; under: string }, cipher: Cipher, buffer: number | null, opts: Pick<Options, 'offload' | 'fastPath' | 'ioUring'>, controlSocket: string): string {
   const raw = nebulaConfig({
     ca: host.ca,
     cert: host.certPem,
@@ -245,9 +252,9 @@ function configYaml(host: TestHost, peer: { over: string; under: string }, ciphe
     logLevel: 'info',
   });
   // offload is a mesh key; nebula ignores it.
-  const offloadOff = offload ? {} : { offload: false };
+  const offloadOff = opts.offload ? {} : { offload: false };
   raw.listen = { host: '0.0.0.0', port: PORT, ...(buffer ? { read_buffer: buffer, write_buffer: buffer } : {}), ...offloadOff };
-  raw.tun = { disabled: false, dev: TUN, drop_local_broadcast: false, drop_multicast: false, tx_queue: 500, mtu: 1300, routes: [], unsafe_routes: [], ...offloadOff, ...(fastPath ? {} : { fast_path: false }) };
+  raw.tun = { disabled: false, dev: TUN, drop_local_broadcast: false, drop_multicast: false, tx_queue: 500, mtu: 1300, routes: [], unsafe_routes: [], ...offloadOff, ...(opts.fastPath ? {} : { fast_path: false }), ...(opts.ioUring ? {} : { io_uring: false }) };
   // Both nodes name their TUN the same (in their own namespaces) but share /run: one socket each (nebula ignores the key).
   raw.control = { socket: controlSocket };
   return stringify(raw);
@@ -291,7 +298,7 @@ class Bench {
   private startDaemon(impl: Impl, h: 'h1' | 'h2', cipher: Cipher) {
     const peer = h === 'h1' ? 'h2' : 'h1';
     const file = join(this.dir, `${impl}-${cipher}-${h}.yml`);
-    writeFileSync(file, configYaml(this.hosts[h], { over: OVER[peer], under: UNDER[peer] }, cipher, this.opts.buffer, this.opts.offload, this.opts.fastPath, join(this.dir, `${h}.sock`)), { mode: 0o600 });
+    writeFileSync(file, configYaml(this.hosts[h], { over: OVER[peer], under: UNDER[peer] }, cipher, this.opts.buffer, this.opts, join(this.dir, `${h}.sock`)), { mode: 0o600 });
     const child = this.lab.spawn(this.ns[h], ...nodeCommand(impl, file), { env: SERVICE_ENV });
     let log = '';
     const keep = (d: Buffer) => {
@@ -592,7 +599,7 @@ async function main(): Promise<void> {
   const header = [
     `date: ${new Date().toISOString()}`,
     `machine: ${cpus.length} cores (${cpus[0]?.model ?? '?'}), kernel ${os.release()}, node ${process.version}, load average at end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
-    ...results.filter((r) => r.offloads).map((r) => `mesh offloads (${r.cipher}): ${r.offloads!.map((o, i) => `h${i + 1} tun ${o.tun}, udp ${o.udp}`).join('; ')}`),
+    ...results.filter((r) => r.offloads).map((r) => `mesh offloads (${r.cipher}): ${r.offloads!.map((o, i) => `h${i + 1} tun ${o.tun} (reads: ${o.tunReads}), udp ${o.udp}`).join('; ')}`),
     `settings: iperf3 -t ${opts.time} (1 and 4 TCP streams, UDP ${UDP_DATAGRAM} B unpaced${opts.udpRates.length > 0 ? `, then paced at ${opts.udpRates.map((r) => r / 1000).join('/')}k datagrams/s for ${Math.min(opts.time, UDP_STEP_SECONDS)} s each` : ''}${opts.udpSocketBuffer !== null ? `; UDP again with iperf3 socket buffers ${mib(opts.udpSocketBuffer)}` : ''}), ${opts.pings} pings at ${opts.interval} s, socket buffers ${opts.buffer ?? 'default'}, tun MTU 1300`,
     '',
   ].join('\n');

@@ -62,6 +62,7 @@ Napi::ArrayBuffer NewBatch(Napi::Env env, const std::vector<uint32_t>& header, s
 //   void ReadBatch(Napi::Env env, int status);                // on readability; may throw
 //   Napi::Value Stats(const Napi::CallbackInfo& info);
 //   std::string Subject() const;                              // names it in errors: "socket"
+//   void ReleaseReads() noexcept;                             // on close(): what reading holds besides the fd
 template <typename Derived>
 class PolledFd : public Napi::ObjectWrap<Derived> {
  public:
@@ -176,6 +177,7 @@ class PolledFd : public Napi::ObjectWrap<Derived> {
 
   void Close(const Napi::CallbackInfo&) {
     CloseFd();
+    static_cast<Derived*>(this)->ReleaseReads();
     DropSelfRef();
   }
 

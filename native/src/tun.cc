@@ -20,6 +20,7 @@
 #include "netlink.h"
 #include "offload.h"
 #include "polled_fd.h"
+#include "uring_reads.h"
 
 namespace mesh {
 
@@ -64,13 +65,15 @@ void BuildIov(const offload::TunWrite& w, const std::vector<offload::Span>& span
 
 class Tun : public PolledFd<Tun>, public fastpath::TunSink {
  public:
-  // new Tun(name: string, offload?: boolean)  — "" lets the kernel pick (tun%d); a pattern like
-  // "mesh%d" works too. With offload, IFF_VNET_HDR and the best offload set the kernel accepts;
-  // a kernel that refuses IFF_VNET_HDR gets a plain device (see the `offloads` property).
+  // new Tun(name: string, offload?: boolean, ioUring?: boolean)  — "" lets the kernel pick (tun%d);
+  // a pattern like "mesh%d" works too. With offload, IFF_VNET_HDR and the best offload set the
+  // kernel accepts; a kernel that refuses IFF_VNET_HDR gets a plain device (see `offloads`). With
+  // ioUring, queued packets are read in io_uring batches where the kernel allows (see `readMode`).
   explicit Tun(const Napi::CallbackInfo& info) : PolledFd(info, "tun", "MeshTun") {
     Napi::Env env = info.Env();
     std::string name = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
     bool offload = info.Length() > 1 && info[1].ToBoolean();
+    bool io_uring = info.Length() > 2 && info[2].ToBoolean();
     if (name.size() >= IFNAMSIZ) {
       throw Napi::Error::New(env, "tun: interface name \"" + name + "\" is longer than 15 characters");
     }
@@ -92,6 +95,7 @@ class Tun : public PolledFd<Tun>, public fastpath::TunSink {
     }
     name_.assign(ifr.ifr_name, strnlen(ifr.ifr_name, IFNAMSIZ));
     vnet_hdr_ = (ifr.ifr_flags & IFF_VNET_HDR) != 0;
+    if (io_uring) uring_.Open();
     if (vnet_hdr_) {
       for (unsigned set : kOffloadSets) {
         if (ioctl(fd_, TUNSETOFFLOAD, static_cast<unsigned long>(set)) == 0) {
@@ -125,6 +129,10 @@ class Tun : public PolledFd<Tun>, public fastpath::TunSink {
 
   Napi::Value GetName(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), name_); }
   Napi::Value GetFd(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), fd_); }
+  // "io_uring" (batches of reads in one system call) or "read" (one read(2) per packet).
+  Napi::Value GetReadMode(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), uring_.IsOpen() ? "io_uring" : "read"); }
+  // After close(): the ring goes with the device.
+  void ReleaseReads() noexcept { uring_.Close(); }
   std::string Subject() const { return "device " + name_; }
 
   // The active offloads: "vnet_hdr", then "csum", "tso4", "tso6", "uso4", "uso6" as enabled.
@@ -299,37 +307,57 @@ class Tun : public PolledFd<Tun>, public fastpath::TunSink {
     int maxPacket = std::max(mtu_, 1500) + 64;
     // With a vnet header one read can yield a 64 KiB super-packet: keep room to split one more.
     size_t room = vnet_hdr_ ? offload::kSegmentRoom : static_cast<size_t>(maxPacket);
-    size_t want = static_cast<size_t>(batch_) * static_cast<size_t>(maxPacket) + (vnet_hdr_ ? room : 0);
+    // One read's buffer: a whole super-packet after its vnet header, or one packet.
+    size_t frame_size = vnet_hdr_ ? offload::kVnetHdrLen + offload::kMaxSuperPacket : static_cast<size_t>(maxPacket);
+    size_t frames = uring_.IsOpen() ? UringReads::kEntries : 1;
+    // The batch, plus room to split what each read of one io_uring round may bring.
+    size_t want = static_cast<size_t>(batch_) * static_cast<size_t>(maxPacket) + (uring_.IsOpen() ? frames * room : (vnet_hdr_ ? room : 0));
     if (slab_.size() < want) slab_.resize(want);
-    if (vnet_hdr_ && frame_.size() < offload::kVnetHdrLen + offload::kMaxSuperPacket) {
-      frame_.resize(offload::kVnetHdrLen + offload::kMaxSuperPacket);
-    }
+    if (frames_.size() < frames * frame_size) frames_.resize(frames * frame_size);
     lens_.clear();
     size_t used = 0;
     int err = status < 0 ? EIO : 0;
-    while (err == 0 && static_cast<int>(lens_.size()) < batch_ && slab_.size() - used >= room) {
-      char* into = vnet_hdr_ ? frame_.data() : slab_.data() + used;
-      ssize_t n = read(fd_, into, vnet_hdr_ ? frame_.size() : slab_.size() - used);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-        err = errno;
-        break;
+    // Reads per round: one read(2) first; while each read brings one packet (a queue of small
+    // packets), io_uring rounds of 2, 4, 8, ... reads in one system call; after a super-packet (a
+    // bulk TCP flow, already 64 KiB a read) one read(2) at a time again.
+    size_t next = 1;
+    int results[UringReads::kEntries];
+    while (err == 0 && lens_.size() < static_cast<size_t>(batch_) && slab_.size() - used >= room) {
+      size_t k = 1;
+      if (next > 1 && uring_.IsOpen()) {
+        k = std::min({next, frames, static_cast<size_t>(batch_) - lens_.size(), (slab_.size() - used) / room});
       }
-      if (!vnet_hdr_) {
-        lens_.push_back(static_cast<uint32_t>(n));
-        used += static_cast<size_t>(n);
-        continue;
+      // Without a vnet header a single read lands in the batch itself.
+      bool in_place = k == 1 && !vnet_hdr_;
+      rx_reads_++;
+      if (k == 1) {
+        char* into = in_place ? slab_.data() + used : frames_.data();
+        ssize_t n = read(fd_, into, in_place ? slab_.size() - used : frame_size);
+        results[0] = n < 0 ? -errno : static_cast<int>(n);
+      } else if (uring_.Read(fd_, frames_.data(), frame_size, static_cast<unsigned>(k), results) < 0) {
+        uring_.Close();  // what it read is in results; one read(2) at a time from now on
       }
-      size_t before = lens_.size();
-      long wrote = offload::Segment(reinterpret_cast<const uint8_t*>(frame_.data()), static_cast<size_t>(n),
-                                    reinterpret_cast<uint8_t*>(slab_.data() + used), slab_.size() - used, lens_);
-      if (wrote < 0) {
-        rx_invalid_++;
-        continue;
+      bool drained = false, single = true;
+      for (size_t i = 0; i < k; i++) {
+        int n = results[i];
+        if (n == -EAGAIN || n == -EWOULDBLOCK) {
+          drained = true;
+          continue;
+        }
+        if (n == -EINTR) continue;
+        if (k > 1 && (n == -EOPNOTSUPP || n == -EINVAL)) {
+          uring_.Close();  // this kernel cannot read a TUN without waiting: read(2) it is
+          continue;
+        }
+        if (n < 0) {
+          err = -n;
+          break;
+        }
+        const char* data = in_place ? slab_.data() + used : frames_.data() + i * frame_size;
+        if (!Take(data, static_cast<size_t>(n), in_place ? slab_.size() - used : frame_size, in_place, used)) single = false;
       }
-      if (lens_.size() - before > 1) rx_super_packets_++;
-      used += static_cast<size_t>(wrote);
+      if (drained) break;
+      next = single && uring_.IsOpen() ? k * 2 : 1;
     }
     rx_packets_ += lens_.size();
     if (!lens_.empty()) DeliverUnhandled(env, used);
@@ -340,6 +368,32 @@ class Tun : public PolledFd<Tun>, public fastpath::TunSink {
       Deliver(env, {env.Undefined(), Napi::Number::New(env, 0), Napi::Error::New(env, msg).Value()});
       DropSelfRef();
     }
+  }
+
+  // Adds what one read brought (`n` bytes in a buffer of `cap`) to the batch at slab_ + used: a
+  // packet as it is (copied unless read in place), a super-packet split to the MTU. False for a
+  // super-packet. The slab has room for it: the read loop keeps `room` free per read.
+  bool Take(const char* data, size_t n, size_t cap, bool in_place, size_t& used) {
+    if (n > cap) {
+      rx_invalid_++;  // a kernel that reports more than it could copy
+      return true;
+    }
+    if (!vnet_hdr_) {
+      if (!in_place) std::memcpy(slab_.data() + used, data, n);
+      lens_.push_back(static_cast<uint32_t>(n));
+      used += n;
+      return true;
+    }
+    size_t before = lens_.size();
+    long wrote = offload::Segment(reinterpret_cast<const uint8_t*>(data), n, reinterpret_cast<uint8_t*>(slab_.data() + used), slab_.size() - used, lens_);
+    if (wrote < 0) {
+      rx_invalid_++;
+      return true;
+    }
+    used += static_cast<size_t>(wrote);
+    if (lens_.size() - before <= 1) return true;
+    rx_super_packets_++;
+    return false;
   }
 
   // Offers the packets read (lens_, back to back in slab_) to the fast path, and hands the rest to JS
@@ -422,6 +476,7 @@ class Tun : public PolledFd<Tun>, public fastpath::TunSink {
     return StatsWith(info.Env(), {{"rxPackets", rx_packets_},
                                   {"txPackets", tx_packets_},
                                   {"rxSuperPackets", rx_super_packets_},
+                                  {"rxReads", rx_reads_},
                                   {"rxInvalid", rx_invalid_},
                                   {"txSuperPackets", tx_super_packets_}});
   }
@@ -432,6 +487,7 @@ class Tun : public PolledFd<Tun>, public fastpath::TunSink {
       InstanceAccessor<&Tun::GetName>("name"),
       InstanceAccessor<&Tun::GetFd>("fd"),
       InstanceAccessor<&Tun::GetOffloads>("offloads"),
+      InstanceAccessor<&Tun::GetReadMode>("readMode"),
       InstanceMethod<&Tun::SetMtu>("setMtu"),
       InstanceMethod<&Tun::SetAddress>("setAddress"),
       InstanceMethod<&Tun::SetTxQueueLength>("setTxQueueLength"),
@@ -455,7 +511,10 @@ class Tun : public PolledFd<Tun>, public fastpath::TunSink {
   static constexpr int kMaxHeadroom = 256;
   int headroom_ = 0;
   ReadBuffer slab_;
-  ReadBuffer frame_;
+  // The buffers of one round of reads (one, or UringReads::kEntries with io_uring).
+  ReadBuffer frames_;
+  UringReads uring_;
+  bool want_uring_ = false;
   std::vector<uint32_t> lens_;
   std::vector<offload::Span> spans_;
   std::vector<offload::TunWrite> writes_;
@@ -464,7 +523,7 @@ class Tun : public PolledFd<Tun>, public fastpath::TunSink {
   std::vector<offload::Span> read_spans_;
   std::vector<uint8_t> handled_;
   std::vector<uint32_t> js_lens_;
-  uint64_t rx_packets_ = 0, tx_packets_ = 0, rx_super_packets_ = 0, rx_invalid_ = 0, tx_super_packets_ = 0;
+  uint64_t rx_packets_ = 0, tx_packets_ = 0, rx_super_packets_ = 0, rx_invalid_ = 0, tx_super_packets_ = 0, rx_reads_ = 0;
 };
 
 // segmentTunFrame(frame: Uint8Array, cap?: number): Buffer[] | null — offload::Segment

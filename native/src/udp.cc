@@ -193,6 +193,7 @@ class Udp : public PolledFd<Udp>, public fastpath::UdpSink {
   Napi::Value GetLocalPort(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), local_port_); }
   Napi::Value GetLocalAddress(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), local_address_); }
   std::string Subject() const { return "socket"; }
+  void ReleaseReads() noexcept {}
 
   // Active offloads: any of "gso", "gro".
   Napi::Value GetOffloads(const Napi::CallbackInfo& info) {

@@ -20,6 +20,8 @@ export interface NativeTunStats {
   rxInvalid: number;
   /** Offloads only: writes that carried several coalesced TCP segments or UDP datagrams. */
   txSuperPackets: number;
+  /** System calls that read: read(2) calls, EAGAIN included, and io_uring rounds. */
+  rxReads: number;
   txDropped: number;
   txErrors: number;
   lastTxError: string | null;
@@ -30,6 +32,8 @@ export interface NativeTun {
   readonly fd: number;
   /** Active offloads: [] or "vnet_hdr" followed by any of "csum", "tso4", "tso6", "uso4", "uso6". */
   readonly offloads: string[];
+  /** "io_uring": queued packets are read in batches, one system call for several; "read": one read(2) each. */
+  readonly readMode: 'io_uring' | 'read';
   setMtu(mtu: number): void;
   setAddress(ip: number, bits: number): void;
   setTxQueueLength(length: number): void;
@@ -156,7 +160,7 @@ export interface NativeAddon {
   FastPath?: new () => NativeFastPath;
   /** Absent when the running node does not export the OpenSSL functions it needs. */
   Aead?: new (cipher: 'aes' | 'chachapoly', key: Uint8Array) => NativeAead;
-  Tun: new (name: string, offload?: boolean) => NativeTun;
+  Tun: new (name: string, offload?: boolean, ioUring?: boolean) => NativeTun;
   /** For tests: the packets one frame read from a vnet-header TUN splits into (null: dropped). */
   segmentTunFrame(frame: Uint8Array, room?: number): Buffer[] | null;
   /** For tests: the bytes (virtio_net_hdr first) of each TUN write the coalescer makes of `packets` (`udp`: the device has USO). */

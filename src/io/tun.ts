@@ -49,6 +49,8 @@ export interface TunOptions {
    * them; reads are split into MTU-sized packets and TCP runs written as super-packets natively.
    */
   offload?: boolean;
+  /** Read queued packets in io_uring batches where the kernel allows it (default true; else one read(2) per packet). */
+  ioUring?: boolean;
 }
 
 /** Free bytes before and after each packet the native device delivers: a tunnel header or tag fits. */
@@ -61,6 +63,8 @@ export interface TunDevice {
   readonly headroom?: number;
   /** Kernel offloads in use (see NativeTun.offloads); absent or [] when none. */
   readonly offloads?: readonly string[];
+  /** How the native device reads (see NativeTun.readMode); absent for others. */
+  readonly readMode?: string;
   /** One call per batch read from the kernel. Setting a handler starts reading; a later call replaces it. */
   onPackets(handler: (packets: Buffer[]) => void): void;
   /** A device that can fail for good (the kernel's, deleted with `ip link del`) reports it here once. */
@@ -94,6 +98,10 @@ export class NativeTunDevice implements TunDevice {
 
   get offloads(): readonly string[] {
     return this.dev.offloads;
+  }
+
+  get readMode(): string {
+    return this.dev.readMode;
   }
 
   onPackets(handler: (packets: Buffer[]) => void): void {
@@ -193,7 +201,7 @@ export function checkRoute(route: TunRoute): void {
 export function openTun(options: TunOptions): TunDevice & NativeTunDevice {
   const { Tun } = loadNative();
   if (!Number.isInteger(options.mtu) || options.mtu < 68 || options.mtu > 65535) throw new RangeError(`invalid tun mtu ${options.mtu}`);
-  const dev = new Tun(options.name ?? '', options.offload ?? true);
+  const dev = new Tun(options.name ?? '', options.offload ?? true, options.ioUring ?? true);
   const device = new NativeTunDevice(dev, options.mtu, options.batch ?? 64);
   try {
     dev.setMtu(options.mtu);

@@ -22,9 +22,10 @@ export interface NodeConfigOptions {
   amLighthouse?: boolean;
   /**
    * offload: mesh's tun.offload (virtio_net_hdr, TSO/USO); see kernelOffloads.
+   * ioUring: mesh's tun.io_uring; default true, or false when MESH_LAB_IO_URING=0.
    * fastPath: mesh's tun.fast_path; default true, or false when MESH_LAB_FAST_PATH=0 (any lab suite on the JS path alone).
    */
-  tun?: { disabled?: boolean; dev?: string; mtu?: number; offload?: boolean; fastPath?: boolean; unsafe_routes?: { route: string; via: string; mtu?: number }[] };
+  tun?: { disabled?: boolean; dev?: string; mtu?: number; offload?: boolean; ioUring?: boolean; fastPath?: boolean; unsafe_routes?: { route: string; via: string; mtu?: number }[] };
   cipher?: 'aes' | 'chachapoly';
   inbound?: FirewallRule[];
   outbound?: FirewallRule[];
@@ -61,6 +62,7 @@ export function nebulaConfig(o: NodeConfigOptions): Record<string, unknown> {
       mtu: o.tun?.mtu ?? 1300,
       unsafe_routes: o.tun?.unsafe_routes ?? [],
       ...(kernelOffloads(o.tun?.offload) ? {} : { offload: false }),
+      ...((o.tun?.ioUring ?? process.env.MESH_LAB_IO_URING !== '0') ? {} : { io_uring: false }),
       ...((o.tun?.fastPath ?? process.env.MESH_LAB_FAST_PATH !== '0') ? {} : { fast_path: false }),
     },
     logging: { level: o.logLevel ?? 'info', format: 'text' },

@@ -76,6 +76,8 @@ export interface OverlayLabOptions {
   meshBin?: string;
   /** mesh hosts' kernel offloads, tun.offload and listen.offload (default: on, or off when MESH_LAB_OFFLOAD=0). */
   offload?: boolean;
+  /** mesh hosts' tun.io_uring (default: on, or off when MESH_LAB_IO_URING=0). */
+  ioUring?: boolean;
   /** Certificate format of the lab CA and its hosts (mesh pki only). Default 1. */
   certVersion?: 1 | 2;
   /** Each host also gets an IPv6 overlay address, fd31:<net>::<n>/64, in its (v2) certificate. */
@@ -98,6 +100,7 @@ export class OverlayLab extends Lab<OverlayHost> {
   cipher: Cipher;
   private readonly meshBin?: string;
   private readonly offload: boolean | undefined;
+  private readonly ioUring: boolean | undefined;
   private readonly ipv6: boolean;
 
   private constructor(options: OverlayLabOptions) {
@@ -116,6 +119,7 @@ export class OverlayLab extends Lab<OverlayHost> {
     this.cipher = options.cipher ?? 'aes';
     this.meshBin = options.meshBin;
     this.offload = options.offload;
+    this.ioUring = options.ioUring;
   }
 
   /** Creates a lab; with a test context, cleanup() runs when the test ends (pass or fail). */
@@ -171,7 +175,7 @@ export class OverlayLab extends Lab<OverlayHost> {
       lighthouses: (host.lighthouses ?? []).map((n) => this.host(n).vpnIp),
       relay: { am_relay: host.amRelay, relays: host.relays.map((n) => this.host(n).vpnIp) },
       cipher: this.cipher,
-      tun: { disabled: host.tunDisabled, dev: host.tunDev, mtu: 1300, offload: this.offload },
+      tun: { disabled: host.tunDisabled, dev: host.tunDev, mtu: 1300, offload: this.offload, ioUring: this.ioUring },
       inbound: host.inbound,
       outbound: host.outbound,
       logLevel: host.logLevel,

@@ -295,6 +295,7 @@ export class MeshNode implements InsideNode, OutsideNode {
           routes: kernelRoutesOf(config),
           txQueueLength: config.tun.txQueue,
           offload: config.tun.offload,
+          ioUring: config.tun.ioUring,
         });
       } catch (err) {
         // The kernel refused or did not answer (no CAP_NET_ADMIN, netlink timeout...): a clear error, not a crash.
@@ -336,7 +337,7 @@ export class MeshNode implements InsideNode, OutsideNode {
     await node.nat.start();
     node.relays.start();
     log.info(
-      { vpnIp: formatVpnAddr(identity.vpnIp), cert: identity.cert.details.name, fingerprint: identity.fingerprint, listen: `${config.listen.host}:${udp.localPort}`, tun: tun.name, tunOffloads: tun.offloads?.join(',') || 'none', udpOffloads: udp.offloads?.join(',') || 'none', cipher: config.cipher, aead: deps.aead?.name ?? 'node-crypto' },
+      { vpnIp: formatVpnAddr(identity.vpnIp), cert: identity.cert.details.name, fingerprint: identity.fingerprint, listen: `${config.listen.host}:${udp.localPort}`, tun: tun.name, tunOffloads: tun.offloads?.join(',') || 'none', ...(tun.readMode ? { tunReads: tun.readMode } : {}), udpOffloads: udp.offloads?.join(',') || 'none', cipher: config.cipher, aead: deps.aead?.name ?? 'node-crypto' },
       'mesh node started',
     );
     node.timers.after(0, () => node.handshakes.rehearse());

@@ -19,7 +19,7 @@ interface RouteJson {
 }
 
 type Request =
-  | { id: number; op: 'open'; name?: string; mtu: number; address: string; moreAddresses?: string[]; routes?: RouteJson[]; txQueueLength?: number; listen?: boolean; offload?: boolean }
+  | { id: number; op: 'open'; name?: string; mtu: number; address: string; moreAddresses?: string[]; routes?: RouteJson[]; txQueueLength?: number; listen?: boolean; offload?: boolean; ioUring?: boolean }
   | { id: number; op: 'listen' }
   | { id: number; op: 'write'; packets: string[] }
   | { id: number; op: 'addRoute' | 'removeRoute'; route: RouteJson }
@@ -65,10 +65,11 @@ async function handle(req: Request): Promise<unknown> {
         routes: (req.routes ?? []).map(toRoute),
         ...(req.txQueueLength !== undefined ? { txQueueLength: req.txQueueLength } : {}),
         ...(req.offload !== undefined ? { offload: req.offload } : {}),
+        ...(req.ioUring !== undefined ? { ioUring: req.ioUring } : {}),
       });
       tuns.push(tun);
       if (req.listen !== false) listen(tun);
-      return { name: tun.name, mtu: tun.mtu, offloads: tun.offloads };
+      return { name: tun.name, mtu: tun.mtu, offloads: tun.offloads, readMode: tun.readMode };
     }
     case 'listen':
       listen(current());

@@ -2,7 +2,7 @@
  * Two mesh nodes with real TUN devices in network namespaces (root only; skips with the reason
  * otherwise): overlay ping both ways and 100 MiB over TCP with matching SHA-256, once per cipher
  * with the kernel offloads (TUN: TSO super-packets split before sealing, coalesced writes; UDP: GSO
- * and GRO) and once without.
+ * and GRO) and io_uring reads, and once with neither (one read(2) and write per packet).
  * Also SIGTERM: the node exits 0, its TUN device is gone, and the peer handles the closeTunnel.
  */
 import { test } from 'node:test';
@@ -22,19 +22,22 @@ const runs = [
 ] as const satisfies readonly { cipher: Cipher; offload: boolean; net: number }[];
 
 for (const { cipher, offload, net } of runs) {
-  const offloads = offload ? 'kernel offloads' : 'no kernel offloads';
+  const offloads = offload ? 'kernel offloads, io_uring' : 'no kernel offloads, no io_uring';
   test(`mesh <-> mesh over real TUN (${cipher}, ${offloads}): ping both ways, 100 MiB TCP intact, SIGTERM`, { timeout: 120_000 }, async (t) => {
     const reason = await labSkipReason();
     if (reason) {
       skipTest(t, reason);
       return;
     }
-    await withOverlayLab(t, { cipher, net, offload }, async (lab) => {
+    await withOverlayLab(t, { cipher, net, offload, ioUring: offload }, async (lab) => {
       await lab.addHost('a');
       await lab.addHost('b');
       await lab.start('a');
       await lab.start('b');
-      for (const host of ['a', 'b']) assertKernelOffloads(lab, host, offload);
+      for (const host of ['a', 'b']) {
+        assertKernelOffloads(lab, host, offload);
+        assert.match(lab.log(host), offload ? /tunReads: "io_uring"/ : /tunReads: "read"/, lab.logTail(host));
+      }
       await lab.waitForPing('a', 'b');
       await lab.waitForPing('b', 'a');
       assert.match(lab.log('a'), /tunnel up \(initiator\)/);

@@ -49,6 +49,8 @@ export const tunSection = section(
     offload: bool('offload', true),
     /** mesh only: established, firewall-approved flows on direct tunnels forwarded natively (native/src/fastpath.cc). */
     fastPath: bool('fast_path', true),
+    /** mesh only: queued packets read in io_uring batches (native/src/uring_reads.cc) where the kernel allows it. */
+    ioUring: bool('io_uring', true),
   },
   { ignored: { routines: unsupported('deprecated in nebula; use routines'), use_system_route_table: laterNebula('1.7') } },
 );

@@ -278,7 +278,7 @@ describe('parseConfig: Nebula-shaped files', () => {
     assert.deepEqual(config.preferredRanges, []);
     assert.deepEqual(config.relay, { relays: [], amRelay: false, useRelays: true });
     assert.deepEqual(config.tun, {
-      disabled: false, dev: null, mtu: 1300, txQueue: 500, dropLocalBroadcast: false, dropMulticast: false, offload: true, fastPath: true, routes: [], unsafeRoutes: [],
+      disabled: false, dev: null, mtu: 1300, txQueue: 500, dropLocalBroadcast: false, dropMulticast: false, offload: true, fastPath: true, ioUring: true, routes: [], unsafeRoutes: [],
     });
     assert.deepEqual(config.logging, { level: 'info', format: 'text', disableTimestamp: false, timestampFormat: '' });
     assert.deepEqual(config.handshakes, { tryInterval: 100, retries: 10, triggerBuffer: 64, incomingPerSecond: 2000, incomingBurst: 4000 });
