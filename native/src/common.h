@@ -2,11 +2,13 @@
 #pragma once
 
 #include <napi.h>
+#include <sys/mman.h>
 #include <uv.h>
 
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -40,6 +42,39 @@ struct DefaultInitAllocator : std::allocator<T> {
 
 // A byte buffer for kernel reads: grown without zeroing (see DefaultInitAllocator).
 using ReadBuffer = std::vector<char, DefaultInitAllocator<char>>;
+
+// A large byte buffer for kernel reads in a mapping of its own, so that only the pages written
+// become resident, wherever malloc would have put it (glibc raises its mmap threshold once Node
+// frees the start-up snapshot's 4 MB, and a malloc'd buffer then sits in the brk heap). Reserve
+// grows it with a new mapping: what it held is not kept.
+class MappedBuffer {
+ public:
+  MappedBuffer() = default;
+  ~MappedBuffer() { Release(); }
+  MappedBuffer(const MappedBuffer&) = delete;
+  MappedBuffer& operator=(const MappedBuffer&) = delete;
+
+  char* data() const noexcept { return data_; }
+  size_t size() const noexcept { return size_; }
+  void Reserve(size_t n) {
+    if (n <= size_) return;
+    void* p = mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    Release();
+    data_ = static_cast<char*>(p);
+    size_ = n;
+  }
+
+ private:
+  void Release() noexcept {
+    if (data_ != nullptr) munmap(data_, size_);
+    data_ = nullptr;
+    size_ = 0;
+  }
+
+  char* data_ = nullptr;
+  size_t size_ = 0;
+};
 
 }  // namespace mesh
 

@@ -312,8 +312,8 @@ class Tun : public PolledFd<Tun>, public fastpath::TunSink {
     size_t frames = uring_.IsOpen() ? UringReads::kEntries : 1;
     // The batch, plus room to split what each read of one io_uring round may bring.
     size_t want = static_cast<size_t>(batch_) * static_cast<size_t>(maxPacket) + (uring_.IsOpen() ? frames * room : (vnet_hdr_ ? room : 0));
-    if (slab_.size() < want) slab_.resize(want);
-    if (frames_.size() < frames * frame_size) frames_.resize(frames * frame_size);
+    slab_.Reserve(want);
+    frames_.Reserve(frames * frame_size);
     lens_.clear();
     size_t used = 0;
     int err = status < 0 ? EIO : 0;
@@ -510,9 +510,9 @@ class Tun : public PolledFd<Tun>, public fastpath::TunSink {
   // Free bytes around each delivered packet (start's third argument), for the tunnel header and tag.
   static constexpr int kMaxHeadroom = 256;
   int headroom_ = 0;
-  ReadBuffer slab_;
+  MappedBuffer slab_;
   // The buffers of one round of reads (one, or UringReads::kEntries with io_uring).
-  ReadBuffer frames_;
+  MappedBuffer frames_;
   UringReads uring_;
   bool want_uring_ = false;
   std::vector<uint32_t> lens_;
