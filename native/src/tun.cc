@@ -514,7 +514,6 @@ class Tun : public PolledFd<Tun>, public fastpath::TunSink {
   // The buffers of one round of reads (one, or UringReads::kEntries with io_uring).
   MappedBuffer frames_;
   UringReads uring_;
-  bool want_uring_ = false;
   std::vector<uint32_t> lens_;
   std::vector<offload::Span> spans_;
   std::vector<offload::TunWrite> writes_;
