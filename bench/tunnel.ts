@@ -3,7 +3,8 @@
  *
  *   npm run bench -- [--cipher aes|chachapoly|both] [--buffer BYTES] [--time 10] [--pings 50]
  *                    [--interval 0.02] [--only mesh|nebula] [--udp-rates KPPS,...|none]
- *                    [--udp-socket-buffer BYTES|none] [--no-offload] [--no-fast-path] [--no-io-uring] [--json FILE]
+ *                    [--udp-socket-buffer BYTES|none] [--no-offload] [--no-fast-path] [--no-io-uring]
+ *                    [--first-ping N] [--json FILE]
  *
  * Topology (all names carry a random id; nothing is added to the root namespace):
  *
@@ -16,6 +17,7 @@
  *  - h1's daemon is started and its tun waited for; then h2's daemon is started at T0 and, as soon as
  *    `ip monitor` reports its tun's route, h2 pings h1 every 10 ms (`ping -c 1 -w 15 -i 0.01`) until the
  *    first reply: time-to-first-ping = reply - T0 (including h2's own start-up and tun creation);
+ *    `--first-ping N` measures this alone, N rounds of a fresh pair per implementation and cipher;
  *  - RTT: `ping -c N -i INTERVAL` h1 → h2 over the tunnel (avg / p50 / max);
  *  - TCP: `iperf3 -t T -c h2` h1 → h2 over the tunnel, 1 stream and 4 (`-P 4`); UDP: 1200-byte datagrams
  *    as fast as iperf3 sends them (`-u -b 0 -l 1200`), the rate that arrives; then the same at each
@@ -79,6 +81,8 @@ interface Options {
   udpRates: number[];
   /** iperf3's socket buffers (-w) for the second round of UDP runs; null: that round is skipped. */
   udpSocketBuffer: number | null;
+  /** --first-ping N: only the time to first ping, N times per implementation and cipher, interleaved; 0: the full run. */
+  firstPingRounds: number;
 }
 
 /** The default sweep: 30k to 120k datagrams/s, around both implementations' rates on a 2-core box. */
@@ -91,7 +95,7 @@ const DEFAULT_UDP_SOCKET_BUFFER = 4 << 20;
 function usage(msg?: string): never {
   if (msg) process.stderr.write(`bench: ${msg}\n`);
   process.stderr.write(
-    'usage: npm run bench -- [--cipher aes|chachapoly|both] [--buffer BYTES] [--time SECONDS] [--pings N] [--interval SECONDS] [--only mesh|nebula] [--udp-rates KPPS,...|none] [--udp-socket-buffer BYTES|none] [--no-offload] [--no-fast-path] [--no-io-uring] [--json FILE]\n',
+    'usage: npm run bench -- [--cipher aes|chachapoly|both] [--buffer BYTES] [--time SECONDS] [--pings N] [--interval SECONDS] [--only mesh|nebula] [--udp-rates KPPS,...|none] [--udp-socket-buffer BYTES|none] [--no-offload] [--no-fast-path] [--no-io-uring] [--first-ping N] [--json FILE]\n',
   );
   process.exit(2);
 }
@@ -102,10 +106,11 @@ const NUMERIC_OPTIONS: Record<string, (o: Options, n: number) => void> = {
   '--time': (o, n) => (o.time = n),
   '--pings': (o, n) => (o.pings = Math.round(n)),
   '--interval': (o, n) => (o.interval = n),
+  '--first-ping': (o, n) => (o.firstPingRounds = Math.round(n)),
 };
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { ciphers: ['aes'], buffer: null, time: 10, pings: 50, interval: 0.02, only: ['mesh', 'nebula'], json: null, offload: true, fastPath: true, ioUring: true, udpRates: DEFAULT_UDP_RATES, udpSocketBuffer: DEFAULT_UDP_SOCKET_BUFFER };
+  const o: Options = { ciphers: ['aes'], buffer: null, time: 10, pings: 50, interval: 0.02, only: ['mesh', 'nebula'], json: null, offload: true, fastPath: true, ioUring: true, udpRates: DEFAULT_UDP_RATES, udpSocketBuffer: DEFAULT_UDP_SOCKET_BUFFER, firstPingRounds: 0 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const next = (): string => {
@@ -260,6 +265,25 @@ function configYaml(host: TestHost, peer: { over: string; under: string }, ciphe
   return stringify(raw);
 }
 
+/** Milliseconds from starting h2's daemon to its tun's route, and to the first reply over the tunnel. */
+interface FirstPing {
+  tunUpMs: number;
+  ttfpMs: number;
+}
+
+/** A daemon the benchmark started: its process and what it has logged so far. */
+interface Daemon {
+  child: ChildProcess;
+  pid: number;
+  log: () => string;
+}
+
+/** The two daemons of one measurement, as far as they were started. */
+interface Pair {
+  d1: Daemon | null;
+  d2: Daemon | null;
+}
+
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
@@ -295,7 +319,7 @@ class Bench {
     await lab.execOk(this.ns.h1, 'ping', ['-n', '-c', '1', '-w', '5', UNDER.h2]);
   }
 
-  private startDaemon(impl: Impl, h: 'h1' | 'h2', cipher: Cipher) {
+  private startDaemon(impl: Impl, h: 'h1' | 'h2', cipher: Cipher): Daemon {
     const peer = h === 'h1' ? 'h2' : 'h1';
     const file = join(this.dir, `${impl}-${cipher}-${h}.yml`);
     writeFileSync(file, configYaml(this.hosts[h], { over: OVER[peer], under: UNDER[peer] }, cipher, this.opts.buffer, this.opts, join(this.dir, `${h}.sock`)), { mode: 0o600 });
@@ -406,26 +430,59 @@ class Bench {
     return { deliveredPps, sweep, peakPps: Math.max(deliveredPps, ...sweep.map((p) => p.deliveredPps)) };
   }
 
-  async measure(impl: Impl, cipher: Cipher): Promise<Result> {
-    const { ns, opts } = this;
-    process.stderr.write(`bench: ${impl} ${cipher}: starting h1\n`);
-    let d1: ReturnType<Bench['startDaemon']> | null = null;
-    let d2: ReturnType<Bench['startDaemon']> | null = null;
-    const tun1 = this.watchTun('h1', () => d1);
+  /**
+   * Starts h1 and waits for its tun; then starts h2 at T0 and, once h2's tun is up, pings h1 from h2
+   * until the first reply. Returns the milliseconds since T0 to h2's tun and to that reply; the
+   * daemons started are left in `pair` for the caller to stop.
+   */
+  private async firstPing(impl: Impl, cipher: Cipher, pair: Pair): Promise<FirstPing> {
+    const tun1 = this.watchTun('h1', () => pair.d1);
     let tun2: ReturnType<Bench['watchTun']> | null = null;
     try {
       await sleep(MONITOR_READY_MS);
-      d1 = this.startDaemon(impl, 'h1', cipher);
+      pair.d1 = this.startDaemon(impl, 'h1', cipher);
       await tun1.up;
-      tun2 = this.watchTun('h2', () => d2);
+      tun2 = this.watchTun('h2', () => pair.d2);
       await sleep(MONITOR_READY_MS);
-      // Time to first ping: h2 started at T0, pings h1 every 10 ms (once its tun exists) until a reply.
       const t0 = performance.now();
-      d2 = this.startDaemon(impl, 'h2', cipher);
+      const d2 = (pair.d2 = this.startDaemon(impl, 'h2', cipher));
       await tun2.up;
-      const first = await this.lab.exec(ns.h2, 'ping', ['-n', '-i', '0.01', '-c', '1', '-w', '15', OVER.h1], { timeoutMs: 20_000 });
+      const tunUpMs = performance.now() - t0;
+      const first = await this.lab.exec(this.ns.h2, 'ping', ['-n', '-i', '0.01', '-c', '1', '-w', '15', OVER.h1], { timeoutMs: 20_000 });
       const ttfpMs = performance.now() - t0;
       if (first.code !== 0) throw new Error(`no first ping h2 → h1 over ${impl}: ${first.stdout}${first.stderr}\nh2 log:\n${d2.log().slice(-2000)}`);
+      return { tunUpMs, ttfpMs };
+    } finally {
+      tun1.close();
+      tun2?.close();
+    }
+  }
+
+  private async stopPair(pair: Pair): Promise<void> {
+    if (pair.d2) await this.stopDaemon(pair.d2);
+    if (pair.d1) await this.stopDaemon(pair.d1);
+  }
+
+  /** `--first-ping`: a fresh pair of daemons, the time to first ping, both stopped. */
+  async firstPingOnly(impl: Impl, cipher: Cipher): Promise<FirstPing> {
+    process.stderr.write(`bench: ${impl} ${cipher}: first ping\n`);
+    const pair: Pair = { d1: null, d2: null };
+    try {
+      return await this.firstPing(impl, cipher, pair);
+    } finally {
+      await this.stopPair(pair);
+    }
+  }
+
+  async measure(impl: Impl, cipher: Cipher): Promise<Result> {
+    const { ns, opts } = this;
+    process.stderr.write(`bench: ${impl} ${cipher}: starting h1\n`);
+    const pair: Pair = { d1: null, d2: null };
+    try {
+      // Time to first ping: h2 started at T0, pings h1 every 10 ms (once its tun exists) until a reply.
+      const { ttfpMs } = await this.firstPing(impl, cipher, pair);
+      const d1 = pair.d1!;
+      const d2 = pair.d2!;
 
       process.stderr.write(`bench: ${impl} ${cipher}: ${opts.pings} pings\n`);
       const ping = await this.lab.exec(ns.h1, 'ping', ['-n', '-c', String(opts.pings), '-i', String(opts.interval), '-W', '2', OVER.h2], { timeoutMs: 60_000 + opts.pings * 2000 });
@@ -483,10 +540,7 @@ class Bench {
         ...(impl === 'mesh' ? { offloads: [offloadsOf(d1.log()), offloadsOf(d2.log())] as [NodeOffloads, NodeOffloads] } : {}),
       };
     } finally {
-      tun1.close();
-      tun2?.close();
-      if (d2) await this.stopDaemon(d2);
-      if (d1) await this.stopDaemon(d1);
+      await this.stopPair(pair);
     }
   }
 }
@@ -545,6 +599,54 @@ function table(results: Result[], opts: Options): string {
   return lines.join('\n');
 }
 
+function machineLine(os: typeof import('node:os')): string {
+  const cpus = os.cpus();
+  return `machine: ${cpus.length} cores (${cpus[0]?.model ?? '?'}), kernel ${os.release()}, node ${process.version}`;
+}
+
+function median(values: number[]): number {
+  return percentile([...values].sort((a, b) => a - b), 0.5);
+}
+
+/**
+ * `--first-ping N`: the time to first ping alone, N rounds; each round measures every implementation
+ * and cipher once, in turn, so both see the same hour of a noisy machine. Prints medians with min-max
+ * and the median of the per-round ratios.
+ */
+async function firstPingRounds(bench: Bench, opts: Options): Promise<void> {
+  const os = await import('node:os');
+  const loadBefore = os.loadavg()[0]!;
+  const samples = new Map<string, FirstPing[]>();
+  for (let round = 0; round < opts.firstPingRounds; round++) {
+    for (const cipher of opts.ciphers) {
+      for (const impl of opts.only) {
+        const key = `${impl} ${cipher}`;
+        samples.set(key, [...(samples.get(key) ?? []), await bench.firstPingOnly(impl, cipher)]);
+      }
+    }
+  }
+  const spread = (v: number[], digits = 1) => `${fmt(median(v), digits)} (${fmt(Math.min(...v), digits)}-${fmt(Math.max(...v), digits)})`;
+  const lines = [
+    `date: ${new Date().toISOString()}`,
+    `${machineLine(os)}, load average before ${loadBefore.toFixed(2)}, at end ${os.loadavg()[0]!.toFixed(2)}`,
+    `${opts.firstPingRounds} rounds, median (min-max) in ms: h2's tun up, first reply; mesh/nebula: the median of the per-round ratios of the first reply`,
+    '',
+  ];
+  for (const cipher of opts.ciphers) {
+    const cells: string[] = [];
+    for (const impl of opts.only) {
+      const v = samples.get(`${impl} ${cipher}`)!;
+      cells.push(`${impl} tun ${spread(v.map((s) => s.tunUpMs))}, reply ${spread(v.map((s) => s.ttfpMs))}`);
+    }
+    const m = samples.get(`mesh ${cipher}`);
+    const n = samples.get(`nebula ${cipher}`);
+    if (m && n) cells.push(`mesh/nebula ${spread(m.map((x, i) => x.ttfpMs / n[i]!.ttfpMs), 2)}`);
+    lines.push(`${cipher}: ${cells.join('; ')}`);
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+  if (opts.json) writeFileSync(opts.json, JSON.stringify({ date: new Date().toISOString(), kernel: os.release(), loadBefore, opts, firstPing: Object.fromEntries(samples) }, null, 2));
+}
+
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
   if (process.getuid?.() !== 0) {
@@ -584,6 +686,17 @@ async function main(): Promise<void> {
   process.on('SIGTERM', onSignal);
   process.on('exit', () => bench.removeDir());
 
+  if (opts.firstPingRounds > 0) {
+    try {
+      await bench.setup();
+      await firstPingRounds(bench, opts);
+    } finally {
+      await lab.cleanup();
+      bench.removeDir();
+    }
+    return;
+  }
+
   const results: Result[] = [];
   try {
     await bench.setup();
@@ -595,10 +708,9 @@ async function main(): Promise<void> {
     bench.removeDir();
   }
   const os = await import('node:os');
-  const cpus = os.cpus();
   const header = [
     `date: ${new Date().toISOString()}`,
-    `machine: ${cpus.length} cores (${cpus[0]?.model ?? '?'}), kernel ${os.release()}, node ${process.version}, load average at end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+    `${machineLine(os)}, load average at end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
     ...results.filter((r) => r.offloads).map((r) => `mesh offloads (${r.cipher}): ${r.offloads!.map((o, i) => `h${i + 1} tun ${o.tun} (reads: ${o.tunReads}), udp ${o.udp}`).join('; ')}`),
     `settings: iperf3 -t ${opts.time} (1 and 4 TCP streams, UDP ${UDP_DATAGRAM} B unpaced${opts.udpRates.length > 0 ? `, then paced at ${opts.udpRates.map((r) => r / 1000).join('/')}k datagrams/s for ${Math.min(opts.time, UDP_STEP_SECONDS)} s each` : ''}${opts.udpSocketBuffer !== null ? `; UDP again with iperf3 socket buffers ${mib(opts.udpSocketBuffer)}` : ''}), ${opts.pings} pings at ${opts.interval} s, socket buffers ${opts.buffer ?? 'default'}, tun MTU 1300`,
     '',

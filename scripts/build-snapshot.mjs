@@ -6,7 +6,8 @@
  * Runs after the bundle in `npm run build` and again from the package's install script, so an
  * installed package gets a blob for the node that installed it. Next to the blob goes
  * mesh.blob.node, the fingerprint of that node binary (`size mtime`, as `stat -L -c '%s %Y'` prints
- * it; no inode, which a container image's layers do not keep): the launcher starts from the blob
+ * it; no inode, which a container image's layers do not keep), given that binary's mtime as its own
+ * (the launcher compares the two mtimes without running `stat`): the launcher starts from the blob
  * only when `node` on its PATH has that fingerprint, and runs the plain bundle otherwise (a node
  * of another version refuses a foreign blob and exits). A failed build leaves no blob, and the
  * launcher runs the bundle.
@@ -29,7 +30,7 @@ function nodeFingerprint(path) {
 
 /** The V8 flags of the launcher's plain `exec node <flags> "$0" "$@"`. */
 function launcherFlags() {
-  const launcher = /exec node((?: --?[\w-]+(?:=\S+)?)*) "\$0" "\$@"$/m.exec(readFileSync(resolve(bundleDir, 'mesh.js'), 'latin1').slice(0, 600));
+  const launcher = /exec node((?: --?[\w-]+(?:=\S+)?)*) "\$0" "\$@"$/m.exec(readFileSync(resolve(bundleDir, 'mesh.js'), 'latin1').slice(0, 2000));
   if (!launcher) throw new Error('dist/bundle/mesh.js has no launcher line');
   return launcher[1].split(' ').filter(Boolean);
 }
@@ -107,8 +108,11 @@ function buildSnapshot() {
   }
   dropBuiltinCodeCache(partial, flags);
   renameSync(partial, blob);
-  // Last: the launcher trusts the blob once its fingerprint is there.
+  // Last: the launcher trusts the blob once its fingerprint is there. With the node's own mtime
+  // (exact to the nanosecond, which utimes' seconds would round) the launcher checks it without
+  // running `stat`; where touch fails it still checks it with `stat`.
   writeFileSync(stamp, `${nodeFingerprint(process.execPath)}\n`);
+  spawnSync('touch', ['-r', process.execPath, stamp]);
 }
 
 // Before the first build (the install script of a fresh clone) there is nothing to snapshot yet.

@@ -25,17 +25,40 @@ const outdir = resolve(dist, 'bundle');
  * execs node with them on itself: `#!/usr/bin/env -S node ...` would need a GNU env, which
  * busybox-based images lack. The second line is a no-op string statement and a comment to
  * JavaScript, and to the shell: start from the start-up snapshot (scripts/build-snapshot.mjs) when
- * there is one built by the `node` on the PATH (the fingerprint in mesh.blob.node) and no
- * NODE_OPTIONS (V8 flags there, such as --max-old-space-size, make node refuse the blob), else run
- * this file. A bare `--version` (a health check in scripts) runs this file too: it reads package.json
- * and nothing else, and the 4 MB blob would take longer to load than the bundle's two small modules
- * (measured here: 30-40 ms more). src/lab/binaries.ts (meshNodeFlags, meshSnapshotFlags) reads the
- * flags back from that line.
+ * there is one built by the `node` on the PATH and no NODE_OPTIONS (V8 flags there, such as
+ * --max-old-space-size, make node refuse the blob), else run this file. A bare `--version` (a health
+ * check in scripts) runs this file too: it reads package.json and nothing else, and the 4 MB blob
+ * would take longer to load than the bundle's two small modules (measured here: 30-40 ms more).
+ * src/lab/binaries.ts (meshNodeFlags, meshSnapshotFlags) reads the flags back from that line.
+ *
+ * Finding the blob and checking its node runs on every start, so it uses only the shell's builtins
+ * where it can (each external command costs ~5 ms here, `readlink`, `stat` and a subshell were 10 ms
+ * of `mesh ca print`):
+ * - the bundle's directory: the bin is usually reached through a symlink (npm's bin links, the
+ *   image's /opt/mesh/bin), so the places those point to are tried first, each accepted only when
+ *   `-ef` says it holds this very file; `readlink -f` otherwise;
+ * - the node: the first executable `node` on the PATH, as exec will find it. mesh.blob.node holds the
+ *   size and mtime of the node that built the blob, and build-snapshot.mjs gave the file that node's
+ *   mtime: when neither is newer (`-nt`, `-ot`), it is the same node. That check is skipped when the
+ *   recorded mtime is before 2000 (Nix stores and reproducible builds clamp every mtime, so it would
+ *   not tell versions apart) and whenever it fails (a copied bundle gets new mtimes): then `stat`
+ *   compares size and mtime.
  */
 const NODE_FLAGS = ['--max-semi-space-size=1'];
+const BUNDLE_LINKS = ['"${0%/*}"', '"${0%/*}/../dist/bundle"', '"${0%/*}/../mesh/dist/bundle"', '"${0%/*}/../lib/node_modules/mesh/dist/bundle"'];
+const FIND_BLOB = [
+  `[ -z "$NODE_OPTIONS" ] || return`,
+  `for d in ${BUNDLE_LINKS.join(' ')} ''; do [ "$d/mesh.js" -ef "$0" ] && break; done`,
+  `[ -n "$d" ] || { d=$(readlink -f "$0") && d=\${d%/*}; } || return`,
+  `b=$d/mesh.blob`,
+  `[ -f "$b" ] && read -r s 2>/dev/null <"$b.node" || return`,
+  `IFS=:`,
+  `for n in $PATH; do n=\${n:-.}/node; [ -f "$n" ] && [ -x "$n" ] && break; n=; done`,
+  `{ [ -n "$n" ] && ! [ "$b.node" -nt "$n" ] && ! [ "$b.node" -ot "$n" ] && [ "\${s#* }" -gt 946684800 ]; } 2>/dev/null || [ "$s" = "$(stat -L -c '%s %Y' "$(command -v node)" 2>/dev/null)" ]`,
+];
 const LAUNCHER = [
   '#!/bin/sh',
-  `':' //; case "$#$1" in 1-v | 1--version) ;; *) [ -z "$NODE_OPTIONS" ] && b=$(readlink -f "$0") && b=\${b%/*}/mesh.blob && [ -f "$b" ] && read -r n 2>/dev/null <"$b.node" && [ "$n" = "$(stat -L -c '%s %Y' "$(command -v node)" 2>/dev/null)" ] && exec node ${NODE_FLAGS.join(' ')} --snapshot-blob "$b" "$0" "$@" ;; esac; exec node ${NODE_FLAGS.join(' ')} "$0" "$@"`,
+  `':' //; snapshot() { ${FIND_BLOB.join('; ')}; }; case "$#$1" in 1-v | 1--version) ;; *) snapshot && exec node ${NODE_FLAGS.join(' ')} --snapshot-blob "$b" "$0" "$@" ;; esac; exec node ${NODE_FLAGS.join(' ')} "$0" "$@"`,
   '',
 ].join('\n');
 

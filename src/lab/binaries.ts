@@ -12,7 +12,7 @@ export const MESH_BIN = fileURLToPath(new URL('../../bundle/mesh.js', import.met
  * nodes run as an installed `mesh` runs.
  */
 export function meshNodeFlags(bin = MESH_BIN): string[] {
-  const launcher = /exec node((?: --?[\w-]+(?:=\S+)?)*) "\$0" "\$@"$/m.exec(readFileSync(bin, 'latin1').slice(0, 600));
+  const launcher = /exec node((?: --?[\w-]+(?:=\S+)?)*) "\$0" "\$@"$/m.exec(readFileSync(bin, 'latin1').slice(0, 2000));
   return launcher ? launcher[1]!.split(' ').filter(Boolean) : [];
 }
 

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
@@ -32,6 +32,14 @@ function launch(bin: string, args: string[], options: { nodeDir?: string; cwd?: 
   return { status: run.status, stdout: run.stdout, stderr: run.stderr, exec };
 }
 
+/** The external commands the launcher ran before its exec (its `sh -x` trace): none on its fast path. */
+function externalCommands(stderr: string): string[] {
+  return stderr
+    .split('\n')
+    .filter((line) => /^\++ (readlink|stat|command) /.test(line))
+    .map((line) => line.replace(/^\++ /, '').split(' ')[0]!);
+}
+
 /** A copy of the package's runnable part in a fresh directory: package.json and dist/bundle. */
 function copyOfBundle(t: { after(fn: () => void): void }): { dir: string; bin: string } {
   const dir = mkdtempSync(join(tmpdir(), 'mesh-snapshot-'));
@@ -55,6 +63,37 @@ test('npm run build made a blob for this node, and the launcher starts from it',
   assert.equal(help.status, 0, help.stderr);
   assert.match(help.stdout, /Usage: mesh /);
   assert.match(help.exec, /--snapshot-blob/);
+});
+
+test("through npm's bin links and the image's, the launcher finds the blob and checks its node with shell builtins alone", (t) => {
+  // The layouts the launcher tries before `readlink -f`: npm -g (<prefix>/bin/mesh ->
+  // ../lib/node_modules/mesh/dist/bundle/mesh.js), a local node_modules/.bin, the image's /opt/mesh/bin.
+  const dir = mkdtempSync(join(tmpdir(), 'mesh-links-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const pkg = dirname(dirname(dirname(MESH_BIN)));
+  mkdirSync(join(dir, 'global', 'bin'), { recursive: true });
+  mkdirSync(join(dir, 'global', 'lib', 'node_modules'), { recursive: true });
+  symlinkSync(pkg, join(dir, 'global', 'lib', 'node_modules', 'mesh'));
+  symlinkSync('../lib/node_modules/mesh/dist/bundle/mesh.js', join(dir, 'global', 'bin', 'mesh'));
+  mkdirSync(join(dir, 'local', 'node_modules', '.bin'), { recursive: true });
+  symlinkSync(pkg, join(dir, 'local', 'node_modules', 'mesh'));
+  symlinkSync('../mesh/dist/bundle/mesh.js', join(dir, 'local', 'node_modules', '.bin', 'mesh'));
+  mkdirSync(join(dir, 'image', 'bin'), { recursive: true });
+  symlinkSync(join(pkg, 'dist'), join(dir, 'image', 'dist'));
+  symlinkSync('../dist/bundle/mesh.js', join(dir, 'image', 'bin', 'mesh'));
+  const printArgs = ['ca', 'print', '--json', '--path', fixturePath('ca.crt')];
+  for (const bin of [MESH_BIN, join(dir, 'global', 'bin', 'mesh'), join(dir, 'local', 'node_modules', '.bin', 'mesh'), join(dir, 'image', 'bin', 'mesh')]) {
+    const run = launch(bin, printArgs);
+    assert.equal(run.status, 0, `${bin}: ${run.stderr}`);
+    assert.match(run.exec, /--snapshot-blob \S*mesh\.blob /, bin);
+    assert.deepEqual(externalCommands(run.stderr), [], `${bin}: ${run.stderr}`);
+  }
+  // Any other link: found through readlink, the node still checked without stat.
+  symlinkSync(MESH_BIN, join(dir, 'elsewhere'));
+  const other = launch(join(dir, 'elsewhere'), printArgs);
+  assert.equal(other.status, 0, other.stderr);
+  assert.match(other.exec, /--snapshot-blob/);
+  assert.deepEqual(externalCommands(other.stderr), ['readlink']);
 });
 
 test('a bare --version (or -v) runs the plain bundle: the blob would cost more to load than it saves', () => {
@@ -131,7 +170,25 @@ test('a moved bundle starts from its blob; without the blob or with a stale fing
     }
   };
   check(true, 'copied blob');
+  // The copy's fingerprint file has a new mtime: its node is checked with stat instead.
+  assert.ok(externalCommands(launch(bin, printArgs).stderr).includes('stat'), 'stat checks the node of a copied blob');
   assert.equal(launch(bin, ['--version']).stdout.trim(), VERSION, 'package.json found from the copy');
+
+  // A node whose mtime says nothing (Nix stores and reproducible builds clamp it): the mtimes are
+  // equal but the fingerprint's size is another node's, and stat (not the mtimes) decides.
+  const fingerprintNow = readFileSync(`${blob}.node`, 'utf8');
+  writeFileSync(`${blob}.node`, `${fingerprintNow.split(' ')[0]}0 1\n`);
+  utimesSync(`${blob}.node`, 1, 1);
+  utimesSync(blob, 1, 1);
+  const clampedNode = mkdtempSync(join(tmpdir(), 'mesh-clamped-node-'));
+  t.after(() => rmSync(clampedNode, { recursive: true, force: true }));
+  writeFileSync(join(clampedNode, 'node'), `#!/bin/sh\nexec ${process.execPath} "$@"\n`, { mode: 0o755 });
+  utimesSync(join(clampedNode, 'node'), 1, 1);
+  const clamped = launch(bin, printArgs, { nodeDir: clampedNode });
+  assert.equal(clamped.status, 0, clamped.stderr);
+  assert.doesNotMatch(clamped.exec, /--snapshot-blob/);
+  assert.ok(externalCommands(clamped.stderr).includes('stat'), clamped.stderr);
+  writeFileSync(`${blob}.node`, fingerprintNow);
 
   const fingerprint = readFileSync(`${blob}.node`, 'utf8');
   writeFileSync(`${blob}.node`, '1 2\n');
