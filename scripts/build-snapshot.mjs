@@ -13,7 +13,7 @@
  * launcher runs the bundle.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -108,10 +108,13 @@ function buildSnapshot() {
   }
   dropBuiltinCodeCache(partial, flags);
   renameSync(partial, blob);
-  // Last: the launcher trusts the blob once its fingerprint is there. With the node's own mtime
-  // (exact to the nanosecond, which utimes' seconds would round) the launcher checks it without
-  // running `stat`; where touch fails it still checks it with `stat`.
+  // Last: the launcher trusts the blob once its fingerprint is there. Given the node's own mtime, the
+  // launcher checks it without running `stat`: utimes sets it to the millisecond (exact for the
+  // usual whole-second mtime of a packaged binary), `touch -r`, where there is one, to the
+  // nanosecond. Where they differ still, the launcher checks with `stat`.
   writeFileSync(stamp, `${nodeFingerprint(process.execPath)}\n`);
+  const node = statSync(process.execPath);
+  utimesSync(stamp, node.atime, node.mtime);
   spawnSync('touch', ['-r', process.execPath, stamp]);
 }
 
