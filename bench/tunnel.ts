@@ -686,20 +686,10 @@ async function main(): Promise<void> {
   process.on('SIGTERM', onSignal);
   process.on('exit', () => bench.removeDir());
 
-  if (opts.firstPingRounds > 0) {
-    try {
-      await bench.setup();
-      await firstPingRounds(bench, opts);
-    } finally {
-      await lab.cleanup();
-      bench.removeDir();
-    }
-    return;
-  }
-
   const results: Result[] = [];
   try {
     await bench.setup();
+    if (opts.firstPingRounds > 0) return await firstPingRounds(bench, opts);
     for (const cipher of opts.ciphers) {
       for (const impl of opts.only) results.push(await bench.measure(impl, cipher));
     }
