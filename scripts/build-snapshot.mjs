@@ -22,9 +22,8 @@ const script = resolve(bundleDir, 'mesh-snapshot.cjs');
 const blob = resolve(bundleDir, 'mesh.blob');
 const stamp = `${blob}.node`;
 
-/** The fingerprint of a node binary, as the launcher's `stat -L -c '%s %Y'` prints it. */
-function nodeFingerprint(path) {
-  const s = statSync(path, { bigint: true });
+/** The fingerprint of a node binary from its (bigint) stat, as the launcher's `stat -L -c '%s %Y'` prints it. */
+function nodeFingerprint(s) {
   return `${s.size} ${s.mtimeMs / 1000n}`;
 }
 
@@ -112,8 +111,8 @@ function buildSnapshot() {
   // launcher checks it without running `stat`: utimes sets it to the millisecond (exact for the
   // usual whole-second mtime of a packaged binary), `touch -r`, where there is one, to the
   // nanosecond. Where they differ still, the launcher checks with `stat`.
-  writeFileSync(stamp, `${nodeFingerprint(process.execPath)}\n`);
-  const node = statSync(process.execPath);
+  const node = statSync(process.execPath, { bigint: true });
+  writeFileSync(stamp, `${nodeFingerprint(node)}\n`);
   utimesSync(stamp, node.atime, node.mtime);
   spawnSync('touch', ['-r', process.execPath, stamp]);
 }
