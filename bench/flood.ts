@@ -48,7 +48,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { stringify } from 'yaml';
+import { stringifyYaml } from '../src/yaml.js';
 import { certificateFingerprint, ed25519Seed, marshalCertificate, marshalDetails, type Certificate, type CertificateDetails } from '../pki/cert.js';
 import { ipNetworkFromCidr } from '../src/net/ip.js';
 import { controlRequest } from '../src/cli/control-client.js';
@@ -471,7 +471,7 @@ async function bench(o: Options): Promise<void> {
         extra: { control: { socket: join(dir, `${name}.sock`) }, ...more },
       });
       const path = join(dir, `${name}.yml`);
-      writeFileSync(path, stringify(config));
+      writeFileSync(path, stringifyYaml(config));
       const log = join(dir, `${name}.log`);
       const fd = openSync(log, 'a');
       const child = lab.spawn(ns, process.execPath, [...nodeArgs, MESH_BIN, 'node', '--config', path], { stdio: ['ignore', fd, fd] });

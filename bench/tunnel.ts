@@ -36,7 +36,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
+import { stringifyYaml } from '../src/yaml.js';
 import { MESH_BIN as meshBin, nodeCommand, type Impl } from '../src/lab/binaries.js';
 import { nebulaConfig } from '../src/lab/configs.js';
 import { NetnsLab, netnsSkipReason, run, terminate } from '../src/lab/netns.js';
@@ -262,7 +262,7 @@ function configYaml(host: TestHost, peer: { over: string; under: string }, ciphe
   raw.tun = { disabled: false, dev: TUN, drop_local_broadcast: false, drop_multicast: false, tx_queue: 500, mtu: 1300, routes: [], unsafe_routes: [], ...offloadOff, ...(opts.fastPath ? {} : { fast_path: false }), ...(opts.ioUring ? {} : { io_uring: false }) };
   // Both nodes name their TUN the same (in their own namespaces) but share /run: one socket each (nebula ignores the key).
   raw.control = { socket: controlSocket };
-  return stringify(raw);
+  return stringifyYaml(raw);
 }
 
 /** Milliseconds from starting h2's daemon to its tun's route, and to the first reply over the tunnel. */

@@ -80,8 +80,8 @@ const keepModuleUrls = {
 };
 
 /**
- * `await import('yaml')` of a CommonJS package: Node gives the module's properties as named exports
- * (`const { parse } = ...`), esbuild's split chunk only `default`. Each package imported that way goes
+ * `await import('commander')` of a CommonJS package: Node gives the module's properties as named exports
+ * (`const { Command } = ...`), esbuild's split chunk only `default`. Each package imported that way goes
  * through a module that re-exports the properties by name, read from the package at build time.
  */
 const requireFromRoot = createRequire(resolve(root, 'package.json'));

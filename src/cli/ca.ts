@@ -371,10 +371,10 @@ const SERVE_KEYS = { ca_crt: 'caCrt', ca_key: 'caKey', listen: 'listen', adverti
 async function applyServeConfig(opts: ServeOptions, command: Command): Promise<void> {
   if (opts.config === undefined) return;
   const path = opts.config;
-  const { parse } = await import('yaml');
+  const { parseYaml } = await import('../yaml.js');
   let doc: unknown;
   try {
-    doc = parse(readFileSync(path, 'utf8'));
+    doc = parseYaml(readFileSync(path, 'utf8'));
   } catch (err) {
     throw new UserError(`--config ${path}: ${err instanceof Error && 'code' in err ? describeFsError(err) : (err as Error).message}`);
   }

@@ -12,7 +12,6 @@
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
-import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { describeFsError, UserError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { parseIp } from '../net/ipv4.js';
@@ -23,6 +22,7 @@ import { writeOutputFiles } from '../../pki/files.js';
 import { readServiceState, type ServiceState } from './enroll-state.js';
 import { encodeCertificatePem, generateX25519KeyPair, parseCertificatePem, x25519PublicFromPrivate } from '../../pki/keys.js';
 import { formatIpNetwork } from '../net/ip.js';
+import { parseYaml, stringifyYaml } from '../yaml.js';
 
 /** A self-signed TLS certificate for the service; trust comes from the pin, so it names nothing that matters. */
 async function makeTlsCertificate(): Promise<{ cert: string; key: string; pin: string }> {

@@ -15,6 +15,7 @@ import { checkOutputsAbsent, writeOutputFiles } from '../../pki/files.js';
 import { encodeX25519PrivateKeyPem, generateX25519KeyPair, parseCertificatePem } from '../../pki/keys.js';
 import { CAPool } from '../../pki/ca-pool.js';
 import { formatIpNetwork } from '../net/ip.js';
+import { parseYaml, stringifyYaml } from '../yaml.js';
 
 interface JoinOptions {
   name?: string;
@@ -47,7 +48,6 @@ async function joinAction(tokenText: string, opts: JoinOptions, command: Command
     throw new UserError(`${(err as Error).message} (use --force to replace it)`);
   }
   const { postEnrollment } = await import('./enroll-client.js');
-  const { parse: parseYaml, stringify: stringifyYaml } = await import('yaml');
   const keys = generateX25519KeyPair();
   const answer = await postEnrollment(token.server, token.pin, '/v1/join', {
     token: tokenText.trim(),
@@ -56,7 +56,7 @@ async function joinAction(tokenText: string, opts: JoinOptions, command: Command
     public_key: bytesToHex(keys.publicKey),
     subnet: opts.dockerBridge !== undefined,
   });
-  const { cert, caPem, config } = checkAnswer(answer, keys.publicKey, token.server, parseYaml);
+  const { cert, caPem, config } = checkAnswer(answer, keys.publicKey, token.server);
   config.pki = { ca: paths.ca, cert: paths.cert, key: paths.key };
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -88,7 +88,7 @@ async function joinAction(tokenText: string, opts: JoinOptions, command: Command
 }
 
 /** The service's answer, checked: a certificate for our key signed by the CA it sent, and a config mapping. */
-function checkAnswer(answer: Record<string, unknown>, publicKey: Uint8Array, server: string, parseYaml: (text: string) => unknown): { cert: Certificate; caPem: string; config: Record<string, unknown> } {
+function checkAnswer(answer: Record<string, unknown>, publicKey: Uint8Array, server: string): { cert: Certificate; caPem: string; config: Record<string, unknown> } {
   const bad = (what: string) => new UserError(`enrollment server ${server}: ${what}`);
   let cert: Certificate;
   let pool: CAPool;

@@ -19,12 +19,12 @@ import { realpathSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { startupSnapshot } from 'node:v8';
-import YAML from 'yaml';
 import { marshalCertificate, type CertificateDetails } from '../../pki/cert.js';
 import { CERT_BANNER, encodePem, parseCertificatesPem } from '../../pki/pem.js';
 import { createLogger } from '../log.js';
 import { parseIpNetwork } from '../net/ip.js';
 import { decodeHandshake, decodeMeta, encodeHandshake, encodeMeta } from '../protocol/messages.js';
+import { parseYaml } from '../yaml.js';
 import { buildProgram, main } from './main.js';
 
 /** A config of the usual shape: block and flow collections, a literal block, quoted keys. */
@@ -57,7 +57,7 @@ firewall:
  * encode/decode of a node start (protobufjs generates each type's code on its first use), done here once.
  */
 async function warmUp(): Promise<void> {
-  YAML.parse(SAMPLE_CONFIG);
+  parseYaml(SAMPLE_CONFIG);
   const details: CertificateDetails = {
     version: 1,
     name: 'snapshot',

@@ -1,4 +1,4 @@
-import { stringify } from 'yaml';
+import { stringifyYaml } from '../yaml.js';
 
 export interface FirewallRule {
   port: string | number;
@@ -76,5 +76,5 @@ export function nebulaConfig(o: NodeConfigOptions): Record<string, unknown> {
 }
 
 export function nebulaConfigYaml(o: NodeConfigOptions): string {
-  return stringify(nebulaConfig(o));
+  return stringifyYaml(nebulaConfig(o));
 }

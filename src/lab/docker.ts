@@ -25,7 +25,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
+import { parseYaml, stringifyYaml } from '../yaml.js';
 import { MESH_BIN, nodeCommand, READY } from './binaries.js';
 import type { SignOptions } from './certs.js';
 import { ALLOW_ALL, type FirewallRule } from './configs.js';
@@ -164,7 +164,7 @@ export class DockerLab extends Lab<DockerHost> {
       const template = this.configFor({ ...host, kind: 'docker', inbound: ALLOW_ALL, unsafeRoutes: [] });
       delete template.pki;
       const templatePath = join(this.dir, 'template.yml');
-      writeFileSync(templatePath, stringify(template));
+      writeFileSync(templatePath, stringifyYaml(template));
       this.service = { ...lh, name: 'ca', ...this.nodeFiles('ca') };
       const args = ['ca', 'serve', '--ca-crt', this.ca.crt, '--ca-key', this.ca.key, '--listen', `0.0.0.0:${SERVICE_PORT}`, '--advertise', `${lh.underlayIp}:${SERVICE_PORT}`, '--template', templatePath];
       await this.launch(this.service, [process.execPath, [MESH_BIN, ...args]], /enrollment service running/, { timeoutMs: 30_000 });
@@ -186,7 +186,7 @@ export class DockerLab extends Lab<DockerHost> {
 
   /** The config `mesh join` wrote, with the lab's TUN name and the host's unsafe_routes. */
   private joinedConfigFor(host: DockerHost): Record<string, unknown> {
-    const config = parse(readFileSync(host.joinedConfig!, 'utf8')) as Record<string, unknown> & { tun?: Record<string, unknown> };
+    const config = parseYaml(readFileSync(host.joinedConfig!, 'utf8')) as Record<string, unknown> & { tun?: Record<string, unknown> };
     config.tun = { ...config.tun, dev: host.tunDev, unsafe_routes: host.unsafeRoutes };
     return config;
   }

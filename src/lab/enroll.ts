@@ -12,7 +12,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse, stringify } from 'yaml';
+import { parseYaml, stringifyYaml } from '../yaml.js';
 import { MESH_BIN, nodeCommand, READY } from './binaries.js';
 import { ALLOW_ALL } from './configs.js';
 import { Lab, type LabNode } from './lab.js';
@@ -80,7 +80,7 @@ export class EnrollLab extends Lab<EnrollHost> {
       outbound: ALLOW_ALL,
     });
     delete template.pki;
-    writeFileSync(join(this.dir, 'template.yml'), stringify(template));
+    writeFileSync(join(this.dir, 'template.yml'), stringifyYaml(template));
     this.say(`started lighthouse "lh" (${lh.vpnIp}) and wrote the join template`);
   }
 
@@ -112,9 +112,9 @@ export class EnrollLab extends Lab<EnrollHost> {
   async startJoined(name: string): Promise<void> {
     const host = this.host(name);
     const configPath = join(host.joinDir, 'config.yml');
-    const config = parse(readFileSync(configPath, 'utf8')) as { tun?: Record<string, unknown>; pki: { cert: string; key: string } };
+    const config = parseYaml(readFileSync(configPath, 'utf8')) as { tun?: Record<string, unknown>; pki: { cert: string; key: string } };
     config.tun = { ...config.tun, dev: host.tunDev };
-    writeFileSync(configPath, stringify(config));
+    writeFileSync(configPath, stringifyYaml(config));
     host.configPath = configPath;
     host.certPath = config.pki.cert;
     host.keyPath = config.pki.key;

@@ -19,7 +19,7 @@ import type { ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
+import { stringifyYaml } from '../yaml.js';
 import { MESH_BIN } from './binaries.js';
 import { ToolCA, type CertTool, type SignOptions, type ToolCAOptions } from './certs.js';
 import { nebulaConfig, type NodeConfigOptions } from './configs.js';
@@ -188,7 +188,7 @@ export abstract class Lab<H extends LabNode> {
   }
 
   protected writeConfig(host: H, config: Record<string, unknown>): void {
-    writeFileSync(host.configPath, stringify(config));
+    writeFileSync(host.configPath, stringifyYaml(config));
   }
 
   /**

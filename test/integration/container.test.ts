@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { stringify } from 'yaml';
+import { stringifyYaml } from '../../src/yaml.js';
 import { DockerLab, dockerSkipReason } from '../../src/lab/docker.js';
 import { withLab } from '../../src/lab/lab.js';
 import { pollUntil } from '../../src/lab/wait.js';
@@ -48,7 +48,7 @@ test('Dockerfile: builds on a local Node base; its node tunnels to a node outsid
     assert.doesNotMatch(traced.stderr, /^\++ (readlink|stat) /m);
 
     // The config and certificates are mounted where the config names them (the README mounts /etc/mesh).
-    writeFileSync(hd.configPath, stringify(lab.configFor(hd)));
+    writeFileSync(hd.configPath, stringifyYaml(lab.configFor(hd)));
     await lab.dockerOk('hd', [
       'run', '-d', '--pull', 'never', '--name', 'mesh-node',
       '--network', 'host', '--cap-add', 'NET_ADMIN', '--device', '/dev/net/tun',

@@ -5,8 +5,8 @@
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
-import YAML from 'yaml';
 import { describeFsError, UserError } from '../../errors.js';
+import { parseYaml } from '../../yaml.js';
 import { isAbsent, isMapping, kindOf } from './values.js';
 
 export interface ConfigDocument {
@@ -69,7 +69,7 @@ function readYamlFile(file: string): unknown {
   }
   let doc: unknown;
   try {
-    doc = YAML.parse(text, { merge: true, prettyErrors: true });
+    doc = parseYaml(text);
   } catch (err) {
     const msg = err instanceof Error ? err.message.split('\n')[0] : String(err);
     throw new UserError(`config file ${file}: invalid YAML: ${msg}`);

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { parse } from 'yaml';
+import { parseYaml } from '../../../src/yaml.js';
 import { UserError } from '../../../src/errors.js';
 import { allowListAllows, localAllowListAllowsName } from '../../../src/net/allow-list.js';
 import { parseCidr, parseIp } from '../../../src/net/ipv4.js';
@@ -200,7 +200,7 @@ describe('parseDuration', () => {
 
 describe('parseConfig: Nebula-shaped files', () => {
   it('parses a realistic Nebula 1.6 example config', () => {
-    const { config, warnings } = parseConfig(parse(NEBULA_EXAMPLE), 'example.yml');
+    const { config, warnings } = parseConfig(parseYaml(NEBULA_EXAMPLE), 'example.yml');
     assert.deepEqual(warnings, []);
     assert.equal(config.pki.ca, '/etc/nebula/ca.crt');
     assert.deepEqual(config.pki.blocklist, ['c99d4e650533b92061b09918e838a5a0a6aaee21eed1d12fd937682865936c72']);
@@ -244,12 +244,12 @@ describe('parseConfig: Nebula-shaped files', () => {
   });
 
   it('parses the minimal lighthouse and node from the notes', () => {
-    const lh = parseConfig(parse(MINIMAL_LIGHTHOUSE), 'lh.yml');
+    const lh = parseConfig(parseYaml(MINIMAL_LIGHTHOUSE), 'lh.yml');
     assert.deepEqual(lh.warnings, []);
     assert.equal(lh.config.lighthouse.amLighthouse, true);
     assert.equal(lh.config.relay.amRelay, true);
     assert.equal(lh.config.tun.disabled, true);
-    const node = parseConfig(parse(MINIMAL_NODE), 'node.yml');
+    const node = parseConfig(parseYaml(MINIMAL_NODE), 'node.yml');
     assert.deepEqual(node.warnings, []);
     assert.deepEqual(node.config.relay.relays, [parseIp('10.42.0.1')]);
     assert.equal(node.config.punchy.respond, true);
@@ -354,7 +354,7 @@ describe('parseConfig: Nebula-shaped files', () => {
   it('keeps inline PEM strings as they are', () => {
     const pem = '-----BEGIN NEBULA CERTIFICATE-----\nCkAKDm5lYnVsYSB0ZXN0IENBKJ\n-----END NEBULA CERTIFICATE-----\n';
     const yaml = `pki:\n  ca: |\n${pem.split('\n').filter(Boolean).map((l) => `    ${l}`).join('\n')}\n  cert: /c\n  key: /k\n`;
-    const { config } = parseConfig(parse(yaml), 'x');
+    const { config } = parseConfig(parseYaml(yaml), 'x');
     assert.equal(config.pki.ca, pem);
   });
 });

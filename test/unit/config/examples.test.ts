@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
-import { parse as parseYaml } from 'yaml';
+import { parseYaml } from '../../../src/yaml.js';
 import { parseIp } from '../../../src/net/ipv4.js';
 import { loadConfig } from '../../../src/node/config.js';
 import { skipOption } from '../../helpers/skip.js';

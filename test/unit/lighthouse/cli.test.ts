@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { stringify } from 'yaml';
+import { stringifyYaml } from '../../../src/yaml.js';
 import { asLighthouse } from '../../../src/cli/lighthouse.js';
 import { loadConfig } from '../../../src/node/config.js';
 import { nebulaConfig } from '../../../src/lab/configs.js';
@@ -29,7 +29,7 @@ function writeConfig(t: { after(fn: () => void): void }, port: number | undefine
   if (port !== undefined) listen.port = port;
   config.listen = listen;
   const file = join(dir, 'lighthouse.yml');
-  writeFileSync(file, stringify(config));
+  writeFileSync(file, stringifyYaml(config));
   return file;
 }
 

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { stringify } from 'yaml';
+import { stringifyYaml } from '../../../src/yaml.js';
 import { nebulaConfig } from '../../../src/lab/configs.js';
 import { MESH_BIN } from '../../../src/lab/binaries.js';
 import { fixturePath } from '../pki/fixtures.js';
@@ -18,7 +18,7 @@ function nodeTest(t: TestContext, change: (config: Record<string, any>) => void)
   const config = nebulaConfig({ ca: fixturePath('ca.crt'), cert: fixturePath('host1.crt'), key: fixturePath('host1.key'), tun: { disabled: true } }) as Record<string, any>;
   change(config);
   const file = join(dir, 'node.yml');
-  writeFileSync(file, stringify(config));
+  writeFileSync(file, stringifyYaml(config));
   const r = spawnSync(process.execPath, [BIN, 'node', '--config', file, '--test'], { encoding: 'utf8', timeout: 20_000 });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
