@@ -29,7 +29,7 @@ RUN if command -v apt-get >/dev/null; then \
       apt-get update && apt-get install -y --no-install-recommends iptables && rm -rf /var/lib/apt/lists/*; \
     fi
 COPY --from=build /opt/mesh /opt/mesh
-# The start-up snapshot, for this image's node (the tarball has none; without it mesh runs the plain bundle).
+# The start-up snapshots, for this image's node (the tarball has none; without them mesh runs the plain bundle).
 RUN node /opt/mesh/scripts/build-snapshot.mjs
 ENV PATH=/opt/mesh/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     NODE_ENV=production

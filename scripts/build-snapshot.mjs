@@ -1,7 +1,8 @@
 /**
- * Builds the V8 start-up snapshot of the CLI: dist/bundle/mesh.blob from dist/bundle/mesh-snapshot.cjs
- * (scripts/bundle.mjs makes both that script and the launcher), for the node binary running this
- * script and with the launcher's V8 flags (a blob only loads under the flags it was built with).
+ * Builds the V8 start-up snapshots of the CLI: dist/bundle/mesh.blob from dist/bundle/mesh-snapshot.cjs,
+ * and mesh-tools.blob, the short-lived commands', from mesh-tools-snapshot.cjs (scripts/bundle.mjs
+ * makes those scripts and the launcher), for the node binary running this script and with the
+ * launcher's V8 flags (a blob only loads under the flags it was built with).
  *
  * Runs after the bundle in `npm run build` and again from the package's install script, so an
  * installed package gets a blob for the node that installed it. Next to the blob goes
@@ -18,9 +19,12 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const bundleDir = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'bundle');
-const script = resolve(bundleDir, 'mesh-snapshot.cjs');
-const blob = resolve(bundleDir, 'mesh.blob');
-const stamp = `${blob}.node`;
+/** Each snapshot's script (made by scripts/bundle.mjs) and blob: every command's, and the short-lived commands' (src/cli/snapshot-tools.ts). */
+const SNAPSHOTS = [
+  { script: resolve(bundleDir, 'mesh-snapshot.cjs'), blob: resolve(bundleDir, 'mesh.blob') },
+  { script: resolve(bundleDir, 'mesh-tools-snapshot.cjs'), blob: resolve(bundleDir, 'mesh-tools.blob') },
+];
+const stamp = `${SNAPSHOTS[0].blob}.node`;
 
 /** The fingerprint of a node binary from its (bigint) stat, as the launcher's `stat -L -c '%s %Y'` prints it. */
 function nodeFingerprint(s) {
@@ -84,16 +88,14 @@ function dropBuiltinCodeCache(partial, flags) {
   if (offset < 0) return;
   const trimmed = `${partial}.trimmed`;
   writeFileSync(trimmed, Buffer.concat([b.subarray(0, offset), Buffer.alloc(8)]));
-  const check = spawnSync(process.execPath, [...flags, '--snapshot-blob', trimmed, resolve(bundleDir, 'mesh.js'), '--version'], { encoding: 'utf8', timeout: 30_000 });
-  if (check.status === 0 && /^\d+\.\d+\.\d+/.test(check.stdout)) renameSync(trimmed, partial);
+  const check = spawnSync(process.execPath, [...flags, '--snapshot-blob', trimmed, resolve(bundleDir, 'mesh.js'), 'ca', '--help'], { encoding: 'utf8', timeout: 30_000 });
+  if (check.status === 0 && /^Usage: mesh ca /.test(check.stdout)) renameSync(trimmed, partial);
   else rmSync(trimmed, { force: true });
 }
 
-function buildSnapshot() {
-  rmSync(stamp, { force: true });
-  rmSync(blob, { force: true });
+/** Builds `blob` from `script`; false (and a warning) when node fails to. */
+function buildBlob(script, blob, flags) {
   const partial = `${blob}.partial`;
-  const flags = launcherFlags();
   const run = spawnSync(process.execPath, [...flags, '--snapshot-blob', partial, '--build-snapshot', script], {
     cwd: bundleDir,
     encoding: 'utf8',
@@ -102,12 +104,22 @@ function buildSnapshot() {
   });
   if (run.status !== 0 || !existsSync(partial)) {
     rmSync(partial, { force: true });
-    process.stderr.write(`mesh: no start-up snapshot (the CLI runs without it): ${run.error?.message ?? run.stderr.trim()}\n`);
-    return;
+    process.stderr.write(`mesh: no start-up snapshot ${blob} (the CLI runs without it): ${run.error?.message ?? run.stderr.trim()}\n`);
+    return false;
   }
   dropBuiltinCodeCache(partial, flags);
   renameSync(partial, blob);
-  // Last: the launcher trusts the blob once its fingerprint is there. Given the node's own mtime, the
+  return true;
+}
+
+function buildSnapshots() {
+  rmSync(stamp, { force: true });
+  for (const { blob } of SNAPSHOTS) rmSync(blob, { force: true });
+  const flags = launcherFlags();
+  // Without the first, every command's, the launcher uses none (it would not pick the second).
+  if (!buildBlob(SNAPSHOTS[0].script, SNAPSHOTS[0].blob, flags)) return;
+  for (const { script, blob } of SNAPSHOTS.slice(1)) buildBlob(script, blob, flags);
+  // Last: the launcher trusts the blobs once their node's fingerprint is there. Given the node's own mtime, the
   // launcher checks it without running `stat`: utimes sets it to the millisecond (exact for the
   // usual whole-second mtime of a packaged binary), `touch -r`, where there is one, to the
   // nanosecond. Where they differ still, the launcher checks with `stat`.
@@ -118,4 +130,4 @@ function buildSnapshot() {
 }
 
 // Before the first build (the install script of a fresh clone) there is nothing to snapshot yet.
-if (existsSync(script)) buildSnapshot();
+if (existsSync(SNAPSHOTS[0].script)) buildSnapshots();

@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { TOOL_COMMANDS } from '../dist/src/cli/tool-commands.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = resolve(root, 'dist');
@@ -26,7 +27,9 @@ const outdir = resolve(dist, 'bundle');
  * busybox-based images lack. The second line is a no-op string statement and a comment to
  * JavaScript, and to the shell: start from the start-up snapshot (scripts/build-snapshot.mjs) when
  * there is one built by the `node` on the PATH and no NODE_OPTIONS (V8 flags there, such as
- * --max-old-space-size, make node refuse the blob), else run this file. A bare `--version` (a health
+ * --max-old-space-size, make node refuse the blob), else run this file. The short-lived commands
+ * (TOOL_COMMANDS: `mesh ca`, `status`, ...) start from the small mesh-tools.blob when there is one
+ * (src/cli/snapshot-tools.ts: ~1.1 MB less to load than mesh.blob). A bare `--version` (a health
  * check in scripts) runs this file too: it reads package.json and nothing else, and the 4 MB blob
  * would take longer to load than the bundle's two small modules (measured here: 30-40 ms more).
  * src/lab/binaries.ts (meshNodeFlags, meshSnapshotFlags) reads the flags back from that line.
@@ -51,14 +54,15 @@ const FIND_BLOB = [
   `for d in ${BUNDLE_LINKS.join(' ')} ''; do [ "$d/mesh.js" -ef "$0" ] && break; done`,
   `[ -n "$d" ] || { d=$(readlink -f "$0") && d=\${d%/*}; } || return`,
   `b=$d/mesh.blob`,
-  `[ -f "$b" ] && read -r s 2>/dev/null <"$b.node" || return`,
+  `case $1 in ${Object.keys(TOOL_COMMANDS).join(' | ')}) [ -f "$d/mesh-tools.blob" ] && b=$d/mesh-tools.blob ;; esac`,
+  `[ -f "$b" ] && read -r s 2>/dev/null <"$d/mesh.blob.node" || return`,
   `IFS=:`,
   `for n in $PATH; do n=\${n:-.}/node; [ -f "$n" ] && [ -x "$n" ] && break; n=; done`,
-  `{ [ -n "$n" ] && ! [ "$b.node" -nt "$n" ] && ! [ "$b.node" -ot "$n" ] && [ "\${s#* }" -gt 946684800 ]; } 2>/dev/null || [ "$s" = "$(stat -L -c '%s %Y' "$(command -v node)" 2>/dev/null)" ]`,
+  `{ [ -n "$n" ] && ! [ "$d/mesh.blob.node" -nt "$n" ] && ! [ "$d/mesh.blob.node" -ot "$n" ] && [ "\${s#* }" -gt 946684800 ]; } 2>/dev/null || [ "$s" = "$(stat -L -c '%s %Y' "$(command -v node)" 2>/dev/null)" ]`,
 ];
 const LAUNCHER = [
   '#!/bin/sh',
-  `':' //; snapshot() { ${FIND_BLOB.join('; ')}; }; case "$#$1" in 1-v | 1--version) ;; *) snapshot && exec node ${NODE_FLAGS.join(' ')} --snapshot-blob "$b" "$0" "$@" ;; esac; exec node ${NODE_FLAGS.join(' ')} "$0" "$@"`,
+  `':' //; snapshot() { ${FIND_BLOB.join('; ')}; }; case "$#$1" in 1-v | 1--version) ;; *) snapshot "$1" && exec node ${NODE_FLAGS.join(' ')} --snapshot-blob "$b" "$0" "$@" ;; esac; exec node ${NODE_FLAGS.join(' ')} "$0" "$@"`,
   '',
 ].join('\n');
 
@@ -135,23 +139,29 @@ const builtinsRequired = {
  * twice in every node's memory (the script's source string in the V8 heap, and in the blob Node keeps)
  * and be read at every start. Node 20's snapshot `require` loads built-ins only, so the module takes
  * a `require` made for the launcher's path. One evaluated while the snapshot is built throws, and the
- * build stops: a package the start path needs must stay in the script.
+ * build stops: a package the start path needs must stay in the script. The short-lived commands'
+ * snapshot (src/cli/snapshot-tools.ts) leaves out the YAML and logging packages too: of those
+ * commands only `mesh ca serve` (a service) loads them.
  */
 const LOADED_ON_FIRST_USE = ['node-forge', 'prom-client', 'dns-packet', 'stun'];
-const loadedOnFirstUse = {
-  name: 'loaded-on-first-use',
-  setup(b) {
-    const filter = new RegExp(`^(${LOADED_ON_FIRST_USE.join('|')})$`);
-    b.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'loaded-on-first-use' }));
-    b.onLoad({ filter: /.*/, namespace: 'loaded-on-first-use' }, (args) => ({
-      contents: [
-        `if (!globalThis.__meshBundleUrl) throw new Error(${JSON.stringify(`${args.path} is loaded while the start-up snapshot is built: take it out of LOADED_ON_FIRST_USE in scripts/bundle.mjs`)});`,
-        `module.exports = require('node:module').createRequire(globalThis.__meshBundleUrl)(${JSON.stringify(args.path)});`,
-      ].join('\n'),
-      loader: 'js',
-    }));
-  },
-};
+const TOOLS_LOADED_ON_FIRST_USE = [...LOADED_ON_FIRST_USE, 'js-yaml', 'pino', 'pino-pretty'];
+
+function loadedOnFirstUse(packages) {
+  return {
+    name: 'loaded-on-first-use',
+    setup(b) {
+      const filter = new RegExp(`^(${packages.join('|')})$`);
+      b.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'loaded-on-first-use' }));
+      b.onLoad({ filter: /.*/, namespace: 'loaded-on-first-use' }, (args) => ({
+        contents: [
+          `if (!globalThis.__meshBundleUrl) throw new Error(${JSON.stringify(`${args.path} is loaded while the start-up snapshot is built: take it out of LOADED_ON_FIRST_USE in scripts/bundle.mjs`)});`,
+          `module.exports = require('node:module').createRequire(globalThis.__meshBundleUrl)(${JSON.stringify(args.path)});`,
+        ].join('\n'),
+        loader: 'js',
+      }));
+    },
+  };
+}
 
 // Chunk names carry content hashes: clear out the previous build's.
 await rm(outdir, { recursive: true, force: true });
@@ -181,19 +191,25 @@ const bundled = await readFile(entry, 'utf8');
 await writeFile(entry, LAUNCHER + bundled.slice(bundled.startsWith('#!') ? bundled.indexOf('\n') + 1 : 0));
 await chmod(entry, 0o755);
 
-// The start-up snapshot's script: the whole CLI in one CommonJS file (what `node --build-snapshot`
-// takes), its `import.meta.url` being the launcher's, which src/cli/snapshot.ts sets when a run starts.
-await build({
-  entryPoints: [resolve(dist, 'src/cli/snapshot.js')],
-  outfile: resolve(outdir, 'mesh-snapshot.cjs'),
-  bundle: true,
-  format: 'cjs',
-  platform: 'node',
-  target: 'node20',
-  minify: true,
-  sourcemap: 'linked',
-  define: { 'import.meta.url': 'globalThis.__meshBundleUrl' },
-  plugins: [keepModuleUrls, builtinsRequired, loadedOnFirstUse],
-  logLevel: 'warning',
-});
+// The start-up snapshots' scripts: the whole CLI, and the short-lived commands alone, each in one
+// CommonJS file (what `node --build-snapshot` takes), its `import.meta.url` being the launcher's,
+// which src/cli/snapshot-start.ts sets when a run starts.
+for (const [entry, script, packages] of [
+  ['snapshot', 'mesh-snapshot.cjs', LOADED_ON_FIRST_USE],
+  ['snapshot-tools', 'mesh-tools-snapshot.cjs', TOOLS_LOADED_ON_FIRST_USE],
+]) {
+  await build({
+    entryPoints: [resolve(dist, `src/cli/${entry}.js`)],
+    outfile: resolve(outdir, script),
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20',
+    minify: true,
+    sourcemap: 'linked',
+    define: { 'import.meta.url': 'globalThis.__meshBundleUrl' },
+    plugins: [keepModuleUrls, builtinsRequired, loadedOnFirstUse(packages)],
+    logLevel: 'warning',
+  });
+}
 await import('./build-snapshot.mjs');

@@ -7,7 +7,6 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { UserError } from '../errors.js';
-import { loadConfig } from '../node/config.js';
 import { controlDir, controlSocketPath, type ControlRequest } from '../node/control.js';
 
 export interface SocketOptions {
@@ -22,10 +21,15 @@ export function withSocketOptions(command: Command): Command {
     .addOption(new Option('--config <path>', "the node's config file: its control.socket, or the default derived from it"));
 }
 
-/** The socket to talk to: --socket, else the one the config names, else the only one in this network namespace's controlDir(). */
-export function socketFor(opts: SocketOptions): string {
+/**
+ * The socket to talk to: --socket, else the one the config names, else the only one in this network
+ * namespace's controlDir(). The config's modules (and its YAML parser) load only for --config: they
+ * stay out of the short-lived commands' start-up snapshot (src/cli/snapshot-tools.ts).
+ */
+export async function socketFor(opts: SocketOptions): Promise<string> {
   if (opts.socket) return opts.socket;
   if (opts.config) {
+    const { loadConfig } = await import('../node/config.js');
     const { config } = loadConfig(opts.config);
     const dev = config.tun.disabled ? null : config.tun.dev || null;
     return controlSocketPath(config, opts.config, dev);

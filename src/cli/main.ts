@@ -1,33 +1,24 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { UserError } from '../errors.js';
+import type { Commands } from './commands.js';
 
 /**
- * The subcommands, each loaded only when it runs: `mesh --version` loads none of them (nor the
- * command line parser) and `mesh ca print` none of the node's modules (start-up time is mostly
- * module loading).
+ * The commands `argv` needs: the one it names; none for a bare --version; all for help and errors.
+ * Each is loaded only then: `mesh --version` loads none of them (nor the command line parser) and
+ * `mesh ca print` none of the node's modules (start-up time is mostly module loading).
  */
-const COMMANDS: Record<string, () => Promise<Command>> = {
-  ca: async () => (await import('./ca.js')).caCommand(),
-  node: async () => (await import('./node.js')).nodeCommand(),
-  lighthouse: async () => (await import('./lighthouse.js')).lighthouseCommand(),
-  join: async () => (await import('./join.js')).joinCommand(),
-  status: async () => (await import('./status.js')).statusCommand(),
-  ping: async () => (await import('./ping.js')).pingCommand(),
-  reload: async () => (await import('./reload.js')).reloadCommand(),
-};
-
-/** The commands `argv` needs: the one it names; none for a bare --version; all for help and errors. */
-function commandsFor(argv: readonly string[]): string[] {
-  const named = argv.find((a) => Object.hasOwn(COMMANDS, a));
+function commandsFor(argv: readonly string[], commands: Commands): string[] {
+  const named = argv.find((a) => Object.hasOwn(commands, a));
   if (named) return [named];
   if (argv.length === 1 && (argv[0] === '-v' || argv[0] === '--version')) return [];
-  return Object.keys(COMMANDS);
+  return Object.keys(commands);
 }
 
-export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
+/** The program for `argv`, with the subcommands of `commands` it needs (src/cli/commands.ts). */
+export async function buildProgram(argv: readonly string[], commands: Commands): Promise<Command> {
   const { Command, Option } = await import('commander');
-  const names = commandsFor(argv);
+  const names = commandsFor(argv, commands);
   const program = new Command('mesh').description('Encrypted peer-to-peer overlay network, wire-compatible with Nebula 1.6');
   // Only without a command: commander would take `--version` anywhere on the line, and
   // `mesh ca init|sign --version 2` is nebula-cert's certificate format flag.
@@ -37,7 +28,7 @@ export async function buildProgram(argv: readonly string[] = []): Promise<Comman
     .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  for (const name of names) program.addCommand(await COMMANDS[name]!());
+  for (const name of names) program.addCommand(await commands[name]!());
   for (const command of program.commands) applyExitOverride(command);
   return program;
 }
@@ -52,14 +43,14 @@ function applyExitOverride(command: Command): void {
   for (const sub of command.commands) applyExitOverride(sub);
 }
 
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], commands: Commands): Promise<number> {
   if (argv.length === 1 && (argv[0] === '-v' || argv[0] === '--version')) {
     // What commander would print, without loading it: `mesh --version` is a health check in scripts.
     process.stdout.write(`${packageVersion()}\n`);
     return 0;
   }
   try {
-    const program = await buildProgram(argv);
+    const program = await buildProgram(argv, commands);
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {

@@ -19,7 +19,7 @@ export function pingCommand(): Command {
     .option('-c, --count <n>', 'how many pings', positiveInt, 3)
     .option('--timeout <seconds>', 'how long to wait for each answer (the first one includes the handshake)', positiveInt, 5)
     .action(async (target: string, opts: SocketOptions & { count: number; timeout: number }) => {
-      const socket = socketFor(opts);
+      const socket = await socketFor(opts);
       let answered = 0;
       for (let i = 0; i < opts.count; i++) {
         if (i > 0) await new Promise((r) => setTimeout(r, 1000));

@@ -5,7 +5,7 @@ import { controlRequest, socketFor, withSocketOptions, type SocketOptions } from
 export function reloadCommand(): Command {
   return withSocketOptions(new Command('reload').description('make the running node re-read its config (as SIGHUP does); exit 1 when the new config is refused'))
     .action(async (opts: SocketOptions) => {
-      await controlRequest(socketFor(opts), { command: 'reload' }, 30_000);
+      await controlRequest(await socketFor(opts), { command: 'reload' }, 30_000);
       process.stdout.write('configuration reloaded\n');
     });
 }

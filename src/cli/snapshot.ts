@@ -1,6 +1,7 @@
 /**
  * The entry of the V8 start-up snapshot (dist/bundle/mesh.blob; scripts/bundle.mjs bundles this
  * file into one CommonJS script, scripts/build-snapshot.mjs runs it under `node --build-snapshot`).
+ * The launcher starts every command but the short-lived ones (src/cli/snapshot-tools.ts) from it.
  * At build time it evaluates the modules that `mesh node` and `mesh ca` run on, with the Node
  * built-ins and the logger they use, and runs each costly first use once (a YAML parse, a
  * certificate decode, a text log line) so that the blob holds their compiled code: a start from
@@ -15,17 +16,14 @@ import 'node:dgram';
 import 'node:dns/promises';
 import 'node:net';
 import 'node:worker_threads';
-import { realpathSync } from 'node:fs';
 import { Writable } from 'node:stream';
-import { pathToFileURL } from 'node:url';
-import { startupSnapshot } from 'node:v8';
-import { marshalCertificate, type CertificateDetails } from '../../pki/cert.js';
-import { CERT_BANNER, encodePem, parseCertificatesPem } from '../../pki/pem.js';
+import { marshalCertificate } from '../../pki/cert.js';
 import { createLogger } from '../log.js';
-import { parseIpNetwork } from '../net/ip.js';
 import { decodeHandshake, decodeMeta, encodeHandshake, encodeMeta } from '../protocol/messages.js';
 import { parseYaml } from '../yaml.js';
-import { buildProgram, main } from './main.js';
+import { COMMANDS } from './commands.js';
+import { buildProgram } from './main.js';
+import { startFromSnapshot, warmUpCertificate } from './snapshot-start.js';
 
 /** A config of the usual shape: block and flow collections, a literal block, quoted keys. */
 const SAMPLE_CONFIG = `pki:
@@ -58,21 +56,7 @@ firewall:
  */
 async function warmUp(): Promise<void> {
   parseYaml(SAMPLE_CONFIG);
-  const details: CertificateDetails = {
-    version: 1,
-    name: 'snapshot',
-    networks: [parseIpNetwork('10.1.0.1/16')],
-    unsafeNetworks: [],
-    groups: ['snapshot'],
-    notBefore: 0,
-    notAfter: 1,
-    publicKey: new Uint8Array(32),
-    curve: 'CURVE25519',
-    isCA: false,
-    issuer: '00'.repeat(32),
-  };
-  const cert = marshalCertificate({ details, signature: new Uint8Array(64) });
-  parseCertificatesPem(encodePem(CERT_BANNER, cert));
+  const cert = marshalCertificate(warmUpCertificate());
   decodeHandshake(encodeHandshake({ details: { cert, initiatorIndex: 1, responderIndex: 2, cookie: 0n, time: 1n, certVersion: 1 }, hmac: new Uint8Array(0) }));
   decodeMeta(encodeMeta(1, { vpnIp: 1, ip4AndPorts: [{ ip: 1, port: 1 }], counter: 0, ip6AndPorts: [], relayVpnIps: [] }));
   const log = await createLogger({ format: 'text', destination: new Writable({ write: (_chunk, _encoding, done) => done() }) });
@@ -80,12 +64,6 @@ async function warmUp(): Promise<void> {
 }
 
 // A failure rejects unhandled: node exits non-zero and writes no blob (build-snapshot.mjs warns).
-void Promise.all([buildProgram(['node']), buildProgram(['ca'])])
+void Promise.all([buildProgram(['node'], COMMANDS), buildProgram(['ca'], COMMANDS)])
   .then(warmUp)
-  .then(() => {
-    startupSnapshot.setDeserializeMainFunction(() => {
-      // The bundle's `import.meta.url` (scripts/bundle.mjs): the launcher, run from the blob as its script.
-      (globalThis as { __meshBundleUrl?: string }).__meshBundleUrl = pathToFileURL(realpathSync(process.argv[1]!)).href;
-      main(process.argv.slice(2)).then((code) => (process.exitCode = code));
-    });
-  });
+  .then(() => startFromSnapshot(COMMANDS));

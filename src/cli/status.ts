@@ -23,7 +23,7 @@ export function statusCommand(): Command {
   return withSocketOptions(new Command('status').description('show the running node: identity, certificate, lighthouses, relays and one line per tunnel'))
     .option('--json', 'print the full report as JSON (a stable format, see README)')
     .action(async (opts: SocketOptions & { json?: boolean }) => {
-      const report = (await controlRequest(socketFor(opts), { command: 'status' }, 10_000)) as StatusReport;
+      const report = (await controlRequest(await socketFor(opts), { command: 'status' }, 10_000)) as StatusReport;
       process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatStatus(report, Date.now()));
     });
 }

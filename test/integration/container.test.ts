@@ -46,6 +46,9 @@ test('Dockerfile: builds on a local Node base; its node tunnels to a node outsid
     assert.match(traced.stderr, /exec node .*--snapshot-blob \/opt\/mesh\/(bin\/\.\.\/)?dist\/bundle\/mesh\.blob /);
     // Found through the image's bin link and its node checked with busybox's builtins: no readlink or stat.
     assert.doesNotMatch(traced.stderr, /^\++ (readlink|stat) /m);
+    const tool = await lab.docker('hd', ['run', '--rm', '--pull', 'never', '--entrypoint', 'sh', IMAGE, '-x', '/opt/mesh/bin/mesh', 'ca', '--help'], 60_000);
+    assert.equal(tool.code, 0, tool.stderr);
+    assert.match(tool.stderr, /exec node .*--snapshot-blob \/opt\/mesh\/(bin\/\.\.\/)?dist\/bundle\/mesh-tools\.blob /);
 
     // The config and certificates are mounted where the config names them (the README mounts /etc/mesh).
     writeFileSync(hd.configPath, stringifyYaml(lab.configFor(hd)));

@@ -60,7 +60,7 @@ test('npm pack + npm install -g (default settings): prebuilt addon, mesh --versi
     assert.ok(files.includes('dist/bundle/mesh.js'), 'the bundled CLI that package.json bin names');
     assert.ok(files.includes('native/binding.gyp'), 'the sources for a build where no prebuild fits');
     assert.ok(files.some((f) => /^native\/prebuilds\/linux-x64\/.*\.node$/.test(f)), `no linux-x64 prebuild in ${files.filter((f) => f.startsWith('native/')).join(', ')}`);
-    assert.ok(files.includes('dist/bundle/mesh-snapshot.cjs') && files.includes('scripts/build-snapshot.mjs'), 'what the install script builds the start-up snapshot from');
+    assert.ok(files.includes('dist/bundle/mesh-snapshot.cjs') && files.includes('dist/bundle/mesh-tools-snapshot.cjs') && files.includes('scripts/build-snapshot.mjs'), 'what the install script builds the start-up snapshots from');
     const unwanted = files.filter((f) => /^dist\/(?!bundle\/)|\.map$|\.o$|^native\/build\/|\.ts$|\.blob/.test(f));
     assert.deepEqual(unwanted, []);
   });
@@ -79,7 +79,9 @@ test('npm pack + npm install -g (default settings): prebuilt addon, mesh --versi
     assert.equal(existsSync(join(installed, 'native', 'build')), false, 'a source build ran during the global install');
     assert.ok(readdirSync(join(installed, 'native', 'prebuilds', 'linux-x64')).some((f) => f.endsWith('.node')));
     assert.ok(existsSync(join(installed, 'dist', 'bundle', 'mesh.blob')), 'no snapshot built by the install script');
+    assert.ok(existsSync(join(installed, 'dist', 'bundle', 'mesh-tools.blob')), "no short-lived commands' snapshot built by the install script");
     assert.match((await traced(['--help'])).exec, /--snapshot-blob \S*mesh\.blob /);
+    assert.match((await traced(['ca', '--help'])).exec, /--snapshot-blob \S*mesh-tools\.blob /);
   });
 
   await t.test('mesh --version and mesh ca init from the install', async () => {
@@ -103,14 +105,17 @@ test('npm pack + npm install -g (default settings): prebuilt addon, mesh --versi
     });
   });
 
-  await t.test('without its snapshot the installed bin runs the plain bundle; the install script makes it again', async () => {
+  await t.test('without its snapshots the installed bin runs the plain bundle; the install script makes them again', async () => {
     const blob = join(installed, 'dist', 'bundle', 'mesh.blob');
+    const tools = join(installed, 'dist', 'bundle', 'mesh-tools.blob');
     rmSync(blob);
+    rmSync(tools);
     const plain = await traced(['ca', 'print', '--path', 'ca.crt', '--json']);
     assert.ok(plain.exec.length > 0 && !plain.exec.includes('--snapshot-blob'), plain.exec);
     assert.equal((JSON.parse(plain.stdout) as { details: { name: string } }).details.name, 'Package CA');
     await run(process.execPath, [join(installed, 'scripts', 'build-snapshot.mjs')], { cwd: installed, timeout: 120_000 });
-    assert.ok(existsSync(blob));
-    assert.match((await traced(['--help'])).exec, /--snapshot-blob/);
+    assert.ok(existsSync(blob) && existsSync(tools));
+    assert.match((await traced(['--help'])).exec, /--snapshot-blob \S*mesh\.blob /);
+    assert.match((await traced(['ca', 'print', '--path', 'ca.crt', '--json'])).exec, /--snapshot-blob \S*mesh-tools\.blob /);
   });
 });

@@ -1,6 +1,7 @@
 /**
- * The bin's V8 start-up snapshot (scripts/build-snapshot.mjs, src/cli/snapshot.ts): `npm run build`
- * makes a blob for the node binary that ran it, the launcher starts from it only under that binary,
+ * The bin's V8 start-up snapshots (scripts/build-snapshot.mjs, src/cli/snapshot.ts and
+ * src/cli/snapshot-tools.ts): `npm run build` makes two blobs for the node binary that ran it, every
+ * command's and the short-lived commands', the launcher starts from them only under that binary,
  * and runs the plain bundle when the blob is missing, stale or built by another node, and for a bare
  * `--version`. Which way it went is read from `sh -x`, the launcher's own trace of the command it execs.
  */
@@ -50,19 +51,44 @@ function copyOfBundle(t: { after(fn: () => void): void }): { dir: string; bin: s
   return { dir, bin: join(dir, 'dist', 'bundle', 'mesh.js') };
 }
 
-test('npm run build made a blob for this node, and the launcher starts from it', () => {
+test('npm run build made both blobs for this node; the launcher starts the short-lived commands from the small one', () => {
   const blob = join(dirname(MESH_BIN), 'mesh.blob');
   assert.ok(existsSync(blob) && existsSync(`${blob}.node`), 'the build made mesh.blob and its fingerprint');
+  assert.ok(existsSync(join(dirname(MESH_BIN), 'mesh-tools.blob')), 'the build made mesh-tools.blob');
   const printed = launch(MESH_BIN, ['ca', 'print', '--json', '--path', fixturePath('ca.crt')]);
   assert.equal(printed.status, 0, printed.stderr);
-  assert.match(printed.exec, /--snapshot-blob \S*mesh\.blob /);
+  assert.match(printed.exec, /--snapshot-blob \S*mesh-tools\.blob /);
   assert.equal((JSON.parse(printed.stdout) as { details: { isCa: boolean } }).details.isCa, true);
+  for (const command of ['status', 'ping', 'reload']) {
+    const help = launch(MESH_BIN, [command, '--help']);
+    assert.equal(help.status, 0, help.stderr);
+    assert.match(help.stdout, new RegExp(`^Usage: mesh ${command} `));
+    assert.match(help.exec, /--snapshot-blob \S*mesh-tools\.blob /, command);
+  }
   // The lab starts nodes the same way under this node binary.
   assert.deepEqual(meshSnapshotFlags(), ['--snapshot-blob', blob]);
-  const help = launch(MESH_BIN, ['--help']);
-  assert.equal(help.status, 0, help.stderr);
-  assert.match(help.stdout, /Usage: mesh /);
-  assert.match(help.exec, /--snapshot-blob/);
+  for (const args of [['--help'], ['node', '--help'], ['join', '--help'], ['--log-format', 'json', 'ca', '--help']]) {
+    const run = launch(MESH_BIN, args);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /Usage: mesh /);
+    assert.match(run.exec, /--snapshot-blob \S*mesh\.blob /, args.join(' '));
+  }
+});
+
+test("the short-lived commands' blob holds none of the daemons' code", () => {
+  const tools = readFileSync(join(dirname(MESH_BIN), 'mesh-tools-snapshot.cjs'), 'utf8');
+  const all = readFileSync(join(dirname(MESH_BIN), 'mesh-snapshot.cjs'), 'utf8');
+  // Log lines of the node and the lighthouse: in the whole CLI's script, not in this one.
+  for (const text of ['mesh node started', 'tunnel up']) {
+    assert.ok(all.includes(text), `mesh-snapshot.cjs has "${text}"`);
+    assert.ok(!tools.includes(text), `mesh-tools-snapshot.cjs has no "${text}"`);
+  }
+  // Nor the YAML and logging packages, which only `mesh ca serve` and --config load.
+  for (const name of ['js-yaml', 'pino', 'pino-pretty']) {
+    assert.ok(tools.includes(`createRequire(globalThis.__meshBundleUrl)(${JSON.stringify(name)})`), `${name} is required on first use`);
+  }
+  assert.doesNotMatch(tools, /\bimport\(/);
+  assert.ok(readFileSync(join(dirname(MESH_BIN), 'mesh-tools.blob')).length < readFileSync(join(dirname(MESH_BIN), 'mesh.blob')).length - 500_000);
 });
 
 test("through npm's bin links and the image's, the launcher finds the blob and checks its node with shell builtins alone", (t) => {
@@ -85,7 +111,7 @@ test("through npm's bin links and the image's, the launcher finds the blob and c
   for (const bin of [MESH_BIN, join(dir, 'global', 'bin', 'mesh'), join(dir, 'local', 'node_modules', '.bin', 'mesh'), join(dir, 'image', 'bin', 'mesh')]) {
     const run = launch(bin, printArgs);
     assert.equal(run.status, 0, `${bin}: ${run.stderr}`);
-    assert.match(run.exec, /--snapshot-blob \S*mesh\.blob /, bin);
+    assert.match(run.exec, /--snapshot-blob \S*mesh-tools\.blob /, bin);
     assert.deepEqual(externalCommands(run.stderr), [], `${bin}: ${run.stderr}`);
   }
   // Any other link: found through readlink, the node still checked without stat.
@@ -109,10 +135,12 @@ test('a bare --version (or -v) runs the plain bundle: the blob would cost more t
   assert.match(withCommand.exec, /--snapshot-blob/);
 });
 
-test("the blob carries no code cache of Node's built-ins: it ends with that vector, empty", () => {
-  const blob = readFileSync(join(dirname(MESH_BIN), 'mesh.blob'));
-  // An untrimmed blob ends with the last built-in's cache data (2.9 MB of them in all for Node 20).
-  assert.ok(blob.subarray(-8).equals(Buffer.alloc(8)), 'the code-cache count at the end is 0');
+test("the blobs carry no code cache of Node's built-ins: each ends with that vector, empty", () => {
+  for (const name of ['mesh.blob', 'mesh-tools.blob']) {
+    const blob = readFileSync(join(dirname(MESH_BIN), name));
+    // An untrimmed blob ends with the last built-in's cache data (2.9 MB of them in all for Node 20).
+    assert.ok(blob.subarray(-8).equals(Buffer.alloc(8)), `${name}: the code-cache count at the end is 0`);
+  }
 });
 
 test('with V8 flags in NODE_OPTIONS (which make node refuse the blob) the launcher runs the plain bundle', () => {
@@ -128,6 +156,10 @@ test("the snapshot's script has no dynamic import(), which a start from a snapsh
   const script = readFileSync(join(dirname(MESH_BIN), 'mesh-snapshot.cjs'), 'utf8');
   assert.ok(script.includes('require("node:http")'), 'the lazily loaded built-ins are required');
   assert.doesNotMatch(script, /\bimport\(/);
+  // `mesh status --config` loads the config's modules from the small blob's script.
+  const run = launch(MESH_BIN, ['status', '--config', join(repoRoot(), 'examples', 'config.yml')]);
+  assert.match(run.exec, /mesh-tools\.blob/);
+  assert.match(run.stderr, /Error: cannot reach the node's control socket|no node is running/, run.stderr);
 });
 
 test('the snapshot keeps no randomness: two CAs made from it have different keys', (t) => {
@@ -197,6 +229,12 @@ test('a moved bundle starts from its blob; without the blob or with a stale fing
   rmSync(`${blob}.node`);
   check(false, 'no fingerprint');
   writeFileSync(`${blob}.node`, fingerprint);
+  // Without the small blob the short-lived commands start from the other one.
+  const tools = join(dirname(bin), 'mesh-tools.blob');
+  rmSync(tools);
+  const withoutTools = launch(bin, printArgs);
+  assert.equal(withoutTools.status, 0, withoutTools.stderr);
+  assert.match(withoutTools.exec, /--snapshot-blob \S*mesh\.blob /);
   rmSync(blob);
   check(false, 'no blob');
   assert.deepEqual(meshSnapshotFlags(bin), []);
@@ -207,18 +245,34 @@ test('build-snapshot.mjs replaces a stale blob, and makes none (the launcher run
   const blob = join(dirname(bin), 'mesh.blob');
   mkdirSync(join(dir, 'scripts'));
   cpSync(join(repoRoot(), 'scripts', 'build-snapshot.mjs'), join(dir, 'scripts', 'build-snapshot.mjs'));
+  const tools = join(dirname(bin), 'mesh-tools.blob');
   writeFileSync(blob, 'not a snapshot');
   writeFileSync(`${blob}.node`, '1 2\n');
-  const rebuilt = spawnSync(process.execPath, [join(dir, 'scripts', 'build-snapshot.mjs')], { encoding: 'utf8', timeout: 60_000 });
+  const build = () => spawnSync(process.execPath, [join(dir, 'scripts', 'build-snapshot.mjs')], { encoding: 'utf8', timeout: 60_000 });
+  const rebuilt = build();
   assert.equal(rebuilt.status, 0, rebuilt.stderr);
-  assert.match(launch(bin, ['--help']).exec, /--snapshot-blob/);
+  assert.match(launch(bin, ['--help']).exec, /--snapshot-blob \S*mesh\.blob /);
+  assert.match(launch(bin, ['ca', '--help']).exec, /--snapshot-blob \S*mesh-tools\.blob /);
+
+  // The small blob's script throws: the other blob is made, and serves the short-lived commands too.
+  const toolsScript = join(dirname(bin), 'mesh-tools-snapshot.cjs');
+  const toolsSource = readFileSync(toolsScript, 'utf8');
+  writeFileSync(toolsScript, "throw new Error('broken snapshot script');\n");
+  const halfBuilt = build();
+  assert.equal(halfBuilt.status, 0, halfBuilt.stderr);
+  assert.match(halfBuilt.stderr, /no start-up snapshot \S*mesh-tools\.blob/);
+  assert.ok(existsSync(blob) && existsSync(`${blob}.node`) && !existsSync(tools));
+  const ca = launch(bin, ['ca', '--help']);
+  assert.equal(ca.status, 0, ca.stderr);
+  assert.match(ca.exec, /--snapshot-blob \S*mesh\.blob /);
+  writeFileSync(toolsScript, toolsSource);
 
   // A snapshot script that throws: no blob, no fingerprint, a warning, and the bin still runs.
   writeFileSync(join(dirname(bin), 'mesh-snapshot.cjs'), "throw new Error('broken snapshot script');\n");
-  const failed = spawnSync(process.execPath, [join(dir, 'scripts', 'build-snapshot.mjs')], { encoding: 'utf8', timeout: 60_000 });
+  const failed = build();
   assert.equal(failed.status, 0, 'a failed snapshot does not fail the install');
   assert.match(failed.stderr, /no start-up snapshot/);
-  assert.equal(existsSync(blob) || existsSync(`${blob}.node`), false);
+  assert.equal(existsSync(blob) || existsSync(`${blob}.node`) || existsSync(tools), false);
   const run = launch(bin, ['--help']);
   assert.equal(run.status, 0, run.stderr);
   assert.match(run.stdout, /Usage: mesh /);
