@@ -144,7 +144,7 @@ const builtinsRequired = {
  * commands only `mesh ca serve` (a service) loads them.
  */
 const LOADED_ON_FIRST_USE = ['node-forge', 'prom-client', 'dns-packet', 'stun'];
-const TOOLS_LOADED_ON_FIRST_USE = [...LOADED_ON_FIRST_USE, 'js-yaml', 'pino', 'pino-pretty'];
+const TOOLS_LOADED_ON_FIRST_USE = [...LOADED_ON_FIRST_USE, 'js-yaml', 'pino'];
 
 function loadedOnFirstUse(packages) {
   return {

@@ -44,6 +44,7 @@ export function loggerFor(loaded: LoadedConfig, opts: GlobalOptions): Promise<Lo
   return createLogger({
     level: pinoLevel(opts.logLevel ?? logging.level),
     format: opts.logFormat ?? (process.stderr.isTTY ? undefined : logging.format),
+    timestamp: !logging.disableTimestamp,
   });
 }
 

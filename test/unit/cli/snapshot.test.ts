@@ -84,7 +84,7 @@ test("the short-lived commands' blob holds none of the daemons' code", () => {
     assert.ok(!tools.includes(text), `mesh-tools-snapshot.cjs has no "${text}"`);
   }
   // Nor the YAML and logging packages, which only `mesh ca serve` and --config load.
-  for (const name of ['js-yaml', 'pino', 'pino-pretty']) {
+  for (const name of ['js-yaml', 'pino']) {
     assert.ok(tools.includes(`createRequire(globalThis.__meshBundleUrl)(${JSON.stringify(name)})`), `${name} is required on first use`);
   }
   assert.doesNotMatch(tools, /\bimport\(/);
