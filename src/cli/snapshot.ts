@@ -2,10 +2,10 @@
  * The entry of the V8 start-up snapshot (dist/bundle/mesh.blob; scripts/bundle.mjs bundles this
  * file into one CommonJS script, scripts/build-snapshot.mjs runs it under `node --build-snapshot`).
  * The launcher starts every command but the short-lived ones (src/cli/snapshot-tools.ts) from it.
- * At build time it evaluates the modules that `mesh node` and `mesh ca` run on, with the Node
- * built-ins and the logger they use, and runs each costly first use once (a YAML parse, a
- * certificate decode, a text log line) so that the blob holds their compiled code: a start from
- * the blob neither compiles nor runs any of it again.
+ * At build time it evaluates the modules that `mesh node` runs on, with the Node built-ins and the
+ * logger it uses, and runs each costly first use once (a YAML parse, a certificate decode, a text
+ * log line, a whole tunnel in memory: src/cli/rehearse-tunnel.ts) so that the blob holds their
+ * compiled code: a start from the blob neither compiles nor runs any of it again.
  *
  * What the snapshot holds is frozen at build time, so nothing here may keep process state: no
  * sockets, timers, file descriptors or native addon (they come after deserialisation, on first
@@ -23,6 +23,7 @@ import { decodeHandshake, decodeMeta, encodeHandshake, encodeMeta } from '../pro
 import { parseYaml } from '../yaml.js';
 import { COMMANDS } from './commands.js';
 import { buildProgram } from './main.js';
+import { rehearseTunnel } from './rehearse-tunnel.js';
 import { startFromSnapshot, warmUpCertificate } from './snapshot-start.js';
 
 /** A config of the usual shape: block and flow collections, a literal block, quoted keys. */
@@ -52,7 +53,8 @@ firewall:
 
 /**
  * The first YAML parse, certificate decode, text log line and handshake and lighthouse message
- * encode/decode of a node start (protobufjs generates each type's code on its first use), done here once.
+ * encode/decode of a node start (protobufjs generates each type's code on its first use), then a
+ * whole tunnel (a node's start, first handshake and packets), done here once.
  */
 async function warmUp(): Promise<void> {
   parseYaml(SAMPLE_CONFIG);
@@ -61,9 +63,10 @@ async function warmUp(): Promise<void> {
   decodeMeta(encodeMeta(1, { vpnIp: 1, ip4AndPorts: [{ ip: 1, port: 1 }], counter: 0, ip6AndPorts: [], relayVpnIps: [] }));
   const log = await createLogger({ format: 'text', destination: new Writable({ write: (_chunk, _encoding, done) => done() }) });
   log.info({ snapshot: true }, 'warm-up');
+  await rehearseTunnel(log);
 }
 
 // A failure rejects unhandled: node exits non-zero and writes no blob (build-snapshot.mjs warns).
-void Promise.all([buildProgram(['node'], COMMANDS), buildProgram(['ca'], COMMANDS)])
+void buildProgram(['node'], COMMANDS)
   .then(warmUp)
   .then(() => startFromSnapshot(COMMANDS));
