@@ -1,6 +1,6 @@
 /**
  * What both start-up snapshots (src/cli/snapshot.ts, src/cli/snapshot-tools.ts) share: the first
- * certificate decode and print, run at build time, and the start of a run from the blob.
+ * certificate decode, run at build time, and the start of a run from the blob.
  */
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
