@@ -15,7 +15,7 @@
  * notice a stopped one within seconds. Unknown names in the network's zone get NXDOMAIN; everything
  * else goes to the host's own resolvers.
  */
-import { randomInt } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
@@ -179,7 +179,8 @@ export class ContainerDns {
   private forward(data: Buffer, query: DecodedPacket, client: { address: string; port: number }): void {
     const server = this.servers[0];
     if (!server || this.forwards.size >= MAX_PENDING_FORWARDS) return this.reply(query, [], RCODE_SERVFAIL, client);
-    const id = randomInt(0x10000);
+    // Not randomInt, whose cache a start-up snapshot can freeze (src/node/name-directory.ts).
+    const id = randomBytes(2).readUInt16BE(0);
     const out = Buffer.from(data);
     out.writeUInt16BE(id, 0);
     const failed = () => {

@@ -1,4 +1,4 @@
-import { randomInt } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { emptyMetaDetails, MAX_MESH_NAME_IPS, MAX_MESH_NAME_LENGTH, MetaType, type MeshName, type MetaDetails } from '../protocol/messages.js';
 import type { Timer, Timers } from './timers.js';
@@ -91,7 +91,9 @@ interface Waiter {
  */
 export class NameDirectory {
   private table = new Map<string, number[]>();
-  private readonly epoch = randomInt(1, 2 ** 32);
+  // randomBytes, not randomInt: randomInt draws from a cache inside node:crypto that a start-up
+  // snapshot built after a use would hold, the same in every process started from it.
+  private readonly epoch = randomBytes(4).readUInt32BE(0) || 1;
   private version = 0;
   private readonly cache = new Map<string, { ips: number[]; until: number }>();
   private readonly waiting = new Map<string, Waiter[]>();
