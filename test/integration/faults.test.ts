@@ -27,7 +27,7 @@ test('mesh node: large socket buffers by default; `ip link del` of its TUN devic
     const log = lab.log('a');
     assert.deepEqual(exit, { code: 1, signal: null }, log);
     // As root the default 8 MiB socket buffers are granted in full (Linux reports twice the size).
-    assert.match(log, /UDP socket buffers\n\s+readBuffer: 16777216\n\s+writeBuffer: 16777216/);
+    assert.match(log, /msg="UDP socket buffers" readBuffer=16777216 writeBuffer=16777216/);
     assert.match(log, /the TUN device is gone \(deleted\?\), stopping/);
     assert.match(log, /mesh node stopped/);
     assert.match(log, new RegExp(`Error: TUN device ${a.tunDev} is gone \\(tun: read from ${a.tunDev}: .+\\); mesh stopped`));

@@ -58,7 +58,7 @@ test('v2 certificates with an IPv4 and an IPv6 network: ping, ping -6, TCP and U
     await lab.waitForPing('b', 'a', 20_000, 6);
     await lab.waitForPing('a', 'b', 20_000, 4);
     await lab.waitForPing('b', 'a', 20_000, 4);
-    assert.match(lab.log('a'), /certVersion"?:\s*2/, 'a v2 tunnel');
+    assert.match(lab.log('a'), /certVersion=2/, 'a v2 tunnel');
     // One tunnel to b serves both of its addresses: a initiated two tunnels, to lh and to b.
     assert.equal(lab.log('a').match(/tunnel up \(initiator\)/g)?.length, 2, lab.logTail('a'));
 
