@@ -176,24 +176,26 @@ test('the snapshot keeps no randomness: two CAs made from it have different keys
   assert.notEqual(keys[0], keys[1]);
 });
 
-test("the snapshots keep no random state: node:crypto's randomInt cache and Math.random differ in every start", (t) => {
-  // randomInt draws from a 6 KB cache inside node:crypto: filled while a snapshot is built (by the
-  // build's in-memory tunnel, say), it would hand every process started from the blob the same
-  // numbers (it did: the name tables' epochs, the Docker DNS forwarder's query IDs).
+test("the snapshots keep no random state: node:crypto's randomInt and randomUUID caches and Math.random differ in every start", (t) => {
+  // randomInt draws from a 6 KB cache inside node:crypto (randomUUID from one of its own): filled
+  // while a snapshot is built (by the build's in-memory tunnel, say), it would hand every process
+  // started from the blob the same numbers (it did: the name tables' epochs, the Docker DNS
+  // forwarder's query IDs).
   const dir = mkdtempSync(join(tmpdir(), 'mesh-snapshot-random-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const preload = join(dir, 'draw.cjs');
-  writeFileSync(preload, "process.stderr.write(`draw ${require('node:crypto').randomInt(2 ** 47)} ${Math.random()}\\n`);\n");
+  writeFileSync(preload, "const c = require('node:crypto'); process.stderr.write(`draw ${c.randomInt(2 ** 47)} ${Math.random()} ${c.randomUUID()}\\n`);\n");
   for (const name of ['mesh.blob', 'mesh-tools.blob']) {
     const draws = [0, 1].map(() => {
       const run = spawnSync(process.execPath, [...meshNodeFlags(), '--snapshot-blob', join(dirname(MESH_BIN), name), '--require', preload, MESH_BIN, '--version'], { encoding: 'utf8', timeout: 30_000 });
       assert.equal(run.status, 0, run.stderr);
-      const draw = /^draw (\d+) (\S+)$/m.exec(run.stderr);
+      const draw = /^draw (\d+) (\S+) (\S+)$/m.exec(run.stderr);
       assert.ok(draw, run.stderr);
       return draw.slice(1);
     });
     assert.notEqual(draws[0]![0], draws[1]![0], `${name}: randomInt`);
     assert.notEqual(draws[0]![1], draws[1]![1], `${name}: Math.random`);
+    assert.notEqual(draws[0]![2], draws[1]![2], `${name}: randomUUID`);
   }
 });
 
