@@ -4,8 +4,9 @@
  * The launcher starts every command but the short-lived ones (src/cli/snapshot-tools.ts) from it.
  * At build time it evaluates the modules that `mesh node` runs on, with the Node built-ins and the
  * logger it uses, and runs each costly first use once (a YAML parse, a certificate decode, a text
- * log line, a whole tunnel in memory: src/cli/rehearse-tunnel.ts) so that the blob holds their
- * compiled code: a start from the blob neither compiles nor runs any of it again.
+ * log line) so that the blob holds their compiled code: a start from the blob neither compiles nor
+ * runs any of it again. It runs no node: a node run here leaves Node's own state in the blob (its
+ * timer lists, node:crypto's randomInt cache; bench/README.md, tenth session).
  *
  * What the snapshot holds is frozen at build time, so nothing here may keep process state: no
  * sockets, timers, file descriptors or native addon (they come after deserialisation, on first
@@ -24,7 +25,6 @@ import { decodeHandshake, decodeMeta, encodeHandshake, encodeMeta } from '../pro
 import { parseYaml } from '../yaml.js';
 import { COMMANDS } from './commands.js';
 import { buildProgram } from './main.js';
-import { rehearseTunnel } from './rehearse-tunnel.js';
 import { startFromSnapshot, warmUpCertificate } from './snapshot-start.js';
 
 /** A config of the usual shape: block and flow collections, a literal block, quoted keys. */
@@ -54,8 +54,7 @@ firewall:
 
 /**
  * The first YAML parse, certificate decode, text log line and handshake and lighthouse message
- * encode/decode of a node start (protobufjs generates each type's code on its first use), then a
- * whole tunnel (a node's start, first handshake and packets), done here once.
+ * encode/decode of a node start (protobufjs generates each type's code on its first use), done here once.
  */
 async function warmUp(): Promise<void> {
   parseYaml(SAMPLE_CONFIG);
@@ -64,7 +63,6 @@ async function warmUp(): Promise<void> {
   decodeMeta(encodeMeta(1, { vpnIp: 1, ip4AndPorts: [{ ip: 1, port: 1 }], counter: 0, ip6AndPorts: [], relayVpnIps: [] }));
   const log = await createLogger({ format: 'text', destination: new Writable({ write: (_chunk, _encoding, done) => done() }) });
   log.info({ snapshot: true }, 'warm-up');
-  await rehearseTunnel(log);
 }
 
 // A failure rejects unhandled: node exits non-zero and writes no blob (build-snapshot.mjs warns).
