@@ -199,6 +199,22 @@ test("the snapshots keep no random state: node:crypto's randomInt and randomUUID
   }
 });
 
+test("the snapshots hold none of Node's timer lists", (t) => {
+  // A timer run while a snapshot is built leaves its (emptied) list in node's timer map, with the
+  // build's expiry: a timer of that duration set after a start from the blob joins the stale list
+  // and arms nothing, so it fires only when some other timer wakes the loop (a node's start run at
+  // build time did that, and the Docker shim's 100 ms settle timers stalled).
+  const dir = mkdtempSync(join(tmpdir(), 'mesh-snapshot-timers-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const probe = join(dir, 'timers.cjs');
+  writeFileSync(probe, "process.stderr.write(`timer lists: ${Object.keys(require('internal/timers').timerListMap).join(',')};\\n`);\n");
+  for (const name of ['mesh.blob', 'mesh-tools.blob']) {
+    const run = spawnSync(process.execPath, [...meshNodeFlags(), '--snapshot-blob', join(dirname(MESH_BIN), name), '--expose-internals', '--require', probe, MESH_BIN, '--version'], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stderr, /^timer lists: ;$/m, `${name}: ${run.stderr}`);
+  }
+});
+
 test('a node binary other than the one that built the blob runs the plain bundle', (t) => {
   // Another `node` first on the PATH: a wrapper script, so a file with another fingerprint.
   const dir = mkdtempSync(join(tmpdir(), 'mesh-other-node-'));
