@@ -176,26 +176,40 @@ test('the snapshot keeps no randomness: two CAs made from it have different keys
   assert.notEqual(keys[0], keys[1]);
 });
 
+/**
+ * Starts `mesh --version` from `blob` with `probe` (a CommonJS script) required first, right after
+ * the snapshot is deserialised; what the run wrote to stderr.
+ */
+function probeBlob(blob: string, probe: string, nodeFlags: string[] = []): string {
+  const run = spawnSync(process.execPath, [...meshNodeFlags(), '--snapshot-blob', join(dirname(MESH_BIN), blob), ...nodeFlags, '--require', probe, MESH_BIN, '--version'], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(run.status, 0, run.stderr);
+  return run.stderr;
+}
+
+/** A probe script of `source` in a fresh directory removed after the test. */
+function probeScript(t: { after(fn: () => void): void }, source: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mesh-snapshot-probe-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'probe.cjs'), source);
+  return join(dir, 'probe.cjs');
+}
+
 test("the snapshots keep no random state: node:crypto's randomInt and randomUUID caches and Math.random differ in every start", (t) => {
   // randomInt draws from a 6 KB cache inside node:crypto (randomUUID from one of its own): filled
   // while a snapshot is built (by the build's in-memory tunnel, say), it would hand every process
   // started from the blob the same numbers (it did: the name tables' epochs, the Docker DNS
   // forwarder's query IDs).
-  const dir = mkdtempSync(join(tmpdir(), 'mesh-snapshot-random-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const preload = join(dir, 'draw.cjs');
-  writeFileSync(preload, "const c = require('node:crypto'); process.stderr.write(`draw ${c.randomInt(2 ** 47)} ${Math.random()} ${c.randomUUID()}\\n`);\n");
-  for (const name of ['mesh.blob', 'mesh-tools.blob']) {
+  const probe = probeScript(t, "const c = require('node:crypto'); process.stderr.write(`draw ${c.randomInt(2 ** 47)} ${Math.random()} ${c.randomUUID()}\\n`);\n");
+  for (const blob of ['mesh.blob', 'mesh-tools.blob']) {
     const draws = [0, 1].map(() => {
-      const run = spawnSync(process.execPath, [...meshNodeFlags(), '--snapshot-blob', join(dirname(MESH_BIN), name), '--require', preload, MESH_BIN, '--version'], { encoding: 'utf8', timeout: 30_000 });
-      assert.equal(run.status, 0, run.stderr);
-      const draw = /^draw (\d+) (\S+) (\S+)$/m.exec(run.stderr);
-      assert.ok(draw, run.stderr);
+      const stderr = probeBlob(blob, probe);
+      const draw = /^draw (\d+) (\S+) (\S+)$/m.exec(stderr);
+      assert.ok(draw, stderr);
       return draw.slice(1);
     });
-    assert.notEqual(draws[0]![0], draws[1]![0], `${name}: randomInt`);
-    assert.notEqual(draws[0]![1], draws[1]![1], `${name}: Math.random`);
-    assert.notEqual(draws[0]![2], draws[1]![2], `${name}: randomUUID`);
+    assert.notEqual(draws[0]![0], draws[1]![0], `${blob}: randomInt`);
+    assert.notEqual(draws[0]![1], draws[1]![1], `${blob}: Math.random`);
+    assert.notEqual(draws[0]![2], draws[1]![2], `${blob}: randomUUID`);
   }
 });
 
@@ -204,14 +218,10 @@ test("the snapshots hold none of Node's timer lists", (t) => {
   // build's expiry: a timer of that duration set after a start from the blob joins the stale list
   // and arms nothing, so it fires only when some other timer wakes the loop (a node's start run at
   // build time did that, and the Docker shim's 100 ms settle timers stalled).
-  const dir = mkdtempSync(join(tmpdir(), 'mesh-snapshot-timers-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const probe = join(dir, 'timers.cjs');
-  writeFileSync(probe, "process.stderr.write(`timer lists: ${Object.keys(require('internal/timers').timerListMap).join(',')};\\n`);\n");
-  for (const name of ['mesh.blob', 'mesh-tools.blob']) {
-    const run = spawnSync(process.execPath, [...meshNodeFlags(), '--snapshot-blob', join(dirname(MESH_BIN), name), '--expose-internals', '--require', probe, MESH_BIN, '--version'], { encoding: 'utf8', timeout: 30_000 });
-    assert.equal(run.status, 0, run.stderr);
-    assert.match(run.stderr, /^timer lists: ;$/m, `${name}: ${run.stderr}`);
+  const probe = probeScript(t, "process.stderr.write(`timer lists: ${Object.keys(require('internal/timers').timerListMap).join(',')};\\n`);\n");
+  for (const blob of ['mesh.blob', 'mesh-tools.blob']) {
+    const stderr = probeBlob(blob, probe, ['--expose-internals']);
+    assert.match(stderr, /^timer lists: ;$/m, `${blob}: ${stderr}`);
   }
 });
 
