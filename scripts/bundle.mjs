@@ -53,12 +53,12 @@ const FIND_BLOB = [
   `[ -z "$NODE_OPTIONS" ] || return`,
   `for d in ${BUNDLE_LINKS.join(' ')} ''; do [ "$d/mesh.js" -ef "$0" ] && break; done`,
   `[ -n "$d" ] || { d=$(readlink -f "$0") && d=\${d%/*}; } || return`,
-  `b=$d/mesh.blob`,
+  `b=$d/mesh.blob f=$d/mesh.blob.node`,
   `case $1 in ${Object.keys(TOOL_COMMANDS).join(' | ')}) [ -f "$d/mesh-tools.blob" ] && b=$d/mesh-tools.blob ;; esac`,
-  `[ -f "$b" ] && read -r s 2>/dev/null <"$d/mesh.blob.node" || return`,
+  `[ -f "$b" ] && read -r s 2>/dev/null <"$f" || return`,
   `IFS=:`,
   `for n in $PATH; do n=\${n:-.}/node; [ -f "$n" ] && [ -x "$n" ] && break; n=; done`,
-  `{ [ -n "$n" ] && ! [ "$d/mesh.blob.node" -nt "$n" ] && ! [ "$d/mesh.blob.node" -ot "$n" ] && [ "\${s#* }" -gt 946684800 ]; } 2>/dev/null || [ "$s" = "$(stat -L -c '%s %Y' "$(command -v node)" 2>/dev/null)" ]`,
+  `{ [ -n "$n" ] && ! [ "$f" -nt "$n" ] && ! [ "$f" -ot "$n" ] && [ "\${s#* }" -gt 946684800 ]; } 2>/dev/null || [ "$s" = "$(stat -L -c '%s %Y' "$(command -v node)" 2>/dev/null)" ]`,
 ];
 const LAUNCHER = [
   '#!/bin/sh',
@@ -154,7 +154,7 @@ function loadedOnFirstUse(packages) {
       b.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'loaded-on-first-use' }));
       b.onLoad({ filter: /.*/, namespace: 'loaded-on-first-use' }, (args) => ({
         contents: [
-          `if (!globalThis.__meshBundleUrl) throw new Error(${JSON.stringify(`${args.path} is loaded while the start-up snapshot is built: take it out of LOADED_ON_FIRST_USE in scripts/bundle.mjs`)});`,
+          `if (!globalThis.__meshBundleUrl) throw new Error(${JSON.stringify(`${args.path} is loaded while the start-up snapshot is built: take it out of the packages loaded on first use in scripts/bundle.mjs`)});`,
           `module.exports = require('node:module').createRequire(globalThis.__meshBundleUrl)(${JSON.stringify(args.path)});`,
         ].join('\n'),
         loader: 'js',

@@ -11,8 +11,8 @@
  * What the snapshot holds is frozen at build time, so nothing here may keep process state: no
  * sockets, timers, file descriptors or native addon (they come after deserialisation, on first
  * use), no key or random value (nor node:crypto's randomInt or randomUUID, whose caches would be
- * frozen full: the node draws with randomBytes), no environment. pino reads the pid and host name when loaded; mesh
- * logs neither (src/log.ts).
+ * frozen full: the node draws with randomBytes), no environment. pino reads the pid and host name
+ * when loaded; mesh logs neither (src/log.ts).
  */
 import 'node:dgram';
 import 'node:dns/promises';
