@@ -263,6 +263,12 @@ export function checkSignature(cert: Certificate, publicKey: Uint8Array): boolea
 
 /** KeyObjects of the CA keys signatures are checked against (few: one per CA in the pool). */
 const ed25519Keys = new Map<string, KeyObject>();
+
+/** Drops those KeyObjects (for the start-up snapshot, which cannot hold one). */
+export function forgetCAKeyObjects(): void {
+  ed25519Keys.clear();
+}
+
 function ed25519PublicKeyObject(raw: Uint8Array): KeyObject {
   const x = Buffer.from(raw).toString('base64url');
   let key = ed25519Keys.get(x);

@@ -4,14 +4,15 @@
  * The launcher starts every command but the short-lived ones (src/cli/snapshot-tools.ts) from it.
  * At build time it evaluates the modules that `mesh node` runs on, with the Node built-ins and the
  * logger it uses, and runs each costly first use once (a YAML parse, a certificate decode, a text
- * log line) so that the blob holds their compiled code: a start from the blob neither compiles nor
- * runs any of it again. It runs no node: a node run here leaves Node's own state in the blob (its
- * timer lists, node:crypto's randomInt cache; bench/README.md, tenth session).
+ * log line, a whole tunnel in memory: src/cli/rehearse-tunnel.ts) so that the blob holds their
+ * compiled code: a start from the blob neither compiles nor runs any of it again.
  *
  * What the snapshot holds is frozen at build time, so nothing here may keep process state: no
- * sockets, timers, file descriptors or native addon (they come after deserialisation, on first
- * use), no key or random value (nor node:crypto's randomInt or randomUUID, whose caches would be
- * frozen full: the node draws with randomBytes), no environment. pino reads the pid and host name
+ * sockets, file descriptors or native addon (they come after deserialisation, on first use), no
+ * timer ever run (Node keeps a cleared unref'd timer's list, which would arm nothing after a start:
+ * the tunnel's nodes get timers that never fire), no key or random value (nor node:crypto's
+ * randomInt or randomUUID, whose caches would be frozen full: the node draws with randomBytes), no
+ * environment. pino reads the pid and host name
  * when loaded; mesh logs neither (src/log.ts).
  */
 import 'node:dgram';
@@ -25,6 +26,7 @@ import { decodeHandshake, decodeMeta, encodeHandshake, encodeMeta } from '../pro
 import { parseYaml } from '../yaml.js';
 import { COMMANDS } from './commands.js';
 import { buildProgram } from './main.js';
+import { rehearseTunnel } from './rehearse-tunnel.js';
 import { startFromSnapshot, warmUpCertificate } from './snapshot-start.js';
 
 /** A config of the usual shape: block and flow collections, a literal block, quoted keys. */
@@ -54,7 +56,8 @@ firewall:
 
 /**
  * The first YAML parse, certificate decode, text log line and handshake and lighthouse message
- * encode/decode of a node start (protobufjs generates each type's code on its first use), done here once.
+ * encode/decode of a node start (protobufjs generates each type's code on its first use), then a
+ * whole tunnel (a node's start, first handshake and packets), done here once.
  */
 async function warmUp(): Promise<void> {
   parseYaml(SAMPLE_CONFIG);
@@ -63,6 +66,7 @@ async function warmUp(): Promise<void> {
   decodeMeta(encodeMeta(1, { vpnIp: 1, ip4AndPorts: [{ ip: 1, port: 1 }], counter: 0, ip6AndPorts: [], relayVpnIps: [] }));
   const log = await createLogger({ format: 'text', destination: new Writable({ write: (_chunk, _encoding, done) => done() }) });
   log.info({ snapshot: true }, 'warm-up');
+  await rehearseTunnel(log);
 }
 
 // A failure rejects unhandled: node exits non-zero and writes no blob (build-snapshot.mjs warns).

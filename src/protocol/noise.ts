@@ -62,6 +62,11 @@ const PLACEHOLDER_X = Buffer.alloc(DH_LEN).toString('base64url');
 const madeHere = new WeakMap<Uint8Array, KeyObject>();
 let lastImported: { raw: Buffer; key: KeyObject } | undefined;
 
+/** Drops the last imported key (for the start-up snapshot, which cannot hold a KeyObject). */
+export function forgetImportedKeys(): void {
+  lastImported = undefined;
+}
+
 function privateKeyObject(raw: Uint8Array): KeyObject {
   if (raw.length !== DH_LEN) throw new Error(`X25519 private key must be ${DH_LEN} bytes, got ${raw.length}`);
   const made = madeHere.get(raw);

@@ -218,10 +218,14 @@ test("the snapshots hold none of Node's timer lists", (t) => {
   // build's expiry: a timer of that duration set after a start from the blob joins the stale list
   // and arms nothing, so it fires only when some other timer wakes the loop (a node's start run at
   // build time did that, and the Docker shim's 100 ms settle timers stalled).
-  const probe = probeScript(t, "process.stderr.write(`timer lists: ${Object.keys(require('internal/timers').timerListMap).join(',')};\\n`);\n");
+  const probe = probeScript(
+    t,
+    "const { timerListMap, timerListQueue } = require('internal/timers');\n" +
+      "process.stderr.write(`timer lists: ${Object.keys(timerListMap).join(',')}; queued: ${timerListQueue.peek() !== undefined}\\n`);\n",
+  );
   for (const blob of ['mesh.blob', 'mesh-tools.blob']) {
     const stderr = probeBlob(blob, probe, ['--expose-internals']);
-    assert.match(stderr, /^timer lists: ;$/m, `${blob}: ${stderr}`);
+    assert.match(stderr, /^timer lists: ; queued: false$/m, `${blob}: ${stderr}`);
   }
 });
 
