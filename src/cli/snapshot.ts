@@ -12,13 +12,8 @@
  * timer ever run (Node keeps a cleared unref'd timer's list, which would arm nothing after a start:
  * the tunnel's nodes get timers that never fire), no key or random value (nor node:crypto's
  * randomInt or randomUUID, whose caches would be frozen full: the node draws with randomBytes), no
- * environment. pino reads the pid and host name
- * when loaded; mesh logs neither (src/log.ts).
+ * environment. pino reads the pid and host name when loaded; mesh logs neither (src/log.ts).
  */
-import 'node:dgram';
-import 'node:dns/promises';
-import 'node:net';
-import 'node:worker_threads';
 import { Writable } from 'node:stream';
 import { marshalCertificate } from '../../pki/cert.js';
 import { createLogger } from '../log.js';
@@ -60,6 +55,11 @@ firewall:
  * whole tunnel (a node's start, first handshake and packets), done here once.
  */
 async function warmUp(): Promise<void> {
+  // net's Server.listen requires cluster (and five modules of its own) on first use: the control
+  // socket would compile them right after the TUN comes up, when a first packet may be waiting.
+  // (An `import 'node:cluster'` would be dropped by the bundler: it takes built-ins as side-effect
+  // free.) cluster reads NODE_UNIQUE_ID when loaded, which the blob then freezes: mesh forks no workers.
+  process.getBuiltinModule('node:cluster');
   parseYaml(SAMPLE_CONFIG);
   const cert = marshalCertificate(warmUpCertificate());
   decodeHandshake(encodeHandshake({ details: { cert, initiatorIndex: 1, responderIndex: 2, cookie: 0n, time: 1n, certVersion: 1 }, hmac: new Uint8Array(0) }));

@@ -229,6 +229,11 @@ test("the snapshots hold none of Node's timer lists", (t) => {
   }
 });
 
+test('mesh.blob holds cluster, which the control socket\'s listen would otherwise compile right after the TUN is up', (t) => {
+  const probe = probeScript(t, "process.stderr.write(`cluster loaded: ${process.moduleLoadList.includes('NativeModule cluster')}\\n`);\n");
+  assert.match(probeBlob('mesh.blob', probe), /^cluster loaded: true$/m);
+});
+
 test('a node binary other than the one that built the blob runs the plain bundle', (t) => {
   // Another `node` first on the PATH: a wrapper script, so a file with another fingerprint.
   const dir = mkdtempSync(join(tmpdir(), 'mesh-other-node-'));
