@@ -54,7 +54,8 @@ firewall:
 
 /**
  * The first YAML parse, certificate decode, text log line and handshake and lighthouse message
- * encode/decode of a node start (protobufjs generates each type's code on its first use), done here once.
+ * encode/decode of a node start, done here once: V8 compiles each function on its first call (the
+ * protobuf code generated from the .proto files too), and the blob keeps what it compiled.
  */
 async function warmUp(): Promise<void> {
   parseYaml(SAMPLE_CONFIG);
