@@ -22,7 +22,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** The .proto files, from the repository root. */
 const PROTO_FILES = ['src/protocol/nebula.proto', 'pki/cert.proto'];
 
-/** Where the schema files import MessageSchema from. */
+/** Where the schema files import MessageSchema from, relative to the root. */
 const SCHEMA_TYPES = 'src/protocol/protobuf.ts';
 
 const PBJS_OPTIONS = ['--target', 'static-module', '--wrap', 'esm', '--keep-case', '--no-create', '--no-verify', '--no-convert', '--no-delimited', '--no-service', '--no-typeurl', '--dts'];
@@ -78,7 +78,7 @@ function schemaSource(proto) {
   if (!typesImport.startsWith('.')) typesImport = `./${typesImport}`;
   const lines = [
     `// Generated from ${basename(proto)} by scripts/proto.mjs (npm run proto): do not edit.`,
-    `// The messages as data, for the strict wire check (${SCHEMA_TYPES}).`,
+    '// The messages as data: what the strict wire check and the value checks know of them.',
     `import type { MessageSchema } from '${typesImport}';`,
   ];
   for (const type of messagesInDependencyOrder(protoRoot)) {

@@ -1,5 +1,5 @@
 // Generated from nebula.proto by scripts/proto.mjs (npm run proto): do not edit.
-// The messages as data, for the strict wire check (src/protocol/protobuf.ts).
+// The messages as data: what the strict wire check and the value checks know of them.
 import type { MessageSchema } from './protobuf.js';
 
 export const Ip4AndPort: MessageSchema = {
