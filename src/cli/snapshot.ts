@@ -51,8 +51,9 @@ firewall:
 
 /**
  * The first YAML parse, certificate decode, text log line and handshake and lighthouse message
- * encode/decode of a node start (protobufjs generates each type's code on its first use), then a
- * whole tunnel (a node's start, first handshake and packets), done here once.
+ * encode/decode of a node start, then a whole tunnel (a node's start, first handshake and
+ * packets), done here once: V8 compiles each function on its first call (the protobuf code
+ * generated from the .proto files too), and the blob keeps what it compiled.
  */
 async function warmUp(): Promise<void> {
   // net's Server.listen requires cluster (and five modules of its own) on first use: the control

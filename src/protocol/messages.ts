@@ -8,64 +8,24 @@
  * always present). Decoders accept any field order, skip unknown fields, merge repeated embedded
  * messages like Go, and throw an Error (ProtobufError) on malformed input.
  *
- * The schema below is the one definition of the messages. Its field names are the properties of
- * this module's objects, so protobufjs converts them itself (fromObject / toObject) and does the
- * proto3 encoding (fields in id order, repeated scalars packed, zero values left out). What
- * protobufjs does not do is checked here: values that do not fit their field type (it would wrap
- * them), and on decoding the strict wire format (./protobuf.ts; it would skip known fields with
- * wrong wire types).
+ * The messages are defined in nebula.proto, and their field names are the properties of this
+ * module's objects. The encoders and decoders are protobufjs's static code generated from it
+ * (nebula.pb.js, scripts/proto.mjs), which does the proto3 encoding (fields in id order, repeated
+ * scalars packed, zero values left out). What protobufjs does not do is checked here, from the
+ * same file's schema data (nebula.schema.ts): values that do not fit their field type (it would
+ * wrap them), and on decoding the strict wire format (./protobuf.ts; it would skip known fields
+ * with wrong wire types).
  */
-import protobuf from 'protobufjs';
 import { formatIp6, parseIp6, type VpnAddr } from '../net/ip.js';
 import { formatIp, parseIp } from '../net/ipv4.js';
-import { copyBytes, plainBytes, ProtobufError, strictDecoder } from './protobuf.js';
+import { nebula } from './nebula.pb.js';
+import * as schemas from './nebula.schema.js';
+import { copyBytes, plainBytes, ProtobufError, strictDecoder, type FieldSchema, type MessageSchema, type ScalarType } from './protobuf.js';
 
 export { ProtobufError } from './protobuf.js';
 
-/** NebulaMeta.MessageType: what a lighthouse message asks or tells. */
-export const MetaType = {
-  None: 0,
-  HostQuery: 1,
-  HostQueryReply: 2,
-  HostUpdateNotification: 3,
-  HostMovedNotification: 4,
-  HostPunchNotification: 5,
-  HostWhoami: 6,
-  HostWhoamiReply: 7,
-  PathCheck: 8,
-  PathCheckReply: 9,
-  HostUpdateNotificationAck: 10,
-  // mesh extensions (container subnets and names), sent only to lighthouses: a Nebula 1.6 lighthouse
-  // ignores message types it does not know, and every Nebula ignores the fields numbered 100+.
-  /** node → lighthouse: which host routes Details.VpnIp (an address in some certificate's subnets)? */
-  MeshSubnetQuery: 100,
-  /** lighthouse → node: Details.VpnIp owns MeshSubnets (from its certificate), reachable at Ip4AndPorts. */
-  MeshSubnetReply: 101,
-  // 102 was a replacing name update of at most 64 names, before chunked tables: not reused.
-  /** node → lighthouse: MeshNames[0].Name, please. */
-  MeshNameQuery: 103,
-  /** lighthouse → node: MeshNames with the addresses known for the name (none: unknown). */
-  MeshNameReply: 104,
-  /**
-   * node → lighthouse: names whose addresses changed (all of a name's current addresses; none: the
-   * name is gone), one chunk of the change that took the node's name table to MeshNameTable.Version.
-   */
-  MeshNamesDelta: 105,
-  /** node → lighthouse: chunk MeshNameTable.Chunk of MeshNameTable.Chunks of the whole table at Version. */
-  MeshNamesSnapshot: 106,
-  /** node → lighthouse, every lighthouse.interval: my table is at MeshNameTable.Epoch/Version. */
-  MeshNamesCheck: 107,
-  /** lighthouse → node: my copy of your table is not at the version you announced; send a snapshot. */
-  MeshNamesResync: 108,
-  /**
-   * holder of pki.revocations (a lighthouse, usually) → any host: MeshRevocationList, a CA-signed
-   * revocation list (pki/revocation.ts). Sent to nodes too: Nebula 1.6 nodes ignore meta types they
-   * do not know.
-   */
-  MeshRevocations: 109,
-  /** node → lighthouse, with each HostUpdateNotification: its tunnels (MeshTunnels, MeshTunnelsTotal), for the map. */
-  MeshTunnelsReport: 110,
-} as const;
+/** NebulaMeta.MessageType (nebula.proto): what a lighthouse message asks or tells. */
+export const MetaType = nebula.NebulaMeta.MessageType;
 
 /** MeshNatMapping values (RFC 4787 mapping behaviour); endpoint-dependent is what Nebula users call a symmetric NAT. */
 export const NAT_MAPPINGS = ['unknown', 'endpoint-independent', 'endpoint-dependent'] as const;
@@ -93,123 +53,80 @@ export const MAX_MESH_NAME_LENGTH = 127;
 /** Addresses one host publishes for one name: a name with all of them still fits one datagram. */
 export const MAX_MESH_NAME_IPS = 200;
 
-/** NebulaControl.MessageType: the relay setup messages. */
-export const ControlType = { None: 0, CreateRelayRequest: 1, CreateRelayResponse: 2 } as const;
-
-/** The values of an enum in .proto syntax. */
-function protoEnumValues(values: Readonly<Record<string, number>>): string {
-  return Object.entries(values)
-    .map(([name, value]) => `${name} = ${value};`)
-    .join(' ');
-}
-
-// nebula.proto of Nebula 1.6.1 with the mesh extensions (fields numbered 100 and up), plus the
-// fields Nebula 1.10+ adds (128-bit Addr fields 6 and 7, CertVersion 8). Which address fields a
-// message carries depends on the tunnel, as in Nebula 1.10+: the uint32 ones on a v1 tunnel (all
-// that Nebula 1.6 reads, IPv4 only), the Addr ones on a v2 tunnel (AddrForm). Decoders read either. The field names are nebula.proto's in camelCase
-// (RelayVpnIp, a list, is relayVpnIps): the wire carries only the numbers.
-const { root } = protobuf.parse(`
-  syntax = "proto3";
-  package nebula;
-  message NebulaMeta {
-    enum MessageType { ${protoEnumValues(MetaType)} }
-    MessageType type = 1;
-    NebulaMetaDetails details = 2;
-  }
-  message NebulaMetaDetails {
-    uint32 vpnIp = 1;
-    repeated Ip4AndPort ip4AndPorts = 2;
-    uint32 counter = 3;
-    repeated Ip6AndPort ip6AndPorts = 4;
-    repeated uint32 relayVpnIps = 5;
-    Addr vpnAddr = 6;
-    repeated Addr relayVpnAddrs = 7;
-    repeated MeshSubnet meshSubnets = 100;
-    repeated MeshName meshNames = 101;
-    MeshNameTable meshNameTable = 102;
-    bytes meshRevocationList = 103;
-    repeated MeshTunnel meshTunnels = 104;
-    uint32 meshTunnelsTotal = 105;
-    uint32 meshNatMapping = 106;
-  }
-  message MeshTunnel { uint32 peerIp = 1; uint32 relayIp = 2; uint32 rttMicros = 3; uint32 ageSeconds = 4; }
-  message MeshSubnet { uint32 ip = 1; uint32 bits = 2; }
-  message MeshName { string name = 1; repeated uint32 ips = 2; }
-  message MeshNameTable { uint32 epoch = 1; uint32 version = 2; uint32 chunk = 3; uint32 chunks = 4; }
-  message Addr { uint64 hi = 1; uint64 lo = 2; }
-  message Ip4AndPort { uint32 ip = 1; uint32 port = 2; }
-  message Ip6AndPort { uint64 hi = 1; uint64 lo = 2; uint32 port = 3; }
-  message NebulaHandshake {
-    NebulaHandshakeDetails details = 1;
-    bytes hmac = 2;
-  }
-  message NebulaHandshakeDetails {
-    bytes cert = 1;
-    uint32 initiatorIndex = 2;
-    uint32 responderIndex = 3;
-    uint64 cookie = 4;
-    uint64 time = 5;
-    uint32 certVersion = 8;
-  }
-  message NebulaControl {
-    enum MessageType { ${protoEnumValues(ControlType)} }
-    MessageType type = 1;
-    uint32 initiatorRelayIndex = 2;
-    uint32 responderRelayIndex = 3;
-    uint32 relayToIp = 4;
-    uint32 relayFromIp = 5;
-    Addr relayToAddr = 6;
-    Addr relayFromAddr = 7;
-  }
-`);
-root.resolveAll();
-
-const PbHandshake = root.lookupType('nebula.NebulaHandshake');
-const PbMeta = root.lookupType('nebula.NebulaMeta');
-const PbControl = root.lookupType('nebula.NebulaControl');
+/** NebulaControl.MessageType (nebula.proto): the relay setup messages. */
+export const ControlType = nebula.NebulaControl.MessageType;
 
 type Plain = Record<string, unknown>;
 
+/** A generated message type: protobufjs's static encode and decode. */
+interface MessageCode {
+  encode(message: object): { finish(): Uint8Array };
+  decode(bytes: Uint8Array): object;
+}
+
 /** The field types whose values protobufjs would wrap silently; Go's types refuse them. */
-const VALUE_RANGES: Readonly<Record<string, { fits: (value: unknown) => boolean; expected: string }>> = {
+const VALUE_RANGES: Partial<Record<ScalarType, { fits: (value: unknown) => boolean; expected: string }>> = {
   uint32: { fits: (value) => (value as number) >>> 0 === value, expected: 'a uint32' },
   int32: { fits: (value) => ((value as number) | 0) === value, expected: 'an int32' },
   uint64: { fits: (value) => BigInt.asUintN(64, value as bigint) === value, expected: 'a uint64' },
 };
 
-/** Checks every value of `plain` against its field type. */
-function checkValues(type: protobuf.Type, plain: Plain): void {
-  for (const field of type.fieldsArray) {
+/**
+ * `plain` as protobufjs's encoder takes it: every value checked against its field type, uint64
+ * bigints as the bits of a Long (which protobufjs writes exactly).
+ */
+function encodable(schema: MessageSchema, plain: Plain): Plain {
+  const message: Plain = {};
+  for (const field of schema.fields) {
     const value = plain[field.name];
     if (value === undefined) continue;
-    if (field.repeated) for (const item of value as unknown[]) checkValue(field, item);
-    else checkValue(field, value);
+    message[field.name] = field.repeated ? (value as unknown[]).map((item) => encodableValue(field, item)) : encodableValue(field, value);
   }
+  return message;
 }
 
-function checkValue(field: protobuf.Field, value: unknown): void {
-  const resolved = field.resolvedType;
-  if (resolved instanceof protobuf.Type) return checkValues(resolved, value as Plain);
-  const range = VALUE_RANGES[resolved instanceof protobuf.Enum ? 'int32' : field.type];
+function encodableValue(field: FieldSchema, value: unknown): unknown {
+  if (typeof field.type !== 'string') return encodable(field.type, value as Plain);
+  const range = VALUE_RANGES[field.type];
   if (range && !range.fits(value)) throw new ProtobufError(`${field.name}: ${value} is not ${range.expected}`);
+  if (field.type !== 'uint64') return value;
+  const bits = value as bigint;
+  return { low: Number(BigInt.asIntN(32, bits)), high: Number(BigInt.asIntN(32, bits >> 32n)), unsigned: true };
 }
 
-function encode(type: protobuf.Type, plain: object): Uint8Array {
-  checkValues(type, plain as Plain);
-  // fromObject takes bigints for uint64 (long's Long.fromValue converts them exactly).
-  return plainBytes(type.encode(type.fromObject(plain)).finish());
+function encode(code: MessageCode, schema: MessageSchema, plain: object): Uint8Array {
+  return plainBytes(code.encode(encodable(schema, plain as Plain)).finish());
 }
 
-/** Unset fields read as their proto3 zero values (a message field as null), uint64 as exact bigints. */
-const TO_OBJECT: protobuf.IConversionOptions = { longs: BigInt, arrays: true, defaults: true };
+/**
+ * A decoded message as a plain object: unset fields read as their proto3 zero values (a message as
+ * null), uint64 as exact bigints.
+ */
+function plainObject(schema: MessageSchema, message: Plain): Plain {
+  const plain: Plain = {};
+  for (const field of schema.fields) {
+    // Unset fields are the defaults on the message's prototype.
+    const value = message[field.name];
+    plain[field.name] = field.repeated ? (value as unknown[]).map((item) => plainValue(field, item)) : plainValue(field, value);
+  }
+  return plain;
+}
 
-/** A strict decoder of `type` to a plain object; Nebula drops a message without Details. */
-function plainDecoder<T>(type: protobuf.Type): (bytes: Uint8Array) => T {
-  const decode = strictDecoder(type);
-  const detailsRequired = type.fields['details'] !== undefined;
+function plainValue(field: FieldSchema, value: unknown): unknown {
+  if (typeof field.type !== 'string') return value === null ? null : plainObject(field.type, value as Plain);
+  if (field.type !== 'uint64') return value;
+  // A Long: protobufjs found the `long` package (./protobuf.ts makes sure).
+  const { low, high } = value as { low: number; high: number };
+  return (BigInt(high >>> 0) << 32n) | BigInt(low >>> 0);
+}
+
+/** A strict decoder of `schema`'s message to a plain object; Nebula drops a message without Details. */
+function plainDecoder<T>(code: MessageCode, schema: MessageSchema): (bytes: Uint8Array) => T {
+  const decode = strictDecoder(schema, (bytes) => code.decode(bytes) as Plain);
+  const detailsRequired = schema.fields.some((field) => field.name === 'details');
   return (bytes) => {
-    const plain = type.toObject(decode(bytes), TO_OBJECT);
-    if (detailsRequired && !plain['details']) throw new ProtobufError(`${type.name}: Details missing`);
+    const plain = plainObject(schema, decode(bytes));
+    if (detailsRequired && !plain['details']) throw new ProtobufError(`${schema.name}: Details missing`);
     return plain as T;
   };
 }
@@ -267,10 +184,10 @@ export interface Handshake {
 
 /** Encodes a NebulaHandshake; Details is always emitted (Go marshals the non-nil pointer even when it is empty). */
 export function encodeHandshake(m: { details: HandshakeDetails; hmac?: Uint8Array }): Uint8Array {
-  return encode(PbHandshake, m);
+  return encode(nebula.NebulaHandshake, schemas.NebulaHandshake, m);
 }
 
-const decodeHandshakeObject = plainDecoder<Handshake>(PbHandshake);
+const decodeHandshakeObject = plainDecoder<Handshake>(nebula.NebulaHandshake, schemas.NebulaHandshake);
 
 export function decodeHandshake(bytes: Uint8Array): Handshake {
   const m = decodeHandshakeObject(bytes);
@@ -361,10 +278,13 @@ export function encodeMeta(type: number, details: MetaDetails, form: AddrForm = 
       ? // A relay with only an IPv6 address cannot be named in a v1 message; it is left out.
         { vpnIp: uint32Of(vpnIp, 'vpnIp'), relayVpnIps: relayVpnIps.filter((a): a is number => typeof a === 'number') }
       : { vpnAddr: vpnIp === 0 ? undefined : addrOf(vpnIp), relayVpnAddrs: relayVpnIps.map(addrOf) };
-  return encode(PbMeta, { type, details: { ...rest, ...fields } });
+  return encode(nebula.NebulaMeta, schemas.NebulaMeta, { type, details: { ...rest, ...fields } });
 }
 
-const decodeMetaObject = plainDecoder<{ type: number; details: Required<MetaDetails> & { meshNameTable: MeshNameTable | null; vpnAddr: Addr | null; relayVpnAddrs: Addr[] } }>(PbMeta);
+const decodeMetaObject = plainDecoder<{ type: number; details: Required<MetaDetails> & { meshNameTable: MeshNameTable | null; vpnAddr: Addr | null; relayVpnAddrs: Addr[] } }>(
+  nebula.NebulaMeta,
+  schemas.NebulaMeta,
+);
 
 /** Decodes a NebulaMeta; throws when Details is missing or the bytes are malformed. */
 export function decodeMeta(bytes: Uint8Array): MetaMessage {
@@ -520,10 +440,10 @@ export function encodeControl(m: ControlMessage, form: AddrForm = 'v1'): Uint8Ar
     form === 'v1'
       ? { relayToIp: uint32Of(relayToIp, 'relayToIp'), relayFromIp: uint32Of(relayFromIp, 'relayFromIp') }
       : { relayToAddr: addrOf(relayToIp), relayFromAddr: addrOf(relayFromIp) };
-  return encode(PbControl, { ...rest, ...fields });
+  return encode(nebula.NebulaControl, schemas.NebulaControl, { ...rest, ...fields });
 }
 
-const decodeControlObject = plainDecoder<ControlMessage & { relayToAddr: Addr | null; relayFromAddr: Addr | null }>(PbControl);
+const decodeControlObject = plainDecoder<ControlMessage & { relayToAddr: Addr | null; relayFromAddr: Addr | null }>(nebula.NebulaControl, schemas.NebulaControl);
 
 export function decodeControl(bytes: Uint8Array): ControlMessage {
   const { relayToAddr, relayFromAddr, ...m } = decodeControlObject(bytes);

@@ -2,14 +2,20 @@
  * The strict protobuf layer shared by Nebula's protobufs: nebula.proto (./messages.ts) and
  * cert.proto (pki/proto.ts).
  *
- * protobufjs decodes leniently: a known field that arrives with the wrong wire type is silently
- * treated as unknown, groups are skipped, and so on. Go rejects such input, so {@link strictDecoder}
- * first runs {@link checkWireTypes}, a strict pass over the wire format, and only then lets
- * protobufjs decode the values.
+ * Their encoders and decoders are protobufjs's static code, generated from the .proto files by
+ * scripts/proto.mjs (X.pb.js) together with the messages as data (X.schema.ts, a
+ * {@link MessageSchema} per message). protobufjs decodes leniently: a known field that arrives
+ * with the wrong wire type is silently treated as unknown, groups are skipped, and so on. Go
+ * rejects such input, so {@link strictDecoder} first runs {@link checkWireTypes}, a strict pass
+ * over the wire format, and only then lets protobufjs decode the values.
  */
-import protobuf from 'protobufjs';
+import protobuf from 'protobufjs/minimal.js';
 
 const { util } = protobuf;
+
+// 64-bit fields decode exactly only as Longs, which protobufjs makes when it finds the `long`
+// package (a bundle must keep it); else as numbers that lose bits above 2^53.
+if (!util.Long) throw new Error('protobufjs found no `long` package: 64-bit fields would not decode exactly');
 
 export class ProtobufError extends Error {
   constructor(message: string) {
@@ -22,6 +28,60 @@ export const WIRE_VARINT = 0;
 export const WIRE_FIXED64 = 1;
 export const WIRE_BYTES = 2;
 export const WIRE_FIXED32 = 5;
+
+// ---------------------------------------------------------------------------------------------
+// Schemas
+
+/** The scalar types of proto3 (an enum is an int32). */
+export type ScalarType =
+  | 'double'
+  | 'float'
+  | 'int32'
+  | 'uint32'
+  | 'sint32'
+  | 'fixed32'
+  | 'sfixed32'
+  | 'int64'
+  | 'uint64'
+  | 'sint64'
+  | 'fixed64'
+  | 'sfixed64'
+  | 'bool'
+  | 'string'
+  | 'bytes';
+
+/** A message of a .proto file as data: what scripts/proto.mjs writes to X.schema.ts. */
+export interface MessageSchema {
+  readonly name: string;
+  readonly fields: readonly FieldSchema[];
+}
+
+export interface FieldSchema {
+  readonly id: number;
+  /** The field's name in the .proto file, which is its property in protobufjs's messages. */
+  readonly name: string;
+  readonly type: ScalarType | MessageSchema;
+  readonly repeated?: boolean;
+}
+
+/** The wire type of each scalar type (protobufjs's types.basic, which its minimal build leaves out). */
+export const SCALAR_WIRE_TYPES: Readonly<Record<ScalarType, number>> = {
+  double: WIRE_FIXED64,
+  float: WIRE_FIXED32,
+  int32: WIRE_VARINT,
+  uint32: WIRE_VARINT,
+  sint32: WIRE_VARINT,
+  fixed32: WIRE_FIXED32,
+  sfixed32: WIRE_FIXED32,
+  int64: WIRE_VARINT,
+  uint64: WIRE_VARINT,
+  sint64: WIRE_VARINT,
+  fixed64: WIRE_FIXED64,
+  sfixed64: WIRE_FIXED64,
+  bool: WIRE_VARINT,
+  string: WIRE_BYTES,
+  bytes: WIRE_BYTES,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Strict wire-format validation
@@ -59,39 +119,34 @@ export interface CheckOptions {
 }
 
 /**
- * Derives a {@link MessageCheck} from a protobufjs reflection type: every known field accepts the
- * wire type of its declared type, repeated packable scalars also the packed form, string fields
- * must be UTF-8, embedded messages are checked recursively.
+ * Derives a {@link MessageCheck} from a message's schema: every known field accepts the wire type
+ * of its declared type, repeated scalars other than strings and bytes also the packed form, string
+ * fields must be UTF-8, embedded messages are checked recursively.
  */
-export function wireChecksFor(type: protobuf.Type): MessageCheck {
-  return buildChecks(type, new Map());
+export function wireChecksFor(schema: MessageSchema): MessageCheck {
+  return buildChecks(schema, new Map());
 }
 
-function buildChecks(type: protobuf.Type, seen: Map<protobuf.Type, MessageCheck>): MessageCheck {
-  const cached = seen.get(type);
+function buildChecks(schema: MessageSchema, seen: Map<MessageSchema, MessageCheck>): MessageCheck {
+  const cached = seen.get(schema);
   if (cached) return cached;
   const fields: Record<number, FieldCheck> = {};
-  const check: MessageCheck = { name: type.name, fields };
-  seen.set(type, check);
-  for (const field of type.fieldsArray) {
-    field.resolve();
-    if (field.map) throw new Error(`${type.name}.${field.name}: map fields are not supported`);
+  const check: MessageCheck = { name: schema.name, fields };
+  seen.set(schema, check);
+  for (const field of schema.fields) {
     const repeated = field.repeated ? { repeated: true } : {};
-    const resolved = field.resolvedType;
-    if (resolved instanceof protobuf.Type) {
-      fields[field.id] = { name: field.name, wire: [WIRE_BYTES], ...repeated, message: buildChecks(resolved, seen) };
+    if (typeof field.type !== 'string') {
+      fields[field.id] = { name: field.name, wire: [WIRE_BYTES], ...repeated, message: buildChecks(field.type, seen) };
       continue;
     }
-    const scalar = resolved instanceof protobuf.Enum ? 'int32' : field.type;
-    const basic = (protobuf.types.basic as Record<string, number | undefined>)[scalar];
-    if (basic === undefined) throw new Error(`${type.name}.${field.name}: unsupported type ${field.type}`);
-    const packable = field.repeated && (protobuf.types.packed as Record<string, number | undefined>)[scalar] !== undefined;
+    const wire = SCALAR_WIRE_TYPES[field.type];
+    const packable = field.repeated === true && wire !== WIRE_BYTES;
     fields[field.id] = {
       name: field.name,
-      wire: packable ? [basic, WIRE_BYTES] : [basic],
+      wire: packable ? [wire, WIRE_BYTES] : [wire],
       ...repeated,
-      ...(packable && basic === WIRE_VARINT ? { packedVarints: true } : {}),
-      ...(scalar === 'string' ? { utf8: true } : {}),
+      ...(packable && wire === WIRE_VARINT ? { packedVarints: true } : {}),
+      ...(field.type === 'string' ? { utf8: true } : {}),
     };
   }
   return check;
@@ -199,17 +254,17 @@ function checkMessage(buf: Uint8Array, schema: MessageCheck, what: string, optio
 }
 
 /**
- * A decoder for `type` that runs {@link checkWireTypes} first, then protobufjs; every failure is a
- * {@link ProtobufError}. Unknown fields are skipped.
+ * A decoder of `schema`'s message that runs {@link checkWireTypes} first, then `decode` (the
+ * message's generated decode); every failure is a {@link ProtobufError}. Unknown fields are skipped.
  */
-export function strictDecoder(type: protobuf.Type, options: CheckOptions = {}): (bytes: Uint8Array) => protobuf.Message {
-  const checks = wireChecksFor(type);
+export function strictDecoder<T>(schema: MessageSchema, decode: (bytes: Uint8Array) => T, options: CheckOptions = {}): (bytes: Uint8Array) => T {
+  const checks = wireChecksFor(schema);
   return (bytes) => {
     checkWireTypes(bytes, checks, options);
     try {
-      return type.decode(bytes);
+      return decode(bytes);
     } catch (err) {
-      throw new ProtobufError(`${type.name}: ${(err as Error).message}`);
+      throw new ProtobufError(`${schema.name}: ${(err as Error).message}`);
     }
   };
 }

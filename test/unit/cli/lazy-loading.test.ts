@@ -57,7 +57,9 @@ test('mesh --version loads neither the command line parser nor any command', () 
 test('mesh ca print loads the certificate codec, not the node, the logger or all of node-forge', () => {
   const { status, sources } = loadedBy(['ca', 'print', '--path', fixturePath('ca.crt')]);
   assert.equal(status, 0);
-  assert.ok(sources.has('protobufjs') && sources.has('pki/cert.ts'), 'the codec it needs');
+  assert.ok(sources.has('protobufjs/minimal.js') && sources.has('pki/cert.pb.js') && sources.has('pki/cert.ts'), 'the codec it needs');
+  // Static code on protobufjs's minimal build: neither its .proto parser nor its reflection.
+  assert.ok(!sources.has('protobufjs/src/parse.js') && !sources.has('protobufjs/src/type.js'), 'protobufjs reflection');
   for (const unwanted of NODE_ONLY) assert.ok(!sources.has(unwanted), unwanted);
   assert.ok(![...sources].some((s) => s.startsWith('src/node/') || s.startsWith('src/io/') || s.startsWith('lighthouse/')), [...sources].join(' '));
   assert.ok(!sources.has('node-forge/lib/index.js') && !sources.has('node-forge/lib/rsa.js'));

@@ -4,40 +4,69 @@ import protobuf from 'protobufjs';
 import {
   checkWireTypes,
   ProtobufError,
+  SCALAR_WIRE_TYPES,
   strictDecoder,
   WIRE_BYTES,
   WIRE_VARINT,
   wireChecksFor,
   type MessageCheck,
+  type MessageSchema,
+  type ScalarType,
 } from '../../../src/protocol/protobuf.js';
 import { decodeControl, decodeMeta, encodeControl, encodeHandshake, encodeMeta, emptyMetaDetails } from '../../../src/protocol/messages.js';
 
 const unhex = (s: string) => new Uint8Array(Buffer.from(s.replace(/\s/g, ''), 'hex'));
 
-const root = protobuf.Root.fromJSON({
-  nested: {
-    Inner: { edition: 'proto3', fields: { N: { type: 'uint32', id: 1 } } },
-    Outer: {
-      edition: 'proto3',
-      fields: {
-        Name: { type: 'string', id: 1 },
-        Ids: { rule: 'repeated', type: 'uint32', id: 2 },
-        Inner: { type: 'Inner', id: 3 },
-        Big: { type: 'uint64', id: 4 },
-        F: { type: 'fixed32', id: 5 },
-      },
-    },
-  },
-});
-const OUTER = wireChecksFor(root.lookupType('Outer'));
+const INNER: MessageSchema = { name: 'Inner', fields: [{ id: 1, name: 'N', type: 'uint32' }] };
+const OUTER_SCHEMA: MessageSchema = {
+  name: 'Outer',
+  fields: [
+    { id: 1, name: 'Name', type: 'string' },
+    { id: 2, name: 'Ids', type: 'uint32', repeated: true },
+    { id: 3, name: 'Inner', type: INNER },
+    { id: 4, name: 'Big', type: 'uint64' },
+    { id: 5, name: 'F', type: 'fixed32' },
+  ],
+};
+const OUTER = wireChecksFor(OUTER_SCHEMA);
+
+// The same messages through protobufjs's reflection, as an independent decoder.
+const root = protobuf.parse(`
+  syntax = "proto3";
+  message Inner { uint32 N = 1; }
+  message Outer { string Name = 1; repeated uint32 Ids = 2; Inner Inner = 3; uint64 Big = 4; fixed32 F = 5; }
+`).root;
+const OuterType = root.lookupType('Outer');
 
 describe('wireChecksFor', () => {
-  it('derives accepted wire types from the reflection schema', () => {
+  it('derives accepted wire types from the schema', () => {
     assert.deepEqual(OUTER.fields[1], { name: 'Name', wire: [WIRE_BYTES], utf8: true });
     assert.deepEqual(OUTER.fields[2], { name: 'Ids', wire: [WIRE_VARINT, WIRE_BYTES], repeated: true, packedVarints: true });
     assert.deepEqual(OUTER.fields[3]!.message!.fields[1], { name: 'N', wire: [WIRE_VARINT] });
     assert.deepEqual(OUTER.fields[4], { name: 'Big', wire: [WIRE_VARINT] });
     assert.deepEqual(OUTER.fields[5], { name: 'F', wire: [5] });
+  });
+
+  it("gives each scalar type protobufjs's wire type, and the packed form to those protobufjs packs", () => {
+    const scalars = Object.keys(SCALAR_WIRE_TYPES) as ScalarType[];
+    assert.deepEqual(new Set(scalars), new Set(Object.keys(protobuf.types.basic)));
+    const lists = wireChecksFor({ name: 'Lists', fields: scalars.map((type, i) => ({ id: i + 1, name: type, type, repeated: true })) });
+    scalars.forEach((type, i) => {
+      const basic = (protobuf.types.basic as Record<string, number>)[type]!;
+      const packed = (protobuf.types.packed as Record<string, number | undefined>)[type] !== undefined;
+      assert.deepEqual(lists.fields[i + 1]!.wire, packed ? [basic, WIRE_BYTES] : [basic], type);
+      assert.equal(lists.fields[i + 1]!.packedVarints === true, packed && basic === WIRE_VARINT, type);
+    });
+  });
+
+  it('checks a message that embeds itself', () => {
+    const fields: MessageSchema['fields'][number][] = [];
+    const tree: MessageSchema = { name: 'Tree', fields };
+    fields.push({ id: 1, name: 'Child', type: tree });
+    const checks = wireChecksFor(tree);
+    assert.equal(checks.fields[1]!.message, checks);
+    checkWireTypes(unhex('0a02 0a00'), checks);
+    assert.throws(() => checkWireTypes(unhex('0a02 0801'), checks), /^ProtobufError: field Child\.Child \(1\) has wrong wire type 0$/);
   });
 });
 
@@ -97,11 +126,19 @@ describe('checkWireTypes', () => {
 });
 
 describe('strictDecoder', () => {
-  const decodeOuter = strictDecoder(root.lookupType('Outer'));
+  const decodeOuter = strictDecoder(OUTER_SCHEMA, (bytes) => OuterType.decode(bytes));
 
-  it('checks the wire format first, then decodes with protobufjs', () => {
-    assert.deepEqual(root.lookupType('Outer').toObject(decodeOuter(unhex('0a026869 1a020805'))), { Name: 'hi', Inner: { N: 5 } });
+  it('checks the wire format first, then decodes', () => {
+    assert.deepEqual(OuterType.toObject(decodeOuter(unhex('0a026869 1a020805'))), { Name: 'hi', Inner: { N: 5 } });
     assert.throws(() => decodeOuter(unhex('1a02 0a00')), (e: unknown) => e instanceof ProtobufError && /Inner\.N/.test(e.message));
+  });
+
+  it("makes the decoder's own errors ProtobufErrors", () => {
+    const failing = strictDecoder(OUTER_SCHEMA, () => {
+      throw new RangeError('index out of range');
+    });
+    assert.throws(() => failing(unhex('0801')), /^ProtobufError: field Outer\.Name \(1\) has wrong wire type 0$/);
+    assert.throws(() => failing(unhex('')), (e: unknown) => e instanceof ProtobufError && e.message === 'Outer: index out of range');
   });
 });
 
