@@ -21,32 +21,11 @@ namespace mesh {
 // Returns the libuv loop of the environment or throws.
 uv_loop_t* LoopOf(Napi::Env env);
 
-// An allocator whose resize() leaves new bytes uninitialised: a large read buffer then costs
-// resident memory only for the pages that reads actually fill (a zeroing resize touches them all).
-template <typename T>
-struct DefaultInitAllocator : std::allocator<T> {
-  template <typename U>
-  struct rebind {
-    using other = DefaultInitAllocator<U>;
-  };
-  using std::allocator<T>::allocator;
-  template <typename U>
-  void construct(U* p) noexcept {
-    ::new (static_cast<void*>(p)) U;
-  }
-  template <typename U, typename... Args>
-  void construct(U* p, Args&&... args) {
-    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
-  }
-};
-
-// A byte buffer for kernel reads: grown without zeroing (see DefaultInitAllocator).
-using ReadBuffer = std::vector<char, DefaultInitAllocator<char>>;
-
 // A large byte buffer for kernel reads in a mapping of its own, so that only the pages written
 // become resident, wherever malloc would have put it (glibc raises its mmap threshold once Node
-// frees the start-up snapshot's 4 MB, and a malloc'd buffer then sits in the brk heap). Reserve
-// grows it with a new mapping: what it held is not kept.
+// frees the start-up snapshot's 4 MB, and a malloc'd buffer then sits in the brk heap; with
+// glibc.malloc.hugetlb=1, which the launcher sets, malloc's mappings are transparent huge pages,
+// resident 2 MiB at a time). Reserve grows it with a new mapping: what it held is not kept.
 class MappedBuffer {
  public:
   MappedBuffer() = default;

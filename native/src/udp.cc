@@ -216,7 +216,7 @@ class Udp : public PolledFd<Udp>, public fastpath::UdpSink {
   void PrepareReads(const Napi::CallbackInfo&) {
     size_t n = static_cast<size_t>(batch_);
     rx_size_ = gro_ ? std::max(max_datagram_, kGroBuffer) : max_datagram_;
-    slab_.resize(n * static_cast<size_t>(rx_size_));
+    slab_.Reserve(n * static_cast<size_t>(rx_size_));
     rx_msgs_.resize(n);
     rx_iov_.resize(n);
     rx_addr_.resize(n);
@@ -544,7 +544,7 @@ class Udp : public PolledFd<Udp>, public fastpath::UdpSink {
   int rx_size_ = 9216;  // receive buffer per message
   bool gso_ = false, gro_ = false;
   int gso_error_ = 0;
-  ReadBuffer slab_;
+  MappedBuffer slab_;  // up to batch x 64 KiB with GRO: resident only where reads wrote
   std::vector<char> rx_control_;
   std::vector<std::string> names_;  // source addresses of the batch being read
   Napi::Reference<Napi::Array> last_list_;

@@ -33,6 +33,15 @@ export function meshSnapshotFlags(bin = MESH_BIN, node = process.execPath): stri
   }
 }
 
+/**
+ * The variables the bin's launcher sets for a start from its snapshot (`NAME=value${NAME:+...} exec
+ * node ... --snapshot-blob`, see scripts/bundle.mjs), as `NAME=value` words for env(1).
+ */
+export function meshSnapshotEnvironment(bin = MESH_BIN): string[] {
+  const launcher = /&& ((?:\w+=[^\s$]+\S* )*)exec node[^\n]* --snapshot-blob /.exec(readFileSync(bin, 'latin1').slice(0, 2000));
+  return launcher ? launcher[1]!.split(' ').filter(Boolean).map((word) => word.replace(/\$\{.*$/, '')) : [];
+}
+
 export type Impl = 'mesh' | 'nebula';
 
 /** The log line that says a node is up, per implementation. */
@@ -40,8 +49,13 @@ export const READY: Record<Impl, RegExp> = { mesh: /mesh node started/, nebula: 
 
 /**
  * The command that runs a node of `impl` with `configPath` (`sub` picks the mesh subcommand): mesh
- * as its launcher would start it under this node binary.
+ * as its launcher would start it under this node binary (through env(1) when it sets variables for
+ * a start from the snapshot, on top of the environment the caller gives).
  */
 export function nodeCommand(impl: Impl, configPath: string, sub = 'node'): [string, string[]] {
-  return impl === 'mesh' ? [process.execPath, [...meshNodeFlags(), ...meshSnapshotFlags(), MESH_BIN, sub, '--config', configPath]] : ['nebula', ['-config', configPath]];
+  if (impl === 'nebula') return ['nebula', ['-config', configPath]];
+  const snapshot = meshSnapshotFlags();
+  const node: [string, string[]] = [process.execPath, [...meshNodeFlags(), ...snapshot, MESH_BIN, sub, '--config', configPath]];
+  const variables = snapshot.length > 0 ? meshSnapshotEnvironment() : [];
+  return variables.length > 0 ? ['env', [...variables, node[0], ...node[1]]] : node;
 }

@@ -11,7 +11,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symli
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
-import { MESH_BIN, meshNodeFlags, meshSnapshotFlags } from '../../../src/lab/binaries.js';
+import { MESH_BIN, meshNodeFlags, meshSnapshotEnvironment, meshSnapshotFlags } from '../../../src/lab/binaries.js';
 import { fixturePath, repoRoot } from '../pki/fixtures.js';
 
 const VERSION = (JSON.parse(readFileSync(join(repoRoot(), 'package.json'), 'utf8')) as { version: string }).version;
@@ -22,15 +22,20 @@ function pathWith(nodeDir: string): string {
 }
 
 /** Runs the launcher `bin` through `sh -x`; what it printed and the node command it exec'd. */
-function launch(bin: string, args: string[], options: { nodeDir?: string; cwd?: string; nodeOptions?: string } = {}): { status: number | null; stdout: string; stderr: string; exec: string } {
+function launch(
+  bin: string,
+  args: string[],
+  options: { nodeDir?: string; cwd?: string; nodeOptions?: string; env?: Record<string, string> } = {},
+): { status: number | null; stdout: string; stderr: string; exec: string; variables: string } {
   const run = spawnSync('sh', ['-x', bin, ...args], {
     encoding: 'utf8',
     timeout: 30_000,
     cwd: options.cwd,
-    env: { ...process.env, PATH: pathWith(options.nodeDir ?? dirname(process.execPath)), NODE_OPTIONS: options.nodeOptions ?? '' },
+    env: { ...process.env, ...options.env, PATH: pathWith(options.nodeDir ?? dirname(process.execPath)), NODE_OPTIONS: options.nodeOptions ?? '' },
   });
-  const exec = run.stderr.split('\n').find((line) => /^\+ exec node /.test(line)) ?? '';
-  return { status: run.status, stdout: run.stdout, stderr: run.stderr, exec };
+  // `+ [NAME=value ...] exec node ...`: the variables it sets apart from the exec.
+  const traced = /^\+ ((?:\w+=\S* )*)(exec node .*)$/m.exec(run.stderr);
+  return { status: run.status, stdout: run.stdout, stderr: run.stderr, exec: traced ? `+ ${traced[2]}` : '', variables: traced?.[1]?.trim() ?? '' };
 }
 
 /** The external commands the launcher ran before its exec (its `sh -x` trace): none on its fast path. */
@@ -227,6 +232,20 @@ test("the snapshots hold none of Node's timer lists", (t) => {
     const stderr = probeBlob(blob, probe, ['--expose-internals']);
     assert.match(stderr, /^timer lists: ; queued: false$/m, `${blob}: ${stderr}`);
   }
+});
+
+test("a start from a blob gets glibc's huge pages for malloc's mappings, the user's GLIBC_TUNABLES after them; the plain bundle neither", () => {
+  const { GLIBC_TUNABLES: _, ...env } = process.env;
+  const fromBlob = launch(MESH_BIN, ['node', '--help'], { env: env as Record<string, string> });
+  assert.match(fromBlob.exec, /--snapshot-blob /);
+  assert.equal(fromBlob.variables, 'GLIBC_TUNABLES=glibc.malloc.hugetlb=1');
+  // The lab starts its nodes with the same variables.
+  assert.deepEqual(meshSnapshotEnvironment(), ['GLIBC_TUNABLES=glibc.malloc.hugetlb=1']);
+  const withUsers = launch(MESH_BIN, ['ca', '--help'], { env: { GLIBC_TUNABLES: 'glibc.malloc.hugetlb=0' } });
+  assert.equal(withUsers.variables, 'GLIBC_TUNABLES=glibc.malloc.hugetlb=1:glibc.malloc.hugetlb=0');
+  const plain = launch(MESH_BIN, ['--version']);
+  assert.doesNotMatch(plain.exec, /--snapshot-blob/);
+  assert.equal(plain.variables, '');
 });
 
 test('mesh.blob holds cluster, which the control socket\'s listen would otherwise compile right after the TUN is up', (t) => {
