@@ -269,6 +269,10 @@ function configYaml(host: TestHost, peer: { over: string; under: string }, ciphe
 interface FirstPing {
   tunUpMs: number;
   ttfpMs: number;
+  /** The round trip of the echo that got the first reply (ping's `time=`): the first handshake, when the node held that echo for it. */
+  firstRttMs: number;
+  /** Its icmp_seq: 1 when the first echo sent was held through the handshake, more when echoes were dropped. */
+  firstSeq: number;
 }
 
 /** A daemon the benchmark started: its process and what it has logged so far. */
@@ -450,8 +454,9 @@ class Bench {
       const tunUpMs = performance.now() - t0;
       const first = await this.lab.exec(this.ns.h2, 'ping', ['-n', '-i', '0.01', '-c', '1', '-w', '15', OVER.h1], { timeoutMs: 20_000 });
       const ttfpMs = performance.now() - t0;
-      if (first.code !== 0) throw new Error(`no first ping h2 → h1 over ${impl}: ${first.stdout}${first.stderr}\nh2 log:\n${d2.log().slice(-2000)}`);
-      return { tunUpMs, ttfpMs };
+      const reply = /icmp_seq=(\d+) .*time=([\d.]+) ms/.exec(first.stdout);
+      if (first.code !== 0 || !reply) throw new Error(`no first ping h2 → h1 over ${impl}: ${first.stdout}${first.stderr}\nh2 log:\n${d2.log().slice(-2000)}`);
+      return { tunUpMs, ttfpMs, firstSeq: Number(reply[1]), firstRttMs: Number(reply[2]) };
     } finally {
       tun1.close();
       tun2?.close();
@@ -629,14 +634,15 @@ async function firstPingRounds(bench: Bench, opts: Options): Promise<void> {
   const lines = [
     `date: ${new Date().toISOString()}`,
     `${machineLine(os)}, load average before ${loadBefore.toFixed(2)}, at end ${os.loadavg()[0]!.toFixed(2)}`,
-    `${opts.firstPingRounds} rounds, median (min-max) in ms: h2's tun up, first reply; mesh/nebula: the median of the per-round ratios of the first reply`,
+    `${opts.firstPingRounds} rounds, median (min-max) in ms: h2's tun up, first reply, that reply's RTT (ping's time=, with its icmp_seq); mesh/nebula: the median of the per-round ratios of the first reply`,
     '',
   ];
   for (const cipher of opts.ciphers) {
     const cells: string[] = [];
     for (const impl of opts.only) {
       const v = samples.get(`${impl} ${cipher}`)!;
-      cells.push(`${impl} tun ${spread(v.map((s) => s.tunUpMs))}, reply ${spread(v.map((s) => s.ttfpMs))}`);
+      const seqs = [...new Set(v.map((s) => s.firstSeq))].sort((a, b) => a - b).join('/');
+      cells.push(`${impl} tun ${spread(v.map((s) => s.tunUpMs))}, reply ${spread(v.map((s) => s.ttfpMs))}, rtt ${spread(v.map((s) => s.firstRttMs))} seq ${seqs}`);
     }
     const m = samples.get(`mesh ${cipher}`);
     const n = samples.get(`nebula ${cipher}`);
