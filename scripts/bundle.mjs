@@ -29,7 +29,7 @@ const outdir = resolve(dist, 'bundle');
  * there is one built by the `node` on the PATH and no NODE_OPTIONS (V8 flags there, such as
  * --max-old-space-size, make node refuse the blob), else run this file. The short-lived commands
  * (TOOL_COMMANDS: `mesh ca`, `status`, ...) start from the small mesh-tools.blob when there is one
- * (src/cli/snapshot-tools.ts: 2.75 MB against 3.66 MB). A bare `--version` (a health
+ * (src/cli/snapshot-tools.ts: 2.49 MB against 3.62 MB). A bare `--version` (a health
  * check in scripts) runs this file too: it reads package.json and nothing else, and the 4 MB blob
  * would take longer to load than the bundle's two small modules (measured here: 30-40 ms more).
  * src/lab/binaries.ts (meshNodeFlags, meshSnapshotFlags) reads the flags back from that line.
