@@ -20,7 +20,7 @@ import { formatIp6, parseIp6, type VpnAddr } from '../net/ip.js';
 import { formatIp, parseIp } from '../net/ipv4.js';
 import { nebula } from './nebula.pb.js';
 import * as schemas from './nebula.schema.js';
-import { copyBytes, plainBytes, ProtobufError, strictDecoder, type FieldSchema, type MessageSchema, type ScalarType } from './protobuf.js';
+import { copyBytes, longValue, plainBytes, ProtobufError, strictDecoder, type FieldSchema, type MessageSchema, type ScalarType } from './protobuf.js';
 
 export { ProtobufError } from './protobuf.js';
 
@@ -116,8 +116,7 @@ function plainValue(field: FieldSchema, value: unknown): unknown {
   if (typeof field.type !== 'string') return value === null ? null : plainObject(field.type, value as Plain);
   if (field.type !== 'uint64') return value;
   // A Long: protobufjs found the `long` package (./protobuf.ts makes sure).
-  const { low, high } = value as { low: number; high: number };
-  return (BigInt(high >>> 0) << 32n) | BigInt(low >>> 0);
+  return longValue(value as Parameters<typeof longValue>[0]);
 }
 
 /** A strict decoder of `schema`'s message to a plain object; Nebula drops a message without Details. */

@@ -272,6 +272,12 @@ export function strictDecoder<T>(schema: MessageSchema, decode: (bytes: Uint8Arr
 // ---------------------------------------------------------------------------------------------
 // Bytes
 
+/** A decoded 64-bit field (a Long) as its exact value, signed or not as the field is. */
+export function longValue(value: { low: number; high: number; unsigned: boolean }): bigint {
+  const bits = (BigInt(value.high >>> 0) << 32n) | BigInt(value.low >>> 0);
+  return value.unsigned ? bits : BigInt.asIntN(64, bits);
+}
+
 /** A plain Uint8Array view of protobufjs output (a Buffer under Node). */
 export function plainBytes(b: Uint8Array): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
