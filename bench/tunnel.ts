@@ -17,7 +17,8 @@
  *  - h1's daemon is started and its tun waited for; then h2's daemon is started at T0 and, as soon as
  *    `ip monitor` reports its tun's route, h2 pings h1 every 10 ms (`ping -c 1 -w 15 -i 0.01`) until the
  *    first reply: time-to-first-ping = reply - T0 (including h2's own start-up and tun creation);
- *    `--first-ping N` measures this alone, N rounds of a fresh pair per implementation and cipher;
+ *    `--first-ping N` measures this alone, N rounds of a fresh pair per implementation and cipher,
+ *    each followed by the RTT pings below, so that both implementations' RTTs come from the same minutes;
  *  - RTT: `ping -c N -i INTERVAL` h1 → h2 over the tunnel (avg / p50 / max);
  *  - TCP: `iperf3 -t T -c h2` h1 → h2 over the tunnel, 1 stream and 4 (`-P 4`); UDP: 1200-byte datagrams
  *    as fast as iperf3 sends them (`-u -b 0 -l 1200`), the rate that arrives; then the same at each
@@ -268,6 +269,8 @@ function configYaml(host: TestHost, peer: { over: string; under: string }, ciphe
 /** Milliseconds from starting h2's daemon to its tun's route, and to the first reply over the tunnel. */
 interface FirstPing {
   tunUpMs: number;
+  /** The RTTs of `--pings` pings h1 → h2 right after the first reply, sorted. */
+  rtts: number[];
   ttfpMs: number;
   /** The round trip of the echo that got the first reply (ping's `time=`): the first handshake, when the node held that echo for it. */
   firstRttMs: number;
@@ -439,7 +442,7 @@ class Bench {
    * until the first reply. Returns the milliseconds since T0 to h2's tun and to that reply; the
    * daemons started are left in `pair` for the caller to stop.
    */
-  private async firstPing(impl: Impl, cipher: Cipher, pair: Pair): Promise<FirstPing> {
+  private async firstPing(impl: Impl, cipher: Cipher, pair: Pair): Promise<Omit<FirstPing, 'rtts'>> {
     const tun1 = this.watchTun('h1', () => pair.d1);
     let tun2: ReturnType<Bench['watchTun']> | null = null;
     try {
@@ -463,6 +466,15 @@ class Bench {
     }
   }
 
+  /** `--pings` pings h1 → h2 over the tunnel at `--interval`: the RTTs that came back, sorted. */
+  private async pingSeries(impl: Impl): Promise<number[]> {
+    const { ns, opts } = this;
+    const ping = await this.lab.exec(ns.h1, 'ping', ['-n', '-c', String(opts.pings), '-i', String(opts.interval), '-W', '2', OVER.h2], { timeoutMs: 60_000 + opts.pings * 2000 });
+    const rtts = [...ping.stdout.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1])).sort((a, b) => a - b);
+    if (rtts.length === 0) throw new Error(`ping h1 → h2 over ${impl} failed: ${ping.stdout}${ping.stderr}`);
+    return rtts;
+  }
+
   private async stopPair(pair: Pair): Promise<void> {
     if (pair.d2) await this.stopDaemon(pair.d2);
     if (pair.d1) await this.stopDaemon(pair.d1);
@@ -473,14 +485,15 @@ class Bench {
     process.stderr.write(`bench: ${impl} ${cipher}: first ping\n`);
     const pair: Pair = { d1: null, d2: null };
     try {
-      return await this.firstPing(impl, cipher, pair);
+      const first = await this.firstPing(impl, cipher, pair);
+      return { ...first, rtts: await this.pingSeries(impl) };
     } finally {
       await this.stopPair(pair);
     }
   }
 
   async measure(impl: Impl, cipher: Cipher): Promise<Result> {
-    const { ns, opts } = this;
+    const { opts } = this;
     process.stderr.write(`bench: ${impl} ${cipher}: starting h1\n`);
     const pair: Pair = { d1: null, d2: null };
     try {
@@ -490,9 +503,7 @@ class Bench {
       const d2 = pair.d2!;
 
       process.stderr.write(`bench: ${impl} ${cipher}: ${opts.pings} pings\n`);
-      const ping = await this.lab.exec(ns.h1, 'ping', ['-n', '-c', String(opts.pings), '-i', String(opts.interval), '-W', '2', OVER.h2], { timeoutMs: 60_000 + opts.pings * 2000 });
-      const rtts = [...ping.stdout.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1])).sort((a, b) => a - b);
-      if (rtts.length === 0) throw new Error(`ping h1 → h2 over ${impl} failed: ${ping.stdout}${ping.stderr}`);
+      const rtts = await this.pingSeries(impl);
       const rssAfterPings: [number, number] = [procStatusKb(d1.pid, 'VmRSS'), procStatusKb(d2.pid, 'VmRSS')];
       await sleep(IDLE_WAIT_MS);
       const rssIdle: [number, number] = [procStatusKb(d1.pid, 'VmRSS'), procStatusKb(d2.pid, 'VmRSS')];
@@ -614,9 +625,10 @@ function median(values: number[]): number {
 }
 
 /**
- * `--first-ping N`: the time to first ping alone, N rounds; each round measures every implementation
- * and cipher once, in turn, so both see the same hour of a noisy machine. Prints medians with min-max
- * and the median of the per-round ratios.
+ * `--first-ping N`: the time to first ping and the RTT alone, N rounds; each round measures every
+ * implementation and cipher once, in turn, so both see the same minutes of a noisy machine (whose
+ * RTT moves by a third from one minute to the next here). Prints medians with min-max and the median
+ * of the per-round ratios.
  */
 async function firstPingRounds(bench: Bench, opts: Options): Promise<void> {
   const os = await import('node:os');
@@ -634,7 +646,7 @@ async function firstPingRounds(bench: Bench, opts: Options): Promise<void> {
   const lines = [
     `date: ${new Date().toISOString()}`,
     `${machineLine(os)}, load average before ${loadBefore.toFixed(2)}, at end ${os.loadavg()[0]!.toFixed(2)}`,
-    `${opts.firstPingRounds} rounds, median (min-max) in ms: h2's tun up, first reply, that reply's RTT (ping's time=, with its icmp_seq); mesh/nebula: the median of the per-round ratios of the first reply`,
+    `${opts.firstPingRounds} rounds, median (min-max) in ms: h2's tun up, first reply, that reply's RTT (ping's time=, with its icmp_seq), the p50 RTT of ${opts.pings} pings at ${opts.interval} s after it; mesh/nebula: the medians of the per-round ratios of the first reply and of the p50 RTT`,
     '',
   ];
   for (const cipher of opts.ciphers) {
@@ -642,11 +654,13 @@ async function firstPingRounds(bench: Bench, opts: Options): Promise<void> {
     for (const impl of opts.only) {
       const v = samples.get(`${impl} ${cipher}`)!;
       const seqs = [...new Set(v.map((s) => s.firstSeq))].sort((a, b) => a - b).join('/');
-      cells.push(`${impl} tun ${spread(v.map((s) => s.tunUpMs))}, reply ${spread(v.map((s) => s.ttfpMs))}, rtt ${spread(v.map((s) => s.firstRttMs))} seq ${seqs}`);
+      cells.push(`${impl} tun ${spread(v.map((s) => s.tunUpMs))}, reply ${spread(v.map((s) => s.ttfpMs))}, rtt ${spread(v.map((s) => s.firstRttMs))} seq ${seqs}, rtt p50 ${spread(v.map((s) => percentile(s.rtts, 0.5)), 3)}`);
     }
     const m = samples.get(`mesh ${cipher}`);
     const n = samples.get(`nebula ${cipher}`);
-    if (m && n) cells.push(`mesh/nebula ${spread(m.map((x, i) => x.ttfpMs / n[i]!.ttfpMs), 2)}`);
+    if (m && n) {
+      cells.push(`mesh/nebula first reply ${spread(m.map((x, i) => x.ttfpMs / n[i]!.ttfpMs), 2)}, rtt p50 ${spread(m.map((x, i) => percentile(x.rtts, 0.5) / percentile(n[i]!.rtts, 0.5)), 2)}`);
+    }
     lines.push(`${cipher}: ${cells.join('; ')}`);
   }
   process.stdout.write(`${lines.join('\n')}\n`);
