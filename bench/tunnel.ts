@@ -269,13 +269,13 @@ function configYaml(host: TestHost, peer: { over: string; under: string }, ciphe
 /** Milliseconds from starting h2's daemon to its tun's route, and to the first reply over the tunnel. */
 interface FirstPing {
   tunUpMs: number;
-  /** The RTTs of `--pings` pings h1 → h2 right after the first reply, sorted. */
-  rtts: number[];
   ttfpMs: number;
   /** The round trip of the echo that got the first reply (ping's `time=`): the first handshake, when the node held that echo for it. */
   firstRttMs: number;
   /** Its icmp_seq: 1 when the first echo sent was held through the handshake, more when echoes were dropped. */
   firstSeq: number;
+  /** `--first-ping` rounds: the RTTs of `--pings` pings h1 → h2 right after the first reply, sorted. */
+  rtts: number[];
 }
 
 /** A daemon the benchmark started: its process and what it has logged so far. */
