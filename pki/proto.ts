@@ -9,7 +9,7 @@
  * uint32, proto3 zero values omitted. protobufjs's generated encoder does all three for a proto3
  * schema.
  */
-import { copyBytes, longValue, plainBytes, ProtobufError, strictDecoder } from '../src/protocol/protobuf.js';
+import { copyBytes, longValue, plainBytes, ProtobufError, strictDecoder, type DecodedLong } from '../src/protocol/protobuf.js';
 import { cert } from './cert.pb.js';
 import * as schemas from './cert.schema.js';
 
@@ -38,9 +38,9 @@ export interface RawCertificate {
   signature: Uint8Array;
 }
 
-/** A decoded int64 (a Long: ../src/protocol/protobuf.ts makes sure protobufjs has the `long` package) as a number, when it is exactly one. */
+/** A decoded int64 (a Long, see DecodedLong) as a number, when it is exactly one. */
 function toSafeNumber(value: unknown, what: string): number {
-  const n = Number(longValue(value as Parameters<typeof longValue>[0]));
+  const n = Number(longValue(value as DecodedLong));
   if (!Number.isSafeInteger(n)) throw new ProtobufError(`${what} is out of range`);
   return n;
 }

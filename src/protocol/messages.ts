@@ -20,7 +20,7 @@ import { formatIp6, parseIp6, type VpnAddr } from '../net/ip.js';
 import { formatIp, parseIp } from '../net/ipv4.js';
 import { nebula } from './nebula.pb.js';
 import * as schemas from './nebula.schema.js';
-import { copyBytes, longValue, plainBytes, ProtobufError, strictDecoder, type FieldSchema, type MessageSchema, type ScalarType } from './protobuf.js';
+import { copyBytes, longValue, plainBytes, ProtobufError, strictDecoder, type DecodedLong, type FieldSchema, type MessageSchema, type ScalarType } from './protobuf.js';
 
 export { ProtobufError } from './protobuf.js';
 
@@ -115,8 +115,7 @@ function plainObject(schema: MessageSchema, message: Plain): Plain {
 function plainValue(field: FieldSchema, value: unknown): unknown {
   if (typeof field.type !== 'string') return value === null ? null : plainObject(field.type, value as Plain);
   if (field.type !== 'uint64') return value;
-  // A Long: protobufjs found the `long` package (./protobuf.ts makes sure).
-  return longValue(value as Parameters<typeof longValue>[0]);
+  return longValue(value as DecodedLong);
 }
 
 /** A strict decoder of `schema`'s message to a plain object; Nebula drops a message without Details. */

@@ -272,8 +272,15 @@ export function strictDecoder<T>(schema: MessageSchema, decode: (bytes: Uint8Arr
 // ---------------------------------------------------------------------------------------------
 // Bytes
 
-/** A decoded 64-bit field (a Long) as its exact value, signed or not as the field is. */
-export function longValue(value: { low: number; high: number; unsigned: boolean }): bigint {
+/** A decoded 64-bit field: a Long, since protobufjs found the `long` package (made sure above). */
+export interface DecodedLong {
+  low: number;
+  high: number;
+  unsigned: boolean;
+}
+
+/** A decoded 64-bit field's exact value, signed or not as the field is. */
+export function longValue(value: DecodedLong): bigint {
   const bits = (BigInt(value.high >>> 0) << 32n) | BigInt(value.low >>> 0);
   return value.unsigned ? bits : BigInt.asIntN(64, bits);
 }
