@@ -31,7 +31,8 @@ const outdir = resolve(dist, 'bundle');
  * (TOOL_COMMANDS: `mesh ca`, `status`, ...) start from the small mesh-tools.blob when there is one
  * (src/cli/snapshot-tools.ts: 2.49 MB against 3.62 MB). A bare `--version` (a health
  * check in scripts) runs this file too: it reads package.json and nothing else, and the 4 MB blob
- * would take longer to load than the bundle's two small modules (measured here: 30-40 ms more).
+ * would take longer to load than the bundle's two small modules (30-40 ms more on the VM where page
+ * faults cost ~10 us each; on a faster VM, bench/README.md's twelfth session, the blob is ~5 ms faster).
  * src/lab/binaries.ts (meshNodeFlags, meshSnapshotFlags) reads the flags back from that line.
  *
  * Finding the blob and checking its node runs on every start, so it uses only the shell's builtins
