@@ -9,6 +9,8 @@
  *                                     [--cpu-prof DIR]   (the lighthouse's V8 CPU profile, written when it stops)
  *                                     [--node-options=--max-old-space-size=512]   (node flags for the lighthouse,
  *                                      after the bin's own: --node-options=--max-semi-space-size=16 overrides its 1)
+ *                                     [--bin PATH]   (the mesh CLI to run, default the bundled bin: e.g. an
+ *                                      older build's dist/src/cli/bin.js, to compare handshake rates)
  *
  * The load comes from --workers worker threads; each owns hosts/workers hosts, --sockets UDP sockets
  * (native recvmmsg/sendmmsg batches, each socket on its own 127.x.y.z address: the lighthouse admits
@@ -32,7 +34,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createPrivateKey, sign } from 'node:crypto';
 import dgram from 'node:dgram';
-import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -477,6 +479,7 @@ async function main(): Promise<void> {
       json: { type: 'string' },
       'cpu-prof': { type: 'string' },
       'node-options': { type: 'string', default: '' },
+      bin: { type: 'string', default: MESH_BIN },
     },
   });
   const hosts = Number(values.hosts);
@@ -486,6 +489,8 @@ async function main(): Promise<void> {
   const window = Math.max(1, Math.floor(Number(values.window) / workerCount));
   const handshakeWindow = Math.max(1, Math.floor(Number(values['handshake-window']) / workerCount));
   const socketsPerWorker = Number(values.sockets);
+  const bin = values.bin;
+  if (!existsSync(bin)) throw new Error(`--bin: ${bin} does not exist`);
 
   const dir = mkdtempSync(join(tmpdir(), 'mesh-bench-lh-'));
   const ca = makeCA('Bench CA', { ips: ['10.0.0.0/8'] });
@@ -496,7 +501,7 @@ async function main(): Promise<void> {
   const configPath = join(dir, 'lighthouse.yml');
   writeFileSync(configPath, JSON.stringify(config));
   const logPath = join(dir, 'lighthouse.log');
-  const child: ChildProcess = spawn(process.execPath, [...meshNodeFlags(), ...values['node-options'].split(' ').filter(Boolean), ...(values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof']] : []), MESH_BIN, '--log-format', 'json', 'lighthouse', '--config', configPath], { stdio: ['ignore', openSync(logPath, 'a'), openSync(logPath, 'a')] });
+  const child: ChildProcess = spawn(process.execPath, [...meshNodeFlags(bin), ...values['node-options'].split(' ').filter(Boolean), ...(values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof']] : []), bin, '--log-format', 'json', 'lighthouse', '--config', configPath], { stdio: ['ignore', openSync(logPath, 'a'), openSync(logPath, 'a')] });
   const workers: Worker[] = [];
   process.on('exit', () => {
     if (child.exitCode === null) child.kill('SIGTERM');
@@ -508,7 +513,7 @@ async function main(): Promise<void> {
   const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`the lighthouse exited (${code}):\n${log().slice(-4000)}`))));
   exited.catch(() => {});
 
-  say(`mesh lighthouse e2e: ${hosts} hosts,${values['node-options'] ? ` lighthouse node flags "${values['node-options']}",` : ''} ${workerCount} worker threads x ${socketsPerWorker} sockets, ${handshakeWindow * workerCount} handshakes and ${window * workerCount} queries in flight, ${rounds} rounds of ${seconds} s; ${cpus().length} CPUs, load average ${load()}`);
+  say(`mesh lighthouse e2e${bin === MESH_BIN ? '' : ` (${bin})`}: ${hosts} hosts,${values['node-options'] ? ` lighthouse node flags "${values['node-options']}",` : ''} ${workerCount} worker threads x ${socketsPerWorker} sockets, ${handshakeWindow * workerCount} handshakes and ${window * workerCount} queries in flight, ${rounds} rounds of ${seconds} s; ${cpus().length} CPUs, load average ${load()}`);
   const started = performance.now();
   await within(
     Promise.race([
@@ -582,7 +587,7 @@ async function main(): Promise<void> {
   };
 
   const hs = await phase({ cmd: 'handshakes' }, PHASE_LIMIT_MS + 60_000);
-  say(`handshakes: ${hs.ok} of ${hosts} up (${hs.failed} gave up, ${hs.undecryptable} bad message 2s) in ${(hs.ms / 1000).toFixed(1)} s = ${Math.round((hs.ok * 1000) / hs.ms)}/s; ${cpu(hs)}; ${memory()}; load ${load()}`);
+  say(`handshakes: ${hs.ok} of ${hosts} up (${hs.failed} gave up, ${hs.undecryptable} bad message 2s) in ${(hs.ms / 1000).toFixed(1)} s = ${Math.round((hs.ok * 1000) / hs.ms)}/s; ${cpu(hs)}, ${hs.ok > 0 ? (hs.lhCpuMs / hs.ok).toFixed(2) : '-'} ms of lighthouse CPU per handshake; ${memory()}; load ${load()}`);
   if (hs.ok === 0) throw new Error(`no tunnel came up; the lighthouse's log:\n${log().slice(-4000)}`);
   const up = await phase({ cmd: 'updates' }, PHASE_LIMIT_MS + 60_000);
   say(`updates: ${up.ok} sent in ${(up.ms / 1000).toFixed(1)} s = ${Math.round((up.ok * 1000) / up.ms)}/s (${up.lost} chunk checks unanswered); ${cpu(up)}`);
@@ -622,7 +627,7 @@ async function main(): Promise<void> {
   const lhPer1000 = median(roundResults.map((r) => r.lhCpuMsPer1000));
   say(`summary: ${held.ok} hosts held, ${best} queries/s (median of ${rounds} rounds), lighthouse ${lhPer1000} ms CPU per 1000 queries (${lhPer1000 > 0 ? Math.round(1_000_000 / lhPer1000) : 0} queries per lighthouse CPU-second), lighthouse RSS ${mib(final.rss)} MiB (peak ${mib(final.hwm)} MiB); limit: ${limit}; ${warnings.length} lighthouse warnings; ${((performance.now() - started) / 1000).toFixed(0)} s in all`);
   for (const w of warnings.slice(0, 5)) say(`  ${w}`);
-  if (values.json) writeFileSync(values.json, JSON.stringify({ hosts, up: hs.ok, handshakesPerSecond: Math.round((hs.ok * 1000) / hs.ms), held: held.ok, lighthouseCpuMsPer1000Queries: lhPer1000, rounds: roundResults, rssBytes: final.rss, peakRssBytes: final.hwm, warnings: warnings.length }, null, 2));
+  if (values.json) writeFileSync(values.json, JSON.stringify({ hosts, up: hs.ok, handshakesPerSecond: Math.round((hs.ok * 1000) / hs.ms), lighthouseCpuMsPerHandshake: hs.ok > 0 ? hs.lhCpuMs / hs.ok : null, bin, held: held.ok, lighthouseCpuMsPer1000Queries: lhPer1000, rounds: roundResults, rssBytes: final.rss, peakRssBytes: final.hwm, warnings: warnings.length }, null, 2));
 
   for (const w of workers) w.postMessage({ cmd: 'stop' });
   await within(Promise.all(workers.map((w) => new Promise((resolve) => w.once('exit', resolve)))), 10_000, 'workers stopping');

@@ -4,13 +4,14 @@
  *   npm run bench -- [--cipher aes|chachapoly|both] [--buffer BYTES] [--time 10] [--pings 50]
  *                    [--interval 0.02] [--only mesh|nebula] [--udp-rates KPPS,...|none]
  *                    [--udp-socket-buffer BYTES|none] [--no-offload] [--no-fast-path] [--no-io-uring]
- *                    [--first-ping N] [--json FILE]
+ *                    [--first-ping N] [--lighthouse] [--baseline BIN] [--json FILE]
  *
  * Topology (all names carry a random id; nothing is added to the root namespace):
  *
  *   mt<id>sw : bridge (its own namespace)
  *   mt<id>h1 : veth 172.31.88.1/24, overlay 10.88.0.1/16 (tun mb0), ping + iperf3 client
  *   mt<id>h2 : veth 172.31.88.2/24, overlay 10.88.0.2/16 (tun mb0), iperf3 server
+ *   mt<id>lh : veth 172.31.88.3/24, overlay 10.88.0.3/16 (tun mb0), the lighthouse (--lighthouse only)
  *
  * For each implementation (and cipher), with the same Nebula config (static_host_map both ways,
  * no lighthouse, allow-all firewall, tun MTU 1300, tx_queue 500):
@@ -19,6 +20,12 @@
  *    first reply: time-to-first-ping = reply - T0 (including h2's own start-up and tun creation);
  *    `--first-ping N` measures this alone, N rounds of a fresh pair per implementation and cipher,
  *    each followed by the RTT pings below, so that both implementations' RTTs come from the same minutes;
+ *    `--lighthouse`: h1 and h2 know only a lighthouse of the same implementation (static_host_map and
+ *    lighthouse.hosts), started before h1; h1 is up once it has pinged the lighthouse over the overlay
+ *    (its HostUpdateNotification, sent at start, reached it first), and h2's first ping then takes its
+ *    own start, a query to the lighthouse and the handshake with h1 (issue 8: no regression there);
+ *    `--baseline BIN` (with --first-ping) adds a third row: another mesh build's CLI, e.g. the last
+ *    commit before the data-plane work, run by the same rounds;
  *  - RTT: `ping -c N -i INTERVAL` h1 → h2 over the tunnel (avg / p50 / max);
  *  - TCP: `iperf3 -t T -c h2` h1 → h2 over the tunnel, 1 stream and 4 (`-P 4`); UDP: 1200-byte datagrams
  *    as fast as iperf3 sends them (`-u -b 0 -l 1200`), the rate that arrives; then the same at each
@@ -84,7 +91,14 @@ interface Options {
   udpSocketBuffer: number | null;
   /** --first-ping N: only the time to first ping, N times per implementation and cipher, interleaved; 0: the full run. */
   firstPingRounds: number;
+  /** --lighthouse: h1 and h2 find each other through a lighthouse instead of static_host_map. */
+  lighthouse: boolean;
+  /** --baseline BIN: another mesh CLI measured beside mesh and nebula in --first-ping rounds. */
+  baseline: string | null;
 }
+
+/** What a round runs: an implementation, or `baseline`, the mesh CLI given by --baseline. */
+type Variant = Impl | 'baseline';
 
 /** The default sweep: 30k to 120k datagrams/s, around both implementations' rates on a 2-core box. */
 const DEFAULT_UDP_RATES = [30_000, 45_000, 60_000, 75_000, 90_000, 105_000, 120_000];
@@ -96,7 +110,7 @@ const DEFAULT_UDP_SOCKET_BUFFER = 4 << 20;
 function usage(msg?: string): never {
   if (msg) process.stderr.write(`bench: ${msg}\n`);
   process.stderr.write(
-    'usage: npm run bench -- [--cipher aes|chachapoly|both] [--buffer BYTES] [--time SECONDS] [--pings N] [--interval SECONDS] [--only mesh|nebula] [--udp-rates KPPS,...|none] [--udp-socket-buffer BYTES|none] [--no-offload] [--no-fast-path] [--no-io-uring] [--first-ping N] [--json FILE]\n',
+    'usage: npm run bench -- [--cipher aes|chachapoly|both] [--buffer BYTES] [--time SECONDS] [--pings N] [--interval SECONDS] [--only mesh|nebula] [--udp-rates KPPS,...|none] [--udp-socket-buffer BYTES|none] [--no-offload] [--no-fast-path] [--no-io-uring] [--first-ping N] [--lighthouse] [--baseline BIN] [--json FILE]\n',
   );
   process.exit(2);
 }
@@ -111,7 +125,7 @@ const NUMERIC_OPTIONS: Record<string, (o: Options, n: number) => void> = {
 };
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { ciphers: ['aes'], buffer: null, time: 10, pings: 50, interval: 0.02, only: ['mesh', 'nebula'], json: null, offload: true, fastPath: true, ioUring: true, udpRates: DEFAULT_UDP_RATES, udpSocketBuffer: DEFAULT_UDP_SOCKET_BUFFER, firstPingRounds: 0 };
+  const o: Options = { ciphers: ['aes'], buffer: null, time: 10, pings: 50, interval: 0.02, only: ['mesh', 'nebula'], json: null, offload: true, fastPath: true, ioUring: true, udpRates: DEFAULT_UDP_RATES, udpSocketBuffer: DEFAULT_UDP_SOCKET_BUFFER, firstPingRounds: 0, lighthouse: false, baseline: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const next = (): string => {
@@ -165,6 +179,12 @@ function parseArgs(argv: string[]): Options {
       case '--no-offload':
         o.offload = false;
         break;
+      case '--lighthouse':
+        o.lighthouse = true;
+        break;
+      case '--baseline':
+        o.baseline = next();
+        break;
       case '-h':
       case '--help':
         usage();
@@ -172,13 +192,16 @@ function parseArgs(argv: string[]): Options {
         usage(`unknown argument ${a}`);
     }
   }
+  if (o.baseline !== null && o.firstPingRounds === 0) usage('--baseline needs --first-ping N');
+  if (o.baseline !== null && !existsSync(o.baseline)) usage(`--baseline: ${o.baseline} does not exist`);
   return o;
 }
 
 const TUN = 'mb0';
 const PORT = 4242;
-const UNDER = { h1: '172.31.88.1', h2: '172.31.88.2' };
-const OVER = { h1: '10.88.0.1', h2: '10.88.0.2' };
+const UNDER = { h1: '172.31.88.1', h2: '172.31.88.2', lh: '172.31.88.3' };
+const OVER = { h1: '10.88.0.1', h2: '10.88.0.2', lh: '10.88.0.3' };
+type Host = keyof typeof OVER;
 
 interface Result {
   impl: Impl;
@@ -247,13 +270,21 @@ function procStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   }
 }
 
-function configYaml(host: TestHost, peer: { over: string; under: string }, cipher: Cipher, buffer: number | null, opts: Pick<Options, 'offload' | 'fastPath' | 'ioUring'>, controlSocket: string): string {
+/** Who `h` knows at start: the other host, or with --lighthouse only the lighthouse (which knows nobody). */
+function discovery(h: Host, viaLighthouse: boolean): { staticHostMap: Record<string, string[]>; lighthouses: string[]; amLighthouse: boolean } {
+  const known = (k: Host) => ({ [OVER[k]]: [`${UNDER[k]}:${PORT}`] });
+  if (!viaLighthouse) return { staticHostMap: known(h === 'h1' ? 'h2' : 'h1'), lighthouses: [], amLighthouse: false };
+  if (h === 'lh') return { staticHostMap: {}, lighthouses: [], amLighthouse: true };
+  return { staticHostMap: known('lh'), lighthouses: [OVER.lh], amLighthouse: false };
+}
+
+function configYaml(host: TestHost, h: Host, cipher: Cipher, buffer: number | null, opts: Pick<Options, 'offload' | 'fastPath' | 'ioUring' | 'lighthouse'>, controlSocket: string): string {
   const raw = nebulaConfig({
     ca: host.ca,
     cert: host.certPem,
     key: host.keyPem,
     listen: { host: '0.0.0.0', port: PORT },
-    staticHostMap: { [peer.over]: [`${peer.under}:${PORT}`] },
+    ...discovery(h, opts.lighthouse),
     cipher,
     logLevel: 'info',
   });
@@ -285,10 +316,11 @@ interface Daemon {
   log: () => string;
 }
 
-/** The two daemons of one measurement, as far as they were started. */
+/** The daemons of one measurement, as far as they were started (lh: --lighthouse only). */
 interface Pair {
   d1: Daemon | null;
   d2: Daemon | null;
+  lh: Daemon | null;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -299,8 +331,8 @@ function percentile(sorted: number[], p: number): number {
 class Bench {
   private readonly dir = mkdtempSync(join(tmpdir(), 'mesh-bench-'));
   private readonly ca = makeCA('bench CA');
-  private readonly hosts = { h1: makeHost(this.ca, 'bench-h1', `${OVER.h1}/16`), h2: makeHost(this.ca, 'bench-h2', `${OVER.h2}/16`) };
-  ns = { sw: '', h1: '', h2: '' };
+  private readonly hosts = { h1: makeHost(this.ca, 'bench-h1', `${OVER.h1}/16`), h2: makeHost(this.ca, 'bench-h2', `${OVER.h2}/16`), lh: makeHost(this.ca, 'bench-lh', `${OVER.lh}/16`) };
+  ns = { sw: '', h1: '', h2: '', lh: '' };
 
   constructor(
     readonly lab: NetnsLab,
@@ -316,8 +348,9 @@ class Bench {
     this.ns.sw = await lab.namespace('sw');
     this.ns.h1 = await lab.namespace('h1');
     this.ns.h2 = await lab.namespace('h2');
+    if (this.opts.lighthouse) this.ns.lh = await lab.namespace('lh');
     const br = await lab.bridge(this.ns.sw);
-    for (const h of ['h1', 'h2'] as const) {
+    for (const h of this.opts.lighthouse ? (['h1', 'h2', 'lh'] as const) : (['h1', 'h2'] as const)) {
       const v = await lab.veth(this.ns[h], this.ns.sw);
       await lab.attach(this.ns.sw, br, v.b);
       await lab.address(this.ns[h], v.a, `${UNDER[h]}/24`);
@@ -326,11 +359,11 @@ class Bench {
     await lab.execOk(this.ns.h1, 'ping', ['-n', '-c', '1', '-w', '5', UNDER.h2]);
   }
 
-  private startDaemon(impl: Impl, h: 'h1' | 'h2', cipher: Cipher): Daemon {
-    const peer = h === 'h1' ? 'h2' : 'h1';
-    const file = join(this.dir, `${impl}-${cipher}-${h}.yml`);
-    writeFileSync(file, configYaml(this.hosts[h], { over: OVER[peer], under: UNDER[peer] }, cipher, this.opts.buffer, this.opts, join(this.dir, `${h}.sock`)), { mode: 0o600 });
-    const child = this.lab.spawn(this.ns[h], ...nodeCommand(impl, file), { env: SERVICE_ENV });
+  private startDaemon(variant: Variant, h: Host, cipher: Cipher): Daemon {
+    const file = join(this.dir, `${variant}-${cipher}-${h}.yml`);
+    writeFileSync(file, configYaml(this.hosts[h], h, cipher, this.opts.buffer, this.opts, join(this.dir, `${h}.sock`)), { mode: 0o600 });
+    const command = variant === 'baseline' ? nodeCommand('mesh', file, 'node', this.opts.baseline!) : nodeCommand(variant, file);
+    const child = this.lab.spawn(this.ns[h], ...command, { env: SERVICE_ENV });
     let log = '';
     const keep = (d: Buffer) => {
       log += d.toString();
@@ -348,7 +381,7 @@ class Bench {
    * start here) covers a monitor that subscribed too late, and notices a daemon that exited.
    * Started before the daemon (and given `MONITOR_READY_MS` to subscribe), closed once the tun is up.
    */
-  private watchTun(h: 'h1' | 'h2', daemon: () => { child: { exitCode: number | null }; log: () => string } | null): { up: Promise<void>; close: () => void } {
+  private watchTun(h: Host, daemon: () => { child: { exitCode: number | null }; log: () => string } | null): { up: Promise<void>; close: () => void } {
     const monitor = spawn('ip', ['-n', this.ns[h], '-4', 'monitor', 'route'], { stdio: ['ignore', 'pipe', 'ignore'] });
     let closed = false;
     const close = () => {
@@ -437,37 +470,56 @@ class Bench {
     return { deliveredPps, sweep, peakPps: Math.max(deliveredPps, ...sweep.map((p) => p.deliveredPps)) };
   }
 
-  /**
-   * Starts h1 and waits for its tun; then starts h2 at T0 and, once h2's tun is up, pings h1 from h2
-   * until the first reply. Returns the milliseconds since T0 to h2's tun and to that reply; the
-   * daemons started are left in `pair` for the caller to stop.
-   */
-  private async firstPing(impl: Impl, cipher: Cipher, pair: Pair): Promise<Omit<FirstPing, 'rtts'>> {
-    const tun1 = this.watchTun('h1', () => pair.d1);
-    let tun2: ReturnType<Bench['watchTun']> | null = null;
+  /** Pings `to` from `from` over the overlay every 10 ms until the first reply (at most 15 s): its icmp_seq and RTT. */
+  private async pingUntilReply(variant: Variant, from: Host, to: Host, log: () => string): Promise<{ seq: number; rttMs: number }> {
+    const first = await this.lab.exec(this.ns[from], 'ping', ['-n', '-i', '0.01', '-c', '1', '-w', '15', OVER[to]], { timeoutMs: 20_000 });
+    const reply = /icmp_seq=(\d+) .*time=([\d.]+) ms/.exec(first.stdout);
+    if (first.code !== 0 || !reply) throw new Error(`no first ping ${from} → ${to} over ${variant}: ${first.stdout}${first.stderr}\n${from} log:\n${log().slice(-2000)}`);
+    return { seq: Number(reply[1]), rttMs: Number(reply[2]) };
+  }
+
+  /** Starts the daemon of `h` and waits for its tun. */
+  private async startWithTun(variant: Variant, h: Host, cipher: Cipher, pair: Pair, slot: 'd1' | 'lh'): Promise<Daemon> {
+    const tun = this.watchTun(h, () => pair[slot]);
     try {
       await sleep(MONITOR_READY_MS);
-      pair.d1 = this.startDaemon(impl, 'h1', cipher);
-      await tun1.up;
+      const d = (pair[slot] = this.startDaemon(variant, h, cipher));
+      await tun.up;
+      return d;
+    } finally {
+      tun.close();
+    }
+  }
+
+  /**
+   * Starts h1 and waits for its tun (with --lighthouse: the lighthouse first, and h1 is up once it
+   * has pinged the lighthouse over the overlay); then starts h2 at T0 and, once h2's tun is up, pings
+   * h1 from h2 until the first reply. Returns the milliseconds since T0 to h2's tun and to that reply;
+   * the daemons started are left in `pair` for the caller to stop.
+   */
+  private async firstPing(variant: Variant, cipher: Cipher, pair: Pair): Promise<Omit<FirstPing, 'rtts'>> {
+    let tun2: ReturnType<Bench['watchTun']> | null = null;
+    try {
+      if (this.opts.lighthouse) await this.startWithTun(variant, 'lh', cipher, pair, 'lh');
+      const d1 = await this.startWithTun(variant, 'h1', cipher, pair, 'd1');
+      // h1's update to the lighthouse went out before this echo, through the same tunnel.
+      if (this.opts.lighthouse) await this.pingUntilReply(variant, 'h1', 'lh', d1.log);
       tun2 = this.watchTun('h2', () => pair.d2);
       await sleep(MONITOR_READY_MS);
       const t0 = performance.now();
-      const d2 = (pair.d2 = this.startDaemon(impl, 'h2', cipher));
+      const d2 = (pair.d2 = this.startDaemon(variant, 'h2', cipher));
       await tun2.up;
       const tunUpMs = performance.now() - t0;
-      const first = await this.lab.exec(this.ns.h2, 'ping', ['-n', '-i', '0.01', '-c', '1', '-w', '15', OVER.h1], { timeoutMs: 20_000 });
+      const reply = await this.pingUntilReply(variant, 'h2', 'h1', d2.log);
       const ttfpMs = performance.now() - t0;
-      const reply = /icmp_seq=(\d+) .*time=([\d.]+) ms/.exec(first.stdout);
-      if (first.code !== 0 || !reply) throw new Error(`no first ping h2 → h1 over ${impl}: ${first.stdout}${first.stderr}\nh2 log:\n${d2.log().slice(-2000)}`);
-      return { tunUpMs, ttfpMs, firstSeq: Number(reply[1]), firstRttMs: Number(reply[2]) };
+      return { tunUpMs, ttfpMs, firstSeq: reply.seq, firstRttMs: reply.rttMs };
     } finally {
-      tun1.close();
       tun2?.close();
     }
   }
 
   /** `--pings` pings h1 → h2 over the tunnel at `--interval`: the RTTs that came back, sorted. */
-  private async pingSeries(impl: Impl): Promise<number[]> {
+  private async pingSeries(impl: Variant): Promise<number[]> {
     const { ns, opts } = this;
     const ping = await this.lab.exec(ns.h1, 'ping', ['-n', '-c', String(opts.pings), '-i', String(opts.interval), '-W', '2', OVER.h2], { timeoutMs: 60_000 + opts.pings * 2000 });
     const rtts = [...ping.stdout.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1])).sort((a, b) => a - b);
@@ -478,15 +530,16 @@ class Bench {
   private async stopPair(pair: Pair): Promise<void> {
     if (pair.d2) await this.stopDaemon(pair.d2);
     if (pair.d1) await this.stopDaemon(pair.d1);
+    if (pair.lh) await this.stopDaemon(pair.lh);
   }
 
   /** `--first-ping`: a fresh pair of daemons, the time to first ping, both stopped. */
-  async firstPingOnly(impl: Impl, cipher: Cipher): Promise<FirstPing> {
-    process.stderr.write(`bench: ${impl} ${cipher}: first ping\n`);
-    const pair: Pair = { d1: null, d2: null };
+  async firstPingOnly(variant: Variant, cipher: Cipher): Promise<FirstPing> {
+    process.stderr.write(`bench: ${variant} ${cipher}: first ping${this.opts.lighthouse ? ' through a lighthouse' : ''}\n`);
+    const pair: Pair = { d1: null, d2: null, lh: null };
     try {
-      const first = await this.firstPing(impl, cipher, pair);
-      return { ...first, rtts: await this.pingSeries(impl) };
+      const first = await this.firstPing(variant, cipher, pair);
+      return { ...first, rtts: await this.pingSeries(variant) };
     } finally {
       await this.stopPair(pair);
     }
@@ -495,7 +548,7 @@ class Bench {
   async measure(impl: Impl, cipher: Cipher): Promise<Result> {
     const { opts } = this;
     process.stderr.write(`bench: ${impl} ${cipher}: starting h1\n`);
-    const pair: Pair = { d1: null, d2: null };
+    const pair: Pair = { d1: null, d2: null, lh: null };
     try {
       // Time to first ping: h2 started at T0, pings h1 every 10 ms (once its tun exists) until a reply.
       const { ttfpMs } = await this.firstPing(impl, cipher, pair);
@@ -634,11 +687,12 @@ async function firstPingRounds(bench: Bench, opts: Options): Promise<void> {
   const os = await import('node:os');
   const loadBefore = os.loadavg()[0]!;
   const samples = new Map<string, FirstPing[]>();
+  const variants: Variant[] = [...opts.only, ...(opts.baseline ? (['baseline'] as const) : [])];
   for (let round = 0; round < opts.firstPingRounds; round++) {
     for (const cipher of opts.ciphers) {
-      for (const impl of opts.only) {
-        const key = `${impl} ${cipher}`;
-        samples.set(key, [...(samples.get(key) ?? []), await bench.firstPingOnly(impl, cipher)]);
+      for (const variant of variants) {
+        const key = `${variant} ${cipher}`;
+        samples.set(key, [...(samples.get(key) ?? []), await bench.firstPingOnly(variant, cipher)]);
       }
     }
   }
@@ -646,20 +700,22 @@ async function firstPingRounds(bench: Bench, opts: Options): Promise<void> {
   const lines = [
     `date: ${new Date().toISOString()}`,
     `${machineLine(os)}, load average before ${loadBefore.toFixed(2)}, at end ${os.loadavg()[0]!.toFixed(2)}`,
-    `${opts.firstPingRounds} rounds, median (min-max) in ms: h2's tun up, first reply, that reply's RTT (ping's time=, with its icmp_seq), the p50 RTT of ${opts.pings} pings at ${opts.interval} s after it; mesh/nebula: the medians of the per-round ratios of the first reply and of the p50 RTT`,
+    `${opts.firstPingRounds} rounds${opts.lighthouse ? ', h2 finding h1 through a lighthouse' : ''}${opts.baseline ? `, baseline: ${opts.baseline}` : ''}, median (min-max) in ms: h2's tun up, first reply, that reply's RTT (ping's time=, with its icmp_seq), the p50 RTT of ${opts.pings} pings at ${opts.interval} s after it; mesh/nebula (and mesh/baseline): the medians of the per-round ratios of the first reply and of the p50 RTT`,
     '',
   ];
   for (const cipher of opts.ciphers) {
     const cells: string[] = [];
-    for (const impl of opts.only) {
-      const v = samples.get(`${impl} ${cipher}`)!;
+    for (const variant of variants) {
+      const v = samples.get(`${variant} ${cipher}`)!;
       const seqs = [...new Set(v.map((s) => s.firstSeq))].sort((a, b) => a - b).join('/');
-      cells.push(`${impl} tun ${spread(v.map((s) => s.tunUpMs))}, reply ${spread(v.map((s) => s.ttfpMs))}, rtt ${spread(v.map((s) => s.firstRttMs))} seq ${seqs}, rtt p50 ${spread(v.map((s) => percentile(s.rtts, 0.5)), 3)}`);
+      cells.push(`${variant} tun ${spread(v.map((s) => s.tunUpMs))}, reply ${spread(v.map((s) => s.ttfpMs))}, rtt ${spread(v.map((s) => s.firstRttMs))} seq ${seqs}, rtt p50 ${spread(v.map((s) => percentile(s.rtts, 0.5)), 3)}`);
     }
     const m = samples.get(`mesh ${cipher}`);
-    const n = samples.get(`nebula ${cipher}`);
-    if (m && n) {
-      cells.push(`mesh/nebula first reply ${spread(m.map((x, i) => x.ttfpMs / n[i]!.ttfpMs), 2)}, rtt p50 ${spread(m.map((x, i) => percentile(x.rtts, 0.5) / percentile(n[i]!.rtts, 0.5)), 2)}`);
+    for (const other of ['nebula', 'baseline'] as const) {
+      const n = samples.get(`${other} ${cipher}`);
+      if (m && n) {
+        cells.push(`mesh/${other} first reply ${spread(m.map((x, i) => x.ttfpMs / n[i]!.ttfpMs), 2)}, rtt p50 ${spread(m.map((x, i) => percentile(x.rtts, 0.5) / percentile(n[i]!.rtts, 0.5)), 2)}`);
+      }
     }
     lines.push(`${cipher}: ${cells.join('; ')}`);
   }
@@ -722,7 +778,7 @@ async function main(): Promise<void> {
     `date: ${new Date().toISOString()}`,
     `${machineLine(os)}, load average at end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
     ...results.filter((r) => r.offloads).map((r) => `mesh offloads (${r.cipher}): ${r.offloads!.map((o, i) => `h${i + 1} tun ${o.tun} (reads: ${o.tunReads}), udp ${o.udp}`).join('; ')}`),
-    `settings: iperf3 -t ${opts.time} (1 and 4 TCP streams, UDP ${UDP_DATAGRAM} B unpaced${opts.udpRates.length > 0 ? `, then paced at ${opts.udpRates.map((r) => r / 1000).join('/')}k datagrams/s for ${Math.min(opts.time, UDP_STEP_SECONDS)} s each` : ''}${opts.udpSocketBuffer !== null ? `; UDP again with iperf3 socket buffers ${mib(opts.udpSocketBuffer)}` : ''}), ${opts.pings} pings at ${opts.interval} s, socket buffers ${opts.buffer ?? 'default'}, tun MTU 1300`,
+    `settings: iperf3 -t ${opts.time} (1 and 4 TCP streams, UDP ${UDP_DATAGRAM} B unpaced${opts.udpRates.length > 0 ? `, then paced at ${opts.udpRates.map((r) => r / 1000).join('/')}k datagrams/s for ${Math.min(opts.time, UDP_STEP_SECONDS)} s each` : ''}${opts.udpSocketBuffer !== null ? `; UDP again with iperf3 socket buffers ${mib(opts.udpSocketBuffer)}` : ''}), ${opts.pings} pings at ${opts.interval} s, socket buffers ${opts.buffer ?? 'default'}, tun MTU 1300${opts.lighthouse ? ', h2 found h1 through a lighthouse' : ''}`,
     '',
   ].join('\n');
   process.stdout.write(`${header}\n${table(results, opts)}`);

@@ -50,12 +50,14 @@ export const READY: Record<Impl, RegExp> = { mesh: /mesh node started/, nebula: 
 /**
  * The command that runs a node of `impl` with `configPath` (`sub` picks the mesh subcommand): mesh
  * as its launcher would start it under this node binary (through env(1) when it sets variables for
- * a start from the snapshot, on top of the environment the caller gives).
+ * a start from the snapshot, on top of the environment the caller gives). `bin` runs another mesh
+ * CLI instead of the bundle, e.g. an older build's dist/src/cli/bin.js (without a launcher line or
+ * a snapshot next to it, it starts as plain `node <bin>`).
  */
-export function nodeCommand(impl: Impl, configPath: string, sub = 'node'): [string, string[]] {
+export function nodeCommand(impl: Impl, configPath: string, sub = 'node', bin = MESH_BIN): [string, string[]] {
   if (impl === 'nebula') return ['nebula', ['-config', configPath]];
-  const snapshot = meshSnapshotFlags();
-  const node: [string, string[]] = [process.execPath, [...meshNodeFlags(), ...snapshot, MESH_BIN, sub, '--config', configPath]];
-  const variables = snapshot.length > 0 ? meshSnapshotEnvironment() : [];
+  const snapshot = meshSnapshotFlags(bin);
+  const node: [string, string[]] = [process.execPath, [...meshNodeFlags(bin), ...snapshot, bin, sub, '--config', configPath]];
+  const variables = snapshot.length > 0 ? meshSnapshotEnvironment(bin) : [];
   return variables.length > 0 ? ['env', [...variables, node[0], ...node[1]]] : node;
 }
