@@ -4,13 +4,11 @@
  * uses) that V8 keeps resident: its memory reducer starts only after a full collection, which an
  * idle node may never run. Armed, the settler waits for a check interval without a datagram in or
  * out, then releases (V8's low-memory collection and malloc_trim: ~1.5 MiB of an idle node's RSS),
- * once per arming. The pause (10-40 ms) then delays no packet, and a busy node, whose collections
- * V8 runs anyway, is left alone.
+ * once per arming (src/node/quiet.ts). The pause (10-40 ms) then delays no packet, and a busy node,
+ * whose collections V8 runs anyway, is left alone.
  */
+import { whenQuiet } from '../node/quiet.js';
 import type { Timer, Timers } from '../node/timers.js';
-
-/** How long a node must have been quiet. */
-export const QUIET_INTERVAL_MS = 500;
 
 export class MemorySettler {
   private check: Timer | null = null;
@@ -25,14 +23,8 @@ export class MemorySettler {
   /** Releases at the end of the next quiet interval (a no-op while already armed). */
   arm(): void {
     if (this.check) return;
-    let seen = this.activity();
-    this.check = this.timers.every(QUIET_INTERVAL_MS, () => {
-      const now = this.activity();
-      if (now !== seen) {
-        seen = now;
-        return;
-      }
-      this.stop();
+    this.check = whenQuiet(this.timers, this.activity, () => {
+      this.check = null;
       this.release();
     });
   }

@@ -100,14 +100,7 @@ export async function runNode(opts: GlobalOptions, overrides: (loaded: LoadedCon
       }
     }
     let renewal: CertificateRenewal | null = null;
-    const settler = new MemorySettler(
-      () => {
-        const { rxPackets, txPackets } = node.stats; // one read: it folds in the fast path's counters
-        return rxPackets + txPackets;
-      },
-      systemTimers,
-      releaseMemory,
-    );
+    const settler = new MemorySettler(() => node.activity(), systemTimers, releaseMemory);
     let metrics: MetricsServer | null = null;
     /** The exporter `stats` asks for, replaced when the section changed. */
     const applyStats = async (stats: LoadedConfig['config']['stats']) => {

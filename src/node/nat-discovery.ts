@@ -1,6 +1,7 @@
 import { endpointKey, sameEndpoint, type Endpoint } from '../net/endpoint.js';
 import type { NatMapping } from '../protocol/messages.js';
 import type { Diagnostics } from './diagnostics.js';
+import { whenQuiet } from './quiet.js';
 import type { Timer, Timers } from './timers.js';
 import { formatVpnAddr, type VpnAddr } from '../net/ip.js';
 
@@ -13,6 +14,8 @@ export interface NatDiscoveryDeps {
   /** A lighthouse's static_host_map addresses: where its STUN server listens. */
   staticAddressesOf(vpnIp: VpnAddr): readonly Endpoint[];
   sendRaw(data: Uint8Array, to: Endpoint): void;
+  /** A count that grows with every datagram the node receives or sends: when it is quiet. */
+  activity(): number;
 }
 
 /** Unanswered requests retried at once (after the reply timeout) before backing off. */
@@ -20,6 +23,8 @@ const QUICK_RETRIES = 2;
 /** Longest pause between tries to a server that does not answer, in intervals. */
 const MAX_BACKOFF_INTERVALS = 16;
 const MAX_REPLY_TIMEOUT_MS = 3000;
+/** A node that is never quiet starts discovery this long after its start all the same. */
+const LATEST_START_MS = 2000;
 
 type Mapping = NatMapping;
 
@@ -52,6 +57,9 @@ export class NatDiscovery {
   private logged = '';
   /** The STUN codec, loaded when discovery starts (the package is slow to load, and not every node asks). */
   private codec: typeof import('../protocol/stun-codec.js') | null = null;
+  private startTimer: Timer | null = null;
+  /** Counts stops: a start that was loading the codec meanwhile sends nothing. */
+  private generation = 0;
 
   constructor(private readonly deps: NatDiscoveryDeps) {}
 
@@ -70,10 +78,33 @@ export class NatDiscovery {
     return this.mapping === 'endpoint-dependent';
   }
 
-  async start(): Promise<void> {
+  /**
+   * Discovery at a node's start waits for the node to be quiet (or at most LATEST_START_MS): loading
+   * the codec stalls the event loop for 20-50 ms, which at once would hold back the lighthouse
+   * update and query that the first handshake queued (the first ping through a lighthouse took
+   * 40 ms longer). Nebula has no STUN: nothing else waits for the answer but relay choices.
+   */
+  startWhenQuiet(): void {
     const { interval, lighthouses } = this.deps.settings();
     if (interval === 0 || lighthouses.length === 0) return;
-    this.codec ??= await import('../protocol/stun-codec.js');
+    this.startTimer?.cancel();
+    this.startTimer = whenQuiet(this.deps.timers, () => this.deps.activity(), () => void this.start(), LATEST_START_MS);
+  }
+
+  /** Asks every lighthouse now; a codec that cannot be loaded (a broken install) is logged, and discovery stays off. */
+  async start(): Promise<void> {
+    this.startTimer?.cancel();
+    this.startTimer = null;
+    const { interval, lighthouses } = this.deps.settings();
+    if (interval === 0 || lighthouses.length === 0) return;
+    const generation = this.generation;
+    try {
+      this.codec ??= await import('../protocol/stun-codec.js');
+    } catch (err) {
+      this.deps.diag.log.error({ reason: (err as Error).message }, 'STUN: cannot load the codec, NAT discovery is off');
+      return;
+    }
+    if (generation !== this.generation) return;
     for (const lighthouse of lighthouses) {
       for (const endpoint of this.deps.staticAddressesOf(lighthouse)) {
         const server = this.addServer(endpoint, false);
@@ -84,6 +115,9 @@ export class NatDiscovery {
   }
 
   stop(): void {
+    this.generation++;
+    this.startTimer?.cancel();
+    this.startTimer = null;
     for (const server of this.servers.values()) server.timer?.cancel();
     this.servers.clear();
     this.transactions.clear();

@@ -218,6 +218,7 @@ export class MeshNode implements InsideNode, OutsideNode {
       settings: () => ({ interval: this.config.stun.interval, lighthouses: this.config.lighthouse.hosts }),
       staticAddressesOf: (vpnIp) => hostmap.remotesFor(vpnIp).staticAddresses,
       sendRaw,
+      activity: () => this.activity(),
     });
     this.lighthouseClient = new LighthouseClient({
       hostmap,
@@ -334,7 +335,7 @@ export class MeshNode implements InsideNode, OutsideNode {
       node.fail(new UserError(`${err.message}; mesh stopped`));
     });
     node.lighthouseClient.start();
-    await node.nat.start();
+    node.nat.startWhenQuiet();
     node.relays.start();
     log.info(
       { vpnIp: formatVpnAddr(identity.vpnIp), cert: identity.cert.details.name, fingerprint: identity.fingerprint, listen: `${config.listen.host}:${udp.localPort}`, tun: tun.name, tunOffloads: tun.offloads?.join(',') || 'none', ...(tun.readMode ? { tunReads: tun.readMode } : {}), udpOffloads: udp.offloads?.join(',') || 'none', cipher: config.cipher, aead: deps.aead?.name ?? 'node-crypto' },
@@ -388,6 +389,12 @@ export class MeshNode implements InsideNode, OutsideNode {
   /** STUN Binding requests on the node's socket go to `answer` (lighthouses); without one they are dropped. */
   answerStun(answer: StunAnswerer): void {
     this.stunAnswerer = answer;
+  }
+
+  /** Datagrams received plus sent so far: a count that stands still while the node is quiet. */
+  activity(): number {
+    const { rxPackets, txPackets } = this.stats; // one read: it folds in the fast path's counters
+    return rxPackets + txPackets;
   }
 
   get stats(): NodeStats {

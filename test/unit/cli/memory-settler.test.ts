@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { MemorySettler, QUIET_INTERVAL_MS } from '../../../src/cli/memory-settler.js';
+import { MemorySettler } from '../../../src/cli/memory-settler.js';
+import { QUIET_INTERVAL_MS } from '../../../src/node/quiet.js';
 import { FakeTimers } from '../../helpers/fake-timers.js';
 
 function setup() {

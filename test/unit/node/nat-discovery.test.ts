@@ -8,6 +8,7 @@ import { MeshNode } from '../../../src/node/node.js';
 import { decodeStun, encodeBindingRequest, encodeBindingSuccess, newTransactionId } from '../../../src/protocol/stun-codec.js';
 import { isStunRequest, looksLikeStun } from '../../../src/protocol/stun.js';
 import { nebulaConfig } from '../../../src/lab/configs.js';
+import { QUIET_INTERVAL_MS } from '../../../src/node/quiet.js';
 import { FakeTimers } from '../../helpers/fake-timers.js';
 import { FAST_TIMERS, startMemoryNode, waitFor, type MemoryNode } from '../../helpers/memory-mesh.js';
 import { makeCA, makeHost } from '../../../src/lab/pki.js';
@@ -162,20 +163,68 @@ describe('STUN: lighthouse responder and NAT discovery', () => {
       if (p.to.address === LIGHTHOUSE && isStunRequest(p.data)) sentAt.push(timers.now());
       return p;
     });
-    const start = timers.now();
     await startClient(net, { '10.9.0.1': `${LIGHTHOUSE}:4242` }, '100ms', timers);
-    // 1.5 s on the node's clock, in 5 ms steps, each followed by the network settling.
-    for (let elapsed = 0; elapsed < 1500; elapsed += 5) {
+    // 3.5 s on the node's clock, in 5 ms steps, each followed by the network settling: discovery
+    // starts once the node is quiet (its handshakes with the absent lighthouse given up).
+    for (let elapsed = 0; elapsed < 3500; elapsed += 5) {
       timers.advance(5);
       await net.settle();
     }
     // Each request waits 25 ms (interval / 4) for an answer; three quick retries, then pauses of 100,
     // 200 and 400 ms: 6 requests in 1.5 s where a client without back-off would have sent 12. (The
     // hook sees a datagram when the network delivers it, at the end of the 5 ms step it was sent in.)
-    assert.deepEqual(sentAt.map((t) => t - start), [5, 25, 50, 175, 400, 825]);
+    assert.deepEqual(sentAt.slice(0, 6).map((t) => t - sentAt[0]!), [0, 20, 45, 170, 395, 820]);
   });
 
-  it('asks again at once on SIGHUP (reload)', async () => {
+  it('starts when the node is quiet, or 2 s after its start while it never is', async () => {
+    const net = new MemoryNetwork();
+    const timers = new FakeTimers();
+    await startLighthouse(net);
+    const firstRequest = (clientAddress: string) => {
+      let at: number | null = null;
+      net.addHook((p) => {
+        if (at === null && p.from.address === clientAddress && isStunRequest(p.data)) at = timers.now();
+        return p;
+      });
+      return () => at;
+    };
+    const quietAt = firstRequest(CLIENT);
+    const start = timers.now();
+    const { node } = await startClient(net, { '10.9.0.1': `${LIGHTHOUSE}:4242` }, '10s', timers);
+    for (let elapsed = 0; elapsed < 3000 && quietAt() === null; elapsed += 5) {
+      timers.advance(5);
+      await net.settle();
+    }
+    // The handshake with the lighthouse and the first update are over within the first check
+    // interval; the next one (1 s) finds the node quiet. No request went out before. (Loading the
+    // codec takes a few turns of the real event loop, each a 5 ms step here.)
+    const quietAfter = quietAt()! - start;
+    assert.ok(quietAfter >= 2 * QUIET_INTERVAL_MS && quietAfter < 3 * QUIET_INTERVAL_MS, `first request ${quietAfter} ms after the start`);
+    assert.equal(node.stats.handshakesInitiated, 1);
+    await node.stop();
+
+    // Another start with a datagram arriving every 100 ms: discovery begins 2 s after the start.
+    const net2 = new MemoryNetwork();
+    const timers2 = new FakeTimers();
+    let busyAt: number | null = null;
+    net2.addHook((p) => {
+      if (busyAt === null && p.from.address === CLIENT && isStunRequest(p.data)) busyAt = timers2.now();
+      return p;
+    });
+    const noise = net2.bind('192.0.2.66', 9999);
+    const start2 = timers2.now();
+    await startClient(net2, { '10.9.0.1': `${LIGHTHOUSE}:4242` }, '10s', timers2);
+    for (let elapsed = 0; elapsed < 3000 && busyAt === null; elapsed += 5) {
+      if (elapsed % 100 === 0) noise.send([{ data: Buffer.from('not a nebula packet'), to: { address: CLIENT, port: 4242 } }]);
+      timers2.advance(5);
+      await net2.settle();
+    }
+    const busyAfter = busyAt! - start2;
+    assert.ok(busyAfter >= 2000 && busyAfter < 2000 + QUIET_INTERVAL_MS, `first request ${busyAfter} ms after the start`);
+    await noise.close();
+  });
+
+  it('asks again at once on SIGHUP (reload), whether or not it has started', async () => {
     const net = new MemoryNetwork();
     let requests = 0;
     net.addHook((p) => {
@@ -184,8 +233,11 @@ describe('STUN: lighthouse responder and NAT discovery', () => {
     });
     const { node } = await startClient(net, { '10.9.0.1': `${LIGHTHOUSE}:4242` }, '10s');
     await net.settle();
-    assert.equal(requests, 1);
+    assert.equal(requests, 0, 'not before the node is quiet');
     await node.reload(node.config);
+    await waitFor(() => requests === 1, 2000, 'a STUN request after the reload');
+    await node.reload(node.config);
+    await waitFor(() => requests === 2, 2000, 'a STUN request after the second reload');
     await net.settle();
     assert.equal(requests, 2);
   });
