@@ -145,13 +145,17 @@ const builtinsRequired = {
 /**
  * Packages that neither `mesh node` nor `mesh ca` runs on unless asked (the enrollment service's TLS,
  * metrics, the lighthouse's DNS, STUN): in the snapshot's script each is a module that requires the
- * package from node_modules on first use. Bundled into the script, their ~0.4 MB of source would sit
- * twice in every node's memory (the script's source string in the V8 heap, and in the blob Node keeps)
- * and be read at every start. Node 20's snapshot `require` loads built-ins only, so the module takes
- * a `require` made for the launcher's path. One evaluated while the snapshot is built throws, and the
+ * package on first use, from a file of its own next to the launcher (dist/bundle/<package>.cjs, the
+ * package and its dependencies in one minified CommonJS file). Bundled into the script, their ~0.5 MB
+ * of source would sit twice in every node's memory (the script's source string in the V8 heap, and in
+ * the blob Node keeps) and be read at every start. Required from node_modules, the dozens of small
+ * files cost more than the code: STUN, which every node with a lighthouse loads, took ~40 ms and
+ * ~4 MiB of resident memory that way, ~18 ms and under 1 MiB from its one file (bench/README.md,
+ * fourteenth session). Node 20's snapshot `require` loads built-ins only, so the module takes a
+ * `require` made for the launcher's path. One evaluated while the snapshot is built throws, and the
  * build stops: a package the start path needs must stay in the script. The short-lived commands'
- * snapshot (src/cli/snapshot-tools.ts) leaves out the YAML and logging packages too: of those
- * commands only `mesh ca serve` (a service) loads them.
+ * snapshot (src/cli/snapshot-tools.ts) leaves out the YAML and logging packages too, required from
+ * node_modules: of those commands only `mesh ca serve` (a service) loads them.
  */
 const LOADED_ON_FIRST_USE = ['node-forge', 'prom-client', 'dns-packet', 'stun'];
 const TOOLS_LOADED_ON_FIRST_USE = [...LOADED_ON_FIRST_USE, 'js-yaml', 'pino'];
@@ -165,7 +169,7 @@ function loadedOnFirstUse(packages) {
       b.onLoad({ filter: /.*/, namespace: 'loaded-on-first-use' }, (args) => ({
         contents: [
           `if (!globalThis.__meshBundleUrl) throw new Error(${JSON.stringify(`${args.path} is loaded while the start-up snapshot is built: take it out of the packages loaded on first use in scripts/bundle.mjs`)});`,
-          `module.exports = require('node:module').createRequire(globalThis.__meshBundleUrl)(${JSON.stringify(args.path)});`,
+          `module.exports = require('node:module').createRequire(globalThis.__meshBundleUrl)(${JSON.stringify(LOADED_ON_FIRST_USE.includes(args.path) ? `./${args.path}.cjs` : args.path)});`,
         ].join('\n'),
         loader: 'js',
       }));
@@ -200,6 +204,20 @@ const entry = resolve(outdir, 'mesh.js');
 const bundled = await readFile(entry, 'utf8');
 await writeFile(entry, LAUNCHER + bundled.slice(bundled.startsWith('#!') ? bundled.indexOf('\n') + 1 : 0));
 await chmod(entry, 0o755);
+
+// Each package loaded on first use, in one file (see LOADED_ON_FIRST_USE).
+for (const name of LOADED_ON_FIRST_USE) {
+  await build({
+    stdin: { contents: `module.exports = require(${JSON.stringify(name)});`, resolveDir: root, loader: 'js' },
+    outfile: resolve(outdir, `${name}.cjs`),
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20',
+    minify: true,
+    logLevel: 'warning',
+  });
+}
 
 // The start-up snapshots' scripts: the whole CLI, and the short-lived commands alone, each in one
 // CommonJS file (what `node --build-snapshot` takes), its `import.meta.url` being the launcher's,

@@ -6,6 +6,7 @@
  * `--version`. Which way it went is read from `sh -x`, the launcher's own trace of the command it execs.
  */
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -356,10 +357,14 @@ test('build-snapshot.mjs replaces a stale blob, and makes none (the launcher run
   assert.doesNotMatch(run.exec, /--snapshot-blob/);
 });
 
-test("the packages a start does not run on are required from node_modules on first use, not carried in the snapshot's script", () => {
+test("the packages a start does not run on are required on first use, each from its own file, not carried in the snapshot's script", () => {
   const script = readFileSync(join(dirname(MESH_BIN), 'mesh-snapshot.cjs'), 'utf8');
+  const fromBundle = createRequire(MESH_BIN);
+  const fromPackage = createRequire(import.meta.url);
   for (const name of ['node-forge', 'prom-client', 'dns-packet', 'stun']) {
-    assert.ok(script.includes(`createRequire(globalThis.__meshBundleUrl)(${JSON.stringify(name)})`), `${name} is required on first use`);
+    assert.ok(script.includes(`createRequire(globalThis.__meshBundleUrl)(${JSON.stringify(`./${name}.cjs`)})`), `${name} is required on first use`);
+    // The one file is the whole package: the same exports as from node_modules.
+    assert.deepEqual(Object.keys(fromBundle(`./${name}.cjs`)).sort(), Object.keys(fromPackage(name)).sort(), `${name}.cjs exports the package`);
   }
   // node-forge's X.509 and TLS code (only the enrollment service's) is not in the script.
   assert.doesNotMatch(script, /certificationRequestFromAsn1/);
