@@ -4,12 +4,12 @@
  *
  *   node dist/bench/aead.js [--size 1300] [--packets 200000]
  */
-import { parseArgs } from 'node:util';
 import { openSslAeadFactory } from '../src/io/openssl-aead.js';
 import { createAead, type AeadFactory, type CipherName } from '../src/protocol/aead.js';
 import { encodeHeader } from '../src/protocol/header.js';
+import { benchArgs } from './args.js';
 
-const { values } = parseArgs({ options: { size: { type: 'string', default: '1300' }, packets: { type: 'string', default: '200000' } } });
+const values = benchArgs('usage: node dist/bench/aead.js [--size 1300] [--packets 200000]', { options: { size: { type: 'string', default: '1300' }, packets: { type: 'string', default: '200000' } } });
 const size = Number(values.size);
 const packets = Number(values.packets);
 if (!Number.isInteger(size) || size < 0 || !Number.isInteger(packets) || packets < 1) throw new Error('--size and --packets must be integers');

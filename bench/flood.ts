@@ -47,7 +47,6 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, sta
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { stringifyYaml } from '../src/yaml.js';
 import { certificateFingerprint, ed25519Seed, marshalCertificate, marshalDetails, type Certificate, type CertificateDetails } from '../pki/cert.js';
 import { ipNetworkFromCidr } from '../src/net/ip.js';
@@ -62,6 +61,7 @@ import { pollUntil, sleep } from '../src/lab/wait.js';
 import { HEADER_LEN, MessageType, parseHeader, writeHeader, writeU64BE } from '../src/protocol/header.js';
 import { decodeHandshake, encodeHandshake } from '../src/protocol/messages.js';
 import { generateKeyPair, initiatorReadMessage2, initiatorWriteMessage1, type InitiatorState, type KeyPair } from '../src/protocol/noise.js';
+import { benchArgs } from './args.js';
 
 const PORT = 4242;
 const TARGET = { under: '172.31.89.1', over: '10.89.0.1' };
@@ -345,8 +345,13 @@ interface RoundResult {
   loadAfter: number;
 }
 
+/** The usage lines of the header above. */
+const USAGE = `usage: npm run bench:flood -- [--rates 10000,40000] [--rounds 3] [--seconds 20] [--sources 32 (at most 4094)]
+       [--ping-interval 0.1] [--handshake-interval 0.25] [--handshake-timeout 2]
+       [--incoming-per-second N] [--json FILE] [--node-args="--cpu-prof --cpu-prof-dir=DIR"] [--keep]`;
+
 function options(): Options {
-  const { values } = parseArgs({
+  const values = benchArgs(USAGE, {
     options: {
       rates: { type: 'string', default: '10000,40000' },
       rounds: { type: 'string', default: '3' },

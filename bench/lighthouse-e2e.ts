@@ -38,7 +38,6 @@ import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync 
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { certificateFingerprint, ed25519Seed, marshalCertificate, marshalDetails, type Certificate, type CertificateDetails } from '../pki/cert.js';
 import { openSslAeadFactory } from '../src/io/openssl-aead.js';
@@ -52,6 +51,7 @@ import { encodeHeader, HEADER_LEN, MessageSubType, MessageType, parseHeader, wri
 import { decodeHandshake, decodeMeta, emptyMetaDetails, encodeHandshake, encodeMeta, MetaType } from '../src/protocol/messages.js';
 import { createAead } from '../src/protocol/aead.js';
 import { generateKeyPair, initiatorReadMessage2, initiatorWriteMessage1, type HandshakeKeys, type InitiatorState } from '../src/protocol/noise.js';
+import { benchArgs } from './args.js';
 
 const NET = 0x0a000000; // 10.0.0.0/8; the lighthouse is 10.0.0.1, host i is 10.0.0.2 + i
 const QUERY_TIMEOUT_MS = 1000;
@@ -466,8 +466,12 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/** The usage lines of the header above. */
+const USAGE = `usage: node dist/bench/lighthouse-e2e.js [--hosts 100000] [--workers 4] [--rounds 3] [--seconds 10] [--window 1024]
+       [--handshake-window 16] [--sockets 64] [--json FILE] [--cpu-prof DIR] [--node-options=FLAGS] [--bin PATH]`;
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({
+  const values = benchArgs(USAGE, {
     options: {
       hosts: { type: 'string', default: '100000' },
       workers: { type: 'string', default: String(Math.max(2, Math.min(4, cpus().length * 2))) },

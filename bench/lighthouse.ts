@@ -6,13 +6,13 @@
  *
  *   node dist/bench/lighthouse.js [--hosts 100000] [--queries 500000] [--addrs 2]
  */
-import { parseArgs } from 'node:util';
 import { LighthouseServer, type LighthouseNode } from '../lighthouse/server.js';
 import type { HostInfo } from '../src/node/hostmap.js';
 import { cidrContains, formatIp, parseCidr } from '../src/net/ipv4.js';
 import { decodeMeta, encodeMeta, MetaType } from '../src/protocol/messages.js';
+import { benchArgs } from './args.js';
 
-const { values } = parseArgs({
+const values = benchArgs('usage: node --expose-gc dist/bench/lighthouse.js [--hosts 100000] [--queries 500000] [--addrs 2]', {
   options: {
     hosts: { type: 'string', default: '100000' },
     queries: { type: 'string', default: '500000' },

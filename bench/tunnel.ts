@@ -107,12 +107,13 @@ const UDP_STEP_SECONDS = 4;
 /** The socket buffers of the second round of UDP runs: 4 MiB, what QUIC stacks and media servers ask for. */
 const DEFAULT_UDP_SOCKET_BUFFER = 4 << 20;
 
+/** Without a message (--help): the usage on stdout, exit 0; with one: both on stderr, exit 2. */
 function usage(msg?: string): never {
   if (msg) process.stderr.write(`bench: ${msg}\n`);
-  process.stderr.write(
+  (msg ? process.stderr : process.stdout).write(
     'usage: npm run bench -- [--cipher aes|chachapoly|both] [--buffer BYTES] [--time SECONDS] [--pings N] [--interval SECONDS] [--only mesh|nebula] [--udp-rates KPPS,...|none] [--udp-socket-buffer BYTES|none] [--no-offload] [--no-fast-path] [--no-io-uring] [--first-ping N] [--lighthouse] [--baseline BIN] [--json FILE]\n',
   );
-  process.exit(2);
+  process.exit(msg ? 2 : 0);
 }
 
 /** The options that take a positive number, and where it goes. */
