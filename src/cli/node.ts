@@ -169,6 +169,8 @@ export async function runNode(opts: GlobalOptions, overrides: (loaded: LoadedCon
       throw err;
     }
     settler.arm();
+    // STUN's first load (at the node's first quiet moment) leaves garbage of its own.
+    void node.nat.codecLoaded.then(() => settler.arm());
     await notifier.ready();
     let fault: Error | null = null;
     const signal = await new Promise<string>((resolve) => {

@@ -60,6 +60,9 @@ export class NatDiscovery {
   private startTimer: Timer | null = null;
   /** Counts stops: a start that was loading the codec meanwhile sends nothing. */
   private generation = 0;
+  private codecLoadedNow!: () => void;
+  /** Resolves once the codec has been loaded (never, if discovery never starts): what the load left behind can then be handed back. */
+  readonly codecLoaded = new Promise<void>((resolve) => (this.codecLoadedNow = resolve));
 
   constructor(private readonly deps: NatDiscoveryDeps) {}
 
@@ -100,6 +103,7 @@ export class NatDiscovery {
     const generation = this.generation;
     try {
       this.codec ??= await import('../protocol/stun-codec.js');
+      this.codecLoadedNow();
     } catch (err) {
       this.deps.diag.log.error({ reason: (err as Error).message }, 'STUN: cannot load the codec, NAT discovery is off');
       return;

@@ -10,6 +10,7 @@ import { isStunRequest, looksLikeStun } from '../../../src/protocol/stun.js';
 import { nebulaConfig } from '../../../src/lab/configs.js';
 import { QUIET_INTERVAL_MS } from '../../../src/node/quiet.js';
 import { FakeTimers } from '../../helpers/fake-timers.js';
+import { within } from '../../../src/lab/wait.js';
 import { FAST_TIMERS, startMemoryNode, waitFor, type MemoryNode } from '../../helpers/memory-mesh.js';
 import { makeCA, makeHost } from '../../../src/lab/pki.js';
 
@@ -201,6 +202,8 @@ describe('STUN: lighthouse responder and NAT discovery', () => {
     const quietAfter = quietAt()! - start;
     assert.ok(quietAfter >= 2 * QUIET_INTERVAL_MS && quietAfter < 3 * QUIET_INTERVAL_MS, `first request ${quietAfter} ms after the start`);
     assert.equal(node.stats.handshakesInitiated, 1);
+    // What the memory settler waits for to hand back the load's garbage.
+    await within(node.nat.codecLoaded, 1000, 'codecLoaded');
     await node.stop();
 
     // Another start with a datagram arriving every 100 ms: discovery begins 2 s after the start.
