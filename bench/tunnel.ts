@@ -317,12 +317,8 @@ interface Daemon {
   log: () => string;
 }
 
-/** The daemons of one measurement, as far as they were started (lh: --lighthouse only). */
-interface Pair {
-  d1: Daemon | null;
-  d2: Daemon | null;
-  lh: Daemon | null;
-}
+/** The daemons of one measurement by host, as far as they were started (lh: --lighthouse only). */
+type Pair = Record<Host, Daemon | null>;
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -480,11 +476,11 @@ class Bench {
   }
 
   /** Starts the daemon of `h` and waits for its tun. */
-  private async startWithTun(variant: Variant, h: Host, cipher: Cipher, pair: Pair, slot: 'd1' | 'lh'): Promise<Daemon> {
-    const tun = this.watchTun(h, () => pair[slot]);
+  private async startWithTun(variant: Variant, h: Host, cipher: Cipher, pair: Pair): Promise<Daemon> {
+    const tun = this.watchTun(h, () => pair[h]);
     try {
       await sleep(MONITOR_READY_MS);
-      const d = (pair[slot] = this.startDaemon(variant, h, cipher));
+      const d = (pair[h] = this.startDaemon(variant, h, cipher));
       await tun.up;
       return d;
     } finally {
@@ -501,14 +497,14 @@ class Bench {
   private async firstPing(variant: Variant, cipher: Cipher, pair: Pair): Promise<Omit<FirstPing, 'rtts'>> {
     let tun2: ReturnType<Bench['watchTun']> | null = null;
     try {
-      if (this.opts.lighthouse) await this.startWithTun(variant, 'lh', cipher, pair, 'lh');
-      const d1 = await this.startWithTun(variant, 'h1', cipher, pair, 'd1');
+      if (this.opts.lighthouse) await this.startWithTun(variant, 'lh', cipher, pair);
+      const d1 = await this.startWithTun(variant, 'h1', cipher, pair);
       // h1's update to the lighthouse went out before this echo, through the same tunnel.
       if (this.opts.lighthouse) await this.pingUntilReply(variant, 'h1', 'lh', d1.log);
-      tun2 = this.watchTun('h2', () => pair.d2);
+      tun2 = this.watchTun('h2', () => pair.h2);
       await sleep(MONITOR_READY_MS);
       const t0 = performance.now();
-      const d2 = (pair.d2 = this.startDaemon(variant, 'h2', cipher));
+      const d2 = (pair.h2 = this.startDaemon(variant, 'h2', cipher));
       await tun2.up;
       const tunUpMs = performance.now() - t0;
       const reply = await this.pingUntilReply(variant, 'h2', 'h1', d2.log);
@@ -520,24 +516,22 @@ class Bench {
   }
 
   /** `--pings` pings h1 → h2 over the tunnel at `--interval`: the RTTs that came back, sorted. */
-  private async pingSeries(impl: Variant): Promise<number[]> {
+  private async pingSeries(variant: Variant): Promise<number[]> {
     const { ns, opts } = this;
     const ping = await this.lab.exec(ns.h1, 'ping', ['-n', '-c', String(opts.pings), '-i', String(opts.interval), '-W', '2', OVER.h2], { timeoutMs: 60_000 + opts.pings * 2000 });
     const rtts = [...ping.stdout.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1])).sort((a, b) => a - b);
-    if (rtts.length === 0) throw new Error(`ping h1 → h2 over ${impl} failed: ${ping.stdout}${ping.stderr}`);
+    if (rtts.length === 0) throw new Error(`ping h1 → h2 over ${variant} failed: ${ping.stdout}${ping.stderr}`);
     return rtts;
   }
 
   private async stopPair(pair: Pair): Promise<void> {
-    if (pair.d2) await this.stopDaemon(pair.d2);
-    if (pair.d1) await this.stopDaemon(pair.d1);
-    if (pair.lh) await this.stopDaemon(pair.lh);
+    for (const h of ['h2', 'h1', 'lh'] as const) if (pair[h]) await this.stopDaemon(pair[h]);
   }
 
   /** `--first-ping`: a fresh pair of daemons, the time to first ping, both stopped. */
   async firstPingOnly(variant: Variant, cipher: Cipher): Promise<FirstPing> {
     process.stderr.write(`bench: ${variant} ${cipher}: first ping${this.opts.lighthouse ? ' through a lighthouse' : ''}\n`);
-    const pair: Pair = { d1: null, d2: null, lh: null };
+    const pair: Pair = { h1: null, h2: null, lh: null };
     try {
       const first = await this.firstPing(variant, cipher, pair);
       return { ...first, rtts: await this.pingSeries(variant) };
@@ -549,12 +543,12 @@ class Bench {
   async measure(impl: Impl, cipher: Cipher): Promise<Result> {
     const { opts } = this;
     process.stderr.write(`bench: ${impl} ${cipher}: starting h1\n`);
-    const pair: Pair = { d1: null, d2: null, lh: null };
+    const pair: Pair = { h1: null, h2: null, lh: null };
     try {
       // Time to first ping: h2 started at T0, pings h1 every 10 ms (once its tun exists) until a reply.
       const { ttfpMs } = await this.firstPing(impl, cipher, pair);
-      const d1 = pair.d1!;
-      const d2 = pair.d2!;
+      const d1 = pair.h1!;
+      const d2 = pair.h2!;
 
       process.stderr.write(`bench: ${impl} ${cipher}: ${opts.pings} pings\n`);
       const rtts = await this.pingSeries(impl);

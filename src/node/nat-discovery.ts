@@ -88,8 +88,7 @@ export class NatDiscovery {
    * 40 ms longer). Nebula has no STUN: nothing else waits for the answer but relay choices.
    */
   startWhenQuiet(): void {
-    const { interval, lighthouses } = this.deps.settings();
-    if (interval === 0 || lighthouses.length === 0) return;
+    if (!this.enabled) return;
     this.startTimer?.cancel();
     this.startTimer = whenQuiet(this.deps.timers, () => this.deps.activity(), () => void this.start(), LATEST_START_MS);
   }
@@ -98,8 +97,7 @@ export class NatDiscovery {
   async start(): Promise<void> {
     this.startTimer?.cancel();
     this.startTimer = null;
-    const { interval, lighthouses } = this.deps.settings();
-    if (interval === 0 || lighthouses.length === 0) return;
+    if (!this.enabled) return;
     const generation = this.generation;
     try {
       this.codec ??= await import('../protocol/stun-codec.js');
@@ -109,6 +107,7 @@ export class NatDiscovery {
       return;
     }
     if (generation !== this.generation) return;
+    const { lighthouses } = this.deps.settings();
     for (const lighthouse of lighthouses) {
       for (const endpoint of this.deps.staticAddressesOf(lighthouse)) {
         const server = this.addServer(endpoint, false);
@@ -151,6 +150,12 @@ export class NatDiscovery {
     this.schedule(server, this.interval);
     this.record(server, message.mapped);
     if (message.other && !server.isAlternate) this.learnAlternate(server, message.other);
+  }
+
+  /** Discovery asks only with stun.interval set and lighthouses to ask. */
+  private get enabled(): boolean {
+    const { interval, lighthouses } = this.deps.settings();
+    return interval !== 0 && lighthouses.length > 0;
   }
 
   private get interval(): number {
