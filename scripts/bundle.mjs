@@ -49,15 +49,6 @@ const outdir = resolve(dist, 'bundle');
  *   compares size and mtime.
  */
 const NODE_FLAGS = ['--max-semi-space-size=1'];
-/**
- * glibc's malloc for a start from a blob: node reads the blob into a buffer and copies V8's part
- * into another, 2 x 3.6 MB of fresh pages, and each page fault is dear in a VM (~10 us here). With
- * transparent huge pages for malloc's mappings (glibc 2.35+; a no-op where THP is off or the libc
- * is another), a start from mesh.blob took 101 against 110 ms, for +0.2-0.9 MB of idle RSS (the
- * addon's large read buffers are mappings of their own, which this leaves alone). A user's own
- * GLIBC_TUNABLES come after it, and win.
- */
-const SNAPSHOT_TUNABLES = 'glibc.malloc.hugetlb=1';
 const BUNDLE_LINKS = ['"${0%/*}"', '"${0%/*}/../dist/bundle"', '"${0%/*}/../mesh/dist/bundle"', '"${0%/*}/../lib/node_modules/mesh/dist/bundle"'];
 const FIND_BLOB = [
   `[ -z "$NODE_OPTIONS" ] || return`,
@@ -72,7 +63,7 @@ const FIND_BLOB = [
 ];
 const LAUNCHER = [
   '#!/bin/sh',
-  `':' //; snapshot() { ${FIND_BLOB.join('; ')}; }; case "$#$1" in 1-v | 1--version) ;; *) snapshot "$1" && GLIBC_TUNABLES=${SNAPSHOT_TUNABLES}\${GLIBC_TUNABLES:+:$GLIBC_TUNABLES} exec node ${NODE_FLAGS.join(' ')} --snapshot-blob "$b" "$0" "$@" ;; esac; exec node ${NODE_FLAGS.join(' ')} "$0" "$@"`,
+  `':' //; snapshot() { ${FIND_BLOB.join('; ')}; }; case "$#$1" in 1-v | 1--version) ;; *) snapshot "$1" && exec node ${NODE_FLAGS.join(' ')} --snapshot-blob "$b" "$0" "$@" ;; esac; exec node ${NODE_FLAGS.join(' ')} "$0" "$@"`,
   '',
 ].join('\n');
 

@@ -23,9 +23,9 @@ uv_loop_t* LoopOf(Napi::Env env);
 
 // A large byte buffer for kernel reads in a mapping of its own, so that only the pages written
 // become resident, wherever malloc would have put it (glibc raises its mmap threshold once Node
-// frees the start-up snapshot's 4 MB, and a malloc'd buffer then sits in the brk heap; with
-// glibc.malloc.hugetlb=1, which the launcher sets, malloc's mappings are transparent huge pages,
-// resident 2 MiB at a time). Reserve grows it with a new mapping: what it held is not kept.
+// frees the start-up snapshot's 4 MB, and a malloc'd buffer then sits in the brk heap, where a
+// host with transparent huge pages always on makes it resident 2 MiB at a time). Reserve grows it
+// with a new mapping: what it held is not kept.
 class MappedBuffer {
  public:
   MappedBuffer() = default;

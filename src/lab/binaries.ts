@@ -34,8 +34,10 @@ export function meshSnapshotFlags(bin = MESH_BIN, node = process.execPath): stri
 }
 
 /**
- * The variables the bin's launcher sets for a start from its snapshot (`NAME=value${NAME:+...} exec
- * node ... --snapshot-blob`, see scripts/bundle.mjs), as `NAME=value` words for env(1).
+ * The variables a bin's launcher sets for a start from its snapshot (`NAME=value${NAME:+...} exec
+ * node ... --snapshot-blob`), as `NAME=value` words for env(1). This build's launcher sets none;
+ * those from 5cf2e0a up to 2df1b58 set GLIBC_TUNABLES, and the tunnel benchmark's `--baseline`
+ * runs such a build as its launcher would.
  */
 export function meshSnapshotEnvironment(bin = MESH_BIN): string[] {
   const launcher = /&& ((?:\w+=[^\s$]+\S* )*)exec node[^\n]* --snapshot-blob /.exec(readFileSync(bin, 'latin1').slice(0, 2000));
