@@ -8,6 +8,9 @@
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 namespace mesh {
 
@@ -59,6 +62,19 @@ static Napi::Value ReleaseMemory(const Napi::CallbackInfo& info) {
 #endif
 }
 
+// Keeps the kernel from backing this process's memory with transparent huge pages from now on. A
+// daemon that idles on a few MiB gains nothing from them: where THP is "always", V8's heap pages
+// became resident 2 MiB at a time (an idle node 51.5-53.6 MiB instead of 49.5). Redis does the
+// same (disable-thp). Children inherit it; pages already huge stay until freed. Returns whether the
+// kernel took it.
+static Napi::Value DisableHugePages(const Napi::CallbackInfo& info) {
+#ifdef __linux__
+  return Napi::Boolean::New(info.Env(), prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) == 0);
+#else
+  return Napi::Boolean::New(info.Env(), false);
+#endif
+}
+
 }  // namespace mesh
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -69,6 +85,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
 #endif
   InitAead(env, exports);
   exports.Set("releaseMemory", Napi::Function::New(env, mesh::ReleaseMemory, "releaseMemory"));
+  exports.Set("disableHugePages", Napi::Function::New(env, mesh::DisableHugePages, "disableHugePages"));
   return exports;
 }
 

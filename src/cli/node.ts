@@ -3,7 +3,7 @@ import type { LevelWithSilent } from 'pino';
 import type { DockerBridge } from '../docker/integration.js';
 import { selectAead } from '../io/openssl-aead.js';
 import { serviceNotifier } from '../io/systemd-notify.js';
-import { createFastPath, releaseMemory } from '../io/native.js';
+import { createFastPath, disableHugePages, releaseMemory } from '../io/native.js';
 import { openTun } from '../io/tun.js';
 import { bindUdp, NativeUdpBind } from '../io/udp.js';
 import { createLogger, type LogFormat, type Logger } from '../log.js';
@@ -56,6 +56,7 @@ export function loggerFor(loaded: LoadedConfig, opts: GlobalOptions): Promise<Lo
  * to stop.
  */
 export async function runNode(opts: GlobalOptions, overrides: (loaded: LoadedConfig) => void = () => {}): Promise<void> {
+  disableHugePages();
   const loaded = loadConfig(opts.config);
   overrides(loaded);
   const log = await loggerFor(loaded, opts);

@@ -168,6 +168,8 @@ export interface NativeAddon {
   Udp?: new (host: string, port: number, readBuffer: number, writeBuffer: number, batch: number, maxDatagram: number, offload?: boolean) => NativeUdp;
   /** V8's low-memory collection, then malloc_trim(0); true when malloc released pages. */
   releaseMemory(): boolean;
+  /** prctl(PR_SET_THP_DISABLE): no transparent huge pages for this process from now on; true when the kernel took it. */
+  disableHugePages(): boolean;
 }
 
 let cached: { addon?: NativeAddon; error?: Error } | undefined;
@@ -224,6 +226,15 @@ export function createFastPath(): NativeFastPath | undefined {
  */
 export function releaseMemory(): void {
   tryLoadNative()?.releaseMemory();
+}
+
+/**
+ * Keeps this process's memory off transparent huge pages from now on (see the addon's
+ * DisableHugePages): for the daemons, as early in their start as the addon loads. A no-op without
+ * the addon or off Linux.
+ */
+export function disableHugePages(): void {
+  tryLoadNative()?.disableHugePages();
 }
 
 /** Returns the addon or throws an error explaining why it is unavailable. */

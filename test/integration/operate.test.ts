@@ -9,7 +9,7 @@
  * b off from a within 10 s while a still reaches the others.
  */
 import assert from 'node:assert/strict';
-import { statSync, existsSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { MESH_BIN } from '../../src/lab/binaries.js';
@@ -217,6 +217,8 @@ test('mesh status and mesh ping on a lighthouse, a relay and two nodes: direct, 
     const tunWith = (routes: { route: string; via: string }[]) => ({ tun: { disabled: false, dev: a.tunDev, mtu: 1300, unsafe_routes: routes } });
     lab.reconfigure('a', tunWith([{ route: BEHIND_B, via: b.vpnIp }]));
     const pid = a.proc!.pid;
+    // A daemon keeps its memory off transparent huge pages (where THP is "always" they cost an idle node 2-4 MiB).
+    for (const name of ['a', 'lh']) assert.match(readFileSync(`/proc/${lab.host(name).proc!.pid}/status`, 'utf8'), /^THP_enabled:\s+0$/m, name);
     a.proc!.kill('SIGHUP');
     await pollUntil(async () => (await pingBehind()).code === 0, 20_000, () => `${BEHIND_B_HOST} never answered after the reload:\n${lab.logTail('a')}`, 200);
     assert.match(await lab.lab.execOk(a.ns, 'ip', ['route', 'show', 'dev', a.tunDev]), /^10\.199\.40\.0\/24 /m);
