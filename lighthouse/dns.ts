@@ -1,11 +1,10 @@
 import dgram from 'node:dgram';
-import { isIP } from 'node:net';
 import dnsPacket, { type Answer, type DecodedPacket, type Question } from 'dns-packet';
 import type { Logger } from 'pino';
 import type { Certificate } from '../pki/cert.js';
 import { parseIp } from '../src/net/ipv4.js';
 import type { Diagnostics } from '../src/node/diagnostics.js';
-import { formatIpNetwork, formatVpnAddr, parseVpnAddr, type VpnAddr } from '../src/net/ip.js';
+import { formatIpNetwork, formatVpnAddr, ipFamily, parseVpnAddr, type VpnAddr } from '../src/net/ip.js';
 
 /** What the DNS server needs: who we are, who is connected, and the directory's name index. */
 export interface LighthouseDnsDeps {
@@ -30,7 +29,7 @@ const TTL_SECONDS = 60;
  */
 export function dnsReachableOutsideMesh(host: string, inVpnNetwork: (ip: number) => boolean): boolean {
   if (host === '::1') return false;
-  if (isIP(host) !== 4) return true; // "", 0.0.0.0's IPv6 twin "::" and any other IPv6 address
+  if (ipFamily(host) !== 4) return true; // "", 0.0.0.0's IPv6 twin "::" and any other IPv6 address
   const ip = parseIp(host);
   return ip >>> 24 !== 127 && !inVpnNetwork(ip);
 }
@@ -50,7 +49,7 @@ export class LighthouseDns {
   /** Binds lighthouse.dns.host:port ("" = every IPv4 address, as Nebula's ":53"). */
   static start(node: LighthouseDnsDeps, listen: { host: string; port: number }): Promise<LighthouseDns> {
     const host = listen.host || '0.0.0.0';
-    const socket = dgram.createSocket(isIP(host) === 6 ? 'udp6' : 'udp4');
+    const socket = dgram.createSocket(ipFamily(host) === 6 ? 'udp6' : 'udp4');
     const server = new LighthouseDns(node, socket);
     return new Promise((resolve, reject) => {
       socket.once('error', reject);
@@ -106,7 +105,7 @@ export class LighthouseDns {
   /** The answers for one question; null when the name does not exist (NXDOMAIN). */
   private resolve(question: Question, querier: string): Answer[] | null {
     const name = question.name.replace(/\.$/, '').toLowerCase();
-    if (question.type === 'TXT' && isIP(name) !== 0) {
+    if (question.type === 'TXT' && ipFamily(name) !== 0) {
       const cert = this.certFor(parseVpnAddr(name));
       if (!cert) return null;
       if (!this.mayReadCertificates(querier)) return [];
@@ -136,7 +135,7 @@ export class LighthouseDns {
   /** Nebula answers TXT only to hosts on the overlay and to 127.0.0.1. */
   private mayReadCertificates(querier: string): boolean {
     const address = querier.startsWith('::ffff:') ? querier.slice(7) : querier;
-    if (isIP(address) !== 4) return false;
+    if (ipFamily(address) !== 4) return false;
     const ip = parseIp(address);
     return address.startsWith('127.') || this.node.inVpnNetwork(ip);
   }

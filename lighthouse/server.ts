@@ -1,7 +1,6 @@
-import { isIPv4 } from 'node:net';
 import type { Endpoint } from '../src/net/endpoint.js';
 import { formatIp, parseIp } from '../src/net/ipv4.js';
-import { formatVpnAddr, type VpnAddr } from '../src/net/ip.js';
+import { formatVpnAddr, ipFamily, type VpnAddr } from '../src/net/ip.js';
 import type { Diagnostics } from '../src/node/diagnostics.js';
 import type { HostInfo } from '../src/node/hostmap.js';
 import type { LighthouseRole } from '../src/node/node.js';
@@ -194,7 +193,7 @@ export class LighthouseServer implements LighthouseRole {
 
   private learn(host: HostInfo, from: Endpoint): void {
     const entry = this.entryFor(host);
-    if (isIPv4(from.address)) {
+    if (ipFamily(from.address) === 4) {
       const ip = parseIp(from.address);
       if (entry.learned4?.ip === ip && entry.learned4.port === from.port) return;
       entry.learned4 = { ip, port: from.port };

@@ -18,9 +18,9 @@
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
 import dnsPacket, { type Answer, type DecodedPacket } from 'dns-packet';
 import type { Logger } from 'pino';
+import { ipFamily } from '../net/ip.js';
 import { formatIp } from '../net/ipv4.js';
 
 const RCODE_SERVFAIL = 2;
@@ -43,7 +43,7 @@ export function upstreamServers(resolvConf: string, self: string): string[] {
     const m = /^\s*nameserver\s+(\S+)/.exec(line);
     if (!m) continue;
     const ip = m[1]!;
-    if (isIP(ip) !== 4 || ip.startsWith('127.') || ip === self) continue;
+    if (ipFamily(ip) !== 4 || ip.startsWith('127.') || ip === self) continue;
     out.push(ip);
   }
   return out;

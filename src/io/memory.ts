@@ -10,9 +10,9 @@
  * Buffer ownership matches the native implementations: send()/write() copy the data (the caller
  * may reuse its buffers at once); handlers receive fresh Buffers they own and may keep.
  */
-import { isIP } from 'node:net';
 import type { Datagram, Endpoint, OutgoingDatagram, UdpBind } from './udp.js';
 import { checkRoute, formatRouteCidr, isPrefix6, TUN_HEADROOM, type TunDevice, type TunOptions, type TunRoute } from './tun.js';
+import { ipFamily } from '../net/ip.js';
 import { networkOf } from '../net/ipv4.js';
 
 /** A datagram in flight on a MemoryNetwork. */
@@ -75,7 +75,7 @@ export class MemoryNetwork {
 
   /** Binds `address:port` (port 0 or omitted picks a free one). Wildcard addresses receive for any address on their port. */
   bind(address: string, port = 0): MemoryUdpBind {
-    if (isIP(address) === 0) throw new Error(`memory network: invalid address "${address}"`);
+    if (ipFamily(address) === 0) throw new Error(`memory network: invalid address "${address}"`);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`memory network: invalid port ${port}`);
     if (port === 0) {
       do port = this.nextPort++;

@@ -24,8 +24,8 @@
  * kernel queue.
  */
 import dgram from 'node:dgram';
-import { isIP } from 'node:net';
 import type { Endpoint } from '../net/endpoint.js';
+import { ipFamily } from '../net/ip.js';
 import { splitBatch, tryLoadNative, type NativeFastPath, type NativeUdp, type NativeUdpStats } from './native.js';
 
 export type { Endpoint };
@@ -194,7 +194,7 @@ export class DgramUdpBind implements UdpBind {
     socket.on('message', (msg, rinfo) => {
       this.counters.rxDatagrams++;
       let address = rinfo.address;
-      if (address.startsWith(MAPPED) && isIP(address.slice(MAPPED.length)) === 4) address = address.slice(MAPPED.length);
+      if (address.startsWith(MAPPED) && ipFamily(address.slice(MAPPED.length)) === 4) address = address.slice(MAPPED.length);
       this.handler?.([{ data: msg, from: { address, port: rinfo.port } }]);
     });
     // Send errors arrive asynchronously (e.g. EHOSTUNREACH); count them, like the native path.
@@ -212,7 +212,7 @@ export class DgramUdpBind implements UdpBind {
     let sent = 0;
     for (const d of batch) {
       let address = d.to.address;
-      const family = isIP(address);
+      const family = ipFamily(address);
       if (family === 0 || (family === 6 && !this.v6)) {
         this.counters.txErrors++;
         continue;
@@ -252,7 +252,7 @@ function stripBrackets(host: string): string {
 
 async function bindDgram(options: UdpOptions): Promise<DgramUdpBind> {
   const host = stripBrackets(options.host);
-  const v6 = isIP(host) === 6;
+  const v6 = ipFamily(host) === 6;
   const socket = dgram.createSocket({
     type: v6 ? 'udp6' : 'udp4',
     ipv6Only: false,
@@ -280,7 +280,7 @@ export async function bindUdp(options: UdpOptions): Promise<UdpBind & (NativeUdp
     const Udp = tryLoadNative()?.Udp;
     if (Udp) {
       const host = stripBrackets(options.host);
-      if (isIP(host) === 0) throw new Error(`udp: invalid bind address "${options.host}" (need a numeric IPv4 or IPv6 address)`);
+      if (ipFamily(host) === 0) throw new Error(`udp: invalid bind address "${options.host}" (need a numeric IPv4 or IPv6 address)`);
       const sock = new Udp(host, options.port, options.readBuffer ?? 0, options.writeBuffer ?? 0, options.batch ?? 64, options.maxDatagram ?? 9216, options.offload ?? true);
       return new NativeUdpBind(sock, options.onOffloadFallback);
     }

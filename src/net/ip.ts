@@ -1,11 +1,100 @@
 /**
  * IP address text of both families. IPv4 as uint32 stays in ./ipv4.ts (the form Nebula's
- * certificates and messages carry); IPv6 text is checked by node:net and converted by
+ * certificates and messages carry); IPv6 text is checked by ipFamily and converted by
  * @leichtgewicht/ip-codec, and both families get one bigint form for prefix matching.
  */
 import { v6 } from '@leichtgewicht/ip-codec';
-import { isIPv6 } from 'node:net';
 import { parseCidr, parseIp, type Cidr } from './ipv4.js';
+
+/**
+ * 4 for IPv4 dotted-quad text, 6 for IPv6 text (a zone such as "%eth0" allowed), 0 otherwise: what
+ * node:net's isIP answers, without its regular expressions, which V8 compiles on a process's
+ * first IPv6 check (4-6 ms, paid by a node's first lighthouse update before its first handshake).
+ */
+export function ipFamily(text: string): 0 | 4 | 6 {
+  if (isIp4Text(text, 0, text.length)) return 4;
+  return isIp6Text(text) ? 6 : 0;
+}
+
+/** text[from, to) is a dotted quad: four decimal octets 0-255 without leading zeros. */
+function isIp4Text(text: string, from: number, to: number): boolean {
+  let octets = 0;
+  let i = from;
+  while (octets < 4) {
+    const start = i;
+    let value = 0;
+    while (i < to && i - start < 3) {
+      const c = text.charCodeAt(i);
+      if (c < 48 || c > 57) break;
+      value = value * 10 + (c - 48);
+      i++;
+    }
+    const digits = i - start;
+    if (digits === 0 || value > 255 || (digits > 1 && text.charCodeAt(start) === 48)) return false;
+    octets++;
+    if (octets < 4) {
+      if (i >= to || text.charCodeAt(i) !== 46) return false;
+      i++;
+    }
+  }
+  return i === to;
+}
+
+/** IPv6 text: eight groups of 1-4 hex digits, or fewer around one "::", the last two optionally a dotted quad; then an optional zone. */
+function isIp6Text(text: string): boolean {
+  let end = text.indexOf('%');
+  if (end < 0) end = text.length;
+  else if (!isZone(text, end + 1)) return false;
+  const gap = indexBefore(text, '::', 0, end);
+  if (gap < 0) return groupCount(text, 0, end, true) === 8;
+  if (indexBefore(text, '::', gap + 1, end) >= 0) return false;
+  const head = gap === 0 ? 0 : groupCount(text, 0, gap, false);
+  const tail = gap + 2 === end ? 0 : groupCount(text, gap + 2, end, true);
+  return head >= 0 && tail >= 0 && head + tail <= 7;
+}
+
+/**
+ * How many 16-bit groups text[from, to) holds as colon-separated hex groups (a dotted quad in
+ * last place counts two, where `quadLast` allows it); -1 when it is not such a list.
+ */
+function groupCount(text: string, from: number, to: number, quadLast: boolean): number {
+  let groups = 0;
+  let start = from;
+  for (;;) {
+    let i = start;
+    while (i < to && i - start <= 4 && isHex(text.charCodeAt(i))) i++;
+    if (i === to || text.charCodeAt(i) === 58) {
+      if (i === start || i - start > 4) return -1;
+      groups++;
+      if (i === to) return groups;
+      start = i + 1;
+      continue;
+    }
+    if (text.charCodeAt(i) === 46 || i - start > 4) return quadLast && isIp4Text(text, start, to) ? groups + 2 : -1;
+    return -1;
+  }
+}
+
+/** Where `needle` starts in text[from, end), or -1. */
+function indexBefore(text: string, needle: string, from: number, end: number): number {
+  const i = text.indexOf(needle, from);
+  return i >= 0 && i + needle.length <= end ? i : -1;
+}
+
+function isHex(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
+}
+
+/** A non-empty zone of letters, digits, '-', '.' and ':' from `from` to the end. */
+function isZone(text: string, from: number): boolean {
+  if (from >= text.length) return false;
+  for (let i = from; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    const ok = (c >= 48 && c <= 58) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 45 || c === 46;
+    if (!ok) return false;
+  }
+  return true;
+}
 
 /** An address of either family as a number: 32 bits for IPv4, 128 for IPv6. */
 export interface IpNumber {
@@ -24,8 +113,8 @@ export interface IpPrefix {
 export function parseIp6(text: string): Uint8Array {
   let s = text.trim();
   if (s.startsWith('[') && s.endsWith(']')) s = s.slice(1, -1);
-  // ip-codec encodes whatever it is given, so node:net decides what is an address.
-  if (!isIPv6(s) || s.includes('%')) throw new Error(`invalid IPv6 address "${text}"`);
+  // ip-codec encodes whatever it is given, so ipFamily decides what is an address.
+  if (ipFamily(s) !== 6 || s.includes('%')) throw new Error(`invalid IPv6 address "${text}"`);
   return v6.encode(s);
 }
 
@@ -47,7 +136,7 @@ export function formatIp6(bytes: Uint8Array): string {
 export function parseIpNumber(address: string | number): IpNumber | null {
   if (typeof address === 'number') return { family: 4, value: BigInt(address >>> 0) };
   if (address.includes(':')) {
-    if (!isIPv6(address)) return null;
+    if (ipFamily(address) !== 6) return null;
     return { family: 6, value: bytesToBigInt(parseIp6(address.split('%')[0]!)) };
   }
   try {

@@ -1,9 +1,8 @@
 import { lookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
 import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 import type { Endpoint } from '../net/endpoint.js';
 import { parseIp } from '../net/ipv4.js';
-import { formatVpnAddr, type VpnAddr } from '../net/ip.js';
+import { formatVpnAddr, ipFamily, type VpnAddr } from '../net/ip.js';
 import { MessageType } from '../protocol/header.js';
 import {
   emptyMetaDetails,
@@ -127,7 +126,7 @@ export class LighthouseClient {
     this.sendUpdate();
     const { interval, advertiseAddrs } = this.deps.settings().lighthouse;
     if (interval > 0) this.updateTimer = this.deps.timers.every(interval, () => this.sendUpdate());
-    const names = advertiseAddrs.filter((a) => isIP(a.host) === 0);
+    const names = advertiseAddrs.filter((a) => ipFamily(a.host) === 0);
     if (names.length > 0) void this.resolveAdvertised(names);
   }
 
@@ -251,17 +250,17 @@ export class LighthouseClient {
     const v6: Ip6AndPort[] = [];
     const add = (address: string, p: number): void => {
       if (p === 0) return;
-      if (isIP(address) === 4) {
+      if (ipFamily(address) === 4) {
         const ip = parseIp(address);
         if (ip === 0 || identity.inVpnNetwork(ip) || v4.some((e) => e.ip === ip && e.port === p)) return;
         v4.push({ ip, port: p });
-      } else if (isIP(address) === 6) {
+      } else if (ipFamily(address) === 6) {
         const { hi, lo } = ip6ToHiLo(address);
         if (v6.some((e) => e.hi === hi && e.lo === lo && e.port === p)) return;
         v6.push({ hi, lo, port: p });
       }
     };
-    for (const a of advertiseAddrs) if (isIP(a.host) !== 0) add(a.host, a.port || port);
+    for (const a of advertiseAddrs) if (ipFamily(a.host) !== 0) add(a.host, a.port || port);
     for (const a of this.resolvedAdvertised) add(a.address, a.port || port);
     const reflexive = this.deps.reflexive();
     if (reflexive) add(reflexive.address, reflexive.port);
@@ -344,6 +343,6 @@ function stripZone(address: string): string {
 
 /** Loopback (127.0.0.0/8, ::1) and link-local (169.254.0.0/16, fe80::/10) addresses are not. */
 function reachableFromElsewhere(address: string): boolean {
-  if (isIP(address) === 4) return !address.startsWith('127.') && !address.startsWith('169.254.');
+  if (ipFamily(address) === 4) return !address.startsWith('127.') && !address.startsWith('169.254.');
   return address !== '::1' && !/^fe[89ab]/i.test(address);
 }

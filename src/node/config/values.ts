@@ -4,11 +4,10 @@
  * "config: tun.mtu: expected an integer between 500 and 65535, got 70000". An absent value (null or
  * undefined) gives the default.
  */
-import { isIPv6 } from 'node:net';
 import { parseGoDuration } from '../../../pki/duration.js';
 import { showValue, UserError } from '../../errors.js';
 import { type Cidr, parseCidr, parseIp } from '../../net/ipv4.js';
-import { type IpPrefix, parseIpPrefix, parseVpnAddr, type VpnAddr } from '../../net/ip.js';
+import { ipFamily, type IpPrefix, parseIpPrefix, parseVpnAddr, type VpnAddr } from '../../net/ip.js';
 
 export type RawMap = Record<string, unknown>;
 
@@ -228,7 +227,7 @@ export function readHostPort(text: string, path: string, allowPortZero: boolean)
     if (close < 0 || t[close + 1] !== ':') throw configError(path, '"host:port" (IPv6 as "[addr]:port")', text);
     host = t.slice(1, close);
     portText = t.slice(close + 2);
-    if (!isIPv6(host)) throw configError(path, 'a valid IPv6 address inside [ ]', text);
+    if (ipFamily(host) !== 6) throw configError(path, 'a valid IPv6 address inside [ ]', text);
   } else {
     const colon = t.lastIndexOf(':');
     if (colon <= 0 || t.indexOf(':') !== colon) throw configError(path, '"host:port" (IPv6 as "[addr]:port")', text);
