@@ -4,7 +4,7 @@
  * @leichtgewicht/ip-codec, and both families get one bigint form for prefix matching.
  */
 import { v6 } from '@leichtgewicht/ip-codec';
-import { parseCidr, parseIp, type Cidr } from './ipv4.js';
+import { parseCidr, parseIp, scanIp, type Cidr } from './ipv4.js';
 
 /**
  * 4 for IPv4 dotted-quad text, 6 for IPv6 text (a zone such as "%eth0" allowed), 0 otherwise: what
@@ -12,32 +12,8 @@ import { parseCidr, parseIp, type Cidr } from './ipv4.js';
  * first IPv6 check (4-6 ms, paid by a node's first lighthouse update before its first handshake).
  */
 export function ipFamily(text: string): 0 | 4 | 6 {
-  if (isIp4Text(text, 0, text.length)) return 4;
+  if (scanIp(text) >= 0) return 4;
   return isIp6Text(text) ? 6 : 0;
-}
-
-/** text[from, to) is a dotted quad: four decimal octets 0-255 without leading zeros. */
-function isIp4Text(text: string, from: number, to: number): boolean {
-  let octets = 0;
-  let i = from;
-  while (octets < 4) {
-    const start = i;
-    let value = 0;
-    while (i < to && i - start < 3) {
-      const c = text.charCodeAt(i);
-      if (c < 48 || c > 57) break;
-      value = value * 10 + (c - 48);
-      i++;
-    }
-    const digits = i - start;
-    if (digits === 0 || value > 255 || (digits > 1 && text.charCodeAt(start) === 48)) return false;
-    octets++;
-    if (octets < 4) {
-      if (i >= to || text.charCodeAt(i) !== 46) return false;
-      i++;
-    }
-  }
-  return i === to;
 }
 
 /** IPv6 text: eight groups of 1-4 hex digits, or fewer around one "::", the last two optionally a dotted quad; then an optional zone. */
@@ -59,19 +35,14 @@ function isIp6Text(text: string): boolean {
  */
 function groupCount(text: string, from: number, to: number, quadLast: boolean): number {
   let groups = 0;
-  let start = from;
-  for (;;) {
+  for (let start = from; ; ) {
     let i = start;
-    while (i < to && i - start <= 4 && isHex(text.charCodeAt(i))) i++;
-    if (i === to || text.charCodeAt(i) === 58) {
-      if (i === start || i - start > 4) return -1;
-      groups++;
-      if (i === to) return groups;
-      start = i + 1;
-      continue;
-    }
-    if (text.charCodeAt(i) === 46 || i - start > 4) return quadLast && isIp4Text(text, start, to) ? groups + 2 : -1;
-    return -1;
+    while (i < to && isHex(text.charCodeAt(i))) i++;
+    if (i < to && text.charCodeAt(i) === 46) return quadLast && scanIp(text, start, to) >= 0 ? groups + 2 : -1;
+    if (i === start || i - start > 4 || (i < to && text.charCodeAt(i) !== 58)) return -1;
+    groups++;
+    if (i === to) return groups;
+    start = i + 1;
   }
 }
 

@@ -250,11 +250,12 @@ export class LighthouseClient {
     const v6: Ip6AndPort[] = [];
     const add = (address: string, p: number): void => {
       if (p === 0) return;
-      if (ipFamily(address) === 4) {
+      const family = ipFamily(address);
+      if (family === 4) {
         const ip = parseIp(address);
         if (ip === 0 || identity.inVpnNetwork(ip) || v4.some((e) => e.ip === ip && e.port === p)) return;
         v4.push({ ip, port: p });
-      } else if (ipFamily(address) === 6) {
+      } else if (family === 6) {
         const { hi, lo } = ip6ToHiLo(address);
         if (v6.some((e) => e.hi === hi && e.lo === lo && e.port === p)) return;
         v6.push({ hi, lo, port: p });
