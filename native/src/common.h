@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "offload.h"
+
 namespace mesh {
 
 // Throws a JS Error whose message is "<what>: <strerror(err)> (<ERRNAME>)" and whose `code`
@@ -54,6 +56,19 @@ class MappedBuffer {
   char* data_ = nullptr;
   size_t size_ = 0;
 };
+
+// For the entry points that exist for tests (segmentTunFrame, coalesceTunPackets, FastPath's
+// inbound/outbound): each input copied into an allocation of exactly its length, owned by
+// `copies`, and its span pointed there. A sanitizer build (test/integration/native-sanitizers.test.ts)
+// then reports any read past an input's end, which a view into a larger JS buffer would hide.
+inline void UseExactCopies(std::vector<offload::Span>& spans, std::vector<std::vector<uint8_t>>& copies) {
+  copies.clear();
+  copies.reserve(spans.size());
+  for (offload::Span& s : spans) {
+    copies.emplace_back(s.data, s.data + s.len);
+    s.data = copies.back().data();
+  }
+}
 
 }  // namespace mesh
 

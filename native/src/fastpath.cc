@@ -523,8 +523,9 @@ class FastPathObject : public Napi::ObjectWrap<FastPathObject> {
     return o;
   }
 
-  // The entries (offsets[i], lengths[i]) of buf, each checked to lie inside it.
-  static std::vector<offload::Span> SpansArg(const Napi::CallbackInfo& info, size_t* count) {
+  // The entries (offsets[i], lengths[i]) of buf, each checked to lie inside it, as exact copies
+  // owned by `copies`.
+  static std::vector<offload::Span> SpansArg(const Napi::CallbackInfo& info, size_t* count, std::vector<std::vector<uint8_t>>& copies) {
     Bytes buf = BytesOf(info[0], "buffer");
     double c = NumberOf(info[3], "count");
     if (!(c >= 0 && c <= 4096) || c != static_cast<double>(static_cast<size_t>(c))) throw Napi::RangeError::New(info.Env(), "fastPath: invalid count");
@@ -536,6 +537,7 @@ class FastPathObject : public Napi::ObjectWrap<FastPathObject> {
       if (size_t{offsets[i]} + lengths[i] > buf.length) throw Napi::RangeError::New(info.Env(), "fastPath: entry out of bounds");
       spans.push_back({buf.data + offsets[i], lengths[i]});
     }
+    UseExactCopies(spans, copies);
     return spans;
   }
 
@@ -544,7 +546,8 @@ class FastPathObject : public Napi::ObjectWrap<FastPathObject> {
   Napi::Value InboundJs(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     size_t n;
-    std::vector<offload::Span> spans = SpansArg(info, &n);
+    std::vector<std::vector<uint8_t>> copies;
+    std::vector<offload::Span> spans = SpansArg(info, &n, copies);
     if (!info[4].IsArray() || !info[5].IsArray()) throw Napi::TypeError::New(env, "fastPath: addresses and ports must be arrays");
     Napi::Array addresses = info[4].As<Napi::Array>(), ports = info[5].As<Napi::Array>();
     if (addresses.Length() < n || ports.Length() < n) throw Napi::RangeError::New(env, "fastPath: addresses or ports shorter than count");
@@ -567,7 +570,8 @@ class FastPathObject : public Napi::ObjectWrap<FastPathObject> {
   Napi::Value OutboundJs(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     size_t n;
-    std::vector<offload::Span> spans = SpansArg(info, &n);
+    std::vector<std::vector<uint8_t>> copies;
+    std::vector<offload::Span> spans = SpansArg(info, &n, copies);
     Napi::Uint8Array handled = Napi::Uint8Array::New(env, n);
     core_->Outbound(spans.data(), n, NumberOf(info[4], "now"), handled.Data());
     Napi::Array sent = Napi::Array::New(env);

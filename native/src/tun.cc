@@ -531,9 +531,12 @@ Napi::Value SegmentTunFrame(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Uint8Array frame = info[0].As<Napi::Uint8Array>();
   size_t cap = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : offload::kSegmentRoom;
+  std::vector<offload::Span> in{{frame.Data(), frame.ByteLength()}};
+  std::vector<std::vector<uint8_t>> copies;
+  UseExactCopies(in, copies);
   std::vector<uint8_t> out(cap);
   std::vector<uint32_t> lens;
-  long wrote = offload::Segment(frame.Data(), frame.ByteLength(), out.data(), cap, lens);
+  long wrote = offload::Segment(in[0].data, in[0].len, out.data(), cap, lens);
   if (wrote < 0) return env.Null();
   Napi::Array result = Napi::Array::New(env, lens.size());
   size_t pos = 0;
@@ -551,7 +554,9 @@ Napi::Value CoalesceTunPackets(const Napi::CallbackInfo& info) {
   std::vector<offload::Span> spans;
   std::vector<offload::TunWrite> writes;
   std::vector<iovec> iov;
+  std::vector<std::vector<uint8_t>> copies;
   ReadSpans(env, info[0], "coalesceTunPackets", spans);
+  UseExactCopies(spans, copies);
   offload::Coalesce(spans, writes, info.Length() > 1 && info[1].ToBoolean());
   Napi::Array result = Napi::Array::New(env, writes.size());
   for (size_t i = 0; i < writes.size(); i++) {
