@@ -42,9 +42,10 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-/** The environment that runs a node under the fault library. */
+/** The environment that runs a node under the fault library (after what the caller preloads: the sanitizer's runtime must stay first). */
 function faultEnv(preload: FaultPreload, settings: Record<string, string>): NodeJS.ProcessEnv {
-  return { ...process.env, LD_PRELOAD: preload.library, MESH_FAULT_PROGRAM: basename(process.execPath), ...settings };
+  const LD_PRELOAD = [process.env.LD_PRELOAD, preload.library].filter(Boolean).join(' ');
+  return { ...process.env, LD_PRELOAD, MESH_FAULT_PROGRAM: basename(process.execPath), ...settings };
 }
 
 function withPreload(t: TestContext): FaultPreload {

@@ -4,10 +4,12 @@
  * `npm install` built is not touched) is loaded through MESH_NATIVE_ADDON into a `node --test` run
  * of every suite that drives it: the segmenter and coalescer on crafted, malformed and randomly
  * corrupted frames, the fast path on hostile datagrams and packets, the AEAD, batched UDP with GSO
- * and GRO, the real TUN device, the robustness suite's UDP blast at a live node, and 100 MiB of TCP
- * between two nodes over real TUN devices (their processes inherit the environment). A read or
- * write out of bounds, a use after free or undefined behaviour that the plain build survives
- * silently stops that run with the sanitizer's report, and this test fails with it.
+ * and GRO, the real TUN device, a node whose TUN device is deleted or whose netlink and recvmmsg
+ * fail (the fault library is preloaded after the sanitizer's runtime), the robustness suite's UDP
+ * blast at a live node, and 100 MiB of TCP between two nodes over real TUN devices (their
+ * processes inherit the environment). A read or write out of bounds, a use after free or undefined
+ * behaviour that the plain build survives silently stops that run with the sanitizer's report, and
+ * this test fails with it.
  *
  * The test entry points copy each input into an allocation of exactly its size (native/src/common.h,
  * UseExactCopies), so a read past an input's end is reported, not hidden in a larger buffer.
@@ -36,6 +38,7 @@ const SUITES = [
   'unit/protocol/aead-native.test.js',
   'unit/protocol/aead-batch.test.js',
   'integration/tun.test.js',
+  'integration/faults.test.js',
   'integration/udp.test.js',
   'integration/robustness.test.js',
   'integration/tunnel-mesh.test.js',
