@@ -12,12 +12,6 @@ export class UserError extends Error {
   }
 }
 
-/** Prefixes an error's message with the file it concerns, keeping it a UserError. */
-export function inFile(path: string, err: unknown): UserError {
-  const message = err instanceof Error ? err.message : String(err);
-  return new UserError(`${path}: ${message}`);
-}
-
 /** A value as the user wrote it, for error messages: JSON text, cut to 60 characters. */
 export function showValue(value: unknown): string {
   let text: string;

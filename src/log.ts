@@ -13,12 +13,6 @@ export interface LogOptions {
   timestamp?: boolean;
 }
 
-const LEVELS: readonly LevelWithSilent[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-
-export function isLogLevel(value: string): value is LevelWithSilent {
-  return (LEVELS as readonly string[]).includes(value);
-}
-
 /**
  * pino is loaded only when a logger is made (not by `mesh ca print`, `mesh --version`). Lines carry
  * no pid or host name (`base: undefined`): pino reads both when it is loaded, which for the start-up

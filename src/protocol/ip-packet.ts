@@ -7,7 +7,6 @@
  */
 import { readIp6, type VpnAddr } from '../net/ip.js';
 
-export const PROTO_ANY = 0;
 export const PROTO_ICMP = 1;
 export const PROTO_TCP = 6;
 export const PROTO_UDP = 17;
@@ -181,28 +180,3 @@ function orient(
   return p;
 }
 
-/** Source and destination addresses without any validation beyond the length; -1 when too short. */
-export function ipv4Destination(data: Uint8Array): number {
-  if (data.length < IPV4_HEADER_LEN) return -1;
-  return ((data[16]! << 24) | (data[17]! << 16) | (data[18]! << 8) | data[19]!) >>> 0;
-}
-
-export function ipv4Source(data: Uint8Array): number {
-  if (data.length < IPV4_HEADER_LEN) return -1;
-  return ((data[12]! << 24) | (data[13]! << 16) | (data[14]! << 8) | data[15]!) >>> 0;
-}
-
-export function protocolName(protocol: number): string {
-  switch (protocol) {
-    case PROTO_TCP:
-      return 'tcp';
-    case PROTO_UDP:
-      return 'udp';
-    case PROTO_ICMP:
-      return 'icmp';
-    case PROTO_ICMPV6:
-      return 'icmpv6';
-    default:
-      return `proto ${protocol}`;
-  }
-}

@@ -8,7 +8,6 @@
  * `stun` package) is loaded only by the nodes and lighthouses that speak STUN.
  */
 
-export const STUN_MAGIC_COOKIE = 0x2112a442;
 export const STUN_HEADER_LEN = 20;
 export const STUN_TRANSACTION_ID_LEN = 12;
 

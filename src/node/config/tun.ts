@@ -56,5 +56,3 @@ export const tunSection = section(
 );
 
 export type TunConfig = FieldValue<typeof tunSection>;
-export type TunRoute = TunConfig['routes'][number];
-export type UnsafeRoute = TunConfig['unsafeRoutes'][number];

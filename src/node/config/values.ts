@@ -6,7 +6,7 @@
  */
 import { parseGoDuration } from '../../../pki/duration.js';
 import { showValue, UserError } from '../../errors.js';
-import { type Cidr, parseCidr, parseIp } from '../../net/ipv4.js';
+import { type Cidr, parseCidr } from '../../net/ipv4.js';
 import { ipFamily, type IpPrefix, parseIpPrefix, parseVpnAddr, type VpnAddr } from '../../net/ip.js';
 
 export type RawMap = Record<string, unknown>;
@@ -122,17 +122,6 @@ export function readMappingList(value: unknown, path: string): Array<[RawMap, st
     if (!isMapping(item)) throw configError(itemPath, 'a mapping', item);
     return [item, itemPath];
   });
-}
-
-export function readIpv4(value: unknown, path: string): number {
-  if (typeof value === 'string') {
-    try {
-      return parseIp(value);
-    } catch {
-      /* reported below */
-    }
-  }
-  throw configError(path, 'an IPv4 address', value);
 }
 
 export function readCidr4(value: unknown, path: string): Cidr {
