@@ -17,7 +17,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -90,8 +90,10 @@ test('the native addon built with ASan and UBSan runs every suite that drives it
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   cpSync(join(repo, 'native/src'), join(dir, 'src'), { recursive: true });
   cpSync(join(repo, 'native/binding.gyp'), join(dir, 'binding.gyp'));
-  // binding.gyp asks node for node-addon-api's include path from the build directory.
-  symlinkSync(join(repo, 'node_modules'), join(dir, 'node_modules'));
+  // binding.gyp asks node for node-addon-api's paths from the build directory. A copy, not a link:
+  // gyp writes the dependency's makefiles at its real path taken relative to the build directory,
+  // which for a link would land outside the temp directory.
+  cpSync(join(repo, 'node_modules/node-addon-api'), join(dir, 'node_modules/node-addon-api'), { recursive: true });
 
   // npm puts its node-gyp on the path of scripts and names it in npm_config_node_gyp.
   const nodeGyp = process.env.npm_config_node_gyp;
