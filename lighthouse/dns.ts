@@ -2,7 +2,7 @@ import dgram from 'node:dgram';
 import dnsPacket, { type Answer, type DecodedPacket, type Question } from 'dns-packet';
 import type { Logger } from 'pino';
 import type { Certificate } from '../pki/cert.js';
-import { parseIp } from '../src/net/ipv4.js';
+import { scanIp } from '../src/net/ipv4.js';
 import type { Diagnostics } from '../src/node/diagnostics.js';
 import { formatIpNetwork, formatVpnAddr, ipFamily, parseVpnAddr, type VpnAddr } from '../src/net/ip.js';
 
@@ -29,8 +29,8 @@ const TTL_SECONDS = 60;
  */
 export function dnsReachableOutsideMesh(host: string, inVpnNetwork: (ip: number) => boolean): boolean {
   if (host === '::1') return false;
-  if (ipFamily(host) !== 4) return true; // "", 0.0.0.0's IPv6 twin "::" and any other IPv6 address
-  const ip = parseIp(host);
+  const ip = scanIp(host);
+  if (ip < 0) return true; // "", 0.0.0.0's IPv6 twin "::" and any other IPv6 address
   return ip >>> 24 !== 127 && !inVpnNetwork(ip);
 }
 
@@ -135,8 +135,8 @@ export class LighthouseDns {
   /** Nebula answers TXT only to hosts on the overlay and to 127.0.0.1. */
   private mayReadCertificates(querier: string): boolean {
     const address = querier.startsWith('::ffff:') ? querier.slice(7) : querier;
-    if (ipFamily(address) !== 4) return false;
-    const ip = parseIp(address);
+    const ip = scanIp(address);
+    if (ip < 0) return false;
     return address.startsWith('127.') || this.node.inVpnNetwork(ip);
   }
 }

@@ -1,6 +1,6 @@
 import type { Endpoint } from '../src/net/endpoint.js';
-import { formatIp, parseIp } from '../src/net/ipv4.js';
-import { formatVpnAddr, ipFamily, type VpnAddr } from '../src/net/ip.js';
+import { formatIp, scanIp } from '../src/net/ipv4.js';
+import { formatVpnAddr, type VpnAddr } from '../src/net/ip.js';
 import type { Diagnostics } from '../src/node/diagnostics.js';
 import type { HostInfo } from '../src/node/hostmap.js';
 import type { LighthouseRole } from '../src/node/node.js';
@@ -193,8 +193,8 @@ export class LighthouseServer implements LighthouseRole {
 
   private learn(host: HostInfo, from: Endpoint): void {
     const entry = this.entryFor(host);
-    if (ipFamily(from.address) === 4) {
-      const ip = parseIp(from.address);
+    const ip = scanIp(from.address);
+    if (ip >= 0) {
       if (entry.learned4?.ip === ip && entry.learned4.port === from.port) return;
       entry.learned4 = { ip, port: from.port };
     } else {

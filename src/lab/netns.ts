@@ -62,10 +62,10 @@ export interface CleanupHost {
   after(fn: () => unknown): void;
 }
 
-/** Runs a command, resolving with its exit status and output (never rejects on non-zero exit). */
-export function run(cmd: string, args: readonly string[], options: { timeoutMs?: number; input?: string } = {}): Promise<ExecResult> {
+/** Runs a command, resolving with its exit status and output (never rejects on non-zero exit); `env` replaces the environment. */
+export function run(cmd: string, args: readonly string[], options: { timeoutMs?: number; input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
-    const child = execFile(cmd, args, { timeout: options.timeoutMs ?? 20_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+    const child = execFile(cmd, args, { timeout: options.timeoutMs ?? 20_000, maxBuffer: 16 << 20, ...(options.env ? { env: options.env } : {}) }, (err, stdout, stderr) => {
       if (err && typeof (err as NodeJS.ErrnoException).code === 'string') {
         reject(new Error(`${cmd} ${args.join(' ')}: ${err.message}`));
         return;

@@ -1,7 +1,7 @@
 import { lookup } from 'node:dns/promises';
 import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 import type { Endpoint } from '../net/endpoint.js';
-import { parseIp } from '../net/ipv4.js';
+import { scanIp } from '../net/ipv4.js';
 import { formatVpnAddr, ipFamily, type VpnAddr } from '../net/ip.js';
 import { MessageType } from '../protocol/header.js';
 import {
@@ -250,12 +250,11 @@ export class LighthouseClient {
     const v6: Ip6AndPort[] = [];
     const add = (address: string, p: number): void => {
       if (p === 0) return;
-      const family = ipFamily(address);
-      if (family === 4) {
-        const ip = parseIp(address);
+      const ip = scanIp(address);
+      if (ip >= 0) {
         if (ip === 0 || identity.inVpnNetwork(ip) || v4.some((e) => e.ip === ip && e.port === p)) return;
         v4.push({ ip, port: p });
-      } else if (family === 6) {
+      } else if (ipFamily(address) === 6) {
         const { hi, lo } = ip6ToHiLo(address);
         if (v6.some((e) => e.hi === hi && e.lo === lo && e.port === p)) return;
         v6.push({ hi, lo, port: p });

@@ -16,7 +16,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,22 +47,6 @@ const SANITIZE = '-fsanitize=address,undefined -fno-sanitize-recover=all -fno-om
 
 /** What a sanitizer prints when it stops a process. */
 const REPORT = /ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer|AddressSanitizer:DEADLYSIGNAL/;
-
-/** Runs a command, its output kept whole (the sanitized suites print a lot). */
-function runAll(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const chunks: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => chunks.push(c));
-    child.stderr.on('data', (c: Buffer) => chunks.push(c));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output: Buffer.concat(chunks).toString('utf8') });
-    });
-  });
-}
 
 /** The node headers the installed addon was built against (node-gyp records them), so this build needs no download. */
 function nodedirOfInstalledBuild(): string[] {
@@ -98,9 +81,11 @@ test('the native addon built with ASan and UBSan runs every suite that drives it
   // npm puts its node-gyp on the path of scripts and names it in npm_config_node_gyp.
   const nodeGyp = process.env.npm_config_node_gyp;
   const [gyp, gypArgs] = nodeGyp ? [process.execPath, [nodeGyp]] : ['node-gyp', []];
-  const build = await runAll(gyp, [...gypArgs, 'rebuild', `--directory=${dir}`, ...nodedirOfInstalledBuild()],
-    { ...process.env, CXXFLAGS: SANITIZE, LDFLAGS: '-fsanitize=address,undefined' }, 300_000);
-  assert.equal(build.code, 0, `the sanitized build failed:\n${build.output.slice(-3000)}`);
+  const build = await run(gyp, [...gypArgs, 'rebuild', `--directory=${dir}`, ...nodedirOfInstalledBuild()], {
+    env: { ...process.env, CXXFLAGS: SANITIZE, LDFLAGS: '-fsanitize=address,undefined' },
+    timeoutMs: 300_000,
+  });
+  assert.equal(build.code, 0, `the sanitized build failed:\n${(build.stdout + build.stderr).slice(-3000)}`);
   const addon = join(dir, 'build/Release/mesh_native.node');
 
   const env: NodeJS.ProcessEnv = {
@@ -118,22 +103,23 @@ test('the native addon built with ASan and UBSan runs every suite that drives it
   delete env.NODE_TEST_CONTEXT;
 
   // The run below must use this build: the module loader's view of the addon says so.
-  const probe = await runAll(process.execPath, ['--input-type=module', '-e', `
+  const probe = await run(process.execPath, ['--input-type=module', '-e', `
     const { loadNative } = await import(${JSON.stringify(join(repo, 'dist/src/io/native.js'))});
     loadNative();
     const { readFileSync } = await import('node:fs');
     const maps = readFileSync('/proc/self/maps', 'utf8');
     console.log(JSON.stringify({ addon: maps.includes(${JSON.stringify(addon)}), asan: /libasan/.test(maps) }));
-  `], env, 60_000);
-  assert.equal(probe.code, 0, probe.output);
-  assert.deepEqual(JSON.parse(probe.output.trim().split('\n').pop()!), { addon: true, asan: true }, probe.output);
+  `], { env, timeoutMs: 60_000 });
+  assert.equal(probe.code, 0, probe.stdout + probe.stderr);
+  assert.deepEqual(JSON.parse(probe.stdout.trim().split('\n').pop()!), { addon: true, asan: true }, probe.stdout + probe.stderr);
 
   const files = SUITES.map(suite);
-  const result = await runAll(process.execPath, ['--test', '--test-concurrency=1', '--test-timeout=600000', ...files], env, 840_000);
-  const count = (what: string) => Number(new RegExp(`^# ${what} (\\d+)$`, 'm').exec(result.output)?.[1] ?? NaN);
+  const result = await run(process.execPath, ['--test', '--test-concurrency=1', '--test-timeout=600000', ...files], { env, timeoutMs: 840_000 });
+  const output = result.stdout + result.stderr;
+  const count = (what: string) => Number(new RegExp(`^# ${what} (\\d+)$`, 'm').exec(output)?.[1] ?? NaN);
   t.diagnostic(`sanitized run: ${count('pass')} passed, ${count('fail')} failed, ${count('skipped')} skipped`);
-  assert.doesNotMatch(result.output, REPORT, excerpt(result.output));
-  assert.equal(result.code, 0, excerpt(result.output));
-  assert.equal(count('fail'), 0, excerpt(result.output));
-  assert.ok(count('pass') > 50, `only ${count('pass')} tests ran:\n${excerpt(result.output)}`);
+  assert.doesNotMatch(output, REPORT, excerpt(output));
+  assert.equal(result.code, 0, excerpt(output));
+  assert.equal(count('fail'), 0, excerpt(output));
+  assert.ok(count('pass') > 50, `only ${count('pass')} tests ran:\n${excerpt(output)}`);
 });
