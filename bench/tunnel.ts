@@ -35,7 +35,10 @@
  *    Both UDP measurements run twice: with iperf3's default socket buffers (208 KiB here: about 1 ms
  *    of datagrams at 90k/s, so a receiving iperf3 that waits a millisecond for a core drops what
  *    arrives meanwhile) and with `-w` 4 MiB on both iperf3 sockets (`--udp-socket-buffer`), which
- *    measures the tunnel rather than how often the receiving iperf3 gets a core;
+ *    measures the tunnel rather than how often the receiving iperf3 gets a core. Every UDP run also
+ *    says where its lost datagrams were dropped (h1's TUN queue, h2's daemon socket, the receiving
+ *    iperf3's socket, elsewhere) and what each daemon's CPU came to per delivered datagram
+ *    (bench/udp-accounting.ts); the table gives that CPU at the highest step both carried;
  *  - memory: VmRSS of both daemons right after the pings and when idle (IDLE_WAIT_MS later, with no
  *    traffic in between), the max sampled every 0.5 s during iperf3, plus VmHWM at the end.
  * Needs root. Only PIDs started here are signalled; namespaces are removed on exit and on SIGINT.
@@ -51,6 +54,7 @@ import { NetnsLab, netnsSkipReason, run, terminate } from '../src/lab/netns.js';
 import type { Cipher } from '../src/lab/overlay.js';
 import { makeCA, makeHost, type TestHost } from '../src/lab/pki.js';
 import { pollUntil, sleep } from '../src/lab/wait.js';
+import { account, readCounters, type UdpAccount } from './udp-accounting.js';
 
 /**
  * How long the tunnel carries nothing before idle RSS is read: what a node holds once its start-up and
@@ -217,8 +221,10 @@ interface Result {
   udpSweep: UdpSweepPoint[];
   /** The highest delivered rate, unpaced or at any offered rate of the sweep. */
   udpPeakPps: number;
-  /** The same three with iperf3's sockets at `socketBuffer` bytes (--udp-socket-buffer). */
-  udpBuffered?: { socketBuffer: number; deliveredPps: number; sweep: UdpSweepPoint[]; peakPps: number };
+  /** Where the unpaced run's datagrams were lost, and the daemons' CPU per delivered datagram. */
+  udpAccount: UdpAccount;
+  /** The same with iperf3's sockets at `socketBuffer` bytes (--udp-socket-buffer). */
+  udpBuffered?: UdpRuns & { socketBuffer: number };
   rttAvg: number;
   rttP50: number;
   rttMax: number;
@@ -235,6 +241,15 @@ interface Result {
 interface UdpSweepPoint {
   offeredPps: number;
   deliveredPps: number;
+  account: UdpAccount;
+}
+
+/** One round of UDP runs: the unpaced one, the sweep, the peak of all. */
+interface UdpRuns {
+  deliveredPps: number;
+  account: UdpAccount;
+  sweep: UdpSweepPoint[];
+  peakPps: number;
 }
 
 /** What the benchmark reads of iperf3 -J: TCP sums, or UDP's sum (receiver's packet counts). */
@@ -443,28 +458,33 @@ class Bench {
 
   /**
    * 1200-byte UDP datagrams h1 → h2 for `seconds`, paced at `offeredPps` (0: unpaced), iperf3's sockets at
-   * `socketBuffer` bytes (null: its defaults): datagrams/s that arrived.
+   * `socketBuffer` bytes (null: its defaults): datagrams/s that arrived, where the others were lost, and
+   * the CPU of the daemons `pids` (h1, h2) per delivered datagram.
    */
-  private async udpDelivered(impl: Impl, offeredPps: number, seconds: number, socketBuffer: number | null): Promise<number> {
+  private async udpDelivered(impl: Impl, pids: [number, number], offeredPps: number, seconds: number, socketBuffer: number | null): Promise<{ deliveredPps: number; account: UdpAccount }> {
     const bitsPerSecond = offeredPps * UDP_DATAGRAM * 8; // iperf3 -b counts payload bits; 0 is unlimited
     const window = socketBuffer === null ? [] : ['-w', String(socketBuffer)];
+    const before = readCounters(pids, TUN, PORT);
     const sum = (await this.iperf(impl, ['-u', '-b', String(bitsPerSecond), '-l', String(UDP_DATAGRAM), ...window], seconds)).end.sum;
+    const after = readCounters(pids, TUN, PORT);
     if (!sum?.seconds) throw new Error(`iperf3 over ${impl}: no UDP result`);
-    return ((sum.packets ?? 0) - (sum.lost_packets ?? 0)) / sum.seconds;
+    const sent = sum.packets ?? 0;
+    const lost = sum.lost_packets ?? 0;
+    return { deliveredPps: (sent - lost) / sum.seconds, account: account(before, after, { sent, lost, seconds: sum.seconds }) };
   }
 
   /** The unpaced UDP run and the paced sweep, iperf3's sockets at `socketBuffer` bytes (null: its defaults). */
-  private async udpRuns(impl: Impl, cipher: Cipher, socketBuffer: number | null): Promise<{ deliveredPps: number; sweep: UdpSweepPoint[]; peakPps: number }> {
+  private async udpRuns(impl: Impl, cipher: Cipher, pids: [number, number], socketBuffer: number | null): Promise<UdpRuns> {
     const { opts } = this;
     const buffers = socketBuffer === null ? 'default socket buffers' : `socket buffers ${mib(socketBuffer)}`;
     process.stderr.write(`bench: ${impl} ${cipher}: UDP ${UDP_DATAGRAM} B unpaced, ${buffers}\n`);
-    const deliveredPps = await this.udpDelivered(impl, 0, opts.time, socketBuffer);
+    const unpaced = await this.udpDelivered(impl, pids, 0, opts.time, socketBuffer);
     const sweep: UdpSweepPoint[] = [];
     for (const offeredPps of opts.udpRates) {
       process.stderr.write(`bench: ${impl} ${cipher}: UDP at ${offeredPps / 1000}k datagrams/s, ${buffers}\n`);
-      sweep.push({ offeredPps, deliveredPps: await this.udpDelivered(impl, offeredPps, Math.min(opts.time, UDP_STEP_SECONDS), socketBuffer) });
+      sweep.push({ offeredPps, ...(await this.udpDelivered(impl, pids, offeredPps, Math.min(opts.time, UDP_STEP_SECONDS), socketBuffer)) });
     }
-    return { deliveredPps, sweep, peakPps: Math.max(deliveredPps, ...sweep.map((p) => p.deliveredPps)) };
+    return { ...unpaced, sweep, peakPps: Math.max(unpaced.deliveredPps, ...sweep.map((p) => p.deliveredPps)) };
   }
 
   /** Pings `to` from `from` over the overlay every 10 ms until the first reply (at most 15 s): its icmp_seq and RTT. */
@@ -577,9 +597,10 @@ class Bench {
       process.stderr.write(`bench: ${impl} ${cipher}: iperf3 4 streams\n`);
       const tcp4 = await this.iperf(impl, ['-P', '4']);
       if (!tcp4.end.sum_received) throw new Error(`iperf3 over ${impl}: no 4-stream result`);
-      const udp = await this.udpRuns(impl, cipher, null);
+      const pids: [number, number] = [d1.pid, d2.pid];
+      const udp = await this.udpRuns(impl, cipher, pids, null);
       const socketBuffer = opts.udpSocketBuffer;
-      const buffered = socketBuffer === null ? null : { socketBuffer, ...(await this.udpRuns(impl, cipher, socketBuffer)) };
+      const buffered = socketBuffer === null ? null : { socketBuffer, ...(await this.udpRuns(impl, cipher, pids, socketBuffer)) };
       const hwm: [number, number] = [procStatusKb(d1.pid, 'VmHWM'), procStatusKb(d2.pid, 'VmHWM')];
       const sum = rtts.reduce((a, b) => a + b, 0);
       return {
@@ -591,6 +612,7 @@ class Bench {
         udpDeliveredPps: udp.deliveredPps,
         udpSweep: udp.sweep,
         udpPeakPps: udp.peakPps,
+        udpAccount: udp.account,
         ...(buffered ? { udpBuffered: buffered } : {}),
         rttAvg: sum / rtts.length,
         rttP50: percentile(rtts, 0.5),
@@ -639,6 +661,14 @@ function table(results: Result[], opts: Options): string {
       row(`UDP ${UDP_DATAGRAM} B, delivered, unpaced, ${buffers} (kpps)`, (r) => (r.udpBuffered?.deliveredPps ?? NaN) / 1000);
       if (opts.udpRates.length > 0) row(`UDP ${UDP_DATAGRAM} B, peak delivered, unpaced or paced, ${buffers} (kpps)`, (r) => (r.udpBuffered?.peakPps ?? NaN) / 1000);
     }
+    // The daemons' cost per datagram where both carried what was offered: the highest step of the sweep
+    // that every implementation here delivered (95% or more), so that little of either figure is lost work.
+    const carried = opts.udpRates.filter((rate) => [m, n].every((r) => !r || (r.udpSweep.find((p) => p.offeredPps === rate)?.deliveredPps ?? 0) >= 0.95 * rate));
+    if (carried.length > 0) {
+      const rate = carried[carried.length - 1]!;
+      const cpu = (r: Result) => r.udpSweep.find((p) => p.offeredPps === rate)!.account.cpuUsPerDatagram;
+      row(`UDP ${UDP_DATAGRAM} B at ${rate / 1000}k offered: daemons' CPU per delivered datagram, h1 + h2 (us)`, (r) => cpu(r)[0] + cpu(r)[1], 2);
+    }
     row('ping RTT avg (ms)', (r) => r.rttAvg, 3);
     row('ping RTT p50 (ms)', (r) => r.rttP50, 3);
     row('ping RTT max (ms)', (r) => r.rttMax, 3);
@@ -658,9 +688,29 @@ function table(results: Result[], opts: Options): string {
       if (r && r.udpSweep.length > 0) lines.push(`UDP sweep, ${r.impl}: offered -> delivered kpps: ${sweepText(r.udpSweep)}`);
       if (r?.udpBuffered && r.udpBuffered.sweep.length > 0) lines.push(`UDP sweep, ${r.impl}, iperf3 socket buffers ${mib(r.udpBuffered.socketBuffer)}: offered -> delivered kpps: ${sweepText(r.udpBuffered.sweep)}`);
     }
+    for (const r of [m, n]) {
+      if (!r) continue;
+      lines.push('', ...udpAccountTable(r, 'default', { deliveredPps: r.udpDeliveredPps, account: r.udpAccount, sweep: r.udpSweep }));
+      if (r.udpBuffered) lines.push('', ...udpAccountTable(r, mib(r.udpBuffered.socketBuffer), r.udpBuffered));
+    }
     if (lines[lines.length - 1] !== '') lines.push('');
   }
   return lines.join('\n');
+}
+
+/** Where one round's datagrams were lost (thousands a second) and what the daemons spent per delivered datagram. */
+function udpAccountTable(r: Result, buffers: string, runs: Pick<UdpRuns, 'deliveredPps' | 'account' | 'sweep'>): string[] {
+  const lines = [
+    `UDP ${UDP_DATAGRAM} B over ${r.impl}, iperf3 socket buffers ${buffers}: kpps delivered and lost (at h1's tun queue, h2's daemon socket, the receiving iperf3's socket, elsewhere); daemons' CPU per delivered datagram (us)`,
+    '',
+    "| offered (kpps) | delivered | lost: h1's tun | h2's daemon | receiving iperf3 | elsewhere | CPU h1 | CPU h2 |",
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  const line = (offered: string, deliveredPps: number, a: UdpAccount) =>
+    lines.push(`| ${offered} | ${[deliveredPps, a.lostPps.h1Tun, a.lostPps.h2Daemon, a.lostPps.receiver, a.lostPps.elsewhere].map((v) => fmt(v / 1000)).join(' | ')} | ${fmt(a.cpuUsPerDatagram[0], 2)} | ${fmt(a.cpuUsPerDatagram[1], 2)} |`);
+  line('unpaced', runs.deliveredPps, runs.account);
+  for (const p of runs.sweep) line(fmt(p.offeredPps / 1000, 0), p.deliveredPps, p.account);
+  return lines;
 }
 
 function machineLine(os: typeof import('node:os')): string {

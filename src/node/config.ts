@@ -92,7 +92,9 @@ const topLevel = mapping(
   },
   {
     ignored: { promoter: unsupported('not used by nebula 1.6'), handshake_mac: unsupported('not used by nebula 1.6') },
-    finish: ({ punchBack, localRange, ...config }, _warnings, raw) => {
+    finish: ({ punchBack, localRange, routines, ...config }, warnings, raw) => {
+      // Nebula's readers per CPU (a multiqueue TUN, SO_REUSEPORT sockets); mesh forwards on one thread.
+      if (routines > 1) warnings.add('routines', `mesh forwards on one thread, ${routines} is ignored`);
       checkLighthouseHosts(config.lighthouse, config.staticHostMap, readMapping(raw.lighthouse, 'lighthouse'));
       const { respond, ...punchy } = config.punchy;
       const preferredRanges = config.preferredRanges;

@@ -272,7 +272,7 @@ describe('parseConfig: Nebula-shaped files', () => {
     assert.equal(config.lighthouse.serveDns, false);
     assert.deepEqual(config.lighthouse.dns, { host: '', port: 53 });
     assert.deepEqual(config.listen, { host: '0.0.0.0', port: 0, batch: 64, readBuffer: 0, writeBuffer: 0, offload: true, sendRecvError: 'always' });
-    assert.equal(config.routines, 1);
+    assert.ok(!('routines' in config), 'routines is read and checked, not kept: mesh has one data-path thread');
     assert.deepEqual(config.punchy, { punch: false, respond: false, delay: 1000, respondDelay: 5000 });
     assert.equal(config.cipher, 'aes');
     assert.deepEqual(config.preferredRanges, []);
@@ -316,7 +316,7 @@ describe('parseConfig: Nebula-shaped files', () => {
       }),
       'x',
     );
-    assert.deepEqual(warnings, ['pki.blacklist: deprecated, use pki.blocklist (entries merged)']);
+    assert.deepEqual(warnings, ['pki.blacklist: deprecated, use pki.blocklist (entries merged)', 'routines: mesh forwards on one thread, 2 is ignored']);
     assert.deepEqual(config.pki.blocklist, ['aa'.repeat(32)]);
     assert.equal(config.pki.disconnectInvalid, true);
     assert.equal(config.pki.initiatingVersion, 2);
@@ -328,7 +328,6 @@ describe('parseConfig: Nebula-shaped files', () => {
     assert.equal(config.lighthouse.interval, 30_000);
     assert.deepEqual(config.lighthouse.dns, { host: '10.0.0.1', port: 5353 });
     assert.deepEqual(config.listen, { host: '::', port: 4242, batch: 128, readBuffer: 10485760, writeBuffer: 10485760, offload: true, sendRecvError: 'private' });
-    assert.equal(config.routines, 2);
     assert.deepEqual(config.punchy, { punch: true, respond: true, delay: 250, respondDelay: 2000 });
     assert.equal(config.cipher, 'chachapoly');
     assert.deepEqual(config.preferredRanges, [parseCidr('172.16.0.0/24'), parseCidr('192.168.0.0/16')]);
