@@ -62,6 +62,7 @@ import { HEADER_LEN, MessageType, parseHeader, writeHeader, writeU64BE } from '.
 import { decodeHandshake, encodeHandshake } from '../src/protocol/messages.js';
 import { generateKeyPair, initiatorReadMessage2, initiatorWriteMessage1, type InitiatorState, type KeyPair } from '../src/protocol/noise.js';
 import { benchArgs } from './args.js';
+import { rcvbufErrors, udpCounter } from './udp-accounting.js';
 
 const PORT = 4242;
 const TARGET = { under: '172.31.89.1', over: '10.89.0.1' };
@@ -395,11 +396,9 @@ function cpuTicks(pid: number): number {
 const CLK_TCK = 100;
 
 async function udpCounters(lab: NetnsLab, ns: string): Promise<{ in: number; rcvbuf: number }> {
-  const snmp = (await lab.execOk(ns, 'cat', ['/proc/net/snmp'])).split('\n').filter((l) => l.startsWith('Udp:'));
-  const names = snmp[0]!.split(/\s+/);
-  const values = snmp[1]!.split(/\s+/).map(Number);
-  const get = (n: string): number => values[names.indexOf(n)]!;
-  return { in: get('InDatagrams') + get('RcvbufErrors'), rcvbuf: get('RcvbufErrors') };
+  const snmp = await lab.execOk(ns, 'cat', ['/proc/net/snmp']);
+  const rcvbuf = rcvbufErrors(snmp);
+  return { in: udpCounter(snmp, 'InDatagrams') + rcvbuf, rcvbuf };
 }
 
 /** The target's drop counters, read over its control socket. */

@@ -23,13 +23,18 @@ export function txDropped(netDev: string, ifname: string): number {
   throw new Error(`no device ${ifname} in /proc/net/dev`);
 }
 
-/** Udp's RcvbufErrors from /proc/net/snmp: datagrams dropped because a socket's buffer was full. */
-export function rcvbufErrors(snmp: string): number {
+/** One of Udp's counters from /proc/net/snmp (InDatagrams, RcvbufErrors, ...). */
+export function udpCounter(snmp: string, name: string): number {
   const [names, values] = snmp.split('\n').filter((l) => l.startsWith('Udp:'));
-  const i = names?.split(/\s+/).indexOf('RcvbufErrors') ?? -1;
+  const i = names?.split(/\s+/).indexOf(name) ?? -1;
   const v = i > 0 ? Number(values?.split(/\s+/)[i]) : NaN;
-  if (!Number.isFinite(v)) throw new Error('no Udp RcvbufErrors in /proc/net/snmp');
+  if (!Number.isFinite(v)) throw new Error(`no Udp ${name} in /proc/net/snmp`);
   return v;
+}
+
+/** Udp's RcvbufErrors: datagrams dropped because a socket's buffer was full. */
+export function rcvbufErrors(snmp: string): number {
+  return udpCounter(snmp, 'RcvbufErrors');
 }
 
 /** The drops of the UDP sockets bound to local port `port`, from /proc/net/udp or udp6. */

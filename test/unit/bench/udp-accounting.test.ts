@@ -7,7 +7,7 @@ import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
-import { account, cpuNs, rcvbufErrors, socketDrops, txDropped, type UdpCounters } from '../../../bench/udp-accounting.js';
+import { account, cpuNs, rcvbufErrors, socketDrops, txDropped, udpCounter, type UdpCounters } from '../../../bench/udp-accounting.js';
 
 const NET_DEV = `Inter-|   Receive                                                |  Transmit
  face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
@@ -44,6 +44,7 @@ describe('bench UDP accounting: /proc parsers', () => {
 
   it("reads Udp's RcvbufErrors, not UdpLite's", () => {
     assert.equal(rcvbufErrors(SNMP), 1957980);
+    assert.equal(udpCounter(SNMP, 'InDatagrams'), 10587129);
     assert.throws(() => rcvbufErrors('Ip: Forwarding\nIp: 1\n'), /RcvbufErrors/);
   });
 
