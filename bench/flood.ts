@@ -62,7 +62,7 @@ import { HEADER_LEN, MessageType, parseHeader, writeHeader, writeU64BE } from '.
 import { decodeHandshake, encodeHandshake } from '../src/protocol/messages.js';
 import { generateKeyPair, initiatorReadMessage2, initiatorWriteMessage1, type InitiatorState, type KeyPair } from '../src/protocol/noise.js';
 import { benchArgs } from './args.js';
-import { rcvbufErrors, udpCounter } from './udp-accounting.js';
+import { rcvbufErrors, udpCounter } from '../src/io/kernel-counters.js';
 
 const PORT = 4242;
 const TARGET = { under: '172.31.89.1', over: '10.89.0.1' };

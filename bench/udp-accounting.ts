@@ -10,44 +10,7 @@
  * drops count what the kernel queued: with UDP GRO one drop can be a run of datagrams.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-
-/** A line of /proc/net/dev: the device's transmit drops (a TUN's: its queue to the daemon was full). */
-export function txDropped(netDev: string, ifname: string): number {
-  for (const line of netDev.split('\n')) {
-    const colon = line.indexOf(':');
-    if (colon < 0 || line.slice(0, colon).trim() !== ifname) continue;
-    const fields = line.slice(colon + 1).trim().split(/\s+/).map(Number);
-    // 8 receive fields, then transmit bytes, packets, errs, drop, ...
-    if (fields.length >= 12 && Number.isFinite(fields[11])) return fields[11]!;
-  }
-  throw new Error(`no device ${ifname} in /proc/net/dev`);
-}
-
-/** One of Udp's counters from /proc/net/snmp (InDatagrams, RcvbufErrors, ...). */
-export function udpCounter(snmp: string, name: string): number {
-  const [names, values] = snmp.split('\n').filter((l) => l.startsWith('Udp:'));
-  const i = names?.split(/\s+/).indexOf(name) ?? -1;
-  const v = i > 0 ? Number(values?.split(/\s+/)[i]) : NaN;
-  if (!Number.isFinite(v)) throw new Error(`no Udp ${name} in /proc/net/snmp`);
-  return v;
-}
-
-/** Udp's RcvbufErrors: datagrams dropped because a socket's buffer was full. */
-export function rcvbufErrors(snmp: string): number {
-  return udpCounter(snmp, 'RcvbufErrors');
-}
-
-/** The drops of the UDP sockets bound to local port `port`, from /proc/net/udp or udp6. */
-export function socketDrops(procNetUdp: string, port: number): number {
-  let drops = 0;
-  for (const line of procNetUdp.split('\n').slice(1)) {
-    const f = line.trim().split(/\s+/);
-    if (f.length < 13) continue;
-    const local = f[1]!;
-    if (parseInt(local.slice(local.lastIndexOf(':') + 1), 16) === port) drops += Number(f[f.length - 1]);
-  }
-  return drops;
-}
+import { rcvbufErrors, readDeviceDrops, readSocketDrops } from '../src/io/kernel-counters.js';
 
 /** CPU time of every thread of `pid`, nanoseconds (the first field of each task's schedstat). */
 export function cpuNs(pid: number): number {
@@ -72,17 +35,10 @@ export interface UdpCounters {
 /** The counters of the daemons `pids` (h1, h2): h1's TUN `tun`, h2's daemon socket on `port`. */
 export function readCounters(pids: [number, number], tun: string, port: number): UdpCounters {
   const [h1, h2] = pids;
-  const udp = (file: string) => {
-    try {
-      return socketDrops(readFileSync(`/proc/${h2}/net/${file}`, 'utf8'), port);
-    } catch {
-      return 0; // no IPv6 in that namespace
-    }
-  };
   return {
-    h1TunDropped: txDropped(readFileSync(`/proc/${h1}/net/dev`, 'utf8'), tun),
+    h1TunDropped: readDeviceDrops(tun, `/proc/${h1}`).tx,
     h2RcvbufErrors: rcvbufErrors(readFileSync(`/proc/${h2}/net/snmp`, 'utf8')),
-    h2DaemonDrops: udp('udp') + udp('udp6'),
+    h2DaemonDrops: readSocketDrops(port, `/proc/${h2}`),
     cpuNs: [cpuNs(h1), cpuNs(h2)],
   };
 }

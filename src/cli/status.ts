@@ -71,6 +71,16 @@ export function formatStatus(r: StatusReport, now: number): string {
   for (const p of r.pending) lines.push(`pending handshake to ${p.vpnIp}: ${p.attempts} attempts, ${duration(p.sinceSeconds)}`);
   const drops = Object.entries(r.counters.dropped).filter(([, count]) => count > 0);
   if (drops.length) lines.push(`drops: ${drops.map(([kind, count]) => `${kind} ${count}`).join(', ')}`);
+  // Older nodes report no kernel counters.
+  const kernel = r.counters.kernel;
+  const kernelDrops = kernel
+    ? ([
+        ['udp socket (receive buffer full)', kernel.udpSocket],
+        ['tun queue (node fell behind)', kernel.tunQueue],
+        ['tun writes', kernel.tunWrite],
+      ] as const).filter(([, count]) => (count ?? 0) > 0)
+    : [];
+  if (kernelDrops.length) lines.push(`kernel drops: ${kernelDrops.map(([where, count]) => `${where} ${count}`).join(', ')}`);
   const fast = r.counters.fastPath;
   if (fast) lines.push(`fast path: ${fast.rxPackets} pkts in, ${fast.txPackets} pkts out (${fast.tunnels} tunnels, ${fast.flows} flows)`);
   return `${lines.join('\n')}\n`;

@@ -22,6 +22,7 @@
 import { formatIpPrefix, ip6Bytes, type IpNetwork, type IpPrefix } from '../net/ip.js';
 import type { Cidr } from '../net/ipv4.js';
 import { formatCidr } from '../net/ipv4.js';
+import { readDeviceDrops } from './kernel-counters.js';
 import { loadNative, splitBatch, type NativeFastPath, type NativeTun, type NativeTunStats } from './native.js';
 
 export interface TunRoute {
@@ -72,6 +73,12 @@ export interface TunDevice {
   write(packets: readonly Uint8Array[]): void;
   /** The native device only: packets read go through the fast path first (null: detach). */
   attachFastPath?(fastPath: NativeFastPath | null): void;
+  /**
+   * The kernel's drops on this device (its /proc/net/dev line): `queue`, packets for the reader
+   * that found its queue (tun.tx_queue) full; `write`, packets written that the kernel refused.
+   * Throws when the device is gone.
+   */
+  kernelDrops?(): { queue: number; write: number };
   addRoute(route: TunRoute): void;
   removeRoute(route: TunRoute): void;
   close(): void;
@@ -131,6 +138,11 @@ export class NativeTunDevice implements TunDevice {
 
   attachFastPath(fastPath: NativeFastPath | null): void {
     if (!this.closed) this.dev.setFastPath(fastPath);
+  }
+
+  kernelDrops(): { queue: number; write: number } {
+    const { rx, tx } = readDeviceDrops(this.name);
+    return { queue: tx, write: rx };
   }
 
   addRoute(route: TunRoute): void {

@@ -26,6 +26,7 @@
 import dgram from 'node:dgram';
 import type { Endpoint } from '../net/endpoint.js';
 import { ipFamily } from '../net/ip.js';
+import { readSocketDrops } from './kernel-counters.js';
 import { splitBatch, tryLoadNative, type NativeFastPath, type NativeUdp, type NativeUdpStats } from './native.js';
 
 export type { Endpoint };
@@ -51,6 +52,8 @@ export interface UdpBind {
   send(batch: readonly OutgoingDatagram[]): void;
   /** The native socket only: datagrams received go through the fast path first (null: detach). */
   attachFastPath?(fastPath: NativeFastPath | null): void;
+  /** Datagrams the kernel dropped at this socket since it was opened, nearly all for a full receive buffer. */
+  kernelDrops?(): number;
   close(): Promise<void>;
 }
 
@@ -163,6 +166,10 @@ export class NativeUdpBind implements UdpBind {
     return this.sock.stats();
   }
 
+  kernelDrops(): number {
+    return readSocketDrops(this.localPort);
+  }
+
   unref(): void {
     this.sock.unref();
   }
@@ -229,6 +236,10 @@ export class DgramUdpBind implements UdpBind {
 
   stats(): UdpStats {
     return { ...this.counters };
+  }
+
+  kernelDrops(): number {
+    return readSocketDrops(this.localPort);
   }
 
   unref(): void {

@@ -132,6 +132,14 @@ async function buildRegistry(config: StatsConfig, node: MeshNode, extra: readonl
   counter('dropped_total', 'Packets dropped, by reason (firewall-inbound/outbound, replay, bad-tag = decryption failed, unknown-index = no tunnel, tun-no-route, ...)', ['reason'], () =>
     Object.entries(stats().dropped).map(([reason, n]) => [{ reason }, n]),
   );
+  counter('kernel_dropped_total', "Packets the kernel dropped for this node: at its UDP socket (udp_socket, a full receive buffer), at its TUN device's queue (tun_queue) and on TUN writes (tun_write)", ['where'], () => {
+    const drops = node.kernelDrops();
+    const rows: [{ where: string }, number][] = [];
+    for (const [where, count] of [['udp_socket', drops.udpSocket], ['tun_queue', drops.tunQueue], ['tun_write', drops.tunWrite]] as const) {
+      if (count !== null) rows.push([{ where }, count]);
+    }
+    return rows;
+  });
   counter('recv_errors_sent_total', 'recv_error messages sent for packets on unknown tunnels', [], () => [[{}, stats().recvErrorsSent]]);
   counter('tunnels_dead_total', 'Tunnels closed because the peer stopped answering', [], () => [[{}, stats().deadTunnels]]);
   counter('punches_total', 'Hole punches sent (punchy)', [], () => [[{}, stats().punchesSent]]);

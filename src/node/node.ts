@@ -21,6 +21,7 @@ import { LARGE_SOCKET_BUFFER } from './config/listen.js';
 import { AeadBatchArrays } from './aead-batch.js';
 import { ConnectionManager } from './connection-manager.js';
 import { Diagnostics, type NodeStats } from './diagnostics.js';
+import { readKernelDrops, watchKernelDrops, type KernelDrops } from './kernel-drops.js';
 import { Firewall } from './firewall.js';
 import { HandshakeManager } from './handshake-manager.js';
 import { FastPathLink } from './fast-path.js';
@@ -156,6 +157,7 @@ export class MeshNode implements InsideNode, OutsideNode {
   /** The native forwarding of established flows, when on (tun.fast_path) and the devices take it. */
   private fast: FastPathLink | null = null;
   private fastLiveness: Timer | null = null;
+  private kernelDropsCheck: Timer | null = null;
   /** Datagrams held by `batchSends` while its work runs; null outside one. */
   private outbox: OutgoingDatagram[] | null = null;
 
@@ -337,6 +339,12 @@ export class MeshNode implements InsideNode, OutsideNode {
     node.lighthouseClient.start();
     node.nat.startWhenQuiet();
     node.relays.start();
+    node.kernelDropsCheck = watchKernelDrops(
+      node.timers,
+      () => node.kernelDrops(),
+      { readBuffer: config.listen.readBuffer || LARGE_SOCKET_BUFFER, txQueue: config.tun.txQueue },
+      log,
+    );
     log.info(
       { vpnIp: formatVpnAddr(identity.vpnIp), cert: identity.cert.details.name, fingerprint: identity.fingerprint, listen: `${config.listen.host}:${udp.localPort}`, tun: tun.name, tunOffloads: tun.offloads?.join(',') || 'none', ...(tun.readMode ? { tunReads: tun.readMode } : {}), udpOffloads: udp.offloads?.join(',') || 'none', cipher: config.cipher, aead: deps.aead?.name ?? 'node-crypto' },
       'mesh node started',
@@ -389,6 +397,11 @@ export class MeshNode implements InsideNode, OutsideNode {
   /** STUN Binding requests on the node's socket go to `answer` (lighthouses); without one they are dropped. */
   answerStun(answer: StunAnswerer): void {
     this.stunAnswerer = answer;
+  }
+
+  /** What the kernel dropped at the socket and TUN device (src/node/kernel-drops.ts). */
+  kernelDrops(): KernelDrops {
+    return readKernelDrops(this.udp, this.tun);
   }
 
   /** Datagrams received plus sent so far: a count that stands still while the node is quiet. */
@@ -876,6 +889,7 @@ export class MeshNode implements InsideNode, OutsideNode {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.kernelDropsCheck?.cancel();
     for (const probe of [...this.probes.values()]) probe.done(null);
     this.handshakes.stopAll();
     this.lighthouseClient.stop();

@@ -9,6 +9,7 @@ import { formatCidr, parseIp } from '../net/ipv4.js';
 import { compareVpnAddr, formatVpnAddr, parseVpnAddr, type VpnAddr } from '../net/ip.js';
 import { UserError } from '../errors.js';
 import type { HostInfo } from './hostmap.js';
+import type { KernelDrops } from './kernel-drops.js';
 import type { MeshNode } from './node.js';
 import { formatIpNetwork } from '../net/ip.js';
 
@@ -44,7 +45,7 @@ export interface NodeStatus {
   relays: { amRelay: boolean; useRelays: boolean; relays: { vpnIp: string; name: string | null; reachable: boolean }[] };
   tunnels: TunnelStatus[];
   pending: { vpnIp: string; attempts: number; sinceSeconds: number }[];
-  counters: { rxPackets: number; txPackets: number; dropped: Record<string, number>; fastPath: FastPathStatus | null };
+  counters: { rxPackets: number; txPackets: number; dropped: Record<string, number>; fastPath: FastPathStatus | null; kernel: KernelDrops };
 }
 
 /** What the native fast path forwarded (already part of rxPackets/txPackets), and its tables; null when it is off. */
@@ -102,7 +103,7 @@ export function nodeStatus(node: MeshNode, now = Date.now()): NodeStatus {
     },
     tunnels,
     pending: [...hostmap.pendingHosts()].map((h) => ({ vpnIp: formatVpnAddr(h.vpnIp), attempts: h.pending?.attempts ?? 0, sinceSeconds: Math.max(0, Math.round((now - h.createdAt) / 1000)) })),
-    counters: { rxPackets: node.stats.rxPackets, txPackets: node.stats.txPackets, dropped: { ...node.stats.dropped }, fastPath: fastPathStatus(node) },
+    counters: { rxPackets: node.stats.rxPackets, txPackets: node.stats.txPackets, dropped: { ...node.stats.dropped }, fastPath: fastPathStatus(node), kernel: node.kernelDrops() },
   };
 }
 

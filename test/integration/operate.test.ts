@@ -6,7 +6,9 @@
  * the namespaces) show tunnel, byte and drop counters that move with the traffic; a SIGHUP that
  * adds an unsafe route makes the network behind a node reachable (and `mesh reload` without it
  * removes the kernel route); `mesh ca revoke` of b's certificate, loaded into the lighthouse, cuts
- * b off from a within 10 s while a still reaches the others.
+ * b off from a within 10 s while a still reaches the others. The drops only the kernel sees (a
+ * stopped node's full socket and TUN queue) show in `mesh status` and the metrics, as `ss` and `ip`
+ * count them.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -265,5 +267,60 @@ test('mesh status and mesh ping on a lighthouse, a relay and two nodes: direct, 
     // The socket goes with the node.
     await lab.stop('b');
     assert.equal(existsSync(socketOf(lab, 'b')), false, 'socket left after SIGTERM');
+  });
+});
+
+/** Sends `count` datagrams of 1200 bytes to host:port from a fresh socket, as fast as node can. */
+function floodScript(host: string, port: number, count: number): string {
+  return `const s = require('node:dgram').createSocket('udp4'); const b = Buffer.alloc(1200); let left = ${count};
+    const next = () => { while (left > 0) { left--; s.send(b, ${port}, ${JSON.stringify(host)}); if (left % 500 === 0) return setImmediate(next); } s.close(); };
+    s.bind(0, next);`;
+}
+
+test('the kernel drops a node does not see itself: a stopped node\'s full socket and TUN queue, in its status and metrics, as ss and ip count them', { timeout: 120_000 }, async (t) => {
+  const reason = await labSkipReason({ commands: ['ss'] });
+  if (reason) return skipTest(t, reason);
+  await withOverlayLab(t, { net: 45 }, async (lab) => {
+    await lab.addHost('a');
+    await lab.addHost('b');
+    lab.host('b').extra = statsOn(lab, 'b');
+    for (const name of ['a', 'b']) await lab.start(name);
+    const [a, b] = [lab.host('a'), lab.host('b')];
+    await lab.waitForPing('a', 'b', 30_000);
+    assert.deepEqual((await status(lab, 'b')).counters.kernel, { udpSocket: 0, tunQueue: 0, tunWrite: 0 });
+
+    // While b is stopped, nothing reads its socket or its TUN device: a floods b's listen port
+    // (20,000 datagrams, more than b's forced 8 MiB buffer holds) and a program in b's namespace
+    // sends 3,000 datagrams into b's TUN (queue: 500).
+    const pid = b.proc!.pid!;
+    process.kill(pid, 'SIGSTOP');
+    try {
+      await lab.lab.execOk(a.ns, process.execPath, ['-e', floodScript(b.underlayIp, b.listenPort, 20_000)], { timeoutMs: 60_000 });
+      await lab.lab.execOk(b.ns, process.execPath, ['-e', floodScript(a.vpnIp, 9, 3000)], { timeoutMs: 60_000 });
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    await lab.waitForPing('a', 'b', 30_000);
+
+    // The referees: ss's skmem drops for b's socket, ip's TX dropped for b's TUN.
+    const ss = await lab.lab.execOk(b.ns, 'ss', ['-H', '-u', '-a', '-n', '-m', `sport = :${b.listenPort}`]);
+    const ssDrops = [...ss.matchAll(/\bd(\d+)\)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
+    const link = JSON.parse(await lab.lab.execOk(b.ns, 'ip', ['-j', '-s', 'link', 'show', 'dev', b.tunDev])) as { stats64: { tx: { dropped: number }; rx: { dropped: number } } }[];
+    const kernel = (await status(lab, 'b')).counters.kernel;
+    t.diagnostic(`b's kernel drops ${JSON.stringify(kernel)}; ss ${ssDrops}; ip tx ${link[0]!.stats64.tx.dropped}, rx ${link[0]!.stats64.rx.dropped}`);
+    assert.ok(ssDrops >= 1000, `ss counted ${ssDrops} drops: ${ss}`);
+    assert.equal(kernel.udpSocket, ssDrops);
+    assert.ok(link[0]!.stats64.tx.dropped >= 1000, JSON.stringify(link));
+    assert.equal(kernel.tunQueue, link[0]!.stats64.tx.dropped);
+    assert.equal(kernel.tunWrite, link[0]!.stats64.rx.dropped);
+
+    const metrics = await scrape(lab, 'b');
+    assert.equal(metric(metrics, 'nebula_kernel_dropped_total{where="udp_socket"}'), kernel.udpSocket);
+    assert.equal(metric(metrics, 'nebula_kernel_dropped_total{where="tun_queue"}'), kernel.tunQueue);
+    const text = await mesh(lab, 'b', ['status', '--config', b.configPath]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, new RegExp(`^kernel drops: udp socket \\(receive buffer full\\) ${kernel.udpSocket}, tun queue \\(node fell behind\\) ${kernel.tunQueue}`, 'm'));
+    // a read everything it was sent.
+    assert.deepEqual((await status(lab, 'a')).counters.kernel, { udpSocket: 0, tunQueue: 0, tunWrite: 0 });
   });
 });
