@@ -55,11 +55,13 @@ function nodedirOfInstalledBuild(): string[] {
   return dir ? [`--nodedir=${dir}`] : [];
 }
 
-/** The lines around the first sanitizer report, or the output's tail. */
+/** The lines around the first sanitizer report; else those of the first failed tests (with their error); else the output's tail. */
 function excerpt(output: string): string {
   const lines = output.split('\n');
   const at = lines.findIndex((line) => REPORT.test(line));
-  return (at >= 0 ? lines.slice(Math.max(0, at - 5), at + 40) : lines.slice(-60)).join('\n');
+  if (at >= 0) return lines.slice(Math.max(0, at - 5), at + 40).join('\n');
+  const failed = lines.flatMap((line, i) => (/^\s*not ok /.test(line) ? [lines.slice(i, i + 40).join('\n')] : []));
+  return failed.length > 0 ? failed.slice(0, 3).join('\n...\n') : lines.slice(-60).join('\n');
 }
 
 test('the native addon built with ASan and UBSan runs every suite that drives it without a report', { timeout: 900_000 }, async (t) => {
