@@ -79,6 +79,11 @@ export interface TunDevice {
    * Throws when the device is gone.
    */
   kernelDrops?(): { queue: number; write: number };
+  /**
+   * What this device dropped itself: writes refused for a full queue, writes that failed otherwise,
+   * and reads the kernel handed over malformed (a bad virtio_net_hdr or lengths).
+   */
+  drops?(): { writeFull: number; writeErrors: number; readMalformed: number };
   addRoute(route: TunRoute): void;
   removeRoute(route: TunRoute): void;
   close(): void;
@@ -143,6 +148,11 @@ export class NativeTunDevice implements TunDevice {
   kernelDrops(): { queue: number; write: number } {
     const { rx, tx } = readDeviceDrops(this.name);
     return { queue: tx, write: rx };
+  }
+
+  drops(): { writeFull: number; writeErrors: number; readMalformed: number } {
+    const s = this.dev.stats();
+    return { writeFull: s.txDropped, writeErrors: s.txErrors, readMalformed: s.rxInvalid };
   }
 
   addRoute(route: TunRoute): void {

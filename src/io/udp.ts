@@ -54,6 +54,8 @@ export interface UdpBind {
   attachFastPath?(fastPath: NativeFastPath | null): void;
   /** Datagrams the kernel dropped at this socket since it was opened, nearly all for a full receive buffer. */
   kernelDrops?(): number;
+  /** What this socket dropped itself since it was opened (see UdpDrops). */
+  drops?(): UdpDrops;
   close(): Promise<void>;
 }
 
@@ -76,6 +78,17 @@ export interface UdpOptions {
   offload?: boolean;
   /** Called once if the kernel refuses GSO on this socket (it then sends one datagram per message). */
   onOffloadFallback?: (reason: string) => void;
+}
+
+/**
+ * A socket's own drops: sends refused for a full send buffer (EAGAIN, ENOBUFS), sends that failed
+ * otherwise (no route, EPERM from a firewall rule, ...), and received datagrams longer than the
+ * receive buffer (native only).
+ */
+export interface UdpDrops {
+  sendBufferFull: number;
+  sendErrors: number;
+  receiveTruncated: number;
 }
 
 export interface UdpStats {
@@ -170,6 +183,11 @@ export class NativeUdpBind implements UdpBind {
     return readSocketDrops(this.localPort);
   }
 
+  drops(): UdpDrops {
+    const s = this.sock.stats();
+    return { sendBufferFull: s.txDropped, sendErrors: s.txErrors, receiveTruncated: s.rxTruncated };
+  }
+
   unref(): void {
     this.sock.unref();
   }
@@ -240,6 +258,10 @@ export class DgramUdpBind implements UdpBind {
 
   kernelDrops(): number {
     return readSocketDrops(this.localPort);
+  }
+
+  drops(): UdpDrops {
+    return { sendBufferFull: this.counters.txDropped, sendErrors: this.counters.txErrors, receiveTruncated: 0 };
   }
 
   unref(): void {

@@ -129,8 +129,8 @@ async function buildRegistry(config: StatsConfig, node: MeshNode, extra: readonl
     [{ direction: 'rx' }, stats().rxBytes],
     [{ direction: 'tx' }, stats().txBytes],
   ]);
-  counter('dropped_total', 'Packets dropped, by reason (firewall-inbound/outbound, replay, bad-tag = decryption failed, unknown-index = no tunnel, tun-no-route, ...)', ['reason'], () =>
-    Object.entries(stats().dropped).map(([reason, n]) => [{ reason }, n]),
+  counter('dropped_total', 'Packets dropped, by reason (firewall-inbound/outbound, replay, bad-tag = decryption failed, unknown-index = no tunnel, tun-no-route, udp-send-error, ...)', ['reason'], () =>
+    Object.entries(node.droppedByReason()).map(([reason, n]) => [{ reason }, n]),
   );
   counter('kernel_dropped_total', "Packets the kernel dropped for this node: at its UDP socket (udp_socket, a full receive buffer), at its TUN device's queue (tun_queue) and on TUN writes (tun_write)", ['where'], () => {
     const drops = node.kernelDrops();

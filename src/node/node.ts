@@ -21,7 +21,7 @@ import { LARGE_SOCKET_BUFFER } from './config/listen.js';
 import { AeadBatchArrays } from './aead-batch.js';
 import { ConnectionManager } from './connection-manager.js';
 import { Diagnostics, type NodeStats } from './diagnostics.js';
-import { readKernelDrops, watchKernelDrops, type KernelDrops } from './kernel-drops.js';
+import { deviceDropReasons, readKernelDrops, watchDeviceDrops, type KernelDrops } from './device-drops.js';
 import { Firewall } from './firewall.js';
 import { HandshakeManager } from './handshake-manager.js';
 import { FastPathLink } from './fast-path.js';
@@ -157,7 +157,7 @@ export class MeshNode implements InsideNode, OutsideNode {
   /** The native forwarding of established flows, when on (tun.fast_path) and the devices take it. */
   private fast: FastPathLink | null = null;
   private fastLiveness: Timer | null = null;
-  private kernelDropsCheck: Timer | null = null;
+  private deviceDropsCheck: Timer | null = null;
   /** Datagrams held by `batchSends` while its work runs; null outside one. */
   private outbox: OutgoingDatagram[] | null = null;
 
@@ -339,10 +339,10 @@ export class MeshNode implements InsideNode, OutsideNode {
     node.lighthouseClient.start();
     node.nat.startWhenQuiet();
     node.relays.start();
-    node.kernelDropsCheck = watchKernelDrops(
+    node.deviceDropsCheck = watchDeviceDrops(
       node.timers,
-      () => node.kernelDrops(),
-      { readBuffer: config.listen.readBuffer || LARGE_SOCKET_BUFFER, txQueue: config.tun.txQueue },
+      () => ({ kernel: node.kernelDrops(), reasons: deviceDropReasons(udp, tun) }),
+      { readBuffer: config.listen.readBuffer || LARGE_SOCKET_BUFFER, writeBuffer: config.listen.writeBuffer || LARGE_SOCKET_BUFFER, txQueue: config.tun.txQueue },
       log,
     );
     log.info(
@@ -399,9 +399,14 @@ export class MeshNode implements InsideNode, OutsideNode {
     this.stunAnswerer = answer;
   }
 
-  /** What the kernel dropped at the socket and TUN device (src/node/kernel-drops.ts). */
+  /** What the kernel dropped at the socket and TUN device (src/node/device-drops.ts). */
   kernelDrops(): KernelDrops {
     return readKernelDrops(this.udp, this.tun);
+  }
+
+  /** Dropped packets by reason: the node's own counts and its socket's and TUN device's. */
+  droppedByReason(): Record<string, number> {
+    return { ...this.stats.dropped, ...deviceDropReasons(this.udp, this.tun) };
   }
 
   /** Datagrams received plus sent so far: a count that stands still while the node is quiet. */
@@ -889,7 +894,7 @@ export class MeshNode implements InsideNode, OutsideNode {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    this.kernelDropsCheck?.cancel();
+    this.deviceDropsCheck?.cancel();
     for (const probe of [...this.probes.values()]) probe.done(null);
     this.handshakes.stopAll();
     this.lighthouseClient.stop();

@@ -9,7 +9,7 @@ import { formatCidr, parseIp } from '../net/ipv4.js';
 import { compareVpnAddr, formatVpnAddr, parseVpnAddr, type VpnAddr } from '../net/ip.js';
 import { UserError } from '../errors.js';
 import type { HostInfo } from './hostmap.js';
-import type { KernelDrops } from './kernel-drops.js';
+import type { KernelDrops } from './device-drops.js';
 import type { MeshNode } from './node.js';
 import { formatIpNetwork } from '../net/ip.js';
 
@@ -103,7 +103,7 @@ export function nodeStatus(node: MeshNode, now = Date.now()): NodeStatus {
     },
     tunnels,
     pending: [...hostmap.pendingHosts()].map((h) => ({ vpnIp: formatVpnAddr(h.vpnIp), attempts: h.pending?.attempts ?? 0, sinceSeconds: Math.max(0, Math.round((now - h.createdAt) / 1000)) })),
-    counters: { rxPackets: node.stats.rxPackets, txPackets: node.stats.txPackets, dropped: { ...node.stats.dropped }, fastPath: fastPathStatus(node), kernel: node.kernelDrops() },
+    counters: { rxPackets: node.stats.rxPackets, txPackets: node.stats.txPackets, dropped: node.droppedByReason(), fastPath: fastPathStatus(node), kernel: node.kernelDrops() },
   };
 }
 

@@ -8,7 +8,7 @@
  * removes the kernel route); `mesh ca revoke` of b's certificate, loaded into the lighthouse, cuts
  * b off from a within 10 s while a still reaches the others. The drops only the kernel sees (a
  * stopped node's full socket and TUN queue) show in `mesh status` and the metrics, as `ss` and `ip`
- * count them.
+ * count them, and so do sends a firewall rule refuses.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -277,8 +277,8 @@ function floodScript(host: string, port: number, count: number): string {
     s.bind(0, next);`;
 }
 
-test('the kernel drops a node does not see itself: a stopped node\'s full socket and TUN queue, in its status and metrics, as ss and ip count them', { timeout: 120_000 }, async (t) => {
-  const reason = await labSkipReason({ commands: ['ss'] });
+test("drops a node's packet handling does not see: a stopped node's full socket and TUN queue (as ss and ip count them) and sends a firewall refuses, in its status and metrics", { timeout: 120_000 }, async (t) => {
+  const reason = await labSkipReason({ commands: ['ss', 'iptables'] });
   if (reason) return skipTest(t, reason);
   await withOverlayLab(t, { net: 45 }, async (lab) => {
     await lab.addHost('a');
@@ -322,5 +322,25 @@ test('the kernel drops a node does not see itself: a stopped node\'s full socket
     assert.match(text.stdout, new RegExp(`^kernel drops: udp socket \\(receive buffer full\\) ${kernel.udpSocket}, tun queue \\(node fell behind\\) ${kernel.tunQueue}`, 'm'));
     // a read everything it was sent.
     assert.deepEqual((await status(lab, 'a')).counters.kernel, { udpSocket: 0, tunQueue: 0, tunWrite: 0 });
+
+    // A firewall rule in b's namespace refuses b's datagrams to a: the kernel answers b's sends
+    // with EPERM, which b counts as udp-send-error (a drop reason of its own).
+    assert.equal((await status(lab, 'b')).counters.dropped['udp-send-error'], undefined);
+    const rule = ['OUTPUT', '-d', a.underlayIp, '-p', 'udp', '-j', 'DROP'];
+    await lab.lab.execOk(b.ns, 'iptables', ['-I', ...rule]);
+    const refused = await pollUntil(
+      async () => {
+        await lab.ping('b', 'a');
+        const n = (await status(lab, 'b')).counters.dropped['udp-send-error'] ?? 0;
+        return n > 0 ? n : undefined;
+      },
+      20_000,
+      () => `b never counted a refused send:\n${lab.logTail('b')}`,
+      200,
+    );
+    await lab.lab.execOk(b.ns, 'iptables', ['-D', ...rule]);
+    assert.ok(metric(await scrape(lab, 'b'), 'nebula_dropped_total{reason="udp-send-error"}') >= refused);
+    assert.match((await mesh(lab, 'b', ['status', '--config', b.configPath])).stdout, /^drops: .*udp-send-error \d+/m);
+    await lab.waitForPing('b', 'a', 30_000);
   });
 });
