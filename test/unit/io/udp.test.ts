@@ -248,6 +248,9 @@ await receiver.close();`;
   assert.equal(run.status, 0, run.stderr);
   const { offloads, grewKb } = JSON.parse(run.stdout) as { offloads: string[]; grewKb: number };
   if (!offloads.includes('gro')) return skipTest(t, 'no UDP GRO here: the read buffers are small anyway');
-  // 64 x 64 KiB = 4 MiB of buffers: a zeroing allocation would make all of it resident.
-  assert.ok(grewKb < 1024, `anonymous memory grew by ${grewKb} KiB`);
+  // 64 x 64 KiB = 4 MiB of buffers: a zeroing allocation would make all of it resident. Under
+  // AddressSanitizer (the sanitized run preloads it) the allocator's own metadata and shadow add
+  // about 500 KiB (944-972 KiB grown in 10 runs, against 444-456 without).
+  const boundKb = /libasan/.test(process.env.LD_PRELOAD ?? '') ? 2048 : 1024;
+  assert.ok(grewKb < boundKb, `anonymous memory grew by ${grewKb} KiB`);
 });
