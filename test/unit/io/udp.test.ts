@@ -95,6 +95,36 @@ for (const impl of impls) {
     assert.equal(atV4.batches[0]![0]!.from.port, dual.localPort);
   });
 
+  test(`${impl} UDP: counts the kernel's drops for a full receive buffer and its own failed sends`, async (t) => {
+    if (impl === 'native' && !tryLoadNative()?.Udp) {
+      skipTest(t, `native addon unavailable: ${nativeLoadError()?.message}`);
+      return;
+    }
+    const a = await bindUdp({ host: '127.0.0.1', port: 0, impl });
+    const b = await bindUdp({ host: '127.0.0.1', port: 0, impl, readBuffer: 4096 });
+    t.after(async () => {
+      await a.close();
+      await b.close();
+    });
+    const none = { sendBufferFull: 0, sendErrors: 0, receiveTruncated: 0 };
+    assert.equal(b.kernelDrops(), 0);
+    assert.deepEqual(b.drops(), none);
+    // b reads only once this test gives the event loop back (native: not at all, it has no handler),
+    // after the sends left: its 4 KiB buffer overflows. Sizes grow so that GSO sends, and the
+    // kernel counts, one datagram at a time (a GSO run is of equal sizes, and a dropped run counts once).
+    const payload = Buffer.alloc(1200);
+    a.send(Array.from({ length: 200 }, (_, i) => ({ data: payload.subarray(0, 1000 + i), to: { address: '127.0.0.1', port: b.localPort } })));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.ok(b.kernelDrops() >= 150, `b's socket dropped ${b.kernelDrops()}`);
+    assert.equal(a.kernelDrops(), 0);
+    // A destination the kernel refuses (the limited broadcast, without SO_BROADCAST).
+    a.send([{ data: payload, to: { address: '255.255.255.255', port: 9 } }]);
+    const deadline = Date.now() + 2000;
+    while (a.drops().sendErrors === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.deepEqual(a.drops(), { ...none, sendErrors: 1 });
+    assert.deepEqual(b.drops(), none);
+  });
+
   test(`${impl} UDP: bind errors are clear; close is idempotent and stops sending`, async (t) => {
     if (impl === 'native' && !tryLoadNative()?.Udp) {
       skipTest(t, `native addon unavailable: ${nativeLoadError()?.message}`);
