@@ -81,7 +81,7 @@ export interface UdpOptions {
 }
 
 /**
- * A socket's own drops: sends refused for a full send buffer (EAGAIN, ENOBUFS), sends that failed
+ * A socket's own drops: sends refused for a full send buffer or device queue (EAGAIN, ENOBUFS), sends that failed
  * otherwise (no route, EPERM from a firewall rule, ...), and received datagrams longer than the
  * receive buffer (native only).
  */

@@ -80,7 +80,7 @@ export function watchDeviceDrops(timers: Timers, read: () => DeviceDrops, runnin
     last = now;
     const hints: string[] = [];
     if (rises.udpSocket > 0) hints.push(`the listen socket's receive buffer was full: raise listen.read_buffer (it asks for ${running.readBuffer} bytes; without CAP_NET_ADMIN the kernel caps that at net.core.rmem_max)`);
-    if (rises.udpSendBufferFull > 0) hints.push(`the listen socket's send buffer was full: raise listen.write_buffer (it asks for ${running.writeBuffer} bytes; without CAP_NET_ADMIN the kernel caps that at net.core.wmem_max)`);
+    if (rises.udpSendBufferFull > 0) hints.push(`the kernel refused sends for a full send buffer or device queue (EAGAIN, ENOBUFS): raise listen.write_buffer (it asks for ${running.writeBuffer} bytes; without CAP_NET_ADMIN the kernel caps that at net.core.wmem_max)`);
     if (rises.tunQueue > 0) hints.push(`the node fell behind reading its TUN device (a busy CPU, or tun.tx_queue ${running.txQueue} too short for bursts)`);
     if (rises.tunWrite > 0) hints.push('the kernel refused packets written to the TUN device');
     if (hints.length === 0) return;

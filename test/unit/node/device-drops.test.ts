@@ -80,7 +80,7 @@ describe('device drops: the warning', () => {
     timers.advance(1);
     assert.equal(warnings.length, 2);
     assert.deepEqual(warnings[1]!.fields.dropped, { udpSocket: 0, tunQueue: 900, tunWrite: 2, udpSendBufferFull: 10 });
-    assert.match(warnings[1]!.message, /send buffer was full: raise listen\.write_buffer \(it asks for 4194304 bytes/);
+    assert.match(warnings[1]!.message, /full send buffer or device queue \(EAGAIN, ENOBUFS\): raise listen\.write_buffer \(it asks for 4194304 bytes/);
     assert.match(warnings[1]!.message, /fell behind reading its TUN device \(a busy CPU, or tun\.tx_queue 500 too short/);
     assert.match(warnings[1]!.message, /refused packets written to the TUN device/);
 
