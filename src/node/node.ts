@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { UserError } from '../errors.js';
 import type { NativeFastPath } from '../io/native.js';
-import type { TunDevice, TunOptions, TunRoute } from '../io/tun.js';
+import type { TunDevice, TunOptions } from '../io/tun.js';
 import type { OutgoingDatagram, UdpBind, UdpOptions } from '../io/udp.js';
 import { allowListAllows } from '../net/allow-list.js';
 import { endpointKey, sameEndpoint, type Endpoint } from '../net/endpoint.js';
@@ -32,6 +32,7 @@ import { LighthouseClient, type InterfaceSource } from './lighthouse-client.js';
 import { NameDirectory } from './name-directory.js';
 import { NatDiscovery } from './nat-discovery.js';
 import { consumeDatagrams, consumeRelayedPacket, type OutsideNode } from './outside.js';
+import { keepRestartOnlyKeys, kernelRoutesOf, syncKernelRoutes } from './reload.js';
 import { RelayManager } from './relay-manager.js';
 import { RemoteList } from './remote-list.js';
 import { readRevocationFile, Revocations } from './revocations.js';
@@ -800,8 +801,9 @@ export class MeshNode implements InsideNode, OutsideNode {
     const revocationList = next.pki.revocations ? readRevocationFile(next.pki.revocations, identity.caPool) : null;
     const staticHosts = await resolveStaticHosts(next);
     if (this.stopped) return;
-    const config = this.keepRestartOnlyKeys(next);
-    this.applyKernelRoutes(kernelRoutesOf(this.config), kernelRoutesOf(config));
+    const { config, changed } = keepRestartOnlyKeys(this.config, next);
+    if (changed.length > 0) this.log.warn({ keys: changed }, `changed but only applied by a restart: ${changed.join(', ')}; the running values stay`);
+    syncKernelRoutes(this.tun, kernelRoutesOf(this.config), kernelRoutesOf(config), this.log);
     // From here on nothing throws.
     this.identity = identity;
     this.firewall = firewall;
@@ -817,77 +819,6 @@ export class MeshNode implements InsideNode, OutsideNode {
     void this.nat.refresh();
     this.lighthouseClient.reload();
     this.log.info({ fingerprint: identity.fingerprint }, 'configuration reloaded');
-  }
-
-  /** The keys a running node cannot change keep their running values; the changed ones are named once. */
-  private keepRestartOnlyKeys(next: NodeConfig): NodeConfig {
-    const running = this.config;
-    const pick = (c: NodeConfig) => ({
-      'listen.host': c.listen.host,
-      'listen.port': c.listen.port,
-      'listen.batch': c.listen.batch,
-      'listen.read_buffer': c.listen.readBuffer,
-      'listen.write_buffer': c.listen.writeBuffer,
-      'tun.dev': c.tun.dev,
-      'tun.disabled': c.tun.disabled,
-      'tun.mtu': c.tun.mtu,
-      'tun.tx_queue': c.tun.txQueue,
-      'tun.fast_path': c.tun.fastPath,
-      cipher: c.cipher,
-      'lighthouse.am_lighthouse': c.lighthouse.amLighthouse,
-      'lighthouse.serve_dns': c.lighthouse.serveDns,
-      'lighthouse.dns': c.lighthouse.dns,
-      'stun.alternate_port': c.stun.alternatePort,
-      'relay.am_relay': c.relay.amRelay,
-      'control.socket': c.control.socket,
-    });
-    const before = pick(running);
-    const after = pick(next);
-    const changed = Object.keys(before).filter((k) => JSON.stringify(before[k as keyof typeof before]) !== JSON.stringify(after[k as keyof typeof after]));
-    if (changed.length > 0) this.log.warn({ keys: changed }, `changed but only applied by a restart: ${changed.join(', ')}; the running values stay`);
-    return {
-      ...next,
-      listen: running.listen,
-      tun: { ...next.tun, dev: running.tun.dev, disabled: running.tun.disabled, mtu: running.tun.mtu, txQueue: running.tun.txQueue },
-      cipher: running.cipher,
-      lighthouse: { ...next.lighthouse, amLighthouse: running.lighthouse.amLighthouse, serveDns: running.lighthouse.serveDns, dns: running.lighthouse.dns },
-      stun: { ...next.stun, alternatePort: running.stun.alternatePort },
-      relay: { ...next.relay, amRelay: running.relay.amRelay },
-      control: running.control,
-    };
-  }
-
-  /**
-   * Makes the TUN device's kernel routes match `wanted`: removes the ones no longer configured, adds
-   * the new ones. When the kernel refuses one, what was done is undone and the reload fails, so the
-   * kernel's routes and mesh's routing table never disagree.
-   */
-  private applyKernelRoutes(current: TunRoute[], wanted: TunRoute[]): void {
-    const key = (r: TunRoute) => `${'family' in r.cidr ? formatIpPrefix(r.cidr) : formatCidr(r.cidr)} mtu ${r.mtu ?? 0} metric ${r.metric ?? 0}`;
-    const wantedKeys = new Set(wanted.map(key));
-    const currentKeys = new Set(current.map(key));
-    const undo: (() => void)[] = [];
-    try {
-      for (const route of current.filter((r) => !wantedKeys.has(key(r)))) {
-        this.tun.removeRoute(route);
-        undo.push(() => this.tun.addRoute(route));
-        this.log.info({ route: key(route) }, 'route removed');
-      }
-      for (const route of wanted.filter((r) => !currentKeys.has(key(r)))) {
-        this.tun.addRoute(route);
-        undo.push(() => this.tun.removeRoute(route));
-        this.log.info({ route: key(route) }, 'route added');
-      }
-    } catch (err) {
-      for (const step of undo.reverse()) {
-        try {
-          step();
-        } catch {
-          // Best effort: the kernel refused to go back as well.
-        }
-      }
-      throw new UserError(`tun: the kernel refused a route change (${(err as Error).message}); routes left as they were`);
-    }
   }
 
   /** SIGTERM: closes every tunnel (telling each peer), removes the TUN device and the socket. */
@@ -923,14 +854,6 @@ export class MeshNode implements InsideNode, OutsideNode {
     await this.udp.close();
     this.log.info('mesh node stopped');
   }
-}
-
-/** The TUN device's kernel routes: tun.routes and tun.unsafe_routes (mtu 0, not set, means the device MTU, as in Nebula). */
-function kernelRoutesOf(config: NodeConfig): TunRoute[] {
-  return [
-    ...config.tun.routes.map((r) => ({ cidr: r.route, mtu: r.mtu || undefined })),
-    ...config.tun.unsafeRoutes.map((r) => ({ cidr: r.route, mtu: r.mtu || undefined, metric: r.metric })),
-  ];
 }
 
 /** Whether an unsafe route's network (IPv4 Cidr or IPv6 prefix) holds `dst`. */
