@@ -6,7 +6,7 @@
  * These are the drops the node cannot count itself: a datagram its socket had no room for, a packet
  * its TUN queue had no room for, a packet it wrote that the kernel refused.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 /** A device's receive and transmit drops from a line of /proc/net/dev. On a TUN, tx is the queue to the reader. */
 export function deviceDrops(netDev: string, ifname: string): { rx: number; tx: number } {
@@ -34,24 +34,47 @@ export function rcvbufErrors(snmp: string): number {
   return udpCounter(snmp, 'RcvbufErrors');
 }
 
-/** The drops of the UDP sockets bound to local port `port`, from /proc/net/udp or udp6. */
-export function socketDrops(procNetUdp: string, port: number): number {
+/**
+ * The drops of the UDP sockets bound to local port `port`, from /proc/net/udp or udp6; with
+ * `inodes`, only those of the sockets with these inodes.
+ */
+export function socketDrops(procNetUdp: string, port: number, inodes?: ReadonlySet<number>): number {
   let drops = 0;
   for (const line of procNetUdp.split('\n').slice(1)) {
     const f = line.trim().split(/\s+/);
     if (f.length < 13) continue;
     const local = f[1]!;
-    if (parseInt(local.slice(local.lastIndexOf(':') + 1), 16) === port) drops += Number(f[f.length - 1]);
+    if (parseInt(local.slice(local.lastIndexOf(':') + 1), 16) !== port) continue;
+    if (inodes && !inodes.has(Number(f[9]))) continue;
+    drops += Number(f[f.length - 1]);
   }
   return drops;
 }
 
+/** The inodes of the sockets the process `proc` holds open (its fd links read "socket:[inode]"). */
+export function socketInodes(proc = '/proc/self'): Set<number> {
+  const inodes = new Set<number>();
+  for (const fd of readdirSync(`${proc}/fd`)) {
+    let target: string;
+    try {
+      target = readlinkSync(`${proc}/fd/${fd}`);
+    } catch {
+      continue; // closed between the listing and the read
+    }
+    const m = /^socket:\[(\d+)\]$/.exec(target);
+    if (m) inodes.add(Number(m[1]));
+  }
+  return inodes;
+}
+
 /**
- * Datagrams the kernel dropped for the UDP sockets on local port `port` of this process's network
- * namespace (IPv4 and IPv6 tables), mostly for a full receive buffer. A node's listen port is its
- * own in its namespace; the count starts when the socket is opened.
+ * Datagrams the kernel dropped for the UDP sockets that the process `proc` holds on local port
+ * `port` (IPv4 and IPv6 tables of its network namespace), mostly for a full receive buffer. Another
+ * process's socket on the same port (bound to another address) is not counted. The count starts
+ * when the socket is opened.
  */
 export function readSocketDrops(port: number, proc = '/proc/self'): number {
+  const inodes = socketInodes(proc);
   let drops = 0;
   let read = 0;
   let error: unknown;
@@ -64,7 +87,7 @@ export function readSocketDrops(port: number, proc = '/proc/self'): number {
       continue;
     }
     read++;
-    drops += socketDrops(text, port);
+    drops += socketDrops(text, port, inodes);
   }
   if (read === 0) throw error;
   return drops;

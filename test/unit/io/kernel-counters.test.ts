@@ -3,13 +3,14 @@
  * files (a socket that overflows on loopback).
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { deviceDrops, rcvbufErrors, readDeviceDrops, readSocketDrops, socketDrops, udpCounter } from '../../../src/io/kernel-counters.js';
+import { deviceDrops, rcvbufErrors, readDeviceDrops, readSocketDrops, socketDrops, socketInodes, udpCounter } from '../../../src/io/kernel-counters.js';
 
 const NET_DEV = `Inter-|   Receive                                                |  Transmit
  face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
@@ -51,22 +52,31 @@ describe('kernel counters: /proc parsers', () => {
     assert.throws(() => rcvbufErrors('Ip: Forwarding\nIp: 1\n'), /RcvbufErrors/);
   });
 
-  it('sums the drops of the sockets on one local port, IPv4 and IPv6 tables alike', () => {
+  it('sums the drops of the sockets on one local port, IPv4 and IPv6 tables alike, or of those with given inodes', () => {
     assert.equal(socketDrops(PROC_UDP, 4242), 17 + 3);
     assert.equal(socketDrops(PROC_UDP, 5201), 517408);
     assert.equal(socketDrops(PROC_UDP, 5202), 0);
     assert.equal(socketDrops(PROC_UDP6, 4242), 5);
+    assert.equal(socketDrops(PROC_UDP, 4242, new Set([96069])), 17);
+    assert.equal(socketDrops(PROC_UDP, 4242, new Set([98112])), 0, 'an inode on another port');
+    assert.equal(socketDrops(PROC_UDP, 4242, new Set()), 0);
   });
 
-  it('reads both tables of a namespace, and counts a missing IPv6 table as none', () => {
+  it("reads both tables of a namespace for the process's own sockets, and counts a missing IPv6 table as none", () => {
     const proc = mkdtempSync(join(tmpdir(), 'mesh-proc-'));
     try {
       mkdirSync(join(proc, 'net'));
+      mkdirSync(join(proc, 'fd'));
+      // The process holds the IPv4 socket 96069 on 4242 and the IPv6 one 96070, and a file; 98113 (4242 too) is another's.
+      symlinkSync('socket:[96069]', join(proc, 'fd', '3'));
+      symlinkSync('socket:[96070]', join(proc, 'fd', '4'));
+      symlinkSync('/var/log/mesh.log', join(proc, 'fd', '5'));
+      assert.deepEqual(socketInodes(proc), new Set([96069, 96070]));
       assert.throws(() => readSocketDrops(4242, proc), /ENOENT/);
       writeFileSync(join(proc, 'net', 'udp'), PROC_UDP);
-      assert.equal(readSocketDrops(4242, proc), 20);
+      assert.equal(readSocketDrops(4242, proc), 17);
       writeFileSync(join(proc, 'net', 'udp6'), PROC_UDP6);
-      assert.equal(readSocketDrops(4242, proc), 25);
+      assert.equal(readSocketDrops(4242, proc), 22);
       assert.throws(() => readDeviceDrops('mb0', proc), /ENOENT/);
       writeFileSync(join(proc, 'net', 'dev'), NET_DEV);
       assert.deepEqual(readDeviceDrops('mb0', proc), { rx: 7, tx: 4242 });
@@ -101,6 +111,32 @@ describe('kernel counters: this kernel', () => {
     } finally {
       receiver.close();
       sender.close();
+    }
+  });
+
+  it("counts this process's socket on a port, not another process's on the same port", async () => {
+    const own = createSocket('udp4');
+    own.bind(0, '127.0.0.1');
+    await once(own, 'listening');
+    const { port } = own.address();
+    // Another process binds the same port on 127.0.0.2 with a 4 KiB buffer and then busy-waits
+    // without reading, while this one floods it.
+    const script = `const s = require('node:dgram').createSocket({ type: 'udp4', recvBufferSize: 4096 });
+      s.bind(${port}, '127.0.0.2', () => { console.log('bound'); const end = Date.now() + 1500; while (Date.now() < end); s.close(); });`;
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const sender = createSocket('udp4');
+    try {
+      await once(child.stdout!, 'data');
+      const payload = Buffer.alloc(1200);
+      for (let i = 0; i < 200; i++) sender.send(payload, port, '127.0.0.2');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const all = socketDrops(readFileSync('/proc/self/net/udp', 'utf8'), port);
+      assert.ok(all >= 150, `the other process's socket dropped ${all}`);
+      assert.equal(readSocketDrops(port), 0);
+    } finally {
+      sender.close();
+      own.close();
+      if (child.exitCode === null) await once(child, 'exit');
     }
   });
 
