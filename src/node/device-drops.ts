@@ -68,15 +68,16 @@ export interface DeviceSettings {
 
 /** Logs one warning per check in which a buffer or queue drop count rose, with the rises and what to change. */
 export function watchDeviceDrops(timers: Timers, read: () => DeviceDrops, running: DeviceSettings, log: Logger): Timer {
-  let last = read();
+  // The counts watched: the kernel's, and the sends refused for a full buffer (a reason only once it happened).
+  const watched = (d: DeviceDrops) => ({ ...d.kernel, udpSendBufferFull: d.reasons['udp-send-buffer-full'] ?? 0 });
+  let last = watched(read());
   return timers.every(DEVICE_DROPS_CHECK_MS, () => {
-    const now = read();
-    const rise = (k: keyof KernelDrops) => {
-      const [a, b] = [now.kernel[k], last.kernel[k]];
+    const now = watched(read());
+    const rise = (k: keyof typeof now) => {
+      const [a, b] = [now[k], last[k]];
       return a !== null && b !== null ? Math.max(0, a - b) : 0;
     };
-    const sendFull = Math.max(0, (now.reasons['udp-send-buffer-full'] ?? 0) - (last.reasons['udp-send-buffer-full'] ?? 0));
-    const rises = { udpSocket: rise('udpSocket'), tunQueue: rise('tunQueue'), tunWrite: rise('tunWrite'), udpSendBufferFull: sendFull };
+    const rises = { udpSocket: rise('udpSocket'), tunQueue: rise('tunQueue'), tunWrite: rise('tunWrite'), udpSendBufferFull: rise('udpSendBufferFull') };
     last = now;
     const hints: string[] = [];
     if (rises.udpSocket > 0) hints.push(`the listen socket's receive buffer was full: raise listen.read_buffer (it asks for ${running.readBuffer} bytes; without CAP_NET_ADMIN the kernel caps that at net.core.rmem_max)`);

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { bindUdp, type Datagram, type NativeUdpBind, type OutgoingDatagram, type UdpBind } from '../../../src/io/udp.js';
 import { tryLoadNative, nativeLoadError } from '../../../src/io/native.js';
+import { pollUntil } from '../../../src/lab/wait.js';
 import { skipTest } from '../../helpers/skip.js';
 
 const impls = ['native', 'dgram'] as const;
@@ -119,8 +120,7 @@ for (const impl of impls) {
     assert.equal(a.kernelDrops(), 0);
     // A destination the kernel refuses (the limited broadcast, without SO_BROADCAST).
     a.send([{ data: payload, to: { address: '255.255.255.255', port: 9 } }]);
-    const deadline = Date.now() + 2000;
-    while (a.drops().sendErrors === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    await pollUntil(() => a.drops().sendErrors > 0, 2000, () => 'no failed send counted', 10);
     assert.deepEqual(a.drops(), { ...none, sendErrors: 1 });
     assert.deepEqual(b.drops(), none);
   });
